@@ -1,0 +1,107 @@
+"""Command-line edge: parse arguments, run a command, turn exceptions into exit codes.
+
+This is the only place that knows about exit codes (0 clean, 1 policy failed, 2 usage/input error,
+3 could not complete) and the only place that prints errors; everything below raises ``MlauditError``.
+``main(argv)`` is callable in-process so tests need no subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+from types import ModuleType
+
+from auditor import __version__
+from auditor.commands import COMMAND_MODULES
+from auditor.commands.common import add_input_args, add_output_args, emit, options_from_args, progress_display
+from auditor.errors import EXIT_INCOMPLETE, EXIT_USAGE, MlauditError
+from auditor.textsafe import clean
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so ``main`` stays in control of output and exit codes."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _ArgError(f"{self.prog}: {message}")
+
+
+class _ArgError(Exception):
+    pass
+
+
+def _commands() -> dict[str, ModuleType]:
+    modules: dict[str, ModuleType] = {}
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        modules[module.NAME] = module
+    return modules
+
+
+def build_audit_parser(commands: dict[str, ModuleType]) -> argparse.ArgumentParser:
+    listing = "\n".join(f"  {name:<14} {mod.HELP}" for name, mod in sorted(commands.items()))
+    parser = _Parser(
+        prog="mlaudit",
+        description="Audit a Python/ML project's dependencies and models without running any of their code.",
+        epilog=f"subcommands (mlaudit NAME --help):\n{listing}\n\n"
+               "exit codes: 0 clean, 1 findings at/above --fail-on, 2 usage or input error, 3 could not complete",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"mlaudit {__version__}")
+    add_input_args(parser)
+    add_output_args(parser)
+    return parser
+
+
+def run_audit_command(args: argparse.Namespace) -> int:
+    from auditor.pipeline import exit_code_for, run_audit
+
+    options = options_from_args(args)
+    with progress_display(args) as progress:
+        report = run_audit(options, progress)
+    emit(report, args)
+    return exit_code_for(report)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    verbose = "-v" in args_list or "--verbose" in args_list
+    try:
+        commands = _commands()
+        if args_list and args_list[0] in commands:
+            module = commands[args_list[0]]
+            sub = _Parser(prog=f"mlaudit {module.NAME}", description=module.HELP)
+            module.configure(sub)
+            args = sub.parse_args(args_list[1:])
+            return int(module.run(args))
+        parser = build_audit_parser(commands)
+        args = parser.parse_args(args_list)
+        return run_audit_command(args)
+    except SystemExit as exc:  # --help / --version
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else EXIT_USAGE)
+    except _ArgError as exc:
+        print(f"{exc}\nrun 'mlaudit --help' for usage", file=sys.stderr)
+        return EXIT_USAGE
+    except MlauditError as exc:
+        print(f"mlaudit: error: {clean(str(exc), 4000)}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("mlaudit: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: never a silent clean result, never exit 0
+        if verbose:
+            traceback.print_exc()
+        print(f"mlaudit: internal error: {type(exc).__name__}: {clean(str(exc), 500)} "
+              "(the audit did not complete; rerun with -v for details)", file=sys.stderr)
+        return EXIT_INCOMPLETE
+
+
+def console_main() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    console_main()

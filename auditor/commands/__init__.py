@@ -1,0 +1,10 @@
+"""Registry of subcommands: ``mlaudit NAME ...``. Anything else on the command line is an audit.
+
+Each module named here exposes ``NAME``, ``HELP``, ``configure(parser)`` and ``run(args) -> int`` (an exit code).
+"""
+
+from __future__ import annotations
+
+COMMAND_MODULES: list[str] = [
+    "auditor.commands.graph_cmd",
+]

@@ -1,0 +1,149 @@
+"""Options and output handling shared by the audit and its subcommands, so every command speaks the same flags."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+
+from auditor.cache import atomic_write
+from auditor.errors import UsageError
+from auditor.model import Report, Severity
+from auditor.net import NetConfig
+from auditor.options import AuditOptions, ProgressFn
+from auditor.outputs import FORMATS, get_renderer
+from auditor.policy import Policy
+
+SEVERITY_CHOICES = [s.value for s in Severity]
+
+
+def add_input_args(parser: argparse.ArgumentParser) -> None:
+    """Flags that say what to audit and for which target environment."""
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="requirements file, pyproject.toml, lockfile or project directory (default: cwd)")
+    parser.add_argument("--env", nargs="?", const="", default=None, metavar="VENV",
+                        help="audit an installed environment (a venv/prefix; no value: this interpreter)")
+    parser.add_argument("--python-version", help="target Python version for resolution, e.g. 3.11")
+    parser.add_argument("--platform", help="target platform, e.g. x86_64-manylinux_2_28, win_amd64, macosx_14_0_arm64")
+    parser.add_argument("--index-url", help="package index (PEP 503/691 simple API) to resolve against")
+    parser.add_argument("--extra-index-url", action="append", default=[], help="additional index (repeatable)")
+    parser.add_argument("--allow-build", action="store_true",
+                        help="allow building sdists during resolution (RUNS their build code; off by default)")
+    parser.add_argument("--extra", action="append", default=[], help="pyproject optional-dependency group")
+    parser.add_argument("--group", action="append", default=[], help="PEP 735 dependency group / Poetry group")
+    parser.add_argument("--exclude-newer", help="ignore releases uploaded after this RFC 3339 time")
+    parser.add_argument("--resolver", choices=["auto", "uv", "pip"], default="auto", help=argparse.SUPPRESS)
+    net = parser.add_mutually_exclusive_group()
+    net.add_argument("--offline", action="store_true",
+                     help="no network: locked/pinned inputs and local data only")
+    net.add_argument("--online", action="store_true",
+                     help="also query online services (OSV API, provenance, index metadata)")
+    parser.add_argument("--timeout", type=float, default=15.0, help="per-request network timeout in seconds")
+    parser.add_argument("--config", help="policy file (default: mlaudit.toml or [tool.mlaudit] in pyproject.toml)")
+    parser.add_argument("--fail-on", choices=SEVERITY_CHOICES, default=None,
+                        help="exit 1 when a finding at or above this severity is not ignored (default: low)")
+    parser.add_argument("--require-complete", action="store_true",
+                        help="exit 3 when anything could not be resolved or checked")
+    parser.add_argument("--fetch-models", action="store_true",
+                        help="download referenced model weights (pickle-family/keras) into the cache and scan them")
+    parser.add_argument("--disable-check", action="append", default=[], metavar="NAME",
+                        help="turn off one check by name (repeatable)")
+    parser.add_argument("--sbom-vex", action="store_true", help="include findings as vulnerabilities in the SBOM")
+
+
+def add_output_args(parser: argparse.ArgumentParser, default: str = "terminal") -> None:
+    parser.add_argument("--format", "-f", dest="format", default=default, choices=sorted(FORMATS),
+                        help=f"output format (default: {default})")
+    parser.add_argument("-o", "--output", help="write the report to this file instead of stdout")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    parser.add_argument("-v", "--verbose", action="store_true", help="more detail on errors")
+
+
+def options_from_args(args: argparse.Namespace) -> AuditOptions:
+    """Build AuditOptions; the policy file is read here so that a bad config is a usage error (exit 2)."""
+    paths: list[str] = list(getattr(args, "paths", []) or [])
+    for p in paths:
+        if not Path(p).exists():
+            raise UsageError(f"no such file or directory: {p}")
+    project_dir: str | None = None
+    if args.env is None:
+        first = Path(paths[0]) if paths else Path.cwd()
+        project_dir = str(first if first.is_dir() else first.parent)
+    policy = _load_policy(args, project_dir)
+    fail_on = Severity(args.fail_on) if args.fail_on else (policy.fail_on if policy and policy.fail_on else Severity.LOW)
+    return AuditOptions(
+        paths=paths,
+        env_path=args.env,
+        python_version=args.python_version,
+        platform=args.platform,
+        index_url=args.index_url,
+        extra_index_urls=list(args.extra_index_url),
+        offline=args.offline,
+        online=args.online,
+        allow_build=args.allow_build,
+        extras=list(args.extra),
+        groups=list(args.group),
+        fail_on=fail_on,
+        require_complete=args.require_complete or bool(policy and policy.require_complete),
+        fetch_models=args.fetch_models,
+        disabled_checks=set(args.disable_check),
+        net=NetConfig(timeout=args.timeout),
+        policy=policy,
+        exclude_newer=args.exclude_newer,
+        resolver=args.resolver,
+        project_dir=project_dir,
+    )
+
+
+def _load_policy(args: argparse.Namespace, project_dir: str | None) -> Policy | None:
+    try:
+        from auditor.config import load_policy
+    except ImportError:  # policy files are optional until the config module ships
+        return None
+    explicit = Path(args.config) if getattr(args, "config", None) else None
+    return load_policy(Path(project_dir) if project_dir else None, explicit)
+
+
+def is_interactive(args: argparse.Namespace) -> bool:
+    if getattr(args, "quiet", False) or os.environ.get("CI"):
+        return False
+    if getattr(args, "format", "terminal") != "terminal" and not getattr(args, "output", None):
+        return False
+    return sys.stderr.isatty()
+
+
+@contextmanager
+def progress_display(args: argparse.Namespace) -> Iterator[ProgressFn]:
+    """A rich spinner on stderr for interactive terminals; silent in CI, with -q, or for machine formats."""
+    if not is_interactive(args):
+        yield lambda _msg: None
+        return
+    console = Console(stderr=True)
+    with console.status("starting", spinner="dots") as status:
+        def update(message: str) -> None:
+            status.update(message)
+        yield update
+
+
+def emit(report: Report, args: argparse.Namespace) -> None:
+    """Render the report in the requested format to ``-o FILE`` (atomically) or stdout."""
+    fmt = getattr(args, "format", "terminal")
+    if getattr(args, "sbom_vex", False):
+        report.properties["sbom_vex"] = True
+    output = getattr(args, "output", None)
+    if fmt == "terminal" and not output:
+        from auditor.outputs.terminal import print_report
+
+        print_report(report, Console(highlight=False, soft_wrap=False))
+        return
+    text = get_renderer(fmt)(report)
+    if output:
+        atomic_write(Path(output), text.encode("utf-8"))
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()

@@ -1,0 +1,120 @@
+"""The dependency graph: root -> direct -> transitive packages, models -> base models/datasets.
+
+Why a real graph (networkx) rather than a flat list: every finding must say *why* the package is there
+(``myproj -> transformers 4.30.0 -> tokenizers 0.13.3``), and SBOMs need every edge, not just the nodes.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import networkx as nx
+
+from auditor.model import ROOT_NODE, Finding, Location, Report, canonical_name, model_node, package_node
+
+MAX_PATHS = 3
+
+
+def build_graph(report: Report) -> nx.DiGraph:
+    """Nodes carry ``label`` (for paths) and ``kind``; edges carry requirement/marker/origin.
+
+    Packages that no edge reaches (a lockfile with partial edge data, an unresolved pin) hang off the root when
+    they are direct, so they still get a path; other orphans stay unattached and get a one-element path.
+    """
+    graph = nx.DiGraph()
+    root_label = report.root_name + (f" {report.root_version}" if report.root_version else "")
+    graph.add_node(ROOT_NODE, label=root_label, kind="root")
+    for package in report.packages.values():
+        graph.add_node(package.node_id, label=f"{package.name} {package.version}", kind="package")
+    for ref in report.models:
+        rev = f"@{ref.revision}" if ref.revision else ""
+        graph.add_node(ref.node_id, label=f"{ref.repo_id}{rev}", kind=ref.kind)
+    for edge in report.edges:
+        for node in (edge.parent, edge.child):
+            if node not in graph:
+                graph.add_node(node, label=node.split(":", 1)[-1], kind="unknown")
+        graph.add_edge(edge.parent, edge.child, requirement=edge.requirement, marker=edge.marker, origin=edge.origin)
+    for package in report.packages.values():
+        if package.direct and not graph.has_edge(ROOT_NODE, package.node_id):
+            graph.add_edge(ROOT_NODE, package.node_id, requirement=f"{package.name}=={package.version}",
+                           marker=package.markers, origin="direct")
+    for ref in report.models:
+        if ref.via is None and not graph.has_edge(ROOT_NODE, ref.node_id):
+            graph.add_edge(ROOT_NODE, ref.node_id, requirement=ref.repo_id, marker=None, origin=ref.origin or "code")
+    return graph
+
+
+def node_paths(graph: nx.DiGraph, node: str, limit: int = MAX_PATHS) -> list[list[str]]:
+    """Up to ``limit`` shortest root-to-node paths, as node ids (BFS over predecessors, cycle-safe)."""
+    if node not in graph:
+        return []
+    if node == ROOT_NODE:
+        return [[ROOT_NODE]]
+    # BFS from the root gives distances; then walk back along predecessors one level closer each step.
+    dist: dict[str, int] = {ROOT_NODE: 0}
+    queue: deque[str] = deque([ROOT_NODE])
+    while queue:
+        current = queue.popleft()
+        if current == node:
+            break
+        for child in graph.successors(current):
+            if child not in dist:
+                dist[child] = dist[current] + 1
+                queue.append(child)
+    if node not in dist:
+        return [[node]]
+    paths: list[list[str]] = []
+
+    def walk(current: str, suffix: list[str]) -> None:
+        if len(paths) >= limit:
+            return
+        if current == ROOT_NODE:
+            paths.append([ROOT_NODE, *suffix])
+            return
+        for parent in sorted(graph.predecessors(current)):
+            if dist.get(parent) == dist[current] - 1:
+                walk(parent, [current, *suffix])
+
+    walk(node, [])
+    return paths
+
+
+def label_path(graph: nx.DiGraph, path: list[str]) -> list[str]:
+    return [str(graph.nodes[n].get("label", n)) if n in graph else n for n in path]
+
+
+def finding_node(finding: Finding) -> str | None:
+    if finding.package is not None:
+        return package_node(finding.package[0])
+    if finding.model is not None:
+        repo_id = finding.model[0]
+        return model_node(repo_id, "model")
+    return None
+
+
+def attach_paths(report: Report, graph: nx.DiGraph) -> None:
+    """Fill ``paths`` and, where a check left it empty, ``location`` (the direct requirement's input line)."""
+    for finding in report.findings:
+        node = finding_node(finding)
+        if node is None:
+            continue
+        if node not in graph and finding.model is not None:
+            node = model_node(finding.model[0], "dataset")
+        id_paths = node_paths(graph, node)
+        if not finding.paths:
+            finding.paths = [label_path(graph, p) for p in id_paths]
+        if finding.location is None:
+            finding.location = _direct_location(report, id_paths)
+
+
+def _direct_location(report: Report, id_paths: list[list[str]]) -> Location | None:
+    for path in id_paths:
+        for node in path[1:2] if len(path) > 1 else path:
+            if node.startswith("pypi:"):
+                package = report.packages.get(canonical_name(node[len("pypi:"):]))
+                if package is not None and package.location is not None:
+                    return package.location
+            for ref in report.models:
+                if ref.node_id == node and ref.location is not None:
+                    return ref.location
+    return None

@@ -1,0 +1,401 @@
+"""The one data model every stage speaks: sources and resolvers produce ``Package``/``Edge``/``ModelRef``,
+checks produce ``Finding``, outputs read a ``Report``.
+
+Everything here is plain dataclasses with ``to_json()`` helpers so that the JSON report (``CONVENTIONS.md``) is
+derived from one place, and outputs never re-interpret the data.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+SCHEMA_VERSION = "1.0"
+
+_NORMALISE_RE = re.compile(r"[-_.]+")
+
+
+def canonical_name(name: str) -> str:
+    """PEP 503 normalisation: the only spelling used for comparisons, graph nodes and report keys."""
+    return _NORMALISE_RE.sub("-", name).lower()
+
+
+class Severity(str, Enum):
+    """Finding severity; ordering follows ``rank`` (critical highest)."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        """Accept the record/CLI spelling of a level ("HIGH", "moderate", "Critical")."""
+        word = text.strip().lower()
+        word = {"moderate": "medium", "important": "high", "none": "info", "negligible": "info"}.get(word, word)
+        return cls(word)
+
+    @classmethod
+    def from_cvss_score(cls, score: float) -> Severity:
+        """CONVENTIONS.md: >= 9.0 critical, >= 7.0 high, >= 4.0 medium, > 0 low, else info."""
+        if score >= 9.0:
+            return cls.CRITICAL
+        if score >= 7.0:
+            return cls.HIGH
+        if score >= 4.0:
+            return cls.MEDIUM
+        if score > 0:
+            return cls.LOW
+        return cls.INFO
+
+    def at_least(self, other: Severity) -> bool:
+        return self.rank >= other.rank
+
+
+_SEVERITY_RANK = {
+    Severity.CRITICAL: 4,
+    Severity.HIGH: 3,
+    Severity.MEDIUM: 2,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
+}
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in an input a thing came from: a file and, when known, a 1-based line."""
+
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line}
+
+
+@dataclass
+class Requirement:
+    """One requirement as the user wrote it, before resolution.
+
+    ``name`` is PEP 503-normalised; ``raw`` keeps the original text for messages and SARIF.
+    ``url`` is set for direct references (``name @ https://...``); such lines are normally skipped.
+    """
+
+    name: str
+    raw: str
+    specifier: str = ""
+    extras: tuple[str, ...] = ()
+    marker: str | None = None
+    location: Location | None = None
+    hashes: tuple[str, ...] = ()
+    url: str | None = None
+    editable: bool = False
+    constraint: bool = False
+    group: str | None = None
+
+    @property
+    def pinned_version(self) -> str | None:
+        """The version of an exact ``==X`` / ``===X`` pin without wildcard, else None."""
+        spec = self.specifier.strip()
+        if "," in spec:
+            return None
+        for op in ("===", "=="):
+            if spec.startswith(op):
+                version = spec[len(op) :].strip()
+                if version and "*" not in version:
+                    return version
+        return None
+
+
+@dataclass
+class Artifact:
+    """A concrete distribution file (wheel or sdist) of a package version."""
+
+    filename: str
+    url: str | None = None
+    hashes: dict[str, str] = field(default_factory=dict)
+    kind: str = "wheel"  # "wheel" | "sdist"
+    size: int | None = None
+    verified: bool | None = None  # None: not checked; False: unverifiable (e.g. direct URL not fetched)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "filename": self.filename,
+            "url": self.url,
+            "hashes": dict(self.hashes),
+            "kind": self.kind,
+            "size": self.size,
+        }
+
+
+@dataclass
+class Package:
+    """A resolved Python distribution: one name (PEP 503) at one exact version."""
+
+    name: str
+    version: str
+    direct: bool = False
+    source: str = ""  # where the pin came from: "requirements", "uv.lock", "resolver", "environment", ...
+    hashes: list[str] = field(default_factory=list)  # "sha256:<hex>" strings known for this package
+    markers: str | None = None
+    extras: tuple[str, ...] = ()
+    location: Location | None = None  # the input line of a direct requirement
+    index_url: str | None = None
+    artifacts: list[Artifact] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)  # summary, license, home page, authors, ...
+    properties: dict[str, str] = field(default_factory=dict)  # check results surfaced in SBOMs
+    resolved: bool = True  # False: audited from its pin only (could not be resolved/built)
+
+    @property
+    def node_id(self) -> str:
+        return package_node(self.name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "direct": self.direct,
+            "source": self.source,
+            "hashes": list(self.hashes),
+            "location": self.location.to_json() if self.location else None,
+            "resolved": self.resolved,
+            "artifacts": [a.to_json() for a in self.artifacts],
+            "metadata": dict(self.metadata),
+            "properties": dict(self.properties),
+        }
+
+
+ROOT_NODE = "root"
+
+
+def package_node(name: str) -> str:
+    return f"pypi:{canonical_name(name)}"
+
+
+def model_node(repo_id: str, kind: str = "model") -> str:
+    return f"hf-{kind}:{repo_id}"
+
+
+@dataclass
+class Edge:
+    """parent -> child in the dependency graph, with the requirement and marker that made it."""
+
+    parent: str
+    child: str
+    requirement: str = ""
+    marker: str | None = None
+    origin: str = ""  # "lockfile", "resolver", "via-annotation", "sdist-static-metadata", "hub", ...
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "parent": self.parent,
+            "child": self.child,
+            "requirement": self.requirement,
+            "marker": self.marker,
+            "origin": self.origin,
+        }
+
+
+@dataclass
+class ModelFile:
+    """A file inside a model/dataset repository."""
+
+    path: str
+    size: int | None = None
+    sha256: str | None = None
+    local_path: str | None = None
+
+
+@dataclass
+class ModelRef:
+    """A reference to a Hugging Face model or dataset found in the project (code, config, card, manifest)."""
+
+    repo_id: str
+    kind: str = "model"  # "model" | "dataset"
+    revision: str | None = None  # as written by the user (None: default branch)
+    location: Location | None = None
+    origin: str = ""  # "code", "config.json", "adapter_config.json", "model-card", "manifest"
+    trust_remote_code: bool | None = None
+    resolved_revision: str | None = None  # commit sha when resolved on the Hub
+    files: list[ModelFile] = field(default_factory=list)
+    license: str | None = None
+    gated: bool | None = None
+    base_models: list[str] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
+    card: dict[str, Any] = field(default_factory=dict)
+    local_path: str | None = None
+    via: str | None = None  # repo_id of the model that referenced this one (base model chain)
+
+    @property
+    def node_id(self) -> str:
+        return model_node(self.repo_id, self.kind)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "repo_id": self.repo_id,
+            "kind": self.kind,
+            "revision": self.revision,
+            "resolved_revision": self.resolved_revision,
+            "file": self.location.file if self.location else None,
+            "line": self.location.line if self.location else None,
+            "origin": self.origin,
+            "trust_remote_code": self.trust_remote_code,
+            "license": self.license,
+            "gated": self.gated,
+            "base_models": list(self.base_models),
+            "datasets": list(self.datasets),
+            "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in self.files],
+            "via": self.via,
+        }
+
+
+@dataclass
+class Finding:
+    """One problem, produced by a check. Checks never print; outputs never decide."""
+
+    kind: str  # vulnerability, malicious, typosquat, dependency-confusion, unsafe-model, ...
+    id: str  # advisory id or rule id
+    severity: Severity
+    message: str
+    package: tuple[str, str] | None = None  # (name, version)
+    model: tuple[str, str | None] | None = None  # (repo_id, revision)
+    path: str | None = None  # a file (model scanner)
+    location: Location | None = None
+    paths: list[list[str]] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    evidence: Any = None
+    fix: str | None = None
+    fixed_versions: list[str] = field(default_factory=list)
+    check: str = ""
+    ignored: str | None = None  # reason, when a policy ignore applies
+    summary: str | None = None
+    references: list[str] = field(default_factory=list)
+
+    @property
+    def all_ids(self) -> list[str]:
+        return [self.id, *[a for a in self.aliases if a != self.id]]
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "id": self.id,
+            "aliases": list(self.aliases),
+            "severity": self.severity.value,
+            "message": self.message,
+        }
+        if self.package is not None:
+            out["package"] = {"name": self.package[0], "version": self.package[1]}
+        if self.model is not None:
+            out["model"] = {"repo_id": self.model[0], "revision": self.model[1]}
+        if self.path is not None:
+            out["path"] = self.path
+        out["location"] = self.location.to_json() if self.location else None
+        out["paths"] = [list(p) for p in self.paths]
+        out["evidence"] = self.evidence
+        out["fix"] = self.fix
+        if self.fixed_versions:
+            out["fixed_versions"] = list(self.fixed_versions)
+        if self.summary:
+            out["summary"] = self.summary
+        if self.references:
+            out["references"] = list(self.references)
+        out["check"] = self.check
+        if self.ignored is not None:
+            out["ignored"] = self.ignored
+        return out
+
+
+@dataclass
+class Skipped:
+    """Something the audit could not check, with why. Nothing is dropped silently."""
+
+    reason: str
+    file: str | None = None
+    line: int | None = None
+    requirement: str | None = None
+    not_checked: list[str] = field(default_factory=list)  # what was not audited because of this
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "requirement": self.requirement,
+            "reason": self.reason,
+            "not_checked": list(self.not_checked),
+        }
+
+
+@dataclass
+class DataSource:
+    """Provenance of a dataset the audit relied on (advisory DB, popularity list)."""
+
+    name: str
+    source: str
+    date: str | None = None
+    records: int | None = None
+    stale: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "source": self.source, "date": self.date, "records": self.records,
+                "stale": self.stale}
+
+
+@dataclass
+class Report:
+    """Everything one run learned. Built by the pipeline, decided on by policy, rendered by outputs."""
+
+    inputs: list[str] = field(default_factory=list)
+    root_name: str = "project"
+    root_version: str | None = None
+    packages: dict[str, Package] = field(default_factory=dict)  # keyed by PEP 503 name
+    edges: list[Edge] = field(default_factory=list)
+    models: list[ModelRef] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    data_sources: list[DataSource] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    incomplete_reasons: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    target: dict[str, str] = field(default_factory=dict)  # python_version, platform
+    properties: dict[str, Any] = field(default_factory=dict)
+    fail_on: Severity | None = None
+    generated_at: str | None = None  # ISO timestamp; outputs may normalise it for golden files
+
+    @property
+    def complete(self) -> bool:
+        """False when anything was skipped or could not be checked (CONVENTIONS.md ``complete``)."""
+        return not self.skipped and not self.incomplete_reasons
+
+    def add_package(self, package: Package) -> Package:
+        """Insert or merge a package (the first pin wins the version; direct-ness and hashes accumulate)."""
+        key = canonical_name(package.name)
+        package.name = key
+        existing = self.packages.get(key)
+        if existing is None:
+            self.packages[key] = package
+            return package
+        existing.direct = existing.direct or package.direct
+        for h in package.hashes:
+            if h not in existing.hashes:
+                existing.hashes.append(h)
+        if existing.location is None:
+            existing.location = package.location
+        return existing
+
+    def active_findings(self) -> list[Finding]:
+        return [f for f in self.findings if f.ignored is None]
+
+    def failing_findings(self) -> list[Finding]:
+        if self.fail_on is None:
+            return []
+        threshold = self.fail_on
+        return [f for f in self.active_findings() if f.severity.at_least(threshold)]

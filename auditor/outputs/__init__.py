@@ -1,0 +1,26 @@
+"""Registry of output formats. An output renders a finished ``Report``; it never decides anything.
+
+Each entry maps a ``--format`` name to ``"module:function"``, a function ``render(report) -> str``.
+Imports are lazy so that ``--format json`` never pays for jinja2 or cyclonedx imports.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import cast
+
+from auditor.model import Report
+
+Renderer = Callable[[Report], str]
+
+FORMATS: dict[str, str] = {
+    "terminal": "auditor.outputs.terminal:render",
+    "json": "auditor.outputs.json_out:render",
+}
+
+
+def get_renderer(name: str) -> Renderer:
+    module_name, func = FORMATS[name].split(":")
+    module = importlib.import_module(module_name)
+    return cast(Renderer, getattr(module, func))

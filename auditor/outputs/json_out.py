@@ -1,0 +1,49 @@
+"""The JSON report (CONVENTIONS.md, ``schema_version``): the machine contract for scripts and gates."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from auditor import __version__
+from auditor.model import SCHEMA_VERSION, Report
+
+
+def report_dict(report: Report) -> dict[str, Any]:
+    active = report.active_findings()
+    failing = report.failing_findings()
+    data: dict[str, Any] = {ds.name: ds.to_json() for ds in report.data_sources}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "mlaudit", "version": __version__},
+        "generated_at": report.generated_at,
+        "data": data,
+        "complete": report.complete,
+        "incomplete_reasons": list(report.incomplete_reasons),
+        "inputs": list(report.inputs),
+        "target": dict(report.target),
+        "root": {"name": report.root_name, "version": report.root_version},
+        "summary": {
+            "packages": len(report.packages),
+            "models": len(report.models),
+            "findings": len(active),
+            "ignored": len(report.findings) - len(active),
+            "by_severity": dict(Counter(f.severity.value for f in active)),
+            "by_kind": dict(Counter(f.kind for f in active)),
+            "skipped": len(report.skipped),
+            "fail_on": report.fail_on.value if report.fail_on else None,
+            "failed": bool(failing),
+        },
+        "packages": [p.to_json() for p in sorted(report.packages.values(), key=lambda p: p.name)],
+        "edges": [e.to_json() for e in report.edges],
+        "models": [m.to_json() for m in report.models],
+        "findings": [f.to_json() for f in report.findings],
+        "skipped": [s.to_json() for s in report.skipped],
+        "warnings": list(report.warnings),
+        "timings": dict(report.timings),
+    }
+
+
+def render(report: Report) -> str:
+    return json.dumps(report_dict(report), indent=2, ensure_ascii=False, default=str) + "\n"

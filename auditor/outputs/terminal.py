@@ -1,0 +1,117 @@
+"""The human view: findings grouped by severity, what was skipped, and a verdict line that never lies.
+
+Every string from the audited world goes through ``textsafe.clean`` and rich's markup escaping, so a hostile
+package summary cannot inject terminal escapes or rich markup.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from auditor.model import Finding, Report, Severity
+from auditor.textsafe import clean
+
+SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold white on red",
+    Severity.HIGH: "bold red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
+
+
+def _s(value: object, limit: int = 300) -> str:
+    return escape(clean(value, limit))
+
+
+def _subject(finding: Finding) -> str:
+    if finding.package is not None:
+        return f"{finding.package[0]} {finding.package[1]}"
+    if finding.model is not None:
+        rev = f"@{finding.model[1]}" if finding.model[1] else ""
+        return f"{finding.model[0]}{rev}"
+    return finding.path or ""
+
+
+def print_report(report: Report, console: Console) -> None:
+    console.print(Text("mlaudit", style="bold"), Text(f"— {len(report.packages)} packages, "
+                                                       f"{len(report.models)} model references"))
+    if report.inputs:
+        console.print(f"inputs: {_s(', '.join(report.inputs))}")
+    for ds in report.data_sources:
+        when = f" ({_s(ds.date)})" if ds.date else ""
+        console.print(f"data: {_s(ds.name)}: {_s(ds.source)}{when}" + (" [yellow]stale[/]" if ds.stale else ""))
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {_s(warning, 500)}")
+
+    active = report.active_findings()
+    for severity in Severity:
+        group = [f for f in active if f.severity is severity]
+        if not group:
+            continue
+        table = Table(title=f"{severity.value.upper()} ({len(group)})", title_justify="left",
+                      title_style=SEVERITY_STYLE[severity], show_lines=False, expand=False)
+        table.add_column("kind")
+        table.add_column("id")
+        table.add_column("subject")
+        table.add_column("details", overflow="fold")
+        for f in group:
+            ids = _s(f.id) + (f"\n[dim]{_s(', '.join(f.aliases[:4]))}[/]" if f.aliases else "")
+            details = _s(f.message, 400)
+            if f.paths and len(f.paths[0]) > 2:
+                details += "\n[dim]via " + _s(" → ".join(f.paths[0]), 400) + "[/]"
+            if f.location is not None:
+                details += f"\n[dim]at {_s(str(f.location))}[/]"
+            if f.fix:
+                details += f"\n[green]fix:[/] {_s(f.fix)}"
+            table.add_row(_s(f.kind), ids, _s(_subject(f)), details)
+        console.print(table)
+
+    ignored = [f for f in report.findings if f.ignored is not None]
+    if ignored:
+        console.print(f"[dim]{len(ignored)} finding(s) ignored by policy:[/]")
+        for f in ignored:
+            console.print(f"[dim]  {_s(f.id)} {_s(_subject(f))}: {_s(f.ignored)}[/]")
+
+    if report.skipped:
+        console.print(f"[yellow]skipped ({len(report.skipped)}):[/]")
+        for item in report.skipped:
+            where = f"{item.file}:{item.line}" if item.file and item.line else (item.file or "")
+            what = f" {item.requirement}" if item.requirement else ""
+            console.print(f"  {_s(where)}{_s(what)}: {_s(item.reason, 500)}")
+    for reason in report.incomplete_reasons:
+        console.print(f"[yellow]not checked:[/] {_s(reason, 500)}")
+
+    console.print(_verdict(report))
+
+
+def _verdict(report: Report) -> Text:
+    active = report.active_findings()
+    failing = report.failing_findings()
+    counts = Counter(f.severity for f in active)
+    summary = ", ".join(f"{counts[s]} {s.value}" for s in Severity if counts[s])
+    complete = report.complete
+    if failing:
+        threshold = report.fail_on.value if report.fail_on else "?"
+        text = Text(f"FAILED: {len(failing)} finding(s) at or above {threshold} ({summary})", style="bold red")
+    elif active:
+        text = Text(f"{len(active)} finding(s) below the failure threshold ({summary})", style="yellow")
+    else:
+        text = Text("No findings in what was checked.", style="green")
+    if not complete:
+        text.append("  INCOMPLETE: some inputs could not be checked (see above).", style="bold yellow")
+    return text
+
+
+def render(report: Report) -> str:
+    """Plain-text rendering (no colour codes), for ``-o FILE`` and tests."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=120, color_system=None, force_terminal=False, highlight=False)
+    print_report(report, console)
+    return buffer.getvalue()

@@ -1,0 +1,62 @@
+"""Policy: what fails the gate and what is knowingly accepted.
+
+The policy decides; outputs only show its decisions. An ignore needs a reason and may expire; an expired ignore
+stops ignoring and says so, so that accepted risk is re-reviewed instead of forgotten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from auditor.model import Finding, Report, Severity, canonical_name
+
+
+@dataclass
+class IgnoreRule:
+    id: str
+    reason: str
+    expires: dt.date | None = None
+    package: str | None = None  # limit the ignore to one package (PEP 503 name)
+
+    def matches(self, finding: Finding) -> bool:
+        if self.id not in finding.all_ids:
+            return False
+        if self.package is not None:
+            return finding.package is not None and canonical_name(finding.package[0]) == canonical_name(self.package)
+        return True
+
+
+@dataclass
+class Policy:
+    fail_on: Severity | None = None  # None: keep the CLI/default threshold
+    ignores: list[IgnoreRule] = field(default_factory=list)
+    disabled_kinds: set[str] = field(default_factory=set)
+    typosquat_allowlist: set[str] = field(default_factory=set)
+    hf_org_allowlist: set[str] = field(default_factory=set)
+    internal_prefixes: list[str] = field(default_factory=list)
+    require_attestation: bool = False
+    require_safetensors: bool = False
+    require_complete: bool = False
+    source: str | None = None  # the file the policy came from
+
+
+def apply_policy(report: Report, policy: Policy, today: dt.date | None = None) -> None:
+    """Drop disabled kinds, mark ignored findings (with their reason), and warn on expired ignores."""
+    today = today or dt.date.today()
+    if policy.disabled_kinds:
+        report.findings = [f for f in report.findings if f.kind not in policy.disabled_kinds]
+    warned: set[str] = set()
+    for finding in report.findings:
+        for rule in policy.ignores:
+            if not rule.matches(finding):
+                continue
+            if rule.expires is not None and rule.expires < today:
+                if rule.id not in warned:
+                    report.warnings.append(
+                        f"ignore for {rule.id} expired on {rule.expires.isoformat()} ({rule.reason}): no longer ignored"
+                    )
+                    warned.add(rule.id)
+                continue
+            finding.ignored = rule.reason
+            break

@@ -1,0 +1,53 @@
+"""The contract every input reader fulfils.
+
+A source reads one file (or an environment) natively, never by importing or running the project, and says
+either "these are requirements still to resolve" or "this is an already-resolved set" (a lockfile, a fully pinned
+requirements file, an installed environment). Lines it cannot use become ``Skipped`` entries with file and line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from auditor.model import Edge, ModelRef, Package, Requirement, Skipped
+
+
+@dataclass
+class SourceResult:
+    """What one input contributed."""
+
+    files: list[str] = field(default_factory=list)
+    requirements: list[Requirement] = field(default_factory=list)  # still to resolve (or pins to audit)
+    constraints: list[Requirement] = field(default_factory=list)
+    packages: list[Package] = field(default_factory=list)  # already resolved (lockfile/env/pinned file)
+    edges: list[Edge] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    models: list[ModelRef] = field(default_factory=list)
+    index_url: str | None = None
+    extra_index_urls: list[str] = field(default_factory=list)
+    find_links: list[str] = field(default_factory=list)
+    resolved: bool = False  # True: ``packages``/``edges`` are the complete graph, no resolver needed
+    root_name: str | None = None
+    root_version: str | None = None
+    root_metadata: dict[str, str] = field(default_factory=dict)
+
+    def merge(self, other: SourceResult) -> None:
+        self.files.extend(other.files)
+        self.requirements.extend(other.requirements)
+        self.constraints.extend(other.constraints)
+        self.packages.extend(other.packages)
+        self.edges.extend(other.edges)
+        self.skipped.extend(other.skipped)
+        self.models.extend(other.models)
+        if other.index_url and not self.index_url:
+            self.index_url = other.index_url
+        for url in other.extra_index_urls:
+            if url not in self.extra_index_urls:
+                self.extra_index_urls.append(url)
+        for url in other.find_links:
+            if url not in self.find_links:
+                self.find_links.append(url)
+        self.root_name = self.root_name or other.root_name
+        self.root_version = self.root_version or other.root_version
+        for key, value in other.root_metadata.items():
+            self.root_metadata.setdefault(key, value)

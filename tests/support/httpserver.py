@@ -1,0 +1,158 @@
+"""A small real HTTP server on 127.0.0.1 for tests: index, OSV API, integrity API, Hub fakes all use it.
+
+Routes are plain functions ``(Request) -> Response``; a route may also sleep (timeouts), return garbage
+(truncated JSON) or drop the connection (``Response(reset=True)``), which the fault-injection suite relies on.
+Every request is recorded in ``server.log`` so tests can assert what was (and was not) asked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    match: re.Match[str] | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes | str | Any = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    reset: bool = False  # close the socket without answering
+
+    @classmethod
+    def json(cls, obj: Any, status: int = 200, **headers: str) -> Response:
+        return cls(status=status, body=json.dumps(obj).encode(), headers={"Content-Type": "application/json", **headers})
+
+
+Handler = Callable[[Request], Response]
+
+
+class LoopbackServer:
+    """``with LoopbackServer() as srv: srv.route("GET", r"/simple/(?P<name>[^/]+)/", fn); srv.url``."""
+
+    def __init__(self) -> None:
+        self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self.log: list[Request] = []
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def route(self, method: str, pattern: str, handler: Handler) -> None:
+        self.routes.insert(0, (method.upper(), re.compile(pattern + r"\Z"), handler))
+
+    def static(self, path: str, body: bytes | str, content_type: str = "application/octet-stream", status: int = 200) -> None:
+        data = body.encode() if isinstance(body, str) else body
+        self.route("GET", re.escape(path), lambda _r: Response(status, data, {"Content-Type": content_type}))
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None
+        host, port = self._httpd.server_address[:2]
+        return f"http://127.0.0.1:{port}"
+
+    def start(self) -> LoopbackServer:
+        server = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                return None
+
+            def _serve(self) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                req = Request(self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()), body)
+                server.log.append(req)
+                for method, pattern, handler in server.routes:
+                    if method not in (self.command, "*"):
+                        continue
+                    m = pattern.match(parts.path)
+                    if m:
+                        req.match = m
+                        resp = handler(req)
+                        break
+                else:
+                    resp = Response(404, b"not found", {"Content-Type": "text/plain"})
+                if resp.delay:
+                    time.sleep(resp.delay)
+                if resp.reset:
+                    try:
+                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    except OSError:
+                        pass
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                data = resp.body
+                if not isinstance(data, (bytes, str)):
+                    data = json.dumps(data)
+                payload = data.encode() if isinstance(data, str) else data
+                self.send_response(resp.status)
+                headers = {"Content-Type": "application/octet-stream", **resp.headers}
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+
+            do_GET = do_POST = do_HEAD = do_PUT = _serve
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> LoopbackServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def requests_to(self, prefix: str) -> list[Request]:
+        return [r for r in self.log if r.path.startswith(prefix)]
+
+
+@contextmanager
+def loopback() -> Iterator[LoopbackServer]:
+    with LoopbackServer() as srv:
+        yield srv
+
+
+def closed_port_url() -> str:
+    """A loopback URL where nothing listens (connection refused)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}"
