@@ -41,11 +41,32 @@ class Policy:
     source: str | None = None  # the file the policy came from
 
 
+# Finding kinds that ``require-safetensors`` / ``require-attestation`` turn from notes into gate failures.
+SAFETENSORS_KINDS = frozenset({"unsafe-model", "pickle-model", "no-safetensors", "missing-safetensors"})
+ATTESTATION_KINDS = frozenset({"missing-provenance", "provenance-missing", "no-attestation", "missing-attestation"})
+REQUIRED_SEVERITY = Severity.HIGH
+
+
 def apply_policy(report: Report, policy: Policy, today: dt.date | None = None) -> None:
-    """Drop disabled kinds, mark ignored findings (with their reason), and warn on expired ignores."""
+    """Drop disabled kinds, raise required-but-missing notes, mark ignored findings, warn on expired ignores.
+
+    ``disabled_kinds`` matches a finding's kind or the name of the check that produced it, so users can write
+    either ``disable = ["vulnerability"]`` or ``disable = ["advisories"]``.
+    """
     today = today or dt.date.today()
     if policy.disabled_kinds:
-        report.findings = [f for f in report.findings if f.kind not in policy.disabled_kinds]
+        off = policy.disabled_kinds
+        report.findings = [f for f in report.findings if f.kind not in off and (not f.check or f.check not in off)]
+    raised: list[tuple[frozenset[str], str]] = []
+    if policy.require_safetensors:
+        raised.append((SAFETENSORS_KINDS, "require-safetensors"))
+    if policy.require_attestation:
+        raised.append((ATTESTATION_KINDS, "require-attestation"))
+    for kinds, setting in raised:
+        for finding in report.findings:
+            if finding.kind in kinds and not finding.severity.at_least(REQUIRED_SEVERITY):
+                finding.message += f" (raised from {finding.severity.value} to {REQUIRED_SEVERITY.value} by {setting})"
+                finding.severity = REQUIRED_SEVERITY
     warned: set[str] = set()
     for finding in report.findings:
         for rule in policy.ignores:

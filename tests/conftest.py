@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import os
+import ipaddress
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,3 +36,43 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is not beside the checkout")
     return SHARED
+
+
+_REAL_CONNECT = socket.socket.connect
+_REAL_CONNECT_EX = socket.socket.connect_ex
+
+
+def _is_loopback(address: object) -> bool:
+    if not isinstance(address, tuple) or not address:
+        return True  # AF_UNIX paths and the like
+    host = str(address[0])
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False  # a host name: resolving it would already be a lookup outside the machine
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Tests never touch the internet: any in-process connect to a non-loopback address is refused and fails
+    the test (subprocesses are pointed at loopback services by the tests themselves)."""
+    attempts: list[str] = []
+
+    def guarded_connect(sock: socket.socket, address: object) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+            attempts.append(repr(address))
+            raise ConnectionRefusedError(f"test network guard: {address!r} is not loopback")
+        _REAL_CONNECT(sock, address)  # type: ignore[arg-type]
+
+    def guarded_connect_ex(sock: socket.socket, address: object) -> int:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+            attempts.append(repr(address))
+            return 111
+        return _REAL_CONNECT_EX(sock, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
+    yield attempts
+    assert not attempts, f"test tried to reach non-loopback addresses: {attempts}"

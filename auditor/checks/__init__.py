@@ -11,6 +11,10 @@ import importlib
 from auditor.checks.base import Check
 
 CHECK_MODULES: list[str] = [
+    "auditor.checks.typosquat",
+    "auditor.checks.confusion",
+    "auditor.checks.malicious",
+    "auditor.checks.advisories",
 ]
 
 

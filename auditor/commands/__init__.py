@@ -6,5 +6,8 @@ Each module named here exposes ``NAME``, ``HELP``, ``configure(parser)`` and ``r
 from __future__ import annotations
 
 COMMAND_MODULES: list[str] = [
+    "auditor.commands.typosquat_cmd",
     "auditor.commands.graph_cmd",
+    "auditor.commands.sbom_cmd",
+    "auditor.commands.db_cmd",
 ]

@@ -17,6 +17,12 @@ Renderer = Callable[[Report], str]
 FORMATS: dict[str, str] = {
     "terminal": "auditor.outputs.terminal:render",
     "json": "auditor.outputs.json_out:render",
+    "cyclonedx": "auditor.outputs.cyclonedx:render_json",
+    "cyclonedx-json": "auditor.outputs.cyclonedx:render_json",
+    "cyclonedx-xml": "auditor.outputs.cyclonedx:render_xml",
+    "sarif": "auditor.outputs.sarif:render",
+    "html": "auditor.outputs.html:render",
+    "markdown": "auditor.outputs.markdown:render",
 }
 
 

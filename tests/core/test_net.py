@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from auditor.errors import NetworkError
@@ -93,3 +95,11 @@ def test_run_deadline() -> None:
     client = HttpClient(NetConfig(deadline=0.0))
     with pytest.raises(NetworkError, match="deadline"):
         client.get("http://127.0.0.1:9/", service="index")
+
+
+def test_bad_tls_certificate_is_a_network_error(tmp_path: Path) -> None:
+    from tests.support.tls import self_signed
+
+    with LoopbackServer(tls=self_signed(tmp_path)) as srv:
+        with pytest.raises(NetworkError, match="TLS"):
+            _client(retries=0).get(srv.url + "/", service="index")

@@ -52,7 +52,8 @@ Handler = Callable[[Request], Response]
 class LoopbackServer:
     """``with LoopbackServer() as srv: srv.route("GET", r"/simple/(?P<name>[^/]+)/", fn); srv.url``."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[str, str] | None = None) -> None:
+        self.tls = tls  # (certfile, keyfile): serve HTTPS with that (e.g. self-signed) certificate
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self.log: list[Request] = []
         self._httpd: ThreadingHTTPServer | None = None
@@ -69,7 +70,8 @@ class LoopbackServer:
     def url(self) -> str:
         assert self._httpd is not None
         host, port = self._httpd.server_address[:2]
-        return f"http://127.0.0.1:{port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{port}"
 
     def start(self) -> LoopbackServer:
         server = self
@@ -123,6 +125,12 @@ class LoopbackServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
+        if self.tls:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
         return self

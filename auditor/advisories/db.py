@@ -1,0 +1,393 @@
+"""The advisory index: OSV records in SQLite, keyed by PEP 503 name, so a run reads only its packages' records.
+
+Two databases can exist in ``cache_dir()/advisories``:
+
+- the **embedded** one, built on first use from the snapshot shipped in ``data/`` (PyPA advisories + OpenSSF
+  malicious packages). Its file name carries a fingerprint of the shipped files, so a new mlaudit release with new
+  data builds a new index instead of reading a stale one;
+- the **updated** one, written by ``mlaudit db update`` from OSV's PyPI export. When present it is used for
+  vulnerabilities, and for malicious packages too when the export carried MAL- records (else the embedded MAL data
+  stays in use).
+
+Every build writes a temporary file and renames it into place: a reader never sees a half-built index.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from auditor.advisories.match import is_malicious_record
+from auditor.cache import cache_dir
+from auditor.errors import IncompleteError
+from auditor.model import DataSource, canonical_name
+from auditor.resources import data_file
+
+SCHEMA = "2"
+STALE_DAYS = 30
+UPDATED_DB_NAME = "osv-pypi.sqlite"
+EMBEDDED_ADVISORIES = ("advisories", "pypa-osv.jsonl.gz")
+EMBEDDED_META = ("advisories", "db-meta.json")
+EMBEDDED_MALICIOUS = ("malicious_pypi_osv.jsonl.gz",)
+EMBEDDED_SOURCE = "PyPA advisory database (github.com/pypa/advisory-database), shipped snapshot"
+MALICIOUS_SOURCE = "OpenSSF malicious-packages (MAL- records), shipped snapshot"
+_KEEP = ("id", "aliases", "summary", "published", "modified", "withdrawn", "severity", "references")
+
+
+def advisories_dir() -> Path:
+    path = cache_dir() / "advisories"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def updated_db_path() -> Path:
+    return advisories_dir() / UPDATED_DB_NAME
+
+
+# --- building ----------------------------------------------------------------------------------------------------
+
+
+def slim_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What matching, severity and messages need; drops long prose, IOCs and credits (the index stays small and
+    a lookup parses little JSON)."""
+    out: dict[str, Any] = {k: record[k] for k in _KEEP if k in record}
+    if not isinstance(out.get("summary"), str) or not out["summary"].strip():
+        details = record.get("details")
+        if isinstance(details, str) and details.strip():
+            out["details"] = details.strip()[:400]
+    spec = record.get("database_specific")
+    if isinstance(spec, Mapping) and isinstance(spec.get("severity"), str):
+        out["database_specific"] = {"severity": spec["severity"]}
+    affected: list[dict[str, Any]] = []
+    for entry in record.get("affected") or []:
+        if not isinstance(entry, Mapping):
+            continue
+        affected.append({k: entry[k] for k in ("package", "ranges", "versions", "severity") if k in entry})
+    out["affected"] = affected
+    if isinstance(out.get("references"), list):
+        out["references"] = [r for r in out["references"] if isinstance(r, Mapping)][:20]
+    return out
+
+
+def _names(record: Mapping[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for entry in record.get("affected") or []:
+        pkg = entry.get("package") if isinstance(entry, Mapping) else None
+        if isinstance(pkg, Mapping) and pkg.get("ecosystem") == "PyPI" and isinstance(pkg.get("name"), str):
+            names.add(canonical_name(pkg["name"]))
+    return names
+
+
+@dataclass
+class BuildCounts:
+    records: int = 0
+    vulnerabilities: int = 0
+    malicious: int = 0
+    withdrawn: int = 0
+    packages: int = 0
+    newest_modified: str = ""
+    newest_malicious_modified: str = ""
+
+
+def build_index(target: Path, records: Iterable[Mapping[str, Any]], meta: Mapping[str, str]) -> BuildCounts:
+    """Index ``records`` into a new SQLite file and atomically move it to ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    counts = BuildCounts()
+    names_seen: set[str] = set()
+    try:
+        conn = sqlite3.connect(tmp)
+        try:
+            conn.executescript(
+                "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                "CREATE TABLE records(id TEXT PRIMARY KEY, malicious INTEGER NOT NULL, withdrawn INTEGER NOT NULL,"
+                " body TEXT NOT NULL);"
+                "CREATE TABLE names(name TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY(name, id)) WITHOUT ROWID;"
+            )
+            rows: list[tuple[str, int, int, str]] = []
+            name_rows: list[tuple[str, str]] = []
+            for record in records:
+                rid = record.get("id")
+                if not isinstance(rid, str) or not rid:
+                    continue
+                malicious = is_malicious_record(record)
+                withdrawn = bool(record.get("withdrawn"))
+                counts.records += 1
+                counts.withdrawn += withdrawn
+                if malicious:
+                    counts.malicious += 1
+                else:
+                    counts.vulnerabilities += 1
+                modified = record.get("modified")
+                if isinstance(modified, str):
+                    counts.newest_modified = max(counts.newest_modified, modified)
+                    if malicious:
+                        counts.newest_malicious_modified = max(counts.newest_malicious_modified, modified)
+                rows.append((rid, int(malicious), int(withdrawn), json.dumps(slim_record(record),
+                                                                            separators=(",", ":"))))
+                for name in _names(record):
+                    name_rows.append((name, rid))
+                    names_seen.add(name)
+            conn.executemany("INSERT OR REPLACE INTO records VALUES (?,?,?,?)", rows)
+            conn.executemany("INSERT OR IGNORE INTO names VALUES (?,?)", name_rows)
+            counts.packages = len(names_seen)
+            all_meta = {
+                **meta,
+                "schema": SCHEMA,
+                "records": str(counts.records),
+                "vulnerabilities": str(counts.vulnerabilities),
+                "malicious": str(counts.malicious),
+                "withdrawn": str(counts.withdrawn),
+                "packages": str(counts.packages),
+                "newest_modified": counts.newest_modified,
+                "newest_malicious_modified": counts.newest_malicious_modified,
+                "built_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+            conn.executemany("INSERT OR REPLACE INTO meta VALUES (?,?)", sorted(all_meta.items()))
+            conn.commit()
+        finally:
+            conn.close()
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return counts
+
+
+def iter_jsonl_gz(path: Path) -> Iterator[dict[str, Any]]:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                obj = json.loads(line)
+                if isinstance(obj, dict):
+                    yield obj
+
+
+# --- the embedded snapshot ------------------------------------------------------------------------------------
+
+_FP_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def _file_digest(path: Path) -> str:
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _FP_CACHE:
+        _FP_CACHE[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return _FP_CACHE[key]
+
+
+def embedded_sources() -> tuple[Path, Path, Path]:
+    return data_file(*EMBEDDED_ADVISORIES), data_file(*EMBEDDED_MALICIOUS), data_file(*EMBEDDED_META)
+
+
+def embedded_fingerprint() -> str:
+    digest = hashlib.sha256(SCHEMA.encode())
+    for path in embedded_sources():
+        digest.update(path.name.encode() + b"\0" + _file_digest(path).encode())
+    return digest.hexdigest()[:20]
+
+
+def _embedded_meta() -> dict[str, Any]:
+    meta_path = embedded_sources()[2]
+    try:
+        loaded = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def ensure_embedded_db() -> Path:
+    """The embedded index for the shipped data, built now if this fingerprint has none yet."""
+    advisories, malicious, _meta = embedded_sources()
+    for path in (advisories, malicious):
+        if not path.is_file():
+            raise IncompleteError(f"shipped advisory data is missing: {path.name} (broken installation?)")
+    fp = embedded_fingerprint()
+    target = advisories_dir() / f"embedded-{fp}.sqlite"
+    if target.is_file():
+        return target
+    info = _embedded_meta()
+    date = str(info.get("commit_date") or info.get("latest_modified") or "")[:10]
+
+    def records() -> Iterator[dict[str, Any]]:
+        yield from iter_jsonl_gz(advisories)
+        yield from iter_jsonl_gz(malicious)
+
+    meta = {"kind": "embedded", "source": EMBEDDED_SOURCE, "date": date, "fingerprint": fp,
+            "commit": str(info.get("commit", "")), "licence": str(info.get("licence", ""))}
+    build_index(target, records(), meta)
+    for old in advisories_dir().glob("embedded-*.sqlite"):
+        if old != target:
+            old.unlink(missing_ok=True)
+    return target
+
+
+# --- reading ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AdvisoryDB:
+    """One open index. Lookups are by PEP 503 name and return full (slimmed) OSV records."""
+
+    path: Path
+    conn: sqlite3.Connection
+    meta: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    memo: dict[tuple[str, bool], list[dict[str, Any]]] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, path: Path) -> AdvisoryDB:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        try:
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise
+        if meta.get("schema") != SCHEMA:
+            conn.close()
+            raise sqlite3.DatabaseError(f"index schema {meta.get('schema')!r}, expected {SCHEMA!r}")
+        return cls(path, conn, meta)
+
+    def count(self, key: str) -> int:
+        try:
+            return int(self.meta.get(key, "0"))
+        except ValueError:
+            return 0
+
+    def lookup(self, name: str, *, malicious: bool) -> list[dict[str, Any]]:
+        return self.lookup_many([name], malicious=malicious)[canonical_name(name)]
+
+    def lookup_many(self, names: Iterable[str], *, malicious: bool) -> dict[str, list[dict[str, Any]]]:
+        """All records of several names, one SQL query per 500 names; answers are memoised for the life of this
+        (immutable: updates replace the file) database, so a second audit in one process parses nothing."""
+        wanted = sorted({canonical_name(n) for n in names})
+        with self.lock:
+            missing = [n for n in wanted if (n, malicious) not in self.memo]
+            for start in range(0, len(missing), 500):
+                chunk = missing[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self.conn.execute(
+                    f"SELECT n.name, r.body FROM names n JOIN records r ON r.id = n.id "
+                    f"WHERE n.name IN ({marks}) AND r.malicious = ? ORDER BY r.id",
+                    (*chunk, int(malicious)),
+                ).fetchall()
+                found: dict[str, list[dict[str, Any]]] = {n: [] for n in chunk}
+                for name, body in rows:
+                    found[name].append(json.loads(body))
+                for name, records in found.items():
+                    self.memo[(name, malicious)] = records
+            return {n: list(self.memo[(n, malicious)]) for n in wanted}
+
+
+_OPEN: dict[tuple[str, int, int], AdvisoryDB] = {}
+
+
+def _open_cached(path: Path) -> AdvisoryDB:
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_ino)
+    db = _OPEN.get(key)
+    if db is None:
+        db = AdvisoryDB.open(path)
+        _OPEN[key] = db
+    return db
+
+
+def _age_days(date: str, now: datetime | None = None) -> int | None:
+    try:
+        when = datetime.fromisoformat(date[:10]).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return ((now or datetime.now(timezone.utc)) - when).days
+
+
+@dataclass
+class AdvisoryStore:
+    """The databases in use for this run: one for vulnerabilities, one for MAL- records (may be the same)."""
+
+    vulns_db: AdvisoryDB
+    mal_db: AdvisoryDB
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def updated(self) -> bool:
+        return self.vulns_db.meta.get("kind") == "updated"
+
+    def vulnerabilities(self, name: str) -> list[dict[str, Any]]:
+        return self.vulns_db.lookup(name, malicious=False)
+
+    def malicious(self, name: str) -> list[dict[str, Any]]:
+        return self.mal_db.lookup(name, malicious=True)
+
+    def vulnerabilities_many(self, names: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        return self.vulns_db.lookup_many(names, malicious=False)
+
+    def malicious_many(self, names: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        return self.mal_db.lookup_many(names, malicious=True)
+
+    def advisory_source(self) -> DataSource:
+        meta = self.vulns_db.meta
+        date = meta.get("date") or meta.get("newest_modified", "")[:10] or None
+        age = _age_days(date) if date else None
+        return DataSource(name="advisories", source=meta.get("source", "?"), date=date,
+                          records=self.vulns_db.count("vulnerabilities"),
+                          stale=age is None or age > STALE_DAYS)
+
+    def malicious_source(self) -> DataSource:
+        meta = self.mal_db.meta
+        date = (meta.get("newest_malicious_modified", "")[:10] or meta.get("date")) or None
+        source = MALICIOUS_SOURCE if meta.get("kind") == "embedded" else meta.get("source", "?")
+        age = _age_days(date) if date else None
+        return DataSource(name="malicious packages", source=source, date=date,
+                          records=self.mal_db.count("malicious"), stale=age is None or age > STALE_DAYS)
+
+    def stale_warning(self) -> str | None:
+        src = self.advisory_source()
+        if not src.stale:
+            return None
+        age = _age_days(src.date) if src.date else None
+        how_old = f"from {src.date} ({age} days old)" if age is not None else "of unknown date"
+        which = "updated OSV database" if self.updated else "advisory database shipped with mlaudit"
+        return (f"The {which} is {how_old}: vulnerabilities published since then are not reported. "
+                "Run `mlaudit db update` to fetch the current OSV PyPI database (or use --online).")
+
+
+def _open_embedded() -> AdvisoryDB:
+    """The embedded index; a damaged file (disk full, killed copy) is rebuilt once instead of failing the run."""
+    path = ensure_embedded_db()
+    try:
+        return _open_cached(path)
+    except sqlite3.DatabaseError:
+        path.unlink(missing_ok=True)
+        return _open_cached(ensure_embedded_db())
+
+
+def open_store() -> AdvisoryStore:
+    """The databases to use now: the updated one when present and readable, else the embedded snapshot."""
+    warnings: list[str] = []
+    updated: AdvisoryDB | None = None
+    path = updated_db_path()
+    if path.is_file():
+        try:
+            updated = _open_cached(path)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            warnings.append(f"the updated advisory database {path} is unreadable ({exc}); using the shipped "
+                            "snapshot. Run `mlaudit db update` again.")
+    if updated is not None and updated.count("malicious") > 0:
+        return AdvisoryStore(updated, updated, warnings)
+    embedded = _open_embedded()
+    if updated is not None:
+        return AdvisoryStore(updated, embedded, warnings)
+    return AdvisoryStore(embedded, embedded, warnings)

@@ -1,0 +1,301 @@
+"""Exact OSV evaluation for PyPI: is version V of package N affected by this record?
+
+Why hand-written and not "a specifier check": the OSV schema defines its own algorithm (events sorted by version,
+``introduced``/``fixed``/``last_affected``/``limit``, explicit ``versions`` lists, affected if in the list OR in a
+range) and the data has quirks that naive evaluation gets wrong (unsorted events, versions outside their own range,
+invalid versions). Decisions documented here and in ``data/README.md``:
+
+- a local version (``1.0+cpu``) is matched as its public version (``1.0``): a local build carries the same code;
+- an event value that is not a valid PEP 440 version is skipped (it cannot be ordered); a candidate version that is
+  not valid PEP 440 can only match a ``versions`` entry by exact string;
+- ``GIT`` (and ``SEMVER``) ranges are not evaluated: PyPI versions are ordered by PEP 440 only;
+- withdrawn records and affected entries of other ecosystems never match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from auditor.model import Severity, canonical_name
+
+ECOSYSTEM = "PyPI"
+DEFAULT_SEVERITY = Severity.MEDIUM  # a record with neither a CVSS vector nor a severity word
+
+Record = Mapping[str, Any]
+
+
+def _as_list(value: Any) -> list[Any]:
+    """OSV arrays as lists; anything else (malformed data) as empty, so bad records cannot crash a run."""
+    return value if isinstance(value, list) else []
+
+
+def is_malicious_record(record: Record) -> bool:
+    """A MAL- record, or an advisory that aliases one (e.g. a GitHub malware advisory): reported as ``malicious``."""
+    if str(record.get("id", "")).startswith("MAL-"):
+        return True
+    aliases = record.get("aliases")
+    return isinstance(aliases, list) and any(isinstance(a, str) and a.startswith("MAL-") for a in aliases)
+
+
+@lru_cache(maxsize=65536)
+def parse_version(text: str) -> Version | None:
+    """PEP 440 parse, ``None`` when invalid (data and inputs hold non-PEP 440 strings; they must never crash)."""
+    try:
+        return Version(text)
+    except (InvalidVersion, TypeError):
+        return None
+
+
+@lru_cache(maxsize=16384)
+def _public(text: str) -> Version | None:
+    """The candidate version as compared: its public part (local label dropped)."""
+    v = parse_version(text)
+    if v is None or v.local is None:
+        return v
+    return parse_version(v.public)
+
+
+@dataclass(frozen=True)
+class RecordMatch:
+    """How one record matched one (package, version)."""
+
+    record: Record
+    matched_by: tuple[str, ...]  # subset of ("range", "versions"), in that order
+    fixed_versions: tuple[str, ...]  # every ``fixed`` of the record's ECOSYSTEM ranges for this package
+    ranges: list[dict[str, Any]] = field(default_factory=list)  # the matching ranges' events, for evidence
+
+    @property
+    def id(self) -> str:
+        return str(self.record.get("id", ""))
+
+
+_EVENT_ORDER = {"introduced": 0, "last_affected": 1, "fixed": 2}
+
+
+def _event_kind(event: Mapping[str, Any]) -> tuple[str, str] | None:
+    for kind in ("introduced", "fixed", "last_affected", "limit"):
+        value = event.get(kind)
+        if isinstance(value, str):
+            return kind, value
+    return None
+
+
+def _lowest_or_version(value: str) -> Version | None:
+    return Version("0") if value == "0" else parse_version(value)
+
+
+@dataclass(frozen=True)
+class CompiledRange:
+    """One ECOSYSTEM range with its events parsed and sorted once (evaluation is then a short walk)."""
+
+    walk: tuple[tuple[Version, int, str], ...]
+    limits: tuple[Version | None, ...]  # None = "*" (no upper limit)
+    fixed: tuple[str, ...]
+    events: tuple[Mapping[str, Any], ...]
+
+    def affects(self, version: Version) -> bool:
+        """The OSV algorithm: events sorted by version ("0" lowest); ``limit`` bounds the range from above.
+
+        Ties at one version keep introduced < last_affected < fixed, so ``introduced X`` + ``fixed X`` affects
+        nothing at X.
+        """
+        if self.limits and not any(lim is None or version < lim for lim in self.limits):
+            return False
+        affected = False
+        for bound, _order, kind in self.walk:
+            if kind == "introduced":
+                if version >= bound:
+                    affected = True
+            elif kind == "fixed":
+                if version >= bound:
+                    affected = False
+            elif version > bound:  # last_affected
+                affected = False
+        return affected
+
+
+def compile_range(events: Sequence[Mapping[str, Any]]) -> CompiledRange:
+    walk: list[tuple[Version, int, str]] = []
+    limits: list[Version | None] = []
+    for event in events:
+        kv = _event_kind(event)
+        if kv is None:
+            continue
+        kind, value = kv
+        if kind == "limit":
+            if value == "*":
+                limits.append(None)
+            elif (lim := parse_version(value)) is not None:
+                limits.append(lim)
+            continue
+        parsed = _lowest_or_version(value)
+        if parsed is None:
+            continue  # cannot be ordered: skipped (documented)
+        walk.append((parsed, _EVENT_ORDER[kind], kind))
+    walk.sort(key=lambda item: (item[0], item[1]))
+    fixed = tuple(str(e["fixed"]) for e in events if isinstance(e.get("fixed"), str))
+    return CompiledRange(tuple(walk), tuple(limits), fixed, tuple(events))
+
+
+def range_affects(events: Sequence[Mapping[str, Any]], version: Version) -> bool:
+    """Is ``version`` inside this ECOSYSTEM range's events (see ``CompiledRange.affects``)?"""
+    return compile_range(events).affects(version)
+
+
+@dataclass(frozen=True)
+class CompiledEntry:
+    """One ``affected`` entry for the package: its versions list as strings and as PEP 440 versions, its ranges."""
+
+    strings: frozenset[str]
+    versions: frozenset[Version]
+    ranges: tuple[CompiledRange, ...]
+
+    def listed(self, version_text: str, version: Version | None) -> bool:
+        return version_text in self.strings or (version is not None and version in self.versions)
+
+
+def _compile_entry(entry: Mapping[str, Any]) -> CompiledEntry:
+    strings = frozenset(v for v in _as_list(entry.get("versions")) if isinstance(v, str))
+    versions = frozenset(p for v in strings if (p := _public(v)) is not None)
+    ranges: list[CompiledRange] = []
+    for rng in _as_list(entry.get("ranges")):
+        if isinstance(rng, Mapping) and rng.get("type") == "ECOSYSTEM":
+            ranges.append(compile_range([e for e in _as_list(rng.get("events")) if isinstance(e, Mapping)]))
+    return CompiledEntry(strings, versions, tuple(ranges))
+
+
+# Compiled forms keyed by the record object's identity; the cache holds the record itself so the id cannot be
+# reused by another object while the entry lives. Warm runs (records cached by the index) skip all parsing.
+_COMPILED: dict[tuple[int, str], tuple[Record, tuple[CompiledEntry, ...]]] = {}
+_COMPILED_MAX = 50000
+
+
+def compiled_entries(record: Record, name: str) -> tuple[CompiledEntry, ...]:
+    key = (id(record), name)
+    hit = _COMPILED.get(key)
+    if hit is not None and hit[0] is record:
+        return hit[1]
+    compiled = tuple(_compile_entry(e) for e in affected_entries(record, name))
+    if len(_COMPILED) >= _COMPILED_MAX:
+        _COMPILED.clear()
+    _COMPILED[key] = (record, compiled)
+    return compiled
+
+
+def affected_entries(record: Record, name: str) -> list[Mapping[str, Any]]:
+    """The record's ``affected`` entries for PyPI package ``name`` (PEP 503 compared)."""
+    out: list[Mapping[str, Any]] = []
+    for entry in _as_list(record.get("affected")):
+        if not isinstance(entry, Mapping):
+            continue
+        pkg = entry.get("package") or {}
+        if not isinstance(pkg, Mapping) or pkg.get("ecosystem") != ECOSYSTEM:
+            continue
+        pkg_name = pkg.get("name")
+        if isinstance(pkg_name, str) and canonical_name(pkg_name) == name:
+            out.append(entry)
+    return out
+
+
+def match_record(record: Record, name: str, version_text: str) -> RecordMatch | None:
+    """Does ``record`` affect ``name`` (PEP 503) at ``version_text``? ``None`` when not (or withdrawn)."""
+    if record.get("withdrawn"):
+        return None
+    name = canonical_name(name)
+    version = _public(version_text)
+    by_versions = False
+    by_range = False
+    fixed: set[str] = set()
+    ranges: list[dict[str, Any]] = []
+    for entry in compiled_entries(record, name):
+        if entry.listed(version_text, version):
+            by_versions = True
+        for rng in entry.ranges:
+            fixed.update(rng.fixed)
+            if version is not None and rng.affects(version):
+                by_range = True
+                ranges.append({"type": "ECOSYSTEM", "events": [dict(e) for e in rng.events]})
+    if not (by_range or by_versions):
+        return None
+    matched_by = tuple(kind for kind, hit in (("range", by_range), ("versions", by_versions)) if hit)
+    return RecordMatch(record, matched_by, tuple(sort_versions(fixed)), ranges)
+
+
+def record_affects(record: Record, name: str, version_text: str) -> bool:
+    """Like ``match_record`` without building evidence (used to test many candidate upgrades)."""
+    if record.get("withdrawn"):
+        return False
+    version = _public(version_text)
+    for entry in compiled_entries(record, canonical_name(name)):
+        if entry.listed(version_text, version):
+            return True
+        if version is not None and any(rng.affects(version) for rng in entry.ranges):
+            return True
+    return False
+
+
+def sort_versions(versions: Iterable[str]) -> list[str]:
+    """PEP 440 order, invalid strings last (in string order)."""
+    items = list(versions)
+    valid = sorted((v for v in items if parse_version(v) is not None), key=lambda v: parse_version(v) or Version("0"))
+    invalid = sorted(v for v in items if parse_version(v) is None)
+    return valid + invalid
+
+
+# --- severity -------------------------------------------------------------------------------------------------
+
+
+def _cvss_score(vector: str) -> float | None:
+    from cvss import CVSS3, CVSS4, CVSSError
+
+    try:
+        if vector.startswith("CVSS:4"):
+            return float(CVSS4(vector).base_score)
+        if vector.startswith("CVSS:3"):
+            return float(CVSS3(vector).base_score)
+    except (CVSSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+    return None
+
+
+@dataclass(frozen=True)
+class SeverityInfo:
+    severity: Severity
+    source: str  # "cvss", "record", "default"
+    score: float | None = None
+    vector: str | None = None
+
+
+def record_severity(record: Record, name: str | None = None) -> SeverityInfo:
+    """CONVENTIONS.md: from a CVSS v3/v4 base score; else the record's own severity word; else ``medium``."""
+    blocks: list[Any] = list(_as_list(record.get("severity")))
+    if name is not None:
+        for entry in affected_entries(record, canonical_name(name)):
+            blocks.extend(_as_list(entry.get("severity")))
+    best: SeverityInfo | None = None
+    for block in blocks:
+        if not isinstance(block, Mapping) or block.get("type") not in ("CVSS_V3", "CVSS_V4"):
+            continue
+        vector = block.get("score")
+        if not isinstance(vector, str):
+            continue
+        score = _cvss_score(vector)
+        if score is None:
+            continue
+        if best is None or (best.score or 0.0) < score:
+            best = SeverityInfo(Severity.from_cvss_score(score), "cvss", score, vector)
+    if best is not None:
+        return best
+    spec = record.get("database_specific")
+    word = spec.get("severity") if isinstance(spec, Mapping) else None
+    if isinstance(word, str):
+        try:
+            return SeverityInfo(Severity.parse(word), "record")
+        except ValueError:
+            pass
+    return SeverityInfo(DEFAULT_SEVERITY, "default")

@@ -1,0 +1,57 @@
+"""What the ``malicious`` and ``advisories`` checks share within one run: the open store, the data-source entries
+and stale warning (registered once), and the online OSV answers (queried once, for both checks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor.advisories.db import AdvisoryStore, open_store
+from auditor.advisories.osv_api import OsvApiClient, PackageVersion
+from auditor.model import DataSource
+from auditor.options import AuditContext
+
+_STORE_KEY = "advisories.store"
+_ONLINE_KEY = "advisories.online"
+
+
+def _add_source(ctx: AuditContext, source: DataSource) -> None:
+    if not any(s.name == source.name for s in ctx.report.data_sources):
+        ctx.report.data_sources.append(source)
+
+
+def store_for(ctx: AuditContext) -> AdvisoryStore:
+    """Open the store once per run and record which data the report relied on."""
+    store = ctx.extras.get(_STORE_KEY)
+    if isinstance(store, AdvisoryStore):
+        return store
+    ctx.progress("opening the advisory database")
+    store = open_store()
+    ctx.extras[_STORE_KEY] = store
+    _add_source(ctx, store.advisory_source())
+    _add_source(ctx, store.malicious_source())
+    for warning in [*store.warnings, store.stale_warning()]:
+        if warning and warning not in ctx.report.warnings:
+            ctx.report.warnings.append(warning)
+    return store
+
+
+def online_enabled(ctx: AuditContext) -> bool:
+    return bool(ctx.options.online) and not ctx.options.offline
+
+
+def online_records(ctx: AuditContext) -> dict[PackageVersion, list[dict[str, Any]]]:
+    """OSV API answers for every package of the report (empty when not ``--online``). Raises NetworkError."""
+    if not online_enabled(ctx):
+        return {}
+    cached = ctx.extras.get(_ONLINE_KEY)
+    if isinstance(cached, dict):
+        return cached
+    packages = [(p.name, p.version) for p in ctx.report.packages.values() if p.version]
+    ctx.progress(f"querying the OSV API for {len(packages)} packages")
+    client = OsvApiClient(ctx.http)
+    answer = client.query(packages)
+    ctx.extras[_ONLINE_KEY] = answer
+    ids = {str(r.get("id")) for records in answer.values() for r in records}
+    _add_source(ctx, DataSource(name="advisories (online)", source=f"OSV API {client.base}", date=None,
+                                records=len(ids)))
+    return answer

@@ -1,0 +1,128 @@
+"""Check: does any audited package name, or the org of any model/dataset reference, imitate a popular one?
+
+Runs offline on the shipped popularity lists; with ``--online`` the index's JSON API adds metadata signals that
+can raise (never create) a typosquat score. Severity: high when the score is >= HIGH_THRESHOLD (0.8), medium
+otherwise (documented in data/README.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from auditor.model import DataSource, Finding, ModelRef, Package, Severity
+from auditor.options import AuditContext
+from auditor.policy import Policy
+from auditor.typosquat import HIGH_THRESHOLD, TyposquatResult, hf_detector, pypi_detector
+from auditor.typosquat.metadata import collect, json_api_base
+from auditor.typosquat.popular import HF_ORGS_FILE, TOP_PYPI_FILE
+
+RULE_PYPI = "MLA-TYPOSQUAT"
+RULE_HF = "MLA-HF-ORG-LOOKALIKE"
+POPULARITY_DATE = "2026-04-01"
+
+
+def severity_for(score: float) -> Severity:
+    return Severity.HIGH if score >= HIGH_THRESHOLD else Severity.MEDIUM
+
+
+def _technique_word(result: TyposquatResult) -> str:
+    first = result.reasons[0] if result.reasons else (result.technique or "look-alike")
+    return first.split(": ", 1)[1] if ": " in first else first
+
+
+def package_finding(pkg: Package, result: TyposquatResult) -> Finding:
+    return Finding(
+        kind="typosquat",
+        id=RULE_PYPI,
+        severity=severity_for(result.score),
+        message=f"'{pkg.name}' looks like '{result.target}' ({result.technique}: {_technique_word(result)})",
+        package=(pkg.name, pkg.version),
+        location=pkg.location,
+        evidence={"target": result.target, "score": result.score, "reasons": list(result.reasons),
+                  "target_rank": result.target_rank, "technique": result.technique},
+        fix=f"did you mean '{result.target}'?",
+        check=CHECK.name,
+    )
+
+
+def model_finding(ref: ModelRef, org: str, result: TyposquatResult) -> Finding:
+    return Finding(
+        kind="typosquat",
+        id=RULE_HF,
+        severity=severity_for(result.score),
+        message=f"Hugging Face org '{org}' (in '{ref.repo_id}') looks like '{result.target}' "
+                f"({result.technique}: {_technique_word(result)})",
+        model=(ref.repo_id, ref.revision),
+        location=ref.location,
+        evidence={"target": result.target, "score": result.score, "reasons": list(result.reasons),
+                  "target_rank": result.target_rank, "technique": result.technique, "org": org},
+        fix=f"did you mean '{result.target}/{ref.repo_id.split('/', 1)[1]}'?",
+        check=CHECK.name,
+    )
+
+
+def hf_org_of(repo_id: str) -> str | None:
+    """The owner part of ``org/name``; canonical single-segment ids (``gpt2``) have no org to imitate."""
+    repo_id = repo_id.strip().strip("/")
+    if repo_id.count("/") != 1:
+        return None
+    org = repo_id.split("/", 1)[0]
+    return org or None
+
+
+class TyposquatCheck:
+    name = "typosquat"
+
+    def run(self, ctx: AuditContext) -> Iterable[Finding]:
+        policy = ctx.options.policy or Policy()
+        findings: list[Finding] = []
+        detector = pypi_detector(policy.typosquat_allowlist)
+        hf = hf_detector(policy.hf_org_allowlist)
+        self._record_sources(ctx, len(detector.popular), len(hf.popular))
+        meta_base = self._metadata_base(ctx)
+        for pkg in list(ctx.report.packages.values()):
+            result = detector.check(pkg.name)
+            if meta_base and result.candidate and result.score >= 0.3:
+                sig = collect(ctx.http, meta_base, pkg.name, result.candidate)
+                if sig.checked:
+                    result = detector.check(pkg.name, boost=sig.boost, boost_reasons=sig.reasons)
+                elif sig.note:
+                    ctx.incomplete(f"typosquat metadata for {pkg.name}: {sig.note}")
+            if result.flagged and result.target:
+                findings.append(package_finding(pkg, result))
+        seen: set[tuple[str, str | None]] = set()
+        for ref in ctx.report.models:
+            org = hf_org_of(ref.repo_id)
+            if org is None or (ref.repo_id, ref.revision) in seen:
+                continue
+            seen.add((ref.repo_id, ref.revision))
+            result = hf.check(org)
+            if result.flagged and result.target:
+                findings.append(model_finding(ref, org, result))
+        return findings
+
+    @staticmethod
+    def _metadata_base(ctx: AuditContext) -> str | None:
+        if not ctx.options.online or ctx.options.offline:
+            return None
+        indexes = ctx.report.properties.get("indexes")
+        first = indexes[0] if isinstance(indexes, list) and indexes and isinstance(indexes[0], str) else None
+        first = first or ctx.options.index_url
+        return json_api_base(first) if first else None
+
+    @staticmethod
+    def _record_sources(ctx: AuditContext, n_pypi: int, n_hf: int) -> None:
+        names = {d.name for d in ctx.report.data_sources}
+        if "popular PyPI projects" not in names:
+            ctx.report.data_sources.append(DataSource(
+                name="popular PyPI projects", source=f"{TOP_PYPI_FILE} (hugovk/top-pypi-packages, 30-day downloads)",
+                date=POPULARITY_DATE, records=n_pypi))
+        if "popular Hugging Face orgs" not in names:
+            ctx.report.data_sources.append(DataSource(
+                name="popular Hugging Face orgs", source=f"{HF_ORGS_FILE} (references in HF-ecosystem repositories)",
+                date="2026-11-23", records=n_hf))
+
+
+CHECK = TyposquatCheck()
+
+__all__ = ["CHECK", "RULE_HF", "RULE_PYPI", "hf_org_of", "severity_for"]

@@ -1,0 +1,92 @@
+"""``mlaudit db update|status``: manage the advisory database used by offline audits.
+
+``update`` fetches OSV's PyPI export (``--url``, ``MLAUDIT_OSV_URL`` or ``--from FILE.zip``) and swaps it in only
+when valid; any failure exits 3 and keeps the previous database. ``status`` says which database an audit would use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from auditor.errors import EXIT_CLEAN, MlauditError
+from auditor.net import HttpClient, NetConfig
+from auditor.textsafe import clean
+
+NAME = "db"
+HELP = "update or inspect the advisory database (OSV) used by audits"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="db_command", required=True, metavar="{update,status}")
+    upd = sub.add_parser("update", help="download OSV's PyPI export and index it (keeps the old DB on failure)")
+    src = upd.add_mutually_exclusive_group()
+    src.add_argument("--url", help="export zip URL (default: $MLAUDIT_OSV_URL or OSV's PyPI all.zip)")
+    src.add_argument("--from", dest="from_file", metavar="FILE.zip", help="index a local export zip instead")
+    upd.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in seconds (default 60)")
+    upd.add_argument("--retries", type=int, default=3, help="retries for 429/5xx and dropped connections (default 3)")
+    status = sub.add_parser("status", help="show the database in use: source, snapshot date, record counts")
+    status.add_argument("--format", "-f", choices=["terminal", "json"], default="terminal")
+
+
+def status_info() -> dict[str, Any]:
+    from auditor.advisories.db import open_store
+
+    store = open_store()
+    adv = store.advisory_source()
+    mal = store.malicious_source()
+    return {
+        "database": "updated" if store.updated else "embedded",
+        "path": str(store.vulns_db.path),
+        "source": adv.source,
+        "date": adv.date,
+        "stale": adv.stale,
+        "records": store.vulns_db.count("records"),
+        "vulnerabilities": store.vulns_db.count("vulnerabilities"),
+        "withdrawn": store.vulns_db.count("withdrawn"),
+        "packages": store.vulns_db.count("packages"),
+        "built_at": store.vulns_db.meta.get("built_at"),
+        "malicious": {"path": str(store.mal_db.path), "source": mal.source, "date": mal.date,
+                      "records": mal.records},
+        "warnings": [w for w in [*store.warnings, store.stale_warning()] if w],
+    }
+
+
+def _print_status(info: dict[str, Any]) -> None:
+    lines = [
+        f"database:        {info['database']} ({clean(info['path'])})",
+        f"source:          {clean(str(info['source']))}",
+        f"snapshot date:   {info['date']}{'  (stale)' if info['stale'] else ''}",
+        f"records:         {info['records']} ({info['vulnerabilities']} advisories, {info['withdrawn']} withdrawn, "
+        f"{info['packages']} packages)",
+        f"malicious:       {info['malicious']['records']} MAL- records, {clean(str(info['malicious']['source']))}, "
+        f"newest {info['malicious']['date']}",
+    ]
+    for warning in info["warnings"]:
+        lines.append(f"warning: {clean(warning)}")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if args.db_command == "update":
+            from auditor.advisories.update import update_db
+
+            http = HttpClient(NetConfig(timeout=args.timeout, retries=max(0, args.retries)))
+            result = update_db(http, url=args.url, from_file=args.from_file)
+            c = result.counts
+            sys.stdout.write(f"indexed {c.records} OSV records ({c.vulnerabilities} advisories, {c.malicious} "
+                             f"malicious, {c.withdrawn} withdrawn; {c.packages} packages) from "
+                             f"{clean(result.source)}\n-> {clean(str(result.path))}\n")
+            return EXIT_CLEAN
+        info = status_info()
+        if args.format == "json":
+            sys.stdout.write(json.dumps(info, indent=2) + "\n")
+        else:
+            _print_status(info)
+        return EXIT_CLEAN
+    except MlauditError as exc:
+        sys.stderr.write(f"mlaudit db {args.db_command}: error: {clean(str(exc), 4000)}\n")
+        return exc.exit_code

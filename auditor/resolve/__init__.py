@@ -1,0 +1,71 @@
+"""Code-free resolution: turn a project's requirements into exact pins and edges for the target environment.
+
+``resolve`` is what the pipeline calls. Already-resolved inputs (lockfiles, fully pinned files, environments) are
+returned as they are, with no network and no subprocess. Everything else goes to uv's resolver (binary-only unless
+``--allow-build``), with pip's ``--dry-run --report`` as the fallback.
+"""
+
+from __future__ import annotations
+
+from auditor.errors import ResolutionError
+from auditor.model import Requirement, Skipped
+from auditor.options import AuditContext, AuditOptions
+from auditor.resolve.base import Resolution
+from auditor.resolve.target import indexes_for
+from auditor.sources.base import SourceResult
+
+__all__ = ["Resolution", "resolve"]
+
+BUILD_HINT = "would need building: rerun with --allow-build"
+BUILD_WARNING = ("--allow-build: the resolver was allowed to build source distributions, which runs code from "
+                 "those packages")
+
+
+def resolve(src: SourceResult, options: AuditOptions, ctx: AuditContext) -> Resolution:
+    """Exact pins, edges and artifacts for ``src``; culprit requirements become ``Skipped`` entries."""
+    if src.resolved:
+        return Resolution(packages=list(src.packages), edges=list(src.edges), resolver="")
+    constraints = [*src.constraints, *[r for r in src.requirements if r.constraint]]
+    requirements: list[Requirement] = []
+    skipped: list[Skipped] = []
+    for req in src.requirements:
+        if req.constraint:
+            continue
+        why = _unresolvable(req, options)
+        if why:
+            loc = req.location
+            skipped.append(Skipped(reason=why, file=loc.file if loc else None, line=loc.line if loc else None,
+                                   requirement=req.raw, not_checked=[f"{req.name} and its dependencies"]))
+        else:
+            requirements.append(req)
+    if not requirements:
+        return Resolution(packages=list(src.packages), edges=list(src.edges), skipped=skipped, resolver="")
+    indexes = indexes_for(src, options)
+    from auditor.resolve.uvdriver import UvResolver, uv_binary
+
+    uv = uv_binary() if options.resolver in ("auto", "uv") else None
+    if uv is None and options.resolver == "uv":
+        raise ResolutionError("the uv resolver was requested but the uv binary is not available")
+    if uv is not None:
+        result = UvResolver(requirements, constraints, options, ctx, indexes, uv).resolve()
+    else:
+        from auditor.resolve.pipfallback import pip_resolve
+
+        result = pip_resolve(requirements, constraints, options, indexes)
+    result.skipped = [*skipped, *result.skipped]
+    result.packages = [*src.packages, *result.packages]
+    result.edges = [*src.edges, *result.edges]
+    if options.allow_build:
+        result.warnings.append(BUILD_WARNING)
+    return result
+
+
+def _unresolvable(req: Requirement, options: AuditOptions) -> str | None:
+    """Requirements that cannot be resolved without fetching and building a source tree (unless allowed)."""
+    if req.editable:
+        return "editable requirement: a local source tree, not resolved without building"
+    if req.url and not options.allow_build:
+        path = req.url.split("#", 1)[0].split("?", 1)[0]
+        if not path.endswith(".whl"):
+            return f"direct reference to a source archive or VCS ({req.url.split('://', 1)[0]}): {BUILD_HINT}"
+    return None

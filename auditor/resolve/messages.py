@@ -1,0 +1,110 @@
+"""Reading uv's error text: which requirement made the resolution fail, and why.
+
+uv explains a failed resolution in prose ("Because foo==1.0 has no usable wheels and you require foo==1.0 ...").
+We only need the culprit's name, the version when stated, and a cleaned reason; everything else stays in prose.
+The patterns were taken from uv 0.13.9 answering a local test index (tests/resolve exercise each one).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from auditor.model import canonical_name
+
+_NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?"
+_VERSION = r"(?:==(?P<version>[^\s,]+))?"
+
+NO_WHEEL = "no-wheel"
+NOT_FOUND = "not-found"
+NO_VERSION = "no-version"
+CONFLICT = "conflict"
+URL = "url"
+PYTHON = "requires-python"
+OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Culprit:
+    name: str  # PEP 503
+    kind: str
+    reason: str
+    version: str | None = None
+    url: str | None = None
+
+
+_PATTERNS: list[tuple[str, re.Pattern[str], str]] = [
+    (NO_WHEEL, re.compile(rf"all versions of {_NAME} have no usable wheels"), "no usable wheels (only sdists)"),
+    (NO_WHEEL, re.compile(rf"{_NAME}{_VERSION} has no usable wheels"), "no usable wheels (only an sdist)"),
+    (NO_WHEEL, re.compile(rf"{_NAME}{_VERSION} has no wheels with a matching (?P<what>[A-Za-z ]+?tag)"),
+     "no wheel for the target ({what})"),
+    (NOT_FOUND, re.compile(rf"{_NAME} was not found in the package registry"), "not found on the index"),
+    (NO_VERSION, re.compile(rf"there is no version of {_NAME}{_VERSION}"), "no such version on the index"),
+    (PYTHON, re.compile(rf"{_NAME}{_VERSION} depends on Python(?P<what>[^\s,]+)"),
+     "needs Python{what}, not the target version"),
+]
+_CONFLICT_RE = re.compile(rf"you require {_NAME}(?P<a>[=<>!~][^\s,]*) and (?P<name2>[A-Za-z0-9._-]+)(?P<b>[=<>!~][^\s,]*)")
+_URL_RE = re.compile(r"Failed to (?:download|fetch|build)[^`]*`(?P<name>[^\s`@]+) @ (?P<url>[^`\s]+)`")
+_GENERIC_RE = re.compile(rf"Because {_NAME}{_VERSION} (?P<what>has an? [^,]+?|is [^,]+?) and you require")
+_HINT_RE = re.compile(r"^hint: (?P<text>.+)$", re.MULTILINE)
+
+
+def clean(text: str, limit: int = 400) -> str:
+    """uv's message on one line, without the ``error:``/``cause:`` scaffolding."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    lines = [re.sub(r"^(error|cause|hint):\s*", "", ln) for ln in lines]
+    out = " ".join(lines)
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def find_culprits(stderr: str) -> list[Culprit]:
+    """Every requirement uv blames in ``stderr``, in the order it names them (no duplicates)."""
+    found: dict[tuple[str, str], Culprit] = {}
+    for kind, pattern, template in _PATTERNS:
+        for m in pattern.finditer(stderr):
+            name = canonical_name(m["name"])
+            if name == "python" or (kind, name) in found:
+                continue
+            reason = template.format(what=m.groupdict().get("what") or "")
+            version = m.groupdict().get("version")
+            found[(kind, name)] = Culprit(name, kind, _with_hint(stderr, name, reason), version)
+    for m in _CONFLICT_RE.finditer(stderr):
+        if canonical_name(m["name"]) == canonical_name(m["name2"]):
+            name = canonical_name(m["name"])
+            reason = f"conflicting requirements: {name}{m['a']} and {name}{m['b']}"
+            found[(CONFLICT, name)] = Culprit(name, CONFLICT, reason)
+    for m in _URL_RE.finditer(stderr):
+        name = canonical_name(m["name"])
+        last = [ln for ln in stderr.strip().splitlines() if "cause:" in ln]
+        why = last[-1].split("cause:", 1)[1].strip() if last else "download failed"
+        found[(URL, name)] = Culprit(name, URL, f"direct URL could not be fetched: {why}", url=m["url"])
+    named = {name for _, name in found}
+    for m in _GENERIC_RE.finditer(stderr):
+        name = canonical_name(m["name"])
+        if name not in named:
+            named.add(name)
+            found[(OTHER, name)] = Culprit(name, OTHER, _with_hint(stderr, name, m["what"]), m["version"])
+    return list(found.values())
+
+
+def _with_hint(stderr: str, name: str, reason: str) -> str:
+    for m in _HINT_RE.finditer(stderr):
+        if f"`{name}`" in m["text"].lower() and "building from source is disabled" not in m["text"]:
+            return f"{reason}: {m['text'].strip()}"
+    return reason
+
+
+def parents_of(stderr: str, name: str) -> list[str]:
+    """Packages uv says depend on ``name`` ("all versions of gamma depend on staticsd", "x==1 depends on y")."""
+    pattern = re.compile(rf"(?:versions of )?(?P<parent>[A-Za-z0-9][A-Za-z0-9._-]*)(?:==[^\s,]+)? depends? on "
+                         rf"{re.escape(name)}\b", re.IGNORECASE)
+    return list(dict.fromkeys(canonical_name(m["parent"]) for m in pattern.finditer(stderr)))
+
+
+def failed_index_url(stderr: str) -> str | None:
+    """The URL uv could not fetch when the failure is about the index rather than a requirement."""
+    m = re.search(r"Failed to fetch: `?(?P<url>https?://[^\s`]+)`?", stderr)
+    if m:
+        return m["url"]
+    m = re.search(r"for url \((?P<url>https?://[^)\s]+)\)", stderr)
+    return m["url"] if m else None

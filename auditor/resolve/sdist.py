@@ -1,0 +1,178 @@
+"""Static dependency metadata from an sdist, read out of the archive without building or running anything.
+
+PEP 643: an sdist whose ``PKG-INFO`` has Metadata-Version >= 2.2 and does not list ``Requires-Dist`` under
+``Dynamic`` states its dependencies for good; failing that, a ``[project] dependencies`` table in its
+``pyproject.toml`` that is not marked ``dynamic`` does too. Anything else would need the build backend, i.e.
+running the package's code, which mlaudit does only with ``--allow-build``. Members are read in memory with a
+size cap; nothing is extracted to disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import sys
+import tarfile
+import zipfile
+from dataclasses import dataclass, field
+from email.parser import HeaderParser
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import parse_sdist_filename
+from packaging.version import InvalidVersion, Version
+
+from auditor.errors import MlauditError
+from auditor.model import Artifact, canonical_name
+from auditor.options import AuditContext
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+MAX_SDIST_BYTES = 64 * 1024 * 1024
+MAX_MEMBER_BYTES = 1024 * 1024
+SIMPLE_ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
+SERVICE = "package index"
+
+
+@dataclass
+class SdistMetadata:
+    name: str
+    version: str
+    artifact: Artifact
+    static: bool
+    requires: list[str] = field(default_factory=list)
+    origin: str = ""  # "PKG-INFO" | "pyproject.toml" | why it is dynamic
+
+
+def read_static_requires(data: bytes, filename: str) -> tuple[bool, list[str], str]:
+    """``(static, requires, where)`` for sdist bytes; ``where`` names the file used or why none could be."""
+    members = _read_members(data, filename)
+    pkg_info = members.get("PKG-INFO")
+    if pkg_info is not None:
+        headers = HeaderParser().parsestr(pkg_info.decode("utf-8", "replace"))
+        try:
+            meta_version = Version(headers.get("Metadata-Version", "0"))
+        except InvalidVersion:
+            meta_version = Version("0")
+        dynamic = {d.strip().lower() for d in headers.get_all("Dynamic") or []}
+        if meta_version >= Version("2.2") and "requires-dist" not in dynamic:
+            return True, [str(r).strip() for r in headers.get_all("Requires-Dist") or []], "PKG-INFO"
+    pyproject = members.get("pyproject.toml")
+    if pyproject is not None:
+        try:
+            project: Any = tomllib.loads(pyproject.decode("utf-8", "replace")).get("project")
+        except tomllib.TOMLDecodeError:
+            project = None
+        if isinstance(project, dict) and "dependencies" not in (project.get("dynamic") or []):
+            deps = project.get("dependencies")
+            if isinstance(deps, list) and all(isinstance(d, str) for d in deps):
+                return True, list(deps), "pyproject.toml"
+    return False, [], "dependencies are dynamic (PEP 643)"
+
+
+def _read_members(data: bytes, filename: str) -> dict[str, bytes]:
+    """The top-level ``PKG-INFO`` and ``pyproject.toml`` (``top/NAME``), each at most MAX_MEMBER_BYTES."""
+    wanted = {"PKG-INFO", "pyproject.toml"}
+    out: dict[str, bytes] = {}
+    if filename.endswith(".zip"):
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for info in zf.infolist():
+                parts = info.filename.strip("/").split("/")
+                if len(parts) == 2 and parts[1] in wanted and info.file_size <= MAX_MEMBER_BYTES:
+                    out.setdefault(parts[1], zf.read(info))
+        return out
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tf:
+        for member in tf:
+            parts = member.name.strip("/").split("/")
+            if len(parts) == 2 and parts[1] in wanted and member.isfile() and member.size <= MAX_MEMBER_BYTES:
+                fh = tf.extractfile(member)
+                if fh is not None:
+                    out.setdefault(parts[1], fh.read(MAX_MEMBER_BYTES))
+    return out
+
+
+def find_sdist(ctx: AuditContext, index_urls: list[str], name: str, version: str | None,
+               specifier: str = "") -> Artifact | None:
+    """The sdist of ``name`` (``version``, or the newest matching ``specifier``) on the first index that has one."""
+    for index in index_urls:
+        url = urljoin(index.rstrip("/") + "/", f"{canonical_name(name)}/")
+        resp = ctx.http.get(url, service=SERVICE, headers={"Accept": SIMPLE_ACCEPT}, ok_statuses=frozenset({200, 404}))
+        if resp.status_code == 404:
+            continue
+        files = _list_files(resp.text, resp.headers.get("content-type", ""), url)
+        best: tuple[Version, Artifact] | None = None
+        for filename, file_url, hashes in files:
+            try:
+                sd_name, sd_version = parse_sdist_filename(filename)
+            except ValueError:
+                continue
+            if canonical_name(sd_name) != canonical_name(name):
+                continue
+            if version is not None and sd_version != Version(version):
+                continue
+            if version is None and specifier and not _matches(specifier, sd_version):
+                continue
+            art = Artifact(filename=filename, url=file_url, hashes=hashes, kind="sdist")
+            if best is None or sd_version > best[0]:
+                best = (sd_version, art)
+        if best is not None:
+            return best[1]
+    return None
+
+
+def _matches(specifier: str, version: Version) -> bool:
+    try:
+        return SpecifierSet(specifier).contains(version, prereleases=True)
+    except InvalidSpecifier:
+        return True
+
+
+def _list_files(text: str, content_type: str, base: str) -> list[tuple[str, str, dict[str, str]]]:
+    import json
+
+    out: list[tuple[str, str, dict[str, str]]] = []
+    if "json" in content_type:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return out
+        for entry in data.get("files", []):
+            if isinstance(entry, dict) and entry.get("filename") and entry.get("url"):
+                hashes = {str(k): str(v) for k, v in (entry.get("hashes") or {}).items()}
+                out.append((str(entry["filename"]), urljoin(base, str(entry["url"])), hashes))
+        return out
+    for m in re.finditer(r"<a\s[^>]*href=\"(?P<href>[^\"]+)\"[^>]*>(?P<text>[^<]+)</a>", text, re.IGNORECASE):
+        href = m["href"].replace("&amp;", "&")
+        full = urljoin(base, href)
+        frag = urlsplit(full).fragment
+        hashes = dict([frag.split("=", 1)]) if "=" in frag else {}
+        out.append((m["text"].strip(), full.split("#", 1)[0], hashes))
+    return out
+
+
+def sdist_metadata(ctx: AuditContext, index_urls: list[str], name: str, version: str | None,
+                   specifier: str = "") -> SdistMetadata | None:
+    """Fetch the sdist from the index (through ``ctx.http``) and read its static dependencies; None: no sdist."""
+    art = find_sdist(ctx, index_urls, name, version, specifier)
+    if art is None or art.url is None:
+        return None
+    resp = ctx.http.get(art.url, service=SERVICE)
+    data = resp.content
+    if len(data) > MAX_SDIST_BYTES:
+        raise MlauditError(f"sdist {art.filename} is larger than {MAX_SDIST_BYTES} bytes")
+    expected = art.hashes.get("sha256")
+    if expected and hashlib.sha256(data).hexdigest() != expected.lower():
+        return SdistMetadata(name, version or "", art, False, [], "sdist hash does not match the index")
+    art.size = len(data)
+    art.verified = bool(expected)
+    _, sd_version = parse_sdist_filename(art.filename)
+    try:
+        static, requires, where = read_static_requires(data, art.filename)
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        return SdistMetadata(name, str(sd_version), art, False, [], f"unreadable sdist ({exc})")
+    return SdistMetadata(canonical_name(name), str(sd_version), art, static, requires, where)

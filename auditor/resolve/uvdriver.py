@@ -1,0 +1,457 @@
+"""Resolution with uv's resolver, degrading per requirement instead of failing the whole file.
+
+One ``uv pip compile`` run gives pins and ``# via`` edges; a second, ``--no-deps`` run over the exact pins in
+``pylock.toml`` format gives each pin's files and hashes. When uv answers "no solution", the requirement(s) it
+blames are taken out (or, for a transitive culprit, overridden away) and the run repeats, a bounded number of
+rounds; if uv names nothing we recognise, the requirement list is bisected. Culprits become ``Skipped`` entries,
+pinned ones stay in the report as unresolved packages so that name/version checks still see them, and sdist-only
+culprits with static metadata (PEP 643) keep their place in the graph with their dependencies resolved too.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as PkgRequirement
+
+from auditor.errors import NetworkError, ResolutionError
+from auditor.model import ROOT_NODE, Artifact, Edge, Package, Requirement, Skipped, canonical_name, package_node
+from auditor.net import host_of
+from auditor.options import AuditContext, AuditOptions
+from auditor.resolve import messages as msg
+from auditor.resolve.base import Resolution
+from auditor.resolve.output import Pin, parse_annotated, parse_pylock
+from auditor.resolve.placeholder import write_placeholder
+from auditor.resolve.sdist import sdist_metadata
+from auditor.resolve.target import Indexes, target_python, uv_environment, uv_platform
+
+MAX_ROUNDS = 12
+MAX_BISECT_PROBES = 10
+NEVER = "python_version < '0'"  # an override with this marker removes a dependency from the resolution
+BUILD_HINT = "would need building: rerun with --allow-build"
+
+
+def uv_binary() -> str | None:
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        return None
+
+
+def requirement_line(req: Requirement) -> str:
+    """The requirement as a single PEP 508 line (no pip options such as ``--hash``)."""
+    extras = f"[{','.join(req.extras)}]" if req.extras else ""
+    body = f"{req.name}{extras} @ {req.url}" if req.url else f"{req.name}{extras}{req.specifier}"
+    if req.marker:
+        body += (" " if req.url else "") + f"; {req.marker}"
+    return body
+
+
+@dataclass
+class _Line:
+    req: Requirement
+    text: str
+    active: bool = True
+
+
+@dataclass
+class _Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class UvResolver:
+    src_requirements: list[Requirement]
+    constraints: list[Requirement]
+    options: AuditOptions
+    ctx: AuditContext
+    indexes: Indexes
+    uv: str
+    lines: list[_Line] = field(default_factory=list)
+    overrides: dict[str, str] = field(default_factory=dict)
+    placeholders: dict[str, Package] = field(default_factory=dict)  # name -> package kept via a stand-in wheel
+    static_requires: dict[str, list[str]] = field(default_factory=dict)  # its static sdist dependencies
+    unresolved: list[Package] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    runs: int = 0
+
+    def __post_init__(self) -> None:
+        self.lines = [_Line(r, requirement_line(r)) for r in self.src_requirements]
+        self._dir = Path(tempfile.mkdtemp(prefix="mlaudit-resolve-"))
+
+    # -- running uv --------------------------------------------------------------------------------------------
+    def _compile(self, lines: list[_Line], *, fmt: str = "requirements.txt", pins: list[str] | None = None,
+                 cached_only: bool = False) -> _Run:
+        main = self._dir / "requirements.in"
+        files: list[Path] = [main]
+        if pins is not None:
+            main.write_text("\n".join(pins) + "\n")
+        else:
+            main.write_text("".join(ln.text + "\n" for ln in lines))
+        cmd = [self.uv, "pip", "compile", "--no-config", "--quiet", "--no-header", "--format", fmt,
+               "--python-version", target_python(self.options)]
+        if self.options.python_version is None and self.options.platform is None:
+            cmd += ["--python", sys.executable]
+        if self.options.platform:
+            cmd += ["--python-platform", uv_platform(self.options.platform)]
+        if not self.options.allow_build:
+            cmd += ["--only-binary", ":all:"]
+        if self.indexes.index_url:
+            cmd += ["--index-url", self.indexes.index_url]
+        for url in self.indexes.extra_index_urls:
+            cmd += ["--extra-index-url", url]
+        if self.indexes.extra_index_urls:
+            cmd += ["--index-strategy", "unsafe-best-match"]  # pip's semantics: what `pip install -r` would pick
+        for url in self.indexes.find_links:
+            cmd += ["--find-links", url]
+        if self.placeholders:
+            cmd += ["--find-links", str(self._dir / "placeholders")]
+        if self.options.offline or cached_only:
+            cmd.append("--offline")
+        if self.options.exclude_newer:
+            cmd += ["--exclude-newer", self.options.exclude_newer]
+        if pins is not None:
+            cmd.append("--no-deps")
+        else:
+            if self.constraints:
+                cpath = self._dir / "constraints.txt"
+                cpath.write_text("".join(requirement_line(c) + "\n" for c in self.constraints))
+                cmd += ["--constraint", str(cpath)]
+            if self.overrides:
+                opath = self._dir / "overrides.txt"
+                opath.write_text("".join(o + "\n" for o in self.overrides.values()))
+                cmd += ["--override", str(opath)]
+        cmd += [str(f) for f in files]
+        self.runs += 1
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=uv_environment(self.options),
+                                  timeout=max(5.0, self.options.net.deadline), check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise NetworkError(f"resolver timed out after {exc.timeout:.0f}s", service="package index",
+                               host=self._index_host()) from exc
+        return _Run(proc.returncode, proc.stdout, proc.stderr)
+
+    def _index_host(self, url: str | None = None) -> str:
+        if url:
+            return host_of(url)
+        urls = self.indexes.all_urls()
+        return host_of(urls[0]) if urls else "default index"
+
+    # -- the degradation loop ----------------------------------------------------------------------------------
+    def resolve(self) -> Resolution:
+        try:
+            return self._resolve()
+        finally:
+            import shutil
+
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+    def _active(self) -> list[_Line]:
+        return [ln for ln in self.lines if ln.active]
+
+    def _resolve(self) -> Resolution:
+        for _ in range(MAX_ROUNDS):
+            if not self._active():
+                break
+            run = self._compile(self._active())
+            if run.returncode == 0:
+                return self._finish(parse_annotated(run.stdout))
+            self._raise_if_index_failed(run)
+            culprits = msg.find_culprits(run.stderr)
+            if not (culprits and self._handle(culprits, run.stderr)) and not self._bisect():
+                raise ResolutionError(f"uv could not resolve the requirements: {msg.clean(run.stderr)}")
+        else:
+            raise ResolutionError(f"resolution still failing after {MAX_ROUNDS} rounds of removing culprits")
+        if self.unresolved:
+            return self._finish([])
+        reasons = "; ".join(f"{s.requirement}: {s.reason}" for s in self.skipped[:5])
+        raise ResolutionError(f"nothing could be resolved ({reasons})")
+
+    def _raise_if_index_failed(self, run: _Run) -> None:
+        text = run.stderr
+        if "No solution found" in text:
+            return
+        if "Network connectivity is disabled" in text or "offline" in text.lower() and "cache" in text.lower():
+            raise ResolutionError(f"offline, and the resolver cache does not hold what is needed: {msg.clean(text)}")
+        direct_urls = {ln.req.url for ln in self.lines if ln.req.url}
+        url = msg.failed_index_url(text)
+        if any(c.kind == msg.URL for c in msg.find_culprits(text)) or (url and url in direct_urls):
+            return
+        if url:
+            raise NetworkError(_network_reason(text), service="package index", host=self._index_host(url))
+        if run.returncode != 1:
+            raise ResolutionError(f"uv failed (exit {run.returncode}): {msg.clean(text)}")
+
+    def _handle(self, culprits: list[msg.Culprit], stderr: str) -> bool:
+        acted = False
+        for culprit in culprits:
+            if culprit.kind == msg.URL:
+                hits = [ln for ln in self._active() if ln.req.url and (ln.req.url == culprit.url
+                                                                        or ln.req.name == culprit.name)]
+            else:
+                hits = [ln for ln in self._active() if ln.req.name == culprit.name]
+            if culprit.kind == msg.NO_WHEEL and not self.options.allow_build:
+                if self._try_sdist(culprit, hits, stderr):
+                    acted = True
+                    continue
+            if hits:
+                for ln in hits:
+                    self._drop(ln, culprit.reason, culprit)
+                acted = True
+            elif culprit.name not in self.overrides and culprit.kind != msg.CONFLICT:
+                self._override_transitive(culprit, stderr)
+                acted = True
+        return acted
+
+    def _drop(self, ln: _Line, reason: str, culprit: msg.Culprit | None = None, not_checked: list[str] | None = None,
+              keep_pin: bool = True) -> None:
+        ln.active = False
+        req = ln.req
+        loc = req.location
+        pinned = req.pinned_version or (culprit.version if culprit and culprit.kind == msg.NO_WHEEL else None)
+        label = f"{req.name}=={pinned}" if pinned else req.name
+        if not_checked is None:
+            not_checked = [f"dependencies of {label} (its metadata could not be read)"]
+        self.skipped.append(Skipped(reason=reason, file=loc.file if loc else None, line=loc.line if loc else None,
+                                    requirement=req.raw or ln.text, not_checked=not_checked))
+        version = req.pinned_version or _version_from_wheel_url(req.url)
+        if keep_pin and version:
+            arts = [_url_artifact(req.url)] if req.url else []
+            self.unresolved.append(Package(name=req.name, version=version, direct=True, source="requirements",
+                                           location=loc, markers=req.marker, extras=req.extras, resolved=False,
+                                           artifacts=arts, hashes=list(req.hashes)))
+
+    def _override_transitive(self, culprit: msg.Culprit, stderr: str, reason: str | None = None,
+                             not_checked: list[str] | None = None) -> None:
+        """Take a transitive culprit out of the resolution so that its dependents still resolve."""
+        self.overrides[culprit.name] = f"{culprit.name} ; {NEVER}"
+        parents = msg.parents_of(stderr, culprit.name)
+        label = f"{culprit.name}=={culprit.version}" if culprit.version else culprit.name
+        via = f" (required by {', '.join(parents)})" if parents else ""
+        self.skipped.append(Skipped(reason=(reason or culprit.reason) + via, requirement=label,
+                                    not_checked=not_checked or [f"{label} and its dependencies"]))
+
+    def _try_sdist(self, culprit: msg.Culprit, hits: list[_Line], stderr: str) -> bool:
+        """A culprit without a usable wheel: give uv a code-free stand-in so it keeps its place in the graph.
+
+        With static sdist metadata (PEP 643) the stand-in carries its dependencies, which uv then resolves; with
+        dynamic metadata, or no sdist at all, it carries none and the package is reported as not fully checked.
+        """
+        if culprit.name in self.placeholders:
+            return False
+        spec = hits[0].req.specifier if hits else ""
+        version = culprit.version or (hits[0].req.pinned_version if hits else None)
+        meta = sdist_metadata(self.ctx, self._fetch_indexes(), culprit.name, version, spec)
+        if meta is not None:
+            version = meta.version
+        if version is None:
+            return False
+        label = f"{culprit.name}=={version}"
+        first = hits[0].req if hits else None
+        if meta is not None and meta.static:
+            requires = [r for r in meta.requires if _keep_dependency(r, first.extras if first else ())]
+            art = meta.artifact
+            self.placeholders[culprit.name] = Package(
+                name=culprit.name, version=version, source="sdist-static-metadata", artifacts=[art],
+                hashes=[f"sha256:{art.hashes['sha256']}"] if "sha256" in art.hashes else [],
+                properties={"metadata": f"static sdist metadata ({meta.origin}), not built"},
+            )
+            self.static_requires[culprit.name] = requires
+            self.warnings.append(f"{label}: no wheel for the target; dependencies read from its sdist's "
+                                 f"{meta.origin} without building it")
+        else:
+            requires = []
+            arts = [meta.artifact] if meta is not None else []
+            reason = f"{culprit.reason}; {meta.origin}: {BUILD_HINT}" if meta is not None else culprit.reason
+            self.placeholders[culprit.name] = Package(name=culprit.name, version=version, source="requirements",
+                                                      artifacts=arts, resolved=False)
+            not_checked = [f"dependencies of {label}"]
+            if hits:
+                for ln in hits:
+                    loc = ln.req.location
+                    self.skipped.append(Skipped(reason=reason, file=loc.file if loc else None,
+                                                line=loc.line if loc else None, requirement=ln.req.raw or ln.text,
+                                                not_checked=not_checked))
+            else:
+                parents = msg.parents_of(stderr, culprit.name)
+                via = f" (required by {', '.join(parents)})" if parents else ""
+                self.skipped.append(Skipped(reason=reason + via, requirement=label, not_checked=not_checked))
+        write_placeholder(self._dir / "placeholders", culprit.name, version, requires)
+        return True
+
+    def _fetch_indexes(self) -> list[str]:
+        urls = self.indexes.all_urls()
+        return urls or [self._default_index()]
+
+    def _default_index(self) -> str:
+        """uv's own default index, asked from uv (offline, instant) rather than written down here."""
+        empty = self._dir / "empty.in"
+        empty.write_text("")
+        proc = subprocess.run([self.uv, "pip", "compile", "--no-config", "--offline", "--quiet", "--no-header",
+                               "--emit-index-url", str(empty)], capture_output=True, text=True,
+                              env=uv_environment(self.options), timeout=60, check=False)
+        for line in proc.stdout.splitlines():
+            if line.startswith("--index-url "):
+                return line.split(None, 1)[1].strip()
+        raise ResolutionError("could not determine the resolver's default index")
+
+    def _bisect(self) -> bool:
+        """uv named no culprit we recognise: find the shortest failing prefix of the requirement list."""
+        active = self._active()
+        lo, hi = 0, len(active)  # invariant: active[:lo] resolves (or lo == 0), active[:hi] fails
+        probes = 0
+        last_error = ""
+        while hi - lo > 1 and probes < MAX_BISECT_PROBES:
+            mid = (lo + hi) // 2
+            run = self._compile(active[:mid])
+            probes += 1
+            if run.returncode == 0:
+                lo = mid
+            else:
+                self._raise_if_index_failed(run)
+                hi, last_error = mid, run.stderr
+        if hi - lo != 1 or not active:
+            return False
+        self._drop(active[hi - 1], f"could not be resolved with the rest: {msg.clean(last_error) or 'resolver error'}")
+        return True
+
+    # -- building the answer -----------------------------------------------------------------------------------
+    def _finish(self, pins: list[Pin]) -> Resolution:
+        artifacts = self._artifacts(pins) if pins else {}
+        main_file = f"-r {self._dir / 'requirements.in'}"
+        by_name: dict[str, list[Requirement]] = {}
+        for ln in self.lines:
+            if ln.active:
+                by_name.setdefault(ln.req.name, []).append(ln.req)
+        packages: list[Package] = []
+        edges: list[Edge] = []
+        for pin in pins:
+            reqs = by_name.get(pin.name, [])
+            direct = main_file in pin.via
+            first = reqs[0] if reqs else None
+            template = self.placeholders.get(pin.name)
+            if template is not None:
+                pkg = template
+            else:
+                arts = artifacts.get(pin.name, []) or ([_url_artifact(pin.url)] if pin.url else [])
+                pkg = Package(name=pin.name, version=pin.version, source="resolver", artifacts=arts,
+                              hashes=[f"sha256:{a.hashes['sha256']}" for a in arts if "sha256" in a.hashes],
+                              index_url=self.indexes.index_url)
+            pkg.direct = direct
+            pkg.markers = first.marker if first else None
+            pkg.extras = first.extras if first else ()
+            pkg.location = first.location if first and direct else None
+            packages.append(pkg)
+            child = package_node(pin.name)
+            for via in pin.via:
+                if via == main_file:
+                    for req in reqs:
+                        edges.append(Edge(ROOT_NODE, child, requirement=req.raw or requirement_line(req),
+                                          marker=req.marker, origin="resolver"))
+                elif via in self.static_requires:
+                    spec = next((d for d in self.static_requires[via] if _dep_name(d) == pin.name), pin.name)
+                    edges.append(Edge(package_node(via), child, requirement=spec, marker=_dep_marker(spec),
+                                      origin="sdist-static-metadata"))
+                elif not via.startswith("-"):
+                    edges.append(Edge(package_node(via), child, requirement=pin.name, origin="resolver"))
+        resolved_names = {p.name for p in packages}
+        for pkg in self.unresolved:
+            if pkg.name in resolved_names:
+                continue
+            packages.append(pkg)
+            edges.append(Edge(ROOT_NODE, package_node(pkg.name), requirement=f"{pkg.name}=={pkg.version}",
+                              marker=pkg.markers, origin="unresolved-pin"))
+        return Resolution(packages=packages, edges=_dedupe(edges), skipped=list(self.skipped), resolver="uv",
+                          warnings=list(self.warnings))
+
+    def _artifacts(self, pins: list[Pin]) -> dict[str, list[Artifact]]:
+        lines = [f"{p.name} @ {p.url}" if p.url else f"{p.name}=={p.version}" for p in pins
+                 if p.name not in self.placeholders]
+        if not lines:
+            return {}
+        # The resolving run has just cached these pins' index pages: read them offline (0.25 s instead of ~1 s
+        # for large.txt), and only go back to the network if the cache is disabled or incomplete.
+        use_cache = "UV_NO_CACHE" not in os.environ
+        run = self._compile([], fmt="pylock.toml", pins=lines, cached_only=use_cache)
+        if run.returncode != 0 and use_cache and not self.options.offline:
+            run = self._compile([], fmt="pylock.toml", pins=lines)
+        if run.returncode != 0:
+            self._raise_if_index_failed(run)
+            self.warnings.append(f"artifact list unavailable (uv pylock run failed: {msg.clean(run.stderr, 200)})")
+            return {}
+        return parse_pylock(run.stdout)
+
+
+def _network_reason(text: str) -> str:
+    causes = [ln.split("cause:", 1)[1].strip() for ln in text.splitlines() if "cause:" in ln]
+    tail = causes[-1] if causes else msg.clean(text)
+    first = text.strip().splitlines()[0].replace("error:", "").strip() if text.strip() else ""
+    return f"{first}: {tail}" if first and first != tail else tail
+
+
+def _dep_name(dep: str) -> str:
+    try:
+        return canonical_name(PkgRequirement(dep).name)
+    except InvalidRequirement:
+        return ""
+
+
+def _dep_marker(dep: str) -> str | None:
+    try:
+        marker = PkgRequirement(dep).marker
+    except InvalidRequirement:
+        return None
+    return str(marker) if marker else None
+
+
+def _keep_dependency(dep: str, extras: tuple[str, ...]) -> bool:
+    """Drop malformed lines and extra-only dependencies the user did not ask for."""
+    try:
+        req = PkgRequirement(dep)
+    except InvalidRequirement:
+        return False
+    if req.marker is None or "extra" not in str(req.marker):
+        return True
+    return any(req.marker.evaluate({"extra": e}) for e in extras)
+
+
+def _version_from_wheel_url(url: str | None) -> str | None:
+    if not url:
+        return None
+    from auditor.resolve.output import _version_from_url
+
+    return _version_from_url(url)
+
+
+def _url_artifact(url: str | None) -> Artifact:
+    from pathlib import PurePosixPath
+    from urllib.parse import unquote, urlsplit
+
+    filename = PurePosixPath(unquote(urlsplit(url or "").path)).name
+    frag = urlsplit(url or "").fragment
+    hashes = dict([frag.split("=", 1)]) if "=" in frag else {}
+    return Artifact(filename=filename, url=url, hashes=hashes, kind="wheel" if filename.endswith(".whl") else "sdist",
+                    verified=False)
+
+
+def _dedupe(edges: list[Edge]) -> list[Edge]:
+    seen: set[tuple[str, str, str]] = set()
+    out: list[Edge] = []
+    for e in edges:
+        key = (e.parent, e.child, e.origin)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+

@@ -1,0 +1,215 @@
+"""Benchmark: mlaudit's resolver against uv pip compile, pip --dry-run --report and pip-audit -r.
+
+Run by hand (needs the package registry; never in CI):
+
+    python bench/resolve.py [--repeat 3] [--sizes small,medium,large] [--skip-pip-audit]
+
+For each input in ../shared/eval/inputs/{small,medium,large}.txt and each tool it times cold runs (fresh cache
+directory) and warm runs (cache populated by a previous run), prints medians in one table with the ratio to
+``uv pip compile``, checks that mlaudit's pins equal the published ``X.resolved.txt``, and times a re-audit of an
+already-resolved input (the lockfile path: no resolver, no network). pip-audit is installed, pinned, into its own
+venv under the work directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from auditor.resolve.pipfallback import pip_platforms  # noqa: E402
+
+INPUTS = REPO.parent / "shared" / "eval" / "inputs"
+PIP_AUDIT_VERSION = "2.10.1"
+PYTHON_VERSION = "3.11"
+UV_PLATFORM = "x86_64-manylinux_2_28"
+EXCLUDE_NEWER = "2026-11-23T00:00:00Z"
+
+MLAUDIT_SNIPPET = r"""
+import json, sys
+from packaging.requirements import Requirement as R
+from auditor.model import Location, Report, Requirement, canonical_name
+from auditor.net import HttpClient
+from auditor.options import AuditContext, AuditOptions
+from auditor.resolve import resolve
+from auditor.sources.base import SourceResult
+path, resolved = sys.argv[1], sys.argv[2] == "1"
+reqs, pkgs = [], []
+for n, line in enumerate(open(path), 1):
+    line = line.split("#", 1)[0].strip()
+    if not line or line.startswith("-"):
+        continue
+    r = R(line)
+    reqs.append(Requirement(canonical_name(r.name), line, str(r.specifier), tuple(r.extras),
+                            str(r.marker) if r.marker else None, Location(path, n)))
+opts = AuditOptions(python_version=sys.argv[3], platform=sys.argv[4], exclude_newer=sys.argv[5])
+src = SourceResult(files=[path], requirements=reqs)
+if resolved:
+    from auditor.model import Package
+    src = SourceResult(files=[path], resolved=True,
+                       packages=[Package(q.name, q.pinned_version or "", direct=True) for q in reqs])
+ctx = AuditContext(options=opts, report=Report(), http=HttpClient(opts.net))
+res = resolve(src, opts, ctx)
+print(json.dumps({p.name: p.version for p in res.packages}))
+"""
+
+
+def uv_bin() -> str:
+    from uv import find_uv_bin
+
+    return str(find_uv_bin())
+
+
+def run(cmd: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:4]} failed ({proc.returncode}): {proc.stderr[-800:]}")
+    return elapsed, proc
+
+
+def base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UV_") and k != "PIP_FIND_LINKS"}
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+Tool = Callable[[Path, Path, Path], tuple[float, str]]  # (input, cache dir, scratch) -> (seconds, stdout)
+
+
+def tool_mlaudit(inp: Path, cache: Path, scratch: Path) -> tuple[float, str]:
+    env = base_env() | {"MLAUDIT_CACHE_DIR": str(cache)}
+    t, proc = run([sys.executable, "-c", MLAUDIT_SNIPPET, str(inp), "0", PYTHON_VERSION, UV_PLATFORM, EXCLUDE_NEWER],
+                  env)
+    return t, proc.stdout
+
+
+def tool_uv(inp: Path, cache: Path, scratch: Path) -> tuple[float, str]:
+    cmd = [uv_bin(), "pip", "compile", "--no-config", "--quiet", "--only-binary", ":all:", "--python-version",
+           PYTHON_VERSION, "--python-platform", UV_PLATFORM, "--exclude-newer", EXCLUDE_NEWER, "--cache-dir",
+           str(cache), str(inp)]
+    t, proc = run(cmd, base_env())
+    return t, proc.stdout
+
+
+def tool_pip(inp: Path, cache: Path, scratch: Path) -> tuple[float, str]:
+    cmd = [sys.executable, "-m", "pip", "install", "--isolated", "--dry-run", "--quiet", "--report", "-", "--only-binary", ":all:",
+           "--ignore-installed", "--target", str(scratch / "target"), "--python-version", PYTHON_VERSION,
+           "--cache-dir", str(cache), "-r", str(inp)]
+    for tag in pip_platforms(UV_PLATFORM):
+        cmd += ["--platform", tag]
+    t, proc = run(cmd, base_env())
+    return t, proc.stdout
+
+
+def make_pip_audit(work: Path) -> Tool:
+    venv = work / "pip-audit-venv"
+    exe = venv / "bin" / "pip-audit"
+    if not exe.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "--isolated", "--quiet", f"pip-audit=={PIP_AUDIT_VERSION}"],
+                       check=True, env=base_env())
+
+    def tool(inp: Path, cache: Path, scratch: Path) -> tuple[float, str]:
+        cmd = [str(exe), "-r", str(inp), "--cache-dir", str(cache), "--progress-spinner", "off"]
+        start = time.perf_counter()
+        env = base_env() | {"PIP_CONFIG_FILE": os.devnull}  # the public default index, like the other tools
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        return time.perf_counter() - start, proc.stdout + proc.stderr[-300:]
+
+    return tool
+
+
+def time_tool(tool: Tool, inp: Path, repeat: int, work: Path) -> tuple[list[float], list[float], str]:
+    cold: list[float] = []
+    warm: list[float] = []
+    out = ""
+    for i in range(repeat):
+        cache = Path(tempfile.mkdtemp(prefix=f"cache{i}-", dir=work))
+        scratch = Path(tempfile.mkdtemp(prefix=f"scratch{i}-", dir=work))
+        t, out = tool(inp, cache, scratch)
+        cold.append(t)
+        t, out = tool(inp, cache, scratch)
+        warm.append(t)
+        shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+    return cold, warm, out
+
+
+def expected_pins(resolved: Path) -> dict[str, str]:
+    import re
+
+    pins = {}
+    for line in resolved.read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9._-]+)==(\S+)", line)
+        if m:
+            pins[re.sub(r"[-_.]+", "-", m[1]).lower()] = m[2]
+    return pins
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--sizes", default="small,medium,large")
+    parser.add_argument("--skip-pip-audit", action="store_true")
+    parser.add_argument("--pip-audit-repeat", type=int, default=1)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "mlaudit-bench-resolve",
+                        help="scratch directory (caches, the pip-audit venv); outside the checkout by default")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    tools: dict[str, tuple[Tool, int]] = {
+        "uv pip compile": (tool_uv, args.repeat),
+        "mlaudit": (tool_mlaudit, args.repeat),
+        "pip --dry-run": (tool_pip, args.repeat),
+    }
+    if not args.skip_pip_audit:
+        tools["pip-audit -r"] = (make_pip_audit(args.work), args.pip_audit_repeat)
+    rows = []
+    for size in args.sizes.split(","):
+        inp = INPUTS / f"{size}.txt"
+        medians: dict[str, tuple[float, float]] = {}
+        for name, (tool, repeat) in tools.items():
+            try:
+                cold, warm, out = time_tool(tool, inp, repeat, args.work)
+            except RuntimeError as exc:
+                print(f"{size} {name}: FAILED {exc}", file=sys.stderr)
+                continue
+            medians[name] = (statistics.median(cold), statistics.median(warm))
+            if name == "mlaudit":
+                got = json.loads(out.strip().splitlines()[-1])
+                want = expected_pins(INPUTS / f"{size}.resolved.txt")
+                same = sum(1 for k, v in want.items() if got.get(k) == v)
+                print(f"{size}: mlaudit pins matching {size}.resolved.txt: {same}/{len(want)} "
+                      f"(mlaudit resolved {len(got)})", file=sys.stderr)
+        base = medians.get("uv pip compile")
+        for name, (cold_m, warm_m) in medians.items():
+            rc = f"{cold_m / base[0]:.2f}x" if base else "-"
+            rw = f"{warm_m / base[1]:.2f}x" if base else "-"
+            rows.append((size, name, f"{cold_m:.2f}", rc, f"{warm_m:.2f}", rw))
+        # re-audit of an already-resolved input (lockfile path)
+        locked = INPUTS / f"{size}.resolved.txt"
+        env = base_env() | {"MLAUDIT_CACHE_DIR": str(args.work / "lock-cache")}
+        times = [run([sys.executable, "-c", MLAUDIT_SNIPPET, str(locked), "1", PYTHON_VERSION, UV_PLATFORM,
+                      EXCLUDE_NEWER], env)[0] for _ in range(args.repeat)]
+        rows.append((size, "mlaudit re-audit of resolved file", f"{statistics.median(times):.2f}", "-", "-", "-"))
+    header = ("input", "tool", "cold s (median)", "cold vs uv", "warm s (median)", "warm vs uv")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

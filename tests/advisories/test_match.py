@@ -1,0 +1,121 @@
+"""An independent table of hand-written OSV records and the versions each must (and must not) match.
+
+Each case is written from the OSV schema's evaluation rule, not from the implementation: events sorted by version
+("0" lowest), introduced/fixed/last_affected/limit, several ranges, ``versions`` lists OR ranges, GIT ignored,
+withdrawn excluded, PEP 503 names, pre-releases, local versions matched as their public version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from packaging.version import Version
+
+from auditor.advisories.match import match_record, range_affects, record_severity, sort_versions
+from auditor.model import Severity
+
+
+def rec(*ranges: list[dict[str, str]], versions: list[str] | None = None, name: str = "demo",
+        ecosystem: str = "PyPI", rtype: str = "ECOSYSTEM", **extra: Any) -> dict[str, Any]:
+    affected: dict[str, Any] = {"package": {"name": name, "ecosystem": ecosystem}}
+    if ranges:
+        affected["ranges"] = [{"type": rtype, "events": events} for events in ranges]
+    if versions is not None:
+        affected["versions"] = versions
+    return {"id": "TEST-1", "affected": [affected], **extra}
+
+
+INTRO, F, L, LIM = "introduced", "fixed", "last_affected", "limit"
+
+
+def ev(*pairs: tuple[str, str]) -> list[dict[str, str]]:
+    return [{k: v} for k, v in pairs]
+
+
+CASES: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
+    # (label, record, affected versions, unaffected versions)
+    ("introduced 0, fixed", rec(ev((INTRO, "0"), (F, "2.0"))), ["0.1", "1.9.9", "2.0rc1"], ["2.0", "2.0.1", "3"]),
+    ("introduced mid, fixed", rec(ev((INTRO, "1.2"), (F, "1.5"))), ["1.2", "1.4.99"], ["1.1", "1.2rc1", "1.5", "2"]),
+    ("open-ended", rec(ev((INTRO, "1.0"),)), ["1.0", "99.0"], ["0.9"]),
+    ("unsorted events", rec(ev((F, "2.0"), (INTRO, "1.0"), (F, "1.1"), (INTRO, "1.5"))),
+     ["1.0", "1.0.5", "1.5", "1.9"], ["0.5", "1.1", "1.4", "2.0", "2.1"]),
+    ("multiple intervals in one range", rec(ev((INTRO, "0"), (F, "1.0"), (INTRO, "2.0"), (F, "2.3"))),
+     ["0.9", "2.0", "2.2"], ["1.0", "1.5", "2.3"]),
+    ("several ranges", rec(ev((INTRO, "1.0"), (F, "1.1")), ev((INTRO, "3.0"), (F, "3.1"))),
+     ["1.0", "3.0.5"], ["1.1", "2.0", "3.1"]),
+    ("last_affected", rec(ev((INTRO, "0"), (L, "1.11.0"))), ["1.10", "1.11.0"], ["1.11.1", "1.12"]),
+    ("limit bounds the range", rec(ev((INTRO, "1.0"), (LIM, "2.0"))), ["1.0", "1.9"], ["0.9", "2.0", "5.0"]),
+    ("limit star", rec(ev((INTRO, "1.0"), (LIM, "*"))), ["1.0", "50"], ["0.5"]),
+    ("pre-release fixed bound", rec(ev((INTRO, "0"), (F, "0.9.3.dev6"))),
+     ["0.9.2", "0.9.3.dev5"], ["0.9.3.dev6", "0.9.3", "0.9.3rc1"]),
+    ("pre-release introduced bound", rec(ev((INTRO, "2.0.0a1"), (F, "2.0.1"))),
+     ["2.0.0a1", "2.0.0rc1", "2.0.0"], ["1.9", "2.0.0a0", "2.0.1"]),
+    ("versions list only", rec(versions=["1.0", "1.2"]), ["1.0", "1.0.0", "1.2"], ["1.1", "1.3"]),
+    ("versions outside own range still affected", rec(ev((INTRO, "0"), (F, "23.9.0")), versions=["23.9.0"]),
+     ["23.8", "23.9.0"], ["23.9.1"]),
+    ("invalid versions in data never crash", rec(ev((INTRO, "0"), (F, "2019-09-12")), versions=["0.2.0-n653", "1.0"]),
+     ["0.2.0-n653", "1.0", "5.0"], []),
+    ("invalid introduced skipped", rec(ev((INTRO, "not a version"), (F, "2.0"))), [], ["1.0", "3.0"]),
+    ("GIT ranges ignored", rec(ev((INTRO, "abc123"), (F, "def456")), rtype="GIT"), [], ["0.1", "1.0"]),
+    ("withdrawn excluded", rec(ev((INTRO, "0"),), withdrawn="2023-01-01T00:00:00Z"), [], ["1.0"]),
+    ("other ecosystem ignored", rec(ev((INTRO, "0"),), ecosystem="npm"), [], ["1.0"]),
+    ("local version matched as public", rec(ev((INTRO, "0"), (L, "1.0"))), ["1.0+cpu", "0.9+cu118"], ["1.0.1+cpu"]),
+    ("local version vs fixed", rec(ev((INTRO, "0"), (F, "2.1"))), ["2.0+cu121"], ["2.1+cu121"]),
+    ("same version introduced and fixed", rec(ev((INTRO, "1.0"), (F, "1.0"))), [], ["1.0", "0.9", "1.1"]),
+    ("invalid candidate only string-equal", rec(ev((INTRO, "0"),), versions=["weird-1"]), ["weird-1"], ["weird-2"]),
+    ("empty record", {"id": "X", "affected": []}, [], ["1.0"]),
+]
+
+
+@pytest.mark.parametrize(("label", "record", "hits", "misses"), CASES, ids=[c[0] for c in CASES])
+def test_table(label: str, record: dict[str, Any], hits: list[str], misses: list[str]) -> None:
+    for version in hits:
+        assert match_record(record, "demo", version) is not None, f"{label}: {version} should be affected"
+    for version in misses:
+        assert match_record(record, "demo", version) is None, f"{label}: {version} should not be affected"
+
+
+def test_names_are_pep503_normalised() -> None:
+    record = rec(ev((INTRO, "0"),), name="Zope.Interface_Extra")
+    assert match_record(record, "zope-interface-extra", "1.0") is not None
+    assert match_record(record, "Zope_Interface.extra", "1.0") is not None
+    assert match_record(record, "zope-interface", "1.0") is None
+
+
+def test_matched_by_and_fixed_versions() -> None:
+    record = rec(ev((INTRO, "0"), (F, "1.1")), ev((INTRO, "2.0"), (F, "2.2"), (F, "2.1")), versions=["1.0"])
+    both = match_record(record, "demo", "1.0")
+    assert both is not None
+    assert both.matched_by == ("range", "versions")
+    assert both.fixed_versions == ("1.1", "2.1", "2.2")
+    range_only = match_record(record, "demo", "2.0")
+    assert range_only is not None and range_only.matched_by == ("range",)
+    assert range_only.ranges and range_only.ranges[0]["events"][0] == {"introduced": "2.0"}
+
+
+def test_range_affects_direct() -> None:
+    assert range_affects([{"fixed": "2"}, {"introduced": "0"}], Version("1"))
+    assert not range_affects([], Version("1"))
+
+
+def test_sort_versions_puts_invalid_last() -> None:
+    assert sort_versions(["1.10", "bad", "1.2", "1.2rc1"]) == ["1.2rc1", "1.2", "1.10", "bad"]
+
+
+@pytest.mark.parametrize(("severity", "spec", "expected", "source"), [
+    ([{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}], None, Severity.CRITICAL, "cvss"),
+    ([{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:H/PR:L/UI:R/S:U/C:L/I:N/A:N"}], None, Severity.LOW, "cvss"),
+    ([{"type": "CVSS_V4", "score": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"}], None,
+     Severity.CRITICAL, "cvss"),
+    ([{"type": "CVSS_V3", "score": "garbage"}], {"severity": "MODERATE"}, Severity.MEDIUM, "record"),
+    ([], {"severity": "HIGH"}, Severity.HIGH, "record"),
+    ([], None, Severity.MEDIUM, "default"),
+])
+def test_severity(severity: list[dict[str, str]], spec: dict[str, str] | None, expected: Severity,
+                  source: str) -> None:
+    record: dict[str, Any] = {"id": "X", "severity": severity, "affected": []}
+    if spec is not None:
+        record["database_specific"] = spec
+    info = record_severity(record)
+    assert (info.severity, info.source) == (expected, source)

@@ -1,0 +1,105 @@
+"""The embedded database against real advisories and the shared, independently computed expected findings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from auditor.advisories.db import AdvisoryStore, ensure_embedded_db, open_store
+from auditor.advisories.findings import malicious_findings, vulnerability_findings
+
+
+@pytest.fixture
+def store() -> AdvisoryStore:
+    return open_store()
+
+
+def _ids(store: AdvisoryStore, name: str, version: str) -> dict[str, list[str]]:
+    return {f.id: f.aliases for f in vulnerability_findings(name, version, store.vulnerabilities(name))}
+
+
+def test_jinja2_2_10(store: AdvisoryStore) -> None:
+    found = _ids(store, "Jinja2", "2.10")
+    match = [fid for fid, aliases in found.items() if "GHSA-462w-v97r-4m45" in aliases]
+    assert match and match[0].startswith("PYSEC-")
+    assert "CVE-2019-10906" in found[match[0]]
+
+
+def test_pyyaml_5_3_1(store: AdvisoryStore) -> None:
+    found = _ids(store, "PyYAML", "5.3.1")
+    assert any("CVE-2020-14343" in aliases for aliases in found.values())
+    assert not _ids(store, "pyyaml", "6.0.1")
+
+
+def test_lookup_returns_only_that_name(store: AdvisoryStore) -> None:
+    records = store.vulnerabilities("jinja2")
+    assert records
+    for record in records:
+        names = {a["package"]["name"].lower() for a in record["affected"]}
+        assert "jinja2" in names
+
+
+def test_known_malicious_name(store: AdvisoryStore) -> None:
+    (finding,) = malicious_findings("equests", "0.0.1", store.malicious("equests"))
+    assert finding.id.startswith("MAL-") and finding.kind == "malicious"
+    assert store.malicious("requests") == []
+
+
+def test_embedded_index_is_reused_and_fingerprinted(store: AdvisoryStore) -> None:
+    path = ensure_embedded_db()
+    assert path.name.startswith("embedded-") and path == store.vulns_db.path
+    assert ensure_embedded_db() == path
+    assert store.advisory_source().records == 2661
+    assert store.advisory_source().stale  # the shipped snapshot is from 2024
+    warning = store.stale_warning()
+    assert warning is not None and "mlaudit db update" in warning
+
+
+@pytest.mark.parametrize("name", ["small", "medium", "large"])
+def test_expected_findings_exactly(store: AdvisoryStore, shared_dir: Path, name: str) -> None:
+    expected = json.loads((shared_dir / "eval" / "inputs" / f"{name}.expected.json").read_text())
+    packages = expected["packages"]
+    records = store.vulnerabilities_many(p["name"] for p in packages)
+    got = {(p["name"], p["version"], f.id)
+           for p in packages for f in vulnerability_findings(p["name"], p["version"], records[p["name"]])}
+    want = {(f["package"], f["version"], f["id"]) for f in expected["findings"]}
+    assert got == want
+    withdrawn = {(w["package"], w["version"], w["id"]) for w in expected["withdrawn_advisories_that_would_match"]}
+    assert not got & withdrawn
+    by_key = {(p["name"], p["version"], f.id): f
+              for p in packages for f in vulnerability_findings(p["name"], p["version"], records[p["name"]])}
+    for f in expected["findings"]:
+        mine = by_key[(f["package"], f["version"], f["id"])]
+        assert set(f["aliases"]) <= set(mine.aliases)
+        assert set(mine.fixed_versions) == set(f["fixed_versions"])
+        assert set(mine.evidence["matched_by"]) == set(f["matched_by"])
+
+
+def test_checks_on_large_input(shared_dir: Path) -> None:
+    """The registered checks, fed a report (some packages audited from their pin only), agree with the truth."""
+    from auditor.checks import CHECK_MODULES
+    from auditor.checks.advisories import CHECK as ADVISORIES
+    from auditor.checks.malicious import CHECK as MALICIOUS
+    from auditor.model import Package, Report
+    from auditor.net import HttpClient
+    from auditor.options import AuditContext, AuditOptions
+
+    assert {"auditor.checks.malicious", "auditor.checks.advisories"} <= set(CHECK_MODULES)
+    expected = json.loads((shared_dir / "eval" / "inputs" / "large.expected.json").read_text())
+    report = Report()
+    for i, p in enumerate(expected["packages"]):
+        report.add_package(Package(name=p["name"], version=p["version"], direct=p["direct"], resolved=i % 2 == 0))
+    messages: list[str] = []
+    ctx = AuditContext(options=AuditOptions(offline=True), report=report, http=HttpClient(),
+                       progress=messages.append)
+    findings = list(MALICIOUS.run(ctx)) + list(ADVISORIES.run(ctx))
+    got = {(f.package[0], f.package[1], f.id) for f in findings if f.package and f.kind == "vulnerability"}
+    assert got == {(f["package"], f["version"], f["id"]) for f in expected["findings"]}
+    assert not [f for f in findings if f.kind == "malicious"]
+    assert all(f.check == "advisories" and f.fix for f in findings)
+    assert messages  # progress text was reported
+    (source,) = [s for s in report.data_sources if s.name == "advisories"]
+    assert (source.date, source.records, source.stale) == ("2024-10-10", 2661, True)
+    assert sum("mlaudit db update" in w for w in report.warnings) == 1

@@ -1,0 +1,142 @@
+"""HTML risk report: self-contained, escaped everywhere, with the summary, table, tree, models and skipped items."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import pytest
+
+from auditor.model import Finding, Package, Severity
+from auditor.outputs import get_renderer
+from auditor.outputs.html import render, risk_label, risk_score
+from tests.outputs.conftest import check_golden
+from tests.outputs.fixture import ATTR, CLOSE, SCRIPT, empty_report, fixture_report
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.script_bodies: list[str] = []
+        self._in_script = False
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.script_bodies.append(data)
+        else:
+            self.text.append(data)
+
+
+def _parse(text: str) -> _Collector:
+    parser = _Collector()
+    parser.feed(text)
+    parser.close()
+    return parser
+
+
+def test_golden() -> None:
+    check_golden("report.html", get_renderer("html")(fixture_report()))
+
+
+def test_hostile_strings_are_escaped_everywhere() -> None:
+    page = render(fixture_report())
+    for payload in (SCRIPT, ATTR, CLOSE, "<img", "<b>bold</b>"):
+        assert payload not in page
+    parsed = _parse(page)
+    assert [t for t, _ in parsed.tags if t == "script"] == ["script"]  # only our own inline script
+    assert not any(t in ("img", "iframe", "object", "embed", "link") for t, _ in parsed.tags)
+    for _tag, attrs in parsed.tags:
+        assert not any(name.startswith("on") for name in attrs), attrs
+    # the hostile text is still there, as text, for the reader
+    text = "".join(parsed.text)
+    assert SCRIPT in text and "weights" + ATTR + ".bin" in text
+    assert "__pwned" not in "".join(parsed.script_bodies)  # the script carries no data
+
+
+def test_self_contained_and_offline() -> None:
+    parsed = _parse(render(fixture_report()))
+    for _tag, attrs in parsed.tags:
+        for name in ("src", "href"):
+            value = attrs.get(name)
+            assert value is None or value.startswith("#"), (name, value)
+    csp = [a for t, a in parsed.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
+    assert csp and "default-src 'none'" in (csp[0]["content"] or "")
+
+
+def test_findings_table_tree_models_and_skipped() -> None:
+    report = fixture_report()
+    parsed = _parse(render(report))
+    rows = [a for t, a in parsed.tags if t == "tr" and "finding" in (a.get("class") or "")]
+    assert len(rows) == len(report.findings) == 6
+    assert sum(1 for a in rows if a["data-ignored"] == "1") == 1
+    assert {a["data-severity"] for a in rows} == {s.value for s in Severity}
+    assert sum(1 for t, a in parsed.tags if t == "tr" and a.get("class") == "model") == 3
+    assert sum(1 for t, a in parsed.tags if t == "tr" and a.get("class") == "skipped") == 1
+    text = " ".join(parsed.text)
+    assert "demo-project 1.2.0 → flask 2.0.1 → werkzeug 2.0.0" in text  # dependency path
+    assert "upgrade werkzeug to 2.2.3" in text and '"matched_by": "range"' in text  # fix and evidence
+    assert "INCOMPLETE" in text and "stale" in text and "(2026-11-20, 3 day(s) before this run)" in text
+    tree_items = [a for t, a in parsed.tags if t == "li" and "kind-" in (a.get("class") or "")]
+    assert len(tree_items) == 8  # one per graph edge below the root (no node repeated in this graph)
+
+
+def test_complete_clean_report_says_so() -> None:
+    page = render(empty_report())
+    assert 'data-complete="true"' in page and 'id="no-findings"' in page
+    assert 'id="risk-score">0<' in page
+
+
+@pytest.mark.parametrize(("severities", "score", "label"), [
+    ([], 0, "none"),
+    ([Severity.INFO] * 5, 0, "none"),
+    ([Severity.LOW], 2, "low"),
+    ([Severity.MEDIUM, Severity.MEDIUM, Severity.LOW], 18, "low"),
+    ([Severity.HIGH], 20, "moderate"),
+    ([Severity.CRITICAL, Severity.HIGH], 60, "high"),
+    ([Severity.CRITICAL] * 3, 100, "critical"),
+])
+def test_risk_score(severities: list[Severity], score: int, label: str) -> None:
+    report = empty_report()
+    for i, severity in enumerate(severities):
+        report.findings.append(Finding(kind="vulnerability", id=f"X-{i}", severity=severity, message="m"))
+    report.findings.append(Finding(kind="vulnerability", id="IGN", severity=Severity.CRITICAL, message="m",
+                                   ignored="accepted"))  # ignored findings never count
+    assert risk_score(report) == score and risk_label(score) == label
+
+
+def test_incomplete_score_is_a_lower_bound() -> None:
+    assert 'id="risk-score">≥ 70<' in render(fixture_report())
+
+
+def test_repeated_nodes_are_listed_once_more_not_expanded() -> None:
+    report = fixture_report()
+    from auditor.model import Edge, package_node
+
+    report.edges.append(Edge(package_node("reqeusts"), package_node("flask"), "flask"))
+    parsed = _parse(render(report))
+    repeats = [a for t, a in parsed.tags if t == "li" and "repeat" in (a.get("class") or "")]
+    assert len(repeats) == 1
+
+
+def test_every_package_of_a_large_project_is_in_the_tree() -> None:
+    report = empty_report()
+    for i in range(400):
+        report.add_package(Package(name=f"pkg{i}", version="1.0", direct=True))
+    page = render(report)
+    assert page.count('class="kind-package"') == 400
+
+
+def test_invisible_and_bidi_characters_are_removed() -> None:
+    report = fixture_report()
+    report.add_package(Package(name="safe\u202egnp.exe", version="1.0\x07", direct=True))
+    page = render(report)
+    assert "\u202e" not in page and "\x07" not in page and "safegnp-exe 1.0" in page
