@@ -47,6 +47,7 @@ POLICY_FILE = "mlaudit.toml"
 KNOWN_KEYS = (
     "fail-on", "disable", "checks", "ignore", "typosquat-allowlist", "hf-org-allowlist", "internal-prefixes",
     "require-attestation", "require-safetensors", "require-complete",
+    "models", "model-use", "model-signing",  # read by auditor.models.settings
 )
 IGNORE_KEYS = ("id", "reason", "expires", "package")
 _BOOL_KEYS = {"require-attestation": "require_attestation", "require-safetensors": "require_safetensors",

@@ -2,13 +2,13 @@
 
 Run by hand (needs the package registry; never in CI):
 
-    python bench/resolve.py [--repeat 3] [--sizes small,medium,large] [--skip-pip-audit]
+    python bench/resolve.py [--repeat 3] [--sizes small,medium,large] [--skip-pip-audit] [--quick] [--json OUT]
 
 For each input in ../shared/eval/inputs/{small,medium,large}.txt and each tool it times cold runs (fresh cache
 directory) and warm runs (cache populated by a previous run), prints medians in one table with the ratio to
 ``uv pip compile``, checks that mlaudit's pins equal the published ``X.resolved.txt``, and times a re-audit of an
 already-resolved input (the lockfile path: no resolver, no network). pip-audit is installed, pinned, into its own
-venv under the work directory.
+venv (``bench/_common.py``). Peak RSS is the largest process of each tool's run (uv's for mlaudit and uv).
 """
 
 from __future__ import annotations
@@ -21,16 +21,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from auditor.resolve.pipfallback import pip_platforms  # noqa: E402
+from bench._common import PINS, AnchorUnavailable, anchor_venv, ratio, row, run_measured, write_json  # noqa: E402
 
 INPUTS = REPO.parent / "shared" / "eval" / "inputs"
-PIP_AUDIT_VERSION = "2.10.1"
+PIP_AUDIT_VERSION = PINS["pip-audit"]
 PYTHON_VERSION = "3.11"
 UV_PLATFORM = "x86_64-manylinux_2_28"
 EXCLUDE_NEWER = "2026-11-23T00:00:00Z"
@@ -70,13 +70,20 @@ def uv_bin() -> str:
     return str(find_uv_bin())
 
 
-def run(cmd: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[:4]} failed ({proc.returncode}): {proc.stderr[-800:]}")
-    return elapsed, proc
+def uv_version() -> str:
+    out = subprocess.run([uv_bin(), "--version"], capture_output=True, text=True, check=False).stdout.split()
+    return out[1] if len(out) > 1 else "?"
+
+
+LAST_RSS: dict[str, float] = {}  # peak RSS (MB) of the latest run of each tool
+
+
+def run(cmd: list[str], env: dict[str, str], tool: str = "") -> tuple[float, subprocess.CompletedProcess[str]]:
+    m = run_measured(cmd, env=env)
+    LAST_RSS[tool] = max(LAST_RSS.get(tool, 0.0), m.rss_mb)
+    if m.returncode != 0:
+        raise RuntimeError(f"{cmd[:4]} failed ({m.returncode}): {m.stderr[-800:]}")
+    return m.seconds, subprocess.CompletedProcess(cmd, m.returncode, m.stdout, m.stderr)
 
 
 def base_env() -> dict[str, str]:
@@ -91,7 +98,7 @@ Tool = Callable[[Path, Path, Path], tuple[float, str]]  # (input, cache dir, scr
 def tool_mlaudit(inp: Path, cache: Path, scratch: Path) -> tuple[float, str]:
     env = base_env() | {"MLAUDIT_CACHE_DIR": str(cache)}
     t, proc = run([sys.executable, "-c", MLAUDIT_SNIPPET, str(inp), "0", PYTHON_VERSION, UV_PLATFORM, EXCLUDE_NEWER],
-                  env)
+                  env, "mlaudit")
     return t, proc.stdout
 
 
@@ -99,7 +106,7 @@ def tool_uv(inp: Path, cache: Path, scratch: Path) -> tuple[float, str]:
     cmd = [uv_bin(), "pip", "compile", "--no-config", "--quiet", "--only-binary", ":all:", "--python-version",
            PYTHON_VERSION, "--python-platform", UV_PLATFORM, "--exclude-newer", EXCLUDE_NEWER, "--cache-dir",
            str(cache), str(inp)]
-    t, proc = run(cmd, base_env())
+    t, proc = run(cmd, base_env(), "uv pip compile")
     return t, proc.stdout
 
 
@@ -109,24 +116,19 @@ def tool_pip(inp: Path, cache: Path, scratch: Path) -> tuple[float, str]:
            "--cache-dir", str(cache), "-r", str(inp)]
     for tag in pip_platforms(UV_PLATFORM):
         cmd += ["--platform", tag]
-    t, proc = run(cmd, base_env())
+    t, proc = run(cmd, base_env(), "pip --dry-run")
     return t, proc.stdout
 
 
 def make_pip_audit(work: Path) -> Tool:
-    venv = work / "pip-audit-venv"
-    exe = venv / "bin" / "pip-audit"
-    if not exe.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "--isolated", "--quiet", f"pip-audit=={PIP_AUDIT_VERSION}"],
-                       check=True, env=base_env())
+    exe = anchor_venv("pip-audit", PIP_AUDIT_VERSION) / "pip-audit"
 
     def tool(inp: Path, cache: Path, scratch: Path) -> tuple[float, str]:
         cmd = [str(exe), "-r", str(inp), "--cache-dir", str(cache), "--progress-spinner", "off"]
-        start = time.perf_counter()
         env = base_env() | {"PIP_CONFIG_FILE": os.devnull}  # the public default index, like the other tools
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-        return time.perf_counter() - start, proc.stdout + proc.stderr[-300:]
+        m = run_measured(cmd, env=env)
+        LAST_RSS["pip-audit -r"] = max(LAST_RSS.get("pip-audit -r", 0.0), m.rss_mb)
+        return m.seconds, m.stdout + m.stderr[-300:]
 
     return tool
 
@@ -158,38 +160,58 @@ def expected_pins(resolved: Path) -> dict[str, str]:
     return pins
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sizes", default="small,medium,large")
     parser.add_argument("--skip-pip-audit", action="store_true")
     parser.add_argument("--pip-audit-repeat", type=int, default=1)
+    parser.add_argument("--pip-audit-sizes", default="small,medium,large",
+                        help="inputs pip-audit -r is timed on (it resolves with pip: slow)")
+    parser.add_argument("--quick", action="store_true", help="one repetition; pip-audit -r on small only")
+    parser.add_argument("--json", dest="json_out", metavar="OUT", help="also write the results as JSON (bench/run.py)")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "mlaudit-bench-resolve",
-                        help="scratch directory (caches, the pip-audit venv); outside the checkout by default")
-    args = parser.parse_args()
+                        help="scratch directory (caches); outside the checkout by default")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.repeat = 1
+        args.pip_audit_sizes = "small"
     args.work.mkdir(parents=True, exist_ok=True)
     tools: dict[str, tuple[Tool, int]] = {
         "uv pip compile": (tool_uv, args.repeat),
         "mlaudit": (tool_mlaudit, args.repeat),
         "pip --dry-run": (tool_pip, args.repeat),
     }
+    notes: list[str] = []
     if not args.skip_pip_audit:
-        tools["pip-audit -r"] = (make_pip_audit(args.work), args.pip_audit_repeat)
+        try:
+            tools["pip-audit -r"] = (make_pip_audit(args.work), args.pip_audit_repeat)
+        except AnchorUnavailable as exc:
+            notes.append(f"pip-audit anchor unavailable: {exc}")
     rows = []
+    json_rows: list[dict[str, object]] = []
     for size in args.sizes.split(","):
         inp = INPUTS / f"{size}.txt"
         medians: dict[str, tuple[float, float]] = {}
+        rss: dict[str, float] = {}
+        detection: dict[str, str] = {}
         for name, (tool, repeat) in tools.items():
+            if name == "pip-audit -r" and size not in args.pip_audit_sizes.split(","):
+                continue
+            LAST_RSS.pop(name, None)
             try:
                 cold, warm, out = time_tool(tool, inp, repeat, args.work)
             except RuntimeError as exc:
                 print(f"{size} {name}: FAILED {exc}", file=sys.stderr)
+                notes.append(f"{size} {name}: FAILED {str(exc)[:200]}")
                 continue
             medians[name] = (statistics.median(cold), statistics.median(warm))
+            rss[name] = LAST_RSS.get(name, 0.0)
             if name == "mlaudit":
                 got = json.loads(out.strip().splitlines()[-1])
                 want = expected_pins(INPUTS / f"{size}.resolved.txt")
                 same = sum(1 for k, v in want.items() if got.get(k) == v)
+                detection[name] = f"pins {same}/{len(want)} as expected ({len(got)} resolved)"
                 print(f"{size}: mlaudit pins matching {size}.resolved.txt: {same}/{len(want)} "
                       f"(mlaudit resolved {len(got)})", file=sys.stderr)
         base = medians.get("uv pip compile")
@@ -197,19 +219,30 @@ def main() -> int:
             rc = f"{cold_m / base[0]:.2f}x" if base else "-"
             rw = f"{warm_m / base[1]:.2f}x" if base else "-"
             rows.append((size, name, f"{cold_m:.2f}", rc, f"{warm_m:.2f}", rw))
+            runs = tools[name][1]
+            json_rows.append(row(f"{size} cold", name, cold_m, runs=runs, baseline="uv pip compile",
+                                 ratio=ratio(cold_m, base[0] if base else None), rss_mb=round(rss[name], 1),
+                                 detection=detection.get(name)))
+            json_rows.append(row(f"{size} warm", name, warm_m, runs=runs, baseline="uv pip compile",
+                                 ratio=ratio(warm_m, base[1] if base else None)))
         # re-audit of an already-resolved input (lockfile path)
         locked = INPUTS / f"{size}.resolved.txt"
         env = base_env() | {"MLAUDIT_CACHE_DIR": str(args.work / "lock-cache")}
+        LAST_RSS.pop("re-audit", None)
         times = [run([sys.executable, "-c", MLAUDIT_SNIPPET, str(locked), "1", PYTHON_VERSION, UV_PLATFORM,
-                      EXCLUDE_NEWER], env)[0] for _ in range(args.repeat)]
+                      EXCLUDE_NEWER], env, "re-audit")[0] for _ in range(args.repeat)]
         rows.append((size, "mlaudit re-audit of resolved file", f"{statistics.median(times):.2f}", "-", "-", "-"))
+        json_rows.append(row(f"{size} resolved file", "mlaudit (no resolver)", statistics.median(times),
+                             runs=args.repeat, rss_mb=round(LAST_RSS.get("re-audit", 0.0), 1)))
+    write_json(args.json_out, {"name": "resolve", "quick": args.quick, "rows": json_rows, "notes": notes,
+                               "anchors": {"pip-audit": PIP_AUDIT_VERSION, "uv": uv_version()}})
     header = ("input", "tool", "cold s (median)", "cold vs uv", "warm s (median)", "warm vs uv")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    for line in rows:
+        print("| " + " | ".join(line) + " |")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

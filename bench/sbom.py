@@ -1,6 +1,6 @@
 """SBOM + HTML rendering speed on the large eval graph, beside ``cyclonedx-py requirements`` on the same input.
 
-    python bench/sbom.py [--shared ../shared] [--workdir bench/work/sbom] [--runs 20] [--no-anchor]
+    python bench/sbom.py [--shared ../shared] [--workdir DIR] [--runs 20] [--no-anchor] [--quick] [--json OUT]
 
 Builds the report by parsing ``eval/inputs/large.resolved.txt`` (pins + ``# via`` annotations -> packages and
 edges; no resolution, no network), then times, in this process:
@@ -21,13 +21,13 @@ import statistics
 import subprocess
 import sys
 import time
-import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from auditor.model import ROOT_NODE, Edge, Package, Report, canonical_name, package_node  # noqa: E402
+from bench import _common as common  # noqa: E402
 
 BUDGET_MS = 300.0
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)")
@@ -93,15 +93,10 @@ print((time.perf_counter() - t0) * 1000)
 
 
 def anchor(workdir: Path, resolved: Path, runs: int) -> dict[str, object]:
-    env_dir = workdir / "cyclonedx-py-venv"
-    exe = env_dir / "bin" / "cyclonedx-py"
-    if not exe.exists():
-        try:
-            venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
-            subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", "cyclonedx-bom"],
-                           check=True, capture_output=True, text=True, timeout=600)
-        except (subprocess.SubprocessError, OSError) as exc:
-            return {"error": f"could not install cyclonedx-bom: {exc}"}
+    try:
+        exe = common.anchor_venv("cyclonedx-bom") / "cyclonedx-py"
+    except common.AnchorUnavailable as exc:
+        return {"error": f"could not install cyclonedx-bom: {exc}"}
     version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=False).stdout.strip()
     out_file = workdir / "anchor.cdx.json"
     medians: dict[str, float] = {}
@@ -109,11 +104,10 @@ def anchor(workdir: Path, resolved: Path, runs: int) -> dict[str, object]:
     for label, extra in (("median_ms", []), ("no_validate_median_ms", ["--no-validate"])):
         samples: list[float] = []
         for _ in range(runs):
-            start = time.perf_counter()
-            proc = subprocess.run([str(exe), "requirements", "--of", "JSON", "--sv", "1.6", *extra, "-o",
-                                   str(out_file), str(resolved)], capture_output=True, text=True, check=False,
-                                  timeout=300)
-            samples.append((time.perf_counter() - start) * 1000)
+            proc = common.run_measured([str(exe), "requirements", "--of", "JSON", "--sv", "1.6", *extra, "-o",
+                                        str(out_file), str(resolved)], timeout=300)
+            samples.append(proc.seconds * 1000)
+            medians["rss_mb"] = max(medians.get("rss_mb", 0.0), proc.rss_mb)
             if proc.returncode != 0:
                 return {"error": f"cyclonedx-py failed: {proc.stderr.strip()[-500:]}"}
         medians[label] = statistics.median(samples)
@@ -126,10 +120,14 @@ def anchor(workdir: Path, resolved: Path, runs: int) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", default=str(ROOT.parent / "shared"))
-    parser.add_argument("--workdir", default=str(ROOT / "bench" / "work" / "sbom"))
+    parser.add_argument("--workdir", default=str(common.bench_cache() / "sbom"))
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--no-anchor", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="5 runs instead of --runs")
+    parser.add_argument("--json", dest="json_out", metavar="OUT", help="also write the results as JSON (bench/run.py)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.runs = 5
     resolved = Path(args.shared) / "eval" / "inputs" / "large.resolved.txt"
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -145,9 +143,20 @@ def main(argv: list[str] | None = None) -> int:
     html_ms = _time(render_html, report, args.runs)
     doc = json.loads(render_json(report))
     edges = sum(len(d.get("dependsOn", [])) for d in doc["dependencies"])
-    cold = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), str(resolved)], capture_output=True, text=True,
-                          check=True)
+    cold = common.run_measured([sys.executable, "-c", CHILD, str(ROOT), str(resolved)])
+    if cold.returncode != 0:
+        raise RuntimeError(f"cold mlaudit child failed: {cold.stderr[-500:]}")
     cold_ms = float(cold.stdout.strip().splitlines()[-1])
+    cold_wall_ms = cold.seconds * 1000
+    case = f"SBOM+HTML of {resolved.name} ({len(report.packages)} pkgs)"
+    result: dict[str, object] = {"name": "sbom", "quick": args.quick,
+                                 "anchors": {"cyclonedx-bom": common.PINS["cyclonedx-bom"]}, "notes": [
+                                     "cyclonedx-py reads pins only (a flat list, no edges): a floor, not a peer"]}
+    rows = [common.row(case, "mlaudit warm (in-process)", json_ms[0] + html_ms[0], unit="ms", runs=args.runs,
+                       rss_mb=round(common.self_rss_mb(), 1), detection=f"{edges} dependency edges"),
+            common.row(case, "mlaudit cold process", cold_wall_ms, unit="ms", runs=1, rss_mb=round(cold.rss_mb, 1),
+                       baseline="cyclonedx-py --no-validate", note=f"{cold_ms:.0f} ms inside the process")]
+    result["rows"] = rows
 
     print(f"input: {resolved.name}: {len(report.packages)} packages, {len(report.edges)} edges")
     print(f"mlaudit cyclonedx-json  median {json_ms[0]:7.1f} ms  max {json_ms[1]:7.1f} ms  "
@@ -160,16 +169,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"mlaudit sbom+html (cold process, imports included) {cold_ms:7.1f} ms")
     if args.no_anchor:
         print("anchor: skipped (--no-anchor)")
+        common.write_json(args.json_out, result)
         return 0 if total < BUDGET_MS else 1
-    result = anchor(workdir, resolved, max(3, args.runs // 4))
-    if "error" in result:
-        print(f"anchor cyclonedx-py requirements: {result['error']}")
+    anchor_result = anchor(workdir, resolved, max(3, args.runs // 4))
+    if "error" in anchor_result:
+        print(f"anchor cyclonedx-py requirements: {anchor_result['error']}")
+        result["notes"] = [*result["notes"], str(anchor_result["error"])]  # type: ignore[misc]
+        common.write_json(args.json_out, result)
         return 0 if total < BUDGET_MS else 1
-    a_ms = float(result["median_ms"])  # type: ignore[arg-type]
-    nv_ms = float(result["no_validate_median_ms"])  # type: ignore[arg-type]
-    print(f"anchor cyclonedx-py {result['version']} requirements (whole process) median {a_ms:7.1f} ms, "
-          f"with --no-validate {nv_ms:7.1f} ms  ({result['components']} components, {result['edges']} "
+    a_ms = float(anchor_result["median_ms"])  # type: ignore[arg-type]
+    nv_ms = float(anchor_result["no_validate_median_ms"])  # type: ignore[arg-type]
+    print(f"anchor cyclonedx-py {anchor_result['version']} requirements (whole process) median {a_ms:7.1f} ms, "
+          f"with --no-validate {nv_ms:7.1f} ms  ({anchor_result['components']} components, {anchor_result['edges']} "
           "dependency edges)")
+    rows[1]["ratio"] = common.ratio(cold_wall_ms, nv_ms)
+    a_rss = round(float(anchor_result.get("rss_mb", 0.0)), 1)  # type: ignore[arg-type]
+    rows.append(common.row(case, "cyclonedx-py --no-validate", nv_ms, unit="ms", runs=max(3, args.runs // 4),
+                           rss_mb=a_rss, detection=f"{anchor_result['edges']} dependency edges"))
+    rows.append(common.row(case, "cyclonedx-py (validating)", a_ms, unit="ms", runs=max(3, args.runs // 4),
+                           rss_mb=a_rss))
+    common.write_json(args.json_out, result)
     print(f"ratio mlaudit cold process / anchor: {cold_ms / a_ms:.2f}x (default), {cold_ms / nv_ms:.2f}x "
           f"(--no-validate);  mlaudit warm sbom+html / anchor --no-validate: {total / nv_ms:.2f}x")
     return 0 if total < BUDGET_MS else 1

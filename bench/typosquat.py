@@ -1,6 +1,6 @@
 """Typosquat detector benchmark on the labelled dev sets, beside GuardDog's typosquatting heuristic.
 
-    python bench/typosquat.py [--shared ../shared] [--workdir DIR] [--no-anchor]
+    python bench/typosquat.py [--shared ../shared] [--workdir DIR] [--no-anchor] [--quick] [--json OUT]
 
 Prints recall per technique (dev_positives.tsv), false-positive rate per negative category and source
 (dev_negatives.tsv), Hugging Face squat/genuine results, and microseconds per name, for mlaudit and for the
@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from auditor.typosquat.detector import Detector  # noqa: E402
 from auditor.typosquat.popular import load_hf_orgs, load_pypi  # noqa: E402
+from bench import _common as common  # noqa: E402
 
 ANCHOR_SCRIPT = r'''
 import json, sys, time
@@ -58,18 +59,13 @@ def read_tsv(path: Path) -> list[dict[str, str]]:
 
 def run_anchor(workdir: Path, popular: list[str], names: list[str]) -> tuple[list[list[str]] | None, float, str]:
     """Run GuardDog in its own venv; returns (hits per name, seconds, note)."""
-    venv = workdir / "guarddog-venv"
-    py = venv / "bin" / "python"
-    digest = hashlib.sha256(json.dumps([popular, names]).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(json.dumps([popular, names, common.PINS["guarddog"]]).encode()).hexdigest()[:16]
     cached = workdir / f"anchor-{digest}.json"
     if cached.is_file():  # the anchor is slow (~0.1 s/name); its answers do not change between our tuning runs
         data = json.loads(cached.read_text())
         return data["results"], float(data["seconds"]), data["note"] + " (cached run)"
     try:
-        if not py.exists():
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
-            subprocess.run([str(py), "-m", "pip", "install", "-q", "guarddog"], check=True, capture_output=True,
-                           timeout=900)
+        py = common.anchor_venv("guarddog") / "python"
         (workdir / "popular.json").write_text(json.dumps(popular))
         (workdir / "names.json").write_text(json.dumps(names))
         (workdir / "anchor.py").write_text(ANCHOR_SCRIPT)
@@ -84,7 +80,7 @@ def run_anchor(workdir: Path, popular: list[str], names: list[str]) -> tuple[lis
         note = f"GuardDog {ver} PypiTyposquatDetector, fed the same top list"
         cached.write_text(json.dumps({"results": data["results"], "seconds": data["seconds"], "note": note}))
         return data["results"], float(data["seconds"]), note
-    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+    except (OSError, subprocess.SubprocessError, ValueError, common.AnchorUnavailable) as exc:
         return None, 0.0, f"GuardDog unavailable: {type(exc).__name__}: {str(exc)[:200]}"
 
 
@@ -123,13 +119,16 @@ def ratio(a: float, b: float | None) -> str:
     return f"{a / b:.2f}x"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
     ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "mlaudit-bench-typosquat"),
-                    help="where GuardDog's venv and cached answers live (outside the checkout)")
+                    help="where GuardDog's cached answers live (outside the checkout)")
     ap.add_argument("--no-anchor", action="store_true")
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true", help="accepted for bench/run.py (one pass is all it does)")
+    ap.add_argument("--json", dest="json_out", metavar="OUT", help="also write the results as JSON (bench/run.py)")
+    args = ap.parse_args(argv)
+    json_rows: list[dict[str, object]] = []
     shared = Path(args.shared)
     ev = shared / "eval" / "typosquat"
     pos = read_tsv(ev / "dev_positives.tsv")
@@ -171,6 +170,12 @@ def main() -> int:
         a = (sum(bool(anchor_hits[r["name"]]) for r in rows) / len(rows)) if anchor_hits else None
         print(f"{tech:22} {len(rows):5} {hit:8.3f} {hit_t:8.3f} {'-' if a is None else f'{a:.3f}':>8} "
               f"{ratio(hit, a):>7}")
+        if tech == "ALL":
+            json_rows.append(common.row(f"recall, {len(rows)} squats", "mlaudit", None,
+                                        detection=f"recall {hit:.3f} (right target {hit_t:.3f})"))
+            if a is not None:
+                json_rows.append(common.row(f"recall, {len(rows)} squats", "GuardDog", None,
+                                            detection=f"recall {a:.3f}"))
 
     print("\n## False-positive rate per negative category / source (dev_negatives.tsv)")
     print(f"{'category/source':40} {'n':>5} {'mlaudit':>8} {'anchor':>8} {'ratio':>7}")
@@ -178,6 +183,14 @@ def main() -> int:
     for r in neg:
         groups[r["category"]].append(r["name"])
         groups[f"{r['category']}/{r['source']}"].append(r["name"])
+    all_neg = [r["name"] for r in neg]
+    fpr_all = sum(ours[n].flagged for n in all_neg) / len(all_neg)
+    json_rows.append(common.row(f"false positives, {len(all_neg)} genuine names", "mlaudit", None,
+                                detection=f"FPR {fpr_all:.4f}"))
+    if anchor_hits:
+        fpr_a = sum(bool(anchor_hits[n]) for n in all_neg) / len(all_neg)
+        json_rows.append(common.row(f"false positives, {len(all_neg)} genuine names", "GuardDog", None,
+                                    detection=f"FPR {fpr_a:.4f}"))
     for g, ns in sorted(groups.items()):
         fpr = sum(ours[n].flagged for n in ns) / len(ns)
         a = (sum(bool(anchor_hits[n]) for n in ns) / len(ns)) if anchor_hits else None
@@ -206,6 +219,13 @@ def main() -> int:
     print(f"mlaudit: {per_name_us:.1f} us/name (after a {build:.2f}s index build); anchor: "
           f"{'-' if anchor_us is None else f'{anchor_us:.1f} us/name'}; mlaudit/anchor time ratio "
           f"{'-' if not anchor_us else f'{per_name_us / anchor_us:.4f}x'}")
+    json_rows.append(common.row(f"speed, {len(names)} names", "mlaudit", per_name_us, unit="us/name",
+                                baseline="GuardDog", ratio=common.ratio(per_name_us, anchor_us),
+                                rss_mb=round(common.self_rss_mb(), 1), note=f"index build {build:.2f}s"))
+    if anchor_us is not None:
+        json_rows.append(common.row(f"speed, {len(names)} names", "GuardDog", anchor_us, unit="us/name", note=note))
+    common.write_json(args.json_out, {"name": "typosquat", "quick": args.quick, "rows": json_rows,
+                                      "anchors": {"guarddog": common.PINS["guarddog"]}, "notes": [note]})
     if os.environ.get("BENCH_SHOW_ERRORS"):
         print("\n## misses")
         for r in pos:
@@ -220,4 +240,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

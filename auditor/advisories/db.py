@@ -353,15 +353,27 @@ class AdvisoryStore:
         return DataSource(name="malicious packages", source=source, date=date,
                           records=self.mal_db.count("malicious"), stale=age is None or age > STALE_DAYS)
 
-    def stale_warning(self) -> str | None:
+    def stale_warning(self, *, online: bool = False) -> str | None:
+        """The report's warning when the local advisory data is older than ``STALE_DAYS`` (None when fresh)."""
         src = self.advisory_source()
         if not src.stale:
             return None
         age = _age_days(src.date) if src.date else None
         how_old = f"from {src.date} ({age} days old)" if age is not None else "of unknown date"
         which = "updated OSV database" if self.updated else "advisory database shipped with mlaudit"
+        if online:
+            return (f"The local {which} is {how_old}; this run also asked the OSV API, so current advisories are "
+                    "included. Run `mlaudit db update` to refresh the offline database.")
         return (f"The {which} is {how_old}: vulnerabilities published since then are not reported. "
                 "Run `mlaudit db update` to fetch the current OSV PyPI database (or use --online).")
+
+
+def known_malicious(names: Iterable[str]) -> dict[str, list[str]]:
+    """MAL- ids (non-withdrawn) per PEP 503 name, for callers outside an audit (``mlaudit typosquat NAME``)."""
+    store = open_store()
+    found = store.malicious_many(names)
+    return {name: ids for name, records in found.items()
+            if (ids := sorted(str(r.get("id")) for r in records if not r.get("withdrawn")))}
 
 
 def _open_embedded() -> AdvisoryDB:

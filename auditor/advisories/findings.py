@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from packaging.version import Version
+
 from auditor.advisories.match import (
     Record,
     RecordMatch,
@@ -87,10 +89,17 @@ def best_upgrade(name: str, version: str, records: Sequence[Record]) -> str | No
                     parsed = parse_version(fixed)
                     if parsed is not None and (current is None or parsed > current):
                         candidates.add(fixed)
-    for candidate in sort_versions(candidates):
-        if not any(record_affects(r, name, candidate) for r in records):
-            return candidate
-    return None
+    clearing = [c for c in sort_versions(candidates) if not any(record_affects(r, name, c) for r in records)]
+    # A final release is what ``pip install -U`` would pick: prefer the smallest clearing one over a smaller
+    # pre-release fix (``fixed: 23.10.0rc1``), unless only pre-releases clear (or the user is on one already).
+    on_prerelease = current is not None and current.is_prerelease
+    finals = [c for c in clearing if not (parse_version(c) or _FINAL).is_prerelease]
+    if finals and not on_prerelease:
+        return finals[0]
+    return clearing[0] if clearing else None
+
+
+_FINAL = Version("1")
 
 
 def _summary(record: Record) -> str:

@@ -85,21 +85,23 @@ def _event_kind(event: Mapping[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def _lowest_or_version(value: str) -> Version | None:
-    return Version("0") if value == "0" else parse_version(value)
-
-
 @dataclass(frozen=True)
 class CompiledRange:
-    """One ECOSYSTEM range with its events parsed and sorted once (evaluation is then a short walk)."""
+    """One ECOSYSTEM range with its events parsed and sorted once (evaluation is then a short walk).
 
-    walk: tuple[tuple[Version, int, str], ...]
-    limits: tuple[Version | None, ...]  # None = "*" (no upper limit)
+    ``walk`` holds ``(bound, order, kind)`` sorted by version; ``bound`` is ``None`` for ``introduced: "0"``,
+    which the schema defines as sorting before *every* version (``Version("0")`` would not: ``0a1`` and
+    ``0.dev0`` sort below it).
+    """
+
+    walk: tuple[tuple[Version | None, int, str], ...]
+    limits: tuple[Version | None, ...]  # None = a value containing "*" (infinity)
     fixed: tuple[str, ...]
     events: tuple[Mapping[str, Any], ...]
 
     def affects(self, version: Version) -> bool:
-        """The OSV algorithm: events sorted by version ("0" lowest); ``limit`` bounds the range from above.
+        """The schema's ``IncludedInRanges`` for one range: ``BeforeLimits`` (below at least one ``limit``, no
+        limit = ``*``), then the events walked in version order.
 
         Ties at one version keep introduced < last_affected < fixed, so ``introduced X`` + ``fixed X`` affects
         nothing at X.
@@ -109,8 +111,10 @@ class CompiledRange:
         affected = False
         for bound, _order, kind in self.walk:
             if kind == "introduced":
-                if version >= bound:
+                if bound is None or version >= bound:
                     affected = True
+            elif bound is None:
+                continue
             elif kind == "fixed":
                 if version >= bound:
                     affected = False
@@ -119,8 +123,16 @@ class CompiledRange:
         return affected
 
 
+def _walk_key(item: tuple[Version | None, int, str]) -> tuple[int, Version, int]:
+    bound, order, _kind = item
+    return (0, _ZERO, order) if bound is None else (1, bound, order)
+
+
+_ZERO = Version("0")
+
+
 def compile_range(events: Sequence[Mapping[str, Any]]) -> CompiledRange:
-    walk: list[tuple[Version, int, str]] = []
+    walk: list[tuple[Version | None, int, str]] = []
     limits: list[Version | None] = []
     for event in events:
         kv = _event_kind(event)
@@ -128,16 +140,19 @@ def compile_range(events: Sequence[Mapping[str, Any]]) -> CompiledRange:
             continue
         kind, value = kv
         if kind == "limit":
-            if value == "*":
+            if "*" in value:
                 limits.append(None)
             elif (lim := parse_version(value)) is not None:
                 limits.append(lim)
             continue
-        parsed = _lowest_or_version(value)
+        if kind == "introduced" and value == "0":
+            walk.append((None, _EVENT_ORDER[kind], kind))
+            continue
+        parsed = parse_version(value)
         if parsed is None:
             continue  # cannot be ordered: skipped (documented)
         walk.append((parsed, _EVENT_ORDER[kind], kind))
-    walk.sort(key=lambda item: (item[0], item[1]))
+    walk.sort(key=_walk_key)
     fixed = tuple(str(e["fixed"]) for e in events if isinstance(e.get("fixed"), str))
     return CompiledRange(tuple(walk), tuple(limits), fixed, tuple(events))
 

@@ -57,6 +57,20 @@ class OsvApiClient:
             out.append(item)
         return out
 
+    @staticmethod
+    def _query(key: PackageVersion, token: str | None) -> dict[str, Any]:
+        query: dict[str, Any] = {"package": {"name": key[0], "ecosystem": "PyPI"}, "version": key[1]}
+        if token:
+            query["page_token"] = token
+        return query
+
+    def _batches(self, batches: list[list[dict[str, Any]]]) -> list[list[Mapping[str, Any]]]:
+        """Several ``querybatch`` calls at once (a large graph is several batches); any failure raises."""
+        if len(batches) <= 1:
+            return [self._batch(b) for b in batches]
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(batches)))) as pool:
+            return list(pool.map(self._batch, batches))
+
     def query_ids(self, packages: Sequence[PackageVersion]) -> dict[PackageVersion, list[str]]:
         """Advisory ids per (PEP 503 name, version), following ``next_page_token`` until exhausted."""
         keys = [(canonical_name(n), v) for n, v in packages]
@@ -68,15 +82,10 @@ class OsvApiClient:
             if rounds > MAX_PAGES:
                 raise self._bad(f"more than {MAX_PAGES} pages of results")
             next_pending: list[tuple[PackageVersion, str | None]] = []
-            for start in range(0, len(pending), BATCH_SIZE):
-                chunk = pending[start:start + BATCH_SIZE]
-                queries: list[dict[str, Any]] = []
-                for (name, version), token in chunk:
-                    query: dict[str, Any] = {"package": {"name": name, "ecosystem": "PyPI"}, "version": version}
-                    if token:
-                        query["page_token"] = token
-                    queries.append(query)
-                for (key, _token), result in zip(chunk, self._batch(queries), strict=True):
+            chunks = [pending[start:start + BATCH_SIZE] for start in range(0, len(pending), BATCH_SIZE)]
+            answers = self._batches([[self._query(key, token) for key, token in chunk] for chunk in chunks])
+            for chunk, results in zip(chunks, answers, strict=True):
+                for (key, _token), result in zip(chunk, results, strict=True):
                     vulns = result.get("vulns") or []
                     if not isinstance(vulns, list):
                         raise self._bad("'vulns' is not a list")

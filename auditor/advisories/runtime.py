@@ -29,7 +29,7 @@ def store_for(ctx: AuditContext) -> AdvisoryStore:
     ctx.extras[_STORE_KEY] = store
     _add_source(ctx, store.advisory_source())
     _add_source(ctx, store.malicious_source())
-    for warning in [*store.warnings, store.stale_warning()]:
+    for warning in [*store.warnings, store.stale_warning(online=online_enabled(ctx))]:
         if warning and warning not in ctx.report.warnings:
             ctx.report.warnings.append(warning)
     return store

@@ -7,8 +7,10 @@ connection, a truncated body or a corrupt zip raises (exit 3) and leaves the goo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import tempfile
 import zipfile
 import zlib
@@ -27,6 +29,8 @@ DEFAULT_EXPORT_URL = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/al
 SERVICE = "OSV export"
 CHUNK = 1 << 16
 MAX_MEMBER_BYTES = 32 << 20  # one OSV record is kilobytes; a huge member is a corrupt or hostile zip
+TEMP_PREFIX = ".osv-"  # downloads and staging indexes; anything with it is a leftover when no update runs
+LOCK_NAME = "update.lock"
 
 
 class ExportError(IncompleteError):
@@ -93,7 +97,7 @@ class UpdateResult:
 def install_export(zip_path: Path, source: str) -> UpdateResult:
     """Index a downloaded/local export and swap it in only when complete and non-empty."""
     final = updated_db_path()
-    fd, staging_name = tempfile.mkstemp(prefix=".osv-staging.", suffix=".sqlite", dir=advisories_dir())
+    fd, staging_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}staging.", suffix=".sqlite", dir=advisories_dir())
     os.close(fd)
     staging = Path(staging_name)
     try:
@@ -101,32 +105,86 @@ def install_export(zip_path: Path, source: str) -> UpdateResult:
         if counts.records == 0:
             raise ExportError(f"{source}: the export holds no OSV records")
         # ``date`` is the snapshot's newest ``modified``: the export's own age, not the download time.
-        import sqlite3
-
         conn = sqlite3.connect(staging)
         try:
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('date', ?)", (counts.newest_modified[:10],))
             conn.commit()
         finally:
             conn.close()
+        _fsync(staging)  # the rename below must never publish a file whose bytes are still only in memory
         os.replace(staging, final)
+        _fsync_dir(final.parent)
     finally:
         staging.unlink(missing_ok=True)
     return UpdateResult(final, source, counts)
 
 
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):  # not every platform can open a directory
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def update_lock() -> Iterator[None]:
+    """One ``db update`` at a time per cache dir. Holding the lock also proves that temporary files left in the
+    folder belong to an update that was killed (the OS drops a dead process's lock), so they are removed here."""
+    folder = advisories_dir()
+    with open(folder / LOCK_NAME, "a+b") as lock:
+        try:
+            import fcntl
+        except ImportError:  # no advisory locks on this platform: only old leftovers are safe to remove
+            _remove_leftovers(folder, min_age=3600.0)
+            yield
+            return
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise IncompleteError("another `mlaudit db update` is running on this cache; try again when it "
+                                  "has finished") from exc
+        try:
+            _remove_leftovers(folder, min_age=0.0)
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def _remove_leftovers(folder: Path, *, min_age: float) -> None:
+    import time
+
+    now = time.time()
+    for path in folder.iterdir():
+        if not (path.name.startswith(TEMP_PREFIX) or path.name.startswith(f".{TEMP_PREFIX}")
+                or path.name.startswith(f".{updated_db_path().name}.")):
+            continue
+        with contextlib.suppress(OSError):
+            if now - path.stat().st_mtime >= min_age:
+                path.unlink()
+
+
 def update_db(http: HttpClient, *, url: str | None = None, from_file: str | None = None) -> UpdateResult:
+    """Download (or read) an export, index it and swap it in; on any failure the previous database stays."""
     if from_file is not None:
         path = Path(from_file)
         if not path.is_file():
             raise InputError(f"no such file: {from_file}")
-        return install_export(path, str(path.name))
+        with update_lock():
+            return install_export(path, str(path.name))
     source = export_url(url)
-    fd, tmp_name = tempfile.mkstemp(prefix=".osv-download.", suffix=".zip", dir=advisories_dir())
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        download(http, source, tmp)
-        return install_export(tmp, source)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with update_lock():
+        fd, tmp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}download.", suffix=".zip", dir=advisories_dir())
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            download(http, source, tmp)
+            return install_export(tmp, source)
+        finally:
+            tmp.unlink(missing_ok=True)

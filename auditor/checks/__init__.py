@@ -15,6 +15,11 @@ CHECK_MODULES: list[str] = [
     "auditor.checks.confusion",
     "auditor.checks.malicious",
     "auditor.checks.advisories",
+    "auditor.checks.modelscan",
+    "auditor.checks.models",
+    "auditor.checks.signing",
+    "auditor.checks.hashes",
+    "auditor.checks.provenance",
 ]
 
 

@@ -10,4 +10,7 @@ COMMAND_MODULES: list[str] = [
     "auditor.commands.graph_cmd",
     "auditor.commands.sbom_cmd",
     "auditor.commands.db_cmd",
+    "auditor.commands.verify_model_cmd",
+    "auditor.commands.scan_cmd",
+    "auditor.commands.repro_cmd",
 ]

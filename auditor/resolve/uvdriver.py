@@ -352,6 +352,9 @@ class UvResolver:
             pkg.markers = first.marker if first else None
             pkg.extras = first.extras if first else ()
             pkg.location = first.location if first and direct else None
+            pinned = list(dict.fromkeys(h for req in reqs for h in req.hashes))
+            if pinned:  # the user's --hash values; pkg.hashes are the index digests (checks/hashes.py compares)
+                pkg.metadata["pinned_hashes"] = pinned
             packages.append(pkg)
             child = package_node(pin.name)
             for via in pin.via:

@@ -30,6 +30,9 @@ class SourceResult:
     root_name: str | None = None
     root_version: str | None = None
     root_metadata: dict[str, str] = field(default_factory=dict)
+    pip_options: list[str] = field(default_factory=list)  # other pip options of requirements files ("--pre", ...)
+    no_index: bool = False  # a requirements file said --no-index
+    kinds: list[str] = field(default_factory=list)  # input kind of each file read ("requirements", "uv.lock", ...)
 
     def merge(self, other: SourceResult) -> None:
         self.files.extend(other.files)
@@ -47,6 +50,11 @@ class SourceResult:
         for url in other.find_links:
             if url not in self.find_links:
                 self.find_links.append(url)
+        for option in other.pip_options:
+            if option not in self.pip_options:
+                self.pip_options.append(option)
+        self.no_index = self.no_index or other.no_index
+        self.kinds.extend(other.kinds)
         self.root_name = self.root_name or other.root_name
         self.root_version = self.root_version or other.root_version
         for key, value in other.root_metadata.items():

@@ -65,6 +65,27 @@ CASES: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
     ("same version introduced and fixed", rec(ev((INTRO, "1.0"), (F, "1.0"))), [], ["1.0", "0.9", "1.1"]),
     ("invalid candidate only string-equal", rec(ev((INTRO, "0"),), versions=["weird-1"]), ["weird-1"], ["weird-2"]),
     ("empty record", {"id": "X", "affected": []}, [], ["1.0"]),
+    # "0" sorts before every version, including pre-releases of 0 (Version("0") would not)
+    ("introduced 0 covers 0a1 and 0.dev0", rec(ev((INTRO, "0"), (F, "0.1"))), ["0a1", "0.dev0", "0", "0.0.9"],
+     ["0.1", "1"]),
+    ("introduced 0 after a fixed in file order", rec(ev((F, "1.0"), (INTRO, "0"))), ["0rc1", "0.9"], ["1.0"]),
+    ("several limits: below any one", rec(ev((INTRO, "1.0"), (LIM, "1.5"), (LIM, "3.0"))),
+     ["1.0", "2.9"], ["0.9", "3.0"]),
+    ("limit with fixed", rec(ev((INTRO, "0"), (F, "2.0"), (LIM, "1.5"))), ["1.4"], ["1.5", "1.9", "2.0"]),
+    ("limit containing a star is infinity", rec(ev((INTRO, "1.0"), (LIM, "2.*"))), ["1.0", "99"], ["0.1"]),
+    ("invalid limit ignored", rec(ev((INTRO, "1.0"), (LIM, "n/a"))), ["1.0", "7"], ["0.9"]),
+    ("last_affected then reintroduced", rec(ev((INTRO, "0"), (L, "1.0"), (INTRO, "2.0"), (L, "2.1"))),
+     ["1.0", "2.0", "2.1"], ["1.0.1", "1.9", "2.1.1"]),
+    ("introduced and last_affected at one version", rec(ev((L, "1.0"), (INTRO, "1.0"))), ["1.0"], ["0.9", "1.0.1"]),
+    ("post and dev releases order", rec(ev((INTRO, "1.0.post1"), (F, "1.1.dev0"))),
+     ["1.0.post1", "1.0.1", "1.0.9"], ["1.0", "1.1.dev0", "1.1"]),
+    ("epochs", rec(ev((INTRO, "1!0.1"),)), ["1!0.1", "1!2"], ["9.9", "2024.1"]),
+    ("versions list compares PEP 440-equal", rec(versions=["1.0.0", "2.0.0rc1", "3.0+cpu"]),
+     ["1.0", "1.0.0", "2.0.0c1", "2.0rc1", "3.0", "3.0+cpu"], ["1.0.1", "2.0.0"]),
+    ("SEMVER ranges not evaluated", rec(ev((INTRO, "0"),), rtype="SEMVER"), [], ["1.0"]),
+    ("database_specific ignored for matching",
+     rec(ev((INTRO, "0"), (F, "2.0")), database_specific={"last_known_affected_version_range": "<= 9.0"}),
+     ["1.0"], ["2.0", "5.0"]),
 ]
 
 

@@ -73,12 +73,44 @@ def test_batching_and_pagination() -> None:
             fake.records[rid] = record(rid, "paged", [{"introduced": "0"}])
         packages = [(f"pkg-{i}", "1.0") for i in range(BATCH_SIZE + 500)] + [("Paged", "2.0")]
         answer = OsvApiClient(fast_http(), base=srv.url).query(packages)
-        assert fake.batch_sizes[:2] == [BATCH_SIZE, 501]
+        assert sorted(fake.batch_sizes[:2]) == [501, BATCH_SIZE]  # sent concurrently: any order
         assert all(size <= BATCH_SIZE for size in fake.batch_sizes)
         assert [r["id"] for r in answer[("paged", "2.0")]] == ["OSV-A", "OSV-B", "OSV-C"]
         assert [r["id"] for r in answer[("pkg-7", "1.0")]] == ["OSV-A"]
         vuln_gets = [r.path for r in srv.log if r.path.startswith("/v1/vulns/")]
         assert sorted(vuln_gets) == ["/v1/vulns/OSV-A", "/v1/vulns/OSV-B", "/v1/vulns/OSV-C"]  # fetched once each
+
+
+def test_batches_are_concurrent() -> None:
+    """Two batches must be in flight at once: each handler waits for the other at a barrier (a sequential client
+    would time the barrier out and get a 500)."""
+    barrier = threading.Barrier(2, timeout=5)
+
+    def querybatch(req: Request) -> Response:
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            return Response(500, b"not concurrent")
+        return Response.json({"results": [{} for _ in req.json()["queries"]]})
+
+    with LoopbackServer() as srv:
+        srv.route("POST", "/v1/querybatch", querybatch)
+        answer = OsvApiClient(fast_http(retries=0), base=srv.url).query(
+            [(f"p{i}", "1.0") for i in range(BATCH_SIZE + 1)])
+    assert len(answer) == BATCH_SIZE + 1 and not any(answer.values())
+
+
+def test_truncated_json_is_network_error() -> None:
+    with LoopbackServer() as srv:
+        srv.route("POST", "/v1/querybatch", lambda _r: Response(200, b'{"results": [{"vulns": [{"id": "GH'))
+        with pytest.raises(NetworkError, match="invalid JSON"):
+            OsvApiClient(fast_http(), base=srv.url).query([("x", "1")])
+        fake_pages = {"results": [{"vulns": [{"id": "OSV-T"}]}]}
+        srv.route("POST", "/v1/querybatch", lambda _r: Response.json(fake_pages))
+        srv.route("GET", "/v1/vulns/OSV-T", lambda _r: Response(200, b'{"id": "OSV-T", "affected": ['))
+        with pytest.raises(NetworkError, match="invalid JSON") as info:
+            OsvApiClient(fast_http(), base=srv.url).query([("x", "1")])
+        assert info.value.host == srv.url.split("//", 1)[1]
 
 
 def test_429_then_success() -> None:
@@ -157,7 +189,8 @@ def test_checks_merge_online_with_local(monkeypatch: pytest.MonkeyPatch) -> None
     assert [f.id for f in vulns if f.package == ("fresh-pkg", "1.0")] == ["GHSA-new1-new1-new1"]
     names = [s.name for s in ctx.report.data_sources]
     assert names.count("advisories") == 1 and "advisories (online)" in names
-    assert any("mlaudit db update" in w for w in ctx.report.warnings)
+    (stale,) = [w for w in ctx.report.warnings if "mlaudit db update" in w]
+    assert "also asked the OSV API" in stale  # online: the old local data is not the whole story
 
 
 def test_online_failure_fails_the_check(monkeypatch: pytest.MonkeyPatch) -> None:

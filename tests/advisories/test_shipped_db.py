@@ -47,6 +47,13 @@ def test_known_malicious_name(store: AdvisoryStore) -> None:
     assert store.malicious("requests") == []
 
 
+def test_known_malicious_helper() -> None:
+    from auditor.advisories.db import known_malicious
+
+    found = known_malicious(["Equests", "requests", "tucan_x"])
+    assert found == {"equests": ["MAL-2022-7433"], "tucan-x": ["MAL-2023-1421"]}
+
+
 def test_embedded_index_is_reused_and_fingerprinted(store: AdvisoryStore) -> None:
     path = ensure_embedded_db()
     assert path.name.startswith("embedded-") and path == store.vulns_db.path

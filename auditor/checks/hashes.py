@@ -1,0 +1,167 @@
+"""Pinned hashes against the digests the index publishes.
+
+Why: a requirements file with ``--hash`` or a lockfile promises "exactly these bytes". If none of the files the
+index publishes for that version has a pinned digest, either the lock was made against another (possibly
+attacker-controlled) index or the release was replaced: both are critical (CONVENTIONS.md: hash mismatches are
+critical). Packages without pinned hashes are marked in their properties so the SBOM shows it; they only become
+findings when the policy asks for hashes (``require_hashes``).
+
+Published digests come from the resolver (uv's pylock output for the chosen version, filtered to the target) or,
+with ``--online``, from the project's page on the index (every file of the version). Pre-resolved inputs audited
+without ``--online`` are marked ``hashes-verified=not-checked`` rather than reported clean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from auditor.model import Artifact, Finding, Package, Severity
+from auditor.options import AuditContext
+from auditor.provenance import prop
+from auditor.provenance.pages import ProjectPage, fetch_pages
+
+# Sources whose ``Package.hashes`` are the index's digests (written by the resolver), not user pins.
+RESOLVER_SOURCES = frozenset({"resolver", "sdist-static-metadata", "environment"})
+
+
+def _sha256_values(values: Iterable[str]) -> set[str]:
+    out: set[str] = set()
+    for value in values:
+        algo, sep, digest = str(value).partition(":")
+        if not sep:
+            algo, sep, digest = str(value).partition("=")
+        if sep and algo.strip().lower() == "sha256" and digest.strip():
+            out.add(digest.strip().lower())
+    return out
+
+
+def pinned_hashes(package: Package) -> tuple[set[str], list[str]]:
+    """``(sha256 digests the user pinned, every pinned hash as written)`` for ``package``.
+
+    The resolver records a requirement's ``--hash`` values in ``metadata["pinned_hashes"]`` because its own
+    ``hashes`` are the index digests; for inputs that are already resolved (requirements, lockfiles), the
+    package's ``hashes`` and its artifacts' hashes are what the input pinned.
+    """
+    explicit = package.metadata.get("pinned_hashes")
+    if isinstance(explicit, list):
+        raw = [str(v) for v in explicit]
+    elif package.source in RESOLVER_SOURCES:
+        raw = []
+    else:
+        raw = list(package.hashes)
+        raw += [f"{algo}:{value}" for a in package.artifacts for algo, value in a.hashes.items()]
+    raw = list(dict.fromkeys(raw))
+    return _sha256_values(raw), raw
+
+
+@dataclass
+class Published:
+    digests: dict[str, str] = field(default_factory=dict)  # sha256 -> filename
+    complete: bool = False  # every file of the version (index page) vs the resolver's target-filtered list
+    origin: str = ""
+
+
+def published_from_resolver(package: Package) -> Published | None:
+    if package.source not in RESOLVER_SOURCES:
+        return None
+    digests = {a.hashes["sha256"].lower(): a.filename for a in package.artifacts if a.url and "sha256" in a.hashes}
+    return Published(digests, complete=False, origin="resolver") if digests else None
+
+
+def published_from_page(package: Package, page: ProjectPage | None) -> Published | None:
+    if page is None:
+        return None
+    files = page.files_of(package.version)
+    digests = {f.sha256: f.filename for f in files if f.sha256}
+    return Published(digests, complete=True, origin="index page") if digests else None
+
+
+def record_index_artifacts(package: Package, page: ProjectPage | None) -> None:
+    """Keep the index's digests on the package: add its files when none are known, mark known ones verified."""
+    if page is None:
+        return
+    files = page.files_of(package.version)
+    if not package.artifacts:
+        package.artifacts = [Artifact(filename=f.filename, url=f.url, hashes={"sha256": f.sha256} if f.sha256 else {},
+                                      kind=f.kind if f.kind != "other" else "sdist") for f in files]
+        return
+    by_name = {f.filename: f for f in files}
+    for art in package.artifacts:
+        listed = by_name.get(art.filename)
+        if listed is not None and listed.sha256 and "sha256" in art.hashes:
+            art.verified = art.hashes["sha256"].lower() == listed.sha256
+
+
+class HashesCheck:
+    name = "hashes"
+
+    def run(self, ctx: AuditContext) -> Iterable[Finding]:
+        packages = list(ctx.report.packages.values())
+        pages: dict[str, ProjectPage | None] = {}
+        if ctx.options.online and not ctx.options.offline:
+            pages = fetch_pages(ctx, packages)
+        findings: list[Finding] = []
+        stats = {"pinned": 0, "unpinned": 0, "match": 0, "mismatch": 0, "not-checked": 0}
+        require = bool(getattr(ctx.options.policy, "require_hashes", False))
+        for package in packages:
+            page = pages.get(package.name)
+            pinned, raw = pinned_hashes(package)
+            published = published_from_page(package, page) or published_from_resolver(package)
+            record_index_artifacts(package, page)
+            if not raw:
+                stats["unpinned"] += 1
+                package.properties[prop("hashes-pinned")] = "false"
+                if require:
+                    findings.append(_unpinned(package))
+                continue
+            stats["pinned"] += 1
+            package.properties[prop("hashes-pinned")] = "true"
+            if published is None or not pinned:
+                package.properties[prop("hashes-verified")] = "not-checked"
+                stats["not-checked"] += 1
+                continue
+            unknown = sorted(pinned - published.digests.keys())
+            matched = sorted(pinned & published.digests.keys())
+            bad = bool(unknown) if published.complete else not matched
+            package.properties[prop("hashes-verified")] = "mismatch" if bad else "match"
+            stats["mismatch" if bad else "match"] += 1
+            if bad:
+                findings.append(_mismatch(package, unknown, matched, published))
+        ctx.report.properties["hash_check"] = {
+            **stats, "index_pages": bool(pages),
+            "note": "" if pages else "pinned hashes of already-resolved inputs are compared with the index only "
+                                     "with --online",
+        }
+        return findings
+
+
+def _mismatch(package: Package, unknown: list[str], matched: list[str], published: Published) -> Finding:
+    where = "the index publishes" if published.complete else "the resolver chose for the target"
+    shown = ", ".join(f"sha256:{h[:16]}…" for h in unknown[:3]) + (" …" if len(unknown) > 3 else "")
+    if published.complete:
+        message = (f"{package.name}=={package.version}: pinned hash(es) {shown} match no file {where} for this "
+                   "version")
+    else:
+        message = f"{package.name}=={package.version}: none of the pinned hashes matches a file {where}"
+    return Finding(
+        kind="hash-mismatch", id="hash-mismatch", severity=Severity.CRITICAL, message=message,
+        package=(package.name, package.version), location=package.location, check="hashes",
+        evidence={"unmatched": [f"sha256:{h}" for h in unknown], "matched": [f"sha256:{h}" for h in matched],
+                  "published": {f"sha256:{h}": name for h, name in sorted(published.digests.items())},
+                  "published_from": published.origin},
+        fix="re-create the pins against the trusted index (pip-compile --generate-hashes / uv lock) and find out "
+            "where the pinned file came from before installing",
+    )
+
+
+def _unpinned(package: Package) -> Finding:
+    return Finding(
+        kind="unpinned-hashes", id="unpinned-hashes", severity=Severity.HIGH,
+        message=f"{package.name}=={package.version} is not pinned by hash (policy requires hashes)",
+        package=(package.name, package.version), location=package.location, check="hashes",
+        fix="lock with hashes (pip-compile --generate-hashes, uv pip compile --generate-hashes, uv lock)",
+    )
+
+
+CHECK = HashesCheck()

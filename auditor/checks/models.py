@@ -1,0 +1,133 @@
+"""Check ``models``: what the model/dataset references and their Hub metadata say about risk.
+
+Rules (finding kind / id / severity):
+- ``unpinned-revision`` / ``MLA-MODEL-UNPINNED`` / low: a reference in the project (code, config, card, manifest)
+  without a 40-hex commit: a branch or tag moves, so what is downloaded can change without a code change.
+- ``trust-remote-code`` / ``MLA-MODEL-REMOTE-CODE``: ``trust_remote_code=True`` (or a run-time value) runs Python
+  from the repo on load -- high when the revision is not a commit (the owner can change that code at any time),
+  medium when pinned. ``MLA-MODEL-CUSTOM-CODE`` / info: the repo ships code (``*.py``, ``auto_map``) but the
+  project does not enable it.
+- ``unsafe-model`` / ``MLA-MODEL-PICKLE-ONLY`` / low (CONVENTIONS: unsafe-but-common; ``require-safetensors``
+  raises it): pickle-family/Keras weights in a repo directory without a ``.safetensors`` file. The bytes are the
+  model scanner's job (``--fetch-models`` downloads them).
+- ``model-not-found`` / ``MLA-MODEL-NOT-FOUND`` / medium: the Hub has no such public repo: a deleted or private
+  name that someone else can register and fill (namespace reuse).
+- ``missing-license`` / ``MLA-MODEL-NO-LICENSE`` / low: resolved metadata carries no licence.
+- ``license-conflict`` / ``MLA-MODEL-LICENSE-CONFLICT`` / medium: a model, base model or dataset whose licence
+  forbids the project's use (``auditor.models.licenses``).
+- ``hash-mismatch`` / ``MLA-MODEL-HASH-MISMATCH`` / critical: a file fetched with ``--fetch-models`` differs from
+  the sha256 the Hub lists for it.
+Look-alike orgs are the ``typosquat`` check's (it already covers ``report.models``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from auditor.model import Finding, ModelRef, Severity
+from auditor.models.formats import code_files, pickle_only
+from auditor.models.hub import HubState, key_of, state_of
+from auditor.models.licenses import forbids, project_use
+from auditor.models.repoid import is_commit
+from auditor.models.settings import model_settings
+from auditor.options import AuditContext
+
+RESOLVED = ("resolved", "cached")
+
+
+class ModelsCheck:
+    name = "models"
+
+    def run(self, ctx: AuditContext) -> Iterable[Finding]:
+        if not ctx.report.models:
+            return []
+        state = state_of(ctx)
+        root_meta = ctx.report.properties.get("root_metadata")
+        declared = root_meta.get("license") if isinstance(root_meta, dict) else None
+        use = project_use(model_settings(ctx).use, declared if isinstance(declared, str) else None)
+        findings: list[Finding] = []
+        for ref in ctx.report.models:
+            findings.extend(self._one(ref, state, use, ctx))
+        for ref, path, want, got in state.hash_mismatches:
+            findings.append(self._finding(
+                ref, "hash-mismatch", "MLA-MODEL-HASH-MISMATCH", Severity.CRITICAL,
+                f"{ref.repo_id}: downloaded {path} has sha256 {got}, the Hub lists {want}",
+                evidence={"file": path, "expected": want, "actual": got}, path=next(
+                    (f.local_path for f in ref.files if f.path == path), None),
+                fix="do not use this file; re-download and report it if it persists"))
+        return findings
+
+    def _one(self, ref: ModelRef, state: HubState, use: str | None, ctx: AuditContext) -> list[Finding]:
+        out: list[Finding] = []
+        status = state.status.get(key_of(ref))
+        direct = ref.via is None and ref.origin != "hub"
+        what = f"{ref.kind} {ref.repo_id}"
+        if direct and not is_commit(ref.revision):
+            pinned = f'revision="{ref.resolved_revision}"' if ref.resolved_revision else "revision=<commit sha>"
+            shown = f"revision {ref.revision!r}" if ref.revision else "no revision (default branch)"
+            out.append(self._finding(ref, "unpinned-revision", "MLA-MODEL-UNPINNED", Severity.LOW,
+                                     f"{what} is loaded with {shown}: a branch or tag can change what is downloaded",
+                                     evidence={"revision": ref.revision, "resolved": ref.resolved_revision},
+                                     fix=f"pin {pinned}"))
+        out.extend(self._remote_code(ref, state, what))
+        if ref.kind == "model" and ref.files:
+            only = pickle_only([f.path for f in ref.files])
+            if only:
+                where = " (files in the local cache)" if key_of(ref) in state.partial_files else ""
+                out.append(self._finding(
+                    ref, "unsafe-model", "MLA-MODEL-PICKLE-ONLY", Severity.LOW,
+                    f"{what} has weights only in formats that can run code when loaded{where}: "
+                    f"{', '.join(only[:5])}{' ...' if len(only) > 5 else ''}",
+                    evidence={"files": only}, fix="prefer a revision or repo with .safetensors weights; "
+                                                   "scan the files (--fetch-models)"))
+        if status == "not-found":
+            out.append(self._finding(
+                ref, "model-not-found", "MLA-MODEL-NOT-FOUND", Severity.MEDIUM,
+                f"{what} does not exist on the Hub (or is private): whoever registers that name controls what "
+                "this project downloads", fix="remove the reference or point it at the repo you mean"))
+        if status in RESOLVED:
+            cached_card = status != "cached" or any(f.path == "README.md" for f in ref.files)
+            if ref.license is None and cached_card:
+                out.append(self._finding(ref, "missing-license", "MLA-MODEL-NO-LICENSE", Severity.LOW,
+                                         f"{what} declares no licence: its terms of use are unknown",
+                                         fix="check the terms with the publisher before use"))
+            conflict = forbids(ref.license, use)
+            if conflict is not None:
+                chain = f" (reached via {ref.via})" if ref.via else ""
+                out.append(self._finding(
+                    ref, "license-conflict", "MLA-MODEL-LICENSE-CONFLICT", Severity.MEDIUM,
+                    f"{what}{chain} is licensed {ref.license} ({conflict.category}), which forbids {use} use",
+                    evidence={"license": ref.license, "category": conflict.category, "project_use": use,
+                              "via": ref.via, "note": conflict.note},
+                    fix="use a model/dataset whose licence allows this use, or set model-use in the policy"))
+        return out
+
+    def _remote_code(self, ref: ModelRef, state: HubState, what: str) -> list[Finding]:
+        code = code_files([f.path for f in ref.files])
+        auto_map = state.auto_map.get(key_of(ref), [])
+        evidence = {"code_files": code, "auto_map": auto_map, "revision": ref.revision}
+        if ref.trust_remote_code:
+            pinned = is_commit(ref.revision)
+            severity = Severity.MEDIUM if pinned else Severity.HIGH
+            because = "pinned to a commit" if pinned else "not pinned: the repo owner can change the code at any time"
+            shipped = f"; the repo ships {', '.join(code[:5])}" if code else ""
+            return [self._finding(
+                ref, "trust-remote-code", "MLA-MODEL-REMOTE-CODE", severity,
+                f"{what} is loaded with trust_remote_code: Python from the repo runs on load ({because}){shipped}",
+                evidence=evidence, fix="remove trust_remote_code, or review the code and pin revision= to a commit")]
+        if ref.kind == "model" and (code or auto_map):
+            return [self._finding(
+                ref, "trust-remote-code", "MLA-MODEL-CUSTOM-CODE", Severity.INFO,
+                f"{what} ships custom code ({', '.join((code or auto_map)[:5])}); it runs only with "
+                "trust_remote_code, which this project does not set", evidence=evidence)]
+        return []
+
+    def _finding(self, ref: ModelRef, kind: str, rule: str, severity: Severity, message: str, *,
+                 evidence: object = None, fix: str | None = None, path: str | None = None) -> Finding:
+        return Finding(kind=kind, id=rule, severity=severity, message=message, model=(ref.repo_id, ref.revision),
+                       location=ref.location, evidence=evidence, fix=fix, check=self.name, path=path)
+
+
+CHECK = ModelsCheck()
+
+__all__ = ["CHECK", "ModelsCheck"]

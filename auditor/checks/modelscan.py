@@ -1,0 +1,87 @@
+"""Check ``modelscan``: scan the model files of the project and of the models it references, without loading
+them (issue 10). Project files are found by candidate extension and size, then judged by content; model files
+downloaded by the Hub helper (``ModelRef.local_path`` / ``ModelFile.local_path``) are scanned too, and their
+findings name the model (``repo_id``, revision) as well as the file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from auditor.model import Finding, ModelRef
+from auditor.options import AuditContext
+from auditor.scan import iter_model_files, scan_paths
+
+CANDIDATE_EXTENSIONS = frozenset({
+    ".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle", ".dat", ".pdparams", ".pdopt", ".npy", ".npz", ".joblib",
+    ".jbl", ".dill", ".h5", ".hdf5", ".keras", ".pb", ".onnx", ".gguf", ".ggml", ".safetensors", ".zip", ".tar",
+    ".tgz", ".gz", ".bz2", ".xz", ".sav", ".mar", ".nemo", ".model", ".weights", ".pkl.z", ".cloudpkl",
+})
+MAX_PROJECT_FILE = 64 << 30  # larger files are recorded as skipped, never silently ignored
+
+
+class ModelScanCheck:
+    name = "modelscan"
+
+    def run(self, ctx: AuditContext) -> Iterable[Finding]:
+        if not ctx.options.scan_models:
+            return []
+        findings: list[Finding] = []
+        formats: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        project = Path(ctx.options.project_dir) if ctx.options.project_dir else None
+        if project is not None and project.is_dir():
+            ctx.progress("scanning model files in the project")
+            files: list[Path] = []
+            for p in iter_model_files(project, extensions=CANDIDATE_EXTENSIONS):
+                if p.stat().st_size > MAX_PROJECT_FILE:
+                    ctx.skip(f"model file larger than {MAX_PROJECT_FILE} bytes not scanned", file=str(p),
+                             not_checked=["model file scan"])
+                    continue
+                files.append(p)
+            findings.extend(self._scan(ctx, files, seen, formats, None))
+        for ref in ctx.report.models:
+            paths = _local_files(ref)
+            if paths:
+                ctx.progress(f"scanning files of {ref.repo_id}")
+                findings.extend(self._scan(ctx, paths, seen, formats, ref))
+        if formats:
+            ctx.report.properties.setdefault("model_scan", []).extend(formats)
+        return findings
+
+    def _scan(self, ctx: AuditContext, files: list[Path], seen: set[str], formats: list[dict[str, Any]],
+              ref: ModelRef | None) -> list[Finding]:
+        todo = []
+        for p in files:
+            real = str(p.resolve())
+            if real not in seen:
+                seen.add(real)
+                todo.append(p)
+        if not todo:
+            return []
+        result = scan_paths(todo)
+        for s in result.skipped:
+            ctx.report.skipped.append(s)
+        formats.extend({"path": n.path, "format": n.format, "verdict": n.verdict} for n in result.formats)
+        if ref is not None:
+            for f in result.findings:
+                f.model = (ref.repo_id, ref.resolved_revision or ref.revision)
+        return result.findings
+
+
+def _local_files(ref: ModelRef) -> list[Path]:
+    paths: list[Path] = []
+    if ref.local_path:
+        p = Path(ref.local_path)
+        if p.is_dir():
+            paths.extend(iter_model_files(p))
+        elif p.is_file():
+            paths.append(p)
+    for mf in ref.files:
+        if mf.local_path and Path(mf.local_path).is_file():
+            paths.append(Path(mf.local_path))
+    return paths
+
+
+CHECK = ModelScanCheck()

@@ -1,0 +1,123 @@
+"""Check ``model-signing``: local model directories in the project and their OpenSSF ``model.sig`` signatures.
+
+- A ``model.sig`` names the directory it signs (the in-toto subject): a sibling directory of that name (the layout
+  ``model_signing sign DIR`` leaves) or the signature's own directory.
+- With a key, certificate or identity configured (``[tool.mlaudit.model-signing]``), the signature is verified
+  with ``model-signing``; failure is a critical ``signature-invalid`` finding (``MLA-MODEL-SIGNATURE-INVALID``).
+- Without one, the signed per-file sha256 manifest is still compared with the directory: a modified directory is
+  the same critical finding; a matching one is ``signature-unverified`` / info (who signed is not checked).
+- A directory with weight files and no signature covering it: ``unsigned-model`` / ``MLA-MODEL-UNSIGNED`` / info.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from auditor.commands.verify_model_cmd import signature_finding
+from auditor.errors import UsageError
+from auditor.model import Finding, Location, Severity
+from auditor.models.refs import SKIP_DIRS, is_venv
+from auditor.models.settings import SigningSettings, model_settings
+from auditor.models.signing import SIGNATURE_NAME, check_manifest, subject_name, verify_model
+from auditor.options import AuditContext
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".onnx", ".gguf", ".h5", ".hdf5", ".keras",
+                   ".pkl", ".pickle", ".joblib", ".msgpack", ".tflite", ".npz", ".mar")
+MAX_DIRS = 20_000
+
+
+class SigningCheck:
+    name = "model-signing"
+
+    def run(self, ctx: AuditContext) -> Iterable[Finding]:
+        if not ctx.options.project_dir or not Path(ctx.options.project_dir).is_dir():
+            return []
+        root = Path(ctx.options.project_dir)
+        model_dirs, signatures = _scan(root, ctx)
+        settings = model_settings(ctx).signing
+        findings: list[Finding] = []
+        signed: set[Path] = set()
+        for sig in signatures:
+            target = _signed_dir(sig)
+            if target is None:
+                ctx.skip(f"cannot tell which model directory {SIGNATURE_NAME} signs (its subject names none beside "
+                         "it); not verified", file=str(sig))
+                continue
+            signed.add(target)
+            findings.extend(self._verify(target, sig, settings, ctx))
+        for model_dir in model_dirs:
+            if any(model_dir == s or s in model_dir.parents for s in signed):
+                continue
+            findings.append(Finding(
+                kind="unsigned-model", id="MLA-MODEL-UNSIGNED", severity=Severity.INFO,
+                message=f"model files in {model_dir} carry no {SIGNATURE_NAME} (OpenSSF model signing): their "
+                        "origin cannot be verified", path=str(model_dir), location=Location(str(model_dir)),
+                fix="sign released models with model_signing and verify them before use", check=self.name))
+        return findings
+
+    def _verify(self, target: Path, sig: Path, settings: SigningSettings, ctx: AuditContext) -> list[Finding]:
+        if settings.configured:
+            try:
+                result = verify_model(target, sig, key=settings.key, certificates=settings.certificates or None,
+                                      identity=settings.identity, identity_provider=settings.identity_provider,
+                                      ignore_unsigned_files=settings.ignore_unsigned_files)
+            except UsageError as exc:  # e.g. the configured key file is missing: a config problem, said as such
+                ctx.skip(f"model signature not verified: {exc.message}", file=str(sig))
+                return []
+        else:
+            manifest = check_manifest(target, sig, settings.ignore_unsigned_files)
+            if manifest is None:
+                ctx.skip("model signature not verified: no key/identity configured ([tool.mlaudit.model-signing]) "
+                         "and no per-file manifest in the bundle", file=str(sig))
+                return []
+            result = manifest
+        if not result.verified:
+            return [signature_finding(target, sig, result, check=self.name)]
+        if settings.configured:
+            return []
+        return [Finding(kind="signature-unverified", id="MLA-MODEL-SIGNATURE-UNVERIFIED", severity=Severity.INFO,
+                        message=f"{target} matches its signed manifest, but no key or identity is configured to "
+                                "check who signed it", path=str(target), location=Location(str(sig)),
+                        evidence={"method": result.method},
+                        fix="set key/certificate/identity in [tool.mlaudit.model-signing]", check=self.name)]
+
+
+def _signed_dir(sig: Path) -> Path | None:
+    name = subject_name(sig)
+    if not name:
+        return None
+    sibling = sig.parent / name
+    if sibling.is_dir():
+        return sibling
+    if sig.parent.name == name:
+        return sig.parent
+    return None
+
+
+def _scan(root: Path, ctx: AuditContext) -> tuple[list[Path], list[Path]]:
+    """Directories holding weight files, and signature files, pruned like the reference walk."""
+    model_dirs: list[Path] = []
+    signatures: list[Path] = []
+    seen = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        if dirpath != str(root) and is_venv(dirpath, filenames + dirnames):
+            dirnames[:] = []
+            continue
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+        seen += 1
+        if seen > MAX_DIRS:
+            ctx.incomplete(f"more than {MAX_DIRS} directories: model signatures beyond them were not looked for")
+            break
+        base = Path(dirpath)
+        if SIGNATURE_NAME in filenames:
+            signatures.append(base / SIGNATURE_NAME)
+        if any(name.lower().endswith(WEIGHT_SUFFIXES) for name in filenames):
+            model_dirs.append(base)
+    return model_dirs, signatures
+
+
+CHECK = SigningCheck()
+
+__all__ = ["CHECK", "SigningCheck"]

@@ -1,0 +1,75 @@
+"""``mlaudit scan PATH...``: scan model files (files, directories, Hugging Face snapshot/cache directories) for
+code that runs on load, without loading them. Same report shape and exit codes as the audit: 0 clean, 1 a finding
+at/above ``--fail-on`` (default low), 2 usage error (missing path), 3 incomplete when completeness is required.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+from pathlib import Path
+
+from auditor import __version__
+from auditor.commands.common import SEVERITY_CHOICES, add_output_args, emit, progress_display
+from auditor.errors import UsageError
+from auditor.model import Report, Severity
+
+NAME = "scan"
+HELP = "scan model files (pickle/PyTorch/NumPy/joblib/Keras/TF/ONNX/GGUF/safetensors/archives) without loading them"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="model files or directories (HF snapshots/caches)")
+    parser.add_argument("--fail-on", choices=SEVERITY_CHOICES, default=None,
+                        help="exit 1 when a finding at or above this severity is not ignored (default: low)")
+    parser.add_argument("--require-complete", action="store_true",
+                        help="exit 3 when anything could not be scanned")
+    parser.add_argument("--config", help="policy file (ignores, require-safetensors, fail-on)")
+    add_output_args(parser)
+
+
+def build_report(paths: list[Path]) -> Report:
+    from auditor.scan import scan_paths
+
+    started = time.perf_counter()
+    report = Report(generated_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat())
+    report.properties["tool"] = {"name": "mlaudit", "version": __version__}
+    report.inputs = [str(p) for p in paths]
+    report.root_name = "model scan"
+    result = scan_paths(paths)
+    report.findings = sorted(result.findings, key=lambda f: (-f.severity.rank, f.path or "", f.id))
+    report.skipped = list(result.skipped)
+    report.properties["model_scan"] = [{"path": n.path, "format": n.format, "verdict": n.verdict}
+                                       for n in result.formats]
+    report.properties["files_scanned"] = result.files_scanned
+    report.properties["bytes_scanned"] = result.bytes_scanned
+    report.timings["check:modelscan"] = round(time.perf_counter() - started, 3)
+    return report
+
+
+def run(args: argparse.Namespace) -> int:
+    from auditor.pipeline import exit_code_for
+    from auditor.policy import apply_policy
+
+    paths = [Path(p) for p in args.paths]
+    for p in paths:
+        if not p.exists():
+            raise UsageError(f"no such file or directory: {p}")
+    policy = None
+    if args.config:
+        from auditor.config import load_policy
+
+        policy = load_policy(None, Path(args.config))
+    with progress_display(args) as progress:
+        progress(f"scanning {len(paths)} path(s)")
+        report = build_report(paths)
+    if policy is not None:
+        apply_policy(report, policy)
+    fail_on = Severity(args.fail_on) if args.fail_on else (
+        policy.fail_on if policy is not None and policy.fail_on else Severity.LOW)
+    report.fail_on = fail_on
+    if args.require_complete or (policy is not None and policy.require_complete):
+        report.properties["require_complete"] = True
+    emit(report, args)
+    return exit_code_for(report)

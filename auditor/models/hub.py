@@ -1,0 +1,349 @@
+"""Resolve model/dataset references on the Hugging Face Hub (or, offline, in the local HF cache).
+
+For each reference: the commit the revision resolves to, the repo's files (size, LFS sha256), licence, gated
+flag, card metadata, and the ``base_model``/``datasets`` chain (followed recursively to ``MAX_DEPTH``; every repo
+met is appended to ``report.models`` with ``via``). Returns the graph edges ``root -> reference`` and
+``model -> base model/dataset`` (``origin="hub"``).
+
+Why huggingface_hub and not our ``HttpClient``: it is the client the audited code itself uses, so endpoints,
+``HF_ENDPOINT``, tokens for gated repos and the cache layout match what will run. What our layer promises is
+kept here: per-request timeout (``--timeout``), bounded retries with backoff on 429/5xx/connection errors, the
+run deadline, and ``NetworkError`` naming the Hub host on failure -- never a silently clean result.
+huggingface_hub reads ``HF_ENDPOINT``/``HF_HUB_OFFLINE`` once at import; we read them at call time instead.
+
+A missing repo (404, or private: 401) is a finding (someone could register the name; see ``checks/models.py``),
+a gated repo without access and a missing revision are skipped entries (the files could not be checked).
+What each repo resolved to is kept in ``ctx.extras[STATE_KEY]`` (a ``HubState``) for the ``models`` check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from huggingface_hub import HfApi, constants, hf_hub_download
+from huggingface_hub.errors import (
+    GatedRepoError,
+    HfHubHTTPError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+
+from auditor import __version__
+from auditor.errors import NetworkError
+from auditor.model import ROOT_NODE, Edge, ModelFile, ModelRef
+from auditor.models.filerefs import front_matter
+from auditor.models.formats import is_unsafe_format
+from auditor.models.hubcache import cache_root, find_snapshot
+from auditor.net import RETRY_STATUSES, host_of
+from auditor.options import AuditContext
+
+SERVICE = "Hugging Face Hub"
+STATE_KEY = "models.hub"
+MAX_DEPTH = 4  # base-model hops followed from a reference
+MAX_REPOS = 200  # repos resolved per run (references + chain)
+FETCH_LIMIT_BYTES = 4 * 1024**3  # --fetch-models: total download budget per run
+CARD_KEYS = ("license", "license_name", "license_link", "base_model", "base_model_relation", "datasets",
+             "library_name", "pipeline_tag", "language", "tags", "extra_gated_prompt")
+
+Key = tuple[str, str, "str | None"]
+
+
+@dataclass
+class HubState:
+    """What resolution learned beyond ``ModelRef`` fields, keyed by (repo_id, kind, revision as written)."""
+
+    status: dict[Key, str] = field(default_factory=dict)  # resolved | cached | not-found | gated | no-revision | ...
+    auto_map: dict[Key, list[str]] = field(default_factory=dict)  # config.json auto_map classes (custom code)
+    partial_files: set[Key] = field(default_factory=set)  # file list from the local cache only
+    hash_mismatches: list[tuple[ModelRef, str, str, str]] = field(default_factory=list)  # ref, path, want, got
+
+
+def state_of(ctx: AuditContext) -> HubState:
+    state = ctx.extras.get(STATE_KEY)
+    if not isinstance(state, HubState):
+        state = HubState()
+        ctx.extras[STATE_KEY] = state
+    return state
+
+
+def key_of(ref: ModelRef) -> Key:
+    return (ref.repo_id, ref.kind, ref.revision)
+
+
+def endpoint() -> str:
+    return (os.environ.get("HF_ENDPOINT") or "").rstrip("/") or constants.ENDPOINT
+
+
+def hub_offline(ctx: AuditContext) -> bool:
+    env = (os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or "").strip().lower()
+    return ctx.options.offline or env in ("1", "true", "yes", "on")
+
+
+def resolve_models(models: list[ModelRef], ctx: AuditContext) -> list[Edge]:
+    """Resolve every reference (and its chain); return root and chain edges. Raises ``NetworkError``."""
+    resolver = _Resolver(ctx)
+    edges: list[Edge] = []
+    for ref in list(models):
+        if ref.via is None:
+            edges.append(Edge(ROOT_NODE, ref.node_id, requirement=_requirement(ref), origin=ref.origin or "code"))
+    for ref in list(models):
+        resolver.resolve(ref, depth=0)
+    return edges + resolver.edges
+
+
+def _requirement(ref: ModelRef) -> str:
+    return f"{ref.repo_id}@{ref.revision}" if ref.revision else ref.repo_id
+
+
+class _Resolver:
+    def __init__(self, ctx: AuditContext) -> None:
+        self.ctx = ctx
+        self.state = state_of(ctx)
+        self.offline = hub_offline(ctx)
+        self.endpoint = endpoint()
+        self.cache = cache_root()
+        self.api = HfApi(endpoint=self.endpoint, library_name="mlaudit", library_version=__version__)
+        self.edges: list[Edge] = []
+        self.done: set[Key] = set()
+        self.fetched_bytes = 0
+
+    def resolve(self, ref: ModelRef, depth: int) -> None:
+        key = key_of(ref)
+        if key in self.done:
+            return
+        if len(self.done) >= MAX_REPOS:
+            self.ctx.incomplete(f"more than {MAX_REPOS} model/dataset repos referenced; the rest were not resolved")
+            return
+        self.done.add(key)
+        if self.offline:
+            self._from_cache(ref)
+        else:
+            self._from_hub(ref)
+        self._follow_chain(ref, depth)
+
+    # -- chain ------------------------------------------------------------------------------------------------
+    def _follow_chain(self, ref: ModelRef, depth: int) -> None:
+        links = [(b, "model", "base_model") for b in ref.base_models]
+        links += [(d, "dataset", "datasets") for d in ref.datasets]
+        if links and depth + 1 > MAX_DEPTH:
+            self.ctx.incomplete(f"base-model chain below {ref.repo_id} is deeper than {MAX_DEPTH}; not followed")
+            return
+        for repo_id, kind, relation in links:
+            child = self._chain_ref(ref, repo_id, kind)
+            self.edges.append(Edge(ref.node_id, child.node_id, requirement=relation, origin="hub"))
+            self.resolve(child, depth + 1)
+
+    def _chain_ref(self, parent: ModelRef, repo_id: str, kind: str) -> ModelRef:
+        for existing in self.ctx.report.models:
+            if existing.repo_id == repo_id and existing.kind == kind and existing.revision is None:
+                return existing
+        child = ModelRef(repo_id=repo_id, kind=kind, location=parent.location, origin="hub", via=parent.repo_id)
+        self.ctx.report.models.append(child)
+        return child
+
+    # -- offline: the local cache only ------------------------------------------------------------------------
+    def _from_cache(self, ref: ModelRef) -> None:
+        snapshot = find_snapshot(self.cache, ref.repo_id, ref.kind, ref.revision)
+        key = key_of(ref)
+        if snapshot is None:
+            self.state.status[key] = "not-cached"
+            self._skip(ref, f"offline: {ref.kind} {ref.repo_id}@{ref.revision or 'main'} is not in the local "
+                            "Hugging Face cache; its commit, files and licence were not checked")
+            return
+        self.state.status[key] = "cached"
+        self.state.partial_files.add(key)
+        ref.resolved_revision = snapshot.commit
+        ref.local_path = str(snapshot.folder)
+        ref.files = [ModelFile(path=f.path, size=f.size, sha256=f.sha256, local_path=f.local_path)
+                     for f in snapshot.files]
+        card = _read_card(snapshot.folder / "README.md")
+        self._apply_card(ref, card)
+        config = _read_json(snapshot.folder / "config.json")
+        auto_map = config.get("auto_map") if isinstance(config, dict) else None
+        if isinstance(auto_map, dict) and auto_map:
+            self.state.auto_map[key] = sorted(str(k) for k in auto_map)
+
+    def _skip(self, ref: ModelRef, reason: str) -> None:
+        self.ctx.skip(reason, file=ref.location.file if ref.location else None,
+                      line=ref.location.line if ref.location else None, requirement=_requirement(ref),
+                      not_checked=["revision", "files", "license", "base models"])
+
+    # -- online -------------------------------------------------------------------------------------------------
+    def _from_hub(self, ref: ModelRef) -> None:
+        key = key_of(ref)
+        try:
+            info = self._call(lambda: self._info(ref))
+        except GatedRepoError:
+            ref.gated = True
+            self.state.status[key] = "gated"
+            self._skip(ref, f"gated {ref.kind} {ref.repo_id}: access not granted to this token (set HF_TOKEN); "
+                            "its files were not checked")
+            return
+        except RevisionNotFoundError:
+            self.state.status[key] = "no-revision"
+            self._skip(ref, f"revision {ref.revision!r} of {ref.kind} {ref.repo_id} does not exist on the Hub")
+            return
+        except RepositoryNotFoundError:
+            self.state.status[key] = "not-found"
+            return
+        self.state.status[key] = "resolved"
+        ref.resolved_revision = getattr(info, "sha", None)
+        gated = getattr(info, "gated", None)
+        ref.gated = bool(gated) if gated is not None else None
+        ref.files = []
+        for sibling in getattr(info, "siblings", None) or []:
+            lfs = sibling.lfs
+            ref.files.append(ModelFile(path=sibling.rfilename, size=lfs.size if lfs else sibling.size,
+                                       sha256=lfs.sha256 if lfs else None))
+        card_data = getattr(info, "card_data", None)
+        card = card_data.to_dict() if card_data is not None and hasattr(card_data, "to_dict") else {}
+        self._apply_card(ref, card if isinstance(card, dict) else {})
+        if ref.license is None:
+            tags = getattr(info, "tags", None) or []
+            ref.license = next((t.split(":", 1)[1] for t in tags if isinstance(t, str) and t.startswith("license:")),
+                               None)
+        config = getattr(info, "config", None)
+        auto_map = config.get("auto_map") if isinstance(config, dict) else None
+        if isinstance(auto_map, dict) and auto_map:
+            self.state.auto_map[key] = sorted(str(k) for k in auto_map)
+        self._link_cached(ref)
+        if self.ctx.options.fetch_models:
+            self._fetch(ref)
+
+    def _info(self, ref: ModelRef) -> Any:
+        revision = ref.revision or "main"
+        timeout = self.ctx.options.net.timeout
+        if ref.kind == "dataset":
+            return self.api.dataset_info(ref.repo_id, revision=revision, files_metadata=True, timeout=timeout)
+        return self.api.model_info(ref.repo_id, revision=revision, files_metadata=True, timeout=timeout)
+
+    def _link_cached(self, ref: ModelRef) -> None:
+        """Files of this commit already in the local cache are handed to the model scanner."""
+        if not ref.resolved_revision:
+            return
+        snapshot = find_snapshot(self.cache, ref.repo_id, ref.kind, ref.resolved_revision)
+        if snapshot is None:
+            return
+        local = {f.path: f.local_path for f in snapshot.files}
+        for item in ref.files:
+            item.local_path = local.get(item.path, item.local_path)
+        ref.local_path = str(snapshot.folder)
+
+    def _fetch(self, ref: ModelRef) -> None:
+        """``--fetch-models``: download unsafe-format files (within the budget) for the model scanner."""
+        if ref.kind != "model" or not ref.resolved_revision:
+            return
+        for item in ref.files:
+            if item.local_path or not is_unsafe_format(item.path):
+                continue
+            size = item.size or 0
+            if self.fetched_bytes + size > FETCH_LIMIT_BYTES:
+                self.ctx.skip(f"--fetch-models budget ({FETCH_LIMIT_BYTES} bytes) exhausted; {item.path} of "
+                              f"{ref.repo_id} not downloaded or scanned", requirement=_requirement(ref),
+                              not_checked=["model scan"])
+                continue
+            self.fetched_bytes += size
+            path = self._call(lambda item=item: hf_hub_download(
+                ref.repo_id, item.path, revision=ref.resolved_revision, repo_type=ref.kind,
+                cache_dir=str(self.cache), endpoint=self.endpoint, etag_timeout=self.ctx.options.net.timeout))
+            item.local_path = str(path)
+            ref.local_path = str(Path(path).parents[len(Path(item.path).parts) - 1])
+            if item.sha256:
+                actual = _sha256(Path(path))
+                if actual != item.sha256:
+                    self.state.hash_mismatches.append((ref, item.path, item.sha256, actual))
+
+    # -- one Hub call under the run's network policy --------------------------------------------------------------
+    def _call(self, fn: Any) -> Any:
+        config = self.ctx.http.config
+        attempt = 0
+        host = host_of(self.endpoint)
+        while True:
+            if self.ctx.http.config.deadline - (_now() - self.ctx.http.started) <= 0:
+                raise NetworkError("run deadline exceeded", service=SERVICE, host=host)
+            try:
+                with _HubSession():
+                    return fn()
+            except (RepositoryNotFoundError, RevisionNotFoundError):
+                raise
+            except HfHubHTTPError as exc:
+                status = exc.response.status_code if exc.response is not None else 0
+                if status not in RETRY_STATUSES:
+                    raise NetworkError(f"HTTP {status}", service=SERVICE, host=host) from exc
+                problem = f"HTTP {status}"
+            except (httpx2.HTTPError, OSError) as exc:
+                problem = f"connection failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
+            attempt += 1
+            if attempt > config.retries:
+                raise NetworkError(f"{problem} (after {attempt} attempts)", service=SERVICE, host=host)
+            self.ctx.http.sleep(min(config.max_backoff, config.backoff * (2 ** (attempt - 1))))
+
+    @staticmethod
+    def _apply_card(ref: ModelRef, card: dict[str, Any]) -> None:
+        ref.card = {k: card[k] for k in CARD_KEYS if k in card and card[k] is not None}
+        license_value = card.get("license")
+        if isinstance(license_value, list):
+            license_value = license_value[0] if license_value else None
+        if isinstance(license_value, str) and license_value.strip():
+            ref.license = license_value.strip().lower()
+        ref.base_models = _str_list(card.get("base_model"))
+        ref.datasets = _str_list(card.get("datasets"))
+
+
+def _str_list(value: object) -> list[str]:
+    items = value if isinstance(value, list) else [value] if value is not None else []
+    out: list[str] = []
+    for item in items:
+        if isinstance(item, str) and "/" in item and item.strip() not in out:
+            out.append(item.strip())
+    return out
+
+
+def _read_card(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8") if path.is_file() and path.stat().st_size < 512_000 else ""
+        return front_matter(text) or {}
+    except Exception:  # a broken card in the cache: no metadata, not a crash  # noqa: BLE001
+        return {}
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() and path.stat().st_size < 1_000_000 else None
+    except (OSError, ValueError):
+        return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _now() -> float:
+    return time.monotonic()
+
+
+class _HubSession:
+    """Settings huggingface_hub froze at import, set for the duration of one call.
+
+    ``HF_HUB_OFFLINE`` off (we decided to go online from the environment as it is now) and telemetry off: an
+    auditor sends the Hub the requests the audit needs and nothing else (no agent-registry or usage pings).
+    """
+
+    def __enter__(self) -> None:
+        self.saved = (constants.HF_HUB_OFFLINE, constants.HF_HUB_DISABLE_TELEMETRY)
+        constants.HF_HUB_OFFLINE = False
+        constants.HF_HUB_DISABLE_TELEMETRY = True
+
+    def __exit__(self, *exc: object) -> None:
+        constants.HF_HUB_OFFLINE, constants.HF_HUB_DISABLE_TELEMETRY = self.saved

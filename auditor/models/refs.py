@@ -1,0 +1,143 @@
+"""Find every model/dataset reference in a project tree, without importing or running any of it.
+
+Walks the project once (skipping virtual environments, VCS and tool directories, ``node_modules``, caches),
+bounds what it reads (file count and per-file size), and hands each file to its reader (``pyrefs`` for Python,
+``filerefs`` for configs, model cards and the manifest). Files that cannot be read or parsed become ``Skipped``
+entries with file and line; the walk never raises for a bad input file.
+
+References to the same repo, kind and revision are merged: the first location wins, unless another one enables
+``trust_remote_code``, whose line is then the one reported (it is the line a reviewer must look at).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from auditor.model import ModelRef, Skipped
+from auditor.models.filerefs import FileRefs, read_config_json, read_manifest, read_model_card
+from auditor.models.pyrefs import extract_python, may_reference
+
+MAX_PY_BYTES = 2_000_000
+MAX_JSON_BYTES = 1_000_000
+MAX_CARD_BYTES = 512_000
+MAX_FILES = 50_000  # files looked at; beyond this the walk stops and says so
+
+SKIP_DIRS = frozenset({
+    ".git", ".hg", ".svn", ".bzr", "node_modules", "__pycache__", ".tox", ".nox", ".mypy_cache", ".pytest_cache",
+    ".ruff_cache", ".venv", "venv", ".eggs", "site-packages", "dist-packages", ".ipynb_checkpoints", ".cache",
+    ".idea", ".vscode",
+})
+CONFIG_NAMES = frozenset({"config.json", "adapter_config.json"})
+
+
+def find_model_refs(project_dir: Path) -> tuple[list[ModelRef], list[Skipped]]:
+    """All references under ``project_dir`` (locations are ``project_dir/<relative path>`` as given)."""
+    refs: list[ModelRef] = []
+    skipped: list[Skipped] = []
+    for path, rel in _walk(project_dir, skipped):
+        shown = str(project_dir / rel)
+        name = path.name
+        found: FileRefs | None = None
+        if name.endswith(".py"):
+            found = _python(path, shown, project_dir)
+        elif name in CONFIG_NAMES:
+            text = _read(path, shown, MAX_JSON_BYTES, skipped)
+            found = read_config_json(text, shown, name) if text is not None else None
+        elif name.lower() == "readme.md":
+            text = _read(path, shown, MAX_CARD_BYTES, skipped)
+            found = read_model_card(text, shown) if text is not None else None
+        elif name == "mlaudit.toml" or (name == "pyproject.toml" and rel.parent == Path(".")):
+            text = _read(path, shown, MAX_JSON_BYTES, skipped)
+            found = read_manifest(text, shown, name == "pyproject.toml") if text is not None else None
+        if found is not None:
+            refs.extend(found.refs)
+            skipped.extend(found.skipped)
+    return merge_refs(refs), skipped
+
+
+def merge_refs(refs: list[ModelRef]) -> list[ModelRef]:
+    merged: dict[tuple[str, str, str | None], ModelRef] = {}
+    for ref in refs:
+        key = (ref.repo_id, ref.kind, ref.revision)
+        first = merged.get(key)
+        if first is None:
+            merged[key] = ref
+        elif ref.trust_remote_code and not first.trust_remote_code:
+            first.trust_remote_code = True
+            first.location = ref.location
+        elif first.trust_remote_code is None and ref.trust_remote_code is False:
+            first.trust_remote_code = False
+    return list(merged.values())
+
+
+def _python(path: Path, shown: str, project_dir: Path) -> FileRefs | None:
+    out = FileRefs()
+    text = _read(path, shown, MAX_PY_BYTES, out.skipped)
+    if text is None or not may_reference(text):
+        return out
+    try:
+        result = extract_python(text, shown, path.parent, project_dir)
+    except SyntaxError as exc:
+        out.skipped.append(Skipped(reason=f"Python syntax error ({exc.msg}); model references in it not read",
+                                   file=shown, line=exc.lineno))
+        return out
+    except (ValueError, RecursionError) as exc:
+        out.skipped.append(Skipped(reason=f"cannot parse Python ({type(exc).__name__}); model references not read",
+                                   file=shown))
+        return out
+    out.refs.extend(result.refs)
+    out.skipped.extend(result.skipped)
+    return out
+
+
+def _read(path: Path, shown: str, limit: int, skipped: list[Skipped]) -> str | None:
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        if info.st_size > limit:
+            skipped.append(Skipped(reason=f"file larger than {limit} bytes; model references in it not read",
+                                   file=shown))
+            return None
+        data = path.read_bytes()
+    except OSError as exc:
+        skipped.append(Skipped(reason=f"cannot read file: {exc.strerror or exc}", file=shown))
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        skipped.append(Skipped(reason="file is not UTF-8; model references in it not read", file=shown))
+        return None
+
+
+def is_venv(dirpath: str, names: list[str]) -> bool:
+    """A virtualenv or conda prefix: installed packages, not the project's own files."""
+    return "pyvenv.cfg" in names or "conda-meta" in names
+
+
+def _walk(root: Path, skipped: list[Skipped]) -> Iterator[tuple[Path, Path]]:
+    """(path, path relative to root) of candidate files, pruned and bounded."""
+    seen = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        if dirpath != str(root) and is_venv(dirpath, filenames + dirnames):
+            dirnames[:] = []
+            continue
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+        base = Path(dirpath)
+        rel_dir = base.relative_to(root)
+        for name in sorted(filenames):
+            if not (name.endswith(".py") or name in CONFIG_NAMES or name.lower() == "readme.md"
+                    or name in ("mlaudit.toml", "pyproject.toml")):
+                continue
+            seen += 1
+            if seen > MAX_FILES:
+                skipped.append(Skipped(reason=f"more than {MAX_FILES} candidate files; the rest were not read for "
+                                              "model references", file=str(root / rel_dir)))
+                return
+            yield base / name, rel_dir / name
+
+
+__all__ = ["SKIP_DIRS", "find_model_refs", "is_venv", "merge_refs"]

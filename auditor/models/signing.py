@@ -1,0 +1,163 @@
+"""OpenSSF model signatures (``model-signing``): verify a model directory against a ``model.sig`` bundle.
+
+Two levels:
+- ``verify_model``: the real verification through ``model_signing`` (key, certificate chain, or Sigstore identity):
+  the signature is cryptographically checked, then every file's digest against the signed manifest.
+- ``check_manifest``: without any key configured we cannot say *who* signed, but the bundle's in-toto payload still
+  lists each file's sha256; a directory that no longer matches it was modified after signing. This never trusts
+  the signature, it only detects change.
+
+Nothing here loads a model: files are only hashed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import IncompleteError, UsageError
+
+SIGNATURE_NAME = "model.sig"
+
+
+@dataclass
+class VerifyResult:
+    verified: bool
+    message: str
+    method: str  # "key", "certificate", "sigstore identity", "manifest digests"
+    problems: list[str] = field(default_factory=list)
+
+
+def verify_model(model_dir: Path, signature: Path, *, key: Path | None = None, certificates: list[Path] | None = None,
+                 identity: str | None = None, identity_provider: str | None = None,
+                 ignore_unsigned_files: bool = False) -> VerifyResult:
+    """Verify with exactly one of key / certificates / identity. Bad inputs raise ``UsageError``."""
+    if not model_dir.is_dir():
+        raise UsageError(f"not a model directory: {model_dir}")
+    if not signature.is_file():
+        raise UsageError(f"signature file not found: {signature}")
+    chosen = sum(bool(x) for x in (key, certificates, identity))
+    if chosen != 1:
+        raise UsageError("give exactly one of --key, --certificate, --identity")
+    if identity and not identity_provider:
+        raise UsageError("--identity needs --identity-provider (the OIDC issuer URL)")
+    from model_signing import verifying
+
+    config = verifying.Config()  # type: ignore[no-untyped-call]
+    if key is not None:
+        _check_public_key(key)
+        method = "key"
+        config.use_elliptic_key_verifier(public_key=key)
+    elif certificates:
+        for cert in certificates:
+            if not cert.is_file():
+                raise UsageError(f"certificate not found: {cert}")
+        method = "certificate"
+        config.use_certificate_verifier(certificate_chain=certificates)
+    else:
+        method = "sigstore identity"
+        config.use_sigstore_verifier(identity=identity or "", oidc_issuer=identity_provider or "")
+    config.set_ignore_unsigned_files(ignore_unsigned_files)
+    try:
+        config.verify(model_dir, signature)
+    except ValueError as exc:  # digest mismatch, key mismatch, malformed bundle (JSONDecodeError is a ValueError)
+        return VerifyResult(False, _first_line(exc), method, [_first_line(exc)])
+    except Exception as exc:  # sigstore's VerificationError, trust-root fetch failures
+        if type(exc).__name__ == "VerificationError":
+            return VerifyResult(False, _first_line(exc), method, [_first_line(exc)])
+        raise IncompleteError(f"could not verify the signature ({type(exc).__name__}: {_first_line(exc)})") from exc
+    return VerifyResult(True, "signature verified", method)
+
+
+def _check_public_key(key: Path) -> None:
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        load_pem_public_key(key.read_bytes())
+    except OSError as exc:
+        raise UsageError(f"cannot read public key {key}: {exc.strerror or exc}") from exc
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"not a PEM public key: {key}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:500]
+
+
+def payload(signature: Path) -> dict[str, Any] | None:
+    """The in-toto statement inside a model-signing bundle (DSSE envelope), or None when unreadable."""
+    try:
+        bundle = json.loads(signature.read_text(encoding="utf-8"))
+        encoded = bundle["dsseEnvelope"]["payload"]
+        statement = json.loads(base64.b64decode(encoded))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return statement if isinstance(statement, dict) else None
+
+
+def subject_name(signature: Path) -> str | None:
+    statement = payload(signature)
+    subjects = statement.get("subject") if statement else None
+    if isinstance(subjects, list) and subjects and isinstance(subjects[0], dict):
+        name = subjects[0].get("name")
+        return name if isinstance(name, str) else None
+    return None
+
+
+def check_manifest(model_dir: Path, signature: Path, ignore_unsigned_files: bool = False) -> VerifyResult | None:
+    """Compare the directory with the signed per-file sha256 manifest; None when the bundle has no such manifest."""
+    statement = payload(signature)
+    predicate = statement.get("predicate") if statement else None
+    if not isinstance(predicate, dict):
+        return None
+    serialization = predicate.get("serialization") or {}
+    resources = predicate.get("resources")
+    if serialization.get("method") != "files" or not isinstance(resources, list):
+        return None
+    ignored = {str(p) for p in serialization.get("ignore_paths") or []}
+    expected: dict[str, str] = {}
+    for item in resources:
+        if isinstance(item, dict) and item.get("algorithm") == "sha256" and isinstance(item.get("name"), str):
+            expected[item["name"]] = str(item.get("digest", ""))
+    if not expected:
+        return None
+    problems: list[str] = []
+    present = _files(model_dir, ignored, signature)
+    for name, digest in sorted(expected.items()):
+        if name not in present:
+            problems.append(f"missing signed file {name}")
+        elif _sha256(model_dir / name) != digest:
+            problems.append(f"hash mismatch for {name}")
+    if not ignore_unsigned_files:
+        problems += [f"unsigned file {name}" for name in sorted(present - set(expected))]
+    if problems:
+        return VerifyResult(False, "; ".join(problems[:10]), "manifest digests", problems)
+    return VerifyResult(True, "files match the signed manifest (signer not verified)", "manifest digests")
+
+
+def _files(root: Path, ignored: set[str], signature: Path) -> set[str]:
+    out: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = Path(dirpath).relative_to(root)
+        dirnames[:] = [d for d in dirnames if (rel_dir / d).as_posix() not in ignored and d not in ignored]
+        for name in filenames:
+            rel = (rel_dir / name).as_posix()
+            path = Path(dirpath) / name
+            if rel in ignored or name in ignored or path.resolve() == signature.resolve():
+                continue
+            out.add(rel)
+    return out
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,234 @@
+"""Reading a project's page on the configured index (PEP 503 HTML or PEP 691 JSON) for what provenance needs.
+
+Why our own reader: the hash and provenance checks need, per file, the published sha256, the PEP 740
+``provenance`` link (JSON key ``provenance`` / HTML attribute ``data-provenance``) and whether PEP 658 core
+metadata is available, none of which the resolver keeps. Pages are cached per run in ``ctx.extras`` so the hash
+check, the provenance check and the regression look-up share one request per project.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
+from auditor.errors import NetworkError
+from auditor.model import Package, canonical_name
+from auditor.net import host_of, parse_json
+from auditor.options import AuditContext
+
+SERVICE = "package index"
+SIMPLE_ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
+_CACHE_KEY = "provenance.pages"
+_LOCK = threading.Lock()
+
+
+@dataclass
+class IndexFile:
+    """One file of a project as the index lists it."""
+
+    filename: str
+    url: str
+    sha256: str | None
+    version: str | None
+    kind: str  # "wheel" | "sdist" | "other"
+    provenance_url: str | None = None
+    provenance_listed: bool = False  # the page carries the PEP 740 key for this file (null or a URL)
+    core_metadata: bool = False
+    yanked: bool = False
+    project: str | None = None  # PEP 503 name parsed from the filename
+
+
+@dataclass
+class ProjectPage:
+    name: str
+    index_url: str
+    files: list[IndexFile] = field(default_factory=list)
+
+    def files_of(self, version: str) -> list[IndexFile]:
+        """Files of ``version`` whose filename names this project (a file of another project listed on this page
+        is never taken as this project's: installers refuse such files too)."""
+        wanted = _version_key(version)
+        return [f for f in self.files
+                if f.version is not None and _version_key(f.version) == wanted and f.project == self.name]
+
+    def versions(self) -> list[str]:
+        """Distinct versions, oldest first (unparseable versions are left out)."""
+        seen: dict[Version, str] = {}
+        for f in self.files:
+            if f.version is None:
+                continue
+            try:
+                seen.setdefault(Version(f.version), f.version)
+            except InvalidVersion:
+                continue
+        return [seen[v] for v in sorted(seen)]
+
+
+def _version_key(version: str) -> str:
+    try:
+        return str(Version(version))
+    except InvalidVersion:
+        return version
+
+
+def file_version(filename: str) -> tuple[str | None, str, str | None]:
+    """``(version, kind, PEP 503 project name)`` parsed from a distribution filename."""
+    try:
+        if filename.endswith(".whl"):
+            name, version, _, _ = parse_wheel_filename(filename)
+            return str(version), "wheel", canonical_name(name)
+        if filename.endswith((".tar.gz", ".zip")):
+            name, version = parse_sdist_filename(filename)
+            return str(version), "sdist", canonical_name(name)
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None, "other", None
+    return None, "other", None
+
+
+def index_url_for(ctx: AuditContext, package: Package | None = None) -> str:
+    """The index a package came from: its own, the configured one, pip/uv's variables, else uv's default."""
+    indexes = ctx.report.properties.get("indexes") or []
+    candidates = [package.index_url if package else None, ctx.options.index_url,
+                  indexes[0] if indexes else None, os.environ.get("UV_INDEX_URL"), os.environ.get("PIP_INDEX_URL")]
+    for url in candidates:
+        if url:
+            return str(url)
+    cached = ctx.extras.get("provenance.default_index")
+    if isinstance(cached, str):
+        return cached
+    url = default_index_url()
+    ctx.extras["provenance.default_index"] = url
+    return url
+
+
+def default_index_url() -> str:
+    """uv's own default index, asked from uv offline (never written down in our code)."""
+    from auditor.resolve.uvdriver import uv_binary
+
+    uv = uv_binary()
+    if uv is not None:
+        proc = subprocess.run([uv, "pip", "compile", "--no-config", "--offline", "--quiet", "--no-header",
+                               "--emit-index-url", "-"], input="", capture_output=True, text=True, timeout=60,
+                              check=False)
+        for line in proc.stdout.splitlines():
+            if line.startswith("--index-url "):
+                return line.split(None, 1)[1].strip()
+    raise NetworkError("no index configured and the resolver's default index is unknown", service=SERVICE,
+                       host="default index")
+
+
+def project_page(ctx: AuditContext, name: str, index_url: str) -> ProjectPage | None:
+    """The project's page on ``index_url`` (None: the index does not know the project). Cached per run."""
+    key = (canonical_name(name), index_url.rstrip("/"))
+    with _LOCK:
+        cache: dict[tuple[str, str], ProjectPage | None] = ctx.extras.setdefault(_CACHE_KEY, {})
+        if key in cache:
+            return cache[key]
+    url = urljoin(index_url.rstrip("/") + "/", f"{key[0]}/")
+    resp = ctx.http.get(url, service=SERVICE, headers={"Accept": SIMPLE_ACCEPT}, ok_statuses=frozenset({200, 404}))
+    page: ProjectPage | None = None
+    if resp.status_code == 200:
+        ctype = resp.headers.get("content-type", "")
+        base = resp.url or url
+        if "json" in ctype:
+            files = parse_json_page(parse_json(resp, service=SERVICE), base)
+        else:
+            files = parse_html_page(resp.text, base)
+        page = ProjectPage(key[0], index_url, files)
+    with _LOCK:
+        cache[key] = page
+    return page
+
+
+def parse_json_page(data: Any, base: str) -> list[IndexFile]:
+    """PEP 691 files, with the PEP 740 ``provenance`` key and PEP 714/658 ``core-metadata`` key."""
+    if not isinstance(data, dict):
+        raise NetworkError("project page is not a JSON object", service=SERVICE, host=host_of(base))
+    out: list[IndexFile] = []
+    for entry in data.get("files") or []:
+        if not isinstance(entry, dict) or not entry.get("filename") or not entry.get("url"):
+            continue
+        filename = str(entry["filename"])
+        version, kind, project = file_version(filename)
+        hashes = entry.get("hashes") if isinstance(entry.get("hashes"), dict) else {}
+        sha = hashes.get("sha256") if hashes else None
+        prov = entry.get("provenance")
+        meta = entry.get("core-metadata", entry.get("dist-info-metadata"))
+        out.append(IndexFile(
+            filename=filename, url=urljoin(base, str(entry["url"])), sha256=str(sha).lower() if sha else None,
+            version=version, kind=kind, provenance_url=urljoin(base, prov) if isinstance(prov, str) and prov else None,
+            provenance_listed="provenance" in entry, core_metadata=bool(meta), yanked=bool(entry.get("yanked")),
+            project=project,
+        ))
+    return out
+
+
+class _AnchorParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.anchors: list[tuple[dict[str, str | None], str]] = []
+        self._current: dict[str, str | None] | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._current = dict(attrs)
+            self._text = []
+
+    def handle_data(self, data: str) -> None:
+        if self._current is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._current is not None:
+            self.anchors.append((self._current, "".join(self._text).strip()))
+            self._current = None
+
+
+def parse_html_page(text: str, base: str) -> list[IndexFile]:
+    """PEP 503 anchors; ``#sha256=`` fragments, ``data-provenance`` (PEP 740), ``data-core-metadata``."""
+    parser = _AnchorParser()
+    parser.feed(text)
+    out: list[IndexFile] = []
+    for attrs, label in parser.anchors:
+        href = attrs.get("href")
+        if not href:
+            continue
+        full = urljoin(base, href)
+        parts = urlsplit(full)
+        filename = label or parts.path.rsplit("/", 1)[-1]
+        frag = parts.fragment
+        sha = frag.split("=", 1)[1].lower() if frag.startswith("sha256=") else None
+        version, kind, project = file_version(filename)
+        prov = attrs.get("data-provenance")
+        meta = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
+        out.append(IndexFile(
+            filename=filename, url=full.split("#", 1)[0], sha256=sha, version=version, kind=kind,
+            provenance_url=urljoin(base, prov) if prov else None, provenance_listed="data-provenance" in attrs,
+            core_metadata=meta is not None and meta != "false", yanked="data-yanked" in attrs, project=project,
+        ))
+    return out
+
+
+
+MAX_WORKERS = 16
+
+
+def fetch_pages(ctx: AuditContext, packages: list[Package]) -> dict[str, ProjectPage | None]:
+    """Project pages for ``packages``, fetched concurrently; a network failure propagates (exit 3)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not packages:
+        return {}
+    targets = [(p.name, index_url_for(ctx, p)) for p in packages]
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(targets))) as pool:
+        pages = list(pool.map(lambda t: project_page(ctx, t[0], t[1]), targets))
+    return {name: page for (name, _), page in zip(targets, pages, strict=True)}

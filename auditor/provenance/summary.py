@@ -1,0 +1,54 @@
+"""SLSA-style levels per package: what a release gate can say about how each distribution was built.
+
+``attested-build``: verified PEP 740 provenance from a Trusted Publisher (a hosted build produced these bytes);
+``reproducible``: ``mlaudit repro`` rebuilt the wheel from its sdist with identical content; ``neither``: checked,
+and neither holds; ``not-checked``: provenance was not looked at (offline, or not ``--online``).
+The levels go into ``Package.properties["slsa"]`` and ``report.properties["provenance_summary"]`` so the JSON,
+CycloneDX and HTML outputs show them without knowing how they were computed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor.model import Package, Report
+from auditor.provenance import prop
+
+ATTESTED_BUILD = "attested-build"
+REPRODUCIBLE = "reproducible"
+NEITHER = "neither"
+NOT_CHECKED = "not-checked"
+LEVELS = (ATTESTED_BUILD, REPRODUCIBLE, NEITHER, NOT_CHECKED)
+REPRODUCIBLE_RESULTS = frozenset({"identical", "identical-content"})
+
+
+def level_of(package: Package) -> str:
+    props = package.properties
+    if props.get(prop("provenance")) == "attested":
+        return ATTESTED_BUILD
+    if props.get(prop("repro")) in REPRODUCIBLE_RESULTS:
+        return REPRODUCIBLE
+    if props.get(prop("provenance"), "not-checked") == "not-checked" and prop("repro") not in props:
+        return NOT_CHECKED
+    return NEITHER
+
+
+def summarise(report: Report, *, checked: bool, reason: str = "") -> dict[str, Any]:
+    """Set each package's ``slsa`` property and ``report.properties["provenance_summary"]``; return the latter."""
+    counts = dict.fromkeys(LEVELS, 0)
+    per_package: dict[str, str] = {}
+    for package in report.packages.values():
+        level = level_of(package)
+        package.properties[prop("slsa")] = level
+        counts[level] += 1
+        per_package[package.name] = level
+    summary: dict[str, Any] = {"checked": checked, "levels": counts, "packages": per_package}
+    statuses: dict[str, int] = {}
+    for package in report.packages.values():
+        status = package.properties.get(prop("provenance"), "not-checked")
+        statuses[status] = statuses.get(status, 0) + 1
+    summary["provenance"] = statuses
+    if reason:
+        summary["reason"] = reason
+    report.properties["provenance_summary"] = summary
+    return summary

@@ -1,0 +1,181 @@
+"""The model file scanner: find code that runs when a model file is loaded, without loading anything.
+
+Public interface (used by ``auditor.checks.modelscan`` and ``mlaudit scan``):
+
+- ``scan_file(path, display=None) -> list[Finding]``
+- ``scan_paths(paths) -> ScanResult`` (files, directories, Hugging Face snapshot/cache directories)
+
+Formats are detected from content (``dispatch.sniff``); each format family has its own reader. Nothing is ever
+unpickled, imported, rendered or executed; memory use is bounded (streams, seeks, limits in ``limits.Limits``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from auditor.model import Finding, Severity, Skipped
+from auditor.scan.limits import DEFAULT_LIMITS, Limits
+from auditor.scan.state import KIND_PICKLE_FORMAT, Collector, FormatNote, ScanState
+
+__all__ = ["ScanResult", "scan_file", "scan_paths", "scan_file_detailed", "iter_model_files", "Limits"]
+
+SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".nox",
+                       ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", ".ipynb_checkpoints"})
+PICKLE_FORMATS = ("pickle", "torch-zip", "torch-legacy", "npy (object array: pickle)", "joblib", "dill",
+                  "torchscript")
+
+
+@dataclass
+class ScanResult:
+    findings: list[Finding] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    files_scanned: int = 0
+    bytes_scanned: int = 0
+    formats: list[FormatNote] = field(default_factory=list)
+
+    def to_json(self) -> list[dict[str, str]]:
+        return [{"path": n.path, "format": n.format} for n in self.formats]
+
+
+def scan_file_detailed(path: Path, display: str | None = None, limits: Limits = DEFAULT_LIMITS) -> Collector:
+    """Scan one file; return findings, skips and the formats seen (including archive members)."""
+    collector = Collector()
+    shown = display or str(path)
+    state = ScanState(path=shown, collector=collector, limits=limits, real_dir=path.parent)
+    from auditor.scan.dispatch import scan_stream
+
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            scan_stream(f, state, name=path.name, size=size)
+    except OSError as exc:
+        state.skip(f"could not read model file: {exc.strerror or exc}")
+    except RecursionError:
+        state.add("MLA-SCAN-UNVERIFIED", Severity.MEDIUM, "structure nested too deeply to analyse",
+                  {"format": "unknown"})
+    _mark_verdicts(collector)
+    return collector
+
+
+def _mark_verdicts(collector: Collector) -> None:
+    bad = {f.path for f in collector.findings if f.severity.at_least(Severity.MEDIUM)}
+    for note in collector.formats:
+        if note.path in bad:
+            note.verdict = "findings"
+
+
+def scan_file(path: Path, display: str | None = None) -> list[Finding]:
+    """Findings for one file (skips, e.g. an unreadable file, are not returned; use ``scan_paths`` for those)."""
+    return scan_file_detailed(Path(path), display).findings
+
+
+def _top_format(collector: Collector, display: str) -> str | None:
+    for note in collector.formats:
+        if note.path == display:
+            return note.format
+    return None
+
+
+def iter_model_files(root: Path, *, extensions: frozenset[str] | None = None,
+                     max_size: int | None = None) -> Iterator[Path]:
+    """Regular files under ``root`` (symlinked files followed, symlinked directories not), skipping VCS,
+    virtualenvs and caches. ``extensions`` (lower-case, with dot) restricts to candidate names."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not _is_venv(Path(dirpath) / d))
+        for name in sorted(filenames):
+            p = Path(dirpath) / name
+            if extensions is not None and not _has_candidate_ext(name, extensions):
+                continue
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            if not p.is_file() or (max_size is not None and st.st_size > max_size):
+                continue
+            yield p
+
+
+def _has_candidate_ext(name: str, extensions: frozenset[str]) -> bool:
+    lower = name.lower()
+    return any(lower.endswith(ext) for ext in extensions)
+
+
+def _is_venv(d: Path) -> bool:
+    return (d / "pyvenv.cfg").is_file()
+
+
+def _display(p: Path, root: Path | None) -> str:
+    return str(p)
+
+
+def scan_paths(paths: Sequence[Path], limits: Limits = DEFAULT_LIMITS) -> ScanResult:
+    """Scan files and directories. Within a directory, pickle-based files get a note naming their safetensors
+    twin when one exists. Each real file is scanned once (HF caches hold symlinks into ``blobs/``)."""
+    result = ScanResult()
+    targets: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            files = list(iter_model_files(p))
+            # prefer the human name (snapshots/<rev>/model.bin) over the content-addressed blob it links to
+            files.sort(key=lambda x: ("/blobs/" in x.as_posix() and not x.is_symlink(), str(x)))
+            targets.extend(files)
+        elif p.exists():
+            targets.append(p)
+        else:
+            result.skipped.append(Skipped(reason="no such file or directory", file=str(p),
+                                          not_checked=["model file scan"]))
+    seen: set[str] = set()
+    for p in targets:
+        try:
+            real = str(p.resolve())
+        except OSError:
+            real = str(p)
+        if real in seen:
+            continue
+        seen.add(real)
+        display = str(p)
+        collector = scan_file_detailed(p, display, limits)
+        result.files_scanned += 1
+        try:
+            result.bytes_scanned += p.stat().st_size
+        except OSError:
+            pass
+        result.findings.extend(collector.findings)
+        result.skipped.extend(collector.skipped)
+        result.formats.extend(collector.formats)
+        fmt = _top_format(collector, display)
+        if fmt in PICKLE_FORMATS:
+            _format_note(result, collector, p, display, fmt)
+    return result
+
+
+def _format_note(result: ScanResult, collector: Collector, p: Path, display: str, fmt: str) -> None:
+    """Info note for pickle-based files without serious findings: the format itself runs code on load."""
+    if any(f.path == display and f.severity.at_least(Severity.MEDIUM) for f in collector.findings):
+        return
+    twins = safetensors_twins(p)
+    if twins:
+        message = f"pickle-based {fmt} file; a safetensors copy exists beside it: prefer {twins[0]}"
+        fix = f"Load {twins[0]} instead and delete or ignore {p.name}."
+    else:
+        message = f"pickle-based {fmt} file (no safetensors twin); loading it deserialises a pickle"
+        fix = "Convert the weights to safetensors."
+    result.findings.append(Finding(kind=KIND_PICKLE_FORMAT, id="MLA-PICKLE-FORMAT", severity=Severity.INFO,
+                                   message=message, path=display, fix=fix, check="modelscan",
+                                   evidence={"format": fmt, "safetensors_twins": twins}))
+
+
+def safetensors_twins(p: Path) -> list[str]:
+    """Safetensors files beside ``p`` that hold the same weights by naming convention (``X.pt`` -> ``X.safetensors``,
+    HF ``pytorch_model*.bin`` -> ``model*.safetensors``)."""
+    stem = p.name.split(".", 1)[0]
+    candidates = {f"{stem}.safetensors"}
+    if stem.startswith("pytorch_model"):
+        candidates.add("model" + stem[len("pytorch_model"):] + ".safetensors")
+        candidates.add("model.safetensors")
+        candidates.add("model.safetensors.index.json")
+    return sorted(c for c in candidates if (p.parent / c).is_file())

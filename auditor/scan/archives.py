@@ -1,0 +1,291 @@
+"""Containers: zip (PyTorch, Keras 3, npz, plain), tar and compressed streams, scanned member by member.
+
+Members are judged by their bytes, never their names; bounds on member count, declared and actual uncompressed
+size and nesting depth turn zip bombs into findings. Duplicate member names are findings too: which copy a loader
+reads depends on the loader, so a scanner that reads the other copy is bypassed.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import posixpath
+import struct
+import tarfile
+import zipfile
+import zlib
+from collections import Counter
+from typing import IO, Any, BinaryIO, cast
+
+from auditor.model import Severity
+from auditor.scan.state import ScanState
+
+
+class _Bounded(io.RawIOBase):
+    """Reads at most ``limit`` bytes from ``f``; raises OverflowError past it (decompression bombs)."""
+
+    def __init__(self, f: IO[bytes], limit: int) -> None:
+        self._f = f
+        self._limit = limit
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        want = len(b)
+        data = self._f.read(want)
+        self.count += len(data)
+        if self.count > self._limit:
+            raise OverflowError(f"more than {self._limit} bytes after decompression")
+        b[: len(data)] = data
+        return len(data)
+
+
+def unsafe_member_name(name: str) -> str | None:
+    """Why extracting a member of this name would escape the target directory, or None."""
+    n = name.replace("\\", "/")
+    if n.startswith("/") or (len(n) > 1 and n[1] == ":"):
+        return "absolute path"
+    if "\x00" in n:
+        return "NUL byte in name"
+    parts = [p for p in n.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        norm = posixpath.normpath(n)
+        if norm == ".." or norm.startswith("../") or ".." in parts:
+            return "parent-directory ('..') component"
+    return None
+
+
+def _too_deep(state: ScanState) -> bool:
+    if state.depth >= state.limits.max_depth:
+        state.add("MLA-ARCHIVE-DEPTH", Severity.MEDIUM,
+                  f"containers nested more than {state.limits.max_depth} deep; inner content unverified",
+                  {"format": "archive", "depth": state.depth})
+        return True
+    return False
+
+
+def _zip_kind(names: list[str]) -> str:
+    base = {n.rsplit("/", 1)[-1] for n in names}
+    if any(n.endswith("data.pkl") for n in names) and (any("/data/" in n for n in names) or "data.pkl" in base):
+        return "torch-zip"
+    if "config.json" in names and ("metadata.json" in names or "model.weights.h5" in names):
+        return "keras-v3"
+    if names and all(n.endswith(".npy") for n in names):
+        return "npz"
+    if any("/code/__torch__" in n for n in names) or any(n.endswith("constants.pkl") for n in names):
+        return "torchscript"
+    return "zip"
+
+
+def scan_zip(f: BinaryIO, state: ScanState, size: int) -> None:
+    from auditor.scan.dispatch import scan_stream
+
+    try:
+        zf = zipfile.ZipFile(f)
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, struct.error, NotImplementedError) as exc:
+        state.note_format("zip (invalid)")
+        state.add("MLA-ARCHIVE-INVALID", Severity.MEDIUM, f"zip structure could not be read ({exc}); contents "
+                  "unverified", {"format": "zip", "error": str(exc)[:200]})
+        return
+    names = [i.filename for i in infos]
+    kind = _zip_kind(names)
+    state.note_format(kind)
+    lim = state.limits
+    if len(infos) > lim.max_archive_members:
+        state.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"{len(infos)} members (limit {lim.max_archive_members}); "
+                  "only the first ones were scanned", {"format": kind, "members": len(infos)})
+        infos = infos[: lim.max_archive_members]
+    total = sum(i.file_size for i in infos)
+    if total > lim.max_archive_total:
+        state.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"declared uncompressed size {total} bytes exceeds the "
+                  f"{lim.max_archive_total}-byte limit", {"format": kind, "uncompressed": total})
+    for name, count in Counter(names).items():
+        if count > 1:
+            state.add("MLA-ARCHIVE-DUPLICATE", Severity.HIGH,
+                      f"member {name!r} appears {count} times; loaders disagree on which copy they read "
+                      "(every copy was scanned)", {"format": kind, "member": name, "copies": count})
+    for info in infos:
+        why = unsafe_member_name(info.filename)
+        if why:
+            state.add("MLA-ARCHIVE-TRAVERSAL", Severity.HIGH,
+                      f"member {info.filename!r} would be extracted outside the target directory ({why})",
+                      {"format": kind, "member": info.filename, "why": why})
+    if _too_deep(state):
+        return
+    for idx, info in enumerate(infos):
+        if info.is_dir():
+            continue
+        member = info.filename
+        if kind == "torch-zip" and _torch_raw(member):
+            continue  # raw tensor storages: torch reads them as bytes, never unpickles them
+        child = state.child(member if names.count(member) == 1 else f"{member}#{idx}")
+        if info.compress_size and info.file_size // max(info.compress_size, 1) > lim.max_compression_ratio \
+                and info.file_size > (64 << 20):
+            child.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"compression ratio {info.file_size // info.compress_size}:1 "
+                      f"({info.file_size} bytes declared); not decompressed", {"format": kind, "member": member})
+            continue
+        if info.flag_bits & 0x1:
+            child.skip("encrypted zip member")
+            child.add("MLA-SCAN-UNVERIFIED", Severity.MEDIUM, "encrypted member could not be inspected",
+                      {"format": kind, "member": member})
+            continue
+        try:
+            with zf.open(info) as raw:
+                if info.compress_type != zipfile.ZIP_STORED:
+                    stream = io.BufferedReader(_Bounded(raw, lim.max_member_read), 1 << 16)
+                    scan_stream(cast(BinaryIO, stream), child, name=member, size=None)
+                else:
+                    scan_stream(cast(BinaryIO, raw), child, name=member, size=info.file_size)
+        except OverflowError as exc:
+            child.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"member decompresses past the limit ({exc})",
+                      {"format": kind, "member": member})
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError,
+                lzma.LZMAError) as exc:
+            child.add("MLA-ARCHIVE-INVALID", Severity.MEDIUM, f"member could not be read ({type(exc).__name__}: "
+                      f"{str(exc)[:160]}); unverified", {"format": kind, "member": member})
+    if kind == "torchscript":
+        state.add("MLA-TORCHSCRIPT", Severity.MEDIUM,
+                  "TorchScript archive: torch.jit.load runs the TorchScript code it contains",
+                  {"format": kind, "code_members": [n for n in names if "/code/" in n][:20]})
+
+
+def _torch_raw(member: str) -> bool:
+    parts = member.split("/")
+    return (len(parts) >= 2 and parts[-2] == "data" and parts[-1].isdigit()) or parts[-1] in (
+        "byteorder", "version", ".format_version", ".storage_alignment", "serialization_id")
+
+
+def check_polyglot_zip(f: BinaryIO, state: ScanState, size: int) -> None:
+    """A pickle at offset 0 with a zip directory at the end: zip tools and torch.load see different files."""
+    if size < 22:
+        return
+    tail_len = min(size, 66 * 1024)
+    start = f.tell()
+    f.seek(start + size - tail_len)
+    tail = f.read(tail_len)
+    f.seek(start)
+    if b"PK\x05\x06" not in tail:
+        return
+    state.add("MLA-POLYGLOT", Severity.HIGH,
+              "file is both a pickle (at offset 0) and a zip archive (directory at its end): zip-based scanners "
+              "and torch.load read different content", {"format": "polyglot"})
+    from auditor.scan.dispatch import _Window
+
+    scan_zip(_Window(f, start, size), state, size)  # type: ignore[arg-type]
+
+
+def scan_tar(f: BinaryIO, state: ScanState) -> None:
+    from auditor.scan.dispatch import scan_stream
+
+    lim = state.limits
+    state.note_format("tar")
+    count = 0
+    total = 0
+    deep = state.depth >= lim.max_depth
+    if deep:
+        _too_deep(state)
+    try:
+        with tarfile.open(fileobj=f, mode="r|*") as tf:
+            for member in tf:
+                count += 1
+                if count > lim.max_archive_members:
+                    state.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"more than {lim.max_archive_members} members; "
+                              "the rest was not scanned", {"format": "tar"})
+                    break
+                why = unsafe_member_name(member.name)
+                if why:
+                    state.add("MLA-ARCHIVE-TRAVERSAL", Severity.HIGH,
+                              f"member {member.name!r} would be extracted outside the target directory ({why})",
+                              {"format": "tar", "member": member.name, "why": why})
+                if member.issym() or member.islnk():
+                    target = member.linkname
+                    if unsafe_member_name(target) or unsafe_member_name(
+                            posixpath.join(posixpath.dirname(member.name), target)):
+                        state.add("MLA-ARCHIVE-TRAVERSAL", Severity.HIGH,
+                                  f"link {member.name!r} points outside the archive ({target!r})",
+                                  {"format": "tar", "member": member.name, "link": target})
+                    continue
+                if not member.isfile():
+                    if member.isdev():
+                        state.add("MLA-ARCHIVE-TRAVERSAL", Severity.HIGH, f"device file member {member.name!r}",
+                                  {"format": "tar", "member": member.name})
+                    continue
+                total += member.size
+                if total > lim.max_archive_total:
+                    state.add("MLA-ARCHIVE-BOMB", Severity.HIGH, "declared member sizes exceed the limit",
+                              {"format": "tar", "uncompressed": total})
+                    break
+                if deep:
+                    continue
+                fobj = tf.extractfile(member)
+                if fobj is not None:
+                    scan_stream(cast(BinaryIO, fobj), state.child(member.name), name=member.name, size=member.size)
+    except OverflowError as exc:
+        state.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"archive decompresses past the limit ({exc})",
+                  {"format": "tar"})
+    except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
+        state.add("MLA-ARCHIVE-INVALID", Severity.MEDIUM, f"tar could not be read ({type(exc).__name__}: "
+                  f"{str(exc)[:160]}); the rest is unverified", {"format": "tar"})
+
+
+def scan_compressed(f: BinaryIO, state: ScanState, fmt: str, name: str) -> None:
+    from auditor.scan.dispatch import scan_stream
+
+    state.note_format(fmt)
+    if _too_deep(state):
+        return
+    opener: Any
+    if fmt == "gzip":
+        opener = gzip.GzipFile(fileobj=f, mode="rb")
+    elif fmt == "bzip2":
+        opener = bz2.BZ2File(f, "rb")
+    elif fmt == "xz":
+        opener = lzma.LZMAFile(f, "rb")
+    else:  # joblib's own zlib container: b"ZF0x" + 16 hex chars of length + zlib stream
+        f.read(len(b"ZF0x") + 16)
+        opener = _ZlibStream(f)
+    inner = name.rsplit("/", 1)[-1]
+    for suffix in (".gz", ".bz2", ".xz", ".z"):
+        if inner.lower().endswith(suffix):
+            inner = inner[: -len(suffix)]
+    child = state.child(inner or "<decompressed>")
+    try:
+        bounded = io.BufferedReader(_Bounded(opener, state.limits.max_member_read), 1 << 16)
+        scan_stream(bounded, child, name=inner)
+    except OverflowError as exc:
+        child.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"stream decompresses past the limit ({exc})", {"format": fmt})
+    except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
+        child.add("MLA-ARCHIVE-INVALID", Severity.MEDIUM, f"{fmt} stream could not be decompressed "
+                  f"({type(exc).__name__}: {str(exc)[:160]}); unverified", {"format": fmt})
+
+
+class _ZlibStream(io.RawIOBase):
+    def __init__(self, f: IO[bytes]) -> None:
+        self._f = f
+        self._d = zlib.decompressobj()
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._buf:
+            if self._d.unconsumed_tail:
+                self._buf = self._d.decompress(self._d.unconsumed_tail, 1 << 20)
+                continue
+            chunk = self._f.read(1 << 16)
+            if not chunk:
+                self._buf = self._d.flush()
+                if not self._buf:
+                    return 0
+                break
+            self._buf = self._d.decompress(chunk, 1 << 20)
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n

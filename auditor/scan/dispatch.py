@@ -1,0 +1,279 @@
+"""Content sniffing and dispatch: decide what a stream is from its bytes and hand it to the right reader.
+
+The file name is only a hint for the few cases where the bytes are ambiguous (protobuf has no magic number).
+Containers (zip, tar, compressed streams) call back into ``scan_stream`` for their members with a deeper
+``ScanState`` so that nesting is bounded.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from typing import IO, Any, BinaryIO, cast
+
+from auditor.model import Severity
+from auditor.scan.state import ScanState
+
+HEAD = 4096
+PICKLE_FAMILY = frozenset({"pickle", "torch-zip", "torch-legacy", "npy-object", "joblib", "dill"})
+
+
+def sniff(head: bytes, name: str = "") -> str:
+    """The format of a stream from its first bytes (``HEAD`` of them)."""
+    from auditor.scan.pickle_scan import looks_like_pickle
+
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
+        return "zip"
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "hdf5"
+    if head.startswith(b"GGUF"):
+        return "gguf"
+    if head[:4] in (b"lmgg", b"fmgg", b"tjgg", b"algg", b"GGML", b"GGJT", b"GGLA"):
+        return "ggml"
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"BZh") and len(head) > 3 and head[3:4].isdigit():
+        return "bzip2"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    if head.startswith(b"\x04\x22\x4d\x18"):
+        return "lz4"
+    if head.startswith(b"ZF0x"):
+        return "joblib-zlib"
+    if len(head) > 262 and head[257:262] == b"ustar":
+        return "tar"
+    if len(head) >= 9 and head[8:9] == b"{":
+        return "safetensors"
+    if looks_like_pickle(head):
+        return "pickle"
+    stripped = head.lstrip()
+    if stripped.startswith((b"{", b"[")):
+        return "json"
+    return "unknown"
+
+
+def _size_of(f: Any) -> int | None:
+    try:
+        here = f.tell()
+        end = f.seek(0, 2)
+        f.seek(here)
+        return int(end - here)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+class _Prefixed(io.RawIOBase):
+    """A non-seekable stream with its already-read head put back in front."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._head:
+            n = min(len(b), len(self._head))
+            b[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def _seekable(f: Any) -> bool:
+    try:
+        return bool(f.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def spool(f: BinaryIO, limit: int) -> tuple[IO[bytes], int]:
+    """Copy a non-seekable stream to a temporary file (memory-bounded) so random-access readers can use it."""
+    tmp = tempfile.SpooledTemporaryFile(max_size=8 << 20)
+    copied = 0
+    while True:
+        chunk = f.read(1 << 20)
+        if not chunk:
+            break
+        copied += len(chunk)
+        if copied > limit:
+            tmp.close()
+            raise OverflowError(f"member larger than {limit} bytes")
+        tmp.write(chunk)
+    tmp.seek(0)
+    return tmp, copied
+
+
+def scan_stream(f: BinaryIO, state: ScanState, *, name: str = "", size: int | None = None) -> str:
+    """Scan one stream positioned at its start; returns the detected format."""
+    seekable = _seekable(f)
+    if size is None and seekable:
+        size = _size_of(f)
+    head = f.read(HEAD)
+    if seekable:
+        f.seek(-len(head), os.SEEK_CUR)
+    else:
+        f = cast(BinaryIO, io.BufferedReader(_Prefixed(head, f)))
+    state.collector.bytes_read += len(head)
+    fmt = sniff(head, name)
+    if fmt == "unknown" and head and _proto_candidate(name):
+        fmt = _sniff_proto(f, state, size)
+    _dispatch(fmt, f, state, name=name, size=size, head=head)
+    return fmt
+
+
+def _proto_candidate(name: str) -> bool:
+    lower = name.lower()
+    return lower.endswith((".onnx", ".pb", ".ort", ".onnx_data", ".pbtxt")) or lower.startswith("saved_model")
+
+
+def _sniff_proto(f: BinaryIO, state: ScanState, size: int | None) -> str:
+    from auditor.scan.graph_scan import sniff_proto
+
+    if size is None or not _seekable(f):
+        return "unknown"
+    start = f.tell()
+    try:
+        kind = sniff_proto(cast(BinaryIO, _Window(f, start, size)), size)
+    finally:
+        f.seek(start)
+    return kind or "unknown"
+
+
+class _Window(io.RawIOBase):
+    """A view of ``[start, start+size)`` of a seekable stream, with offsets relative to ``start``."""
+
+    def __init__(self, f: BinaryIO, start: int, size: int) -> None:
+        self._f = f
+        self._start = start
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence == 0:
+            self._pos = pos
+        elif whence == 1:
+            self._pos += pos
+        else:
+            self._pos = self._size + pos
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, n: int | None = -1) -> bytes:
+        if n is None or n < 0:
+            n = self._size - self._pos
+        n = max(0, min(n, self._size - self._pos))
+        self._f.seek(self._start + self._pos)
+        data = self._f.read(n)
+        self._pos += len(data)
+        return data
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def _random_access(f: BinaryIO, state: ScanState, size: int | None) -> tuple[BinaryIO, int] | None:
+    """A seekable view starting at offset 0 with a known size, or None (recorded as a skip)."""
+    if _seekable(f) and size is not None:
+        return _Window(f, f.tell(), size), size  # type: ignore[return-value]
+    try:
+        tmp, copied = spool(f, state.limits.max_member_read)
+    except OverflowError as exc:
+        state.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"member could not be inspected: {exc}",
+                  {"format": "archive"})
+        return None
+    return tmp, copied  # type: ignore[return-value]
+
+
+def _dispatch(fmt: str, f: BinaryIO, state: ScanState, *, name: str, size: int | None, head: bytes) -> None:
+    from auditor.scan import archives, gguf_scan, graph_scan, numpy_scan, pickle_scan, safetensors_scan
+
+    if fmt == "pickle":
+        state.note_format("pickle")
+        start = f.tell() if _seekable(f) else 0
+        pickle_scan.scan_pickle_stream(f, state, "pickle", base=0)
+        if _seekable(f) and size is not None:
+            f.seek(start)
+            archives.check_polyglot_zip(f, state, size)
+    elif fmt == "zip":
+        ra = _random_access(f, state, size)
+        if ra is not None:
+            archives.scan_zip(ra[0], state, ra[1])
+    elif fmt == "tar":
+        archives.scan_tar(f, state)
+    elif fmt in ("gzip", "bzip2", "xz", "joblib-zlib"):
+        archives.scan_compressed(f, state, fmt, name)
+    elif fmt == "lz4":
+        state.note_format("lz4")
+        state.skip("lz4-compressed stream (e.g. joblib compress='lz4') cannot be decompressed without lz4")
+        state.add("MLA-SCAN-UNVERIFIED", Severity.MEDIUM, "lz4-compressed content could not be inspected",
+                  {"format": "lz4"})
+    elif fmt == "npy":
+        numpy_scan.scan_npy(f, state)
+    elif fmt == "safetensors":
+        safetensors_scan.scan_safetensors(f, state, size)
+    elif fmt == "gguf":
+        gguf_scan.scan_gguf(f, state, size)
+    elif fmt == "ggml":
+        state.note_format("ggml (legacy)")
+    elif fmt == "hdf5":
+        _scan_hdf5(f, state, size)
+    elif fmt == "onnx":
+        ra = _random_access(f, state, size)
+        if ra is not None:
+            graph_scan.scan_onnx(ra[0], state, ra[1])
+    elif fmt == "tf-savedmodel":
+        ra = _random_access(f, state, size)
+        if ra is not None:
+            graph_scan.scan_savedmodel(ra[0], state, ra[1])
+    elif fmt == "json":
+        _scan_json(f, state, name, size)
+    else:
+        state.note_format(fmt)
+
+
+def _scan_hdf5(f: BinaryIO, state: ScanState, size: int | None) -> None:
+    from auditor.scan.keras_scan import scan_h5
+
+    if _seekable(f) and size is not None:
+        scan_h5(_Window(f, f.tell(), size), state)  # type: ignore[arg-type]
+        return
+    try:
+        tmp, _copied = spool(f, state.limits.max_member_read)
+    except OverflowError as exc:
+        state.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"HDF5 member could not be inspected: {exc}",
+                  {"format": "hdf5"})
+        return
+    with tmp:
+        scan_h5(tmp, state)  # type: ignore[arg-type]
+
+
+def _scan_json(f: BinaryIO, state: ScanState, name: str, size: int | None) -> None:
+    from auditor.scan.keras_scan import scan_keras_config
+
+    base = name.rsplit("/", 1)[-1].rsplit("!", 1)[-1]
+    if base != "config.json" or (size is not None and size > state.limits.max_json):
+        state.note_format("json")
+        return
+    text = f.read(state.limits.max_json)
+    if b'"class_name"' in text and (b'"module"' in text or b'"Lambda"' in text):
+        state.note_format("keras-config")
+        scan_keras_config(text, state)
+    else:
+        state.note_format("json")

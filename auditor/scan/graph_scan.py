@@ -1,0 +1,205 @@
+"""ONNX models and TensorFlow SavedModel graphs, read as raw protobuf (no onnx/tensorflow import).
+
+ONNX: tensors whose ``external_data`` location escapes the model's directory (absolute paths, ``..``) make the
+loader read arbitrary files; nodes in operator domains outside the standard ones need a custom-op library
+(native code) registered by the user. TensorFlow: graph ops that read/write files or call back into Python run
+when the graph executes.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any, BinaryIO
+
+from auditor.model import Severity
+from auditor.scan.proto import LEN, ProtoError, ProtoFile
+from auditor.scan.state import ScanState
+
+STANDARD_ONNX_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training",
+                                   "com.microsoft", "com.microsoft.nchwc", "com.microsoft.experimental",
+                                   "com.ms.internal.nhwc", "ai.onnx.contrib"})
+TF_DANGEROUS_OPS = {
+    "PyFunc": ("runs arbitrary Python", Severity.CRITICAL),
+    "PyFuncStateless": ("runs arbitrary Python", Severity.CRITICAL),
+    "EagerPyFunc": ("runs arbitrary Python", Severity.CRITICAL),
+    "ReadFile": ("reads files", Severity.HIGH),
+    "WriteFile": ("writes files", Severity.CRITICAL),
+    "MatchingFiles": ("lists the file system", Severity.HIGH),
+    "DeleteFile": ("deletes files", Severity.CRITICAL),
+    "ImmutableConst": ("memory-maps a file", Severity.HIGH),
+    "WholeFileReader": ("reads files", Severity.HIGH),
+    "WholeFileReaderV2": ("reads files", Severity.HIGH),
+    "TextLineDataset": ("reads files", Severity.HIGH),
+    "TFRecordDataset": ("reads files", Severity.HIGH),
+    "FixedLengthRecordDataset": ("reads files", Severity.HIGH),
+    "PrintV2": ("can write to files (output_stream)", Severity.MEDIUM),
+    "DebugIdentityV2": ("writes debug dumps to files", Severity.HIGH),
+    "Socket": ("network access", Severity.CRITICAL),
+}
+
+
+def _walk_onnx_graph(pf: ProtoFile, start: int, end: int, out: dict[str, Any], depth: int, max_depth: int) -> None:
+    if depth > max_depth:
+        raise ProtoError("graphs nested too deeply")
+    for fl in pf.fields(start, end):
+        if fl.number == 1 and fl.wire == LEN:  # NodeProto
+            _onnx_node(pf, fl.start, fl.start + fl.value, out, depth, max_depth)
+        elif fl.number in (5, 15) and fl.wire == LEN:  # initializer / sparse_initializer
+            _onnx_tensor(pf, fl.start, fl.start + fl.value, out, sparse=fl.number == 15)
+
+
+def _onnx_node(pf: ProtoFile, start: int, end: int, out: dict[str, Any], depth: int, max_depth: int) -> None:
+    name = op = domain = ""
+    for fl in pf.fields(start, end):
+        if fl.wire != LEN:
+            continue
+        if fl.number == 3:
+            name = pf.text(fl, 512)
+        elif fl.number == 4:
+            op = pf.text(fl, 512)
+        elif fl.number == 7:
+            domain = pf.text(fl, 512)
+        elif fl.number == 5:  # AttributeProto: subgraphs (g=6, graphs=11) and tensors (t=5, tensors=10)
+            for afl in pf.sub(fl):
+                if afl.wire != LEN:
+                    continue
+                if afl.number in (6, 11):
+                    _walk_onnx_graph(pf, afl.start, afl.start + afl.value, out, depth + 1, max_depth)
+                elif afl.number in (5, 10):
+                    _onnx_tensor(pf, afl.start, afl.start + afl.value, out)
+    out["nodes"].append((name, op, domain))
+
+
+def _onnx_tensor(pf: ProtoFile, start: int, end: int, out: dict[str, Any], sparse: bool = False) -> None:
+    name = ""
+    location: str | None = None
+    for fl in pf.fields(start, end):
+        if fl.wire != LEN:
+            continue
+        if sparse and fl.number in (1, 2):  # SparseTensorProto values/indices are TensorProtos
+            _onnx_tensor(pf, fl.start, fl.start + fl.value, out)
+        elif fl.number == 8:
+            name = pf.text(fl, 512)
+        elif fl.number == 13:  # external_data: StringStringEntryProto
+            key = value = ""
+            for efl in pf.sub(fl):
+                if efl.wire == LEN and efl.number == 1:
+                    key = pf.text(efl, 256)
+                elif efl.wire == LEN and efl.number == 2:
+                    value = pf.text(efl, 4096)
+            if key == "location":
+                location = value
+    if location is not None:
+        out["external"].append((name, location))
+
+
+def escapes_directory(location: str) -> bool:
+    loc = location.replace("\\", "/")
+    if loc.startswith("/") or (len(loc) > 1 and loc[1] == ":") or loc.startswith("//") or "\x00" in loc:
+        return True
+    norm = posixpath.normpath(loc)
+    return norm == ".." or norm.startswith("../")
+
+
+def scan_onnx(f: BinaryIO, state: ScanState, size: int) -> None:
+    pf = ProtoFile(f, size)
+    out: dict[str, Any] = {"nodes": [], "external": [], "domains": set(), "local_domains": set()}
+    try:
+        for fl in pf.fields(0, size):
+            if fl.number == 7 and fl.wire == LEN:
+                _walk_onnx_graph(pf, fl.start, fl.start + fl.value, out, 0, state.limits.max_proto_depth)
+            elif fl.number == 8 and fl.wire == LEN:
+                for ofl in pf.sub(fl):
+                    if ofl.number == 1 and ofl.wire == LEN:
+                        out["domains"].add(pf.text(ofl, 512))
+            elif fl.number == 25 and fl.wire == LEN:  # FunctionProto: model-local functions
+                for ffl in pf.sub(fl):
+                    if ffl.number == 10 and ffl.wire == LEN:
+                        out["local_domains"].add(pf.text(ffl, 512))
+                    elif ffl.number == 7 and ffl.wire == LEN:
+                        _onnx_node(pf, ffl.start, ffl.start + ffl.value, out, 1, state.limits.max_proto_depth)
+    except ProtoError as exc:
+        state.note_format("onnx (invalid)")
+        state.add("MLA-ONNX-INVALID", Severity.MEDIUM, f"malformed ONNX protobuf: {exc}",
+                  {"format": "onnx", "error": str(exc)})
+        return
+    state.note_format("onnx")
+    for name, location in out["external"]:
+        if escapes_directory(location):
+            state.add("MLA-ONNX-EXTERNAL-PATH", Severity.HIGH,
+                      f"tensor {name!r} loads its data from {location!r}, outside the model directory: loading "
+                      "reads (and may leak) arbitrary files", {"format": "onnx", "tensor": name, "location": location},
+                      fix="Do not load this model; external data must live beside the model file.")
+    custom: dict[str, list[str]] = {}
+    for name, op, domain in out["nodes"]:
+        if domain not in STANDARD_ONNX_DOMAINS and domain not in out["local_domains"]:
+            custom.setdefault(domain, []).append(name or op)
+    for domain, names in custom.items():
+        state.add("MLA-ONNX-CUSTOM-OP", Severity.MEDIUM,
+                  f"{len(names)} node(s) use the custom operator domain {domain!r}: running the model needs a "
+                  "native custom-op library", {"format": "onnx", "domain": domain, "nodes": names[:20]})
+
+
+def _tf_nodes(pf: ProtoFile, start: int, end: int, out: list[tuple[str, str]], depth: int) -> None:
+    """GraphDef (node=1, library=2) or FunctionDef (node_def=3)."""
+    for fl in pf.fields(start, end):
+        if fl.wire != LEN:
+            continue
+        if fl.number in (1, 3):
+            name = op = ""
+            for nfl in pf.sub(fl):
+                if nfl.wire == LEN and nfl.number == 1:
+                    name = pf.text(nfl, 512)
+                elif nfl.wire == LEN and nfl.number == 2:
+                    op = pf.text(nfl, 512)
+            out.append((name, op))
+        elif fl.number == 2 and depth < 2:  # FunctionDefLibrary.function = 1 -> FunctionDef
+            for lfl in pf.sub(fl):
+                if lfl.number == 1 and lfl.wire == LEN:
+                    _tf_nodes(pf, lfl.start, lfl.start + lfl.value, out, depth + 1)
+
+
+def scan_savedmodel(f: BinaryIO, state: ScanState, size: int) -> None:
+    pf = ProtoFile(f, size)
+    ops: list[tuple[str, str]] = []
+    try:
+        for fl in pf.fields(0, size):
+            if fl.number == 2 and fl.wire == LEN:  # MetaGraphDef
+                for mfl in pf.sub(fl):
+                    if mfl.number == 2 and mfl.wire == LEN:  # GraphDef
+                        _tf_nodes(pf, mfl.start, mfl.start + mfl.value, ops, 0)
+    except ProtoError as exc:
+        state.note_format("tf-savedmodel (invalid)")
+        state.add("MLA-TF-INVALID", Severity.MEDIUM, f"malformed SavedModel protobuf: {exc}",
+                  {"format": "tf-savedmodel", "error": str(exc)})
+        return
+    state.note_format("tf-savedmodel")
+    by_op: dict[str, list[str]] = {}
+    for name, op in ops:
+        if op in TF_DANGEROUS_OPS:
+            by_op.setdefault(op, []).append(name)
+    for op, names in by_op.items():
+        why, sev = TF_DANGEROUS_OPS[op]
+        state.add("MLA-TF-OP", sev, f"graph op {op} ({why}) in node(s) {', '.join(names[:5])}",
+                  {"format": "tf-savedmodel", "op": op, "nodes": names[:20], "why": why})
+
+
+def sniff_proto(f: BinaryIO, size: int) -> str | None:
+    """'onnx' / 'tf-savedmodel' when the whole file frames as that message, else None."""
+    if size < 2 or size > (8 << 30):
+        return None
+    pf = ProtoFile(f, size)
+    try:
+        numbers: dict[int, int] = {}
+        for fl in pf.fields(0, size):
+            numbers[fl.number] = fl.wire
+            if len(numbers) > 40:
+                return None
+    except ProtoError:
+        return None
+    if numbers.get(7) == LEN or numbers.get(8) == LEN:
+        if set(numbers) <= {1, 2, 3, 4, 5, 6, 7, 8, 10, 14, 20, 21, 25}:
+            return "onnx"
+    if numbers.get(2) == LEN and set(numbers) <= {1, 2}:
+        return "tf-savedmodel"
+    return None

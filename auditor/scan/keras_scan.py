@@ -1,0 +1,162 @@
+"""Keras models: the architecture JSON (H5 ``model_config`` attribute, Keras 3 ``config.json``) names code.
+
+``Lambda`` layers carry a Python function, often as base64 of ``marshal``-ed bytecode that Keras turns back into a
+function on load; layers and objects whose ``module``/``registered_name`` lie outside Keras need user code to be
+importable. The H5 file is opened with h5py and only attributes are read; nothing is deserialised or run.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any, BinaryIO
+
+from auditor.model import Severity
+from auditor.scan.state import ScanState
+
+_KERAS_MODULES = ("keras", "tf_keras", "tensorflow.keras", "tensorflow.python.keras", "keras_nlp", "keras_cv",
+                  "keras_hub", "tensorflow")
+_MARSHAL_MAGIC_HINT = (b"\xe3", b"\x63")  # code object type byte (with/without FLAG_REF)
+
+
+def _looks_marshalled(text: str) -> bool:
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=False)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return False
+    return len(raw) > 16 and raw[:1] in _MARSHAL_MAGIC_HINT
+
+
+def _walk(obj: Any, path: str, out: list[tuple[str, dict[str, Any]]], depth: int = 0) -> None:
+    if depth > 200:
+        return
+    if isinstance(obj, dict):
+        out.append((path, obj))
+        for k, v in obj.items():
+            _walk(v, f"{path}/{k}", out, depth + 1)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj[:100_000]):
+            _walk(v, f"{path}[{i}]", out, depth + 1)
+
+
+def _code_strings(obj: Any, depth: int = 0) -> list[str]:
+    found: list[str] = []
+    if depth > 50:
+        return found
+    if isinstance(obj, str):
+        if len(obj) > 24 and _looks_marshalled(obj):
+            found.append(obj)
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            found.extend(_code_strings(v, depth + 1))
+    elif isinstance(obj, list):
+        for v in obj[:1000]:
+            found.extend(_code_strings(v, depth + 1))
+    return found
+
+
+def check_config(config: Any, state: ScanState, source: str) -> None:
+    nodes: list[tuple[str, dict[str, Any]]] = []
+    _walk(config, "", nodes)
+    custom_seen: set[str] = set()
+    lambdas: list[str] = []
+    for where, node in nodes:
+        if any(where.startswith(prefix + "/") for prefix in lambdas):
+            continue  # the function of a Lambda layer is reported with the layer
+        cls = node.get("class_name")
+        inner = node.get("config") if isinstance(node.get("config"), dict) else {}
+        name = inner.get("name") if isinstance(inner, dict) else None
+        if cls == "Lambda":
+            lambdas.append(where)
+            code = _code_strings(inner)
+            func = inner.get("function") if isinstance(inner, dict) else None
+            if code:
+                state.add("MLA-KERAS-LAMBDA", Severity.CRITICAL,
+                          f"Lambda layer {name!r} carries marshalled Python bytecode ({source}); loading the model "
+                          "rebuilds and runs it", {"format": state_format(source), "layer": name,
+                                                   "config_path": where or "/", "bytecode_b64_len": len(code[0])})
+            else:
+                state.add("MLA-KERAS-LAMBDA", Severity.HIGH,
+                          f"Lambda layer {name!r} runs Python code named {str(func)[:80]!r} ({source})",
+                          {"format": state_format(source), "layer": name, "config_path": where or "/",
+                           "function": str(func)[:200]})
+            continue
+        if cls == "__lambda__":
+            continue  # reported with its Lambda layer
+        module = node.get("module")
+        registered = node.get("registered_name")
+        if isinstance(module, str) and module and not module.startswith(_KERAS_MODULES) and module != "builtins":
+            key = f"{module}:{cls}"
+            if key not in custom_seen:
+                custom_seen.add(key)
+                state.add("MLA-KERAS-CUSTOM-OBJECT", Severity.MEDIUM,
+                          f"object {cls!r} comes from module {module!r} outside Keras ({source}); loading imports "
+                          "that module's code", {"format": state_format(source), "module": module,
+                                                 "class_name": cls, "registered_name": registered,
+                                                 "config_path": where or "/"})
+        elif isinstance(registered, str) and registered.count(">") and module is None:
+            key = f"registered:{registered}"
+            if key not in custom_seen:
+                custom_seen.add(key)
+                state.add("MLA-KERAS-CUSTOM-OBJECT", Severity.MEDIUM,
+                          f"custom registered object {registered!r} ({source}) needs user code to load",
+                          {"format": state_format(source), "registered_name": registered,
+                           "config_path": where or "/"})
+
+
+def state_format(source: str) -> str:
+    return "keras-v3" if source == "config.json" else "keras-h5"
+
+
+def _attr_text(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        return value
+    return None
+
+
+def scan_h5(f: BinaryIO | str, state: ScanState) -> None:
+    """Read the ``model_config`` (and ``training_config``) attributes of an HDF5 file."""
+    try:
+        import h5py
+    except ImportError:
+        state.skip("h5py is not installed: HDF5/Keras files cannot be inspected")
+        return
+    try:
+        with h5py.File(f, "r") as h5:
+            found = False
+            for attr in ("model_config", "training_config"):
+                if attr not in h5.attrs:
+                    continue
+                text = _attr_text(h5.attrs[attr])
+                if text is None:
+                    continue
+                found = True
+                if len(text) > state.limits.max_json:
+                    state.add("MLA-KERAS-INVALID", Severity.MEDIUM, f"{attr} attribute too large to inspect",
+                              {"format": "keras-h5", "attribute": attr, "length": len(text)})
+                    continue
+                try:
+                    config = json.loads(text)
+                except (json.JSONDecodeError, RecursionError) as exc:
+                    state.add("MLA-KERAS-INVALID", Severity.MEDIUM, f"{attr} attribute is not valid JSON: {exc}",
+                              {"format": "keras-h5", "attribute": attr})
+                    continue
+                check_config(config, state, f"H5 {attr}")
+            state.note_format("keras-h5" if found else "hdf5")
+    except Exception as exc:  # h5py raises OSError/KeyError/ValueError/RuntimeError on hostile files
+        state.note_format("hdf5 (unreadable)")
+        state.add("MLA-H5-INVALID", Severity.MEDIUM, f"HDF5 file could not be read ({type(exc).__name__}: "
+                  f"{str(exc)[:160]}); its model config is unverified", {"format": "hdf5"})
+
+
+def scan_keras_config(text: bytes, state: ScanState) -> None:
+    try:
+        config = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        state.add("MLA-KERAS-INVALID", Severity.MEDIUM, f"config.json is not valid JSON: {str(exc)[:160]}",
+                  {"format": "keras-v3"})
+        return
+    check_config(config, state, "config.json")

@@ -1,0 +1,33 @@
+"""Resource bounds for the model scanner.
+
+Every parser here reads attacker-controlled bytes, so every length, count and depth is checked against these
+limits before anything is allocated or looped over. Hitting a limit is a finding ("could not verify"), never an
+exception or an out-of-memory kill.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_pickle_ops: int = 20_000_000  # opcodes per file before the reader gives up (a finding)
+    max_stack: int = 1_000_000  # simulated stack + memo entries
+    max_inline_bytes: int = 1 << 20  # str/bytes arguments kept in memory; longer ones are skipped
+    max_pickles_per_stream: int = 64  # pickles read one after the other from one stream
+    max_archive_members: int = 10_000
+    max_archive_total: int = 16 << 30  # declared uncompressed bytes over an archive
+    max_compression_ratio: int = 200  # declared uncompressed / compressed for one member
+    max_member_read: int = 2 << 30  # bytes actually read (decompressed) from one member
+    max_depth: int = 4  # containers inside containers
+    max_header: int = 100 << 20  # safetensors JSON header (the safetensors library's own limit)
+    max_json: int = 64 << 20  # Keras config.json / H5 model_config
+    max_h5_in_memory: int = 256 << 20  # H5 members of archives are read into memory up to this size
+    max_proto_depth: int = 64
+    max_gguf_kv: int = 1_000_000
+    max_gguf_string: int = 64 << 20
+    max_gguf_array: int = 50_000_000
+
+
+DEFAULT_LIMITS = Limits()

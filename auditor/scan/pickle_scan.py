@@ -1,0 +1,391 @@
+"""Turn what the simulated unpickler saw into findings, for raw pickles and every format built on pickle
+(PyTorch zip/legacy, NumPy object arrays, joblib, dill, paddle).
+
+Decision rule: an import on the allow-list is silent; an import that is known code-execution, file, network or
+import machinery is critical whether or not it is called; anything else is suspicious (medium when only
+imported or instantiated, high when called). Calls of values that are not plain imports (``getattr(...)(...)``,
+methods of rebuilt objects, extension-registry codes) and ``BUILD`` on classes are flagged as dynamic.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.model import Severity
+from auditor.scan.pickle_reader import (
+    Blob,
+    Call,
+    Event,
+    Ext,
+    Global,
+    Opaque,
+    PersId,
+    PickleError,
+    PickleResult,
+    SimDict,
+    SimList,
+    SimSet,
+    read_pickle,
+)
+from auditor.scan.policy import DANGEROUS, NESTED_LOADERS, UNKNOWN, classify, normalise
+from auditor.scan.state import ScanState
+from auditor.scan.stream import ByteSource, Truncated
+
+TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+PICKLE_OPCODES = frozenset(b"(.012FIJKLMNPQRSTUVXabcdeghijlopqrstu}])\x80\x81\x82\x83\x84\x85\x86\x87\x88\x89"
+                           b"\x8a\x8b\x8c\x8d\x8e\x8f\x90\x91\x92\x93\x94\x95\x96\x97\x98BCG")
+_MAX_OFFSETS = 20
+_JOBLIB_WRAPPERS = frozenset({"joblib.numpy_pickle.NumpyArrayWrapper",
+                              "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper"})
+
+
+def render(value: Any, depth: int = 3, limit: int = 160) -> str:
+    """A short, bounded, printable description of a simulated value (for evidence)."""
+    text = _render(value, depth)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _render(value: Any, depth: int) -> str:
+    if depth <= 0:
+        return "..."
+    if isinstance(value, Global):
+        return value.qualname
+    if isinstance(value, Call):
+        return f"{_render(value.func, depth - 1)}({_render_args(value.args, depth - 1)})"
+    if isinstance(value, tuple):
+        inner = ", ".join(_render(v, depth - 1) for v in value[:6])
+        return f"({inner}{', ...' if len(value) > 6 else ''}{',' if len(value) == 1 else ''})"
+    if isinstance(value, SimList):
+        return "[" + ", ".join(_render(v, depth - 1) for v in value.items[:6]) + (", ...]" if len(value.items) > 6 else "]")
+    if isinstance(value, SimDict):
+        return "{" + ", ".join(f"{_render(k, depth - 1)}: {_render(v, depth - 1)}" for k, v in value.items[:6]) + (
+            ", ...}" if len(value.items) > 6 else "}")
+    if isinstance(value, SimSet):
+        return "{" + ", ".join(_render(v, depth - 1) for v in value.items[:6]) + "}"
+    if isinstance(value, Blob):
+        return f"<{value.length} {value.kind}>"
+    if isinstance(value, PersId):
+        return f"persistent_load({_render(value.pid, depth - 1)})"
+    if isinstance(value, Ext):
+        return f"<extension code {value.code}>"
+    if isinstance(value, Opaque):
+        return f"<{value.what}>"
+    if isinstance(value, (str, bytes)):
+        return repr(value[:80]) + ("..." if len(value) > 80 else "")
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+        return f"{_render(value[1], depth - 1)}.{value[0]}"
+    return repr(value)[:80]
+
+
+def _render_args(args: Any, depth: int) -> str:
+    if isinstance(args, tuple):
+        return ", ".join(_render(a, depth) for a in args[:6])
+    return _render(args, depth)
+
+
+@dataclass
+class _Agg:
+    rule: str
+    severity: Severity
+    message: str
+    evidence: dict[str, Any]
+    offsets: list[int] = field(default_factory=list)
+
+
+class PickleAnalysis:
+    """Collects the findings of one file's pickles, merged per rule and callable."""
+
+    def __init__(self, state: ScanState, fmt: str) -> None:
+        self.state = state
+        self.fmt = fmt
+        self._aggs: dict[tuple[str, str], _Agg] = {}
+        self.imports: set[str] = set()
+
+    def _add(self, rule: str, severity: Severity, key: str, message: str, evidence: dict[str, Any],
+             offset: int) -> None:
+        agg = self._aggs.get((rule, key))
+        if agg is None:
+            agg = _Agg(rule, severity, message, {"format": self.fmt, **evidence})
+            self._aggs[(rule, key)] = agg
+        elif severity.rank > agg.severity.rank:
+            agg.severity, agg.message = severity, message
+            agg.evidence.update(evidence)
+        if len(agg.offsets) < _MAX_OFFSETS and offset not in agg.offsets:
+            agg.offsets.append(offset)
+
+    def flush(self) -> int:
+        for agg in self._aggs.values():
+            agg.evidence["offsets"] = agg.offsets
+            agg.evidence.setdefault("offset", agg.offsets[0] if agg.offsets else None)
+            self.state.add(agg.rule, agg.severity, agg.message, agg.evidence)
+        n = len(self._aggs)
+        self._aggs.clear()
+        return n
+
+    # -- events --------------------------------------------------------------------------------------------
+    def events(self, result: PickleResult, *, index: int, base: int, only_dangerous: bool = False,
+               nested_depth: int = 0) -> None:
+        where = {"pickle_index": index} if index else {}
+        if nested_depth:
+            where["nested"] = nested_depth
+        for ev in result.events:
+            self._event(ev, where, base, only_dangerous, nested_depth)
+
+    def _event(self, ev: Event, where: dict[str, Any], base: int, only_dangerous: bool, nested_depth: int) -> None:
+        off = base + ev.offset
+        if ev.kind == "import":
+            g: Global = ev.target
+            verdict = classify(g.module, g.name)
+            self.imports.add(verdict.qualname)
+            if verdict.level == DANGEROUS:
+                self._add("MLA-PICKLE-EXEC", Severity.CRITICAL, verdict.qualname,
+                          f"loading imports {verdict.qualname} ({verdict.reason}) via {ev.opcode} at offset {off}",
+                          {"callable": verdict.qualname, "opcode": ev.opcode, "why": verdict.reason, **where}, off)
+            elif verdict.level == UNKNOWN and not only_dangerous:
+                self._add("MLA-PICKLE-UNKNOWN-GLOBAL", Severity.MEDIUM, verdict.qualname,
+                          f"loading imports {verdict.qualname}, which is not on the allow-list of callables used by "
+                          f"model files ({ev.opcode} at offset {off})",
+                          {"callable": verdict.qualname, "opcode": ev.opcode, "why": verdict.reason, **where}, off)
+        elif ev.kind == "dynamic-import":
+            self._add("MLA-PICKLE-DYNAMIC", Severity.CRITICAL, "dynamic-import",
+                      f"{ev.opcode} at offset {off} imports a name computed at load time "
+                      f"({render(ev.target)}), which hides the callable from scanners",
+                      {"opcode": ev.opcode, "operands": render(ev.target), **where}, off)
+        elif ev.kind == "call":
+            self._call(ev, where, off, only_dangerous, nested_depth)
+        elif ev.kind == "build":
+            self._build(ev, where, off)
+        elif ev.kind == "ext" and not only_dangerous:
+            code = ev.target.code if isinstance(ev.target, Ext) else ev.target
+            self._add("MLA-PICKLE-EXT", Severity.HIGH, f"ext{code}",
+                      f"{ev.opcode} at offset {off} imports whatever extension code {code} is registered to in the "
+                      "loading process (copyreg); not resolvable statically",
+                      {"opcode": ev.opcode, "ext_code": code, **where}, off)
+
+    def _call(self, ev: Event, where: dict[str, Any], off: int, only_dangerous: bool, nested_depth: int) -> None:
+        func = ev.target
+        if isinstance(func, Global):
+            verdict = classify(func.module, func.name)
+            if verdict.level == UNKNOWN and not only_dangerous:
+                severe = ev.opcode in ("REDUCE", "INST", "OBJ")
+                sev = Severity.HIGH if severe else Severity.MEDIUM
+                verb = "calls" if severe else "instantiates"
+                self._add("MLA-PICKLE-UNKNOWN-GLOBAL", sev, verdict.qualname,
+                          f"loading {verb} {verdict.qualname}({render(ev.args, 2, 80)[1:-1] if isinstance(ev.args, tuple) else ''}), "
+                          f"which is not on the allow-list ({ev.opcode} at offset {off})",
+                          {"callable": verdict.qualname, "opcode": ev.opcode, "called": True,
+                           "arguments": render(ev.args), **where}, off)
+            elif verdict.level == DANGEROUS:
+                self._add("MLA-PICKLE-EXEC", Severity.CRITICAL, verdict.qualname,
+                          f"loading calls {verdict.qualname}{render(ev.args, 2, 120)} ({verdict.reason}); "
+                          f"{ev.opcode} at offset {off}",
+                          {"callable": verdict.qualname, "opcode": ev.opcode, "called": True,
+                           "arguments": render(ev.args), "why": verdict.reason, **where}, off)
+                qual = ".".join(normalise(func.module, func.name))
+                if qual in NESTED_LOADERS and nested_depth < self.state.limits.max_depth:
+                    self._nested(ev.args, where, off, nested_depth)
+            return
+        if isinstance(func, tuple) and len(func) == 2 and isinstance(func[0], str):
+            method, target = func
+            if _is_plain(target) or (isinstance(target, Call) and isinstance(target.func, Global)):
+                return  # appending to / setting items of a rebuilt object: its class was judged at import
+            if only_dangerous:
+                return
+            self._add("MLA-PICKLE-DYNAMIC", Severity.HIGH, f"method:{method}",
+                      f"{ev.opcode} at offset {off} calls {method}() on {render(target)}",
+                      {"opcode": ev.opcode, "target": render(target), **where}, off)
+            return
+        desc = render(func)
+        sev = Severity.CRITICAL if isinstance(func, Call) else Severity.HIGH
+        if only_dangerous and sev is not Severity.CRITICAL:
+            return
+        self._add("MLA-PICKLE-DYNAMIC", sev, f"call:{desc}",
+                  f"{ev.opcode} at offset {off} calls a computed value {desc} (not a plain import): "
+                  "a reflection chain that reaches a callable without naming it",
+                  {"opcode": ev.opcode, "callable": desc, "arguments": render(ev.args), **where}, off)
+
+    def _build(self, ev: Event, where: dict[str, Any], off: int) -> None:
+        inst, state = ev.target, ev.args
+        if isinstance(inst, Global):
+            self._add("MLA-PICKLE-BUILD-GADGET", Severity.CRITICAL, f"build:{inst.qualname}",
+                      f"BUILD at offset {off} sets attributes on the class/function {inst.qualname} itself "
+                      f"({render(state)}): the next BUILD/REDUCE on it runs attacker-chosen code",
+                      {"opcode": "BUILD", "target": inst.qualname, "state": render(state), **where}, off)
+            return
+        for key in _state_keys(state):
+            if isinstance(key, str) and key.startswith("__") and key.endswith("__"):
+                self._add("MLA-PICKLE-BUILD-GADGET", Severity.CRITICAL, f"build-dunder:{key}",
+                          f"BUILD at offset {off} sets {key} on {render(inst, 2)}: overriding interpreter hooks "
+                          "makes a later BUILD or call run attacker-chosen code",
+                          {"opcode": "BUILD", "attribute": key, "target": render(inst), **where}, off)
+
+    def _nested(self, args: Any, where: dict[str, Any], off: int, nested_depth: int) -> None:
+        data = args[0] if isinstance(args, tuple) and args else None
+        if isinstance(data, Call) and isinstance(data.func, Global) and data.func.qualname in (
+                "_codecs.encode", "codecs.encode") and isinstance(data.args, tuple) and data.args \
+                and isinstance(data.args[0], str):
+            data = data.args[0].encode("latin-1", "replace")
+        if isinstance(data, str):
+            data = data.encode("latin-1", "replace")
+        if not isinstance(data, bytes):
+            return
+        src = ByteSource(io.BytesIO(data))
+        nested_where = dict(where)
+        nested_where["nested_at"] = off
+        res = read_pickle(src, self.state.limits)
+        self.events(res, index=0, base=0, nested_depth=nested_depth + 1)
+        for agg in self._aggs.values():
+            if agg.evidence.get("nested") == nested_depth + 1:
+                agg.evidence.setdefault("nested_at", off)
+
+
+def _state_keys(state: Any) -> list[Any]:
+    keys: list[Any] = []
+    if isinstance(state, SimDict):
+        keys.extend(k for k, _ in state.items)
+    elif isinstance(state, tuple) and len(state) == 2:
+        for part in state:
+            if isinstance(part, SimDict):
+                keys.extend(k for k, _ in part.items)
+    return keys
+
+
+def _is_plain(value: Any) -> bool:
+    return isinstance(value, (SimList, SimDict, SimSet, tuple, str, bytes, int, float, type(None)))
+
+
+# -- joblib inline arrays -----------------------------------------------------------------------------------
+_DTYPE_RE = re.compile(r"^[<>=|]?([?bBhHiIlLqQpPefdgFDGOSUVaMmuic])(\d*)(?:\[.*\])?$")
+_DTYPE_NAMES = {"bool": 1, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "uint32": 4, "int64": 8,
+                "uint64": 8, "float16": 2, "float32": 4, "float64": 8, "complex64": 8, "complex128": 16,
+                "float": 8, "int": 8, "complex": 16}
+_CHAR_SIZES = {"?": 1, "b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4, "l": 8, "L": 8, "q": 8, "Q": 8, "p": 8,
+               "P": 8, "e": 2, "f": 4, "d": 8, "g": 16, "F": 8, "D": 16, "G": 32}
+
+
+def dtype_itemsize(descr: str) -> int | None:
+    """Bytes per element of a numpy dtype string; 0 for object dtype; None when unknown."""
+    if descr in _DTYPE_NAMES:
+        return _DTYPE_NAMES[descr]
+    m = _DTYPE_RE.match(descr)
+    if not m:
+        return None
+    kind, digits = m.group(1), m.group(2)
+    if kind == "O":
+        return 0
+    if not digits:
+        return _CHAR_SIZES.get(kind, 1 if kind in "bu" else None)
+    n = int(digits)
+    if kind == "U":
+        return 4 * n
+    return n
+
+
+def _joblib_hook(analysis: PickleAnalysis, budget: list[int], state: ScanState):  # type: ignore[no-untyped-def]
+    def hook(inst: Any, src: ByteSource, result: PickleResult) -> None:
+        if not (isinstance(inst, Call) and isinstance(inst.func, Global)
+                and inst.func.qualname in _JOBLIB_WRAPPERS and isinstance(inst.state, SimDict)):
+            return
+        st: SimDict = inst.state
+        shape = st.get("shape")
+        dtype = st.get("dtype")
+        descr = None
+        if isinstance(dtype, Call) and isinstance(dtype.args, tuple) and dtype.args and isinstance(dtype.args[0], str):
+            descr = dtype.args[0]
+        if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape) or descr is None:
+            raise PickleError("joblib array wrapper with an unreadable shape/dtype", src.offset)
+        size = dtype_itemsize(descr)
+        if size is None:
+            raise PickleError(f"joblib array with unsupported dtype {descr!r}", src.offset)
+        if size == 0:  # object array: joblib pickles it inline, right here
+            base = src.offset
+            nested = read_pickle(src, state.limits, hook, budget)
+            analysis.events(nested, index=0, base=0)
+            if not nested.complete:
+                raise PickleError(f"inline object-array pickle at {base}: {nested.error}", src.offset)
+            return
+        if st.get("numpy_array_alignment_bytes") is not None:
+            pad = src.byte()
+            src.skip(pad)
+        count = 1
+        for d in shape:
+            count *= d
+        src.skip(count * size)
+    return hook
+
+
+# -- streams of pickles -------------------------------------------------------------------------------------
+def looks_like_pickle(head: bytes) -> bool:
+    """Cheap content test: does a pickle plausibly start here? (Full parsing decides.)"""
+    if not head:
+        return False
+    if head[0] == 0x80:
+        return len(head) > 1 and head[1] <= 5
+    if head[0] not in PICKLE_OPCODES:
+        return False
+    try:
+        res = read_pickle(ByteSource(io.BytesIO(head)))
+    except Exception:  # pragma: no cover - read_pickle reports errors in the result
+        return False
+    if res.complete:
+        return True
+    return any(ev.kind in ("import", "call") for ev in res.events) and res.ops >= 3
+
+
+def scan_pickle_stream(f: Any, state: ScanState, fmt: str = "pickle", *, base: int = 0) -> PickleAnalysis:
+    """Scan every pickle in ``f`` (a binary stream positioned at the first one). Findings go to ``state``."""
+    analysis = PickleAnalysis(state, fmt)
+    budget = [state.limits.max_pickle_ops]
+    src = ByteSource(f, start=base)
+    hook = _joblib_hook(analysis, budget, state)
+    legacy = False
+    index = 0
+    while True:
+        start = src.offset
+        res = read_pickle(src, state.limits, hook, budget)
+        trailing = index > 0 and not legacy
+        if trailing and not res.complete and res.ops <= 1:
+            state.add("MLA-PICKLE-TRAILING", Severity.INFO,
+                      f"{src.offset - start if src.offset > start else 'some'} bytes of non-pickle data follow the "
+                      f"pickle (from offset {start})", {"format": fmt, "offset": start}, kind="unsafe-model")
+            break
+        analysis.events(res, index=index, base=0, only_dangerous=trailing and not res.complete)
+        if index == 0 and res.complete and res.value == TORCH_LEGACY_MAGIC:
+            legacy = True
+            analysis.fmt = fmt = "torch-legacy"
+        if trailing and res.complete:
+            state.add("MLA-PICKLE-TRAILING", Severity.MEDIUM,
+                      f"a second pickle follows the first at offset {start}; loaders that read the stream again "
+                      "run it too", {"format": fmt, "offset": start, "pickle_index": index})
+        if not res.complete:
+            if res.error and res.error.startswith("analysis limit"):
+                state.add("MLA-PICKLE-LIMIT", Severity.MEDIUM,
+                          f"the pickle could not be fully analysed ({res.error}); the rest is unverified",
+                          {"format": fmt, "offset": res.error_offset, "pickle_index": index})
+            elif index == 0 or legacy:
+                state.add("MLA-PICKLE-MALFORMED", Severity.LOW,
+                          f"pickle stream invalid or truncated at offset {res.error_offset} ({res.error}); "
+                          "everything before that point was analysed (a loader would run it before failing)",
+                          {"format": fmt, "offset": res.error_offset, "pickle_index": index})
+            else:
+                state.add("MLA-PICKLE-TRAILING", Severity.INFO,
+                          f"data after the pickle (from offset {start}) is not a complete pickle; only known-dangerous "
+                          "imports in it are reported", {"format": fmt, "offset": start})
+            break
+        index += 1
+        if legacy and index >= 5:
+            break  # the legacy torch format's raw storages follow; they are data
+        if index >= state.limits.max_pickles_per_stream:
+            state.add("MLA-PICKLE-LIMIT", Severity.MEDIUM, f"more than {index} pickles in one stream; the rest "
+                      "is unverified", {"format": fmt, "offset": src.offset})
+            break
+        try:
+            if src.at_eof():
+                break
+        except Truncated:
+            break
+    analysis.flush()
+    return analysis

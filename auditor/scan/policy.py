@@ -1,0 +1,211 @@
+"""Which callables a pickle may import: an allow-list of what legitimate ML files use, and the machinery that is
+known to run code, touch files, open connections or import modules.
+
+The decision is allow-list first: anything not listed as safe is at least suspicious, so an attacker who finds a
+gadget nobody has put on a deny-list still gets flagged. The deny-list only decides how loud the flag is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SAFE = "safe"
+UNKNOWN = "unknown"
+DANGEROUS = "dangerous"
+
+# Python 2 spellings that the unpickler maps to their Python 3 modules (``fix_imports``).
+_MODULE_ALIASES = {
+    "__builtin__": "builtins",
+    "copy_reg": "copyreg",
+    "exceptions": "builtins",
+    "cPickle": "pickle",
+    "_compat_pickle": "pickle",
+    "commands": "subprocess",
+    "urllib2": "urllib.request",
+    "httplib": "http.client",
+    "SocketServer": "socketserver",
+    "thread": "_thread",
+    "Queue": "queue",
+}
+
+_SAFE_EXACT = frozenset({
+    # containers and scalars
+    "builtins.set", "builtins.frozenset", "builtins.list", "builtins.dict", "builtins.tuple", "builtins.bytearray",
+    "builtins.bytes", "builtins.complex", "builtins.slice", "builtins.range", "builtins.int", "builtins.float",
+    "builtins.str", "builtins.bool", "builtins.object", "builtins.NoneType", "builtins.Ellipsis",
+    "collections.OrderedDict", "collections.defaultdict", "collections.deque", "collections.Counter",
+    "copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__",
+    "_codecs.encode", "codecs.encode",
+    "datetime.datetime", "datetime.date", "datetime.time", "datetime.timedelta", "datetime.timezone",
+    "decimal.Decimal", "fractions.Fraction", "uuid.UUID",
+    # numpy
+    "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct", "numpy.ndarray", "numpy.dtype",
+    "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar", "numpy.core.numeric._frombuffer",
+    "numpy._core.numeric._frombuffer", "numpy.ma.core._mareconstruct", "numpy.ma.core.MaskedArray",
+    "numpy.random._pickle.__randomstate_ctor", "numpy.random._pickle.__bit_generator_ctor",
+    "numpy.random._pickle.__generator_ctor", "numpy.random.mtrand.RandomState", "numpy.random.mtrand._rand",
+    "numpy.random._mt19937.MT19937", "numpy.random._pcg64.PCG64", "numpy.random._generator.Generator",
+    "numpy.random.bit_generator.SeedSequence",
+    # torch
+    "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor_v3",
+    "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state",
+    "torch._utils._rebuild_sparse_tensor", "torch._utils._rebuild_nested_tensor",
+    "torch._utils._rebuild_device_tensor_from_numpy", "torch._utils._rebuild_meta_tensor_no_storage",
+    "torch._utils._rebuild_wrapper_subclass", "torch._utils._rebuild_qtensor",
+    "torch._tensor._rebuild_from_type", "torch._tensor._rebuild_from_type_v2", "torch.nn.parameter.Parameter",
+    "torch.Size", "torch.device", "torch.Tensor", "torch.storage.UntypedStorage", "torch.storage.TypedStorage",
+    "torch.storage._TypedStorage", "torch.UntypedStorage", "torch.TypedStorage", "torch.serialization._get_layout",
+    "torch.strided", "torch.sparse_coo", "torch.sparse_csr", "torch.per_tensor_affine", "torch.per_channel_affine",
+    "torch.contiguous_format", "torch.channels_last", "torch.preserve_format",
+    # joblib array wrappers (the array bytes that follow are data, handled by the joblib reader)
+    "joblib.numpy_pickle.NumpyArrayWrapper", "joblib.numpy_pickle_compat.NDArrayWrapper",
+    "joblib.numpy_pickle_compat.ZNDArrayWrapper", "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
+})
+
+_TORCH_DTYPES = frozenset(
+    "float float16 half bfloat16 float32 float64 double int8 int16 short int32 int int64 long uint8 uint16 uint32 "
+    "uint64 bool complex32 complex64 complex128 cfloat cdouble qint8 quint8 qint32 quint4x2 float8_e4m3fn "
+    "float8_e5m2 float8_e4m3fnuz float8_e5m2fnuz".split()
+)
+_TORCH_STORAGES = frozenset(
+    f"{t}Storage" for t in "Float Double Half BFloat16 Long Int Short Char Byte Bool ComplexFloat ComplexDouble "
+    "QInt8 QUInt8 QInt32 QUInt4x2 QUInt2x4".split()
+)
+_NUMPY_SCALARS = frozenset(
+    "bool_ int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 float32 float64 complex64 complex128 str_ "
+    "bytes_ object_ void datetime64 timedelta64 longdouble clongdouble intc uintc intp uintp half single double "
+    "longlong ulonglong byte ubyte short ushort".split()
+)
+
+# Libraries whose classes legitimately appear in pickled estimators and frames. Only class names (CamelCase) and
+# the reconstruction helpers the libraries themselves pickle are allowed, and not in their I/O subpackages.
+_TRUSTED_CLASS_LIBS = ("sklearn", "scipy", "pandas", "xgboost", "lightgbm", "catboost", "torch.nn.modules",
+                       "torch.optim", "transformers", "tokenizers", "numpy.dtypes", "numpy.ma", "numpy.polynomial")
+_UNTRUSTED_SUBMODULES = ("pandas.io", "scipy.io", "sklearn.datasets", "sklearn.utils._testing", "sklearn.externals",
+                         "transformers.utils.hub", "transformers.dynamic_module_utils", "transformers.pipelines",
+                         "transformers.tools", "transformers.agents", "scipy.weave")
+_RECONSTRUCT_PREFIXES = ("_unpickle", "__pyx_unpickle", "_new_", "_reconstruct", "_rebuild", "new_block",
+                         "__nat_unpickle", "_timedelta_unpickle", "_restore")
+
+# Known machinery: whole modules (and their submodules) ...
+_DANGEROUS_MODULES = frozenset({
+    "os", "posix", "nt", "posixpath", "ntpath", "subprocess", "_posixsubprocess", "sys", "importlib", "imp",
+    "runpy", "pickle", "_pickle", "pickletools", "dill", "cloudpickle", "marshal", "types", "code", "codeop",
+    "ctypes", "_ctypes", "cffi", "multiprocessing", "concurrent", "threading", "_thread", "asyncio", "socket",
+    "_socket", "ssl", "http", "urllib", "urllib3", "requests", "httpx", "aiohttp", "ftplib", "smtplib",
+    "telnetlib", "poplib", "imaplib", "nntplib", "xmlrpc", "socketserver", "webbrowser", "shutil", "tempfile",
+    "pathlib", "io", "_io", "glob", "zipfile", "tarfile", "shelve", "dbm", "sqlite3", "pty", "tty", "signal",
+    "resource", "pdb", "bdb", "timeit", "cProfile", "profile", "trace", "doctest", "pydoc", "pkgutil",
+    "zipimport", "site", "operator", "_operator", "inspect", "gc", "linecache", "compileall", "py_compile",
+    "distutils", "setuptools", "pip", "venv", "ensurepip", "pexpect", "paramiko", "fabric", "yaml", "jinja2",
+    "logging", "smtpd", "mailbox", "platform", "sysconfig", "fcntl", "mmap", "select",
+    "selectors", "builtins.__import__", "torch.hub", "torch.jit", "torch.package", "torch.cuda", "torch.ops",
+    "torch._C", "torch.utils.cpp_extension", "torch.library", "torch._dynamo", "torch.distributed",
+    "torch.multiprocessing", "torch.backends", "numpy.f2py", "numpy.distutils", "numpy.testing", "numpy.ctypeslib",
+    "tensorflow", "keras", "tf_keras", "functools", "copy", "contextlib", "atexit", "faulthandler", "ast",
+    "tokenize", "dis", "bz2", "gzip", "lzma", "zlib", "fileinput", "filecmp", "configparser", "netrc",
+    "getpass", "pwd", "grp", "crypt", "spwd", "syslog", "readline", "rlcompleter", "tkinter",
+    "wsgiref", "cgi", "cgitb", "email", "_sitebuiltins", "dill._dill", "joblib", "sklearn.externals.joblib", "huggingface_hub", "transformers.dynamic_module_utils",
+    "transformers.utils.hub", "pandas.io", "scipy.io", "sklearn.datasets",
+})
+# ... and single callables of otherwise harmless modules.
+_DANGEROUS_EXACT = frozenset({
+    "builtins.eval", "builtins.exec", "builtins.compile", "builtins.open", "builtins.__import__", "builtins.getattr",
+    "builtins.setattr", "builtins.delattr", "builtins.globals", "builtins.locals", "builtins.vars", "builtins.input",
+    "builtins.breakpoint", "builtins.help", "builtins.exit", "builtins.quit", "builtins.memoryview",
+    "builtins.type", "builtins.super", "builtins.classmethod", "builtins.staticmethod", "builtins.property",
+    "builtins.execfile", "builtins.file", "builtins.reload", "builtins.apply", "builtins.print", "builtins.dir",
+    "builtins.map", "builtins.filter", "builtins.iter", "builtins.next", "builtins.hasattr", "builtins.callable",
+    "builtins.id", "builtins.object.__reduce__", "builtins.object.__getattribute__",
+    "torch.load", "torch.save", "torch.storage._load_from_bytes", "torch.serialization.load",
+    "torch.serialization.save", "torch.serialization._load", "torch.from_file", "torch.classes",
+    "torch._utils._rebuild_xla_tensor", "numpy.load", "numpy.save", "numpy.savez", "numpy.loadtxt",
+    "numpy.savetxt", "numpy.genfromtxt", "numpy.fromfile", "numpy.memmap", "numpy.lib.npyio.load",
+    "numpy.lib._npyio_impl.load", "numpy.core.memmap.memmap", "numpy._core.memmap.memmap", "numpy.DataSource",
+    "numpy.lib.format.read_array", "numpy.lib.format.open_memmap", "numpy.tofile",
+    "pandas.read_pickle", "pandas.read_csv", "pandas.eval", "pandas.core.computation.eval.eval",
+    "collections.namedtuple", "copyreg._reconstruct", "copyreg.add_extension",
+})
+
+
+@dataclass(frozen=True)
+class Verdict:
+    level: str  # SAFE | UNKNOWN | DANGEROUS
+    qualname: str
+    reason: str
+
+
+def normalise(module: str, name: str) -> tuple[str, str]:
+    """The module/name pair the unpickler would really import (Python 2 aliases applied)."""
+    module = _MODULE_ALIASES.get(module, module)
+    if module == "builtins" and name == "file":
+        return module, name
+    return module, name
+
+
+def _module_in(module: str, modules: frozenset[str]) -> bool:
+    parts = module.split(".")
+    return any(".".join(parts[:i]) in modules for i in range(1, len(parts) + 1))
+
+
+def classify(module: str, name: str) -> Verdict:
+    """Decide how a ``module``/``name`` import looks. ``name`` may be dotted (protocol 4 resolves attributes)."""
+    module, name = normalise(module, name)
+    qual = f"{module}.{name}"
+    if any(part.startswith("__") and part.endswith("__") for part in name.split(".")) and qual not in _SAFE_EXACT:
+        if not any(part.startswith("__pyx_unpickle") for part in name.split(".")) and name not in (
+                "__randomstate_ctor", "__bit_generator_ctor", "__generator_ctor", "__newobj__", "__newobj_ex__"):
+            return Verdict(DANGEROUS, qual, "reaches a dunder attribute (interpreter internals)")
+    if "<" in name or "\n" in name or "\n" in module:
+        return Verdict(DANGEROUS, qual, "name that no legitimate pickle contains")
+    if qual in _DANGEROUS_EXACT or f"{module}.{name.split('.')[0]}" in _DANGEROUS_EXACT:
+        return Verdict(DANGEROUS, qual, _reason(module))
+    if qual in _SAFE_EXACT:
+        return Verdict(SAFE, qual, "allow-listed")
+    if module == "torch" and (name in _TORCH_DTYPES or name in _TORCH_STORAGES):
+        return Verdict(SAFE, qual, "torch dtype/storage type")
+    if module == "numpy" and name in _NUMPY_SCALARS:
+        return Verdict(SAFE, qual, "numpy scalar type")
+    if _module_in(module, _DANGEROUS_MODULES) or _module_in(qual, _DANGEROUS_MODULES):
+        return Verdict(DANGEROUS, qual, _reason(module))
+    if module == "builtins":
+        return Verdict(DANGEROUS, qual, "interpreter builtin outside the data-type allow-list")
+    if _trusted_class(module, name):
+        return Verdict(SAFE, qual, "class of a trusted ML library")
+    return Verdict(UNKNOWN, qual, "not on the allow-list of callables used by legitimate model files")
+
+
+def _trusted_class(module: str, name: str) -> bool:
+    if not any(module == lib or module.startswith(lib + ".") for lib in _TRUSTED_CLASS_LIBS):
+        return False
+    if any(module == sub or module.startswith(sub + ".") for sub in _UNTRUSTED_SUBMODULES):
+        return False
+    leaf = name.split(".")[-1] if "." not in name else ""
+    if not leaf:
+        return False
+    return leaf[:1].isupper() or leaf.startswith(_RECONSTRUCT_PREFIXES)
+
+
+_REASONS = {
+    "os": "runs shell commands / touches files", "posix": "runs shell commands / touches files",
+    "nt": "runs shell commands / touches files", "subprocess": "starts processes", "builtins": "executes code",
+    "runpy": "executes Python code", "importlib": "imports arbitrary modules", "socket": "opens network connections",
+    "webbrowser": "launches a browser or helper process", "pickle": "deserialises a nested pickle",
+    "_pickle": "deserialises a nested pickle", "dill": "rebuilds functions from bytecode",
+    "marshal": "loads bytecode", "types": "builds code/function objects", "operator": "reflective attribute access",
+    "shutil": "copies/removes files", "http": "network access", "urllib": "network access",
+    "requests": "network access", "ctypes": "calls native code", "torch": "loads/saves files or native code",
+    "numpy": "reads/writes files", "io": "opens files", "pathlib": "touches files",
+}
+
+
+def _reason(module: str) -> str:
+    top = module.split(".")[0]
+    return _REASONS.get(top, "code-execution, file, network or import machinery")
+
+
+# Callables that deserialise their bytes argument: the bytes are scanned as a nested pickle.
+NESTED_LOADERS = frozenset({
+    "pickle.loads", "_pickle.loads", "dill.loads", "dill._dill.loads", "cloudpickle.loads", "torch.load",
+    "torch.storage._load_from_bytes", "joblib.load", "numpy.loads", "pickle._loads",
+})

@@ -1,0 +1,71 @@
+"""The running state of one scan: where we are (``archive.zip!member``), the limits, and what was found.
+
+Format readers never build ``Finding`` objects by hand: they call ``ScanState.add`` with a rule id, so that every
+finding of the scanner has the same kind, check name, path convention and evidence shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from auditor.model import Finding, Severity, Skipped
+from auditor.scan.limits import DEFAULT_LIMITS, Limits
+
+CHECK_NAME = "modelscan"
+KIND_UNSAFE = "unsafe-model"
+KIND_PICKLE_FORMAT = "pickle-model"
+
+_FIXES = {
+    "critical": "Do not load this file. Delete it, or obtain the model from a trusted source in a safe format "
+                "(safetensors/GGUF/ONNX without custom ops).",
+    "high": "Do not load this file until its origin and contents are verified; prefer a safetensors copy.",
+    "medium": "Review what the file needs to load; prefer a safe format (safetensors).",
+}
+
+
+@dataclass
+class FormatNote:
+    """What a file turned out to be (for the report's ``properties.model_scan``)."""
+
+    path: str
+    format: str
+    verdict: str = "ok"  # ok | findings | unreadable
+
+
+@dataclass
+class Collector:
+    """Shared sinks of one ``scan_file`` call (every nested state appends here)."""
+
+    findings: list[Finding] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    formats: list[FormatNote] = field(default_factory=list)
+    bytes_read: int = 0
+
+
+@dataclass
+class ScanState:
+    path: str  # display path of the object being read
+    collector: Collector
+    limits: Limits = DEFAULT_LIMITS
+    depth: int = 0
+    real_dir: Path | None = None  # directory of the file on disk (ONNX external data resolution)
+
+    def child(self, member: str) -> ScanState:
+        return ScanState(path=f"{self.path}!{member}", collector=self.collector, limits=self.limits,
+                         depth=self.depth + 1, real_dir=None)
+
+    def add(self, rule: str, severity: Severity, message: str, evidence: dict[str, Any], *,
+            kind: str = KIND_UNSAFE, fix: str | None = None) -> Finding:
+        finding = Finding(kind=kind, id=rule, severity=severity, message=message, path=self.path,
+                          evidence=evidence, fix=fix if fix is not None else _FIXES.get(severity.value),
+                          check=CHECK_NAME)
+        self.collector.findings.append(finding)
+        return finding
+
+    def note_format(self, fmt: str) -> None:
+        self.collector.formats.append(FormatNote(self.path, fmt))
+
+    def skip(self, reason: str) -> None:
+        self.collector.skipped.append(Skipped(reason=reason, file=self.path, not_checked=["model file scan"]))

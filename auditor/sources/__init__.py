@@ -1,0 +1,165 @@
+"""Input sources: read what the user points at, natively, into one ``SourceResult``.
+
+``load_inputs`` handles files and project directories (discovery rule in ``auditor.sources.detect``);
+``load_environment`` reads an installed environment's ``*.dist-info`` metadata. Nothing here imports or runs
+the audited project. Several inputs are merged; the result is ``resolved`` only when every input already is.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from auditor.errors import InputError
+from auditor.model import Artifact, Package, Requirement, Skipped
+from auditor.options import AuditOptions
+from auditor.sources import detect
+from auditor.sources.base import SourceResult
+from auditor.sources.markers import target_environment
+
+__all__ = ["SourceResult", "load_environment", "load_inputs", "load_file"]
+
+Loader = Callable[[str, AuditOptions], SourceResult]
+
+
+def load_inputs(paths: list[str], options: AuditOptions) -> SourceResult:
+    """Read every path (files or project directories; none: the current directory) into one result."""
+    targets: list[tuple[str, bool]] = []  # (file, discovered in a directory)
+    project_files: list[str] = []
+    for path in paths or [os.curdir]:
+        if Path(path).is_dir():
+            found = detect.discover(path)
+            targets.extend((f, True) for f in found)
+            if detect.kind_of(found[0]) == detect.REQUIREMENTS:
+                meta = detect.project_file(path)
+                if meta:
+                    project_files.append(meta)
+        elif not Path(path).exists():
+            raise InputError("no such file or directory", file=path)
+        else:
+            targets.append((path, False))
+    results = [(file, discovered, load_file(file, options)) for file, discovered in targets]
+    results = _drop_included(results)
+    merged = SourceResult()
+    for _, _, result in results:
+        merged.merge(result)
+    merged.resolved = bool(results) and all(r.resolved for _, _, r in results)
+    for meta in project_files:
+        _project_identity(meta, merged)
+    if merged.resolved:
+        _direct_references_of_resolved(merged, options)
+    return merged
+
+
+def load_file(path: str, options: AuditOptions) -> SourceResult:
+    """One input file, by kind (``detect.kind_of``)."""
+    kind = detect.kind_of(path)
+    result = _loader(kind)(path, options)
+    if not result.kinds:
+        result.kinds = [kind] * max(1, len(result.files))
+    return result
+
+
+def load_environment(path: str | None, options: AuditOptions | None = None) -> SourceResult:
+    """An installed environment (a venv/prefix or a site-packages directory); None: the running interpreter."""
+    from auditor.sources.environment import load_environment as _load
+
+    return _load(path, options)
+
+
+def _loader(kind: str) -> Loader:
+    if kind == detect.REQUIREMENTS:
+        return _load_requirements
+    if kind == detect.PYPROJECT:
+        from auditor.sources.pyproject import load_pyproject
+
+        return load_pyproject
+    if kind == detect.UV_LOCK:
+        from auditor.sources.uvlock import load_uv_lock
+
+        return load_uv_lock
+    if kind == detect.POETRY_LOCK:
+        from auditor.sources.poetrylock import load_poetry_lock
+
+        return load_poetry_lock
+    if kind == detect.PIPFILE_LOCK:
+        from auditor.sources.pipfilelock import load_pipfile_lock
+
+        return load_pipfile_lock
+    if kind == detect.PYLOCK:
+        from auditor.sources.pylock import load_pylock
+
+        return load_pylock
+    raise InputError(f"unsupported input kind {kind}")
+
+
+def _load_requirements(path: str, options: AuditOptions) -> SourceResult:
+    from auditor.sources.requirements import load_requirements
+
+    return load_requirements(path, target_environment(options.python_version, options.platform))
+
+
+def _drop_included(results: list[tuple[str, bool, SourceResult]]) -> list[tuple[str, bool, SourceResult]]:
+    """A discovered file that another discovered file already includes (``-r``) is not read twice."""
+    keep: list[tuple[str, bool, SourceResult]] = []
+    for file, discovered, result in results:
+        real = os.path.realpath(file)
+        included = any(
+            real in {os.path.realpath(f) for f in other.files[1:]}
+            for other_file, _, other in results if other_file != file
+        )
+        if discovered and included:
+            continue
+        keep.append((file, discovered, result))
+    return keep
+
+
+def _project_identity(pyproject: str, merged: SourceResult) -> None:
+    """Name, version and metadata of the project from its pyproject.toml; its dependencies are not read here."""
+    from auditor.sources.pyproject import project_identity
+
+    name, version, metadata = project_identity(pyproject)
+    merged.root_name = merged.root_name or name
+    merged.root_version = merged.root_version or version
+    for key, value in metadata.items():
+        merged.root_metadata.setdefault(key, value)
+
+
+def _direct_references_of_resolved(merged: SourceResult, options: AuditOptions) -> None:
+    """In an already-resolved input no resolver runs: URL/VCS/path/``-e`` lines are reported here instead.
+
+    A direct wheel URL names its project and version in the file name: that pin is audited (its artefact marked
+    unverified, nothing was fetched); everything else becomes a skipped entry with the reason.
+    """
+    from auditor.resolve import _unresolvable
+
+    names = {p.name for p in merged.packages}
+    for req in merged.requirements:
+        if not (req.url or req.editable) or req.constraint:
+            continue
+        loc = req.location
+        why = _unresolvable(req, options) if req.editable or not _is_wheel(req) else None
+        if why is None and _is_wheel(req) and req.pinned_version:
+            if req.name not in names:
+                names.add(req.name)
+                merged.packages.append(_wheel_package(req))
+            continue
+        merged.skipped.append(Skipped(
+            reason=why or "direct reference: not resolved in an already-resolved input",
+            file=loc.file if loc else None, line=loc.line if loc else None, requirement=req.raw,
+            not_checked=[f"{req.name} and its dependencies"]))
+
+
+def _is_wheel(req: Requirement) -> bool:
+    return bool(req.url) and str(req.url).split("#", 1)[0].split("?", 1)[0].endswith(".whl")
+
+
+def _wheel_package(req: Requirement) -> Package:
+    url = str(req.url)
+    filename = url.split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[-1]
+    hashes = {h.split(":", 1)[0]: h.split(":", 1)[1] for h in req.hashes}
+    artifact = Artifact(filename=filename, url=url, hashes=hashes, kind="wheel", verified=False)
+    return Package(name=req.name, version=req.pinned_version or "", direct=True, source="direct-url",
+                   hashes=list(req.hashes), markers=req.marker, extras=req.extras, location=req.location,
+                   artifacts=[artifact], properties={"mlaudit:artifact-verified": "false"})

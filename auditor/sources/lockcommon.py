@@ -1,0 +1,124 @@
+"""Small helpers the lockfile readers share: typed access to parsed TOML/JSON, artefacts, header line numbers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from auditor.errors import InputError
+from auditor.model import ROOT_NODE, Artifact, Edge, Package, Skipped
+from auditor.sources.base import SourceResult
+
+
+def table(value: object, path: str, what: str, line: int | None = None) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{what} must be a table", file=path, line=line)
+    return value
+
+
+def array(value: object, path: str, what: str, line: int | None = None) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError(f"{what} must be an array", file=path, line=line)
+    return value
+
+
+def string(value: object, path: str, what: str, line: int | None = None, *, required: bool = True) -> str:
+    if isinstance(value, str) and (value or not required):
+        return value
+    if value is None and not required:
+        return ""
+    raise InputError(f"{what} must be a non-empty string", file=path, line=line)
+
+
+def header_lines(text: str, header: str) -> list[int]:
+    """1-based line numbers of each ``[[header]]`` in order (tomllib keeps array order, so index i matches)."""
+    pattern = re.compile(r"^[ \t]*\[\[[ \t]*" + re.escape(header) + r"[ \t]*\]\]", re.M)
+    lines: list[int] = []
+    count = 1
+    last = 0
+    for m in pattern.finditer(text):
+        count += text.count("\n", last, m.start())
+        last = m.start()
+        lines.append(count)
+    return lines
+
+
+def filename_of(url: str) -> str:
+    return PurePosixPath(unquote(urlsplit(url).path)).name
+
+
+def artifact(entry: dict[str, Any], kind: str, hashes: dict[str, str]) -> Artifact:
+    url = entry.get("url") if isinstance(entry.get("url"), str) else None
+    path = entry.get("path") if isinstance(entry.get("path"), str) else None
+    name = entry.get("name") or entry.get("filename") or entry.get("file")
+    filename = str(name) if isinstance(name, str) else filename_of(url or path or "")
+    size = entry.get("size")
+    return Artifact(filename=filename, url=url or path, hashes=hashes, kind=kind,
+                    size=size if isinstance(size, int) and not isinstance(size, bool) else None)
+
+
+def split_hash(text: str) -> tuple[str, str] | None:
+    """``"sha256:abc"`` -> ``("sha256", "abc")``; anything else None."""
+    algo, sep, digest = text.partition(":")
+    if not sep or not algo or not re.fullmatch(r"[0-9a-fA-F]+", digest):
+        return None
+    return algo.lower(), digest.lower()
+
+
+def no_version(name: str, where: str, path: str, line: int | None) -> Skipped:
+    """A locked entry without a version (VCS, local directory): nothing to audit by name and version."""
+    return Skipped(reason=f"locked without a version ({where}): its name and version cannot be audited", file=path,
+                   line=line, requirement=name, not_checked=[f"{name} and its dependencies"])
+
+
+def add_hash(pkg: Package, algo: str, digest: str) -> None:
+    text = f"{algo.lower()}:{digest.lower()}"
+    if text not in pkg.hashes:
+        pkg.hashes.append(text)
+
+
+def sibling(path: str, name: str) -> str | None:
+    candidate = Path(path).parent / name
+    return str(candidate) if candidate.is_file() else None
+
+
+def declared_names(pyproject: str) -> set[str] | None:
+    """Every dependency name the sibling pyproject.toml declares (all extras and groups); None if unreadable."""
+    from auditor.options import AuditOptions
+    from auditor.sources.pyproject import load_pyproject
+
+    try:
+        src = load_pyproject(pyproject, AuditOptions(extras=["all"], groups=["all"]))
+    except InputError:
+        return None
+    return {r.name for r in src.requirements}
+
+
+def apply_identity(result: SourceResult, pyproject: str | None) -> None:
+    if pyproject is None:
+        return
+    from auditor.sources.pyproject import project_identity
+
+    name, version, metadata = project_identity(pyproject)
+    result.root_name = result.root_name or name
+    result.root_version = result.root_version or version
+    for key, value in metadata.items():
+        result.root_metadata.setdefault(key, value)
+
+
+def mark_direct(result: SourceResult, direct: set[str] | None) -> None:
+    """``direct`` names (None: unknown -> every package nothing else requires) become root edges."""
+    children = {e.child for e in result.edges if e.parent != ROOT_NODE}
+    for pkg in result.packages:
+        if direct is not None:
+            pkg.direct = pkg.name in direct
+        else:
+            pkg.direct = pkg.node_id not in children
+        if pkg.direct and not any(e.parent == ROOT_NODE and e.child == pkg.node_id for e in result.edges):
+            result.edges.append(Edge(ROOT_NODE, pkg.node_id, requirement=pkg.name, origin="lockfile"))

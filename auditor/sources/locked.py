@@ -1,0 +1,71 @@
+"""Shared rules for already-resolved inputs (pinned requirements files and lockfiles).
+
+Everything locked is audited -- all extras, groups and platforms -- because a lockfile is what gets installed
+somewhere. The one exception is a package locked at several versions under disjoint markers (universal locks:
+``numpy==1.24.4 ; python_version < "3.9"`` and ``numpy==2.0.2 ; python_version >= "3.9"``): the report holds one
+version per name, so the version whose marker holds for the audit's target (``--python-version``/``--platform``,
+default this interpreter) is audited and the others are named in the package's properties. Two pins of one name
+that both apply are a conflict: the first is audited and the second becomes a skipped entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from auditor.model import Package, Skipped
+from auditor.sources.markers import marker_holds
+
+OTHER_VERSIONS = "mlaudit:other-locked-versions"
+
+
+@dataclass
+class Candidate:
+    """One locked version of a package and the marker under which it applies (None: always)."""
+
+    package: Package
+    marker: str | None = None
+    raw: str = ""
+
+
+def choose_versions(candidates: list[Candidate], env: dict[str, str], *,
+                    conflicts_are_skipped: bool = True) -> tuple[list[Package], list[Skipped]]:
+    """One package per name (rule in the module docstring), in input order."""
+    by_name: dict[str, list[Candidate]] = {}
+    for cand in candidates:
+        by_name.setdefault(cand.package.name, []).append(cand)
+    chosen: list[Package] = []
+    skipped: list[Skipped] = []
+    for name, group in by_name.items():
+        versions: dict[str, Candidate] = {}
+        for cand in group:  # the same version twice: one package, hashes merged
+            first = versions.get(cand.package.version)
+            if first is None:
+                versions[cand.package.version] = cand
+            else:
+                for h in cand.package.hashes:
+                    if h not in first.package.hashes:
+                        first.package.hashes.append(h)
+                first.package.direct = first.package.direct or cand.package.direct
+        distinct = list(versions.values())
+        if len(distinct) == 1:
+            chosen.append(distinct[0].package)
+            continue
+        applying = [c for c in distinct if marker_holds(c.marker, env)] or distinct[:1]
+        pick = applying[0]
+        if len(applying) > 1 and conflicts_are_skipped:
+            for other in applying[1:]:
+                loc = other.package.location
+                skipped.append(Skipped(
+                    reason=f"conflicting pin: {name}=={other.package.version} conflicts with {name}=="
+                           f"{pick.package.version} at {pick.package.location}; only {pick.package.version} "
+                           f"is audited",
+                    file=loc.file if loc else None, line=loc.line if loc else None,
+                    requirement=other.raw or f"{name}=={other.package.version}",
+                    not_checked=[f"{name} {other.package.version}"]))
+        others = [c for c in distinct if c is not pick and (c not in applying or not conflicts_are_skipped)]
+        if others:
+            pick.package.properties[OTHER_VERSIONS] = ", ".join(
+                f"{c.package.version}" + (f" ({c.marker})" if c.marker else "") for c in others)
+        pick.package.direct = pick.package.direct or any(c.package.direct for c in distinct)
+        chosen.append(pick.package)
+    return chosen, skipped

@@ -1,0 +1,85 @@
+"""``Pipfile.lock`` (pipenv), read as already resolved: every category (``default``, ``develop``, custom ones).
+
+Pipfile.lock records no dependency edges, so the graph is root -> direct package only. Direct packages are those
+the sibling ``Pipfile`` declares; without one, every locked package counts as direct (nothing says otherwise).
+VCS/path/file entries (no ``==`` version) become skipped entries with the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor.errors import InputError
+from auditor.model import Location, Package, canonical_name
+from auditor.options import AuditOptions
+from auditor.sources.base import SourceResult
+from auditor.sources.lockcommon import add_hash, mark_direct, no_version, sibling, split_hash
+from auditor.sources.locked import Candidate, choose_versions
+from auditor.sources.markers import target_environment
+from auditor.sources.tomlfile import LineFinder, load_json, load_toml
+
+
+def load_pipfile_lock(path: str, options: AuditOptions) -> SourceResult:
+    data, text = load_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("_meta"), dict):
+        raise InputError("not a Pipfile.lock (no \"_meta\" object)", file=path, line=1)
+    lines = LineFinder(text)
+    meta: dict[str, Any] = data["_meta"]
+    sources = {str(s.get("name")): str(s.get("url")) for s in meta.get("sources") or []
+               if isinstance(s, dict) and isinstance(s.get("url"), str)}
+    result = SourceResult(files=[path], resolved=True, kinds=["Pipfile.lock"])
+    candidates: list[Candidate] = []
+    for category, section in data.items():
+        if category == "_meta":
+            continue
+        if not isinstance(section, dict):
+            raise InputError(f"\"{category}\" must be an object", file=path, line=lines.quoted(category))
+        start_line = lines.quoted(category)
+        start = lines.text.find(f'"{category}"')
+        for raw_name, raw in section.items():
+            name = canonical_name(str(raw_name))
+            line = lines.quoted(str(raw_name), max(start, 0)) or start_line
+            if not isinstance(raw, dict):
+                raise InputError(f"{category}.{raw_name} must be an object", file=path, line=line)
+            version = raw.get("version")
+            if not isinstance(version, str) or not version.startswith("=="):
+                where = next((f"{k}: {raw[k]}" for k in ("git", "hg", "svn", "bzr", "path", "file") if k in raw),
+                             f"version {version!r}")
+                result.skipped.append(no_version(name, where, path, line))
+                continue
+            pkg = Package(name=name, version=version[2:].strip(), source="Pipfile.lock", location=Location(path, line))
+            for h in raw.get("hashes") or []:
+                split = split_hash(h) if isinstance(h, str) else None
+                if split is None:
+                    raise InputError(f"{category}.{raw_name}: invalid hash {h!r}", file=path, line=line)
+                add_hash(pkg, *split)
+            index = raw.get("index")
+            pkg.index_url = sources.get(str(index)) if index else None
+            marker = raw.get("markers") if isinstance(raw.get("markers"), str) else None
+            pkg.markers = marker
+            extras = raw.get("extras")
+            if isinstance(extras, list):
+                pkg.extras = tuple(str(e) for e in extras)
+            pkg.properties["mlaudit:groups"] = category
+            candidates.append(Candidate(pkg, marker))
+    env = target_environment(options.python_version, options.platform)
+    chosen, skipped = choose_versions(candidates, env, conflicts_are_skipped=False)
+    result.packages.extend(chosen)
+    result.skipped.extend(skipped)
+    pipfile = sibling(path, "Pipfile")
+    mark_direct(result, _pipfile_names(pipfile) if pipfile else {p.name for p in chosen})
+    return result
+
+
+def _pipfile_names(pipfile: str) -> set[str] | None:
+    """Names the Pipfile declares in any package category; None when it cannot be read (then: all direct)."""
+    try:
+        data, _ = load_toml(pipfile)
+    except InputError:
+        return None
+    names: set[str] = set()
+    for key, value in data.items():
+        if key in ("source", "requires", "scripts", "pipenv") or not isinstance(value, dict):
+            continue
+        names.update(canonical_name(str(n)) for n in value)
+    return names

@@ -1,0 +1,136 @@
+"""What every benchmark script shares: pinned anchors in their own venvs, timed + memory-measured subprocesses,
+and the ``--json OUT`` result file that ``bench/run.py`` aggregates.
+
+Result file shape (one object per script)::
+
+    {"name": "resolve", "quick": false, "anchors": {"pip-audit": "2.10.1"},
+     "rows": [{"case": "small", "tool": "mlaudit", "median": 1.2, "unit": "s", "runs": 3,
+               "baseline": "uv pip compile", "ratio": 1.5, "rss_mb": 80.0, "detection": "13/13", "note": ""}],
+     "notes": ["..."]}
+
+``ratio`` is mlaudit's figure divided by the baseline's on the same case (lower is better for times);
+``detection`` is a short, comparable figure (recall, found/expected, false-positive rate). Every key but
+``case``/``tool`` may be missing or null. Anchors are installed with the ordinary pip client from the configured
+package registry, pinned, into ``<cache>/venvs/<name>-<version>`` and reused across runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import venv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The anchors every script compares against, pinned (bump deliberately; results name the version).
+PINS = {
+    "pip-audit": "2.10.1",
+    "guarddog": "3.2.0",
+    "cyclonedx-bom": "7.5.0",
+    "picklescan": "1.0.5",
+    "modelscan": "0.8.8",
+    "fickling": "0.1.12",
+}
+
+
+def bench_cache() -> Path:
+    """Where anchor venvs live: ``MLAUDIT_BENCH_CACHE`` or a folder in the system temp dir (never the checkout)."""
+    path = Path(os.environ.get("MLAUDIT_BENCH_CACHE") or Path(tempfile.gettempdir()) / "mlaudit-bench")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class AnchorUnavailable(RuntimeError):
+    """The anchor could not be installed; the caller reports that instead of substituting anything."""
+
+
+def anchor_venv(package: str, version: str | None = None, extra: tuple[str, ...] = ()) -> Path:
+    """A venv with ``package==version`` (pinned from ``PINS``) installed; returns the venv's ``bin`` folder."""
+    version = version or PINS[package]
+    root = bench_cache() / "venvs" / f"{package}-{version}"
+    marker = root / ".installed"
+    if marker.is_file():
+        return root / "bin"
+    try:
+        venv.EnvBuilder(with_pip=True, clear=True).create(root)
+        proc = subprocess.run([str(root / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                               "--disable-pip-version-check", f"{package}=={version}", *extra],
+                              capture_output=True, text=True, timeout=1200, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise AnchorUnavailable(f"{package}=={version}: {exc}") from exc
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        raise AnchorUnavailable(f"{package}=={version} could not be installed: {tail[:300]}")
+    marker.write_text(version)
+    return root / "bin"
+
+
+@dataclass
+class Measured:
+    seconds: float
+    rss_mb: float  # peak resident set of the largest process in the child's tree
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_measured(cmd: list[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None,
+                 timeout: float = 3600.0) -> Measured:
+    """Run ``cmd`` and return wall time and peak RSS (``wait4`` rusage: the child and its reaped descendants)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)
+        deadline = start + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.005)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Measured(seconds, usage.ru_maxrss / 1024, proc.returncode,
+                        out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"))
+
+
+def self_rss_mb() -> float:
+    """Peak RSS of this process so far (MB): meaningful when ``bench/run.py`` runs each script in its own process."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def ratio(ours: float | None, theirs: float | None) -> float | None:
+    if ours is None or not theirs:
+        return None
+    return round(ours / theirs, 4)
+
+
+def row(case: str, tool: str, median: float | None = None, unit: str = "s", **extra: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"case": case, "tool": tool, "median": None if median is None else round(median, 6),
+                            "unit": unit}
+    data.update({k: v for k, v in extra.items() if v is not None})
+    return data
+
+
+def write_json(path: str | Path | None, result: dict[str, Any]) -> None:
+    if not path:
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def python() -> str:
+    return sys.executable

@@ -1,0 +1,121 @@
+"""Model signatures: ``mlaudit verify-model`` and the ``model-signing`` check, on the real signed fixture."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from auditor.checks.signing import CHECK
+from auditor.cli import main
+from auditor.model import Severity
+from tests.models.conftest import make_ctx
+
+
+@pytest.fixture
+def signed(shared_dir: Path, tmp_path: Path) -> Path:
+    """A writable copy of the signed fixture: project/tiny-model + project/model.sig + keys."""
+    src = shared_dir / "fixtures" / "modelsign"
+    project = tmp_path / "project"
+    shutil.copytree(src / "tiny-model", project / "tiny-model")
+    shutil.copy(src / "model.sig", project / "model.sig")
+    for name in ("public_key.pem", "wrong_public_key.pem"):
+        shutil.copy(src / name, tmp_path / name)
+    for path in [project, project / "tiny-model", *project.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return project
+
+
+def _tamper(model: Path) -> None:
+    weights = model / "weights.bin"
+    data = bytearray(weights.read_bytes())
+    data[1000] ^= 0xFF
+    weights.write_bytes(bytes(data))
+
+
+def _verify(project: Path, *extra: str) -> int:
+    return main(["verify-model", str(project / "tiny-model"), "--signature", str(project / "model.sig"), *extra])
+
+
+def test_verify_model_valid(signed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _verify(signed, "--key", str(signed.parent / "public_key.pem")) == 0
+    assert "verified" in capsys.readouterr().out
+
+
+def test_verify_model_tampered_copy_is_critical(signed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _tamper(signed / "tiny-model")
+    code = _verify(signed, "--key", str(signed.parent / "public_key.pem"), "--format", "json")
+    assert code == 1
+    report = json.loads(capsys.readouterr().out)
+    (finding,) = report["findings"]
+    assert finding["kind"] == "signature-invalid" and finding["severity"] == "critical"
+    assert "weights.bin" in finding["message"]
+
+
+def test_verify_model_wrong_key_and_added_file(signed: Path) -> None:
+    assert _verify(signed, "--key", str(signed.parent / "wrong_public_key.pem")) == 1
+    (signed / "tiny-model" / "extra.txt").write_text("added after signing")
+    assert _verify(signed, "--key", str(signed.parent / "public_key.pem")) == 1
+    assert _verify(signed, "--key", str(signed.parent / "public_key.pem"), "--ignore-unsigned-files") == 0
+
+
+@pytest.mark.parametrize("args", [
+    [],  # no trust option
+    ["--key", "missing.pem"],
+    ["--identity", "someone@example.com"],  # no --identity-provider
+    ["--key", "{model}/config.json"],  # not a PEM key
+    ["--key", "{key}", "--identity", "x"],  # two trust options
+])
+def test_verify_model_usage_errors(signed: Path, args: list[str]) -> None:
+    filled = [a.format(model=signed / "tiny-model", key=signed.parent / "public_key.pem") for a in args]
+    assert _verify(signed, *filled) == 2
+
+
+def test_verify_model_missing_signature_is_usage(signed: Path) -> None:
+    code = main(["verify-model", str(signed / "tiny-model"), "--signature", str(signed / "nope.sig"),
+                 "--key", str(signed.parent / "public_key.pem")])
+    assert code == 2
+
+
+def _check(project: Path):  # type: ignore[no-untyped-def]
+    ctx = make_ctx(project_dir=str(project))
+    return list(CHECK.run(ctx)), ctx
+
+
+def test_check_without_key_compares_the_signed_manifest(signed: Path) -> None:
+    (signed / "other-model").mkdir()
+    (signed / "other-model" / "model.safetensors").write_bytes(b"x")
+    findings, ctx = _check(signed)
+    by_id = {f.id: f for f in findings}
+    assert by_id["MLA-MODEL-SIGNATURE-UNVERIFIED"].severity is Severity.INFO
+    assert by_id["MLA-MODEL-SIGNATURE-UNVERIFIED"].path == str(signed / "tiny-model")
+    unsigned = by_id["MLA-MODEL-UNSIGNED"]
+    assert unsigned.path == str(signed / "other-model") and unsigned.severity is Severity.INFO
+    assert len(findings) == 2 and ctx.report.skipped == []
+
+    _tamper(signed / "tiny-model")
+    findings, _ = _check(signed)
+    invalid = [f for f in findings if f.kind == "signature-invalid"]
+    assert len(invalid) == 1 and invalid[0].severity is Severity.CRITICAL
+    assert "hash mismatch for weights.bin" in invalid[0].message
+
+
+def test_check_with_configured_key(signed: Path) -> None:
+    shutil.copy(signed.parent / "public_key.pem", signed / "signing.pem")
+    (signed / "mlaudit.toml").write_text('[model-signing]\nkey = "signing.pem"\n')
+    findings, _ = _check(signed)
+    assert findings == []  # verified: nothing to say
+
+    shutil.copy(signed.parent / "wrong_public_key.pem", signed / "signing.pem")
+    findings, _ = _check(signed)
+    assert [f.id for f in findings] == ["MLA-MODEL-SIGNATURE-INVALID"]
+    assert "Key mismatch" in findings[0].message
+
+
+def test_check_configured_key_missing_is_recorded(signed: Path) -> None:
+    (signed / "mlaudit.toml").write_text('[model-signing]\nkey = "absent.pem"\n')
+    findings, ctx = _check(signed)
+    assert findings == []
+    assert any("absent.pem" in s.reason for s in ctx.report.skipped)

@@ -1,0 +1,218 @@
+"""Requirements files: the whole pip syntax, read natively (no pip, nothing executed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from auditor.errors import InputError
+from auditor.model import Location
+from auditor.sources.requirements import expand_env, logical_lines, parse_requirement, read_requirements
+from tests.sources.conftest import Load
+
+Write = Callable[[str, "str | bytes"], Path]
+
+SHA_A = "a" * 64
+SHA_B = "b" * 64
+
+
+def _names(result: object) -> list[str]:
+    return [r.name for r in result.requirements]  # type: ignore[attr-defined]
+
+
+def test_specifiers_extras_markers_and_locations(write: Write, load: Load) -> None:
+    path = write("requirements.txt", (
+        "# a comment line\n"
+        "Requests[security,socks] >= 2.25, < 3   # trailing comment\n"
+        "\n"
+        "scikit_learn==1.2.0 ; python_version >= \"3.8\"\n"
+        "torch~=2.0;sys_platform=='linux'\n"
+    ))
+    result = load(path)
+    assert not result.resolved
+    by_name = {r.name: r for r in result.requirements}
+    assert set(by_name) == {"requests", "scikit-learn", "torch"}
+    req = by_name["requests"]
+    assert req.extras == ("security", "socks")
+    assert req.specifier == "<3,>=2.25"
+    assert req.location == Location(str(path), 2)
+    assert by_name["scikit-learn"].marker == 'python_version >= "3.8"'
+    assert by_name["scikit-learn"].location == Location(str(path), 4)
+    assert by_name["torch"].marker == 'sys_platform == "linux"'
+    assert result.files == [str(path)]
+
+
+def test_includes_are_relative_to_the_including_file(write: Write, load: Load) -> None:
+    write("deps/base.txt", "six==1.16.0\n-c ../constraints/pins.txt\n")
+    write("constraints/pins.txt", "urllib3<2\n")
+    top = write("requirements.txt", "-r deps/base.txt\nrequests\n--requirement=deps/base.txt\n")
+    result = load(top)
+    assert _names(result) == ["six", "requests"]  # the second include of base.txt is not read twice
+    assert [c.name for c in result.constraints] == ["urllib3"]
+    assert all(c.constraint for c in result.constraints)
+    six = result.requirements[0]
+    assert six.location is not None and six.location.file.endswith("deps/base.txt") and six.location.line == 1
+    assert len(result.files) == 3
+
+
+def test_include_cycle_is_an_input_error_naming_the_line(write: Write, load: Load) -> None:
+    write("a.txt", "six\n-r b.txt\n")
+    write("b.txt", "# loops back\n-r a.txt\n")
+    with pytest.raises(InputError) as info:
+        load(write("requirements.txt", "-r a.txt\n"))
+    assert "recursive include" in info.value.message
+    assert info.value.file is not None and info.value.file.endswith("b.txt") and info.value.line == 2
+
+
+def test_missing_include_names_the_including_line(write: Write, load: Load) -> None:
+    path = write("requirements.txt", "six\n-r nowhere.txt\n")
+    with pytest.raises(InputError) as info:
+        load(path)
+    assert str(info.value).startswith(f"{path}:2:")
+    assert "nowhere.txt" in str(info.value)
+
+
+def test_hashes_several_per_requirement_over_continuations(write: Write, load: Load) -> None:
+    path = write("requirements.txt", (
+        "six==1.16.0 \\\n"
+        f"    --hash=sha256:{SHA_A} \\\n"
+        f"    --hash sha256:{SHA_B.upper()}\n"
+        "idna==3.4\n"
+    ))
+    result = load(path)
+    six = next(p for p in result.packages if p.name == "six")
+    assert six.hashes == [f"sha256:{SHA_A}", f"sha256:{SHA_B}"]
+    assert six.location == Location(str(path), 1)
+    idna = next(p for p in result.packages if p.name == "idna")
+    assert idna.location == Location(str(path), 4)  # line numbers survive the continuation
+
+
+def test_index_options_and_other_pip_options_are_accepted(write: Write, load: Load) -> None:
+    path = write("requirements.txt", (
+        "-i http://127.0.0.1:9/simple\n"
+        "--extra-index-url http://127.0.0.1:9/extra\n"
+        "--extra-index-url=http://127.0.0.1:9/extra2\n"
+        "-f http://127.0.0.1:9/links\n"
+        "--find-links=./wheels\n"
+        "--pre\n--prefer-binary\n--require-hashes\n--no-binary :all:\n--only-binary=numpy\n"
+        "--trusted-host 127.0.0.1\n--use-feature=truststore\n--no-index\n"
+        "numpy>=1.24 --config-settings=setup-args=-Dblas=none --global-option=--quiet\n"
+        "-C key=value pandas\n"
+    ))
+    with pytest.raises(InputError):  # -C needs a requirement before it on the same line
+        load(path)
+    path.write_text(path.read_text().replace("-C key=value pandas\n", "pandas -C key=value\n"))
+    result = load(path)
+    assert result.index_url == "http://127.0.0.1:9/simple"
+    assert result.extra_index_urls == ["http://127.0.0.1:9/extra", "http://127.0.0.1:9/extra2"]
+    assert result.find_links == ["http://127.0.0.1:9/links", "./wheels"]
+    assert result.no_index
+    assert "--pre" in result.pip_options and "--only-binary=numpy" in result.pip_options
+    assert "--no-binary=:all:" in result.pip_options
+    assert _names(result) == ["numpy", "pandas"]
+
+
+def test_env_var_expansion_is_pip_s_form_only(write: Write, monkeypatch: pytest.MonkeyPatch, load: Load) -> None:
+    monkeypatch.setenv("INDEX_HOST", "127.0.0.1:9")
+    monkeypatch.setenv("PKG_VERSION", "1.16.0")
+    monkeypatch.delenv("UNSET_VAR", raising=False)
+    path = write("requirements.txt", (
+        "--index-url http://${INDEX_HOST}/simple\n"
+        "six==${PKG_VERSION}\n"
+        "--extra-index-url http://$INDEX_HOST/x\n"  # $VAR (no braces) is not expanded, like pip
+        "--extra-index-url http://${UNSET_VAR}/y\n"
+    ))
+    result = load(path)
+    assert result.index_url == "http://127.0.0.1:9/simple"
+    assert result.extra_index_urls == ["http://$INDEX_HOST/x", "http://${UNSET_VAR}/y"]
+    assert result.packages[0].version == "1.16.0"
+    assert expand_env("${lower} ${UP}", {"lower": "x", "UP": "y"}) == "${lower} y"
+
+
+def test_bom_crlf_and_backslash_continuation(write: Write, load: Load) -> None:
+    path = write("requirements.txt", b"\xef\xbb\xbfsix==1.16.0\r\nidna\\\r\n==3.4\r\n")
+    result = load(path)
+    assert [(p.name, p.version) for p in result.packages] == [("six", "1.16.0"), ("idna", "3.4")]
+
+
+def test_utf16_with_bom_and_pep263_declared_encoding(write: Write, load: Load) -> None:
+    utf16 = write("a.txt", "six==1.16.0\n".encode("utf-16"))
+    assert load(utf16).packages[0].name == "six"
+    latin = write("b.txt", "# -*- coding: latin-1 -*-\n# caf\xe9\nsix==1.16.0\n".encode("latin-1"))
+    assert load(latin).packages[0].name == "six"
+
+
+def test_logical_lines_follow_pip() -> None:
+    text = "a \\\nb\n# c \\\nd\\\n# comment ends it\ne"
+    assert list(logical_lines(text)) == [(1, "a b"), (3, " # c \\"), (4, "d # comment ends it"), (6, "e")]
+
+
+@pytest.mark.parametrize(("line", "name", "url_start", "editable", "specifier"), [
+    ("git+https://127.0.0.1:9/org/repo.git@v1.0#egg=mypkg", "mypkg", "git+https://", False, ""),
+    ("-e git+https://127.0.0.1:9/org/tool.git#egg=Tool_Name[cli]", "tool-name", "git+https://", True, ""),
+    ("https://127.0.0.1:9/files/pkg-2.0.tar.gz", "pkg", "https://", False, "==2.0"),
+    ("https://127.0.0.1:9/files/My_Pkg-1.2-py3-none-any.whl ; python_version >= '3.8'", "my-pkg", "https://", False,
+     "==1.2"),
+    ("name @ https://127.0.0.1:9/files/name-1.0.tar.gz", "name", "https://", False, ""),
+    ("./vendor/localpkg", "localpkg", "file://", False, ""),
+    ("-e .", None, "file://", True, ""),
+    ("-e ./src/sub[extra]", "sub", "file://", True, ""),
+    ("../dist/thing-0.1-py3-none-any.whl", "thing", "file://", False, "==0.1"),
+])
+def test_direct_references_are_kept_with_url(write: Write, load: Load, line: str, name: str | None,
+                                             url_start: str, editable: bool, specifier: str) -> None:
+    path = write("proj/requirements.txt", f"requests\n{line}\n")
+    result = load(path)
+    assert len(result.requirements) == 2  # never dropped
+    req = result.requirements[1]
+    assert req.url is not None and req.url.startswith(url_start)
+    assert req.editable is editable
+    assert req.specifier == specifier
+    assert req.name == (name or "proj")
+    assert req.location == Location(str(path), 2)
+    assert line.split(" ;")[0] in req.raw
+
+
+def test_direct_reference_marker_is_kept() -> None:
+    req = parse_requirement("https://127.0.0.1:9/f/x-1.0-py3-none-any.whl ; sys_platform == 'win32'",
+                            Location("r.txt", 1))
+    assert req.marker == 'sys_platform == "win32"'
+    assert req.url == "https://127.0.0.1:9/f/x-1.0-py3-none-any.whl"
+
+
+def test_remote_include_is_a_skipped_entry(write: Write, load: Load) -> None:
+    path = write("requirements.txt", "-r https://127.0.0.1:9/reqs.txt\nsix==1.16.0\n")
+    result = load(path)
+    assert len(result.skipped) == 1
+    assert result.skipped[0].line == 1 and "not fetched" in result.skipped[0].reason
+
+
+@pytest.mark.parametrize(("text", "line", "needle"), [
+    ("six\nthis is not valid ===\n", 2, "invalid requirement"),
+    ("six\n--no-such-option\n", 2, "unknown pip option --no-such-option"),
+    ("six\n-r\n", 2, "needs a value"),
+    ("six==1.0 --hash=md5:abcd\n", 1, "invalid --hash"),
+    ("six==1.0 --hash=sha256:xyz\n", 1, "invalid --hash"),
+    ("--pre=yes\n", 1, "takes no value"),
+    ("six ; python_version >>> '3'\n", 1, "invalid requirement"),
+    ("./local ; not a marker\n", 1, "invalid marker"),
+    ("-e\n", 1, "needs a value"),
+    ("--hash=sha256:" + "a" * 64 + "\n", 1, "must follow a requirement"),
+    ("six 'unbalanced --hash=sha256:aa\n", 1, "invalid requirement"),
+    ("six --hash 'sha256:aa\n", 1, "cannot parse options"),
+    ("https://127.0.0.1:9/bad-name.whl\n", 1, "invalid wheel file name"),
+])
+def test_invalid_lines_name_file_and_line(write: Write, load: Load, text: str, line: int, needle: str) -> None:
+    path = write("requirements.txt", text)
+    with pytest.raises(InputError) as info:
+        load(path)
+    assert info.value.file == str(path) and info.value.line == line
+    assert needle in info.value.message
+
+
+def test_editable_constraint_is_rejected(write: Write) -> None:
+    path = write("c.txt", "-e ./x\n")
+    with pytest.raises(InputError, match="not allowed as constraints"):
+        read_requirements(str(path), constraint=True)
