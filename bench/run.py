@@ -91,6 +91,10 @@ def _num(value: Any, unit: str) -> str:
     return f"{value:.1f} {unit}" if value >= 10 else f"{value:.3g} {unit}"
 
 
+def _ratio(value: float) -> str:
+    return f"{value:.2f}x" if value >= 0.1 else f"{value:.2g}x"
+
+
 def _cell(text: Any) -> str:
     return str(text if text not in (None, "") else "-").replace("|", "\\|").replace("\n", " ")
 
@@ -109,7 +113,7 @@ def table_rows(scripts: dict[str, dict[str, Any]]) -> list[list[str]]:
                 continue
             unit = str(r.get("unit") or "s")
             ratio = r.get("ratio")
-            vs = f"{ratio:.2f}x {r.get('baseline') or ''}".strip() if isinstance(ratio, (int, float)) else "-"
+            vs = f"{_ratio(ratio)} {r.get('baseline') or ''}".strip() if isinstance(ratio, (int, float)) else "-"
             rss = r.get("rss_mb")
             out.append([name, _cell(r.get("case")), _cell(r.get("tool")), _num(r.get("median"), unit),
                         _cell(r.get("runs")), vs, f"{rss:.0f}" if isinstance(rss, (int, float)) and rss else "-",

@@ -14,10 +14,12 @@ Every build writes a temporary file and renames it into place: a reader never se
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import tempfile
 import threading
@@ -209,14 +211,15 @@ def _embedded_meta() -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def ensure_embedded_db() -> Path:
+def ensure_embedded_db(folder: Path | None = None) -> Path:
     """The embedded index for the shipped data, built now if this fingerprint has none yet."""
     advisories, malicious, _meta = embedded_sources()
     for path in (advisories, malicious):
         if not path.is_file():
             raise IncompleteError(f"shipped advisory data is missing: {path.name} (broken installation?)")
     fp = embedded_fingerprint()
-    target = advisories_dir() / f"embedded-{fp}.sqlite"
+    folder = folder or advisories_dir()
+    target = folder / f"embedded-{fp}.sqlite"
     if target.is_file():
         return target
     info = _embedded_meta()
@@ -229,7 +232,7 @@ def ensure_embedded_db() -> Path:
     meta = {"kind": "embedded", "source": EMBEDDED_SOURCE, "date": date, "fingerprint": fp,
             "commit": str(info.get("commit", "")), "licence": str(info.get("licence", ""))}
     build_index(target, records(), meta)
-    for old in advisories_dir().glob("embedded-*.sqlite"):
+    for old in folder.glob("embedded-*.sqlite"):
         if old != target:
             old.unlink(missing_ok=True)
     return target
@@ -376,22 +379,33 @@ def known_malicious(names: Iterable[str]) -> dict[str, list[str]]:
             if (ids := sorted(str(r.get("id")) for r in records if not r.get("withdrawn")))}
 
 
-def _open_embedded() -> AdvisoryDB:
-    """The embedded index; a damaged file (disk full, killed copy) is rebuilt once instead of failing the run."""
-    path = ensure_embedded_db()
+def _open_embedded(warnings: list[str]) -> AdvisoryDB:
+    """The embedded index; a damaged file (disk full, killed copy) is rebuilt once instead of failing the run, and
+    a cache dir that cannot be written (read-only home in CI) gets a throw-away index for this process."""
     try:
-        return _open_cached(path)
-    except sqlite3.DatabaseError:
-        path.unlink(missing_ok=True)
-        return _open_cached(ensure_embedded_db())
+        path = ensure_embedded_db()
+        try:
+            return _open_cached(path)
+        except sqlite3.DatabaseError:
+            path.unlink(missing_ok=True)
+            return _open_cached(ensure_embedded_db())
+    except OSError as exc:
+        folder = Path(tempfile.mkdtemp(prefix="mlaudit-advisories-"))
+        atexit.register(shutil.rmtree, folder, True)
+        warnings.append(f"the cache dir cannot hold the advisory index ({exc.__class__.__name__}: {exc}); using a "
+                        "temporary index for this run (set MLAUDIT_CACHE_DIR to a writable folder)")
+        return _open_cached(ensure_embedded_db(folder))
 
 
 def open_store() -> AdvisoryStore:
     """The databases to use now: the updated one when present and readable, else the embedded snapshot."""
     warnings: list[str] = []
     updated: AdvisoryDB | None = None
-    path = updated_db_path()
-    if path.is_file():
+    try:
+        path: Path | None = updated_db_path()
+    except OSError:
+        path = None  # no usable cache dir: no updated DB either (the embedded index says why)
+    if path is not None and path.is_file():
         try:
             updated = _open_cached(path)
         except (sqlite3.DatabaseError, OSError) as exc:
@@ -399,7 +413,7 @@ def open_store() -> AdvisoryStore:
                             "snapshot. Run `mlaudit db update` again.")
     if updated is not None and updated.count("malicious") > 0:
         return AdvisoryStore(updated, updated, warnings)
-    embedded = _open_embedded()
+    embedded = _open_embedded(warnings)
     if updated is not None:
         return AdvisoryStore(updated, embedded, warnings)
     return AdvisoryStore(embedded, embedded, warnings)

@@ -70,6 +70,15 @@ def group_matches(matches: Sequence[RecordMatch]) -> list[list[RecordMatch]]:
     return list(groups.values())
 
 
+def malware_ids(records: Iterable[Record]) -> set[str]:
+    """Every id and alias of the MAL- records (and of advisories aliasing one) among ``records``."""
+    ids: set[str] = set()
+    for record in records:
+        if is_malicious_record(record):
+            ids |= _ids_of(record)
+    return ids
+
+
 def dedupe_records(records: Iterable[Record]) -> list[Record]:
     """One record per id; a later copy (e.g. fresher, from the online API) replaces an earlier one."""
     by_id: dict[str, Record] = {}
@@ -127,7 +136,11 @@ def _references(records: Iterable[Record]) -> list[str]:
 def vulnerability_findings(name: str, version: str, records: Sequence[Record]) -> list[Finding]:
     """One ``vulnerability`` finding per alias group of the package's non-MAL records that affect ``version``."""
     name = canonical_name(name)
-    vuln_records = [r for r in dedupe_records(records) if not is_malicious_record(r) and not r.get("withdrawn")]
+    live = [r for r in dedupe_records(records) if not r.get("withdrawn")]
+    malware = malware_ids(live)
+    # a record that a MAL- record names as its alias (a GitHub malware advisory) is that malicious finding's
+    # alias, not a second, "vulnerability" finding for the same package
+    vuln_records = [r for r in live if not is_malicious_record(r) and not (_ids_of(r) & malware)]
     matches = [m for r in vuln_records if (m := match_record(r, name, version)) is not None]
     if not matches:
         return []
@@ -181,7 +194,9 @@ def vulnerability_findings(name: str, version: str, records: Sequence[Record]) -
 def malicious_findings(name: str, version: str, records: Sequence[Record]) -> list[Finding]:
     """One ``malicious`` finding per MAL group for the name, whatever the version (issue 5 §2)."""
     name = canonical_name(name)
-    mal = [r for r in dedupe_records(records) if is_malicious_record(r) and not r.get("withdrawn")]
+    live = [r for r in dedupe_records(records) if not r.get("withdrawn")]
+    malware = malware_ids(live)
+    mal = [r for r in live if is_malicious_record(r) or _ids_of(r) & malware]
     if not mal:
         return []
     pseudo = [RecordMatch(r, (), ()) for r in mal]

@@ -299,6 +299,8 @@ def record_severity(record: Record, name: str | None = None) -> SeverityInfo:
         vector = block.get("score")
         if not isinstance(vector, str):
             continue
+        if not vector.startswith("CVSS:"):  # a bare metrics string under a typed block: the type says which
+            vector = ("CVSS:4.0/" if block.get("type") == "CVSS_V4" else "CVSS:3.1/") + vector
         score = _cvss_score(vector)
         if score is None:
             continue

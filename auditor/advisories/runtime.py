@@ -3,6 +3,7 @@ and stale warning (registered once), and the online OSV answers (queried once, f
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from auditor.advisories.db import AdvisoryStore, open_store
@@ -52,6 +53,7 @@ def online_records(ctx: AuditContext) -> dict[PackageVersion, list[dict[str, Any
     answer = client.query(packages)
     ctx.extras[_ONLINE_KEY] = answer
     ids = {str(r.get("id")) for records in answer.values() for r in records}
-    _add_source(ctx, DataSource(name="advisories (online)", source=f"OSV API {client.base}", date=None,
+    today = datetime.now(timezone.utc).date().isoformat()  # live answers: as fresh as the query
+    _add_source(ctx, DataSource(name="advisories (online)", source=f"OSV API {client.base}", date=today,
                                 records=len(ids)))
     return answer

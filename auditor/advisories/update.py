@@ -104,6 +104,8 @@ def install_export(zip_path: Path, source: str) -> UpdateResult:
         counts = build_index(staging, iter_export(zip_path, source), {"kind": "updated", "source": source})
         if counts.records == 0:
             raise ExportError(f"{source}: the export holds no OSV records")
+        if counts.packages == 0:  # e.g. another ecosystem's export: installing it would make every audit "clean"
+            raise ExportError(f"{source}: the export holds no records for PyPI packages (wrong ecosystem?)")
         # ``date`` is the snapshot's newest ``modified``: the export's own age, not the download time.
         conn = sqlite3.connect(staging)
         try:

@@ -5,6 +5,7 @@ evidence says whether this exact version is listed."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from auditor.advisories.findings import malicious_findings
 from auditor.advisories.match import is_malicious_record
@@ -23,11 +24,16 @@ class MaliciousCheck:
         local = store.malicious_many(p.name for p in packages)
         online = online_records(ctx)
         findings: list[Finding] = []
+        advisories: dict[str, list[dict[str, Any]]] = {}
+        suspects = [canonical_name(p.name) for p in packages
+                    if local.get(canonical_name(p.name)) or any(map(is_malicious_record, online.get(
+                        (canonical_name(p.name), p.version), [])))]
+        if suspects:  # advisories aliased by a MAL- record join its finding (e.g. a GitHub malware advisory)
+            advisories = store.vulnerabilities_many(suspects)
         for pkg in packages:
             name = canonical_name(pkg.name)
-            remote = [r for r in online.get((name, pkg.version), []) if is_malicious_record(r)]
-            records = [*local.get(name, []), *remote]
-            if records:
+            records = [*local.get(name, []), *advisories.get(name, []), *online.get((name, pkg.version), [])]
+            if any(map(is_malicious_record, records)):
                 findings.extend(malicious_findings(name, pkg.version, records))
         return findings
 

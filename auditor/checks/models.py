@@ -12,6 +12,8 @@ Rules (finding kind / id / severity):
   model scanner's job (``--fetch-models`` downloads them).
 - ``model-not-found`` / ``MLA-MODEL-NOT-FOUND`` / medium: the Hub has no such public repo: a deleted or private
   name that someone else can register and fill (namespace reuse).
+- ``model-disabled`` / ``MLA-MODEL-DISABLED`` / high: the Hub has disabled the repo (access blocked, as after a
+  takedown for malware or terms violations).
 - ``missing-license`` / ``MLA-MODEL-NO-LICENSE`` / low: resolved metadata carries no licence.
 - ``license-conflict`` / ``MLA-MODEL-LICENSE-CONFLICT`` / medium: a model, base model or dataset whose licence
   forbids the project's use (``auditor.models.licenses``).
@@ -85,6 +87,11 @@ class ModelsCheck:
                 ref, "model-not-found", "MLA-MODEL-NOT-FOUND", Severity.MEDIUM,
                 f"{what} does not exist on the Hub (or is private): whoever registers that name controls what "
                 "this project downloads", fix="remove the reference or point it at the repo you mean"))
+        if status == "disabled":
+            out.append(self._finding(
+                ref, "model-disabled", "MLA-MODEL-DISABLED", Severity.HIGH,
+                f"{what} has been disabled by the Hub (access blocked, as after a takedown): find out why before "
+                "using any copy of it", fix="remove the reference; check any cached copies with the model scanner"))
         if status in RESOLVED:
             cached_card = status != "cached" or any(f.path == "README.md" for f in ref.files)
             if ref.license is None and cached_card:

@@ -75,6 +75,10 @@ def _record(package: Package, result: PackageProvenance) -> None:
         props[prop("provenance-ref")] = claims["source_repository_ref"]
     if claims.get("source_repository_digest"):
         props[prop("provenance-commit")] = claims["source_repository_digest"]
+    if claims.get("source_repository_uri"):  # for SBOM externalReferences (vcs) next to the attestation URL
+        props[prop("provenance-source-repository")] = claims["source_repository_uri"]
+    if result.urls:
+        props[prop("provenance-url")] = result.urls[0]
     if result.status in (ATTESTED, PARTIAL):
         props[prop("provenance-source-match")] = result.source_match
     if result.regression_from:

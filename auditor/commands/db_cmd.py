@@ -59,10 +59,11 @@ def _print_status(info: dict[str, Any]) -> None:
         f"database:        {info['database']} ({clean(info['path'])})",
         f"source:          {clean(str(info['source']))}",
         f"snapshot date:   {info['date']}{'  (stale)' if info['stale'] else ''}",
-        f"records:         {info['records']} ({info['vulnerabilities']} advisories, {info['withdrawn']} withdrawn, "
-        f"{info['packages']} packages)",
+        f"advisories:      {info['vulnerabilities']} records",
         f"malicious:       {info['malicious']['records']} MAL- records, {clean(str(info['malicious']['source']))}, "
         f"newest {info['malicious']['date']}",
+        f"index:           {info['records']} records ({info['withdrawn']} withdrawn, kept out of findings), "
+        f"{info['packages']} package names, built {info['built_at']}",
     ]
     for warning in info["warnings"]:
         lines.append(f"warning: {clean(warning)}")
@@ -79,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
             c = result.counts
             sys.stdout.write(f"indexed {c.records} OSV records ({c.vulnerabilities} advisories, {c.malicious} "
                              f"malicious, {c.withdrawn} withdrawn; {c.packages} packages) from "
-                             f"{clean(result.source)}\n-> {clean(str(result.path))}\n")
+                             f"{clean(result.source)}, snapshot date {c.newest_modified[:10] or 'unknown'}\n"
+                             f"-> {clean(str(result.path))}\n")
             return EXIT_CLEAN
         info = status_info()
         if args.format == "json":

@@ -26,7 +26,7 @@ from auditor.net import HttpClient, NetConfig
 from auditor.options import AuditContext, AuditOptions
 from auditor.provenance.audit import _best_wheel
 from auditor.provenance.pages import SERVICE, IndexFile, default_index_url, project_page
-from auditor.provenance.repro import BUILD_FAILED, ReproResult, reproduce
+from auditor.provenance.repro import BUILD_FAILED, ReproResult, reproduce, save_result
 from auditor.provenance.summary import REPRODUCIBLE_RESULTS
 from auditor.textsafe import clean
 
@@ -43,6 +43,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", help="write the result to this file")
     parser.add_argument("--source-date-epoch", type=int,
                         help="SOURCE_DATE_EPOCH for the build (default: the newest timestamp in the published wheel)")
+    parser.add_argument("--exclude-newer", metavar="TIME",
+                        help="install build requirements as of this RFC 3339 time (default: the wheel's upload time "
+                             "when the index gives it, PEP 700)")
     parser.add_argument("--timeout", type=float, default=15.0, help="per-request network timeout in seconds")
     parser.add_argument("--build-timeout", type=float, default=600.0, help="limit for each build step in seconds")
     parser.add_argument("--keep", metavar="DIR", help="build in DIR and keep it (default: a temporary directory)")
@@ -91,8 +94,10 @@ def run_repro(args: argparse.Namespace) -> ReproResult:
     if not files and local is None:
         raise InputError(f"{name}=={version} is not on the index")
     sdists = sorted((f for f in files if f.kind == "sdist"), key=lambda f: not f.filename.endswith(".tar.gz"))
+    upload_time: str | None = None
     if local is not None:
         wheel = (local.name, local.read_bytes())
+        upload_time = next((f.upload_time for f in files if f.filename == local.name), None)
     else:
         wheels = [f for f in files if f.kind == "wheel"]
         if not wheels:
@@ -100,14 +105,17 @@ def run_repro(args: argparse.Namespace) -> ReproResult:
         pure = [w for w in wheels if w.filename.endswith("-none-any.whl")]
         chosen = pure[0] if pure else _best_wheel(wheels)
         wheel = (chosen.filename, _download(ctx, chosen))
+        upload_time = chosen.upload_time
     sdist = (sdists[0].filename, _download(ctx, sdists[0])) if sdists else None
     keep = Path(args.keep) if args.keep else None
     return reproduce(name, version, wheel, sdist, index_url, epoch=args.source_date_epoch,
-                     timeout=args.build_timeout, keep=keep)
+                     timeout=args.build_timeout, keep=keep, exclude_newer=args.exclude_newer or upload_time)
 
 
 def run(args: argparse.Namespace) -> int:
     result = run_repro(args)
+    if result.result != BUILD_FAILED:
+        save_result(result)  # later audits show the package as reproducible (or not) in the SLSA-style summary
     if args.format == "json" or args.output:
         text = json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n"
         if args.output:

@@ -11,7 +11,7 @@ kept here: per-request timeout (``--timeout``), bounded retries with backoff on 
 run deadline, and ``NetworkError`` naming the Hub host on failure -- never a silently clean result.
 huggingface_hub reads ``HF_ENDPOINT``/``HF_HUB_OFFLINE`` once at import; we read them at call time instead.
 
-A missing repo (404, or private: 401) is a finding (someone could register the name; see ``checks/models.py``),
+A missing repo (404, or private: 401) and a repo the Hub has disabled (403, a takedown) are findings (someone could register the name; see ``checks/models.py``),
 a gated repo without access and a missing revision are skipped entries (the files could not be checked).
 What each repo resolved to is kept in ``ctx.extras[STATE_KEY]`` (a ``HubState``) for the ``models`` check.
 """
@@ -21,7 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +31,12 @@ from typing import Any
 import httpx2
 from huggingface_hub import HfApi, constants, hf_hub_download
 from huggingface_hub.errors import (
+    DisabledRepoError,
+    EntryNotFoundError,
     GatedRepoError,
     HfHubHTTPError,
+    HFValidationError,
+    RemoteEntryNotFoundError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
@@ -41,6 +47,7 @@ from auditor.model import ROOT_NODE, Edge, ModelFile, ModelRef
 from auditor.models.filerefs import front_matter
 from auditor.models.formats import is_unsafe_format
 from auditor.models.hubcache import cache_root, find_snapshot
+from auditor.models.repoid import looks_like_repo_id
 from auditor.net import RETRY_STATUSES, host_of
 from auditor.options import AuditContext
 
@@ -48,6 +55,7 @@ SERVICE = "Hugging Face Hub"
 STATE_KEY = "models.hub"
 MAX_DEPTH = 4  # base-model hops followed from a reference
 MAX_REPOS = 200  # repos resolved per run (references + chain)
+WORKERS = 8  # concurrent Hub requests per level (independent round trips)
 FETCH_LIMIT_BYTES = 4 * 1024**3  # --fetch-models: total download budget per run
 CARD_KEYS = ("license", "license_name", "license_link", "base_model", "base_model_relation", "datasets",
              "library_name", "pipeline_tag", "language", "tags", "extra_gated_prompt")
@@ -93,8 +101,8 @@ def resolve_models(models: list[ModelRef], ctx: AuditContext) -> list[Edge]:
     for ref in list(models):
         if ref.via is None:
             edges.append(Edge(ROOT_NODE, ref.node_id, requirement=_requirement(ref), origin=ref.origin or "code"))
-    for ref in list(models):
-        resolver.resolve(ref, depth=0)
+    with _HubSession():
+        resolver.run(list(models))
     return edges + resolver.edges
 
 
@@ -103,6 +111,10 @@ def _requirement(ref: ModelRef) -> str:
 
 
 class _Resolver:
+    """Resolves level by level (references, then their base models/datasets, ...), each level's Hub calls in a
+    small thread pool (they are independent round trips); results are applied in reference order, so the report
+    is the same whatever order the answers arrive in."""
+
     def __init__(self, ctx: AuditContext) -> None:
         self.ctx = ctx
         self.state = state_of(ctx)
@@ -113,32 +125,52 @@ class _Resolver:
         self.edges: list[Edge] = []
         self.done: set[Key] = set()
         self.fetched_bytes = 0
+        self.lock = threading.Lock()
+        self.deferred: dict[Key, list[str]] = {}  # skip reasons per ref, recorded in reference order
 
-    def resolve(self, ref: ModelRef, depth: int) -> None:
-        key = key_of(ref)
-        if key in self.done:
-            return
-        if len(self.done) >= MAX_REPOS:
-            self.ctx.incomplete(f"more than {MAX_REPOS} model/dataset repos referenced; the rest were not resolved")
-            return
-        self.done.add(key)
-        if self.offline:
-            self._from_cache(ref)
-        else:
-            self._from_hub(ref)
-        self._follow_chain(ref, depth)
+    def run(self, refs: list[ModelRef]) -> None:
+        level = [(ref, 0) for ref in refs]
+        while level:
+            todo: list[tuple[ModelRef, int]] = []
+            for ref, depth in level:
+                key = key_of(ref)
+                if key in self.done:
+                    continue
+                if len(self.done) >= MAX_REPOS:
+                    self.ctx.incomplete(f"more than {MAX_REPOS} model/dataset repos referenced; the rest were not "
+                                        "resolved")
+                    break
+                self.done.add(key)
+                todo.append((ref, depth))
+            work = self._from_cache if self.offline else self._from_hub
+            if self.offline or len(todo) < 2:
+                for ref, _ in todo:
+                    work(ref)
+            else:
+                with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="mlaudit-hub") as pool:
+                    list(pool.map(work, [ref for ref, _ in todo]))  # re-raises the first NetworkError
+            level = []
+            for ref, depth in todo:
+                for reason in self.deferred.pop(key_of(ref), []):
+                    self.ctx.skip(reason, file=ref.location.file if ref.location else None,
+                                  line=ref.location.line if ref.location else None, requirement=_requirement(ref),
+                                  not_checked=["revision", "files", "license", "base models"])
+                level.extend(self._follow_chain(ref, depth))
+        self.state.hash_mismatches.sort(key=lambda m: (m[0].repo_id, m[1]))
 
     # -- chain ------------------------------------------------------------------------------------------------
-    def _follow_chain(self, ref: ModelRef, depth: int) -> None:
+    def _follow_chain(self, ref: ModelRef, depth: int) -> list[tuple[ModelRef, int]]:
         links = [(b, "model", "base_model") for b in ref.base_models]
         links += [(d, "dataset", "datasets") for d in ref.datasets]
         if links and depth + 1 > MAX_DEPTH:
             self.ctx.incomplete(f"base-model chain below {ref.repo_id} is deeper than {MAX_DEPTH}; not followed")
-            return
+            return []
+        children: list[tuple[ModelRef, int]] = []
         for repo_id, kind, relation in links:
             child = self._chain_ref(ref, repo_id, kind)
             self.edges.append(Edge(ref.node_id, child.node_id, requirement=relation, origin="hub"))
-            self.resolve(child, depth + 1)
+            children.append((child, depth + 1))
+        return children
 
     def _chain_ref(self, parent: ModelRef, repo_id: str, kind: str) -> ModelRef:
         for existing in self.ctx.report.models:
@@ -171,20 +203,26 @@ class _Resolver:
             self.state.auto_map[key] = sorted(str(k) for k in auto_map)
 
     def _skip(self, ref: ModelRef, reason: str) -> None:
-        self.ctx.skip(reason, file=ref.location.file if ref.location else None,
-                      line=ref.location.line if ref.location else None, requirement=_requirement(ref),
-                      not_checked=["revision", "files", "license", "base models"])
+        with self.lock:
+            self.deferred.setdefault(key_of(ref), []).append(reason)
 
     # -- online -------------------------------------------------------------------------------------------------
     def _from_hub(self, ref: ModelRef) -> None:
         key = key_of(ref)
         try:
             info = self._call(lambda: self._info(ref))
+        except HFValidationError as exc:  # not a valid repo id (checked before any request)
+            self.state.status[key] = "invalid"
+            self._skip(ref, f"{ref.repo_id!r} is not a valid Hub repo id ({_short(exc)}); not resolved")
+            return
         except GatedRepoError:
             ref.gated = True
             self.state.status[key] = "gated"
             self._skip(ref, f"gated {ref.kind} {ref.repo_id}: access not granted to this token (set HF_TOKEN); "
                             "its files were not checked")
+            return
+        except DisabledRepoError:
+            self.state.status[key] = "disabled"
             return
         except RevisionNotFoundError:
             self.state.status[key] = "no-revision"
@@ -244,21 +282,29 @@ class _Resolver:
             if item.local_path or not is_unsafe_format(item.path):
                 continue
             size = item.size or 0
-            if self.fetched_bytes + size > FETCH_LIMIT_BYTES:
-                self.ctx.skip(f"--fetch-models budget ({FETCH_LIMIT_BYTES} bytes) exhausted; {item.path} of "
-                              f"{ref.repo_id} not downloaded or scanned", requirement=_requirement(ref),
-                              not_checked=["model scan"])
+            with self.lock:
+                over = self.fetched_bytes + size > FETCH_LIMIT_BYTES
+                if not over:
+                    self.fetched_bytes += size
+            if over:
+                self._skip(ref, f"--fetch-models budget ({FETCH_LIMIT_BYTES} bytes) exhausted; {item.path} of "
+                                f"{ref.repo_id} not downloaded or scanned")
                 continue
-            self.fetched_bytes += size
-            path = self._call(lambda item=item: hf_hub_download(
-                ref.repo_id, item.path, revision=ref.resolved_revision, repo_type=ref.kind,
-                cache_dir=str(self.cache), endpoint=self.endpoint, etag_timeout=self.ctx.options.net.timeout))
+            try:
+                path = self._call(lambda item=item: hf_hub_download(
+                    ref.repo_id, item.path, revision=ref.resolved_revision, repo_type=ref.kind,
+                    cache_dir=str(self.cache), endpoint=self.endpoint, etag_timeout=self.ctx.options.net.timeout))
+            except (RemoteEntryNotFoundError, EntryNotFoundError, HFValidationError) as exc:  # listed, not served
+                self._skip(ref, f"--fetch-models: {item.path} of {ref.repo_id} could not be downloaded "
+                                f"({type(exc).__name__}); not scanned")
+                continue
             item.local_path = str(path)
             ref.local_path = str(Path(path).parents[len(Path(item.path).parts) - 1])
             if item.sha256:
                 actual = _sha256(Path(path))
                 if actual != item.sha256:
-                    self.state.hash_mismatches.append((ref, item.path, item.sha256, actual))
+                    with self.lock:
+                        self.state.hash_mismatches.append((ref, item.path, item.sha256, actual))
 
     # -- one Hub call under the run's network policy --------------------------------------------------------------
     def _call(self, fn: Any) -> Any:
@@ -269,17 +315,22 @@ class _Resolver:
             if self.ctx.http.config.deadline - (_now() - self.ctx.http.started) <= 0:
                 raise NetworkError("run deadline exceeded", service=SERVICE, host=host)
             try:
-                with _HubSession():
-                    return fn()
-            except (RepositoryNotFoundError, RevisionNotFoundError):
+                return fn()
+            except (RepositoryNotFoundError, RevisionNotFoundError, RemoteEntryNotFoundError, EntryNotFoundError,
+                    DisabledRepoError):
+                raise  # answers about the repo, not failures of the Hub
+            except HFValidationError:
                 raise
+            except (ValueError, KeyError, TypeError) as exc:  # a 200 whose body is not the Hub's JSON
+                raise NetworkError(f"unexpected response ({type(exc).__name__}: {_short(exc)})", service=SERVICE,
+                                   host=host) from exc
             except HfHubHTTPError as exc:
                 status = exc.response.status_code if exc.response is not None else 0
                 if status not in RETRY_STATUSES:
                     raise NetworkError(f"HTTP {status}", service=SERVICE, host=host) from exc
                 problem = f"HTTP {status}"
             except (httpx2.HTTPError, OSError) as exc:
-                problem = f"connection failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
+                problem = f"connection failed: {type(exc).__name__}: {_short(exc)}"
             attempt += 1
             if attempt > config.retries:
                 raise NetworkError(f"{problem} (after {attempt} attempts)", service=SERVICE, host=host)
@@ -298,12 +349,18 @@ class _Resolver:
 
 
 def _str_list(value: object) -> list[str]:
+    """Repo ids from card metadata (remote content: only well-formed ``org/name`` ids are followed)."""
     items = value if isinstance(value, list) else [value] if value is not None else []
     out: list[str] = []
     for item in items:
-        if isinstance(item, str) and "/" in item and item.strip() not in out:
+        if isinstance(item, str) and "/" in item and looks_like_repo_id(item.strip()) and item.strip() not in out:
             out.append(item.strip())
     return out
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:160]
 
 
 def _read_card(path: Path) -> dict[str, Any]:

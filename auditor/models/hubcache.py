@@ -56,6 +56,8 @@ def find_snapshot(root: Path, repo_id: str, kind: str, revision: str | None) -> 
     if not folder.is_dir():
         return None
     rev = revision or "main"
+    if ".." in rev.split("/") or rev.startswith("/"):
+        return None
     commit: str | None = None
     if is_commit(rev) and (folder / "snapshots" / rev).is_dir():
         commit = rev

@@ -16,6 +16,8 @@ model it loads is not audited, and the report says so.
 from __future__ import annotations
 
 import ast
+import bisect
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +27,12 @@ from auditor.models.repoid import looks_like_repo_id, parse_hf_uri, strip_hub_pr
 
 MAX_CANDIDATES = 16  # values one expression may stand for (a name assigned in several branches)
 
-# Cheap pre-filter: a file mentioning none of these cannot contain a recognised reference, so it is not parsed.
-KEYWORDS = (
-    "from_pretrained", "pipeline", "hf_hub", "snapshot_download", "load_dataset", "SentenceTransformer",
-    "CrossEncoder", "SparseEncoder", "hf-hub:", "hf://", "load_lora_weights", "load_textual_inversion",
-    "load_ip_adapter", "create_model", "get_tokenizer", "get_dataset_",
-)
+# Cheap pre-filter: a file with no call of a recognised loader (name followed by "(") and no hf:// / hf-hub: string
+# cannot contain a reference, so it is not parsed. Imports alone ("from transformers import pipeline") do not count.
+_LOADER_CALL_RE = re.compile(
+    r"(?:from_pretrained|pipeline|hf_hub_download|snapshot_download|hf_hub_url|load_dataset(?:_builder)?"
+    r"|get_dataset_\w+|SentenceTransformer|CrossEncoder|SparseEncoder|load_lora_weights|load_textual_inversion"
+    r"|load_ip_adapter|lora_state_dict|create_model\w*|get_tokenizer)\s*\(|hf://|hf[-_]hub:")
 
 # Names `load_dataset` resolves to packaged builders, not Hub repos.
 PACKAGED_BUILDERS = frozenset({
@@ -85,6 +87,8 @@ _RULES: dict[str, _Rule] = {
     "get_tokenizer": _PREFIXED,
 }
 _PREFIX_OWNERS = ("timm", "open_clip")
+# Calls returning a local path of something downloaded from the Hub: loading that path is not a new reference.
+DOWNLOADERS = frozenset({"snapshot_download", "hf_hub_download", "cached_path", "cached_file", "try_to_load_from_cache"})
 
 Env = dict[str, list[str]]
 
@@ -96,13 +100,29 @@ class PyFileResult:
 
 
 def may_reference(text: str) -> bool:
-    return any(k in text for k in KEYWORDS)
+    return _LOADER_CALL_RE.search(text) is not None
+
+
+def hit_lines(source: str) -> list[int]:
+    """1-based lines where a loader call or Hub URI starts (sorted)."""
+    lines: list[int] = []
+    last_pos, last_line = 0, 1
+    for match in _LOADER_CALL_RE.finditer(source):
+        last_line += source.count("\n", last_pos, match.start())
+        last_pos = match.start()
+        if not lines or lines[-1] != last_line:
+            lines.append(last_line)
+    return lines
 
 
 def extract_python(source: str, shown: str, file_dir: Path, project_dir: Path) -> PyFileResult:
-    """References in one Python file; ``shown`` is the file name used in locations. Raises SyntaxError/ValueError."""
+    """References in one Python file; ``shown`` is the file name used in locations. Raises SyntaxError/ValueError.
+
+    Only the statements whose lines hold a loader call (``hit_lines``) are walked expression by expression; the
+    rest of the file contributes its assignments (values of names), which is why the file is parsed whole.
+    """
     tree = ast.parse(source, filename=shown)
-    extractor = _Extractor(shown, (file_dir, project_dir))
+    extractor = _Extractor(shown, (file_dir, project_dir), hit_lines(source))
     extractor.run(tree)
     return extractor.result
 
@@ -133,26 +153,47 @@ def _scope_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
 
 
 class _Extractor:
-    def __init__(self, shown: str, bases: tuple[Path, Path]) -> None:
+    def __init__(self, shown: str, bases: tuple[Path, Path], hits: list[int]) -> None:
         self.shown = shown
         self.bases = bases
+        self.hits = hits
         self.result = PyFileResult()
-        self.attrs: Env = {}  # obj.attr candidates: class fields and argparse defaults, module-wide
+        self.tree: ast.Module | None = None
+        self._attrs: Env | None = None  # obj.attr candidates: class fields and argparse defaults, module-wide
+        self.downloads: set[str] = set()  # names holding a local path a Hub download returned (already a ref)
+
+    @property
+    def attrs(self) -> Env:
+        """Built on first use: most references resolve without ``obj.attr`` and the full walk costs."""
+        if self._attrs is None:
+            self._attrs = {}
+            if self.tree is not None:
+                self._collect_attrs(self.tree)
+        return self._attrs
+
+    def _covers(self, node: ast.AST) -> bool:
+        start = getattr(node, "lineno", None)
+        if start is None:
+            return True
+        end = getattr(node, "end_lineno", None) or start
+        index = bisect.bisect_left(self.hits, start)
+        return index < len(self.hits) and self.hits[index] <= end
 
     # -- environments ----------------------------------------------------------------------------------------
     def run(self, tree: ast.Module) -> None:
+        self.tree = tree
         module_env: Env = {}
-        self._collect_attrs(tree)
         self._assign(module_env, list(_scope_statements(tree.body)), module_env)
         self._visit_scope(tree.body, module_env)
 
     def _collect_attrs(self, tree: ast.Module) -> None:
+        attrs = self._attrs if self._attrs is not None else {}
         for node in ast.walk(tree):
             if isinstance(node, ast.ClassDef):
                 env: Env = {}
                 self._assign(env, node.body, {})
                 for name, values in env.items():
-                    _add(self.attrs, name, values)
+                    _add(attrs, name, values)
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_argument":
                 default = next((k.value for k in node.keywords if k.arg == "default"), None)
                 if default is None:
@@ -160,7 +201,7 @@ class _Extractor:
                 defaults = self._values(default, {})
                 dest = self._argparse_dest(node)
                 if defaults and dest:
-                    _add(self.attrs, dest, defaults)
+                    _add(attrs, dest, defaults)
 
     @staticmethod
     def _argparse_dest(call: ast.Call) -> str | None:
@@ -183,8 +224,12 @@ class _Extractor:
                     value = next((k.value for k in value.keywords if k.arg == "default"), None)
             if value is None:
                 continue
+            downloaded = isinstance(value, ast.Call) and _call_name(value) in DOWNLOADERS
             for target in targets:
                 if isinstance(target, ast.Name):
+                    if downloaded:
+                        self.downloads.add(target.id)
+                        continue
                     values = self._values(value, {**outer, **env})
                     if values:
                         _add(env, target.id, values)
@@ -214,6 +259,8 @@ class _Extractor:
             self._visit(stmt, env)
 
     def _visit(self, node: ast.AST, env: Env) -> None:
+        if not self._covers(node):
+            return
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for deco in node.decorator_list:
                 self._visit(deco, env)
@@ -311,7 +358,10 @@ class _Extractor:
               trust: bool | None, env: Env) -> None:
         values = self._values(target, env)
         if values is None:
-            if not rule.prefix_only and not _is_object(target):
+            downloaded = isinstance(target, ast.Name) and target.id in self.downloads
+            if isinstance(target, ast.Call) and _call_name(target) in DOWNLOADERS:
+                downloaded = True
+            if not rule.prefix_only and not _is_object(target) and not downloaded:
                 expr = ast.unparse(target)[:120]
                 self.result.skipped.append(Skipped(
                     reason=f"{kind} reference computed at run time ({expr}); the {kind} it loads is not audited",
@@ -384,6 +434,13 @@ class _Extractor:
                     return kw.value.value
                 return True  # decided at run time: it may be on, so treat it as on
         return None
+
+
+def _call_name(node: ast.Call) -> str | None:
+    func = node.func
+    if isinstance(func, ast.Name):
+        return func.id
+    return func.attr if isinstance(func, ast.Attribute) else None
 
 
 def _is_object(node: ast.expr) -> bool:

@@ -1,8 +1,8 @@
 """Find every model/dataset reference in a project tree, without importing or running any of it.
 
 Walks the project once (skipping virtual environments, VCS and tool directories, ``node_modules``, caches),
-bounds what it reads (file count and per-file size), and hands each file to its reader (``pyrefs`` for Python,
-``filerefs`` for configs, model cards and the manifest). Files that cannot be read or parsed become ``Skipped``
+bounds what it reads (file count and per-file size), and hands each file to its reader (``pyrefs`` for Python and
+the code cells of Jupyter notebooks, ``filerefs`` for configs, model cards and the manifest). Files that cannot be read or parsed become ``Skipped``
 entries with file and line; the walk never raises for a bad input file.
 
 References to the same repo, kind and revision are merged: the first location wins, unless another one enables
@@ -11,18 +11,20 @@ References to the same repo, kind and revision are merged: the first location wi
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from auditor.model import ModelRef, Skipped
+from auditor.model import Location, ModelRef, Skipped
 from auditor.models.filerefs import FileRefs, read_config_json, read_manifest, read_model_card
 from auditor.models.pyrefs import extract_python, may_reference
 
 MAX_PY_BYTES = 2_000_000
 MAX_JSON_BYTES = 1_000_000
 MAX_CARD_BYTES = 512_000
+MAX_NOTEBOOK_BYTES = 20_000_000  # notebooks carry outputs (images); only code cells are parsed
 MAX_FILES = 50_000  # files looked at; beyond this the walk stops and says so
 
 SKIP_DIRS = frozenset({
@@ -43,6 +45,8 @@ def find_model_refs(project_dir: Path) -> tuple[list[ModelRef], list[Skipped]]:
         found: FileRefs | None = None
         if name.endswith(".py"):
             found = _python(path, shown, project_dir)
+        elif name.endswith(".ipynb"):
+            found = _notebook(path, shown, project_dir, skipped)
         elif name in CONFIG_NAMES:
             text = _read(path, shown, MAX_JSON_BYTES, skipped)
             found = read_config_json(text, shown, name) if text is not None else None
@@ -93,6 +97,66 @@ def _python(path: Path, shown: str, project_dir: Path) -> FileRefs | None:
     return out
 
 
+def _notebook(path: Path, shown: str, project_dir: Path, skipped: list[Skipped]) -> FileRefs | None:
+    """Code cells of a Jupyter notebook; lines are those of the cell's source in the .ipynb file.
+
+    nbformat writes each source line as its own JSON string on its own line, so a cell's first source line is
+    found in the raw text and the cell's lines count from there. IPython magics (``%``, ``!``) become comments.
+    """
+    out = FileRefs()
+    text = _read(path, shown, MAX_NOTEBOOK_BYTES, skipped)
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+        cells = data.get("cells") if isinstance(data, dict) else None
+    except ValueError as exc:
+        out.skipped.append(Skipped(reason=f"invalid notebook JSON ({exc}); model references not read", file=shown))
+        return out
+    search_from = 0
+    for cell in cells if isinstance(cells, list) else []:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source")
+        lines = source if isinstance(source, list) else str(source or "").splitlines(keepends=True)
+        lines = [str(x) for x in lines]
+        if not lines:
+            continue
+        index = text.find(json.dumps(lines[0])[:-1], search_from)
+        first_line = text.count("\n", 0, index) + 1 if index >= 0 else None
+        if index >= 0:
+            search_from = index + 1
+        code = "".join("#" + x if x.lstrip().startswith(("%", "!")) else x for x in lines)
+        if not may_reference(code):
+            continue
+        per_line = isinstance(source, list)
+        try:
+            result = extract_python(code, shown, path.parent, project_dir)
+        except SyntaxError as exc:
+            out.skipped.append(Skipped(reason=f"Python syntax error in a notebook cell ({exc.msg}); model "
+                                              "references in it not read", file=shown, line=_shift(exc.lineno, first_line, per_line)))
+            continue
+        except (ValueError, RecursionError):
+            out.skipped.append(Skipped(reason="cannot parse a notebook cell; model references not read",
+                                       file=shown, line=first_line))
+            continue
+        for ref in result.refs:
+            if ref.location is not None:
+                ref.location = Location(shown, _shift(ref.location.line, first_line, per_line))
+            out.refs.append(ref)
+        for skip in result.skipped:
+            skip.line = _shift(skip.line, first_line, per_line)
+            out.skipped.append(skip)
+    return out
+
+
+def _shift(line: int | None, first_line: int | None, per_line: bool) -> int | None:
+    """A cell-relative line as a line of the .ipynb file (the cell's first line when sources are one string)."""
+    if line is None or first_line is None or not per_line:
+        return first_line
+    return first_line + line - 1
+
+
 def _read(path: Path, shown: str, limit: int, skipped: list[Skipped]) -> str | None:
     try:
         info = path.stat()
@@ -129,7 +193,7 @@ def _walk(root: Path, skipped: list[Skipped]) -> Iterator[tuple[Path, Path]]:
         base = Path(dirpath)
         rel_dir = base.relative_to(root)
         for name in sorted(filenames):
-            if not (name.endswith(".py") or name in CONFIG_NAMES or name.lower() == "readme.md"
+            if not (name.endswith((".py", ".ipynb")) or name in CONFIG_NAMES or name.lower() == "readme.md"
                     or name in ("mlaudit.toml", "pyproject.toml")):
                 continue
             seen += 1

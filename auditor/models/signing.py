@@ -48,26 +48,24 @@ def verify_model(model_dir: Path, signature: Path, *, key: Path | None = None, c
         raise UsageError("--identity needs --identity-provider (the OIDC issuer URL)")
     from model_signing import verifying
 
-    config = verifying.Config()  # type: ignore[no-untyped-call]
     if key is not None:
         _check_public_key(key)
-        method = "key"
-        config.use_elliptic_key_verifier(public_key=key)
-    elif certificates:
-        for cert in certificates:
-            if not cert.is_file():
-                raise UsageError(f"certificate not found: {cert}")
-        method = "certificate"
-        config.use_certificate_verifier(certificate_chain=certificates)
-    else:
-        method = "sigstore identity"
-        config.use_sigstore_verifier(identity=identity or "", oidc_issuer=identity_provider or "")
-    config.set_ignore_unsigned_files(ignore_unsigned_files)
+    for cert in certificates or []:
+        _check_certificate(cert)
+    method = "key" if key is not None else "certificate" if certificates else "sigstore identity"
     try:
+        config = verifying.Config()  # type: ignore[no-untyped-call]
+        if key is not None:
+            config.use_elliptic_key_verifier(public_key=key)
+        elif certificates:
+            config.use_certificate_verifier(certificate_chain=certificates)
+        else:  # fetches the Sigstore trust root: may need the network
+            config.use_sigstore_verifier(identity=identity or "", oidc_issuer=identity_provider or "")
+        config.set_ignore_unsigned_files(ignore_unsigned_files)
         config.verify(model_dir, signature)
     except ValueError as exc:  # digest mismatch, key mismatch, malformed bundle (JSONDecodeError is a ValueError)
         return VerifyResult(False, _first_line(exc), method, [_first_line(exc)])
-    except Exception as exc:  # sigstore's VerificationError, trust-root fetch failures
+    except Exception as exc:  # sigstore's VerificationError; trust-root or certificate loading failures
         if type(exc).__name__ == "VerificationError":
             return VerifyResult(False, _first_line(exc), method, [_first_line(exc)])
         raise IncompleteError(f"could not verify the signature ({type(exc).__name__}: {_first_line(exc)})") from exc
@@ -83,6 +81,17 @@ def _check_public_key(key: Path) -> None:
         raise UsageError(f"cannot read public key {key}: {exc.strerror or exc}") from exc
     except (ValueError, TypeError) as exc:
         raise UsageError(f"not a PEM public key: {key}") from exc
+
+
+def _check_certificate(cert: Path) -> None:
+    from cryptography.x509 import load_pem_x509_certificates
+
+    try:
+        load_pem_x509_certificates(cert.read_bytes())
+    except OSError as exc:
+        raise UsageError(f"cannot read certificate {cert}: {exc.strerror or exc}") from exc
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"not a PEM certificate (chain): {cert}") from exc
 
 
 def _first_line(exc: BaseException) -> str:

@@ -11,11 +11,12 @@ from collections import Counter
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from auditor.model import Finding, Report, Severity
 from auditor.textsafe import clean
+
+MESSAGE_LIMIT = 200
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -53,25 +54,13 @@ def print_report(report: Report, console: Console) -> None:
     active = report.active_findings()
     for severity in Severity:
         group = [f for f in active if f.severity is severity]
-        if not group:
-            continue
-        table = Table(title=f"{severity.value.upper()} ({len(group)})", title_justify="left",
-                      title_style=SEVERITY_STYLE[severity], show_lines=False, expand=False)
-        table.add_column("kind")
-        table.add_column("id")
-        table.add_column("subject")
-        table.add_column("details", overflow="fold")
-        for f in group:
-            ids = _s(f.id) + (f"\n[dim]{_s(', '.join(f.aliases[:4]))}[/]" if f.aliases else "")
-            details = _s(f.message, 400)
-            if f.paths and len(f.paths[0]) > 2:
-                details += "\n[dim]via " + _s(" → ".join(f.paths[0]), 400) + "[/]"
-            if f.location is not None:
-                details += f"\n[dim]at {_s(str(f.location))}[/]"
-            if f.fix:
-                details += f"\n[green]fix:[/] {_s(f.fix)}"
-            table.add_row(_s(f.kind), ids, _s(_subject(f)), details)
-        console.print(table)
+        if group:
+            console.print()
+            console.print(Text(f" {severity.value.upper()} ({len(group)}) ", style=SEVERITY_STYLE[severity]))
+            for finding in group:
+                _print_finding(finding, console)
+    if active:
+        console.print()
 
     ignored = [f for f in report.findings if f.ignored is not None]
     if ignored:
@@ -89,6 +78,33 @@ def print_report(report: Report, console: Console) -> None:
         console.print(f"[yellow]not checked:[/] {_s(reason, 500)}")
 
     console.print(_verdict(report))
+
+
+def _headline_message(finding: Finding) -> str:
+    """The message without a leading repeat of the id, cut to its first sentence when it is long."""
+    message = finding.message.strip()
+    if message.startswith(f"{finding.id}:"):
+        message = message[len(finding.id) + 1:].strip()
+    if len(message) > MESSAGE_LIMIT:
+        cut = message.find(". ", 60, MESSAGE_LIMIT)
+        message = message[: cut + 1] if cut > 0 else message[:MESSAGE_LIMIT].rstrip() + "…"
+    return message
+
+
+def _print_finding(finding: Finding, console: Console) -> None:
+    """One finding as a short block: what and where on the first line, then why, how it got here and the fix.
+
+    A list reads at any terminal width; a four-column table folded every cell into slivers at 80 columns.
+    """
+    aliases = f" [dim]({_s(', '.join(finding.aliases[:4]))})[/]" if finding.aliases else ""
+    console.print(f"  [bold]{_s(_subject(finding))}[/]  {_s(finding.kind)} {_s(finding.id)}{aliases}")
+    console.print(f"      {_s(_headline_message(finding), MESSAGE_LIMIT + 10)}")
+    if finding.paths and len(finding.paths[0]) > 2:
+        console.print("      [dim]via " + _s(" → ".join(finding.paths[0]), 400) + "[/]")
+    if finding.location is not None:
+        console.print(f"      [dim]at {_s(str(finding.location))}[/]")
+    if finding.fix:
+        console.print(f"      [green]fix:[/] {_s(finding.fix)}")
 
 
 def _verdict(report: Report) -> Text:

@@ -26,6 +26,7 @@ from auditor.provenance.verify import MalformedProvenance, PublisherInfo, Verifi
 
 MAX_FILES = 3
 MAX_METADATA_BYTES = 1_000_000
+MAX_SDIST_BYTES = 16 * 1024 * 1024
 
 ATTESTED = "attested"
 MISSING = "missing"
@@ -46,6 +47,7 @@ class PackageProvenance:
     declared_urls: list[str] = field(default_factory=list)
     regression_from: str | None = None  # an earlier version that had provenance while this one has none
     via: str = ""
+    urls: list[str] = field(default_factory=list)  # where the provenance objects were fetched
 
     @property
     def invalid(self) -> list[Verification]:
@@ -54,7 +56,8 @@ class PackageProvenance:
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "files": [v.to_json() for v in self.files],
                 "missing_files": list(self.missing_files), "publishers": [p.to_json() for p in self.publishers],
-                "source_match": self.source_match, "regression_from": self.regression_from, "via": self.via}
+                "source_match": self.source_match, "regression_from": self.regression_from, "via": self.via,
+                "urls": list(self.urls)}
 
 
 def chosen_files(package: Package, files: list[IndexFile]) -> list[IndexFile]:
@@ -101,6 +104,8 @@ def audit_package(ctx: AuditContext, package: Package, page: ProjectPage | None)
         if fetched.data is None:
             result.missing_files.append(entry.filename)
             continue
+        if fetched.url:
+            result.urls.append(fetched.url)
         result.files.append(_verify(fetched, entry))
     for verification in result.files:
         for pub in verification.publishers:
@@ -131,17 +136,41 @@ def _verify(fetched: Fetched, entry: IndexFile) -> Verification:
 
 
 def declared_urls(ctx: AuditContext, package: Package, page: ProjectPage) -> list[str]:
-    """The project's declared URLs: from ``Package.metadata``, else the PEP 658 metadata of a wheel."""
+    """The project's declared URLs: from ``Package.metadata``, else the PEP 658 metadata of a wheel, else the
+    ``PKG-INFO`` read (never built or extracted) from the sdist."""
     urls = declared_urls_from_metadata(package.metadata)
     if urls:
         return urls
-    for entry in page.files_of(package.version):
+    files = page.files_of(package.version)
+    for entry in files:
         if entry.kind == "wheel" and entry.core_metadata:
             resp = ctx.http.get(entry.url + ".metadata", service=INDEX_SERVICE, ok_statuses=frozenset({200, 404}))
             if resp.status_code == 200 and len(resp.content) <= MAX_METADATA_BYTES:
                 return declared_urls_from_core_metadata(resp.content.decode("utf-8", "replace"))
             break
+    if any(f.kind == "wheel" for f in files):
+        return []  # wheels without PEP 658 metadata: not worth downloading a (possibly huge) wheel for this
+    for entry in files:
+        if entry.kind == "sdist" and entry.sha256:
+            return _sdist_declared_urls(ctx, entry)
     return []
+
+
+def _sdist_declared_urls(ctx: AuditContext, entry: IndexFile) -> list[str]:
+    import hashlib
+    import tarfile
+    import zipfile
+
+    from auditor.resolve.sdist import _read_members
+
+    data = ctx.http.get(entry.url, service=INDEX_SERVICE).content
+    if len(data) > MAX_SDIST_BYTES or hashlib.sha256(data).hexdigest() != entry.sha256:
+        return []
+    try:
+        pkg_info = _read_members(data, entry.filename).get("PKG-INFO")
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError):
+        return []
+    return declared_urls_from_core_metadata(pkg_info.decode("utf-8", "replace")) if pkg_info else []
 
 
 def earlier_attested(ctx: AuditContext, package: Package, page: ProjectPage) -> str | None:

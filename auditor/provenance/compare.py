@@ -31,12 +31,13 @@ class Comparison:
     changed: list[str] = field(default_factory=list)
     metadata_only: list[str] = field(default_factory=list)  # same bytes, different zip entry metadata
     diffs: dict[str, str] = field(default_factory=dict)
+    digests: dict[str, dict[str, str]] = field(default_factory=dict)  # changed file -> {published, rebuilt} sha256
     files: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"result": self.result, "files": self.files, "only_original": self.only_original,
                 "only_rebuilt": self.only_rebuilt, "changed": self.changed, "metadata_only": self.metadata_only,
-                "diffs": dict(self.diffs)}
+                "diffs": dict(self.diffs), "digests": {k: dict(v) for k, v in self.digests.items()}}
 
 
 def member_digests(data: bytes) -> dict[str, str]:
@@ -63,6 +64,8 @@ def compare_wheels(original: bytes, rebuilt: bytes) -> Comparison:
     for name in sorted(set(o_infos) & set(r_infos)):
         if o_data[name] != r_data[name]:
             out.changed.append(name)
+            out.digests[name] = {"published": hashlib.sha256(o_data[name]).hexdigest(),
+                                 "rebuilt": hashlib.sha256(r_data[name]).hexdigest()}
             if len(out.diffs) < MAX_DIFF_FILES:
                 diff = text_diff(name, o_data[name], r_data[name])
                 if diff is not None:

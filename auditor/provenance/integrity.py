@@ -35,7 +35,8 @@ def integrity_base(index_url: str) -> str:
 
 
 def integrity_url(base: str, project: str, version: str, filename: str) -> str:
-    return f"{base}/{quote(canonical_name(project))}/{quote(version)}/{quote(filename)}/provenance"
+    parts = (canonical_name(project), version, filename)
+    return base + "".join(f"/{quote(p, safe='')}" for p in parts) + "/provenance"
 
 
 @dataclass

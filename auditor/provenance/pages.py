@@ -44,6 +44,7 @@ class IndexFile:
     core_metadata: bool = False
     yanked: bool = False
     project: str | None = None  # PEP 503 name parsed from the filename
+    upload_time: str | None = None  # PEP 700 ``upload-time`` (ISO 8601), when the index gives it
 
 
 @dataclass
@@ -63,7 +64,7 @@ class ProjectPage:
         """Distinct versions, oldest first (unparseable versions are left out)."""
         seen: dict[Version, str] = {}
         for f in self.files:
-            if f.version is None:
+            if f.version is None or f.project != self.name:
                 continue
             try:
                 seen.setdefault(Version(f.version), f.version)
@@ -93,20 +94,24 @@ def file_version(filename: str) -> tuple[str | None, str, str | None]:
     return None, "other", None
 
 
-def index_url_for(ctx: AuditContext, package: Package | None = None) -> str:
-    """The index a package came from: its own, the configured one, pip/uv's variables, else uv's default."""
-    indexes = ctx.report.properties.get("indexes") or []
-    candidates = [package.index_url if package else None, ctx.options.index_url,
-                  indexes[0] if indexes else None, os.environ.get("UV_INDEX_URL"), os.environ.get("PIP_INDEX_URL")]
-    for url in candidates:
-        if url:
-            return str(url)
+def index_urls_for(ctx: AuditContext, package: Package | None = None) -> list[str]:
+    """Where a package may live, in order: its own index, the configured ones (primary, then extras), pip/uv's
+    variables, else uv's default index (asked once per run)."""
+    indexes = [str(u) for u in ctx.report.properties.get("indexes") or []]
+    candidates = [package.index_url if package else None, ctx.options.index_url, *indexes,
+                  *ctx.options.extra_index_urls, os.environ.get("UV_INDEX_URL"), os.environ.get("PIP_INDEX_URL")]
+    urls = list(dict.fromkeys(u for u in candidates if u))
+    if urls:
+        return urls
     cached = ctx.extras.get("provenance.default_index")
-    if isinstance(cached, str):
-        return cached
-    url = default_index_url()
-    ctx.extras["provenance.default_index"] = url
-    return url
+    if not isinstance(cached, str):
+        cached = default_index_url()
+        ctx.extras["provenance.default_index"] = cached
+    return [cached]
+
+
+def index_url_for(ctx: AuditContext, package: Package | None = None) -> str:
+    return index_urls_for(ctx, package)[0]
 
 
 def default_index_url() -> str:
@@ -148,25 +153,42 @@ def project_page(ctx: AuditContext, name: str, index_url: str) -> ProjectPage | 
     return page
 
 
+def _join(base: str, ref: object) -> str | None:
+    """``ref`` resolved against ``base`` when it is an http(s) URL; None for anything else (a hostile page can
+    list ``javascript:`` or malformed URLs; they are never fetched)."""
+    if not isinstance(ref, str) or not ref:
+        return None
+    try:
+        url = urljoin(base, ref)
+        scheme = urlsplit(url).scheme
+    except ValueError:
+        return None
+    return url if scheme in ("http", "https") else None
+
+
 def parse_json_page(data: Any, base: str) -> list[IndexFile]:
     """PEP 691 files, with the PEP 740 ``provenance`` key and PEP 714/658 ``core-metadata`` key."""
     if not isinstance(data, dict):
         raise NetworkError("project page is not a JSON object", service=SERVICE, host=host_of(base))
     out: list[IndexFile] = []
-    for entry in data.get("files") or []:
-        if not isinstance(entry, dict) or not entry.get("filename") or not entry.get("url"):
+    files = data.get("files")
+    for entry in files if isinstance(files, list) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
             continue
-        filename = str(entry["filename"])
+        url = _join(base, entry.get("url"))
+        if url is None or not entry["filename"]:
+            continue
+        filename = entry["filename"]
         version, kind, project = file_version(filename)
         hashes = entry.get("hashes") if isinstance(entry.get("hashes"), dict) else {}
         sha = hashes.get("sha256") if hashes else None
         prov = entry.get("provenance")
         meta = entry.get("core-metadata", entry.get("dist-info-metadata"))
         out.append(IndexFile(
-            filename=filename, url=urljoin(base, str(entry["url"])), sha256=str(sha).lower() if sha else None,
-            version=version, kind=kind, provenance_url=urljoin(base, prov) if isinstance(prov, str) and prov else None,
+            filename=filename, url=url, sha256=sha.lower() if isinstance(sha, str) and sha else None,
+            version=version, kind=kind, provenance_url=_join(base, prov),
             provenance_listed="provenance" in entry, core_metadata=bool(meta), yanked=bool(entry.get("yanked")),
-            project=project,
+            project=project, upload_time=upload if isinstance(upload := entry.get("upload-time"), str) else None,
         ))
     return out
 
@@ -199,10 +221,9 @@ def parse_html_page(text: str, base: str) -> list[IndexFile]:
     parser.feed(text)
     out: list[IndexFile] = []
     for attrs, label in parser.anchors:
-        href = attrs.get("href")
-        if not href:
+        full = _join(base, attrs.get("href"))
+        if full is None:
             continue
-        full = urljoin(base, href)
         parts = urlsplit(full)
         filename = label or parts.path.rsplit("/", 1)[-1]
         frag = parts.fragment
@@ -212,7 +233,7 @@ def parse_html_page(text: str, base: str) -> list[IndexFile]:
         meta = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
         out.append(IndexFile(
             filename=filename, url=full.split("#", 1)[0], sha256=sha, version=version, kind=kind,
-            provenance_url=urljoin(base, prov) if prov else None, provenance_listed="data-provenance" in attrs,
+            provenance_url=_join(base, prov), provenance_listed="data-provenance" in attrs,
             core_metadata=meta is not None and meta != "false", yanked="data-yanked" in attrs, project=project,
         ))
     return out
@@ -222,13 +243,23 @@ def parse_html_page(text: str, base: str) -> list[IndexFile]:
 MAX_WORKERS = 16
 
 
+def find_page(ctx: AuditContext, package: Package) -> ProjectPage | None:
+    """The first page among the package's candidate indexes that lists files of its version."""
+    fallback: ProjectPage | None = None
+    for url in index_urls_for(ctx, package):
+        page = project_page(ctx, package.name, url)
+        if page is not None and page.files_of(package.version):
+            return page
+        fallback = fallback or page
+    return fallback
+
+
 def fetch_pages(ctx: AuditContext, packages: list[Package]) -> dict[str, ProjectPage | None]:
     """Project pages for ``packages``, fetched concurrently; a network failure propagates (exit 3)."""
     from concurrent.futures import ThreadPoolExecutor
 
     if not packages:
         return {}
-    targets = [(p.name, index_url_for(ctx, p)) for p in packages]
-    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(targets))) as pool:
-        pages = list(pool.map(lambda t: project_page(ctx, t[0], t[1]), targets))
-    return {name: page for (name, _), page in zip(targets, pages, strict=True)}
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(packages))) as pool:
+        pages = list(pool.map(lambda p: find_page(ctx, p), packages))
+    return {p.name: page for p, page in zip(packages, pages, strict=True)}

@@ -236,8 +236,11 @@ def _base_env(work: Path) -> dict[str, str]:
 
 
 def build_wheel(sdist: bytes, sdist_name: str, generator: Generator, index_url: str, epoch: int, work: Path,
-                *, timeout: float = 600.0, python: str | None = None) -> BuildResult:
-    """Build the sdist's wheel in a fresh venv under ``work`` (see the module docstring for the isolation)."""
+                *, timeout: float = 600.0, python: str | None = None, exclude_newer: str | None = None) -> BuildResult:
+    """Build the sdist's wheel in a fresh venv under ``work`` (see the module docstring for the isolation).
+
+    ``exclude_newer`` (the published wheel's upload time) keeps the other, unpinned build requirements at the
+    versions that existed when the wheel was published, as the original build saw them."""
     log: list[str] = []
     source = extract_sdist(sdist, sdist_name, work / "src")
     system = build_system(source)
@@ -250,6 +253,8 @@ def build_wheel(sdist: bytes, sdist_name: str, generator: Generator, index_url: 
     py = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     install = [uv, "pip", "install", "--no-config", "--python", str(py), "--index-url", index_url,
                "--only-binary", ":all:"]
+    if exclude_newer:
+        install += ["--exclude-newer", exclude_newer]
     build_env = {**env, "SOURCE_DATE_EPOCH": str(epoch), "PIP_NO_INDEX": "1", "UV_OFFLINE": "1",
                  "http_proxy": DEAD_PROXY, "https_proxy": DEAD_PROXY, "HTTP_PROXY": DEAD_PROXY,
                  "HTTPS_PROXY": DEAD_PROXY, "ALL_PROXY": DEAD_PROXY, "all_proxy": DEAD_PROXY}
@@ -287,6 +292,7 @@ class ReproResult:
     generator: str | None = None
     build_requires: list[str] = field(default_factory=list)
     source_date_epoch: int | None = None
+    exclude_newer: str | None = None
     index: str | None = None
     comparison: Comparison | None = None
     rebuilt_wheel: str | None = None
@@ -306,7 +312,7 @@ class ReproResult:
             "wheel": {"filename": self.wheel, "sha256": self.wheel_sha256},
             "sdist": {"filename": self.sdist, "sha256": self.sdist_sha256} if self.sdist else None,
             "generator": self.generator, "build_requires": self.build_requires,
-            "source_date_epoch": self.source_date_epoch,
+            "source_date_epoch": self.source_date_epoch, "exclude_newer": self.exclude_newer,
             "rebuilt": {"filename": self.rebuilt_wheel, "sha256": self.rebuilt_sha256} if self.rebuilt_wheel else None,
         }
         if self.comparison is not None:
@@ -319,13 +325,14 @@ class ReproResult:
 
 
 def reproduce(name: str, version: str, wheel: tuple[str, bytes], sdist: tuple[str, bytes] | None, index_url: str,
-              *, epoch: int | None = None, timeout: float = 600.0, keep: Path | None = None) -> ReproResult:
+              *, epoch: int | None = None, timeout: float = 600.0, keep: Path | None = None,
+              exclude_newer: str | None = None) -> ReproResult:
     """Rebuild ``wheel`` from ``sdist`` and compare; ``sdist`` None gives ``not-reproducible-from-source``."""
     wheel_name, wheel_data = wheel
     generator = wheel_generator(wheel_data)
     result = ReproResult(name=name, version=version, result=NOT_FROM_SOURCE, wheel=wheel_name,
                          wheel_sha256=hashlib.sha256(wheel_data).hexdigest(), generator=generator.raw or None,
-                         index=index_url)
+                         index=index_url, exclude_newer=exclude_newer)
     if sdist is None:
         result.reason = "the index has no sdist for this version: the wheel cannot be rebuilt from source"
         return result
@@ -335,7 +342,7 @@ def reproduce(name: str, version: str, wheel: tuple[str, bytes], sdist: tuple[st
         work = keep if keep is not None else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         built = build_wheel(sdist[1], sdist[0], generator, index_url, result.source_date_epoch, work,
-                            timeout=timeout)
+                            timeout=timeout, exclude_newer=exclude_newer)
     result.build_requires = built.requires
     if built.wheel is None:
         result.result = BUILD_FAILED
@@ -349,3 +356,35 @@ def reproduce(name: str, version: str, wheel: tuple[str, bytes], sdist: tuple[st
     if result.result == DIFFERS and built.filename != wheel_name:
         result.reason = f"the rebuild produced {built.filename}, not {wheel_name}"
     return result
+
+
+def _result_path(name: str, version: str) -> Path:
+    from auditor.cache import cache_dir
+
+    return cache_dir() / "repro" / canonical_name(name) / f"{version}.json"
+
+
+def save_result(result: ReproResult) -> Path:
+    """Remember a rebuild so later audits can show the package as ``reproducible`` (SLSA-style summary)."""
+    from auditor.cache import atomic_write
+
+    path = _result_path(result.name, result.version)
+    atomic_write(path, json.dumps(result.to_json(), sort_keys=True).encode("utf-8"))
+    return path
+
+
+def load_result(name: str, version: str, digests: set[str]) -> dict[str, Any] | None:
+    """A stored rebuild of ``name==version`` whose published wheel is one of ``digests`` (any, when the audit
+    knows no digest for the package); None when there is none or it no longer applies."""
+    path = _result_path(name, version)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    wheel = data.get("wheel") or {}
+    sha = wheel.get("sha256") if isinstance(wheel, dict) else None
+    if digests and sha not in digests:
+        return None
+    return data

@@ -19,6 +19,8 @@ from auditor.provenance.verify import PublisherInfo
 
 _FORGE_HOSTS = {"GitHub": "github.com", "GitLab": "gitlab.com"}
 _TRAILING = re.compile(r"(\.git)?/*$")
+# First path segments on github.com that are site pages, not owners (``/sponsors/NAME`` is a funding link).
+_NOT_OWNERS = frozenset({"sponsors", "orgs", "apps", "marketplace", "features", "topics", "settings", "users"})
 
 
 def declared_urls_from_metadata(metadata: dict[str, Any]) -> list[str]:
@@ -61,6 +63,8 @@ def repo_key(url: str) -> str | None:
         cut = segments.index("-") if "-" in segments else len(segments)
         segments = segments[:cut]
         return "/".join([host, *[s.lower() for s in segments]]) if len(segments) >= 2 else None
+    if host == "github.com" and segments[0].lower() in _NOT_OWNERS:
+        return None
     return f"{host}/{segments[0].lower()}/{_TRAILING.sub('', segments[1]).lower()}"
 
 

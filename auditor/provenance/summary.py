@@ -33,8 +33,21 @@ def level_of(package: Package) -> str:
     return NEITHER
 
 
+def attach_repro_results(report: Report) -> None:
+    """Mark packages that ``mlaudit repro`` rebuilt earlier (results kept in the cache) with ``repro``."""
+    from auditor.provenance.repro import load_result
+
+    for package in report.packages.values():
+        digests = {h.split(":", 1)[1].lower() for h in package.hashes if h.lower().startswith("sha256:")}
+        digests |= {a.hashes["sha256"].lower() for a in package.artifacts if "sha256" in a.hashes}
+        stored = load_result(package.name, package.version, digests)
+        if stored is not None and isinstance(stored.get("result"), str):
+            package.properties[prop("repro")] = stored["result"]
+
+
 def summarise(report: Report, *, checked: bool, reason: str = "") -> dict[str, Any]:
     """Set each package's ``slsa`` property and ``report.properties["provenance_summary"]``; return the latter."""
+    attach_repro_results(report)
     counts = dict.fromkeys(LEVELS, 0)
     per_package: dict[str, str] = {}
     for package in report.packages.values():

@@ -12,6 +12,7 @@ unpickled, imported, rendered or executed; memory use is bounded (streams, seeks
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,9 @@ def scan_file_detailed(path: Path, display: str | None = None, limits: Limits = 
     from auditor.scan.dispatch import scan_stream
 
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # FIFOs/devices would block or never end
+            state.skip("not a regular file")
+            return collector
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             scan_stream(f, state, name=path.name, size=size)

@@ -12,6 +12,7 @@ import gzip
 import io
 import lzma
 import posixpath
+import stat
 import struct
 import tarfile
 import zipfile
@@ -110,6 +111,16 @@ def scan_zip(f: BinaryIO, state: ScanState, size: int) -> None:
                       f"member {name!r} appears {count} times; loaders disagree on which copy they read "
                       "(every copy was scanned)", {"format": kind, "member": name, "copies": count})
     for info in infos:
+        if stat.S_ISLNK(info.external_attr >> 16) and info.file_size <= 4096:
+            try:
+                target = zf.read(info).decode("utf-8", "replace")
+            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, zlib.error):
+                target = ""
+            joined = posixpath.join(posixpath.dirname(info.filename), target)
+            if target and (unsafe_member_name(target) == "absolute path" or unsafe_member_name(joined)):
+                state.add("MLA-ARCHIVE-TRAVERSAL", Severity.HIGH,
+                          f"symlink member {info.filename!r} points outside the archive ({target!r})",
+                          {"format": kind, "member": info.filename, "link": target})
         why = unsafe_member_name(info.filename)
         if why:
             state.add("MLA-ARCHIVE-TRAVERSAL", Severity.HIGH,
@@ -246,11 +257,13 @@ def scan_compressed(f: BinaryIO, state: ScanState, fmt: str, name: str) -> None:
         opener = bz2.BZ2File(f, "rb")
     elif fmt == "xz":
         opener = lzma.LZMAFile(f, "rb")
+    elif fmt == "lzma":
+        opener = lzma.LZMAFile(f, "rb", format=lzma.FORMAT_ALONE)
     else:  # joblib's own zlib container: b"ZF0x" + 16 hex chars of length + zlib stream
         f.read(len(b"ZF0x") + 16)
         opener = _ZlibStream(f)
     inner = name.rsplit("/", 1)[-1]
-    for suffix in (".gz", ".bz2", ".xz", ".z"):
+    for suffix in (".gz", ".bz2", ".xz", ".lzma", ".z"):
         if inner.lower().endswith(suffix):
             inner = inner[: -len(suffix)]
     child = state.child(inner or "<decompressed>")

@@ -39,6 +39,8 @@ def sniff(head: bytes, name: str = "") -> str:
         return "bzip2"
     if head.startswith(b"\xfd7zXZ\x00"):
         return "xz"
+    if head.startswith(b"\x5d\x00\x00") and len(head) >= 13:
+        return "lzma"  # LZMA "alone" format (joblib compress='lzma')
     if head.startswith(b"\x04\x22\x4d\x18"):
         return "lz4"
     if head.startswith(b"ZF0x"):
@@ -123,9 +125,16 @@ def scan_stream(f: BinaryIO, state: ScanState, *, name: str = "", size: int | No
     state.collector.bytes_read += len(head)
     fmt = sniff(head, name)
     if fmt == "unknown" and head and _proto_candidate(name):
-        fmt = _sniff_proto(f, state, size)
+        fmt = _sniff_proto(f, state, size, name)
+    if fmt in ("unknown", "json") and name.lower().endswith(_PROMISED_FORMATS):
+        # the name promises a format whose bytes are not there: validate as that format (gives a finding)
+        fmt = _PROMISED_FORMATS_MAP[name.lower().rsplit(".", 1)[-1]]
     _dispatch(fmt, f, state, name=name, size=size, head=head)
     return fmt
+
+
+_PROMISED_FORMATS_MAP = {"safetensors": "safetensors", "gguf": "gguf", "npy": "npy"}
+_PROMISED_FORMATS = tuple(f".{ext}" for ext in _PROMISED_FORMATS_MAP)
 
 
 def _proto_candidate(name: str) -> bool:
@@ -133,11 +142,13 @@ def _proto_candidate(name: str) -> bool:
     return lower.endswith((".onnx", ".pb", ".ort", ".onnx_data", ".pbtxt")) or lower.startswith("saved_model")
 
 
-def _sniff_proto(f: BinaryIO, state: ScanState, size: int | None) -> str:
+def _sniff_proto(f: BinaryIO, state: ScanState, size: int | None, name: str) -> str:
     from auditor.scan.graph_scan import sniff_proto
 
     if size is None or not _seekable(f):
         return "unknown"
+    if name.lower().rsplit("/", 1)[-1].endswith("keras_metadata.pb"):
+        return "keras-metadata"
     start = f.tell()
     try:
         kind = sniff_proto(cast(BinaryIO, _Window(f, start, size)), size)
@@ -217,7 +228,7 @@ def _dispatch(fmt: str, f: BinaryIO, state: ScanState, *, name: str, size: int |
             archives.scan_zip(ra[0], state, ra[1])
     elif fmt == "tar":
         archives.scan_tar(f, state)
-    elif fmt in ("gzip", "bzip2", "xz", "joblib-zlib"):
+    elif fmt in ("gzip", "bzip2", "xz", "lzma", "joblib-zlib"):
         archives.scan_compressed(f, state, fmt, name)
     elif fmt == "lz4":
         state.note_format("lz4")
@@ -238,14 +249,38 @@ def _dispatch(fmt: str, f: BinaryIO, state: ScanState, *, name: str, size: int |
         ra = _random_access(f, state, size)
         if ra is not None:
             graph_scan.scan_onnx(ra[0], state, ra[1])
-    elif fmt == "tf-savedmodel":
+    elif fmt in ("tf-savedmodel", "tf-graphdef"):
         ra = _random_access(f, state, size)
         if ra is not None:
-            graph_scan.scan_savedmodel(ra[0], state, ra[1])
+            graph_scan.scan_savedmodel(ra[0], state, ra[1], graphdef=fmt == "tf-graphdef")
+    elif fmt == "keras-metadata":
+        ra = _random_access(f, state, size)
+        if ra is not None:
+            graph_scan.scan_keras_metadata(ra[0], state, ra[1])
     elif fmt == "json":
         _scan_json(f, state, name, size)
+    elif fmt == "unknown" and _seekable(f) and size is not None and size >= 22:
+        _zip_with_prefix(f, state, size)
     else:
         state.note_format(fmt)
+
+
+def _zip_with_prefix(f: BinaryIO, state: ScanState, size: int) -> None:
+    """Zip readers (pandas, zipfile, many tools) accept data before the archive; torch does not. Such a file is
+    scanned as the zip those readers see."""
+    from auditor.scan import archives
+
+    start = f.tell()
+    tail_len = min(size, 66 * 1024)
+    f.seek(start + size - tail_len)
+    tail = f.read(tail_len)
+    f.seek(start)
+    if b"PK\x05\x06" not in tail:
+        state.note_format("unknown")
+        return
+    state.add("MLA-POLYGLOT", Severity.MEDIUM, "file starts with unrecognised data and ends with a zip archive; "
+              "zip readers open the archive", {"format": "zip-with-prefix"})
+    archives.scan_zip(cast(BinaryIO, _Window(f, start, size)), state, size)
 
 
 def _scan_hdf5(f: BinaryIO, state: ScanState, size: int | None) -> None:
@@ -267,8 +302,7 @@ def _scan_hdf5(f: BinaryIO, state: ScanState, size: int | None) -> None:
 def _scan_json(f: BinaryIO, state: ScanState, name: str, size: int | None) -> None:
     from auditor.scan.keras_scan import scan_keras_config
 
-    base = name.rsplit("/", 1)[-1].rsplit("!", 1)[-1]
-    if base != "config.json" or (size is not None and size > state.limits.max_json):
+    if size is not None and size > state.limits.max_json:
         state.note_format("json")
         return
     text = f.read(state.limits.max_json)

@@ -157,6 +157,10 @@ def template_issues(template: str) -> list[dict[str, Any]]:
         seen.add(construct)
         hits.append({"severity": sev, "what": what, "evidence": {"construct": construct, "line": lineno}})
 
+    for stmt in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        kind = type(stmt).__name__.lower()
+        hit(Severity.HIGH, f"loads other templates ({kind}): with a file-system loader this reads local files",
+            kind, getattr(stmt, "lineno", 0))
     for node in ast.find_all((nodes.Getattr, nodes.Getitem, nodes.Name, nodes.Filter, nodes.Const)):
         line = getattr(node, "lineno", 0)
         if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
@@ -171,8 +175,13 @@ def template_issues(template: str) -> list[dict[str, Any]]:
         elif isinstance(node, nodes.Name) and node.name in _RISKY_GLOBALS and node.ctx == "load":
             hit(Severity.CRITICAL if node.name in ("cycler", "joiner", "lipsum", "self", "os", "__builtins__")
                 else Severity.HIGH, f"uses the global {node.name!r} (a route to Python internals)", node.name, line)
-        elif isinstance(node, nodes.Filter) and node.name in ("attr", "map") and node.name == "attr":
+        elif isinstance(node, nodes.Filter) and node.name == "attr":
             hit(Severity.CRITICAL, "uses the |attr filter (attribute access by string)", "|attr", line)
+        elif isinstance(node, nodes.Filter) and node.name in ("map", "select", "reject", "selectattr", "rejectattr",
+                                                               "sort", "groupby", "sum", "unique") and any(
+                isinstance(a, nodes.Const) and isinstance(a.value, str) and (a.value == "attr" or a.value.startswith("_"))
+                for a in [*node.args, *(kw.value for kw in node.kwargs)]):
+            hit(Severity.CRITICAL, f"uses |{node.name} to reach attributes by string", f"|{node.name}(attr)", line)
         elif isinstance(node, nodes.Const) and isinstance(node.value, str) and (
                 "__" in node.value or re.search(r"\b(?:popen|subprocess|os\.system)\b", node.value)):
             hit(Severity.HIGH, f"builds the string {node.value[:40]!r} (dunder/command)", f"'{node.value[:40]}'",

@@ -9,10 +9,11 @@ when the graph executes.
 from __future__ import annotations
 
 import posixpath
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from auditor.model import Severity
-from auditor.scan.proto import LEN, ProtoError, ProtoFile
+from auditor.scan.proto import LEN, VARINT, ProtoError, ProtoFile
 from auditor.scan.state import ScanState
 
 STANDARD_ONNX_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training",
@@ -32,7 +33,11 @@ TF_DANGEROUS_OPS = {
     "TextLineDataset": ("reads files", Severity.HIGH),
     "TFRecordDataset": ("reads files", Severity.HIGH),
     "FixedLengthRecordDataset": ("reads files", Severity.HIGH),
-    "PrintV2": ("can write to files (output_stream)", Severity.MEDIUM),
+    "PrintV2": ("can write to files (output_stream)", Severity.LOW),
+    "CreateSummaryFileWriter": ("writes event files", Severity.HIGH),
+    "CreateSummaryDbWriter": ("writes a database file", Severity.HIGH),
+    "Save": ("writes tensors to a file path", Severity.MEDIUM),
+    "SaveSlices": ("writes tensors to a file path", Severity.MEDIUM),
     "DebugIdentityV2": ("writes debug dumps to files", Severity.HIGH),
     "Socket": ("network access", Severity.CRITICAL),
 }
@@ -93,6 +98,20 @@ def _onnx_tensor(pf: ProtoFile, start: int, end: int, out: dict[str, Any], spars
         out["external"].append((name, location))
 
 
+def escapes_on_disk(location: str, model_dir: Path | None) -> str | None:
+    """The real target when ``location`` stays inside the directory by name but a symlink leads outside."""
+    if model_dir is None:
+        return None
+    try:
+        base = model_dir.resolve()
+        target = (model_dir / location.replace("\\", "/")).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    if target != base and base not in target.parents:
+        return str(target)
+    return None
+
+
 def escapes_directory(location: str) -> bool:
     loc = location.replace("\\", "/")
     if loc.startswith("/") or (len(loc) > 1 and loc[1] == ":") or loc.startswith("//") or "\x00" in loc:
@@ -112,6 +131,10 @@ def scan_onnx(f: BinaryIO, state: ScanState, size: int) -> None:
                 for ofl in pf.sub(fl):
                     if ofl.number == 1 and ofl.wire == LEN:
                         out["domains"].add(pf.text(ofl, 512))
+            elif fl.number == 20 and fl.wire == LEN:  # TrainingInfoProto: initialization / algorithm graphs
+                for tfl in pf.sub(fl):
+                    if tfl.number in (1, 2) and tfl.wire == LEN:
+                        _walk_onnx_graph(pf, tfl.start, tfl.start + tfl.value, out, 1, state.limits.max_proto_depth)
             elif fl.number == 25 and fl.wire == LEN:  # FunctionProto: model-local functions
                 for ffl in pf.sub(fl):
                     if ffl.number == 10 and ffl.wire == LEN:
@@ -125,6 +148,12 @@ def scan_onnx(f: BinaryIO, state: ScanState, size: int) -> None:
         return
     state.note_format("onnx")
     for name, location in out["external"]:
+        real = None if escapes_directory(location) else escapes_on_disk(location, state.real_dir)
+        if real is not None:
+            state.add("MLA-ONNX-EXTERNAL-PATH", Severity.HIGH,
+                      f"tensor {name!r} loads its data from {location!r}, a link that resolves outside the model "
+                      "directory", {"format": "onnx", "tensor": name, "location": location, "resolves_to": real},
+                      fix="Do not load this model; external data must live beside the model file.")
         if escapes_directory(location):
             state.add("MLA-ONNX-EXTERNAL-PATH", Severity.HIGH,
                       f"tensor {name!r} loads its data from {location!r}, outside the model directory: loading "
@@ -159,11 +188,14 @@ def _tf_nodes(pf: ProtoFile, start: int, end: int, out: list[tuple[str, str]], d
                     _tf_nodes(pf, lfl.start, lfl.start + lfl.value, out, depth + 1)
 
 
-def scan_savedmodel(f: BinaryIO, state: ScanState, size: int) -> None:
+def scan_savedmodel(f: BinaryIO, state: ScanState, size: int, *, graphdef: bool = False) -> None:
+    """A SavedModel (``saved_model.pb``) or, with ``graphdef``, a frozen GraphDef."""
     pf = ProtoFile(f, size)
     ops: list[tuple[str, str]] = []
     try:
-        for fl in pf.fields(0, size):
+        if graphdef:
+            _tf_nodes(pf, 0, size, ops, 0)
+        for fl in pf.fields(0, size) if not graphdef else ():
             if fl.number == 2 and fl.wire == LEN:  # MetaGraphDef
                 for mfl in pf.sub(fl):
                     if mfl.number == 2 and mfl.wire == LEN:  # GraphDef
@@ -173,7 +205,7 @@ def scan_savedmodel(f: BinaryIO, state: ScanState, size: int) -> None:
         state.add("MLA-TF-INVALID", Severity.MEDIUM, f"malformed SavedModel protobuf: {exc}",
                   {"format": "tf-savedmodel", "error": str(exc)})
         return
-    state.note_format("tf-savedmodel")
+    state.note_format("tf-graphdef" if graphdef else "tf-savedmodel")
     by_op: dict[str, list[str]] = {}
     for name, op in ops:
         if op in TF_DANGEROUS_OPS:
@@ -200,6 +232,34 @@ def sniff_proto(f: BinaryIO, size: int) -> str | None:
     if numbers.get(7) == LEN or numbers.get(8) == LEN:
         if set(numbers) <= {1, 2, 3, 4, 5, 6, 7, 8, 10, 14, 20, 21, 25}:
             return "onnx"
-    if numbers.get(2) == LEN and set(numbers) <= {1, 2}:
+    if numbers.get(2) == LEN and numbers.get(1, VARINT) == VARINT and set(numbers) <= {1, 2}:
         return "tf-savedmodel"
+    if numbers.get(1) == LEN and set(numbers) <= {1, 2, 3, 4}:
+        return "tf-graphdef"
     return None
+
+
+def scan_keras_metadata(f: BinaryIO, state: ScanState, size: int) -> None:
+    """``keras_metadata.pb`` of a Keras SavedModel: each SavedObject's ``metadata`` (field 5) is layer JSON."""
+    import json
+
+    from auditor.scan.keras_scan import check_config
+
+    pf = ProtoFile(f, size)
+    try:
+        for fl in pf.fields(0, size):
+            if fl.number != 1 or fl.wire != LEN:
+                continue
+            for ofl in pf.sub(fl):
+                if ofl.number == 5 and ofl.wire == LEN and ofl.value <= state.limits.max_json:
+                    try:
+                        meta = json.loads(pf.text(ofl, state.limits.max_json))
+                    except (json.JSONDecodeError, RecursionError):
+                        continue
+                    check_config(meta, state, "keras_metadata.pb")
+    except ProtoError as exc:
+        state.note_format("keras-metadata (invalid)")
+        state.add("MLA-TF-INVALID", Severity.MEDIUM, f"malformed keras_metadata.pb: {exc}",
+                  {"format": "keras-savedmodel", "error": str(exc)})
+        return
+    state.note_format("keras-metadata")

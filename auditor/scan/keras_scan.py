@@ -86,7 +86,9 @@ def check_config(config: Any, state: ScanState, source: str) -> None:
             continue  # reported with its Lambda layer
         module = node.get("module")
         registered = node.get("registered_name")
-        if isinstance(module, str) and module and not module.startswith(_KERAS_MODULES) and module != "builtins":
+        if isinstance(module, str) and module and _function_ref(node, module, where, state, source):
+            continue
+        if isinstance(module, str) and module and not module.startswith(_KERAS_MODULES):
             key = f"{module}:{cls}"
             if key not in custom_seen:
                 custom_seen.add(key)
@@ -105,7 +107,44 @@ def check_config(config: Any, state: ScanState, source: str) -> None:
                            "config_path": where or "/"})
 
 
+_KERAS_RISKY_FUNCTIONS = frozenset({"get_file", "load_model", "load_weights", "save_model", "save", "deserialize",
+                                    "deserialize_keras_object", "load_img", "image_dataset_from_directory",
+                                    "text_dataset_from_directory", "audio_dataset_from_directory", "read_file",
+                                    "write_file", "py_function", "numpy_function", "exec", "eval", "load_library",
+                                    "load_op_library", "register_keras_serializable"})
+
+
+def _function_ref(node: dict[str, Any], module: str, where: str, state: ScanState, source: str) -> bool:
+    """A config entry that names a function/class by ``module`` + name (Keras 3 ``{"class_name": "function"}``):
+    loading imports the module and looks the name up (CVE-2025-1550, CVE-2025-8747 style)."""
+    from auditor.scan.policy import DANGEROUS, classify
+
+    cls = node.get("class_name")
+    inner = node.get("config")
+    name = inner if cls == "function" and isinstance(inner, str) else cls
+    if not isinstance(name, str) or not name:
+        return False
+    leaf = name.rsplit(".", 1)[-1]
+    in_keras = module.startswith(_KERAS_MODULES)
+    verdict = classify(module, name)
+    dangerous = verdict.level == DANGEROUS and not in_keras
+    if dangerous or leaf in _KERAS_RISKY_FUNCTIONS:
+        state.add("MLA-KERAS-FUNCTION-REF", Severity.CRITICAL,
+                  f"config references {module}.{name} ({source}); loading the model imports and uses it "
+                  f"({verdict.reason if dangerous else 'file/network/code access'})",
+                  {"format": state_format(source), "module": module, "name": name, "config_path": where or "/"})
+        return True
+    if cls == "function" and not in_keras:
+        state.add("MLA-KERAS-FUNCTION-REF", Severity.HIGH,
+                  f"config references the function {module}.{name} outside Keras ({source}); loading imports it",
+                  {"format": state_format(source), "module": module, "name": name, "config_path": where or "/"})
+        return True
+    return False
+
+
 def state_format(source: str) -> str:
+    if source == "keras_metadata.pb":
+        return "keras-savedmodel"
     return "keras-v3" if source == "config.json" else "keras-h5"
 
 
@@ -146,6 +185,7 @@ def scan_h5(f: BinaryIO | str, state: ScanState) -> None:
                     continue
                 check_config(config, state, f"H5 {attr}")
             state.note_format("keras-h5" if found else "hdf5")
+            _embedded_pickles(h5, state)
     except Exception as exc:  # h5py raises OSError/KeyError/ValueError/RuntimeError on hostile files
         state.note_format("hdf5 (unreadable)")
         state.add("MLA-H5-INVALID", Severity.MEDIUM, f"HDF5 file could not be read ({type(exc).__name__}: "
@@ -160,3 +200,74 @@ def scan_keras_config(text: bytes, state: ScanState) -> None:
                   {"format": "keras-v3"})
         return
     check_config(config, state, "config.json")
+
+
+_MAX_H5_OBJECTS = 20_000
+_MAX_H5_BLOB = 16 << 20
+
+
+def _as_blobs(value: Any) -> list[bytes]:
+    """Byte strings held by an attribute/dataset value (scalars, opaque/uint8 arrays, variable-length rows)."""
+    import numpy as np
+
+    if isinstance(value, bytes):
+        return [value]
+    if isinstance(value, np.void):
+        return [value.tobytes()]
+    if isinstance(value, np.ndarray):
+        if value.dtype == np.uint8 or value.dtype.kind == "V":
+            return [value.tobytes()]
+        if value.dtype.kind == "S":
+            return [bytes(v) for v in value.ravel()[:1000]]
+        if value.dtype.kind == "O":
+            out: list[bytes] = []
+            for v in value.ravel()[:1000]:
+                out.extend(_as_blobs(v))
+            return out
+    return []
+
+
+def _embedded_pickles(h5: Any, state: ScanState) -> None:
+    """Pickles stored inside the HDF5 file (object columns of pandas/PyTables stores, pickled attributes)."""
+    import h5py
+
+    from auditor.scan.pickle_scan import looks_like_pickle, scan_pickle_stream
+
+    seen = 0
+
+    def check(where: str, blobs: list[bytes]) -> None:
+        for i, blob in enumerate(blobs):
+            if len(blob) > 2 and blob[0] == 0x80 and blob[1] <= 5 and looks_like_pickle(blob[:4096]):
+                import io
+
+                scan_pickle_stream(io.BytesIO(blob), state.child(f"{where}[{i}]" if len(blobs) > 1 else where),
+                                   "hdf5-embedded-pickle")
+
+    def visit(name: str, obj: Any) -> None:
+        nonlocal seen
+        seen += 1
+        if seen > _MAX_H5_OBJECTS:
+            return
+        for key in list(obj.attrs.keys())[:100]:
+            try:
+                check(f"/{name}@{key}", _as_blobs(obj.attrs[key]))
+            except (OSError, TypeError, ValueError, KeyError):
+                continue
+        if isinstance(obj, h5py.Dataset):
+            try:
+                kind = obj.dtype.kind
+                vlen = h5py.check_vlen_dtype(obj.dtype)
+                small = obj.size * max(obj.dtype.itemsize, 1) <= _MAX_H5_BLOB
+                if small and (kind in ("V", "S") or obj.dtype == "uint8" or vlen is not None):
+                    check(f"/{name}", _as_blobs(obj[()]))
+            except (OSError, TypeError, ValueError):
+                return
+
+    for key in list(h5.attrs.keys())[:100]:
+        if key in ("model_config", "training_config"):
+            continue
+        try:
+            check(f"/@{key}", _as_blobs(h5.attrs[key]))
+        except (OSError, TypeError, ValueError, KeyError):
+            continue
+    h5.visititems(visit)

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Limits:
     max_pickle_ops: int = 20_000_000  # opcodes per file before the reader gives up (a finding)
-    max_stack: int = 1_000_000  # simulated stack + memo entries
+    max_stack: int = 1_000_000  # simulated stack depth / MARK nesting
+    max_memo: int = 500_000  # memo entries holding real values; later ones hold a shared placeholder
+    max_retained: int = 1_000_000  # container items kept for evidence; later ones are counted, not kept
+    max_retained_bytes: int = 64 << 20  # str/bytes kept in memory over a whole pickle
     max_inline_bytes: int = 1 << 20  # str/bytes arguments kept in memory; longer ones are skipped
     max_pickles_per_stream: int = 64  # pickles read one after the other from one stream
     max_archive_members: int = 10_000
@@ -23,7 +26,6 @@ class Limits:
     max_depth: int = 4  # containers inside containers
     max_header: int = 100 << 20  # safetensors JSON header (the safetensors library's own limit)
     max_json: int = 64 << 20  # Keras config.json / H5 model_config
-    max_h5_in_memory: int = 256 << 20  # H5 members of archives are read into memory up to this size
     max_proto_depth: int = 64
     max_gguf_kv: int = 1_000_000
     max_gguf_string: int = 64 << 20

@@ -124,7 +124,7 @@ class PickleResult:
 # The hook lets container formats react to objects as they are built (joblib reads array bytes after BUILD).
 BuildHook = Callable[[Any, ByteSource, PickleResult], None]
 
-_MARK = object()
+_EVICTED = Opaque("value evicted from the memo (analysis memory bound)")
 
 
 def _decode_line_string(raw: bytes) -> str:
@@ -162,6 +162,8 @@ class PickleReader:
         self.metastack: list[list[Any]] = []
         self.memo: dict[int, Any] = {}
         self.result = PickleResult(start=src.offset)
+        self.retained = 0  # container items kept
+        self.retained_bytes = 0  # str/bytes argument bytes kept
 
     # -- helpers -------------------------------------------------------------------------------------------
     def _push(self, value: Any) -> None:
@@ -189,13 +191,15 @@ class PickleReader:
     def _data(self, n: int, kind: str, at: int) -> Any:
         if n < 0:
             raise PickleError("negative length", at)
-        if n > self.limits.max_inline_bytes:
+        if n > self.limits.max_inline_bytes or (
+                n > 256 and self.retained_bytes + n > self.limits.max_retained_bytes):
             try:
                 self.src.skip(n)
             except Truncated as exc:
                 raise PickleError(str(exc), self.src.offset) from exc
             return Blob(kind, n, at)
         raw = self.src.read(n)
+        self.retained_bytes += n
         if kind == "str":
             return raw.decode("utf-8", "surrogatepass")
         if kind == "latin1":
@@ -203,9 +207,10 @@ class PickleReader:
         return raw
 
     def _memo_put(self, idx: int) -> None:
-        if len(self.memo) >= self.limits.max_stack and idx not in self.memo:
-            raise LimitReached("memo exceeds the analysis limit", self.src.offset)
-        self.memo[idx] = self._top()
+        value = self._top()
+        if len(self.memo) >= self.limits.max_memo and idx not in self.memo and not isinstance(value, Global):
+            value = _EVICTED  # bounded memory: the value is no longer needed for evidence
+        self.memo[idx] = value
 
     def _memo_get(self, idx: int, at: int) -> None:
         if idx not in self.memo:
@@ -383,7 +388,8 @@ class PickleReader:
                 items = self._pop_mark()
                 target = self._top()
                 if isinstance(target, SimSet):
-                    target.items.extend(items)
+                    if self._keep(len(items)):
+                        target.items.extend(items)
                 else:
                     self._event("call", at, "ADDITEMS", ("add", target), tuple(items))
             elif c == "\x91":
@@ -456,15 +462,21 @@ class PickleReader:
             else:
                 raise PickleError(f"invalid opcode 0x{op:02x}", at)
 
+    def _keep(self, n: int) -> bool:
+        self.retained += n
+        return self.retained <= self.limits.max_retained
+
     def _append(self, target: Any, items: list[Any], at: int, opcode: str) -> None:
         if isinstance(target, SimList):
-            target.items.extend(items)
+            if self._keep(len(items)):
+                target.items.extend(items)
         else:  # the unpickler calls target.append/extend: a method call on a rebuilt object
             self._event("call", at, opcode, ("extend", target), tuple(items))
 
     def _setitems(self, target: Any, pairs: list[tuple[Any, Any]], at: int, opcode: str) -> None:
         if isinstance(target, SimDict):
-            target.items.extend(pairs)
+            if self._keep(len(pairs)):
+                target.items.extend(pairs)
         else:
             self._event("call", at, opcode, ("__setitem__", target), tuple(pairs))
 

@@ -232,6 +232,11 @@ class PickleAnalysis:
             data = data.encode("latin-1", "replace")
         if not isinstance(data, bytes):
             return
+        if not looks_like_pickle(data[:4096]):  # e.g. torch.storage._load_from_bytes: a whole torch file
+            from auditor.scan.dispatch import scan_stream
+
+            scan_stream(io.BytesIO(data), self.state.child(f"<bytes loaded at offset {off}>"), size=len(data))
+            return
         src = ByteSource(io.BytesIO(data))
         nested_where = dict(where)
         nested_where["nested_at"] = off

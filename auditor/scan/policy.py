@@ -57,6 +57,11 @@ _SAFE_EXACT = frozenset({
     "torch.storage._TypedStorage", "torch.UntypedStorage", "torch.TypedStorage", "torch.serialization._get_layout",
     "torch.strided", "torch.sparse_coo", "torch.sparse_csr", "torch.per_tensor_affine", "torch.per_channel_affine",
     "torch.contiguous_format", "torch.channels_last", "torch.preserve_format",
+    # plain data classes that checkpoints routinely carry (training args, configs)
+    "pathlib.PosixPath", "pathlib.WindowsPath", "pathlib.PurePosixPath", "pathlib.PureWindowsPath", "pathlib.Path",
+    "argparse.Namespace", "typing.Any", "torch.torch_version.TorchVersion",
+    "pytorch_lightning.utilities.parsing.AttributeDict", "lightning.fabric.utilities.data.AttributeDict",
+    "lightning_fabric.utilities.data.AttributeDict",
     # joblib array wrappers (the array bytes that follow are data, handled by the joblib reader)
     "joblib.numpy_pickle.NumpyArrayWrapper", "joblib.numpy_pickle_compat.NDArrayWrapper",
     "joblib.numpy_pickle_compat.ZNDArrayWrapper", "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
@@ -80,8 +85,9 @@ _NUMPY_SCALARS = frozenset(
 # Libraries whose classes legitimately appear in pickled estimators and frames. Only class names (CamelCase) and
 # the reconstruction helpers the libraries themselves pickle are allowed, and not in their I/O subpackages.
 _TRUSTED_CLASS_LIBS = ("sklearn", "scipy", "pandas", "xgboost", "lightgbm", "catboost", "torch.nn.modules",
-                       "torch.optim", "transformers", "tokenizers", "numpy.dtypes", "numpy.ma", "numpy.polynomial")
-_UNTRUSTED_SUBMODULES = ("pandas.io", "scipy.io", "sklearn.datasets", "sklearn.utils._testing", "sklearn.externals",
+                       "torch.optim", "transformers", "tokenizers", "numpy.dtypes", "numpy.ma", "numpy.polynomial",
+                       "omegaconf", "accelerate.utils.dataclasses", "numpy.random")
+_UNTRUSTED_SUBMODULES = ("pandas.io", "scipy.io", "pandas.core.computation", "pandas.plotting", "sklearn.datasets", "sklearn.utils._testing", "sklearn.externals",
                          "transformers.utils.hub", "transformers.dynamic_module_utils", "transformers.pipelines",
                          "transformers.tools", "transformers.agents", "scipy.weave")
 _RECONSTRUCT_PREFIXES = ("_unpickle", "__pyx_unpickle", "_new_", "_reconstruct", "_rebuild", "new_block",
@@ -128,6 +134,16 @@ _DANGEROUS_EXACT = frozenset({
 })
 
 
+def _exception_names() -> frozenset[str]:
+    import builtins
+
+    return frozenset(n for n in dir(builtins)
+                     if isinstance(getattr(builtins, n), type) and issubclass(getattr(builtins, n), BaseException))
+
+
+_BUILTIN_EXCEPTIONS = _exception_names()
+
+
 @dataclass(frozen=True)
 class Verdict:
     level: str  # SAFE | UNKNOWN | DANGEROUS
@@ -136,11 +152,14 @@ class Verdict:
 
 
 def normalise(module: str, name: str) -> tuple[str, str]:
-    """The module/name pair the unpickler would really import (Python 2 aliases applied)."""
-    module = _MODULE_ALIASES.get(module, module)
-    if module == "builtins" and name == "file":
-        return module, name
-    return module, name
+    """The module/name pair the unpickler would really import (Python 2 names mapped as ``fix_imports`` does)."""
+    import _compat_pickle  # the stdlib's own mapping tables (plain data)
+
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        return _compat_pickle.NAME_MAPPING[(module, name)]
+    if module in _compat_pickle.IMPORT_MAPPING:
+        return _compat_pickle.IMPORT_MAPPING[module], name
+    return _MODULE_ALIASES.get(module, module), name
 
 
 def _module_in(module: str, modules: frozenset[str]) -> bool:
@@ -166,8 +185,14 @@ def classify(module: str, name: str) -> Verdict:
         return Verdict(SAFE, qual, "torch dtype/storage type")
     if module == "numpy" and name in _NUMPY_SCALARS:
         return Verdict(SAFE, qual, "numpy scalar type")
+    if module.startswith("scipy.sparse") and name.endswith(("_matrix", "_array")) and "." not in name:
+        return Verdict(SAFE, qual, "scipy sparse container")
+    if module == "torch.nn.functional" and "." not in name and not name.startswith("_"):
+        return Verdict(SAFE, qual, "tensor function")
     if _module_in(module, _DANGEROUS_MODULES) or _module_in(qual, _DANGEROUS_MODULES):
         return Verdict(DANGEROUS, qual, _reason(module))
+    if module == "builtins" and name in _BUILTIN_EXCEPTIONS:
+        return Verdict(UNKNOWN, qual, "exception class (data, but not expected in model files)")
     if module == "builtins":
         return Verdict(DANGEROUS, qual, "interpreter builtin outside the data-type allow-list")
     if _trusted_class(module, name):

@@ -46,10 +46,22 @@ def validate_safetensors(f: BinaryIO, size: int | None, max_header: int) -> list
     body = f.read(n)
     if len(body) < n:
         return [f"header length {n} runs past the end of the file"]
+    duplicates: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for k, v in items:
+            if k in seen:
+                duplicates.append(k)
+            seen[k] = v
+        return seen
+
     try:
-        header = json.loads(body.decode("utf-8"))
+        header = json.loads(body.decode("utf-8"), object_pairs_hook=pairs)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         return [f"header is not valid UTF-8 JSON ({type(exc).__name__}: {str(exc)[:120]})"]
+    if duplicates:
+        return [f"duplicate key {duplicates[0][:80]!r} in the header: readers disagree on which entry wins"]
     if not isinstance(header, dict):
         return ["header JSON is not an object"]
     data_len = (size - 8 - n) if size is not None else None

@@ -39,7 +39,10 @@ def load_inputs(paths: list[str], options: AuditOptions) -> SourceResult:
             raise InputError("no such file or directory", file=path)
         else:
             targets.append((path, False))
-    results = [(file, discovered, load_file(file, options)) for file, discovered in targets]
+    unique: dict[str, tuple[str, bool]] = {}
+    for file, discovered in targets:  # the same file named twice (or found by two directories) is read once
+        unique.setdefault(os.path.realpath(file), (file, discovered))
+    results = [(file, discovered, load_file(file, options)) for file, discovered in unique.values()]
     results = _drop_included(results)
     merged = SourceResult()
     for _, _, result in results:
@@ -87,6 +90,10 @@ def _loader(kind: str) -> Loader:
         from auditor.sources.pipfilelock import load_pipfile_lock
 
         return load_pipfile_lock
+    if kind == detect.PIPFILE:
+        from auditor.sources.pipfile import load_pipfile
+
+        return load_pipfile
     if kind == detect.PYLOCK:
         from auditor.sources.pylock import load_pylock
 

@@ -33,6 +33,7 @@ class SourceResult:
     pip_options: list[str] = field(default_factory=list)  # other pip options of requirements files ("--pre", ...)
     no_index: bool = False  # a requirements file said --no-index
     kinds: list[str] = field(default_factory=list)  # input kind of each file read ("requirements", "uv.lock", ...)
+    warnings: list[str] = field(default_factory=list)  # worth telling the user, not a gap in the audit
 
     def merge(self, other: SourceResult) -> None:
         self.files.extend(other.files)
@@ -55,6 +56,9 @@ class SourceResult:
                 self.pip_options.append(option)
         self.no_index = self.no_index or other.no_index
         self.kinds.extend(other.kinds)
+        for warning in other.warnings:
+            if warning not in self.warnings:
+                self.warnings.append(warning)
         self.root_name = self.root_name or other.root_name
         self.root_version = self.root_version or other.root_version
         for key, value in other.root_metadata.items():

@@ -8,7 +8,7 @@ Discovery rule for a directory (documented in the README fragment and ``--help``
 2. otherwise every ``requirements*.txt`` in the directory (else every ``*.txt`` in a ``requirements/``
    sub-directory, else ``requirements*.in``) -- all are read, except files another one already includes with
    ``-r``; ``pyproject.toml`` then only names the project (name, version, metadata);
-3. otherwise ``pyproject.toml`` with its dependencies.
+3. otherwise a ``Pipfile`` (no lock), else ``pyproject.toml`` with its dependencies.
 
 A file's kind comes from its name (``uv.lock``, ``poetry.lock``, ``Pipfile.lock``, ``pylock*.toml``,
 ``pyproject.toml``), else from its content (TOML/JSON shape), else it is a requirements file.
@@ -28,6 +28,7 @@ UV_LOCK = "uv.lock"
 POETRY_LOCK = "poetry.lock"
 PIPFILE_LOCK = "Pipfile.lock"
 PYLOCK = "pylock.toml"
+PIPFILE = "Pipfile"
 
 _PYLOCK_NAME_RE = re.compile(r"^pylock\.[^.]+\.toml$")
 
@@ -45,6 +46,8 @@ def kind_of(path: str) -> str:
         return PYLOCK
     if name == PYPROJECT:
         return PYPROJECT
+    if name == PIPFILE:
+        return PIPFILE
     lower = name.lower()
     if lower.endswith((".toml", ".lock", ".json")):
         return _sniff(path)
@@ -93,11 +96,13 @@ def discover(directory: str) -> list[str]:
         reqs = sorted(p for p in root.glob("requirements*.in") if p.is_file())
     if reqs:
         return [str(p) for p in reqs]
+    if (root / PIPFILE).is_file():
+        return [str(root / PIPFILE)]
     if (root / PYPROJECT).is_file():
         return [str(root / PYPROJECT)]
     raise InputError("no requirements file, pyproject.toml or lockfile found in this directory "
-                     "(looked for pylock*.toml, uv.lock, poetry.lock, Pipfile.lock, requirements*.txt, "
-                     "requirements/*.txt, requirements*.in, pyproject.toml)", file=directory)
+                     "(looked for uv.lock, poetry.lock, pylock*.toml, Pipfile.lock, requirements*.txt, "
+                     "requirements/*.txt, requirements*.in, Pipfile, pyproject.toml)", file=directory)
 
 
 def project_file(directory: str) -> str | None:

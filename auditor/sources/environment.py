@@ -3,7 +3,8 @@
 ``--env VENV`` reads ``lib/python*/site-packages`` (posix), ``Lib/site-packages`` (Windows) under VENV, or VENV
 itself when it is a site-packages directory. Edges come from ``Requires-Dist`` entries whose markers hold for that
 environment's Python and platform (an ``extra == "x"`` marker only when a parent requested that extra). A package
-is direct when the installer marked it ``REQUESTED`` or nothing installed requires it.
+is direct when nothing installed requires it, or when pip marked it ``REQUESTED`` (uv marks every package, so
+its mark is ignored).
 
 ``--env`` without a value reads the running interpreter's ``sys.path``, minus mlaudit itself and its runtime
 dependency closure -- except those packages something else the user installed also requires.
@@ -155,7 +156,18 @@ def _read_one(info: Path, skipped: list[Skipped]) -> Installed | None:
     except (OSError, ValueError):
         pass
     return Installed(canonical_name(str(name)), str(version).strip(), requires, metadata, str(info),
-                     (info / "REQUESTED").exists(), direct_url)
+                     _requested(info), direct_url)
+
+
+def _requested(info: Path) -> bool:
+    """PEP 376 ``REQUESTED``: pip writes it for what the user asked for; uv writes it for every package."""
+    if not (info / "REQUESTED").exists():
+        return False
+    try:
+        installer = (info / "INSTALLER").read_text(encoding="utf-8", errors="replace").strip().lower()
+    except OSError:
+        installer = ""
+    return installer != "uv"
 
 
 def _egg_requires(path: Path) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from auditor.errors import InputError
 from auditor.model import ROOT_NODE, Artifact, Edge, Package, Skipped
@@ -122,3 +122,25 @@ def mark_direct(result: SourceResult, direct: set[str] | None) -> None:
             pkg.direct = pkg.node_id not in children
         if pkg.direct and not any(e.parent == ROOT_NODE and e.child == pkg.node_id for e in result.edges):
             result.edges.append(Edge(ROOT_NODE, pkg.node_id, requirement=pkg.name, origin="lockfile"))
+
+
+def record_indexes(result: SourceResult, declared: list[str] | None = None) -> None:
+    """The indexes the lock was resolved against (declared order first, then as packages name them), so that
+    the dependency-confusion check sees a multi-index lock."""
+    urls = [*(declared or []), *(p.index_url for p in result.packages if p.index_url)]
+    unique = list(dict.fromkeys(u for u in urls if u))
+    if unique:
+        result.index_url = result.index_url or unique[0]
+        result.extra_index_urls = [u for u in unique[1:] if u != result.index_url]
+    for pkg in result.packages:  # packages end up in reports and SBOMs: never with a token in them
+        if pkg.index_url:
+            pkg.index_url = without_credentials(pkg.index_url)
+
+
+def without_credentials(url: str) -> str:
+    """``https://user:token@host/simple`` -> ``https://***@host/simple``."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit((parts.scheme, "***@" + parts.netloc.rsplit("@", 1)[1], parts.path, parts.query,
+                       parts.fragment))

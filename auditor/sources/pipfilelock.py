@@ -13,7 +13,7 @@ from auditor.errors import InputError
 from auditor.model import Location, Package, canonical_name
 from auditor.options import AuditOptions
 from auditor.sources.base import SourceResult
-from auditor.sources.lockcommon import add_hash, mark_direct, no_version, sibling, split_hash
+from auditor.sources.lockcommon import add_hash, mark_direct, no_version, record_indexes, sibling, split_hash
 from auditor.sources.locked import Candidate, choose_versions
 from auditor.sources.markers import target_environment
 from auditor.sources.tomlfile import LineFinder, load_json, load_toml
@@ -25,7 +25,10 @@ def load_pipfile_lock(path: str, options: AuditOptions) -> SourceResult:
         raise InputError("not a Pipfile.lock (no \"_meta\" object)", file=path, line=1)
     lines = LineFinder(text)
     meta: dict[str, Any] = data["_meta"]
-    sources = {str(s.get("name")): str(s.get("url")) for s in meta.get("sources") or []
+    raw_sources = meta.get("sources") or []
+    if not isinstance(raw_sources, list):
+        raise InputError("\"_meta\".\"sources\" must be an array", file=path, line=lines.quoted("sources"))
+    sources = {str(s.get("name")): str(s.get("url")) for s in raw_sources
                if isinstance(s, dict) and isinstance(s.get("url"), str)}
     result = SourceResult(files=[path], resolved=True, kinds=["Pipfile.lock"])
     candidates: list[Candidate] = []
@@ -48,7 +51,10 @@ def load_pipfile_lock(path: str, options: AuditOptions) -> SourceResult:
                 result.skipped.append(no_version(name, where, path, line))
                 continue
             pkg = Package(name=name, version=version[2:].strip(), source="Pipfile.lock", location=Location(path, line))
-            for h in raw.get("hashes") or []:
+            hashes = raw.get("hashes") or []
+            if not isinstance(hashes, list):
+                raise InputError(f"{category}.{raw_name}: hashes must be an array", file=path, line=line)
+            for h in hashes:
                 split = split_hash(h) if isinstance(h, str) else None
                 if split is None:
                     raise InputError(f"{category}.{raw_name}: invalid hash {h!r}", file=path, line=line)
@@ -67,6 +73,7 @@ def load_pipfile_lock(path: str, options: AuditOptions) -> SourceResult:
     result.packages.extend(chosen)
     result.skipped.extend(skipped)
     pipfile = sibling(path, "Pipfile")
+    record_indexes(result, list(sources.values()))
     mark_direct(result, _pipfile_names(pipfile) if pipfile else {p.name for p in chosen})
     return result
 

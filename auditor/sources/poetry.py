@@ -16,7 +16,7 @@ from typing import Any
 from auditor.errors import InputError
 from auditor.model import Location, Requirement, Skipped, canonical_name
 from auditor.sources.poetryspec import PoetrySpecError, poetry_to_pep440, python_marker
-from auditor.sources.tomlfile import LineFinder
+from auditor.sources.tomlfile import LineFinder, as_list
 
 ALL = {"all", "*", ":all:"}
 
@@ -29,7 +29,7 @@ def poetry_identity(poetry: dict[str, Any]) -> tuple[str | None, str | None, dic
         value = poetry.get(key)
         if isinstance(value, str):
             meta[f"url:{key}" if key in ("homepage", "repository", "documentation") else key] = value
-    authors = [a for a in poetry.get("authors") or [] if isinstance(a, str)]
+    authors = [a for a in as_list(poetry.get("authors")) if isinstance(a, str)]
     if authors:
         meta["authors"] = ", ".join(authors)
     return name, version, meta
@@ -142,7 +142,7 @@ def _one(key: str, spec: object, path: str, line: int | None) -> Requirement | N
 
 def _convert(constraint: str, path: str, line: int | None) -> str:
     try:
-        return poetry_to_pep440(constraint)
+        return poetry_to_pep440(constraint)  # "a || b" becomes the range covering both (never narrower)
     except PoetrySpecError as exc:
         raise InputError(f"invalid Poetry constraint {constraint!r}: {exc}", file=path, line=line) from None
 

@@ -22,6 +22,7 @@ from auditor.sources.lockcommon import (
     header_lines,
     mark_direct,
     no_version,
+    record_indexes,
     sibling,
     split_hash,
     string,
@@ -29,7 +30,7 @@ from auditor.sources.lockcommon import (
 )
 from auditor.sources.locked import Candidate, choose_versions
 from auditor.sources.markers import target_environment
-from auditor.sources.tomlfile import load_toml
+from auditor.sources.tomlfile import as_list, load_toml
 
 
 def load_poetry_lock(path: str, options: AuditOptions) -> SourceResult:
@@ -63,7 +64,7 @@ def load_poetry_lock(path: str, options: AuditOptions) -> SourceResult:
             pkg.properties["mlaudit:source"] = f"{kind}: {source.get('url', '')}" + (f"@{ref}" if ref else "")
             for art in pkg.artifacts:
                 art.verified = False
-        groups = [str(g) for g in entry.get("groups") or [] if isinstance(g, str)]
+        groups = [str(g) for g in as_list(entry.get("groups")) if isinstance(g, str)]
         if groups:
             pkg.properties["mlaudit:groups"] = ",".join(groups)
         marker = entry.get("markers")
@@ -80,6 +81,7 @@ def load_poetry_lock(path: str, options: AuditOptions) -> SourceResult:
     pyproject = sibling(path, "pyproject.toml")
     direct = declared_names(pyproject) if pyproject else None
     mark_direct(result, direct)
+    record_indexes(result)
     apply_identity(result, pyproject)
     return result
 
@@ -110,7 +112,7 @@ def _edges(entry: dict[str, Any], name: str, path: str, line: int | None) -> lis
                 continue
             item = table(one, path, f"{name}: dependency {dep_name}", line)
             version = item.get("version") if isinstance(item.get("version"), str) else ""
-            extras = [str(e) for e in item.get("extras") or [] if isinstance(e, str)]
+            extras = [str(e) for e in as_list(item.get("extras")) if isinstance(e, str)]
             marker = item.get("markers") if isinstance(item.get("markers"), str) else None
             requirement = child + (f"[{','.join(extras)}]" if extras else "") + (f" {version}" if version else "")
             out.append(Edge(package_node(name), package_node(child), requirement=requirement, marker=marker,

@@ -22,6 +22,7 @@ from auditor.sources.lockcommon import (
     header_lines,
     mark_direct,
     no_version,
+    record_indexes,
     sibling,
     string,
     table,
@@ -90,6 +91,7 @@ def load_pylock(path: str, options: AuditOptions) -> SourceResult:
     for pkg in chosen:
         result.edges.extend(edges_of.get(id(pkg), []))
     mark_direct(result, None if any_dependencies else {p.name for p in chosen})
+    record_indexes(result)
     apply_identity(result, sibling(path, "pyproject.toml"))
     return result
 

@@ -18,7 +18,7 @@ from auditor.model import Location, Requirement, Skipped, canonical_name
 from auditor.options import AuditOptions
 from auditor.sources.base import SourceResult
 from auditor.sources.poetry import poetry_identity, poetry_requirements
-from auditor.sources.tomlfile import LineFinder, load_toml
+from auditor.sources.tomlfile import LineFinder, as_dict, as_list, load_toml
 
 ALL = {"all", "*", ":all:"}
 
@@ -31,7 +31,7 @@ def load_pyproject(path: str, options: AuditOptions) -> SourceResult:
     project = _table(data.get("project"), path, "project")
     poetry = _table(_table(data.get("tool"), path, "tool").get("poetry"), path, "tool.poetry")
     groups = _table(data.get("dependency-groups"), path, "dependency-groups")
-    if not project and not poetry and not groups:
+    if not project and not poetry and not groups and "uv" not in _table(data.get("tool"), path, "tool"):
         raise InputError("no [project], [tool.poetry] or [dependency-groups] table: no dependencies declared here",
                          file=path)
     wanted_extras = {canonical_name(e) for e in options.extras}
@@ -44,14 +44,21 @@ def load_pyproject(path: str, options: AuditOptions) -> SourceResult:
     elif poetry and wanted_groups:
         result.requirements.extend(poetry_requirements(poetry, path, lines, set(), wanted_groups, result.skipped,
                                                        main=False))
+    uv_dev = _table(_table(data.get("tool"), path, "tool").get("uv"), path, "tool.uv").get("dev-dependencies")
+    if isinstance(uv_dev, list) and "dev" not in {canonical_name(k) for k in groups}:
+        groups = {**groups, "dev": uv_dev}  # uv's legacy spelling of the dev group
     if groups:
         result.requirements.extend(_dependency_groups(groups, path, lines, wanted_groups))
     _check_unknown(path, data, wanted_extras, wanted_groups)
+    if not result.requirements and not result.skipped:
+        result.warnings.append(f"{path}: declares no dependencies (for the selected extras/groups): nothing to "
+                               f"resolve; use --extra/--group to include optional ones")
+    result.resolved = not result.requirements
     return result
 
 
 def _has_pep621_dependencies(project: dict[str, Any]) -> bool:
-    return "dependencies" in project or "dependencies" in (project.get("dynamic") or [])
+    return "dependencies" in project or "dependencies" in as_list(project.get("dynamic"))
 
 
 def _table(value: object, path: str, name: str) -> dict[str, Any]:
@@ -168,13 +175,17 @@ def _check_unknown(path: str, data: dict[str, Any], extras: set[str], groups: se
     assert isinstance(tool, dict)
     poetry = tool.get("poetry") if isinstance(tool.get("poetry"), dict) else {}
     assert isinstance(poetry, dict)
-    known_extras = {canonical_name(k) for k in (project.get("optional-dependencies") or {})}
-    known_extras |= {canonical_name(k) for k in (poetry.get("extras") or {})}
-    known_groups = {canonical_name(k) for k in (data.get("dependency-groups") or {})}
-    known_groups |= {canonical_name(k) for k in (poetry.get("group") or {})}
+    known_extras = {canonical_name(k) for k in as_dict(project.get("optional-dependencies"))}
+    known_extras |= {canonical_name(k) for k in as_dict(poetry.get("extras"))}
+    known_groups = {canonical_name(k) for k in as_dict(data.get("dependency-groups"))}
+    uv = tool.get("uv") if isinstance(tool.get("uv"), dict) else {}
+    assert isinstance(uv, dict)
+    if uv.get("dev-dependencies"):
+        known_groups.add("dev")
+    known_groups |= {canonical_name(k) for k in as_dict(poetry.get("group"))}
     if poetry.get("dev-dependencies"):
         known_groups.add("dev")
-    dynamic = project.get("dynamic") or []
+    dynamic = as_list(project.get("dynamic"))
     missing_extras = sorted(extras - known_extras - ALL) if "optional-dependencies" not in dynamic else []
     if missing_extras:
         raise InputError(f"--extra {', '.join(missing_extras)}: no such optional-dependency group "
@@ -203,7 +214,7 @@ def identity(data: dict[str, Any]) -> tuple[str | None, str | None, dict[str, st
             metadata["license"] = lic["text"]
         elif isinstance(lic, dict) and isinstance(lic.get("file"), str):
             metadata["license"] = f"see {lic['file']}"
-        authors = [_person(a) for a in project.get("authors") or [] if isinstance(a, dict)]
+        authors = [_person(a) for a in as_list(project.get("authors")) if isinstance(a, dict)]
         if any(authors):
             metadata["authors"] = ", ".join(a for a in authors if a)
         if isinstance(project.get("requires-python"), str):

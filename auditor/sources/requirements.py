@@ -407,16 +407,17 @@ def _direct_reference(body: str, loc: Location, *, editable: bool, raw: str) -> 
     if m and not is_url(body):
         extras = tuple(sorted(e.strip() for e in m.group(1).split(",") if e.strip()))
         body = body[: m.start()]
+    local = ""
     if is_url(body):
         url = body
     else:
-        base = os.path.dirname(os.path.abspath(loc.file))
-        url = Path(os.path.normpath(os.path.join(base, body))).as_uri()
+        local = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(loc.file)), body))
+        url = Path(local).as_uri()
     parts = urlsplit(url)
     fragment = parse_qs(parts.fragment)
     name, specifier = "", ""
     egg = (fragment.get("egg") or [""])[0]
-    filename = PurePosixPath(unquote(parts.path)).name
+    filename = re.split(r"[\\/]", local.rstrip("/\\"))[-1] if local else PurePosixPath(unquote(parts.path)).name
     if egg:
         em = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[([^\]]*)\])?$", egg)
         if em:

@@ -93,3 +93,13 @@ class LineFinder:
         if m is None and start:
             m = re.compile(pattern, re.M).search(self.text, 0)
         return self.line_at(m.start()) if m else None
+
+
+def as_list(value: object) -> list[Any]:
+    """``value`` when it is an array, else empty: for optional descriptive fields whose wrong type costs nothing."""
+    return value if isinstance(value, list) else []
+
+
+def as_dict(value: object) -> dict[str, Any]:
+    """``value`` when it is a table, else empty (same use as ``as_list``)."""
+    return value if isinstance(value, dict) else {}

@@ -20,6 +20,7 @@ from auditor.sources.lockcommon import (
     artifact,
     header_lines,
     no_version,
+    record_indexes,
     sibling,
     split_hash,
     string,
@@ -27,7 +28,7 @@ from auditor.sources.lockcommon import (
 )
 from auditor.sources.locked import Candidate, choose_versions
 from auditor.sources.markers import target_environment
-from auditor.sources.tomlfile import load_toml
+from auditor.sources.tomlfile import as_list, load_toml
 
 MEMBER_SOURCES = ("virtual", "editable")
 
@@ -104,12 +105,13 @@ def load_uv_lock(path: str, options: AuditOptions) -> SourceResult:
     result.packages.extend(chosen)
     if root is not None:
         result.root_name, result.root_version = root[1].name, root[1].version or None
+    record_indexes(result)
     apply_identity(result, sibling(path, "pyproject.toml"))
     return result
 
 
 def _resolution_marker(entry: dict[str, Any]) -> str | None:
-    markers = [str(m) for m in entry.get("resolution-markers") or [] if isinstance(m, str)]
+    markers = [str(m) for m in as_list(entry.get("resolution-markers")) if isinstance(m, str)]
     if not markers:
         return None
     return markers[0] if len(markers) == 1 else " or ".join(f"({m})" for m in markers)
@@ -148,7 +150,7 @@ def _edges(entry: dict[str, Any], parent: str, path: str, line: int | None) -> l
         for raw in deps:
             dep = table(raw, path, "dependency", line)
             name = canonical_name(string(dep.get("name"), path, "dependency name", line))
-            extras = [str(e) for e in dep.get("extra") or [] if isinstance(e, str)]
+            extras = [str(e) for e in as_list(dep.get("extra")) if isinstance(e, str)]
             marker = dep.get("marker") if isinstance(dep.get("marker"), str) else None
             combined = " and ".join(f"({m})" for m in (condition, marker) if m) if condition and marker else (
                 condition or marker)

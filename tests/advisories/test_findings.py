@@ -85,3 +85,26 @@ def test_malware_advisory_aliasing_mal_is_one_malicious_finding() -> None:
     assert vulnerability_findings("demo", "1.0", [mal, ghsa]) == []
     (finding,) = malicious_findings("demo", "1.0", [mal, ghsa])
     assert finding.id == "MAL-2024-9" and finding.aliases == ["GHSA-mmmm-mmmm-mmmm"]
+
+
+def test_advisory_named_only_by_the_mal_record_joins_it() -> None:
+    """Only the MAL- record lists the GHSA id (the GHSA does not list it back): still one malicious finding and
+    no vulnerability finding for the same malware."""
+    mal = {"id": "MAL-2024-10", "aliases": ["GHSA-evil-evil-evil"], "summary": "Malicious code in demo (PyPI)",
+           "affected": [{"package": {"name": "demo", "ecosystem": "PyPI"}, "versions": ["1.0"]}]}
+    ghsa = adv("GHSA-evil-evil-evil", [{"introduced": "0"}], database_specific={"severity": "CRITICAL"})
+    unrelated = adv("PYSEC-2024-3", [{"introduced": "0"}, {"fixed": "2.0"}])
+    assert [f.id for f in vulnerability_findings("demo", "1.0", [mal, ghsa, unrelated])] == ["PYSEC-2024-3"]
+    (finding,) = malicious_findings("demo", "1.0", [ghsa, unrelated, mal])
+    assert finding.id == "MAL-2024-10" and finding.aliases == ["GHSA-evil-evil-evil"]
+    assert finding.evidence["version_listed"] is True
+
+
+def test_upgrade_prefers_a_final_release() -> None:
+    pre = adv("A-1", [{"introduced": "0"}, {"fixed": "23.10.0rc1"}])
+    assert best_upgrade("demo", "23.8.0", [pre]) == "23.10.0rc1"  # only a pre-release clears: say so
+    also_final = adv("A-2", [{"introduced": "0"}, {"fixed": "23.10.0"}])
+    elsewhere = adv("A-3", [{"introduced": "99"}, {"fixed": "23.10.0"}])  # offers 23.10.0 as a candidate
+    assert best_upgrade("demo", "23.8.0", [pre, elsewhere]) == "23.10.0"  # what `pip install -U` would pick
+    assert best_upgrade("demo", "23.8.0", [pre, also_final]) == "23.10.0"  # rc1 is inside A-2 anyway
+    assert best_upgrade("demo", "23.9.0rc1", [pre, elsewhere]) == "23.10.0rc1"  # already on pre-releases

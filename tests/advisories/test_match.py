@@ -131,6 +131,11 @@ def test_sort_versions_puts_invalid_last() -> None:
      Severity.CRITICAL, "cvss"),
     ([{"type": "CVSS_V3", "score": "garbage"}], {"severity": "MODERATE"}, Severity.MEDIUM, "record"),
     ([], {"severity": "HIGH"}, Severity.HIGH, "record"),
+    ([{"type": "CVSS_V3", "score": "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}], {"severity": "LOW"}, Severity.CRITICAL,
+     "cvss"),
+    ([{"type": "CVSS_V2", "score": "AV:N/AC:L/Au:N/C:P/I:P/A:P"}], {"severity": "moderate"}, Severity.MEDIUM,
+     "record"),
+    ([{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N"}], None, Severity.INFO, "cvss"),
     ([], None, Severity.MEDIUM, "default"),
 ])
 def test_severity(severity: list[dict[str, str]], spec: dict[str, str] | None, expected: Severity,

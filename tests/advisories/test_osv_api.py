@@ -208,3 +208,21 @@ def test_offline_never_queries(monkeypatch: pytest.MonkeyPatch) -> None:
             findings = list(ADVISORIES.run(ctx)) + list(MALICIOUS.run(ctx))
             assert any(f.package == ("jinja2", "2.10") for f in findings)
         assert srv.log == []
+
+
+def test_unconfirmed_online_advisory_is_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API lists an id whose record (GIT ranges only, no versions) exact evaluation cannot confirm: no finding,
+    but a warning naming it, never silence."""
+    with LoopbackServer() as srv:
+        fake = FakeOsv(srv)
+        fake.pages["fresh-pkg"] = [["GHSA-gitonly-1"]]
+        fake.records["GHSA-gitonly-1"] = {"id": "GHSA-gitonly-1", "affected": [
+            {"package": {"name": "fresh-pkg", "ecosystem": "PyPI"},
+             "ranges": [{"type": "GIT", "repo": "x", "events": [{"introduced": "abc"}]}]}]}
+        monkeypatch.setenv("MLAUDIT_OSV_API", srv.url)
+        ctx = _ctx(online=True)
+        ctx.report.add_package(Package(name="no-version", version=""))
+        findings = list(ADVISORIES.run(ctx))
+    assert not [f for f in findings if f.package and f.package[0] == "fresh-pkg"]
+    assert any("GHSA-gitonly-1" in w and "fresh-pkg 1.0" in w for w in ctx.report.warnings)
+    assert any("no-version" in r for r in ctx.report.incomplete_reasons) and not ctx.report.complete

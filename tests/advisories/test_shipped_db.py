@@ -110,3 +110,14 @@ def test_checks_on_large_input(shared_dir: Path) -> None:
     (source,) = [s for s in report.data_sources if s.name == "advisories"]
     assert (source.date, source.records, source.stale) == ("2024-10-10", 2661, True)
     assert sum("mlaudit db update" in w for w in report.warnings) == 1
+
+
+def test_unwritable_cache_dir_still_audits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache dir that cannot be created (here: below a regular file) gives a temporary index and a warning,
+    not a crash and not a silently empty database."""
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    monkeypatch.setenv("MLAUDIT_CACHE_DIR", str(blocker / "cache"))
+    store = open_store()
+    assert not store.updated and any("temporary index" in w for w in store.warnings)
+    assert _ids(store, "jinja2", "2.10")

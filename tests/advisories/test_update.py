@@ -61,6 +61,8 @@ def test_good_zip_is_swapped_in(cache: Path, capsys: pytest.CaptureFixture[str])
     with LoopbackServer() as srv:
         srv.static("/PyPI/all.zip", export_zip(GOOD), "application/zip")
         assert run_db("update", "--url", f"{srv.url}/PyPI/all.zip") == 0
+    out = capsys.readouterr().out
+    assert "indexed 3 OSV records (2 advisories, 1 malicious" in out and "snapshot date 2026-11-20" in out
     assert updated_db_path().is_file()
     store = open_store()
     assert store.updated and store.mal_db is store.vulns_db
@@ -92,7 +94,7 @@ def _install_good(cache: Path) -> bytes:
     return updated_db_path().read_bytes()
 
 
-@pytest.mark.parametrize("fault", ["truncated", "500", "reset", "not-json", "empty-zip"])
+@pytest.mark.parametrize("fault", ["truncated", "500", "reset", "not-json", "empty-zip", "other-ecosystem"])
 def test_failed_update_keeps_old_db(cache: Path, fault: str, capsys: pytest.CaptureFixture[str]) -> None:
     before = _install_good(cache)
     good = export_zip(GOOD)
@@ -109,6 +111,10 @@ def test_failed_update_keeps_old_db(cache: Path, fault: str, capsys: pytest.Capt
                 archive.writestr("A.json", json.dumps(GOOD[0]))
                 archive.writestr("B.json", "{not json")
             srv.static("/all.zip", buf.getvalue())
+        elif fault == "other-ecosystem":
+            npm = osv("GHSA-npmx-npmx-npmx", "left-pad", [{"introduced": "0"}])
+            npm["affected"][0]["package"]["ecosystem"] = "npm"
+            srv.static("/all.zip", export_zip([npm]))
         else:
             srv.static("/all.zip", export_zip([]))
         capsys.readouterr()
@@ -159,3 +165,26 @@ def test_damaged_indexes_are_recovered(cache: Path) -> None:
     updated_db_path().write_bytes(b"garbage")
     store = open_store()
     assert not store.updated and any("unreadable" in w for w in store.warnings)
+
+
+def test_checks_join_malware_advisory_to_mal_record(cache: Path, tmp_path: Path) -> None:
+    """Through the registered checks on an updated DB: the GHSA named by a MAL- record's aliases is not a second
+    (vulnerability) finding; the MAL finding lists it."""
+    from auditor.checks.advisories import CHECK as ADVISORIES
+    from auditor.checks.malicious import CHECK as MALICIOUS
+    from auditor.model import Package, Report
+    from auditor.net import HttpClient
+    from auditor.options import AuditContext, AuditOptions
+
+    records = [osv("MAL-2099-7", "evil-pkg", [{"introduced": "0"}], aliases=["GHSA-evil-evil-evil"]),
+               osv("GHSA-evil-evil-evil", "evil-pkg", [{"introduced": "0"}]),
+               osv("PYSEC-2099-1", "demo-pkg", [{"introduced": "0"}, {"fixed": "2.0"}])]
+    path = tmp_path / "export.zip"
+    path.write_bytes(export_zip(records))
+    assert run_db("update", "--from", str(path)) == 0
+    report = Report()
+    report.add_package(Package(name="evil-pkg", version="1.0"))
+    report.add_package(Package(name="demo-pkg", version="1.0"))
+    ctx = AuditContext(options=AuditOptions(offline=True), report=report, http=HttpClient())
+    found = [(f.kind, f.id, f.aliases) for f in [*MALICIOUS.run(ctx), *ADVISORIES.run(ctx)]]
+    assert found == [("malicious", "MAL-2099-7", ["GHSA-evil-evil-evil"]), ("vulnerability", "PYSEC-2099-1", [])]

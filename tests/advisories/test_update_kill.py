@@ -151,7 +151,7 @@ def test_killed_mid_download_keeps_old_db(cache: Path) -> None:
 
 def test_killed_mid_index_keeps_old_db(cache: Path) -> None:
     before = updated_db_path().read_bytes()
-    many = [osv(f"PYSEC-BULK-{i}", f"bulk-{i % 5000}", "1.0") for i in range(40_000)]
+    many = [osv(f"PYSEC-BULK-{i}", f"bulk-{i % 5000}", "1.0") for i in range(15_000)]
     with LoopbackServer() as srv:
         srv.static("/PyPI/all.zip", export_zip(many), "application/zip")
 

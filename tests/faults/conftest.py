@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import functools
+import socketserver
+from collections.abc import Iterator
 
 import pytest
 
 from auditor.net import NetConfig
+from tests.support.index import LocalIndex
+
+
+@pytest.fixture(autouse=True)
+def _quiet_fake_services(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake services run in this process; socketserver prints each client reset/timeout as a traceback to
+    sys.stderr, which the in-process CLI runs capture. Those are the fake's log, not mlaudit's output."""
+    monkeypatch.setattr(socketserver.BaseServer, "handle_error", lambda _self, _request, _address: None)
+    # LoopbackServer.stop() waits for serve_forever's poll (0.5 s by default): with ~60 servers per suite that is
+    # half a minute of sleeping. Poll every 20 ms instead.
+    serve_forever = socketserver.BaseServer.serve_forever
+    monkeypatch.setattr(socketserver.BaseServer, "serve_forever",
+                        lambda self, poll_interval=0.5: serve_forever(self, min(poll_interval, 0.02)))
 
 
 @pytest.fixture
@@ -16,3 +31,12 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     ``UV_HTTP_RETRIES`` (``auditor/resolve/target.py``)."""
     quick = functools.partial(NetConfig, retries=1, backoff=0.05, max_backoff=0.1, deadline=30.0)
     monkeypatch.setattr("auditor.commands.common.NetConfig", quick)
+
+
+@pytest.fixture(scope="module")
+def pinned_index() -> Iterator[str]:
+    """A healthy index for the pinned project (``--online`` checks also ask the index about each package)."""
+    index = LocalIndex()
+    index.add_wheel("fault-demo-pkg", "1.0")
+    with index.serve() as url:
+        yield url

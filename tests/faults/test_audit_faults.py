@@ -8,7 +8,6 @@ what was not checked; a control run against the healthy service shows the projec
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from tests.support.index import LocalIndex
 
 pytestmark = pytest.mark.usefixtures("fast_retries")
 
-COMMON = ["--format", "json", "--timeout", "1", "--python-version", "3.11", "--fail-on", "critical", "-q"]
+COMMON = ["--format", "json", "--timeout", "0.5", "--python-version", "3.11", "--fail-on", "critical", "-q"]
 
 
 # -- package index ---------------------------------------------------------------------------------------------
@@ -104,15 +103,6 @@ def pinned_project(tmp_path: Path) -> Path:
     project.mkdir()
     (project / "requirements.txt").write_text("fault-demo-pkg==1.0\n")
     return project
-
-
-@pytest.fixture(scope="module")
-def pinned_index() -> Iterator[str]:
-    """A healthy index for the pinned project (``--online`` checks also ask the index about each package)."""
-    index = LocalIndex()
-    index.add_wheel("fault-demo-pkg", "1.0")
-    with index.serve() as url:
-        yield url
 
 
 def test_osv_control_is_clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pinned_index: str) -> None:

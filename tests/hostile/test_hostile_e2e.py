@@ -187,15 +187,47 @@ def assert_html_inert(text: str) -> None:
     assert "\x1b" not in text
 
 
-_CODE_SPAN = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
+def strip_code_spans(text: str) -> str:
+    """The text outside CommonMark code spans: left to right, a backslash escapes the next character, a run of
+    n backticks opens a span closed by the next run of exactly n backticks (no escapes inside a span)."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            out.append(text[i:i + 2])
+            i += 2
+            continue
+        if ch == "`":
+            j = i
+            while j < len(text) and text[j] == "`":
+                j += 1
+            run = text[i:j]
+            k = j
+            while True:
+                k = text.find(run, k)
+                if k < 0:
+                    break
+                if (k + len(run) >= len(text) or text[k + len(run)] != "`") and text[k - 1] != "`":
+                    break
+                k += len(run)
+            if k < 0:  # no closing run: the backticks are literal
+                out.append(run)
+                i = j
+                continue
+            i = k + len(run)
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 def assert_markdown_inert(text: str) -> None:
     """Outside code spans (where CommonMark shows HTML as text) no tag from the data may appear."""
-    prose = _CODE_SPAN.sub("", text)
+    prose = strip_code_spans(text).lower()
     for tag in ("<script", "<img", "<svg"):
-        assert tag not in prose.lower(), f"raw {tag} in Markdown outside a code span: " \
-            f"{prose[max(0, prose.lower().find(tag) - 200):prose.lower().find(tag) + 100]!r}"
+        at = prose.find(tag)
+        assert at < 0, f"raw {tag} in Markdown outside a code span: {prose[max(0, at - 200):at + 100]!r}"
 
 
 def assert_json_preserves(doc: dict[str, Any]) -> None:
@@ -211,9 +243,12 @@ def validate_sarif(text: str) -> None:
     assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:10])
 
 
-def render_all(argv: list[str], tmp_path: Path) -> dict[str, str]:
+FORMATS = ("json", "sarif", "cyclonedx-json", "cyclonedx-xml", "html", "markdown")
+
+
+def render_all(argv: list[str], tmp_path: Path, formats: tuple[str, ...] = FORMATS) -> dict[str, str]:
     outputs: dict[str, str] = {}
-    for fmt in ("json", "sarif", "cyclonedx-json", "cyclonedx-xml", "html", "markdown"):
+    for fmt in formats:
         target = tmp_path / f"report.{fmt}"
         outcome = run_cli([*argv, "-f", fmt, "-o", str(target), "-q", "--fail-on", "critical"])
         assert outcome.code in (0, 1), f"{fmt}: exit {outcome.code}: {outcome.err[-1500:]}"
@@ -231,8 +266,9 @@ def check_outputs(outputs: dict[str, str]) -> dict[str, Any]:
     assert isinstance(doc, dict)
     validate_sarif(outputs["sarif"])
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(outputs["cyclonedx-json"]) is None
-    assert XmlValidator(SchemaVersion.V1_6).validate_str(outputs["cyclonedx-xml"]) is None
-    ET.fromstring(outputs["cyclonedx-xml"])  # noqa: S314 - our own output
+    if "cyclonedx-xml" in outputs:
+        assert XmlValidator(SchemaVersion.V1_6).validate_str(outputs["cyclonedx-xml"]) is None
+        ET.fromstring(outputs["cyclonedx-xml"])  # noqa: S314 - our own output
     assert_html_inert(outputs["html"])
     assert_terminal_safe(outputs["terminal"], "terminal report")
     assert outputs["terminal"].strip(), "the terminal report is empty"
@@ -263,3 +299,93 @@ def test_hostile_requirement_lines(hostile_db: None, tmp_path: Path) -> None:
     skipped = json.dumps(doc["skipped"])
     assert MARK in skipped, f"the unresolvable lines are not reported as skipped: {skipped[:500]}"
     assert doc["complete"] is False
+
+
+# -- model cards from the Hub, and scanned file names --------------------------------------------------------------
+
+def hostile_hub_repos() -> list[Any]:
+    from tests.models.fakehub import FakeRepo
+
+    pickle_bytes = b"\x80\x02cos\nsystem\nq\x00X\x05\x00\x00\x00touchq\x01\x85q\x02Rq\x03."  # never loaded
+    card = {"license": SCRIPT, "license_name": ANSI, "license_link": f"javascript:{MARK}(8)",
+            "pipeline_tag": ATTR + OSC, "library_name": SVG, "tags": [BIDI, HUGE[:5000]], "language": [TRAVERSAL],
+            "base_model": "acme-ai/base-clean", "datasets": ["acme-ai/data-clean"],
+            "extra_gated_prompt": HOSTILE}
+    return [
+        FakeRepo("acme-ai/hostile-card", card=card, tags=[f"license:{SCRIPT}"],
+                 files={"README.md": f"---\nlicense: other\n---\n{HOSTILE}".encode(),
+                        f"{TRAVERSAL}.bin": pickle_bytes, f"weights{ANSI}{SCRIPT}.pkl": pickle_bytes,
+                        "config.json": json.dumps({"auto_map": {"AutoModel": f"modeling_{MARK}.X{SCRIPT}"}}).encode()},
+                 config={"auto_map": {"AutoModel": f"modeling.{SCRIPT}{ANSI}"}}),
+        FakeRepo("acme-ai/base-clean", files={"model.safetensors": b"\x08\x00\x00\x00\x00\x00\x00\x00{}      "},
+                 card={"license": ATTR}),
+        FakeRepo("acme-ai/data-clean", kind="dataset", files={"x.parquet": b"PAR1"}, card={"license": OSC}),
+    ]
+
+
+def hub_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, formats: tuple[str, ...]) -> dict[str, str]:
+    pytest.importorskip("auditor.models.hub")
+    from tests.models.fakehub import FakeHub
+    from tests.support.httpserver import LoopbackServer
+
+    project = tmp_path / "ml"
+    project.mkdir()
+    (project / "requirements.txt").write_text("hostile-summary==1.0\n")
+    (project / "train.py").write_text("from transformers import AutoModel\n"
+                                      "m = AutoModel.from_pretrained('acme-ai/hostile-card', trust_remote_code=True)\n")
+    with LoopbackServer() as srv:
+        FakeHub(srv, hostile_hub_repos())
+        monkeypatch.setenv("HF_ENDPOINT", srv.url)
+        monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+        monkeypatch.setenv("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
+        monkeypatch.delenv("HF_TOKEN", raising=False)
+        return render_all([str(project), "--timeout", "5"], tmp_path, formats)
+
+
+def test_hostile_model_cards_from_the_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hostile_db: None) -> None:
+    outputs = hub_outputs(tmp_path, monkeypatch, tuple(f for f in FORMATS if f != "cyclonedx-xml"))
+    doc = check_outputs(outputs)
+    models = {m["repo_id"]: m for m in doc["models"]}
+    assert "acme-ai/hostile-card" in models, list(models)
+    assert MARK in json.dumps(models["acme-ai/hostile-card"]), "the hostile card did not reach the report"
+    assert MARK in outputs["cyclonedx-json"], "the hostile card did not reach the SBOM's model card"
+
+
+@pytest.mark.xfail(strict=False, reason="known bug, auditor/outputs/cyclonedx.py: a control character (ESC, BEL, "
+                   "NUL) in a licence (Hub card/tag) or package metadata reaches the XML, which is then not "
+                   "well-formed: render_xml raises ExpatError and the run ends as 'internal error' (exit 3). "
+                   "Fix: drop XML-invalid characters from every string before building the BOM.")
+def test_hostile_model_cards_cyclonedx_xml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hostile_db: None) -> None:
+    outputs = hub_outputs(tmp_path, monkeypatch, ("json", "cyclonedx-xml"))
+    assert XmlValidator(SchemaVersion.V1_6).validate_str(outputs["cyclonedx-xml"]) is None
+
+
+def test_hostile_file_names_in_a_scan(tmp_path: Path) -> None:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    payload = b"\x80\x02cposix\nsystem\nq\x00X\x05\x00\x00\x00touchq\x01\x85q\x02Rq\x03."  # never loaded
+    names = [f"weights{ANSI}.pkl", f"{SCRIPT}.pkl", f"a{ATTR}.pkl", f"b{BIDI}.pkl", f"c{OSC}.pkl"]
+    names = [n.replace("/", "\u2215") for n in names]  # a file name cannot hold "/": use the division slash
+    for name in names:
+        (folder / name).write_bytes(payload)
+    with zipfile.ZipFile(folder / "bundle.zip", "w") as zf:
+        zf.writestr(f"{TRAVERSAL}.pkl", payload)
+        zf.writestr(f"../{SCRIPT}/{ANSI}.pkl", payload)
+    outputs: dict[str, str] = {}
+    for fmt in ("json", "sarif", "html", "markdown"):
+        target = tmp_path / f"scan.{fmt}"
+        outcome = run_cli(["scan", str(folder), "-f", fmt, "-o", str(target), "-q"])
+        assert outcome.code == 1, f"{fmt}: exit {outcome.code}: {outcome.err[-800:]}"
+        outputs[fmt] = target.read_text(encoding="utf-8")
+    terminal = run_cli(["scan", str(folder), "-q"])
+    assert terminal.code == 1, terminal.err
+    doc = json.loads(outputs["json"])
+    paths = json.dumps([f.get("path") for f in doc["findings"]], ensure_ascii=False)
+    assert SCRIPT.replace("/", "\u2215") in paths and TRAVERSAL in paths, paths[:800]  # every file is reported, named verbatim in JSON
+    validate_sarif(outputs["sarif"])
+    assert_html_inert(outputs["html"])
+    assert_markdown_inert(outputs["markdown"])
+    assert_terminal_safe(outputs["markdown"], "scan markdown")
+    assert_terminal_safe(terminal.out, "scan terminal")
+    assert_terminal_safe(terminal.err, "scan stderr")
+    assert not (tmp_path / "etc").exists() and not (tmp_path.parent / "etc").exists()

@@ -28,6 +28,7 @@ def standard_repos() -> list[FakeRepo]:
         FakeRepo("acme-ai/corpus", kind="dataset", files={"data/train.parquet": b"PAR1...."},
                  card={"license": "cc-by-4.0"}),
         FakeRepo("acme-ai/gated", files={"model.safetensors": b"x"}, gated="manual"),
+        FakeRepo("acme-ai/taken-down", files={"model.safetensors": b"x"}, disabled=True),
     ]
 
 

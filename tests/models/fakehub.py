@@ -38,6 +38,7 @@ class FakeRepo:
     gated: bool | str = False
     branches: dict[str, str] = field(default_factory=dict)  # branch/tag -> commit
     tags: list[str] = field(default_factory=list)
+    disabled: bool = False  # taken down by the Hub: 403 "Access to this resource is disabled."
 
     def __post_init__(self) -> None:
         if not self.branches:
@@ -71,6 +72,7 @@ class FakeHub:
         self.repos = {(r.kind, r.repo_id): r for r in repos}
         self.blobs: dict[str, bytes] = {}
         self.fail_status: int | None = None  # answer every API call with this status
+        self.corrupt: dict[str, bytes] = {}  # sha256 -> other bytes served for that LFS blob (same length)
         for repo in repos:
             for data in repo.files.values():
                 self.blobs[hashlib.sha256(data).hexdigest()] = data
@@ -93,6 +95,9 @@ class FakeHub:
         repo = self.repos.get((kind, req.match.group("repo")))
         if repo is None:
             return None, None, Response.json({"error": "Repository not found"}, 404, **{"X-Error-Code": "RepoNotFound"})
+        if repo.disabled:
+            return None, None, Response.json({"error": "Access to this resource is disabled."}, 403,
+                                             **{"X-Error-Message": "Access to this resource is disabled."})
         if repo.gated and "authorization" not in {k.lower() for k in req.headers}:
             return None, None, Response.json({"error": "Access to this repo is restricted"}, 403,
                                              **{"X-Error-Code": "GatedRepo"})
@@ -138,7 +143,7 @@ class FakeHub:
 
     def _lfs(self, req: Request) -> Response:
         assert req.match is not None
-        data = self.blobs.get(req.match.group("sha"))
+        data = self.corrupt.get(req.match.group("sha")) or self.blobs.get(req.match.group("sha"))
         if data is None:
             return Response(404, b"no such blob")
         return Response(200, data, {"ETag": f'"{req.match.group("sha")}"'})

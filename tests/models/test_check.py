@@ -29,6 +29,7 @@ def test_findings_for_a_resolved_chain(fake_hub: FakeHub, tmp_path: Path) -> Non
     ctx.report.models += [ModelRef("acme-ai/chat-7b", revision="v1.0", location=line, origin="code",
                                    trust_remote_code=True),
                           ModelRef("acme-ai/missing", location=Location("train.py", 9), origin="code"),
+                          ModelRef("acme-ai/taken-down", location=Location("train.py", 11), origin="code"),
                           ModelRef("acme-ai/root-model", revision=commit_of("acme-ai/root-model"), origin="manifest")]
     found = _run(ctx)
 
@@ -48,6 +49,8 @@ def test_findings_for_a_resolved_chain(fake_hub: FakeHub, tmp_path: Path) -> Non
     assert pickle.evidence["files"] == ["pytorch_model.bin"]
     assert ("MLA-MODEL-PICKLE-ONLY", "acme-ai/base-7b") not in found  # has a safetensors twin
 
+    disabled = found[("MLA-MODEL-DISABLED", "acme-ai/taken-down")]
+    assert disabled.kind == "model-disabled" and disabled.severity is Severity.HIGH
     missing = found[("MLA-MODEL-NOT-FOUND", "acme-ai/missing")]
     assert missing.kind == "model-not-found" and missing.location == Location("train.py", 9)
 
@@ -94,3 +97,17 @@ def test_bad_model_use_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         list(CHECK.run(ctx))
     assert info.value.line == 2 and info.value.exit_code == 2
+
+
+def test_require_safetensors_raises_pickle_only(fake_hub: FakeHub, tmp_path: Path) -> None:
+    from auditor.policy import Policy, apply_policy
+
+    ctx = make_ctx(project_dir=str(tmp_path))
+    ctx.report.models.append(ModelRef("acme-ai/chat-7b", revision="v1.0"))
+    resolve_models(ctx.report.models, ctx)
+    ctx.report.findings = list(CHECK.run(ctx))
+    apply_policy(ctx.report, Policy(require_safetensors=True))
+    pickle = next(f for f in ctx.report.findings if f.id == "MLA-MODEL-PICKLE-ONLY")
+    assert pickle.severity is Severity.HIGH and "require-safetensors" in pickle.message
+    unpinned = next(f for f in ctx.report.findings if f.id == "MLA-MODEL-UNPINNED")
+    assert unpinned.severity is Severity.LOW

@@ -72,6 +72,7 @@ def test_missing_gated_and_bad_revision(fake_hub: FakeHub) -> None:
     assert state.status[("acme-ai/chat-7b", "model", "no-such-branch")] == "no-revision"
     reasons = {(s.file, s.line): s.reason for s in ctx.report.skipped}
     assert "gated" in reasons[("t.py", 2)] and "no-such-branch" in reasons[("t.py", 3)]
+    assert [s.line for s in ctx.report.skipped] == [2, 3]  # reference order, though resolved concurrently
     assert not ctx.report.complete
 
 
@@ -168,3 +169,44 @@ def test_hub_offline_env_means_cache_only(monkeypatch: pytest.MonkeyPatch, tmp_p
     ctx.report.models.append(ModelRef("acme-ai/chat-7b"))
     resolve_models(ctx.report.models, ctx)
     assert state_of(ctx).status[("acme-ai/chat-7b", "model", None)] == "not-cached"
+
+
+def test_fetched_file_that_differs_from_the_hub_sha256_is_critical(fake_hub: FakeHub, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.checks.models import CHECK
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    listed = hashlib.sha256(PICKLE_BYTES).hexdigest()
+    fake_hub.corrupt[listed] = b"\x80\x02N." + b"." * (len(PICKLE_BYTES) - 4)  # same size, other bytes
+    ctx = make_ctx(fetch_models=True)
+    ctx.report.models.append(ModelRef("acme-ai/base-7b", location=Location("t.py", 1)))
+    resolve_models(ctx.report.models, ctx)
+    (mismatch,) = state_of(ctx).hash_mismatches
+    assert mismatch[1] == "pytorch_model.bin" and mismatch[2] == listed
+    findings = [f for f in CHECK.run(ctx) if f.kind == "hash-mismatch"]
+    assert len(findings) == 1 and findings[0].severity.value == "critical"
+    assert findings[0].path is not None and findings[0].path.endswith("pytorch_model.bin")
+
+
+def test_garbage_hub_answer_is_a_network_error(fake_hub: FakeHub) -> None:
+    from tests.support.httpserver import Response
+
+    fake_hub.server.route("GET", r"/api/models/acme-ai/chat-7b/revision/main",
+                          lambda _r: Response(200, b'{"truncated": ', {"Content-Type": "application/json"}))
+    ctx = make_ctx()
+    ctx.report.models.append(ModelRef("acme-ai/chat-7b"))
+    with pytest.raises(NetworkError) as info:
+        resolve_models(ctx.report.models, ctx)
+    assert "unexpected response" in str(info.value)
+
+
+def test_invalid_ids_from_a_remote_card_are_not_followed(fake_hub: FakeHub) -> None:
+    from tests.models.fakehub import FakeRepo
+
+    fake_hub.repos[("model", "acme-ai/odd-card")] = FakeRepo(
+        "acme-ai/odd-card", card={"license": "mit", "base_model": ["../../etc/passwd", "a/b/c", "acme-ai/root-model"]})
+    ctx = make_ctx()
+    ref = ModelRef("acme-ai/odd-card")
+    ctx.report.models.append(ref)
+    resolve_models(ctx.report.models, ctx)
+    assert ref.base_models == ["acme-ai/root-model"]

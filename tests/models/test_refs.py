@@ -62,7 +62,7 @@ def test_config_card_and_manifest_references(found: tuple) -> None:
     remote = refs[("acme-ai/remote-code", None)]
     assert remote.trust_remote_code is True and remote.origin == "config.json"
     adapter = refs[("acme-ai/adapter-base", SHA)]
-    assert adapter.origin == "adapter_config.json" and adapter.location == adapter.location
+    assert adapter.origin == "adapter_config.json"
     assert adapter.location is not None and adapter.location.line == 2
     card = refs[("acme-ai/card-base", None)]
     assert card.origin == "model-card" and card.location is not None and card.location.line == 3
@@ -103,7 +103,7 @@ def test_merge_keeps_the_trust_remote_code_line() -> None:
     assert merged[0].location == Location("t.py", 9)
 
 
-def test_demo_project(shared_dir: Path) -> None:
+def test_demo_project() -> None:
     demo = Path(__file__).resolve().parents[2] / "examples" / "demo"
     refs, skipped = find_model_refs(demo)
     by_id = {r.repo_id: r for r in refs}
@@ -111,3 +111,43 @@ def test_demo_project(shared_dir: Path) -> None:
     assert by_id["facebo0k/opt-350m"].revision is None
     assert by_id["stanfordnlp/imdb"].kind == "dataset" and by_id["stanfordnlp/imdb"].revision == "main"
     assert skipped == []
+
+
+def test_notebook_code_cells(tmp_path: Path) -> None:
+    import json
+
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": ["AutoModel.from_pretrained('md/not-code')\n"]},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": ["%pip install transformers\n", "MODEL = 'acme-ai/nb-model'\n", "\n",
+                    "m = AutoModel.from_pretrained(MODEL, trust_remote_code=True)\n"]},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": ["ds = load_dataset('acme-ai/nb-data')\n"]},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": ["def broken(:\n"]},
+    ]
+    text = json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1)
+    (tmp_path / "explore.ipynb").write_text(text)
+    refs, skipped = find_model_refs(tmp_path)
+    by_id = {r.repo_id: r for r in refs}
+    assert set(by_id) == {"acme-ai/nb-model", "acme-ai/nb-data"}
+    lines = text.splitlines()
+    model = by_id["acme-ai/nb-model"]
+    assert model.trust_remote_code is True and model.location is not None and model.location.line is not None
+    assert "from_pretrained(MODEL" in lines[model.location.line - 1]
+    data = by_id["acme-ai/nb-data"]
+    assert data.kind == "dataset" and data.location is not None and data.location.line is not None
+    assert "load_dataset" in lines[data.location.line - 1]
+    assert [s for s in skipped if "syntax error" in s.reason] == []  # no loader call in the broken cell
+
+
+def test_loading_a_downloaded_snapshot_is_not_a_run_time_reference(tmp_path: Path) -> None:
+    (tmp_path / "dl.py").write_text(
+        "from huggingface_hub import snapshot_download\n"
+        "path = snapshot_download('acme-ai/snap', revision='" + SHA + "')\n"
+        "model = AutoModel.from_pretrained(path)\n"
+        "other = AutoModel.from_pretrained(snapshot_download('acme-ai/inline'))\n"
+        "def f(user_path):\n"
+        "    return AutoModel.from_pretrained(user_path)\n")
+    refs, skipped = find_model_refs(tmp_path)
+    assert {(r.repo_id, r.revision) for r in refs} == {("acme-ai/snap", SHA), ("acme-ai/inline", None)}
+    assert [s.requirement for s in skipped] == ["user_path"]

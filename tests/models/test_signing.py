@@ -67,6 +67,8 @@ def test_verify_model_wrong_key_and_added_file(signed: Path) -> None:
     ["--identity", "someone@example.com"],  # no --identity-provider
     ["--key", "{model}/config.json"],  # not a PEM key
     ["--key", "{key}", "--identity", "x"],  # two trust options
+    ["--certificate", "{key}"],  # a public key is not a certificate chain
+    ["--certificate", "missing.pem"],
 ])
 def test_verify_model_usage_errors(signed: Path, args: list[str]) -> None:
     filled = [a.format(model=signed / "tiny-model", key=signed.parent / "public_key.pem") for a in args]

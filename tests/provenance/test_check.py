@@ -217,3 +217,30 @@ def test_online_checks_never_fetch_or_run_sdists(tmp_path) -> None:  # type: ign
     assert not sentinel.exists()
     assert pkg.properties["hashes-verified"] == "match"
     assert [f.id for f in findings] == ["missing-provenance"]
+
+
+def test_package_only_on_the_extra_index_is_checked_there(prov_fixture: Fixture) -> None:
+    primary = integrity_index()
+    primary.index.add_wheel("unrelated", "1.0")
+    extra = integrity_index()
+    extra.add_file(PROJECT, SDIST, prov_fixture.data(SDIST), prov_fixture.data(SDIST + ".provenance"))
+    pkg = _package(**DECLARED)
+    with serve(primary) as primary_url, serve(extra) as extra_url:
+        findings = list(CHECK.run(make_context(primary_url, [pkg], extra_index_urls=[extra_url])))
+    assert findings == []
+    assert pkg.properties["provenance"] == "attested"
+    assert pkg.properties["provenance-url"] == (f"{extra_url.removesuffix('/simple')}/integrity/{PROJECT}/{VERSION}/"
+                                                f"{SDIST}/provenance")
+    assert pkg.properties["provenance-source-repository"] == "https://github.com/trailofbits/pypi-attestations"
+    assert primary.integrity_requests() == []
+
+
+def test_declared_urls_read_from_sdist_pkg_info_without_building(prov_fixture: Fixture) -> None:
+    """Attested sdist-only release, no metadata from the input: PKG-INFO is read out of the archive."""
+    idx = integrity_index()
+    idx.add_file(PROJECT, SDIST, prov_fixture.data(SDIST), prov_fixture.data(SDIST + ".provenance"))
+    pkg = Package(name=PROJECT, version=VERSION, source="requirements")
+    with serve(idx) as url:
+        findings = list(CHECK.run(make_context(url, [pkg])))
+    assert findings == []
+    assert pkg.properties["provenance-source-match"] == "true"

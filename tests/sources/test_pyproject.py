@@ -204,3 +204,55 @@ def test_poetry_constraint_errors(bad: str) -> None:
 def test_python_marker() -> None:
     assert python_marker("^3.8") == 'python_version >= "3.8" and python_version < "4"'
     assert python_marker("*") is None
+
+
+def test_uv_legacy_dev_dependencies_are_the_dev_group(write: Write, load: Load) -> None:
+    path = write("pyproject.toml", '[project]\nname = "x"\nversion = "1"\ndependencies = ["six"]\n\n'
+                                   '[tool.uv]\ndev-dependencies = ["pytest>=8"]\n')
+    assert {r.name for r in load(path).requirements} == {"six"}
+    dev = {r.name: r for r in load(path, groups=["dev"]).requirements}
+    assert set(dev) == {"six", "pytest"} and dev["pytest"].group == "group:dev"
+
+
+PIPFILE = """\
+[[source]]
+url = "http://127.0.0.1:9/simple"
+name = "local"
+
+[[source]]
+url = "http://127.0.0.1:9/extra"
+name = "extra"
+
+[packages]
+requests = "*"
+numpy = "==1.26.4"
+rich = {version = ">=13", extras = ["jupyter"], markers = "sys_platform != 'win32'"}
+tool = {git = "https://127.0.0.1:9/tool.git", ref = "v1", editable = true}
+
+[dev-packages]
+pytest = ">=8"
+
+[requires]
+python_version = "3.11"
+"""
+
+
+def test_pipfile_without_lock(write: Write, load: Load) -> None:
+    path = write("Pipfile", PIPFILE)
+    result = load(path)
+    reqs = {r.name: r for r in result.requirements}
+    assert set(reqs) == {"requests", "numpy", "rich", "tool"}
+    assert reqs["requests"].specifier == "" and reqs["numpy"].specifier == "==1.26.4"
+    assert reqs["rich"].extras == ("jupyter",) and reqs["rich"].marker == "sys_platform != 'win32'"
+    assert reqs["tool"].url == "git+https://127.0.0.1:9/tool.git@v1#egg=tool" and reqs["tool"].editable
+    assert reqs["numpy"].location is not None and reqs["numpy"].location.line == 11
+    assert result.index_url == "http://127.0.0.1:9/simple"
+    assert result.extra_index_urls == ["http://127.0.0.1:9/extra"]
+    assert "pytest" in {r.name for r in load(path, groups=["dev"]).requirements}
+
+
+def test_no_dependencies_is_said_not_silent(write: Write, load: Load) -> None:
+    path = write("pyproject.toml", '[project]\nname = "bare"\nversion = "1"\n')
+    result = load(path)
+    assert result.requirements == [] and result.resolved
+    assert len(result.warnings) == 1 and "declares no dependencies" in result.warnings[0]
