@@ -14,6 +14,7 @@ Example::
     require-attestation = false
     require-safetensors = true
     require-complete = true
+    require-hashes = false               # every distribution must be pinned by hash
 
     [tool.mlaudit.checks]
     dependency-confusion = false
@@ -46,12 +47,12 @@ else:  # pragma: no cover - exercised on 3.10 only
 POLICY_FILE = "mlaudit.toml"
 KNOWN_KEYS = (
     "fail-on", "disable", "checks", "ignore", "typosquat-allowlist", "hf-org-allowlist", "internal-prefixes",
-    "require-attestation", "require-safetensors", "require-complete",
+    "require-attestation", "require-safetensors", "require-complete", "require-hashes",
     "models", "model-use", "model-signing",  # read by auditor.models.settings
 )
 IGNORE_KEYS = ("id", "reason", "expires", "package")
 _BOOL_KEYS = {"require-attestation": "require_attestation", "require-safetensors": "require_safetensors",
-              "require-complete": "require_complete"}
+              "require-complete": "require_complete", "require-hashes": "require_hashes"}
 
 
 def find_policy_file(project_dir: Path | None) -> tuple[Path, bool] | None:

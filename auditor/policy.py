@@ -38,6 +38,7 @@ class Policy:
     require_attestation: bool = False
     require_safetensors: bool = False
     require_complete: bool = False
+    require_hashes: bool = False
     source: str | None = None  # the file the policy came from
 
 

@@ -10,6 +10,10 @@ from auditor import __version__
 from auditor.model import SCHEMA_VERSION, Report
 
 
+# Report-level results that checks leave in ``report.properties`` and that belong in the summary.
+SUMMARY_PROPERTIES = (("provenance", "provenance_summary"), ("hashes", "hash_check"))
+
+
 def report_dict(report: Report) -> dict[str, Any]:
     active = report.active_findings()
     failing = report.failing_findings()
@@ -34,6 +38,7 @@ def report_dict(report: Report) -> dict[str, Any]:
             "skipped": len(report.skipped),
             "fail_on": report.fail_on.value if report.fail_on else None,
             "failed": bool(failing),
+            **{key: report.properties[prop] for key, prop in SUMMARY_PROPERTIES if prop in report.properties},
         },
         "packages": [p.to_json() for p in sorted(report.packages.values(), key=lambda p: p.name)],
         "edges": [e.to_json() for e in report.edges],

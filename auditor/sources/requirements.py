@@ -44,6 +44,7 @@ VCS_PREFIXES = ("git+", "hg+", "svn+", "bzr+")
 VCS_SCHEMES = {"git", "hg", "svn", "bzr"}
 ARCHIVE_SUFFIXES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar.lz")
 HASH_ALGORITHMS = {"sha256", "sha384", "sha512"}
+_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 
 # pip options a requirements file may contain: name -> takes a value.
 _FILE_OPTIONS: dict[str, bool] = {
@@ -342,9 +343,22 @@ def _hashes(options: list[tuple[str, str]], loc: Location) -> list[str]:
     return hashes
 
 
+def redact_userinfo(text: str) -> str:
+    """Credentials in URLs (``https://user:token@host``) never reach ``raw``, which reports and SARIF repeat."""
+    return _USERINFO_RE.sub(r"\g<scheme>***@", text)
+
+
 def parse_requirement(text: str, loc: Location, *, editable: bool = False) -> Requirement:
-    """One requirement as pip reads it: a PEP 508 string, or a URL / VCS URL / local path (direct reference)."""
-    text = text.strip()
+    """One requirement as pip reads it: a PEP 508 string, or a URL / VCS URL / local path (direct reference).
+
+    ``url`` keeps the URL as written (the resolver may need its credentials); ``raw`` has them redacted.
+    """
+    req = _parse_requirement(text.strip(), loc, editable=editable)
+    req.raw = redact_userinfo(req.raw)
+    return req
+
+
+def _parse_requirement(text: str, loc: Location, *, editable: bool) -> Requirement:
     url_form = is_url(text)
     marker_sep = "; " if url_form else ";"
     body, marker = text, None
@@ -361,7 +375,7 @@ def parse_requirement(text: str, loc: Location, *, editable: bool = False) -> Re
     try:
         parsed = PkgRequirement(text)
     except InvalidRequirement as exc:
-        raise InputError(f"invalid requirement {text!r}: {_first_line(str(exc))}", file=loc.file,
+        raise InputError(f"invalid requirement {redact_userinfo(text)!r}: {_first_line(str(exc))}", file=loc.file,
                          line=loc.line) from None
     specifier = str(parsed.specifier)
     if parsed.url and not specifier:

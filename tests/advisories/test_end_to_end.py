@@ -212,7 +212,8 @@ def test_online_merges_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture
             "id": "GHSA-tqdm-tqdm-tqdm", "summary": "only online",
             "affected": [{"package": {"name": "tqdm", "ecosystem": "PyPI"},
                           "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "4.66.3"}]}]}]}
-        monkeypatch.setenv("MLAUDIT_OSV_API", srv.url)
+        api = srv.url
+        monkeypatch.setenv("MLAUDIT_OSV_API", api)
         req = pins(tmp_path, "Jinja2==2.10\ntqdm==4.66.1\n")
         code, report = run_json(capsys, [str(req), "--online", *_only_advisories()])
     assert code == 1
@@ -221,7 +222,7 @@ def test_online_merges_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "GHSA-462w-v97r-4m45" in ids["PYSEC-2019-217"]["aliases"]
     assert ids["PYSEC-2019-217"]["severity"] == "high"
     online = report["data"]["advisories (online)"]
-    assert online["source"] == f"OSV API {srv.url}" and online["records"] == 2 and online["stale"] is False
+    assert online["source"] == f"OSV API {api}" and online["records"] == 2 and online["stale"] is False
     assert online["date"] == report["generated_at"][:10]
 
 

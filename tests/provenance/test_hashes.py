@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from auditor.checks.hashes import CHECK, pinned_hashes
 from auditor.model import Artifact, Location, Package, Requirement, Severity
 from auditor.policy import Policy
@@ -139,3 +141,18 @@ def test_file_of_another_project_on_the_page_does_not_count() -> None:
         findings = list(CHECK.run(make_context(url, [pkg])))
     assert [f.kind for f in findings] == ["hash-mismatch"]
     assert "evil-1.0.tar.gz" not in {a.filename for a in pkg.artifacts}
+
+
+def test_require_hashes_in_policy_file_gates_unhashed_pins(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``require-hashes = true`` in mlaudit.toml turns an unhashed pin into a failing finding (exit 1)."""
+    import json
+
+    from auditor.cli import main
+
+    (tmp_path / "requirements.txt").write_text("requests==2.31.0\n")
+    (tmp_path / "mlaudit.toml").write_text("require-hashes = true\n")
+    code = main(["--offline", str(tmp_path / "requirements.txt"), "--format", "json", "--disable-check", "advisories"])
+    kinds = [f["kind"] for f in json.loads(capsys.readouterr().out)["findings"]]
+    assert code == 1 and kinds == ["unpinned-hashes"]
+    (tmp_path / "mlaudit.toml").write_text("require-hashes = false\n")
+    assert main(["--offline", str(tmp_path / "requirements.txt"), "-q", "--disable-check", "advisories"]) == 0

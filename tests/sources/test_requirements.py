@@ -216,3 +216,11 @@ def test_editable_constraint_is_rejected(write: Write) -> None:
     path = write("c.txt", "-e ./x\n")
     with pytest.raises(InputError, match="not allowed as constraints"):
         read_requirements(str(path), constraint=True)
+
+
+def test_credentials_are_redacted_from_raw_but_kept_in_url() -> None:
+    req = parse_requirement("git+https://user:t0ken@127.0.0.1:9/org/x.git#egg=x", Location("r.txt", 1))
+    assert "t0ken" not in req.raw and "***@127.0.0.1" in req.raw
+    assert req.url == "git+https://user:t0ken@127.0.0.1:9/org/x.git#egg=x"
+    pep508 = parse_requirement("y @ https://u:p@127.0.0.1:9/y-1.0-py3-none-any.whl", Location("r.txt", 2))
+    assert "u:p@" not in pep508.raw and pep508.specifier == "==1.0"
