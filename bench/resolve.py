@@ -220,11 +220,14 @@ def main(argv: list[str] | None = None) -> int:
             rw = f"{warm_m / base[1]:.2f}x" if base else "-"
             rows.append((size, name, f"{cold_m:.2f}", rc, f"{warm_m:.2f}", rw))
             runs = tools[name][1]
-            json_rows.append(row(f"{size} cold", name, cold_m, runs=runs, baseline="uv pip compile",
-                                 ratio=ratio(cold_m, base[0] if base else None), rss_mb=round(rss[name], 1),
-                                 detection=detection.get(name)))
-            json_rows.append(row(f"{size} warm", name, warm_m, runs=runs, baseline="uv pip compile",
-                                 ratio=ratio(warm_m, base[1] if base else None)))
+            ours = name == "mlaudit"  # ratios are mlaudit's time / the other tool's (bench/run.py's column)
+            others = "; ".join(f"÷ {other} {cold_m / m[0]:.2f} cold, {warm_m / m[1]:.2f} warm"
+                               for other, m in medians.items() if ours and other not in (name, "uv pip compile"))
+            json_rows.append(row(f"{size} cold", name, cold_m, runs=runs, baseline="uv pip compile" if ours else None,
+                                 ratio=ratio(cold_m, base[0] if base else None) if ours else None,
+                                 rss_mb=round(rss[name], 1), detection=detection.get(name), note=others or None))
+            json_rows.append(row(f"{size} warm", name, warm_m, runs=runs, baseline="uv pip compile" if ours else None,
+                                 ratio=ratio(warm_m, base[1] if base else None) if ours else None))
         # re-audit of an already-resolved input (lockfile path)
         locked = INPUTS / f"{size}.resolved.txt"
         env = base_env() | {"MLAUDIT_CACHE_DIR": str(args.work / "lock-cache")}

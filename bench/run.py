@@ -113,7 +113,13 @@ def table_rows(scripts: dict[str, dict[str, Any]]) -> list[list[str]]:
                 continue
             unit = str(r.get("unit") or "s")
             ratio = r.get("ratio")
-            vs = f"{_ratio(ratio)} {r.get('baseline') or ''}".strip() if isinstance(ratio, (int, float)) else "-"
+            baseline = str(r.get("baseline") or "")
+            if not isinstance(ratio, (int, float)):
+                vs = "-"
+            elif baseline.startswith("mlaudit"):  # an anchor's row carrying mlaudit ÷ this tool
+                vs = f"{_ratio(ratio)} (mlaudit ÷ this)"
+            else:
+                vs = f"{_ratio(ratio)} {baseline}".strip()
             rss = r.get("rss_mb")
             out.append([name, _cell(r.get("case")), _cell(r.get("tool")), _num(r.get("median"), unit),
                         _cell(r.get("runs")), vs, f"{rss:.0f}" if isinstance(rss, (int, float)) and rss else "-",
@@ -127,7 +133,7 @@ def markdown(doc: dict[str, Any]) -> str:
              f"Machine: {doc['machine']['cpus']} CPUs, {doc['machine']['platform']}, Python "
              f"{doc['machine']['python']}. Command: `{doc['command']}`. All figures below were measured in this "
              "one run; `vs baseline` is mlaudit's figure divided by the named tool's on the same case "
-             "(below 1 = mlaudit faster/smaller).", ""]
+             "(below 1 = mlaudit faster/smaller); rows without it are the other tools' own figures.", ""]
     anchors: dict[str, str] = {}
     for run in scripts.values():
         result = run.get("result")

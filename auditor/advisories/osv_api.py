@@ -25,6 +25,7 @@ WORKERS = 8
 MAX_PAGES = 100
 
 PackageVersion = tuple[str, str]
+Key = tuple[str, str | None]  # (name, version); version None: every advisory of the name
 
 
 def api_base() -> str:
@@ -58,8 +59,10 @@ class OsvApiClient:
         return out
 
     @staticmethod
-    def _query(key: PackageVersion, token: str | None) -> dict[str, Any]:
-        query: dict[str, Any] = {"package": {"name": key[0], "ecosystem": "PyPI"}, "version": key[1]}
+    def _query(key: Key, token: str | None) -> dict[str, Any]:
+        query: dict[str, Any] = {"package": {"name": key[0], "ecosystem": "PyPI"}}
+        if key[1] is not None:
+            query["version"] = key[1]
         if token:
             query["page_token"] = token
         return query
@@ -71,17 +74,18 @@ class OsvApiClient:
         with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(batches)))) as pool:
             return list(pool.map(self._batch, batches))
 
-    def query_ids(self, packages: Sequence[PackageVersion]) -> dict[PackageVersion, list[str]]:
-        """Advisory ids per (PEP 503 name, version), following ``next_page_token`` until exhausted."""
-        keys = [(canonical_name(n), v) for n, v in packages]
-        found: dict[PackageVersion, list[str]] = {k: [] for k in keys}
-        pending: list[tuple[PackageVersion, str | None]] = [(k, None) for k in dict.fromkeys(keys)]
+    def query_ids(self, packages: Sequence[Key]) -> dict[Key, list[str]]:
+        """Advisory ids per (PEP 503 name, version) — version ``None`` asks for every advisory of the name —
+        following ``next_page_token`` until exhausted."""
+        keys: list[Key] = [(canonical_name(n), v) for n, v in packages]
+        found: dict[Key, list[str]] = {k: [] for k in keys}
+        pending: list[tuple[Key, str | None]] = [(k, None) for k in dict.fromkeys(keys)]
         rounds = 0
         while pending:
             rounds += 1
             if rounds > MAX_PAGES:
                 raise self._bad(f"more than {MAX_PAGES} pages of results")
-            next_pending: list[tuple[PackageVersion, str | None]] = []
+            next_pending: list[tuple[Key, str | None]] = []
             chunks = [pending[start:start + BATCH_SIZE] for start in range(0, len(pending), BATCH_SIZE)]
             answers = self._batches([[self._query(key, token) for key, token in chunk] for chunk in chunks])
             for chunk, results in zip(chunks, answers, strict=True):
@@ -122,7 +126,13 @@ class OsvApiClient:
         return dict(zip(unique, records, strict=True))
 
     def query(self, packages: Sequence[PackageVersion]) -> dict[PackageVersion, list[dict[str, Any]]]:
-        """Full OSV records per (name, version)."""
-        ids = self.query_ids(packages)
-        records = self.fetch([i for found in ids.values() for i in found])
-        return {key: [records[i] for i in found] for key, found in ids.items()}
+        """Full OSV records per (name, version): the advisories of that version, plus every ``MAL-`` record of the
+        name whatever its version (issue 5: a name once used for malware is suspicious), asked in the same
+        batches as name-only queries of which only the ``MAL-`` ids are fetched."""
+        keys: list[PackageVersion] = [(canonical_name(n), v) for n, v in packages]
+        names = list(dict.fromkeys(name for name, _ in keys))
+        ids = self.query_ids([*keys, *[(name, None) for name in names]])
+        malware = {name: [i for i in ids[(name, None)] if i.startswith("MAL-")] for name in names}
+        per_key = {key: list(dict.fromkeys([*ids[key], *malware[key[0]]])) for key in keys}
+        records = self.fetch([i for found in per_key.values() for i in found])
+        return {key: [records[i] for i in found] for key, found in per_key.items()}

@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import tempfile
+import time
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -160,8 +161,6 @@ def update_lock() -> Iterator[None]:
 
 
 def _remove_leftovers(folder: Path, *, min_age: float) -> None:
-    import time
-
     now = time.time()
     for path in folder.iterdir():
         if not (path.name.startswith(TEMP_PREFIX) or path.name.startswith(f".{TEMP_PREFIX}")

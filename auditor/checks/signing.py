@@ -15,12 +15,11 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from auditor.commands.verify_model_cmd import signature_finding
-from auditor.errors import UsageError
+from auditor.errors import IncompleteError, UsageError
 from auditor.model import Finding, Location, Severity
 from auditor.models.refs import SKIP_DIRS, is_venv
 from auditor.models.settings import SigningSettings, model_settings
-from auditor.models.signing import SIGNATURE_NAME, check_manifest, subject_name, verify_model
+from auditor.models.signing import SIGNATURE_NAME, check_manifest, signature_finding, subject_name, verify_model
 from auditor.options import AuditContext
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".onnx", ".gguf", ".h5", ".hdf5", ".keras",
@@ -63,7 +62,7 @@ class SigningCheck:
                 result = verify_model(target, sig, key=settings.key, certificates=settings.certificates or None,
                                       identity=settings.identity, identity_provider=settings.identity_provider,
                                       ignore_unsigned_files=settings.ignore_unsigned_files)
-            except UsageError as exc:  # e.g. the configured key file is missing: a config problem, said as such
+            except (UsageError, IncompleteError) as exc:  # key file missing, trust root unreachable: said as such
                 ctx.skip(f"model signature not verified: {exc.message}", file=str(sig))
                 return []
         else:
@@ -86,8 +85,8 @@ class SigningCheck:
 
 def _signed_dir(sig: Path) -> Path | None:
     name = subject_name(sig)
-    if not name:
-        return None
+    if not name or "/" in name or "\\" in name or name in (".", ".."):
+        return None  # the subject is a directory name beside the signature, nothing else
     sibling = sig.parent / name
     if sibling.is_dir():
         return sibling

@@ -80,6 +80,7 @@ class TyposquatCheck:
         hf = hf_detector(policy.hf_org_allowlist)
         self._record_sources(ctx, len(detector.popular), len(hf.popular))
         meta_base = self._metadata_base(ctx)
+        detector.prefetch(pkg.name for pkg in ctx.report.packages.values())
         for pkg in list(ctx.report.packages.values()):
             result = detector.check(pkg.name)
             if meta_base and result.candidate and result.score >= 0.3:

@@ -16,12 +16,11 @@ from rich.markup import escape
 
 from auditor.commands.common import add_output_args, emit
 from auditor.errors import EXIT_CLEAN, EXIT_POLICY
-from auditor.model import Finding, Location, Report, Severity
-from auditor.models.signing import VerifyResult, verify_model
+from auditor.model import Report, Severity
+from auditor.models.signing import VerifyResult, signature_finding, verify_model
 
 NAME = "verify-model"
 HELP = "verify an OpenSSF model-signing signature (model.sig) of a model directory"
-RULE = "MLA-MODEL-SIGNATURE-INVALID"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -58,21 +57,12 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_CLEAN if result.verified else EXIT_POLICY
 
 
-def signature_finding(model_dir: Path, signature: Path, result: VerifyResult, check: str = NAME) -> Finding:
-    return Finding(
-        kind="signature-invalid", id=RULE, severity=Severity.CRITICAL,
-        message=f"model signature does not verify for {model_dir}: {result.message}",
-        path=str(model_dir), location=Location(str(signature)),
-        evidence={"method": result.method, "problems": list(result.problems), "signature": str(signature)},
-        fix="do not use this model: it differs from what was signed, or was signed by someone else", check=check)
-
-
 def build_report(model_dir: Path, signature: Path, result: VerifyResult) -> Report:
     report = Report(inputs=[str(model_dir), str(signature)], root_name=model_dir.name,
                     generated_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat())
     report.properties["model_signature"] = {"verified": result.verified, "method": result.method,
                                             "message": result.message}
     if not result.verified:
-        report.findings.append(signature_finding(model_dir, signature, result))
+        report.findings.append(signature_finding(model_dir, signature, result, check=NAME))
     report.fail_on = Severity.LOW
     return report

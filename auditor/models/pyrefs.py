@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import bisect
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,7 +122,9 @@ def extract_python(source: str, shown: str, file_dir: Path, project_dir: Path) -
     Only the statements whose lines hold a loader call (``hit_lines``) are walked expression by expression; the
     rest of the file contributes its assignments (values of names), which is why the file is parsed whole.
     """
-    tree = ast.parse(source, filename=shown)
+    with warnings.catch_warnings():  # the audited file's invalid escapes etc. are not the audit's to print
+        warnings.simplefilter("ignore")
+        tree = ast.parse(source, filename=shown)
     extractor = _Extractor(shown, (file_dir, project_dir), hit_lines(source))
     extractor.run(tree)
     return extractor.result
@@ -349,6 +352,11 @@ class _Extractor:
         revision = self._keyword_values(node, "revision", env)
         trust = self._trust(node)
         arg = self._argument(node, rule.position, rule.keywords)
+        if arg is None and rule is _PIPELINE and (node.args or any(k.arg == "task" for k in node.keywords)):
+            task = ast.unparse(node.args[0] if node.args else next(k.value for k in node.keywords if k.arg == "task"))
+            self.result.skipped.append(Skipped(
+                reason=f"pipeline({task[:60]}) without model=: transformers picks a default model at run time "
+                       "(unpinned); it is not audited", file=self.shown, line=node.lineno, requirement=task[:120]))
         targets: list[ast.expr] = [arg] if arg is not None else []
         targets += [k.value for k in node.keywords if k.arg in rule.extra_keywords]
         for target in targets:

@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import IncompleteError, UsageError
+from auditor.model import Finding, Location, Severity
 
 SIGNATURE_NAME = "model.sig"
+SIGNATURE_RULE = "MLA-MODEL-SIGNATURE-INVALID"
 
 
 @dataclass
@@ -65,11 +67,23 @@ def verify_model(model_dir: Path, signature: Path, *, key: Path | None = None, c
         config.verify(model_dir, signature)
     except ValueError as exc:  # digest mismatch, key mismatch, malformed bundle (JSONDecodeError is a ValueError)
         return VerifyResult(False, _first_line(exc), method, [_first_line(exc)])
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a bundle missing the fields it must have
+        message = f"malformed signature bundle ({type(exc).__name__}: {_first_line(exc)})"
+        return VerifyResult(False, message, method, [message])
     except Exception as exc:  # sigstore's VerificationError; trust-root or certificate loading failures
         if type(exc).__name__ == "VerificationError":
             return VerifyResult(False, _first_line(exc), method, [_first_line(exc)])
         raise IncompleteError(f"could not verify the signature ({type(exc).__name__}: {_first_line(exc)})") from exc
     return VerifyResult(True, "signature verified", method)
+
+
+def signature_finding(model_dir: Path, signature: Path, result: VerifyResult, check: str) -> Finding:
+    return Finding(
+        kind="signature-invalid", id=SIGNATURE_RULE, severity=Severity.CRITICAL,
+        message=f"model signature does not verify for {model_dir}: {result.message}",
+        path=str(model_dir), location=Location(str(signature)),
+        evidence={"method": result.method, "problems": list(result.problems), "signature": str(signature)},
+        fix="do not use this model: it differs from what was signed, or was signed by someone else", check=check)
 
 
 def _check_public_key(key: Path) -> None:
@@ -125,15 +139,20 @@ def check_manifest(model_dir: Path, signature: Path, ignore_unsigned_files: bool
     predicate = statement.get("predicate") if statement else None
     if not isinstance(predicate, dict):
         return None
-    serialization = predicate.get("serialization") or {}
+    serialization = predicate.get("serialization")
     resources = predicate.get("resources")
-    if serialization.get("method") != "files" or not isinstance(resources, list):
+    if not isinstance(serialization, dict) or serialization.get("method") != "files" or not isinstance(resources, list):
         return None
-    ignored = {str(p) for p in serialization.get("ignore_paths") or []}
+    ignore_paths = serialization.get("ignore_paths")
+    ignored = {str(p) for p in ignore_paths} if isinstance(ignore_paths, list) else set()
     expected: dict[str, str] = {}
     for item in resources:
         if isinstance(item, dict) and item.get("algorithm") == "sha256" and isinstance(item.get("name"), str):
-            expected[item["name"]] = str(item.get("digest", ""))
+            name = item["name"]
+            if name.startswith("/") or ".." in name.split("/"):
+                return VerifyResult(False, f"signed manifest names a path outside the model: {name[:100]}",
+                                    "manifest digests", [name[:100]])
+            expected[name] = str(item.get("digest", ""))
     if not expected:
         return None
     problems: list[str] = []
@@ -141,7 +160,7 @@ def check_manifest(model_dir: Path, signature: Path, ignore_unsigned_files: bool
     for name, digest in sorted(expected.items()):
         if name not in present:
             problems.append(f"missing signed file {name}")
-        elif _sha256(model_dir / name) != digest:
+        elif not (model_dir / name).is_file() or _sha256(model_dir / name) != digest:
             problems.append(f"hash mismatch for {name}")
     if not ignore_unsigned_files:
         problems += [f"unsigned file {name}" for name in sorted(present - set(expected))]

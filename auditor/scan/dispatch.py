@@ -33,6 +33,8 @@ def sniff(head: bytes, name: str = "") -> str:
         return "ggml"
     if head.startswith(b"\x93NUMPY"):
         return "npy"
+    if len(head) >= 9 and head[8:9] == b"{":
+        return "safetensors"  # before the compression magics: a header length can spell any of them
     if head.startswith(b"\x1f\x8b"):
         return "gzip"
     if head.startswith(b"BZh") and len(head) > 3 and head[3:4].isdigit():
@@ -47,8 +49,6 @@ def sniff(head: bytes, name: str = "") -> str:
         return "joblib-zlib"
     if len(head) > 262 and head[257:262] == b"ustar":
         return "tar"
-    if len(head) >= 9 and head[8:9] == b"{":
-        return "safetensors"
     if looks_like_pickle(head):
         return "pickle"
     stripped = head.lstrip()
@@ -129,8 +129,25 @@ def scan_stream(f: BinaryIO, state: ScanState, *, name: str = "", size: int | No
     if fmt in ("unknown", "json") and name.lower().endswith(_PROMISED_FORMATS):
         # the name promises a format whose bytes are not there: validate as that format (gives a finding)
         fmt = _PROMISED_FORMATS_MAP[name.lower().rsplit(".", 1)[-1]]
+    start = f.tell() if seekable else None
     _dispatch(fmt, f, state, name=name, size=size, head=head)
+    if fmt not in ("pickle", "unknown", "json") and start is not None:
+        _pickle_polyglot(f, state, fmt, head, start)
     return fmt
+
+
+def _pickle_polyglot(f: BinaryIO, state: ScanState, fmt: str, head: bytes, start: int) -> None:
+    """Bytes that are another format *and* a pickle from offset 0 (``pickle.load``/``torch.load`` of the file
+    would run the pickle): scan that reading too."""
+    from auditor.scan.pickle_scan import looks_like_pickle, scan_pickle_stream
+
+    if not looks_like_pickle(head):
+        return
+    state.add("MLA-POLYGLOT", Severity.HIGH, f"file is a {fmt} file and also parses as a pickle from offset 0: "
+              "loaders that unpickle it run different content than format-aware tools see",
+              {"format": "polyglot", "formats": [fmt, "pickle"]})
+    f.seek(start)
+    scan_pickle_stream(f, state, "pickle", base=0)
 
 
 _PROMISED_FORMATS_MAP = {"safetensors": "safetensors", "gguf": "gguf", "npy": "npy"}

@@ -21,6 +21,7 @@ from auditor.scan.pickle_reader import (
     Event,
     Ext,
     Global,
+    LimitReached,
     Opaque,
     PersId,
     PickleError,
@@ -301,10 +302,12 @@ def _joblib_hook(analysis: PickleAnalysis, budget: list[int], state: ScanState):
         if isinstance(dtype, Call) and isinstance(dtype.args, tuple) and dtype.args and isinstance(dtype.args[0], str):
             descr = dtype.args[0]
         if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape) or descr is None:
-            raise PickleError("joblib array wrapper with an unreadable shape/dtype", src.offset)
+            raise LimitReached("joblib array wrapper with an unreadable shape/dtype: the inline array cannot be "
+                               "skipped", src.offset)
         size = dtype_itemsize(descr)
         if size is None:
-            raise PickleError(f"joblib array with unsupported dtype {descr!r}", src.offset)
+            raise LimitReached(f"joblib array with unsupported dtype {descr!r}: the inline array cannot be skipped",
+                               src.offset)
         if size == 0:  # object array: joblib pickles it inline, right here
             base = src.offset
             nested = read_pickle(src, state.limits, hook, budget)
@@ -324,20 +327,18 @@ def _joblib_hook(analysis: PickleAnalysis, budget: list[int], state: ScanState):
 
 # -- streams of pickles -------------------------------------------------------------------------------------
 def looks_like_pickle(head: bytes) -> bool:
-    """Cheap content test: does a pickle plausibly start here? (Full parsing decides.)"""
-    if not head:
+    """Content test on the first bytes: does a pickle start here? True when they parse to STOP, or parse into
+    imports/calls, or (after a PROTO opcode) parse cleanly until the sample ends."""
+    if not head or head[0] not in PICKLE_OPCODES:
         return False
-    if head[0] == 0x80:
-        return len(head) > 1 and head[1] <= 5
-    if head[0] not in PICKLE_OPCODES:
+    if head[0] == 0x80 and (len(head) < 2 or head[1] > 5):
         return False
-    try:
-        res = read_pickle(ByteSource(io.BytesIO(head)))
-    except Exception:  # pragma: no cover - read_pickle reports errors in the result
-        return False
+    res = read_pickle(ByteSource(io.BytesIO(head)))
     if res.complete:
         return True
-    return any(ev.kind in ("import", "call") for ev in res.events) and res.ops >= 3
+    if any(ev.kind in ("import", "call") for ev in res.events) and res.ops >= 3:
+        return True
+    return head[0] == 0x80 and res.ops >= 4 and bool(res.error) and str(res.error).startswith("truncated")
 
 
 def scan_pickle_stream(f: Any, state: ScanState, fmt: str = "pickle", *, base: int = 0) -> PickleAnalysis:

@@ -50,7 +50,11 @@ def header_lines(text: str, header: str) -> list[int]:
 
 
 def filename_of(url: str) -> str:
-    return PurePosixPath(unquote(urlsplit(url).path)).name
+    try:
+        path = urlsplit(url).path
+    except ValueError:  # e.g. a malformed IPv6 host: the file name is still the last path segment
+        path = url.split("?", 1)[0].split("#", 1)[0]
+    return PurePosixPath(unquote(path)).name
 
 
 def artifact(entry: dict[str, Any], kind: str, hashes: dict[str, str]) -> Artifact:
@@ -115,12 +119,14 @@ def apply_identity(result: SourceResult, pyproject: str | None) -> None:
 def mark_direct(result: SourceResult, direct: set[str] | None) -> None:
     """``direct`` names (None: unknown -> every package nothing else requires) become root edges."""
     children = {e.child for e in result.edges if e.parent != ROOT_NODE}
+    from_root = {e.child for e in result.edges if e.parent == ROOT_NODE}
     for pkg in result.packages:
         if direct is not None:
             pkg.direct = pkg.name in direct
         else:
             pkg.direct = pkg.node_id not in children
-        if pkg.direct and not any(e.parent == ROOT_NODE and e.child == pkg.node_id for e in result.edges):
+        if pkg.direct and pkg.node_id not in from_root:
+            from_root.add(pkg.node_id)
             result.edges.append(Edge(ROOT_NODE, pkg.node_id, requirement=pkg.name, origin="lockfile"))
 
 
@@ -139,7 +145,10 @@ def record_indexes(result: SourceResult, declared: list[str] | None = None) -> N
 
 def without_credentials(url: str) -> str:
     """``https://user:token@host/simple`` -> ``https://***@host/simple``."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"(://)[^/@\s]+@", r"\1***@", url)
     if "@" not in parts.netloc:
         return url
     return urlunsplit((parts.scheme, "***@" + parts.netloc.rsplit("@", 1)[1], parts.path, parts.query,

@@ -38,10 +38,13 @@ def load_pipfile_lock(path: str, options: AuditOptions) -> SourceResult:
         if not isinstance(section, dict):
             raise InputError(f"\"{category}\" must be an object", file=path, line=lines.quoted(category))
         start_line = lines.quoted(category)
-        start = lines.text.find(f'"{category}"')
+        cursor = max(lines.text.find(f'"{category}"'), 0)
         for raw_name, raw in section.items():
             name = canonical_name(str(raw_name))
-            line = lines.quoted(str(raw_name), max(start, 0)) or start_line
+            found = lines.offset_of_quoted(str(raw_name), cursor)  # keys come in file order: search onwards
+            if found is not None:
+                cursor = found + 1
+            line = lines.line_at(found) if found is not None else start_line
             if not isinstance(raw, dict):
                 raise InputError(f"{category}.{raw_name} must be an object", file=path, line=line)
             version = raw.get("version")

@@ -50,7 +50,7 @@ def decode_text(data: bytes, path: str) -> str:
             except UnicodeDecodeError as exc:
                 raise InputError(f"not valid {encoding} text ({exc.reason})", file=path,
                                  line=_line_of(data, exc.start)) from None
-    if b"\x00" in data[:65536]:
+    if b"\x00" in data:
         raise InputError("binary file (contains NUL bytes), not a text input", file=path)
     try:
         return _newlines(data.decode("utf-8"))

@@ -76,6 +76,11 @@ class LineFinder:
         m = re.search(r"^[ \t]*\[\[?[ \t]*" + re.escape(header) + r"[ \t]*\]\]?", self.text, re.M)
         return m.start() if m else 0
 
+    def offset_of_quoted(self, value: str, start: int = 0) -> int | None:
+        """Offset of the first ``"value"`` at or after ``start`` (JSON keys), else None."""
+        pos = self.text.find(f'"{value}"', start)
+        return pos if pos >= 0 else None
+
     def quoted(self, value: str, start: int = 0) -> int | None:
         """Line of the first ``"value"`` / ``'value'`` at or after ``start``."""
         for quote in ('"', "'"):

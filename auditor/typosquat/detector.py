@@ -113,6 +113,15 @@ class Detector:
         return bool(regex.match(name))
 
     # -- public API ----------------------------------------------------------------------------------------------
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Batch the edit-distance look-ups of ``names`` before calling ``check`` on each (same answers, faster)."""
+        keys: list[str] = []
+        for name in names:
+            stripped = name.strip()
+            if stripped and len(stripped) <= MAX_NAME_LENGTH:
+                keys.append(self._key(stripped if stripped.isascii() else fold_unicode(stripped)))
+        self.index.prefetch(keys)
+
     def check(self, name: str, *, boost: float = 0.0, boost_reasons: list[str] | None = None) -> TyposquatResult:
         """Score one name. Never raises on odd input: empty/too long/non-ASCII names get an explained result.
 

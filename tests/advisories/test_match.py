@@ -145,3 +145,20 @@ def test_severity(severity: list[dict[str, str]], spec: dict[str, str] | None, e
         record["database_specific"] = spec
     info = record_severity(record)
     assert (info.severity, info.source) == (expected, source)
+
+
+def test_several_affected_entries_for_one_package() -> None:
+    """The schema allows several ``affected`` entries per package (e.g. split by ``ecosystem_specific``): any of
+    them matching is enough; an entry of another package (or a PyPI name differing after PEP 503) never is."""
+    record = {"id": "X-2", "affected": [
+        {"package": {"name": "demo", "ecosystem": "PyPI"}, "ecosystem_specific": {"imports": ["demo.a"]},
+         "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "1.0"}, {"fixed": "1.1"}]}]},
+        {"package": {"name": "Demo", "ecosystem": "PyPI"}, "versions": ["2.0"]},
+        {"package": {"name": "demo-extra", "ecosystem": "PyPI"},
+         "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]},
+    ]}
+    hits = {v: match_record(record, "demo", v) for v in ("1.0", "2.0", "1.5", "3.0")}
+    assert hits["1.0"] is not None and hits["1.0"].matched_by == ("range",)
+    assert hits["2.0"] is not None and hits["2.0"].matched_by == ("versions",)
+    assert hits["1.5"] is None and hits["3.0"] is None
+    assert match_record(record, "demo-extra", "9") is not None

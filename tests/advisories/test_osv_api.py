@@ -27,7 +27,9 @@ class FakeOsv:
     """Answers querybatch from ``ids_for`` (name -> list of id pages) and vulns from ``records``."""
 
     def __init__(self, srv: LoopbackServer) -> None:
-        self.pages: dict[str, list[list[str]]] = {}
+        self.pages: dict[str, list[list[str]]] = {}  # answers to (name, version) queries
+        self.name_pages: dict[str, list[list[str]]] = {}  # answers to name-only queries
+        self.queries: list[dict[str, Any]] = []
         self.records: dict[str, dict[str, Any]] = {}
         self.batch_sizes: list[int] = []
         self.fail_batch: list[Response] = []  # responses served (in order) before real answers
@@ -42,9 +44,11 @@ class FakeOsv:
         queries = req.json()["queries"]
         self.batch_sizes.append(len(queries))
         results = []
+        self.queries.extend(queries)
         for q in queries:
             assert q["package"]["ecosystem"] == "PyPI"
-            pages = self.pages.get(q["package"]["name"], [[]])
+            source = self.pages if "version" in q else self.name_pages
+            pages = source.get(q["package"]["name"], [[]])
             index = int(q.get("page_token", "0"))
             result: dict[str, Any] = {"vulns": [{"id": i, "modified": "2026-11-01T00:00:00Z"} for i in pages[index]]}
             if index + 1 < len(pages):
@@ -73,12 +77,33 @@ def test_batching_and_pagination() -> None:
             fake.records[rid] = record(rid, "paged", [{"introduced": "0"}])
         packages = [(f"pkg-{i}", "1.0") for i in range(BATCH_SIZE + 500)] + [("Paged", "2.0")]
         answer = OsvApiClient(fast_http(), base=srv.url).query(packages)
-        assert sorted(fake.batch_sizes[:2]) == [501, BATCH_SIZE]  # sent concurrently: any order
+        # 1,501 version queries + 1,501 name-only (malware) queries, sent concurrently in batches of <= 1,000
+        assert sorted(fake.batch_sizes[:4]) == [2, BATCH_SIZE, BATCH_SIZE, BATCH_SIZE]
         assert all(size <= BATCH_SIZE for size in fake.batch_sizes)
+        assert sum("version" not in q for q in fake.queries[:3002]) == 1501
         assert [r["id"] for r in answer[("paged", "2.0")]] == ["OSV-A", "OSV-B", "OSV-C"]
         assert [r["id"] for r in answer[("pkg-7", "1.0")]] == ["OSV-A"]
         vuln_gets = [r.path for r in srv.log if r.path.startswith("/v1/vulns/")]
         assert sorted(vuln_gets) == ["/v1/vulns/OSV-A", "/v1/vulns/OSV-B", "/v1/vulns/OSV-C"]  # fetched once each
+
+
+def test_name_only_query_brings_malware_whatever_the_version() -> None:
+    """Issue 5: a MAL- record of the name counts even when the audited version is not listed; the name-only
+    answer's other ids (advisories of other versions) are never fetched."""
+    with LoopbackServer() as srv:
+        fake = FakeOsv(srv)
+        fake.name_pages["sneaky"] = [["GHSA-oldv-oldv-oldv"], ["MAL-2026-9"]]  # paginated too
+        fake.records["MAL-2026-9"] = dict(record("MAL-2026-9", "sneaky", []), affected=[
+            {"package": {"name": "sneaky", "ecosystem": "PyPI"}, "versions": ["0.1"]}])
+        answer = OsvApiClient(fast_http(), base=srv.url).query([("Sneaky", "9.9")])
+        assert [r["id"] for r in answer[("sneaky", "9.9")]] == ["MAL-2026-9"]
+        assert not srv.requests_to("/v1/vulns/GHSA")
+        ctx = _ctx(online=True)  # through the check: sneaky 0.1 is in the report; the record lists 0.1 only
+        ctx.report.packages["sneaky"].version = "0.2"
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("MLAUDIT_OSV_API", srv.url)
+            (finding,) = [f for f in MALICIOUS.run(ctx) if f.package == ("sneaky", "0.2")]
+        assert finding.id == "MAL-2026-9" and finding.evidence["version_listed"] is False
 
 
 def test_batches_are_concurrent() -> None:
@@ -95,9 +120,9 @@ def test_batches_are_concurrent() -> None:
 
     with LoopbackServer() as srv:
         srv.route("POST", "/v1/querybatch", querybatch)
-        answer = OsvApiClient(fast_http(retries=0), base=srv.url).query(
-            [(f"p{i}", "1.0") for i in range(BATCH_SIZE + 1)])
-    assert len(answer) == BATCH_SIZE + 1 and not any(answer.values())
+        packages = [(f"p{i}", "1.0") for i in range(BATCH_SIZE // 2 + 1)]  # + as many name-only: 2 batches
+        answer = OsvApiClient(fast_http(retries=0), base=srv.url).query(packages)
+    assert len(answer) == len(packages) and not any(answer.values())
 
 
 def test_truncated_json_is_network_error() -> None:
@@ -105,8 +130,8 @@ def test_truncated_json_is_network_error() -> None:
         srv.route("POST", "/v1/querybatch", lambda _r: Response(200, b'{"results": [{"vulns": [{"id": "GH'))
         with pytest.raises(NetworkError, match="invalid JSON"):
             OsvApiClient(fast_http(), base=srv.url).query([("x", "1")])
-        fake_pages = {"results": [{"vulns": [{"id": "OSV-T"}]}]}
-        srv.route("POST", "/v1/querybatch", lambda _r: Response.json(fake_pages))
+        srv.route("POST", "/v1/querybatch", lambda r: Response.json(
+            {"results": [{"vulns": [{"id": "OSV-T"}]} for _ in r.json()["queries"]]}))
         srv.route("GET", "/v1/vulns/OSV-T", lambda _r: Response(200, b'{"id": "OSV-T", "affected": ['))
         with pytest.raises(NetworkError, match="invalid JSON") as info:
             OsvApiClient(fast_http(), base=srv.url).query([("x", "1")])

@@ -121,3 +121,25 @@ def test_unwritable_cache_dir_still_audits(tmp_path: Path, monkeypatch: pytest.M
     store = open_store()
     assert not store.updated and any("temporary index" in w for w in store.warnings)
     assert _ids(store, "jinja2", "2.10")
+
+
+@pytest.mark.parametrize(("days", "stale"), [(0, False), (30, False), (31, True), (400, True)])
+def test_stale_boundary_is_30_days(tmp_path: Path, days: int, stale: bool) -> None:
+    import datetime as dt
+
+    from auditor.advisories.db import AdvisoryDB, build_index
+
+    date = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)).date().isoformat()
+    path = tmp_path / "x.sqlite"
+    build_index(path, [{"id": "PYSEC-1", "affected": [{"package": {"name": "a", "ecosystem": "PyPI"}}]}],
+                {"kind": "updated", "source": "test", "date": date})
+    db = AdvisoryDB.open(path)
+    store = AdvisoryStore(db, db)
+    assert store.advisory_source().stale is stale and store.advisory_source().date == date
+    assert (store.stale_warning() is not None) is stale
+
+
+def test_withdrawn_mal_record_is_not_malicious() -> None:
+    mal = {"id": "MAL-2024-77", "withdrawn": "2024-05-01T00:00:00Z",
+           "affected": [{"package": {"name": "demo", "ecosystem": "PyPI"}, "versions": ["1.0"]}]}
+    assert malicious_findings("demo", "1.0", [mal]) == []

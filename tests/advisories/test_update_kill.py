@@ -26,6 +26,7 @@ from auditor.advisories.findings import vulnerability_findings
 from tests.support.httpserver import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and flock are POSIX")
 
 
 def osv(rid: str, name: str, fixed: str) -> dict[str, Any]:

@@ -98,3 +98,24 @@ def test_terminal_output_never_says_clean_when_incomplete(tmp_path: Path, capsys
     assert "INCOMPLETE" in out
     code = main(["--offline", str(req), "--require-complete", "-q"])
     assert code == 3
+
+
+def test_subcommand_names_are_known_without_importing() -> None:
+    """The CLI imports only the subcommand asked for; that relies on module names matching ``NAME``."""
+    import importlib
+
+    from auditor.cli import command_name
+    from auditor.commands import COMMAND_MODULES
+
+    for module_name in COMMAND_MODULES:
+        assert importlib.import_module(module_name).NAME == command_name(module_name), module_name
+
+
+def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    from auditor.cli import command_name
+    from auditor.commands import COMMAND_MODULES
+
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for module_name in COMMAND_MODULES:
+        assert f"  {command_name(module_name)} " in out

@@ -151,3 +151,11 @@ def test_loading_a_downloaded_snapshot_is_not_a_run_time_reference(tmp_path: Pat
     refs, skipped = find_model_refs(tmp_path)
     assert {(r.repo_id, r.revision) for r in refs} == {("acme-ai/snap", SHA), ("acme-ai/inline", None)}
     assert [s.requirement for s in skipped] == ["user_path"]
+
+
+def test_pipeline_without_model_is_recorded(tmp_path: Path) -> None:
+    (tmp_path / "p.py").write_text("from transformers import pipeline\nclf = pipeline('sentiment-analysis')\n"
+                                   "gen = pipeline(task='text-generation', model='acme-ai/gen')\n")
+    refs, skipped = find_model_refs(tmp_path)
+    assert [r.repo_id for r in refs] == ["acme-ai/gen"]
+    assert len(skipped) == 1 and skipped[0].line == 2 and "default model" in skipped[0].reason

@@ -121,3 +121,42 @@ def test_check_configured_key_missing_is_recorded(signed: Path) -> None:
     findings, ctx = _check(signed)
     assert findings == []
     assert any("absent.pem" in s.reason for s in ctx.report.skipped)
+
+
+@pytest.mark.parametrize("payload", [
+    {"subject": [{"name": "tiny-model"}], "predicate": "nope"},
+    {"subject": [{"name": "tiny-model"}], "predicate": {"serialization": "files", "resources": []}},
+    {"subject": [{"name": "tiny-model"}], "predicate": {"serialization": {"method": "files", "ignore_paths": 3},
+                                                        "resources": [{"algorithm": "sha256", "name": 5}]}},
+    {"subject": [{"name": "tiny-model"}], "predicate": {"serialization": {"method": "files"},
+                                                        "resources": [{"algorithm": "sha256", "name": "../x",
+                                                                       "digest": "00"}]}},
+    {"subject": [{"name": "../../etc"}]},
+    {"subject": "x"},
+])
+def test_check_survives_malformed_signatures(signed: Path, payload: dict) -> None:  # type: ignore[type-arg]
+    import base64
+
+    bundle = {"dsseEnvelope": {"payload": base64.b64encode(json.dumps(payload).encode()).decode()}}
+    (signed / "model.sig").write_text(json.dumps(bundle))
+    findings, ctx = _check(signed)
+    kinds = {f.kind for f in findings}
+    assert kinds <= {"signature-invalid", "unsigned-model"}
+    assert findings or ctx.report.skipped  # never silent
+
+
+def test_check_survives_garbage_signature_file(signed: Path) -> None:
+    (signed / "model.sig").write_bytes(b"\x00\xffnot json")
+    findings, ctx = _check(signed)
+    assert any("which model directory" in s.reason for s in ctx.report.skipped)
+    assert [f.kind for f in findings] == ["unsigned-model"]
+
+
+def test_configured_key_with_malformed_bundle_is_invalid(signed: Path) -> None:
+    shutil.copy(signed.parent / "public_key.pem", signed / "signing.pem")
+    (signed / "mlaudit.toml").write_text('[model-signing]\nkey = "signing.pem"\n')
+    (signed / "model.sig").write_text(json.dumps({"dsseEnvelope": {"payload": ""}, "mediaType": "x"}))
+    findings, ctx = _check(signed)
+    # the subject cannot be read, so the directory is not matched: recorded, and its weights reported unsigned
+    assert any("which model directory" in s.reason for s in ctx.report.skipped)
+    assert _verify(signed, "--key", str(signed / "signing.pem")) == 1

@@ -408,3 +408,24 @@ def test_zip_symlink_member_escaping(tmp_path: Path) -> None:
         zf.writestr(ok, "config.json")
     findings = [f for f in scan_file(p) if f.id == "MLA-ARCHIVE-TRAVERSAL"]
     assert [f.evidence["member"] for f in findings] == ["model/config.json"]
+
+
+@pytest.mark.parametrize("length", [93, 0x8B1F, 0x685A42])  # header lengths that spell lzma/gzip/bzip2 magics
+def test_safetensors_header_length_colliding_with_compression_magic(tmp_path: Path, length: int) -> None:
+    header = b'{"__metadata__": {}}'.ljust(length, b" ")
+    findings = scan_file(_write(tmp_path, "m.safetensors", struct.pack("<Q", length) + header))
+    assert findings == []
+
+
+def test_safetensors_pickle_polyglot(tmp_path: Path, sentinel: Path) -> None:
+    """A pickle whose 9th byte is '{' sniffs as safetensors; the pickle reading is scanned as well."""
+    data = craft.proto(2) + b"NX\x05\x00\x00\x00{abcd0" + craft.os_system_p2(sentinel)[2:]
+    assert data[8:9] == b"{"
+    findings = scan_file(_write(tmp_path, "m.safetensors", data))
+    assert {"MLA-POLYGLOT", "MLA-PICKLE-EXEC", "MLA-SAFETENSORS-INVALID"} <= _ids(findings)
+
+
+@pytest.mark.parametrize("length", [0x280, 0x380, 0x480, 0x580])  # lengths whose first bytes spell PROTO 2..5
+def test_safetensors_header_length_spelling_pickle_proto_is_not_a_polyglot(tmp_path: Path, length: int) -> None:
+    header = b'{"__metadata__": {}}'.ljust(length, b" ")
+    assert scan_file(_write(tmp_path, "m.safetensors", struct.pack("<Q", length) + header)) == []

@@ -100,6 +100,8 @@ def check_reports(reports: dict[str, dict[str, Any]], events: dict[str, list[dic
     assert pins.get("alpha") == "1.0" and pins.get("beta") == "2.1", pins
     said = json.dumps(reports["audit"]["skipped"]) + json.dumps(reports["audit"]["packages"])
     assert "gamma" in said and "delta" in said, "the sdist-only requirements were neither resolved nor skipped"
+    kinds = {f["kind"] for f in reports["audit"]["findings"]}
+    assert {"trust-remote-code", "unsafe-model"} <= kinds, f"the audit did not flag the project's guns: {kinds}"
     scanned = json.dumps(reports["scan"]["findings"])
     for name in ("model.pkl", "pytorch_model.bin", "weights.npy", "model.keras", "model.h5"):
         assert name in scanned, f"scan has no finding for {name}: {scanned[:600]}"

@@ -224,3 +224,13 @@ def test_credentials_are_redacted_from_raw_but_kept_in_url() -> None:
     assert req.url == "git+https://user:t0ken@127.0.0.1:9/org/x.git#egg=x"
     pep508 = parse_requirement("y @ https://u:p@127.0.0.1:9/y-1.0-py3-none-any.whl", Location("r.txt", 2))
     assert "u:p@" not in pep508.raw and pep508.specifier == "==1.0"
+
+
+def test_pathological_lines_are_linear(write: Write, load: Load) -> None:
+    """pip's comment regex is quadratic on long whitespace runs; ours must not be (this would take minutes)."""
+    path = write("requirements.txt", "six==1.16.0" + " " * 300_000 + "x\n" + "[" * 100_000 + "\n")
+    with pytest.raises(InputError) as info:
+        load(path)
+    assert info.value.line == 1
+    comment = write("c.txt", "six==1.16.0" + " " * 300_000 + "# via nothing\n")
+    assert [p.name for p in load(comment).packages] == ["six"]
