@@ -19,6 +19,7 @@ from auditor.net import HttpClient
 from auditor.options import AuditContext, AuditOptions, ProgressFn, _no_progress
 from auditor.policy import Policy, apply_policy
 from auditor.sources.base import SourceResult
+from auditor.sources.requirements import redact_userinfo
 
 KIND_ORDER = {"malicious": 0, "hash-mismatch": 1, "provenance-invalid": 1, "signature-invalid": 1}
 
@@ -39,8 +40,9 @@ def run_audit(options: AuditOptions, progress: ProgressFn = _no_progress) -> Rep
     if src.root_metadata:
         report.properties["root_metadata"] = dict(src.root_metadata)
     report.skipped.extend(src.skipped)
+    report.warnings.extend(getattr(src, "warnings", []))
     indexes = [u for u in [options.index_url or src.index_url, *options.extra_index_urls, *src.extra_index_urls] if u]
-    report.properties["indexes"] = list(dict.fromkeys(indexes))
+    report.properties["indexes"] = list(dict.fromkeys(redact_userinfo(u) for u in indexes))
     report.target = {
         "python_version": options.python_version or "current interpreter",
         "platform": options.platform or "current platform",

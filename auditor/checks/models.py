@@ -28,7 +28,7 @@ from collections.abc import Iterable
 
 from auditor.model import Finding, ModelRef, Severity
 from auditor.models.formats import code_files, pickle_only
-from auditor.models.hub import HubState, key_of, state_of
+from auditor.models.hubstate import HubState, key_of, state_of
 from auditor.models.licenses import forbids, project_use
 from auditor.models.repoid import is_commit
 from auditor.models.settings import model_settings

@@ -24,7 +24,6 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,43 +46,18 @@ from auditor.model import ROOT_NODE, Edge, ModelFile, ModelRef
 from auditor.models.filerefs import front_matter
 from auditor.models.formats import is_unsafe_format
 from auditor.models.hubcache import cache_root, find_snapshot
+from auditor.models.hubstate import Key, key_of, state_of
 from auditor.models.repoid import looks_like_repo_id
 from auditor.net import RETRY_STATUSES, host_of
 from auditor.options import AuditContext
 
 SERVICE = "Hugging Face Hub"
-STATE_KEY = "models.hub"
 MAX_DEPTH = 4  # base-model hops followed from a reference
 MAX_REPOS = 200  # repos resolved per run (references + chain)
 WORKERS = 8  # concurrent Hub requests per level (independent round trips)
 FETCH_LIMIT_BYTES = 4 * 1024**3  # --fetch-models: total download budget per run
 CARD_KEYS = ("license", "license_name", "license_link", "base_model", "base_model_relation", "datasets",
              "library_name", "pipeline_tag", "language", "tags", "extra_gated_prompt")
-
-Key = tuple[str, str, "str | None"]
-
-
-@dataclass
-class HubState:
-    """What resolution learned beyond ``ModelRef`` fields, keyed by (repo_id, kind, revision as written)."""
-
-    status: dict[Key, str] = field(default_factory=dict)  # resolved | cached | not-found | gated | no-revision | ...
-    auto_map: dict[Key, list[str]] = field(default_factory=dict)  # config.json auto_map classes (custom code)
-    partial_files: set[Key] = field(default_factory=set)  # file list from the local cache only
-    hash_mismatches: list[tuple[ModelRef, str, str, str]] = field(default_factory=list)  # ref, path, want, got
-
-
-def state_of(ctx: AuditContext) -> HubState:
-    state = ctx.extras.get(STATE_KEY)
-    if not isinstance(state, HubState):
-        state = HubState()
-        ctx.extras[STATE_KEY] = state
-    return state
-
-
-def key_of(ref: ModelRef) -> Key:
-    return (ref.repo_id, ref.kind, ref.revision)
-
 
 def endpoint() -> str:
     return (os.environ.get("HF_ENDPOINT") or "").rstrip("/") or constants.ENDPOINT

@@ -95,6 +95,22 @@ Env = dict[str, list[str]]
 
 
 @dataclass
+class _Wrapper:
+    """A loader inside a function whose repo argument is one of the function's parameters: the references are at
+    the function's call sites in the same file (one level deep)."""
+
+    function: str
+    param: str
+    index: int  # positional index of the parameter (``self``/``cls`` included)
+    method: bool  # first parameter is self/cls: attribute calls skip it
+    call: ast.Call
+    rule: _Rule
+    kind: str
+    revision: list[str] | None
+    trust: bool | None
+
+
+@dataclass
 class PyFileResult:
     refs: list[ModelRef] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
@@ -164,6 +180,9 @@ class _Extractor:
         self.tree: ast.Module | None = None
         self._attrs: Env | None = None  # obj.attr candidates: class fields and argparse defaults, module-wide
         self.downloads: set[str] = set()  # names holding a local path a Hub download returned (already a ref)
+        self.functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = []  # enclosing defs while visiting
+        self.wrappers: list[_Wrapper] = []
+        self.module_env: Env = {}
 
     @property
     def attrs(self) -> Env:
@@ -187,7 +206,10 @@ class _Extractor:
         self.tree = tree
         module_env: Env = {}
         self._assign(module_env, list(_scope_statements(tree.body)), module_env)
+        self.module_env = module_env
         self._visit_scope(tree.body, module_env)
+        if self.wrappers:
+            self._wrapper_call_sites(tree)
 
     def _collect_attrs(self, tree: ast.Module) -> None:
         attrs = self._attrs if self._attrs is not None else {}
@@ -268,8 +290,10 @@ class _Extractor:
             for deco in node.decorator_list:
                 self._visit(deco, env)
             inner = self._function_env(node, env)
+            self.functions.append(node)
             for stmt in node.body:
                 self._visit(stmt, inner)
+            self.functions.pop()
             return
         if isinstance(node, ast.Call):
             self._call(node, env)
@@ -369,6 +393,8 @@ class _Extractor:
             downloaded = isinstance(target, ast.Name) and target.id in self.downloads
             if isinstance(target, ast.Call) and _call_name(target) in DOWNLOADERS:
                 downloaded = True
+            if isinstance(target, ast.Name) and self._as_wrapper(node, target.id, rule, kind, revision, trust):
+                return
             if not rule.prefix_only and not _is_object(target) and not downloaded:
                 expr = ast.unparse(target)[:120]
                 self.result.skipped.append(Skipped(
@@ -383,6 +409,50 @@ class _Extractor:
             self.result.refs.append(ModelRef(repo_id=repo_id, kind=ref_kind, revision=rev,
                                              location=Location(self.shown, node.lineno), origin="code",
                                              trust_remote_code=trust))
+
+    def _as_wrapper(self, node: ast.Call, name: str, rule: _Rule, kind: str, revision: list[str] | None,
+                    trust: bool | None) -> bool:
+        """Record a loader whose argument is a parameter (without a usable default) of the enclosing function."""
+        if not self.functions:
+            return False
+        func = self.functions[-1]
+        params = [a.arg for a in [*func.args.posonlyargs, *func.args.args]]
+        kwonly = [a.arg for a in func.args.kwonlyargs]
+        if name not in params and name not in kwonly:
+            return False
+        index = params.index(name) if name in params else -1
+        method = bool(params) and params[0] in ("self", "cls")
+        self.wrappers.append(_Wrapper(func.name, name, index, method, node, rule, kind, revision, trust))
+        return True
+
+    def _wrapper_call_sites(self, tree: ast.Module) -> None:
+        """References at the call sites of wrapper functions; a wrapper nobody calls here stays a skipped entry."""
+        by_name: dict[str, list[_Wrapper]] = {}
+        for wrapper in self.wrappers:
+            by_name.setdefault(wrapper.function, []).append(wrapper)
+        resolved: set[int] = set()
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            fname = _call_name(node)
+            for wrapper in by_name.get(fname or "", []):
+                offset = 1 if wrapper.method and isinstance(node.func, ast.Attribute) else 0
+                index = wrapper.index - offset
+                arg: ast.expr | None = next((k.value for k in node.keywords if k.arg == wrapper.param), None)
+                if arg is None and 0 <= index < len(node.args) and not isinstance(node.args[index], ast.Starred):
+                    arg = node.args[index]
+                if arg is None or not self._values(arg, self.module_env):
+                    continue
+                before = len(self.result.refs)
+                self._emit(node, arg, wrapper.rule, wrapper.kind, wrapper.revision, wrapper.trust, self.module_env)
+                if len(self.result.refs) > before:
+                    resolved.add(id(wrapper))
+        for wrapper in self.wrappers:
+            if id(wrapper) not in resolved and not wrapper.rule.prefix_only:
+                self.result.skipped.append(Skipped(
+                    reason=f"{wrapper.kind} reference computed at run time ({wrapper.param}, a parameter of "
+                           f"{wrapper.function}() with no resolvable caller here); the {wrapper.kind} it loads is "
+                           "not audited", file=self.shown, line=wrapper.call.lineno, requirement=wrapper.param))
 
     def _repo_of(self, value: str, rule: _Rule, kind: str) -> tuple[str | None, str, str | None]:
         uri = parse_hf_uri(value)

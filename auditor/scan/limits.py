@@ -14,9 +14,9 @@ from dataclasses import dataclass
 class Limits:
     max_pickle_ops: int = 20_000_000  # opcodes per file before the reader gives up (a finding)
     max_stack: int = 1_000_000  # simulated stack depth / MARK nesting
-    max_memo: int = 500_000  # memo entries holding real values; later ones hold a shared placeholder
-    max_retained: int = 1_000_000  # container items kept for evidence; later ones are counted, not kept
-    max_retained_bytes: int = 64 << 20  # str/bytes kept in memory over a whole pickle
+    max_memo: int = 200_000  # memo entries holding real values; later ones hold a shared placeholder
+    max_retained: int = 50_000  # container items kept for evidence; later ones are counted, not kept
+    max_retained_bytes: int = 32 << 20  # str/bytes kept in memory over a whole pickle
     max_inline_bytes: int = 1 << 20  # str/bytes arguments kept in memory; longer ones are skipped
     max_pickles_per_stream: int = 64  # pickles read one after the other from one stream
     max_archive_members: int = 10_000

@@ -123,6 +123,9 @@ class PickleResult:
 
 # The hook lets container formats react to objects as they are built (joblib reads array bytes after BUILD).
 BuildHook = Callable[[Any, ByteSource, PickleResult], None]
+# A sink sees every event as it happens, so analysis memory does not grow with the number of calls.
+EventSink = Callable[[Event], None]
+KEPT_EVENTS = 10_000  # events also kept on the result (for tests and content sniffing)
 
 _EVICTED = Opaque("value evicted from the memo (analysis memory bound)")
 
@@ -153,8 +156,9 @@ class PickleReader:
     """Reads one pickle from a ``ByteSource`` and records what loading it would do."""
 
     def __init__(self, src: ByteSource, limits: Limits = DEFAULT_LIMITS, build_hook: BuildHook | None = None,
-                 op_budget: list[int] | None = None) -> None:
+                 op_budget: list[int] | None = None, sink: EventSink | None = None) -> None:
         self.src = src
+        self.sink = sink
         self.limits = limits
         self.build_hook = build_hook
         self.budget = op_budget if op_budget is not None else [limits.max_pickle_ops]
@@ -162,6 +166,8 @@ class PickleReader:
         self.metastack: list[list[Any]] = []
         self.memo: dict[int, Any] = {}
         self.result = PickleResult(start=src.offset)
+        self.memo_evicted = False
+        self.memo_count = 0
         self.retained = 0  # container items kept
         self.retained_bytes = 0  # str/bytes argument bytes kept
 
@@ -208,24 +214,37 @@ class PickleReader:
 
     def _memo_put(self, idx: int) -> None:
         value = self._top()
+        if idx not in self.memo:
+            self.memo_count += 1  # the real unpickler's len(memo) (MEMOIZE keys), kept when entries are dropped
         if len(self.memo) >= self.limits.max_memo and idx not in self.memo and not isinstance(value, Global):
-            value = _EVICTED  # bounded memory: the value is no longer needed for evidence
+            self.memo_evicted = True  # bounded memory: later GETs of dropped entries yield a placeholder
+            return
         self.memo[idx] = value
 
     def _memo_get(self, idx: int, at: int) -> None:
         if idx not in self.memo:
+            if self.memo_evicted:
+                self._push(_EVICTED)
+                return
             raise PickleError(f"memo key {idx} missing", at)
         self._push(self.memo[idx])
 
     def _event(self, kind: str, at: int, opcode: str, target: Any, args: Any = None) -> None:
-        self.result.events.append(Event(kind, at, opcode, target, args))
+        ev = Event(kind, at, opcode, target, args)
+        if len(self.result.events) < KEPT_EVENTS:
+            self.result.events.append(ev)
+        if self.sink is not None:
+            self.sink(ev)
 
     def _import(self, module: Any, name: Any, at: int, opcode: str) -> Any:
         if isinstance(module, str) and isinstance(name, str):
             g = Global(module, name, at)
             self._event("import", at, opcode, g)
             return g
-        self._event("dynamic-import", at, opcode, (module, name))
+        if module is _EVICTED or name is _EVICTED:
+            self._event("unresolved-import", at, opcode, (module, name))
+        else:
+            self._event("dynamic-import", at, opcode, (module, name))
         return Opaque("dynamic import")
 
     def _call(self, func: Any, args: Any, at: int, opcode: str) -> Call:
@@ -260,7 +279,20 @@ class PickleReader:
             at = src.offset
             op = src.byte()
             c = chr(op)
-            if c == ".":  # STOP
+            # hot opcodes of big data pickles first (strings, memo, small ints); semantics as in the chain below
+            if c == "\x8c":
+                self._push(self._data(src.byte(), "str", at))
+                continue
+            if c == "\x94":
+                self._memo_put(self.memo_count)
+                continue
+            if c == "q":
+                self._memo_put(src.byte())
+                continue
+            if c == "K":
+                self._push(src.byte())
+                continue
+            if c == "." :  # STOP
                 res.value = self._pop()
                 res.complete = True
                 return
@@ -402,7 +434,7 @@ class PickleReader:
             elif c == "r":
                 self._memo_put(struct.unpack("<I", src.read(4))[0])
             elif c == "\x94":  # MEMOIZE
-                self._memo_put(len(self.memo))
+                self._memo_put(self.memo_count)
             elif c == "g":
                 self._memo_get(int(src.readline(64)), at)
             elif c == "h":
@@ -489,5 +521,5 @@ class PickleReader:
 
 
 def read_pickle(src: ByteSource, limits: Limits = DEFAULT_LIMITS, build_hook: BuildHook | None = None,
-                op_budget: list[int] | None = None) -> PickleResult:
-    return PickleReader(src, limits, build_hook, op_budget).read()
+                op_budget: list[int] | None = None, sink: EventSink | None = None) -> PickleResult:
+    return PickleReader(src, limits, build_hook, op_budget, sink).read()

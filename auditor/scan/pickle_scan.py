@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,7 @@ TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 PICKLE_OPCODES = frozenset(b"(.012FIJKLMNPQRSTUVXabcdeghijlopqrstu}])\x80\x81\x82\x83\x84\x85\x86\x87\x88\x89"
                            b"\x8a\x8b\x8c\x8d\x8e\x8f\x90\x91\x92\x93\x94\x95\x96\x97\x98BCG")
 _MAX_OFFSETS = 20
+_MAX_DISTINCT = 500  # distinct (rule, callable) findings per file before the rest is summarised
 _JOBLIB_WRAPPERS = frozenset({"joblib.numpy_pickle.NumpyArrayWrapper",
                               "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper"})
 
@@ -103,11 +105,17 @@ class PickleAnalysis:
         self.state = state
         self.fmt = fmt
         self._aggs: dict[tuple[str, str], _Agg] = {}
-        self.imports: set[str] = set()
+        self.overflow = 0
+        self.overflow_severity = Severity.INFO
 
     def _add(self, rule: str, severity: Severity, key: str, message: str, evidence: dict[str, Any],
              offset: int) -> None:
         agg = self._aggs.get((rule, key))
+        if agg is None and len(self._aggs) >= _MAX_DISTINCT:
+            self.overflow += 1
+            if severity.rank > self.overflow_severity.rank:
+                self.overflow_severity = severity
+            return
         if agg is None:
             agg = _Agg(rule, severity, message, {"format": self.fmt, **evidence})
             self._aggs[(rule, key)] = agg
@@ -123,24 +131,38 @@ class PickleAnalysis:
             agg.evidence.setdefault("offset", agg.offsets[0] if agg.offsets else None)
             self.state.add(agg.rule, agg.severity, agg.message, agg.evidence)
         n = len(self._aggs)
+        if self.overflow:
+            self.state.add("MLA-PICKLE-LIMIT", max(self.overflow_severity, Severity.MEDIUM, key=lambda s: s.rank),
+                           f"{self.overflow} further problems with other callables were not itemised (more than "
+                           f"{_MAX_DISTINCT} distinct ones in one file)", {"format": self.fmt,
+                                                                           "not_itemised": self.overflow})
         self._aggs.clear()
+        self.overflow = 0
         return n
 
     # -- events --------------------------------------------------------------------------------------------
     def events(self, result: PickleResult, *, index: int, base: int, only_dangerous: bool = False,
                nested_depth: int = 0) -> None:
-        where = {"pickle_index": index} if index else {}
+        sink = self.sink(index=index, base=base, only_dangerous=only_dangerous, nested_depth=nested_depth)
+        for ev in result.events:
+            sink(ev)
+
+    def sink(self, *, index: int = 0, base: int = 0, only_dangerous: bool = False,
+             nested_depth: int = 0) -> Callable[[Event], None]:
+        """An event handler for ``read_pickle(sink=...)``: findings are aggregated while the stream is read."""
+        where: dict[str, Any] = {"pickle_index": index} if index else {}
         if nested_depth:
             where["nested"] = nested_depth
-        for ev in result.events:
+
+        def handle(ev: Event) -> None:
             self._event(ev, where, base, only_dangerous, nested_depth)
+        return handle
 
     def _event(self, ev: Event, where: dict[str, Any], base: int, only_dangerous: bool, nested_depth: int) -> None:
         off = base + ev.offset
         if ev.kind == "import":
             g: Global = ev.target
             verdict = classify(g.module, g.name)
-            self.imports.add(verdict.qualname)
             if verdict.level == DANGEROUS:
                 self._add("MLA-PICKLE-EXEC", Severity.CRITICAL, verdict.qualname,
                           f"loading imports {verdict.qualname} ({verdict.reason}) via {ev.opcode} at offset {off}",
@@ -150,6 +172,10 @@ class PickleAnalysis:
                           f"loading imports {verdict.qualname}, which is not on the allow-list of callables used by "
                           f"model files ({ev.opcode} at offset {off})",
                           {"callable": verdict.qualname, "opcode": ev.opcode, "why": verdict.reason, **where}, off)
+        elif ev.kind == "unresolved-import":
+            self._add("MLA-PICKLE-LIMIT", Severity.MEDIUM, "unresolved-import",
+                      f"{ev.opcode} at offset {off} imports a name whose strings were dropped by the analysis memory "
+                      "bound; that import is unverified", {"opcode": ev.opcode, **where}, off)
         elif ev.kind == "dynamic-import":
             self._add("MLA-PICKLE-DYNAMIC", Severity.CRITICAL, "dynamic-import",
                       f"{ev.opcode} at offset {off} imports a name computed at load time "
@@ -239,10 +265,7 @@ class PickleAnalysis:
             scan_stream(io.BytesIO(data), self.state.child(f"<bytes loaded at offset {off}>"), size=len(data))
             return
         src = ByteSource(io.BytesIO(data))
-        nested_where = dict(where)
-        nested_where["nested_at"] = off
-        res = read_pickle(src, self.state.limits)
-        self.events(res, index=0, base=0, nested_depth=nested_depth + 1)
+        read_pickle(src, self.state.limits, sink=self.sink(nested_depth=nested_depth + 1))
         for agg in self._aggs.values():
             if agg.evidence.get("nested") == nested_depth + 1:
                 agg.evidence.setdefault("nested_at", off)
@@ -310,8 +333,7 @@ def _joblib_hook(analysis: PickleAnalysis, budget: list[int], state: ScanState):
                                src.offset)
         if size == 0:  # object array: joblib pickles it inline, right here
             base = src.offset
-            nested = read_pickle(src, state.limits, hook, budget)
-            analysis.events(nested, index=0, base=0)
+            nested = read_pickle(src, state.limits, hook, budget, sink=analysis.sink())
             if not nested.complete:
                 raise PickleError(f"inline object-array pickle at {base}: {nested.error}", src.offset)
             return
@@ -351,14 +373,16 @@ def scan_pickle_stream(f: Any, state: ScanState, fmt: str = "pickle", *, base: i
     index = 0
     while True:
         start = src.offset
-        res = read_pickle(src, state.limits, hook, budget)
         trailing = index > 0 and not legacy
+        res = read_pickle(src, state.limits, hook, budget,
+                          sink=analysis.sink(index=index, only_dangerous=trailing))
         if trailing and not res.complete and res.ops <= 1:
             state.add("MLA-PICKLE-TRAILING", Severity.INFO,
                       f"{src.offset - start if src.offset > start else 'some'} bytes of non-pickle data follow the "
                       f"pickle (from offset {start})", {"format": fmt, "offset": start}, kind="unsafe-model")
             break
-        analysis.events(res, index=index, base=0, only_dangerous=trailing and not res.complete)
+        if trailing and res.complete:  # a whole second pickle: judge everything in it, not only the dangerous
+            analysis.events(res, index=index, base=0)
         if index == 0 and res.complete and res.value == TORCH_LEGACY_MAGIC:
             legacy = True
             analysis.fmt = fmt = "torch-legacy"

@@ -141,16 +141,24 @@ def _direct_references_of_resolved(merged: SourceResult, options: AuditOptions) 
     """
     from auditor.resolve import _unresolvable
 
-    names = {p.name for p in merged.packages}
+    versions = {p.name: p.version for p in merged.packages}
     for req in merged.requirements:
         if not (req.url or req.editable) or req.constraint:
             continue
         loc = req.location
         why = _unresolvable(req, options) if req.editable or not _is_wheel(req) else None
         if why is None and _is_wheel(req) and req.pinned_version:
-            if req.name not in names:
-                names.add(req.name)
+            if req.name not in versions:
+                versions[req.name] = req.pinned_version
                 merged.packages.append(_wheel_package(req))
+                continue
+            if versions[req.name] == req.pinned_version:
+                continue
+            merged.skipped.append(Skipped(
+                reason=f"conflicting pin: the wheel URL says {req.name} {req.pinned_version}, another line pins "
+                       f"{versions[req.name]}; only {versions[req.name]} is audited",
+                file=loc.file if loc else None, line=loc.line if loc else None, requirement=req.raw,
+                not_checked=[f"{req.name} {req.pinned_version}"]))
             continue
         merged.skipped.append(Skipped(
             reason=why or "direct reference: not resolved in an already-resolved input",

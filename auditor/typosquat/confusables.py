@@ -84,6 +84,8 @@ def is_homoglyph_pair(a: str, b: str) -> bool:
 
 def fold_unicode(text: str) -> str:
     """NFKC (fullwidth, ligatures, compatibility forms), then map non-Latin look-alikes to Latin letters."""
+    if text.isascii():  # NFKC and the look-alike map leave ASCII unchanged
+        return text
     text = unicodedata.normalize("NFKC", text)
     return "".join(UNICODE_LOOKALIKES.get(ch, ch) for ch in text)
 
@@ -92,15 +94,17 @@ def strip_separators(text: str) -> str:
     return _SEP_RE.sub("", text)
 
 
+_LETTER_TABLE = str.maketrans(LETTER_LOOKALIKES)
+_DIGIT_TABLE = str.maketrans(DIGIT_LOOKALIKES)
+
+
 def skeleton(text: str) -> str:
     """The canonical look-alike form: folded, lower-cased, separators removed, look-alike digits and letters merged.
 
     Capital ``I`` is mapped before lower-casing (it is the classic stand-in for ``l``), then ``i`` and ``l`` collapse.
     """
-    text = fold_unicode(text)
-    text = "".join(LETTER_LOOKALIKES.get(ch, ch) for ch in text).lower()
-    text = strip_separators(text)
-    text = "".join(DIGIT_LOOKALIKES.get(ch, ch) for ch in text)
+    text = fold_unicode(text).translate(_LETTER_TABLE).lower()
+    text = strip_separators(text).translate(_DIGIT_TABLE)
     text = text.replace("i", "l")
     for seq, repl in SEQUENCE_LOOKALIKES:
         text = text.replace(seq, repl)

@@ -159,3 +159,26 @@ def test_pipeline_without_model_is_recorded(tmp_path: Path) -> None:
     refs, skipped = find_model_refs(tmp_path)
     assert [r.repo_id for r in refs] == ["acme-ai/gen"]
     assert len(skipped) == 1 and skipped[0].line == 2 and "default model" in skipped[0].reason
+
+
+def test_wrapper_functions_are_followed_to_their_call_sites(tmp_path: Path) -> None:
+    (tmp_path / "w.py").write_text(
+        "from transformers import AutoModel\n"
+        "ENCODER = 'acme-ai/encoder'\n"
+        "def load(name, revision=None):\n"
+        "    return AutoModel.from_pretrained(name, trust_remote_code=True)\n"
+        "class Loader:\n"
+        "    def get(self, repo):\n"
+        "        return AutoModel.from_pretrained(repo)\n"
+        "def unused(path):\n"
+        "    return AutoModel.from_pretrained(path)\n"
+        "a = load('acme-ai/wrapped')\n"
+        "b = load(name=ENCODER)\n"
+        "c = Loader().get('acme-ai/method')\n")
+    refs, skipped = find_model_refs(tmp_path)
+    by_id = {r.repo_id: r for r in refs}
+    assert set(by_id) == {"acme-ai/wrapped", "acme-ai/encoder", "acme-ai/method"}
+    assert by_id["acme-ai/wrapped"].location is not None and by_id["acme-ai/wrapped"].location.line == 10
+    assert by_id["acme-ai/wrapped"].trust_remote_code is True  # the loader's own arguments come along
+    assert by_id["acme-ai/method"].location is not None and by_id["acme-ai/method"].location.line == 12
+    assert [(s.line, s.requirement) for s in skipped] == [(9, "path")]

@@ -95,3 +95,12 @@ def test_env_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert packages["jinja2"]["direct"] and not packages["markupsafe"]["direct"]
     assert {"parent": "pypi:jinja2", "child": "pypi:markupsafe"}.items() <= next(
         e for e in report["edges"] if e["child"] == "pypi:markupsafe").items()
+
+
+def test_dynamic_pyproject_is_incomplete_never_clean(write: Write, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write("pyproject.toml", '[project]\nname = "dyn"\nversion = "1"\ndynamic = ["dependencies"]\n')
+    code = main(["--offline", str(path), "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["complete"] is False
+    assert report["skipped"][0]["line"] == 4 and "dynamic" in report["skipped"][0]["reason"]
+    assert report["root"]["name"] == "dyn"

@@ -24,6 +24,9 @@ def index_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     index.add_wheel("beta", "2.1")
     index.add_wheel("gamma", "0.3", requires=["beta"])
     index.add_wheel("solo", "5.0")
+    index.add_wheel("forked", "1.0")
+    index.add_wheel("forked", "2.0", requires=["winonly; sys_platform == 'win32'"])
+    index.add_wheel("winonly", "0.1")
     with index.serve() as url:
         yield url
 
@@ -170,3 +173,24 @@ def test_shared_eval_resolved_files(shared_dir: Path, load: Load) -> None:
         assert result.resolved
         got = {(p.name, p.version, p.direct) for p in result.packages}
         assert got == {(p["name"], p["version"], p["direct"]) for p in expected["packages"]}
+
+
+def test_wheel_url_conflicting_with_a_pin_is_skipped(write: Write, load: Load) -> None:
+    path = write("requirements.txt", "x==1.0\nx @ https://127.0.0.1:9/x-2.0-py3-none-any.whl\n"
+                                     "x @ https://127.0.0.1:9/x-1.0-py3-none-any.whl\n")
+    result = load(path)
+    assert [(p.name, p.version) for p in result.packages] == [("x", "1.0")]
+    assert [(s.line, s.not_checked) for s in result.skipped] == [(2, ["x 2.0"])]
+
+
+def test_real_universal_output_is_narrowed_to_the_target(tmp_path: Path, index_url: str, load: Load) -> None:
+    infile = tmp_path / "requirements.in"
+    infile.write_text("forked<2 ; python_version < '3.10'\nforked>=2 ; python_version >= '3.10'\n")
+    out = _uv_compile(tmp_path, index_url, infile, "--universal", "--python-version", "3.9")
+    text = out.read_text()
+    assert text.count("forked==") == 2 and "winonly==0.1" in text  # uv really forked
+    old = {p.name: p for p in load(out, python_version="3.9").packages}
+    new = {p.name: p for p in load(out, python_version="3.12").packages}
+    assert old["forked"].version == "1.0" and new["forked"].version == "2.0"
+    assert "1.0" in new["forked"].properties["mlaudit:other-locked-versions"]
+    assert "winonly" in new and new["winonly"].markers is not None  # locked: audited whatever the platform
