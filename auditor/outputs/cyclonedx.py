@@ -78,11 +78,16 @@ def render_json(report: Report, vex: bool | None = None) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
+# Characters XML 1.0 cannot carry even escaped (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF). Audited
+# metadata (a licence or author field with an ANSI escape) may contain them; they become U+FFFD, not a crash.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def render_xml(report: Report, vex: bool | None = None) -> str:
     built = build_bom(report, vex=_vex(report, vex))
-    text = _output(built.bom, OutputFormat.XML, indent=2)
-    if not built.model_cards:
-        return text if text.endswith("\n") else text + "\n"
+    # Serialise unindented (the library re-parses its output to indent it, which fails on invalid characters),
+    # clean, then indent ourselves.
+    text = _XML_INVALID.sub("\ufffd", _output(built.bom, OutputFormat.XML, indent=None))
     ET.register_namespace("", CDX_NS)
     root = ET.fromstring(text)  # noqa: S314 - our own freshly generated document
     for component in root.iter(f"{{{CDX_NS}}}component"):

@@ -176,7 +176,8 @@ class UvResolver:
         if self.unresolved:
             return self._finish([])
         reasons = "; ".join(f"{s.requirement}: {s.reason}" for s in self.skipped[:5])
-        raise ResolutionError(f"nothing could be resolved ({reasons})")
+        hosts = ", ".join(host_of(u) for u in self.indexes.all_urls()) or "the resolver's default index"
+        raise ResolutionError(f"nothing could be resolved against {hosts} ({reasons})")
 
     def _raise_if_index_failed(self, run: _Run) -> None:
         text = run.stderr

@@ -317,14 +317,16 @@ def _scan_hdf5(f: BinaryIO, state: ScanState, size: int | None) -> None:
 
 
 def _scan_json(f: BinaryIO, state: ScanState, name: str, size: int | None) -> None:
+    """JSON documents are parsed (never keyword-filtered: JSON escapes can spell any key) and checked as Keras
+    configs when they contain ``class_name`` entries; inside a ``.keras`` archive a broken config is a finding."""
     from auditor.scan.keras_scan import scan_keras_config
 
     if size is not None and size > state.limits.max_json:
         state.note_format("json")
         return
     text = f.read(state.limits.max_json)
-    if b'"class_name"' in text and (b'"module"' in text or b'"Lambda"' in text):
+    strict = state.path.endswith("!config.json")
+    if scan_keras_config(text, state, strict=strict):
         state.note_format("keras-config")
-        scan_keras_config(text, state)
     else:
         state.note_format("json")

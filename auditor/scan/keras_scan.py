@@ -192,14 +192,22 @@ def scan_h5(f: BinaryIO | str, state: ScanState) -> None:
                   f"{str(exc)[:160]}); its model config is unverified", {"format": "hdf5"})
 
 
-def scan_keras_config(text: bytes, state: ScanState) -> None:
+def scan_keras_config(text: bytes, state: ScanState, *, strict: bool = True) -> bool:
+    """Check a JSON document as a Keras config; True when it looked like one. ``strict``: unparseable JSON is a
+    finding (a ``.keras`` archive's config.json), otherwise it is just not a Keras config."""
     try:
         config = json.loads(text.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        state.add("MLA-KERAS-INVALID", Severity.MEDIUM, f"config.json is not valid JSON: {str(exc)[:160]}",
-                  {"format": "keras-v3"})
-        return
+        if strict:
+            state.add("MLA-KERAS-INVALID", Severity.MEDIUM, f"config.json is not valid JSON: {str(exc)[:160]}",
+                      {"format": "keras-v3"})
+        return strict
+    nodes: list[tuple[str, dict[str, Any]]] = []
+    _walk(config, "", nodes)
+    if not any("class_name" in node for _where, node in nodes):
+        return False
     check_config(config, state, "config.json")
+    return True
 
 
 _MAX_H5_OBJECTS = 20_000

@@ -127,6 +127,7 @@ BuildHook = Callable[[Any, ByteSource, PickleResult], None]
 EventSink = Callable[[Event], None]
 KEPT_EVENTS = 10_000  # events also kept on the result (for tests and content sniffing)
 
+UNRESOLVED = Opaque("import of names dropped by the analysis memory bound")
 _EVICTED = Opaque("value evicted from the memo (analysis memory bound)")
 
 
@@ -243,6 +244,7 @@ class PickleReader:
             return g
         if module is _EVICTED or name is _EVICTED:
             self._event("unresolved-import", at, opcode, (module, name))
+            return UNRESOLVED
         else:
             self._event("dynamic-import", at, opcode, (module, name))
         return Opaque("dynamic import")

@@ -17,6 +17,7 @@ from typing import Any
 
 from auditor.model import Severity
 from auditor.scan.pickle_reader import (
+    UNRESOLVED,
     Blob,
     Call,
     Event,
@@ -225,6 +226,8 @@ class PickleAnalysis:
                       f"{ev.opcode} at offset {off} calls {method}() on {render(target)}",
                       {"opcode": ev.opcode, "target": render(target), **where}, off)
             return
+        if func is UNRESOLVED:
+            return  # already reported as unverified (MLA-PICKLE-LIMIT)
         desc = render(func)
         sev = Severity.CRITICAL if isinstance(func, Call) else Severity.HIGH
         if only_dangerous and sev is not Severity.CRITICAL:

@@ -429,3 +429,17 @@ def test_safetensors_pickle_polyglot(tmp_path: Path, sentinel: Path) -> None:
 def test_safetensors_header_length_spelling_pickle_proto_is_not_a_polyglot(tmp_path: Path, length: int) -> None:
     header = b'{"__metadata__": {}}'.ljust(length, b" ")
     assert scan_file(_write(tmp_path, "m.safetensors", struct.pack("<Q", length) + header)) == []
+
+
+def test_keras_config_with_escaped_keys_is_still_parsed(tmp_path: Path) -> None:
+    import json
+
+    raw = json.dumps(craft.keras_config(True)).replace('"class_name"', '"cl\\u0061ss_name"')
+    raw = raw.replace('"Lambda"', '"L\\u0061mbda"')
+    p = tmp_path / "k.keras"
+    with zipfile.ZipFile(p, "w") as zf:
+        zf.writestr("config.json", raw)
+        zf.writestr("metadata.json", "{}")
+    assert "MLA-KERAS-LAMBDA" in _ids(scan_file(p))
+    assert scan_file(_write(tmp_path, "broken.json", b"{not json")) == []
+    assert "MLA-KERAS-LAMBDA" in _ids(scan_file(_write(tmp_path, "model.json", raw.encode())))

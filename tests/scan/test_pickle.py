@@ -198,3 +198,33 @@ def test_cloudpickled_function_is_critical(tmp_path: Path) -> None:
     cloudpickle = pytest.importorskip("cloudpickle")
     findings = _scan(tmp_path, cloudpickle.dumps(lambda x: x + 1), name="fn.pkl")
     assert _worst(findings) is Severity.CRITICAL
+
+
+def test_payload_after_many_benign_calls_is_found(tmp_path: Path, sentinel: Path) -> None:
+    """Events stream into the analysis: nothing is lost after the first thousands of calls."""
+    benign = craft.global_("collections", "OrderedDict") + b"q\x00" + b"0"
+    body = craft.proto(2) + benign + b"]" + (b"h\x00)Ra" * 30_000)
+    payload = craft.global_("os", "system") + craft.binunicode(str(sentinel)) + b"\x85Ra."
+    findings = _scan(tmp_path, body + payload)
+    assert [f.evidence["callable"] for f in findings if f.id == "MLA-PICKLE-EXEC"] == ["os.system"]
+
+
+def test_memo_eviction_keeps_indices_and_flags_unresolved_imports() -> None:
+    from auditor.scan.limits import Limits
+    from auditor.scan.pickle_scan import scan_pickle_stream
+    from auditor.scan.state import Collector, ScanState
+
+    # memo 0 = 'os' (kept); entries 1..5 dropped by the bound; memo 6 = 'system' (dropped) fetched for STACK_GLOBAL
+    body = craft.sbu("os") + b"\x94" + b"".join(craft.sbu(f"t{i}") + b"\x94" + b"0" for i in range(5)) + b"0"
+    body += craft.sbu("system") + b"\x94" + b"0" + b"h\x00h\x06\x93" + b")R."
+    state = ScanState("x.pkl", Collector(), Limits(max_memo=1))
+    scan_pickle_stream(io.BytesIO(craft.proto(4) + body), state)
+    ids = [f.id for f in state.collector.findings]
+    assert ids == ["MLA-PICKLE-LIMIT"]
+
+
+def test_distinct_callable_findings_are_capped(tmp_path: Path) -> None:
+    body = craft.proto(2) + b"]" + b"".join(craft.global_(f"pkg{i}", "f") + b")Ra" for i in range(700)) + b"."
+    findings = _scan(tmp_path, body)
+    assert len(findings) == 501
+    assert findings[-1].id == "MLA-PICKLE-LIMIT" and findings[-1].evidence["not_itemised"] == 400
