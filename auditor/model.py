@@ -281,6 +281,15 @@ class Finding:
     references: list[str] = field(default_factory=list)
 
     @property
+    def subject(self) -> str:
+        """What the finding is about, as every output names it: ``name version``, ``org/model@rev`` or a path."""
+        if self.package is not None:
+            return f"{self.package[0]} {self.package[1]}"
+        if self.model is not None:
+            return self.model[0] + (f"@{self.model[1]}" if self.model[1] else "")
+        return self.path or ""
+
+    @property
     def all_ids(self) -> list[str]:
         return [self.id, *[a for a in self.aliases if a != self.id]]
 

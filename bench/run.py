@@ -36,6 +36,20 @@ CHILD = "import sys; sys.path.insert(0, sys.argv[1]); import importlib; " \
 COLUMNS = ["benchmark", "case", "tool", "median", "runs", "vs baseline", "peak RSS MB", "detection", "note"]
 
 
+def _scrub(value: Any) -> Any:
+    """Results are committed: no absolute machine paths in them (checkout, shared data, temp dir, home)."""
+    if isinstance(value, str):
+        for path, label in ((str(ROOT.parent / "shared"), "../shared"), (str(ROOT), "."),
+                            (tempfile.gettempdir(), "$TMPDIR"), (str(Path.home()), "~")):
+            value = value.replace(path, label)
+        return value
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    return value
+
+
 def discover() -> list[str]:
     names = [p.stem for p in BENCH.glob("*.py") if not p.stem.startswith("_") and p.stem != "run"]
     return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
@@ -132,8 +146,8 @@ def markdown(doc: dict[str, Any]) -> str:
     lines = [f"# mlaudit benchmarks ({'quick' if doc['quick'] else 'full'} run, {doc['generated_at']})", "",
              f"Machine: {doc['machine']['cpus']} CPUs, {doc['machine']['platform']}, Python "
              f"{doc['machine']['python']}. Command: `{doc['command']}`. All figures below were measured in this "
-             "one run; `vs baseline` is mlaudit's figure divided by the named tool's on the same case "
-             "(below 1 = mlaudit faster/smaller); rows without it are the other tools' own figures.", ""]
+             "one run. `vs baseline`: this row's figure divided by the named tool's on the same case (below 1 = "
+             "faster/smaller than it); `(mlaudit ÷ this)`: mlaudit's figure divided by this row's tool's.", ""]
     anchors: dict[str, str] = {}
     for run in scripts.values():
         result = run.get("result")
@@ -175,7 +189,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="run only these scripts (repeatable or comma-separated), e.g. --only resolve,sbom")
     ap.add_argument("--out-dir", type=Path, default=BENCH / "results")
     ap.add_argument("--timeout", type=float, default=None, help="per-script limit in seconds (default 3600/1800)")
+    ap.add_argument("--render-only", action="store_true",
+                    help="measure nothing: rewrite latest.md and print the table from the existing latest.json")
     args = ap.parse_args(argv)
+    if args.render_only:
+        saved = _scrub(json.loads((args.out_dir / "latest.json").read_text(encoding="utf-8")))
+        (args.out_dir / "latest.json").write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
+        (args.out_dir / "latest.md").write_text(markdown(saved), encoding="utf-8")
+        print(console_table(saved["scripts"]))
+        return 0
     available = discover()
     wanted = [n.strip() for chunk in args.only for n in chunk.split(",") if n.strip()]
     unknown = [n for n in wanted if n not in available]
@@ -193,12 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python bench/run.py" + (" --quick" if args.quick else "")
                    + (f" --only {','.join(wanted)}" if wanted else ""),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "scripts": scripts,
+        "scripts": _scrub(scripts),
     }
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "latest.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     (args.out_dir / "latest.md").write_text(markdown(doc), encoding="utf-8")
-    print(console_table(scripts))
+    print(console_table(doc["scripts"]))
     print(f"\nwrote {args.out_dir / 'latest.json'} and {args.out_dir / 'latest.md'}")
     return 0 if all(run["exit"] == 0 for run in scripts.values()) else 1
 

@@ -18,7 +18,6 @@ What each repo resolved to is kept in ``ctx.extras[STATE_KEY]`` (a ``HubState``)
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -41,6 +40,7 @@ from huggingface_hub.errors import (
 )
 
 from auditor import __version__
+from auditor.digest import sha256_file
 from auditor.errors import NetworkError
 from auditor.model import ROOT_NODE, Edge, ModelFile, ModelRef
 from auditor.models.filerefs import front_matter
@@ -275,7 +275,7 @@ class _Resolver:
             item.local_path = str(path)
             ref.local_path = str(Path(path).parents[len(Path(item.path).parts) - 1])
             if item.sha256:
-                actual = _sha256(Path(path))
+                actual = sha256_file(Path(path))
                 if actual != item.sha256:
                     with self.lock:
                         self.state.hash_mismatches.append((ref, item.path, item.sha256, actual))
@@ -352,12 +352,6 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _now() -> float:

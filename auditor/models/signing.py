@@ -13,13 +13,13 @@ Nothing here loads a model: files are only hashed.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditor.digest import sha256_file
 from auditor.errors import IncompleteError, UsageError
 from auditor.model import Finding, Location, Severity
 
@@ -160,7 +160,7 @@ def check_manifest(model_dir: Path, signature: Path, ignore_unsigned_files: bool
     for name, digest in sorted(expected.items()):
         if name not in present:
             problems.append(f"missing signed file {name}")
-        elif not (model_dir / name).is_file() or _sha256(model_dir / name) != digest:
+        elif not (model_dir / name).is_file() or sha256_file(model_dir / name) != digest:
             problems.append(f"hash mismatch for {name}")
     if not ignore_unsigned_files:
         problems += [f"unsigned file {name}" for name in sorted(present - set(expected))]
@@ -183,9 +183,3 @@ def _files(root: Path, ignored: set[str], signature: Path) -> set[str]:
     return out
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

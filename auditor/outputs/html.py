@@ -134,12 +134,6 @@ def _age_days(date: str | None, now: str | None) -> int | None:
     return (run - then).days
 
 
-def _subject(finding: Finding) -> str:
-    if finding.package is not None:
-        return f"{finding.package[0]} {finding.package[1]}"
-    if finding.model is not None:
-        return finding.model[0] + (f"@{finding.model[1]}" if finding.model[1] else "")
-    return finding.path or ""
 
 
 def _finding_label(finding: Finding) -> str:
@@ -155,7 +149,7 @@ def _finding_row(finding: Finding) -> dict[str, Any]:
     if finding.evidence not in (None, "", {}, []):
         evidence = (finding.evidence if isinstance(finding.evidence, str)
                     else json.dumps(finding.evidence, indent=2, ensure_ascii=False, default=str, sort_keys=True))
-    subject = _subject(finding)
+    subject = finding.subject
     text = " ".join([finding.id, *finding.aliases, finding.kind, subject, finding.message, finding.fix or ""])
     return {
         "f": finding,

@@ -11,7 +11,7 @@ import re
 from collections import Counter
 
 from auditor import __version__
-from auditor.model import Finding, Report, Severity
+from auditor.model import Report, Severity
 
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
@@ -45,12 +45,6 @@ def code(value: object, limit: int = 200) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _subject(finding: Finding) -> str:
-    if finding.package is not None:
-        return f"{finding.package[0]} {finding.package[1]}"
-    if finding.model is not None:
-        return finding.model[0] + (f"@{finding.model[1]}" if finding.model[1] else "")
-    return finding.path or ""
 
 
 def render(report: Report) -> str:
@@ -99,7 +93,7 @@ def render(report: Report) -> str:
             if f.location is not None:
                 details += "<br>at " + code(str(f.location))
             ids = code(f.id) + (" (" + ", ".join(code(a) for a in f.aliases[:3]) + ")" if f.aliases else "")
-            lines.append(f"| {ids} | {esc(f.kind)} | {esc(_subject(f))} | {details} | {esc(f.fix or '', 200)} |")
+            lines.append(f"| {ids} | {esc(f.kind)} | {esc(f.subject)} | {details} | {esc(f.fix or '', 200)} |")
         if len(group) > MAX_FINDINGS_PER_SEVERITY:
             lines.append(f"\n… and {len(group) - MAX_FINDINGS_PER_SEVERITY} more (see the full report).")
 
@@ -107,7 +101,7 @@ def render(report: Report) -> str:
     if ignored_findings:
         lines += ["", "<details><summary>Ignored by policy</summary>", ""]
         for f in ignored_findings:
-            lines.append(f"- {code(f.id)} {esc(_subject(f))}: {esc(f.ignored)}")
+            lines.append(f"- {code(f.id)} {esc(f.subject)}: {esc(f.ignored)}")
         lines += ["", "</details>"]
     if report.skipped:
         lines += ["", "<details><summary>Skipped</summary>", "", "| file | line | requirement | reason |",

@@ -105,16 +105,10 @@ def _rule_name(finding: Finding) -> str:
     return "".join(w.capitalize() for w in words) or "Finding"
 
 
-def _subject(finding: Finding) -> str:
-    if finding.package is not None:
-        return f"{finding.package[0]} {finding.package[1]}"
-    if finding.model is not None:
-        return finding.model[0] + (f"@{finding.model[1]}" if finding.model[1] else "")
-    return finding.path or ""
 
 
 def _result(finding: Finding, index: int, report: Report) -> dict[str, Any]:
-    subject = _subject(finding)
+    subject = finding.subject
     text = f"{finding.id}: {finding.message}" if finding.id not in finding.message else finding.message
     if finding.paths and len(finding.paths[0]) > 2:
         text += " (via " + " -> ".join(finding.paths[0]) + ")"
@@ -145,7 +139,7 @@ def _location(finding: Finding, report: Report) -> dict[str, Any]:
     if loc is not None and loc.line and loc.line > 0:
         physical["region"] = {"startLine": loc.line}
     out: dict[str, Any] = {"physicalLocation": physical}
-    subject = _subject(finding)
+    subject = finding.subject
     if subject:
         out["logicalLocations"] = [{"name": _limit(subject, 500), "kind": "module"}]
     return out

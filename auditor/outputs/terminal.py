@@ -31,13 +31,6 @@ def _s(value: object, limit: int = 300) -> str:
     return escape(clean(value, limit))
 
 
-def _subject(finding: Finding) -> str:
-    if finding.package is not None:
-        return f"{finding.package[0]} {finding.package[1]}"
-    if finding.model is not None:
-        rev = f"@{finding.model[1]}" if finding.model[1] else ""
-        return f"{finding.model[0]}{rev}"
-    return finding.path or ""
 
 
 def print_report(report: Report, console: Console) -> None:
@@ -66,7 +59,7 @@ def print_report(report: Report, console: Console) -> None:
     if ignored:
         console.print(f"[dim]{len(ignored)} finding(s) ignored by policy:[/]")
         for f in ignored:
-            console.print(f"[dim]  {_s(f.id)} {_s(_subject(f))}: {_s(f.ignored)}[/]")
+            console.print(f"[dim]  {_s(f.id)} {_s(f.subject)}: {_s(f.ignored)}[/]")
 
     if report.skipped:
         console.print(f"[yellow]skipped ({len(report.skipped)}):[/]")
@@ -97,7 +90,7 @@ def _print_finding(finding: Finding, console: Console) -> None:
     A list reads at any terminal width; a four-column table folded every cell into slivers at 80 columns.
     """
     aliases = f" [dim]({_s(', '.join(finding.aliases[:4]))})[/]" if finding.aliases else ""
-    console.print(f"  [bold]{_s(_subject(finding))}[/]  {_s(finding.kind)} {_s(finding.id)}{aliases}")
+    console.print(f"  [bold]{_s(finding.subject)}[/]  {_s(finding.kind)} {_s(finding.id)}{aliases}")
     console.print(f"      {_s(_headline_message(finding), MESSAGE_LIMIT + 10)}")
     if finding.paths and len(finding.paths[0]) > 2:
         console.print("      [dim]via " + _s(" → ".join(finding.paths[0]), 400) + "[/]")
