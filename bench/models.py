@@ -4,9 +4,10 @@ mlaudit beside picklescan, modelscan and fickling (each pinned, in its own venv)
     python bench/models.py [--corpus DIR] [--large DIR | --no-large] [--no-anchor] [--json OUT]
 
 Detection: a malicious row counts as detected when the tool reports something at medium or above (mlaudit:
-``severity >= medium``; picklescan: a dangerous global or a scan error; modelscan: an issue of severity MEDIUM+;
-fickling: ``LIKELY_OVERTLY_MALICIOUS`` or worse, zips through ``scan_zip_archive``). A benign row with such a
-report is a false positive. A tool error is counted in the ``errors`` column, not as a detection. Every tool sees the same files, one at a time, in one process per tool.
+``severity >= medium``; picklescan: a dangerous global; modelscan: an issue of severity MEDIUM+; fickling:
+``LIKELY_OVERTLY_MALICIOUS`` or worse, zips through ``scan_zip_archive``). A benign row with such a report is a
+false positive. A tool error is counted in the ``errors`` column, not as a detection. Every tool sees the same
+files, one at a time, in one process per tool.
 Throughput: wall time and peak RSS of one process scanning one large file (interpreter start included), and
 MB/s relative to ``cat``. The corpus defaults to ``../shared/eval/models/corpus``; large files are generated with
 ``make_corpus.py --large`` into the bench cache (about 2.5 GB) unless ``--no-large``.
@@ -98,7 +99,9 @@ def read_labels(corpus: Path) -> list[dict[str, str]]:
 def tool_python(tool: str) -> str:
     if tool == "mlaudit":
         return sys.executable
-    return str(common.anchor_venv(tool) / "python")
+    # fickling 0.1.12 imports typing_extensions without declaring it
+    extra = ("typing_extensions",) if tool == "fickling" else ()
+    return str(common.anchor_venv(tool, extra=extra) / "python")
 
 
 def run_driver(tool: str, files: list[str], workdir: Path) -> tuple[dict[str, Any] | None, common.Measured | None,

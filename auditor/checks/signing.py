@@ -11,16 +11,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from auditor.errors import IncompleteError, UsageError
 from auditor.model import Finding, Location, Severity
-from auditor.models.refs import SKIP_DIRS, is_venv
 from auditor.models.settings import SigningSettings, model_settings
 from auditor.models.signing import SIGNATURE_NAME, check_manifest, signature_finding, subject_name, verify_model
 from auditor.options import AuditContext
+from auditor.projectwalk import walk_project
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".onnx", ".gguf", ".h5", ".hdf5", ".keras",
                    ".pkl", ".pickle", ".joblib", ".msgpack", ".tflite", ".npz", ".mar")
@@ -100,16 +99,11 @@ def _scan(root: Path, ctx: AuditContext) -> tuple[list[Path], list[Path]]:
     model_dirs: list[Path] = []
     signatures: list[Path] = []
     seen = 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        if dirpath != str(root) and is_venv(dirpath, filenames + dirnames):
-            dirnames[:] = []
-            continue
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+    for base, filenames in walk_project(root):
         seen += 1
         if seen > MAX_DIRS:
             ctx.incomplete(f"more than {MAX_DIRS} directories: model signatures beyond them were not looked for")
             break
-        base = Path(dirpath)
         if SIGNATURE_NAME in filenames:
             signatures.append(base / SIGNATURE_NAME)
         if any(name.lower().endswith(WEIGHT_SUFFIXES) for name in filenames):

@@ -12,7 +12,6 @@ References to the same repo, kind and revision are merged: the first location wi
 from __future__ import annotations
 
 import json
-import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 from auditor.model import Location, ModelRef, Skipped
 from auditor.models.filerefs import FileRefs, read_config_json, read_manifest, read_model_card
 from auditor.models.pyrefs import extract_python, may_reference
+from auditor.projectwalk import walk_project
 
 MAX_PY_BYTES = 2_000_000
 MAX_JSON_BYTES = 1_000_000
@@ -27,11 +27,6 @@ MAX_CARD_BYTES = 512_000
 MAX_NOTEBOOK_BYTES = 20_000_000  # notebooks carry outputs (images); only code cells are parsed
 MAX_FILES = 50_000  # files looked at; beyond this the walk stops and says so
 
-SKIP_DIRS = frozenset({
-    ".git", ".hg", ".svn", ".bzr", "node_modules", "__pycache__", ".tox", ".nox", ".mypy_cache", ".pytest_cache",
-    ".ruff_cache", ".venv", "venv", ".eggs", "site-packages", "dist-packages", ".ipynb_checkpoints", ".cache",
-    ".idea", ".vscode",
-})
 CONFIG_NAMES = frozenset({"config.json", "adapter_config.json"})
 
 
@@ -177,22 +172,14 @@ def _read(path: Path, shown: str, limit: int, skipped: list[Skipped]) -> str | N
         return None
 
 
-def is_venv(dirpath: str, names: list[str]) -> bool:
-    """A virtualenv or conda prefix: installed packages, not the project's own files."""
-    return "pyvenv.cfg" in names or "conda-meta" in names
 
 
 def _walk(root: Path, skipped: list[Skipped]) -> Iterator[tuple[Path, Path]]:
     """(path, path relative to root) of candidate files, pruned and bounded."""
     seen = 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        if dirpath != str(root) and is_venv(dirpath, filenames + dirnames):
-            dirnames[:] = []
-            continue
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
-        base = Path(dirpath)
+    for base, filenames in walk_project(root):
         rel_dir = base.relative_to(root)
-        for name in sorted(filenames):
+        for name in filenames:
             if not (name.endswith((".py", ".ipynb")) or name in CONFIG_NAMES or name.lower() == "readme.md"
                     or name in ("mlaudit.toml", "pyproject.toml")):
                 continue
@@ -204,4 +191,4 @@ def _walk(root: Path, skipped: list[Skipped]) -> Iterator[tuple[Path, Path]]:
             yield base / name, rel_dir / name
 
 
-__all__ = ["SKIP_DIRS", "find_model_refs", "is_venv", "merge_refs"]
+__all__ = ["find_model_refs", "merge_refs"]

@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditor.model import Finding, Severity, Skipped
+from auditor.projectwalk import walk_project
 from auditor.scan.limits import DEFAULT_LIMITS, Limits
 from auditor.scan.state import KIND_PICKLE_FORMAT, Collector, FormatNote, ScanState
 
 __all__ = ["ScanResult", "scan_file", "scan_paths", "scan_file_detailed", "iter_model_files", "Limits"]
 
-SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".nox",
-                       ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", ".ipynb_checkpoints"})
 PICKLE_FORMATS = ("pickle", "torch-zip", "torch-legacy", "npy (object array: pickle)", "joblib", "dill",
                   "torchscript")
 
@@ -87,10 +86,9 @@ def iter_model_files(root: Path, *, extensions: frozenset[str] | None = None,
                      max_size: int | None = None) -> Iterator[Path]:
     """Regular files under ``root`` (symlinked files followed, symlinked directories not), skipping VCS,
     virtualenvs and caches. ``extensions`` (lower-case, with dot) restricts to candidate names."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not _is_venv(Path(dirpath) / d))
-        for name in sorted(filenames):
-            p = Path(dirpath) / name
+    for base, filenames in walk_project(root):
+        for name in filenames:
+            p = base / name
             if extensions is not None and not _has_candidate_ext(name, extensions):
                 continue
             try:
@@ -107,8 +105,6 @@ def _has_candidate_ext(name: str, extensions: frozenset[str]) -> bool:
     return any(lower.endswith(ext) for ext in extensions)
 
 
-def _is_venv(d: Path) -> bool:
-    return (d / "pyvenv.cfg").is_file()
 
 
 def _display(p: Path, root: Path | None) -> str:

@@ -57,8 +57,8 @@ def test_index_control_resolves(tmp_path: Path) -> None:
 
 
 # An index that is down stops the run naming the index host. An index that answers, but with 404s or pages uv
-# cannot use, looks to the resolver like "no such project": the run still stops (exit 3), naming the requirement
-# that could not be resolved.
+# cannot use, looks to the resolver like "no such project": the run still stops (exit 3), naming the index host
+# and the requirement that could not be resolved.
 DOWN = ("http-500", "http-503", "http-429", "reset", "hang", "bad-tls", "refused")
 UNUSABLE = ("http-404", "truncated-json", "wrong-content-type")
 
@@ -73,7 +73,8 @@ def test_index_fault(fault: str, tmp_path: Path) -> None:
     else:
         assert fault in UNUSABLE
         assert outcome.code == 3, f"{fault}: exit {outcome.code}: {outcome.out[:500]} {outcome.err}"
-        assert "alpha>=1" in outcome.err and "Traceback" not in outcome.err, outcome.err
+        assert "alpha>=1" in outcome.err and host_of(url) in outcome.err, outcome.err
+        assert "Traceback" not in outcome.err and "internal error" not in outcome.err, outcome.err
 
 
 def test_index_redirect_to_another_host_is_followed_like_pip(tmp_path: Path) -> None:
