@@ -17,11 +17,6 @@ def _quiet_fake_services(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fake services run in this process; socketserver prints each client reset/timeout as a traceback to
     sys.stderr, which the in-process CLI runs capture. Those are the fake's log, not mlaudit's output."""
     monkeypatch.setattr(socketserver.BaseServer, "handle_error", lambda _self, _request, _address: None)
-    # LoopbackServer.stop() waits for serve_forever's poll (0.5 s by default): with ~60 servers per suite that is
-    # half a minute of sleeping. Poll every 20 ms instead.
-    serve_forever = socketserver.BaseServer.serve_forever
-    monkeypatch.setattr(socketserver.BaseServer, "serve_forever",
-                        lambda self, poll_interval=0.5: serve_forever(self, min(poll_interval, 0.02)))
 
 
 @pytest.fixture

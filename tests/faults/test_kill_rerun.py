@@ -88,6 +88,21 @@ def spawn(*argv: str) -> subprocess.Popen[bytes]:
                             stderr=subprocess.PIPE)
 
 
+def has_file(folder: Path, wanted: Callable[[str], bool]) -> bool:
+    """A non-empty file whose name matches ``wanted`` exists in ``folder`` (tolerates files vanishing mid-scan)."""
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return False
+    for entry in entries:
+        try:
+            if wanted(entry.name) and entry.stat().st_size > 0:
+                return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
 def kill_when(proc: subprocess.Popen[bytes], condition: Callable[[], bool], what: str, limit: float = 30.0) -> None:
     deadline = time.monotonic() + limit
     while not condition():
@@ -151,8 +166,8 @@ def test_update_killed_while_indexing(cache: Path, tmp_path: Path) -> None:
     with LoopbackServer() as srv:
         srv.static("/PyPI/all.zip", NEXT, "application/zip")
         proc = spawn("db", "update", "--url", f"{srv.url}/PyPI/all.zip", "--timeout", "30")
-        kill_when(proc, lambda: any(p.name.startswith(".osv-staging") and p.stat().st_size > 0
-                                    for p in folder.iterdir()), "indexing started")
+        # the staging index (and the temporary file it is built in) exist for the whole indexing phase
+        kill_when(proc, lambda: has_file(folder, lambda name: "osv-staging" in name), "indexing started")
     assert_previous_db_in_use(tmp_path)
     _rerun_update_works(cache)
 
@@ -175,8 +190,7 @@ def test_embedded_index_build_killed(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("MLAUDIT_CACHE_DIR", str(cache))
     folder = cache / "advisories"
     proc = spawn("db", "status", "--format", "json")
-    kill_when(proc, lambda: folder.is_dir() and any(p.suffix == ".tmp" and p.stat().st_size > 0
-                                                    for p in folder.iterdir()), "the index write started")
+    kill_when(proc, lambda: has_file(folder, lambda name: name.endswith(".tmp")), "the index write started")
     assert not [p for p in folder.iterdir() if p.suffix == ".sqlite"], "a half-built index has its final name"
     info = status()
     assert info["database"] == "embedded" and int(info["records"]) > 1000  # type: ignore[call-overload]
