@@ -163,7 +163,10 @@ def _sdist_declared_urls(ctx: AuditContext, entry: IndexFile) -> list[str]:
 
     from auditor.resolve.sdist import _read_members
 
-    data = ctx.http.get(entry.url, service=INDEX_SERVICE).content
+    resp = ctx.http.get(entry.url, service=INDEX_SERVICE, ok_statuses=frozenset({200, 404}))
+    if resp.status_code != 200:  # listed but not served: the declared repository stays unknown, nothing else lost
+        return []
+    data = resp.content
     if len(data) > MAX_SDIST_BYTES or hashlib.sha256(data).hexdigest() != entry.sha256:
         return []
     try:
