@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from typing import IO, Any, BinaryIO, cast
 
-from auditor.model import Severity
-from auditor.scan.state import ScanState
+from auditor.model import Finding, Severity
+from auditor.scan.state import Collector, ScanState
 
 HEAD = 4096
 PICKLE_FAMILY = frozenset({"pickle", "torch-zip", "torch-legacy", "npy-object", "joblib", "dill"})
@@ -136,6 +137,20 @@ def scan_stream(f: BinaryIO, state: ScanState, *, name: str = "", size: int | No
     return fmt
 
 
+# Findings about a pickle's shape only (trailing bytes, truncation): no import, no call.
+_PICKLE_SHAPE_RULES = frozenset({"MLA-PICKLE-TRAILING", "MLA-PICKLE-MALFORMED"})
+
+
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def _importable(finding: Finding) -> bool:
+    """False for a callable no import can resolve (random bytes read as a GLOBAL's text): nothing can run."""
+    evidence = finding.evidence if isinstance(finding.evidence, dict) else {}
+    name = evidence.get("callable")
+    return not isinstance(name, str) or bool(_DOTTED.fullmatch(name.replace(" ", ".", 1)))
+
+
 def _pickle_polyglot(f: BinaryIO, state: ScanState, fmt: str, head: bytes, start: int) -> None:
     """Bytes that are another format *and* a pickle from offset 0 (``pickle.load``/``torch.load`` of the file
     would run the pickle): scan that reading too."""
@@ -143,11 +158,21 @@ def _pickle_polyglot(f: BinaryIO, state: ScanState, fmt: str, head: bytes, start
 
     if not looks_like_pickle(head):
         return
+    # Read the pickle view on the side first: bytes that merely happen to parse as data (a GGUF header starts with
+    # 'G', pickle's BINFLOAT, and a '.' nine bytes later ends it) cannot run anything and are not worth a finding.
+    scratch = ScanState(path=state.path, collector=Collector(), limits=state.limits, depth=state.depth,
+                        real_dir=state.real_dir)
+    f.seek(start)
+    scan_pickle_stream(f, scratch, "pickle", base=0)
+    code = [x for x in scratch.collector.findings if x.id not in _PICKLE_SHAPE_RULES and _importable(x)]
+    if not code:
+        return
     state.add("MLA-POLYGLOT", Severity.HIGH, f"file is a {fmt} file and also parses as a pickle from offset 0: "
               "loaders that unpickle it run different content than format-aware tools see",
               {"format": "polyglot", "formats": [fmt, "pickle"]})
-    f.seek(start)
-    scan_pickle_stream(f, state, "pickle", base=0)
+    state.collector.findings.extend(scratch.collector.findings)
+    state.collector.skipped.extend(scratch.collector.skipped)
+    state.collector.bytes_read += scratch.collector.bytes_read
 
 
 _PROMISED_FORMATS_MAP = {"safetensors": "safetensors", "gguf": "gguf", "npy": "npy"}

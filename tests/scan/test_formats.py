@@ -443,3 +443,16 @@ def test_keras_config_with_escaped_keys_is_still_parsed(tmp_path: Path) -> None:
     assert "MLA-KERAS-LAMBDA" in _ids(scan_file(p))
     assert scan_file(_write(tmp_path, "broken.json", b"{not json")) == []
     assert "MLA-KERAS-LAMBDA" in _ids(scan_file(_write(tmp_path, "model.json", raw.encode())))
+
+
+@pytest.mark.parametrize("tensor_count", [0x2E00, 0xDB4301])
+def test_gguf_whose_header_happens_to_parse_as_a_data_pickle_is_not_a_polyglot(tmp_path: Path,
+                                                                              tensor_count: int) -> None:
+    """Every GGUF file starts with 'G' (pickle BINFLOAT); a tensor count whose second byte is '.' (STOP) makes the
+    header a complete pickle of one float. Bytes that can import nothing are not a polyglot worth a finding."""
+    data = bytearray(craft.gguf(craft.CHATML))
+    data[8:16] = struct.pack("<Q", tensor_count)
+    path = tmp_path / "model.gguf"
+    path.write_bytes(bytes(data))
+    ids = _ids(scan_file(path))
+    assert "MLA-POLYGLOT" not in ids and not any(i.startswith("MLA-PICKLE") for i in ids)
