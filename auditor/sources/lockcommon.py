@@ -67,6 +67,19 @@ def artifact(entry: dict[str, Any], kind: str, hashes: dict[str, str]) -> Artifa
                     size=size if isinstance(size, int) and not isinstance(size, bool) else None)
 
 
+def add_artifact(pkg: Package, item: dict[str, Any], kind: str, path: str, line: int | None) -> None:
+    """One locked file of ``pkg`` (its ``hash = "algo:hex"`` recorded on the package too); a bad hash is exit 2."""
+    hashes: dict[str, str] = {}
+    h = item.get("hash")
+    if isinstance(h, str):
+        split = split_hash(h)
+        if split is None:
+            raise InputError(f"{pkg.name}: invalid hash {h!r}", file=path, line=line)
+        hashes[split[0]] = split[1]
+        add_hash(pkg, *split)
+    pkg.artifacts.append(artifact(item, kind, hashes))
+
+
 def split_hash(text: str) -> tuple[str, str] | None:
     """``"sha256:abc"`` -> ``("sha256", "abc")``; anything else None."""
     algo, sep, digest = text.partition(":")

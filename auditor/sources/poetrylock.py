@@ -14,17 +14,15 @@ from auditor.model import Edge, Location, Package, canonical_name, package_node
 from auditor.options import AuditOptions
 from auditor.sources.base import SourceResult
 from auditor.sources.lockcommon import (
-    add_hash,
+    add_artifact,
     apply_identity,
     array,
-    artifact,
     declared_names,
     header_lines,
     mark_direct,
     no_version,
     record_indexes,
     sibling,
-    split_hash,
     string,
     table,
 )
@@ -89,16 +87,8 @@ def load_poetry_lock(path: str, options: AuditOptions) -> SourceResult:
 def _files(entry: dict[str, Any], pkg: Package, path: str, line: int | None) -> None:
     for raw in array(entry.get("files"), path, f"{pkg.name}: files", line):
         item = table(raw, path, f"{pkg.name}: file", line)
-        hashes: dict[str, str] = {}
-        h = item.get("hash")
-        if isinstance(h, str):
-            split = split_hash(h)
-            if split is None:
-                raise InputError(f"{pkg.name}: invalid hash {h!r}", file=path, line=line)
-            hashes[split[0]] = split[1]
-            add_hash(pkg, *split)
-        filename = str(item.get("file", ""))
-        pkg.artifacts.append(artifact(item, "wheel" if filename.endswith(".whl") else "sdist", hashes))
+        kind = "wheel" if str(item.get("file", "")).endswith(".whl") else "sdist"
+        add_artifact(pkg, item, kind, path, line)
 
 
 def _edges(entry: dict[str, Any], name: str, path: str, line: int | None) -> list[Edge]:

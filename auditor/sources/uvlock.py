@@ -11,18 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from auditor.errors import InputError
-from auditor.model import ROOT_NODE, Artifact, Edge, Location, Package, canonical_name, package_node
+from auditor.model import ROOT_NODE, Edge, Location, Package, canonical_name, package_node
 from auditor.options import AuditOptions
 from auditor.sources.base import SourceResult
 from auditor.sources.lockcommon import (
+    add_artifact,
     apply_identity,
     array,
-    artifact,
     header_lines,
     no_version,
     record_indexes,
     sibling,
-    split_hash,
     string,
     table,
 )
@@ -125,18 +124,7 @@ def _files(entry: dict[str, Any], pkg: Package, path: str, line: int | None) -> 
     for wheel in array(entry.get("wheels"), path, f"{pkg.name}: wheels", line):
         items.append((table(wheel, path, f"{pkg.name}: wheel", line), "wheel"))
     for item, kind in items:
-        hashes: dict[str, str] = {}
-        h = item.get("hash")
-        if isinstance(h, str):
-            split = split_hash(h)
-            if split is None:
-                raise InputError(f"{pkg.name}: invalid hash {h!r}", file=path, line=line)
-            hashes[split[0]] = split[1]
-            text = f"{split[0]}:{split[1]}"
-            if text not in pkg.hashes:
-                pkg.hashes.append(text)
-        art: Artifact = artifact(item, kind, hashes)
-        pkg.artifacts.append(art)
+        add_artifact(pkg, item, kind, path, line)
 
 
 def _edges(entry: dict[str, Any], parent: str, path: str, line: int | None) -> list[Edge]:
