@@ -37,6 +37,9 @@ LOCK_NAME = "update.lock"
 class ExportError(IncompleteError):
     """The export could not be used (not a zip, a member that is not OSV JSON, no records)."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{SERVICE}: {message}")  # say which service gave the unusable data, as network errors do
+
 
 def export_url(url: str | None = None) -> str:
     """``--url``, else ``MLAUDIT_OSV_URL``, else OSV's documented PyPI export."""

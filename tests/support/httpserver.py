@@ -123,7 +123,7 @@ class LoopbackServer:
 
             do_GET = do_POST = do_HEAD = do_PUT = _serve
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd = _QuietServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
         if self.tls:
             import ssl
@@ -149,6 +149,23 @@ class LoopbackServer:
 
     def requests_to(self, prefix: str) -> list[Request]:
         return [r for r in self.log if r.path.startswith(prefix)]
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that gave up (timeouts, hang and reset faults) is expected here: no traceback for a broken pipe."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, ssl_errors())):
+            return
+        super().handle_error(request, client_address)
+
+
+def ssl_errors() -> type[BaseException]:
+    import ssl
+
+    return ssl.SSLError
 
 
 @contextmanager
