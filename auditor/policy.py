@@ -43,7 +43,9 @@ class Policy:
 
 
 # Finding kinds that ``require-safetensors`` / ``require-attestation`` turn from notes into gate failures.
-SAFETENSORS_KINDS = frozenset({"unsafe-model", "pickle-model", "no-safetensors", "missing-safetensors"})
+# Pickle-format notes only: other ``unsafe-model`` findings (trailing bytes, malformed files) keep their own severity.
+SAFETENSORS_KINDS = frozenset({"pickle-model", "no-safetensors", "missing-safetensors"})
+SAFETENSORS_IDS = frozenset({"MLA-MODEL-PICKLE-ONLY"})
 ATTESTATION_KINDS = frozenset({"missing-provenance", "provenance-missing", "no-attestation", "missing-attestation"})
 REQUIRED_SEVERITY = Severity.HIGH
 
@@ -58,14 +60,15 @@ def apply_policy(report: Report, policy: Policy, today: dt.date | None = None) -
     if policy.disabled_kinds:
         off = policy.disabled_kinds
         report.findings = [f for f in report.findings if f.kind not in off and (not f.check or f.check not in off)]
-    raised: list[tuple[frozenset[str], str]] = []
+    raised: list[tuple[frozenset[str], frozenset[str], str]] = []
     if policy.require_safetensors:
-        raised.append((SAFETENSORS_KINDS, "require-safetensors"))
+        raised.append((SAFETENSORS_KINDS, SAFETENSORS_IDS, "require-safetensors"))
     if policy.require_attestation:
-        raised.append((ATTESTATION_KINDS, "require-attestation"))
-    for kinds, setting in raised:
+        raised.append((ATTESTATION_KINDS, frozenset(), "require-attestation"))
+    for kinds, ids, setting in raised:
         for finding in report.findings:
-            if finding.kind in kinds and not finding.severity.at_least(REQUIRED_SEVERITY):
+            wanted = finding.kind in kinds or finding.id in ids
+            if wanted and not finding.severity.at_least(REQUIRED_SEVERITY):
                 finding.message += f" (raised from {finding.severity.value} to {REQUIRED_SEVERITY.value} by {setting})"
                 finding.severity = REQUIRED_SEVERITY
     warned: set[str] = set()

@@ -179,14 +179,19 @@ def test_disable_by_kind_or_by_check_name() -> None:
 
 def test_require_safetensors_and_attestation_raise_notes() -> None:
     report = _report(
-        _finding("MLA-PICKLE", Severity.LOW, kind="unsafe-model"),
+        _finding("MLA-MODEL-PICKLE-ONLY", Severity.LOW, kind="unsafe-model"),
+        _finding("MLA-PICKLE-FORMAT", Severity.INFO, kind="pickle-model"),
         _finding("MLA-EVIL", Severity.CRITICAL, kind="unsafe-model"),
+        _finding("MLA-PICKLE-TRAILING", Severity.INFO, kind="unsafe-model"),
         _finding("MLA-NOPROV", Severity.INFO, kind="missing-provenance"),
         fail_on=Severity.HIGH,
     )
     apply_policy(report, Policy(), TODAY)
-    assert [f.severity for f in report.findings] == [Severity.LOW, Severity.CRITICAL, Severity.INFO]
+    before = [Severity.LOW, Severity.INFO, Severity.CRITICAL, Severity.INFO, Severity.INFO]
+    assert [f.severity for f in report.findings] == before
     apply_policy(report, Policy(require_safetensors=True, require_attestation=True), TODAY)
-    assert [f.severity for f in report.findings] == [Severity.HIGH, Severity.CRITICAL, Severity.HIGH]
+    # pickle-format notes and missing provenance are raised; other unsafe-model findings keep their own severity
+    assert [f.severity for f in report.findings] == [Severity.HIGH, Severity.HIGH, Severity.CRITICAL, Severity.INFO,
+                                                     Severity.HIGH]
     assert "require-safetensors" in report.findings[0].message
-    assert len(report.failing_findings()) == 3
+    assert len(report.failing_findings()) == 4
