@@ -7,9 +7,11 @@ the audited project. Several inputs are merged; the result is ``resolved`` only 
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from auditor.errors import InputError
 from auditor.model import Artifact, Package, Requirement, Skipped
@@ -71,34 +73,24 @@ def load_environment(path: str | None, options: AuditOptions | None = None) -> S
     return _load(path, options)
 
 
+# Readers by input kind, imported only when a file of that kind is read.
+_LOADERS: dict[str, tuple[str, str]] = {
+    detect.PYPROJECT: ("auditor.sources.pyproject", "load_pyproject"),
+    detect.UV_LOCK: ("auditor.sources.uvlock", "load_uv_lock"),
+    detect.POETRY_LOCK: ("auditor.sources.poetrylock", "load_poetry_lock"),
+    detect.PIPFILE_LOCK: ("auditor.sources.pipfilelock", "load_pipfile_lock"),
+    detect.PIPFILE: ("auditor.sources.pipfile", "load_pipfile"),
+    detect.PYLOCK: ("auditor.sources.pylock", "load_pylock"),
+}
+
+
 def _loader(kind: str) -> Loader:
     if kind == detect.REQUIREMENTS:
         return _load_requirements
-    if kind == detect.PYPROJECT:
-        from auditor.sources.pyproject import load_pyproject
-
-        return load_pyproject
-    if kind == detect.UV_LOCK:
-        from auditor.sources.uvlock import load_uv_lock
-
-        return load_uv_lock
-    if kind == detect.POETRY_LOCK:
-        from auditor.sources.poetrylock import load_poetry_lock
-
-        return load_poetry_lock
-    if kind == detect.PIPFILE_LOCK:
-        from auditor.sources.pipfilelock import load_pipfile_lock
-
-        return load_pipfile_lock
-    if kind == detect.PIPFILE:
-        from auditor.sources.pipfile import load_pipfile
-
-        return load_pipfile
-    if kind == detect.PYLOCK:
-        from auditor.sources.pylock import load_pylock
-
-        return load_pylock
-    raise InputError(f"unsupported input kind {kind}")
+    if kind not in _LOADERS:
+        raise InputError(f"unsupported input kind {kind}")
+    module_name, function = _LOADERS[kind]
+    return cast(Loader, getattr(importlib.import_module(module_name), function))
 
 
 def _load_requirements(path: str, options: AuditOptions) -> SourceResult:
