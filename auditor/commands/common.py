@@ -22,6 +22,32 @@ from auditor.policy import Policy
 SEVERITY_CHOICES = [s.value for s in Severity]
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
+    return value
+
+
+def _retries(text: str) -> int:
+    if not text.isdigit() or int(text) > 10:
+        raise argparse.ArgumentTypeError(f"an integer from 0 to 10, not {text!r}")
+    return int(text)
+
+
+def _net_config(args: argparse.Namespace) -> NetConfig:
+    """Only what the user set overrides NetConfig's own defaults (the single source of them)."""
+    net = NetConfig(timeout=args.timeout)
+    if getattr(args, "retries", None) is not None:
+        net.retries = args.retries
+    if getattr(args, "deadline", None) is not None:
+        net.deadline = args.deadline
+    return net
+
+
 def add_input_args(parser: argparse.ArgumentParser) -> None:
     """Flags that say what to audit and for which target environment."""
     parser.add_argument("paths", nargs="*", metavar="PATH",
@@ -43,7 +69,12 @@ def add_input_args(parser: argparse.ArgumentParser) -> None:
                      help="no network: locked/pinned inputs and local data only")
     net.add_argument("--online", action="store_true",
                      help="also query online services (OSV API, provenance, index metadata)")
-    parser.add_argument("--timeout", type=float, default=15.0, help="per-request network timeout in seconds")
+    parser.add_argument("--timeout", type=_positive_float, default=15.0,
+                        help="per-request network timeout in seconds (default 15)")
+    parser.add_argument("--retries", type=_retries, default=None,
+                        help="retries of a request that failed with 429/5xx or a connection error (default 3)")
+    parser.add_argument("--deadline", type=_positive_float, default=None,
+                        help="bound on the whole run's network time in seconds (default 600)")
     parser.add_argument("--config", help="policy file (default: mlaudit.toml or [tool.mlaudit] in pyproject.toml)")
     parser.add_argument("--fail-on", choices=SEVERITY_CHOICES, default=None,
                         help="exit 1 when a finding at or above this severity is not ignored (default: low)")
@@ -92,7 +123,7 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         require_complete=args.require_complete or bool(policy and policy.require_complete),
         fetch_models=args.fetch_models,
         disabled_checks=set(args.disable_check),
-        net=NetConfig(timeout=args.timeout),
+        net=_net_config(args),
         policy=policy,
         exclude_newer=args.exclude_newer,
         resolver=args.resolver,
