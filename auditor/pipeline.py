@@ -14,7 +14,7 @@ from pathlib import Path
 from auditor import __version__
 from auditor.checks import load_checks
 from auditor.graph import attach_paths, build_graph
-from auditor.model import ROOT_NODE, Edge, Finding, ModelRef, Report, Severity
+from auditor.model import ROOT_NODE, Edge, Finding, ModelRef, Report, Severity, Skipped
 from auditor.net import HttpClient
 from auditor.options import AuditContext, AuditOptions, ProgressFn, _no_progress
 from auditor.policy import Policy, apply_policy
@@ -110,6 +110,8 @@ def _collect_models(options: AuditOptions, declared: list[ModelRef], ctx: AuditC
         if (ref.repo_id, ref.kind, ref.revision) not in seen:
             report.models.append(ref)
             seen.add((ref.repo_id, ref.kind, ref.revision))
+    if any(ref.origin == "manifest" for ref in report.models):
+        skipped = _declared_stand_in(skipped, report)
     report.skipped.extend(skipped)
     if not report.models:
         return
@@ -118,6 +120,21 @@ def _collect_models(options: AuditOptions, declared: list[ModelRef], ctx: AuditC
     ctx.progress("resolving models")
     edges: list[Edge] = resolve_models(report.models, ctx)
     report.edges.extend(edges)
+
+
+def _declared_stand_in(skipped: list[Skipped], report: Report) -> list[Skipped]:
+    """With a ``models = [...]`` manifest the user has declared what the code loads at run time: references only
+    known at run time become warnings instead of making the report incomplete (the manifest is audited instead)."""
+    from auditor.models.pyrefs import RUNTIME_REFERENCE
+
+    kept: list[Skipped] = []
+    for item in skipped:
+        if RUNTIME_REFERENCE in item.reason:
+            where = f"{item.file}:{item.line}: " if item.file and item.line else ""
+            report.warnings.append(f"{where}{item.reason} (the declared models list stands in for it)")
+        else:
+            kept.append(item)
+    return kept
 
 
 def _default_root_name(options: AuditOptions) -> str:

@@ -41,6 +41,9 @@ PACKAGED_BUILDERS = frozenset({
     "webdataset", "xml", "generator", "spark", "cache", "pdffolder", "niftifolder", "hdf5", "lance", "eval",
 })
 
+# Marks skipped items for references only known at run time (see ``auditor.pipeline``).
+RUNTIME_REFERENCE = "computed at run time"
+
 
 @dataclass(frozen=True)
 class _Rule:
@@ -398,7 +401,7 @@ class _Extractor:
             if not rule.prefix_only and not _is_object(target) and not downloaded:
                 expr = ast.unparse(target)[:120]
                 self.result.skipped.append(Skipped(
-                    reason=f"{kind} reference computed at run time ({expr}); the {kind} it loads is not audited",
+                    reason=f"{kind} reference {RUNTIME_REFERENCE} ({expr}); the {kind} it loads is not audited",
                     file=self.shown, line=node.lineno, requirement=expr))
             return
         for value in values:
@@ -450,7 +453,7 @@ class _Extractor:
         for wrapper in self.wrappers:
             if id(wrapper) not in resolved and not wrapper.rule.prefix_only:
                 self.result.skipped.append(Skipped(
-                    reason=f"{wrapper.kind} reference computed at run time ({wrapper.param}, a parameter of "
+                    reason=f"{wrapper.kind} reference {RUNTIME_REFERENCE} ({wrapper.param}, a parameter of "
                            f"{wrapper.function}() with no resolvable caller here); the {wrapper.kind} it loads is "
                            "not audited", file=self.shown, line=wrapper.call.lineno, requirement=wrapper.param))
 
