@@ -59,6 +59,11 @@ def scan_file_detailed(path: Path, display: str | None = None, limits: Limits = 
     except RecursionError:
         state.add("MLA-SCAN-UNVERIFIED", Severity.MEDIUM, "structure nested too deeply to analyse",
                   {"format": "unknown"})
+    except Exception as exc:  # noqa: BLE001 - a parser bug on one hostile file must not end the whole audit
+        # Said loudly, never clean: a finding on the file and a skipped item (the report becomes incomplete).
+        state.add("MLA-SCAN-ERROR", Severity.MEDIUM, f"the scanner failed on this file ({type(exc).__name__}); "
+                  "it was not fully analysed", {"format": "unknown", "error": type(exc).__name__})
+        state.skip(f"model scanner error ({type(exc).__name__}: {str(exc)[:200]})")
     _mark_verdicts(collector)
     return collector
 

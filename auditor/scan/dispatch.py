@@ -137,8 +137,9 @@ def scan_stream(f: BinaryIO, state: ScanState, *, name: str = "", size: int | No
     return fmt
 
 
-# Findings about a pickle's shape only (trailing bytes, truncation): no import, no call.
-_PICKLE_SHAPE_RULES = frozenset({"MLA-PICKLE-TRAILING", "MLA-PICKLE-MALFORMED"})
+# Pickle findings that cannot mean code in a polyglot's pickle reading: its shape (trailing bytes, truncation) and
+# EXT opcodes (a stock interpreter registers no extension codes, so a header byte that reads as EXT1 cannot import).
+_PICKLE_SHAPE_RULES = frozenset({"MLA-PICKLE-TRAILING", "MLA-PICKLE-MALFORMED", "MLA-PICKLE-EXT"})
 
 
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")

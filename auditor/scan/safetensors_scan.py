@@ -82,7 +82,7 @@ def _check_entries(header: dict[str, Any], data_len: int | None) -> list[str]:
             problems.append(f"tensor {label}: entry is not an object")
             continue
         dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
-        if dtype not in DTYPE_BITS:
+        if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
             problems.append(f"tensor {label}: unknown dtype {str(dtype)[:20]!r}")
             continue
         if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0

@@ -456,3 +456,37 @@ def test_gguf_whose_header_happens_to_parse_as_a_data_pickle_is_not_a_polyglot(t
     path.write_bytes(bytes(data))
     ids = _ids(scan_file(path))
     assert "MLA-POLYGLOT" not in ids and not any(i.startswith("MLA-PICKLE") for i in ids)
+
+
+def test_safetensors_header_length_reading_as_ext1_pickle_is_not_a_polyglot(tmp_path: Path) -> None:
+    """Length 0x2E5782 starts the file with 0x82 (EXT1), 'W', '.' (STOP): a 'pickle' that imports nothing."""
+    path = _write(tmp_path, "m.safetensors", craft.safetensors({}, b"", length=0x2E5782))
+    ids = _ids(scan_file(path))
+    assert ids == {"MLA-SAFETENSORS-INVALID"}
+
+
+@pytest.mark.parametrize("dtype", [[], {}, ["F32"], 3.5])
+def test_safetensors_non_string_dtype_is_invalid_not_a_crash(tmp_path: Path, dtype: object) -> None:
+    path = _write(tmp_path, "m.safetensors", craft.safetensors({"w": {"dtype": dtype, "shape": [1],
+                                                                      "data_offsets": [0, 4]}}, b"\0" * 4))
+    assert _ids(scan_file(path)) == {"MLA-SAFETENSORS-INVALID"}
+
+
+def test_a_scanner_bug_on_one_file_is_reported_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parser crash on one hostile file: a finding and a skipped item for it, the other files still scanned."""
+    from auditor.scan import dispatch, scan_paths
+
+    real = dispatch.scan_stream
+
+    def flaky(f, state, *, name="", size=None):  # type: ignore[no-untyped-def]
+        if name == "bad.pt":
+            raise TypeError("synthetic parser bug")
+        return real(f, state, name=name, size=size)
+
+    monkeypatch.setattr(dispatch, "scan_stream", flaky)
+    _write(tmp_path, "bad.pt", b"\x80\x04N.")
+    _write(tmp_path, "evil.pkl", b"cos\nsystem\n(S'true'\ntR.")
+    result = scan_paths([tmp_path])
+    by_file = {(Path(f.path or "").name, f.id) for f in result.findings}
+    assert ("bad.pt", "MLA-SCAN-ERROR") in by_file and ("evil.pkl", "MLA-PICKLE-EXEC") in by_file
+    assert [Path(s.file or "").name for s in result.skipped] == ["bad.pt"]
