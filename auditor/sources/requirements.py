@@ -279,6 +279,9 @@ class _Parser:
                 file=loc.file, line=loc.line, requirement=f"{'-c' if constraint else '-r'} {target}",
                 not_checked=[target]))
             return
+        if "\x00" in target:
+            raise InputError(f"invalid file name in {'-c' if constraint else '-r'} (NUL byte)", file=loc.file,
+                             line=loc.line)
         base = os.path.dirname(loc.file)
         path = target if os.path.isabs(target) else os.path.normpath(os.path.join(base, target))
         self.parse(path, constraint=constraint, origin=loc)

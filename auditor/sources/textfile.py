@@ -37,6 +37,8 @@ def read_bytes(path: str) -> bytes:
         raise InputError("no such file", file=path) from None
     except PermissionError:
         raise InputError("permission denied", file=path) from None
+    except ValueError as exc:  # e.g. "embedded null byte" in the name
+        raise InputError(f"invalid file name ({exc})", file=repr(path)[1:-1]) from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", file=path) from None
 

@@ -234,3 +234,17 @@ def test_pathological_lines_are_linear(write: Write, load: Load) -> None:
     assert info.value.line == 1
     comment = write("c.txt", "six==1.16.0" + " " * 300_000 + "# via nothing\n")
     assert [p.name for p in load(comment).packages] == ["six"]
+
+
+@pytest.mark.parametrize("text", ["\ufeff-r \x00\n", "\ufeff-c sub\x00dir/c.txt\n"])
+def test_nul_byte_in_an_included_file_name_is_an_input_error(tmp_path: Path, text: str) -> None:
+    """Found by fuzzing: the OS refuses such a name with ValueError; the user gets exit 2 with file:line."""
+    from auditor.errors import InputError
+    from auditor.options import AuditOptions
+    from auditor.sources import load_file
+
+    path = tmp_path / "requirements.txt"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_file(str(path), AuditOptions())
+    assert info.value.file == str(path) and info.value.line == 1
