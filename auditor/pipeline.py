@@ -40,7 +40,7 @@ def run_audit(options: AuditOptions, progress: ProgressFn = _no_progress) -> Rep
     if src.root_metadata:
         report.properties["root_metadata"] = dict(src.root_metadata)
     report.skipped.extend(src.skipped)
-    report.warnings.extend(getattr(src, "warnings", []))
+    report.warnings.extend(src.warnings)
     indexes = [u for u in [options.index_url or src.index_url, *options.extra_index_urls, *src.extra_index_urls] if u]
     report.properties["indexes"] = list(dict.fromkeys(redact_userinfo(u) for u in indexes))
     report.target = {

@@ -31,6 +31,7 @@ from typing import Any
 
 from auditor.advisories.match import is_malicious_record
 from auditor.cache import cache_dir
+from auditor.digest import sha256_file
 from auditor.errors import IncompleteError
 from auditor.model import DataSource, canonical_name
 from auditor.resources import data_file
@@ -187,7 +188,7 @@ def _file_digest(path: Path) -> str:
     st = path.stat()
     key = (str(path), st.st_mtime_ns, st.st_size)
     if key not in _FP_CACHE:
-        _FP_CACHE[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+        _FP_CACHE[key] = sha256_file(path)
     return _FP_CACHE[key]
 
 

@@ -147,11 +147,7 @@ def vulnerability_findings(name: str, version: str, records: Sequence[Record]) -
     upgrade = best_upgrade(name, version, vuln_records)
     findings: list[Finding] = []
     for group in group_matches(matches):
-        group.sort(key=lambda m: _primary_rank(m.id))
-        primary = group[0]
-        ids: set[str] = set()
-        for m in group:
-            ids |= _ids_of(m.record)
+        primary, ids = _primary_and_ids(group)
         aliases = sorted(ids - {primary.id})
         fixed = sort_versions({v for m in group for v in m.fixed_versions})
         sev_infos = [record_severity(m.record, name) for m in group]
@@ -191,6 +187,15 @@ def vulnerability_findings(name: str, version: str, records: Sequence[Record]) -
     return findings
 
 
+def _primary_and_ids(group: list[RecordMatch]) -> tuple[RecordMatch, set[str]]:
+    """The record that names a merged finding (``_primary_rank``), and every id and alias of the group."""
+    group.sort(key=lambda m: _primary_rank(m.id))
+    ids: set[str] = set()
+    for m in group:
+        ids |= _ids_of(m.record)
+    return group[0], ids
+
+
 def malicious_findings(name: str, version: str, records: Sequence[Record]) -> list[Finding]:
     """One ``malicious`` finding per MAL group for the name, whatever the version (issue 5 §2)."""
     name = canonical_name(name)
@@ -202,11 +207,7 @@ def malicious_findings(name: str, version: str, records: Sequence[Record]) -> li
     pseudo = [RecordMatch(r, (), ()) for r in mal]
     findings: list[Finding] = []
     for group in group_matches(pseudo):
-        group.sort(key=lambda m: _primary_rank(m.id))
-        primary = group[0]
-        ids: set[str] = set()
-        for m in group:
-            ids |= _ids_of(m.record)
+        primary, ids = _primary_and_ids(group)
         listed = [m.id for m in group if record_affects(m.record, name, version)]
         summary = _summary(primary.record)
         if listed:

@@ -103,7 +103,7 @@ class HashesCheck:
             pages = fetch_pages(ctx, packages)
         findings: list[Finding] = []
         stats = {"pinned": 0, "unpinned": 0, "match": 0, "mismatch": 0, "not-checked": 0}
-        require = bool(getattr(ctx.options.policy, "require_hashes", False))
+        require = ctx.options.policy is not None and ctx.options.policy.require_hashes
         for package in packages:
             page = pages.get(package.name)
             pinned, raw = pinned_hashes(package)

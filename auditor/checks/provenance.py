@@ -32,7 +32,7 @@ class ProvenanceCheck:
             for package in report.packages.values():
                 package.properties.setdefault(prop("provenance"), "not-checked")
             summarise(report, checked=False, reason=NOT_ONLINE)
-            if getattr(ctx.options.policy, "require_attestation", False):
+            if ctx.options.policy is not None and ctx.options.policy.require_attestation:
                 ctx.incomplete(NOT_ONLINE + " (the policy sets require-attestation)")
             return []
         packages = list(report.packages.values())

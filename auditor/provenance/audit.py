@@ -161,7 +161,7 @@ def _sdist_declared_urls(ctx: AuditContext, entry: IndexFile) -> list[str]:
     import tarfile
     import zipfile
 
-    from auditor.resolve.sdist import _read_members
+    from auditor.resolve.sdist import read_members
 
     resp = ctx.http.get(entry.url, service=INDEX_SERVICE, ok_statuses=frozenset({200, 404}))
     if resp.status_code != 200:  # listed but not served: the declared repository stays unknown, nothing else lost
@@ -170,7 +170,7 @@ def _sdist_declared_urls(ctx: AuditContext, entry: IndexFile) -> list[str]:
     if len(data) > MAX_SDIST_BYTES or hashlib.sha256(data).hexdigest() != entry.sha256:
         return []
     try:
-        pkg_info = _read_members(data, entry.filename).get("PKG-INFO")
+        pkg_info = read_members(data, entry.filename).get("PKG-INFO")
     except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError):
         return []
     return declared_urls_from_core_metadata(pkg_info.decode("utf-8", "replace")) if pkg_info else []

@@ -51,7 +51,7 @@ class SdistMetadata:
 
 def read_static_requires(data: bytes, filename: str) -> tuple[bool, list[str], str]:
     """``(static, requires, where)`` for sdist bytes; ``where`` names the file used or why none could be."""
-    members = _read_members(data, filename)
+    members = read_members(data, filename)
     pkg_info = members.get("PKG-INFO")
     if pkg_info is not None:
         headers = HeaderParser().parsestr(pkg_info.decode("utf-8", "replace"))
@@ -75,7 +75,7 @@ def read_static_requires(data: bytes, filename: str) -> tuple[bool, list[str], s
     return False, [], "dependencies are dynamic (PEP 643)"
 
 
-def _read_members(data: bytes, filename: str) -> dict[str, bytes]:
+def read_members(data: bytes, filename: str) -> dict[str, bytes]:
     """The top-level ``PKG-INFO`` and ``pyproject.toml`` (``top/NAME``), each at most MAX_MEMBER_BYTES."""
     wanted = {"PKG-INFO", "pyproject.toml"}
     out: dict[str, bytes] = {}

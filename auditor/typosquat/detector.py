@@ -119,7 +119,7 @@ class Detector:
         for name in names:
             stripped = name.strip()
             if stripped and len(stripped) <= MAX_NAME_LENGTH:
-                keys.append(self._key(stripped if stripped.isascii() else fold_unicode(stripped)))
+                keys.append(self._key(fold_unicode(stripped)))
         self.index.prefetch(keys)
 
     def check(self, name: str, *, boost: float = 0.0, boost_reasons: list[str] | None = None) -> TyposquatResult:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import socketserver
 from collections.abc import Iterator
 
 import pytest
@@ -12,17 +11,10 @@ from auditor.net import NetConfig
 from tests.support.index import LocalIndex
 
 
-@pytest.fixture(autouse=True)
-def _quiet_fake_services(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fake services run in this process; socketserver prints each client reset/timeout as a traceback to
-    sys.stderr, which the in-process CLI runs capture. Those are the fake's log, not mlaudit's output."""
-    monkeypatch.setattr(socketserver.BaseServer, "handle_error", lambda _self, _request, _address: None)
-
-
 @pytest.fixture
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The audit CLI has only ``--timeout``; keep the real retry/backoff code but with one retry and short sleeps
-    (the schedule itself is covered in ``tests/core/test_net.py``). uv gets the same retry count via
+    """Keep the real retry/backoff code but with one retry and short sleeps, also where the CLI offers no flag for
+    them (backoff); the schedule itself is covered in ``tests/core/test_net.py``. uv gets the same retry count via
     ``UV_HTTP_RETRIES`` (``auditor/resolve/target.py``)."""
     quick = functools.partial(NetConfig, retries=1, backoff=0.05, max_backoff=0.1, deadline=30.0)
     monkeypatch.setattr("auditor.commands.common.NetConfig", quick)

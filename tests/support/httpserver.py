@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import re
 import socket
+import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -126,8 +128,6 @@ class LoopbackServer:
         self._httpd = _QuietServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
         if self.tls:
-            import ssl
-
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(*self.tls)
             self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
@@ -155,17 +155,9 @@ class _QuietServer(ThreadingHTTPServer):
     """A client that gave up (timeouts, hang and reset faults) is expected here: no traceback for a broken pipe."""
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
-        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, ssl_errors())):
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, ssl.SSLError)):
             return
         super().handle_error(request, client_address)
-
-
-def ssl_errors() -> type[BaseException]:
-    import ssl
-
-    return ssl.SSLError
 
 
 @contextmanager
