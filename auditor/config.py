@@ -35,8 +35,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from auditor.domain import Severity, canonical_name
 from auditor.errors import ConfigError
-from auditor.model import Severity, canonical_name
 from auditor.policy import IgnoreRule, Policy
 
 if sys.version_info >= (3, 11):

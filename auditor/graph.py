@@ -10,7 +10,7 @@ from collections import deque
 
 import networkx as nx
 
-from auditor.model import ROOT_NODE, Finding, Location, Report, canonical_name, model_node, package_node
+from auditor.domain import ROOT_NODE, Finding, Location, Report, canonical_name, model_node, package_node
 
 MAX_PATHS = 3
 

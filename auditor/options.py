@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from auditor.model import Report, Severity, Skipped
+from auditor.domain import Report, Severity, Skipped
 from auditor.net import HttpClient, NetConfig
 
 if TYPE_CHECKING:

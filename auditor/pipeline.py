@@ -13,8 +13,8 @@ from pathlib import Path
 
 from auditor import __version__
 from auditor.checks import load_checks
+from auditor.domain import ROOT_NODE, Edge, Finding, ModelRef, Report, Severity, Skipped
 from auditor.graph import attach_paths, build_graph
-from auditor.model import ROOT_NODE, Edge, Finding, ModelRef, Report, Severity, Skipped
 from auditor.net import HttpClient
 from auditor.options import AuditContext, AuditOptions, ProgressFn, _no_progress
 from auditor.policy import Policy, apply_policy

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from auditor.model import Finding, Report, Severity, canonical_name
+from auditor.domain import Finding, Report, Severity, canonical_name
 
 
 @dataclass

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from auditor.advisories import db as advdb  # noqa: E402
 from auditor.advisories.findings import malicious_findings, vulnerability_findings  # noqa: E402
-from auditor.model import canonical_name  # noqa: E402
+from auditor.domain import canonical_name  # noqa: E402
 from bench._common import PINS, AnchorUnavailable, anchor_venv, ratio, row, run_measured, write_json  # noqa: E402
 
 PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;#\\]+)")

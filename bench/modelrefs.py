@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from auditor.model import ModelRef, Report  # noqa: E402
+from auditor.domain import ModelRef, Report  # noqa: E402
 from auditor.models.refs import find_model_refs  # noqa: E402
 from auditor.net import HttpClient, NetConfig  # noqa: E402
 from auditor.options import AuditContext, AuditOptions  # noqa: E402

@@ -43,7 +43,7 @@ results = {}
 
 def run_mlaudit(path):
     from pathlib import Path
-    from auditor.model import Severity
+    from auditor.domain import Severity
     from auditor.scan import scan_paths
     res = scan_paths([Path(path)])
     bad = [f for f in res.findings if f.severity.at_least(Severity.MEDIUM)]

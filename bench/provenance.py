@@ -73,7 +73,7 @@ def bench_fetch_verify(fixture: Path, dists: int, latency: float) -> tuple[float
     from concurrent.futures import ThreadPoolExecutor
 
     from auditor.checks.provenance import _audit_all
-    from auditor.model import Package, Report
+    from auditor.domain import Package, Report
     from auditor.net import HttpClient, NetConfig
     from auditor.options import AuditContext, AuditOptions
     from auditor.provenance.pages import MAX_WORKERS, project_page

@@ -38,7 +38,7 @@ EXCLUDE_NEWER = "2026-11-23T00:00:00Z"
 MLAUDIT_SNIPPET = r"""
 import json, sys
 from packaging.requirements import Requirement as R
-from auditor.model import Location, Report, Requirement, canonical_name
+from auditor.domain import Location, Report, Requirement, canonical_name
 from auditor.net import HttpClient
 from auditor.options import AuditContext, AuditOptions
 from auditor.resolve import resolve
@@ -55,7 +55,7 @@ for n, line in enumerate(open(path), 1):
 opts = AuditOptions(python_version=sys.argv[3], platform=sys.argv[4], exclude_newer=sys.argv[5])
 src = SourceResult(files=[path], requirements=reqs)
 if resolved:
-    from auditor.model import Package
+    from auditor.domain import Package
     src = SourceResult(files=[path], resolved=True,
                        packages=[Package(q.name, q.pinned_version or "", direct=True) for q in reqs])
 ctx = AuditContext(options=opts, report=Report(), http=HttpClient(opts.net))

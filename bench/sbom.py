@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from auditor.model import ROOT_NODE, Edge, Package, Report, canonical_name, package_node  # noqa: E402
+from auditor.domain import ROOT_NODE, Edge, Package, Report, canonical_name, package_node  # noqa: E402
 from bench import _common as common  # noqa: E402
 
 BUDGET_MS = 300.0

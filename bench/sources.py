@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from auditor.model import ROOT_NODE  # noqa: E402
+from auditor.domain import ROOT_NODE  # noqa: E402
 from auditor.options import AuditOptions  # noqa: E402
 from auditor.sources import load_file  # noqa: E402
 from auditor.sources.base import SourceResult  # noqa: E402

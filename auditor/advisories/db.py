@@ -32,8 +32,8 @@ from typing import Any
 from auditor.advisories.match import is_malicious_record
 from auditor.cache import cache_dir
 from auditor.digest import sha256_file
+from auditor.domain import DataSource, canonical_name
 from auditor.errors import IncompleteError
-from auditor.model import DataSource, canonical_name
 from auditor.resources import data_file
 
 SCHEMA = "2"

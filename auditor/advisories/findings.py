@@ -24,7 +24,7 @@ from auditor.advisories.match import (
     record_severity,
     sort_versions,
 )
-from auditor.model import Finding, Severity, canonical_name
+from auditor.domain import Finding, Severity, canonical_name
 
 MAX_REFERENCES = 10
 

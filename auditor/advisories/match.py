@@ -21,7 +21,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from auditor.model import Severity, canonical_name
+from auditor.domain import Severity, canonical_name
 
 ECOSYSTEM = "PyPI"
 DEFAULT_SEVERITY = Severity.MEDIUM  # a record with neither a CVSS vector nor a severity word

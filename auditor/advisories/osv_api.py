@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
+from auditor.domain import canonical_name
 from auditor.errors import NetworkError
-from auditor.model import canonical_name
 from auditor.net import HttpClient, host_of
 
 DEFAULT_API = "https://api.osv.dev"

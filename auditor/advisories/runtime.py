@@ -8,7 +8,7 @@ from typing import Any
 
 from auditor.advisories.db import AdvisoryStore, open_store
 from auditor.advisories.osv_api import OsvApiClient, PackageVersion
-from auditor.model import DataSource
+from auditor.domain import DataSource
 from auditor.options import AuditContext
 
 _STORE_KEY = "advisories.store"

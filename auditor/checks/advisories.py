@@ -9,7 +9,7 @@ from typing import Any
 
 from auditor.advisories.findings import malware_ids, vulnerability_findings
 from auditor.advisories.runtime import online_records, store_for
-from auditor.model import Finding, canonical_name
+from auditor.domain import Finding, canonical_name
 from auditor.options import AuditContext
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from auditor.model import Finding
+from auditor.domain import Finding
 from auditor.options import AuditContext
 
 

@@ -23,8 +23,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from auditor.domain import Finding, Severity, canonical_name
 from auditor.errors import NetworkError
-from auditor.model import Finding, Severity, canonical_name
 from auditor.net import HttpClient
 from auditor.options import AuditContext
 from auditor.policy import Policy

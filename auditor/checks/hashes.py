@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from auditor.model import Artifact, Finding, Package, Severity
+from auditor.domain import Artifact, Finding, Package, Severity
 from auditor.options import AuditContext
 from auditor.provenance import prop
 from auditor.provenance.pages import ProjectPage, fetch_pages

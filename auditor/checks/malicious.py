@@ -10,7 +10,7 @@ from typing import Any
 from auditor.advisories.findings import malicious_findings
 from auditor.advisories.match import is_malicious_record
 from auditor.advisories.runtime import online_records, store_for
-from auditor.model import Finding, canonical_name
+from auditor.domain import Finding, canonical_name
 from auditor.options import AuditContext
 
 

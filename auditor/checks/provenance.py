@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from auditor.model import Finding, Package, Severity
+from auditor.domain import Finding, Package, Severity
 from auditor.options import AuditContext
 from auditor.provenance import prop
 from auditor.provenance.audit import ATTESTED, INVALID, MISSING, NOT_FOUND, PARTIAL, PackageProvenance, audit_package

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from auditor.domain import Finding, Location, Severity
 from auditor.errors import IncompleteError, UsageError
-from auditor.model import Finding, Location, Severity
 from auditor.models.settings import SigningSettings, model_settings
 from auditor.models.signing import SIGNATURE_NAME, check_manifest, signature_finding, subject_name, verify_model
 from auditor.options import AuditContext

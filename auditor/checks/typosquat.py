@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from auditor.model import DataSource, Finding, ModelRef, Package, Severity
+from auditor.domain import DataSource, Finding, ModelRef, Package, Severity
 from auditor.options import AuditContext
 from auditor.policy import Policy
 from auditor.typosquat import HIGH_THRESHOLD, TyposquatResult, hf_detector, pypi_detector

@@ -12,8 +12,8 @@ from pathlib import Path
 from rich.console import Console
 
 from auditor.cache import atomic_write
+from auditor.domain import Report, Severity
 from auditor.errors import UsageError
-from auditor.model import Report, Severity
 from auditor.net import NetConfig
 from auditor.options import AuditOptions, ProgressFn
 from auditor.outputs import FORMATS, get_renderer

@@ -13,8 +13,8 @@ from rich.tree import Tree
 
 from auditor.checks import load_checks
 from auditor.commands.common import add_input_args, options_from_args, progress_display
+from auditor.domain import ROOT_NODE
 from auditor.graph import build_graph
-from auditor.model import ROOT_NODE
 from auditor.textsafe import clean
 
 NAME = "graph"

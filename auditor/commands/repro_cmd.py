@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from auditor.cache import atomic_write
+from auditor.domain import Report, canonical_name
 from auditor.errors import EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_POLICY, IncompleteError, InputError, UsageError
-from auditor.model import Report, canonical_name
 from auditor.net import HttpClient, NetConfig
 from auditor.options import AuditContext, AuditOptions
 from auditor.provenance.audit import _best_wheel

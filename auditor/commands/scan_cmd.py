@@ -12,8 +12,8 @@ from pathlib import Path
 
 from auditor import __version__
 from auditor.commands.common import SEVERITY_CHOICES, add_output_args, emit, progress_display
+from auditor.domain import Finding, Report, Severity
 from auditor.errors import UsageError
-from auditor.model import Finding, Report, Severity
 from auditor.scan import ScanResult
 
 NAME = "scan"

@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from auditor.commands.common import add_output_args, emit
+from auditor.domain import Report, Severity
 from auditor.errors import EXIT_CLEAN, EXIT_POLICY
-from auditor.model import Report, Severity
 from auditor.models.signing import VerifyResult, signature_finding, verify_model
 
 NAME = "verify-model"

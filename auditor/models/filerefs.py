@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from auditor.model import Location, ModelRef, Skipped
+from auditor.domain import Location, ModelRef, Skipped
 from auditor.models.repoid import looks_like_repo_id, split_manifest_entry, strip_hub_prefix
 
 if sys.version_info >= (3, 11):

@@ -11,7 +11,7 @@ kept here: per-request timeout (``--timeout``), bounded retries with backoff on 
 run deadline, and ``NetworkError`` naming the Hub host on failure -- never a silently clean result.
 huggingface_hub reads ``HF_ENDPOINT``/``HF_HUB_OFFLINE`` once at import; we read them at call time instead.
 
-A missing repo (404, or private: 401) and a repo the Hub has disabled (403, a takedown) are findings (someone could register the name; see ``checks/models.py``),
+A missing repo (404, or private: 401) and a repo the Hub has disabled (403, a takedown) are findings (someone could register the name; see ``checks/hubmodels.py``),
 a gated repo without access and a missing revision are skipped entries (the files could not be checked).
 What each repo resolved to is kept in ``ctx.extras[STATE_KEY]`` (a ``HubState``) for the ``models`` check.
 """
@@ -41,8 +41,8 @@ from huggingface_hub.errors import (
 
 from auditor import __version__
 from auditor.digest import sha256_file
+from auditor.domain import ROOT_NODE, Edge, ModelFile, ModelRef
 from auditor.errors import NetworkError
-from auditor.model import ROOT_NODE, Edge, ModelFile, ModelRef
 from auditor.models.filerefs import front_matter
 from auditor.models.formats import is_unsafe_format
 from auditor.models.hubcache import cache_root, find_snapshot

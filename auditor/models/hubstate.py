@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from auditor.model import ModelRef
+from auditor.domain import ModelRef
 from auditor.options import AuditContext
 
 STATE_KEY = "models.hub"

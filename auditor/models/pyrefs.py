@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from auditor.model import Location, ModelRef, Skipped
+from auditor.domain import Location, ModelRef, Skipped
 from auditor.models.repoid import looks_like_repo_id, parse_hf_uri, strip_hub_prefix
 
 MAX_CANDIDATES = 16  # values one expression may stand for (a name assigned in several branches)

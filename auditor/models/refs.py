@@ -16,7 +16,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from auditor.model import Location, ModelRef, Skipped
+from auditor.domain import Location, ModelRef, Skipped
 from auditor.models.filerefs import FileRefs, read_config_json, read_manifest, read_model_card
 from auditor.models.pyrefs import extract_python, may_reference
 from auditor.projectwalk import walk_project

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from auditor.digest import sha256_file
+from auditor.domain import Finding, Location, Severity
 from auditor.errors import IncompleteError, UsageError
-from auditor.model import Finding, Location, Severity
 
 SIGNATURE_NAME = "model.sig"
 SIGNATURE_RULE = "MLA-MODEL-SIGNATURE-INVALID"

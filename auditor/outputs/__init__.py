@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Callable
 from typing import cast
 
-from auditor.model import Report
+from auditor.domain import Report
 
 Renderer = Callable[[Report], str]
 

@@ -45,8 +45,8 @@ from cyclonedx.schema import OutputFormat, SchemaVersion
 from packageurl import PackageURL
 
 from auditor import __version__
+from auditor.domain import ROOT_NODE, Finding, ModelRef, Package, Report, canonical_name, model_node
 from auditor.graph import build_graph, finding_node
-from auditor.model import ROOT_NODE, Finding, ModelRef, Package, Report, canonical_name, model_node
 
 SCHEMA = SchemaVersion.V1_6
 CDX_NS = "http://cyclonedx.org/schema/bom/1.6"

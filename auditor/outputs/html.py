@@ -22,8 +22,8 @@ import jinja2
 import markupsafe
 
 from auditor import __version__
+from auditor.domain import ROOT_NODE, Finding, Report, Severity
 from auditor.graph import build_graph
-from auditor.model import ROOT_NODE, Finding, Report, Severity
 from auditor.resources import templates_dir
 
 SEVERITY_WEIGHT = {Severity.CRITICAL: 40, Severity.HIGH: 20, Severity.MEDIUM: 8, Severity.LOW: 2, Severity.INFO: 0}

@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from auditor import __version__
-from auditor.model import SCHEMA_VERSION, Report
+from auditor.domain import SCHEMA_VERSION, Report
 
 # Report-level results that checks leave in ``report.properties`` and that belong in the summary.
 SUMMARY_PROPERTIES = (("provenance", "provenance_summary"), ("hashes", "hash_check"))

@@ -11,7 +11,7 @@ import re
 from collections import Counter
 
 from auditor import __version__
-from auditor.model import Report, Severity
+from auditor.domain import Report, Severity
 
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")

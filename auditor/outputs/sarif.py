@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from auditor import __version__
-from auditor.model import Finding, Location, Report, Severity
+from auditor.domain import Finding, Location, Report, Severity
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 LEVEL = {

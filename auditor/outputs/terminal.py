@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from auditor.model import Finding, Report, Severity
+from auditor.domain import Finding, Report, Severity
 from auditor.textsafe import clean
 
 MESSAGE_LIMIT = 200

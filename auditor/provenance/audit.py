@@ -14,8 +14,8 @@ from packaging.tags import sys_tags
 from packaging.utils import parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from auditor.domain import Package
 from auditor.errors import NetworkError
-from auditor.model import Package
 from auditor.net import host_of
 from auditor.options import AuditContext
 from auditor.provenance.integrity import SERVICE, Fetched, fetch_provenance

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from auditor.model import canonical_name
+from auditor.domain import canonical_name
 from auditor.options import AuditContext
 from auditor.provenance.pages import IndexFile
 

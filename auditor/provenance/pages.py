@@ -19,8 +19,8 @@ from urllib.parse import urljoin, urlsplit
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from auditor.domain import Package, canonical_name
 from auditor.errors import NetworkError
-from auditor.model import Package, canonical_name
 from auditor.net import host_of, parse_json
 from auditor.options import AuditContext
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.model import Package, Report
+from auditor.domain import Package, Report
 from auditor.provenance import prop
 
 ATTESTED_BUILD = "attested-build"

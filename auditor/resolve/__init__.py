@@ -7,8 +7,8 @@ returned as they are, with no network and no subprocess. Everything else goes to
 
 from __future__ import annotations
 
+from auditor.domain import Requirement, Skipped
 from auditor.errors import ResolutionError
-from auditor.model import Requirement, Skipped
 from auditor.options import AuditContext, AuditOptions
 from auditor.resolve.base import Resolution
 from auditor.resolve.target import indexes_for

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from auditor.model import Edge, Package, Skipped
+from auditor.domain import Edge, Package, Skipped
 
 
 @dataclass

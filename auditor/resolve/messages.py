@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from auditor.model import canonical_name
+from auditor.domain import canonical_name
 
 _NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?"
 _VERSION = r"(?:==(?P<version>[^\s,]+))?"

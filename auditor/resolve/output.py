@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from auditor.model import Artifact, canonical_name
+from auditor.domain import Artifact, canonical_name
 
 if sys.version_info >= (3, 11):
     import tomllib

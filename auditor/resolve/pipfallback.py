@@ -18,8 +18,8 @@ from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PkgRequirement
 
+from auditor.domain import ROOT_NODE, Artifact, Edge, Package, Requirement, canonical_name, package_node
 from auditor.errors import ResolutionError
-from auditor.model import ROOT_NODE, Artifact, Edge, Package, Requirement, canonical_name, package_node
 from auditor.options import AuditOptions
 from auditor.resolve.base import Resolution
 from auditor.resolve.messages import clean

@@ -24,8 +24,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import parse_sdist_filename
 from packaging.version import InvalidVersion, Version
 
+from auditor.domain import Artifact, canonical_name
 from auditor.errors import MlauditError
-from auditor.model import Artifact, canonical_name
 from auditor.options import AuditContext
 
 if sys.version_info >= (3, 11):

@@ -20,8 +20,8 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PkgRequirement
 
+from auditor.domain import ROOT_NODE, Artifact, Edge, Package, Requirement, Skipped, canonical_name, package_node
 from auditor.errors import NetworkError, ResolutionError
-from auditor.model import ROOT_NODE, Artifact, Edge, Package, Requirement, Skipped, canonical_name, package_node
 from auditor.net import host_of
 from auditor.options import AuditContext, AuditOptions
 from auditor.resolve import messages as msg

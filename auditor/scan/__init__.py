@@ -1,6 +1,6 @@
 """The model file scanner: find code that runs when a model file is loaded, without loading anything.
 
-Public interface (used by ``auditor.checks.modelscan`` and ``mlaudit scan``):
+Public interface (used by ``auditor.checks.modelfiles`` and ``mlaudit scan``):
 
 - ``scan_file(path, display=None) -> list[Finding]``
 - ``scan_paths(paths) -> ScanResult`` (files, directories, Hugging Face snapshot/cache directories)
@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from auditor.model import Finding, Severity, Skipped
+from auditor.domain import Finding, Severity, Skipped
 from auditor.projectwalk import walk_project
 from auditor.scan.limits import DEFAULT_LIMITS, Limits
 from auditor.scan.state import KIND_PICKLE_FORMAT, Collector, FormatNote, ScanState

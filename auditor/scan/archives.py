@@ -20,7 +20,7 @@ import zlib
 from collections import Counter
 from typing import IO, Any, BinaryIO, cast
 
-from auditor.model import Severity
+from auditor.domain import Severity
 from auditor.scan.state import ScanState
 
 

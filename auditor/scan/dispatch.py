@@ -13,7 +13,7 @@ import re
 import tempfile
 from typing import IO, Any, BinaryIO, cast
 
-from auditor.model import Finding, Severity
+from auditor.domain import Finding, Severity
 from auditor.scan.state import Collector, ScanState
 
 HEAD = 4096

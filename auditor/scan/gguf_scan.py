@@ -11,7 +11,7 @@ import re
 import struct
 from typing import Any, BinaryIO
 
-from auditor.model import Severity
+from auditor.domain import Severity
 from auditor.scan.state import ScanState
 from auditor.scan.stream import ByteSource, Truncated
 

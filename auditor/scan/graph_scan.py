@@ -12,7 +12,7 @@ import posixpath
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from auditor.model import Severity
+from auditor.domain import Severity
 from auditor.scan.proto import LEN, VARINT, ProtoError, ProtoFile
 from auditor.scan.state import ScanState
 

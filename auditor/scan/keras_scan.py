@@ -12,7 +12,7 @@ import binascii
 import json
 from typing import Any, BinaryIO
 
-from auditor.model import Severity
+from auditor.domain import Severity
 from auditor.scan.state import ScanState
 
 _KERAS_MODULES = ("keras", "tf_keras", "tensorflow.keras", "tensorflow.python.keras", "keras_nlp", "keras_cv",
@@ -117,7 +117,7 @@ _KERAS_RISKY_FUNCTIONS = frozenset({"get_file", "load_model", "load_weights", "s
 def _function_ref(node: dict[str, Any], module: str, where: str, state: ScanState, source: str) -> bool:
     """A config entry that names a function/class by ``module`` + name (Keras 3 ``{"class_name": "function"}``):
     loading imports the module and looks the name up (CVE-2025-1550, CVE-2025-8747 style)."""
-    from auditor.scan.policy import DANGEROUS, classify
+    from auditor.scan.allowlist import DANGEROUS, classify
 
     cls = node.get("class_name")
     inner = node.get("config")

@@ -7,7 +7,7 @@ import ast
 import struct
 from typing import Any, BinaryIO
 
-from auditor.model import Severity
+from auditor.domain import Severity
 from auditor.scan.pickle_scan import scan_pickle_stream
 from auditor.scan.state import ScanState
 

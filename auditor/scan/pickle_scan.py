@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.model import Severity
+from auditor.domain import Severity
+from auditor.scan.allowlist import DANGEROUS, NESTED_LOADERS, UNKNOWN, classify, normalise
 from auditor.scan.pickle_reader import (
     UNRESOLVED,
     Blob,
@@ -33,7 +34,6 @@ from auditor.scan.pickle_reader import (
     SimSet,
     read_pickle,
 )
-from auditor.scan.policy import DANGEROUS, NESTED_LOADERS, UNKNOWN, classify, normalise
 from auditor.scan.state import ScanState
 from auditor.scan.stream import ByteSource, Truncated
 

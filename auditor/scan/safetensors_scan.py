@@ -11,7 +11,7 @@ import json
 import struct
 from typing import Any, BinaryIO
 
-from auditor.model import Severity
+from auditor.domain import Severity
 from auditor.scan.state import ScanState
 
 DTYPE_BITS = {"BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "I16": 16, "U16": 16,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from auditor.model import Finding, Severity, Skipped
+from auditor.domain import Finding, Severity, Skipped
 from auditor.scan.limits import DEFAULT_LIMITS, Limits
 
 CHECK_NAME = "modelscan"

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
+from auditor.domain import Artifact, Package, Requirement, Skipped
 from auditor.errors import InputError
-from auditor.model import Artifact, Package, Requirement, Skipped
 from auditor.options import AuditOptions
 from auditor.sources import detect
 from auditor.sources.base import SourceResult

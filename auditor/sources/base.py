@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from auditor.model import Edge, ModelRef, Package, Requirement, Skipped
+from auditor.domain import Edge, ModelRef, Package, Requirement, Skipped
 
 
 @dataclass

@@ -23,8 +23,8 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PkgRequirement
 
+from auditor.domain import ROOT_NODE, Edge, Location, Package, Skipped, canonical_name, package_node
 from auditor.errors import InputError
-from auditor.model import ROOT_NODE, Edge, Location, Package, Skipped, canonical_name, package_node
 from auditor.options import AuditOptions
 from auditor.sources.base import SourceResult
 from auditor.sources.markers import marker_holds, target_environment

@@ -7,8 +7,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from auditor.domain import ROOT_NODE, Artifact, Edge, Package, Skipped
 from auditor.errors import InputError
-from auditor.model import ROOT_NODE, Artifact, Edge, Package, Skipped
 from auditor.sources.base import SourceResult
 
 

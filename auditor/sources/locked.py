@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from auditor.model import Package, Skipped
+from auditor.domain import Package, Skipped
 from auditor.sources.markers import marker_holds
 
 OTHER_VERSIONS = "mlaudit:other-locked-versions"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from auditor.domain import Location, Requirement, canonical_name
 from auditor.errors import InputError
-from auditor.model import Location, Requirement, canonical_name
 from auditor.options import AuditOptions
 from auditor.sources.base import SourceResult
 from auditor.sources.tomlfile import LineFinder, as_list, load_toml

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from auditor.domain import Location, Package, canonical_name
 from auditor.errors import InputError
-from auditor.model import Location, Package, canonical_name
 from auditor.options import AuditOptions
 from auditor.sources.base import SourceResult
 from auditor.sources.lockcommon import add_hash, mark_direct, no_version, record_indexes, sibling, split_hash

@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from auditor.domain import Location, Requirement, Skipped, canonical_name
 from auditor.errors import InputError
-from auditor.model import Location, Requirement, Skipped, canonical_name
 from auditor.sources.poetryspec import PoetrySpecError, poetry_to_pep440, python_marker
 from auditor.sources.tomlfile import LineFinder, as_list
 

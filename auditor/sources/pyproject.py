@@ -13,8 +13,8 @@ from typing import Any
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PkgRequirement
 
+from auditor.domain import Location, Requirement, Skipped, canonical_name
 from auditor.errors import InputError
-from auditor.model import Location, Requirement, Skipped, canonical_name
 from auditor.options import AuditOptions
 from auditor.sources.base import SourceResult
 from auditor.sources.poetry import poetry_identity, poetry_requirements

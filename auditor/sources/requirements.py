@@ -24,8 +24,8 @@ from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PkgRequirement
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 
+from auditor.domain import ROOT_NODE, Edge, Location, Package, Requirement, Skipped, canonical_name, package_node
 from auditor.errors import InputError
-from auditor.model import ROOT_NODE, Edge, Location, Package, Requirement, Skipped, canonical_name, package_node
 from auditor.sources.base import SourceResult
 from auditor.sources.locked import Candidate, choose_versions
 from auditor.sources.textfile import read_text

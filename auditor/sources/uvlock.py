@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from auditor.domain import ROOT_NODE, Edge, Location, Package, canonical_name, package_node
 from auditor.errors import InputError
-from auditor.model import ROOT_NODE, Edge, Location, Package, canonical_name, package_node
 from auditor.options import AuditOptions
 from auditor.sources.base import SourceResult
 from auditor.sources.lockcommon import (

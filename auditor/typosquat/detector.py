@@ -23,7 +23,7 @@ from typing import Any
 
 from rapidfuzz.distance import OSA, Levenshtein
 
-from auditor.model import canonical_name
+from auditor.domain import canonical_name
 from auditor.typosquat.confusables import (
     SEPARATORS,
     fold_unicode,

@@ -11,8 +11,8 @@ import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from auditor.domain import canonical_name
 from auditor.errors import InputError
-from auditor.model import canonical_name
 from auditor.resources import data_file
 
 TOP_PYPI_FILE = "top_pypi.tsv"

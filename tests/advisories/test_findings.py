@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from auditor.advisories.findings import best_upgrade, malicious_findings, vulnerability_findings
-from auditor.model import Severity
+from auditor.domain import Severity
 
 
 def adv(rid: str, events: list[dict[str, str]], aliases: list[str] | None = None, name: str = "demo",

@@ -13,7 +13,7 @@ import pytest
 from packaging.version import Version
 
 from auditor.advisories.match import match_record, range_affects, record_severity, sort_versions
-from auditor.model import Severity
+from auditor.domain import Severity
 
 
 def rec(*ranges: list[dict[str, str]], versions: list[str] | None = None, name: str = "demo",

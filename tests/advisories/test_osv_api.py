@@ -10,8 +10,8 @@ import pytest
 from auditor.advisories.osv_api import BATCH_SIZE, OsvApiClient
 from auditor.checks.advisories import CHECK as ADVISORIES
 from auditor.checks.malicious import CHECK as MALICIOUS
+from auditor.domain import Package, Report
 from auditor.errors import NetworkError
-from auditor.model import Package, Report
 from auditor.net import HttpClient, NetConfig
 from auditor.options import AuditContext, AuditOptions
 from tests.support.httpserver import LoopbackServer, Request, Response

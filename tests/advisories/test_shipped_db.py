@@ -89,7 +89,7 @@ def test_checks_on_large_input(shared_dir: Path) -> None:
     from auditor.checks import CHECK_MODULES
     from auditor.checks.advisories import CHECK as ADVISORIES
     from auditor.checks.malicious import CHECK as MALICIOUS
-    from auditor.model import Package, Report
+    from auditor.domain import Package, Report
     from auditor.net import HttpClient
     from auditor.options import AuditContext, AuditOptions
 

@@ -172,7 +172,7 @@ def test_checks_join_malware_advisory_to_mal_record(cache: Path, tmp_path: Path)
     (vulnerability) finding; the MAL finding lists it."""
     from auditor.checks.advisories import CHECK as ADVISORIES
     from auditor.checks.malicious import CHECK as MALICIOUS
-    from auditor.model import Package, Report
+    from auditor.domain import Package, Report
     from auditor.net import HttpClient
     from auditor.options import AuditContext, AuditOptions
 

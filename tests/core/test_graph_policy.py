@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from auditor.domain import ROOT_NODE, Edge, Finding, Location, Package, Report, Severity, package_node
 from auditor.graph import attach_paths, build_graph, node_paths
-from auditor.model import ROOT_NODE, Edge, Finding, Location, Package, Report, Severity, package_node
 from auditor.pipeline import exit_code_for
 from auditor.policy import IgnoreRule, Policy, apply_policy
 from auditor.textsafe import clean

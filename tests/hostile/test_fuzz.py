@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from auditor.model import Edge, Finding, Location, ModelRef, Package, Report, Severity, Skipped, package_node
+from auditor.domain import Edge, Finding, Location, ModelRef, Package, Report, Severity, Skipped, package_node
 from auditor.outputs.html import render as render_html
 from auditor.outputs.json_out import render as render_json
 from auditor.outputs.markdown import render as render_markdown

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from auditor.model import Report
+from auditor.domain import Report
 from auditor.net import HttpClient, NetConfig
 from auditor.options import AuditContext, AuditOptions
 from tests.models.fakehub import FakeHub, FakeRepo

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from auditor.checks.models import CHECK
+from auditor.checks.hubmodels import CHECK
+from auditor.domain import Finding, Location, ModelRef, Severity
 from auditor.errors import ConfigError
-from auditor.model import Finding, Location, ModelRef, Severity
 from auditor.models.hub import resolve_models
 from auditor.options import AuditContext
 from tests.models.conftest import PICKLE_BYTES, make_ctx

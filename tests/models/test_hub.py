@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from auditor.domain import ROOT_NODE, Location, ModelRef
 from auditor.errors import NetworkError
-from auditor.model import ROOT_NODE, Location, ModelRef
 from auditor.models.hub import resolve_models, state_of
 from tests.models.conftest import PICKLE_BYTES, make_ctx
 from tests.models.fakehub import FakeHub, commit_of
@@ -173,7 +173,7 @@ def test_hub_offline_env_means_cache_only(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 def test_fetched_file_that_differs_from_the_hub_sha256_is_critical(fake_hub: FakeHub, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from auditor.checks.models import CHECK
+    from auditor.checks.hubmodels import CHECK
 
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     listed = hashlib.sha256(PICKLE_BYTES).hexdigest()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.model import ModelRef
+from auditor.domain import ModelRef
 from auditor.models.refs import MAX_PY_BYTES, find_model_refs, merge_refs
 from tests.models.project import SHA, build_project
 
@@ -94,7 +94,7 @@ def test_oversized_and_non_utf8_files_are_skipped(tmp_path: Path) -> None:
 
 
 def test_merge_keeps_the_trust_remote_code_line() -> None:
-    from auditor.model import Location
+    from auditor.domain import Location
 
     a = ModelRef("o/m", location=Location("t.py", 3))
     b = ModelRef("o/m", location=Location("t.py", 9), trust_remote_code=True)

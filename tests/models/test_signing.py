@@ -10,7 +10,7 @@ import pytest
 
 from auditor.checks.signing import CHECK
 from auditor.cli import main
-from auditor.model import Severity
+from auditor.domain import Severity
 from tests.models.conftest import make_ctx
 
 

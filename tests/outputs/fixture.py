@@ -4,7 +4,7 @@ every field that comes from strangers (names, summaries, model-card text, file n
 
 from __future__ import annotations
 
-from auditor.model import (
+from auditor.domain import (
     ROOT_NODE,
     Artifact,
     DataSource,

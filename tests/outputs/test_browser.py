@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.model import Finding, Package, Severity
+from auditor.domain import Finding, Package, Severity
 from auditor.outputs.html import render
 from tests.outputs.fixture import fixture_report
 

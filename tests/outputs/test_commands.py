@@ -12,7 +12,7 @@ from cyclonedx.validation.xml import XmlValidator
 
 import auditor.pipeline
 from auditor.cli import main
-from auditor.model import Report
+from auditor.domain import Report
 from auditor.options import AuditOptions
 from tests.outputs.fixture import fixture_report
 

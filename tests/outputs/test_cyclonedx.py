@@ -11,8 +11,8 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from cyclonedx.validation.xml import XmlValidator
 
+from auditor.domain import ModelRef, Package
 from auditor.graph import build_graph
-from auditor.model import ModelRef, Package
 from auditor.outputs import FORMATS, get_renderer
 from auditor.outputs.cyclonedx import CDX_NS, render_json, render_xml
 from tests.outputs.conftest import check_golden

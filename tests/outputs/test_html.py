@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from auditor.model import Finding, Package, Severity
+from auditor.domain import Finding, Package, Severity
 from auditor.outputs import get_renderer
 from auditor.outputs.html import render, risk_label, risk_score
 from tests.outputs.conftest import check_golden
@@ -119,7 +119,7 @@ def test_incomplete_score_is_a_lower_bound() -> None:
 
 def test_repeated_nodes_are_listed_once_more_not_expanded() -> None:
     report = fixture_report()
-    from auditor.model import Edge, package_node
+    from auditor.domain import Edge, package_node
 
     report.edges.append(Edge(package_node("reqeusts"), package_node("flask"), "flask"))
     parsed = _parse(render(report))

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from auditor.cli import main
-from auditor.model import SCHEMA_VERSION
+from auditor.domain import SCHEMA_VERSION
 from auditor.outputs.json_out import render
 from auditor.resources import data_file
 from tests.outputs.fixture import empty_report, fixture_report

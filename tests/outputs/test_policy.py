@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from auditor.config import load_policy
+from auditor.domain import Finding, Report, Severity
 from auditor.errors import EXIT_USAGE, ConfigError
-from auditor.model import Finding, Report, Severity
 from auditor.policy import IgnoreRule, Policy, apply_policy
 
 TODAY = dt.date(2026, 6, 1)

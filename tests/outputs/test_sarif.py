@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from auditor.model import Finding, Severity
+from auditor.domain import Finding, Severity
 from auditor.outputs import get_renderer
 from auditor.outputs.sarif import render
 from tests.outputs.conftest import check_golden

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.model import Package, Report
+from auditor.domain import Package, Report
 from auditor.net import HttpClient, NetConfig
 from auditor.options import AuditContext, AuditOptions
 from tests.support.httpserver import LoopbackServer, Request, Response

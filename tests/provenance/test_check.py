@@ -7,8 +7,8 @@ import json
 import pytest
 
 from auditor.checks.provenance import CHECK
+from auditor.domain import Package, Severity
 from auditor.errors import NetworkError
-from auditor.model import Package, Severity
 from auditor.policy import Policy, apply_policy
 from tests.provenance.conftest import (
     PROJECT,

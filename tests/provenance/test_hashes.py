@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from auditor.checks.hashes import CHECK, pinned_hashes
-from auditor.model import Artifact, Location, Package, Requirement, Severity
+from auditor.domain import Artifact, Location, Package, Requirement, Severity
 from auditor.policy import Policy
 from auditor.resolve.target import Indexes
 from auditor.resolve.uvdriver import UvResolver, uv_binary

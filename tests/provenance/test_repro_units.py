@@ -112,7 +112,7 @@ def test_wheel_only_release_is_not_reproducible_from_source(capsys: pytest.Captu
     assert out["result"] == "not-reproducible-from-source"
     assert out["slsa"] == "neither"
     assert out["sdist"] is None
-    from auditor.model import Package, Report
+    from auditor.domain import Package, Report
     from auditor.provenance.summary import summarise
 
     report = Report()

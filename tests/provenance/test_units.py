@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.model import Package, Report
+from auditor.domain import Package, Report
 from auditor.provenance.integrity import integrity_base, integrity_url
 from auditor.provenance.pages import parse_html_page, parse_json_page
 from auditor.provenance.source import declared_urls_from_core_metadata, repo_key, source_match

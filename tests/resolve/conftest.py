@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement as PkgRequirement
 
-from auditor.model import Location, Report, Requirement, canonical_name
+from auditor.domain import Location, Report, Requirement, canonical_name
 from auditor.net import HttpClient, NetConfig
 from auditor.options import AuditContext, AuditOptions
 from auditor.sources.base import SourceResult

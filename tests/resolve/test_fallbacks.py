@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.model import ROOT_NODE, package_node
+from auditor.domain import ROOT_NODE, package_node
 from auditor.resolve import BUILD_WARNING, resolve
 from tests.resolve.conftest import Context
 from tests.support.index import LocalIndex

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from auditor.domain import ROOT_NODE, Package, package_node
 from auditor.errors import MlauditError, NetworkError, ResolutionError
-from auditor.model import ROOT_NODE, Package, package_node
 from auditor.resolve import resolve
 from auditor.resolve.base import Resolution
 from tests.resolve.conftest import Context

@@ -9,7 +9,7 @@ import zipfile
 import pytest
 import requests
 
-from auditor.model import Package
+from auditor.domain import Package
 from auditor.options import AuditOptions
 from auditor.resolve import messages as msg
 from auditor.resolve.output import parse_annotated, parse_pylock

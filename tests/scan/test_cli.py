@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from auditor.cli import main
-from auditor.model import ModelFile, ModelRef, Report, Severity
+from auditor.domain import ModelFile, ModelRef, Report, Severity
 from auditor.net import HttpClient, NetConfig
 from auditor.options import AuditContext, AuditOptions
 from auditor.scan import scan_paths
@@ -103,7 +103,7 @@ def _ctx(project: Path, models: list[ModelRef] | None = None, scan: bool = True)
 
 
 def test_check_scans_project_files_and_hub_files(tmp_path: Path, sentinel: Path) -> None:
-    from auditor.checks.modelscan import CHECK
+    from auditor.checks.modelfiles import CHECK
 
     project = tmp_path / "proj"
     (project / ".venv").mkdir(parents=True)

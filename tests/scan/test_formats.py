@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.model import Finding, Severity
+from auditor.domain import Finding, Severity
 from auditor.scan import scan_file, scan_file_detailed
 from tests.scan import craft
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditor.model import Finding
+from auditor.domain import Finding
 from auditor.scan import scan_file_detailed
 from auditor.scan.gguf_scan import template_issues
 from auditor.scan.keras_scan import check_config

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.model import Finding, Severity
+from auditor.domain import Finding, Severity
 from auditor.scan import scan_file
 from auditor.scan.pickle_reader import read_pickle
 from auditor.scan.stream import ByteSource

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from auditor.domain import ROOT_NODE, package_node
 from auditor.errors import InputError
-from auditor.model import ROOT_NODE, package_node
 from auditor.resolve.uvdriver import uv_binary
 from auditor.sources import load_environment
 from auditor.sources.environment import Installed, dependency_edges
@@ -121,7 +121,7 @@ def test_running_interpreter_excludes_mlaudit_and_its_own_closure() -> None:
     assert "mlaudit" not in names
     import importlib.metadata as md
 
-    from auditor.model import canonical_name
+    from auditor.domain import canonical_name
 
     installed = {canonical_name(d.metadata["Name"]) for d in md.distributions() if d.metadata["Name"]}
     assert len(names) > 0 and names <= installed

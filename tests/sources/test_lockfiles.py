@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from auditor.domain import ROOT_NODE, package_node
 from auditor.errors import InputError
-from auditor.model import ROOT_NODE, package_node
 from auditor.resolve.uvdriver import uv_binary
 from tests.sources.conftest import FIXTURES, Load
 from tests.support.index import LocalIndex

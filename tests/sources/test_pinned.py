@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.model import ROOT_NODE, Location, package_node
+from auditor.domain import ROOT_NODE, Location, package_node
 from auditor.resolve.uvdriver import uv_binary
 from tests.sources.conftest import Load
 from tests.support.index import LocalIndex

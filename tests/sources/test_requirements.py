@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from auditor.domain import Location
 from auditor.errors import InputError
-from auditor.model import Location
 from auditor.sources.requirements import expand_env, logical_lines, parse_requirement, read_requirements
 from tests.sources.conftest import Load
 

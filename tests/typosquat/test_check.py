@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from auditor.checks.typosquat import CHECK, RULE_HF, RULE_PYPI, hf_org_of
-from auditor.model import Location, ModelRef, Package, Report, Severity
+from auditor.domain import Location, ModelRef, Package, Report, Severity
 from auditor.net import HttpClient, NetConfig
 from auditor.options import AuditContext, AuditOptions
 from auditor.policy import Policy

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from auditor.checks.confusion import CHECK, RULE, parse_listing, redact
-from auditor.model import Package, Report, Severity
+from auditor.domain import Package, Report, Severity
 from auditor.net import HttpClient, NetConfig
 from auditor.options import AuditContext, AuditOptions
 from auditor.policy import Policy

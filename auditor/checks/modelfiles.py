@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from auditor.model import Finding, ModelRef
+from auditor.domain import Finding, ModelRef
 from auditor.options import AuditContext
 from auditor.scan import iter_model_files, scan_paths
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from auditor.model import Finding, ModelRef, Severity
+from auditor.domain import Finding, ModelRef, Severity
 from auditor.models.formats import code_files, pickle_only
 from auditor.models.hubstate import HubState, key_of, state_of
 from auditor.models.licenses import forbids, project_use
