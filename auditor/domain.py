@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-SCHEMA_VERSION = "1.0"
+from auditor.kinds import FindingKind
+from auditor.ledger import Item, ItemKind, Ledger, Outcome
+
+SCHEMA_VERSION = "2.0"
 
 _NORMALISE_RE = re.compile(r"[-_.]+")
 
@@ -262,7 +265,7 @@ class ModelRef:
 class Finding:
     """One problem, produced by a check. Checks never print; outputs never decide."""
 
-    kind: str  # vulnerability, malicious, typosquat, dependency-confusion, unsafe-model, ...
+    kind: FindingKind
     id: str  # advisory id or rule id
     severity: Severity
     message: str
@@ -280,6 +283,10 @@ class Finding:
     summary: str | None = None
     references: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # A kind outside the contract is a programming error, caught where the finding is made, not in an output.
+        self.kind = FindingKind(self.kind)
+
     @property
     def subject(self) -> str:
         """What the finding is about, as every output names it: ``name version``, ``org/model@rev`` or a path."""
@@ -295,7 +302,7 @@ class Finding:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "kind": self.kind,
+            "kind": self.kind.value,
             "id": self.id,
             "aliases": list(self.aliases),
             "severity": self.severity.value,
@@ -323,24 +330,28 @@ class Finding:
         return out
 
 
-@dataclass
-class Skipped:
-    """Something the audit could not check, with why. Nothing is dropped silently."""
+class Skipped(Item):
+    """A ledger item that could not be checked, with why: nothing is dropped silently.
 
-    reason: str
-    file: str | None = None
-    line: int | None = None
-    requirement: str | None = None
-    not_checked: list[str] = field(default_factory=list)  # what was not audited because of this
+    A constructor for the common case (a stage found a gap): ``kind`` says what kind of item it is, ``subject``
+    names it (default: the requirement text or the file).
+    """
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "line": self.line,
-            "requirement": self.requirement,
-            "reason": self.reason,
-            "not_checked": list(self.not_checked),
-        }
+    def __init__(self, reason: str, file: str | None = None, line: int | None = None,
+                 requirement: str | None = None, not_checked: list[str] | None = None, *, kind: ItemKind,
+                 subject: str | None = None) -> None:
+        super().__init__(kind=kind, subject=subject or requirement or file or kind.value, file=file, line=line,
+                         requirement=requirement, outcome=Outcome.SKIPPED, reason=reason,
+                         not_checked=list(not_checked or []))
+
+
+class Excluded(Item):
+    """A ledger item that does not apply to the target (a marker excludes it, the user excluded its path)."""
+
+    def __init__(self, reason: str, file: str | None = None, line: int | None = None,
+                 requirement: str | None = None, *, kind: ItemKind, subject: str | None = None) -> None:
+        super().__init__(kind=kind, subject=subject or requirement or file or kind.value, file=file, line=line,
+                         requirement=requirement, outcome=Outcome.EXCLUDED, reason=reason)
 
 
 @dataclass
@@ -369,20 +380,47 @@ class Report:
     edges: list[Edge] = field(default_factory=list)
     models: list[ModelRef] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
+    ledger: Ledger = field(default_factory=Ledger)
     data_sources: list[DataSource] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    incomplete_reasons: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     target: dict[str, str] = field(default_factory=dict)  # python_version, platform
-    properties: dict[str, Any] = field(default_factory=dict)
+    # Run facts that outputs show; each has one owner stage (named in the comment).
+    root_metadata: dict[str, str] = field(default_factory=dict)  # sources: the project's own metadata
+    indexes: list[str] = field(default_factory=list)  # pipeline: package indexes, display form (redacted)
+    resolver: str = ""  # resolve: which resolver ran ("uv", "pip"), empty for already-resolved inputs
+    require_complete: bool = False  # CLI/policy: an incomplete report fails the gate (exit 3)
+    sbom_vex: bool = False  # CLI: findings go into the SBOM as vulnerabilities
+    hash_summary: dict[str, Any] | None = None  # hashes check: how many pins were compared, and how
+    provenance_summary: dict[str, Any] | None = None  # provenance check: SLSA-style levels
+    model_scan: list[dict[str, str]] = field(default_factory=list)  # scanner: format and verdict per file
+    files_scanned: int | None = None  # scan command
+    bytes_scanned: int | None = None  # scan command
+    model_signature: dict[str, Any] | None = None  # verify-model command
     fail_on: Severity | None = None
     generated_at: str | None = None  # ISO timestamp; outputs may normalise it for golden files
 
     @property
     def complete(self) -> bool:
-        """False when anything was skipped or could not be checked (CONVENTIONS.md ``complete``)."""
-        return not self.skipped and not self.incomplete_reasons
+        """False when anything was skipped or could not be checked (CONVENTIONS.md ``complete``): read off the
+        ledger, never set by a stage."""
+        return self.ledger.complete
+
+    @property
+    def skipped(self) -> tuple[Item, ...]:
+        """Items that could not be checked (and pending ones: a run that has not settled is not complete).
+        A tuple, so that a stage cannot append to a copy: gaps are recorded in ``ledger``."""
+        return tuple(i for i in self.ledger if i.outcome in (Outcome.SKIPPED, Outcome.PENDING))
+
+    @property
+    def excluded(self) -> tuple[Item, ...]:
+        """Items considered and left out for the target or by the user, listed so a reader sees them."""
+        return tuple(self.ledger.with_outcome(Outcome.EXCLUDED))
+
+    @property
+    def incomplete_reasons(self) -> tuple[Item, ...]:
+        """One structured reason (kind, subject, reason) per gap; empty exactly when ``complete``."""
+        return self.skipped
 
     def add_package(self, package: Package) -> Package:
         """Insert or merge a package (the first pin wins the version; direct-ness and hashes accumulate)."""

@@ -9,6 +9,7 @@ host. Centralising that here means no check can forget it, and a network failure
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,26 @@ class NetConfig:
     max_backoff: float = 8.0
     deadline: float = 600.0
     allow_cross_host_redirects: bool = False
+
+
+_USERINFO_RE = re.compile(r"[^/@\s]+@")
+
+
+def redact_url(text: str) -> str:
+    """Credentials in URLs (``https://user:token@host/...`` -> ``https://***@host/...``), for display only.
+
+    The one redactor of the project: reports, SBOMs, SARIF and messages repeat URLs through it. Requests are always
+    built from the configured URLs themselves, never from this display form (a private index needs its token).
+    Works on a bare URL and on text holding several URLs (a requirement line).
+    """
+    if "://" not in text:
+        return text
+    head, *rest = text.split("://")
+    out = [head]
+    for segment in rest:
+        m = _USERINFO_RE.match(segment)
+        out.append("***@" + segment[m.end():] if m else segment)
+    return "://".join(out)
 
 
 def host_of(url: str) -> str:

@@ -11,12 +11,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from auditor.domain import Report, Severity, Skipped
+from auditor.ledger import ItemKind
 from auditor.net import HttpClient, NetConfig
 
 if TYPE_CHECKING:
     import networkx as nx
 
+    from auditor.advisories.db import AdvisoryStore
+    from auditor.models.hubstate import HubState
+    from auditor.models.settings import ModelSettings
     from auditor.policy import Policy
+    from auditor.provenance.pages import ProjectPage
 
 
 @dataclass
@@ -52,6 +57,22 @@ def _no_progress(_message: str) -> None:
 
 
 @dataclass
+class RunCaches:
+    """What stages compute once per run and share, by name and type (no string-keyed bag).
+
+    Each field has one owner module that fills it on first use; a fleet worker may hand the same advisory store to
+    many runs (it is read-only).
+    """
+
+    advisory_store: AdvisoryStore | None = None  # advisories.runtime
+    osv_online: dict[tuple[str, str], list[dict[str, Any]]] | None = None  # advisories.runtime (--online answers)
+    model_settings: ModelSettings | None = None  # models.settings
+    hub_state: HubState | None = None  # models.hubstate
+    project_pages: dict[tuple[str, str], ProjectPage | None] = field(default_factory=dict)  # provenance.pages
+    default_index: str | None = None  # provenance.pages: the resolver's default index, asked once
+
+
+@dataclass
 class AuditContext:
     """What a stage may use. Checks read ``report``/``graph`` and return findings; they never print."""
 
@@ -60,15 +81,18 @@ class AuditContext:
     http: HttpClient
     graph: nx.DiGraph | None = None
     progress: ProgressFn = _no_progress
-    extras: dict[str, Any] = field(default_factory=dict)  # per-run caches shared between checks
+    caches: RunCaches = field(default_factory=RunCaches)  # per-run results shared between stages
+    index_urls: list[str] = field(default_factory=list)  # effective package indexes, credentials included
 
-    def skip(self, reason: str, *, file: str | None = None, line: int | None = None,
-             requirement: str | None = None, not_checked: list[str] | None = None) -> None:
-        self.report.skipped.append(
-            Skipped(reason=reason, file=file, line=line, requirement=requirement, not_checked=not_checked or [])
-        )
+    def skip(self, reason: str, *, kind: ItemKind, subject: str | None = None, file: str | None = None,
+             line: int | None = None, requirement: str | None = None, not_checked: list[str] | None = None) -> None:
+        """Record an item that could not be checked (the report is then ``complete: false``)."""
+        self.report.ledger.extend([Skipped(reason=reason, file=file, line=line, requirement=requirement,
+                                           not_checked=not_checked, kind=kind, subject=subject)])
 
-    def incomplete(self, reason: str) -> None:
-        """Record that something could not be checked; the report is then ``complete: false``."""
-        if reason not in self.report.incomplete_reasons:
-            self.report.incomplete_reasons.append(reason)
+    def incomplete(self, kind: ItemKind, subject: str, reason: str) -> None:
+        """Record a gap that is not an input line (a service, a check, a hash comparison): one entry per subject."""
+        for item in self.report.ledger:
+            if item.kind is kind and item.subject == subject and item.reason == reason:
+                return
+        self.report.ledger.record_skipped(kind, subject, reason)

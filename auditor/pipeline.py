@@ -11,15 +11,13 @@ import datetime as dt
 import time
 from pathlib import Path
 
-from auditor import __version__
 from auditor.checks import load_checks
 from auditor.domain import ROOT_NODE, Edge, Finding, ModelRef, Report, Severity, Skipped
 from auditor.graph import attach_paths, build_graph
-from auditor.net import HttpClient
+from auditor.net import HttpClient, redact_url
 from auditor.options import AuditContext, AuditOptions, ProgressFn, _no_progress
 from auditor.policy import Policy, apply_policy
 from auditor.sources.base import SourceResult
-from auditor.sources.requirements import redact_userinfo
 
 KIND_ORDER = {"malicious": 0, "hash-mismatch": 1, "provenance-invalid": 1, "signature-invalid": 1}
 
@@ -27,7 +25,6 @@ KIND_ORDER = {"malicious": 0, "hash-mismatch": 1, "provenance-invalid": 1, "sign
 def run_audit(options: AuditOptions, progress: ProgressFn = _no_progress) -> Report:
     """Audit the project described by ``options`` and return the finished, policy-applied report."""
     report = Report(generated_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat())
-    report.properties["tool"] = {"name": "mlaudit", "version": __version__}
     ctx = AuditContext(options=options, report=report, http=HttpClient(options.net), progress=progress)
     policy = options.policy or Policy()
 
@@ -38,11 +35,12 @@ def run_audit(options: AuditOptions, progress: ProgressFn = _no_progress) -> Rep
     report.root_name = src.root_name or _default_root_name(options)
     report.root_version = src.root_version
     if src.root_metadata:
-        report.properties["root_metadata"] = dict(src.root_metadata)
-    report.skipped.extend(src.skipped)
+        report.root_metadata = dict(src.root_metadata)
+    report.ledger.extend(src.skipped)
     report.warnings.extend(src.warnings)
     indexes = [u for u in [options.index_url or src.index_url, *options.extra_index_urls, *src.extra_index_urls] if u]
-    report.properties["indexes"] = list(dict.fromkeys(redact_userinfo(u) for u in indexes))
+    ctx.index_urls = list(dict.fromkeys(indexes))
+    report.indexes = list(dict.fromkeys(redact_url(u) for u in indexes))
     report.target = {
         "python_version": options.python_version or "current interpreter",
         "platform": options.platform or "current platform",
@@ -57,10 +55,10 @@ def run_audit(options: AuditOptions, progress: ProgressFn = _no_progress) -> Rep
     for package in resolution.packages:
         report.add_package(package)
     report.edges.extend(resolution.edges)
-    report.skipped.extend(resolution.skipped)
+    report.ledger.extend(resolution.skipped)
     report.warnings.extend(resolution.warnings)
     if resolution.resolver:
-        report.properties["resolver"] = resolution.resolver
+        report.resolver = resolution.resolver
     _lap(report, "resolve", started)
 
     started = time.perf_counter()
@@ -78,11 +76,12 @@ def run_audit(options: AuditOptions, progress: ProgressFn = _no_progress) -> Rep
         ctx.graph = build_graph(report)  # checks may add nodes (e.g. hub-resolved base models)
 
     attach_paths(report, ctx.graph)
+    report.ledger.settle()
     report.findings.sort(key=_finding_order)
     apply_policy(report, policy)
     report.fail_on = options.fail_on
     if options.require_complete or policy.require_complete:
-        report.properties["require_complete"] = True
+        report.require_complete = True
     return report
 
 
@@ -112,7 +111,7 @@ def _collect_models(options: AuditOptions, declared: list[ModelRef], ctx: AuditC
             seen.add((ref.repo_id, ref.kind, ref.revision))
     if any(ref.origin == "manifest" for ref in report.models):
         skipped = _declared_stand_in(skipped, report)
-    report.skipped.extend(skipped)
+    report.ledger.extend(skipped)
     if not report.models:
         return
     from auditor.models.hub import resolve_models
@@ -129,7 +128,7 @@ def _declared_stand_in(skipped: list[Skipped], report: Report) -> list[Skipped]:
 
     kept: list[Skipped] = []
     for item in skipped:
-        if RUNTIME_REFERENCE in item.reason:
+        if item.reason and RUNTIME_REFERENCE in item.reason:
             where = f"{item.file}:{item.line}: " if item.file and item.line else ""
             report.warnings.append(f"{where}{item.reason} (the declared models list stands in for it)")
         else:
@@ -158,7 +157,7 @@ def exit_code_for(report: Report) -> int:
     """0 clean, 1 a finding at/above the threshold is not ignored, 3 incomplete when completeness is required."""
     from auditor.errors import EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_POLICY
 
-    if report.properties.get("require_complete") and not report.complete:
+    if report.require_complete and not report.complete:
         return EXIT_INCOMPLETE
     if report.failing_findings():
         return EXIT_POLICY

@@ -41,7 +41,7 @@ TARGET_S = 1.0
 
 
 def _uv() -> str:
-    from auditor.resolve.uvdriver import uv_binary
+    from auditor.tools import uv_binary
 
     uv = uv_binary()
     if uv is None:

@@ -25,6 +25,7 @@ from auditor.advisories.match import (
     sort_versions,
 )
 from auditor.domain import Finding, Severity, canonical_name
+from auditor.kinds import FindingKind
 
 MAX_REFERENCES = 10
 
@@ -170,7 +171,7 @@ def vulnerability_findings(name: str, version: str, records: Sequence[Record]) -
         if sev.vector:
             evidence["cvss"] = {"vector": sev.vector, "score": sev.score}
         findings.append(Finding(
-            kind="vulnerability",
+            kind=FindingKind.VULNERABILITY,
             id=primary.id,
             severity=sev.severity,
             message=f"{primary.id}: {summary}",
@@ -215,7 +216,7 @@ def malicious_findings(name: str, version: str, records: Sequence[Record]) -> li
         else:
             detail = f"version {version} is not itself listed, but this name was used for malware"
         findings.append(Finding(
-            kind="malicious",
+            kind=FindingKind.MALICIOUS,
             id=primary.id,
             severity=Severity.CRITICAL,
             message=f"{primary.id}: {summary} ({detail})",

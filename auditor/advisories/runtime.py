@@ -11,9 +11,6 @@ from auditor.advisories.osv_api import OsvApiClient, PackageVersion
 from auditor.domain import DataSource
 from auditor.options import AuditContext
 
-_STORE_KEY = "advisories.store"
-_ONLINE_KEY = "advisories.online"
-
 
 def _add_source(ctx: AuditContext, source: DataSource) -> None:
     if not any(s.name == source.name for s in ctx.report.data_sources):
@@ -22,12 +19,12 @@ def _add_source(ctx: AuditContext, source: DataSource) -> None:
 
 def store_for(ctx: AuditContext) -> AdvisoryStore:
     """Open the store once per run and record which data the report relied on."""
-    store = ctx.extras.get(_STORE_KEY)
-    if isinstance(store, AdvisoryStore):
+    store = ctx.caches.advisory_store
+    if store is not None:
         return store
     ctx.progress("opening the advisory database")
     store = open_store()
-    ctx.extras[_STORE_KEY] = store
+    ctx.caches.advisory_store = store
     _add_source(ctx, store.advisory_source())
     _add_source(ctx, store.malicious_source())
     for warning in [*store.warnings, store.stale_warning(online=online_enabled(ctx))]:
@@ -44,14 +41,14 @@ def online_records(ctx: AuditContext) -> dict[PackageVersion, list[dict[str, Any
     """OSV API answers for every package of the report (empty when not ``--online``). Raises NetworkError."""
     if not online_enabled(ctx):
         return {}
-    cached = ctx.extras.get(_ONLINE_KEY)
-    if isinstance(cached, dict):
+    cached = ctx.caches.osv_online
+    if cached is not None:
         return cached
     packages = [(p.name, p.version) for p in ctx.report.packages.values() if p.version]
     ctx.progress(f"querying the OSV API for {len(packages)} packages")
     client = OsvApiClient(ctx.http)
     answer = client.query(packages)
-    ctx.extras[_ONLINE_KEY] = answer
+    ctx.caches.osv_online = answer
     ids = {str(r.get("id")) for records in answer.values() for r in records}
     today = datetime.now(timezone.utc).date().isoformat()  # live answers: as fresh as the query
     _add_source(ctx, DataSource(name="advisories (online)", source=f"OSV API {client.base}", date=today,

@@ -10,6 +10,7 @@ from typing import Any
 from auditor.advisories.findings import malware_ids, vulnerability_findings
 from auditor.advisories.runtime import online_records, store_for
 from auditor.domain import Finding, canonical_name
+from auditor.ledger import ItemKind
 from auditor.options import AuditContext
 
 
@@ -21,7 +22,8 @@ class AdvisoriesCheck:
         packages = [p for p in ctx.report.packages.values() if p.version]
         unversioned = sorted(p.name for p in ctx.report.packages.values() if not p.version)
         if unversioned:
-            ctx.incomplete(f"advisories not checked for packages without a version: {', '.join(unversioned)}")
+            for name in unversioned:
+                ctx.incomplete(ItemKind.PACKAGE, name, "advisories not checked: the package has no version")
         ctx.progress(f"matching {len(packages)} packages against advisories")
         local = store.vulnerabilities_many(p.name for p in packages)
         # MAL- records too: an advisory aliased by one belongs to the ``malicious`` finding, not here

@@ -18,14 +18,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from auditor.domain import Finding, Severity, canonical_name
 from auditor.errors import NetworkError
-from auditor.net import HttpClient
+from auditor.kinds import FindingKind
+from auditor.ledger import ItemKind
+from auditor.net import HttpClient, redact_url
 from auditor.options import AuditContext
 from auditor.policy import Policy
 
@@ -33,15 +35,6 @@ RULE = "MLA-DEPENDENCY-CONFUSION"
 SERVICE = "package index (simple API)"
 ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 WORKERS = 8
-
-
-def redact(url: str) -> str:
-    """Drop credentials (``user:token@``) from an index URL before it goes into a report."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit((parts.scheme, "***@" + host, parts.path, parts.query, parts.fragment))
 
 
 @dataclass
@@ -136,11 +129,8 @@ def lookup(http: HttpClient, index: str, name: str) -> IndexListing:
 
 
 def configured_indexes(ctx: AuditContext) -> list[str]:
-    """The effective index list the pipeline recorded (read defensively), else the options."""
-    raw = ctx.report.properties.get("indexes")
-    urls: list[str] = []
-    if isinstance(raw, (list, tuple)):
-        urls = [u for u in raw if isinstance(u, str) and u.strip()]
+    """The effective index list the pipeline recorded (with any credentials: lookups need them), else the options."""
+    urls = [u for u in ctx.index_urls if u.strip()]
     if not urls:
         urls = [u for u in [ctx.options.index_url, *ctx.options.extra_index_urls] if u]
     return list(dict.fromkeys(u.strip() for u in urls))
@@ -158,24 +148,24 @@ def assess(name: str, pinned: str | None, listings: list[IndexListing], internal
     if holder is not None and best is not holder and (best.highest or Version("0")) > (
             _version(pinned or "") or Version("0")):
         severity = Severity.CRITICAL
-    where = ", ".join(f"{redact(lst.index)} ({lst.highest or 'no versions'})" for lst in present)
+    where = ", ".join(f"{redact_url(lst.index)} ({lst.highest or 'no versions'})" for lst in present)
     if len(present) >= 2:
         message = f"'{name}' exists on {len(present)} indexes: {where}; pip installs the highest version anywhere"
     else:
-        message = f"'{name}' matches an internal prefix but exists only on {redact(present[0].index)}, not the primary index"
+        message = f"'{name}' matches an internal prefix but exists only on {redact_url(present[0].index)}, not the primary index"
     evidence = {
-        "indexes": [{"url": redact(lst.index), "present": lst.present, "versions": lst.versions[-20:],
+        "indexes": [{"url": redact_url(lst.index), "present": lst.present, "versions": lst.versions[-20:],
                      "highest": str(lst.highest) if lst.highest else None} for lst in listings],
         "pinned_version": pinned,
-        "pinned_on": redact(holder.index) if holder else None,
-        "pip_winner": {"index": redact(best.index), "version": str(best.highest) if best.highest else None},
-        "uv_winner": {"index": redact(uv_winner.index),
+        "pinned_on": redact_url(holder.index) if holder else None,
+        "pip_winner": {"index": redact_url(best.index), "version": str(best.highest) if best.highest else None},
+        "uv_winner": {"index": redact_url(uv_winner.index),
                       "version": str(uv_winner.highest) if uv_winner.highest else None,
                       "strategy": "first-index (uv default); with --index-strategy unsafe-best-match uv picks like pip"},
         "internal_prefix": internal,
     }
     return Finding(
-        kind="dependency-confusion",
+        kind=FindingKind.DEPENDENCY_CONFUSION,
         id=RULE,
         severity=severity,
         message=message,
@@ -194,11 +184,13 @@ class ConfusionCheck:
         indexes = configured_indexes(ctx)
         if len(indexes) < 2:
             if ctx.options.extra_index_urls and not ctx.options.index_url and len(indexes) == 1:
-                ctx.incomplete("dependency confusion not checked: only an extra index is configured and the implicit "
-                               "default index is unknown to mlaudit; pass --index-url explicitly")
+                ctx.incomplete(ItemKind.CHECK, "dependency confusion",
+                               "not checked: only an extra index is configured and the implicit default index is "
+                               "unknown to mlaudit; pass --index-url explicitly")
             return []
         if ctx.options.offline:
-            ctx.incomplete(f"dependency confusion not checked: offline with {len(indexes)} package indexes")
+            ctx.incomplete(ItemKind.CHECK, "dependency confusion",
+                           f"not checked: offline with {len(indexes)} package indexes")
             return []
         policy = ctx.options.policy or Policy()
         prefixes = [canonical_name(p).rstrip("-") for p in policy.internal_prefixes if p.strip()]
@@ -218,9 +210,10 @@ class ConfusionCheck:
                 if listing is not None:
                     results[job] = listing
                 elif err:
-                    errors.append(f"{job[0]} on {redact(job[1])}: {err}")
+                    errors.append(f"{job[0]} on {redact_url(job[1])}: {err}")
         if errors:
-            ctx.incomplete(f"dependency confusion: {len(errors)} index lookup(s) failed (first: {errors[0]})")
+            ctx.incomplete(ItemKind.CHECK, "dependency confusion",
+                           f"{len(errors)} index lookup(s) failed (first: {errors[0]})")
         findings: list[Finding] = []
         for pkg in packages:
             listings = [results[(pkg.name, idx)] for idx in indexes if (pkg.name, idx) in results]

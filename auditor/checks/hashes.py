@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from auditor.domain import Artifact, Finding, Package, Severity
+from auditor.kinds import FindingKind
 from auditor.options import AuditContext
 from auditor.provenance import prop
 from auditor.provenance.pages import ProjectPage, fetch_pages
@@ -128,7 +129,7 @@ class HashesCheck:
             stats["mismatch" if bad else "match"] += 1
             if bad:
                 findings.append(_mismatch(package, unknown, matched, published))
-        ctx.report.properties["hash_check"] = {
+        ctx.report.hash_summary = {
             **stats, "index_pages": bool(pages),
             "note": "" if pages else "pinned hashes of already-resolved inputs are compared with the index only "
                                      "with --online",
@@ -145,7 +146,7 @@ def _mismatch(package: Package, unknown: list[str], matched: list[str], publishe
     else:
         message = f"{package.name}=={package.version}: none of the pinned hashes matches a file {where}"
     return Finding(
-        kind="hash-mismatch", id="hash-mismatch", severity=Severity.CRITICAL, message=message,
+        kind=FindingKind.HASH_MISMATCH, id="hash-mismatch", severity=Severity.CRITICAL, message=message,
         package=(package.name, package.version), location=package.location, check="hashes",
         evidence={"unmatched": [f"sha256:{h}" for h in unknown], "matched": [f"sha256:{h}" for h in matched],
                   "published": {f"sha256:{h}": name for h, name in sorted(published.digests.items())},
@@ -157,7 +158,7 @@ def _mismatch(package: Package, unknown: list[str], matched: list[str], publishe
 
 def _unpinned(package: Package) -> Finding:
     return Finding(
-        kind="unpinned-hashes", id="unpinned-hashes", severity=Severity.HIGH,
+        kind=FindingKind.UNPINNED_HASHES, id="unpinned-hashes", severity=Severity.HIGH,
         message=f"{package.name}=={package.version} is not pinned by hash (policy requires hashes)",
         package=(package.name, package.version), location=package.location, check="hashes",
         fix="lock with hashes (pip-compile --generate-hashes, uv pip compile --generate-hashes, uv lock)",

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from auditor.domain import Finding, ModelRef, Severity
+from auditor.kinds import FindingKind, Rule
 from auditor.models.formats import code_files, pickle_only
 from auditor.models.hubstate import HubState, key_of, state_of
 from auditor.models.licenses import forbids, project_use
@@ -44,7 +45,7 @@ class ModelsCheck:
         if not ctx.report.models:
             return []
         state = state_of(ctx)
-        root_meta = ctx.report.properties.get("root_metadata")
+        root_meta = ctx.report.root_metadata
         declared = root_meta.get("license") if isinstance(root_meta, dict) else None
         use = project_use(model_settings(ctx).use, declared if isinstance(declared, str) else None)
         findings: list[Finding] = []
@@ -52,7 +53,7 @@ class ModelsCheck:
             findings.extend(self._one(ref, state, use, ctx))
         for ref, path, want, got in state.hash_mismatches:
             findings.append(self._finding(
-                ref, "hash-mismatch", "MLA-MODEL-HASH-MISMATCH", Severity.CRITICAL,
+                ref, FindingKind.HASH_MISMATCH, Rule.MODEL_HASH_MISMATCH, Severity.CRITICAL,
                 f"{ref.repo_id}: downloaded {path} has sha256 {got}, the Hub lists {want}",
                 evidence={"file": path, "expected": want, "actual": got}, path=next(
                     (f.local_path for f in ref.files if f.path == path), None),
@@ -67,7 +68,7 @@ class ModelsCheck:
         if direct and not is_commit(ref.revision):
             pinned = f'revision="{ref.resolved_revision}"' if ref.resolved_revision else "revision=<commit sha>"
             shown = f"revision {ref.revision!r}" if ref.revision else "no revision (default branch)"
-            out.append(self._finding(ref, "unpinned-revision", "MLA-MODEL-UNPINNED", Severity.LOW,
+            out.append(self._finding(ref, FindingKind.UNPINNED_REVISION, Rule.MODEL_UNPINNED, Severity.LOW,
                                      f"{what} is loaded with {shown}: a branch or tag can change what is downloaded",
                                      evidence={"revision": ref.revision, "resolved": ref.resolved_revision},
                                      fix=f"pin {pinned}"))
@@ -77,32 +78,32 @@ class ModelsCheck:
             if only:
                 where = " (files in the local cache)" if key_of(ref) in state.partial_files else ""
                 out.append(self._finding(
-                    ref, "unsafe-model", "MLA-MODEL-PICKLE-ONLY", Severity.LOW,
+                    ref, FindingKind.UNSAFE_MODEL, Rule.MODEL_PICKLE_ONLY, Severity.LOW,
                     f"{what} has weights only in formats that can run code when loaded{where}: "
                     f"{', '.join(only[:5])}{' ...' if len(only) > 5 else ''}",
                     evidence={"files": only}, fix="prefer a revision or repo with .safetensors weights; "
                                                    "scan the files (--fetch-models)"))
         if status == "not-found":
             out.append(self._finding(
-                ref, "model-not-found", "MLA-MODEL-NOT-FOUND", Severity.MEDIUM,
+                ref, FindingKind.MODEL_NOT_FOUND, Rule.MODEL_NOT_FOUND, Severity.MEDIUM,
                 f"{what} does not exist on the Hub (or is private): whoever registers that name controls what "
                 "this project downloads", fix="remove the reference or point it at the repo you mean"))
         if status == "disabled":
             out.append(self._finding(
-                ref, "model-disabled", "MLA-MODEL-DISABLED", Severity.HIGH,
+                ref, FindingKind.MODEL_DISABLED, Rule.MODEL_DISABLED, Severity.HIGH,
                 f"{what} has been disabled by the Hub (access blocked, as after a takedown): find out why before "
                 "using any copy of it", fix="remove the reference; check any cached copies with the model scanner"))
         if status in RESOLVED:
             cached_card = status != "cached" or any(f.path == "README.md" for f in ref.files)
             if ref.license is None and cached_card:
-                out.append(self._finding(ref, "missing-license", "MLA-MODEL-NO-LICENSE", Severity.LOW,
+                out.append(self._finding(ref, FindingKind.MISSING_LICENSE, Rule.MODEL_NO_LICENSE, Severity.LOW,
                                          f"{what} declares no licence: its terms of use are unknown",
                                          fix="check the terms with the publisher before use"))
             conflict = forbids(ref.license, use)
             if conflict is not None:
                 chain = f" (reached via {ref.via})" if ref.via else ""
                 out.append(self._finding(
-                    ref, "license-conflict", "MLA-MODEL-LICENSE-CONFLICT", Severity.MEDIUM,
+                    ref, FindingKind.LICENSE_CONFLICT, Rule.MODEL_LICENSE_CONFLICT, Severity.MEDIUM,
                     f"{what}{chain} is licensed {ref.license} ({conflict.category}), which forbids {use} use",
                     evidence={"license": ref.license, "category": conflict.category, "project_use": use,
                               "via": ref.via, "note": conflict.note},
@@ -119,17 +120,17 @@ class ModelsCheck:
             because = "pinned to a commit" if pinned else "not pinned: the repo owner can change the code at any time"
             shipped = f"; the repo ships {', '.join(code[:5])}" if code else ""
             return [self._finding(
-                ref, "trust-remote-code", "MLA-MODEL-REMOTE-CODE", severity,
+                ref, FindingKind.TRUST_REMOTE_CODE, Rule.MODEL_REMOTE_CODE, severity,
                 f"{what} is loaded with trust_remote_code: Python from the repo runs on load ({because}){shipped}",
                 evidence=evidence, fix="remove trust_remote_code, or review the code and pin revision= to a commit")]
         if ref.kind == "model" and (code or auto_map):
             return [self._finding(
-                ref, "trust-remote-code", "MLA-MODEL-CUSTOM-CODE", Severity.INFO,
+                ref, FindingKind.TRUST_REMOTE_CODE, Rule.MODEL_CUSTOM_CODE, Severity.INFO,
                 f"{what} ships custom code ({', '.join((code or auto_map)[:5])}); it runs only with "
                 "trust_remote_code, which this project does not set", evidence=evidence)]
         return []
 
-    def _finding(self, ref: ModelRef, kind: str, rule: str, severity: Severity, message: str, *,
+    def _finding(self, ref: ModelRef, kind: FindingKind, rule: str, severity: Severity, message: str, *,
                  evidence: object = None, fix: str | None = None, path: str | None = None) -> Finding:
         return Finding(kind=kind, id=rule, severity=severity, message=message, model=(ref.repo_id, ref.revision),
                        location=ref.location, evidence=evidence, fix=fix, check=self.name, path=path)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.domain import Finding, ModelRef
+from auditor.ledger import ItemKind
 from auditor.options import AuditContext
 from auditor.scan import iter_model_files, scan_paths
 
@@ -36,7 +37,7 @@ class ModelScanCheck:
             files: list[Path] = []
             for p in iter_model_files(project, extensions=CANDIDATE_EXTENSIONS):
                 if p.stat().st_size > MAX_PROJECT_FILE:
-                    ctx.skip(f"model file larger than {MAX_PROJECT_FILE} bytes not scanned", file=str(p),
+                    ctx.skip(f"model file larger than {MAX_PROJECT_FILE} bytes not scanned", file=str(p), kind=ItemKind.MODEL_FILE,
                              not_checked=["model file scan"])
                     continue
                 files.append(p)
@@ -47,7 +48,7 @@ class ModelScanCheck:
                 ctx.progress(f"scanning files of {ref.repo_id}")
                 findings.extend(self._scan(ctx, paths, seen, formats, ref))
         if formats:
-            ctx.report.properties.setdefault("model_scan", []).extend(formats)
+            ctx.report.model_scan.extend(formats)
         return findings
 
     def _scan(self, ctx: AuditContext, files: list[Path], seen: set[str], formats: list[dict[str, Any]],
@@ -62,7 +63,7 @@ class ModelScanCheck:
             return []
         result = scan_paths(todo)
         for s in result.skipped:
-            ctx.report.skipped.append(s)
+            ctx.report.ledger.extend([s])
         formats.extend({"path": n.path, "format": n.format, "verdict": n.verdict} for n in result.formats)
         if ref is not None:
             for f in result.findings:

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from auditor.domain import Finding, Package, Severity
+from auditor.kinds import FindingKind
+from auditor.ledger import ItemKind
 from auditor.options import AuditContext
 from auditor.provenance import prop
 from auditor.provenance.audit import ATTESTED, INVALID, MISSING, NOT_FOUND, PARTIAL, PackageProvenance, audit_package
@@ -33,7 +35,7 @@ class ProvenanceCheck:
                 package.properties.setdefault(prop("provenance"), "not-checked")
             summarise(report, checked=False, reason=NOT_ONLINE)
             if ctx.options.policy is not None and ctx.options.policy.require_attestation:
-                ctx.incomplete(NOT_ONLINE + " (the policy sets require-attestation)")
+                ctx.incomplete(ItemKind.CHECK, "provenance", NOT_ONLINE + " (the policy sets require-attestation)")
             return []
         packages = list(report.packages.values())
         pages = fetch_pages(ctx, packages)
@@ -46,7 +48,8 @@ class ProvenanceCheck:
             details[package.name] = result.to_json()
             findings.extend(_findings(package, result))
         summarise(report, checked=True)
-        report.properties["provenance_summary"]["details"] = details
+        if report.provenance_summary is not None:
+            report.provenance_summary["details"] = details
         return findings
 
 
@@ -94,7 +97,7 @@ def _findings(package: Package, result: PackageProvenance) -> list[Finding]:
     if result.status == INVALID:
         for bad in result.invalid:
             out.append(Finding(
-                kind="provenance-invalid", id="provenance-invalid", severity=Severity.CRITICAL,
+                kind=FindingKind.PROVENANCE_INVALID, id="provenance-invalid", severity=Severity.CRITICAL,
                 message=f"{label}: provenance for {bad.filename} does not verify: {bad.error}",
                 package=ident, location=package.location, check="provenance", evidence=bad.to_json(),
                 fix="do not install this file; compare it with the project's release and report it to the index",
@@ -104,7 +107,7 @@ def _findings(package: Package, result: PackageProvenance) -> list[Finding]:
         missing = ", ".join(result.missing_files)
         if result.regression_from:
             out.append(Finding(
-                kind="missing-provenance", id="provenance-regression", severity=Severity.LOW,
+                kind=FindingKind.MISSING_PROVENANCE, id="provenance-regression", severity=Severity.LOW,
                 message=f"{label}: no provenance for {missing}, although {result.regression_from} was attested "
                         "(the release did not come through the project's trusted publishing path)",
                 package=ident, location=package.location, check="provenance",
@@ -114,7 +117,7 @@ def _findings(package: Package, result: PackageProvenance) -> list[Finding]:
         else:
             partial = " (other files of the release are attested)" if result.status == PARTIAL else ""
             out.append(Finding(
-                kind="missing-provenance", id="missing-provenance", severity=Severity.INFO,
+                kind=FindingKind.MISSING_PROVENANCE, id="missing-provenance", severity=Severity.INFO,
                 message=f"{label}: no PEP 740 provenance for {missing}{partial}",
                 package=ident, location=package.location, check="provenance",
                 evidence={"missing_files": result.missing_files, "via": result.via},
@@ -122,7 +125,7 @@ def _findings(package: Package, result: PackageProvenance) -> list[Finding]:
     if result.status in (ATTESTED, PARTIAL) and result.source_match == "false":
         publishers = ", ".join(p.label() for p in result.publishers)
         out.append(Finding(
-            kind="publisher-mismatch", id="publisher-mismatch", severity=Severity.LOW,
+            kind=FindingKind.PUBLISHER_MISMATCH, id="publisher-mismatch", severity=Severity.LOW,
             message=f"{label}: attested by {publishers}, which is not a repository the project declares",
             package=ident, location=package.location, check="provenance",
             evidence={"publishers": [p.to_json() for p in result.publishers], "declared": result.declared_urls},

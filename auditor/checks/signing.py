@@ -16,6 +16,8 @@ from pathlib import Path
 
 from auditor.domain import Finding, Location, Severity
 from auditor.errors import IncompleteError, UsageError
+from auditor.kinds import FindingKind
+from auditor.ledger import ItemKind
 from auditor.models.settings import SigningSettings, model_settings
 from auditor.models.signing import SIGNATURE_NAME, check_manifest, signature_finding, subject_name, verify_model
 from auditor.options import AuditContext
@@ -41,7 +43,7 @@ class SigningCheck:
             target = _signed_dir(sig)
             if target is None:
                 ctx.skip(f"cannot tell which model directory {SIGNATURE_NAME} signs (its subject names none beside "
-                         "it); not verified", file=str(sig))
+                         "it); not verified", file=str(sig), kind=ItemKind.MODEL_FILE)
                 continue
             signed.add(target)
             findings.extend(self._verify(target, sig, settings, ctx))
@@ -49,7 +51,7 @@ class SigningCheck:
             if any(model_dir == s or s in model_dir.parents for s in signed):
                 continue
             findings.append(Finding(
-                kind="unsigned-model", id="MLA-MODEL-UNSIGNED", severity=Severity.INFO,
+                kind=FindingKind.UNSIGNED_MODEL, id="MLA-MODEL-UNSIGNED", severity=Severity.INFO,
                 message=f"model files in {model_dir} carry no {SIGNATURE_NAME} (OpenSSF model signing): their "
                         "origin cannot be verified", path=str(model_dir), location=Location(str(model_dir)),
                 fix="sign released models with model_signing and verify them before use", check=self.name))
@@ -62,20 +64,20 @@ class SigningCheck:
                                       identity=settings.identity, identity_provider=settings.identity_provider,
                                       ignore_unsigned_files=settings.ignore_unsigned_files)
             except (UsageError, IncompleteError) as exc:  # key file missing, trust root unreachable: said as such
-                ctx.skip(f"model signature not verified: {exc.message}", file=str(sig))
+                ctx.skip(f"model signature not verified: {exc.message}", file=str(sig), kind=ItemKind.MODEL_FILE)
                 return []
         else:
             manifest = check_manifest(target, sig, settings.ignore_unsigned_files)
             if manifest is None:
                 ctx.skip("model signature not verified: no key/identity configured ([tool.mlaudit.model-signing]) "
-                         "and no per-file manifest in the bundle", file=str(sig))
+                         "and no per-file manifest in the bundle", file=str(sig), kind=ItemKind.MODEL_FILE)
                 return []
             result = manifest
         if not result.verified:
             return [signature_finding(target, sig, result, check=self.name)]
         if settings.configured:
             return []
-        return [Finding(kind="signature-unverified", id="MLA-MODEL-SIGNATURE-UNVERIFIED", severity=Severity.INFO,
+        return [Finding(kind=FindingKind.SIGNATURE_UNVERIFIED, id="MLA-MODEL-SIGNATURE-UNVERIFIED", severity=Severity.INFO,
                         message=f"{target} matches its signed manifest, but no key or identity is configured to "
                                 "check who signed it", path=str(target), location=Location(str(sig)),
                         evidence={"method": result.method},
@@ -102,7 +104,8 @@ def _scan(root: Path, ctx: AuditContext) -> tuple[list[Path], list[Path]]:
     for base, filenames in walk_project(root):
         seen += 1
         if seen > MAX_DIRS:
-            ctx.incomplete(f"more than {MAX_DIRS} directories: model signatures beyond them were not looked for")
+            ctx.incomplete(ItemKind.CHECK, "model signatures",
+                           f"more than {MAX_DIRS} directories: model signatures beyond them were not looked for")
             break
         if SIGNATURE_NAME in filenames:
             signatures.append(base / SIGNATURE_NAME)

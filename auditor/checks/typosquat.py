@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from auditor.domain import DataSource, Finding, ModelRef, Package, Severity
+from auditor.kinds import FindingKind
+from auditor.ledger import ItemKind
 from auditor.options import AuditContext
 from auditor.policy import Policy
 from auditor.typosquat import HIGH_THRESHOLD, TyposquatResult, hf_detector, pypi_detector
@@ -32,7 +34,7 @@ def _technique_word(result: TyposquatResult) -> str:
 
 def package_finding(pkg: Package, result: TyposquatResult) -> Finding:
     return Finding(
-        kind="typosquat",
+        kind=FindingKind.TYPOSQUAT,
         id=RULE_PYPI,
         severity=severity_for(result.score),
         message=f"'{pkg.name}' looks like '{result.target}' ({result.technique}: {_technique_word(result)})",
@@ -47,7 +49,7 @@ def package_finding(pkg: Package, result: TyposquatResult) -> Finding:
 
 def model_finding(ref: ModelRef, org: str, result: TyposquatResult) -> Finding:
     return Finding(
-        kind="typosquat",
+        kind=FindingKind.TYPOSQUAT,
         id=RULE_HF,
         severity=severity_for(result.score),
         message=f"Hugging Face org '{org}' (in '{ref.repo_id}') looks like '{result.target}' "
@@ -88,7 +90,7 @@ class TyposquatCheck:
                 if sig.checked:
                     result = detector.check(pkg.name, boost=sig.boost, boost_reasons=sig.reasons)
                 elif sig.note:
-                    ctx.incomplete(f"typosquat metadata for {pkg.name}: {sig.note}")
+                    ctx.incomplete(ItemKind.CHECK, f"typosquat metadata for {pkg.name}", sig.note)
             if result.flagged and result.target:
                 findings.append(package_finding(pkg, result))
         seen: set[tuple[str, str | None]] = set()
@@ -106,9 +108,7 @@ class TyposquatCheck:
     def _metadata_base(ctx: AuditContext) -> str | None:
         if not ctx.options.online or ctx.options.offline:
             return None
-        indexes = ctx.report.properties.get("indexes")
-        first = indexes[0] if isinstance(indexes, list) and indexes and isinstance(indexes[0], str) else None
-        first = first or ctx.options.index_url
+        first = ctx.index_urls[0] if ctx.index_urls else ctx.options.index_url
         return json_api_base(first) if first else None
 
     @staticmethod

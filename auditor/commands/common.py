@@ -132,10 +132,10 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
 
 
 def _load_policy(args: argparse.Namespace, project_dir: str | None) -> Policy | None:
-    try:
-        from auditor.config import load_policy
-    except ImportError:  # policy files are optional until the config module ships
-        return None
+    """The project's policy. Imported plainly: a broken install must fail loudly (exit 3 at the CLI edge), never
+    run without the user's ignores, ``require-*`` settings and internal prefixes."""
+    from auditor.config import load_policy
+
     explicit = Path(args.config) if getattr(args, "config", None) else None
     return load_policy(Path(project_dir) if project_dir else None, explicit)
 
@@ -165,7 +165,7 @@ def emit(report: Report, args: argparse.Namespace) -> None:
     """Render the report in the requested format to ``-o FILE`` (atomically) or stdout."""
     fmt = getattr(args, "format", "terminal")
     if getattr(args, "sbom_vex", False):
-        report.properties["sbom_vex"] = True
+        report.sbom_vex = True
     output = getattr(args, "output", None)
     if fmt == "terminal" and not output:
         from auditor.outputs.terminal import print_report

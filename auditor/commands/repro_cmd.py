@@ -20,11 +20,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from auditor.cache import atomic_write
+from auditor.distfiles import best_wheel
 from auditor.domain import Report, canonical_name
 from auditor.errors import EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_POLICY, IncompleteError, InputError, UsageError
 from auditor.net import HttpClient, NetConfig
 from auditor.options import AuditContext, AuditOptions
-from auditor.provenance.audit import _best_wheel
 from auditor.provenance.pages import SERVICE, IndexFile, default_index_url, project_page
 from auditor.provenance.repro import BUILD_FAILED, ReproResult, reproduce, save_result
 from auditor.provenance.summary import REPRODUCIBLE_RESULTS
@@ -103,7 +103,7 @@ def run_repro(args: argparse.Namespace) -> ReproResult:
         if not wheels:
             raise InputError(f"{name}=={version} has no wheel on the index: nothing to compare")
         pure = [w for w in wheels if w.filename.endswith("-none-any.whl")]
-        chosen = pure[0] if pure else _best_wheel(wheels)
+        chosen = pure[0] if pure else best_wheel(wheels, lambda f: f.filename)
         wheel = (chosen.filename, _download(ctx, chosen))
         upload_time = chosen.upload_time
     sdist = (sdists[0].filename, _download(ctx, sdists[0])) if sdists else None

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     emit(report, args)
     if args.fail_on:
         return exit_code_for(report)
-    required = options.require_complete or bool(report.properties.get("require_complete"))
+    required = options.require_complete or report.require_complete
     if required and not report.complete:
         return EXIT_INCOMPLETE
     return EXIT_CLEAN

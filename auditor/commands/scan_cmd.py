@@ -10,10 +10,10 @@ import datetime as dt
 import time
 from pathlib import Path
 
-from auditor import __version__
 from auditor.commands.common import SEVERITY_CHOICES, add_output_args, emit, progress_display
 from auditor.domain import Finding, Report, Severity
 from auditor.errors import UsageError
+from auditor.kinds import FindingKind
 from auditor.scan import ScanResult
 
 NAME = "scan"
@@ -35,18 +35,18 @@ def build_report(paths: list[Path]) -> Report:
 
     started = time.perf_counter()
     report = Report(generated_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat())
-    report.properties["tool"] = {"name": "mlaudit", "version": __version__}
     report.inputs = [str(p) for p in paths]
     report.root_name = "model scan"
     result = scan_paths(paths)
     report.findings = sorted(result.findings + safe_format_notes(result),
                              key=lambda f: (-f.severity.rank, f.path or "", f.id))
-    report.skipped = list(result.skipped)
-    report.properties["model_scan"] = [{"path": n.path, "format": n.format, "verdict": n.verdict}
+    report.ledger.extend(result.skipped)
+    report.model_scan = [{"path": n.path, "format": n.format, "verdict": n.verdict}
                                        for n in result.formats]
-    report.properties["files_scanned"] = result.files_scanned
-    report.properties["bytes_scanned"] = result.bytes_scanned
+    report.files_scanned = result.files_scanned
+    report.bytes_scanned = result.bytes_scanned
     report.timings["check:modelscan"] = round(time.perf_counter() - started, 3)
+    report.ledger.settle()
     return report
 
 
@@ -68,7 +68,7 @@ def safe_format_notes(result: ScanResult) -> list[Finding]:
     for note in result.formats:
         if "!" in note.path or note.path in flagged or note.format not in SAFE_FORMATS:
             continue
-        notes.append(Finding(kind="model-format", id="MLA-SAFE-FORMAT", severity=Severity.INFO,
+        notes.append(Finding(kind=FindingKind.MODEL_FORMAT, id="MLA-SAFE-FORMAT", severity=Severity.INFO,
                              message=f"safe format: {SAFE_FORMATS[note.format]}", path=note.path,
                              evidence={"format": note.format}, check="modelscan"))
     return notes
@@ -96,6 +96,6 @@ def run(args: argparse.Namespace) -> int:
         policy.fail_on if policy is not None and policy.fail_on else Severity.LOW)
     report.fail_on = fail_on
     if args.require_complete or (policy is not None and policy.require_complete):
-        report.properties["require_complete"] = True
+        report.require_complete = True
     emit(report, args)
     return exit_code_for(report)

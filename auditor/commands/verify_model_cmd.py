@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 def build_report(model_dir: Path, signature: Path, result: VerifyResult) -> Report:
     report = Report(inputs=[str(model_dir), str(signature)], root_name=model_dir.name,
                     generated_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat())
-    report.properties["model_signature"] = {"verified": result.verified, "method": result.method,
+    report.model_signature = {"verified": result.verified, "method": result.method,
                                             "message": result.message}
     if not result.verified:
         report.findings.append(signature_finding(model_dir, signature, result, check=NAME))

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from auditor.domain import Location, ModelRef, Skipped
+from auditor.ledger import ItemKind
 from auditor.models.repoid import looks_like_repo_id, split_manifest_entry, strip_hub_prefix
 
 if sys.version_info >= (3, 11):
@@ -59,7 +60,7 @@ def read_config_json(text: str, shown: str, name: str) -> FileRefs:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        out.skipped.append(Skipped(reason=f"invalid JSON ({exc}); model references in it not read", file=shown))
+        out.skipped.append(Skipped(reason=f"invalid JSON ({exc}); model references in it not read", file=shown, kind=ItemKind.INPUT_FILE))
         return out
     if not isinstance(data, dict):
         return out
@@ -101,7 +102,7 @@ def read_model_card(text: str, shown: str) -> FileRefs:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         out.skipped.append(Skipped(reason=f"invalid model-card YAML: {str(exc).splitlines()[0]}", file=shown,
-                                   line=(mark.line + 2) if mark is not None else None))
+                                   line=(mark.line + 2) if mark is not None else None, kind=ItemKind.INPUT_FILE))
         return out
     if found is None:
         return out
@@ -138,7 +139,7 @@ def read_manifest(text: str, shown: str, in_pyproject: bool) -> FileRefs:
     models_line = line_of(text, "models")
     if not isinstance(entries, list):
         out.skipped.append(Skipped(reason="'models' must be a list of \"org/name@revision\" strings or tables",
-                                   file=shown, line=models_line))
+                                   file=shown, line=models_line, kind=ItemKind.INPUT_FILE))
         return out
     for entry in entries:
         ref, problem = _manifest_entry(entry)
@@ -146,7 +147,7 @@ def read_manifest(text: str, shown: str, in_pyproject: bool) -> FileRefs:
         line = (line_of(text, needle, text.find("models")) if needle else None) or models_line
         if ref is None:
             out.skipped.append(Skipped(reason=f"manifest entry not understood: {problem}", file=shown, line=line,
-                                       requirement=str(entry)[:120]))
+                                       requirement=str(entry)[:120], kind=ItemKind.INPUT_FILE))
             continue
         ref.location = Location(shown, line)
         out.refs.append(ref)

@@ -13,7 +13,7 @@ huggingface_hub reads ``HF_ENDPOINT``/``HF_HUB_OFFLINE`` once at import; we read
 
 A missing repo (404, or private: 401) and a repo the Hub has disabled (403, a takedown) are findings (someone could register the name; see ``checks/hubmodels.py``),
 a gated repo without access and a missing revision are skipped entries (the files could not be checked).
-What each repo resolved to is kept in ``ctx.extras[STATE_KEY]`` (a ``HubState``) for the ``models`` check.
+What each repo resolved to is kept in ``ctx.caches.hub_state`` (a ``HubState``) for the ``models`` check.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from auditor import __version__
 from auditor.digest import sha256_file
 from auditor.domain import ROOT_NODE, Edge, ModelFile, ModelRef
 from auditor.errors import NetworkError
+from auditor.ledger import ItemKind
 from auditor.models.filerefs import front_matter
 from auditor.models.formats import is_unsafe_format
 from auditor.models.hubcache import cache_root, find_snapshot
@@ -111,7 +112,8 @@ class _Resolver:
                 if key in self.done:
                     continue
                 if len(self.done) >= MAX_REPOS:
-                    self.ctx.incomplete(f"more than {MAX_REPOS} model/dataset repos referenced; the rest were not "
+                    self.ctx.incomplete(ItemKind.MODEL_REFERENCE, f"references beyond the first {MAX_REPOS}",
+                                        f"more than {MAX_REPOS} model/dataset repos referenced; the rest were not "
                                         "resolved")
                     break
                 self.done.add(key)
@@ -126,7 +128,8 @@ class _Resolver:
             level = []
             for ref, depth in todo:
                 for reason in self.deferred.pop(key_of(ref), []):
-                    self.ctx.skip(reason, file=ref.location.file if ref.location else None,
+                    self.ctx.skip(reason, kind=ItemKind.MODEL_REFERENCE, subject=ref.repo_id,
+                                  file=ref.location.file if ref.location else None,
                                   line=ref.location.line if ref.location else None, requirement=_requirement(ref),
                                   not_checked=["revision", "files", "license", "base models"])
                 level.extend(self._follow_chain(ref, depth))
@@ -137,7 +140,8 @@ class _Resolver:
         links = [(b, "model", "base_model") for b in ref.base_models]
         links += [(d, "dataset", "datasets") for d in ref.datasets]
         if links and depth + 1 > MAX_DEPTH:
-            self.ctx.incomplete(f"base-model chain below {ref.repo_id} is deeper than {MAX_DEPTH}; not followed")
+            self.ctx.incomplete(ItemKind.MODEL_REFERENCE, f"base models of {ref.repo_id}",
+                                f"base-model chain deeper than {MAX_DEPTH}; not followed")
             return []
         children: list[tuple[ModelRef, int]] = []
         for repo_id, kind, relation in links:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from auditor.domain import ModelRef
 from auditor.options import AuditContext
 
-STATE_KEY = "models.hub"
 
 Key = tuple[str, str, "str | None"]
 
@@ -27,10 +26,10 @@ class HubState:
 
 
 def state_of(ctx: AuditContext) -> HubState:
-    state = ctx.extras.get(STATE_KEY)
-    if not isinstance(state, HubState):
+    state = ctx.caches.hub_state
+    if state is None:
         state = HubState()
-        ctx.extras[STATE_KEY] = state
+        ctx.caches.hub_state = state
     return state
 
 
@@ -38,4 +37,4 @@ def key_of(ref: ModelRef) -> Key:
     return (ref.repo_id, ref.kind, ref.revision)
 
 
-__all__ = ["Key", "HubState", "key_of", "state_of", "STATE_KEY"]
+__all__ = ["Key", "HubState", "key_of", "state_of"]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditor.domain import Location, ModelRef, Skipped
+from auditor.ledger import ItemKind
 from auditor.models.repoid import looks_like_repo_id, parse_hf_uri, strip_hub_prefix
 
 MAX_CANDIDATES = 16  # values one expression may stand for (a name assigned in several branches)
@@ -383,7 +384,7 @@ class _Extractor:
             task = ast.unparse(node.args[0] if node.args else next(k.value for k in node.keywords if k.arg == "task"))
             self.result.skipped.append(Skipped(
                 reason=f"pipeline({task[:60]}) without model=: transformers picks a default model at run time "
-                       "(unpinned); it is not audited", file=self.shown, line=node.lineno, requirement=task[:120]))
+                       "(unpinned); it is not audited", file=self.shown, line=node.lineno, requirement=task[:120], kind=ItemKind.MODEL_REFERENCE))
         targets: list[ast.expr] = [arg] if arg is not None else []
         targets += [k.value for k in node.keywords if k.arg in rule.extra_keywords]
         for target in targets:
@@ -402,7 +403,7 @@ class _Extractor:
                 expr = ast.unparse(target)[:120]
                 self.result.skipped.append(Skipped(
                     reason=f"{kind} reference {RUNTIME_REFERENCE} ({expr}); the {kind} it loads is not audited",
-                    file=self.shown, line=node.lineno, requirement=expr))
+                    file=self.shown, line=node.lineno, requirement=expr, kind=ItemKind.MODEL_REFERENCE))
             return
         for value in values:
             repo_id, ref_kind, ref_rev = self._repo_of(value, rule, kind)
@@ -455,7 +456,7 @@ class _Extractor:
                 self.result.skipped.append(Skipped(
                     reason=f"{wrapper.kind} reference {RUNTIME_REFERENCE} ({wrapper.param}, a parameter of "
                            f"{wrapper.function}() with no resolvable caller here); the {wrapper.kind} it loads is "
-                           "not audited", file=self.shown, line=wrapper.call.lineno, requirement=wrapper.param))
+                           "not audited", file=self.shown, line=wrapper.call.lineno, requirement=wrapper.param, kind=ItemKind.MODEL_REFERENCE))
 
     def _repo_of(self, value: str, rule: _Rule, kind: str) -> tuple[str | None, str, str | None]:
         uri = parse_hf_uri(value)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from auditor.domain import Location, ModelRef, Skipped
+from auditor.ledger import ItemKind
 from auditor.models.filerefs import FileRefs, read_config_json, read_manifest, read_model_card
 from auditor.models.pyrefs import extract_python, may_reference
 from auditor.projectwalk import walk_project
@@ -81,11 +82,11 @@ def _python(path: Path, shown: str, project_dir: Path) -> FileRefs | None:
         result = extract_python(text, shown, path.parent, project_dir)
     except SyntaxError as exc:
         out.skipped.append(Skipped(reason=f"Python syntax error ({exc.msg}); model references in it not read",
-                                   file=shown, line=exc.lineno))
+                                   file=shown, line=exc.lineno, kind=ItemKind.INPUT_FILE))
         return out
     except (ValueError, RecursionError) as exc:
         out.skipped.append(Skipped(reason=f"cannot parse Python ({type(exc).__name__}); model references not read",
-                                   file=shown))
+                                   file=shown, kind=ItemKind.INPUT_FILE))
         return out
     out.refs.extend(result.refs)
     out.skipped.extend(result.skipped)
@@ -106,7 +107,7 @@ def _notebook(path: Path, shown: str, project_dir: Path, skipped: list[Skipped])
         data = json.loads(text)
         cells = data.get("cells") if isinstance(data, dict) else None
     except ValueError as exc:
-        out.skipped.append(Skipped(reason=f"invalid notebook JSON ({exc}); model references not read", file=shown))
+        out.skipped.append(Skipped(reason=f"invalid notebook JSON ({exc}); model references not read", file=shown, kind=ItemKind.INPUT_FILE))
         return out
     search_from = 0
     for cell in cells if isinstance(cells, list) else []:
@@ -129,11 +130,11 @@ def _notebook(path: Path, shown: str, project_dir: Path, skipped: list[Skipped])
             result = extract_python(code, shown, path.parent, project_dir)
         except SyntaxError as exc:
             out.skipped.append(Skipped(reason=f"Python syntax error in a notebook cell ({exc.msg}); model "
-                                              "references in it not read", file=shown, line=_shift(exc.lineno, first_line, per_line)))
+                                              "references in it not read", file=shown, line=_shift(exc.lineno, first_line, per_line), kind=ItemKind.INPUT_FILE))
             continue
         except (ValueError, RecursionError):
             out.skipped.append(Skipped(reason="cannot parse a notebook cell; model references not read",
-                                       file=shown, line=first_line))
+                                       file=shown, line=first_line, kind=ItemKind.INPUT_FILE))
             continue
         for ref in result.refs:
             if ref.location is not None:
@@ -159,16 +160,16 @@ def _read(path: Path, shown: str, limit: int, skipped: list[Skipped]) -> str | N
             return None
         if info.st_size > limit:
             skipped.append(Skipped(reason=f"file larger than {limit} bytes; model references in it not read",
-                                   file=shown))
+                                   file=shown, kind=ItemKind.INPUT_FILE))
             return None
         data = path.read_bytes()
     except OSError as exc:
-        skipped.append(Skipped(reason=f"cannot read file: {exc.strerror or exc}", file=shown))
+        skipped.append(Skipped(reason=f"cannot read file: {exc.strerror or exc}", file=shown, kind=ItemKind.INPUT_FILE))
         return None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        skipped.append(Skipped(reason="file is not UTF-8; model references in it not read", file=shown))
+        skipped.append(Skipped(reason="file is not UTF-8; model references in it not read", file=shown, kind=ItemKind.INPUT_FILE))
         return None
 
 
@@ -186,7 +187,7 @@ def _walk(root: Path, skipped: list[Skipped]) -> Iterator[tuple[Path, Path]]:
             seen += 1
             if seen > MAX_FILES:
                 skipped.append(Skipped(reason=f"more than {MAX_FILES} candidate files; the rest were not read for "
-                                              "model references", file=str(root / rel_dir)))
+                                              "model references", file=str(root / rel_dir), kind=ItemKind.INPUT_FILE))
                 return
             yield base / name, rel_dir / name
 

@@ -29,7 +29,6 @@ else:  # pragma: no cover
 
 USES = ("commercial", "non-commercial", "research")
 SIGNING_KEYS = ("key", "certificate", "identity", "identity-provider", "ignore-unsigned-files")
-_CACHE_KEY = "models.settings"
 
 
 @dataclass
@@ -53,8 +52,8 @@ class ModelSettings:
 
 
 def model_settings(ctx: AuditContext) -> ModelSettings:
-    cached = ctx.extras.get(_CACHE_KEY)
-    if isinstance(cached, ModelSettings):
+    cached = ctx.caches.model_settings
+    if cached is not None:
         return cached
     policy = ctx.options.policy
     path: Path | None = Path(policy.source) if policy is not None and policy.source else None
@@ -64,7 +63,7 @@ def model_settings(ctx: AuditContext) -> ModelSettings:
         if found is not None:
             path, is_pyproject = found
     settings = load_settings(path, is_pyproject) if path is not None else ModelSettings()
-    ctx.extras[_CACHE_KEY] = settings
+    ctx.caches.model_settings = settings
     return settings
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from auditor.digest import sha256_file
 from auditor.domain import Finding, Location, Severity
 from auditor.errors import IncompleteError, UsageError
+from auditor.kinds import FindingKind
 
 SIGNATURE_NAME = "model.sig"
 SIGNATURE_RULE = "MLA-MODEL-SIGNATURE-INVALID"
@@ -79,7 +80,7 @@ def verify_model(model_dir: Path, signature: Path, *, key: Path | None = None, c
 
 def signature_finding(model_dir: Path, signature: Path, result: VerifyResult, check: str) -> Finding:
     return Finding(
-        kind="signature-invalid", id=SIGNATURE_RULE, severity=Severity.CRITICAL,
+        kind=FindingKind.SIGNATURE_INVALID, id=SIGNATURE_RULE, severity=Severity.CRITICAL,
         message=f"model signature does not verify for {model_dir}: {result.message}",
         path=str(model_dir), location=Location(str(signature)),
         evidence={"method": result.method, "problems": list(result.problems), "signature": str(signature)},

@@ -99,7 +99,7 @@ def render_xml(report: Report, vex: bool | None = None) -> str:
 
 
 def _vex(report: Report, vex: bool | None) -> bool:
-    return bool(report.properties.get("sbom_vex")) if vex is None else vex
+    return report.sbom_vex if vex is None else vex
 
 
 # --------------------------------------------------------------------------------------------------- building
@@ -170,7 +170,7 @@ def _root_component(report: Report) -> Component:
     version = report.root_version
     ref = f"root:{canonical_name(name)}" + (f"@{version}" if version else "")
     purl = PackageURL(type="pypi", name=canonical_name(name), version=version) if version else None
-    meta = report.properties.get("root_metadata")
+    meta = report.root_metadata
     description = None
     if isinstance(meta, dict) and isinstance(meta.get("description"), str):
         description = _short(meta["description"], 500)
@@ -378,12 +378,10 @@ def _metadata_properties(report: Report) -> list[Property]:
         Property(name="mlaudit:tool-version", value=__version__),
         Property(name="mlaudit:complete", value="true" if report.complete else "false"),
     ]
-    for reason in report.incomplete_reasons:
-        props.append(Property(name="mlaudit:incomplete-reason", value=_short(reason)))
     for item in report.skipped:
-        where = f"{item.file}:{item.line}" if item.file and item.line else (item.file or "")
-        what = f" {item.requirement}" if item.requirement else ""
-        props.append(Property(name="mlaudit:skipped", value=_short(f"{where}{what}: {item.reason}".strip())))
+        what = f" {item.requirement or item.subject}"
+        props.append(Property(name="mlaudit:skipped",
+                              value=_short(f"{item.kind.value} {item.where}{what}: {item.reason}".strip())))
     for ds in sorted(report.data_sources, key=lambda d: d.name):
         parts = [ds.source]
         if ds.date:

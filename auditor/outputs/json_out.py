@@ -9,9 +9,6 @@ from typing import Any
 from auditor import __version__
 from auditor.domain import SCHEMA_VERSION, Report
 
-# Report-level results that checks leave in ``report.properties`` and that belong in the summary.
-SUMMARY_PROPERTIES = (("provenance", "provenance_summary"), ("hashes", "hash_check"))
-
 
 def report_dict(report: Report) -> dict[str, Any]:
     active = report.active_findings()
@@ -23,7 +20,8 @@ def report_dict(report: Report) -> dict[str, Any]:
         "generated_at": report.generated_at,
         "data": data,
         "complete": report.complete,
-        "incomplete_reasons": list(report.incomplete_reasons),
+        "incomplete_reasons": [{"kind": i.kind.value, "subject": i.subject, "reason": i.reason}
+                               for i in report.incomplete_reasons],
         "inputs": list(report.inputs),
         "target": dict(report.target),
         "root": {"name": report.root_name, "version": report.root_version},
@@ -35,15 +33,19 @@ def report_dict(report: Report) -> dict[str, Any]:
             "by_severity": dict(Counter(f.severity.value for f in active)),
             "by_kind": dict(Counter(f.kind for f in active)),
             "skipped": len(report.skipped),
+            "excluded": len(report.excluded),
+            "accounting": report.ledger.counts(),
             "fail_on": report.fail_on.value if report.fail_on else None,
             "failed": bool(failing),
-            **{key: report.properties[prop] for key, prop in SUMMARY_PROPERTIES if prop in report.properties},
+            **({"provenance": report.provenance_summary} if report.provenance_summary is not None else {}),
+            **({"hashes": report.hash_summary} if report.hash_summary is not None else {}),
         },
         "packages": [p.to_json() for p in sorted(report.packages.values(), key=lambda p: p.name)],
         "edges": [e.to_json() for e in report.edges],
         "models": [m.to_json() for m in report.models],
         "findings": [f.to_json() for f in report.findings],
         "skipped": [s.to_json() for s in report.skipped],
+        "excluded": [s.to_json() for s in report.excluded],
         "warnings": list(report.warnings),
         "timings": dict(report.timings),
     }

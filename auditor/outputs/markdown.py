@@ -60,10 +60,7 @@ def render(report: Report) -> str:
     if not report.complete:
         lines.append("")
         lines.append("**⚠️ Incomplete:** some inputs could not be checked.")
-        for reason in report.incomplete_reasons:
-            lines.append(f"- {esc(reason)}")
-        if report.skipped:
-            lines.append(f"- {len(report.skipped)} item(s) skipped (listed below)")
+        lines.append(f"- {len(report.skipped)} item(s) not checked (listed below)")
     lines += ["", "| severity | findings |", "| --- | ---: |"]
     for severity in Severity:
         lines.append(f"| {ICON[severity]} {severity.value} | {counts[severity]} |")
@@ -104,10 +101,11 @@ def render(report: Report) -> str:
             lines.append(f"- {code(f.id)} {esc(f.subject)}: {esc(f.ignored)}")
         lines += ["", "</details>"]
     if report.skipped:
-        lines += ["", "<details><summary>Skipped</summary>", "", "| file | line | requirement | reason |",
-                  "| --- | ---: | --- | --- |"]
+        lines += ["", "<details><summary>Skipped</summary>", "", "| kind | file | line | item | reason |",
+                  "| --- | --- | ---: | --- | --- |"]
         for s in report.skipped:
-            lines.append(f"| {esc(s.file or '')} | {s.line or ''} | {code(s.requirement or '')} | {esc(s.reason)} |")
+            lines.append(f"| {esc(s.kind.value)} | {esc(s.file or '')} | {s.line or ''} | "
+                         f"{code(s.requirement or s.subject)} | {esc(s.reason or '')} |")
         lines += ["", "</details>"]
     lines += ["", f"<sub>mlaudit {esc(__version__)}</sub>", ""]
     return "\n".join(lines)

@@ -57,7 +57,8 @@ def sarif_dict(report: Report) -> dict[str, Any]:
         "columnKind": "unicodeCodePoints",
         "properties": {
             "complete": report.complete,
-            "incompleteReasons": list(report.incomplete_reasons),
+            "incompleteReasons": [{"kind": i.kind.value, "subject": i.subject, "reason": i.reason}
+                                  for i in report.incomplete_reasons],
             "skipped": [s.to_json() for s in report.skipped],
             "data": {ds.name: ds.to_json() for ds in report.data_sources},
         },

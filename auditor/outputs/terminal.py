@@ -17,6 +17,7 @@ from auditor.domain import Finding, Report, Severity
 from auditor.textsafe import clean
 
 MESSAGE_LIMIT = 200
+MAX_EXCLUDED_SHOWN = 10
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -62,13 +63,18 @@ def print_report(report: Report, console: Console) -> None:
             console.print(f"[dim]  {_s(f.id)} {_s(f.subject)}: {_s(f.ignored)}[/]")
 
     if report.skipped:
-        console.print(f"[yellow]skipped ({len(report.skipped)}):[/]")
+        console.print(f"[yellow]not checked ({len(report.skipped)}):[/]")
         for item in report.skipped:
-            where = f"{item.file}:{item.line}" if item.file and item.line else (item.file or "")
-            what = f" {item.requirement}" if item.requirement else ""
-            console.print(f"  {_s(where)}{_s(what)}: {_s(item.reason, 500)}")
-    for reason in report.incomplete_reasons:
-        console.print(f"[yellow]not checked:[/] {_s(reason, 500)}")
+            what = f" {item.requirement}" if item.requirement else ("" if item.file else f" {item.subject}")
+            where = f"{item.where}" if item.where else f"{item.kind.value}"
+            console.print(f"  {_s(where)}{_s(what)}: {_s(item.reason or '', 500)}")
+    if report.excluded:
+        console.print(f"[dim]excluded ({len(report.excluded)}):[/]")
+        for item in report.excluded[:MAX_EXCLUDED_SHOWN]:
+            console.print(f"[dim]  {_s(item.where or item.kind.value)} {_s(item.requirement or item.subject)}: "
+                          f"{_s(item.reason or '', 200)}[/]")
+        if len(report.excluded) > MAX_EXCLUDED_SHOWN:
+            console.print(f"[dim]  ... {len(report.excluded) - MAX_EXCLUDED_SHOWN} more (all listed in JSON/HTML)[/]")
 
     console.print(_verdict(report))
 

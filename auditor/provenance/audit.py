@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from packaging.tags import sys_tags
-from packaging.utils import parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from auditor.distfiles import best_wheel
 from auditor.domain import Package
 from auditor.errors import NetworkError
 from auditor.net import host_of
@@ -70,24 +69,10 @@ def chosen_files(package: Package, files: list[IndexFile]) -> list[IndexFile]:
     sdists = [f for f in files if f.kind == "sdist"]
     out: list[IndexFile] = []
     if wheels:
-        out.append(_best_wheel(wheels))
+        out.append(best_wheel(wheels, lambda f: f.filename))
     if sdists:
         out.append(sdists[0])
     return out or files[:1]
-
-
-def _best_wheel(wheels: list[IndexFile]) -> IndexFile:
-    rank = {str(tag): i for i, tag in enumerate(sys_tags())}
-    best: tuple[int, IndexFile] | None = None
-    for w in wheels:
-        try:
-            tags = parse_wheel_filename(w.filename)[3]
-        except ValueError:
-            continue
-        score = min((rank.get(str(t), len(rank)) for t in tags), default=len(rank))
-        if best is None or score < best[0]:
-            best = (score, w)
-    return best[1] if best else wheels[0]
 
 
 def audit_package(ctx: AuditContext, package: Package, page: ProjectPage | None) -> PackageProvenance:

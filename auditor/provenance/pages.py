@@ -2,7 +2,7 @@
 
 Why our own reader: the hash and provenance checks need, per file, the published sha256, the PEP 740
 ``provenance`` link (JSON key ``provenance`` / HTML attribute ``data-provenance``) and whether PEP 658 core
-metadata is available, none of which the resolver keeps. Pages are cached per run in ``ctx.extras`` so the hash
+metadata is available, none of which the resolver keeps. Pages are cached per run in ``ctx.caches`` so the hash
 check, the provenance check and the regression look-up share one request per project.
 """
 
@@ -26,7 +26,6 @@ from auditor.options import AuditContext
 
 SERVICE = "package index"
 SIMPLE_ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
-_CACHE_KEY = "provenance.pages"
 _LOCK = threading.Lock()
 
 
@@ -97,26 +96,22 @@ def file_version(filename: str) -> tuple[str | None, str, str | None]:
 def index_urls_for(ctx: AuditContext, package: Package | None = None) -> list[str]:
     """Where a package may live, in order: its own index, the configured ones (primary, then extras), pip/uv's
     variables, else uv's default index (asked once per run)."""
-    indexes = [str(u) for u in ctx.report.properties.get("indexes") or []]
+    indexes = list(ctx.index_urls)
     candidates = [package.index_url if package else None, ctx.options.index_url, *indexes,
                   *ctx.options.extra_index_urls, os.environ.get("UV_INDEX_URL"), os.environ.get("PIP_INDEX_URL")]
     urls = list(dict.fromkeys(u for u in candidates if u))
     if urls:
         return urls
-    cached = ctx.extras.get("provenance.default_index")
-    if not isinstance(cached, str):
+    cached = ctx.caches.default_index
+    if cached is None:
         cached = default_index_url()
-        ctx.extras["provenance.default_index"] = cached
+        ctx.caches.default_index = cached
     return [cached]
-
-
-def index_url_for(ctx: AuditContext, package: Package | None = None) -> str:
-    return index_urls_for(ctx, package)[0]
 
 
 def default_index_url() -> str:
     """uv's own default index, asked from uv offline (never written down in our code)."""
-    from auditor.resolve.uvdriver import uv_binary
+    from auditor.tools import uv_binary
 
     uv = uv_binary()
     if uv is not None:
@@ -134,7 +129,7 @@ def project_page(ctx: AuditContext, name: str, index_url: str) -> ProjectPage | 
     """The project's page on ``index_url`` (None: the index does not know the project). Cached per run."""
     key = (canonical_name(name), index_url.rstrip("/"))
     with _LOCK:
-        cache: dict[tuple[str, str], ProjectPage | None] = ctx.extras.setdefault(_CACHE_KEY, {})
+        cache = ctx.caches.project_pages
         if key in cache:
             return cache[key]
     url = urljoin(index_url.rstrip("/") + "/", f"{key[0]}/")

@@ -215,7 +215,7 @@ class _BuildError(Exception):
 
 
 def _uv() -> str:
-    from auditor.resolve.uvdriver import uv_binary
+    from auditor.tools import uv_binary
 
     uv = uv_binary()
     if uv is None:

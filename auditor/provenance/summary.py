@@ -3,7 +3,7 @@
 ``attested-build``: verified PEP 740 provenance from a Trusted Publisher (a hosted build produced these bytes);
 ``reproducible``: ``mlaudit repro`` rebuilt the wheel from its sdist with identical content; ``neither``: checked,
 and neither holds; ``not-checked``: provenance was not looked at (offline, or not ``--online``).
-The levels go into ``Package.properties["slsa"]`` and ``report.properties["provenance_summary"]`` so the JSON,
+The levels go into ``Package.properties["slsa"]`` and ``report.provenance_summary`` so the JSON,
 CycloneDX and HTML outputs show them without knowing how they were computed.
 """
 
@@ -46,7 +46,7 @@ def attach_repro_results(report: Report) -> None:
 
 
 def summarise(report: Report, *, checked: bool, reason: str = "") -> dict[str, Any]:
-    """Set each package's ``slsa`` property and ``report.properties["provenance_summary"]``; return the latter."""
+    """Set each package's ``slsa`` property and ``report.provenance_summary``; return the latter."""
     attach_repro_results(report)
     counts = dict.fromkeys(LEVELS, 0)
     per_package: dict[str, str] = {}
@@ -63,5 +63,5 @@ def summarise(report: Report, *, checked: bool, reason: str = "") -> dict[str, A
     summary["provenance"] = statuses
     if reason:
         summary["reason"] = reason
-    report.properties["provenance_summary"] = summary
+    report.provenance_summary = summary
     return summary

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from auditor.domain import Requirement, Skipped
 from auditor.errors import ResolutionError
+from auditor.ledger import ItemKind
 from auditor.options import AuditContext, AuditOptions
 from auditor.resolve.base import Resolution
 from auditor.resolve.target import indexes_for
 from auditor.sources.base import SourceResult
+from auditor.sources.direct import unresolvable_reason
 
 __all__ = ["Resolution", "resolve"]
 
-BUILD_HINT = "would need building: rerun with --allow-build"
 BUILD_WARNING = ("--allow-build: the resolver was allowed to build source distributions, which runs code from "
                  "those packages")
 
@@ -31,17 +32,18 @@ def resolve(src: SourceResult, options: AuditOptions, ctx: AuditContext) -> Reso
     for req in src.requirements:
         if req.constraint:
             continue
-        why = _unresolvable(req, options)
+        why = unresolvable_reason(req, allow_build=options.allow_build)
         if why:
             loc = req.location
             skipped.append(Skipped(reason=why, file=loc.file if loc else None, line=loc.line if loc else None,
-                                   requirement=req.raw, not_checked=[f"{req.name} and its dependencies"]))
+                                   requirement=req.raw, not_checked=[f"{req.name} and its dependencies"], kind=ItemKind.REQUIREMENT))
         else:
             requirements.append(req)
     if not requirements:
         return Resolution(packages=list(src.packages), edges=list(src.edges), skipped=skipped, resolver="")
     indexes = indexes_for(src, options)
-    from auditor.resolve.uvdriver import UvResolver, uv_binary
+    from auditor.resolve.uvdriver import UvResolver
+    from auditor.tools import uv_binary
 
     uv = uv_binary() if options.resolver in ("auto", "uv") else None
     if uv is None and options.resolver == "uv":
@@ -58,14 +60,3 @@ def resolve(src: SourceResult, options: AuditOptions, ctx: AuditContext) -> Reso
     if options.allow_build:
         result.warnings.append(BUILD_WARNING)
     return result
-
-
-def _unresolvable(req: Requirement, options: AuditOptions) -> str | None:
-    """Requirements that cannot be resolved without fetching and building a source tree (unless allowed)."""
-    if req.editable:
-        return "editable requirement: a local source tree, not resolved without building"
-    if req.url and not options.allow_build:
-        path = req.url.split("#", 1)[0].split("?", 1)[0]
-        if not path.endswith(".whl"):
-            return f"direct reference to a source archive or VCS ({req.url.split('://', 1)[0]}): {BUILD_HINT}"
-    return None

@@ -22,6 +22,7 @@ from packaging.requirements import Requirement as PkgRequirement
 
 from auditor.domain import ROOT_NODE, Artifact, Edge, Package, Requirement, Skipped, canonical_name, package_node
 from auditor.errors import NetworkError, ResolutionError
+from auditor.ledger import ItemKind
 from auditor.net import host_of
 from auditor.options import AuditContext, AuditOptions
 from auditor.resolve import messages as msg
@@ -30,20 +31,11 @@ from auditor.resolve.output import Pin, parse_annotated, parse_pylock
 from auditor.resolve.placeholder import write_placeholder
 from auditor.resolve.sdist import sdist_metadata
 from auditor.resolve.target import Indexes, target_python, uv_environment, uv_platform
+from auditor.sources.direct import BUILD_HINT
 
 MAX_ROUNDS = 12
 MAX_BISECT_PROBES = 10
 NEVER = "python_version < '0'"  # an override with this marker removes a dependency from the resolution
-BUILD_HINT = "would need building: rerun with --allow-build"
-
-
-def uv_binary() -> str | None:
-    try:
-        from uv import find_uv_bin
-
-        return str(find_uv_bin())
-    except (ImportError, FileNotFoundError):
-        return None
 
 
 def requirement_line(req: Requirement) -> str:
@@ -225,7 +217,7 @@ class UvResolver:
         if not_checked is None:
             not_checked = [f"dependencies of {label} (its metadata could not be read)"]
         self.skipped.append(Skipped(reason=reason, file=loc.file if loc else None, line=loc.line if loc else None,
-                                    requirement=req.raw or ln.text, not_checked=not_checked))
+                                    requirement=req.raw or ln.text, not_checked=not_checked, kind=ItemKind.REQUIREMENT))
         version = req.pinned_version or _version_from_wheel_url(req.url)
         if keep_pin and version:
             arts = [_url_artifact(req.url)] if req.url else []
@@ -241,7 +233,7 @@ class UvResolver:
         label = f"{culprit.name}=={culprit.version}" if culprit.version else culprit.name
         via = f" (required by {', '.join(parents)})" if parents else ""
         self.skipped.append(Skipped(reason=(reason or culprit.reason) + via, requirement=label,
-                                    not_checked=not_checked or [f"{label} and its dependencies"]))
+                                    not_checked=not_checked or [f"{label} and its dependencies"], kind=ItemKind.REQUIREMENT))
 
     def _try_sdist(self, culprit: msg.Culprit, hits: list[_Line], stderr: str) -> bool:
         """A culprit without a usable wheel: give uv a code-free stand-in so it keeps its place in the graph.
@@ -283,11 +275,11 @@ class UvResolver:
                     loc = ln.req.location
                     self.skipped.append(Skipped(reason=reason, file=loc.file if loc else None,
                                                 line=loc.line if loc else None, requirement=ln.req.raw or ln.text,
-                                                not_checked=not_checked))
+                                                not_checked=not_checked, kind=ItemKind.REQUIREMENT))
             else:
                 parents = msg.parents_of(stderr, culprit.name)
                 via = f" (required by {', '.join(parents)})" if parents else ""
-                self.skipped.append(Skipped(reason=reason + via, requirement=label, not_checked=not_checked))
+                self.skipped.append(Skipped(reason=reason + via, requirement=label, not_checked=not_checked, kind=ItemKind.REQUIREMENT))
         write_placeholder(self._dir / "placeholders", culprit.name, version, requires)
         return True
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditor.domain import Finding, Severity, Skipped
+from auditor.ledger import ItemKind
 from auditor.projectwalk import walk_project
 from auditor.scan.limits import DEFAULT_LIMITS, Limits
 from auditor.scan.state import KIND_PICKLE_FORMAT, Collector, FormatNote, ScanState
@@ -132,7 +133,7 @@ def scan_paths(paths: Sequence[Path], limits: Limits = DEFAULT_LIMITS) -> ScanRe
             targets.append(p)
         else:
             result.skipped.append(Skipped(reason="no such file or directory", file=str(p),
-                                          not_checked=["model file scan"]))
+                                          not_checked=["model file scan"], kind=ItemKind.MODEL_FILE))
     seen: set[str] = set()
     for p in targets:
         try:

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from auditor.domain import Finding, Severity, Skipped
+from auditor.kinds import FindingKind
+from auditor.ledger import ItemKind
 from auditor.scan.limits import DEFAULT_LIMITS, Limits
 
 CHECK_NAME = "modelscan"
-KIND_UNSAFE = "unsafe-model"
-KIND_PICKLE_FORMAT = "pickle-model"
+KIND_UNSAFE = FindingKind.UNSAFE_MODEL
+KIND_PICKLE_FORMAT = FindingKind.PICKLE_MODEL
 
 _FIXES = {
     "critical": "Do not load this file. Delete it, or obtain the model from a trusted source in a safe format "
@@ -57,8 +59,8 @@ class ScanState:
                          depth=self.depth + 1, real_dir=None)
 
     def add(self, rule: str, severity: Severity, message: str, evidence: dict[str, Any], *,
-            kind: str = KIND_UNSAFE, fix: str | None = None) -> Finding:
-        finding = Finding(kind=kind, id=rule, severity=severity, message=message, path=self.path,
+            kind: FindingKind | str = KIND_UNSAFE, fix: str | None = None) -> Finding:
+        finding = Finding(kind=FindingKind(kind), id=rule, severity=severity, message=message, path=self.path,
                           evidence=evidence, fix=fix if fix is not None else _FIXES.get(severity.value),
                           check=CHECK_NAME)
         self.collector.findings.append(finding)
@@ -68,4 +70,5 @@ class ScanState:
         self.collector.formats.append(FormatNote(self.path, fmt))
 
     def skip(self, reason: str) -> None:
-        self.collector.skipped.append(Skipped(reason=reason, file=self.path, not_checked=["model file scan"]))
+        self.collector.skipped.append(Skipped(reason=reason, file=self.path, not_checked=["model file scan"],
+                                              kind=ItemKind.MODEL_FILE))

@@ -15,6 +15,7 @@ from typing import cast
 
 from auditor.domain import Artifact, Package, Requirement, Skipped
 from auditor.errors import InputError
+from auditor.ledger import ItemKind
 from auditor.options import AuditOptions
 from auditor.sources import detect
 from auditor.sources.base import SourceResult
@@ -131,14 +132,14 @@ def _direct_references_of_resolved(merged: SourceResult, options: AuditOptions) 
     A direct wheel URL names its project and version in the file name: that pin is audited (its artefact marked
     unverified, nothing was fetched); everything else becomes a skipped entry with the reason.
     """
-    from auditor.resolve import _unresolvable
+    from auditor.sources.direct import unresolvable_reason
 
     versions = {p.name: p.version for p in merged.packages}
     for req in merged.requirements:
         if not (req.url or req.editable) or req.constraint:
             continue
         loc = req.location
-        why = _unresolvable(req, options) if req.editable or not _is_wheel(req) else None
+        why = unresolvable_reason(req, allow_build=options.allow_build) if req.editable or not _is_wheel(req) else None
         if why is None and _is_wheel(req) and req.pinned_version:
             if req.name not in versions:
                 versions[req.name] = req.pinned_version
@@ -150,12 +151,12 @@ def _direct_references_of_resolved(merged: SourceResult, options: AuditOptions) 
                 reason=f"conflicting pin: the wheel URL says {req.name} {req.pinned_version}, another line pins "
                        f"{versions[req.name]}; only {versions[req.name]} is audited",
                 file=loc.file if loc else None, line=loc.line if loc else None, requirement=req.raw,
-                not_checked=[f"{req.name} {req.pinned_version}"]))
+                not_checked=[f"{req.name} {req.pinned_version}"], kind=ItemKind.REQUIREMENT))
             continue
         merged.skipped.append(Skipped(
             reason=why or "direct reference: not resolved in an already-resolved input",
             file=loc.file if loc else None, line=loc.line if loc else None, requirement=req.raw,
-            not_checked=[f"{req.name} and its dependencies"]))
+            not_checked=[f"{req.name} and its dependencies"], kind=ItemKind.REQUIREMENT))
 
 
 def _is_wheel(req: Requirement) -> bool:

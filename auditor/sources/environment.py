@@ -25,6 +25,7 @@ from packaging.requirements import Requirement as PkgRequirement
 
 from auditor.domain import ROOT_NODE, Edge, Location, Package, Skipped, canonical_name, package_node
 from auditor.errors import InputError
+from auditor.ledger import ItemKind
 from auditor.options import AuditOptions
 from auditor.sources.base import SourceResult
 from auditor.sources.markers import marker_holds, target_environment
@@ -131,13 +132,13 @@ def _read_one(info: Path, skipped: list[Skipped]) -> Installed | None:
         raw = meta_file.read_bytes()
     except OSError as exc:
         skipped.append(Skipped(reason=f"installed distribution without readable metadata: {exc}", file=str(info),
-                               not_checked=[info.name]))
+                               not_checked=[info.name], kind=ItemKind.PACKAGE))
         return None
     headers = HeaderParser().parsestr(raw.decode("utf-8", errors="replace"))
     name, version = headers.get("Name"), headers.get("Version")
     if not name or not version:
         skipped.append(Skipped(reason="installed distribution metadata lacks Name or Version", file=str(meta_file),
-                               not_checked=[info.name]))
+                               not_checked=[info.name], kind=ItemKind.PACKAGE))
         return None
     requires = [str(r) for r in headers.get_all("Requires-Dist") or []]
     if info.name.endswith(".egg-info") and info.is_dir():

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from auditor.domain import ROOT_NODE, Artifact, Edge, Package, Skipped
 from auditor.errors import InputError
+from auditor.ledger import ItemKind
+from auditor.net import redact_url
 from auditor.sources.base import SourceResult
 
 
@@ -91,7 +93,7 @@ def split_hash(text: str) -> tuple[str, str] | None:
 def no_version(name: str, where: str, path: str, line: int | None) -> Skipped:
     """A locked entry without a version (VCS, local directory): nothing to audit by name and version."""
     return Skipped(reason=f"locked without a version ({where}): its name and version cannot be audited", file=path,
-                   line=line, requirement=name, not_checked=[f"{name} and its dependencies"])
+                   line=line, requirement=name, not_checked=[f"{name} and its dependencies"], kind=ItemKind.LOCKED_PACKAGE)
 
 
 def add_hash(pkg: Package, algo: str, digest: str) -> None:
@@ -153,16 +155,4 @@ def record_indexes(result: SourceResult, declared: list[str] | None = None) -> N
         result.extra_index_urls = [u for u in unique[1:] if u != result.index_url]
     for pkg in result.packages:  # packages end up in reports and SBOMs: never with a token in them
         if pkg.index_url:
-            pkg.index_url = without_credentials(pkg.index_url)
-
-
-def without_credentials(url: str) -> str:
-    """``https://user:token@host/simple`` -> ``https://***@host/simple``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return re.sub(r"(://)[^/@\s]+@", r"\1***@", url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit((parts.scheme, "***@" + parts.netloc.rsplit("@", 1)[1], parts.path, parts.query,
-                       parts.fragment))
+            pkg.index_url = redact_url(pkg.index_url)

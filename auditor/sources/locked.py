@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auditor.domain import Package, Skipped
+from auditor.ledger import ItemKind
 from auditor.sources.markers import marker_holds
 
 OTHER_VERSIONS = "mlaudit:other-locked-versions"
@@ -61,7 +62,7 @@ def choose_versions(candidates: list[Candidate], env: dict[str, str], *,
                            f"is audited",
                     file=loc.file if loc else None, line=loc.line if loc else None,
                     requirement=other.raw or f"{name}=={other.package.version}",
-                    not_checked=[f"{name} {other.package.version}"]))
+                    not_checked=[f"{name} {other.package.version}"], kind=ItemKind.LOCKED_PACKAGE))
         others = [c for c in distinct if c is not pick and (c not in applying or not conflicts_are_skipped)]
         if others:
             pick.package.properties[OTHER_VERSIONS] = ", ".join(

@@ -15,6 +15,7 @@ from packaging.requirements import Requirement as PkgRequirement
 
 from auditor.domain import Location, Requirement, Skipped, canonical_name
 from auditor.errors import InputError
+from auditor.ledger import ItemKind
 from auditor.options import AuditOptions
 from auditor.sources.base import SourceResult
 from auditor.sources.poetry import poetry_identity, poetry_requirements
@@ -100,7 +101,7 @@ def _pep621(project: dict[str, Any], path: str, lines: LineFinder, extras: set[s
         result.skipped.append(Skipped(
             reason="[project] dependencies are dynamic (computed by the build backend): not read, because that "
                    "would mean running the project's build code", file=path, line=lines.key("dynamic", start),
-            requirement="dynamic = [\"dependencies\"]", not_checked=["the project's runtime dependencies"]))
+            requirement="dynamic = [\"dependencies\"]", not_checked=["the project's runtime dependencies"], kind=ItemKind.REQUIREMENT))
     deps = project.get("dependencies", [])
     for item in _string_list(deps, path, lines.key("dependencies", start), "[project] dependencies"):
         result.requirements.append(_requirement(item, path, lines.quoted(str(item), start), None))
@@ -112,7 +113,7 @@ def _pep621(project: dict[str, Any], path: str, lines: LineFinder, extras: set[s
         result.skipped.append(Skipped(
             reason="[project] optional-dependencies are dynamic: not read without running the build backend",
             file=path, line=lines.key("dynamic", start), requirement="dynamic = [\"optional-dependencies\"]",
-            not_checked=[f"extra {e}" for e in sorted(extras)]))
+            not_checked=[f"extra {e}" for e in sorted(extras)], kind=ItemKind.REQUIREMENT))
         return
     selected = set(by_name) if extras & ALL else set(extras)
     opt_start = lines.offset_of_table("project.optional-dependencies") or start

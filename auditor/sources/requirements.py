@@ -26,6 +26,8 @@ from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sd
 
 from auditor.domain import ROOT_NODE, Edge, Location, Package, Requirement, Skipped, canonical_name, package_node
 from auditor.errors import InputError
+from auditor.ledger import ItemKind
+from auditor.net import redact_url
 from auditor.sources.base import SourceResult
 from auditor.sources.locked import Candidate, choose_versions
 from auditor.sources.textfile import read_text
@@ -44,7 +46,6 @@ VCS_PREFIXES = ("git+", "hg+", "svn+", "bzr+")
 VCS_SCHEMES = {"git", "hg", "svn", "bzr"}
 ARCHIVE_SUFFIXES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar.lz")
 HASH_ALGORITHMS = {"sha256", "sha384", "sha512"}
-_USERINFO_RE = re.compile(r"[^/@\s]+@")
 
 # pip options a requirements file may contain: name -> takes a value.
 _FILE_OPTIONS: dict[str, bool] = {
@@ -277,7 +278,7 @@ class _Parser:
             self.out.skipped.append(Skipped(
                 reason="requirements file given by URL: not fetched, its requirements are not audited",
                 file=loc.file, line=loc.line, requirement=f"{'-c' if constraint else '-r'} {target}",
-                not_checked=[target]))
+                not_checked=[target], kind=ItemKind.INPUT_FILE))
             return
         if "\x00" in target:
             raise InputError(f"invalid file name in {'-c' if constraint else '-r'} (NUL byte)", file=loc.file,
@@ -361,25 +362,13 @@ def _hashes(options: list[tuple[str, str]], loc: Location) -> list[str]:
     return hashes
 
 
-def redact_userinfo(text: str) -> str:
-    """Credentials in URLs (``https://user:token@host``) never reach ``raw``, which reports and SARIF repeat."""
-    if "://" not in text:
-        return text
-    head, *rest = text.split("://")
-    out = [head]
-    for segment in rest:
-        m = _USERINFO_RE.match(segment)
-        out.append("***@" + segment[m.end():] if m else segment)
-    return "://".join(out)
-
-
 def parse_requirement(text: str, loc: Location, *, editable: bool = False) -> Requirement:
     """One requirement as pip reads it: a PEP 508 string, or a URL / VCS URL / local path (direct reference).
 
     ``url`` keeps the URL as written (the resolver may need its credentials); ``raw`` has them redacted.
     """
     req = _parse_requirement(text.strip(), loc, editable=editable)
-    req.raw = redact_userinfo(req.raw)
+    req.raw = redact_url(req.raw)
     return req
 
 
@@ -400,7 +389,7 @@ def _parse_requirement(text: str, loc: Location, *, editable: bool) -> Requireme
     try:
         parsed = PkgRequirement(text)
     except InvalidRequirement as exc:
-        raise InputError(f"invalid requirement {redact_userinfo(text)!r}: {_first_line(str(exc))}", file=loc.file,
+        raise InputError(f"invalid requirement {redact_url(text)!r}: {_first_line(str(exc))}", file=loc.file,
                          line=loc.line) from None
     specifier = str(parsed.specifier)
     if parsed.url and not specifier:
@@ -488,7 +477,7 @@ def _split_url(url: str, loc: Location) -> SplitResult:
     try:
         return urlsplit(url)
     except ValueError as exc:
-        raise InputError(f"invalid URL {redact_userinfo(url)!r}: {exc}", file=loc.file, line=loc.line) from None
+        raise InputError(f"invalid URL {redact_url(url)!r}: {exc}", file=loc.file, line=loc.line) from None
 
 
 def _first_line(text: str) -> str:

@@ -6,6 +6,7 @@ import datetime as dt
 
 from auditor.domain import ROOT_NODE, Edge, Finding, Location, Package, Report, Severity, package_node
 from auditor.graph import attach_paths, build_graph, node_paths
+from auditor.ledger import ItemKind
 from auditor.pipeline import exit_code_for
 from auditor.policy import IgnoreRule, Policy, apply_policy
 from auditor.textsafe import clean
@@ -73,8 +74,8 @@ def test_exit_codes_follow_threshold_and_completeness() -> None:
     assert exit_code_for(r) == 1
     r.findings[0].ignored = "ok"
     assert exit_code_for(r) == 0
-    r.incomplete_reasons.append("index down")
-    r.properties["require_complete"] = True
+    r.ledger.record_skipped(ItemKind.SERVICE, "package index", "index down")
+    r.require_complete = True
     assert exit_code_for(r) == 3
 
 

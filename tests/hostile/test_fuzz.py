@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from auditor.domain import Edge, Finding, Location, ModelRef, Package, Report, Severity, Skipped, package_node
+from auditor.ledger import ItemKind
 from auditor.outputs.html import render as render_html
 from auditor.outputs.json_out import render as render_json
 from auditor.outputs.markdown import render as render_markdown
@@ -74,8 +75,8 @@ def hostile_report(name: str, version: str, message: str, alias: str, ref: str, 
     report.findings.append(Finding("unsafe-model", f"rule-{alias}", Severity.CRITICAL, message, path=f"{line}!{name}",
                                    evidence=[message]))
     report.models.append(ModelRef(repo_id=repo or "a/b", revision=version, card={"license": message}))
-    report.skipped.append(Skipped(reason=message, file="requirements.txt", line=2, requirement=line,
-                                  not_checked=[name]))
+    report.ledger.extend([Skipped(reason=message, file="requirements.txt", line=2, requirement=line,
+                                  not_checked=[name], kind=ItemKind.REQUIREMENT)])
     report.warnings.append(message)
     return report
 

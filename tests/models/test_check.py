@@ -24,7 +24,7 @@ def _run(ctx: AuditContext) -> dict[tuple[str, str], Finding]:
 
 def test_findings_for_a_resolved_chain(fake_hub: FakeHub, tmp_path: Path) -> None:
     ctx = make_ctx(project_dir=str(tmp_path))
-    ctx.report.properties["root_metadata"] = {"license": "MIT"}
+    ctx.report.root_metadata = {"license": "MIT"}
     line = Location("train.py", 7)
     ctx.report.models += [ModelRef("acme-ai/chat-7b", revision="v1.0", location=line, origin="code",
                                    trust_remote_code=True),
@@ -64,7 +64,7 @@ def test_findings_for_a_resolved_chain(fake_hub: FakeHub, tmp_path: Path) -> Non
 def test_pinned_remote_code_is_medium_and_research_use_has_no_conflict(fake_hub: FakeHub, tmp_path: Path) -> None:
     (tmp_path / "mlaudit.toml").write_text('model-use = "research"\n')
     ctx = make_ctx(project_dir=str(tmp_path))
-    ctx.report.properties["root_metadata"] = {"license": "Apache-2.0"}
+    ctx.report.root_metadata = {"license": "Apache-2.0"}
     ctx.report.models.append(ModelRef("acme-ai/base-7b", revision=commit_of("acme-ai/base-7b"),
                                       trust_remote_code=True))
     found = _run(ctx)

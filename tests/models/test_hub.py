@@ -137,7 +137,7 @@ def test_offline_pinned_commit_and_tag(tmp_path: Path, monkeypatch: pytest.Monke
     ctx.report.models += [by_tag, by_sha]
     resolve_models(ctx.report.models, ctx)
     assert by_tag.resolved_revision == sha and by_sha.resolved_revision == sha
-    assert ctx.report.skipped == []
+    assert ctx.report.skipped == ()
 
 
 def test_hub_unreachable_is_a_network_error_naming_the_host(monkeypatch: pytest.MonkeyPatch) -> None:

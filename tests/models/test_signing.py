@@ -95,7 +95,7 @@ def test_check_without_key_compares_the_signed_manifest(signed: Path) -> None:
     assert by_id["MLA-MODEL-SIGNATURE-UNVERIFIED"].path == str(signed / "tiny-model")
     unsigned = by_id["MLA-MODEL-UNSIGNED"]
     assert unsigned.path == str(signed / "other-model") and unsigned.severity is Severity.INFO
-    assert len(findings) == 2 and ctx.report.skipped == []
+    assert len(findings) == 2 and ctx.report.skipped == ()
 
     _tamper(signed / "tiny-model")
     findings, _ = _check(signed)

@@ -20,6 +20,7 @@ from auditor.domain import (
     model_node,
     package_node,
 )
+from auditor.ledger import ItemKind
 
 SCRIPT = "<script>window.__pwned=1</script>"
 ATTR = "\"><img src=x onerror=\"window.__pwned=2\">"
@@ -109,11 +110,13 @@ def fixture_report(*, vex: bool = False) -> Report:
                 model=("acme/bert-finetuned", "main"), location=Location("train.py", 12),
                 fix="pin revision= to a commit sha", check="models"),
     ]
-    report.skipped += [
+    report.ledger.extend([
         Skipped(reason="VCS requirement: not resolvable without running its build", file=req, line=9,
-                requirement=f"git+https://example.invalid/{SCRIPT}.git", not_checked=["advisories"]),
-    ]
-    report.incomplete_reasons.append("hub metadata for acme/reviews could not be fetched (offline)")
+                requirement=f"git+https://example.invalid/{SCRIPT}.git", not_checked=["advisories"],
+                kind=ItemKind.REQUIREMENT),
+    ])
+    report.ledger.record_skipped(ItemKind.MODEL_REFERENCE, "acme/reviews",
+                                 "hub metadata could not be fetched (offline)")
     report.data_sources += [
         DataSource(name="advisories", source="PyPA advisory database (offline snapshot)", date="2026-11-20",
                    records=4321),
@@ -121,7 +124,7 @@ def fixture_report(*, vex: bool = False) -> Report:
     ]
     report.warnings.append("ignore for PYSEC-2020-1 expired on 2026-01-01 (old): no longer ignored")
     if vex:
-        report.properties["sbom_vex"] = True
+        report.sbom_vex = True
     return report
 
 

@@ -103,7 +103,7 @@ def test_metadata_has_tool_data_versions_and_completeness() -> None:
     assert meta["tools"]["components"][0]["name"] == "mlaudit"
     props = [(p["name"], p["value"]) for p in meta["properties"]]
     assert ("mlaudit:complete", "false") in props
-    assert any(n == "mlaudit:incomplete-reason" and "acme/reviews" in v for n, v in props)
+    assert any(n == "mlaudit:skipped" and "model-reference" in v and "acme/reviews" in v for n, v in props)
     assert any(n == "mlaudit:data:advisories" and "2026-11-20" in v for n, v in props)
     assert any(n == "mlaudit:skipped" and "requirements.txt:9" in v for n, v in props)
 

@@ -80,7 +80,7 @@ def test_findings_table_tree_models_and_skipped() -> None:
     assert sum(1 for a in rows if a["data-ignored"] == "1") == 1
     assert {a["data-severity"] for a in rows} == {s.value for s in Severity}
     assert sum(1 for t, a in parsed.tags if t == "tr" and a.get("class") == "model") == 3
-    assert sum(1 for t, a in parsed.tags if t == "tr" and a.get("class") == "skipped") == 1
+    assert sum(1 for t, a in parsed.tags if t == "tr" and a.get("class") == "skipped") == 2
     text = " ".join(parsed.text)
     assert "demo-project 1.2.0 → flask 2.0.1 → werkzeug 2.0.0" in text  # dependency path
     assert "upgrade werkzeug to 2.2.3" in text and '"matched_by": "range"' in text  # fix and evidence

@@ -45,7 +45,8 @@ def test_attested_package_records_publisher_and_source_match(prov_fixture: Fixtu
     assert props["provenance-ref"] == "refs/tags/v0.0.19"
     assert props["provenance-source-match"] == "true"
     assert props["slsa"] == "attested-build"
-    summary = ctx.report.properties["provenance_summary"]
+    summary = ctx.report.provenance_summary
+    assert summary is not None
     assert summary["checked"] is True
     assert summary["levels"]["attested-build"] == 1
     assert summary["details"][PROJECT]["files"][0]["ok"] is True
@@ -188,7 +189,8 @@ def test_not_online_records_not_checked_without_requests(prov_fixture: Fixture) 
     assert findings == []
     assert pkg.properties["provenance"] == "not-checked"
     assert pkg.properties["slsa"] == "not-checked"
-    summary = ctx.report.properties["provenance_summary"]
+    summary = ctx.report.provenance_summary
+    assert summary is not None
     assert summary["checked"] is False and "--online" in summary["reason"]
     assert ctx.report.complete  # not a gap of the audit unless the policy asks for attestations
 

@@ -11,7 +11,8 @@ from auditor.checks.hashes import CHECK, pinned_hashes
 from auditor.domain import Artifact, Location, Package, Requirement, Severity
 from auditor.policy import Policy
 from auditor.resolve.target import Indexes
-from auditor.resolve.uvdriver import UvResolver, uv_binary
+from auditor.resolve.uvdriver import UvResolver
+from auditor.tools import uv_binary
 from tests.provenance.conftest import integrity_index, make_context, serve
 from tests.support.index import LocalIndex
 
@@ -35,7 +36,7 @@ def test_pinned_hash_matching_the_index_page() -> None:
     # the index's digests are recorded on the package (the input had no artifacts)
     assert {a.filename: a.hashes["sha256"] for a in pkg.artifacts} == {wheel.filename: wheel.sha256,
                                                                          sdist.filename: sdist.sha256}
-    assert ctx.report.properties["hash_check"]["match"] == 1
+    assert ctx.report.hash_summary is not None and ctx.report.hash_summary["match"] == 1
 
 
 def test_pinned_hash_unknown_to_the_index_is_critical() -> None:
@@ -88,7 +89,7 @@ def test_pinned_inputs_not_compared_without_online_are_marked() -> None:
     ctx = make_context(None, [pkg], online=False)
     assert list(CHECK.run(ctx)) == []
     assert pkg.properties["hashes-verified"] == "not-checked"
-    assert "--online" in ctx.report.properties["hash_check"]["note"]
+    assert ctx.report.hash_summary is not None and "--online" in ctx.report.hash_summary["note"]
 
 
 def test_unpinned_is_a_finding_only_when_policy_requires_hashes() -> None:

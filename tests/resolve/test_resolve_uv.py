@@ -206,7 +206,8 @@ def test_invalid_wheel_is_a_culprit(audit_context: Context) -> None:
 def test_bisection_finds_the_failing_line(audit_context: Context, request: pytest.FixtureRequest) -> None:
     """When uv names no culprit we recognise, bisection over the requirement list finds it (real uv runs)."""
     from auditor.resolve.target import indexes_for
-    from auditor.resolve.uvdriver import UvResolver, uv_binary
+    from auditor.resolve.uvdriver import UvResolver
+    from auditor.tools import uv_binary
 
     uv = uv_binary()
     assert uv is not None

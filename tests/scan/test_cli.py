@@ -123,7 +123,7 @@ def test_check_scans_project_files_and_hub_files(tmp_path: Path, sentinel: Path)
     assert {Path(f.path.split("!")[0]).name for f in crit} == {"model.pt", "pytorch_model.bin"}
     hub_f = [f for f in crit if "pytorch_model.bin" in (f.path or "")]
     assert hub_f[0].model == ("org/tiny", "main")
-    assert ctx.report.properties["model_scan"]
+    assert ctx.report.model_scan
     assert list(CHECK.run(_ctx(project, [ref], scan=False))) == []
 
 

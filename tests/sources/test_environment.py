@@ -11,10 +11,10 @@ import pytest
 
 from auditor.domain import ROOT_NODE, package_node
 from auditor.errors import InputError
-from auditor.resolve.uvdriver import uv_binary
 from auditor.sources import load_environment
 from auditor.sources.environment import Installed, dependency_edges
 from auditor.sources.markers import target_environment
+from auditor.tools import uv_binary
 from tests.support.index import LocalIndex
 
 

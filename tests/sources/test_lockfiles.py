@@ -13,7 +13,7 @@ import pytest
 
 from auditor.domain import ROOT_NODE, package_node
 from auditor.errors import InputError
-from auditor.resolve.uvdriver import uv_binary
+from auditor.tools import uv_binary
 from tests.sources.conftest import FIXTURES, Load
 from tests.support.index import LocalIndex
 

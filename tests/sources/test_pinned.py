@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from auditor.domain import ROOT_NODE, Location, package_node
-from auditor.resolve.uvdriver import uv_binary
+from auditor.tools import uv_binary
 from tests.sources.conftest import Load
 from tests.support.index import LocalIndex
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from auditor.checks.confusion import CHECK, RULE, parse_listing, redact
+from auditor.checks.confusion import CHECK, RULE, parse_listing
 from auditor.domain import Package, Report, Severity
-from auditor.net import HttpClient, NetConfig
+from auditor.net import HttpClient, NetConfig, redact_url
 from auditor.options import AuditContext, AuditOptions
 from auditor.policy import Policy
 from tests.support.httpserver import LoopbackServer, Request, Response, closed_port_url
@@ -63,11 +63,12 @@ def ctx_for(urls: list[str], names: dict[str, str], *, offline: bool = False, po
     report = Report()
     for name, version in names.items():
         report.add_package(Package(name=name, version=version, direct=True))
-    if from_properties:
-        report.properties["indexes"] = list(urls)
     options = AuditOptions(index_url=urls[0] if urls else None, extra_index_urls=list(urls[1:]), offline=offline,
                            policy=policy)
-    return AuditContext(options=options, report=report, http=HttpClient(NetConfig(timeout=5, retries=0)))
+    ctx = AuditContext(options=options, report=report, http=HttpClient(NetConfig(timeout=5, retries=0)))
+    if from_properties:
+        ctx.index_urls = list(urls)
+    return ctx
 
 
 def test_name_on_both_indexes(indexes: tuple[LoopbackServer, LoopbackServer]) -> None:
@@ -88,7 +89,7 @@ def test_name_on_both_indexes(indexes: tuple[LoopbackServer, LoopbackServer]) ->
     assert shared.severity == Severity.HIGH  # present twice, but the pinned copy is the highest
     # the JSON index was asked for PEP 691 JSON
     assert any("vnd.pypi.simple.v1+json" in r.headers.get("Accept", "") for r in private.log)
-    assert ctx.report.incomplete_reasons == []
+    assert ctx.report.incomplete_reasons == ()
 
 
 def test_internal_prefix_only_on_secondary_index(indexes: tuple[LoopbackServer, LoopbackServer]) -> None:
@@ -100,11 +101,11 @@ def test_internal_prefix_only_on_secondary_index(indexes: tuple[LoopbackServer, 
     assert "internal prefix" in findings[0].message
 
 
-def test_reads_indexes_from_options_when_properties_missing(indexes: tuple[LoopbackServer, LoopbackServer]) -> None:
+def test_reads_indexes_from_options_when_the_pipeline_recorded_none(
+        indexes: tuple[LoopbackServer, LoopbackServer]) -> None:
     private, public = indexes
     urls = [f"{private.url}/simple", f"{public.url}/simple"]
     ctx = ctx_for(urls, {"acme-auth": "1.3.0"}, from_properties=False)
-    ctx.report.properties["indexes"] = "garbage"  # defensive: a wrong type falls back to the options
     assert [f.package for f in CHECK.run(ctx)] == [("acme-auth", "1.3.0")]
 
 
@@ -118,14 +119,14 @@ def test_single_index_does_nothing(indexes: tuple[LoopbackServer, LoopbackServer
 def test_offline_is_recorded_as_not_checked() -> None:
     ctx = ctx_for(["http://127.0.0.1:9/simple/", "http://127.0.0.1:10/simple/"], {"x": "1"}, offline=True)
     assert list(CHECK.run(ctx)) == []
-    assert any("not checked" in r for r in ctx.report.incomplete_reasons)
+    assert any("not checked" in (r.reason or "") for r in ctx.report.incomplete_reasons)
 
 
 def test_unreachable_index_is_incomplete_not_clean(indexes: tuple[LoopbackServer, LoopbackServer]) -> None:
     private, _public = indexes
     ctx = ctx_for([f"{private.url}/simple/", closed_port_url() + "/simple/"], {"acme-auth": "1.3.0"})
     assert list(CHECK.run(ctx)) == []
-    assert any("lookup(s) failed" in r for r in ctx.report.incomplete_reasons)
+    assert any("lookup(s) failed" in (r.reason or "") for r in ctx.report.incomplete_reasons)
 
 
 def test_parse_listing_and_redact() -> None:
@@ -133,4 +134,4 @@ def test_parse_listing_and_redact() -> None:
     assert parse_listing(html, "text/html") == ["1.0", "2.0"]
     assert parse_listing(b'{"versions": ["3.0", "1.0"], "files": []}', "application/vnd.pypi.simple.v1+json") == [
         "1.0", "3.0"]
-    assert redact("https://user:tok@host.invalid/simple/") == "https://***@host.invalid/simple/"
+    assert redact_url("https://user:tok@host.invalid/simple/") == "https://***@host.invalid/simple/"

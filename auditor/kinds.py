@@ -1,0 +1,77 @@
+"""Finding kinds and the rule ids of mlaudit's own checks, in one place.
+
+Why one module: kinds are part of the JSON contract (CONVENTIONS "JSON report") and of the policy language
+(``disable = [...]``, ``--disable-check``); a bare string typed in one check and matched in another drifts
+silently. Everything that produces or matches a kind imports it from here. The values are the contract strings,
+so ``FindingKind.VULNERABILITY == "vulnerability"`` holds and JSON stays as it was.
+
+Scanner rule ids (``MLA-PICKLE-*``, ``MLA-KERAS-*``, ...) belong to the scanner's own rule table in
+``auditor.scan``; advisory ids come from the data.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class FindingKind(str, Enum):
+    """What kind of problem a finding reports (the ``kind`` field of the JSON report)."""
+
+    VULNERABILITY = "vulnerability"
+    MALICIOUS = "malicious"
+    TYPOSQUAT = "typosquat"
+    UNCLAIMED_NAME = "unclaimed-name"
+    DEPENDENCY_CONFUSION = "dependency-confusion"
+    HASH_MISMATCH = "hash-mismatch"
+    UNPINNED_HASHES = "unpinned-hashes"
+    MISSING_PROVENANCE = "missing-provenance"
+    PROVENANCE_INVALID = "provenance-invalid"
+    PUBLISHER_MISMATCH = "publisher-mismatch"
+    UNSAFE_MODEL = "unsafe-model"
+    PICKLE_MODEL = "pickle-model"
+    MODEL_FORMAT = "model-format"
+    UNPINNED_REVISION = "unpinned-revision"
+    TRUST_REMOTE_CODE = "trust-remote-code"
+    MODEL_NOT_FOUND = "model-not-found"
+    MODEL_DISABLED = "model-disabled"
+    MISSING_LICENSE = "missing-license"
+    LICENSE_CONFLICT = "license-conflict"
+    SIGNATURE_INVALID = "signature-invalid"
+    SIGNATURE_UNVERIFIED = "signature-unverified"
+    UNSIGNED_MODEL = "unsigned-model"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Rule:
+    """Rule ids of the pipeline's own checks (a finding's ``id`` when no advisory id applies)."""
+
+    TYPOSQUAT = "MLA-TYPOSQUAT"
+    HF_ORG_LOOKALIKE = "MLA-HF-ORG-LOOKALIKE"
+    UNCLAIMED_NAME = "MLA-UNCLAIMED-NAME"
+    DEPENDENCY_CONFUSION = "MLA-DEPENDENCY-CONFUSION"
+    HASH_MISMATCH = "hash-mismatch"
+    UNPINNED_HASHES = "unpinned-hashes"
+    MISSING_PROVENANCE = "missing-provenance"
+    PROVENANCE_REGRESSION = "provenance-regression"
+    PROVENANCE_INVALID = "provenance-invalid"
+    PUBLISHER_MISMATCH = "publisher-mismatch"
+    MODEL_HASH_MISMATCH = "MLA-MODEL-HASH-MISMATCH"
+    MODEL_UNPINNED = "MLA-MODEL-UNPINNED"
+    MODEL_PICKLE_ONLY = "MLA-MODEL-PICKLE-ONLY"
+    MODEL_NOT_FOUND = "MLA-MODEL-NOT-FOUND"
+    MODEL_DISABLED = "MLA-MODEL-DISABLED"
+    MODEL_NO_LICENSE = "MLA-MODEL-NO-LICENSE"
+    MODEL_LICENSE_CONFLICT = "MLA-MODEL-LICENSE-CONFLICT"
+    MODEL_REMOTE_CODE = "MLA-MODEL-REMOTE-CODE"
+    MODEL_CUSTOM_CODE = "MLA-MODEL-CUSTOM-CODE"
+    MODEL_UNSIGNED = "MLA-MODEL-UNSIGNED"
+    MODEL_SIGNATURE_UNVERIFIED = "MLA-MODEL-SIGNATURE-UNVERIFIED"
+    MODEL_SIGNATURE_INVALID = "MLA-MODEL-SIGNATURE-INVALID"
+    SAFE_FORMAT = "MLA-SAFE-FORMAT"
+
+
+KIND_VALUES: frozenset[str] = frozenset(k.value for k in FindingKind)
+
+__all__ = ["FindingKind", "KIND_VALUES", "Rule"]
