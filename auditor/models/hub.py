@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import yaml
 from huggingface_hub import HfApi, constants, hf_hub_download
 from huggingface_hub.errors import (
     DisabledRepoError,
@@ -173,9 +174,15 @@ class _Resolver:
         ref.local_path = str(snapshot.folder)
         ref.files = [ModelFile(path=f.path, size=f.size, sha256=f.sha256, local_path=f.local_path)
                      for f in snapshot.files]
-        card = _read_card(snapshot.folder / "README.md")
+        card, problem = _read_card(snapshot.folder / "README.md")
+        if problem:
+            self._skip(ref, f"the cached model card of {ref.repo_id} is unreadable ({problem}): its licence, base "
+                            "models and datasets were not checked")
         self._apply_card(ref, card)
-        config = _read_json(snapshot.folder / "config.json")
+        config, problem = _read_json(snapshot.folder / "config.json")
+        if problem:
+            self._skip(ref, f"the cached config.json of {ref.repo_id} is unreadable ({problem}): custom code "
+                            "(auto_map) was not checked")
         auto_map = config.get("auto_map") if isinstance(config, dict) else None
         if isinstance(auto_map, dict) and auto_map:
             self.state.auto_map[key] = sorted(str(k) for k in auto_map)
@@ -341,19 +348,35 @@ def _short(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:160]
 
 
-def _read_card(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8") if path.is_file() and path.stat().st_size < 512_000 else ""
-        return front_matter(text) or {}
-    except Exception:  # a broken card in the cache: no metadata, not a crash  # noqa: BLE001
-        return {}
+CARD_LIMIT = 512_000
+CONFIG_LIMIT = 1_000_000
 
 
-def _read_json(path: Path) -> Any:
+def _read_card(path: Path) -> tuple[dict[str, Any], str | None]:
+    """A cached card's front matter and, when it could not be read, why (no card at all is not a problem).
+
+    The problem is reported by the caller: a broken card means the lineage (base models, datasets) and licence
+    were not followed, which must make the report incomplete rather than look like a card without them."""
+    if not path.is_file():
+        return {}, None
     try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() and path.stat().st_size < 1_000_000 else None
-    except (OSError, ValueError):
-        return None
+        if path.stat().st_size >= CARD_LIMIT:
+            return {}, f"larger than {CARD_LIMIT} bytes"
+        return front_matter(path.read_text(encoding="utf-8")) or {}, None
+    except (OSError, ValueError, RecursionError, yaml.YAMLError) as exc:
+        return {}, f"{type(exc).__name__}: {_short(exc)}"
+
+
+def _read_json(path: Path) -> tuple[Any, str | None]:
+    """A cached JSON file and, when it exists but could not be read, why."""
+    if not path.is_file():
+        return None, None
+    try:
+        if path.stat().st_size >= CONFIG_LIMIT:
+            return None, f"larger than {CONFIG_LIMIT} bytes"
+        return json.loads(path.read_text(encoding="utf-8")), None
+    except (OSError, ValueError) as exc:
+        return None, f"{type(exc).__name__}: {_short(exc)}"
 
 
 

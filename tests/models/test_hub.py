@@ -128,6 +128,25 @@ def test_offline_uses_the_local_cache_only(tmp_path: Path, monkeypatch: pytest.M
     assert not_cached and not_cached[0].line == 5 and "local Hugging Face cache" in not_cached[0].reason
 
 
+@pytest.mark.parametrize(("name", "body", "what"), [
+    ("README.md", b"---\nlicense: [unclosed\n---\n", "model card"),
+    ("config.json", b"{not json", "config.json"),
+])
+def test_offline_broken_cached_metadata_is_a_gap_not_an_empty_card(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, body: bytes, what: str) -> None:
+    """A cached card or config that cannot be read means lineage/licence or custom code went unchecked: the
+    report says so (incomplete) instead of treating it as a card without them."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "c"))
+    monkeypatch.setenv("HF_ENDPOINT", closed_port_url())
+    write_cached_repo(tmp_path / "c", "acme-ai/broken", {name: body, "model.safetensors": b"st"})
+    ctx = make_ctx(offline=True)
+    ctx.report.models.append(ModelRef("acme-ai/broken", location=Location("train.py", 7)))
+    resolve_models(ctx.report.models, ctx)
+    gaps = [s for s in ctx.report.skipped if s.requirement == "acme-ai/broken"]
+    assert len(gaps) == 1 and what in (gaps[0].reason or "") and "unreadable" in (gaps[0].reason or "")
+    assert gaps[0].line == 7 and not ctx.report.complete
+
+
 def test_offline_pinned_commit_and_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "c"))
     sha = "a" * 40
