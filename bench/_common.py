@@ -8,7 +8,8 @@ Result file shape (one object per script)::
                "baseline": "uv pip compile", "ratio": 1.5, "rss_mb": 80.0, "detection": "13/13", "note": ""}],
      "notes": ["..."]}
 
-``ratio`` is mlaudit's figure divided by the baseline's on the same case (lower is better for times);
+``ratio`` is mlaudit's figure divided by the baseline's on the same case (lower is better for times), kept only
+with ``same_work`` (what this run observed that shows both tools did the same work; see ``row``);
 ``detection`` is a short, comparable figure (recall, found/expected, false-positive rate). Every key but
 ``case``/``tool`` may be missing or null. Anchors are installed with the ordinary pip client from the configured
 package registry, pinned, into ``<cache>/venvs/<name>-<version>`` and reused across runs.
@@ -117,10 +118,21 @@ def ratio(ours: float | None, theirs: float | None) -> float | None:
     return round(ours / theirs, 4)
 
 
-def row(case: str, tool: str, median: float | None = None, unit: str = "s", **extra: Any) -> dict[str, Any]:
+def row(case: str, tool: str, median: float | None = None, unit: str = "s", *, same_work: str | None = None,
+        **extra: Any) -> dict[str, Any]:
+    """One table row. A ``ratio`` is kept only with ``same_work``: the evidence, measured in this run, that both
+    tools did the same work (e.g. "both audited 201/201 packages"). Without it the ratio is withheld and the row
+    says so: a speed ratio against a tool that skipped the work is not a comparison."""
     data: dict[str, Any] = {"case": case, "tool": tool, "median": None if median is None else round(median, 6),
                             "unit": unit}
     data.update({k: v for k, v in extra.items() if v is not None})
+    if data.get("ratio") is not None:
+        if same_work:
+            data["same_work"] = same_work
+        else:
+            data.pop("ratio")
+            note = str(data.get("note") or "")
+            data["note"] = (note + "; " if note else "") + "ratio withheld: no evidence both tools did the same work"
     return data
 
 

@@ -151,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"anchor unavailable: {exc}")
     rows.append(row("verify 1 file, whole process", "mlaudit", ours_proc, runs=args.process_repeat,
                     baseline=f"pypi-attestations {ANCHOR_VERSION} CLI", ratio=ratio(ours_proc, anchor_proc),
+                    same_work=(f"both verified the attestation of {SDIST} offline (exit 0)"
+                               if anchor_proc is not None and ours_proc is not None and not err else None),
                     note=err or "python -c: import + verify"))
     if anchor_proc is not None:
         rows.append(row("verify 1 file, whole process", f"pypi-attestations {ANCHOR_VERSION}", anchor_proc,

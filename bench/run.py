@@ -134,10 +134,14 @@ def table_rows(scripts: dict[str, dict[str, Any]]) -> list[list[str]]:
                 vs = f"{_ratio(ratio)} (mlaudit ÷ this)"
             else:
                 vs = f"{_ratio(ratio)} {baseline}".strip()
+            if vs != "-" and not r.get("same_work"):  # a script that bypassed bench._common.row
+                vs = "- (no same-work evidence)"
             rss = r.get("rss_mb")
+            note = "; ".join(str(x) for x in (r.get("note"), r.get("same_work") and f"same work: {r['same_work']}")
+                             if x)
             out.append([name, _cell(r.get("case")), _cell(r.get("tool")), _num(r.get("median"), unit),
                         _cell(r.get("runs")), vs, f"{rss:.0f}" if isinstance(rss, (int, float)) and rss else "-",
-                        _cell(r.get("detection")), _cell(r.get("note"))])
+                        _cell(r.get("detection")), _cell(note)])
     return out
 
 
