@@ -24,8 +24,7 @@ from auditor.scan.state import KIND_PICKLE_FORMAT, Collector, FormatNote, ScanSt
 
 __all__ = ["ScanResult", "scan_file", "scan_paths", "scan_file_detailed", "iter_model_files", "Limits"]
 
-PICKLE_FORMATS = ("pickle", "torch-zip", "torch-legacy", "npy (object array: pickle)", "joblib", "dill",
-                  "torchscript")
+PICKLE_FORMATS = ("pickle", "torch-zip", "torch-legacy", "npy (object array: pickle)", "joblib", "dill")
 
 
 @dataclass
@@ -46,6 +45,7 @@ def scan_file_detailed(path: Path, display: str | None = None, limits: Limits = 
     shown = display or str(path)
     state = ScanState(path=shown, collector=collector, limits=limits, real_dir=path.parent)
     from auditor.scan.dispatch import scan_stream
+    from auditor.scan.roles import file_role
 
     try:
         if not stat.S_ISREG(path.stat().st_mode):  # FIFOs/devices would block or never end
@@ -53,7 +53,7 @@ def scan_file_detailed(path: Path, display: str | None = None, limits: Limits = 
             return collector
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
-            scan_stream(f, state, name=path.name, size=size)
+            scan_stream(f, state, name=path.name, size=size, role=file_role(path))
     except OSError as exc:
         state.skip(f"could not read model file: {exc.strerror or exc}")
     except RecursionError:
@@ -109,11 +109,6 @@ def _has_candidate_ext(name: str, extensions: frozenset[str]) -> bool:
     lower = name.lower()
     return any(lower.endswith(ext) for ext in extensions)
 
-
-
-
-def _display(p: Path, root: Path | None) -> str:
-    return str(p)
 
 
 def scan_paths(paths: Sequence[Path], limits: Limits = DEFAULT_LIMITS) -> ScanResult:
