@@ -14,8 +14,8 @@ Generated benign files: ``tests/scan/benign_corpus.py`` is run with this Python 
 Per source and tool: files, malicious flagged, malicious flagged at high/critical *naming what runs* (mlaudit: a
 finding at high+ whose evidence names the callable, op, layer, template construct, path or member; picklescan: a
 dangerous global; modelscan: a HIGH/CRITICAL issue naming an operator; fickling: LIKELY_OVERTLY_MALICIOUS or worse
-with a named import in its results), benign files flagged at medium+ (false positives), crashes (the tool raised
-on the file), and the ``suspicious``/``inert`` rows flagged (see ``bench/public_models.py`` for the labels).
+with a named import in its results), benign files flagged at medium+ (false positives), errors (the tool raised on
+the file or reported it could not scan it; for mlaudit, a crash), and the ``suspicious``/``inert`` rows flagged (see ``bench/public_models.py`` for the labels).
 
 Detection: a malicious row counts as detected when the tool reports something at medium or above (mlaudit:
 ``severity >= medium``; picklescan: a dangerous global; modelscan: an issue of severity MEDIUM+; fickling:
@@ -96,8 +96,8 @@ def run_fickling(path):
     else:
         res = [fickling.scan_file(path, graceful=True)]
     bad = [r for r in res if r.severity >= Severity.LIKELY_OVERTLY_MALICIOUS]
-    text = " ".join(str(getattr(x, "message", x)) for r in bad for x in getattr(r, "results", []))
-    named = bool(bad) and ("import" in text or "call" in text.lower())
+    text = " ".join(str(x.to_dict().get("analysis", "")) for r in bad for x in getattr(r, "results", []))
+    named = bool(bad) and ("import" in text or "Call to" in text)
     return bool(bad), named, sorted({r.severity.name for r in bad})
 
 
@@ -229,11 +229,11 @@ def generated_rows(out: Path, pythons: list[str]) -> tuple[list[Row], list[str]]
 def print_table(title: str, per_tool: dict[str, dict[str, Any]]) -> None:
     print(f"\n{title}")
     print(f"{'tool':<12}{'files':>6}{'malicious flagged':>19}{'high+ named':>13}{'benign FP':>11}"
-          f"{'suspicious':>12}{'inert':>8}{'crashes':>9}")
+          f"{'suspicious':>12}{'inert':>8}{'errors':>8}")
     for tool, d in per_tool.items():
         print(f"{tool:<12}{d['files']:>6}{d['tp']:>13}/{d['malicious']:<5}{d['named']:>7}/{d['malicious']:<5}"
               f"{d['fp']:>7}/{d['benign']:<3}{d['suspicious_flagged']:>8}/{d['suspicious']:<3}"
-              f"{d['inert_flagged']:>5}/{d['inert']:<2}{d['errors']:>9}")
+              f"{d['inert_flagged']:>5}/{d['inert']:<2}{d['errors']:>8}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         corpora: dict[str, list[Row]] = {"dev-corpus": dev_rows(args.corpus)}
         public = args.public
+        cached = common.bench_cache() / "public-models"
+        if public is None and args.mirrors is None and (cached / "labels.tsv").is_file():
+            public = cached  # input files built earlier from the pinned manifest (files, not figures)
         if public is None and args.mirrors is not None:
             from bench.public_models import build
 
@@ -264,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             build(args.mirrors, public)
         if public is not None and (public / "labels.tsv").is_file():
             corpora["public"] = public_rows(public)
+            print(f"public corpora: {public} ({len(corpora['public'])} files, manifest bench/public_models.tsv)")
         else:
             result["notes"].append("public corpora: not run (no --public folder or --mirrors given)")
         generated, notes = generated_rows(work / "generated", [sys.executable, *args.generator_python])
@@ -317,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: {note}")
         result["detection"] = det
         if not (args.no_large or args.quick):
-            large = ensure_large(args.large)
+            large = ensure_large(args.large, args.corpus.parent / "make_corpus.py")
             tp = throughput(large, tools, work)
             result["throughput"] = tp
             print("\nLarge benign files (one process per file, interpreter start included):")
@@ -338,12 +342,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def ensure_large(large: Path) -> list[Path]:
+def ensure_large(large: Path, maker: Path) -> list[Path]:
     files = sorted(large.glob("large_*"))
     if files:
         return files
     large.mkdir(parents=True, exist_ok=True)
-    maker = ROOT.parent / "shared" / "eval" / "models" / "make_corpus.py"
     subprocess.run([sys.executable, str(maker), "--large", str(large)], check=True, cwd=str(large))
     return sorted(large.glob("large_*"))
 
