@@ -347,7 +347,7 @@ def ensure_large(large: Path, maker: Path) -> list[Path]:
     if files:
         return files
     large.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, str(maker), "--large", str(large)], check=True, cwd=str(large))
+    subprocess.run([sys.executable, str(maker.resolve()), "--large", str(large)], check=True, cwd=str(large))
     return sorted(large.glob("large_*"))
 
 
