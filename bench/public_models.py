@@ -17,6 +17,11 @@ Sources and licences (as stated by each repository at the pinned commit):
 | modelscan | protectai/modelscan ``tests/data`` | Apache-2.0 |
 | binaryninja-malicious-models | binaryninja/Malicious-Models | none stated (evaluation use only) |
 | modelscan-bypass-pocs | jasonmiao0511-hue/modelscan-{pickle,joblib,npz}-bypass-poc | none stated (evaluation use only) |
+| heldout:modelscan-eval | euisuh/modelscan-eval ``corpus/fixtures`` (its model files) | none stated (evaluation use only) |
+| heldout:malmodelscan | NeilAlfred/malmodelscan ``demo_models`` | Apache-2.0 |
+
+The ``heldout:`` sources were added after the scanner work on the others was done and scored once before any
+change prompted by them (the figures of that first contact are kept in the report of the change that added them).
 
 Labels:
 
