@@ -21,6 +21,7 @@ from collections import Counter
 from typing import IO, Any, BinaryIO, cast
 
 from auditor.domain import Severity
+from auditor.scan.roles import member_role
 from auditor.scan.state import ScanState
 from auditor.scan.ziploader import CRC_CHECK_LIMIT, Member, MemberError, open_member, walk_local_headers
 
@@ -137,6 +138,7 @@ def scan_zip(f: BinaryIO, state: ScanState, size: int) -> None:
                       {"format": kind, "member": m.name, "why": why})
     if too_deep(state):
         return
+    name_set = set(names)
     for idx, m in enumerate(members):
         if m.is_dir:
             continue
@@ -148,7 +150,7 @@ def scan_zip(f: BinaryIO, state: ScanState, size: int) -> None:
             child.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"compression ratio {m.file_size // m.compress_size}:1 "
                       f"({m.file_size} bytes declared); not decompressed", {"format": kind, "member": m.name})
             continue
-        _scan_member(f, size, m, child, kind)
+        _scan_member(f, size, m, child, kind, member_role(m.name, name_set))
     if kind == "torchscript":
         from auditor.scan.torchscript import check_torchscript
 
@@ -162,7 +164,7 @@ def _read_small(f: BinaryIO, m: Member, size: int) -> bytes:
         return b""
 
 
-def _scan_member(f: BinaryIO, size: int, m: Member, child: ScanState, kind: str) -> None:
+def _scan_member(f: BinaryIO, size: int, m: Member, child: ScanState, kind: str, role: str | None) -> None:
     """Scan one member as a loader reads it; report damage (flags, CRC, names) beside what the content does."""
     from auditor.scan.dispatch import scan_stream
 
@@ -177,7 +179,7 @@ def _scan_member(f: BinaryIO, size: int, m: Member, child: ScanState, kind: str)
     try:
         stream = io.BufferedReader(_Bounded(cast(IO[bytes], reader), lim.max_member_read), 1 << 16)
         fmt = scan_stream(cast(BinaryIO, stream), child, name=m.name,
-                          size=m.file_size if m.method == zipfile.ZIP_STORED else None)
+                          size=m.file_size if m.method == zipfile.ZIP_STORED else None, role=role)
         if m.file_size <= CRC_CHECK_LIMIT and reader.drain(CRC_CHECK_LIMIT) and reader.crc != m.crc:
             m.damage.append(f"CRC-32 {reader.crc:08x} of the data does not match the recorded {m.crc:08x}")
     except OverflowError as exc:

@@ -155,6 +155,11 @@ def scan_stream(f: BinaryIO, state: ScanState, *, name: str = "", size: int | No
     else:
         fmt = sniff(head, name)
     if fmt == "unknown" and head and _proto_candidate(name):
+        if not seekable:  # a compressed archive member: protobuf framing can only be checked with random access
+            ra = _random_access(f, state, size)
+            if ra is None:
+                return "archive-bomb"
+            f, size, seekable = ra[0], ra[1], True
         fmt = _sniff_proto(f, state, size, name)
     if fmt == "unknown" and _long_pickle_candidate(head):
         f, size, seekable, fmt = _sniff_long_pickle(f, state, size, seekable)
@@ -261,7 +266,7 @@ def _sniff_proto(f: BinaryIO, state: ScanState, size: int | None, name: str) -> 
     from auditor.scan.graph_scan import sniff_proto
 
     if size is None or not _seekable(f):
-        return "unknown"
+        return "unknown"  # callers spool a non-seekable protobuf candidate first (_random_access)
     if name.lower().rsplit("/", 1)[-1].endswith("keras_metadata.pb"):
         return "keras-metadata"
     start = f.tell()
@@ -380,7 +385,7 @@ def _dispatch(fmt: str, f: BinaryIO, state: ScanState, *, name: str, size: int |
         if ra is not None:
             graph_scan.scan_savedmodel(ra[0], state, ra[1], graphdef=fmt == "tf-graphdef")
     elif fmt == "keras-metadata":
-        ra = _random_access(f, state, size)
+        ra = _random_access(f, state, size)  # spools a compressed member: protobuf needs random access
         if ra is not None:
             graph_scan.scan_keras_metadata(ra[0], state, ra[1])
     elif fmt == "json":

@@ -50,6 +50,20 @@ def file_role(path: Path) -> str | None:
     return None
 
 
+def member_role(member: str, names: set[str]) -> str | None:
+    """``file_role`` for an archive member, judged from the member names of the same archive."""
+    folder, _, name = member.rpartition("/")
+    prefix = f"{folder}/" if folder else ""
+    if name == "saved_model.pb":
+        return ROLE_SAVEDMODEL
+    parent, _, leaf = folder.rpartition("/")
+    if leaf == "variables" and (f"{parent}/saved_model.pb" if parent else "saved_model.pb") in names:
+        return ROLE_VARIABLES if name == "variables.index" or name.startswith("variables.data-") else None
+    if f"{prefix}saved_model.pb" not in names:
+        return None
+    return {"fingerprint.pb": ROLE_FINGERPRINT, "keras_metadata.pb": ROLE_KERAS_METADATA}.get(name)
+
+
 def model_like(name: str) -> bool:
     """Whether a file or archive member name promises model content."""
     lower = name.rsplit("/", 1)[-1].lower()

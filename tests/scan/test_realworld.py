@@ -269,3 +269,31 @@ def test_main_module_class_is_low_not_an_alarm(tmp_path: Path) -> None:
     path.write_bytes(craft.proto(2) + craft.global_("__main__", "MyTransformer") + b")\x81}b.")
     findings, _ = _scan(path)
     assert [(f.id, f.severity) for f in findings] == [("MLA-PICKLE-LOCAL-CLASS", Severity.LOW)]
+
+
+# -- found on the held-out sources --------------------------------------------------------------------------
+def test_zipped_savedmodel_members_are_read_by_their_role(tmp_path: Path) -> None:
+    import json
+
+    layer = json.dumps(craft.keras_config(True))
+    metadata = craft.pfield(1, craft.pfield(2, 1) + craft.pfield(3, "root") + craft.pfield(5, layer))
+    fingerprint = b"".join(craft.pfield(n, 99 + n) for n in range(1, 6))
+    members = [("sm/saved_model.pb", craft.savedmodel(["MatMul"])), ("sm/keras_metadata.pb", metadata),
+               ("sm/fingerprint.pb", fingerprint), ("sm/variables/variables.index", b"\x00" * 40),
+               ("sm/variables/variables.data-00000-of-00001", b"\x00" * 8)]
+    path = tmp_path / "model.zip"
+    path.write_bytes(craft.zip_bytes(members, compress=zipfile.ZIP_DEFLATED))
+    findings, skipped = _scan(path)
+    assert [f.path for f in findings if f.id == "MLA-KERAS-LAMBDA"] == [f"{path}!sm/keras_metadata.pb"]
+    assert skipped == [] and "MLA-SCAN-UNKNOWN-FORMAT" not in _ids(findings)
+
+
+@pytest.mark.parametrize(("op", "severity"), [("DistributedSave", Severity.CRITICAL),
+                                              ("FixedLengthRecordDatasetV2", Severity.HIGH),
+                                              ("SaveDatasetV2", Severity.CRITICAL)])
+def test_tf_data_ops_that_touch_paths(tmp_path: Path, op: str, severity: Severity) -> None:
+    sm = tmp_path / "sm"
+    sm.mkdir()
+    (sm / "saved_model.pb").write_bytes(craft.savedmodel(["Placeholder", op, "SaveV2", "RestoreV2"]))
+    findings, _ = _scan(sm / "saved_model.pb")
+    assert [(f.evidence["op"], f.severity) for f in findings if f.id == "MLA-TF-OP"] == [(op, severity)]
