@@ -1,7 +1,21 @@
-"""Model-file scanner benchmark: detection on the labelled dev corpus and throughput/memory on large files,
-mlaudit beside picklescan, modelscan and fickling (each pinned, in its own venv) and ``cat file > /dev/null``.
+"""Model-file scanner benchmark: detection on the labelled dev corpus, on public corpora nobody here made and on
+ordinary files written by current ML libraries, and throughput/memory on large files; mlaudit beside picklescan,
+modelscan and fickling (each pinned, in its own venv, run in this same run) and ``cat file > /dev/null``.
 
-    python bench/models.py [--corpus DIR] [--large DIR | --no-large] [--no-anchor] [--json OUT]
+    python bench/models.py [--corpus DIR] [--public DIR | --mirrors DIR] [--generator-python PY]
+                           [--large DIR | --no-large] [--no-anchor] [--json OUT]
+
+Public corpora: ``--public DIR`` is a folder built by ``bench/public_models.py`` (other scanners' test data and
+public collections of malicious model files, pinned in ``bench/public_models.tsv``); ``--mirrors DIR`` builds it
+into the bench cache from bare git copies of those repositories. Without either, that table is shown as not run.
+Generated benign files: ``tests/scan/benign_corpus.py`` is run with this Python and with ``--generator-python``
+(a venv holding torch / TensorFlow / Keras / scikit-learn / gguf), so each row names the library versions.
+
+Per source and tool: files, malicious flagged, malicious flagged at high/critical *naming what runs* (mlaudit: a
+finding at high+ whose evidence names the callable, op, layer, template construct, path or member; picklescan: a
+dangerous global; modelscan: a HIGH/CRITICAL issue naming an operator; fickling: LIKELY_OVERTLY_MALICIOUS or worse
+with a named import in its results), benign files flagged at medium+ (false positives), errors (the tool raised on
+the file or reported it could not scan it; for mlaudit, a crash), and the ``suspicious``/``inert`` rows flagged (see ``bench/public_models.py`` for the labels).
 
 Detection: a malicious row counts as detected when the tool reports something at medium or above (mlaudit:
 ``severity >= medium``; picklescan: a dangerous global; modelscan: an issue of severity MEDIUM+; fickling:
@@ -24,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +54,7 @@ import json, os, sys, time, zipfile
 tool, files_json, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
 files = json.load(open(files_json))
 results = {}
+NAMING_KEYS = ("callable", "op", "layer", "function", "name", "construct", "location", "link", "why", "namespace")
 
 
 def run_mlaudit(path):
@@ -47,46 +63,54 @@ def run_mlaudit(path):
     from auditor.scan import scan_paths
     res = scan_paths([Path(path)])
     bad = [f for f in res.findings if f.severity.at_least(Severity.MEDIUM)]
-    return bool(bad), sorted({f.id for f in bad})
+    named = [f for f in res.findings if f.severity.at_least(Severity.HIGH) and isinstance(f.evidence, dict)
+             and any(f.evidence.get(k) for k in NAMING_KEYS)]
+    return bool(bad), bool(named), sorted({f.id for f in bad})
 
 
 def run_picklescan(path):
-    from picklescan.scanner import scan_file_path
+    from picklescan.scanner import SafetyLevel, scan_file_path
     r = scan_file_path(path)
     if r.scan_err and not r.infected_files:
         raise RuntimeError("picklescan reported a scan error")
-    return bool(r.infected_files), ["dangerous global"] if r.infected_files else []
+    dangerous = [g for g in r.globals if g.safety == SafetyLevel.Dangerous]
+    return bool(r.infected_files), bool(dangerous), sorted({f"{g.module}.{g.name}" for g in dangerous})[:5]
 
 
 def run_modelscan(path):
     from modelscan.modelscan import ModelScan
     r = ModelScan().scan(path)
-    sev = [str(i.get("severity", "")).upper() for i in r.get("issues", [])]
-    bad = [s for s in sev if s in ("MEDIUM", "HIGH", "CRITICAL")]
-    return bool(bad), sorted(set(bad))
+    issues = r.get("issues", [])
+    if r.get("errors") and not issues:
+        raise RuntimeError("modelscan: " + str(r["errors"][0])[:160])
+    sev = [str(i.get("severity", "")).upper() for i in issues]
+    named = [i for i in issues if str(i.get("severity", "")).upper() in ("HIGH", "CRITICAL") and i.get("operator")]
+    return any(s in ("MEDIUM", "HIGH", "CRITICAL") for s in sev), bool(named), sorted(set(sev))
 
 
 def run_fickling(path):
     import fickling
     from fickling.analysis import Severity
     if zipfile.is_zipfile(path):
-        res = fickling.scan_zip_archive(path, graceful=True)
-        sevs = [r.severity for r in res.values()]
+        res = list(fickling.scan_zip_archive(path, graceful=True).values())
     else:
-        sevs = [fickling.scan_file(path, graceful=True).severity]
-    bad = [s for s in sevs if s >= Severity.LIKELY_OVERTLY_MALICIOUS]
-    return bool(bad), sorted({s.name for s in bad})
+        res = [fickling.scan_file(path, graceful=True)]
+    bad = [r for r in res if r.severity >= Severity.LIKELY_OVERTLY_MALICIOUS]
+    text = " ".join(str(x.to_dict().get("analysis", "")) for r in bad for x in getattr(r, "results", []))
+    named = bool(bad) and ("import" in text or "Call to" in text)
+    return bool(bad), named, sorted({r.severity.name for r in bad})
 
 
 fn = {"mlaudit": run_mlaudit, "picklescan": run_picklescan, "modelscan": run_modelscan, "fickling": run_fickling}[tool]
 for path in files:
     t0 = time.perf_counter()
     try:
-        flagged, why = fn(path)
+        flagged, named, why = fn(path)
         err = None
-    except BaseException as exc:  # a crash is recorded, and counts as "not reported clean" only if it says so
-        flagged, why, err = False, [], f"{type(exc).__name__}: {str(exc)[:200]}"
-    results[path] = {"flagged": flagged, "why": why, "error": err, "seconds": time.perf_counter() - t0}
+    except BaseException as exc:  # a crash is recorded as a crash, never as a detection
+        flagged, named, why, err = False, False, [], f"{type(exc).__name__}: {str(exc)[:200]}"
+    results[path] = {"flagged": flagged, "named": named, "why": why, "error": err,
+                     "seconds": time.perf_counter() - t0}
 json.dump(results, open(out_path, "w"))
 '''
 
@@ -131,30 +155,199 @@ def tool_version(tool: str) -> str:
     return common.PINS[tool]
 
 
-def detection(rows: list[dict[str, str]], corpus: Path, results: dict[str, Any]) -> dict[str, Any]:
-    mal = [r for r in rows if r["label"] == "malicious"]
-    ben = [r for r in rows if r["label"] == "benign"]
-    tp = [r for r in mal if results[str(corpus / r["file"])]["flagged"]]
-    fp = [r for r in ben if results[str(corpus / r["file"])]["flagged"]]
+@dataclass
+class Row:
+    """One labelled file of any corpus."""
+
+    path: str  # absolute, as given to the tools
+    file: str  # as shown (relative to its corpus)
+    source: str
+    label: str  # malicious | benign | suspicious | inert
+    technique: str = ""
+
+
+def detection(rows: list[Row], results: dict[str, Any]) -> dict[str, Any]:
+    """Counts for one tool over ``rows`` (one source)."""
+    def of(label: str) -> list[Row]:
+        return [r for r in rows if r.label == label]
+
+    res = {r.path: results.get(r.path, {"flagged": False, "named": False, "error": "not scanned", "seconds": 0.0})
+           for r in rows}
+    mal, ben = of("malicious"), of("benign")
+    flagged = [r for r in mal if res[r.path]["flagged"]]
+    named = [r for r in mal if res[r.path]["named"]]
+    fp = [r for r in ben if res[r.path]["flagged"]]
     misses: dict[str, list[str]] = defaultdict(list)
     for r in mal:
-        if not results[str(corpus / r["file"])]["flagged"]:
-            misses[r["technique"]].append(r["file"])
-    errors = sum(1 for v in results.values() if v["error"])
-    times = [v["seconds"] for v in results.values()]
-    return {"tp": len(tp), "fn": len(mal) - len(tp), "fp": len(fp), "tn": len(ben) - len(fp),
-            "malicious": len(mal), "benign": len(ben), "recall": round(len(tp) / max(len(mal), 1), 4),
-            "fp_files": [r["file"] for r in fp], "misses": dict(misses), "errors": errors,
+        if not res[r.path]["flagged"]:
+            misses[r.technique or r.source].append(r.file)
+    crashes = [r.file for r in rows if res[r.path]["error"]]
+    times = [res[r.path]["seconds"] for r in rows]
+    return {"files": len(rows), "malicious": len(mal), "tp": len(flagged), "fn": len(mal) - len(flagged),
+            "named": len(named), "benign": len(ben), "fp": len(fp), "tn": len(ben) - len(fp),
+            "recall": round(len(flagged) / max(len(mal), 1), 4), "fp_files": [r.file for r in fp],
+            "unnamed_files": [r.file for r in mal if r not in named],
+            "suspicious": len(of("suspicious")), "suspicious_flagged": sum(res[r.path]["flagged"]
+                                                                            for r in of("suspicious")),
+            "inert": len(of("inert")), "inert_flagged": sum(res[r.path]["flagged"] for r in of("inert")),
+            "misses": dict(misses), "errors": len(crashes), "crash_files": crashes,
             "median_file_s": statistics.median(times) if times else None, "total_s": sum(times)}
 
 
-def ensure_large(large: Path) -> list[Path]:
+def dev_rows(corpus: Path) -> list[Row]:
+    return [Row(str(corpus / r["file"]), r["file"], "dev-corpus", r["label"], r.get("technique", ""))
+            for r in read_labels(corpus)]
+
+
+def public_rows(corpus: Path) -> list[Row]:
+    from bench.public_models import read_built
+
+    return [Row(str(corpus / r["file"]), r["file"], r["source"], r["label"]) for r in read_built(corpus)]
+
+
+def generated_rows(out: Path, pythons: list[str]) -> tuple[list[Row], list[str]]:
+    """Benign files written by the ML libraries each given Python has (``tests/scan/benign_corpus.py``)."""
+    rows: list[Row] = []
+    notes: list[str] = []
+    script = ROOT / "tests" / "scan" / "benign_corpus.py"
+    for i, py in enumerate(pythons):
+        target = out / f"gen{i}"
+        env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "torch"), "PYTHONWARNINGS": "ignore"}
+        proc = subprocess.run([py, str(script), str(target)], capture_output=True, text=True, env=env, check=False,
+                              timeout=1800)
+        if proc.returncode != 0:
+            notes.append(f"generator with {py}: failed ({(proc.stderr.strip().splitlines() or ['?'])[-1][:200]})")
+            continue
+        for line in proc.stdout.splitlines():
+            path, _, producer = line.partition("\t")
+            if not path or not Path(path).is_file():
+                continue
+            rows.append(Row(path, str(Path(path).relative_to(target)), f"generated: {producer}", "benign"))
+    return rows, notes
+
+
+def print_table(title: str, per_tool: dict[str, dict[str, Any]]) -> None:
+    print(f"\n{title}")
+    print(f"{'tool':<12}{'files':>6}{'malicious flagged':>19}{'high+ named':>13}{'benign FP':>11}"
+          f"{'suspicious':>12}{'inert':>8}{'errors':>8}")
+    for tool, d in per_tool.items():
+        print(f"{tool:<12}{d['files']:>6}{d['tp']:>13}/{d['malicious']:<5}{d['named']:>7}/{d['malicious']:<5}"
+              f"{d['fp']:>7}/{d['benign']:<3}{d['suspicious_flagged']:>8}/{d['suspicious']:<3}"
+              f"{d['inert_flagged']:>5}/{d['inert']:<2}{d['errors']:>8}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "eval" / "models" / "corpus")
+    ap.add_argument("--public", type=Path, help="public corpora folder built by bench/public_models.py")
+    ap.add_argument("--mirrors", type=Path, help="bare git copies of the public repositories (builds --public)")
+    ap.add_argument("--generator-python", action="append", default=[],
+                    help="a Python with ML libraries to write the benign regression corpus (repeatable)")
+    ap.add_argument("--large", type=Path, default=common.bench_cache() / "models-large")
+    ap.add_argument("--no-large", action="store_true")
+    ap.add_argument("--no-anchor", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="same as --no-large")
+    ap.add_argument("--json", dest="json_out")
+    args = ap.parse_args(argv)
+
+    tools = ["mlaudit"] + ([] if args.no_anchor else list(TOOLS))
+    result: dict[str, Any] = {"name": "models", "quick": bool(args.quick or args.no_large), "anchors": {},
+                              "rows": [], "notes": []}
+    with tempfile.TemporaryDirectory(prefix="mlaudit-bench-models-") as tmp:
+        work = Path(tmp)
+        corpora: dict[str, list[Row]] = {"dev-corpus": dev_rows(args.corpus)}
+        public = args.public
+        cached = common.bench_cache() / "public-models"
+        if public is None and args.mirrors is None and (cached / "labels.tsv").is_file():
+            public = cached  # input files built earlier from the pinned manifest (files, not figures)
+        if public is None and args.mirrors is not None:
+            from bench.public_models import build
+
+            public = common.bench_cache() / "public-models"
+            build(args.mirrors, public)
+        if public is not None and (public / "labels.tsv").is_file():
+            corpora["public"] = public_rows(public)
+            print(f"public corpora: {public} ({len(corpora['public'])} files, manifest bench/public_models.tsv)")
+        else:
+            result["notes"].append("public corpora: not run (no --public folder or --mirrors given)")
+        generated, notes = generated_rows(work / "generated", [sys.executable, *args.generator_python])
+        result["notes"].extend(notes)
+        corpora["generated"] = generated
+        every = [r for rows in corpora.values() for r in rows]
+        files = [r.path for r in every]
+        raw: dict[str, dict[str, Any]] = {}
+        for tool in tools:
+            res, measured, note = run_driver(tool, files, work)
+            if res is None:
+                result["notes"].append(f"{tool}: not run ({note})")
+                continue
+            if tool != "mlaudit":
+                result["anchors"][tool] = tool_version(tool)
+            raw[tool] = res
+        det: dict[str, dict[str, Any]] = {}
+        for name, rows in corpora.items():
+            groups: dict[str, list[Row]] = defaultdict(list)
+            for r in rows:
+                groups[name if name != "public" else r.source].append(r)
+            if name == "public" and rows:
+                groups["public (all sources)"] = rows
+            if name == "generated" and rows:
+                groups = {"generated benign files": rows}
+            for group, grows in groups.items():
+                per_tool = {tool: detection(grows, res) for tool, res in raw.items()}
+                det[group] = per_tool
+                print_table(f"{group} ({len(grows)} files)", per_tool)
+                ours = per_tool.get("mlaudit")
+                for tool, d in per_tool.items():
+                    # a time ratio only when the anchor scanned every file mlaudit scanned without crashing
+                    same = ours is not None and tool != "mlaudit" and d["errors"] == 0 and ours["errors"] == 0
+                    r = common.ratio(ours["total_s"], d["total_s"]) if same and ours else None
+                    result["rows"].append(common.row(
+                        group, tool, d["total_s"], "s", baseline="mlaudit" if r is not None else None, ratio=r,
+                        detection=f"malicious {d['tp']}/{d['malicious']} (high+ named {d['named']}), "
+                                  f"FP {d['fp']}/{d['benign']}, crashes {d['errors']}",
+                        note="; ".join(d["fp_files"][:5]) or (f"{d['errors']} files crashed: no time ratio"
+                                                              if d["errors"] and tool != "mlaudit" else "")))
+        for group, per_tool in det.items():
+            for tool, d in per_tool.items():
+                if d["fp_files"]:
+                    print(f"false positives ({group}, {tool}): {', '.join(d['fp_files'][:10])}")
+                if tool == "mlaudit" and d["unnamed_files"]:
+                    print(f"malicious not at high+ naming the callable ({group}, mlaudit): "
+                          f"{', '.join(d['unnamed_files'][:10])}")
+                if tool == "mlaudit" and d["crash_files"]:
+                    print(f"crashes ({group}, mlaudit): {', '.join(d['crash_files'][:10])}")
+        for note in result["notes"]:
+            print(f"note: {note}")
+        result["detection"] = det
+        if not (args.no_large or args.quick):
+            large = ensure_large(args.large, args.corpus.parent / "make_corpus.py")
+            tp = throughput(large, tools, work)
+            result["throughput"] = tp
+            print("\nLarge benign files (one process per file, interpreter start included):")
+            print(f"{'file':<24}{'tool':<12}{'seconds':>9}{'MB/s':>10}{'vs cat':>8}{'RSS MB':>8}  flagged/error")
+            for t in tp:
+                if "seconds" not in t:
+                    print(f"{t['file']:<24}{t['tool']:<12}  {t['error']}")
+                    continue
+                print(f"{t['file']:<24}{t['tool']:<12}{t['seconds']:>9.2f}{t['mb_s']:>10.0f}"
+                      f"{t.get('vs_cat', 1.0):>8.2f}{t['rss_mb']:>8.0f}  {t.get('flagged')} {t.get('error') or ''}")
+                result["rows"].append(common.row(t["file"], t["tool"], t["seconds"], "s", rss_mb=t["rss_mb"],
+                                                 baseline="cat" if t["tool"] != "cat" else None,
+                                                 ratio=common.ratio(t["seconds"], next(
+                                                     x["seconds"] for x in tp if x["file"] == t["file"]
+                                                     and x["tool"] == "cat")) if t["tool"] != "cat" else None,
+                                                 note=t.get("error") or ""))
+    common.write_json(args.json_out, result)
+    return 0
+
+
+def ensure_large(large: Path, maker: Path) -> list[Path]:
     files = sorted(large.glob("large_*"))
     if files:
         return files
     large.mkdir(parents=True, exist_ok=True)
-    maker = ROOT.parent / "shared" / "eval" / "models" / "make_corpus.py"
-    subprocess.run([sys.executable, str(maker), "--large", str(large)], check=True, cwd=str(large))
+    subprocess.run([sys.executable, str(maker.resolve()), "--large", str(large)], check=True, cwd=str(large))
     return sorted(large.glob("large_*"))
 
 
@@ -176,78 +369,6 @@ def throughput(files: list[Path], tools: list[str], workdir: Path) -> list[dict[
                         "mb_s": size_mb / measured.seconds, "vs_cat": cat.seconds / measured.seconds,
                         "flagged": entry.get("flagged"), "error": entry.get("error") or (note or None)})
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "eval" / "models" / "corpus")
-    ap.add_argument("--large", type=Path, default=common.bench_cache() / "models-large")
-    ap.add_argument("--no-large", action="store_true")
-    ap.add_argument("--no-anchor", action="store_true")
-    ap.add_argument("--quick", action="store_true", help="same as --no-large")
-    ap.add_argument("--json", dest="json_out")
-    args = ap.parse_args(argv)
-
-    tools = ["mlaudit"] + ([] if args.no_anchor else list(TOOLS))
-    rows = read_labels(args.corpus)
-    files = [str(args.corpus / r["file"]) for r in rows]
-    result: dict[str, Any] = {"name": "models", "quick": bool(args.quick or args.no_large), "anchors": {},
-                              "rows": [], "notes": []}
-    with tempfile.TemporaryDirectory(prefix="mlaudit-bench-models-") as tmp:
-        work = Path(tmp)
-        det: dict[str, dict[str, Any]] = {}
-        for tool in tools:
-            res, measured, note = run_driver(tool, files, work)
-            if res is None:
-                result["notes"].append(f"{tool}: {note}")
-                continue
-            if tool != "mlaudit":
-                result["anchors"][tool] = tool_version(tool)
-            det[tool] = detection(rows, args.corpus, res)
-            det[tool]["process_s"] = measured.seconds if measured else None
-            det[tool]["rss_mb"] = measured.rss_mb if measured else None
-        print(f"Dev corpus: {args.corpus} ({len(rows)} files)")
-        print(f"{'tool':<12}{'recall':>8}{'TP':>5}{'FN':>5}{'FP':>5}{'errors':>8}{'scan s':>9}{'ratio':>8}")
-        ours = det.get("mlaudit")
-        for tool, d in det.items():
-            r = common.ratio(ours["total_s"], d["total_s"]) if ours and tool != "mlaudit" else None
-            print(f"{tool:<12}{d['recall']:>8.3f}{d['tp']:>5}{d['fn']:>5}{d['fp']:>5}{d['errors']:>8}"
-                  f"{d['total_s']:>9.3f}{'' if r is None else f'{r:>8.2f}'}")
-            result["rows"].append(common.row("dev-corpus", tool, d["total_s"], "s",
-                                             detection=f"recall {d['tp']}/{d['malicious']}, FP {d['fp']}/{d['benign']}",
-                                             baseline="mlaudit" if tool != "mlaudit" else None, ratio=r,
-                                             rss_mb=d["rss_mb"], note="; ".join(d["fp_files"])))
-        print("\nMisses per technique:")
-        techniques = sorted({r["technique"] for r in rows if r["label"] == "malicious"})
-        print(f"{'technique':<36}" + "".join(f"{t:>12}" for t in det))
-        for tech in techniques:
-            total = sum(1 for r in rows if r["technique"] == tech and r["label"] == "malicious")
-            print(f"{tech:<36}" + "".join(f"{total - len(d['misses'].get(tech, [])):>9}/{total:<2}"
-                                          for d in det.values()))
-        for tool, d in det.items():
-            if d["fp_files"]:
-                print(f"false positives ({tool}): {', '.join(d['fp_files'])}")
-        result["detection"] = det
-        if not (args.no_large or args.quick):
-            large = ensure_large(args.large)
-            tp = throughput(large, tools, work)
-            result["throughput"] = tp
-            print("\nLarge benign files (one process per file, interpreter start included):")
-            print(f"{'file':<24}{'tool':<12}{'seconds':>9}{'MB/s':>10}{'vs cat':>8}{'RSS MB':>8}  flagged/error")
-            for t in tp:
-                if "seconds" not in t:
-                    print(f"{t['file']:<24}{t['tool']:<12}  {t['error']}")
-                    continue
-                print(f"{t['file']:<24}{t['tool']:<12}{t['seconds']:>9.2f}{t['mb_s']:>10.0f}"
-                      f"{t.get('vs_cat', 1.0):>8.2f}{t['rss_mb']:>8.0f}  {t.get('flagged')} {t.get('error') or ''}")
-                result["rows"].append(common.row(t["file"], t["tool"], t["seconds"], "s", rss_mb=t["rss_mb"],
-                                                 baseline="cat" if t["tool"] != "cat" else None,
-                                                 ratio=common.ratio(t["seconds"], next(
-                                                     x["seconds"] for x in tp if x["file"] == t["file"]
-                                                     and x["tool"] == "cat")) if t["tool"] != "cat" else None,
-                                                 note=t.get("error") or ""))
-    common.write_json(args.json_out, result)
-    return 0
 
 
 if __name__ == "__main__":

@@ -13,11 +13,11 @@ from auditor.domain import Finding, ModelRef
 from auditor.ledger import ItemKind
 from auditor.options import AuditContext
 from auditor.scan import iter_model_files, scan_paths
+from auditor.scan.roles import MODEL_EXTENSIONS
 
-CANDIDATE_EXTENSIONS = frozenset({
-    ".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle", ".dat", ".pdparams", ".pdopt", ".npy", ".npz", ".joblib",
-    ".jbl", ".dill", ".h5", ".hdf5", ".keras", ".pb", ".onnx", ".gguf", ".ggml", ".safetensors", ".zip", ".tar",
-    ".tgz", ".gz", ".bz2", ".xz", ".sav", ".mar", ".nemo", ".model", ".weights", ".pkl.z", ".cloudpkl",
+# Names a loader deserialises (``roles.MODEL_EXTENSIONS``) plus containers and generic names that often hold one.
+CANDIDATE_EXTENSIONS = frozenset(MODEL_EXTENSIONS) | frozenset({
+    ".dat", ".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".model", ".weights",
 })
 MAX_PROJECT_FILE = 64 << 30  # larger files are recorded as skipped, never silently ignored
 
@@ -62,8 +62,8 @@ class ModelScanCheck:
         if not todo:
             return []
         result = scan_paths(todo)
-        for s in result.skipped:
-            ctx.report.ledger.extend([s])
+        ctx.report.ledger.extend(result.audited)
+        ctx.report.ledger.extend(result.skipped)
         formats.extend({"path": n.path, "format": n.format, "verdict": n.verdict} for n in result.formats)
         if ref is not None:
             for f in result.findings:

@@ -40,6 +40,7 @@ def build_report(paths: list[Path]) -> Report:
     result = scan_paths(paths)
     report.findings = sorted(result.findings + safe_format_notes(result),
                              key=lambda f: (-f.severity.rank, f.path or "", f.id))
+    report.ledger.extend(result.audited)
     report.ledger.extend(result.skipped)
     report.model_scan = [{"path": n.path, "format": n.format, "verdict": n.verdict}
                                        for n in result.formats]

@@ -18,21 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditor.domain import Finding, Severity, Skipped
-from auditor.ledger import ItemKind
+from auditor.ledger import Item, ItemKind, Outcome
 from auditor.projectwalk import walk_project
 from auditor.scan.limits import DEFAULT_LIMITS, Limits
 from auditor.scan.state import KIND_PICKLE_FORMAT, Collector, FormatNote, ScanState
 
 __all__ = ["ScanResult", "scan_file", "scan_paths", "scan_file_detailed", "iter_model_files", "Limits"]
 
-PICKLE_FORMATS = ("pickle", "torch-zip", "torch-legacy", "npy (object array: pickle)", "joblib", "dill",
-                  "torchscript")
+PICKLE_FORMATS = ("pickle", "torch-zip", "torch-legacy", "npy (object array: pickle)", "joblib", "dill")
 
 
 @dataclass
 class ScanResult:
     findings: list[Finding] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    audited: list[Item] = field(default_factory=list)  # one ledger item per file scanned without a gap
     files_scanned: int = 0
     bytes_scanned: int = 0
     formats: list[FormatNote] = field(default_factory=list)
@@ -47,6 +47,7 @@ def scan_file_detailed(path: Path, display: str | None = None, limits: Limits = 
     shown = display or str(path)
     state = ScanState(path=shown, collector=collector, limits=limits, real_dir=path.parent)
     from auditor.scan.dispatch import scan_stream
+    from auditor.scan.roles import file_role
 
     try:
         if not stat.S_ISREG(path.stat().st_mode):  # FIFOs/devices would block or never end
@@ -54,7 +55,7 @@ def scan_file_detailed(path: Path, display: str | None = None, limits: Limits = 
             return collector
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
-            scan_stream(f, state, name=path.name, size=size)
+            scan_stream(f, state, name=path.name, size=size, role=file_role(path))
     except OSError as exc:
         state.skip(f"could not read model file: {exc.strerror or exc}")
     except RecursionError:
@@ -112,11 +113,6 @@ def _has_candidate_ext(name: str, extensions: frozenset[str]) -> bool:
 
 
 
-
-def _display(p: Path, root: Path | None) -> str:
-    return str(p)
-
-
 def scan_paths(paths: Sequence[Path], limits: Limits = DEFAULT_LIMITS) -> ScanResult:
     """Scan files and directories. Within a directory, pickle-based files get a note naming their safetensors
     twin when one exists. Each real file is scanned once (HF caches hold symlinks into ``blobs/``)."""
@@ -152,6 +148,9 @@ def scan_paths(paths: Sequence[Path], limits: Limits = DEFAULT_LIMITS) -> ScanRe
             pass
         result.findings.extend(collector.findings)
         result.skipped.extend(collector.skipped)
+        if not collector.skipped:  # a file with a gap is accounted for by its skipped item(s)
+            result.audited.append(Item(kind=ItemKind.MODEL_FILE, subject=display, file=display,
+                                       outcome=Outcome.AUDITED))
         result.formats.extend(collector.formats)
         fmt = _top_format(collector, display)
         if fmt in PICKLE_FORMATS:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SAFE = "safe"
+LOCAL = "local"  # a class of the loading program's own ``__main__``: the file names it but carries no code for it
 UNKNOWN = "unknown"
 DANGEROUS = "dangerous"
 
@@ -65,7 +66,32 @@ _SAFE_EXACT = frozenset({
     # joblib array wrappers (the array bytes that follow are data, handled by the joblib reader)
     "joblib.numpy_pickle.NumpyArrayWrapper", "joblib.numpy_pickle_compat.NDArrayWrapper",
     "joblib.numpy_pickle_compat.ZNDArrayWrapper", "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
+    # TorchScript's own pickle helpers (torch/jit/_pickle.py): each returns its argument unchanged
+    "torch.jit._pickle.build_intlist", "torch.jit._pickle.build_tensorlist", "torch.jit._pickle.build_doublelist",
+    "torch.jit._pickle.build_boollist", "torch.jit._pickle.build_tensor_from_id", "torch.jit._pickle.restore_type_tag",
+    # a __future__ feature flag (a plain record); pickled with classes that use postponed annotations
+    "__future__.annotations",
 })
+
+# CamelCase names of machinery a script may have imported into its own namespace (``from subprocess import
+# Popen``): under ``__main__`` they are that machinery, not a class of the script.
+_REEXPORTED_MACHINERY = frozenset({"Popen", "FileIO", "Path", "PosixPath", "WindowsPath", "ZipFile", "TarFile", "CDLL",
+                                   "PyDLL", "Pickler", "Unpickler", "Thread", "Process", "Timer", "FunctionType",
+                                   "CodeType", "ModuleType", "MethodType", "LambdaType", "BuiltinFunctionType",
+                                   "Request", "Session", "HTTPConnection", "HTTPSConnection", "SMTP", "FTP"})
+
+# Builtins that compute a value from their arguments and can neither import, execute, open nor reach attributes.
+# Calling one of them needs a callable argument to do harm, and that callable is itself an import we judge.
+_PURE_BUILTINS = frozenset(
+    "len abs min max sum sorted reversed enumerate zip round divmod pow hash isinstance issubclass repr format "
+    "chr ord bin hex oct all any ascii NotImplemented".split()
+)
+# Type annotations and abstract base classes: pickled as references inside dataclass/typing metadata, never code.
+_TYPING_MODULES = frozenset({"typing", "typing_extensions", "collections.abc", "_collections_abc"})
+_TYPING_UNSAFE = frozenset({"get_type_hints", "ForwardRef", "_eval_type", "evaluate_forward_ref", "_type_check",
+                            "NamedTuple", "TypedDict", "NewType", "TypeVar", "ParamSpec", "TypeVarTuple",
+                            "dataclass_transform", "runtime_checkable", "cast", "overload", "no_type_check",
+                            "no_type_check_decorator", "get_overloads", "clear_overloads", "_idfunc", "_caller"})
 
 _TORCH_DTYPES = frozenset(
     "float float16 half bfloat16 float32 float64 double int8 int16 short int32 int int64 long uint8 uint16 uint32 "
@@ -181,6 +207,15 @@ def classify(module: str, name: str) -> Verdict:
         return Verdict(DANGEROUS, qual, _reason(module))
     if qual in _SAFE_EXACT:
         return Verdict(SAFE, qual, "allow-listed")
+    reached = _reached_by_walk(module, name)
+    if reached is not None:
+        return Verdict(DANGEROUS, qual, f"an attribute walk that reaches {reached} ({_reason(reached.split('.')[0])})")
+    if module == "builtins" and name in _PURE_BUILTINS:
+        return Verdict(SAFE, qual, "pure builtin function")
+    if module in _TYPING_MODULES and "." not in name and name not in _TYPING_UNSAFE and not name.startswith("_"):
+        return Verdict(SAFE, qual, "type annotation / abstract base class")
+    if module.split(".")[0] == "__torch__":
+        return Verdict(SAFE, qual, "TorchScript class: compiled from the archive's own code/ members (scanned)")
     if module == "torch" and (name in _TORCH_DTYPES or name in _TORCH_STORAGES):
         return Verdict(SAFE, qual, "torch dtype/storage type")
     if module == "numpy" and name in _NUMPY_SCALARS:
@@ -197,7 +232,38 @@ def classify(module: str, name: str) -> Verdict:
         return Verdict(DANGEROUS, qual, "interpreter builtin outside the data-type allow-list")
     if _trusted_class(module, name):
         return Verdict(SAFE, qual, "class of a trusted ML library")
+    if module == "__main__" and name.isidentifier() and name[:1].isupper() and name not in _REEXPORTED_MACHINERY:
+        return Verdict(LOCAL, qual, "a class the loading program's own script must define (pickled from __main__)")
     return Verdict(UNKNOWN, qual, "not on the allow-list of callables used by legitimate model files")
+
+
+def _module_alias(part: str) -> str:
+    """``_sys``/``_os`` style private aliases under which modules re-export ``sys``/``os`` (``collections._sys``)."""
+    if part in _DANGEROUS_MODULES:
+        return part
+    bare = part.lstrip("_")
+    return bare if bare in _DANGEROUS_MODULES and bare not in ("io", "pickle", "operator", "thread") else part
+
+
+def _reached_by_walk(module: str, name: str) -> str | None:
+    """The dangerous callable a dotted ``name`` walks to through module attributes, or None.
+
+    Protocol 4 resolves ``module`` then each dotted part as an attribute: ``sklearn.utils._joblib`` + ``os.system``
+    is ``os.system``, ``torch._utils`` + ``torch.load`` is ``torch.load``. What is reached decides the severity,
+    not the module the walk starts from. Only the attribute part is read this way: module paths are judged as
+    imports (``scipy.signal`` is not ``signal``)."""
+    if "." not in name:
+        return None
+    attrs = name.split(".")
+    for i in range(len(attrs) - 1, -1, -1):  # the innermost module reached decides
+        tail = [_module_alias(attrs[i]), *attrs[i + 1:]]
+        dotted = ".".join(tail)
+        head2 = ".".join(tail[:2])
+        if len(tail) >= 2 and (head2 in _DANGEROUS_EXACT or tail[0] in _DANGEROUS_MODULES):
+            return dotted
+        if dotted in _DANGEROUS_EXACT:
+            return dotted
+    return None
 
 
 def _trusted_class(module: str, name: str) -> bool:

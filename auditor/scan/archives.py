@@ -21,7 +21,9 @@ from collections import Counter
 from typing import IO, Any, BinaryIO, cast
 
 from auditor.domain import Severity
+from auditor.scan.roles import member_role
 from auditor.scan.state import ScanState
+from auditor.scan.ziploader import CRC_CHECK_LIMIT, Member, MemberError, open_member, walk_local_headers
 
 
 class _Bounded(io.RawIOBase):
@@ -60,7 +62,7 @@ def unsafe_member_name(name: str) -> str | None:
     return None
 
 
-def _too_deep(state: ScanState) -> bool:
+def too_deep(state: ScanState) -> bool:
     if state.depth >= state.limits.max_depth:
         state.add("MLA-ARCHIVE-DEPTH", Severity.MEDIUM,
                   f"containers nested more than {state.limits.max_depth} deep; inner content unverified",
@@ -71,37 +73,48 @@ def _too_deep(state: ScanState) -> bool:
 
 def _zip_kind(names: list[str]) -> str:
     base = {n.rsplit("/", 1)[-1] for n in names}
+    if any("/code/__torch__" in n or n.startswith("code/__torch__") for n in names) or "constants.pkl" in base:
+        return "torchscript"
     if any(n.endswith("data.pkl") for n in names) and (any("/data/" in n for n in names) or "data.pkl" in base):
         return "torch-zip"
     if "config.json" in names and ("metadata.json" in names or "model.weights.h5" in names):
         return "keras-v3"
     if names and all(n.endswith(".npy") for n in names):
         return "npz"
-    if any("/code/__torch__" in n for n in names) or any(n.endswith("constants.pkl") for n in names):
-        return "torchscript"
     return "zip"
 
 
-def scan_zip(f: BinaryIO, state: ScanState, size: int) -> None:
-    from auditor.scan.dispatch import scan_stream
-
+def _zip_members(f: BinaryIO, state: ScanState, size: int) -> list[Member] | None:
+    """Members from the central directory, or (when it is unreadable) from a walk over the local headers."""
     try:
-        zf = zipfile.ZipFile(f)
-        infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, struct.error, NotImplementedError) as exc:
+        return [Member.from_info(i) for i in zipfile.ZipFile(f).infolist()]
+    except (zipfile.BadZipFile, OSError, ValueError, struct.error, NotImplementedError, EOFError) as exc:
+        error = str(exc)[:200]
+    members = list(walk_local_headers(f, size, state.limits.max_archive_members + 1))
+    if not members:
         state.note_format("zip (invalid)")
-        state.add("MLA-ARCHIVE-INVALID", Severity.MEDIUM, f"zip structure could not be read ({exc}); contents "
-                  "unverified", {"format": "zip", "error": str(exc)[:200]})
+        state.add("MLA-ARCHIVE-INVALID", Severity.MEDIUM, f"zip structure could not be read ({error}); contents "
+                  "unverified", {"format": "zip", "error": error})
+        return None
+    state.add("MLA-ARCHIVE-INVALID", Severity.MEDIUM, f"zip central directory could not be read ({error}); the "
+              f"{len(members)} member(s) found by walking local headers (as stream readers do) were scanned",
+              {"format": "zip", "error": error, "members": len(members)})
+    return members
+
+
+def scan_zip(f: BinaryIO, state: ScanState, size: int) -> None:
+    members = _zip_members(f, state, size)
+    if members is None:
         return
-    names = [i.filename for i in infos]
+    names = [m.name for m in members]
     kind = _zip_kind(names)
     state.note_format(kind)
     lim = state.limits
-    if len(infos) > lim.max_archive_members:
-        state.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"{len(infos)} members (limit {lim.max_archive_members}); "
-                  "only the first ones were scanned", {"format": kind, "members": len(infos)})
-        infos = infos[: lim.max_archive_members]
-    total = sum(i.file_size for i in infos)
+    if len(members) > lim.max_archive_members:
+        state.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"{len(members)} members (limit {lim.max_archive_members}); "
+                  "only the first ones were scanned", {"format": kind, "members": len(members)})
+        members = members[: lim.max_archive_members]
+    total = sum(m.file_size for m in members)
     if total > lim.max_archive_total:
         state.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"declared uncompressed size {total} bytes exceeds the "
                   f"{lim.max_archive_total}-byte limit", {"format": kind, "uncompressed": total})
@@ -110,59 +123,84 @@ def scan_zip(f: BinaryIO, state: ScanState, size: int) -> None:
             state.add("MLA-ARCHIVE-DUPLICATE", Severity.HIGH,
                       f"member {name!r} appears {count} times; loaders disagree on which copy they read "
                       "(every copy was scanned)", {"format": kind, "member": name, "copies": count})
-    for info in infos:
-        if stat.S_ISLNK(info.external_attr >> 16) and info.file_size <= 4096:
-            try:
-                target = zf.read(info).decode("utf-8", "replace")
-            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, zlib.error):
-                target = ""
-            joined = posixpath.join(posixpath.dirname(info.filename), target)
+    for m in members:
+        if stat.S_ISLNK(m.external_attr >> 16) and m.file_size <= 4096:
+            target = _read_small(f, m, size).decode("utf-8", "replace")
+            joined = posixpath.join(posixpath.dirname(m.name), target)
             if target and (unsafe_member_name(target) == "absolute path" or unsafe_member_name(joined)):
                 state.add("MLA-ARCHIVE-TRAVERSAL", Severity.HIGH,
-                          f"symlink member {info.filename!r} points outside the archive ({target!r})",
-                          {"format": kind, "member": info.filename, "link": target})
-        why = unsafe_member_name(info.filename)
+                          f"symlink member {m.name!r} points outside the archive ({target!r})",
+                          {"format": kind, "member": m.name, "link": target})
+        why = unsafe_member_name(m.name)
         if why:
             state.add("MLA-ARCHIVE-TRAVERSAL", Severity.HIGH,
-                      f"member {info.filename!r} would be extracted outside the target directory ({why})",
-                      {"format": kind, "member": info.filename, "why": why})
-    if _too_deep(state):
+                      f"member {m.name!r} would be extracted outside the target directory ({why})",
+                      {"format": kind, "member": m.name, "why": why})
+    if too_deep(state):
         return
-    for idx, info in enumerate(infos):
-        if info.is_dir():
+    name_set = set(names)
+    for idx, m in enumerate(members):
+        if m.is_dir:
             continue
-        member = info.filename
-        if kind == "torch-zip" and _torch_raw(member):
+        if kind in ("torch-zip", "torchscript") and _torch_raw(m.name):
             continue  # raw tensor storages: torch reads them as bytes, never unpickles them
-        child = state.child(member if names.count(member) == 1 else f"{member}#{idx}")
-        if info.compress_size and info.file_size // max(info.compress_size, 1) > lim.max_compression_ratio \
-                and info.file_size > (64 << 20):
-            child.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"compression ratio {info.file_size // info.compress_size}:1 "
-                      f"({info.file_size} bytes declared); not decompressed", {"format": kind, "member": member})
+        child = state.child(m.name if names.count(m.name) == 1 else f"{m.name}#{idx}")
+        if m.compress_size and m.file_size // max(m.compress_size, 1) > lim.max_compression_ratio \
+                and m.file_size > (64 << 20):
+            child.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"compression ratio {m.file_size // m.compress_size}:1 "
+                      f"({m.file_size} bytes declared); not decompressed", {"format": kind, "member": m.name})
             continue
-        if info.flag_bits & 0x1:
-            child.skip("encrypted zip member")
-            child.add("MLA-SCAN-UNVERIFIED", Severity.MEDIUM, "encrypted member could not be inspected",
-                      {"format": kind, "member": member})
-            continue
-        try:
-            with zf.open(info) as raw:
-                if info.compress_type != zipfile.ZIP_STORED:
-                    stream = io.BufferedReader(_Bounded(raw, lim.max_member_read), 1 << 16)
-                    scan_stream(cast(BinaryIO, stream), child, name=member, size=None)
-                else:
-                    scan_stream(cast(BinaryIO, raw), child, name=member, size=info.file_size)
-        except OverflowError as exc:
-            child.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"member decompresses past the limit ({exc})",
-                      {"format": kind, "member": member})
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError,
-                lzma.LZMAError) as exc:
-            child.add("MLA-ARCHIVE-INVALID", Severity.MEDIUM, f"member could not be read ({type(exc).__name__}: "
-                      f"{str(exc)[:160]}); unverified", {"format": kind, "member": member})
+        _scan_member(f, size, m, child, kind, member_role(m.name, name_set))
     if kind == "torchscript":
-        state.add("MLA-TORCHSCRIPT", Severity.MEDIUM,
-                  "TorchScript archive: torch.jit.load runs the TorchScript code it contains",
-                  {"format": kind, "code_members": [n for n in names if "/code/" in n][:20]})
+        from auditor.scan.torchscript import check_torchscript
+
+        check_torchscript(f, size, members, state)
+
+
+def _read_small(f: BinaryIO, m: Member, size: int) -> bytes:
+    try:
+        return open_member(f, m, size).read(4096)
+    except (MemberError, OSError, zlib.error, EOFError, ValueError):
+        return b""
+
+
+def _scan_member(f: BinaryIO, size: int, m: Member, child: ScanState, kind: str, role: str | None) -> None:
+    """Scan one member as a loader reads it; report damage (flags, CRC, names) beside what the content does."""
+    from auditor.scan.dispatch import scan_stream
+
+    lim = child.limits
+    try:
+        reader = open_member(f, m, size)
+    except MemberError as exc:
+        child.add("MLA-ARCHIVE-INVALID", Severity.MEDIUM, f"member could not be located: {exc}; unverified",
+                  {"format": kind, "member": m.name})
+        return
+    fmt = "unknown"
+    try:
+        stream = io.BufferedReader(_Bounded(cast(IO[bytes], reader), lim.max_member_read), 1 << 16)
+        fmt = scan_stream(cast(BinaryIO, stream), child, name=m.name,
+                          size=m.file_size if m.method == zipfile.ZIP_STORED else None, role=role)
+        if m.file_size <= CRC_CHECK_LIMIT and reader.drain(CRC_CHECK_LIMIT) and reader.crc != m.crc:
+            m.damage.append(f"CRC-32 {reader.crc:08x} of the data does not match the recorded {m.crc:08x}")
+    except OverflowError as exc:
+        child.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"member decompresses past the limit ({exc})",
+                  {"format": kind, "member": m.name})
+    except (OSError, zlib.error, EOFError, ValueError, lzma.LZMAError) as exc:
+        child.add("MLA-ARCHIVE-INVALID", Severity.MEDIUM, f"member could not be read ({type(exc).__name__}: "
+                  f"{str(exc)[:160]}); unverified", {"format": kind, "member": m.name})
+    encrypted = bool(m.flags & 0x41)
+    if encrypted and fmt == "unknown":
+        # genuinely encrypted: no loader reads it without the password, and we cannot read it either
+        if not any(s.file == child.path for s in child.collector.skipped):
+            child.skip("encrypted zip member: contents could not be inspected")
+        child.add("MLA-SCAN-UNVERIFIED", Severity.INFO, "encrypted member could not be inspected",
+                  {"format": kind, "member": m.name})
+        return
+    if m.damage:
+        child.add("MLA-ARCHIVE-DAMAGED", Severity.MEDIUM,
+                  f"member {m.name!r} is malformed in ways Python's zipfile refuses but model loaders accept: "
+                  + "; ".join(m.damage) + ". It was scanned as the loader reads it.",
+                  {"format": kind, "member": m.name, "damage": m.damage})
 
 
 def _torch_raw(member: str) -> bool:
@@ -199,7 +237,7 @@ def scan_tar(f: BinaryIO, state: ScanState) -> None:
     total = 0
     deep = state.depth >= lim.max_depth
     if deep:
-        _too_deep(state)
+        too_deep(state)
     try:
         with tarfile.open(fileobj=f, mode="r|*") as tf:
             for member in tf:
@@ -248,7 +286,7 @@ def scan_compressed(f: BinaryIO, state: ScanState, fmt: str, name: str) -> None:
     from auditor.scan.dispatch import scan_stream
 
     state.note_format(fmt)
-    if _too_deep(state):
+    if too_deep(state):
         return
     opener: Any
     if fmt == "gzip":
@@ -259,7 +297,9 @@ def scan_compressed(f: BinaryIO, state: ScanState, fmt: str, name: str) -> None:
         opener = lzma.LZMAFile(f, "rb")
     elif fmt == "lzma":
         opener = lzma.LZMAFile(f, "rb", format=lzma.FORMAT_ALONE)
-    else:  # joblib's own zlib container: b"ZF0x" + 16 hex chars of length + zlib stream
+    elif fmt == "zlib":  # a raw zlib stream (joblib.dump(..., compress=N) writes these)
+        opener = _ZlibStream(f)
+    else:  # joblib's old zlib container: b"ZF0x" + 16 hex chars of length + zlib stream
         f.read(len(b"ZF0x") + 16)
         opener = _ZlibStream(f)
     inner = name.rsplit("/", 1)[-1]

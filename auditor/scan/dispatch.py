@@ -11,9 +11,11 @@ import io
 import os
 import re
 import tempfile
+import zlib
 from typing import IO, Any, BinaryIO, cast
 
 from auditor.domain import Finding, Severity
+from auditor.scan.roles import model_like
 from auditor.scan.state import Collector, ScanState
 
 HEAD = 4096
@@ -48,6 +50,10 @@ def sniff(head: bytes, name: str = "") -> str:
         return "lz4"
     if head.startswith(b"ZF0x"):
         return "joblib-zlib"
+    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
+        return "7z"
+    if _zlib_stream(head):
+        return "zlib"  # joblib.dump(..., compress=N) and other raw zlib writers
     if len(head) > 262 and head[257:262] == b"ustar":
         return "tar"
     if looks_like_pickle(head):
@@ -56,6 +62,20 @@ def sniff(head: bytes, name: str = "") -> str:
     if stripped.startswith((b"{", b"[")):
         return "json"
     return "unknown"
+
+
+_ZLIB_LEVEL_BYTES = (0x01, 0x5E, 0x9C, 0xDA)
+
+
+def _zlib_stream(head: bytes) -> bool:
+    """A zlib header (deflate, 32 KiB window, any level byte, valid check bits) whose first bytes inflate."""
+    if len(head) < 3 or head[0] != 0x78 or head[1] not in _ZLIB_LEVEL_BYTES or (head[0] << 8 | head[1]) % 31:
+        return False
+    try:
+        zlib.decompressobj().decompress(head, 1024)
+    except zlib.error:
+        return False
+    return True
 
 
 def _size_of(f: Any) -> int | None:
@@ -113,8 +133,14 @@ def spool(f: BinaryIO, limit: int) -> tuple[IO[bytes], int]:
     return tmp, copied
 
 
-def scan_stream(f: BinaryIO, state: ScanState, *, name: str = "", size: int | None = None) -> str:
-    """Scan one stream positioned at its start; returns the detected format."""
+_ROLE_FORMATS = {"tf-savedmodel": "tf-savedmodel", "tf-fingerprint": "tf-fingerprint",
+                 "keras-metadata": "keras-metadata", "tf-variables": "tf-variables"}
+
+
+def scan_stream(f: BinaryIO, state: ScanState, *, name: str = "", size: int | None = None,
+                role: str | None = None) -> str:
+    """Scan one stream positioned at its start; returns the detected format. ``role`` (from the file's place in
+    a SavedModel directory) overrides content sniffing for protobuf files, which carry no magic number."""
     seekable = _seekable(f)
     if size is None and seekable:
         size = _size_of(f)
@@ -124,24 +150,73 @@ def scan_stream(f: BinaryIO, state: ScanState, *, name: str = "", size: int | No
     else:
         f = cast(BinaryIO, io.BufferedReader(_Prefixed(head, f)))
     state.collector.bytes_read += len(head)
-    fmt = sniff(head, name)
+    if role in _ROLE_FORMATS:
+        fmt = _ROLE_FORMATS[role]
+    else:
+        fmt = sniff(head, name)
     if fmt == "unknown" and head and _proto_candidate(name):
+        if not seekable:  # a compressed archive member: protobuf framing can only be checked with random access
+            ra = _random_access(f, state, size)
+            if ra is None:
+                return "archive-bomb"
+            f, size, seekable = ra[0], ra[1], True
         fmt = _sniff_proto(f, state, size, name)
+    if fmt == "unknown" and _long_pickle_candidate(head):
+        f, size, seekable, fmt = _sniff_long_pickle(f, state, size, seekable)
     if fmt in ("unknown", "json") and name.lower().endswith(_PROMISED_FORMATS):
         # the name promises a format whose bytes are not there: validate as that format (gives a finding)
         fmt = _PROMISED_FORMATS_MAP[name.lower().rsplit(".", 1)[-1]]
     start = f.tell() if seekable else None
-    _dispatch(fmt, f, state, name=name, size=size, head=head)
-    if fmt not in ("pickle", "unknown", "json") and start is not None:
+    fmt = _dispatch(fmt, f, state, name=name, size=size, head=head)
+    if fmt not in ("pickle", "unknown", "json") and role is None and start is not None:
         _pickle_polyglot(f, state, fmt, head, start)
+    if fmt == "unknown" and model_like(name or state.path):
+        _unknown_format(state, name or state.path, size)
     return fmt
 
 
-# Pickle findings that cannot mean code in a polyglot's pickle reading: its shape (trailing bytes, truncation) and
-# EXT opcodes (a stock interpreter registers no extension codes, so a header byte that reads as EXT1 cannot import).
-_PICKLE_SHAPE_RULES = frozenset({"MLA-PICKLE-TRAILING", "MLA-PICKLE-MALFORMED", "MLA-PICKLE-EXT"})
+def _unknown_format(state: ScanState, name: str, size: int | None) -> None:
+    """A file named like a model that is no format we read was not checked: say so (info) and mark the report
+    incomplete, never "no findings"."""
+    ext = "." + name.rsplit(".", 1)[-1] if "." in name.rsplit("/", 1)[-1] else name
+    state.add("MLA-SCAN-UNKNOWN-FORMAT", Severity.INFO,
+              f"named like a model ({ext}) but its bytes match no format the scanner reads: not checked",
+              {"format": "unknown", "size": size}, kind="unsafe-model",
+              fix="Check where the file comes from and what loads it; convert it to a format the scanner reads.")
+    if not any(s.file == state.path for s in state.collector.skipped):
+        state.skip(f"format not recognised: file named like a model ({ext}) whose content matches no known format")
 
 
+def _long_pickle_candidate(head: bytes) -> bool:
+    from auditor.scan.pickle_scan import pickle_continues
+
+    return len(head) >= HEAD and pickle_continues(head)
+
+
+def _sniff_long_pickle(f: BinaryIO, state: ScanState, size: int | None,
+                       seekable: bool) -> tuple[BinaryIO, int | None, bool, str]:
+    """The head ran out inside a pickle argument: read on through the stream (values skipped, not kept) to
+    decide. A non-seekable stream is spooled first so it can be read again."""
+    from auditor.scan.pickle_scan import looks_like_pickle_stream
+
+    if not seekable:
+        ra = _random_access(f, state, size)
+        if ra is None:
+            return f, size, False, "archive-bomb"
+        f, size, seekable = ra[0], ra[1], True
+    start = f.tell()
+    try:
+        found = looks_like_pickle_stream(f, state.limits)
+    finally:
+        f.seek(start)
+    return f, size, seekable, "pickle" if found else "unknown"
+
+
+
+
+# A polyglot needs a pickle reading that reaches a named callable from offset 0; bytes that merely parse (a zip's
+# "PK\x03\x04" is PERSID then data) and calls of computed values reach nothing a loader would import.
+_IMPORT_RULES = frozenset({"MLA-PICKLE-EXEC", "MLA-PICKLE-UNKNOWN-GLOBAL", "MLA-PICKLE-BUILD-GADGET"})
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
@@ -149,7 +224,9 @@ def _importable(finding: Finding) -> bool:
     """False for a callable no import can resolve (random bytes read as a GLOBAL's text): nothing can run."""
     evidence = finding.evidence if isinstance(finding.evidence, dict) else {}
     name = evidence.get("callable")
-    return not isinstance(name, str) or bool(_DOTTED.fullmatch(name.replace(" ", ".", 1)))
+    if not isinstance(name, str):
+        name = evidence.get("target")
+    return isinstance(name, str) and bool(_DOTTED.fullmatch(name.replace(" ", ".", 1)))
 
 
 def _pickle_polyglot(f: BinaryIO, state: ScanState, fmt: str, head: bytes, start: int) -> None:
@@ -165,7 +242,7 @@ def _pickle_polyglot(f: BinaryIO, state: ScanState, fmt: str, head: bytes, start
                         real_dir=state.real_dir)
     f.seek(start)
     scan_pickle_stream(f, scratch, "pickle", base=0)
-    code = [x for x in scratch.collector.findings if x.id not in _PICKLE_SHAPE_RULES and _importable(x)]
+    code = [x for x in scratch.collector.findings if x.id in _IMPORT_RULES and _importable(x)]
     if not code:
         return
     state.add("MLA-POLYGLOT", Severity.HIGH, f"file is a {fmt} file and also parses as a pickle from offset 0: "
@@ -189,7 +266,7 @@ def _sniff_proto(f: BinaryIO, state: ScanState, size: int | None, name: str) -> 
     from auditor.scan.graph_scan import sniff_proto
 
     if size is None or not _seekable(f):
-        return "unknown"
+        return "unknown"  # callers spool a non-seekable protobuf candidate first (_random_access)
     if name.lower().rsplit("/", 1)[-1].endswith("keras_metadata.pb"):
         return "keras-metadata"
     start = f.tell()
@@ -255,10 +332,13 @@ def _random_access(f: BinaryIO, state: ScanState, size: int | None) -> tuple[Bin
     return tmp, copied  # type: ignore[return-value]
 
 
-def _dispatch(fmt: str, f: BinaryIO, state: ScanState, *, name: str, size: int | None, head: bytes) -> None:
-    from auditor.scan import archives, gguf_scan, graph_scan, numpy_scan, pickle_scan, safetensors_scan
+def _dispatch(fmt: str, f: BinaryIO, state: ScanState, *, name: str, size: int | None, head: bytes) -> str:
+    """Hand the stream to its reader; returns the format finally recognised ("unknown" when none)."""
+    from auditor.scan import archives, gguf_scan, graph_scan, numpy_scan, pickle_scan, safetensors_scan, sevenzip
 
-    if fmt == "pickle":
+    if fmt == "archive-bomb":
+        pass  # already reported by the spooling step
+    elif fmt == "pickle":
         state.note_format("pickle")
         start = f.tell() if _seekable(f) else 0
         pickle_scan.scan_pickle_stream(f, state, "pickle", base=0)
@@ -271,8 +351,16 @@ def _dispatch(fmt: str, f: BinaryIO, state: ScanState, *, name: str, size: int |
             archives.scan_zip(ra[0], state, ra[1])
     elif fmt == "tar":
         archives.scan_tar(f, state)
-    elif fmt in ("gzip", "bzip2", "xz", "lzma", "joblib-zlib"):
+    elif fmt in ("gzip", "bzip2", "xz", "lzma", "joblib-zlib", "zlib"):
         archives.scan_compressed(f, state, fmt, name)
+    elif fmt == "7z":
+        ra = _random_access(f, state, size)
+        if ra is not None:
+            sevenzip.scan_7z(ra[0], state, ra[1])
+    elif fmt == "tf-fingerprint":
+        state.note_format("tf-fingerprint")  # hashes of the SavedModel's files: data, read by nothing that runs
+    elif fmt == "tf-variables":
+        state.note_format("tf-variables")  # checkpoint tensors and their index table: data
     elif fmt == "lz4":
         state.note_format("lz4")
         state.skip("lz4-compressed stream (e.g. joblib compress='lz4') cannot be decompressed without lz4")
@@ -297,18 +385,19 @@ def _dispatch(fmt: str, f: BinaryIO, state: ScanState, *, name: str, size: int |
         if ra is not None:
             graph_scan.scan_savedmodel(ra[0], state, ra[1], graphdef=fmt == "tf-graphdef")
     elif fmt == "keras-metadata":
-        ra = _random_access(f, state, size)
+        ra = _random_access(f, state, size)  # spools a compressed member: protobuf needs random access
         if ra is not None:
             graph_scan.scan_keras_metadata(ra[0], state, ra[1])
     elif fmt == "json":
         _scan_json(f, state, name, size)
-    elif fmt == "unknown" and _seekable(f) and size is not None and size >= 22:
-        _zip_with_prefix(f, state, size)
+    elif fmt == "unknown" and _seekable(f) and size is not None and size >= 22 and _zip_with_prefix(f, state, size):
+        return "zip-with-prefix"
     else:
         state.note_format(fmt)
+    return fmt
 
 
-def _zip_with_prefix(f: BinaryIO, state: ScanState, size: int) -> None:
+def _zip_with_prefix(f: BinaryIO, state: ScanState, size: int) -> bool:
     """Zip readers (pandas, zipfile, many tools) accept data before the archive; torch does not. Such a file is
     scanned as the zip those readers see."""
     from auditor.scan import archives
@@ -320,10 +409,11 @@ def _zip_with_prefix(f: BinaryIO, state: ScanState, size: int) -> None:
     f.seek(start)
     if b"PK\x05\x06" not in tail:
         state.note_format("unknown")
-        return
+        return False
     state.add("MLA-POLYGLOT", Severity.MEDIUM, "file starts with unrecognised data and ends with a zip archive; "
               "zip readers open the archive", {"format": "zip-with-prefix"})
     archives.scan_zip(cast(BinaryIO, _Window(f, start, size)), state, size)
+    return True
 
 
 def _scan_hdf5(f: BinaryIO, state: ScanState, size: int | None) -> None:

@@ -40,6 +40,26 @@ TF_DANGEROUS_OPS = {
     "SaveSlices": ("writes tensors to a file path", Severity.MEDIUM),
     "DebugIdentityV2": ("writes debug dumps to files", Severity.HIGH),
     "Socket": ("network access", Severity.CRITICAL),
+    # tf.data ops that read or write paths named in the graph (the V2/V3 spellings are distinct ops)
+    "FixedLengthRecordDatasetV2": ("reads files", Severity.HIGH),
+    "TFRecordDatasetV2": ("reads files", Severity.HIGH),
+    "TextLineDatasetV2": ("reads files", Severity.HIGH),
+    "CSVDataset": ("reads files", Severity.HIGH),
+    "CSVDatasetV2": ("reads files", Severity.HIGH),
+    "ExperimentalCSVDataset": ("reads files", Severity.HIGH),
+    "LMDBDataset": ("reads files", Severity.HIGH),
+    "ExperimentalLMDBDataset": ("reads files", Severity.HIGH),
+    "LoadDataset": ("reads a saved dataset from a path", Severity.HIGH),
+    "ExperimentalSqlDataset": ("queries a database file", Severity.HIGH),
+    "SqlDataset": ("queries a database file", Severity.HIGH),
+    "DistributedSave": ("writes a dataset to a path", Severity.CRITICAL),
+    "SaveDataset": ("writes a dataset to a path", Severity.CRITICAL),
+    "SaveDatasetV2": ("writes a dataset to a path", Severity.CRITICAL),
+    "DatasetToTFRecord": ("writes a TFRecord file", Severity.CRITICAL),
+    "ExperimentalDatasetToTFRecord": ("writes a TFRecord file", Severity.CRITICAL),
+    "SnapshotDataset": ("writes dataset snapshots to a path", Severity.HIGH),
+    "SnapshotDatasetV2": ("writes dataset snapshots to a path", Severity.HIGH),
+    "DebugIdentityV3": ("writes debug dumps to files", Severity.HIGH),
 }
 
 

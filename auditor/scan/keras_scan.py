@@ -56,10 +56,23 @@ def _code_strings(obj: Any, depth: int = 0) -> list[str]:
     return found
 
 
+# Model classes Keras itself deserialises at the top of a config; any other top-level class is a subclassed model
+# whose code the loading program must supply (the H5 twin of a ``.keras`` file's ``module``/``registered_name``).
+KERAS_MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
+
+
 def check_config(config: Any, state: ScanState, source: str) -> None:
     nodes: list[tuple[str, dict[str, Any]]] = []
     _walk(config, "", nodes)
     custom_seen: set[str] = set()
+    top = config.get("class_name") if isinstance(config, dict) else None
+    if source.startswith("H5") and isinstance(top, str) and top not in KERAS_MODEL_CLASSES \
+            and not isinstance(config.get("module"), str):
+        custom_seen.add(f"top:{top}")
+        state.add("MLA-KERAS-CUSTOM-OBJECT", Severity.MEDIUM,
+                  f"the model class {top!r} is not a Keras model class ({source}): loading needs that class's code "
+                  "from the loading program (custom_objects / a registered class), and runs it",
+                  {"format": state_format(source), "class_name": top, "config_path": "/"})
     lambdas: list[str] = []
     for where, node in nodes:
         if any(where.startswith(prefix + "/") for prefix in lambdas):

@@ -203,7 +203,7 @@ class PickleReader:
             try:
                 self.src.skip(n)
             except Truncated as exc:
-                raise PickleError(str(exc), self.src.offset) from exc
+                raise Truncated(str(exc)) from exc
             return Blob(kind, n, at)
         raw = self.src.read(n)
         self.retained_bytes += n

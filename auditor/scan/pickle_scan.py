@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.domain import Severity
-from auditor.scan.allowlist import DANGEROUS, NESTED_LOADERS, UNKNOWN, classify, normalise
+from auditor.scan.allowlist import DANGEROUS, LOCAL, NESTED_LOADERS, UNKNOWN, classify, normalise
 from auditor.scan.pickle_reader import (
     UNRESOLVED,
     Blob,
@@ -173,6 +173,12 @@ class PickleAnalysis:
                           f"loading imports {verdict.qualname}, which is not on the allow-list of callables used by "
                           f"model files ({ev.opcode} at offset {off})",
                           {"callable": verdict.qualname, "opcode": ev.opcode, "why": verdict.reason, **where}, off)
+            elif verdict.level == LOCAL and not only_dangerous:
+                self._add("MLA-PICKLE-LOCAL-CLASS", Severity.LOW, verdict.qualname,
+                          f"loading needs the class {verdict.qualname} from the loading program itself ({ev.opcode} "
+                          f"at offset {off}): the file carries no code for it, but whatever that program defines "
+                          "under this name runs", {"callable": verdict.qualname, "opcode": ev.opcode,
+                                                   "why": verdict.reason, **where}, off)
         elif ev.kind == "unresolved-import":
             self._add("MLA-PICKLE-LIMIT", Severity.MEDIUM, "unresolved-import",
                       f"{ev.opcode} at offset {off} imports a name whose strings were dropped by the analysis memory "
@@ -351,19 +357,52 @@ def _joblib_hook(analysis: PickleAnalysis, budget: list[int], state: ScanState):
 
 
 # -- streams of pickles -------------------------------------------------------------------------------------
-def looks_like_pickle(head: bytes) -> bool:
-    """Content test on the first bytes: does a pickle start here? True when they parse to STOP, or parse into
-    imports/calls, or (after a PROTO opcode) parse cleanly until the sample ends."""
+def _starts_like_pickle(head: bytes) -> bool:
     if not head or head[0] not in PICKLE_OPCODES:
         return False
-    if head[0] == 0x80 and (len(head) < 2 or head[1] > 5):
-        return False
-    res = read_pickle(ByteSource(io.BytesIO(head)))
+    return not (head[0] == 0x80 and (len(head) < 2 or head[1] > 5))
+
+
+def _reads_as_pickle(res: PickleResult, *, sample_end: bool) -> bool:
+    """Whether what the reader saw is a pickle: it reached STOP, or it imports/calls (a known-dangerous import is
+    enough on its own: text that happens to spell ``builtins`` / ``eval`` on two lines is not a coincidence), or
+    after a PROTO opcode it parsed cleanly until the sample ran out."""
     if res.complete:
+        return True
+    imports = [ev for ev in res.events if ev.kind == "import"]
+    if any(classify(ev.target.module, ev.target.name).level == DANGEROUS for ev in imports
+           if isinstance(ev.target, Global)):
         return True
     if any(ev.kind in ("import", "call") for ev in res.events) and res.ops >= 3:
         return True
-    return head[0] == 0x80 and res.ops >= 4 and bool(res.error) and str(res.error).startswith("truncated")
+    return sample_end and res.protocol > 0 and res.ops >= 4 and bool(res.error) \
+        and str(res.error).startswith("truncated")
+
+
+def looks_like_pickle(head: bytes) -> bool:
+    """Content test on the first bytes: does a pickle start here? True when they parse to STOP, or parse into
+    imports/calls, or (after a PROTO opcode) parse cleanly until the sample ends."""
+    if not _starts_like_pickle(head):
+        return False
+    return _reads_as_pickle(read_pickle(ByteSource(io.BytesIO(head))), sample_end=True)
+
+
+def pickle_continues(head: bytes) -> bool:
+    """The sample parses as pickle opcodes until it runs out inside an argument (a long string or bytes value
+    before the first import): only reading on through the whole stream can tell whether it is a pickle."""
+    if not _starts_like_pickle(head):
+        return False
+    res = read_pickle(ByteSource(io.BytesIO(head)))
+    return not res.complete and bool(res.error) and str(res.error).startswith("truncated")
+
+
+SNIFF_OPS = 200_000
+
+
+def looks_like_pickle_stream(f: Any, limits: Any) -> bool:
+    """``looks_like_pickle`` over a whole (seekable) stream: long values are skipped, not read into memory."""
+    res = read_pickle(ByteSource(f), limits, op_budget=[SNIFF_OPS])
+    return _reads_as_pickle(res, sample_end=False)
 
 
 def scan_pickle_stream(f: Any, state: ScanState, fmt: str = "pickle", *, base: int = 0) -> PickleAnalysis:

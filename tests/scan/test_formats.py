@@ -478,10 +478,10 @@ def test_a_scanner_bug_on_one_file_is_reported_not_fatal(tmp_path: Path, monkeyp
 
     real = dispatch.scan_stream
 
-    def flaky(f, state, *, name="", size=None):  # type: ignore[no-untyped-def]
+    def flaky(f, state, *, name="", size=None, role=None):  # type: ignore[no-untyped-def]
         if name == "bad.pt":
             raise TypeError("synthetic parser bug")
-        return real(f, state, name=name, size=size)
+        return real(f, state, name=name, size=size, role=role)
 
     monkeypatch.setattr(dispatch, "scan_stream", flaky)
     _write(tmp_path, "bad.pt", b"\x80\x04N.")

@@ -115,3 +115,42 @@ def test_h5_garbage(tmp_path_factory: pytest.TempPathFactory, junk: bytes) -> No
     findings = _scan_bytes(tmp_path_factory.mktemp("h"), "m.h5", data)
     assert all(f.id in ("MLA-H5-INVALID",) for f in findings)
     json.dumps([f.to_json() for f in findings], default=str)
+
+
+# Whole-archive scans cost far more per example than one parser call: a tenth of the budget keeps CI's fuzz job
+# within its minutes.
+FUZZ_ARCHIVES = settings(max_examples=max(EXAMPLES // 10, 50), deadline=None,
+                         suppress_health_check=list(HealthCheck))
+
+
+def _no_scanner_error(findings: list[Finding]) -> None:
+    assert not [f for f in findings if f.id == "MLA-SCAN-ERROR"], [f.message for f in findings]
+
+
+_TORCH_ZIP = craft.zip_bytes([("archive/data.pkl", craft.benign_state_dict()), ("archive/version", b"3\n"),
+                              ("archive/data/0", b"\x00" * 16)])
+
+
+@FUZZ_ARCHIVES
+@given(st.lists(st.tuples(st.integers(0, len(_TORCH_ZIP) - 1), st.integers(0, 255)), min_size=1, max_size=8),
+       st.integers(0, len(_TORCH_ZIP)))
+def test_zip_byte_flips_and_truncation(tmp_path_factory: pytest.TempPathFactory, flips: list[tuple[int, int]],
+                                       cut: int) -> None:
+    """Damaged archives (any header field, flags, sizes, offsets, names) are read like loaders read them or
+    reported invalid; the loader-like member reader never raises out of the scan."""
+    data = bytearray(_TORCH_ZIP)
+    for at, value in flips:
+        data[at] = value
+    _no_scanner_error(_scan_bytes(tmp_path_factory.mktemp("z"), "m.pt", bytes(data[: max(cut, 30)])))
+
+
+@FUZZ_ARCHIVES
+@given(st.binary(max_size=512), st.integers(0, 200))
+def test_7z_and_zlib_mutations(tmp_path_factory: pytest.TempPathFactory, junk: bytes, at: int) -> None:
+    from tests.security.payloads import seven_zip
+
+    d = tmp_path_factory.mktemp("c")
+    for name, base in (("m.7z", seven_zip("m.pkl", craft.benign_state_dict())),
+                       ("m.joblib", __import__("zlib").compress(craft.sklearn_like(), 3))):
+        cut = min(at, len(base))
+        _no_scanner_error(_scan_bytes(d, name, base[:cut] + junk + base[cut:]))

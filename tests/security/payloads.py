@@ -13,6 +13,7 @@ import os
 import pickle
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +80,29 @@ def torch_zip(path: Path) -> bytes:
     return buf.getvalue()
 
 
+def damaged_zip(data: bytes) -> bytes:
+    """``data`` (a zip) with every member flagged encrypted and a wrong CRC in the directory: Python's zipfile
+    refuses it, PyTorch's reader (which ignores both) unpickles it."""
+    out = bytearray(data)
+    for sig, flag_at, crc_at in ((b"PK\x03\x04", 6, 14), (b"PK\x01\x02", 8, 16)):
+        pos = out.find(sig)
+        while pos >= 0:
+            out[pos + flag_at] |= 0x01
+            if sig == b"PK\x01\x02":
+                out[pos + crc_at] ^= 0xFF
+            pos = out.find(sig, pos + 4)
+    return bytes(out)
+
+
+def seven_zip(name: str, data: bytes) -> bytes:
+    import py7zr
+
+    buf = io.BytesIO()
+    with py7zr.SevenZipFile(buf, "w") as archive:
+        archive.writestr(data, name)
+    return buf.getvalue()
+
+
 def npy_object(path: Path) -> bytes:
     header = "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
     header += " " * (63 - (10 + len(header)) % 64) + "\n"
@@ -118,6 +142,9 @@ def build(root: Path) -> EvilProject:
     (models / "model.pkl").write_bytes(pickle_payload(sentinels / "pickle"))
     (models / "pytorch_model.bin").write_bytes(torch_zip(sentinels / "torch"))
     (models / "weights.npy").write_bytes(npy_object(sentinels / "numpy"))
+    (models / "model.joblib").write_bytes(zlib.compress(pickle_payload(sentinels / "joblib-zlib"), 3))
+    (models / "weights.7z").write_bytes(seven_zip("model.pkl", pickle_payload(sentinels / "7z")))
+    (models / "damaged.pt").write_bytes(damaged_zip(torch_zip(sentinels / "damaged-zip")))
     (models / "model.keras").write_bytes(keras_v3_lambda(sentinels / "keras-v3-lambda"))
     keras_h5_lambda(models / "model.h5", sentinels / "keras-h5-lambda")
     np.save(models / "plain.npy", np.arange(4, dtype=np.float32))  # a harmless neighbour

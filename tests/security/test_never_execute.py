@@ -103,7 +103,8 @@ def check_reports(reports: dict[str, dict[str, Any]], events: dict[str, list[dic
     kinds = {f["kind"] for f in reports["audit"]["findings"]}
     assert {"trust-remote-code", "unsafe-model"} <= kinds, f"the audit did not flag the project's guns: {kinds}"
     scanned = json.dumps(reports["scan"]["findings"])
-    for name in ("model.pkl", "pytorch_model.bin", "weights.npy", "model.keras", "model.h5"):
+    for name in ("model.pkl", "pytorch_model.bin", "weights.npy", "model.keras", "model.h5", "model.joblib",
+                 "weights.7z", "damaged.pt"):
         assert name in scanned, f"scan has no finding for {name}: {scanned[:600]}"
     assert {p["name"] for p in reports["env"]["packages"]} == {"innocent"}
 

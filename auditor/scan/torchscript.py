@@ -1,0 +1,69 @@
+"""TorchScript archives (``torch.jit.save``): what ``torch.jit.load`` runs beyond the pickles.
+
+The archive's pickles (``data.pkl``, ``constants.pkl``) are scanned like any pickle; TorchScript's own names in
+them (``torch.jit._pickle.build_*``, ``__torch__.*`` classes) are the archive's own, compiled from its ``code/``
+members. Those members are TorchScript, a statically typed subset of Python that cannot import modules, so the
+risk they carry is native code: operators and classes outside PyTorch's own namespaces
+(``torch.ops.<ns>.<op>``, ``torch.classes.<ns>.<cls>``) only run when a library registering them is loaded, and
+that library is arbitrary native code the user must trust. They are reported; the archive itself is an info note.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import BinaryIO
+
+from auditor.domain import Severity
+from auditor.scan.state import ScanState
+from auditor.scan.ziploader import Member, MemberError, open_member
+
+# Operator namespaces registered by PyTorch itself and its first-party domain libraries.
+STANDARD_OP_NAMESPACES = frozenset({
+    "aten", "prim", "prims", "quantized", "_quantized", "prepacked", "profiler", "cuda", "mkldnn", "mkl", "xnnpack",
+    "onednn", "sparse", "_nested", "fbgemm", "quantized_decomposed", "_c10d_functional", "c10d_functional",
+    "_dtensor", "_caffe2", "torchvision", "torchaudio", "torchtext", "image", "_torchvision", "debugprims",
+    "inductor", "higher_order", "_inductor_test", "cpu", "_test",
+})
+_OPS = re.compile(rb"\bops\.([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)")
+_CLASSES = re.compile(rb"\bclasses\.([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)")
+MAX_CODE_BYTES = 32 << 20
+
+
+def _code_members(members: list[Member]) -> list[Member]:
+    return [m for m in members if not m.is_dir and "code/" in m.name and m.name.endswith(".py")]
+
+
+def check_torchscript(f: BinaryIO, size: int, members: list[Member], state: ScanState) -> None:
+    code = _code_members(members)
+    custom: dict[str, set[str]] = {}
+    budget = MAX_CODE_BYTES
+    unread: list[str] = []
+    for m in code:
+        if budget <= 0:
+            unread.append(m.name)
+            continue
+        try:
+            text = open_member(f, m, size).read(min(budget, m.file_size or budget))
+        except (MemberError, OSError, ValueError, EOFError) as exc:
+            unread.append(f"{m.name} ({exc})")
+            continue
+        budget -= len(text)
+        for kind, rx in (("op", _OPS), ("class", _CLASSES)):
+            for ns, name in rx.findall(text):
+                namespace = ns.decode()
+                if namespace not in STANDARD_OP_NAMESPACES:
+                    custom.setdefault(namespace, set()).add(f"{kind}:{namespace}.{name.decode()}")
+    for namespace, uses in sorted(custom.items()):
+        state.add("MLA-TORCHSCRIPT-CUSTOM-OP", Severity.MEDIUM,
+                  f"TorchScript code uses operators/classes of the namespace {namespace!r} "
+                  f"({', '.join(sorted(uses)[:5])}): running the model needs a native library that registers them",
+                  {"format": "torchscript", "namespace": namespace, "uses": sorted(uses)[:20]},
+                  fix="Only load this model with the extension library from a source you trust.")
+    if unread:
+        state.add("MLA-SCAN-UNVERIFIED", Severity.MEDIUM, f"{len(unread)} TorchScript code member(s) could not be "
+                  "read; their operators are unverified", {"format": "torchscript", "members": unread[:20]})
+    state.add("MLA-TORCHSCRIPT", Severity.INFO,
+              "TorchScript archive: torch.jit.load compiles and runs the TorchScript code it contains (a typed "
+              "subset of Python without imports; its operators were checked)",
+              {"format": "torchscript", "code_members": [m.name for m in code][:20]}, kind="pickle-model",
+              fix="Prefer weights in safetensors plus model code from a trusted package.")
