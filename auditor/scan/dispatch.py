@@ -19,7 +19,6 @@ from auditor.scan.roles import model_like
 from auditor.scan.state import Collector, ScanState
 
 HEAD = 4096
-PICKLE_FAMILY = frozenset({"pickle", "torch-zip", "torch-legacy", "npy-object", "joblib", "dill"})
 
 
 def sniff(head: bytes, name: str = "") -> str:

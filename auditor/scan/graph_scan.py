@@ -274,7 +274,11 @@ def scan_keras_metadata(f: BinaryIO, state: ScanState, size: int) -> None:
                 if ofl.number == 5 and ofl.wire == LEN and ofl.value <= state.limits.max_json:
                     try:
                         meta = json.loads(pf.text(ofl, state.limits.max_json))
-                    except (json.JSONDecodeError, RecursionError):
+                    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+                        # As for an H5 config: layer JSON that cannot be read is a layer that was not checked.
+                        state.add("MLA-KERAS-INVALID", Severity.MEDIUM,
+                                  f"layer metadata in keras_metadata.pb is not valid JSON: {str(exc)[:160]}",
+                                  {"format": "keras-savedmodel", "offset": ofl.start})
                         continue
                     check_config(meta, state, "keras_metadata.pb")
     except ProtoError as exc:

@@ -300,6 +300,15 @@ def test_keras_savedmodel_metadata_lambda(tmp_path: Path) -> None:
     assert [f.id for f in findings] == ["MLA-KERAS-LAMBDA"] and findings[0].evidence["format"] == "keras-savedmodel"
 
 
+def test_keras_savedmodel_metadata_invalid_json_is_reported_like_h5(tmp_path: Path) -> None:
+    """Layer metadata that cannot be parsed is a layer nobody checked: a finding, as for an H5 model config,
+    never a silent skip (a Lambda could hide there from the scanner but not from the loader's own parser)."""
+    data = craft.pfield(1, craft.pfield(2, 1) + craft.pfield(4, "_tf_keras_layer") + craft.pfield(5, '{"class_name": '))
+    findings = scan_file(_write(tmp_path, "keras_metadata.pb", data))
+    assert [f.id for f in findings] == ["MLA-KERAS-INVALID"] and findings[0].severity is Severity.MEDIUM
+    assert findings[0].evidence["format"] == "keras-savedmodel"
+
+
 def test_frozen_graphdef_ops(tmp_path: Path) -> None:
     nodes = b"".join(craft.pfield(1, craft.pfield(1, f"n{i}") + craft.pfield(2, op))
                      for i, op in enumerate(["Placeholder", "WriteFile"]))
