@@ -37,21 +37,33 @@ def ray_env(base: dict[str, str] | None = None) -> dict[str, str]:
 @dataclass(frozen=True)
 class Cluster:
     address: str
-    pgid: int  # the process group of the head and of the Ray processes it started
+    pgid: int  # the head's process id (and process group)
 
     def task_workers(self) -> list[int]:
-        """Worker processes of this cluster running a fleet task (Ray names them after the task)."""
-        found: list[int] = []
+        """Worker processes of this cluster (descendants of the head we started) running a fleet task: Ray
+        names a worker's process after the task it runs."""
+        parents: dict[int, int] = {}
+        named: list[int] = []
         for proc in Path("/proc").iterdir():
             if not proc.name.isdigit():
                 continue
             try:
-                cmd = (proc / "cmdline").read_bytes()
-                if cmd.startswith(b"ray::_remote_task") and os.getpgid(int(proc.name)) == self.pgid:
-                    found.append(int(proc.name))
-            except OSError:
+                stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                parents[int(proc.name)] = int(stat[1])
+                if b"_remote_task" in (proc / "cmdline").read_bytes().split(b"\0")[0]:
+                    named.append(int(proc.name))
+            except (OSError, IndexError, ValueError):
                 continue
-        return found
+        return [pid for pid in named if self._descends(pid, parents)]
+
+    def _descends(self, pid: int, parents: dict[int, int]) -> bool:
+        seen = 0
+        while pid > 1 and seen < 64:
+            if pid == self.pgid:
+                return True
+            pid = parents.get(pid, 0)
+            seen += 1
+        return False
 
 
 def _start(cpus: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
