@@ -99,18 +99,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _ArgError as exc:
         print(f"{exc}\nrun 'mlaudit --help' for usage", file=sys.stderr)
         return EXIT_USAGE
-    except MlauditError as exc:
-        print(f"mlaudit: error: {clean(str(exc), 4000)}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("mlaudit: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # a bug: never a silent clean result, never exit 0
-        if verbose:
+    except (KeyboardInterrupt, Exception) as exc:
+        if verbose and not isinstance(exc, (MlauditError, KeyboardInterrupt)):
             traceback.print_exc()
-        print(f"mlaudit: internal error: {type(exc).__name__}: {clean(str(exc), 500)} "
-              "(the audit did not complete; rerun with -v for details)", file=sys.stderr)
-        return EXIT_INCOMPLETE
+        code, message = error_exit(exc)
+        print(message, file=sys.stderr)
+        return code
+
+
+def error_exit(exc: BaseException) -> tuple[int, str]:
+    """The exit code and the one-line message for an exception that ended a run: the single mapping, shared by
+    ``main`` and by ``mlaudit fleet`` (which records it per project instead of printing it)."""
+    if isinstance(exc, MlauditError):
+        return exc.exit_code, f"mlaudit: error: {clean(str(exc), 4000)}"
+    if isinstance(exc, KeyboardInterrupt):
+        return 130, "mlaudit: interrupted"
+    # a bug: never a silent clean result, never exit 0
+    return EXIT_INCOMPLETE, (f"mlaudit: internal error: {type(exc).__name__}: {clean(str(exc), 500)} "
+                             "(the audit did not complete; rerun with -v for details)")
 
 
 def console_main() -> None:

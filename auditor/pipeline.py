@@ -15,17 +15,24 @@ from auditor.checks import load_checks
 from auditor.domain import ROOT_NODE, Edge, Finding, ModelRef, Report, Severity, Skipped
 from auditor.graph import attach_paths, build_graph
 from auditor.net import HttpClient, redact_url
-from auditor.options import AuditContext, AuditOptions, ProgressFn, _no_progress
+from auditor.options import AuditContext, AuditOptions, ProgressFn, RunCaches, _no_progress
 from auditor.policy import Policy, apply_policy
 from auditor.sources.base import SourceResult
 
 KIND_ORDER = {"malicious": 0, "hash-mismatch": 1, "provenance-invalid": 1, "signature-invalid": 1}
 
 
-def run_audit(options: AuditOptions, progress: ProgressFn = _no_progress) -> Report:
-    """Audit the project described by ``options`` and return the finished, policy-applied report."""
+def run_audit(options: AuditOptions, progress: ProgressFn = _no_progress, *, caches: RunCaches | None = None,
+              http: HttpClient | None = None) -> Report:
+    """Audit the project described by ``options`` and return the finished, policy-applied report.
+
+    ``caches`` and ``http`` let a caller that runs many audits in one process (``mlaudit fleet``) hand each run
+    what may be shared between them (index pages, a connection pool bounded per host); by default a run shares
+    nothing.
+    """
     report = Report(generated_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat())
-    ctx = AuditContext(options=options, report=report, http=HttpClient(options.net), progress=progress)
+    ctx = AuditContext(options=options, report=report, http=http or HttpClient(options.net), progress=progress,
+                       caches=caches or RunCaches())
     policy = options.policy or Policy()
 
     started = time.perf_counter()

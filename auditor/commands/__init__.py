@@ -13,4 +13,5 @@ COMMAND_MODULES: list[str] = [
     "auditor.commands.verify_model_cmd",
     "auditor.commands.scan_cmd",
     "auditor.commands.repro_cmd",
+    "auditor.commands.fleet_cmd",
 ]

@@ -9,12 +9,16 @@ import argparse
 import datetime as dt
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from auditor.commands.common import SEVERITY_CHOICES, add_output_args, emit, progress_display
 from auditor.domain import Finding, Report, Severity
 from auditor.errors import UsageError
 from auditor.kinds import FindingKind
 from auditor.scan import ScanResult
+
+if TYPE_CHECKING:
+    from auditor.policy import Policy
 
 NAME = "scan"
 HELP = "scan model files (pickle/PyTorch/NumPy/joblib/Keras/TF/ONNX/GGUF/safetensors/archives) without loading them"
@@ -34,19 +38,24 @@ def build_report(paths: list[Path]) -> Report:
     from auditor.scan import scan_paths
 
     started = time.perf_counter()
+    result = scan_paths(paths)
+    return report_from_result(paths, result, time.perf_counter() - started)
+
+
+def report_from_result(paths: list[Path], result: ScanResult, seconds: float) -> Report:
+    """The scan report of ``paths`` from a finished ``ScanResult`` (one ``scan_paths`` call, or the parts of one
+    that ``mlaudit fleet --scan`` ran in several workers and joined in order)."""
     report = Report(generated_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat())
     report.inputs = [str(p) for p in paths]
     report.root_name = "model scan"
-    result = scan_paths(paths)
     report.findings = sorted(result.findings + safe_format_notes(result),
                              key=lambda f: (-f.severity.rank, f.path or "", f.id))
     report.ledger.extend(result.audited)
     report.ledger.extend(result.skipped)
-    report.model_scan = [{"path": n.path, "format": n.format, "verdict": n.verdict}
-                                       for n in result.formats]
+    report.model_scan = [{"path": n.path, "format": n.format, "verdict": n.verdict} for n in result.formats]
     report.files_scanned = result.files_scanned
     report.bytes_scanned = result.bytes_scanned
-    report.timings["check:modelscan"] = round(time.perf_counter() - started, 3)
+    report.timings["check:modelscan"] = round(seconds, 3)
     report.ledger.settle()
     return report
 
@@ -77,26 +86,36 @@ def safe_format_notes(result: ScanResult) -> list[Finding]:
 
 def run(args: argparse.Namespace) -> int:
     from auditor.pipeline import exit_code_for
-    from auditor.policy import apply_policy
 
     paths = [Path(p) for p in args.paths]
     for p in paths:
         if not p.exists():
             raise UsageError(f"no such file or directory: {p}")
-    policy = None
-    if args.config:
-        from auditor.config import load_policy
-
-        policy = load_policy(None, Path(args.config))
+    policy = load_scan_policy(args)
     with progress_display(args) as progress:
         progress(f"scanning {len(paths)} path(s)")
         report = build_report(paths)
-    if policy is not None:
-        apply_policy(report, policy)
-    fail_on = Severity(args.fail_on) if args.fail_on else (
-        policy.fail_on if policy is not None and policy.fail_on else Severity.LOW)
-    report.fail_on = fail_on
-    if args.require_complete or (policy is not None and policy.require_complete):
-        report.require_complete = True
+    apply_gate(report, args, policy)
     emit(report, args)
     return exit_code_for(report)
+
+
+def load_scan_policy(args: argparse.Namespace) -> Policy | None:
+    """The policy of ``--config`` (a scan has no project to find one in); a bad file is an input error."""
+    if not args.config:
+        return None
+    from auditor.config import load_policy
+
+    return load_policy(None, Path(args.config))
+
+
+def apply_gate(report: Report, args: argparse.Namespace, policy: Policy | None) -> None:
+    """Policy ignores, ``--fail-on`` (else the policy's, else low) and ``--require-complete`` on a scan report."""
+    from auditor.policy import apply_policy
+
+    if policy is not None:
+        apply_policy(report, policy)
+    report.fail_on = Severity(args.fail_on) if args.fail_on else (
+        policy.fail_on if policy is not None and policy.fail_on else Severity.LOW)
+    if args.require_complete or (policy is not None and policy.require_complete):
+        report.require_complete = True

@@ -23,7 +23,7 @@ from auditor.projectwalk import walk_project
 from auditor.scan.limits import DEFAULT_LIMITS, Limits
 from auditor.scan.state import KIND_PICKLE_FORMAT, Collector, FormatNote, ScanState
 
-__all__ = ["ScanResult", "scan_file", "scan_paths", "scan_file_detailed", "iter_model_files", "Limits"]
+__all__ = ["ScanResult", "scan_file", "scan_paths", "scan_targets", "scan_file_detailed", "iter_model_files", "Limits"]
 
 PICKLE_FORMATS = ("pickle", "torch-zip", "torch-legacy", "npy (object array: pickle)", "joblib", "dill")
 
@@ -113,10 +113,11 @@ def _has_candidate_ext(name: str, extensions: frozenset[str]) -> bool:
 
 
 
-def scan_paths(paths: Sequence[Path], limits: Limits = DEFAULT_LIMITS) -> ScanResult:
-    """Scan files and directories. Within a directory, pickle-based files get a note naming their safetensors
-    twin when one exists. Each real file is scanned once (HF caches hold symlinks into ``blobs/``)."""
-    result = ScanResult()
+def scan_targets(paths: Sequence[Path]) -> tuple[list[Path], list[Skipped]]:
+    """The files ``scan_paths`` reads, in its order, each real file once (HF caches hold symlinks into
+    ``blobs/``), and a skipped item per path that does not exist. Public so that a caller can split a large
+    directory into parts (``mlaudit fleet --scan``) and get the same answer as one ``scan_paths`` call."""
+    skipped: list[Skipped] = []
     targets: list[Path] = []
     for raw in paths:
         p = Path(raw)
@@ -128,17 +129,27 @@ def scan_paths(paths: Sequence[Path], limits: Limits = DEFAULT_LIMITS) -> ScanRe
         elif p.exists():
             targets.append(p)
         else:
-            result.skipped.append(Skipped(reason="no such file or directory", file=str(p),
-                                          not_checked=["model file scan"], kind=ItemKind.MODEL_FILE))
+            skipped.append(Skipped(reason="no such file or directory", file=str(p),
+                                   not_checked=["model file scan"], kind=ItemKind.MODEL_FILE))
+    unique: list[Path] = []
     seen: set[str] = set()
     for p in targets:
         try:
             real = str(p.resolve())
         except OSError:
             real = str(p)
-        if real in seen:
-            continue
-        seen.add(real)
+        if real not in seen:
+            seen.add(real)
+            unique.append(p)
+    return unique, skipped
+
+
+def scan_paths(paths: Sequence[Path], limits: Limits = DEFAULT_LIMITS) -> ScanResult:
+    """Scan files and directories. Within a directory, pickle-based files get a note naming their safetensors
+    twin when one exists. Each real file is scanned once (HF caches hold symlinks into ``blobs/``)."""
+    result = ScanResult()
+    targets, result.skipped = scan_targets(paths)
+    for p in targets:
         display = str(p)
         collector = scan_file_detailed(p, display, limits)
         result.files_scanned += 1
