@@ -58,8 +58,10 @@ def test_embedded_index_is_reused_and_fingerprinted(store: AdvisoryStore) -> Non
     path = ensure_embedded_db()
     assert path.name.startswith("embedded-") and path == store.vulns_db.path
     assert ensure_embedded_db() == path
-    assert store.advisory_source().records == 2661
-    assert store.advisory_source().stale  # the shipped snapshot is from 2024
+    # 7,080 records in the shipped file; 38 alias a MAL- id and are indexed as malicious-package records
+    assert store.advisory_source().records == 7042 and store.vulns_db.count("malicious") == 6509 + 38
+    assert store.advisory_source().date == "2026-07-23"
+    assert store.advisory_source().stale  # more than 30 days old on any day these tests can run
     warning = store.stale_warning()
     assert warning is not None and "mlaudit db update" in warning
 
@@ -108,7 +110,7 @@ def test_checks_on_large_input(shared_dir: Path) -> None:
     assert all(f.check == "advisories" and f.fix for f in findings)
     assert messages  # progress text was reported
     (source,) = [s for s in report.data_sources if s.name == "advisories"]
-    assert (source.date, source.records, source.stale) == ("2024-10-10", 2661, True)
+    assert (source.date, source.records, source.stale) == ("2026-07-23", 7042, True)
     assert sum("mlaudit db update" in w for w in report.warnings) == 1
 
 
