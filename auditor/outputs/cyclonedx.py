@@ -403,6 +403,7 @@ def _metadata_properties(report: Report) -> list[Property]:
 
 # --------------------------------------------------------------------------------------------------- VEX
 
+MAX_DETAIL = 100_000
 _SEVERITY = {s: VulnerabilitySeverity(s.value) for s in Severity}  # CycloneDX has ``unknown`` too
 
 
@@ -459,12 +460,19 @@ def _vulnerability(finding: Finding, target: str | None, key: str) -> Vulnerabil
         references=references,
         ratings=_ratings(finding, source),
         description=_short(finding.summary or finding.message, 2000),
-        detail=_short(finding.message, 2000) if finding.summary else None,
+        detail=_detail(finding),
         recommendation=_short(recommendation, 1000) if recommendation else None,
         advisories=advisories,
         affects=[BomTarget(ref=target)] if target else [],
         properties=props,
     )
+
+
+def _detail(finding: Finding) -> str | None:
+    """The advisory's full text when it has one (bounded only against hostile sizes), else the message."""
+    if finding.details:
+        return _short(finding.details, MAX_DETAIL)
+    return _short(finding.message, 2000) if finding.summary else None
 
 
 def _id_source(identifier: str) -> str:
