@@ -327,3 +327,53 @@ def test_online_failure_is_exit_3_naming_the_host(fault: str, tmp_path: Path, ca
     host = url.split("//", 1)[1]
     assert "OSV API" in captured.err and host in captured.err
     assert captured.out == ""  # no report at all, so nothing can read as "no vulnerabilities"
+
+
+UV_LOCK = """version = 1
+revision = 2
+requires-python = ">=3.9"
+
+[[package]]
+name = "demo-app"
+version = "0.1.0"
+source = { virtual = "." }
+dependencies = [
+    { name = "pyyaml" },
+]
+
+[[package]]
+name = "pyyaml"
+version = "5.3.1"
+source = { registry = "http://127.0.0.1:9/simple" }
+sdist = { url = "http://127.0.0.1:9/files/PyYAML-5.3.1.tar.gz", hash = "sha256:%s" }
+""" % ("1" * 64)
+
+
+@pytest.mark.parametrize("form", ["hashed-requirements", "uv.lock"])
+def test_pyyaml_5_3_1_fails_a_high_gate(form: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 15: PyYAML 5.3.1 (CVE-2020-14343, code execution) under ``--fail-on high``. Its PYSEC record carries
+    no severity, so the finding is ``unknown`` (not medium) and the gate fails closed on it; a policy may set
+    ``unknown-severity`` to let it pass, and the level shown stays ``unknown``. Lock-style inputs (hashes, uv.lock)
+    are audited as locked, without resolution."""
+    if form == "uv.lock":
+        target = tmp_path / "uv.lock"
+        target.write_text(UV_LOCK)
+    else:
+        target = pins(tmp_path, "PyYAML==5.3.1 --hash=sha256:" + "1" * 64 + "\n")
+    code, report = run_json(capsys, ["--offline", str(target), "--fail-on", "high"])
+    assert code == 1
+    (finding,) = report["findings"]
+    assert (finding["kind"], finding["id"], finding["severity"]) == ("vulnerability", "PYSEC-2021-142", "unknown")
+    assert "CVE-2020-14343" in finding["aliases"] and report["summary"]["failed"] is True
+    assert report["summary"]["by_severity"] == {"unknown": 1}
+    capsys.readouterr()
+    assert main(["--offline", str(target), "--fail-on", "high", "-q"]) == 1
+    terminal = " ".join(capsys.readouterr().out.split())
+    assert "UNKNOWN (1)" in terminal and "no severity in any record" in terminal and "MEDIUM" not in terminal
+    assert "count as high for the gate (fail closed)" in terminal
+    assert run_json(capsys, ["--offline", str(target), "--fail-on", "critical"])[0] == 0
+    assert run_json(capsys, ["--offline", str(target), "--fail-on", "unknown"])[0] == 1
+    (tmp_path / "mlaudit.toml").write_text('unknown-severity = "medium"\n')
+    code, report = run_json(capsys, ["--offline", str(target), "--fail-on", "high"])
+    assert code == 0 and report["summary"]["unknown_severity_gates_as"] == "medium"
+    assert report["findings"][0]["severity"] == "unknown"
