@@ -94,7 +94,13 @@ def dedupe_records(records: Iterable[Record]) -> list[Record]:
 
 
 def best_upgrade(name: str, version: str, records: Sequence[Record]) -> str | None:
-    """The smallest ``fixed`` version above ``version`` that no (non-withdrawn) record of the package affects."""
+    """The smallest ``fixed`` version above ``version`` that no (non-withdrawn) record of the package affects.
+
+    A final release is what ``pip install -U`` would pick: the smallest clearing final release wins over a smaller
+    pre-release fix (``fixed: 23.10.0rc1``), unless only pre-releases clear (or the user is on one already).
+    Candidates are tried in version order and the search stops at the answer; the record that blocked the last
+    candidate is asked first (a package with a hundred advisories is usually held back by the same few).
+    """
     current = parse_version(version)
     candidates: set[str] = set()
     for record in records:
@@ -104,14 +110,18 @@ def best_upgrade(name: str, version: str, records: Sequence[Record]) -> str | No
                     parsed = parse_version(fixed)
                     if parsed is not None and (current is None or parsed > current):
                         candidates.add(fixed)
-    clearing = [c for c in sort_versions(candidates) if not any(record_affects(r, name, c) for r in records)]
-    # A final release is what ``pip install -U`` would pick: prefer the smallest clearing one over a smaller
-    # pre-release fix (``fixed: 23.10.0rc1``), unless only pre-releases clear (or the user is on one already).
     on_prerelease = current is not None and current.is_prerelease
-    finals = [c for c in clearing if not (parse_version(c) or _FINAL).is_prerelease]
-    if finals and not on_prerelease:
-        return finals[0]
-    return clearing[0] if clearing else None
+    order = list(records)
+    first_clearing: str | None = None
+    for candidate in sort_versions(candidates):
+        blocker = next((i for i, r in enumerate(order) if record_affects(r, name, candidate)), None)
+        if blocker is not None:
+            order.insert(0, order.pop(blocker))
+            continue
+        if on_prerelease or not (parse_version(candidate) or _FINAL).is_prerelease:
+            return candidate
+        first_clearing = first_clearing or candidate
+    return first_clearing
 
 
 _FINAL = Version("1")

@@ -14,6 +14,7 @@ invalid versions). Decisions documented here and in ``data/README.md``:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -162,26 +163,54 @@ def range_affects(events: Sequence[Mapping[str, Any]], version: Version) -> bool
     return compile_range(events).affects(version)
 
 
+# A version already written in PEP 440 normal form, without leading zeros: its equality key can be read off the
+# text. Anything else (epochs, local labels, separators, "v" prefixes, leading zeros) is parsed.
+_NORMAL_FORM = re.compile(r"(\d+(?:\.\d+)*)((?:(?:a|b|rc)\d+)?(?:\.post\d+)?(?:\.dev\d+)?)")
+_LEADING_ZERO = re.compile(r"(?<!\d)0\d")
+_TRAILING_ZEROS = re.compile(r"(?:\.0+)+$")
+
+
+@lru_cache(maxsize=65536)
+def equality_key(text: str) -> str | None:
+    """A string equal for exactly the PEP 440-equal public versions (``1.0`` = ``1.0.0`` = ``1.0+cpu``), ``None`` for
+    an invalid version. Why not ``Version`` objects: ``versions`` lists hold ~60,000 entries in a large audit, and
+    reading the key off normal-form text is several times cheaper than parsing and hashing each one."""
+    m = _NORMAL_FORM.fullmatch(text)
+    if m is not None and not _LEADING_ZERO.search(text):
+        return _TRAILING_ZEROS.sub("", m.group(1)) + m.group(2)
+    v = _public(text)
+    if v is None:
+        return None
+    release = _TRAILING_ZEROS.sub("", ".".join(str(n) for n in v.release))
+    suffix = "".join([f"{v.pre[0]}{v.pre[1]}" if v.pre else "", f".post{v.post}" if v.post is not None else "",
+                      f".dev{v.dev}" if v.dev is not None else ""])
+    return (f"{v.epoch}!" if v.epoch else "") + release + suffix
+
+
+def listing_key(text: str) -> str:
+    """How a version is looked up in a ``versions`` list: its equality key, or (an invalid version, which can only
+    match the same string) the text itself, marked so it cannot collide with a key."""
+    return equality_key(text) or "\0" + text
+
+
 @dataclass(frozen=True)
 class CompiledEntry:
-    """One ``affected`` entry for the package: its versions list as strings and as PEP 440 versions, its ranges."""
+    """One ``affected`` entry for the package: its ``versions`` list as listing keys, its ranges."""
 
-    strings: frozenset[str]
-    versions: frozenset[Version]
+    keys: frozenset[str]
     ranges: tuple[CompiledRange, ...]
 
-    def listed(self, version_text: str, version: Version | None) -> bool:
-        return version_text in self.strings or (version is not None and version in self.versions)
+    def listed(self, key: str) -> bool:
+        return key in self.keys
 
 
 def _compile_entry(entry: Mapping[str, Any]) -> CompiledEntry:
-    strings = frozenset(v for v in _as_list(entry.get("versions")) if isinstance(v, str))
-    versions = frozenset(p for v in strings if (p := _public(v)) is not None)
+    keys = frozenset(listing_key(v) for v in _as_list(entry.get("versions")) if isinstance(v, str))
     ranges: list[CompiledRange] = []
     for rng in _as_list(entry.get("ranges")):
         if isinstance(rng, Mapping) and rng.get("type") == "ECOSYSTEM":
             ranges.append(compile_range([e for e in _as_list(rng.get("events")) if isinstance(e, Mapping)]))
-    return CompiledEntry(strings, versions, tuple(ranges))
+    return CompiledEntry(keys, tuple(ranges))
 
 
 # Compiled forms keyed by the record object's identity; the cache holds the record itself so the id cannot be
@@ -223,12 +252,13 @@ def match_record(record: Record, name: str, version_text: str) -> RecordMatch | 
         return None
     name = canonical_name(name)
     version = _public(version_text)
+    key = listing_key(version_text)
     by_versions = False
     by_range = False
     fixed: set[str] = set()
     ranges: list[dict[str, Any]] = []
     for entry in compiled_entries(record, name):
-        if entry.listed(version_text, version):
+        if entry.listed(key):
             by_versions = True
         for rng in entry.ranges:
             fixed.update(rng.fixed)
@@ -246,8 +276,9 @@ def record_affects(record: Record, name: str, version_text: str) -> bool:
     if record.get("withdrawn"):
         return False
     version = _public(version_text)
+    key = listing_key(version_text)
     for entry in compiled_entries(record, canonical_name(name)):
-        if entry.listed(version_text, version):
+        if entry.listed(key):
             return True
         if version is not None and any(rng.affects(version) for rng in entry.ranges):
             return True

@@ -185,3 +185,14 @@ def test_severity_source_says_where_it_came_from() -> None:
                             "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:X"}]})
     assert none.severity is Severity.UNKNOWN
     assert none.describe() == "no severity in any record (present but not usable: PYSEC-1: unscorable CVSS:3.1/AV:X)"
+
+
+@pytest.mark.parametrize(("a", "b", "equal"), [
+    ("1.0", "1.0.0", True), ("1.0+cpu", "1", True), ("01.0", "1", True), ("1.0RC1", "1.0rc1", True),
+    ("1.0-1", "1.0.post1", True), ("v1.0", "1.0", True), ("2019.01.01", "2019.1.1", True), ("0.0", "0", True),
+    ("1!1.0", "1.0", False), ("1.0a1", "1.0", False), ("1.0.dev0", "1.0", False), ("1.10", "1.1", False),
+])
+def test_versions_list_matches_pep440_equal_spellings(a: str, b: str, equal: bool) -> None:
+    record = {"id": "X-3", "affected": [{"package": {"name": "demo", "ecosystem": "PyPI"}, "versions": [a]}]}
+    hit = match_record(record, "demo", b)
+    assert (hit is not None and hit.matched_by == ("versions",)) is equal
