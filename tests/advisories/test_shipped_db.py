@@ -145,3 +145,52 @@ def test_withdrawn_mal_record_is_not_malicious() -> None:
     mal = {"id": "MAL-2024-77", "withdrawn": "2024-05-01T00:00:00Z",
            "affected": [{"package": {"name": "demo", "ecosystem": "PyPI"}, "versions": ["1.0"]}]}
     assert malicious_findings("demo", "1.0", [mal]) == []
+
+
+def test_new_shipped_data_is_reindexed_on_first_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A release with new advisory data (or a new index layout) gets a new fingerprint: the first audit builds a new
+    index from it and removes the stale one, so nobody keeps matching against the previous snapshot."""
+    import gzip
+
+    from auditor.advisories import db
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    advisories, malicious, meta = folder / "pypa-osv.jsonl.gz", folder / "mal.jsonl.gz", folder / "db-meta.json"
+
+    def ship(record_id: str, date: str) -> None:
+        record = {"id": record_id, "affected": [{"package": {"name": "demo", "ecosystem": "PyPI"},
+                                                 "versions": ["1.0"]}]}
+        advisories.write_bytes(gzip.compress(json.dumps(record).encode() + b"\n"))
+        malicious.write_bytes(gzip.compress(b""))
+        meta.write_text(json.dumps({"commit_date": f"{date}T00:00:00+00:00", "commit": "c" * 40,
+                                    "licence": "CC-BY-4.0"}))
+
+    monkeypatch.setattr(db, "embedded_sources", lambda: (advisories, malicious, meta))
+    cache = tmp_path / "cache"
+    ship("PYSEC-OLD-1", "2024-10-10")
+    old = db.ensure_embedded_db(cache)
+    ship("PYSEC-NEW-1", "2026-07-23")
+    new = db.ensure_embedded_db(cache)
+    assert new != old and not old.exists() and [p.name for p in cache.glob("embedded-*.sqlite")] == [new.name]
+    opened = db.AdvisoryDB.open(new)
+    assert [r["id"] for r in opened.lookup("demo", malicious=False)] == ["PYSEC-NEW-1"]
+    assert opened.meta["date"] == "2026-07-23"
+    assert db.ensure_embedded_db(cache) == new  # and reused from then on
+
+
+def test_updated_db_from_another_version_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An updated database written by an mlaudit with another index layout is not read half-right: the shipped
+    snapshot is used and the warning says what happened and what to run."""
+    import sqlite3
+
+    from auditor.advisories.db import build_index, updated_db_path
+
+    monkeypatch.setenv("MLAUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    build_index(updated_db_path(), [{"id": "GHSA-x", "affected": []}], {"kind": "updated", "source": "t"})
+    with sqlite3.connect(updated_db_path()) as conn:
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
+    store = open_store()
+    assert not store.updated
+    (warning,) = store.warnings
+    assert "built by another mlaudit version" in warning and "mlaudit db update" in warning
