@@ -7,6 +7,7 @@ Example::
 
     [tool.mlaudit]
     fail-on = "high"
+    unknown-severity = "high"            # how an advisory with no severity at all gates (default: high)
     disable = ["typosquat"]              # finding kinds or check names
     typosquat-allowlist = ["reqeusts"]
     hf-org-allowlist = ["my-org"]
@@ -35,7 +36,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from auditor.domain import Severity, canonical_name
+from auditor.domain import KNOWN_SEVERITIES, Severity, canonical_name
 from auditor.errors import ConfigError
 from auditor.policy import IgnoreRule, Policy
 
@@ -46,7 +47,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 POLICY_FILE = "mlaudit.toml"
 KNOWN_KEYS = (
-    "fail-on", "disable", "checks", "ignore", "typosquat-allowlist", "hf-org-allowlist", "internal-prefixes",
+    "fail-on", "unknown-severity", "disable", "checks", "ignore", "typosquat-allowlist", "hf-org-allowlist", "internal-prefixes",
     "require-attestation", "require-safetensors", "require-complete", "require-hashes",
     "models", "model-use", "model-signing",  # read by auditor.models.settings
 )
@@ -119,6 +120,9 @@ def parse_policy(data: dict[str, Any], *, path: Path, text: str = "", prefix: st
             raise fail("fail-on", f"unknown severity {value!r} (use one of: "
                                   f"{', '.join(s.value for s in Severity)})") from None
 
+    if "unknown-severity" in data:
+        policy.unknown_severity = _known_severity(data["unknown-severity"], fail)
+
     policy.disabled_kinds = set(_str_list(data, "disable", fail))
     checks = data.get("checks")
     if checks is not None:
@@ -146,6 +150,20 @@ def parse_policy(data: dict[str, Any], *, path: Path, text: str = "", prefix: st
     for index, entry in enumerate(ignores):
         policy.ignores.append(_ignore_rule(entry, index, fail))
     return policy
+
+
+def _known_severity(value: object, fail: Any) -> Severity:
+    """``unknown-severity``: the known level that an advisory without any severity counts as for the gate."""
+    choices = ", ".join(s.value for s in KNOWN_SEVERITIES)
+    if not isinstance(value, str):
+        raise fail("unknown-severity", f"expected a severity string ({choices}), got {_type(value)}")
+    try:
+        level = Severity.parse(value)
+    except ValueError:
+        level = None
+    if level is None or not level.known:
+        raise fail("unknown-severity", f"{value!r} is not a known level (use one of: {choices})")
+    return level
 
 
 def _ignore_rule(entry: object, index: int, fail: Any) -> IgnoreRule:

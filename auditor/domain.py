@@ -26,21 +26,33 @@ def canonical_name(name: str) -> str:
 
 
 class Severity(str, Enum):
-    """Finding severity; ordering follows ``rank`` (critical highest)."""
+    """Finding severity (CONVENTIONS.md "Severity"). Iteration order is display order: ``unknown`` comes right
+    after ``high`` because that is where the gate puts it by default.
+
+    ``unknown`` is its own level: an advisory whose records carry no CVSS vector and no severity word. It is never
+    shown as another level; for ordering and for the gate it ranks as ``high`` (a gate fails closed on what it does
+    not know) unless the policy says otherwise (``unknown-severity``, see ``at_least``).
+    """
 
     CRITICAL = "critical"
     HIGH = "high"
+    UNKNOWN = "unknown"
     MEDIUM = "medium"
     LOW = "low"
     INFO = "info"
 
     @property
     def rank(self) -> int:
+        """Order for sorting and the default gate: critical 4 ... info 0; ``unknown`` ranks as ``high``."""
         return _SEVERITY_RANK[self]
+
+    @property
+    def known(self) -> bool:
+        return self is not Severity.UNKNOWN
 
     @classmethod
     def parse(cls, text: str) -> Severity:
-        """Accept the record/CLI spelling of a level ("HIGH", "moderate", "Critical")."""
+        """Accept the record/CLI spelling of a level ("HIGH", "moderate", "Critical", "unknown")."""
         word = text.strip().lower()
         word = {"moderate": "medium", "important": "high", "none": "info", "negligible": "info"}.get(word, word)
         return cls(word)
@@ -58,17 +70,27 @@ class Severity(str, Enum):
             return cls.LOW
         return cls.INFO
 
-    def at_least(self, other: Severity) -> bool:
-        return self.rank >= other.rank
+    def gate_level(self, unknown_as: Severity | None = None) -> Severity:
+        """The known level this severity counts as for a gate: itself, or ``unknown_as`` (default ``high``)."""
+        if self is Severity.UNKNOWN:
+            level = unknown_as or Severity.HIGH
+            return Severity.HIGH if level is Severity.UNKNOWN else level
+        return self
+
+    def at_least(self, other: Severity, unknown_as: Severity | None = None) -> bool:
+        """``self >= other`` with ``unknown`` on either side counted as ``unknown_as`` (default ``high``)."""
+        return self.gate_level(unknown_as).rank >= other.gate_level(unknown_as).rank
 
 
 _SEVERITY_RANK = {
     Severity.CRITICAL: 4,
     Severity.HIGH: 3,
+    Severity.UNKNOWN: 3,
     Severity.MEDIUM: 2,
     Severity.LOW: 1,
     Severity.INFO: 0,
 }
+KNOWN_SEVERITIES = tuple(s for s in Severity if s is not Severity.UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -281,6 +303,7 @@ class Finding:
     check: str = ""
     ignored: str | None = None  # reason, when a policy ignore applies
     summary: str | None = None
+    details: str | None = None  # the advisory's full text (OSV ``details``), shown once and whole by the HTML report
     references: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -322,6 +345,8 @@ class Finding:
             out["fixed_versions"] = list(self.fixed_versions)
         if self.summary:
             out["summary"] = self.summary
+        if self.details:
+            out["details"] = self.details
         if self.references:
             out["references"] = list(self.references)
         out["check"] = self.check
@@ -398,6 +423,7 @@ class Report:
     bytes_scanned: int | None = None  # scan command
     model_signature: dict[str, Any] | None = None  # verify-model command
     fail_on: Severity | None = None
+    unknown_severity: Severity = Severity.HIGH  # policy: the level an ``unknown`` severity gates as (fail closed)
     generated_at: str | None = None  # ISO timestamp; outputs may normalise it for golden files
 
     @property
@@ -445,4 +471,4 @@ class Report:
         if self.fail_on is None:
             return []
         threshold = self.fail_on
-        return [f for f in self.active_findings() if f.severity.at_least(threshold)]
+        return [f for f in self.active_findings() if f.severity.at_least(threshold, self.unknown_severity)]

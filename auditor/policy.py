@@ -30,6 +30,7 @@ class IgnoreRule:
 @dataclass
 class Policy:
     fail_on: Severity | None = None  # None: keep the CLI/default threshold
+    unknown_severity: Severity | None = None  # how an advisory without any severity gates; None: high (fail closed)
     ignores: list[IgnoreRule] = field(default_factory=list)
     disabled_kinds: set[str] = field(default_factory=set)
     typosquat_allowlist: set[str] = field(default_factory=set)
@@ -51,12 +52,15 @@ REQUIRED_SEVERITY = Severity.HIGH
 
 
 def apply_policy(report: Report, policy: Policy, today: dt.date | None = None) -> None:
-    """Drop disabled kinds, raise required-but-missing notes, mark ignored findings, warn on expired ignores.
+    """Drop disabled kinds, raise required-but-missing notes, mark ignored findings, warn on expired ignores, and
+    set the level an ``unknown`` severity gates as (``unknown-severity``; fail closed at ``high`` by default).
 
     ``disabled_kinds`` matches a finding's kind or the name of the check that produced it, so users can write
     either ``disable = ["vulnerability"]`` or ``disable = ["advisories"]``.
     """
     today = today or dt.date.today()
+    if policy.unknown_severity is not None:
+        report.unknown_severity = policy.unknown_severity
     if policy.disabled_kinds:
         off = policy.disabled_kinds
         report.findings = [f for f in report.findings if f.kind not in off and (not f.check or f.check not in off)]

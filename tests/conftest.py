@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+def _shared() -> Path:
+    """``../shared`` beside the checkout; a worktree one level further down (``wt/<name>``) finds the same folder,
+    and ``MLAUDIT_SHARED_DIR`` names it explicitly."""
+    explicit = os.environ.get("MLAUDIT_SHARED_DIR")
+    if explicit:
+        return Path(explicit)
+    root = Path(__file__).resolve().parents[1]
+    for base in (root.parent, root.parent.parent):
+        if (base / "shared").is_dir():
+            return base / "shared"
+    return root.parent / "shared"
+
+
+SHARED = _shared()
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ from auditor.domain import DataSource, canonical_name
 from auditor.errors import IncompleteError
 from auditor.resources import data_file
 
-SCHEMA = "2"
+SCHEMA = "3"  # 3: records keep their full ``details`` text
 STALE_DAYS = 30
 UPDATED_DB_NAME = "osv-pypi.sqlite"
 EMBEDDED_ADVISORIES = ("advisories", "pypa-osv.jsonl.gz")
@@ -44,7 +44,8 @@ EMBEDDED_META = ("advisories", "db-meta.json")
 EMBEDDED_MALICIOUS = ("malicious_pypi_osv.jsonl.gz",)
 EMBEDDED_SOURCE = "PyPA advisory database (github.com/pypa/advisory-database), shipped snapshot"
 MALICIOUS_SOURCE = "OpenSSF malicious-packages (MAL- records), shipped snapshot"
-_KEEP = ("id", "aliases", "summary", "published", "modified", "withdrawn", "severity", "references")
+_KEEP = ("id", "aliases", "summary", "details", "published", "modified", "withdrawn", "severity", "references")
+MAX_RECORD_REFERENCES = 200  # a hostile record cannot make every lookup parse an unbounded list
 
 
 def advisories_dir() -> Path:
@@ -61,13 +62,9 @@ def updated_db_path() -> Path:
 
 
 def slim_record(record: Mapping[str, Any]) -> dict[str, Any]:
-    """What matching, severity and messages need; drops long prose, IOCs and credits (the index stays small and
-    a lookup parses little JSON)."""
+    """What matching, severity and reports need (the advisory's full text included: reports show it whole);
+    drops IOCs, credits and other database-specific data, so a lookup parses little else."""
     out: dict[str, Any] = {k: record[k] for k in _KEEP if k in record}
-    if not isinstance(out.get("summary"), str) or not out["summary"].strip():
-        details = record.get("details")
-        if isinstance(details, str) and details.strip():
-            out["details"] = details.strip()[:400]
     spec = record.get("database_specific")
     if isinstance(spec, Mapping) and isinstance(spec.get("severity"), str):
         out["database_specific"] = {"severity": spec["severity"]}
@@ -78,7 +75,7 @@ def slim_record(record: Mapping[str, Any]) -> dict[str, Any]:
         affected.append({k: entry[k] for k in ("package", "ranges", "versions", "severity") if k in entry})
     out["affected"] = affected
     if isinstance(out.get("references"), list):
-        out["references"] = [r for r in out["references"] if isinstance(r, Mapping)][:20]
+        out["references"] = [r for r in out["references"] if isinstance(r, Mapping)][:MAX_RECORD_REFERENCES]
     return out
 
 
@@ -262,7 +259,8 @@ class AdvisoryDB:
             raise
         if meta.get("schema") != SCHEMA:
             conn.close()
-            raise sqlite3.DatabaseError(f"index schema {meta.get('schema')!r}, expected {SCHEMA!r}")
+            raise sqlite3.DatabaseError(f"built by another mlaudit version (index schema {meta.get('schema')!r}, "
+                                        f"this version reads {SCHEMA!r})")
         return cls(path, conn, meta)
 
     def count(self, key: str) -> int:
@@ -357,6 +355,11 @@ class AdvisoryStore:
         return DataSource(name="malicious packages", source=source, date=date,
                           records=self.mal_db.count("malicious"), stale=age is None or age > STALE_DAYS)
 
+    def age_days(self) -> int | None:
+        """Days since the advisory data's snapshot date (None when the date is unknown)."""
+        date = self.advisory_source().date
+        return _age_days(date) if date else None
+
     def stale_warning(self, *, online: bool = False) -> str | None:
         """The report's warning when the local advisory data is older than ``STALE_DAYS`` (None when fresh)."""
         src = self.advisory_source()
@@ -369,7 +372,8 @@ class AdvisoryStore:
             return (f"The local {which} is {how_old}; this run also asked the OSV API, so current advisories are "
                     "included. Run `mlaudit db update` to refresh the offline database.")
         return (f"The {which} is {how_old}: vulnerabilities published since then are not reported. "
-                "Run `mlaudit db update` to fetch the current OSV PyPI database (or use --online).")
+                "Run `mlaudit db update` to fetch OSV's current PyPI database (PYSEC, GHSA and MAL records), "
+                "or audit with --online.")
 
 
 def known_malicious(names: Iterable[str]) -> dict[str, list[str]]:

@@ -16,6 +16,9 @@ from packaging.version import Version
 from auditor.advisories.match import (
     Record,
     RecordMatch,
+    SeverityInfo,
+    SeveritySource,
+    combined_severity,
     compiled_entries,
     is_malicious_record,
     match_record,
@@ -27,7 +30,9 @@ from auditor.advisories.match import (
 from auditor.domain import Finding, Severity, canonical_name
 from auditor.kinds import FindingKind
 
-MAX_REFERENCES = 10
+MAX_REFERENCES = 100  # per finding, all records of the group together
+SUMMARY_LIMIT = 200
+MALICIOUS_SEVERITY_SOURCE = "malicious package: critical by convention (CONVENTIONS.md Severity)"
 
 
 def _ids_of(record: Record) -> set[str]:
@@ -89,7 +94,13 @@ def dedupe_records(records: Iterable[Record]) -> list[Record]:
 
 
 def best_upgrade(name: str, version: str, records: Sequence[Record]) -> str | None:
-    """The smallest ``fixed`` version above ``version`` that no (non-withdrawn) record of the package affects."""
+    """The smallest ``fixed`` version above ``version`` that no (non-withdrawn) record of the package affects.
+
+    A final release is what ``pip install -U`` would pick: the smallest clearing final release wins over a smaller
+    pre-release fix (``fixed: 23.10.0rc1``), unless only pre-releases clear (or the user is on one already).
+    Candidates are tried in version order and the search stops at the answer; the record that blocked the last
+    candidate is asked first (a package with a hundred advisories is usually held back by the same few).
+    """
     current = parse_version(version)
     candidates: set[str] = set()
     for record in records:
@@ -99,28 +110,53 @@ def best_upgrade(name: str, version: str, records: Sequence[Record]) -> str | No
                     parsed = parse_version(fixed)
                     if parsed is not None and (current is None or parsed > current):
                         candidates.add(fixed)
-    clearing = [c for c in sort_versions(candidates) if not any(record_affects(r, name, c) for r in records)]
-    # A final release is what ``pip install -U`` would pick: prefer the smallest clearing one over a smaller
-    # pre-release fix (``fixed: 23.10.0rc1``), unless only pre-releases clear (or the user is on one already).
     on_prerelease = current is not None and current.is_prerelease
-    finals = [c for c in clearing if not (parse_version(c) or _FINAL).is_prerelease]
-    if finals and not on_prerelease:
-        return finals[0]
-    return clearing[0] if clearing else None
+    order = list(records)
+    first_clearing: str | None = None
+    for candidate in sort_versions(candidates):
+        blocker = next((i for i, r in enumerate(order) if record_affects(r, name, candidate)), None)
+        if blocker is not None:
+            order.insert(0, order.pop(blocker))
+            continue
+        if on_prerelease or not (parse_version(candidate) or _FINAL).is_prerelease:
+            return candidate
+        first_clearing = first_clearing or candidate
+    return first_clearing
 
 
 _FINAL = Version("1")
 
 
 def _summary(record: Record) -> str:
+    """The record's summary, else the first line of its details, cut at a word (the full text is in ``details``)."""
     text = record.get("summary")
     if isinstance(text, str) and text.strip():
-        return text.strip()
+        return " ".join(text.split())
     details = record.get("details")
     if isinstance(details, str) and details.strip():
-        first = details.strip().splitlines()[0].strip()
-        return first if len(first) <= 200 else first[:197] + "..."
+        return cut_at_word(details.strip().splitlines()[0].strip(), SUMMARY_LIMIT)
     return "(no summary in the advisory)"
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """``text`` shortened to at most ``limit`` characters at a word boundary, with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    if space > limit // 2:
+        head = head[:space]
+    return head.rstrip(" ,;:.-") + "…"
+
+
+def _details(records: Iterable[Record]) -> str | None:
+    """The advisory's full text: the primary record's ``details``, else the first record of the group that has
+    one (aliases describe the same problem, so one text is shown once)."""
+    for record in records:
+        details = record.get("details")
+        if isinstance(details, str) and details.strip():
+            return details.strip()
+    return None
 
 
 def _references(records: Iterable[Record]) -> list[str]:
@@ -129,9 +165,29 @@ def _references(records: Iterable[Record]) -> list[str]:
         refs = record.get("references")
         for ref in refs if isinstance(refs, list) else []:
             url = ref.get("url") if isinstance(ref, dict) else None
-            if isinstance(url, str) and url not in out:
-                out.append(url)
+            if isinstance(url, str) and url.strip() and url.strip() not in out:
+                out.append(url.strip())
     return out[:MAX_REFERENCES]
+
+
+def _severity_evidence(infos: Sequence[SeverityInfo], chosen: SeverityInfo) -> dict[str, Any]:
+    """Evidence keys that say where the severity came from (and, for a merged finding, what the other ids said)."""
+    out: dict[str, Any] = {"severity_source": chosen.describe(),
+                           "severity": {"level": chosen.severity.value, "source": chosen.source.value}}
+    if chosen.source is not SeveritySource.NONE:
+        out["severity"]["record"] = chosen.record
+    if chosen.vector:
+        out["cvss"] = {"vector": chosen.vector, "score": chosen.score}
+    if chosen.other_vectors:
+        out["severity"]["other_vectors"] = [{"vector": v, "score": s} for v, s in chosen.other_vectors]
+    if chosen.word:
+        out["severity"]["word"] = chosen.word
+    others = [i for i in infos if i is not chosen and i.source is not SeveritySource.NONE]
+    if others:
+        out["severity"]["also"] = [{"record": i.record, "level": i.severity.value,
+                                    **({"vector": i.vector, "score": i.score} if i.vector else {"word": i.word})}
+                                   for i in others]
+    return out
 
 
 def vulnerability_findings(name: str, version: str, records: Sequence[Record]) -> list[Finding]:
@@ -152,8 +208,7 @@ def vulnerability_findings(name: str, version: str, records: Sequence[Record]) -
         aliases = sorted(ids - {primary.id})
         fixed = sort_versions({v for m in group for v in m.fixed_versions})
         sev_infos = [record_severity(m.record, name) for m in group]
-        rated = [s for s in sev_infos if s.source != "default"] or sev_infos
-        sev = max(rated, key=lambda s: s.severity.rank)
+        sev = combined_severity(sev_infos)
         summary = _summary(primary.record)
         if upgrade is not None:
             fix = f"upgrade to {upgrade}"
@@ -165,11 +220,8 @@ def vulnerability_findings(name: str, version: str, records: Sequence[Record]) -
             "matched_by": sorted({b for m in group for b in m.matched_by}),
             "ranges": [r for m in group for r in m.ranges],
             "records": [m.id for m in group],
-            "severity_source": sev.source if sev.source != "default" else "severity unknown (no CVSS vector or "
-                                                                          "severity in the record): default medium",
+            **_severity_evidence(sev_infos, sev),
         }
-        if sev.vector:
-            evidence["cvss"] = {"vector": sev.vector, "score": sev.score}
         findings.append(Finding(
             kind=FindingKind.VULNERABILITY,
             id=primary.id,
@@ -182,6 +234,7 @@ def vulnerability_findings(name: str, version: str, records: Sequence[Record]) -
             fixed_versions=fixed,
             check="advisories",
             summary=summary,
+            details=_details(m.record for m in group),
             references=_references(m.record for m in group),
         ))
     findings.sort(key=lambda f: f.id)
@@ -223,11 +276,12 @@ def malicious_findings(name: str, version: str, records: Sequence[Record]) -> li
             package=(name, version),
             aliases=sorted(ids - {primary.id}),
             evidence={"version_listed": bool(listed), "listed_in": listed, "records": [m.id for m in group],
-                      "published": primary.record.get("published")},
+                      "published": primary.record.get("published"), "severity_source": MALICIOUS_SEVERITY_SOURCE},
             fix=f"remove {name}; check for the package it imitates and rotate any credentials on machines that "
                 "installed it",
             check="malicious",
             summary=summary,
+            details=_details(m.record for m in group),
             references=_references(m.record for m in group),
         ))
     findings.sort(key=lambda f: f.id)

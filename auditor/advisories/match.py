@@ -14,8 +14,10 @@ invalid versions). Decisions documented here and in ``data/README.md``:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import lru_cache
 from typing import Any
 
@@ -24,7 +26,6 @@ from packaging.version import InvalidVersion, Version
 from auditor.domain import Severity, canonical_name
 
 ECOSYSTEM = "PyPI"
-DEFAULT_SEVERITY = Severity.MEDIUM  # a record with neither a CVSS vector nor a severity word
 
 Record = Mapping[str, Any]
 
@@ -162,26 +163,54 @@ def range_affects(events: Sequence[Mapping[str, Any]], version: Version) -> bool
     return compile_range(events).affects(version)
 
 
+# A version already written in PEP 440 normal form, without leading zeros: its equality key can be read off the
+# text. Anything else (epochs, local labels, separators, "v" prefixes, leading zeros) is parsed.
+_NORMAL_FORM = re.compile(r"(\d+(?:\.\d+)*)((?:(?:a|b|rc)\d+)?(?:\.post\d+)?(?:\.dev\d+)?)")
+_LEADING_ZERO = re.compile(r"(?<!\d)0\d")
+_TRAILING_ZEROS = re.compile(r"(?:\.0+)+$")
+
+
+@lru_cache(maxsize=65536)
+def equality_key(text: str) -> str | None:
+    """A string equal for exactly the PEP 440-equal public versions (``1.0`` = ``1.0.0`` = ``1.0+cpu``), ``None`` for
+    an invalid version. Why not ``Version`` objects: ``versions`` lists hold ~60,000 entries in a large audit, and
+    reading the key off normal-form text is several times cheaper than parsing and hashing each one."""
+    m = _NORMAL_FORM.fullmatch(text)
+    if m is not None and not _LEADING_ZERO.search(text):
+        return _TRAILING_ZEROS.sub("", m.group(1)) + m.group(2)
+    v = _public(text)
+    if v is None:
+        return None
+    release = _TRAILING_ZEROS.sub("", ".".join(str(n) for n in v.release))
+    suffix = "".join([f"{v.pre[0]}{v.pre[1]}" if v.pre else "", f".post{v.post}" if v.post is not None else "",
+                      f".dev{v.dev}" if v.dev is not None else ""])
+    return (f"{v.epoch}!" if v.epoch else "") + release + suffix
+
+
+def listing_key(text: str) -> str:
+    """How a version is looked up in a ``versions`` list: its equality key, or (an invalid version, which can only
+    match the same string) the text itself, marked so it cannot collide with a key."""
+    return equality_key(text) or "\0" + text
+
+
 @dataclass(frozen=True)
 class CompiledEntry:
-    """One ``affected`` entry for the package: its versions list as strings and as PEP 440 versions, its ranges."""
+    """One ``affected`` entry for the package: its ``versions`` list as listing keys, its ranges."""
 
-    strings: frozenset[str]
-    versions: frozenset[Version]
+    keys: frozenset[str]
     ranges: tuple[CompiledRange, ...]
 
-    def listed(self, version_text: str, version: Version | None) -> bool:
-        return version_text in self.strings or (version is not None and version in self.versions)
+    def listed(self, key: str) -> bool:
+        return key in self.keys
 
 
 def _compile_entry(entry: Mapping[str, Any]) -> CompiledEntry:
-    strings = frozenset(v for v in _as_list(entry.get("versions")) if isinstance(v, str))
-    versions = frozenset(p for v in strings if (p := _public(v)) is not None)
+    keys = frozenset(listing_key(v) for v in _as_list(entry.get("versions")) if isinstance(v, str))
     ranges: list[CompiledRange] = []
     for rng in _as_list(entry.get("ranges")):
         if isinstance(rng, Mapping) and rng.get("type") == "ECOSYSTEM":
             ranges.append(compile_range([e for e in _as_list(rng.get("events")) if isinstance(e, Mapping)]))
-    return CompiledEntry(strings, versions, tuple(ranges))
+    return CompiledEntry(keys, tuple(ranges))
 
 
 # Compiled forms keyed by the record object's identity; the cache holds the record itself so the id cannot be
@@ -223,12 +252,13 @@ def match_record(record: Record, name: str, version_text: str) -> RecordMatch | 
         return None
     name = canonical_name(name)
     version = _public(version_text)
+    key = listing_key(version_text)
     by_versions = False
     by_range = False
     fixed: set[str] = set()
     ranges: list[dict[str, Any]] = []
     for entry in compiled_entries(record, name):
-        if entry.listed(version_text, version):
+        if entry.listed(key):
             by_versions = True
         for rng in entry.ranges:
             fixed.update(rng.fixed)
@@ -246,8 +276,9 @@ def record_affects(record: Record, name: str, version_text: str) -> bool:
     if record.get("withdrawn"):
         return False
     version = _public(version_text)
+    key = listing_key(version_text)
     for entry in compiled_entries(record, canonical_name(name)):
-        if entry.listed(version_text, version):
+        if entry.listed(key):
             return True
         if version is not None and any(rng.affects(version) for rng in entry.ranges):
             return True
@@ -265,7 +296,9 @@ def sort_versions(versions: Iterable[str]) -> list[str]:
 # --- severity -------------------------------------------------------------------------------------------------
 
 
-def _cvss_score(vector: str) -> float | None:
+@lru_cache(maxsize=8192)
+def cvss_base_score(vector: str) -> float | None:
+    """The base score of a CVSS v3.x or v4 vector (``cvss`` library), ``None`` when the vector cannot be scored."""
     from cvss import CVSS3, CVSS4, CVSSError
 
     try:
@@ -273,46 +306,112 @@ def _cvss_score(vector: str) -> float | None:
             return float(CVSS4(vector).base_score)
         if vector.startswith("CVSS:3"):
             return float(CVSS3(vector).base_score)
-    except (CVSSError, ValueError, KeyError, IndexError, TypeError):
+    except (CVSSError, ValueError, KeyError, IndexError, TypeError, ArithmeticError):
         return None
     return None
 
 
+class SeveritySource(str, Enum):
+    """Where a finding's severity came from (CONVENTIONS.md "Severity")."""
+
+    CVSS = "cvss"  # a CVSS v3.x/v4 vector, scored
+    RECORD = "record"  # the record's own severity word (GHSA ``database_specific.severity``)
+    NONE = "none"  # no record of the finding carries a usable severity: ``unknown``
+
+
 @dataclass(frozen=True)
 class SeverityInfo:
+    """One record's severity and its provenance, for the finding's evidence."""
+
     severity: Severity
-    source: str  # "cvss", "record", "default"
+    source: SeveritySource
+    record: str = ""  # the id of the record that carried it
     score: float | None = None
     vector: str | None = None
+    word: str | None = None  # the severity word as written in the record
+    unusable: tuple[str, ...] = ()  # vectors or words present but not usable (unscorable, unknown word, CVSS v2)
+    other_vectors: tuple[tuple[str, float], ...] = ()  # the record's lower-scored vectors, (vector, score)
+
+    def describe(self) -> str:
+        """The evidence line: the vector and score, the word and where it was, or that there was none."""
+        if self.source is SeveritySource.CVSS:
+            text = f"{self.vector}: base score {self.score:.1f} ({self.severity.value}), from {self.record}"
+            if self.other_vectors:
+                text += " (the highest of its vectors; also " + ", ".join(
+                    f"{vector}: {score:.1f}" for vector, score in self.other_vectors) + ")"
+            return text
+        if self.source is SeveritySource.RECORD:
+            return f"severity {self.word!r} in {self.record} (database_specific.severity): {self.severity.value}"
+        text = "no severity in any record"
+        if self.unusable:
+            text += " (present but not usable: " + "; ".join(self.unusable) + ")"
+        return text
+
+
+def _vector_of(block: Mapping[str, Any]) -> str | None:
+    vector = block.get("score")
+    if not isinstance(vector, str) or not vector.strip():
+        return None
+    vector = vector.strip()
+    if not vector.startswith("CVSS:"):  # a bare metrics string under a typed block: the type says which
+        vector = ("CVSS:4.0/" if block.get("type") == "CVSS_V4" else "CVSS:3.1/") + vector
+    return vector
 
 
 def record_severity(record: Record, name: str | None = None) -> SeverityInfo:
-    """CONVENTIONS.md: from a CVSS v3/v4 base score; else the record's own severity word; else ``medium``."""
+    """CONVENTIONS.md: from a CVSS v3/v4 base score (the highest when a record has several vectors); else the
+    record's own severity word (GHSA ``database_specific.severity``, MODERATE = medium); else ``unknown``.
+
+    CVSS v2 vectors are not used (the conventions score v3/v4 only); they are named in the evidence instead.
+    """
+    rid = str(record.get("id", ""))
     blocks: list[Any] = list(_as_list(record.get("severity")))
     if name is not None:
         for entry in affected_entries(record, canonical_name(name)):
             blocks.extend(_as_list(entry.get("severity")))
-    best: SeverityInfo | None = None
+    scored: list[tuple[float, str]] = []
+    unusable: list[str] = []
     for block in blocks:
-        if not isinstance(block, Mapping) or block.get("type") not in ("CVSS_V3", "CVSS_V4"):
+        if not isinstance(block, Mapping):
             continue
-        vector = block.get("score")
-        if not isinstance(vector, str):
+        kind = block.get("type")
+        vector = _vector_of(block)
+        if vector is None:
             continue
-        if not vector.startswith("CVSS:"):  # a bare metrics string under a typed block: the type says which
-            vector = ("CVSS:4.0/" if block.get("type") == "CVSS_V4" else "CVSS:3.1/") + vector
-        score = _cvss_score(vector)
+        if kind not in ("CVSS_V3", "CVSS_V4"):
+            unusable.append(f"{rid}: {kind} {vector}")
+            continue
+        score = cvss_base_score(vector)
         if score is None:
+            unusable.append(f"{rid}: unscorable {vector}")
             continue
-        if best is None or (best.score or 0.0) < score:
-            best = SeverityInfo(Severity.from_cvss_score(score), "cvss", score, vector)
-    if best is not None:
-        return best
+        if (score, vector) not in scored:
+            scored.append((score, vector))
+    if scored:
+        # several vectors (v3.1 and v4 of one advisory often disagree): the highest counts, the gate fails closed
+        scored.sort(key=lambda sv: -sv[0])
+        score, vector = scored[0]
+        return SeverityInfo(Severity.from_cvss_score(score), SeveritySource.CVSS, rid, score, vector,
+                            other_vectors=tuple((v, s) for s, v in scored[1:]))
     spec = record.get("database_specific")
     word = spec.get("severity") if isinstance(spec, Mapping) else None
-    if isinstance(word, str):
+    if isinstance(word, str) and word.strip():
         try:
-            return SeverityInfo(Severity.parse(word), "record")
+            level = Severity.parse(word)
         except ValueError:
-            pass
-    return SeverityInfo(DEFAULT_SEVERITY, "default")
+            level = Severity.UNKNOWN
+        if level.known:
+            return SeverityInfo(level, SeveritySource.RECORD, rid, word=word.strip())
+        unusable.append(f"{rid}: severity word {word.strip()!r}")
+    return SeverityInfo(Severity.UNKNOWN, SeveritySource.NONE, rid, unusable=tuple(unusable))
+
+
+def combined_severity(infos: Sequence[SeverityInfo]) -> SeverityInfo:
+    """A merged finding's severity: the highest known across its records; ``unknown`` only when none has one.
+
+    A CVSS score beats a word at the same level (it is the more specific evidence)."""
+    known = [i for i in infos if i.severity.known]
+    if known:
+        return max(known, key=lambda i: (i.severity.rank, i.source is SeveritySource.CVSS, i.score or 0.0))
+    return SeverityInfo(Severity.UNKNOWN, SeveritySource.NONE, ",".join(i.record for i in infos),
+                        unusable=tuple(u for i in infos for u in i.unusable))

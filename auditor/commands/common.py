@@ -77,7 +77,9 @@ def add_input_args(parser: argparse.ArgumentParser) -> None:
                         help="bound on the whole run's network time in seconds (default 600)")
     parser.add_argument("--config", help="policy file (default: mlaudit.toml or [tool.mlaudit] in pyproject.toml)")
     parser.add_argument("--fail-on", choices=SEVERITY_CHOICES, default=None,
-                        help="exit 1 when a finding at or above this severity is not ignored (default: low)")
+                        help="exit 1 when a finding at or above this severity is not ignored (default: low); "
+                             "an advisory with no severity ('unknown') counts as high unless the policy sets "
+                             "unknown-severity")
     parser.add_argument("--require-complete", action="store_true",
                         help="exit 3 when anything could not be resolved or checked")
     parser.add_argument("--fetch-models", action="store_true",

@@ -42,6 +42,7 @@ def status_info() -> dict[str, Any]:
         "path": str(store.vulns_db.path),
         "source": adv.source,
         "date": adv.date,
+        "age_days": store.age_days(),
         "stale": adv.stale,
         "records": store.vulns_db.count("records"),
         "vulnerabilities": store.vulns_db.count("vulnerabilities"),
@@ -54,11 +55,18 @@ def status_info() -> dict[str, Any]:
     }
 
 
+def _age(info: dict[str, Any]) -> str:
+    age = info.get("age_days")
+    if age is None:
+        return "  (age unknown: treated as stale)"
+    return f"  ({age} days old{', stale' if info['stale'] else ''})"
+
+
 def _print_status(info: dict[str, Any]) -> None:
     lines = [
         f"database:        {info['database']} ({clean(info['path'])})",
         f"source:          {clean(str(info['source']))}",
-        f"snapshot date:   {info['date']}{'  (stale)' if info['stale'] else ''}",
+        f"snapshot date:   {info['date']}{_age(info)}",
         f"advisories:      {info['vulnerabilities']} records",
         f"malicious:       {info['malicious']['records']} MAL- records, {clean(str(info['malicious']['source']))}, "
         f"newest {info['malicious']['date']}",

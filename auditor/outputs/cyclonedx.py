@@ -20,6 +20,7 @@ import warnings
 import xml.etree.ElementTree as ET  # noqa: S405 - only parses the document we just generated ourselves
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from cyclonedx.contrib.hash.factories import HashTypeFactory
@@ -37,6 +38,7 @@ from cyclonedx.model.vulnerability import (
     VulnerabilityAdvisory,
     VulnerabilityRating,
     VulnerabilityReference,
+    VulnerabilityScoreSource,
     VulnerabilitySeverity,
     VulnerabilitySource,
 )
@@ -45,8 +47,9 @@ from cyclonedx.schema import OutputFormat, SchemaVersion
 from packageurl import PackageURL
 
 from auditor import __version__
-from auditor.domain import ROOT_NODE, Finding, ModelRef, Package, Report, canonical_name, model_node
+from auditor.domain import ROOT_NODE, Finding, ModelRef, Package, Report, Severity, canonical_name, model_node
 from auditor.graph import build_graph, finding_node
+from auditor.outputs.severity import cvss_score, cvss_vector, severity_source
 
 SCHEMA = SchemaVersion.V1_6
 CDX_NS = "http://cyclonedx.org/schema/bom/1.6"
@@ -400,7 +403,24 @@ def _metadata_properties(report: Report) -> list[Property]:
 
 # --------------------------------------------------------------------------------------------------- VEX
 
-_SEVERITY = {s: VulnerabilitySeverity(s) for s in ("critical", "high", "medium", "low", "info")}
+MAX_DETAIL = 100_000
+_SEVERITY = {s: VulnerabilitySeverity(s.value) for s in Severity}  # CycloneDX has ``unknown`` too
+
+
+def _ratings(finding: Finding, source: VulnerabilitySource) -> list[VulnerabilityRating]:
+    """The finding's severity; with the CVSS vector and score that decided it when one did (the VEX reader can
+    re-score it), and ``unknown`` as ``unknown`` (never a guessed level)."""
+    vector = cvss_vector(finding)
+    score = cvss_score(finding)
+    if vector and score is not None:
+        method = (VulnerabilityScoreSource.CVSS_V4 if vector.startswith("CVSS:4")
+                  else VulnerabilityScoreSource.CVSS_V3_1 if vector.startswith("CVSS:3.1")
+                  else VulnerabilityScoreSource.CVSS_V3)
+        return [VulnerabilityRating(source=source, severity=_SEVERITY[finding.severity], method=method,
+                                    score=Decimal(str(score)), vector=vector)]
+    justification = severity_source(finding)
+    return [VulnerabilityRating(source=source, severity=_SEVERITY[finding.severity],
+                                justification=_short(justification, 1000) if justification else None)]
 
 
 def _vulnerabilities(report: Report, refs: dict[str, str]) -> list[Vulnerability]:
@@ -438,14 +458,21 @@ def _vulnerability(finding: Finding, target: str | None, key: str) -> Vulnerabil
         id=finding.id,
         source=source,
         references=references,
-        ratings=[VulnerabilityRating(source=source, severity=_SEVERITY[finding.severity.value])],
+        ratings=_ratings(finding, source),
         description=_short(finding.summary or finding.message, 2000),
-        detail=_short(finding.message, 2000) if finding.summary else None,
+        detail=_detail(finding),
         recommendation=_short(recommendation, 1000) if recommendation else None,
         advisories=advisories,
         affects=[BomTarget(ref=target)] if target else [],
         properties=props,
     )
+
+
+def _detail(finding: Finding) -> str | None:
+    """The advisory's full text when it has one (bounded only against hostile sizes), else the message."""
+    if finding.details:
+        return _short(finding.details, MAX_DETAIL)
+    return _short(finding.message, 2000) if finding.summary else None
 
 
 def _id_source(identifier: str) -> str:

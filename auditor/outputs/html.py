@@ -5,8 +5,13 @@ through jinja2 autoescaping, as element text or quoted attribute values. The pag
 (it reads the table rows and their ``data-*`` attributes), so there is no JSON-in-``<script>`` to break out of.
 
 Risk score (0-100, shown in the summary): the sum of per-finding weights over active (not ignored) findings,
-critical 40, high 20, medium 8, low 2, info 0, capped at 100. It is a triage hint for humans, never the gate: the
-gate is ``--fail-on``. An incomplete audit shows the score as a lower bound ("≥ N").
+critical 40, high 20, medium 8, low 2, info 0 (``unknown`` weighs what the gate counts it as: high unless the
+policy says otherwise), capped at 100. It is a triage hint for humans, never the gate: the gate is ``--fail-on``.
+An incomplete audit shows the score as a lower bound ("≥ N").
+
+Advisories: each finding shows its summary once, the advisory's full text in a collapsed ``<details>`` (never cut),
+its references as links (only ``http(s)`` URLs become links, with ``rel="noopener noreferrer"``; anything else
+stays text), and where its severity came from.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ import markupsafe
 from auditor import __version__
 from auditor.domain import ROOT_NODE, Finding, Report, Severity
 from auditor.graph import build_graph
+from auditor.outputs.severity import gate_note, severity_source
 from auditor.resources import templates_dir
 
 SEVERITY_WEIGHT = {Severity.CRITICAL: 40, Severity.HIGH: 20, Severity.MEDIUM: 8, Severity.LOW: 2, Severity.INFO: 0}
+_LINKABLE = re.compile(r"https?://[^\s<>\"'`\\^{}|]+", re.IGNORECASE)
 MAX_TREE_DEPTH = 50
 MAX_TREE_NODES = 5000
 
@@ -44,7 +51,8 @@ def _finalize(value: object) -> object:
 
 def risk_score(report: Report) -> int:
     """See module docstring: weighted sum of active findings, capped at 100."""
-    return min(100, sum(SEVERITY_WEIGHT[f.severity] for f in report.active_findings()))
+    return min(100, sum(SEVERITY_WEIGHT[f.severity.gate_level(report.unknown_severity)]
+                        for f in report.active_findings()))
 
 
 def risk_label(score: int) -> str:
@@ -109,6 +117,8 @@ def context(report: Report) -> dict[str, Any]:
         "kinds": sorted(Counter(f.kind for f in active).items()),
         "all_kinds": sorted({f.kind for f in report.findings}),
         "findings": [_finding_row(f) for f in sorted(report.findings, key=lambda f: -f.severity.rank)],
+        "gate_note": gate_note(report),
+        "unknown_weight": SEVERITY_WEIGHT[Severity.UNKNOWN.gate_level(report.unknown_severity)],
         "active_count": len(active),
         "ignored_count": len(report.findings) - len(active),
         "failing_count": len(failing),
@@ -151,10 +161,17 @@ def _finding_row(finding: Finding) -> dict[str, Any]:
                     else json.dumps(finding.evidence, indent=2, ensure_ascii=False, default=str, sort_keys=True))
     subject = finding.subject
     text = " ".join([finding.id, *finding.aliases, finding.kind, subject, finding.message, finding.fix or ""])
+    summary = finding.summary if finding.summary and finding.summary not in finding.message else None
+    details = finding.details if finding.details and finding.details.strip() not in (
+        finding.summary or "", finding.message) else None
     return {
         "f": finding,
         "subject": subject,
         "rank": finding.severity.rank,
+        "summary": summary,
+        "details": details,
+        "references": [{"url": url, "link": bool(_LINKABLE.fullmatch(url))} for url in finding.references],
+        "severity_source": severity_source(finding),
         "paths": [" → ".join(p) for p in finding.paths],
         "location": str(finding.location) if finding.location else "",
         "evidence": evidence[:4000],

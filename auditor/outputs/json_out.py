@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from auditor import __version__
-from auditor.domain import SCHEMA_VERSION, Report
+from auditor.domain import SCHEMA_VERSION, Report, Severity
 
 
 def report_dict(report: Report) -> dict[str, Any]:
@@ -36,6 +36,7 @@ def report_dict(report: Report) -> dict[str, Any]:
             "excluded": len(report.excluded),
             "accounting": report.ledger.counts(),
             "fail_on": report.fail_on.value if report.fail_on else None,
+            "unknown_severity_gates_as": Severity.UNKNOWN.gate_level(report.unknown_severity).value,
             "failed": bool(failing),
             **({"provenance": report.provenance_summary} if report.provenance_summary is not None else {}),
             **({"hashes": report.hash_summary} if report.hash_summary is not None else {}),

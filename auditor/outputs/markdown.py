@@ -12,12 +12,13 @@ from collections import Counter
 
 from auditor import __version__
 from auditor.domain import Report, Severity
+from auditor.outputs.severity import gate_note, severity_source
 
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 MAX_FINDINGS_PER_SEVERITY = 200
-ICON = {Severity.CRITICAL: "🟥", Severity.HIGH: "🟧", Severity.MEDIUM: "🟨", Severity.LOW: "🟦",
-        Severity.INFO: "⬜"}
+ICON = {Severity.CRITICAL: "🟥", Severity.HIGH: "🟧", Severity.UNKNOWN: "❔", Severity.MEDIUM: "🟨",
+        Severity.LOW: "🟦", Severity.INFO: "⬜"}
 
 
 def esc(value: object, limit: int = 500) -> str:
@@ -57,6 +58,10 @@ def render(report: Report) -> str:
         lines.append(f"**❌ Failed:** {len(failing)} finding(s) at or above `{report.fail_on.value}`.")
     elif report.fail_on is not None:
         lines.append(f"**✅ Passed:** no active finding at or above `{report.fail_on.value}`.")
+    note = gate_note(report)
+    if note:
+        lines.append("")
+        lines.append(f"**❔ Unknown severity:** {esc(note)}.")
     if not report.complete:
         lines.append("")
         lines.append("**⚠️ Incomplete:** some inputs could not be checked.")
@@ -89,6 +94,9 @@ def render(report: Report) -> str:
                 details += "<br>via " + esc(" → ".join(f.paths[0]), 300)
             if f.location is not None:
                 details += "<br>at " + code(str(f.location))
+            source = severity_source(f)
+            if source:
+                details += "<br>severity: " + esc(source, 300)
             ids = code(f.id) + (" (" + ", ".join(code(a) for a in f.aliases[:3]) + ")" if f.aliases else "")
             lines.append(f"| {ids} | {esc(f.kind)} | {esc(f.subject)} | {details} | {esc(f.fix or '', 200)} |")
         if len(group) > MAX_FINDINGS_PER_SEVERITY:

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from auditor import __version__
 from auditor.domain import Finding, Location, Report, Severity
+from auditor.outputs.severity import cvss_score, severity_source
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 LEVEL = {
@@ -27,7 +28,9 @@ LEVEL = {
     Severity.LOW: "note",
     Severity.INFO: "note",
 }
-# GitHub code scanning ranks security alerts by this numeric property (CVSS-like scale).
+# GitHub code scanning ranks security alerts by this numeric property (CVSS-like scale): the finding's own CVSS
+# base score when one decided its severity, else a value inside the level's band. ``unknown`` gets none: code
+# scanning then shows the alert by its ``level`` instead of inventing a number.
 SECURITY_SEVERITY = {
     Severity.CRITICAL: "9.5",
     Severity.HIGH: "8.0",
@@ -35,6 +38,18 @@ SECURITY_SEVERITY = {
     Severity.LOW: "3.0",
     Severity.INFO: "0.0",
 }
+
+
+def level_of(severity: Severity, report: Report) -> str:
+    """SARIF ``level``; ``unknown`` takes the level of what the gate counts it as (``error`` by default)."""
+    return LEVEL[severity.gate_level(report.unknown_severity)]
+
+
+def security_severity(finding: Finding, severity: Severity) -> str | None:
+    score = cvss_score(finding)
+    if score is not None and finding.severity is severity:
+        return f"{score:.1f}"
+    return SECURITY_SEVERITY.get(severity)
 
 
 def render(report: Report) -> str:
@@ -71,7 +86,10 @@ def sarif_dict(report: Report) -> dict[str, Any]:
 def rule_severity(report: Report, rule_id: str) -> Severity:
     """The highest severity among a rule's findings: a rule's default level must not understate any result."""
     levels = [f.severity for f in report.findings if f.id == rule_id]
-    return max(levels, key=lambda s: s.rank) if levels else Severity.INFO
+    known = [s for s in levels if s.known]
+    if known:
+        return max(known, key=lambda s: s.rank)
+    return Severity.UNKNOWN if levels else Severity.INFO
 
 
 def _rule(finding: Finding, report: Report) -> dict[str, Any]:
@@ -82,13 +100,16 @@ def _rule(finding: Finding, report: Report) -> dict[str, Any]:
         "name": _rule_name(finding),
         "shortDescription": {"text": _limit(short, 1000)},
         "fullDescription": {"text": _limit(finding.summary or finding.message, 4000)},
-        "defaultConfiguration": {"level": LEVEL[severity]},
+        "defaultConfiguration": {"level": level_of(severity, report)},
         "properties": {
             "tags": ["security", "supply-chain", finding.kind],
-            "security-severity": SECURITY_SEVERITY[severity],
             "kind": finding.kind,
+            "severity": severity.value,
         },
     }
+    score = security_severity(finding, severity)
+    if score is not None:
+        rule["properties"]["security-severity"] = score
     if finding.aliases:
         rule["properties"]["aliases"] = list(finding.aliases)
     helps = []
@@ -118,13 +139,16 @@ def _result(finding: Finding, index: int, report: Report) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ruleId": finding.id,
         "ruleIndex": index,
-        "level": LEVEL[finding.severity],
+        "level": level_of(finding.severity, report),
         "message": {"text": _limit(text, 8000)},
         "locations": [_location(finding, report)],
         "partialFingerprints": {"mlauditFinding/v1": _fingerprint(finding, subject)},
         "properties": {"kind": finding.kind, "severity": finding.severity.value, "subject": subject,
                        "aliases": list(finding.aliases), "paths": [list(p) for p in finding.paths]},
     }
+    source = severity_source(finding)
+    if source:
+        result["properties"]["severitySource"] = source
     if finding.ignored is not None:
         result["suppressions"] = [{"kind": "external", "status": "accepted", "justification": finding.ignored}]
     return result

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from auditor.domain import Finding, Report, Severity
+from auditor.outputs.severity import gate_note, severity_basis
 from auditor.textsafe import clean
 
 MESSAGE_LIMIT = 200
@@ -22,6 +23,7 @@ MAX_EXCLUDED_SHOWN = 10
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold white on red",
     Severity.HIGH: "bold red",
+    Severity.UNKNOWN: "bold magenta",
     Severity.MEDIUM: "yellow",
     Severity.LOW: "cyan",
     Severity.INFO: "dim",
@@ -96,7 +98,9 @@ def _print_finding(finding: Finding, console: Console) -> None:
     A list reads at any terminal width; a four-column table folded every cell into slivers at 80 columns.
     """
     aliases = f" [dim]({_s(', '.join(finding.aliases[:4]))})[/]" if finding.aliases else ""
-    console.print(f"  [bold]{_s(finding.subject)}[/]  {_s(finding.kind)} {_s(finding.id)}{aliases}")
+    basis = severity_basis(finding)
+    basis_txt = f"  [dim]\\[{_s(basis)}][/]" if basis else ""
+    console.print(f"  [bold]{_s(finding.subject)}[/]  {_s(finding.kind)} {_s(finding.id)}{aliases}{basis_txt}")
     console.print(f"      {_s(_headline_message(finding), MESSAGE_LIMIT + 10)}")
     if finding.paths and len(finding.paths[0]) > 2:
         console.print("      [dim]via " + _s(" → ".join(finding.paths[0]), 400) + "[/]")
@@ -119,6 +123,9 @@ def _verdict(report: Report) -> Text:
         text = Text(f"{len(active)} finding(s) below the failure threshold ({summary})", style="yellow")
     else:
         text = Text("No findings in what was checked.", style="green")
+    note = gate_note(report)
+    if note and active:
+        text.append(f"  ({note})", style="magenta")
     if not complete:
         text.append("  INCOMPLETE: some inputs could not be checked (see above).", style="bold yellow")
     return text

@@ -32,8 +32,39 @@ def test_aliasing_records_become_one_finding() -> None:
     # 1.5 fixes the first advisory but is still inside the second: the smallest clearing upgrade is 2.0
     assert merged.fix == "upgrade to 2.0" and findings[1].fix == "upgrade to 2.0"
     assert merged.fixed_versions == ["1.5"]
-    assert findings[1].evidence["severity_source"].startswith("severity unknown")
-    assert findings[1].severity is Severity.MEDIUM
+    assert merged.evidence["severity_source"] == (
+        "severity 'HIGH' in GHSA-aaaa-bbbb-cccc (database_specific.severity): high")
+    assert findings[1].evidence["severity_source"] == "no severity in any record"
+    assert findings[1].severity is Severity.UNKNOWN  # never shown as medium
+
+
+def test_highest_known_severity_across_a_merged_findings_ids() -> None:
+    v3_medium = [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:L/I:L/A:N"}]  # 5.4
+    pysec = adv("PYSEC-2020-1", [{"introduced": "0"}, {"fixed": "1.5"}], ["GHSA-aaaa-bbbb-cccc"], severity=v3_medium)
+    ghsa = adv("GHSA-aaaa-bbbb-cccc", [{"introduced": "0"}, {"fixed": "1.5"}], ["PYSEC-2020-1"],
+               database_specific={"severity": "CRITICAL"})
+    bare = adv("OSV-2020-1", [{"introduced": "0"}, {"fixed": "1.5"}], ["PYSEC-2020-1"])
+    (finding,) = vulnerability_findings("demo", "1.0", [bare, pysec, ghsa])
+    assert finding.severity is Severity.CRITICAL
+    sev = finding.evidence["severity"]
+    assert (sev["source"], sev["record"], sev["word"]) == ("record", "GHSA-aaaa-bbbb-cccc", "CRITICAL")
+    assert sev["also"] == [{"record": "PYSEC-2020-1", "level": "medium", "score": 5.4,
+                            "vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:L/I:L/A:N"}]
+    # the same level from a vector and a word: the vector is the more specific evidence
+    ghsa["database_specific"] = {"severity": "MODERATE"}
+    (finding,) = vulnerability_findings("demo", "1.0", [bare, pysec, ghsa])
+    assert finding.severity is Severity.MEDIUM and finding.evidence["cvss"]["score"] == 5.4
+
+
+def test_full_text_and_references_are_kept_whole() -> None:
+    long_line = "word " * 80  # a details text with no summary: the summary is its first line, cut at a word
+    record = adv("A-1", [{"introduced": "0"}], details=long_line.strip() + "\n\nsecond paragraph",
+                 references=[{"type": "WEB", "url": f"https://example.invalid/{i}"} for i in range(30)])
+    del record["summary"]
+    (finding,) = vulnerability_findings("demo", "1.0", [record])
+    assert finding.details == long_line.strip() + "\n\nsecond paragraph"
+    assert finding.summary is not None and finding.summary.endswith("word…") and len(finding.summary) <= 200
+    assert len(finding.references) == 30
 
 
 def test_upgrade_skips_versions_affected_by_other_advisories() -> None:

@@ -136,7 +136,13 @@ def test_sort_versions_puts_invalid_last() -> None:
     ([{"type": "CVSS_V2", "score": "AV:N/AC:L/Au:N/C:P/I:P/A:P"}], {"severity": "moderate"}, Severity.MEDIUM,
      "record"),
     ([{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N"}], None, Severity.INFO, "cvss"),
-    ([], None, Severity.MEDIUM, "default"),
+    ([], None, Severity.UNKNOWN, "none"),  # never a guessed default
+    ([], {"severity": "UNKNOWN"}, Severity.UNKNOWN, "none"),
+    ([], {"severity": "whatever"}, Severity.UNKNOWN, "none"),
+    ([{"type": "CVSS_V2", "score": "AV:N/AC:L/Au:N/C:C/I:C/A:C"}], None, Severity.UNKNOWN, "none"),  # v2 not used
+    # v3.1 (7.8, high) and v4 (5.4, medium) of one advisory disagree: the higher counts
+    ([{"type": "CVSS_V4", "score": "CVSS:4.0/AV:L/AC:L/AT:P/PR:L/UI:P/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"},
+      {"type": "CVSS_V3", "score": "CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H"}], None, Severity.HIGH, "cvss"),
 ])
 def test_severity(severity: list[dict[str, str]], spec: dict[str, str] | None, expected: Severity,
                   source: str) -> None:
@@ -162,3 +168,31 @@ def test_several_affected_entries_for_one_package() -> None:
     assert hits["2.0"] is not None and hits["2.0"].matched_by == ("versions",)
     assert hits["1.5"] is None and hits["3.0"] is None
     assert match_record(record, "demo-extra", "9") is not None
+
+
+def test_severity_source_says_where_it_came_from() -> None:
+    both = {"id": "X-1", "affected": [], "severity": [
+        {"type": "CVSS_V4", "score": "CVSS:4.0/AV:L/AC:L/AT:P/PR:L/UI:P/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"},
+        {"type": "CVSS_V3", "score": "CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H"}]}
+    info = record_severity(both)
+    assert (info.score, info.vector) == (7.8, "CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H")
+    assert info.describe() == ("CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H: base score 7.8 (high), from X-1 "
+                               "(the highest of its vectors; also "
+                               "CVSS:4.0/AV:L/AC:L/AT:P/PR:L/UI:P/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N: 5.4)")
+    word = record_severity({"id": "GHSA-1", "affected": [], "database_specific": {"severity": "MODERATE"}})
+    assert word.describe() == "severity 'MODERATE' in GHSA-1 (database_specific.severity): medium"
+    none = record_severity({"id": "PYSEC-1", "affected": [],
+                            "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:X"}]})
+    assert none.severity is Severity.UNKNOWN
+    assert none.describe() == "no severity in any record (present but not usable: PYSEC-1: unscorable CVSS:3.1/AV:X)"
+
+
+@pytest.mark.parametrize(("a", "b", "equal"), [
+    ("1.0", "1.0.0", True), ("1.0+cpu", "1", True), ("01.0", "1", True), ("1.0RC1", "1.0rc1", True),
+    ("1.0-1", "1.0.post1", True), ("v1.0", "1.0", True), ("2019.01.01", "2019.1.1", True), ("0.0", "0", True),
+    ("1!1.0", "1.0", False), ("1.0a1", "1.0", False), ("1.0.dev0", "1.0", False), ("1.10", "1.1", False),
+])
+def test_versions_list_matches_pep440_equal_spellings(a: str, b: str, equal: bool) -> None:
+    record = {"id": "X-3", "affected": [{"package": {"name": "demo", "ecosystem": "PyPI"}, "versions": [a]}]}
+    hit = match_record(record, "demo", b)
+    assert (hit is not None and hit.matched_by == ("versions",)) is equal

@@ -161,3 +161,29 @@ def test_range_agrees_with_reference(events: list[dict[str, str]], candidate: st
 @given(events=ordered_st, candidate=candidate_st)
 def test_range_agrees_with_reference_fuzz(events: list[dict[str, str]], candidate: str) -> None:
     assert range_affects(events, Version(candidate)) == reference(events, Version(candidate))
+
+
+version_piece = st.one_of(st.sampled_from(["0", "00", "01", "1", "10", "2019", ".", "-", "_", "a", "b", "rc", "c",
+                                           "post", "dev", "+", "!", "v", "alpha", "pre", "r", "cpu", "1!"]),
+                          st.integers(min_value=0, max_value=30).map(str))
+version_text = st.lists(version_piece, min_size=1, max_size=8).map("".join)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(version_text, version_text)
+def test_equality_key_agrees_with_pep440_equality(a: str, b: str) -> None:
+    """The ``versions``-list shortcut: two strings share an equality key exactly when their public PEP 440
+    versions are equal, and only invalid versions have none."""
+    from auditor.advisories.match import equality_key
+
+    def public(text: str) -> Version | None:
+        try:
+            return Version(Version(text).public)
+        except InvalidVersion:
+            return None
+
+    pa, pb = public(a), public(b)
+    ka, kb = equality_key(a), equality_key(b)
+    assert (ka is None) == (pa is None) and (kb is None) == (pb is None)
+    if pa is not None and pb is not None:
+        assert (ka == kb) == (pa == pb), (a, b, ka, kb)

@@ -58,8 +58,10 @@ def test_embedded_index_is_reused_and_fingerprinted(store: AdvisoryStore) -> Non
     path = ensure_embedded_db()
     assert path.name.startswith("embedded-") and path == store.vulns_db.path
     assert ensure_embedded_db() == path
-    assert store.advisory_source().records == 2661
-    assert store.advisory_source().stale  # the shipped snapshot is from 2024
+    # 7,080 records in the shipped file; 38 alias a MAL- id and are indexed as malicious-package records
+    assert store.advisory_source().records == 7042 and store.vulns_db.count("malicious") == 6509 + 38
+    assert store.advisory_source().date == "2026-07-23"
+    assert store.advisory_source().stale  # more than 30 days old on any day these tests can run
     warning = store.stale_warning()
     assert warning is not None and "mlaudit db update" in warning
 
@@ -108,7 +110,7 @@ def test_checks_on_large_input(shared_dir: Path) -> None:
     assert all(f.check == "advisories" and f.fix for f in findings)
     assert messages  # progress text was reported
     (source,) = [s for s in report.data_sources if s.name == "advisories"]
-    assert (source.date, source.records, source.stale) == ("2024-10-10", 2661, True)
+    assert (source.date, source.records, source.stale) == ("2026-07-23", 7042, True)
     assert sum("mlaudit db update" in w for w in report.warnings) == 1
 
 
@@ -143,3 +145,52 @@ def test_withdrawn_mal_record_is_not_malicious() -> None:
     mal = {"id": "MAL-2024-77", "withdrawn": "2024-05-01T00:00:00Z",
            "affected": [{"package": {"name": "demo", "ecosystem": "PyPI"}, "versions": ["1.0"]}]}
     assert malicious_findings("demo", "1.0", [mal]) == []
+
+
+def test_new_shipped_data_is_reindexed_on_first_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A release with new advisory data (or a new index layout) gets a new fingerprint: the first audit builds a new
+    index from it and removes the stale one, so nobody keeps matching against the previous snapshot."""
+    import gzip
+
+    from auditor.advisories import db
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    advisories, malicious, meta = folder / "pypa-osv.jsonl.gz", folder / "mal.jsonl.gz", folder / "db-meta.json"
+
+    def ship(record_id: str, date: str) -> None:
+        record = {"id": record_id, "affected": [{"package": {"name": "demo", "ecosystem": "PyPI"},
+                                                 "versions": ["1.0"]}]}
+        advisories.write_bytes(gzip.compress(json.dumps(record).encode() + b"\n"))
+        malicious.write_bytes(gzip.compress(b""))
+        meta.write_text(json.dumps({"commit_date": f"{date}T00:00:00+00:00", "commit": "c" * 40,
+                                    "licence": "CC-BY-4.0"}))
+
+    monkeypatch.setattr(db, "embedded_sources", lambda: (advisories, malicious, meta))
+    cache = tmp_path / "cache"
+    ship("PYSEC-OLD-1", "2024-10-10")
+    old = db.ensure_embedded_db(cache)
+    ship("PYSEC-NEW-1", "2026-07-23")
+    new = db.ensure_embedded_db(cache)
+    assert new != old and not old.exists() and [p.name for p in cache.glob("embedded-*.sqlite")] == [new.name]
+    opened = db.AdvisoryDB.open(new)
+    assert [r["id"] for r in opened.lookup("demo", malicious=False)] == ["PYSEC-NEW-1"]
+    assert opened.meta["date"] == "2026-07-23"
+    assert db.ensure_embedded_db(cache) == new  # and reused from then on
+
+
+def test_updated_db_from_another_version_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An updated database written by an mlaudit with another index layout is not read half-right: the shipped
+    snapshot is used and the warning says what happened and what to run."""
+    import sqlite3
+
+    from auditor.advisories.db import build_index, updated_db_path
+
+    monkeypatch.setenv("MLAUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    build_index(updated_db_path(), [{"id": "GHSA-x", "affected": []}], {"kind": "updated", "source": "t"})
+    with sqlite3.connect(updated_db_path()) as conn:
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
+    store = open_store()
+    assert not store.updated
+    (warning,) = store.warnings
+    assert "built by another mlaudit version" in warning and "mlaudit db update" in warning

@@ -137,7 +137,8 @@ def test_env_url_and_missing_file(cache: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_status_embedded(cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_db("status") == 0
     out = capsys.readouterr().out
-    assert "embedded" in out and "2024-10-10" in out and "mlaudit db update" in out
+    assert "embedded" in out and "snapshot date:   2026-07-23  (" in out and "days old, stale)" in out
+    assert "mlaudit db update" in out and "7042 records" in out
 
 
 def test_cli_exit_code_and_freshness(cache: Path) -> None:

@@ -29,6 +29,7 @@ MD = "a|b`c`<b>bold</b>"
 GENERATED_AT = "2026-11-23T12:00:00+00:00"
 SHA_A = "a" * 64
 SHA_B = "b" * 64
+CVSS_HIGH = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"
 
 
 def fixture_report(*, vex: bool = False) -> Report:
@@ -87,7 +88,25 @@ def fixture_report(*, vex: bool = False) -> Report:
                 paths=[["demo-project 1.2.0", "flask 2.0.1", "werkzeug 2.0.0"]],
                 fix="upgrade werkzeug to 2.2.3", fixed_versions=["2.2.3"], check="advisories",
                 summary="High resource usage when parsing multipart form data",
-                evidence={"matched_by": "range"}),
+                details="Werkzeug's multipart form data parser will parse an unlimited number of parts, "
+                        "including file parts.\n\nParts can be a small amount of bytes, but each requires CPU "
+                        "time to parse and may use more memory as Python data.",
+                references=["https://example.invalid/advisories/PYSEC-2023-62",
+                            f"https://example.invalid/x?q={ATTR}", "javascript:alert(1)"],
+                evidence={"matched_by": ["range"], "cvss": {"vector": CVSS_HIGH, "score": 7.5},
+                          "severity": {"level": "high", "source": "cvss", "record": "PYSEC-2023-62"},
+                          "severity_source": f"{CVSS_HIGH}: base score 7.5 (high), from PYSEC-2023-62"}),
+        Finding(kind="vulnerability", id="PYSEC-2099-1", severity=Severity.UNKNOWN,
+                message="PYSEC-2099-1: torch.load runs code from a crafted checkpoint even with weights_only",
+                package=("torch", "2.0.0"), location=Location(req, 7), aliases=["CVE-2099-0001"],
+                fix="no fixed version", check="advisories",
+                summary="torch.load runs code from a crafted checkpoint even with weights_only",
+                details="A fictional advisory for the renderers: its record carries no CVSS vector and no "
+                        "severity word, so its severity is unknown.\n\nThe full text is shown whole, once, "
+                        f"and stays text: {SCRIPT}",
+                references=["https://example.invalid/pytorch/advisories/1"],
+                evidence={"matched_by": ["range"], "severity": {"level": "unknown", "source": "none"},
+                          "severity_source": "no severity in any record"}),
         Finding(kind="vulnerability", id="PYSEC-2021-66", severity=Severity.MEDIUM,
                 message="jinja2 3.0.0 is affected by PYSEC-2021-66", package=("jinja2", "3.0.0"),
                 location=Location(req, 3), paths=[["demo-project 1.2.0", "flask 2.0.1", "jinja2 3.0.0"]],

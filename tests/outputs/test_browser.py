@@ -93,10 +93,16 @@ def test_hostile_strings_stay_inert_and_rows_are_all_there(page: Path, tmp_path:
     assert not [a for _, a in tags if any(name.startswith("on") for name in a)]
     assert [t for t, _ in tags if t == "script"] == ["script"]  # only the report's own script
     rows = _finding_rows(dom)
-    assert len(rows) == 7
+    assert len(rows) == 8
     hidden = [r for r in rows if " hidden" in r]
     assert len(hidden) == 1 and 'data-ignored="1"' in hidden[0]  # ignored findings are hidden by default
-    assert 'data-visible="6"' in dom
+    assert 'data-visible="7"' in dom
+    # advisory references are the page's only outbound links, each without opener or referrer; the full text
+    # sits in a closed <details>
+    links = [a for t, a in tags if t == "a" and not (a.get("href") or "#").startswith("#")]
+    assert links and all(a.get("rel") == "noopener noreferrer" and (a.get("href") or "").startswith("https://")
+                         for a in links)
+    assert [a for t, a in tags if t == "details" and a.get("class") == "advisory-text" and "open" not in a]
 
 
 def test_query_string_filters_apply_on_load(page: Path, tmp_path: Path) -> None:
@@ -107,7 +113,10 @@ def test_query_string_filters_apply_on_load(page: Path, tmp_path: Path) -> None:
     visible = [r for r in _finding_rows(dom) if " hidden" not in r]
     assert len(visible) == 1 and 'data-kind="vulnerability"' in visible[0]
     dom = _dom(page, "?kind=vulnerability&ignored=1", tmp_path)
-    assert 'data-visible="2"' in dom
+    assert 'data-visible="3"' in dom
+    dom = _dom(page, "?severity=unknown", tmp_path)
+    visible = [r for r in _finding_rows(dom) if " hidden" not in r]
+    assert len(visible) == 1 and 'data-severity="unknown"' in visible[0]
 
 
 def test_screenshot(page: Path, tmp_path: Path) -> None:

@@ -113,7 +113,7 @@ def test_vulnerabilities_only_with_vex() -> None:
     doc = json.loads(render_json(fixture_report(vex=True)))
     refs = {c["bom-ref"] for c in doc["components"]}
     vulns = doc["vulnerabilities"]
-    assert len(vulns) == 6
+    assert len(vulns) == 7
     werkzeug = next(v for v in vulns if v["id"] == "PYSEC-2023-62")
     assert werkzeug["affects"] == [{"ref": "pkg:pypi/werkzeug@2.0.0"}]
     assert werkzeug["ratings"][0]["severity"] == "high"

@@ -63,11 +63,13 @@ def test_hostile_strings_are_escaped_everywhere() -> None:
 
 
 def test_self_contained_and_offline() -> None:
+    """Nothing is loaded from elsewhere; the only outbound links are advisory references a reader may follow."""
     parsed = _parse(render(fixture_report()))
-    for _tag, attrs in parsed.tags:
-        for name in ("src", "href"):
-            value = attrs.get(name)
-            assert value is None or value.startswith("#"), (name, value)
+    for tag, attrs in parsed.tags:
+        assert attrs.get("src") is None, (tag, attrs)
+        href = attrs.get("href")
+        if href is not None and not href.startswith("#"):
+            assert tag == "a" and href.startswith("https://") and attrs.get("rel") == "noopener noreferrer"
     csp = [a for t, a in parsed.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
     assert csp and "default-src 'none'" in (csp[0]["content"] or "")
 
@@ -76,14 +78,14 @@ def test_findings_table_tree_models_and_skipped() -> None:
     report = fixture_report()
     parsed = _parse(render(report))
     rows = [a for t, a in parsed.tags if t == "tr" and "finding" in (a.get("class") or "")]
-    assert len(rows) == len(report.findings) == 6
+    assert len(rows) == len(report.findings) == 7
     assert sum(1 for a in rows if a["data-ignored"] == "1") == 1
     assert {a["data-severity"] for a in rows} == {s.value for s in Severity}
     assert sum(1 for t, a in parsed.tags if t == "tr" and a.get("class") == "model") == 3
     assert sum(1 for t, a in parsed.tags if t == "tr" and a.get("class") == "skipped") == 2
     text = " ".join(parsed.text)
     assert "demo-project 1.2.0 → flask 2.0.1 → werkzeug 2.0.0" in text  # dependency path
-    assert "upgrade werkzeug to 2.2.3" in text and '"matched_by": "range"' in text  # fix and evidence
+    assert "upgrade werkzeug to 2.2.3" in text and '"matched_by": [' in text  # fix and evidence
     assert "INCOMPLETE" in text and "stale" in text and "(2026-11-20, 3 day(s) before this run)" in text
     tree_items = [a for t, a in parsed.tags if t == "li" and "kind-" in (a.get("class") or "")]
     assert len(tree_items) == 8  # one per graph edge below the root (no node repeated in this graph)
@@ -114,7 +116,45 @@ def test_risk_score(severities: list[Severity], score: int, label: str) -> None:
 
 
 def test_incomplete_score_is_a_lower_bound() -> None:
-    assert 'id="risk-score">≥ 70<' in render(fixture_report())
+    # critical 40 + high 20 + unknown 20 (counted as high) + medium 8 + low 2 = 90 (the ignored medium is not)
+    assert 'id="risk-score">≥ 90<' in render(fixture_report())
+
+
+def test_unknown_severity_is_its_own_level_and_weighs_what_the_gate_counts() -> None:
+    report = empty_report()
+    report.findings.append(Finding(kind="vulnerability", id="X-1", severity=Severity.UNKNOWN, message="m"))
+    assert risk_score(report) == 20
+    report.unknown_severity = Severity.LOW  # policy: unknown-severity = "low"
+    assert risk_score(report) == 2
+    parsed = _parse(render(report))
+    cards = {a["data-severity"] for t, a in parsed.tags if t == "div" and "data-severity" in a}
+    assert cards == {s.value for s in Severity}  # the header counts every level, unknown included
+    (row,) = [a for t, a in parsed.tags if t == "tr" and "finding" in (a.get("class") or "")]
+    assert row["data-severity"] == "unknown"
+    page = render(report)
+    assert '<td data-sort="3"><span class="sev sev-unknown">unknown</span></td>' in page
+    assert "count as low for the gate" in " ".join(parsed.text)
+
+
+def test_advisory_text_references_and_severity_source() -> None:
+    page = render(fixture_report())
+    parsed = _parse(page)
+    text = "".join(parsed.text)
+    pysec = next(f for f in fixture_report().findings if f.id == "PYSEC-2023-62")
+    assert pysec.details is not None
+    assert text.count(pysec.details) == 1  # the full text, whole and once
+    assert text.count(pysec.summary or "?") == 1 and page.count("full advisory text") == 2
+    details = [t for t, _ in parsed.tags if t == "details"]
+    assert details  # collapsible
+    links = [a for t, a in parsed.tags if t == "a" and not (a.get("href") or "#").startswith("#")]
+    assert [a["href"] for a in links] == ["https://example.invalid/advisories/PYSEC-2023-62",
+                                          "https://example.invalid/pytorch/advisories/1"]
+    assert all(a["rel"] == "noopener noreferrer" for a in links)
+    # a reference that is not a plain http(s) URL (quotes, javascript:) stays text, escaped
+    assert "javascript:alert(1)" in text and 'href="javascript' not in page
+    assert "severity: CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H: base score 7.5 (high)" in text
+    assert "severity: no severity in any record" in text
+    assert "1 finding(s) with no severity in any record count as high for the gate (fail closed)" in text
 
 
 def test_repeated_nodes_are_listed_once_more_not_expanded() -> None:

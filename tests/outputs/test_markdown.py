@@ -21,10 +21,14 @@ def _cells(row: str) -> list[str]:
 
 def test_summary_and_groups_in_severity_order() -> None:
     text = render(fixture_report())
-    assert "**❌ Failed:** 2 finding(s) at or above `high`." in text
+    assert "**❌ Failed:** 3 finding(s) at or above `high`." in text  # the unknown one fails closed
+    assert "**❔ Unknown severity:** 1 finding(s) with no severity in any record count as high" in text
     assert "**⚠️ Incomplete:**" in text
     headings = re.findall(r"^### \S+ (\w+) \((\d+)\)$", text, flags=re.M)
-    assert headings == [("Critical", "1"), ("High", "1"), ("Medium", "1"), ("Low", "1"), ("Info", "1")]
+    assert headings == [("Critical", "1"), ("High", "1"), ("Unknown", "1"), ("Medium", "1"), ("Low", "1"),
+                        ("Info", "1")]
+    assert "| ❔ unknown | 1 |" in text
+    assert "severity: no severity in any record" in text and "base score 7.5 (high)" in text
     assert "PYSEC-2021-66" in text.split("Ignored by policy")[1]  # ignored: listed apart, not in the groups
     assert "`PYSEC-2021-66`" not in text.split("Ignored by policy")[0]
 

@@ -195,3 +195,43 @@ def test_require_safetensors_and_attestation_raise_notes() -> None:
                                                      Severity.HIGH]
     assert "require-safetensors" in report.findings[0].message
     assert len(report.failing_findings()) == 4
+
+
+@pytest.mark.parametrize(("unknown_as", "threshold", "fails"), [
+    (None, Severity.HIGH, True),  # fail closed: unknown counts as high
+    (None, Severity.CRITICAL, False),
+    (None, Severity.UNKNOWN, True),  # --fail-on unknown: at or above where unknown ranks (high)
+    (Severity.MEDIUM, Severity.HIGH, False),  # unknown-severity = "medium"
+    (Severity.MEDIUM, Severity.MEDIUM, True),
+    (Severity.CRITICAL, Severity.CRITICAL, True),
+    (Severity.INFO, Severity.LOW, False),
+])
+def test_unknown_severity_gates_as_high_unless_the_policy_says(unknown_as: Severity | None, threshold: Severity,
+                                                               fails: bool) -> None:
+    report = _report(_finding(severity=Severity.UNKNOWN), fail_on=threshold)
+    apply_policy(report, Policy(unknown_severity=unknown_as), TODAY)
+    assert bool(report.failing_findings()) is fails
+    assert report.findings[0].severity is Severity.UNKNOWN  # the gate never rewrites the level itself
+
+
+def test_fail_on_unknown_with_known_findings() -> None:
+    """``--fail-on unknown`` is "fail at the level unknown counts as": high findings fail, medium ones do not."""
+    report = _report(_finding("A", Severity.HIGH), _finding("B", Severity.MEDIUM), fail_on=Severity.UNKNOWN)
+    apply_policy(report, Policy(), TODAY)
+    assert [f.id for f in report.failing_findings()] == ["A"]
+
+
+def test_unknown_severity_key(tmp_path: Path) -> None:
+    _write(tmp_path, "mlaudit.toml", 'fail-on = "unknown"\nunknown-severity = "Moderate"\n')
+    policy = load_policy(tmp_path)
+    assert policy.fail_on is Severity.UNKNOWN and policy.unknown_severity is Severity.MEDIUM
+    assert load_policy(None).unknown_severity is None
+
+
+@pytest.mark.parametrize("value", ['"unknown"', '"severe"', "3"])
+def test_unknown_severity_must_be_a_known_level(tmp_path: Path, value: str) -> None:
+    path = _write(tmp_path, "mlaudit.toml", f'fail-on = "high"\nunknown-severity = {value}\n')
+    with pytest.raises(ConfigError) as info:
+        load_policy(tmp_path)
+    assert "'unknown-severity'" in str(info.value) and "critical, high, medium, low, info" in str(info.value)
+    assert (info.value.file, info.value.line, info.value.exit_code) == (str(path), 2, EXIT_USAGE)

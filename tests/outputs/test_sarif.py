@@ -50,7 +50,7 @@ def test_rule_per_id_and_message_repeats_the_id() -> None:
     doc = json.loads(render(fixture_report()))
     rules = doc["runs"][0]["tool"]["driver"]["rules"]
     rule_ids = [r["id"] for r in rules]
-    assert len(rule_ids) == len(set(rule_ids)) == 5  # MLA-UNSAFE-PICKLE appears twice but is one rule
+    assert len(rule_ids) == len(set(rule_ids)) == 6  # MLA-UNSAFE-PICKLE appears twice but is one rule
     for result in doc["runs"][0]["results"]:
         assert result["ruleId"] in result["message"]["text"]
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
@@ -94,3 +94,22 @@ def test_fingerprints_are_stable_and_distinct() -> None:
         if f.location is not None:
             f.location = type(f.location)(f.location.file, (f.location.line or 0) + 10)
     assert [r["partialFingerprints"] for r in json.loads(render(moved))["runs"][0]["results"]] == first
+
+
+def test_severity_levels_scores_and_unknown() -> None:
+    doc = json.loads(render(fixture_report()))
+    rules = {r["id"]: r for r in doc["runs"][0]["tool"]["driver"]["rules"]}
+    results = {r["ruleId"]: r for r in doc["runs"][0]["results"]}
+    # the CVSS base score that decided the severity is the rule's security-severity
+    assert rules["PYSEC-2023-62"]["properties"]["security-severity"] == "7.5"
+    assert results["PYSEC-2023-62"]["properties"]["severitySource"].startswith("CVSS:3.1/")
+    # unknown: no invented number, its own severity name, and the level of what the gate counts it as
+    unknown = rules["PYSEC-2099-1"]
+    assert "security-severity" not in unknown["properties"] and unknown["properties"]["severity"] == "unknown"
+    assert unknown["defaultConfiguration"]["level"] == "error" == results["PYSEC-2099-1"]["level"]
+    assert results["PYSEC-2099-1"]["properties"]["severity"] == "unknown"
+    report = fixture_report()
+    report.unknown_severity = Severity.LOW
+    lowered = {r["ruleId"]: r for r in json.loads(render(report))["runs"][0]["results"]}
+    assert lowered["PYSEC-2099-1"]["level"] == "note"
+    assert rules["MLA-TYPOSQUAT"]["properties"]["security-severity"] == "9.5"  # no CVSS: the level's band

@@ -28,7 +28,7 @@ import io
 import re
 import tarfile
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,6 +138,8 @@ class LocalIndex:
         self.server: LoopbackServer | None = None
         self._status: int | None = None
         self._delay = 0.0
+        self._authorization: str | None = None
+        self.refused: list[Request] = []  # requests answered 401 for lacking the required credentials
 
     # -- content ---------------------------------------------------------------------------------------------
     def add_wheel(self, name: str, version: str, requires: Sequence[str] = (), *, python_tag: str = "py3",
@@ -169,6 +171,26 @@ class LocalIndex:
         """Every request sleeps ``seconds`` before answering until ``healthy()``."""
         self._delay = seconds
 
+    def require_credentials(self, user: str, token: str) -> None:
+        """A private index: every request must carry ``Authorization: Basic user:token``, else 401 (and the
+        request is kept in ``refused``). Serve it as ``http://user:token@127.0.0.1:PORT/simple``."""
+        self._authorization = "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
+
+    def authorised(self, req: Request) -> bool:
+        if self._authorization is None:
+            return True
+        return {k.lower(): v for k, v in req.headers.items()}.get("authorization") == self._authorization
+
+    def guarded(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
+        """``handler`` behind the credential check (for extra routes a test adds to ``server``)."""
+        def check(req: Request) -> Response:
+            if not self.authorised(req):
+                self.refused.append(req)
+                return Response(401, b"credentials required",
+                                {"Content-Type": "text/plain", "WWW-Authenticate": 'Basic realm="private"'})
+            return handler(req)
+        return check
+
     def healthy(self) -> None:
         self._status = None
         self._delay = 0.0
@@ -178,9 +200,9 @@ class LocalIndex:
     def serve(self) -> Iterator[str]:
         """Start the server; yield the simple index URL (no trailing slash). Stopping it = index down."""
         server = LoopbackServer()
-        server.route("GET", r"/simple/?", self._root_page)
-        server.route("GET", r"/simple/(?P<name>[^/]+)/?", self._project_page)
-        server.route("GET", r"/files/(?P<file>[^/]+)", self._file)
+        server.route("GET", r"/simple/?", self.guarded(self._root_page))
+        server.route("GET", r"/simple/(?P<name>[^/]+)/?", self.guarded(self._project_page))
+        server.route("GET", r"/files/(?P<file>[^/]+)", self.guarded(self._file))
         self.server = server
         with server:
             yield f"{server.url}/simple"
