@@ -173,7 +173,7 @@ class UvResolver:
                 raise ResolutionError(f"uv could not resolve the requirements: {msg.clean(run.stderr)}")
         else:
             raise ResolutionError(f"resolution still failing after {MAX_ROUNDS} rounds of removing culprits")
-        if self.unresolved or self.unclaimed or self.options.offline:
+        if self.unresolved or self.options.offline:  # pins audited as given; offline, what the cache lacks
             return self._finish([])
         reasons = "; ".join(f"{s.requirement}: {s.reason}" for s in self.skipped[:5])
         hosts = ", ".join(host_of(u) for u in self.indexes.all_urls()) or "the resolver's default index"
