@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from auditor.domain import Edge, Package, Report, canonical_name
 from auditor.ledger import Item, ItemKind, Outcome
 from auditor.resolve.base import Resolution
+from auditor.resolve.fallback import SOURCE as FALLBACK_SOURCE
 from auditor.sources.project import Profile
 
 PROFILE_ITEMS = (ItemKind.INPUT_FILE, ItemKind.REQUIREMENT, ItemKind.LOCKED_PACKAGE, ItemKind.LOCK_SECTION)
@@ -65,16 +66,20 @@ def assemble(report: Report, runs: list[ProfileRun]) -> None:
             seen.add(key)
             report.edges.append(Edge(parent, child, requirement=edge.requirement, marker=edge.marker,
                                      origin=edge.origin))
-    for name in sorted(multi):
+    for name in sorted(_multi_version_names(report, pinned_only=True)):
         report.warnings.append(_conflict_warning(report, name))
     report.profiles = [{"name": r.profile.name, "files": list(r.profile.files),
                         "packages": len(r.resolution.packages) if r.resolution else 0,
                         "status": "failed" if r.failure else "audited"} for r in runs]
 
 
-def _multi_version_names(report: Report) -> set[str]:
+def _multi_version_names(report: Report, *, pinned_only: bool = False) -> set[str]:
+    """Names the report holds at several versions (``pinned_only``: counting only versions some input pinned or a
+    resolution chose, not the sdist-only release reported beside a binary-only fallback)."""
     counts: dict[str, int] = {}
     for package in report.packages.values():
+        if pinned_only and package.source == FALLBACK_SOURCE:
+            continue
         counts[package.name] = counts.get(package.name, 0) + 1
     return {name for name, n in counts.items() if n > 1}
 
@@ -89,7 +94,7 @@ def _node(node: str, primary: dict[str, Package], multi: set[str]) -> str:
 
 
 def _conflict_warning(report: Report, name: str) -> str:
-    versions = [p for p in report.packages.values() if p.name == name]
+    versions = [p for p in report.packages.values() if p.name == name and p.source != FALLBACK_SOURCE]
     parts = []
     for package in versions:
         where = str(package.location) if package.location else ", ".join(package.profiles) or package.source

@@ -62,6 +62,9 @@ def resolve(src: SourceResult, options: AuditOptions, ctx: AuditContext) -> Reso
         from auditor.resolve.pipfallback import pip_resolve
 
         result = pip_resolve(requirements, constraints, options, indexes)
+    from auditor.resolve.fallback import find_fallbacks
+
+    find_fallbacks(result, requirements, ctx)
     result.skipped = [*skipped, *result.skipped]
     result.packages = [*src.packages, *kept_pins, *result.packages]
     result.edges = [*src.edges, *result.edges]

@@ -47,7 +47,13 @@ _PATTERNS: list[tuple[str, re.Pattern[str], str]] = [
     (NO_VERSION, re.compile(rf"there is no version of {_NAME}{_VERSION}"), "no such version on the index"),
     (PYTHON, re.compile(rf"{_NAME}{_VERSION} depends on Python(?P<what>[^\s,]+)"),
      "needs Python{what}, not the target version"),
+    (NO_VERSION, re.compile(rf"only {_NAME}==(?P<what>[^\s,]+) is available and you require"),
+     "no version on the index satisfies it (only {what} is available)"),
 ]
+# "... we can conclude that you require bcrypt>=3.1.3. And because you require bcrypt<3, ...": a requirement of the
+# user that conflicts with what another requirement needs.
+_NEEDED_RE = re.compile(rf"conclude that you require {_NAME}(?P<a>[=<>!~][^\s,]*(?:,[=<>!~][^\s,]*)*)\.?\s+"
+                        rf"And because you require (?P<name2>[A-Za-z0-9._-]+)(?P<b>[=<>!~][^\s,]*(?:,[=<>!~][^\s,]*)*)")
 _CONFLICT_RE = re.compile(rf"you require {_NAME}(?P<a>[=<>!~][^\s,]*) and (?P<name2>[A-Za-z0-9._-]+)(?P<b>[=<>!~][^\s,]*)")
 _URL_RE = re.compile(r"Failed to (?:download|fetch|build)[^`]*`(?P<name>[^\s`@]+) @ (?P<url>[^`\s]+)`")
 _GENERIC_RE = re.compile(rf"Because {_NAME}{_VERSION} (?P<what>has an? [^,]+?|is [^,]+?) and you require")
@@ -88,6 +94,12 @@ def find_culprits(stderr: str) -> list[Culprit]:
             name = canonical_name(m["name"])
             reason = f"conflicting requirements: {name}{m['a']} and {name}{m['b']}"
             found[(CONFLICT, name)] = Culprit(name, CONFLICT, reason)
+    for m in _NEEDED_RE.finditer(stderr):
+        name = canonical_name(m["name"])
+        if name == canonical_name(m["name2"]) and plausible_name(name):
+            needed, given = m["a"].rstrip("."), m["b"].rstrip(".")
+            reason = f"conflicts with what the other requirements need: {name}{needed} is required, {name}{given} given"
+            found.setdefault((CONFLICT, name), Culprit(name, CONFLICT, reason))
     for m in _URL_RE.finditer(stderr):
         name = canonical_name(m["name"])
         last = [ln for ln in stderr.strip().splitlines() if "cause:" in ln]

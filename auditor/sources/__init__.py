@@ -18,6 +18,7 @@ from auditor.options import AuditOptions
 from auditor.sources import detect
 from auditor.sources.base import SourceResult
 from auditor.sources.markers import marker_holds, target_environment
+from auditor.sources.textfile import read_text
 
 __all__ = ["SourceResult", "account", "load_environment", "load_inputs", "load_file"]
 
@@ -35,6 +36,8 @@ def load_inputs(paths: list[str], options: AuditOptions) -> SourceResult:
 def load_file(path: str, options: AuditOptions) -> SourceResult:
     """One input file, by kind (``detect.kind_of``), with every input item registered (``account``)."""
     kind = detect.kind_of(path)
+    if kind != detect.REQUIREMENTS and not read_text(path).strip():
+        raise InputError(f"empty file: nothing is declared or locked here (supported: {detect.SUPPORTED})", file=path)
     result = _loader(kind)(path, options)
     if not result.kinds:
         result.kinds = [kind] * max(1, len(result.files))

@@ -51,7 +51,7 @@ def load_pdm_lock(path: str, options: AuditOptions) -> SourceResult:
     legacy_files = table(metadata.get("files"), path, "[metadata.files]")
     env = target_environment(options.python_version, options.platform)
     candidates: list[Candidate] = []
-    deps_of: dict[int, list[Edge]] = {}
+    deps_of: dict[tuple[str, str], list[Edge]] = {}  # by (name, version): an extras entry adds its own
     sections = [str(g) for g in as_list(metadata.get("groups")) if isinstance(g, str)]
     for i, raw in enumerate(array(data.get("package"), path, "[[package]]")):
         line = lines[i] if i < len(lines) else None
@@ -85,13 +85,16 @@ def load_pdm_lock(path: str, options: AuditOptions) -> SourceResult:
         marker = entry.get("marker") if isinstance(entry.get("marker"), str) else None
         pkg.markers = marker
         candidates.append(Candidate(pkg, marker))
-        deps_of[id(pkg)] = _edges(entry, name, path, line)
+        deps_of.setdefault((name, version), []).extend(_edges(entry, name, path, line))
     chosen, skipped = choose_versions(candidates, env, conflicts_are_skipped=False)
     result.skipped.extend(skipped)
     result.packages.extend(chosen)
     register_sections(result, path, sections)
+    locked = {pkg.name for pkg in chosen}
     for pkg in chosen:
-        result.edges.extend(deps_of.get(id(pkg), []))
+        for edge in deps_of.get((pkg.name, pkg.version), []):
+            if edge.child[len("pypi:"):] in locked and edge not in result.edges:  # not: deps for other targets
+                result.edges.append(edge)
     pyproject = sibling(path, "pyproject.toml")
     direct = declared_names(pyproject) if pyproject else None
     mark_direct(result, direct)

@@ -90,7 +90,7 @@ def load_project(paths: list[str], options: AuditOptions) -> Project:
         elif not Path(path).exists():
             raise InputError("no such file or directory", file=path)
         else:
-            found.append((path, path))
+            found.append((path, _relative(path, options.project_dir) if options.project_dir else path))
     for file, name in found:
         real = os.path.realpath(file)
         if real in seen:  # the same file named twice (or found by two directories) is one profile
@@ -111,10 +111,12 @@ def load_project(paths: list[str], options: AuditOptions) -> Project:
 
 
 def _relative(file: str, directory: str) -> str:
+    """``file`` as a path inside ``directory`` (the profile's name), or as given when it lies elsewhere."""
     try:
-        return os.path.relpath(file, directory)
+        rel = os.path.relpath(os.path.abspath(file), os.path.abspath(directory))
     except ValueError:  # another drive on Windows
         return file
+    return file if rel.startswith("..") else rel
 
 
 def _add_profiles(project: Project, name: str, result: SourceResult) -> None:
