@@ -31,7 +31,8 @@ sys.path.insert(0, str(REPO))
 from auditor.resolve.pipfallback import pip_platforms  # noqa: E402
 from bench._common import PINS, AnchorUnavailable, anchor_venv, ratio, row, run_measured, write_json  # noqa: E402
 
-INPUTS = REPO.parent / "shared" / "eval" / "inputs"
+INPUTS = next((base / "shared" / "eval" / "inputs" for base in (REPO.parent, REPO.parent.parent)
+               if (base / "shared" / "eval" / "inputs").is_dir()), REPO.parent / "shared" / "eval" / "inputs")
 PIP_AUDIT_VERSION = PINS["pip-audit"]
 PYTHON_VERSION = "3.11"
 UV_PLATFORM = "x86_64-manylinux_2_28"
