@@ -12,11 +12,28 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
+CACHEDIR_TAG = (b"Signature: 8a477f597d28d172789f06886806bc55\n"
+                b"# This file is a cache directory tag created by mlaudit.\n"
+                b"# For information about cache directory tags, see https://bford.info/cachedir/\n")
+
+
+def cache_root() -> Path:
+    """Where mlaudit's cache lives (``MLAUDIT_CACHE_DIR`` or the platform's user cache dir); not created."""
+    override = os.environ.get("MLAUDIT_CACHE_DIR")
+    return Path(override) if override else Path(user_cache_dir("mlaudit"))
+
 
 def cache_dir() -> Path:
-    override = os.environ.get("MLAUDIT_CACHE_DIR")
-    path = Path(override) if override else Path(user_cache_dir("mlaudit"))
+    """mlaudit's cache (advisory index, resolver cache, ...), created on first use and tagged as a cache
+    directory (https://bford.info/cachedir/) so that backup tools leave it out."""
+    path = cache_root()
     path.mkdir(parents=True, exist_ok=True)
+    tag = path / "CACHEDIR.TAG"
+    if not tag.exists():
+        try:
+            atomic_write(tag, CACHEDIR_TAG)
+        except OSError:  # a read-only cache location still works; only the tag is missing
+            pass
     return path
 
 

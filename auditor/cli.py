@@ -16,7 +16,14 @@ from types import ModuleType
 
 from auditor import __version__
 from auditor.commands import COMMAND_MODULES
-from auditor.commands.common import add_input_args, add_output_args, emit, options_from_args, progress_display
+from auditor.commands.common import (
+    add_input_args,
+    add_output_args,
+    emit,
+    options_from_args,
+    print_service_failures,
+    progress_display,
+)
 from auditor.errors import EXIT_INCOMPLETE, EXIT_USAGE, MlauditError
 from auditor.textsafe import clean
 
@@ -74,7 +81,8 @@ def run_audit_command(args: argparse.Namespace) -> int:
     options = options_from_args(args)
     with progress_display(args) as progress:
         report = run_audit(options, progress)
-    emit(report, args)
+    emit(report, args)  # written even when a service failed: the report says what was not checked
+    print_service_failures(report)
     return exit_code_for(report)
 
 

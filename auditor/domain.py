@@ -179,10 +179,12 @@ class Package:
     metadata: dict[str, Any] = field(default_factory=dict)  # summary, license, home page, authors, ...
     properties: dict[str, str] = field(default_factory=dict)  # check results surfaced in SBOMs
     resolved: bool = True  # False: audited from its pin only (could not be resolved/built)
+    profiles: list[str] = field(default_factory=list)  # dependency profiles holding this version (when several)
+    node: str = ""  # graph node, version-qualified by ``Report.add_package`` when the name has several versions
 
     @property
     def node_id(self) -> str:
-        return package_node(self.name)
+        return self.node or package_node(self.name)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -196,14 +198,16 @@ class Package:
             "artifacts": [a.to_json() for a in self.artifacts],
             "metadata": dict(self.metadata),
             "properties": dict(self.properties),
+            **({"profiles": list(self.profiles)} if self.profiles else {}),
         }
 
 
 ROOT_NODE = "root"
 
 
-def package_node(name: str) -> str:
-    return f"pypi:{canonical_name(name)}"
+def package_node(name: str, version: str | None = None) -> str:
+    """``pypi:name``; ``pypi:name@version`` for a name the report holds at several versions."""
+    return f"pypi:{canonical_name(name)}" + (f"@{version}" if version is not None else "")
 
 
 def model_node(repo_id: str, kind: str = "model") -> str:
@@ -305,6 +309,7 @@ class Finding:
     summary: str | None = None
     details: str | None = None  # the advisory's full text (OSV ``details``), shown once and whole by the HTML report
     references: list[str] = field(default_factory=list)
+    profiles: list[str] = field(default_factory=list)  # the dependency profiles it applies to (when several)
 
     def __post_init__(self) -> None:
         # A kind outside the contract is a programming error, caught where the finding is made, not in an output.
@@ -352,6 +357,8 @@ class Finding:
         out["check"] = self.check
         if self.ignored is not None:
             out["ignored"] = self.ignored
+        if self.profiles:
+            out["profiles"] = list(self.profiles)
         return out
 
 
@@ -401,7 +408,9 @@ class Report:
     inputs: list[str] = field(default_factory=list)
     root_name: str = "project"
     root_version: str | None = None
-    packages: dict[str, Package] = field(default_factory=dict)  # keyed by PEP 503 name
+    # Keyed by PEP 503 name; a name held at several versions (two profiles pin it differently) is keyed
+    # ``name@version`` for each of them, and its graph nodes are version-qualified (``Report.add_package``).
+    packages: dict[str, Package] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
     models: list[ModelRef] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
@@ -425,6 +434,8 @@ class Report:
     fail_on: Severity | None = None
     unknown_severity: Severity = Severity.HIGH  # policy: the level an ``unknown`` severity gates as (fail closed)
     generated_at: str | None = None  # ISO timestamp; outputs may normalise it for golden files
+    # pipeline: the dependency profiles audited ({name, files, packages, status}); one profile is the usual case
+    profiles: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -449,20 +460,49 @@ class Report:
         return self.skipped
 
     def add_package(self, package: Package) -> Package:
-        """Insert or merge a package (the first pin wins the version; direct-ness and hashes accumulate)."""
+        """Insert a package, or merge it into the entry of the same name *and version* (direct-ness, hashes,
+        profiles accumulate). A second version of a name gets an entry of its own: both are audited, and both are
+        keyed ``name@version`` with version-qualified graph nodes so that edges and paths stay unambiguous."""
         key = canonical_name(package.name)
         package.name = key
-        existing = self.packages.get(key)
-        if existing is None:
+        existing = self.package_for(key, package.version)
+        if existing is not None:
+            existing.direct = existing.direct or package.direct
+            for h in package.hashes:
+                if h not in existing.hashes:
+                    existing.hashes.append(h)
+            for profile in package.profiles:
+                if profile not in existing.profiles:
+                    existing.profiles.append(profile)
+            if existing.location is None:
+                existing.location = package.location
+            return existing
+        first = self.packages.get(key)
+        if first is None and not any(p.name == key for p in self.packages.values()):
             self.packages[key] = package
             return package
-        existing.direct = existing.direct or package.direct
-        for h in package.hashes:
-            if h not in existing.hashes:
-                existing.hashes.append(h)
-        if existing.location is None:
-            existing.location = package.location
-        return existing
+        if first is not None:  # the name's first version: now one of several, so qualified too
+            del self.packages[key]
+            first.node = package_node(key, first.version)
+            self.packages[f"{key}@{first.version}"] = first
+        package.node = package_node(key, package.version)
+        self.packages[f"{key}@{package.version}"] = package
+        return package
+
+    def package_for(self, name: str, version: str) -> Package | None:
+        """The entry of ``name`` at ``version`` (PEP 503 name), if the report holds it."""
+        key = canonical_name(name)
+        single = self.packages.get(key)
+        if single is not None:
+            return single if single.version == version else None
+        return self.packages.get(f"{key}@{version}")
+
+    def package_at(self, node: str) -> Package | None:
+        """The package behind a graph node id."""
+        for package in self.packages.values():
+            if package.node_id == node:
+                return package
+        return None
 
     def active_findings(self) -> list[Finding]:
         return [f for f in self.findings if f.ignored is None]

@@ -10,7 +10,7 @@ from collections import deque
 
 import networkx as nx
 
-from auditor.domain import ROOT_NODE, Finding, Location, Report, canonical_name, model_node, package_node
+from auditor.domain import ROOT_NODE, Finding, Location, Report, model_node, package_node
 
 MAX_PATHS = 3
 
@@ -83,9 +83,11 @@ def label_path(graph: nx.DiGraph, path: list[str]) -> list[str]:
     return [str(graph.nodes[n].get("label", n)) if n in graph else n for n in path]
 
 
-def finding_node(finding: Finding) -> str | None:
+def finding_node(finding: Finding, report: Report | None = None) -> str | None:
+    """The graph node a finding is about (``report`` given: the version-qualified node where a name has several)."""
     if finding.package is not None:
-        return package_node(finding.package[0])
+        package = report.package_for(*finding.package) if report is not None else None
+        return package.node_id if package is not None else package_node(finding.package[0])
     if finding.model is not None:
         repo_id = finding.model[0]
         return model_node(repo_id, "model")
@@ -95,7 +97,7 @@ def finding_node(finding: Finding) -> str | None:
 def attach_paths(report: Report, graph: nx.DiGraph) -> None:
     """Fill ``paths`` and, where a check left it empty, ``location`` (the direct requirement's input line)."""
     for finding in report.findings:
-        node = finding_node(finding)
+        node = finding_node(finding, report)
         if node is None:
             continue
         if node not in graph and finding.model is not None:
@@ -111,7 +113,7 @@ def _direct_location(report: Report, id_paths: list[list[str]]) -> Location | No
     for path in id_paths:
         for node in path[1:2] if len(path) > 1 else path:
             if node.startswith("pypi:"):
-                package = report.packages.get(canonical_name(node[len("pypi:"):]))
+                package = report.package_at(node)
                 if package is not None and package.location is not None:
                     return package.location
             for ref in report.models:

@@ -61,6 +61,10 @@ class Item:
     outcome: Outcome = Outcome.PENDING
     reason: str | None = None
     not_checked: list[str] = field(default_factory=list)
+    # What the item names, for the reconciliation that marks it audited (not part of the JSON contract):
+    package: str | None = None  # PEP 503 name of the package the item brings in
+    version: str | None = None  # its exact version, when the input fixes one (a lock entry, an ``==`` pin)
+    profile: str | None = None  # the dependency profile the item belongs to
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,6 +94,14 @@ class Ledger:
 
     def __init__(self) -> None:
         self._items: list[Item] = []
+        self._ids: set[int] = set()
+        self._by_line: dict[tuple[ItemKind, str, int], list[Item]] = {}
+
+    def _append(self, item: Item) -> None:
+        self._items.append(item)
+        self._ids.add(id(item))
+        if item.file and item.line:
+            self._by_line.setdefault((item.kind, item.file, item.line), []).append(item)
 
     def __iter__(self) -> Iterator[Item]:
         return iter(self._items)
@@ -98,11 +110,23 @@ class Ledger:
         return len(self._items)
 
     def add(self, kind: ItemKind, subject: str, *, file: str | None = None, line: int | None = None,
-            requirement: str | None = None) -> Item:
+            requirement: str | None = None, package: str | None = None, version: str | None = None,
+            profile: str | None = None) -> Item:
         """Register an item taken in; it stays ``pending`` until a stage records its outcome."""
-        item = Item(kind=kind, subject=subject, file=file, line=line, requirement=requirement)
-        self._items.append(item)
+        item = Item(kind=kind, subject=subject, file=file, line=line, requirement=requirement, package=package,
+                    version=version, profile=profile)
+        self._append(item)
         return item
+
+    def registered(self, kind: ItemKind, file: str | None, line: int | None,
+                   profile: str | None = None) -> Item | None:
+        """The item registered for ``file:line`` (an input line has one item of each kind), if any."""
+        if not file or not line:
+            return None
+        for item in self._by_line.get((kind, file, line), []):
+            if profile is None or item.profile is None or item.profile == profile:
+                return item
+        return None
 
     def audited(self, item: Item) -> Item:
         if item.outcome is Outcome.PENDING:
@@ -137,8 +161,34 @@ class Ledger:
         return self.audited(self.add(kind, subject, file=file, line=line, requirement=requirement))
 
     def extend(self, items: Iterable[Item]) -> None:
-        """Take over items another stage (a source, a resolver, a scanner) registered in its own result."""
-        self._items.extend(items)
+        """Take over items another stage (a source, a resolver, a scanner) registered in its own result.
+
+        A final outcome that a stage recorded for an input line already registered (the resolver skipping a
+        requirement line the source registered) lands on the registered item instead of counting the line twice:
+        one line, one item. Several reasons for one line are kept, joined.
+        """
+        for item in items:
+            if id(item) in self._ids:
+                continue
+            if item.outcome is not Outcome.PENDING:
+                target = self.registered(item.kind, item.file, item.line, item.profile)
+                if target is not None:
+                    self._apply(target, item)
+                    continue
+            self._append(item)
+
+    def _apply(self, target: Item, outcome: Item) -> None:
+        if outcome.outcome is Outcome.SKIPPED:
+            if target.outcome is Outcome.SKIPPED and target.reason and outcome.reason \
+                    and outcome.reason not in target.reason:
+                target.reason = f"{target.reason}; {outcome.reason}"
+                target.not_checked = list(dict.fromkeys([*target.not_checked, *outcome.not_checked]))
+            else:
+                self.skip(target, outcome.reason or UNSETTLED_REASON, outcome.not_checked)
+        elif outcome.outcome is Outcome.EXCLUDED:
+            self.exclude(target, outcome.reason or "excluded")
+        elif outcome.outcome is Outcome.AUDITED:
+            self.audited(target)
 
     def settle(self) -> None:
         """End of the run: whatever no stage accounted for becomes a skipped item naming the gap."""

@@ -72,6 +72,9 @@ class HttpClient:
     session: requests.Session = field(default_factory=requests.Session)
     started: float = field(default_factory=time.monotonic)
     sleep: Any = time.sleep
+    # Hosts that already failed in this run (after their retries): later requests fail at once instead of paying
+    # the retries again -- a run that keeps going after a service failed (to write its report) must not hammer it.
+    failed: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.session.headers["User-Agent"] = USER_AGENT
@@ -97,6 +100,20 @@ class HttpClient:
         redirect to another host is refused unless configured: an index or API that bounces us elsewhere is
         a fault to report, not a source to trust silently.
         """
+        known = self.failed.get((service, host_of(url)))
+        if known is not None:
+            raise NetworkError(f"{known} (failed earlier in this run; not asked again)", service=service,
+                               host=host_of(url))
+        try:
+            return self._request(method, url, service=service, ok_statuses=ok_statuses, **kwargs)
+        except NetworkError as exc:
+            text = str(exc)
+            if "attempts)" in text or "TLS error" in text:  # the host is down, not one answer about one URL
+                self.failed[(service, exc.host)] = text.split(": ", 1)[-1]
+            raise
+
+    def _request(self, method: str, url: str, *, service: str, ok_statuses: frozenset[int],
+                 **kwargs: Any) -> requests.Response:
         attempt = 0
         current = url
         redirects = 0

@@ -46,7 +46,8 @@ class AuditOptions:
     policy: Policy | None = None
     exclude_newer: str | None = None  # resolver cut-off (RFC 3339), for reproducible resolutions
     resolver: str = "auto"  # "auto" | "uv" | "pip"
-    project_dir: str | None = None
+    project_dir: str | None = None  # the project's code root (model references are searched there)
+    profiles: list[str] = field(default_factory=list)  # --profile NAME / all; empty: every profile found
 
 
 ProgressFn = Callable[[str], None]

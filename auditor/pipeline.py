@@ -1,8 +1,9 @@
-"""The audit pipeline: sources -> resolve -> models -> graph -> checks -> policy.
+"""The audit pipeline: sources (profiles) -> resolve (per profile) -> models -> graph -> checks -> policy.
 
 One function, ``run_audit``, so that the CLI, the ``graph``/``sbom`` commands and library callers all get the
-same report from the same inputs. Each stage records what it could not do in the report (``skipped`` /
-``incomplete_reasons``) instead of failing silently; stages that cannot continue raise ``MlauditError``.
+same report from the same inputs. Each stage records what it could not do in the report's ledger instead of failing
+silently; the ledger is closed in one place (``auditor.accounting.reconcile``). Input errors raise ``InputError``
+(exit 2); a service that fails is recorded and the report is still produced (exit 3 at the CLI).
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ import datetime as dt
 import time
 from pathlib import Path
 
+from auditor.accounting import ProfileRun, assemble, reconcile
 from auditor.checks import load_checks
 from auditor.domain import ROOT_NODE, Edge, Finding, ModelRef, Report, Severity, Skipped
+from auditor.errors import IncompleteError, NetworkError
 from auditor.graph import attach_paths, build_graph
+from auditor.ledger import ItemKind, Outcome
 from auditor.net import HttpClient, redact_url
 from auditor.options import AuditContext, AuditOptions, ProgressFn, RunCaches, _no_progress
 from auditor.policy import Policy, apply_policy
-from auditor.sources.base import SourceResult
+from auditor.sources.project import Profile, Project
 
 KIND_ORDER = {"malicious": 0, "hash-mismatch": 1, "provenance-invalid": 1, "signature-invalid": 1}
 
@@ -26,6 +30,8 @@ def run_audit(options: AuditOptions, progress: ProgressFn = _no_progress, *, cac
               http: HttpClient | None = None) -> Report:
     """Audit the project described by ``options`` and return the finished, policy-applied report.
 
+    A service that fails (the package index for one profile, the Hub, the OSV API) does not lose the report: the
+    failure is recorded as a ``service`` item (exit 3 at the CLI, with a hint) and the other stages still run.
     ``caches`` and ``http`` let a caller that runs many audits in one process (``mlaudit fleet``) hand each run
     what may be shared between them (index pages, a connection pool bounded per host); by default a run shares
     nothing.
@@ -37,15 +43,24 @@ def run_audit(options: AuditOptions, progress: ProgressFn = _no_progress, *, cac
 
     started = time.perf_counter()
     progress("reading inputs")
-    src = _load_sources(options)
-    report.inputs = list(src.files)
-    report.root_name = src.root_name or _default_root_name(options)
-    report.root_version = src.root_version
-    if src.root_metadata:
-        report.root_metadata = dict(src.root_metadata)
-    report.ledger.extend(src.skipped)
-    report.warnings.extend(src.warnings)
-    indexes = [u for u in [options.index_url or src.index_url, *options.extra_index_urls, *src.extra_index_urls] if u]
+    project = _load_project(options)
+    report.inputs = list(project.files)
+    identity = project.merged()
+    report.root_name = identity.root_name or _default_root_name(options)
+    report.root_version = identity.root_version
+    if identity.root_metadata:
+        report.root_metadata = dict(identity.root_metadata)
+    for warning in [*project.identity.warnings, *identity.warnings]:
+        if warning not in report.warnings:
+            report.warnings.append(warning)
+    for profile in project.profiles:
+        for item in [*profile.source.items, *profile.source.skipped]:
+            item.profile = item.profile or profile.name
+        report.ledger.extend(profile.source.items)
+        report.ledger.extend(profile.source.skipped)
+    report.ledger.extend(project.excluded)
+    indexes = [u for u in [options.index_url or identity.index_url, *options.extra_index_urls,
+                           *identity.extra_index_urls] if u]
     ctx.index_urls = list(dict.fromkeys(indexes))
     report.indexes = list(dict.fromkeys(redact_url(u) for u in indexes))
     report.target = {
@@ -54,35 +69,38 @@ def run_audit(options: AuditOptions, progress: ProgressFn = _no_progress, *, cac
     }
     _lap(report, "sources", started)
 
+    refs, ref_gaps = _find_models(options, identity.models, ctx, project.code_root)
+    hub_failed = _probe_hub(refs, ctx) if refs else None
+
     started = time.perf_counter()
     progress("resolving dependencies")
-    from auditor.resolve import resolve
-
-    resolution = resolve(src, options, ctx)
-    for package in resolution.packages:
-        report.add_package(package)
-    report.edges.extend(resolution.edges)
-    report.ledger.extend(resolution.skipped)
-    report.warnings.extend(resolution.warnings)
-    if resolution.resolver:
-        report.resolver = resolution.resolver
+    runs = [_resolve_profile(profile, options, ctx, several=len(project.profiles) > 1)
+            for profile in project.profiles]
+    assemble(report, runs)
     _lap(report, "resolve", started)
 
     started = time.perf_counter()
-    _collect_models(options, src.models, ctx)
+    hub_failed = _collect_models(refs, ref_gaps, ctx, hub_failed)
     _lap(report, "models", started)
 
     ctx.graph = build_graph(report)
+    checks_failed: list[str] = []
     for check in load_checks():
         if check.name in options.disabled_checks:
             continue
         started = time.perf_counter()
         progress(f"checking: {check.name}")
-        report.findings.extend(check.run(ctx))
+        try:
+            report.findings.extend(check.run(ctx))
+        except IncompleteError as exc:
+            checks_failed.append(check.name)
+            _service_failed(report, exc, f"the {check.name} check did not complete")
         _lap(report, f"check:{check.name}", started)
         ctx.graph = build_graph(report)  # checks may add nodes (e.g. hub-resolved base models)
 
     attach_paths(report, ctx.graph)
+    _name_profiles(report, len(runs))
+    reconcile(report, runs, checks_failed=checks_failed, hub_failed=hub_failed)
     report.ledger.settle()
     report.findings.sort(key=_finding_order)
     apply_policy(report, policy)
@@ -92,40 +110,129 @@ def run_audit(options: AuditOptions, progress: ProgressFn = _no_progress, *, cac
     return report
 
 
-def _load_sources(options: AuditOptions) -> SourceResult:
-    from auditor.sources import load_environment, load_inputs
+def _load_project(options: AuditOptions) -> Project:
+    from auditor.sources import load_environment
+    from auditor.sources.project import Profile, load_project
 
     if options.env_path is not None:
-        return load_environment(options.env_path or None)
-    return load_inputs(options.paths, options)
+        src = load_environment(options.env_path or None)
+        return Project(code_root=None, profiles=[Profile(name="environment", source=src, files=list(src.files))],
+                       files=list(src.files))
+    return load_project(options.paths, options)
 
 
-def _collect_models(options: AuditOptions, declared: list[ModelRef], ctx: AuditContext) -> None:
-    """Find model/dataset references in the project and, unless offline, resolve them on the Hub."""
-    report = ctx.report
-    report.models.extend(declared)
-    project_dir = Path(options.project_dir) if options.project_dir else None
-    if project_dir is None or not project_dir.is_dir():
-        return
+def _resolve_profile(profile: Profile, options: AuditOptions, ctx: AuditContext, *, several: bool) -> ProfileRun:
+    """One profile's resolution; a failing index stops this profile only, recorded with its file named."""
+    from auditor.resolve import resolve
+
+    if several:
+        ctx.progress(f"resolving dependencies: {profile.name}")
+    try:
+        resolution = resolve(profile.source, options, ctx)
+    except IncompleteError as exc:
+        where = ", ".join(profile.files[:1]) or profile.name
+        failure = _service_failed(ctx.report, exc, f"profile {profile.name} ({where}) was not resolved")
+        return ProfileRun(profile=profile, failure=failure)
+    for item in resolution.skipped:
+        item.profile = item.profile or profile.name
+    ctx.report.ledger.extend(resolution.skipped)
+    for warning in resolution.warnings:
+        if warning not in ctx.report.warnings:
+            ctx.report.warnings.append(warning)
+    if resolution.resolver:
+        ctx.report.resolver = resolution.resolver
+    return ProfileRun(profile=profile, resolution=resolution)
+
+
+def _service_failed(report: Report, exc: IncompleteError, what: str) -> str:
+    """Record a failed service as a ``service`` item (the CLI prints it and exits 3); return the reason."""
+    service = getattr(exc, "service", None)
+    host = getattr(exc, "host", None)
+    subject = f"{service} ({host})" if service and host else "resolver"
+    hint = _HINTS.get(str(service), "")
+    reason = f"{what}: {exc}" + (f" (hint: {hint})" if hint else "")
+    report.ledger.record_skipped(ItemKind.SERVICE, subject, reason)
+    return reason
+
+
+_HINTS = {
+    "package index": "check the index URL and the network, or rerun with --offline to audit from locks and the "
+                     "resolver cache",
+    "Hugging Face Hub": "set HF_HUB_OFFLINE=1 (or --offline) to check models against the local Hugging Face cache",
+    "OSV API": "rerun without --online to use the local advisory database",
+}
+
+
+def _find_models(options: AuditOptions, declared: list[ModelRef], ctx: AuditContext,
+                 code_root: str | None) -> tuple[list[ModelRef], list[Skipped]]:
+    """Model/dataset references in the project's code (local work, before the slow stages)."""
+    refs = list(declared)
+    root = Path(code_root) if code_root else (Path(options.project_dir) if options.project_dir else None)
+    if root is None or not root.is_dir():
+        return refs, []
     from auditor.models.refs import find_model_refs
 
     ctx.progress("finding model references")
-    refs, skipped = find_model_refs(project_dir)
-    seen = {(r.repo_id, r.kind, r.revision) for r in report.models}
-    for ref in refs:
+    found, skipped = find_model_refs(root)
+    seen = {(r.repo_id, r.kind, r.revision) for r in refs}
+    for ref in found:
         if (ref.repo_id, ref.kind, ref.revision) not in seen:
-            report.models.append(ref)
+            refs.append(ref)
             seen.add((ref.repo_id, ref.kind, ref.revision))
+    return refs, skipped
+
+
+def _probe_hub(refs: list[ModelRef], ctx: AuditContext) -> str | None:
+    """Models are referenced and the Hub is to be asked: one cheap request now, before a long resolution, so a
+    Hub that is down is known early (and its references are reported as not checked, not retried one by one)."""
+    from auditor.models.hub import SERVICE, endpoint, hub_offline
+
+    if hub_offline(ctx) or not any(r.via is None for r in refs):
+        return None
+    url = f"{endpoint()}/api/models/{refs[0].repo_id}"
+    try:
+        ctx.http.request("GET", url, service=SERVICE, ok_statuses=frozenset({200, 401, 403, 404}))
+    except NetworkError as exc:
+        return _service_failed(ctx.report, exc, "model references were not checked on the Hub")
+    return None
+
+
+def _collect_models(refs: list[ModelRef], skipped: list[Skipped], ctx: AuditContext,
+                    hub_failed: str | None) -> str | None:
+    """Register every reference (the ledger's model-reference items) and, unless offline, resolve them on the Hub.
+    Returns why the Hub could not be asked, if it could not."""
+    report = ctx.report
+    report.models.extend(refs)
     if any(ref.origin == "manifest" for ref in report.models):
         skipped = _declared_stand_in(skipped, report)
+    for ref in refs:
+        loc = ref.location
+        report.ledger.add(ItemKind.MODEL_REFERENCE, ref.repo_id, file=loc.file if loc else None,
+                          line=loc.line if loc else None,
+                          requirement=f"{ref.repo_id}@{ref.revision}" if ref.revision else ref.repo_id)
     report.ledger.extend(skipped)
-    if not report.models:
-        return
+    if not report.models or hub_failed:
+        return hub_failed
     from auditor.models.hub import resolve_models
 
     ctx.progress("resolving models")
-    edges: list[Edge] = resolve_models(report.models, ctx)
+    try:
+        edges: list[Edge] = resolve_models(report.models, ctx)
+    except IncompleteError as exc:
+        return _service_failed(report, exc, "model references were not checked on the Hub")
     report.edges.extend(edges)
+    return None
+
+
+def _name_profiles(report: Report, count: int) -> None:
+    """With several profiles, each finding names the profile(s) its package belongs to."""
+    if count < 2:
+        return
+    for finding in report.findings:
+        if finding.package is not None and not finding.profiles:
+            package = report.package_for(*finding.package)
+            if package is not None:
+                finding.profiles = list(package.profiles)
 
 
 def _declared_stand_in(skipped: list[Skipped], report: Report) -> list[Skipped]:
@@ -164,11 +271,17 @@ def exit_code_for(report: Report) -> int:
     """0 clean, 1 a finding at/above the threshold is not ignored, 3 incomplete when completeness is required."""
     from auditor.errors import EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_POLICY
 
-    if report.require_complete and not report.complete:
+    if service_failures(report) or (report.require_complete and not report.complete):
         return EXIT_INCOMPLETE
     if report.failing_findings():
         return EXIT_POLICY
     return EXIT_CLEAN
 
 
-__all__ = ["run_audit", "exit_code_for", "ROOT_NODE", "Severity"]
+def service_failures(report: Report) -> list[str]:
+    """``service (host): reason`` of every service that failed during the run (exit 3, report still written)."""
+    return [f"{i.subject}: {i.reason}" for i in report.ledger
+            if i.kind is ItemKind.SERVICE and i.outcome is Outcome.SKIPPED]
+
+
+__all__ = ["run_audit", "exit_code_for", "service_failures", "ROOT_NODE", "Severity"]

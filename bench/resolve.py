@@ -7,7 +7,9 @@ Run by hand (needs the package registry; never in CI):
 For each input in ../shared/eval/inputs/{small,medium,large}.txt and each tool it times cold runs (fresh cache
 directory) and warm runs (cache populated by a previous run), prints medians in one table with the ratio to
 ``uv pip compile``, checks that mlaudit's pins equal the published ``X.resolved.txt``, and times a re-audit of an
-already-resolved input (the lockfile path: no resolver, no network). pip-audit is installed, pinned, into its own
+already-resolved input (the lockfile path: no resolver, no network). ``mlaudit audit`` is the whole CLI audit of
+the direct-pin file (CONVENTIONS "Inputs": its pins kept, their dependencies resolved, then every offline check):
+its audited package set is compared with what ``uv pip compile`` resolves for the same target (both counts shown). pip-audit is installed, pinned, into its own
 venv (``bench/_common.py``). Peak RSS is the largest process of each tool's run (uv's for mlaudit and uv).
 """
 
@@ -29,7 +31,8 @@ sys.path.insert(0, str(REPO))
 from auditor.resolve.pipfallback import pip_platforms  # noqa: E402
 from bench._common import PINS, AnchorUnavailable, anchor_venv, ratio, row, run_measured, write_json  # noqa: E402
 
-INPUTS = REPO.parent / "shared" / "eval" / "inputs"
+INPUTS = next((base / "shared" / "eval" / "inputs" for base in (REPO.parent, REPO.parent.parent)
+               if (base / "shared" / "eval" / "inputs").is_dir()), REPO.parent / "shared" / "eval" / "inputs")
 PIP_AUDIT_VERSION = PINS["pip-audit"]
 PYTHON_VERSION = "3.11"
 UV_PLATFORM = "x86_64-manylinux_2_28"
@@ -100,6 +103,34 @@ def tool_mlaudit(inp: Path, cache: Path, scratch: Path) -> tuple[float, str]:
     t, proc = run([sys.executable, "-c", MLAUDIT_SNIPPET, str(inp), "0", PYTHON_VERSION, UV_PLATFORM, EXCLUDE_NEWER],
                   env, "mlaudit")
     return t, proc.stdout
+
+
+def tool_mlaudit_cli(inp: Path, cache: Path, scratch: Path) -> tuple[float, str]:
+    """The whole audit (sources -> resolve -> checks), as a user runs it; JSON report on stdout."""
+    env = base_env() | {"MLAUDIT_CACHE_DIR": str(cache)}
+    cmd = [sys.executable, "-m", "auditor.cli", str(inp), "--format", "json", "-q", "--python-version",
+           PYTHON_VERSION, "--platform", UV_PLATFORM, "--exclude-newer", EXCLUDE_NEWER, "--fail-on", "critical"]
+    m = run_measured(cmd, env=env)
+    LAST_RSS["mlaudit audit"] = max(LAST_RSS.get("mlaudit audit", 0.0), m.rss_mb)
+    if m.returncode not in (0, 1):
+        raise RuntimeError(f"{cmd[:4]} failed ({m.returncode}): {m.stderr[-800:]}")
+    return m.seconds, m.stdout
+
+
+def audited_set(report_json: str) -> set[tuple[str, str]]:
+    report = json.loads(report_json)
+    return {(p["name"], p["version"]) for p in report["packages"]}
+
+
+def compiled_set(uv_output: str) -> set[tuple[str, str]]:
+    import re
+
+    out = set()
+    for line in uv_output.splitlines():
+        m = re.match(r"^([A-Za-z0-9._-]+)==(\S+)", line)
+        if m:
+            out.add((re.sub(r"[-_.]+", "-", m[1]).lower(), m[2]))
+    return out
 
 
 def tool_uv(inp: Path, cache: Path, scratch: Path) -> tuple[float, str]:
@@ -180,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     tools: dict[str, tuple[Tool, int]] = {
         "uv pip compile": (tool_uv, args.repeat),
         "mlaudit": (tool_mlaudit, args.repeat),
+        "mlaudit audit": (tool_mlaudit_cli, args.repeat),
         "pip --dry-run": (tool_pip, args.repeat),
     }
     notes: list[str] = []
@@ -195,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         medians: dict[str, tuple[float, float]] = {}
         rss: dict[str, float] = {}
         detection: dict[str, str] = {}
+        outputs: dict[str, str] = {}
         for name, (tool, repeat) in tools.items():
             if name == "pip-audit -r" and size not in args.pip_audit_sizes.split(","):
                 continue
@@ -207,6 +240,14 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             medians[name] = (statistics.median(cold), statistics.median(warm))
             rss[name] = LAST_RSS.get(name, 0.0)
+            outputs[name] = out
+            if name == "mlaudit audit" and "uv pip compile" in outputs:
+                ours, theirs = audited_set(out), compiled_set(outputs["uv pip compile"])
+                detection[name] = (f"audited {len(ours)} packages, uv pip compile {len(theirs)}: "
+                                   + ("equal" if ours == theirs else
+                                      f"differ (only mlaudit: {sorted(ours - theirs)[:5]}, only uv: "
+                                      f"{sorted(theirs - ours)[:5]})"))
+                print(f"{size}: {detection[name]}", file=sys.stderr)
             if name == "mlaudit":
                 got = json.loads(out.strip().splitlines()[-1])
                 want = expected_pins(INPUTS / f"{size}.resolved.txt")
@@ -220,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             rw = f"{warm_m / base[1]:.2f}x" if base else "-"
             rows.append((size, name, f"{cold_m:.2f}", rc, f"{warm_m:.2f}", rw))
             runs = tools[name][1]
-            ours = name == "mlaudit"  # ratios are mlaudit's time / the other tool's (bench/run.py's column)
+            ours = name.startswith("mlaudit")  # ratios are mlaudit's time / the other tool's (bench/run.py's column)
             others = "; ".join(f"÷ {other} {cold_m / m[0]:.2f} cold, {warm_m / m[1]:.2f} warm"
                                for other, m in medians.items() if ours and other not in (name, "uv pip compile"))
             json_rows.append(row(f"{size} cold", name, cold_m, runs=runs, baseline="uv pip compile" if ours else None,
@@ -244,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     print("|" + "---|" * len(header))
     for line in rows:
         print("| " + " | ".join(line) + " |")
+    for json_row in json_rows:
+        if json_row.get("detection") and str(json_row.get("tool", "")).startswith("mlaudit audit"):
+            print(f"- {json_row.get('case')}: {json_row['detection']}")
     return 0
 
 

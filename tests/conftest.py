@@ -25,6 +25,7 @@ def _shared() -> Path:
 
 
 SHARED = _shared()
+CLOSED_INDEX = "http://127.0.0.1:9/simple"  # the discard port: nothing listens, connections are refused at once
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +42,9 @@ def _isolated_env(session_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(cache / "hf"))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    # A resolution that names no index must not reach the resolver's default index (uv runs as a subprocess, out
+    # of the socket guard's reach): it falls back to a closed loopback port and fails fast instead.
+    monkeypatch.setenv("PIP_INDEX_URL", CLOSED_INDEX)
     for var in ("MLAUDIT_OSV_API", "MLAUDIT_OSV_URL", "HF_ENDPOINT"):
         monkeypatch.delenv(var, raising=False)
     yield

@@ -12,6 +12,7 @@ from auditor.checks.base import Check
 
 CHECK_MODULES: list[str] = [
     "auditor.checks.typosquat",
+    "auditor.checks.unclaimed",
     "auditor.checks.confusion",
     "auditor.checks.malicious",
     "auditor.checks.advisories",

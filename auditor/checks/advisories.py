@@ -20,7 +20,9 @@ class AdvisoriesCheck:
     def run(self, ctx: AuditContext) -> Iterable[Finding]:
         store = store_for(ctx)
         packages = [p for p in ctx.report.packages.values() if p.version]
-        unversioned = sorted(p.name for p in ctx.report.packages.values() if not p.version)
+        # a name the index does not have has no releases, so no advisories (its own finding: unclaimed-name)
+        unversioned = sorted(p.name for p in ctx.report.packages.values()
+                             if not p.version and p.properties.get("mlaudit:unclaimed") != "true")
         if unversioned:
             for name in unversioned:
                 ctx.incomplete(ItemKind.PACKAGE, name, "advisories not checked: the package has no version")

@@ -6,9 +6,11 @@ attacker-controlled) index or the release was replaced: both are critical (CONVE
 critical). Packages without pinned hashes are marked in their properties so the SBOM shows it; they only become
 findings when the policy asks for hashes (``require_hashes``).
 
-Published digests come from the resolver (uv's pylock output for the chosen version, filtered to the target) or,
-with ``--online``, from the project's page on the index (every file of the version). Pre-resolved inputs audited
-without ``--online`` are marked ``hashes-verified=not-checked`` rather than reported clean.
+Published digests come from the resolver (uv's pylock output for the chosen version, filtered to the target) or
+from the project's page on the index (every file of the version), asked whenever the index is reachable -- for a
+lockfile re-audit too, where no resolver ran: pinned hashes are always compared unless ``--offline``. Offline, a
+pin whose hashes could not be compared makes the report incomplete (kind ``hashes``, "hashes not verified")
+instead of passing as clean. With ``--online`` the pages of every package are read (their files are recorded).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 
 from auditor.domain import Artifact, Finding, Package, Severity
 from auditor.kinds import FindingKind
+from auditor.ledger import ItemKind
 from auditor.options import AuditContext
 from auditor.provenance import prop
 from auditor.provenance.pages import ProjectPage, fetch_pages
@@ -102,6 +105,9 @@ class HashesCheck:
         pages: dict[str, ProjectPage | None] = {}
         if ctx.options.online and not ctx.options.offline:
             pages = fetch_pages(ctx, packages)
+        elif not ctx.options.offline:  # only what needs the index: pins no resolver run has digests for
+            pages = fetch_pages(ctx, [p for p in packages if pinned_hashes(p)[1] and p.version
+                                      and published_from_resolver(p) is None])
         findings: list[Finding] = []
         stats = {"pinned": 0, "unpinned": 0, "match": 0, "mismatch": 0, "not-checked": 0}
         require = ctx.options.policy is not None and ctx.options.policy.require_hashes
@@ -121,6 +127,8 @@ class HashesCheck:
             if published is None or not pinned:
                 package.properties[prop("hashes-verified")] = "not-checked"
                 stats["not-checked"] += 1
+                ctx.incomplete(ItemKind.HASHES, f"{package.name}=={package.version}", _not_verified(ctx, package,
+                                                                                                 pinned, page))
                 continue
             unknown = sorted(pinned - published.digests.keys())
             matched = sorted(pinned & published.digests.keys())
@@ -131,10 +139,20 @@ class HashesCheck:
                 findings.append(_mismatch(package, unknown, matched, published))
         ctx.report.hash_summary = {
             **stats, "index_pages": bool(pages),
-            "note": "" if pages else "pinned hashes of already-resolved inputs are compared with the index only "
-                                     "with --online",
+            "note": "offline: pinned hashes were not compared with the index" if ctx.options.offline else "",
         }
         return findings
+
+
+def _not_verified(ctx: AuditContext, package: Package, pinned: set[str], page: ProjectPage | None) -> str:
+    """Why a pin's hashes were not compared (the reason of its ``hashes`` gap)."""
+    if ctx.options.offline:
+        return "hashes not verified: offline, the pinned hashes were not compared with the index"
+    if not pinned:
+        return "hashes not verified: no sha256 among the pinned hashes (only sha256 is published by the index)"
+    if page is None:
+        return "hashes not verified: the index has no page for this project"
+    return f"hashes not verified: the index lists no file of version {package.version}"
 
 
 def _mismatch(package: Package, unknown: list[str], matched: list[str], published: Published) -> Finding:

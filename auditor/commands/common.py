@@ -62,6 +62,10 @@ def add_input_args(parser: argparse.ArgumentParser) -> None:
                         help="allow building sdists during resolution (RUNS their build code; off by default)")
     parser.add_argument("--extra", action="append", default=[], help="pyproject optional-dependency group")
     parser.add_argument("--group", action="append", default=[], help="PEP 735 dependency group / Poetry group")
+    parser.add_argument("--profile", action="append", default=[], metavar="NAME",
+                        help="audit only this dependency profile (a requirements file, lockfile or lock section as "
+                             "named in the report; repeatable); 'all' also makes every pyproject extra and group a "
+                             "profile (default: every profile found, each audited on its own)")
     parser.add_argument("--exclude-newer", help="ignore releases uploaded after this RFC 3339 time")
     parser.add_argument("--resolver", choices=["auto", "uv", "pip"], default="auto", help=argparse.SUPPRESS)
     net = parser.add_mutually_exclusive_group()
@@ -105,8 +109,7 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
             raise UsageError(f"no such file or directory: {p}")
     project_dir: str | None = None
     if args.env is None:
-        first = Path(paths[0]) if paths else Path.cwd()
-        project_dir = str(first if first.is_dir() else first.parent)
+        project_dir = _code_root(paths)
     policy = _load_policy(args, project_dir)
     fail_on = Severity(args.fail_on) if args.fail_on else (policy.fail_on if policy and policy.fail_on else Severity.LOW)
     return AuditOptions(
@@ -130,7 +133,22 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         exclude_newer=args.exclude_newer,
         resolver=args.resolver,
         project_dir=project_dir,
+        profiles=list(getattr(args, "profile", []) or []),
     )
+
+
+def _code_root(paths: list[str]) -> str:
+    """Where the project's code is: the first directory given, else the project of the first file (the nearest
+    directory upwards with pyproject.toml, setup.py, setup.cfg or .git), so that ``mlaudit
+    requirements/full/requirements.txt`` still finds the model references in the project's code."""
+    from auditor.sources.project import find_project_root
+
+    for p in paths:
+        if Path(p).is_dir():
+            return p
+    if not paths:
+        return str(Path.cwd())
+    return find_project_root(paths[0])
 
 
 def _load_policy(args: argparse.Namespace, project_dir: str | None) -> Policy | None:
@@ -180,3 +198,15 @@ def emit(report: Report, args: argparse.Namespace) -> None:
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
+
+
+def print_service_failures(report: Report) -> bool:
+    """Name every service that failed during the run on stderr (the report itself was still written); True when
+    there was one (exit 3)."""
+    from auditor.pipeline import service_failures
+    from auditor.textsafe import clean
+
+    failures = service_failures(report)
+    for failure in failures:
+        print(f"mlaudit: error: {clean(failure, 4000)}", file=sys.stderr)
+    return bool(failures)

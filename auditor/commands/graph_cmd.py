@@ -12,8 +12,9 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from auditor.checks import load_checks
-from auditor.commands.common import add_input_args, options_from_args, progress_display
+from auditor.commands.common import add_input_args, options_from_args, print_service_failures, progress_display
 from auditor.domain import ROOT_NODE
+from auditor.errors import EXIT_INCOMPLETE
 from auditor.graph import build_graph
 from auditor.textsafe import clean
 
@@ -35,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     options.disabled_checks = {c.name for c in load_checks()}
     with progress_display(args) as progress:
         report = run_audit(options, progress)
+    if print_service_failures(report):
+        return EXIT_INCOMPLETE
     graph = build_graph(report)
     if args.format == "json":
         payload = {

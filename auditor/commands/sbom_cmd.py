@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from auditor.commands.common import add_input_args, emit, options_from_args, progress_display
+from auditor.commands.common import add_input_args, emit, options_from_args, print_service_failures, progress_display
 from auditor.errors import EXIT_CLEAN, EXIT_INCOMPLETE
 
 NAME = "sbom"
@@ -33,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     with progress_display(args) as progress:
         report = run_audit(options, progress)
     emit(report, args)
+    if print_service_failures(report):
+        return EXIT_INCOMPLETE
     if args.fail_on:
         return exit_code_for(report)
     required = options.require_complete or report.require_complete

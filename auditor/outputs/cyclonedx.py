@@ -426,7 +426,7 @@ def _ratings(finding: Finding, source: VulnerabilitySource) -> list[Vulnerabilit
 def _vulnerabilities(report: Report, refs: dict[str, str]) -> list[Vulnerability]:
     out: dict[str, Vulnerability] = {}
     for finding in report.findings:
-        node = finding_node(finding)
+        node = finding_node(finding, report)
         if node is not None and node not in refs and finding.model is not None:
             node = model_node(finding.model[0], "dataset")
         target = refs.get(node) if node else None

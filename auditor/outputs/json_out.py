@@ -25,6 +25,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "inputs": list(report.inputs),
         "target": dict(report.target),
         "root": {"name": report.root_name, "version": report.root_version},
+        **({"profiles": [dict(p) for p in report.profiles]} if len(report.profiles) > 1 else {}),
         "summary": {
             "packages": len(report.packages),
             "models": len(report.models),

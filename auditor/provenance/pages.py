@@ -94,12 +94,14 @@ def file_version(filename: str) -> tuple[str | None, str, str | None]:
 
 
 def index_urls_for(ctx: AuditContext, package: Package | None = None) -> list[str]:
-    """Where a package may live, in order: its own index, the configured ones (primary, then extras), pip/uv's
-    variables, else uv's default index (asked once per run)."""
-    indexes = list(ctx.index_urls)
-    candidates = [package.index_url if package else None, ctx.options.index_url, *indexes,
-                  *ctx.options.extra_index_urls, os.environ.get("UV_INDEX_URL"), os.environ.get("PIP_INDEX_URL")]
-    urls = list(dict.fromkeys(u for u in candidates if u))
+    """Where a package may live, in order: its own index, the configured ones (primary, then extras); only when
+    nothing is configured, pip/uv's variables (as pip and uv read them: an explicit index overrides them), else
+    uv's default index (asked once per run)."""
+    configured = [package.index_url if package else None, ctx.options.index_url, *ctx.index_urls,
+                  *ctx.options.extra_index_urls]
+    urls = list(dict.fromkeys(u for u in configured if u))
+    if not urls:
+        urls = list(dict.fromkeys(u for u in (os.environ.get("UV_INDEX_URL"), os.environ.get("PIP_INDEX_URL")) if u))
     if urls:
         return urls
     cached = ctx.caches.default_index

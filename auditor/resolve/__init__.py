@@ -7,9 +7,9 @@ returned as they are, with no network and no subprocess. Everything else goes to
 
 from __future__ import annotations
 
-from auditor.domain import Requirement, Skipped
+from auditor.domain import Package, Requirement, Skipped
 from auditor.errors import ResolutionError
-from auditor.ledger import ItemKind
+from auditor.ledger import Item, ItemKind
 from auditor.options import AuditContext, AuditOptions
 from auditor.resolve.base import Resolution
 from auditor.resolve.target import indexes_for
@@ -28,19 +28,27 @@ def resolve(src: SourceResult, options: AuditOptions, ctx: AuditContext) -> Reso
         return Resolution(packages=list(src.packages), edges=list(src.edges), resolver="")
     constraints = [*src.constraints, *[r for r in src.requirements if r.constraint]]
     requirements: list[Requirement] = []
-    skipped: list[Skipped] = []
+    skipped: list[Item] = []
+    kept_pins: list[Package] = []
     for req in src.requirements:
         if req.constraint:
             continue
         why = unresolvable_reason(req, allow_build=options.allow_build)
+        if why is None and options.offline and req.url and not req.url.startswith("file:"):
+            why = "direct URL: not fetched offline (rerun without --offline to resolve it)"
+            if req.pinned_version:  # a wheel URL names its version: audited from the name, like online
+                kept_pins.append(Package(name=req.name, version=req.pinned_version, direct=True, source="direct-url",
+                                         location=req.location, markers=req.marker, resolved=False))
+                why += f"; {req.name} {req.pinned_version} audited from the wheel's name"
         if why:
             loc = req.location
             skipped.append(Skipped(reason=why, file=loc.file if loc else None, line=loc.line if loc else None,
-                                   requirement=req.raw, not_checked=[f"{req.name} and its dependencies"], kind=ItemKind.REQUIREMENT))
+                                   requirement=req.raw, not_checked=[f"{req.name} and its dependencies"],
+                                   kind=ItemKind.REQUIREMENT))
         else:
             requirements.append(req)
     if not requirements:
-        return Resolution(packages=list(src.packages), edges=list(src.edges), skipped=skipped, resolver="")
+        return Resolution(packages=[*src.packages, *kept_pins], edges=list(src.edges), skipped=skipped, resolver="")
     indexes = indexes_for(src, options)
     from auditor.resolve.uvdriver import UvResolver
     from auditor.tools import uv_binary
@@ -54,8 +62,11 @@ def resolve(src: SourceResult, options: AuditOptions, ctx: AuditContext) -> Reso
         from auditor.resolve.pipfallback import pip_resolve
 
         result = pip_resolve(requirements, constraints, options, indexes)
+    from auditor.resolve.fallback import find_fallbacks
+
+    find_fallbacks(result, requirements, ctx)
     result.skipped = [*skipped, *result.skipped]
-    result.packages = [*src.packages, *result.packages]
+    result.packages = [*src.packages, *kept_pins, *result.packages]
     result.edges = [*src.edges, *result.edges]
     if options.allow_build:
         result.warnings.append(BUILD_WARNING)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from auditor.domain import Edge, Package, Skipped
+from auditor.domain import Edge, Package
+from auditor.ledger import Item
 
 
 @dataclass
 class Resolution:
     packages: list[Package] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)  # parent/child are graph node ids (model.package_node)
-    skipped: list[Skipped] = field(default_factory=list)
+    skipped: list[Item] = field(default_factory=list)
     resolver: str = ""
     warnings: list[str] = field(default_factory=list)

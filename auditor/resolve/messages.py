@@ -12,11 +12,14 @@ from dataclasses import dataclass
 
 from auditor.domain import canonical_name
 
-_NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?"
-_VERSION = r"(?:==(?P<version>[^\s,]+))?"
+# A name starts where no other name, version or operator character precedes it: "foo>=0.2.6 has no usable wheels"
+# names foo, never "0.2.6" (which once became a skipped "requirement" 0-2-6).
+_NAME = r"(?<![\w.=<>!~*+-])(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?"
+_VERSION = r"(?:==(?P<version>[^\s,]+)|[<>!~=]=?[^\s,]+(?:,[<>!~=]=?[^\s,]+)*)?"
 
 NO_WHEEL = "no-wheel"
 NOT_FOUND = "not-found"
+NOT_CACHED = "not-cached"
 NO_VERSION = "no-version"
 CONFLICT = "conflict"
 URL = "url"
@@ -39,10 +42,18 @@ _PATTERNS: list[tuple[str, re.Pattern[str], str]] = [
     (NO_WHEEL, re.compile(rf"{_NAME}{_VERSION} has no wheels with a matching (?P<what>[A-Za-z ]+?tag)"),
      "no wheel for the target ({what})"),
     (NOT_FOUND, re.compile(rf"{_NAME} was not found in the package registry"), "not found on the index"),
+    (NOT_CACHED, re.compile(rf"{_NAME} was not found in the cache"),
+     "offline, and not in the resolver cache: its dependencies were not resolved"),
     (NO_VERSION, re.compile(rf"there is no version of {_NAME}{_VERSION}"), "no such version on the index"),
     (PYTHON, re.compile(rf"{_NAME}{_VERSION} depends on Python(?P<what>[^\s,]+)"),
      "needs Python{what}, not the target version"),
+    (NO_VERSION, re.compile(rf"only {_NAME}==(?P<what>[^\s,]+) is available and you require"),
+     "no version on the index satisfies it (only {what} is available)"),
 ]
+# "... we can conclude that you require bcrypt>=3.1.3. And because you require bcrypt<3, ...": a requirement of the
+# user that conflicts with what another requirement needs.
+_NEEDED_RE = re.compile(rf"conclude that you require {_NAME}(?P<a>[=<>!~][^\s,]*(?:,[=<>!~][^\s,]*)*)\.?\s+"
+                        rf"And because you require (?P<name2>[A-Za-z0-9._-]+)(?P<b>[=<>!~][^\s,]*(?:,[=<>!~][^\s,]*)*)")
 _CONFLICT_RE = re.compile(rf"you require {_NAME}(?P<a>[=<>!~][^\s,]*) and (?P<name2>[A-Za-z0-9._-]+)(?P<b>[=<>!~][^\s,]*)")
 _URL_RE = re.compile(r"Failed to (?:download|fetch|build)[^`]*`(?P<name>[^\s`@]+) @ (?P<url>[^`\s]+)`")
 _GENERIC_RE = re.compile(rf"Because {_NAME}{_VERSION} (?P<what>has an? [^,]+?|is [^,]+?) and you require")
@@ -57,22 +68,38 @@ def clean(text: str, limit: int = 400) -> str:
     return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
+# Words of uv's prose that the patterns could take for a package name.
+_PROSE = frozenset({"there", "only", "all", "you", "your", "we", "because", "and", "the", "version", "versions",
+                    "python", "package", "packages", "requirements", "it", "this", "that", "no", "any"})
+
+
+def plausible_name(name: str) -> bool:
+    """A culprit must look like a package: not a word of the prose, not a bare version number."""
+    return name not in _PROSE and not re.fullmatch(r"[0-9][0-9.-]*", name)
+
+
 def find_culprits(stderr: str) -> list[Culprit]:
     """Every requirement uv blames in ``stderr``, in the order it names them (no duplicates)."""
     found: dict[tuple[str, str], Culprit] = {}
     for kind, pattern, template in _PATTERNS:
         for m in pattern.finditer(stderr):
             name = canonical_name(m["name"])
-            if name == "python" or (kind, name) in found:
+            if not plausible_name(name) or (kind, name) in found:
                 continue
             reason = template.format(what=m.groupdict().get("what") or "")
             version = m.groupdict().get("version")
             found[(kind, name)] = Culprit(name, kind, _with_hint(stderr, name, reason), version)
     for m in _CONFLICT_RE.finditer(stderr):
-        if canonical_name(m["name"]) == canonical_name(m["name2"]):
+        if canonical_name(m["name"]) == canonical_name(m["name2"]) and plausible_name(canonical_name(m["name"])):
             name = canonical_name(m["name"])
             reason = f"conflicting requirements: {name}{m['a']} and {name}{m['b']}"
             found[(CONFLICT, name)] = Culprit(name, CONFLICT, reason)
+    for m in _NEEDED_RE.finditer(stderr):
+        name = canonical_name(m["name"])
+        if name == canonical_name(m["name2"]) and plausible_name(name):
+            needed, given = m["a"].rstrip("."), m["b"].rstrip(".")
+            reason = f"conflicts with what the other requirements need: {name}{needed} is required, {name}{given} given"
+            found.setdefault((CONFLICT, name), Culprit(name, CONFLICT, reason))
     for m in _URL_RE.finditer(stderr):
         name = canonical_name(m["name"])
         last = [ln for ln in stderr.strip().splitlines() if "cause:" in ln]
@@ -81,7 +108,7 @@ def find_culprits(stderr: str) -> list[Culprit]:
     named = {name for _, name in found}
     for m in _GENERIC_RE.finditer(stderr):
         name = canonical_name(m["name"])
-        if name not in named:
+        if name not in named and plausible_name(name):
             named.add(name)
             found[(OTHER, name)] = Culprit(name, OTHER, _with_hint(stderr, name, m["what"]), m["version"])
     return list(found.values())
@@ -96,9 +123,10 @@ def _with_hint(stderr: str, name: str, reason: str) -> str:
 
 def parents_of(stderr: str, name: str) -> list[str]:
     """Packages uv says depend on ``name`` ("all versions of gamma depend on staticsd", "x==1 depends on y")."""
-    pattern = re.compile(rf"(?:versions of )?(?P<parent>[A-Za-z0-9][A-Za-z0-9._-]*)(?:==[^\s,]+)? depends? on "
-                         rf"{re.escape(name)}\b", re.IGNORECASE)
-    return list(dict.fromkeys(canonical_name(m["parent"]) for m in pattern.finditer(stderr)))
+    pattern = re.compile(rf"(?:versions of )?(?<![\w.=<>!~*+-])(?P<parent>[A-Za-z0-9][A-Za-z0-9._-]*)(?:[=<>!~]=?[^\s,]+)?"
+                         rf" depends? on {re.escape(name)}\b", re.IGNORECASE)
+    return list(dict.fromkeys(c for c in (canonical_name(m["parent"]) for m in pattern.finditer(stderr))
+                              if plausible_name(c)))
 
 
 def failed_index_url(stderr: str) -> str | None:

@@ -52,6 +52,7 @@ class Indexes:
     index_url: str | None = None
     extra_index_urls: list[str] = field(default_factory=list)
     find_links: list[str] = field(default_factory=list)
+    no_index: bool = False  # the requirements file said --no-index: only --find-links locations are used
 
     def all_urls(self) -> list[str]:
         return [u for u in [self.index_url, *self.extra_index_urls] if u]
@@ -64,6 +65,8 @@ def indexes_for(src: SourceResult, options: AuditOptions) -> Indexes:
     extras = [*options.extra_index_urls, *src.extra_index_urls]
     if not extras:
         extras = (env.get("UV_EXTRA_INDEX_URL") or env.get("PIP_EXTRA_INDEX_URL") or "").split()
+    if src.no_index and not options.index_url:
+        return Indexes(None, [], list(dict.fromkeys(src.find_links)), no_index=True)
     return Indexes(index, list(dict.fromkeys(u for u in extras if u)), list(dict.fromkeys(src.find_links)))
 
 

@@ -22,7 +22,7 @@ from packaging.requirements import Requirement as PkgRequirement
 
 from auditor.domain import ROOT_NODE, Artifact, Edge, Package, Requirement, Skipped, canonical_name, package_node
 from auditor.errors import NetworkError, ResolutionError
-from auditor.ledger import ItemKind
+from auditor.ledger import Item, ItemKind
 from auditor.net import host_of
 from auditor.options import AuditContext, AuditOptions
 from auditor.resolve import messages as msg
@@ -34,6 +34,7 @@ from auditor.resolve.target import Indexes, target_python, uv_environment, uv_pl
 from auditor.sources.direct import BUILD_HINT
 
 MAX_ROUNDS = 12
+UNCLAIMED = "mlaudit:unclaimed"  # package property: the index has no project of this name
 MAX_BISECT_PROBES = 10
 NEVER = "python_version < '0'"  # an override with this marker removes a dependency from the resolution
 
@@ -74,7 +75,8 @@ class UvResolver:
     placeholders: dict[str, Package] = field(default_factory=dict)  # name -> package kept via a stand-in wheel
     static_requires: dict[str, list[str]] = field(default_factory=dict)  # its static sdist dependencies
     unresolved: list[Package] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
+    unclaimed: list[Package] = field(default_factory=list)  # names the index does not have
+    skipped: list[Item] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     runs: int = 0
 
@@ -99,6 +101,8 @@ class UvResolver:
             cmd += ["--python-platform", uv_platform(self.options.platform)]
         if not self.options.allow_build:
             cmd += ["--only-binary", ":all:"]
+        if self.indexes.no_index:
+            cmd.append("--no-index")
         if self.indexes.index_url:
             cmd += ["--index-url", self.indexes.index_url]
         for url in self.indexes.extra_index_urls:
@@ -153,23 +157,41 @@ class UvResolver:
         return [ln for ln in self.lines if ln.active]
 
     def _resolve(self) -> Resolution:
-        for _ in range(MAX_ROUNDS):
+        # Offline cache misses take one line out per round (uv names the first it misses); they do not count
+        # against the bound on culprit rounds, but the number of lines bounds them.
+        for _ in range(MAX_ROUNDS + len(self.lines) + len(self.overrides) + 1):
             if not self._active():
                 break
             run = self._compile(self._active())
             if run.returncode == 0:
                 return self._finish(parse_annotated(run.stdout))
+            if self._offline_without_cache(run):
+                break
             self._raise_if_index_failed(run)
             culprits = msg.find_culprits(run.stderr)
             if not (culprits and self._handle(culprits, run.stderr)) and not self._bisect():
                 raise ResolutionError(f"uv could not resolve the requirements: {msg.clean(run.stderr)}")
         else:
             raise ResolutionError(f"resolution still failing after {MAX_ROUNDS} rounds of removing culprits")
-        if self.unresolved:
+        if self.unresolved or self.options.offline:  # pins audited as given; offline, what the cache lacks
             return self._finish([])
         reasons = "; ".join(f"{s.requirement}: {s.reason}" for s in self.skipped[:5])
         hosts = ", ".join(host_of(u) for u in self.indexes.all_urls()) or "the resolver's default index"
         raise ResolutionError(f"nothing could be resolved against {hosts} ({reasons})")
+
+    def _offline_without_cache(self, run: _Run) -> bool:
+        """Offline, uv needs something the cache does not hold and says so without naming a requirement (an index
+        page, a direct URL): every remaining line is audited from its pin, its dependencies not resolved."""
+        text = run.stderr
+        if not self.options.offline or "No solution found" in text:
+            return False
+        if "Network connectivity is disabled" not in text and not ("offline" in text.lower()
+                                                                   and "cache" in text.lower()):
+            return False
+        for ln in self._active():
+            self._drop(ln, "offline, and the resolver cache does not hold what resolving it needs: its "
+                           f"dependencies were not resolved ({msg.clean(text, 200)})")
+        return True
 
     def _raise_if_index_failed(self, run: _Run) -> None:
         text = run.stderr
@@ -198,14 +220,35 @@ class UvResolver:
                 if self._try_sdist(culprit, hits, stderr):
                     acted = True
                     continue
+            if culprit.kind == msg.NOT_FOUND and self.indexes.no_index:
+                where = ", ".join(self.indexes.find_links) or "no location"
+                culprit = msg.Culprit(culprit.name, culprit.kind, f"not found: the requirements file says "
+                                      f"--no-index and its --find-links locations ({where}) do not have it",
+                                      culprit.version, culprit.url)
+            elif culprit.kind == msg.NOT_FOUND:
+                self._unclaimed(culprit, hits, stderr)
             if hits:
                 for ln in hits:
                     self._drop(ln, culprit.reason, culprit)
                 acted = True
-            elif culprit.name not in self.overrides and culprit.kind != msg.CONFLICT:
+            elif culprit.name not in self.overrides and culprit.kind != msg.CONFLICT \
+                    and msg.parents_of(stderr, culprit.name):  # a dependency uv names, never a word of its prose
                 self._override_transitive(culprit, stderr)
                 acted = True
         return acted
+
+    def _unclaimed(self, culprit: msg.Culprit, hits: list[_Line], stderr: str) -> None:
+        """A name the index does not have: anyone may register it tomorrow. It stays in the report (version
+        unknown unless pinned) so that every name check sees it; ``checks/unclaimed.py`` reports it."""
+        if culprit.name in {p.name for p in self.unclaimed}:
+            return
+        first = hits[0].req if hits else None
+        parents = msg.parents_of(stderr, culprit.name)
+        self.unclaimed.append(Package(
+            name=culprit.name, version=(first.pinned_version if first else None) or culprit.version or "",
+            direct=bool(hits), source="unclaimed", location=first.location if first else None,
+            markers=first.marker if first else None, resolved=False,
+            properties={UNCLAIMED: "true", **({"mlaudit:required-by": ", ".join(parents)} if parents else {})}))
 
     def _drop(self, ln: _Line, reason: str, culprit: msg.Culprit | None = None, not_checked: list[str] | None = None,
               keep_pin: bool = True) -> None:
@@ -233,7 +276,8 @@ class UvResolver:
         label = f"{culprit.name}=={culprit.version}" if culprit.version else culprit.name
         via = f" (required by {', '.join(parents)})" if parents else ""
         self.skipped.append(Skipped(reason=(reason or culprit.reason) + via, requirement=label,
-                                    not_checked=not_checked or [f"{label} and its dependencies"], kind=ItemKind.REQUIREMENT))
+                                    not_checked=not_checked or [f"{label} and its dependencies"],
+                                    kind=ItemKind.PACKAGE))
 
     def _try_sdist(self, culprit: msg.Culprit, hits: list[_Line], stderr: str) -> bool:
         """A culprit without a usable wheel: give uv a code-free stand-in so it keeps its place in the graph.
@@ -279,7 +323,8 @@ class UvResolver:
             else:
                 parents = msg.parents_of(stderr, culprit.name)
                 via = f" (required by {', '.join(parents)})" if parents else ""
-                self.skipped.append(Skipped(reason=reason + via, requirement=label, not_checked=not_checked, kind=ItemKind.REQUIREMENT))
+                self.skipped.append(Skipped(reason=reason + via, requirement=label, not_checked=not_checked,
+                                            kind=ItemKind.PACKAGE))
         write_placeholder(self._dir / "placeholders", culprit.name, version, requires)
         return True
 
@@ -362,12 +407,19 @@ class UvResolver:
                 elif not via.startswith("-"):
                     edges.append(Edge(package_node(via), child, requirement=pin.name, origin="resolver"))
         resolved_names = {p.name for p in packages}
-        for pkg in self.unresolved:
+        unclaimed = {p.name for p in self.unclaimed}
+        for pkg in [*self.unclaimed, *(p for p in self.unresolved if p.name not in unclaimed)]:
             if pkg.name in resolved_names:
                 continue
+            resolved_names.add(pkg.name)
             packages.append(pkg)
-            edges.append(Edge(ROOT_NODE, package_node(pkg.name), requirement=f"{pkg.name}=={pkg.version}",
-                              marker=pkg.markers, origin="unresolved-pin"))
+            if pkg.direct:
+                edges.append(Edge(ROOT_NODE, package_node(pkg.name), requirement=f"{pkg.name}=={pkg.version}"
+                                  if pkg.version else pkg.name, marker=pkg.markers, origin="unresolved-pin"))
+            for parent in pkg.properties.get("mlaudit:required-by", "").split(", "):
+                if parent and parent in resolved_names:
+                    edges.append(Edge(package_node(parent), package_node(pkg.name), requirement=pkg.name,
+                                      origin="resolver-message"))
         return Resolution(packages=packages, edges=_dedupe(edges), skipped=list(self.skipped), resolver="uv",
                           warnings=list(self.warnings))
 

@@ -8,63 +8,71 @@ the audited project. Several inputs are merged; the result is ``resolved`` only 
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import cast
 
 from auditor.domain import Artifact, Package, Requirement, Skipped
 from auditor.errors import InputError
-from auditor.ledger import ItemKind
+from auditor.ledger import ItemKind, Outcome
 from auditor.options import AuditOptions
 from auditor.sources import detect
 from auditor.sources.base import SourceResult
-from auditor.sources.markers import target_environment
+from auditor.sources.markers import marker_holds, target_environment
+from auditor.sources.textfile import read_text
 
-__all__ = ["SourceResult", "load_environment", "load_inputs", "load_file"]
+__all__ = ["SourceResult", "account", "load_environment", "load_inputs", "load_file"]
 
 Loader = Callable[[str, AuditOptions], SourceResult]
 
 
 def load_inputs(paths: list[str], options: AuditOptions) -> SourceResult:
-    """Read every path (files or project directories; none: the current directory) into one result."""
-    targets: list[tuple[str, bool]] = []  # (file, discovered in a directory)
-    project_files: list[str] = []
-    for path in paths or [os.curdir]:
-        if Path(path).is_dir():
-            found = detect.discover(path)
-            targets.extend((f, True) for f in found)
-            if detect.kind_of(found[0]) == detect.REQUIREMENTS:
-                meta = detect.project_file(path)
-                if meta:
-                    project_files.append(meta)
-        elif not Path(path).exists():
-            raise InputError("no such file or directory", file=path)
-        else:
-            targets.append((path, False))
-    unique: dict[str, tuple[str, bool]] = {}
-    for file, discovered in targets:  # the same file named twice (or found by two directories) is read once
-        unique.setdefault(os.path.realpath(file), (file, discovered))
-    results = [(file, discovered, load_file(file, options)) for file, discovered in unique.values()]
-    results = _drop_included(results)
-    merged = SourceResult()
-    for _, _, result in results:
-        merged.merge(result)
-    merged.resolved = bool(results) and all(r.resolved for _, _, r in results)
-    for meta in project_files:
-        _project_identity(meta, merged)
-    if merged.resolved:
-        _direct_references_of_resolved(merged, options)
-    return merged
+    """Every profile of every path (files or project directories; none: the current directory) as one flat result,
+    for library callers; the pipeline audits the profiles separately (``auditor.sources.project``)."""
+    from auditor.sources.project import load_project
+
+    return load_project(paths, options).merged()
 
 
 def load_file(path: str, options: AuditOptions) -> SourceResult:
-    """One input file, by kind (``detect.kind_of``)."""
+    """One input file, by kind (``detect.kind_of``), with every input item registered (``account``)."""
     kind = detect.kind_of(path)
+    if kind != detect.REQUIREMENTS and not read_text(path).strip():
+        raise InputError(f"empty file: nothing is declared or locked here (supported: {detect.SUPPORTED})", file=path)
     result = _loader(kind)(path, options)
     if not result.kinds:
         result.kinds = [kind] * max(1, len(result.files))
+    env = target_environment(options.python_version, options.platform)
+    for one in (result, *(section for _, section in result.sections)):
+        account(one, env)
+        if one.resolved:
+            _direct_references_of_resolved(one, options)
     return result
+
+
+def account(result: SourceResult, env: dict[str, str]) -> None:
+    """Register what a reader took in and did not register itself: each file read, each requirement (a line whose
+    marker excludes the target is excluded, listed, and not resolved)."""
+    files = {i.file for i in result.items if i.kind is ItemKind.INPUT_FILE}
+    for file in result.files:
+        if file not in files:
+            files.add(file)
+            result.register(ItemKind.INPUT_FILE, file, file=file)
+    registered = {(i.file, i.line) for i in result.items if i.kind is ItemKind.REQUIREMENT}
+    kept: list[Requirement] = []
+    for req in result.requirements:
+        loc = req.location
+        key = (loc.file if loc else None, loc.line if loc else None)
+        if key in registered and loc is not None and loc.line:
+            kept.append(req)
+            continue
+        item = result.register(ItemKind.REQUIREMENT, req.raw, file=key[0], line=key[1], requirement=req.raw,
+                               package=req.name, version=req.pinned_version)
+        if not result.resolved and req.marker and not req.constraint and not marker_holds(req.marker, env, req.extras):
+            item.outcome = Outcome.EXCLUDED
+            item.reason = f"marker excludes the target ({req.marker}): not installed there, not resolved"
+            continue
+        kept.append(req)
+    result.requirements = kept
 
 
 def load_environment(path: str | None, options: AuditOptions | None = None) -> SourceResult:
@@ -82,6 +90,7 @@ _LOADERS: dict[str, tuple[str, str]] = {
     detect.PIPFILE_LOCK: ("auditor.sources.pipfilelock", "load_pipfile_lock"),
     detect.PIPFILE: ("auditor.sources.pipfile", "load_pipfile"),
     detect.PYLOCK: ("auditor.sources.pylock", "load_pylock"),
+    detect.PDM_LOCK: ("auditor.sources.pdmlock", "load_pdm_lock"),
 }
 
 
@@ -98,32 +107,6 @@ def _load_requirements(path: str, options: AuditOptions) -> SourceResult:
     from auditor.sources.requirements import load_requirements
 
     return load_requirements(path, target_environment(options.python_version, options.platform))
-
-
-def _drop_included(results: list[tuple[str, bool, SourceResult]]) -> list[tuple[str, bool, SourceResult]]:
-    """A discovered file that another discovered file already includes (``-r``) is not read twice."""
-    keep: list[tuple[str, bool, SourceResult]] = []
-    for file, discovered, result in results:
-        real = os.path.realpath(file)
-        included = any(
-            real in {os.path.realpath(f) for f in other.files[1:]}
-            for other_file, _, other in results if other_file != file
-        )
-        if discovered and included:
-            continue
-        keep.append((file, discovered, result))
-    return keep
-
-
-def _project_identity(pyproject: str, merged: SourceResult) -> None:
-    """Name, version and metadata of the project from its pyproject.toml; its dependencies are not read here."""
-    from auditor.sources.pyproject import project_identity
-
-    name, version, metadata = project_identity(pyproject)
-    merged.root_name = merged.root_name or name
-    merged.root_version = merged.root_version or version
-    for key, value in metadata.items():
-        merged.root_metadata.setdefault(key, value)
 
 
 def _direct_references_of_resolved(merged: SourceResult, options: AuditOptions) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from auditor.domain import Edge, ModelRef, Package, Requirement, Skipped
+from auditor.domain import Edge, ModelRef, Package, Requirement
+from auditor.ledger import Item, ItemKind
 
 
 @dataclass
@@ -21,7 +22,7 @@ class SourceResult:
     constraints: list[Requirement] = field(default_factory=list)
     packages: list[Package] = field(default_factory=list)  # already resolved (lockfile/env/pinned file)
     edges: list[Edge] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
+    skipped: list[Item] = field(default_factory=list)  # outcomes (skipped/excluded) of input items
     models: list[ModelRef] = field(default_factory=list)
     index_url: str | None = None
     extra_index_urls: list[str] = field(default_factory=list)
@@ -34,6 +35,22 @@ class SourceResult:
     no_index: bool = False  # a requirements file said --no-index
     kinds: list[str] = field(default_factory=list)  # input kind of each file read ("requirements", "uv.lock", ...)
     warnings: list[str] = field(default_factory=list)  # worth telling the user, not a gap in the audit
+    # Every input item this source took in (files, requirement lines, lock sections and packages), registered
+    # when read so that the ledger can account for each one (``auditor.ledger``); outcomes may already be final.
+    items: list[Item] = field(default_factory=list)
+    # Further dependency profiles this input holds besides its main one (a Pipfile.lock ``develop`` category, a
+    # lock's alternative versions for one extra): ``(section name, its own result)``.
+    sections: list[tuple[str, SourceResult]] = field(default_factory=list)
+    is_lock: bool = False  # a lock per CONVENTIONS "Inputs" (hashes, ``# via``, a lock tool's header, a lockfile)
+
+    def register(self, kind: ItemKind, subject: str, *, file: str | None = None, line: int | None = None,
+                 requirement: str | None = None, package: str | None = None,
+                 version: str | None = None) -> Item:
+        """Register one input item as read (pending until the pipeline records its outcome)."""
+        item = Item(kind=kind, subject=subject, file=file, line=line, requirement=requirement, package=package,
+                    version=version)
+        self.items.append(item)
+        return item
 
     def merge(self, other: SourceResult) -> None:
         self.files.extend(other.files)
@@ -42,6 +59,8 @@ class SourceResult:
         self.packages.extend(other.packages)
         self.edges.extend(other.edges)
         self.skipped.extend(other.skipped)
+        self.items.extend(other.items)
+        self.sections.extend(other.sections)
         self.models.extend(other.models)
         if other.index_url and not self.index_url:
             self.index_url = other.index_url

@@ -25,7 +25,7 @@ from packaging.requirements import Requirement as PkgRequirement
 
 from auditor.domain import ROOT_NODE, Edge, Location, Package, Skipped, canonical_name, package_node
 from auditor.errors import InputError
-from auditor.ledger import ItemKind
+from auditor.ledger import Item, ItemKind
 from auditor.options import AuditOptions
 from auditor.sources.base import SourceResult
 from auditor.sources.markers import marker_holds, target_environment
@@ -102,7 +102,7 @@ def _has_metadata(directory: Path) -> bool:
         return False
 
 
-def read_installed(dirs: list[Path], skipped: list[Skipped]) -> dict[str, Installed]:
+def read_installed(dirs: list[Path], skipped: list[Item]) -> dict[str, Installed]:
     """Every distribution in ``dirs`` (first wins, like ``sys.path``), keyed by PEP 503 name."""
     out: dict[str, Installed] = {}
     for directory in dirs:
@@ -119,7 +119,7 @@ def read_installed(dirs: list[Path], skipped: list[Skipped]) -> dict[str, Instal
     return out
 
 
-def _read_one(info: Path, skipped: list[Skipped]) -> Installed | None:
+def _read_one(info: Path, skipped: list[Item]) -> Installed | None:
     if info.name.endswith(".dist-info"):
         meta_file = info / "METADATA"
     elif info.is_dir():
@@ -228,7 +228,7 @@ def dependency_edges(installed: dict[str, Installed], env: dict[str, str]) -> li
 
 
 def load_environment(path: str | None, options: AuditOptions | None = None) -> SourceResult:
-    skipped: list[Skipped] = []
+    skipped: list[Item] = []
     if path:
         dirs, version, windows = site_packages_dirs(path)
         env = target_environment(version, "win_amd64" if windows else None) if (version or windows) else \

@@ -156,3 +156,15 @@ def record_indexes(result: SourceResult, declared: list[str] | None = None) -> N
     for pkg in result.packages:  # packages end up in reports and SBOMs: never with a token in them
         if pkg.index_url:
             pkg.index_url = redact_url(pkg.index_url)
+
+
+def register_locked(result: SourceResult, name: str, version: str, path: str, line: int | None) -> None:
+    """One locked entry, registered as read (``auditor.ledger``): audited once its package is in the report."""
+    result.register(ItemKind.LOCKED_PACKAGE, f"{name}=={version}" if version else name, file=path, line=line,
+                    requirement=f"{name}=={version}" if version else name, package=name, version=version or None)
+
+
+def register_sections(result: SourceResult, path: str, sections: list[str]) -> None:
+    """The lock's sections (groups, extras, categories): each is accounted for like the packages in it."""
+    for section in dict.fromkeys(sections):
+        result.register(ItemKind.LOCK_SECTION, f"{path} [{section}]", file=path)

@@ -2,19 +2,20 @@
 
 Everything locked is audited -- all extras, groups and platforms -- because a lockfile is what gets installed
 somewhere. The one exception is a package locked at several versions under disjoint markers (universal locks:
-``numpy==1.24.4 ; python_version < "3.9"`` and ``numpy==2.0.2 ; python_version >= "3.9"``): the report holds one
-version per name, so the version whose marker holds for the audit's target (``--python-version``/``--platform``,
-default this interpreter) is audited and the others are named in the package's properties. Two pins of one name
-that both apply are a conflict: the first is audited and the second becomes a skipped entry.
+``numpy==1.24.4 ; python_version < "3.9"`` and ``numpy==2.0.2 ; python_version >= "3.9"``): the version whose
+marker holds for the audit's target (``--python-version``/``--platform``, default this interpreter) is audited and
+the others are excluded for the target (listed in the ledger and named in the package's properties). Several
+versions that all apply (a uv lock's conflicting extras) are all audited (``conflicts_are_skipped=False``); in a
+requirements file they are a conflict pip refuses: the first is audited and the others become skipped entries.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from auditor.domain import Package, Skipped
-from auditor.ledger import ItemKind
-from auditor.sources.markers import marker_holds
+from auditor.domain import Excluded, Package, Skipped
+from auditor.ledger import Item, ItemKind
+from auditor.sources.markers import marker_holds, marker_holds_for_some_extra
 
 OTHER_VERSIONS = "mlaudit:other-locked-versions"
 
@@ -28,14 +29,15 @@ class Candidate:
     raw: str = ""
 
 
-def choose_versions(candidates: list[Candidate], env: dict[str, str], *,
-                    conflicts_are_skipped: bool = True) -> tuple[list[Package], list[Skipped]]:
-    """One package per name (rule in the module docstring), in input order."""
+def choose_versions(candidates: list[Candidate], env: dict[str, str], *, conflicts_are_skipped: bool = True,
+                    item_kind: ItemKind = ItemKind.LOCKED_PACKAGE) -> tuple[list[Package], list[Item]]:
+    """The versions to audit (rule in the module docstring), in input order; the others as ledger outcomes of
+    ``item_kind`` at their input line."""
     by_name: dict[str, list[Candidate]] = {}
     for cand in candidates:
         by_name.setdefault(cand.package.name, []).append(cand)
     chosen: list[Package] = []
-    skipped: list[Skipped] = []
+    skipped: list[Item] = []
     for name, group in by_name.items():
         versions: dict[str, Candidate] = {}
         for cand in group:  # the same version twice: one package, hashes merged
@@ -51,22 +53,35 @@ def choose_versions(candidates: list[Candidate], env: dict[str, str], *,
         if len(distinct) == 1:
             chosen.append(distinct[0].package)
             continue
-        applying = [c for c in distinct if marker_holds(c.marker, env)] or distinct[:1]
+        applying = [c for c in distinct if marker_holds(c.marker, env)]
+        if not applying:  # e.g. only under one extra each (uv's conflicting extras): those that hold for one
+            applying = [c for c in distinct if marker_holds_for_some_extra(c.marker, env)] or distinct[:1]
         pick = applying[0]
-        if len(applying) > 1 and conflicts_are_skipped:
-            for other in applying[1:]:
-                loc = other.package.location
-                skipped.append(Skipped(
-                    reason=f"conflicting pin: {name}=={other.package.version} conflicts with {name}=="
-                           f"{pick.package.version} at {pick.package.location}; only {pick.package.version} "
-                           f"is audited",
-                    file=loc.file if loc else None, line=loc.line if loc else None,
-                    requirement=other.raw or f"{name}=={other.package.version}",
-                    not_checked=[f"{name} {other.package.version}"], kind=ItemKind.LOCKED_PACKAGE))
-        others = [c for c in distinct if c is not pick and (c not in applying or not conflicts_are_skipped)]
-        if others:
+        also: list[Package] = []
+        for other in applying[1:]:
+            loc = other.package.location
+            if not conflicts_are_skipped:
+                also.append(other.package)
+                continue
+            skipped.append(Skipped(
+                reason=f"conflicting pin: {name}=={other.package.version} conflicts with {name}=="
+                       f"{pick.package.version} at {pick.package.location}; only {pick.package.version} is audited",
+                file=loc.file if loc else None, line=loc.line if loc else None,
+                requirement=other.raw or f"{name}=={other.package.version}",
+                not_checked=[f"{name} {other.package.version}"], kind=item_kind,
+                subject=f"{name}=={other.package.version}"))
+        excluded = [c for c in distinct if c not in applying]
+        for other in excluded:
+            loc = other.package.location
+            skipped.append(Excluded(
+                reason=f"locked for another target ({other.marker}); {pick.package.version} is the version for "
+                       "this target", file=loc.file if loc else None, line=loc.line if loc else None,
+                requirement=other.raw or f"{name}=={other.package.version}", kind=item_kind,
+                subject=f"{name}=={other.package.version}"))
+        if excluded:
             pick.package.properties[OTHER_VERSIONS] = ", ".join(
-                f"{c.package.version}" + (f" ({c.marker})" if c.marker else "") for c in others)
+                f"{c.package.version}" + (f" ({c.marker})" if c.marker else "") for c in excluded)
         pick.package.direct = pick.package.direct or any(c.package.direct for c in distinct)
         chosen.append(pick.package)
+        chosen.extend(also)
     return chosen, skipped

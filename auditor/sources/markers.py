@@ -66,3 +66,32 @@ def marker_holds(marker: str | None, env: dict[str, str], extras: tuple[str, ...
         except Exception:  # noqa: BLE001 - packaging raises assorted errors on odd comparisons; keep the package
             return True
     return False
+
+
+_EXTRA_RE = re.compile(r"""\bextra\s*==\s*['"]([^'"]+)['"]|['"]([^'"]+)['"]\s+in\s+(?:extras|dependency_groups)""")
+
+
+def marker_extras(marker: str | None) -> list[str]:
+    """Extra / dependency-group names a marker tests (``extra == 'cu118'``, ``'dev' in dependency_groups``)."""
+    if not marker:
+        return []
+    return list(dict.fromkeys(a or b for a, b in _EXTRA_RE.findall(marker)))
+
+
+def marker_holds_for_some_extra(marker: str | None, env: dict[str, str]) -> bool:
+    """True when ``marker`` holds for the target with one of the extras/groups it names selected."""
+    names = marker_extras(marker)
+    if not names or not marker:
+        return marker_holds(marker, env)
+    try:
+        parsed = Marker(marker)
+    except InvalidMarker:
+        return True
+    for name in names:
+        try:
+            if parsed.evaluate({**env, "extra": name, "extras": frozenset({name}),
+                                "dependency_groups": frozenset({name})}):
+                return True
+        except Exception:  # noqa: BLE001 - an environment key this packaging version does not know: keep it
+            return True
+    return False

@@ -13,8 +13,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from auditor.domain import Location, Requirement, Skipped, canonical_name
+from auditor.domain import Location, Requirement, canonical_name
 from auditor.errors import InputError
+from auditor.ledger import Item
 from auditor.sources.poetryspec import PoetrySpecError, poetry_to_pep440, python_marker
 from auditor.sources.tomlfile import LineFinder, as_list
 
@@ -36,7 +37,7 @@ def poetry_identity(poetry: dict[str, Any]) -> tuple[str | None, str | None, dic
 
 
 def poetry_requirements(poetry: dict[str, Any], path: str, lines: LineFinder, extras: set[str], groups: set[str],
-                        skipped: list[Skipped], *, main: bool = True) -> list[Requirement]:
+                        skipped: list[Item], *, main: bool = True) -> list[Requirement]:
     out: list[Requirement] = []
     if main:
         deps = poetry.get("dependencies") or {}

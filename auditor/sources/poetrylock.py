@@ -22,6 +22,8 @@ from auditor.sources.lockcommon import (
     mark_direct,
     no_version,
     record_indexes,
+    register_locked,
+    register_sections,
     sibling,
     string,
     table,
@@ -37,7 +39,8 @@ def load_poetry_lock(path: str, options: AuditOptions) -> SourceResult:
     if "package" not in data and not metadata:
         raise InputError("not a poetry.lock file (no [[package]] and no [metadata])", file=path, line=1)
     lines = header_lines(text, "package")
-    result = SourceResult(files=[path], resolved=True, kinds=["poetry.lock"])
+    result = SourceResult(files=[path], resolved=True, kinds=["poetry.lock"], is_lock=True)
+    sections: list[str] = []
     if isinstance(metadata.get("lock-version"), str):
         result.root_metadata["lock:lock-version"] = metadata["lock-version"]
     env = target_environment(options.python_version, options.platform)
@@ -49,6 +52,7 @@ def load_poetry_lock(path: str, options: AuditOptions) -> SourceResult:
         name = canonical_name(string(entry.get("name"), path, "package name", line))
         version = string(entry.get("version"), path, f"{name}: version", line, required=False)
         source = table(entry.get("source"), path, f"{name}: source", line)
+        register_locked(result, name, version, path, line)
         if not version:
             result.skipped.append(no_version(name, str(source.get("type", "unknown source")), path, line))
             continue
@@ -65,6 +69,7 @@ def load_poetry_lock(path: str, options: AuditOptions) -> SourceResult:
         groups = [str(g) for g in as_list(entry.get("groups")) if isinstance(g, str)]
         if groups:
             pkg.properties["mlaudit:groups"] = ",".join(groups)
+            sections.extend(groups)
         marker = entry.get("markers")
         marker_text = marker if isinstance(marker, str) else (
             " or ".join(f"({m})" for m in marker.values() if isinstance(m, str)) if isinstance(marker, dict) else None)
@@ -74,6 +79,7 @@ def load_poetry_lock(path: str, options: AuditOptions) -> SourceResult:
     chosen, skipped = choose_versions(candidates, env, conflicts_are_skipped=False)
     result.skipped.extend(skipped)
     result.packages.extend(chosen)
+    register_sections(result, path, sections)
     for pkg in chosen:
         result.edges.extend(deps_of.get(id(pkg), []))
     pyproject = sibling(path, "pyproject.toml")

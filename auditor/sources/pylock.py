@@ -23,6 +23,7 @@ from auditor.sources.lockcommon import (
     mark_direct,
     no_version,
     record_indexes,
+    register_locked,
     sibling,
     string,
     table,
@@ -44,7 +45,7 @@ def load_pylock(path: str, options: AuditOptions) -> SourceResult:
         raise InputError(f"unsupported pylock lock-version {lock_version!r} (this mlaudit reads 1.x)", file=path,
                          line=1)
     lines = header_lines(text, "packages")
-    result = SourceResult(files=[path], resolved=True, kinds=["pylock.toml"])
+    result = SourceResult(files=[path], resolved=True, kinds=["pylock.toml"], is_lock=True)
     if isinstance(data.get("created-by"), str):
         result.root_metadata["lock:created-by"] = data["created-by"]
     env = target_environment(options.python_version, options.platform)
@@ -56,6 +57,7 @@ def load_pylock(path: str, options: AuditOptions) -> SourceResult:
         entry = table(raw, path, "[[packages]]", line)
         name = canonical_name(string(entry.get("name"), path, "packages.name", line))
         version = string(entry.get("version"), path, f"{name}: version", line, required=False)
+        register_locked(result, name, version, path, line)
         if not version:
             where = next((k for k in ("vcs", "directory", "archive") if k in entry), "no version")
             detail = table(entry.get(where), path, where, line) if where in entry else {}

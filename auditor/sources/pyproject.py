@@ -249,3 +249,20 @@ def project_identity(path: str) -> tuple[str | None, str | None, dict[str, str]]
     except InputError:  # the user pointed at requirements files; a broken pyproject beside them only costs a name
         return None, None, {}
     return identity(data)
+
+
+def extras_and_groups(path: str) -> tuple[list[str], list[str]]:
+    """The optional-dependency extras and the dependency groups ``pyproject.toml`` declares (PEP 621, PEP 735,
+    Poetry, uv's legacy dev list), as written."""
+    try:
+        data, _ = load_toml(path)
+    except InputError:
+        return [], []
+    project = as_dict(data.get("project"))
+    tool = as_dict(data.get("tool"))
+    poetry = as_dict(tool.get("poetry"))
+    extras = [*as_dict(project.get("optional-dependencies")), *as_dict(poetry.get("extras"))]
+    groups = [*as_dict(data.get("dependency-groups")), *as_dict(poetry.get("group"))]
+    if as_dict(tool.get("uv")).get("dev-dependencies") or poetry.get("dev-dependencies"):
+        groups.append("dev")
+    return list(dict.fromkeys(extras)), list(dict.fromkeys(groups))

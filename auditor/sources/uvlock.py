@@ -21,6 +21,8 @@ from auditor.sources.lockcommon import (
     header_lines,
     no_version,
     record_indexes,
+    register_locked,
+    register_sections,
     sibling,
     string,
     table,
@@ -41,7 +43,7 @@ def load_uv_lock(path: str, options: AuditOptions) -> SourceResult:
     entries = array(data.get("package"), path, "[[package]]")
     manifest = table(data.get("manifest"), path, "[manifest]")
     member_names = {canonical_name(str(m)) for m in array(manifest.get("members"), path, "manifest.members")}
-    result = SourceResult(files=[path], resolved=True, kinds=["uv.lock"])
+    result = SourceResult(files=[path], resolved=True, kinds=["uv.lock"], is_lock=True)
     env = target_environment(options.python_version, options.platform)
 
     parsed: list[tuple[dict[str, Any], Package, int | None]] = []
@@ -60,8 +62,10 @@ def load_uv_lock(path: str, options: AuditOptions) -> SourceResult:
                 root = (entry, pkg)
             else:
                 members.append(pkg)
+                register_locked(result, name, pkg_version, path, line)
             parsed.append((entry, pkg, line))
             continue
+        register_locked(result, name, pkg_version, path, line)
         _files(entry, pkg, path, line)
         if isinstance(source.get("registry"), str):
             pkg.index_url = source["registry"]
@@ -104,6 +108,8 @@ def load_uv_lock(path: str, options: AuditOptions) -> SourceResult:
     result.packages.extend(chosen)
     if root is not None:
         result.root_name, result.root_version = root[1].name, root[1].version or None
+        register_sections(result, path, [*table(root[0].get("optional-dependencies"), path, "extras").keys(),
+                                         *table(root[0].get("dev-dependencies"), path, "groups").keys()])
     record_indexes(result)
     apply_identity(result, sibling(path, "pyproject.toml"))
     return result

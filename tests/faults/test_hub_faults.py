@@ -1,6 +1,6 @@
 """Real audits of a project that references a model on the Hub (``HF_ENDPOINT`` pointing at the fault).
 
-The project is pinned (no resolver), so the only service asked is the Hub; every fault must end in exit 3
+The project is locked (no resolver), so the only service asked is the Hub; every fault must end in exit 3
 naming "Hugging Face Hub" and the host, or in a report that is ``complete: false`` naming the model.
 """
 
@@ -30,7 +30,7 @@ def healthy_hub(srv: LoopbackServer) -> None:
 def model_project(tmp_path: Path) -> Path:
     project = tmp_path / "ml"
     project.mkdir()
-    (project / "requirements.txt").write_text("numpy==1.26.4\n")
+    (project / "requirements.txt").write_text("numpy==1.26.4\n    # via -r requirements.in\n")  # a lock
     (project / "train.py").write_text(
         "from transformers import AutoModel\n"
         "model = AutoModel.from_pretrained('acme-ai/root-model', revision='main')\n")

@@ -70,7 +70,7 @@ def test_fleet_reports_equal_single_runs(fleet_dir: Path, tmp_path: Path, monkey
     assert expected_mal  # the generator plants a known malicious name
     assert {m["repo_id"]: set(m["projects"]) for m in index["models"]} == expected_models
     # worst first: no unit is listed after one with a strictly higher worst severity
-    ranks = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0, None: -1}
+    ranks = {"critical": 4, "high": 3, "unknown": 3, "medium": 2, "low": 1, "info": 0, None: -1}
     worst = [ranks[u["worst"]] for u in index["units"]]
     assert worst == sorted(worst, reverse=True)
     assert index["units"][0]["worst"] == "critical"  # the malicious package

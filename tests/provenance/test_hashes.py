@@ -86,10 +86,11 @@ def test_resolver_packages_compare_pins_with_the_chosen_files_offline() -> None:
 
 def test_pinned_inputs_not_compared_without_online_are_marked() -> None:
     pkg = Package(name="alpha", version="1.0", source="requirements", hashes=[f"sha256:{'a' * 64}"])
-    ctx = make_context(None, [pkg], online=False)
+    ctx = make_context(None, [pkg], online=False, offline=True)  # online, pinned hashes are always compared
     assert list(CHECK.run(ctx)) == []
     assert pkg.properties["hashes-verified"] == "not-checked"
-    assert ctx.report.hash_summary is not None and "--online" in ctx.report.hash_summary["note"]
+    assert ctx.report.hash_summary is not None and "offline" in ctx.report.hash_summary["note"]
+    assert [(i.kind.value, i.subject) for i in ctx.report.incomplete_reasons] == [("hashes", "alpha==1.0")]
 
 
 def test_unpinned_is_a_finding_only_when_policy_requires_hashes() -> None:

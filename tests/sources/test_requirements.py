@@ -82,10 +82,11 @@ def test_hashes_several_per_requirement_over_continuations(write: Write, load: L
         "idna==3.4\n"
     ))
     result = load(path)
-    six = next(p for p in result.packages if p.name == "six")
-    assert six.hashes == [f"sha256:{SHA_A}", f"sha256:{SHA_B}"]
+    assert not result.resolved  # idna has no hash: not a lock (CONVENTIONS "Inputs"), so it is resolved
+    six = next(r for r in result.requirements if r.name == "six")
+    assert six.hashes == (f"sha256:{SHA_A}", f"sha256:{SHA_B}")
     assert six.location == Location(str(path), 1)
-    idna = next(p for p in result.packages if p.name == "idna")
+    idna = next(r for r in result.requirements if r.name == "idna")
     assert idna.location == Location(str(path), 4)  # line numbers survive the continuation
 
 
@@ -101,13 +102,14 @@ def test_index_options_and_other_pip_options_are_accepted(write: Write, load: Lo
         "numpy>=1.24 --config-settings=setup-args=-Dblas=none --global-option=--quiet\n"
         "-C key=value pandas\n"
     ))
+    (path.parent / "wheels").mkdir(exist_ok=True)
     with pytest.raises(InputError):  # -C needs a requirement before it on the same line
         load(path)
     path.write_text(path.read_text().replace("-C key=value pandas\n", "pandas -C key=value\n"))
     result = load(path)
     assert result.index_url == "http://127.0.0.1:9/simple"
     assert result.extra_index_urls == ["http://127.0.0.1:9/extra", "http://127.0.0.1:9/extra2"]
-    assert result.find_links == ["http://127.0.0.1:9/links", "./wheels"]
+    assert result.find_links == ["http://127.0.0.1:9/links", str(path.parent / "wheels")]
     assert result.no_index
     assert "--pre" in result.pip_options and "--only-binary=numpy" in result.pip_options
     assert "--no-binary=:all:" in result.pip_options
@@ -127,21 +129,21 @@ def test_env_var_expansion_is_pip_s_form_only(write: Write, monkeypatch: pytest.
     result = load(path)
     assert result.index_url == "http://127.0.0.1:9/simple"
     assert result.extra_index_urls == ["http://$INDEX_HOST/x", "http://${UNSET_VAR}/y"]
-    assert result.packages[0].version == "1.16.0"
+    assert result.requirements[0].pinned_version == "1.16.0"
     assert expand_env("${lower} ${UP}", {"lower": "x", "UP": "y"}) == "${lower} y"
 
 
 def test_bom_crlf_and_backslash_continuation(write: Write, load: Load) -> None:
     path = write("requirements.txt", b"\xef\xbb\xbfsix==1.16.0\r\nidna\\\r\n==3.4\r\n")
     result = load(path)
-    assert [(p.name, p.version) for p in result.packages] == [("six", "1.16.0"), ("idna", "3.4")]
+    assert [(r.name, r.pinned_version) for r in result.requirements] == [("six", "1.16.0"), ("idna", "3.4")]
 
 
 def test_utf16_with_bom_and_pep263_declared_encoding(write: Write, load: Load) -> None:
     utf16 = write("a.txt", "six==1.16.0\n".encode("utf-16"))
-    assert load(utf16).packages[0].name == "six"
+    assert load(utf16).requirements[0].name == "six"
     latin = write("b.txt", "# -*- coding: latin-1 -*-\n# caf\xe9\nsix==1.16.0\n".encode("latin-1"))
-    assert load(latin).packages[0].name == "six"
+    assert load(latin).requirements[0].name == "six"
 
 
 def test_logical_lines_follow_pip() -> None:
@@ -164,6 +166,8 @@ def test_logical_lines_follow_pip() -> None:
 def test_direct_references_are_kept_with_url(write: Write, load: Load, line: str, name: str | None,
                                              url_start: str, editable: bool, specifier: str) -> None:
     path = write("proj/requirements.txt", f"requests\n{line}\n")
+    for local in ("proj/vendor/localpkg/setup.py", "proj/src/sub/setup.py", "dist/thing-0.1-py3-none-any.whl"):
+        write(local, "")  # local references that exist (a missing one is a skipped line: test below)
     result = load(path)
     assert len(result.requirements) == 2  # never dropped
     req = result.requirements[1]

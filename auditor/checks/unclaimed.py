@@ -1,0 +1,60 @@
+"""Check ``unclaimed-name``: a requirement names a project the package index does not have.
+
+Why it is a finding and not only a skipped line: anyone can register that name tomorrow, and the next ``pip
+install`` fetches whatever they upload -- the classic dependency-confusion and removed-typosquat hole (``pstuil``
+for ``psutil``). The name has already been through every name check (it stays in the report as a package without a
+version, so the malicious and typosquat checks see it); this check adds the finding of its own: high, critical when
+the name also looks like a popular project's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from auditor.domain import Finding, Package, Severity
+from auditor.kinds import FindingKind, Rule
+from auditor.options import AuditContext
+from auditor.policy import Policy
+from auditor.resolve.uvdriver import UNCLAIMED
+from auditor.typosquat import pypi_detector
+
+
+def is_unclaimed(package: Package) -> bool:
+    return package.properties.get(UNCLAIMED) == "true"
+
+
+class UnclaimedCheck:
+    name = "unclaimed-name"
+
+    def run(self, ctx: AuditContext) -> Iterable[Finding]:
+        names = [p for p in ctx.report.packages.values() if is_unclaimed(p)]
+        if not names:
+            return []
+        policy = ctx.options.policy or Policy()
+        detector = pypi_detector(policy.typosquat_allowlist)
+        findings: list[Finding] = []
+        for package in names:
+            look = detector.check(package.name)
+            lookalike = look.target if look.flagged and look.target else None
+            via = package.properties.get("mlaudit:required-by")
+            how = f"required by {via}" if via else "named by the input"
+            message = (f"'{package.name}' is not on the package index ({how}): anyone can register it, and the next "
+                       "install would fetch whatever they upload")
+            if lookalike:
+                message += f"; it also looks like the popular '{lookalike}'"
+            findings.append(Finding(
+                kind=FindingKind.UNCLAIMED_NAME, id=Rule.UNCLAIMED_NAME,
+                severity=Severity.CRITICAL if lookalike else Severity.HIGH, message=message,
+                package=(package.name, package.version), location=package.location, check=self.name,
+                evidence={"on_index": False, "required_by": via, "looks_like": lookalike,
+                          "typosquat_score": look.score},
+                fix=(f"did you mean '{lookalike}'? " if lookalike else "")
+                + "remove the requirement, or publish/reserve the name on your index (internal packages: serve "
+                  "them from an index you control and pin it)",
+            ))
+        return findings
+
+
+CHECK = UnclaimedCheck()
+
+__all__ = ["CHECK", "UnclaimedCheck", "is_unclaimed"]
