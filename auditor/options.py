@@ -47,6 +47,7 @@ class AuditOptions:
     exclude_newer: str | None = None  # resolver cut-off (RFC 3339), for reproducible resolutions
     resolver: str = "auto"  # "auto" | "uv" | "pip"
     project_dir: str | None = None
+    exclude: list[str] = field(default_factory=list)  # .gitignore-style patterns left out of the project walk
 
 
 ProgressFn = Callable[[str], None]

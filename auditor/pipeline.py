@@ -100,10 +100,13 @@ def _collect_models(options: AuditOptions, declared: list[ModelRef], ctx: AuditC
     project_dir = Path(options.project_dir) if options.project_dir else None
     if project_dir is None or not project_dir.is_dir():
         return
-    from auditor.models.refs import find_model_refs
+    from auditor.models.refs import scan_project
 
     ctx.progress("finding model references")
-    refs, skipped = find_model_refs(project_dir)
+    scan = scan_project(project_dir, options.exclude)
+    refs, skipped = scan.refs, scan.skipped
+    report.remote_code_sites.extend(scan.sites)
+    report.ledger.extend(scan.excluded)
     seen = {(r.repo_id, r.kind, r.revision) for r in report.models}
     for ref in refs:
         if (ref.repo_id, ref.kind, ref.revision) not in seen:

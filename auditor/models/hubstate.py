@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from auditor.domain import ModelRef
 from auditor.options import AuditContext
 
-
 Key = tuple[str, str, "str | None"]
 
 
