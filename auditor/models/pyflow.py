@@ -9,8 +9,10 @@ call guarded by it), and every call remembers the conditions on its path (``Guar
 Where a value comes from outside the body:
 - parameters: the default, joined with the arguments of the function's callers in the project
   (``PyProject.callers``, a few levels deep); with no caller, the default stands for the caller's choice;
-- ``obj.attr``: declarations of ``attr`` (dataclass and class fields, argparse options, in the same file first,
-  else anywhere in the project) joined with every assignment ``x.attr = value`` / ``setattr`` in the project;
+- ``obj.attr``: declarations of ``attr`` (dataclass and class fields, argparse options: in the same file, else
+  in the modules it imports, else anywhere in the project) joined with the assignments ``x.attr = value`` /
+  ``setattr`` in the same file and the modules it imports -- anywhere in the project for ``trust_remote_code``
+  itself (a ``True`` set anywhere counts);
 - imported names: the module-level value in the imported project module;
 - ``os.getenv(NAME, default)`` / ``os.environ.get``: the default, overridable by the operator.
 
@@ -206,11 +208,12 @@ class Analyzer:
         callers = self.project.callers(f, func, owner if isinstance(owner, ast.ClassDef) else None)
         values: list[Val] = []
         index = next((i for i, a in enumerate(positional) if a.arg == name), None)
+        constructor = method and func.name == "__init__"
+        if default is not None:
+            values.append(default)  # the project's own value, whoever else calls (configs instantiate classes too)
         for site in callers:
-            passed = self._argument(site.call, name, index, method)
+            passed = self._argument(site.call, name, index, method, constructor)
             if passed is _NOT_PASSED:
-                if default is not None:
-                    values.append(default)
                 continue
             if passed is None:
                 values.append(unknown(f"{label} (passed by *args/**kwargs)"))
@@ -225,9 +228,9 @@ class Analyzer:
             finally:
                 self._depth -= 1
             values.append(got.with_site(Location(site.file.shown, site.call.lineno)))
-        if not values:
+        if not callers:
             return option(default, label) if default is not None else unknown(label, Open.PARAM)
-        return join(*values)
+        return join(*values) if values else unknown(label, Open.PARAM)
 
     def _caller_state(self, f: PyFile, call: ast.Call) -> State | None:
         self._depth += 1
@@ -257,12 +260,13 @@ class Analyzer:
         return self.run_module(f).final if id(f.tree()) not in self._running else State()
 
     @staticmethod
-    def _argument(call: ast.Call, name: str, index: int | None, method: bool) -> ast.expr | None | object:
+    def _argument(call: ast.Call, name: str, index: int | None, method: bool,
+                  constructor: bool = False) -> ast.expr | None | object:
         for kw in call.keywords:
             if kw.arg == name:
                 return kw.value
         if index is not None:
-            offset = 1 if method and isinstance(call.func, ast.Attribute) else 0
+            offset = 1 if constructor or (method and isinstance(call.func, ast.Attribute)) else 0
             position = index - offset
             for i, arg in enumerate(call.args):
                 if isinstance(arg, ast.Starred):
@@ -281,12 +285,27 @@ class Analyzer:
         if cached is not None:
             return cached
         self._attrs[key] = unknown(f".{attr}")  # a cycle through the same attribute adds nothing
-        local = self._declarations(f, attr) if f.may_declare(attr) else []
-        declared = local if local else self._project_facts(attr, self._declarations, f)
-        assigned = self._project_facts(attr, self._assignments, None)
+        declared = self._declarations(f, attr) if f.may_declare(attr) else []
+        if not declared:  # the modules this file imports (``add_model_args(parser)`` from a sibling module)
+            declared = [v for g in self._imported(f) if g.may_declare(attr) for v in self._declarations(g, attr)]
+        if not declared:
+            declared = self._project_facts(attr, self._declarations, f)
+        if any(word in attr for word in OPT_IN_WORDS):  # the flag itself: True set anywhere counts
+            assigned = self._project_facts(attr, self._assignments, None)
+        else:  # ``x.model = ...`` is too common a spelling to mean the same object everywhere
+            assigned = [v for g in [f, *self._imported(f)] if g.may_assign(attr) for v in self._assignments(g, attr)]
         value = join(*declared, *assigned) if declared or assigned else unknown(f".{attr}")
         self._attrs[key] = value
         return value
+
+    def _imported(self, f: PyFile) -> list[PyFile]:
+        out: list[PyFile] = []
+        for module, member in f.imports.values():
+            for dotted_name in ([f"{module}.{member}", module] if member else [module]):
+                for g in self.project.modules(dotted_name):
+                    if g is not f and g not in out:
+                        out.append(g)
+        return out
 
     def _project_facts(self, attr: str, read: Callable[[PyFile, str], list[Val]], skip: PyFile | None) -> list[Val]:
         key = (f"<project:{read.__name__}:{skip.shown if skip else ''}>", attr)

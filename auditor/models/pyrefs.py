@@ -188,6 +188,8 @@ class _Reader:
         if state is None:
             return  # no path reaches this call (after a return, or under a condition that is never true)
         if rule is None:
+            if self.a.project.functions(fname):
+                return  # a function of the project: the flag is followed into it, where the loading happens
             trust = self._trust(trust_expr, spreads, state)
             if trust is None or not trust.possible:
                 self._generic_strings(node)
@@ -405,12 +407,13 @@ def _qualname(f: PyFile, node: ast.AST) -> str | None:
 
 
 def _merge_sites(sites: list[RemoteCodeSite]) -> list[RemoteCodeSite]:
-    """One site per function: ``AutoConfig``, ``AutoTokenizer`` and ``AutoModel`` loaded side by side with
-    ``trust_remote_code=True`` are one place to review, not three findings. Models and run-time choices add up;
-    the conditions kept are those all merged calls share."""
+    """One site per function and path conditions: ``AutoConfig``, ``AutoTokenizer`` and ``AutoModel`` loaded side
+    by side with ``trust_remote_code=True`` are one place to review, not three findings. Models and run-time
+    choices add up."""
     merged: dict[tuple[object, ...], RemoteCodeSite] = {}
     for site in sites:
-        key = (site.location.file, site.function or f"<line {site.location.line}>", site.bounded)
+        key = (site.location.file, site.function or f"<line {site.location.line}>", site.bounded,
+               tuple(site.guards))
         first = merged.get(key)
         if first is None:
             merged[key] = site
@@ -420,10 +423,6 @@ def _merge_sites(sites: list[RemoteCodeSite]) -> list[RemoteCodeSite]:
             first.lines.append(site.location.line)
         first.models = list(dict.fromkeys([*first.models, *site.models]))
         first.runtime = first.runtime or site.runtime
-        common = 0
-        while common < min(len(first.guards), len(site.guards)) and first.guards[common] == site.guards[common]:
-            common += 1
-        first.guards = first.guards[:common]
         if first.revision != site.revision:
             first.revision = None
     for site in merged.values():
