@@ -39,6 +39,7 @@ class PyFile:
     _tree: ast.Module | None = None
     _parsed: bool = False
     _parents: dict[int, ast.AST] | None = None
+    _scopes: list[tuple[tuple[int, int], tuple[int, int], ast.AST]] | None = None
     _defs: dict[str, list[FunctionNode]] | None = None
     _calls: dict[str, list[ast.Call]] | None = None
     _imports: dict[str, tuple[str, str | None]] | None = None  # alias -> (module, name or None)
@@ -159,23 +160,67 @@ class PyFile:
             self._index()
         return (self._calls or {}).get(name, [])
 
+    def _scope_list(self) -> list[tuple[tuple[int, int], tuple[int, int], ast.AST]]:
+        """(start, end, definition) of every function and class, from a walk over statements only (cheap: the
+        expressions inside are not visited)."""
+        if self._scopes is None:
+            self._scopes = []
+            tree = self.tree()
+            stack: list[ast.AST] = list(tree.body) if tree is not None else []
+            while stack:
+                stmt = stack.pop()
+                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    end = (stmt.end_lineno or stmt.lineno, stmt.end_col_offset or 0)
+                    self._scopes.append(((stmt.lineno, stmt.col_offset), end, stmt))
+                for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+                    for child in getattr(stmt, name, None) or []:
+                        if isinstance(child, (ast.stmt, ast.excepthandler, ast.match_case)):
+                            stack.append(child)
+        return self._scopes
+
     def enclosing(self, node: ast.AST) -> list[ast.AST]:
-        """Enclosing function and class definitions, innermost first."""
-        out: list[ast.AST] = []
-        current = self.parent(node)
-        while current is not None:
-            if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-                out.append(current)
-            current = self.parent(current)
-        return out
+        """Enclosing function and class definitions, innermost first (a decorator is outside its function)."""
+        if node is self._tree:
+            return []
+        start = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+        end = (getattr(node, "end_lineno", None) or start[0], getattr(node, "end_col_offset", None) or start[1])
+        found = [(scope_start, scope) for scope_start, scope_end, scope in self._scope_list()
+                 if scope is not node and scope_start <= start and end <= scope_end]
+        return [scope for _, scope in sorted(found, key=lambda item: item[0], reverse=True)]
 
     def enclosing_function(self, node: ast.AST) -> FunctionNode | None:
         for scope in self.enclosing(node):
             if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 return scope
-            if isinstance(scope, ast.Lambda):
-                return None
         return None
+
+    def calls_on_lines(self, lines: set[int]) -> list[ast.Call]:
+        """Calls that start or end on one of ``lines``, found by visiting only the statements that span them."""
+        tree = self.tree()
+        out: list[ast.Call] = []
+        if tree is None or not lines:
+            return out
+        stack: list[ast.AST] = list(tree.body)
+        while stack:
+            stmt = stack.pop()
+            first: int = getattr(stmt, "lineno", 0) or 0
+            last: int = getattr(stmt, "end_lineno", None) or first
+            if not any(first <= line <= last for line in lines):
+                continue
+            for node in own_nodes(stmt, lambdas=True):
+                if isinstance(node, ast.Call):
+                    end = getattr(node, "end_lineno", None) or node.lineno
+                    if any(line in lines for line in range(node.lineno, end + 1)):
+                        out.append(node)
+            for name in ("body", "orelse", "finalbody", "handlers", "cases", "decorator_list"):
+                for child in getattr(stmt, name, None) or []:
+                    if isinstance(child, (ast.stmt, ast.excepthandler, ast.match_case)):
+                        stack.append(child)
+                    elif isinstance(child, ast.expr):
+                        stack.append(ast.Expr(value=child, lineno=child.lineno, end_lineno=child.end_lineno,
+                                              col_offset=child.col_offset))
+        out.sort(key=lambda call: (call.lineno, call.col_offset))
+        return out
 
 
 @dataclass

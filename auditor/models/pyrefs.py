@@ -144,17 +144,10 @@ def extract_file(analyzer: Analyzer, f: PyFile, project_dir: Path) -> PyFileResu
     if tree is None:
         return result
     reader = _Reader(analyzer, f, (f.base or project_dir, project_dir), result)
-    hits = set(hit_lines(f.source() or ""))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _on_hit_line(node, hits):
-            reader.call(node)
+    for node in f.calls_on_lines(set(hit_lines(f.source() or ""))):
+        reader.call(node)
     result.sites = _merge_sites(result.sites)
     return result
-
-
-def _on_hit_line(node: ast.Call, hits: set[int]) -> bool:
-    end = getattr(node, "end_lineno", None) or node.lineno
-    return any(line in hits for line in range(node.lineno, end + 1))
 
 
 class _Reader:
