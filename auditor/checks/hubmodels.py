@@ -148,20 +148,19 @@ class ModelsCheck:
 
     def _runtime_site(self, site: RemoteCodeSite) -> Finding:
         """A place that loads whatever model it is given with remote code on: the model cannot be audited, the
-        place can."""
+        place can. The message leads with what and where (the terminal shows its first 200 characters)."""
+        who = f"{site.function}()" if site.function else "this code"
         when = f" when {' and '.join(site.guards)}" if site.guards else ""
-        lines = f" (also lines {', '.join(str(n) for n in site.lines)})" if site.lines else ""
-        where = f" in {site.function}()" if site.function else ""
-        severity = Severity.HIGH if site.bounded else Severity.MEDIUM
+        lines = f"; also lines {', '.join(str(n) for n in site.lines)}" if site.lines else ""
         known = f"; the project's own values: {', '.join(site.models[:5])}" if site.models else ""
         return Finding(
-            kind=FindingKind.TRUST_REMOTE_CODE, id=Rule.MODEL_REMOTE_CODE, severity=severity,
-            message=f"{site.runtime or 'a model chosen at run time'} is loaded with remote code on{where}{when} "
-                    f"({site.because}){lines}: Python from whichever repo is named runs on load{known}",
+            kind=FindingKind.TRUST_REMOTE_CODE, id=Rule.MODEL_REMOTE_CODE,
+            severity=Severity.HIGH if site.bounded else Severity.MEDIUM,
+            message=f"{who} loads {site.runtime or 'a model chosen at run time'} with remote code on{when} "
+                    f"({site.because}{lines}): Python from whichever repo is named runs on load{known}",
             path=site.location.file, location=Location(site.location.file, site.location.line),
             evidence=site.to_json(), check=self.name,
-            fix="enable trust_remote_code only for reviewed repos pinned to a commit (an allowlist checked before "
-                "loading), or declare the models that run in mlaudit.toml `models = [...]` so they are audited")
+            fix="allow only reviewed repos pinned to a commit, or declare them in mlaudit.toml `models = [...]`")
 
     def _finding(self, ref: ModelRef, kind: FindingKind, rule: str, severity: Severity, message: str, *,
                  evidence: object = None, fix: str | None = None, path: str | None = None) -> Finding:
