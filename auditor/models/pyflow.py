@@ -122,6 +122,7 @@ class Analyzer:
         self._params: dict[tuple[int, str], Val] = {}
         self._attrs: dict[tuple[str, str], Val] = {}
         self._facts: dict[tuple[str, str], list[Val]] = {}
+        self._imports: dict[str, list[PyFile]] = {}
         self._depth = 0
 
     # -- entry points ----------------------------------------------------------------------------------------
@@ -196,16 +197,14 @@ class Analyzer:
     def _param_value(self, f: PyFile, func: FunctionNode, name: str) -> Val:
         args = func.args
         positional = [*args.posonlyargs, *args.args]
-        method = bool(positional) and positional[0].arg in ("self", "cls") and isinstance(
-            f.parent(func), ast.ClassDef)
+        method = bool(positional) and positional[0].arg in ("self", "cls") and f.owner(func) is not None
         if method and positional[0].arg == name:
             return unknown(name)
         default = self._default(f, func, name)
         label = f"{name}, a parameter of {func.name}()"
         if self._depth >= MAX_DEPTH:
             return option(default, label) if default is not None else unknown(label, Open.PARAM)
-        owner = f.parent(func)
-        callers = self.project.callers(f, func, owner if isinstance(owner, ast.ClassDef) else None)
+        callers = self.project.callers(f, func, f.owner(func))
         values: list[Val] = []
         index = next((i for i, a in enumerate(positional) if a.arg == name), None)
         constructor = method and func.name == "__init__"
@@ -299,7 +298,12 @@ class Analyzer:
         return value
 
     def _imported(self, f: PyFile) -> list[PyFile]:
+        """The project files ``f`` imports from (memoised: asked for every attribute the file reads)."""
+        cached = self._imports.get(f.shown)
+        if cached is not None:
+            return cached
         out: list[PyFile] = []
+        self._imports[f.shown] = out
         for module, member in f.imports.values():
             for dotted_name in ([f"{module}.{member}", module] if member else [module]):
                 for g in self.project.modules(dotted_name):

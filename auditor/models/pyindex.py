@@ -38,7 +38,6 @@ class PyFile:
     text: str | None = None
     _tree: ast.Module | None = None
     _parsed: bool = False
-    _parents: dict[int, ast.AST] | None = None
     _scopes: list[tuple[tuple[int, int], tuple[int, int], ast.AST]] | None = None
     _defs: dict[str, list[FunctionNode]] | None = None
     _calls: dict[str, list[ast.Call]] | None = None
@@ -103,26 +102,21 @@ class PyFile:
             return None
 
     def _index(self) -> None:
-        """One walk over the tree: parents, definitions and calls by name, imports, attribute facts."""
-        self._parents, self._defs, self._calls, self._imports = {}, {}, {}, {}
+        """One walk over the tree: definitions and calls by name, imports, attribute facts."""
+        self._defs, self._calls, self._imports = {}, {}, {}
         self._facts = AttrFacts()
         tree = self.tree()
         if tree is None:
             return
-        parents = self._parents
         stack: list[ast.AST] = [tree]
         while stack:
             node = stack.pop()
             for name in node._fields:
                 value = getattr(node, name, None)
                 if isinstance(value, ast.AST):
-                    parents[id(value)] = node
                     stack.append(value)
                 elif isinstance(value, list):
-                    for item in value:
-                        if isinstance(item, ast.AST):
-                            parents[id(item)] = node
-                            stack.append(item)
+                    stack.extend(item for item in value if isinstance(item, ast.AST))
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self._defs.setdefault(node.name, []).append(node)
             elif isinstance(node, ast.Call):
@@ -145,10 +139,12 @@ class PyFile:
                 if alias.name != "*":
                     imports[alias.asname or alias.name] = (module, alias.name)
 
-    def parent(self, node: ast.AST) -> ast.AST | None:
-        if self._parents is None:
-            self._index()
-        return (self._parents or {}).get(id(node))
+    def owner(self, func: ast.AST) -> ast.ClassDef | None:
+        """The class whose body defines ``func`` (None for a function outside a class)."""
+        scopes = self.enclosing(func)
+        if scopes and isinstance(scopes[0], ast.ClassDef) and func in scopes[0].body:
+            return scopes[0]
+        return None
 
     def defs(self, name: str) -> list[FunctionNode]:
         if self._defs is None:
@@ -303,6 +299,7 @@ class PyProject:
             self._by_module.setdefault(f.module, []).append(f)
         self._kept = 0
         self._words: dict[str, list[PyFile]] | None = None
+        self._modules: dict[str, list[PyFile]] = {}
         self._defs: dict[str, list[tuple[PyFile, FunctionNode, ast.ClassDef | None]]] = {}
         self._calls: dict[str, list[CallSite]] = {}
 
@@ -328,11 +325,13 @@ class PyProject:
     def modules(self, dotted: str) -> list[PyFile]:
         """Files that ``import dotted`` can mean: exact module, or one whose dotted name ends with it (projects are
         often audited from a parent directory, or run with ``src/`` on the path)."""
-        exact = self._by_module.get(dotted)
-        if exact:
-            return exact
-        suffix = "." + dotted
-        return [f for m, fs in self._by_module.items() if m.endswith(suffix) for f in fs]
+        cached = self._modules.get(dotted)
+        if cached is None:
+            exact = self._by_module.get(dotted)
+            suffix = "." + dotted
+            cached = exact or [f for m, fs in self._by_module.items() if m.endswith(suffix) for f in fs]
+            self._modules[dotted] = cached
+        return cached
 
     def functions(self, name: str) -> list[tuple[PyFile, FunctionNode, ast.ClassDef | None]]:
         """Definitions of functions or methods called ``name`` (with their class)."""
@@ -345,8 +344,7 @@ class PyProject:
             if not pattern.search(f.source() or ""):
                 continue
             for node in f.defs(name):
-                owner = f.parent(node)
-                out.append((f, node, owner if isinstance(owner, ast.ClassDef) else None))
+                out.append((f, node, f.owner(node)))
         self._defs[name] = out
         return out
 
