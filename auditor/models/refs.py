@@ -14,9 +14,11 @@ References to the same repo, kind and revision are merged: the first location wi
 from __future__ import annotations
 
 import ast
+import gc
 import json
 import stat
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,6 +107,27 @@ def _python(files: list[tuple[PyFile, Path]], project_dir: Path, scan: ModelScan
         project.keep_text(f, text or "")
     analyzer = Analyzer(project)
     refs: list[ModelRef] = []
+    with _no_cyclic_gc():  # parse trees are kept for the analysis; a collector pass over them per parse is waste
+        _read_python(files, project_dir, scan, analyzer, refs)
+    return refs
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector: the trees and value sets built here hold no cycles that need it, and
+    with thousands of live trees each automatic collection walks all of them (it tripled the time of a 2,000-file
+    project). Reference counting still frees everything; the collector is restored even on error."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read_python(files: list[tuple[PyFile, Path]], project_dir: Path, scan: ModelScan, analyzer: Analyzer,
+                 refs: list[ModelRef]) -> None:
     for f, _ in files:
         source = f.source()
         if source is None or not may_reference(source):
@@ -121,7 +144,6 @@ def _python(files: list[tuple[PyFile, Path]], project_dir: Path, scan: ModelScan
         refs.extend(result.refs)
         scan.skipped.extend(result.skipped)
         scan.sites.extend(result.sites)
-    return refs
 
 
 def _parse_error(source: str, shown: str) -> Skipped:
