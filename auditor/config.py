@@ -8,7 +8,8 @@ Example::
     [tool.mlaudit]
     fail-on = "high"
     unknown-severity = "high"            # how an advisory with no severity at all gates (default: high)
-    disable = ["typosquat"]              # finding kinds or check names
+    disable = ["typosquat"]              # finding kinds or check names (validated)
+    exclude = ["tests/**", "docs/"]      # .gitignore-style paths left out of model discovery and scans
     typosquat-allowlist = ["reqeusts"]
     hf-org-allowlist = ["my-org"]
     internal-prefixes = ["acme-"]
@@ -36,6 +37,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from auditor.checks import disable_names, unknown_disable_names
 from auditor.domain import KNOWN_SEVERITIES, Severity, canonical_name
 from auditor.errors import ConfigError
 from auditor.policy import IgnoreRule, Policy
@@ -47,8 +49,8 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 POLICY_FILE = "mlaudit.toml"
 KNOWN_KEYS = (
-    "fail-on", "unknown-severity", "disable", "checks", "ignore", "typosquat-allowlist", "hf-org-allowlist", "internal-prefixes",
-    "require-attestation", "require-safetensors", "require-complete", "require-hashes",
+    "fail-on", "unknown-severity", "disable", "checks", "ignore", "typosquat-allowlist", "hf-org-allowlist",
+    "internal-prefixes", "require-attestation", "require-safetensors", "require-complete", "require-hashes", "exclude",
     "models", "model-use", "model-signing",  # read by auditor.models.settings
 )
 IGNORE_KEYS = ("id", "reason", "expires", "package")
@@ -124,6 +126,10 @@ def parse_policy(data: dict[str, Any], *, path: Path, text: str = "", prefix: st
         policy.unknown_severity = _known_severity(data["unknown-severity"], fail)
 
     policy.disabled_kinds = set(_str_list(data, "disable", fail))
+    unknown = unknown_disable_names(policy.disabled_kinds)
+    if unknown:
+        raise fail("disable", f"unknown check or finding kind {', '.join(map(repr, unknown))} "
+                              f"(valid: {', '.join(disable_names())})")
     checks = data.get("checks")
     if checks is not None:
         if not isinstance(checks, dict):
@@ -131,8 +137,11 @@ def parse_policy(data: dict[str, Any], *, path: Path, text: str = "", prefix: st
         for name, enabled in checks.items():
             if not isinstance(enabled, bool):
                 raise fail(f"checks.{name}", f"expected true or false, got {_type(enabled)}")
+            if unknown_disable_names([name]):
+                raise fail(f"checks.{name}", f"unknown check or finding kind (valid: {', '.join(disable_names())})")
             if not enabled:
                 policy.disabled_kinds.add(name)
+    policy.exclude = _str_list(data, "exclude", fail)
 
     policy.typosquat_allowlist = {canonical_name(n) for n in _str_list(data, "typosquat-allowlist", fail)}
     policy.hf_org_allowlist = {n.lower() for n in _str_list(data, "hf-org-allowlist", fail)}

@@ -288,6 +288,32 @@ class ModelRef:
 
 
 @dataclass
+class RemoteCodeSite:
+    """A place in the project that can load a model with ``trust_remote_code`` on (code or a training config).
+
+    ``models``: the Hub repos the project's own values bring to it; ``runtime``: what picks a model at run time
+    when any model can reach it (None when the project's values are all there is); ``guards``: the conditions on
+    the path to it; ``because``: how ``True`` gets there. Found by ``auditor.models``, reported by the models check.
+    """
+
+    location: Location
+    models: list[str] = field(default_factory=list)
+    runtime: str | None = None
+    guards: list[str] = field(default_factory=list)
+    because: str = ""
+    bounded: bool = True  # False: the flag itself is computed at run time and could not be shown to be False
+    function: str | None = None
+    revision: str | None = None
+    lines: list[int] = field(default_factory=list)  # further lines of the same function merged into this site
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.location.file, "line": self.location.line, "lines": list(self.lines),
+                "models": list(self.models), "runtime": self.runtime, "guards": list(self.guards),
+                "because": self.because, "bounded": self.bounded, "function": self.function,
+                "revision": self.revision}
+
+
+@dataclass
 class Finding:
     """One problem, produced by a check. Checks never print; outputs never decide."""
 
@@ -413,6 +439,7 @@ class Report:
     packages: dict[str, Package] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
     models: list[ModelRef] = field(default_factory=list)
+    remote_code_sites: list[RemoteCodeSite] = field(default_factory=list)  # models: where remote code may run
     findings: list[Finding] = field(default_factory=list)
     ledger: Ledger = field(default_factory=Ledger)
     data_sources: list[DataSource] = field(default_factory=list)

@@ -48,6 +48,7 @@ class AuditOptions:
     resolver: str = "auto"  # "auto" | "uv" | "pip"
     project_dir: str | None = None  # the project's code root (model references are searched there)
     profiles: list[str] = field(default_factory=list)  # --profile NAME / all; empty: every profile found
+    exclude: list[str] = field(default_factory=list)  # .gitignore-style patterns left out of the project walk
 
 
 ProgressFn = Callable[[str], None]

@@ -170,10 +170,13 @@ def _find_models(options: AuditOptions, declared: list[ModelRef], ctx: AuditCont
     root = Path(code_root) if code_root else (Path(options.project_dir) if options.project_dir else None)
     if root is None or not root.is_dir():
         return refs, []
-    from auditor.models.refs import find_model_refs
+    from auditor.models.refs import scan_project
 
     ctx.progress("finding model references")
-    found, skipped = find_model_refs(root)
+    scan = scan_project(root, options.exclude)
+    ctx.report.remote_code_sites.extend(scan.sites)
+    ctx.report.ledger.extend(scan.excluded)  # paths the user excluded, listed
+    found, skipped = scan.refs, scan.skipped
     seen = {(r.repo_id, r.kind, r.revision) for r in refs}
     for ref in found:
         if (ref.repo_id, ref.kind, ref.revision) not in seen:

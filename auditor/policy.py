@@ -40,6 +40,7 @@ class Policy:
     require_safetensors: bool = False
     require_complete: bool = False
     require_hashes: bool = False
+    exclude: list[str] = field(default_factory=list)  # .gitignore-style paths left out of the project walk
     source: str | None = None  # the file the policy came from
 
 

@@ -3,10 +3,13 @@
 Rules (finding kind / id / severity):
 - ``unpinned-revision`` / ``MLA-MODEL-UNPINNED`` / low: a reference in the project (code, config, card, manifest)
   without a 40-hex commit: a branch or tag moves, so what is downloaded can change without a code change.
-- ``trust-remote-code`` / ``MLA-MODEL-REMOTE-CODE``: ``trust_remote_code=True`` (or a run-time value) runs Python
-  from the repo on load -- high when the revision is not a commit (the owner can change that code at any time),
-  medium when pinned. ``MLA-MODEL-CUSTOM-CODE`` / info: the repo ships code (``*.py``, ``auto_map``) but the
-  project does not enable it.
+- ``trust-remote-code`` / ``MLA-MODEL-REMOTE-CODE``: ``trust_remote_code`` can be ``True`` where a model is
+  loaded, so Python from the repo runs on load -- high when the revision is not a commit (the owner can change that
+  code at any time), medium when pinned. One finding per referenced model, and one per place in the code or a
+  config where *any model chosen at run time* is loaded that way (``report.remote_code_sites`` without models):
+  high when the project turns the flag on, medium when the flag is computed in a way the audit cannot bound. The
+  conditions on the path (``if 'mpt' in model_name:``) are part of the message and the evidence.
+  ``MLA-MODEL-CUSTOM-CODE`` / info: the repo ships code (``*.py``, ``auto_map``) but the project does not enable it.
 - ``unsafe-model`` / ``MLA-MODEL-PICKLE-ONLY`` / low (CONVENTIONS: unsafe-but-common; ``require-safetensors``
   raises it): pickle-family/Keras weights in a repo directory without a ``.safetensors`` file. The bytes are the
   model scanner's job (``--fetch-models`` downloads them).
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from auditor.domain import Finding, ModelRef, Severity
+from auditor.domain import Finding, Location, ModelRef, RemoteCodeSite, Severity
 from auditor.kinds import FindingKind, Rule
 from auditor.models.formats import code_files, pickle_only
 from auditor.models.hubstate import HubState, key_of, state_of
@@ -42,15 +45,20 @@ class ModelsCheck:
     name = "models"
 
     def run(self, ctx: AuditContext) -> Iterable[Finding]:
+        runtime = [self._runtime_site(site) for site in ctx.report.remote_code_sites if site.runtime]
         if not ctx.report.models:
-            return []
+            return runtime
+        sites = {site.location: site for site in ctx.report.remote_code_sites if site.models}
+        sites.update({Location(site.location.file, line): site for site in ctx.report.remote_code_sites
+                      if site.models for line in site.lines})
         state = state_of(ctx)
         root_meta = ctx.report.root_metadata
         declared = root_meta.get("license") if isinstance(root_meta, dict) else None
         use = project_use(model_settings(ctx).use, declared if isinstance(declared, str) else None)
         findings: list[Finding] = []
         for ref in ctx.report.models:
-            findings.extend(self._one(ref, state, use, ctx))
+            findings.extend(self._one(ref, state, use, sites))
+        findings.extend(runtime)
         for ref, path, want, got in state.hash_mismatches:
             findings.append(self._finding(
                 ref, FindingKind.HASH_MISMATCH, Rule.MODEL_HASH_MISMATCH, Severity.CRITICAL,
@@ -60,7 +68,8 @@ class ModelsCheck:
                 fix="do not use this file; re-download and report it if it persists"))
         return findings
 
-    def _one(self, ref: ModelRef, state: HubState, use: str | None, ctx: AuditContext) -> list[Finding]:
+    def _one(self, ref: ModelRef, state: HubState, use: str | None,
+             sites: dict[Location, RemoteCodeSite]) -> list[Finding]:
         out: list[Finding] = []
         status = state.status.get(key_of(ref))
         direct = ref.via is None and ref.origin != "hub"
@@ -72,7 +81,7 @@ class ModelsCheck:
                                      f"{what} is loaded with {shown}: a branch or tag can change what is downloaded",
                                      evidence={"revision": ref.revision, "resolved": ref.resolved_revision},
                                      fix=f"pin {pinned}"))
-        out.extend(self._remote_code(ref, state, what))
+        out.extend(self._remote_code(ref, state, what, sites))
         if ref.kind == "model" and ref.files:
             only = pickle_only([f.path for f in ref.files])
             if only:
@@ -110,18 +119,25 @@ class ModelsCheck:
                     fix="use a model/dataset whose licence allows this use, or set model-use in the policy"))
         return out
 
-    def _remote_code(self, ref: ModelRef, state: HubState, what: str) -> list[Finding]:
+    def _remote_code(self, ref: ModelRef, state: HubState, what: str,
+                     sites: dict[Location, RemoteCodeSite]) -> list[Finding]:
         code = code_files([f.path for f in ref.files])
         auto_map = state.auto_map.get(key_of(ref), [])
-        evidence = {"code_files": code, "auto_map": auto_map, "revision": ref.revision}
+        evidence: dict[str, object] = {"code_files": code, "auto_map": auto_map, "revision": ref.revision}
         if ref.trust_remote_code:
             pinned = is_commit(ref.revision)
             severity = Severity.MEDIUM if pinned else Severity.HIGH
             because = "pinned to a commit" if pinned else "not pinned: the repo owner can change the code at any time"
             shipped = f"; the repo ships {', '.join(code[:5])}" if code else ""
+            site = sites.get(ref.location) if ref.location is not None else None
+            when = f" when {' and '.join(site.guards)}" if site is not None and site.guards else ""
+            also = f"; the same call also loads {site.runtime}" if site is not None and site.runtime else ""
+            if site is not None:
+                evidence = {**evidence, "site": site.to_json()}
             return [self._finding(
                 ref, FindingKind.TRUST_REMOTE_CODE, Rule.MODEL_REMOTE_CODE, severity,
-                f"{what} is loaded with trust_remote_code: Python from the repo runs on load ({because}){shipped}",
+                f"{what} is loaded with trust_remote_code{when}: Python from the repo runs on load "
+                f"({because}){shipped}{also}",
                 evidence=evidence, fix="remove trust_remote_code, or review the code and pin revision= to a commit")]
         if ref.kind == "model" and (code or auto_map):
             return [self._finding(
@@ -129,6 +145,22 @@ class ModelsCheck:
                 f"{what} ships custom code ({', '.join((code or auto_map)[:5])}); it runs only with "
                 "trust_remote_code, which this project does not set", evidence=evidence)]
         return []
+
+    def _runtime_site(self, site: RemoteCodeSite) -> Finding:
+        """A place that loads whatever model it is given with remote code on: the model cannot be audited, the
+        place can. The message leads with what and where (the terminal shows its first 200 characters)."""
+        who = f"{site.function}()" if site.function else "this code"
+        when = f" when {' and '.join(site.guards)}" if site.guards else ""
+        lines = f"; also lines {', '.join(str(n) for n in site.lines)}" if site.lines else ""
+        known = f"; the project's own values: {', '.join(site.models[:5])}" if site.models else ""
+        return Finding(
+            kind=FindingKind.TRUST_REMOTE_CODE, id=Rule.MODEL_REMOTE_CODE,
+            severity=Severity.HIGH if site.bounded else Severity.MEDIUM,
+            message=f"{who} loads {site.runtime or 'a model chosen at run time'} with remote code on{when} "
+                    f"({site.because}{lines}): Python from whichever repo is named runs on load{known}",
+            path=site.location.file, location=Location(site.location.file, site.location.line),
+            evidence=site.to_json(), check=self.name,
+            fix="allow only reviewed repos pinned to a commit, or declare them in mlaudit.toml `models = [...]`")
 
     def _finding(self, ref: ModelRef, kind: FindingKind, rule: str, severity: Severity, message: str, *,
                  evidence: object = None, fix: str | None = None, path: str | None = None) -> Finding:

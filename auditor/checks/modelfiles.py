@@ -12,6 +12,7 @@ from typing import Any
 from auditor.domain import Finding, ModelRef
 from auditor.ledger import ItemKind
 from auditor.options import AuditContext
+from auditor.projectwalk import PathFilter
 from auditor.scan import iter_model_files, scan_paths
 from auditor.scan.roles import MODEL_EXTENSIONS
 
@@ -35,7 +36,8 @@ class ModelScanCheck:
         if project is not None and project.is_dir():
             ctx.progress("scanning model files in the project")
             files: list[Path] = []
-            for p in iter_model_files(project, extensions=CANDIDATE_EXTENSIONS):
+            excluded = PathFilter.of(ctx.options.exclude)  # listed in the ledger by the model-reference walk
+            for p in iter_model_files(project, extensions=CANDIDATE_EXTENSIONS, exclude=excluded):
                 if p.stat().st_size > MAX_PROJECT_FILE:
                     ctx.skip(f"model file larger than {MAX_PROJECT_FILE} bytes not scanned", file=str(p), kind=ItemKind.MODEL_FILE,
                              not_checked=["model file scan"])

@@ -89,7 +89,11 @@ def add_input_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fetch-models", action="store_true",
                         help="download referenced model weights (pickle-family/keras) into the cache and scan them")
     parser.add_argument("--disable-check", action="append", default=[], metavar="NAME",
-                        help="turn off one check by name (repeatable)")
+                        help="turn off a check, or drop the findings of one kind, by name (repeatable); the same "
+                             "names as the policy's `disable`")
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                        help="leave a path out of model-reference discovery and model-file scans (.gitignore "
+                             "syntax relative to the project, e.g. 'tests/**'; repeatable; listed as excluded)")
     parser.add_argument("--sbom-vex", action="store_true", help="include findings as vulnerabilities in the SBOM")
 
 
@@ -110,7 +114,8 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
     project_dir: str | None = None
     if args.env is None:
         project_dir = _code_root(paths)
-    policy = _load_policy(args, project_dir)
+    policy = _load_policy(args, project_dir) or Policy()
+    disabled = _disabled(args, policy)
     fail_on = Severity(args.fail_on) if args.fail_on else (policy.fail_on if policy and policy.fail_on else Severity.LOW)
     return AuditOptions(
         paths=paths,
@@ -127,13 +132,14 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         fail_on=fail_on,
         require_complete=args.require_complete or bool(policy and policy.require_complete),
         fetch_models=args.fetch_models,
-        disabled_checks=set(args.disable_check),
+        disabled_checks=disabled,
         net=_net_config(args),
         policy=policy,
         exclude_newer=args.exclude_newer,
         resolver=args.resolver,
         project_dir=project_dir,
         profiles=list(getattr(args, "profile", []) or []),
+        exclude=[*policy.exclude, *getattr(args, "exclude", [])],
     )
 
 
@@ -149,6 +155,20 @@ def _code_root(paths: list[str]) -> str:
     if not paths:
         return str(Path.cwd())
     return find_project_root(paths[0])
+
+
+def _disabled(args: argparse.Namespace, policy: Policy) -> set[str]:
+    """``--disable-check`` names, validated, and made equivalent to the policy's ``disable``: a check named
+    there does not run, and findings of a kind (or check) named there are dropped, whichever way it was given."""
+    from auditor.checks import disable_names, unknown_disable_names
+
+    names = set(getattr(args, "disable_check", []) or [])
+    unknown = unknown_disable_names(names)
+    if unknown:
+        raise UsageError(f"--disable-check: unknown check or finding kind {', '.join(map(repr, unknown))} "
+                         f"(valid: {', '.join(disable_names())})")
+    policy.disabled_kinds |= names
+    return names | policy.disabled_kinds
 
 
 def _load_policy(args: argparse.Namespace, project_dir: str | None) -> Policy | None:

@@ -4,37 +4,43 @@ What is recognised (one table, ``_RULES``): ``*.from_pretrained`` (transformers,
 ``PeftModel.from_pretrained(base, "org/adapter")`` second argument, sentence-transformers...), ``pipeline(model=)``,
 ``hf_hub_download``/``snapshot_download``/``hf_hub_url`` (``repo_type=``), ``load_dataset``, ``SentenceTransformer``,
 diffusers adapters (``load_lora_weights``...), timm/open_clip loaders (only ``hf-hub:`` names reach the Hub), and
-any ``hf://`` URI or ``hf-hub:`` string passed to a call. ``revision=``/``trust_remote_code=`` come along.
+any ``hf://`` URI or ``hf-hub:`` string passed to a call. ``revision=`` comes along, and every call that passes
+``trust_remote_code`` (any loader, ``from_config``, a library's ``get_config``...) is judged.
 
-Values are followed through what the file itself shows: string constants, module and local variables (every
-value a name is assigned in that scope), function parameter defaults, class/dataclass field defaults and argparse
-``default=`` values reached as ``obj.attr``, ``os.getenv(NAME, default)``, ``+`` concatenation, f-strings of
-such names and conditional expressions. A loader whose argument stays unknown becomes a ``Skipped`` entry: the
-model it loads is not audited, and the report says so.
+Arguments are judged by the values that reach them (``auditor.models.pyflow``): literals, defaults of parameters,
+dataclass fields, argparse options and environment variables, assignments on the paths that reach the call, and
+the arguments of the function's callers in the project. So:
+
+- a model is every Hub id among those values; when none is known and the value is chosen at run time, the
+  reference is a ``Skipped`` entry (the model it loads is not audited, and the report says so);
+- ``trust_remote_code`` is reported (a ``RemoteCodeSite``) when ``True`` is possible: the project sets it (a
+  literal, a default, an assignment anywhere in the project), or it is computed in a way that cannot be bounded.
+  An option that defaults to ``False`` and that nothing in the project turns on is the operator's choice, as is a
+  ``True`` set only under the operator's own switch (``if args.trust_remote_code:``); neither is a finding.
+  Each site names the models it applies to (or the run-time choice) and the conditions on its path.
 """
 
 from __future__ import annotations
 
 import ast
-import bisect
 import re
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from auditor.domain import Location, ModelRef, Skipped
+from auditor.domain import Location, ModelRef, RemoteCodeSite, Skipped
 from auditor.ledger import ItemKind
+from auditor.models.pyflow import DOWNLOADED, DOWNLOADERS, OBJECT, Analyzer, State
+from auditor.models.pyindex import PyFile, PyProject, call_name, dotted
 from auditor.models.repoid import looks_like_repo_id, parse_hf_uri, strip_hub_prefix
+from auditor.models.values import Open, Val
 
-MAX_CANDIDATES = 16  # values one expression may stand for (a name assigned in several branches)
-
-# Cheap pre-filter: a file with no call of a recognised loader (name followed by "(") and no hf:// / hf-hub: string
-# cannot contain a reference, so it is not parsed. Imports alone ("from transformers import pipeline") do not count.
+# Cheap pre-filter: a file with no call of a recognised loader (name followed by "("), no trust_remote_code and
+# no hf:// / hf-hub: string cannot contain a reference, so it is not parsed for its own references (it may still
+# be read for the values other files use). Imports alone ("from transformers import pipeline") do not count.
 _LOADER_CALL_RE = re.compile(
     r"(?:from_pretrained|pipeline|hf_hub_download|snapshot_download|hf_hub_url|load_dataset(?:_builder)?"
     r"|get_dataset_\w+|SentenceTransformer|CrossEncoder|SparseEncoder|load_lora_weights|load_textual_inversion"
-    r"|load_ip_adapter|lora_state_dict|create_model\w*|get_tokenizer)\s*\(|hf://|hf[-_]hub:")
+    r"|load_ip_adapter|lora_state_dict|create_model\w*|get_tokenizer)\s*\(|hf://|hf[-_]hub:|trust_remote_code")
 
 # Names `load_dataset` resolves to packaged builders, not Hub repos.
 PACKAGED_BUILDERS = frozenset({
@@ -44,6 +50,8 @@ PACKAGED_BUILDERS = frozenset({
 
 # Marks skipped items for references only known at run time (see ``auditor.pipeline``).
 RUNTIME_REFERENCE = "computed at run time"
+TRUST = "trust_remote_code"
+MAX_GUARDS = 4  # conditions shown per site (the innermost)
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,8 @@ _CROSS = _Rule(0, ("model_name_or_path", "model_name"))
 _ADAPTER = _Rule(0, ("pretrained_model_name_or_path", "pretrained_model_name_or_path_or_dict"))
 _PREFIXED = _Rule(0, ("model_name",), prefix_only=True, extra_keywords=("pretrained",))
 _PIPELINE = _Rule(1, ("model",), extra_keywords=("tokenizer", "feature_extractor", "image_processor", "processor"))
+_OTHER = _Rule(0, ("pretrained_model_name_or_path", "model_name_or_path", "model_path", "model", "model_id",
+                   "repo_id"))  # any other call given trust_remote_code: its model argument, if it has one
 
 _RULES: dict[str, _Rule] = {
     "from_pretrained": _FROM_PRETRAINED,
@@ -92,32 +102,15 @@ _RULES: dict[str, _Rule] = {
     "get_tokenizer": _PREFIXED,
 }
 _PREFIX_OWNERS = ("timm", "open_clip")
-# Calls returning a local path of something downloaded from the Hub: loading that path is not a new reference.
-DOWNLOADERS = frozenset({"snapshot_download", "hf_hub_download", "cached_path", "cached_file", "try_to_load_from_cache"})
-
-Env = dict[str, list[str]]
-
-
-@dataclass
-class _Wrapper:
-    """A loader inside a function whose repo argument is one of the function's parameters: the references are at
-    the function's call sites in the same file (one level deep)."""
-
-    function: str
-    param: str
-    index: int  # positional index of the parameter (``self``/``cls`` included)
-    method: bool  # first parameter is self/cls: attribute calls skip it
-    call: ast.Call
-    rule: _Rule
-    kind: str
-    revision: list[str] | None
-    trust: bool | None
+# Loading from a model *object* or config (``from_config(config)``): the model was chosen where the object was made.
+_FROM_OBJECT = frozenset({"from_config", "from_model_config"})
 
 
 @dataclass
 class PyFileResult:
     refs: list[ModelRef] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    sites: list[RemoteCodeSite] = field(default_factory=list)
 
 
 def may_reference(text: str) -> bool:
@@ -125,7 +118,7 @@ def may_reference(text: str) -> bool:
 
 
 def hit_lines(source: str) -> list[int]:
-    """1-based lines where a loader call or Hub URI starts (sorted)."""
+    """1-based lines where a loader call, ``trust_remote_code`` or a Hub URI appears (sorted)."""
     lines: list[int] = []
     last_pos, last_line = 0, 1
     for match in _LOADER_CALL_RE.finditer(source):
@@ -137,227 +130,39 @@ def hit_lines(source: str) -> list[int]:
 
 
 def extract_python(source: str, shown: str, file_dir: Path, project_dir: Path) -> PyFileResult:
-    """References in one Python file; ``shown`` is the file name used in locations. Raises SyntaxError/ValueError.
-
-    Only the statements whose lines hold a loader call (``hit_lines``) are walked expression by expression; the
-    rest of the file contributes its assignments (values of names), which is why the file is parsed whole.
-    """
-    with warnings.catch_warnings():  # the audited file's invalid escapes etc. are not the audit's to print
-        warnings.simplefilter("ignore")
-        tree = ast.parse(source, filename=shown)
-    extractor = _Extractor(shown, (file_dir, project_dir), hit_lines(source))
-    extractor.run(tree)
-    return extractor.result
+    """References in one Python file on its own (a notebook cell, a file given alone). Raises SyntaxError /
+    ValueError when it does not parse; ``shown`` is the file name used in locations."""
+    ast.parse(source, filename=shown)  # the error, with its line, is the caller's to report
+    f = PyFile(path=None, shown=shown, module="", base=file_dir, text=source)
+    return extract_file(Analyzer(PyProject([f])), f, project_dir)
 
 
-def _dotted(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr}" if base else None
-    return None
+def extract_file(analyzer: Analyzer, f: PyFile, project_dir: Path) -> PyFileResult:
+    """References and remote-code sites of one parsed file of ``analyzer``'s project."""
+    tree = f.tree()
+    result = PyFileResult()
+    if tree is None:
+        return result
+    reader = _Reader(analyzer, f, (f.base or project_dir, project_dir), result)
+    for node in f.calls_on_lines(set(hit_lines(f.source() or ""))):
+        reader.call(node)
+    result.sites = _merge_sites(result.sites)
+    return result
 
 
-def _scope_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
-    """Statements of one scope, descending into blocks (if/for/with/try) but not into nested defs/classes."""
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            continue
-        for name in ("body", "orelse", "finalbody"):
-            inner = getattr(stmt, name, None)
-            if isinstance(inner, list):
-                yield from _scope_statements(inner)
-        for handler in getattr(stmt, "handlers", []) or []:
-            yield from _scope_statements(handler.body)
-        for case in getattr(stmt, "cases", []) or []:
-            yield from _scope_statements(case.body)
-
-
-class _Extractor:
-    def __init__(self, shown: str, bases: tuple[Path, Path], hits: list[int]) -> None:
-        self.shown = shown
+class _Reader:
+    def __init__(self, analyzer: Analyzer, f: PyFile, bases: tuple[Path, Path], result: PyFileResult) -> None:
+        self.a = analyzer
+        self.f = f
         self.bases = bases
-        self.hits = hits
-        self.result = PyFileResult()
-        self.tree: ast.Module | None = None
-        self._attrs: Env | None = None  # obj.attr candidates: class fields and argparse defaults, module-wide
-        self.downloads: set[str] = set()  # names holding a local path a Hub download returned (already a ref)
-        self.functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = []  # enclosing defs while visiting
-        self.wrappers: list[_Wrapper] = []
-        self.module_env: Env = {}
+        self.result = result
 
-    @property
-    def attrs(self) -> Env:
-        """Built on first use: most references resolve without ``obj.attr`` and the full walk costs."""
-        if self._attrs is None:
-            self._attrs = {}
-            if self.tree is not None:
-                self._collect_attrs(self.tree)
-        return self._attrs
-
-    def _covers(self, node: ast.AST) -> bool:
-        start = getattr(node, "lineno", None)
-        if start is None:
-            return True
-        end = getattr(node, "end_lineno", None) or start
-        index = bisect.bisect_left(self.hits, start)
-        return index < len(self.hits) and self.hits[index] <= end
-
-    # -- environments ----------------------------------------------------------------------------------------
-    def run(self, tree: ast.Module) -> None:
-        self.tree = tree
-        module_env: Env = {}
-        self._assign(module_env, list(_scope_statements(tree.body)), module_env)
-        self.module_env = module_env
-        self._visit_scope(tree.body, module_env)
-        if self.wrappers:
-            self._wrapper_call_sites(tree)
-
-    def _collect_attrs(self, tree: ast.Module) -> None:
-        attrs = self._attrs if self._attrs is not None else {}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ClassDef):
-                env: Env = {}
-                self._assign(env, node.body, {})
-                for name, values in env.items():
-                    _add(attrs, name, values)
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_argument":
-                default = next((k.value for k in node.keywords if k.arg == "default"), None)
-                if default is None:
-                    continue
-                defaults = self._values(default, {})
-                dest = self._argparse_dest(node)
-                if defaults and dest:
-                    _add(attrs, dest, defaults)
-
-    @staticmethod
-    def _argparse_dest(call: ast.Call) -> str | None:
-        for kw in call.keywords:
-            if kw.arg == "dest" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
-                return kw.value.value
-        flags = [a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-        chosen = next((f for f in flags if f.startswith("--")), flags[0] if flags else None)
-        return chosen.lstrip("-").replace("-", "_") if chosen else None
-
-    def _assign(self, env: Env, statements: list[ast.stmt], outer: Env) -> None:
-        for stmt in statements:
-            targets: list[ast.expr] = []
-            value: ast.expr | None = None
-            if isinstance(stmt, ast.Assign):
-                targets, value = stmt.targets, stmt.value
-            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-                targets, value = [stmt.target], stmt.value
-                if isinstance(value, ast.Call) and _dotted(value.func) in ("field", "dataclasses.field"):
-                    value = next((k.value for k in value.keywords if k.arg == "default"), None)
-            if value is None:
-                continue
-            downloaded = isinstance(value, ast.Call) and _call_name(value) in DOWNLOADERS
-            for target in targets:
-                if isinstance(target, ast.Name):
-                    if downloaded:
-                        self.downloads.add(target.id)
-                        continue
-                    values = self._values(value, {**outer, **env})
-                    if values:
-                        _add(env, target.id, values)
-
-    def _function_env(self, node: ast.FunctionDef | ast.AsyncFunctionDef, outer: Env) -> Env:
-        env: Env = {}
-        args = node.args
-        positional = [*args.posonlyargs, *args.args]
-        for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults, strict=False):
-            values = self._values(default, outer)
-            if values:
-                env[arg.arg] = values
-        for arg, kw_default in zip(args.kwonlyargs, args.kw_defaults, strict=False):
-            if kw_default is not None:
-                values = self._values(kw_default, outer)
-                if values:
-                    env[arg.arg] = values
-        merged = {**outer, **env}
-        local: Env = {}
-        self._assign(local, list(_scope_statements(node.body)), merged)
-        for name, values in local.items():
-            _add(env, name, values)
-        return {**outer, **env}
-
-    def _visit_scope(self, body: list[ast.stmt], env: Env) -> None:
-        for stmt in body:
-            self._visit(stmt, env)
-
-    def _visit(self, node: ast.AST, env: Env) -> None:
-        if not self._covers(node):
-            return
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            for deco in node.decorator_list:
-                self._visit(deco, env)
-            inner = self._function_env(node, env)
-            self.functions.append(node)
-            for stmt in node.body:
-                self._visit(stmt, inner)
-            self.functions.pop()
-            return
-        if isinstance(node, ast.Call):
-            self._call(node, env)
-        for child in ast.iter_child_nodes(node):
-            self._visit(child, env)
-
-    # -- values ------------------------------------------------------------------------------------------------
-    def _values(self, node: ast.expr, env: Env) -> list[str] | None:
-        """The string values an expression may have, or None when it depends on run time."""
-        if isinstance(node, ast.Constant):
-            return [node.value] if isinstance(node.value, str) else None
-        if isinstance(node, ast.Name):
-            return env.get(node.id)
-        if isinstance(node, ast.Attribute):
-            return self.attrs.get(node.attr)
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-            left, right = self._values(node.left, env), self._values(node.right, env)
-            if left is None or right is None:
-                return None
-            return [a + b for a in left for b in right][:MAX_CANDIDATES]
-        if isinstance(node, ast.JoinedStr):
-            return self._fstring(node, env)
-        if isinstance(node, ast.IfExp):
-            body, orelse = self._values(node.body, env), self._values(node.orelse, env)
-            if body is None and orelse is None:
-                return None
-            return list(dict.fromkeys([*(body or []), *(orelse or [])]))[:MAX_CANDIDATES]
-        if isinstance(node, ast.Call):
-            return self._getenv_default(node, env)
-        return None
-
-    def _fstring(self, node: ast.JoinedStr, env: Env) -> list[str] | None:
-        out = [""]
-        for part in node.values:
-            if isinstance(part, ast.Constant) and isinstance(part.value, str):
-                pieces: list[str] | None = [part.value]
-            elif isinstance(part, ast.FormattedValue) and part.format_spec is None and part.conversion in (-1, 115):
-                pieces = self._values(part.value, env)
-            else:
-                pieces = None
-            if pieces is None:
-                return None
-            out = [a + b for a in out for b in pieces][:MAX_CANDIDATES]
-        return out
-
-    def _getenv_default(self, node: ast.Call, env: Env) -> list[str] | None:
-        name = _dotted(node.func)
-        if name not in ("os.getenv", "getenv", "os.environ.get", "environ.get"):
-            return None
-        default = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "default"),
-                                                               None)
-        return self._values(default, env) if default is not None else None
-
-    # -- calls ---------------------------------------------------------------------------------------------------
-    def _call(self, node: ast.Call, env: Env) -> None:
+    def call(self, node: ast.Call) -> None:
         func = node.func
         if isinstance(func, ast.Name):
             fname, owner = func.id, ""
         elif isinstance(func, ast.Attribute):
-            fname, owner = func.attr, _dotted(func.value) or ""
+            fname, owner = func.attr, dotted(func.value) or ""
         else:
             return
         rule = _RULES.get(fname)
@@ -367,96 +172,135 @@ class _Extractor:
             rule = None
         if rule is _FROM_PRETRAINED and owner.rsplit(".", 1)[-1].startswith(("PeftModel", "PeftMixedModel")):
             rule = _PEFT_FROM_PRETRAINED
-        if rule is None:
-            self._generic_strings(node, env)
+        trust_expr = next((k.value for k in node.keywords if k.arg == TRUST), None)
+        spreads = [k.value for k in node.keywords if k.arg is None]
+        if rule is None and trust_expr is None and not spreads:
+            self._generic_strings(node)
             return
+        state = self.a.state_at(self.f, node)
+        if state is None:
+            return  # no path reaches this call (after a return, or under a condition that is never true)
+        if rule is None:
+            if self.a.project.functions(fname):
+                return  # a function of the project: the flag is followed into it, where the loading happens
+            trust = self._trust(trust_expr, spreads, state)
+            if trust is None or not trust.possible:
+                self._generic_strings(node)
+                return
+            target = None if fname in _FROM_OBJECT else self._argument(node, _OTHER.position, _OTHER.keywords)
+            model = self.a.eval(self.f, target, state) if target is not None else Val(
+                open=Open.UNKNOWN, why=f"the object given to {fname}()" if node.args else f"{fname}()")
+            repos = [r for r, _, _, _ in self._repos(model, _OTHER, "model", state)]
+            self._site(node, state, trust, repos, model, None)
+            return
+        self._loader(node, fname, rule, trust_expr, spreads, state)
+
+    def _loader(self, node: ast.Call, fname: str, rule: _Rule, trust_expr: ast.expr | None,
+                spreads: list[ast.expr], state: State) -> None:
         kind = rule.kind
         if fname in ("hf_hub_download", "snapshot_download", "hf_hub_url"):
-            repo_type = self._keyword_values(node, "repo_type", env)
-            if repo_type and repo_type[0] == "space":
+            repo_type = self._keyword(node, "repo_type", state)
+            types = repo_type.values if repo_type is not None else []
+            if types and all(t == "space" for t in types):
                 return
-            if repo_type and repo_type[0] == "dataset":
+            if "dataset" in types:
                 kind = "dataset"
-        revision = self._keyword_values(node, "revision", env)
-        trust = self._trust(node)
+        revision = self._keyword(node, "revision", state)
+        revisions = [v for v in revision.values if isinstance(v, str)] if revision is not None else []
+        trust = self._trust(trust_expr, spreads, state)
         arg = self._argument(node, rule.position, rule.keywords)
         if arg is None and rule is _PIPELINE and (node.args or any(k.arg == "task" for k in node.keywords)):
             task = ast.unparse(node.args[0] if node.args else next(k.value for k in node.keywords if k.arg == "task"))
             self.result.skipped.append(Skipped(
                 reason=f"pipeline({task[:60]}) without model=: transformers picks a default model at run time "
-                       "(unpinned); it is not audited", file=self.shown, line=node.lineno, requirement=task[:120], kind=ItemKind.MODEL_REFERENCE))
+                       "(unpinned); it is not audited", file=self.f.shown, line=node.lineno,
+                requirement=task[:120], kind=ItemKind.MODEL_REFERENCE))
         targets: list[ast.expr] = [arg] if arg is not None else []
         targets += [k.value for k in node.keywords if k.arg in rule.extra_keywords]
+        repos: list[str] = []
+        first: Val | None = None
         for target in targets:
-            self._emit(node, target, rule, kind, revision, trust, env)
+            value = self.a.eval(self.f, target, state)
+            first = first or value
+            repos += self._emit(node, target, value, rule, kind, revisions, trust, state)
+        if trust is not None and trust.possible:
+            self._site(node, state, trust, repos, first or Val(open=Open.UNKNOWN, why=f"{fname}()"),
+                       revisions[0] if len(revisions) == 1 else None)
 
-    def _emit(self, node: ast.Call, target: ast.expr, rule: _Rule, kind: str, revision: list[str] | None,
-              trust: bool | None, env: Env) -> None:
-        values = self._values(target, env)
-        if values is None:
-            downloaded = isinstance(target, ast.Name) and target.id in self.downloads
-            if isinstance(target, ast.Call) and _call_name(target) in DOWNLOADERS:
-                downloaded = True
-            if isinstance(target, ast.Name) and self._as_wrapper(node, target.id, rule, kind, revision, trust):
-                return
-            if not rule.prefix_only and not _is_object(target) and not downloaded:
-                expr = ast.unparse(target)[:120]
-                self.result.skipped.append(Skipped(
-                    reason=f"{kind} reference {RUNTIME_REFERENCE} ({expr}); the {kind} it loads is not audited",
-                    file=self.shown, line=node.lineno, requirement=expr, kind=ItemKind.MODEL_REFERENCE))
+    def _emit(self, node: ast.Call, target: ast.expr, value: Val, rule: _Rule, kind: str, revisions: list[str],
+              trust: _Trust | None, state: State) -> list[str]:
+        found = self._repos(value, rule, kind, state)
+        flag = None if trust is None else trust.possible
+        for repo_id, ref_kind, ref_rev, site in found:
+            choices: list[str | None] = [ref_rev] if ref_rev else [*revisions] or [None]
+            for rev in choices:
+                self.result.refs.append(ModelRef(
+                    repo_id=repo_id, kind=ref_kind, revision=rev, location=site or Location(self.f.shown, node.lineno),
+                    origin="code", trust_remote_code=flag))
+        if not found and not value.known and value.open is not None and not rule.prefix_only and \
+                not _is_object(target, value):
+            expr = ast.unparse(target)[:120]
+            why = f"; {value.why}" if value.why and value.why != expr else ""
+            self.result.skipped.append(Skipped(
+                reason=f"{kind} reference {RUNTIME_REFERENCE} ({expr}{why}); the {kind} it loads is not audited",
+                file=self.f.shown, line=node.lineno, requirement=expr, kind=ItemKind.MODEL_REFERENCE))
+        return [r for r, _, _, _ in found]
+
+    def _repos(self, value: Val, rule: _Rule, kind: str,
+               state: State | None = None) -> list[tuple[str, str, str | None, Location | None]]:
+        out = []
+        for item in value.known:
+            if not isinstance(item.value, str) or (state is not None and not state.admits(item.value)):
+                continue
+            repo_id, ref_kind, ref_rev = self._repo_of(item.value, rule, kind)
+            if repo_id is not None:
+                out.append((repo_id, ref_kind, ref_rev, item.site))
+        return out
+
+    def _site(self, node: ast.Call, state: State, trust: _Trust, repos: list[str], model: Val,
+              revision: str | None) -> None:
+        """Record a call that can load with remote code on: for the project's own models (``repos``) and, when
+        the model is also chosen at run time, for whatever is chosen. Local paths alone are the project's own code."""
+        runtime = None
+        if model.why == DOWNLOADED:
+            runtime = "a snapshot downloaded earlier in this code"
+        elif model.open is not None and model.why != OBJECT:
+            runtime = _describe_runtime(model)
+        if not repos and runtime is None:
             return
-        for value in values:
-            repo_id, ref_kind, ref_rev = self._repo_of(value, rule, kind)
-            if repo_id is None:
-                continue
-            rev = ref_rev or (revision[0] if revision and len(revision) == 1 else None)
-            self.result.refs.append(ModelRef(repo_id=repo_id, kind=ref_kind, revision=rev,
-                                             location=Location(self.shown, node.lineno), origin="code",
-                                             trust_remote_code=trust))
+        guards = [str(g) for g in state.guards if not g.opt_in][-MAX_GUARDS:]
+        self.result.sites.append(RemoteCodeSite(
+            location=Location(self.f.shown, node.lineno), models=list(dict.fromkeys(repos)), runtime=runtime,
+            guards=guards, because=trust.because, bounded=trust.bounded, function=_qualname(self.f, node),
+            revision=revision))
 
-    def _as_wrapper(self, node: ast.Call, name: str, rule: _Rule, kind: str, revision: list[str] | None,
-                    trust: bool | None) -> bool:
-        """Record a loader whose argument is a parameter (without a usable default) of the enclosing function."""
-        if not self.functions:
-            return False
-        func = self.functions[-1]
-        params = [a.arg for a in [*func.args.posonlyargs, *func.args.args]]
-        kwonly = [a.arg for a in func.args.kwonlyargs]
-        if name not in params and name not in kwonly:
-            return False
-        index = params.index(name) if name in params else -1
-        method = bool(params) and params[0] in ("self", "cls")
-        self.wrappers.append(_Wrapper(func.name, name, index, method, node, rule, kind, revision, trust))
-        return True
-
-    def _wrapper_call_sites(self, tree: ast.Module) -> None:
-        """References at the call sites of wrapper functions; a wrapper nobody calls here stays a skipped entry."""
-        by_name: dict[str, list[_Wrapper]] = {}
-        for wrapper in self.wrappers:
-            by_name.setdefault(wrapper.function, []).append(wrapper)
-        resolved: set[int] = set()
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.Call):
-                continue
-            fname = _call_name(node)
-            for wrapper in by_name.get(fname or "", []):
-                offset = 1 if wrapper.method and isinstance(node.func, ast.Attribute) else 0
-                index = wrapper.index - offset
-                arg: ast.expr | None = next((k.value for k in node.keywords if k.arg == wrapper.param), None)
-                if arg is None and 0 <= index < len(node.args) and not isinstance(node.args[index], ast.Starred):
-                    arg = node.args[index]
-                if arg is None or not self._values(arg, self.module_env):
-                    continue
-                before = len(self.result.refs)
-                self._emit(node, arg, wrapper.rule, wrapper.kind, wrapper.revision, wrapper.trust, self.module_env)
-                if len(self.result.refs) > before:
-                    resolved.add(id(wrapper))
-        for wrapper in self.wrappers:
-            if id(wrapper) not in resolved and not wrapper.rule.prefix_only:
-                self.result.skipped.append(Skipped(
-                    reason=f"{wrapper.kind} reference {RUNTIME_REFERENCE} ({wrapper.param}, a parameter of "
-                           f"{wrapper.function}() with no resolvable caller here); the {wrapper.kind} it loads is "
-                           "not audited", file=self.shown, line=wrapper.call.lineno, requirement=wrapper.param, kind=ItemKind.MODEL_REFERENCE))
+    def _trust(self, expr: ast.expr | None, spreads: list[ast.expr], state: State) -> _Trust | None:
+        """What ``trust_remote_code`` can be at this call; None when it is not passed."""
+        values: list[tuple[Val, str]] = []
+        if expr is not None:
+            values.append((self.a.eval(self.f, expr, state), ast.unparse(expr)[:80]))
+        for spread in spreads:
+            container = self.a.eval(self.f, spread, state)
+            item = container.field(TRUST)
+            if item is not None:
+                values.append((item, f"{ast.unparse(spread)[:60]}['{TRUST}']"))
+        if not values:
+            return None
+        for value, text in values:
+            project_true = [k for k in value.known if k.value is True and not k.opt_in]
+            if project_true:
+                if isinstance(expr, ast.Constant):
+                    because = "trust_remote_code=True"
+                elif project_true[0].site is not None:
+                    because = f"{text} is True (passed at {project_true[0].site})"
+                else:
+                    because = f"{text} can be True"
+                return _Trust(True, because, True)
+        for value, text in values:
+            if value.open is Open.UNKNOWN and not any(k.value is True and k.opt_in for k in value.known):
+                return _Trust(True, f"{text} is computed at run time ({value.why or text}) and cannot be shown to "
+                                    "be False", False)
+        return _Trust(False, "", True)
 
     def _repo_of(self, value: str, rule: _Rule, kind: str) -> tuple[str | None, str, str | None]:
         uri = parse_hf_uri(value)
@@ -482,57 +326,102 @@ class _Extractor:
                 continue
         return False
 
-    def _generic_strings(self, node: ast.Call, env: Env) -> None:
+    def _generic_strings(self, node: ast.Call) -> None:
         """Any ``hf://`` URI or ``hf-hub:`` name given to a call (pandas.read_parquet("hf://datasets/..."))."""
-        for arg in [*node.args, *(k.value for k in node.keywords)]:
+        arguments = [*node.args, *(k.value for k in node.keywords)]
+        if not any(isinstance(a, (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Name)) for a in arguments):
+            return
+        state: State | None = None
+        for arg in arguments:
             if not isinstance(arg, (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Name)):
                 continue
-            for value in self._values(arg, env) or []:
-                uri = parse_hf_uri(value)
+            values: list[object]
+            if isinstance(arg, ast.Constant):
+                values = [arg.value]
+            else:
+                state = state or self.a.state_at(self.f, node)
+                if state is None:
+                    return
+                values = list(self.a.eval(self.f, arg, state).values)
+            for value in values:
+                uri = parse_hf_uri(value) if isinstance(value, str) else None
                 if uri is not None:
                     self.result.refs.append(ModelRef(repo_id=uri.repo_id, kind=uri.kind, revision=uri.revision,
-                                                     location=Location(self.shown, node.lineno), origin="code"))
+                                                     location=Location(self.f.shown, node.lineno), origin="code"))
 
     @staticmethod
     def _argument(node: ast.Call, position: int | None, keywords: tuple[str, ...]) -> ast.expr | None:
         for kw in node.keywords:
             if kw.arg in keywords:
                 return kw.value
-        if position is not None and len(node.args) > position and not isinstance(node.args[position], ast.Starred):
+        if position is not None and len(node.args) > position and not any(
+                isinstance(a, ast.Starred) for a in node.args[:position + 1]):
             return node.args[position]
         return None
 
-    def _keyword_values(self, node: ast.Call, name: str, env: Env) -> list[str] | None:
+    def _keyword(self, node: ast.Call, name: str, state: State) -> Val | None:
         for kw in node.keywords:
             if kw.arg == name:
-                return self._values(kw.value, env)
-        return None
-
-    @staticmethod
-    def _trust(node: ast.Call) -> bool | None:
+                return self.a.eval(self.f, kw.value, state)
         for kw in node.keywords:
-            if kw.arg == "trust_remote_code":
-                if isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, bool):
-                    return kw.value.value
-                return True  # decided at run time: it may be on, so treat it as on
+            if kw.arg is None:
+                item = self.a.eval(self.f, kw.value, state).field(name)
+                if item is not None:
+                    return item
         return None
 
 
-def _call_name(node: ast.Call) -> str | None:
-    func = node.func
-    if isinstance(func, ast.Name):
-        return func.id
-    return func.attr if isinstance(func, ast.Attribute) else None
+@dataclass(frozen=True)
+class _Trust:
+    possible: bool
+    because: str
+    bounded: bool
 
 
-def _is_object(node: ast.expr) -> bool:
-    """``PeftModel.from_pretrained(model, ...)``-style calls also pass objects; literals of other types are not refs."""
-    return isinstance(node, (ast.Constant, ast.Dict, ast.List, ast.Tuple, ast.Set, ast.Lambda))
+def _describe_runtime(model: Val) -> str:
+    why = model.why or "a value computed at run time"
+    return f"any model chosen at run time ({why})"
 
 
-def _add(env: Env, name: str, values: list[str]) -> None:
-    current = env.setdefault(name, [])
-    for value in values:
-        if value not in current and len(current) < MAX_CANDIDATES:
-            current.append(value)
+def _is_object(target: ast.expr, value: Val) -> bool:
+    """``PeftModel.from_pretrained(model, ...)``-style calls also pass objects; literals of other types, a local
+    path a Hub download returned, and objects are not references."""
+    if isinstance(target, (ast.Constant, ast.Dict, ast.List, ast.Tuple, ast.Set, ast.Lambda)):
+        return True
+    if value.why in (DOWNLOADED, OBJECT):
+        return True
+    return isinstance(target, ast.Call) and call_name(target) in DOWNLOADERS
 
+
+def _qualname(f: PyFile, node: ast.AST) -> str | None:
+    names = [s.name for s in f.enclosing(node) if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                   ast.ClassDef))]
+    return ".".join(reversed(names)) or None
+
+
+def _merge_sites(sites: list[RemoteCodeSite]) -> list[RemoteCodeSite]:
+    """One site per function and path conditions: ``AutoConfig``, ``AutoTokenizer`` and ``AutoModel`` loaded side
+    by side with ``trust_remote_code=True`` are one place to review, not three findings. Models and run-time
+    choices add up."""
+    merged: dict[tuple[object, ...], RemoteCodeSite] = {}
+    for site in sites:
+        key = (site.location.file, site.function or f"<line {site.location.line}>", site.bounded,
+               tuple(site.guards))
+        first = merged.get(key)
+        if first is None:
+            merged[key] = site
+            continue
+        if site.location.line is not None and site.location.line != first.location.line and \
+                site.location.line not in first.lines:
+            first.lines.append(site.location.line)
+        first.models = list(dict.fromkeys([*first.models, *site.models]))
+        first.runtime = first.runtime or site.runtime
+        if first.revision != site.revision:
+            first.revision = None
+    for site in merged.values():
+        site.lines.sort()
+    return list(merged.values())
+
+
+__all__ = ["PACKAGED_BUILDERS", "PyFileResult", "RUNTIME_REFERENCE", "extract_file", "extract_python",
+           "hit_lines", "may_reference"]

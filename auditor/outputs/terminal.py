@@ -14,11 +14,14 @@ from rich.markup import escape
 from rich.text import Text
 
 from auditor.domain import Finding, Report, Severity
+from auditor.ledger import Item, ItemKind
+from auditor.models.pyrefs import RUNTIME_REFERENCE
 from auditor.outputs.severity import gate_note, severity_basis
 from auditor.textsafe import clean
 
 MESSAGE_LIMIT = 200
 MAX_EXCLUDED_SHOWN = 10
+MAX_RUNTIME_FILES = 5  # files named in the run-time model reference group
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -66,10 +69,15 @@ def print_report(report: Report, console: Console) -> None:
 
     if report.skipped:
         console.print(f"[yellow]not checked ({len(report.skipped)}):[/]")
+        runtime = [i for i in report.skipped if _is_runtime_reference(i)]
         for item in report.skipped:
+            if runtime and _is_runtime_reference(item):
+                continue
             what = f" {item.requirement}" if item.requirement else ("" if item.file else f" {item.subject}")
             where = f"{item.where}" if item.where else f"{item.kind.value}"
             console.print(f"  {_s(where)}{_s(what)}: {_s(item.reason or '', 500)}")
+        if runtime:
+            _print_runtime_group(runtime, console)
     if report.excluded:
         console.print(f"[dim]excluded ({len(report.excluded)}):[/]")
         for item in report.excluded[:MAX_EXCLUDED_SHOWN]:
@@ -79,6 +87,22 @@ def print_report(report: Report, console: Console) -> None:
             console.print(f"[dim]  ... {len(report.excluded) - MAX_EXCLUDED_SHOWN} more (all listed in JSON/HTML)[/]")
 
     console.print(_verdict(report))
+
+
+def _is_runtime_reference(item: Item) -> bool:
+    return item.kind is ItemKind.MODEL_REFERENCE and RUNTIME_REFERENCE in (item.reason or "")
+
+
+def _print_runtime_group(items: list[Item], console: Console) -> None:
+    """Model references chosen at run time, as one group: how many, and in which files most. Each one is a gap
+    (the report stays incomplete); the full list, with lines and expressions, is in the JSON and HTML reports."""
+    by_file = Counter(item.file or "?" for item in items)
+    top = ", ".join(f"{_s(name)} ({count})" for name, count in by_file.most_common(MAX_RUNTIME_FILES))
+    more = f", and {len(by_file) - MAX_RUNTIME_FILES} more files" if len(by_file) > MAX_RUNTIME_FILES else ""
+    console.print(f"  {len(items)} model/dataset references chosen at run time (not audited) in {len(by_file)} "
+                  f"file(s): {top}{more}")
+    console.print("  [dim]each is listed with its line in the JSON/HTML report; declare the models that run in "
+                  "mlaudit.toml `models = [...]` to audit them, or --exclude paths that are not shipped[/]")
 
 
 def _headline_message(finding: Finding) -> str:

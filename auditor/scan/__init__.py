@@ -19,7 +19,7 @@ from pathlib import Path
 
 from auditor.domain import Finding, Severity, Skipped
 from auditor.ledger import Item, ItemKind, Outcome
-from auditor.projectwalk import walk_project
+from auditor.projectwalk import PathFilter, walk_project
 from auditor.scan.limits import DEFAULT_LIMITS, Limits
 from auditor.scan.state import KIND_PICKLE_FORMAT, Collector, FormatNote, ScanState
 
@@ -90,10 +90,11 @@ def _top_format(collector: Collector, display: str) -> str | None:
 
 
 def iter_model_files(root: Path, *, extensions: frozenset[str] | None = None,
-                     max_size: int | None = None) -> Iterator[Path]:
+                     max_size: int | None = None, exclude: PathFilter | None = None) -> Iterator[Path]:
     """Regular files under ``root`` (symlinked files followed, symlinked directories not), skipping VCS,
-    virtualenvs and caches. ``extensions`` (lower-case, with dot) restricts to candidate names."""
-    for base, filenames in walk_project(root):
+    virtualenvs, caches and the user's excluded paths. ``extensions`` (lower-case, with dot) restricts to
+    candidate names."""
+    for base, filenames in walk_project(root, exclude):
         for name in filenames:
             p = base / name
             if extensions is not None and not _has_candidate_ext(name, extensions):

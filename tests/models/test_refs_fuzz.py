@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from auditor.models.configrefs import read_config
 from auditor.models.filerefs import read_config_json, read_manifest, read_model_card
 from auditor.models.refs import find_model_refs
 
@@ -41,3 +42,12 @@ def test_config_card_and_manifest_readers_never_crash(text: str) -> None:
     read_config_json(text, "adapter_config.json", "adapter_config.json")
     read_model_card("---\n" + text + "\n---\n", "README.md")
     read_manifest("models = [" + text + "]", "mlaudit.toml", False)
+
+
+@pytest.mark.fuzz
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.text(max_size=300), st.sampled_from([".yaml", ".json", ".toml"]))
+def test_training_config_reader_never_crashes(text: str, suffix: str) -> None:
+    found = read_config("model_name_or_path: " + text if suffix == ".yaml" else text, "c" + suffix, suffix)
+    assert all(r.location is not None and r.location.file == "c" + suffix for r in found.refs)
+    assert all(s.file == "c" + suffix for s in found.skipped)
