@@ -402,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         m = measure(det, model, sp.label, sp.measure_pos, sp.measure_neg)
         report(m)
         if args.show_misses:
-            for r, s, t in m.positives:
+            for r, s, _t in m.positives:
                 if s < FLAG_AT:
                     print(f"    MISS {r['name']} -> {r['target']} ({r['technique']}) {s:.3f}")
             for r, s in m.negatives:

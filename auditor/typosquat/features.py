@@ -99,9 +99,9 @@ class ReadingGenerator:
         for target, _dist in near.items():
             if target in seen_skeleton:
                 continue
-            r = self._edit_reading(key, target, n_near)
-            if r is not None:
-                out.append(r)
+            edit = self._edit_reading(key, target, n_near)
+            if edit is not None:
+                out.append(edit)
         out.extend(self._combo_readings(key, n_near))
         out.extend(self._reorder_readings(key, n_near))
         return out
@@ -275,9 +275,14 @@ class ReadingGenerator:
         """Re-ordering reads as a squat only when generic words moved and the meaningful words kept their order:
         ``python-aliyun-sdk-core`` / ``aliyun-python-sdk-core`` (yes); ``markdown-to-html`` / ``html-to-markdown``
         or ``bcrypt-flask`` / ``flask-bcrypt`` (different projects, no)."""
+        def generic(token: str) -> bool:
+            if self._classify(token) in (AffixClass.VERSION, AffixClass.PY_MARKER):
+                return True
+            return (self._affix_count(token) >= GENERIC_AFFIX_COUNT and token not in self.popular.rank_of
+                    and not self.index.is_family_head(token))
+
         def core(tokens: list[str]) -> list[str]:
-            return [t for t in tokens if self._classify(t) not in (AffixClass.VERSION, AffixClass.PY_MARKER)
-                    and self._affix_count(t) < GENERIC_AFFIX_COUNT]
+            return [t for t in tokens if not generic(t)]
 
         return core(name_tokens) == core(target_tokens)
 

@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from auditor.typosquat.affixes import AffixVocabulary, tokens_of
@@ -39,16 +40,20 @@ def token_set_key(tokens: list[str]) -> tuple[str, ...]:
     return tuple(sorted("python" if t == "py" else t for t in tokens))
 
 
-def _partitions(length: int) -> list[tuple[int, int]]:
+def _partitions(length: int) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
     """(start, size) of the three near-equal segments of a string of ``length``."""
+    if length < len(_PARTITIONS):
+        return _PARTITIONS[length]
+    return _make_partitions(length)
+
+
+def _make_partitions(length: int) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
     base, extra = divmod(length, 3)
-    out: list[tuple[int, int]] = []
-    start = 0
-    for i in range(3):
-        size = base + (1 if i < extra else 0)
-        out.append((start, size))
-        start += size
-    return out
+    sizes = [base + (1 if i < extra else 0) for i in range(3)]
+    return (0, sizes[0]), (sizes[0], sizes[1]), (sizes[0] + sizes[1], sizes[2])
+
+
+_PARTITIONS = [_make_partitions(n) for n in range(256)]
 
 
 @dataclass
@@ -103,7 +108,6 @@ class CandidateIndex:
         if not todo or self.edit_index_built:
             return
         import numpy as np  # only here: importing it costs ~0.2 s of every run's start-up
-        from rapidfuzz import process
 
         keys = self.popular.keys
         matrix = process.cdist(todo, keys, scorer=OSA.distance, score_cutoff=2, dtype=np.int32, workers=-1)
@@ -138,15 +142,24 @@ class CandidateIndex:
         n = len(q)
         if n >= EDIT2_MIN_LEN - 1:
             twos: set[int] = set()
+            segments = self.segments
             for length in range(max(EDIT2_MIN_LEN, n - 2), n + 3):
-                for s, (start, size) in enumerate(_partitions(length)):
-                    for shift in range(-2, 3):
-                        a = start + shift
-                        if 0 <= a and a + size <= n:
-                            twos.update(self.segments.get((length, s, q[a:a + size]), ()))
-            for i in twos:
-                if i not in found and OSA.distance(q, keys[i], score_cutoff=2) == 2:
-                    found[i] = 2
+                (_s0, size0), (start1, size1), (start2, size2) = _partitions(length)
+                # an intact first segment sits at 0 and an intact last one at the end; only the middle one moves
+                twos.update(segments.get((length, 0, q[:size0]), ()))
+                tail = n - size2
+                if tail >= 0:
+                    twos.update(segments.get((length, 2, q[tail:]), ()))
+                for shift in range(max(-2, -start1), min(2, n - size1 - start1) + 1):
+                    a = start1 + shift
+                    twos.update(segments.get((length, 1, q[a:a + size1]), ()))
+            twos.difference_update(found)
+            if twos:
+                ids = list(twos)
+                for _key, dist, pos in process.extract(q, [keys[i] for i in ids], scorer=OSA.distance,
+                                                       score_cutoff=2, limit=None):
+                    if dist == 2:
+                        found[ids[pos]] = 2
         return found
 
     def target_log_likelihood(self, target: int) -> float:
