@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from auditor.typosquat.affixes import PY_MARKERS, tokens_of  # noqa: E402
+from auditor.typosquat.affixes import PY_MARKERS, RELEASE_WORDS, tokens_of  # noqa: E402
 from auditor.typosquat.confusables import DIGIT_READINGS, KEYBOARD_NEIGHBOURS  # noqa: E402
 from auditor.typosquat.detector import Detector  # noqa: E402
 from auditor.typosquat.features import FEATURES  # noqa: E402
@@ -198,10 +198,12 @@ def construct(popular: PopularList, index: CandidateIndex, n: int, seed: int = S
             words: list[str] = []
             for _ in range(rng.choice([1, 1, 2])):
                 kind = rng.random()
-                if kind < 0.25:
+                if kind < 0.2:
                     words.append(rng.choice(["2", "3", "v2", "v3", "1", "10", "2024"]))
-                elif kind < 0.45:
+                elif kind < 0.4:
                     words.append(rng.choice(sorted(PY_MARKERS)))
+                elif kind < 0.55:
+                    words.append(rng.choice(sorted(RELEASE_WORDS)))
                 else:
                     words.append(rng.choices(affix_words, weights=affix_weights)[0])
             glue = "" if rng.random() < 0.35 else "-"

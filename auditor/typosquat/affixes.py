@@ -27,7 +27,8 @@ PY_MARKERS = frozenset({"py", "python", "py3", "python3", "py2", "python2", "pyp
 
 # Words that describe a release or an install step, not a feature. Popular projects rarely put them in a name
 # (so the list cannot teach them), yet they are the words that make "the same project, newer/official" credible.
-# They count as affixes as common as the most common learned ones (``RELEASE_WORD_COUNT``).
+# They are a class of their own (the model weighs it) and, where an affix count is needed, count as
+# ``RELEASE_WORD_COUNT`` bases.
 RELEASE_WORDS = frozenset({
     "install", "installer", "setup", "nightly", "latest", "update", "updated", "upgrade", "official", "stable",
     "release", "new", "fixed", "patched", "secure", "full", "free", "real", "original", "fork", "pro", "plus",
@@ -41,6 +42,7 @@ class AffixClass(str, Enum):
 
     VERSION = "version"  # digits or v-digits: requests2, httpx-v3
     PY_MARKER = "py-marker"  # py, python, py3: python-requests, stripepy
+    RELEASE = "release"  # words about a release or install step: -latest, -nightly, install-
     AFFIX = "affix"  # a learned generic affix: -core, -client, -lib, -dev, -utils
     POPULAR = "popular"  # another popular project's name: requests-redis
     WORD = "word"  # any other word (the name says something of its own)
@@ -124,6 +126,8 @@ def classify(token: str, vocab: AffixVocabulary, popular: PopularList) -> AffixC
         return AffixClass.VERSION
     if token in PY_MARKERS:
         return AffixClass.PY_MARKER
+    if token in RELEASE_WORDS:
+        return AffixClass.RELEASE
     if vocab.count(token) >= MIN_BASES:
         return AffixClass.AFFIX
     if token in popular.rank_of and len(token) >= 4:

@@ -44,7 +44,7 @@ FEATURES: tuple[str, ...] = (
     # separator tricks
     "sep_joined", "sep_split",
     # added words (combosquats)
-    "c_version", "c_py", "c_affix", "c_affix_log", "c_popular", "c_word", "c_glued", "c_prefix", "c_words",
+    "c_version", "c_py", "c_release", "c_affix", "c_affix_log", "c_popular", "c_word", "c_glued", "c_prefix", "c_words",
     "c_family_prefix", "c_target_family",
 )
 
@@ -222,6 +222,7 @@ class ReadingGenerator:
         affix_counts = [self._affix_count(t) for t, c in zip(added, classes, strict=True) if c is AffixClass.AFFIX]
         f["c_version"] = float(sum(c is AffixClass.VERSION for c in classes))
         f["c_py"] = float(sum(c is AffixClass.PY_MARKER for c in classes))
+        f["c_release"] = float(sum(c is AffixClass.RELEASE for c in classes))
         f["c_affix"] = float(len(affix_counts))
         f["c_affix_log"] = sum(math.log1p(n) for n in affix_counts) / len(affix_counts) if affix_counts else 0.0
         f["c_popular"] = float(sum(c is AffixClass.POPULAR for c in classes))
@@ -276,7 +277,7 @@ class ReadingGenerator:
         ``python-aliyun-sdk-core`` / ``aliyun-python-sdk-core`` (yes); ``markdown-to-html`` / ``html-to-markdown``
         or ``bcrypt-flask`` / ``flask-bcrypt`` (different projects, no)."""
         def generic(token: str) -> bool:
-            if self._classify(token) in (AffixClass.VERSION, AffixClass.PY_MARKER):
+            if self._classify(token) in (AffixClass.VERSION, AffixClass.PY_MARKER, AffixClass.RELEASE):
                 return True
             return (self._affix_count(token) >= GENERIC_AFFIX_COUNT and token not in self.popular.rank_of
                     and not self.index.is_family_head(token))
