@@ -5,7 +5,7 @@ Why a fitted model over many readings, not one edit-distance threshold: genuine 
 ones all the time (``contextlib3``, ``white-noise``), while squats use a handful of mechanical techniques (swaps,
 doubled, dropped or neighbouring keys, look-alike characters, separator games, generic words added to the name).
 How much each technique, target popularity and target length weigh is learned from labelled names
-(``bench/fit_typosquat.py``), validated on later campaigns and unseen targets, and shipped as coefficients.
+(``bench/_typosquat_fit.py``), validated on later campaigns and unseen targets, and shipped as coefficients.
 
 Fixed rules around the model: a name that is itself in the popular list is genuine (never flagged: it may be more
 popular than any "target"); an allowlisted name is never flagged; ``context.py`` moves the score with facts about

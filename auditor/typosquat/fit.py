@@ -1,6 +1,6 @@
 """Fitting the typosquat score: L2-regularised logistic regression over reading features (Newton's method, numpy).
 
-Used by ``bench/fit_typosquat.py`` (which holds the data, the splits and the validation); kept here so the fitting
+Used by ``bench/_typosquat_fit.py`` (which holds the data, the splits and the validation); kept here so the fitting
 and the scoring agree on the feature list. Never imported during an audit.
 
 A labelled name is a *bag* of readings: a squat is explained by one reading of its labelled target (which one is

@@ -1,7 +1,7 @@
 """The fitted typosquat score: a logistic model over the reading features, its coefficients shipped as data.
 
 ``data/typosquat_model.json`` holds one coefficient per feature name, the intercept and how the model was
-fitted (``bench/fit_typosquat.py`` writes it; data/README.md says on what and when). Scoring is a dot product in
+fitted (``bench/_typosquat_fit.py`` writes it; data/README.md says on what and when). Scoring is a dot product in
 plain Python: no numpy at audit time. A missing or malformed model file is an ``InputError`` naming the file,
 never a silent fallback (a detector without its model would pass every name).
 """

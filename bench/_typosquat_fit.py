@@ -1,6 +1,9 @@
 """Fit (and validate) the typosquat score's coefficients; writes ``data/typosquat_model.json``.
 
-    python bench/fit_typosquat.py [--shared ../shared] [--write] [--l2 3.0] [--constructed N] [--coef]
+(A helper of ``bench/typosquat.py``, which reuses its data loading, splits and fitting; the ``_`` keeps
+``bench/run.py`` from running it as a benchmark. Run it as a script to refit.)
+
+    python bench/_typosquat_fit.py [--shared ../shared] [--write] [--l2 3.0] [--constructed N] [--coef]
 
 What it fits on
 - positives: ``eval/typosquat/dev_positives.tsv`` (malicious look-alikes with their labelled target), plus
@@ -414,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         model, info = fit_on(det, dev.positives, dev.negatives, cfg, None, cache)
         meta = {
             "fitted": dt.date.today().isoformat(),
-            "script": "bench/fit_typosquat.py --write",
+            "script": "bench/_typosquat_fit.py --write",
             "data": "all dev_positives.tsv rows (1,216) and dev_negatives.tsv rows (10,956) of the shared eval set, "
                     f"plus {info['constructed']} constructed attacks (seed {SEED}) from top_pypi.tsv",
             "l2": cfg.l2,
