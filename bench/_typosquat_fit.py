@@ -13,7 +13,9 @@ What it fits on
   letters and swaps on a few targets); the constructed rows give every technique class weight whatever the last
   campaign happened to use. They are built from the popular list with a fixed seed, never from dev names.
 - negatives: ``dev_negatives.tsv`` (genuine names), split in two halves by a salted hash of the name, so that the
-  rows a model is fitted on are never the rows its false positives are measured on.
+  rows a model is fitted on are never the rows its false positives are measured on. The near-popular groups were
+  selected for resembling popular names; in the fit each counts as much as the random names that meet its
+  selection rule (``population_weights``), so the fit sees genuine names in their real proportions.
 - the operating point: the intercept is shifted so that score 0.5 flags at most ``--budget`` of the fit half's
   random unranked names and ``--plugin-budget`` of its unranked plugins (the false-positive budget; coefficients,
   i.e. the ranking, are unchanged).

@@ -19,6 +19,7 @@ from auditor.typosquat import HIGH_THRESHOLD, NameContext, TyposquatResult, appl
 from auditor.typosquat.context import CONTEXT_FLOOR
 from auditor.typosquat.metadata import collect, json_api_base
 from auditor.typosquat.popular import HF_ORGS_FILE, TOP_PYPI_FILE
+from auditor.typosquat.scoring import MODEL_FILE, default_model
 
 RULE_PYPI = "MLA-TYPOSQUAT"
 RULE_HF = "MLA-HF-ORG-LOOKALIKE"
@@ -144,6 +145,11 @@ class TyposquatCheck:
             ctx.report.data_sources.append(DataSource(
                 name="popular Hugging Face orgs", source=f"{HF_ORGS_FILE} (references in HF-ecosystem repositories)",
                 date="2026-11-23", records=n_hf))
+        if "typosquat score model" not in names:
+            model = default_model()
+            ctx.report.data_sources.append(DataSource(
+                name="typosquat score model", source=f"{MODEL_FILE} (logistic regression, fitted on the dev sets)",
+                date=str(model.meta.get("fitted", "")) or None, records=len(model.coefficients)))
 
 
 def _merge(fetched: NameContext, given: NameContext | None) -> NameContext:
