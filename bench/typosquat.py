@@ -74,6 +74,7 @@ class Verdicts:
     tool: str
     flagged: dict[str, bool]
     target: dict[str, str | None]
+    score: dict[str, float] | None = None  # mlaudit only: for recall at another tool's false-positive rate
 
 
 def run_guarddog(popular: list[str], names: list[str]) -> tuple[Verdicts | None, float | None, str]:
@@ -146,12 +147,13 @@ def fit_and_measure(det: Detector, dev: fitting.DevData, quick: bool) -> list[Me
     out: list[Measured] = []
 
     def verdicts(model: ScoreModel, rows: list[dict[str, str]], flagged: dict[str, bool],
-                 target: dict[str, str | None]) -> None:
+                 target: dict[str, str | None], score: dict[str, float]) -> None:
         scorer = Detector(det.popular, index=det.index, model=model)
         for r in rows:
             res = scorer.check(r["name"])
             flagged[r["name"]] = res.flagged
             target[r["name"]] = res.target
+            score[r["name"]] = res.score
 
     time_split = split[0]
     pos = sample(time_split.measure_pos, QUICK_POS, rng) if quick else time_split.measure_pos
@@ -159,26 +161,27 @@ def fit_and_measure(det: Detector, dev: fitting.DevData, quick: bool) -> list[Me
     model, info = fitting.fit_on(det, time_split.fit_pos, time_split.fit_neg, cfg, None, cache)
     flagged: dict[str, bool] = {}
     target: dict[str, str | None] = {}
-    verdicts(model, pos + neg, flagged, target)
+    score: dict[str, float] = {}
+    verdicts(model, pos + neg, flagged, target, score)
     out.append(Measured("time split", f"fitted on {info['positives']} positives published before {fitting.CUTOFF} "
                         f"(+{info['constructed']} constructed) and {info['negatives']} negatives (half A); measured on "
                         f"{len(pos)} later positives and {len(neg)} negatives (half B)", pos, neg,
-                        Verdicts("mlaudit", flagged, target)))
+                        Verdicts("mlaudit", flagged, target, score)))
 
-    flagged, target = {}, {}
+    flagged, target, score = {}, {}, {}
     all_pos: list[dict[str, str]] = []
     all_neg: list[dict[str, str]] = []
     for sp in split[1:]:
         pos = sample(sp.measure_pos, QUICK_POS // 2, rng) if quick else sp.measure_pos
         neg = sample(sp.measure_neg, QUICK_NEG // 2, rng) if quick else sp.measure_neg
         model, info = fitting.fit_on(det, sp.fit_pos, sp.fit_neg, cfg, sp.exclude_targets, cache)
-        verdicts(model, pos + neg, flagged, target)
+        verdicts(model, pos + neg, flagged, target, score)
         all_pos += pos
         all_neg += neg
     out.append(Measured("target split", "two folds of targets; each fold's positives measured by a model fitted "
                         "without its targets (constructed rows aimed at them dropped), each negative half by a model "
                         f"fitted on the other half; pooled: {len(all_pos)} positives, {len(all_neg)} negatives",
-                        all_pos, all_neg, Verdicts("mlaudit", flagged, target)))
+                        all_pos, all_neg, Verdicts("mlaudit", flagged, target, score)))
     return out
 
 
@@ -214,6 +217,21 @@ def table(m: Measured, tools: list[Verdicts], rows_out: list[dict[str, object]])
     ours = tools[0]
     right = sum(1 for r in m.positives if ours.flagged.get(r["name"]) and ours.target.get(r["name"]) == r["target"])
     print(f"{'mlaudit flagged with the labelled target':38} {len(m.positives):5} {cell(right, len(m.positives)):>19}")
+    if ours.score is None:
+        return
+    # The same ranking at the other tools' false-positive rates (threshold read off these very negatives, so this
+    # describes the trade-off; it is not an operating point).
+    random_names = [r["name"] for r in m.negatives if fitting.neg_group(r) == "random_unranked"]
+    neg_scores = sorted((ours.score[n] for n in random_names), reverse=True)
+    for t in tools[1:]:
+        allowed = sum(1 for n in random_names if t.flagged.get(n, False))
+        if not neg_scores or allowed == 0:
+            continue
+        cut = neg_scores[min(allowed, len(neg_scores) - 1)]
+        k = sum(1 for r in m.positives if ours.score[r["name"]] > cut)
+        fp = sum(1 for s in neg_scores if s > cut)
+        print(f"  mlaudit at {t.tool}'s random-unranked FPR ({allowed}/{len(random_names)}): recall "
+              f"{cell(k, len(m.positives))} with {fp} false positives (threshold {cut:.3f}, read off these negatives)")
 
 
 def hf_section(path: Path) -> None:

@@ -15,7 +15,14 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from auditor.typosquat.affixes import PY_MARKERS, RELEASE_WORD_COUNT, AffixClass, classify, is_version_token
+from auditor.typosquat.affixes import (
+    PY_MARKERS,
+    RELEASE_WORD_COUNT,
+    RELEASE_WORDS,
+    AffixClass,
+    classify,
+    is_version_token,
+)
 from auditor.typosquat.confusables import fold_unicode, skeleton_variants, strip_separators
 from auditor.typosquat.edits import EditOp, OpKind, align
 from auditor.typosquat.index import CandidateIndex, token_set_key, tokens_of
@@ -74,6 +81,9 @@ class ReadingGenerator:
         self.popular = index.popular
         self.separators_matter = separators_matter  # HF orgs: '-', '_', '.' make different names
         self.extra_affixes = extra_affixes
+        vocab = index.vocab
+        candidates = {*vocab.glued, *vocab.separated, *RELEASE_WORDS}
+        self.glueable = frozenset({*PY_MARKERS, *extra_affixes, *(t for t in candidates if vocab.glued_count(t) >= 2)})
 
     # -- shared ---------------------------------------------------------------------------------------------------
     def base_features(self, target: int, n_near: int) -> dict[str, float]:
@@ -198,7 +208,7 @@ class ReadingGenerator:
         return list(out.values())
 
     def _glued_affix(self, token: str) -> bool:
-        return token in PY_MARKERS or token in self.extra_affixes or self.index.vocab.glued_count(token) >= 2
+        return token in self.glueable
 
     def _lookup(self, core: list[str]) -> int | None:
         rank_of = self.popular.rank_of

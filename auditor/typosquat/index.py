@@ -61,7 +61,8 @@ class CandidateIndex:
     popular: PopularList
     skeletons: dict[str, list[int]] = field(default_factory=dict)
     deletes: dict[str, list[int]] = field(default_factory=dict)
-    segments: dict[tuple[int, int, str], list[int]] = field(default_factory=dict)
+    segments: dict[int, tuple[dict[str, list[int]], dict[str, list[int]], dict[str, list[int]]]] = field(
+        default_factory=dict)  # name length -> (first, middle, last segment -> ids)
     token_sets: dict[tuple[str, ...], list[int]] = field(default_factory=dict)
     prefix_family: Counter[str] = field(default_factory=Counter)
     vocab: AffixVocabulary = field(default_factory=AffixVocabulary)
@@ -98,8 +99,11 @@ class CandidateIndex:
                 deletes.setdefault(key[:p] + key[p + 1:], []).append(i)
             n = len(key)
             if n >= EDIT2_MIN_LEN:
+                tables = segments.get(n)
+                if tables is None:
+                    tables = segments[n] = ({}, {}, {})
                 for s, (start, size) in enumerate(_partitions(n)):
-                    segments.setdefault((n, s, key[start:start + size]), []).append(i)
+                    tables[s].setdefault(key[start:start + size], []).append(i)
         self.edit_index_built = True
 
     def prefetch(self, queries: Iterable[str]) -> None:
@@ -134,25 +138,35 @@ class CandidateIndex:
         keys = self.popular.keys
         found: dict[int, int] = {}
         ones: set[int] = set()
+        deletes = self.deletes
         for v in {q, *(q[:p] + q[p + 1:] for p in range(len(q)))}:
-            ones.update(self.deletes.get(v, ()))
+            hit = deletes.get(v)
+            if hit:
+                ones.update(hit)
         for i in ones:
             if keys[i] != q and OSA.distance(q, keys[i], score_cutoff=1) == 1:
                 found[i] = 1
         n = len(q)
         if n >= EDIT2_MIN_LEN - 1:
             twos: set[int] = set()
-            segments = self.segments
             for length in range(max(EDIT2_MIN_LEN, n - 2), n + 3):
-                (_s0, size0), (start1, size1), (start2, size2) = _partitions(length)
+                tables = self.segments.get(length)
+                if tables is None:
+                    continue
+                first, middle, last = tables
+                (_s0, size0), (start1, size1), (_s2, size2) = _partitions(length)
                 # an intact first segment sits at 0 and an intact last one at the end; only the middle one moves
-                twos.update(segments.get((length, 0, q[:size0]), ()))
-                tail = n - size2
-                if tail >= 0:
-                    twos.update(segments.get((length, 2, q[tail:]), ()))
-                for shift in range(max(-2, -start1), min(2, n - size1 - start1) + 1):
-                    a = start1 + shift
-                    twos.update(segments.get((length, 1, q[a:a + size1]), ()))
+                hit = first.get(q[:size0])
+                if hit:
+                    twos.update(hit)
+                if n >= size2:
+                    hit = last.get(q[n - size2:])
+                    if hit:
+                        twos.update(hit)
+                for a in range(max(0, start1 - 2), min(start1 + 2, n - size1) + 1):
+                    hit = middle.get(q[a:a + size1])
+                    if hit:
+                        twos.update(hit)
             twos.difference_update(found)
             if twos:
                 ids = list(twos)
