@@ -1,11 +1,13 @@
 """Candidate indexes over a popularity list, so one name costs a few dictionary look-ups, not 15,000 comparisons.
 
 - ``skeletons``: look-alike form (separators, case, homoglyphs) -> names; equal skeletons = separator/homoglyph trick.
-- ``deletes``: symmetric deletion neighbourhood (every name and each one-character deletion of it). Two strings
-  at OSA distance 1 (one insertion, deletion, substitution or adjacent swap) always share an entry.
-- ``segments``: pigeonhole partition index for distance 2 on names of ``EDIT2_MIN_LEN`` or more: split a name of
-  length L into three segments; a string within two edits keeps one segment intact, shifted by at most two
-  positions.
+- ``deletes``: symmetric deletion neighbourhood of the names shorter than ``EDIT2_MIN_LEN`` (every name and each
+  one-character deletion of it). Two strings at OSA distance 1 (one insertion, deletion, substitution or adjacent
+  swap) always share an entry.
+- ``segments``: pigeonhole partition index for the longer names, at one or two edits: split a name of length L
+  into three segments; a string within two edits keeps one segment intact, shifted by at most two positions (the
+  first and last segments stay anchored at the ends). Two adjacent swaps that straddle both segment borders are
+  missed: a rare shape (10 of 3,372 dev-name pairs within two edits, none a labelled target).
 - ``token_sets``: multi-token names by their sorted token multiset (``py`` read as ``python``), for re-orderings.
 - ``prefix_family``: how many listed names start with ``tok-``; a token that heads many listed names is a plugin
   family (``pytest-``, ``types-``), learned from the list itself.
@@ -90,15 +92,16 @@ class CandidateIndex:
         deletes = self.deletes
         segments = self.segments
         for i, key in enumerate(self.popular.keys):
-            deletes.setdefault(key, []).append(i)
-            previous = ""
-            for p in range(len(key)):
-                if key[p] == previous:
-                    continue  # deleting either letter of a doubled pair gives the same string
-                previous = key[p]
-                deletes.setdefault(key[:p] + key[p + 1:], []).append(i)
             n = len(key)
-            if n >= EDIT2_MIN_LEN:
+            if n < EDIT2_MIN_LEN:  # longer names are found (at one edit too) through their segments
+                deletes.setdefault(key, []).append(i)
+                previous = ""
+                for p in range(n):
+                    if key[p] == previous:
+                        continue  # deleting either letter of a doubled pair gives the same string
+                    previous = key[p]
+                    deletes.setdefault(key[:p] + key[p + 1:], []).append(i)
+            else:
                 tables = segments.get(n)
                 if tables is None:
                     tables = segments[n] = ({}, {}, {})
@@ -139,10 +142,11 @@ class CandidateIndex:
         found: dict[int, int] = {}
         ones: set[int] = set()
         deletes = self.deletes
-        for v in {q, *(q[:p] + q[p + 1:] for p in range(len(q)))}:
-            hit = deletes.get(v)
-            if hit:
-                ones.update(hit)
+        if len(q) <= EDIT2_MIN_LEN:  # only names shorter than EDIT2_MIN_LEN are in ``deletes``
+            for v in {q, *(q[:p] + q[p + 1:] for p in range(len(q)))}:
+                hit = deletes.get(v)
+                if hit:
+                    ones.update(hit)
         for i in ones:
             if keys[i] != q and OSA.distance(q, keys[i], score_cutoff=1) == 1:
                 found[i] = 1
@@ -172,8 +176,9 @@ class CandidateIndex:
                 ids = list(twos)
                 for _key, dist, pos in process.extract(q, [keys[i] for i in ids], scorer=OSA.distance,
                                                        score_cutoff=2, limit=None):
-                    if dist == 2:
-                        found[ids[pos]] = 2
+                    i = ids[pos]
+                    if dist == 1 or (dist == 2 and self._edit2_allowed(q, keys[i])):
+                        found[i] = dist
         return found
 
     def target_log_likelihood(self, target: int) -> float:

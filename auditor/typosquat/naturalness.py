@@ -33,10 +33,11 @@ class CharModel:
         m = cls()
         padded = [f"^^{name}$" for name in names]
         m.trigrams.update(s[i - 2:i + 1] for s in padded for i in range(2, len(s)))
-        m.bigrams.update(s[i - 1:i + 1] for s in padded for i in range(2, len(s)))
-        m.unigrams.update(s[i] for s in padded for i in range(2, len(s)))
+        # every position gives one trigram, one bigram (its last two characters) and one unigram (its last)
         for gram, n in m.trigrams.items():
             m.contexts2[gram[:2]] += n
+            m.bigrams[gram[1:]] += n
+            m.unigrams[gram[2]] += n
         for gram, n in m.bigrams.items():
             m.contexts1[gram[0]] += n
         m.total = sum(m.unigrams.values())
