@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from auditor.checks.typosquat import assess_name
 from auditor.domain import Finding, Package, Severity
 from auditor.kinds import FindingKind, Rule
 from auditor.options import AuditContext
 from auditor.policy import Policy
 from auditor.resolve.uvdriver import UNCLAIMED
-from auditor.typosquat import pypi_detector
+from auditor.typosquat import NameContext
 
 
 def is_unclaimed(package: Package) -> bool:
@@ -31,10 +32,10 @@ class UnclaimedCheck:
         if not names:
             return []
         policy = ctx.options.policy or Policy()
-        detector = pypi_detector(policy.typosquat_allowlist)
         findings: list[Finding] = []
         for package in names:
-            look = detector.check(package.name)
+            look = assess_name(package.name, NameContext(on_index=False, source="resolver"),
+                               allowlist=policy.typosquat_allowlist)
             lookalike = look.target if look.flagged and look.target else None
             via = package.properties.get("mlaudit:required-by")
             how = f"required by {via}" if via else "named by the input"

@@ -1,23 +1,33 @@
-"""``mlaudit typosquat NAME... [--hf]``: quick look-alike check of names, without auditing a project.
+"""``mlaudit typosquat NAME... [--hf] [--online]``: quick look-alike check of names, without auditing a project.
+
+Name-only and offline by default (the shipped popularity list and fitted score). ``--online`` also asks the
+configured index's JSON API about each look-alike candidate (first upload, releases, project links; a name the
+index does not have while it knows the target) and moves the score with those facts (auditor/typosquat/context.py).
 
 Exit codes follow the audit's gate contract: 0 when no name is flagged, 1 when at least one is (so it can guard a
-``pip install`` in CI), 2 for unusable input (no names, an empty name, a name longer than 200 characters).
+``pip install`` in CI), 2 for unusable input (no names, an empty name, a name longer than 200 characters), 3 when
+``--online`` could not reach the index.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from dataclasses import replace
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from auditor.errors import EXIT_CLEAN, EXIT_POLICY, UsageError
+from auditor.net import HttpClient, NetConfig
 from auditor.textsafe import clean
-from auditor.typosquat import TyposquatResult, hf_detector, pypi_detector
+from auditor.typosquat import TyposquatResult, apply_context, hf_detector, pypi_detector
+from auditor.typosquat.context import CONTEXT_FLOOR
 from auditor.typosquat.detector import MAX_NAME_LENGTH
+from auditor.typosquat.metadata import collect, json_api_base
 
 NAME = "typosquat"
 HELP = "check names for typosquats of popular PyPI projects (or, with --hf, look-alike Hugging Face orgs)"
@@ -30,6 +40,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow", action="append", default=[], metavar="NAME",
                         help="treat NAME as genuine (repeatable; adds to the policy allowlist)")
     parser.add_argument("--config", help="policy file whose typosquat/HF allowlists apply")
+    parser.add_argument("--online", action="store_true",
+                        help="also ask the index's JSON API about each look-alike (age, releases, links, existence)")
+    parser.add_argument("--index-url", help="index whose JSON API --online asks (default: UV_INDEX_URL, "
+                                            "PIP_INDEX_URL, else the resolver's default index)")
+    parser.add_argument("--timeout", type=float, default=15.0, help="per-request timeout in seconds (--online)")
 
 
 def _validate(names: list[str]) -> None:
@@ -60,6 +75,36 @@ def check_names(names: list[str], *, hf: bool = False, allow: set[str] | None = 
     return [detector.check(n) for n in names]
 
 
+def _index_url(args: argparse.Namespace) -> str:
+    explicit = args.index_url or os.environ.get("UV_INDEX_URL") or os.environ.get("PIP_INDEX_URL")
+    if explicit:
+        return str(explicit)
+    from auditor.provenance.pages import default_index_url
+
+    return default_index_url()
+
+
+def with_index_context(results: list[TyposquatResult], index_url: str, timeout: float) -> list[TyposquatResult]:
+    """Each look-alike's score moved by the index's facts about it; a failed request raises ``NetworkError``."""
+    if timeout <= 0:
+        raise UsageError("--timeout must be greater than 0")
+    http = HttpClient(NetConfig(timeout=timeout))
+    base = json_api_base(index_url)
+    out: list[TyposquatResult] = []
+    for r in results:
+        if r.candidate is None or r.score < CONTEXT_FLOOR:
+            out.append(r)
+            continue
+        lookup = collect(http, base, r.name.strip(), r.candidate)
+        if lookup.error is not None:
+            raise lookup.error
+        if lookup.context is None:
+            out.append(replace(r, reasons=[*r.reasons, lookup.note or "index metadata not checked"]))
+            continue
+        out.append(apply_context(r, lookup.context))
+    return out
+
+
 def render_table(results: list[TyposquatResult], hf: bool) -> Table:
     table = Table(title="Hugging Face org look-alikes" if hf else "Typosquat check", show_lines=False)
     table.add_column("name")
@@ -79,6 +124,10 @@ def run(args: argparse.Namespace) -> int:
     _validate(names)
     pypi_allow, hf_allow = _allowlists(args)
     results = check_names(names, hf=args.hf, allow=hf_allow if args.hf else pypi_allow)
+    if args.online and args.hf:
+        raise UsageError("--online asks a package index; it does not apply to Hugging Face orgs (--hf)")
+    if args.online:
+        results = with_index_context(results, _index_url(args), args.timeout)
     if args.format == "json":
         sys.stdout.write(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False) + "\n")
     else:

@@ -2,7 +2,9 @@
 ``auditor.checks.confusion``).
 
 Entry points: ``pypi_detector(allowlist)`` / ``hf_detector(allowlist)`` return a ``Detector`` whose
-``check(name) -> TyposquatResult``; the expensive candidate index is built once per process and shared.
+``check(name, context=None) -> TyposquatResult``; the candidate index is built once per process and shared.
+``NameContext`` carries what a caller knows about the candidate's own record (not on the index, first upload,
+releases, links); ``apply_context`` is the pure function that moves a result's score with it.
 """
 
 from __future__ import annotations
@@ -10,16 +12,20 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 
-from auditor.typosquat.detector import FLAG_THRESHOLD, HIGH_THRESHOLD, Detector, TyposquatResult
+from auditor.typosquat.context import NameContext, apply_context
+from auditor.typosquat.detector import Detector
 from auditor.typosquat.index import CandidateIndex
 from auditor.typosquat.popular import PopularList, default_hf_orgs, default_pypi
+from auditor.typosquat.result import FLAG_THRESHOLD, HIGH_THRESHOLD, TyposquatResult
 
 __all__ = [
     "FLAG_THRESHOLD",
     "HIGH_THRESHOLD",
     "Detector",
+    "NameContext",
     "PopularList",
     "TyposquatResult",
+    "apply_context",
     "hf_detector",
     "pypi_detector",
 ]
@@ -27,7 +33,7 @@ __all__ = [
 
 @functools.lru_cache(maxsize=1)
 def _pypi_index() -> CandidateIndex:
-    return CandidateIndex.build(default_pypi())
+    return CandidateIndex.build(default_pypi(), edit_index=False)
 
 
 @functools.lru_cache(maxsize=1)

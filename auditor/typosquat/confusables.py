@@ -14,18 +14,23 @@ import unicodedata
 SEPARATORS = "-_."
 _SEP_RE = re.compile(r"[-_.]+")
 
-# ASCII digits and symbols read as letters (leetspeak-style and font look-alikes).
-DIGIT_LOOKALIKES: dict[str, str] = {
-    "0": "o",
-    "1": "l",
-    "3": "e",
-    "4": "a",
-    "5": "s",
-    "7": "t",
-    "8": "b",
-    "9": "g",
-    "|": "l",
+# ASCII digits and symbols read as letters (leetspeak-style and font look-alikes). The first letter of each entry
+# is the skeleton's reading; digits that read as two letters (6: b/G, 9: g/q) also get their other reading when a
+# name's look-alike variants are expanded (``skeleton_variants``).
+DIGIT_READINGS: dict[str, tuple[str, ...]] = {
+    "0": ("o",),
+    "1": ("l",),
+    "3": ("e",),
+    "4": ("a",),
+    "5": ("s",),
+    "6": ("b", "g"),
+    "7": ("t",),
+    "8": ("b",),
+    "9": ("g", "q"),
+    "|": ("l",),
 }
+DIGIT_LOOKALIKES: dict[str, str] = {digit: letters[0] for digit, letters in DIGIT_READINGS.items()}
+MAX_SKELETON_VARIANTS = 8  # 2 ** (ambiguous digits) grows fast; three ambiguous digits are plenty for a name
 
 # Letters that are the same glyph in common fonts: i/l (and capital I) collapse onto "l".
 LETTER_LOOKALIKES: dict[str, str] = {"i": "l", "I": "l"}
@@ -46,8 +51,8 @@ UNICODE_LOOKALIKES: dict[str, str] = {
 }
 
 # Homoglyph pairs as single-character substitutions (for explaining an edit): both directions.
-_PAIRS = [("0", "o"), ("1", "l"), ("1", "i"), ("l", "i"), ("3", "e"), ("4", "a"), ("5", "s"), ("7", "t"),
-          ("8", "b"), ("9", "g")]
+_PAIRS = [("0", "o"), ("1", "l"), ("1", "i"), ("l", "i"), ("3", "e"), ("4", "a"), ("5", "s"), ("6", "b"), ("6", "g"),
+          ("7", "t"), ("8", "b"), ("9", "g"), ("9", "q")]
 HOMOGLYPH_SUBSTITUTIONS: frozenset[tuple[str, str]] = frozenset(_PAIRS + [(b, a) for a, b in _PAIRS])
 
 _KEYBOARD_ROWS = ("1234567890-", "qwertyuiop", "asdfghjkl", "zxcvbnm")
@@ -109,3 +114,22 @@ def skeleton(text: str) -> str:
     for seq, repl in SEQUENCE_LOOKALIKES:
         text = text.replace(seq, repl)
     return text
+
+
+def skeleton_variants(text: str) -> set[str]:
+    """Every skeleton ``text`` can read as: ``skeleton`` plus the second readings of ambiguous digits (6 as g,
+    9 as q), at most ``MAX_SKELETON_VARIANTS``. A popular name is indexed under its single skeleton; a query is
+    looked up under each of its variants."""
+    folded = fold_unicode(text)
+    spots = [i for i, ch in enumerate(folded) if len(DIGIT_READINGS.get(ch, ())) > 1][:3]
+    if not spots:
+        return {skeleton(folded)}
+    variants: set[str] = set()
+    for mask in range(1 << len(spots)):
+        chars = list(folded)
+        for bit, pos in enumerate(spots):
+            chars[pos] = DIGIT_READINGS[folded[pos]][(mask >> bit) & 1]
+        variants.add(skeleton("".join(chars)))
+        if len(variants) >= MAX_SKELETON_VARIANTS:
+            break
+    return variants

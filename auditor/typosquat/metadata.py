@@ -1,8 +1,8 @@
-"""Suspicious-package signals from the index's JSON API (``/pypi/<name>/json``), used only to *raise* an existing
-typosquat score: a brand-new, single-release project with no links whose summary is the target's is far more
-likely an attack than an old namesake. They never flag a name on their own.
+"""Facts about a candidate from the index's JSON API (``/pypi/<name>/json``), as a ``NameContext``.
 
-A 404 or a failed request means "not checked", never "clean": the caller records it.
+A 404 for the candidate while the same API knows the target means the index does not have the name (removed, or
+free to claim): ``on_index=False``. A 404 for both, or a failed request, means "not checked", never "clean": the
+caller records it (an index without this API, e.g. a private mirror, answers 404 for everything).
 """
 
 from __future__ import annotations
@@ -12,35 +12,34 @@ import hashlib
 import json
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
-
-from packaging.version import InvalidVersion, Version
 
 from auditor.cache import atomic_write, cache_dir
 from auditor.errors import NetworkError
 from auditor.net import HttpClient
+from auditor.typosquat.context import NameContext
 
 SERVICE = "package index JSON API"
 CACHE_TTL = 24 * 3600.0
-NEW_PROJECT_DAYS = 30
-MAX_BOOST = 0.3
+SOURCE = "index JSON API"
 
 
-@dataclass
-class MetadataSignals:
+@dataclass(frozen=True)
+class ContextLookup:
+    """What the JSON API said about one candidate: a context, or why there is none."""
+
     name: str
-    checked: bool
-    reasons: list[str] = field(default_factory=list)
-    boost: float = 0.0
-    note: str | None = None  # why it was not checked
+    context: NameContext | None
+    note: str | None = None  # set when not checked
+    error: NetworkError | None = None  # set when not checked because a request failed
 
 
 def json_api_base(index_url: str) -> str:
     """``https://host/simple/`` -> ``https://host/pypi/``: the JSON API lives beside the simple API."""
     parts = urlsplit(index_url)
-    path = re.sub(r"/simple/?$", "", parts.path.rstrip("/") + "/") .rstrip("/")
+    path = re.sub(r"/simple/?$", "", parts.path.rstrip("/") + "/").rstrip("/")
     return urlunsplit((parts.scheme, parts.netloc, path + "/pypi/", "", ""))
 
 
@@ -79,7 +78,7 @@ def _upload_times(doc: dict[str, Any]) -> list[dt.datetime]:
         return out
     for files in releases.values():
         for f in files if isinstance(files, list) else []:
-            stamp = f.get("upload_time_iso_8601") or f.get("upload_time") if isinstance(f, dict) else None
+            stamp = (f.get("upload_time_iso_8601") or f.get("upload_time")) if isinstance(f, dict) else None
             if isinstance(stamp, str):
                 try:
                     parsed = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
@@ -89,63 +88,44 @@ def _upload_times(doc: dict[str, Any]) -> list[dt.datetime]:
     return out
 
 
-def _versions(doc: dict[str, Any]) -> list[Version]:
-    releases = doc.get("releases")
-    out: list[Version] = []
-    for v in releases if isinstance(releases, dict) else {}:
-        try:
-            out.append(Version(v))
-        except InvalidVersion:
-            continue
-    return sorted(out)
+def _info(doc: dict[str, Any]) -> dict[str, Any]:
+    info = doc.get("info")
+    return info if isinstance(info, dict) else {}
 
 
 def _summary(doc: dict[str, Any]) -> str:
-    info = doc.get("info") if isinstance(doc.get("info"), dict) else {}
-    text = info.get("summary") if isinstance(info, dict) else None
+    text = _info(doc).get("summary")
     return re.sub(r"\W+", " ", text).strip().lower() if isinstance(text, str) else ""
 
 
-def signals(doc: dict[str, Any], target_doc: dict[str, Any] | None, *, today: dt.datetime | None = None) -> list[
-        tuple[float, str]]:
-    """(boost, reason) for each suspicious property of a project document."""
-    today = today or dt.datetime.now(dt.timezone.utc)
-    out: list[tuple[float, str]] = []
+def context_from_json(doc: dict[str, Any], target_doc: dict[str, Any] | None = None) -> NameContext:
+    """The candidate's facts from its JSON document (and the target's, for the summary comparison)."""
     times = _upload_times(doc)
-    if times:
-        age = (today - min(times)).days
-        if age < NEW_PROJECT_DAYS:
-            out.append((0.1, f"metadata: project first uploaded {age} day(s) ago"))
     releases = doc.get("releases")
-    if isinstance(releases, dict) and len(releases) == 1:
-        out.append((0.05, "metadata: single release"))
-    info = doc.get("info") if isinstance(doc.get("info"), dict) else {}
-    urls = info.get("project_urls") if isinstance(info, dict) else None
-    if isinstance(info, dict) and not info.get("home_page") and not (isinstance(urls, dict) and any(urls.values())):
-        out.append((0.05, "metadata: no homepage or repository link"))
-    if isinstance(info, dict):
-        people = {str(info.get(k) or "").strip().lower() for k in ("author", "maintainer", "author_email",
-                                                                     "maintainer_email")} - {""}
-        if len(people) <= 1:
-            out.append((0.03, "metadata: at most one author/maintainer named"))
+    info = _info(doc)
+    urls = info.get("project_urls")
+    has_urls = bool(info.get("home_page")) or (isinstance(urls, dict) and any(urls.values()))
     mine, theirs = _summary(doc), _summary(target_doc or {})
-    if mine and theirs and len(theirs) >= 10 and mine == theirs:
-        out.append((0.15, "metadata: summary copied from the target"))
-    versions = _versions(doc)
-    if versions and (versions[0].major >= 10 or any(b.major - a.major >= 10 for a, b in zip(versions, versions[1:], strict=False))):
-        out.append((0.1, f"metadata: huge version jump (up to {versions[-1]})"))
-    return out
+    return NameContext(
+        on_index=True,
+        first_upload=min(times) if times else None,
+        release_count=len(releases) if isinstance(releases, dict) else None,
+        has_project_urls=has_urls if info else None,
+        summary_matches_target=(mine == theirs) if mine and len(theirs) >= 10 else None,
+        source=SOURCE,
+    )
 
 
-def collect(http: HttpClient, base: str, name: str, target: str | None) -> MetadataSignals:
-    """Fetch ``name`` (and its target, for the summary comparison) and turn the documents into a score boost."""
+def collect(http: HttpClient, base: str, name: str, target: str | None) -> ContextLookup:
+    """Fetch ``name`` (and its target) and turn the answers into a ``NameContext``."""
     try:
         doc = fetch_project(http, base, name)
         target_doc = fetch_project(http, base, target) if target else None
     except NetworkError as exc:
-        return MetadataSignals(name, checked=False, note=f"index metadata not checked: {exc}")
+        return ContextLookup(name, None, note=f"index metadata not checked: {exc}", error=exc)
     if doc is None:
-        return MetadataSignals(name, checked=False, note="index metadata not checked: the JSON API does not know it")
-    found = signals(doc, target_doc)
-    boost = min(MAX_BOOST, sum(b for b, _ in found))
-    return MetadataSignals(name, checked=True, reasons=[r for _, r in found], boost=boost)
+        if target_doc is not None:
+            return ContextLookup(name, NameContext(on_index=False, source=SOURCE))
+        return ContextLookup(name, None, note="index metadata not checked: the JSON API knows neither the name nor "
+                                              "its look-alike target")
+    return ContextLookup(name, context_from_json(doc, target_doc))

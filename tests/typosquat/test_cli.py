@@ -62,3 +62,41 @@ def test_terminal_table(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["typosquat", "reqeusts", "numpy"])
     out = capsys.readouterr().out
     assert code == 1 and "FLAGGED" in out and "requests" in out
+
+
+def test_online_adds_the_index_facts(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.support.httpserver import LoopbackServer, Request, Response
+
+    known = {"pyinstaller": {"info": {"summary": "PyInstaller bundles a Python application", "home_page": "https://example.invalid/"},
+                          "releases": {"2.32.3": [{"upload_time_iso_8601": "2024-05-29T15:37:47Z"}]}}}
+
+    def api(req: Request) -> Response:
+        assert req.match is not None
+        doc = known.get(req.match.group("name"))
+        return Response.json(doc) if doc else Response(404, b"no")
+
+    with LoopbackServer() as srv:
+        srv.route("GET", r"/pypi/(?P<name>[^/]+)/json", api)
+        offline_code, offline = run_json(capsys, "pyinstalers", "zqxjv-thing")
+        code, doc = run_json(capsys, "pyinstalers", "zqxjv-thing", "--online", "--index-url", f"{srv.url}/simple/")
+        asked = srv.requests_to("/pypi/")
+    assert offline_code == 0 and offline[0]["flagged"] is False
+    assert code == 1 and doc[0]["flagged"] is True and doc[0]["target"] == "pyinstaller"
+    assert any("index does not have this name" in str(r) for r in doc[0]["reasons"])  # type: ignore[union-attr]
+    assert doc[1]["flagged"] is False
+    assert all("zqxjv" not in str(r) for r in asked)  # no look-alike, no question
+
+
+def test_online_unreachable_index_is_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.support.httpserver import closed_port_url
+
+    code = main(["typosquat", "reqeusts", "--online", "--index-url", closed_port_url() + "/simple/", "--timeout", "2",
+                 "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 3 and captured.out == ""
+    assert "package index JSON API" in captured.err
+
+
+def test_online_with_hf_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["typosquat", "--hf", "facebo0k", "--online", "--format", "json"])
+    assert code == 2 and "--online" in capsys.readouterr().err
