@@ -5,8 +5,8 @@ Why one module: kinds are part of the JSON contract (CONVENTIONS "JSON report") 
 silently. Everything that produces or matches a kind imports it from here. The values are the contract strings,
 so ``FindingKind.VULNERABILITY == "vulnerability"`` holds and JSON stays as it was.
 
-Scanner rule ids (``MLA-PICKLE-*``, ``MLA-KERAS-*``, ...) belong to the scanner's own rule table in
-``auditor.scan``; advisory ids come from the data.
+``Rule`` holds the pipeline checks' rule ids, ``ScanRule`` the model scanner's (``MLA-PICKLE-*``, ``MLA-KERAS-*``,
+...); advisory ids come from the data.
 """
 
 from __future__ import annotations
@@ -72,6 +72,48 @@ class Rule:
     SAFE_FORMAT = "MLA-SAFE-FORMAT"
 
 
+class ScanRule:
+    """Rule ids of the model-file scanner (``mlaudit scan`` and the ``modelscan`` check)."""
+
+    ARCHIVE_BOMB = "MLA-ARCHIVE-BOMB"
+    ARCHIVE_DAMAGED = "MLA-ARCHIVE-DAMAGED"
+    ARCHIVE_DEPTH = "MLA-ARCHIVE-DEPTH"
+    ARCHIVE_DUPLICATE = "MLA-ARCHIVE-DUPLICATE"
+    ARCHIVE_INVALID = "MLA-ARCHIVE-INVALID"
+    ARCHIVE_TRAVERSAL = "MLA-ARCHIVE-TRAVERSAL"
+    GGUF_INVALID = "MLA-GGUF-INVALID"
+    GGUF_TEMPLATE = "MLA-GGUF-TEMPLATE"
+    H5_INVALID = "MLA-H5-INVALID"
+    KERAS_CUSTOM_OBJECT = "MLA-KERAS-CUSTOM-OBJECT"
+    KERAS_FUNCTION_REF = "MLA-KERAS-FUNCTION-REF"
+    KERAS_INVALID = "MLA-KERAS-INVALID"
+    KERAS_LAMBDA = "MLA-KERAS-LAMBDA"
+    NPY_INVALID = "MLA-NPY-INVALID"
+    NPY_OBJECT = "MLA-NPY-OBJECT"
+    ONNX_CUSTOM_OP = "MLA-ONNX-CUSTOM-OP"
+    ONNX_EXTERNAL_PATH = "MLA-ONNX-EXTERNAL-PATH"
+    ONNX_INVALID = "MLA-ONNX-INVALID"
+    PICKLE_BUILD_GADGET = "MLA-PICKLE-BUILD-GADGET"
+    PICKLE_DYNAMIC = "MLA-PICKLE-DYNAMIC"
+    PICKLE_EXEC = "MLA-PICKLE-EXEC"
+    PICKLE_EXT = "MLA-PICKLE-EXT"
+    PICKLE_FORMAT = "MLA-PICKLE-FORMAT"
+    PICKLE_LIMIT = "MLA-PICKLE-LIMIT"
+    PICKLE_LOCAL_CLASS = "MLA-PICKLE-LOCAL-CLASS"
+    PICKLE_MALFORMED = "MLA-PICKLE-MALFORMED"
+    PICKLE_TRAILING = "MLA-PICKLE-TRAILING"
+    PICKLE_UNKNOWN_GLOBAL = "MLA-PICKLE-UNKNOWN-GLOBAL"
+    POLYGLOT = "MLA-POLYGLOT"
+    SAFETENSORS_INVALID = "MLA-SAFETENSORS-INVALID"
+    SCAN_ERROR = "MLA-SCAN-ERROR"
+    SCAN_UNKNOWN_FORMAT = "MLA-SCAN-UNKNOWN-FORMAT"
+    SCAN_UNVERIFIED = "MLA-SCAN-UNVERIFIED"
+    TF_INVALID = "MLA-TF-INVALID"
+    TF_OP = "MLA-TF-OP"
+    TORCHSCRIPT = "MLA-TORCHSCRIPT"
+    TORCHSCRIPT_CUSTOM_OP = "MLA-TORCHSCRIPT-CUSTOM-OP"
+
+
 KIND_VALUES: frozenset[str] = frozenset(k.value for k in FindingKind)
 
-__all__ = ["FindingKind", "KIND_VALUES", "Rule"]
+__all__ = ["FindingKind", "KIND_VALUES", "Rule", "ScanRule"]

@@ -54,7 +54,7 @@ class AuditOptions:
 ProgressFn = Callable[[str], None]
 
 
-def _no_progress(_message: str) -> None:
+def no_progress(_message: str) -> None:
     return None
 
 
@@ -82,7 +82,7 @@ class AuditContext:
     report: Report
     http: HttpClient
     graph: nx.DiGraph | None = None
-    progress: ProgressFn = _no_progress
+    progress: ProgressFn = no_progress
     caches: RunCaches = field(default_factory=RunCaches)  # per-run results shared between stages
     index_urls: list[str] = field(default_factory=list)  # effective package indexes, credentials included
 

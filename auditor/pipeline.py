@@ -19,14 +19,14 @@ from auditor.errors import IncompleteError, NetworkError
 from auditor.graph import attach_paths, build_graph
 from auditor.ledger import ItemKind, Outcome
 from auditor.net import HttpClient, redact_url
-from auditor.options import AuditContext, AuditOptions, ProgressFn, RunCaches, _no_progress
+from auditor.options import AuditContext, AuditOptions, ProgressFn, RunCaches, no_progress
 from auditor.policy import Policy, apply_policy
 from auditor.sources.project import Profile, Project
 
 KIND_ORDER = {"malicious": 0, "hash-mismatch": 1, "provenance-invalid": 1, "signature-invalid": 1}
 
 
-def run_audit(options: AuditOptions, progress: ProgressFn = _no_progress, *, caches: RunCaches | None = None,
+def run_audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches: RunCaches | None = None,
               http: HttpClient | None = None) -> Report:
     """Audit the project described by ``options`` and return the finished, policy-applied report.
 

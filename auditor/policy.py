@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from auditor.domain import Finding, Report, Severity, canonical_name
+from auditor.kinds import FindingKind, Rule
 
 
 @dataclass
@@ -46,9 +47,9 @@ class Policy:
 
 # Finding kinds that ``require-safetensors`` / ``require-attestation`` turn from notes into gate failures.
 # Pickle-format notes only: other ``unsafe-model`` findings (trailing bytes, malformed files) keep their own severity.
-SAFETENSORS_KINDS = frozenset({"pickle-model", "no-safetensors", "missing-safetensors"})
-SAFETENSORS_IDS = frozenset({"MLA-MODEL-PICKLE-ONLY"})
-ATTESTATION_KINDS = frozenset({"missing-provenance", "provenance-missing", "no-attestation", "missing-attestation"})
+SAFETENSORS_KINDS: frozenset[str] = frozenset({FindingKind.PICKLE_MODEL})
+SAFETENSORS_IDS: frozenset[str] = frozenset({Rule.MODEL_PICKLE_ONLY})
+ATTESTATION_KINDS: frozenset[str] = frozenset({FindingKind.MISSING_PROVENANCE})
 REQUIRED_SEVERITY = Severity.HIGH
 
 

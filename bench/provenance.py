@@ -72,7 +72,7 @@ def bench_fetch_verify(fixture: Path, dists: int, latency: float) -> tuple[float
     (the check caches pages per project name, and the one real attested file belongs to one project)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from auditor.checks.provenance import _audit_all
+    from auditor.checks.provenance import audit_all
     from auditor.domain import Package, Report
     from auditor.net import HttpClient, NetConfig
     from auditor.options import AuditContext, AuditOptions
@@ -100,7 +100,7 @@ def bench_fetch_verify(fixture: Path, dists: int, latency: float) -> tuple[float
             pages = list(pool.map(lambda p: project_page(ctx, p.name, p.index_url or ""), packages))
         results = []
         with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
-            for chunk in pool.map(lambda pair: _audit_all(ctx, [pair[0]], {PROJECT: pair[1]}),
+            for chunk in pool.map(lambda pair: audit_all(ctx, [pair[0]], {PROJECT: pair[1]}),
                                   zip(packages, pages, strict=True)):
                 results.extend(chunk)
         elapsed = time.perf_counter() - start

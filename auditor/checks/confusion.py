@@ -25,13 +25,13 @@ from packaging.version import InvalidVersion, Version
 
 from auditor.domain import Finding, Severity, canonical_name
 from auditor.errors import NetworkError
-from auditor.kinds import FindingKind
+from auditor.kinds import FindingKind, Rule
 from auditor.ledger import ItemKind
 from auditor.net import HttpClient, redact_url
 from auditor.options import AuditContext
 from auditor.policy import Policy
 
-RULE = "MLA-DEPENDENCY-CONFUSION"
+RULE = Rule.DEPENDENCY_CONFUSION
 SERVICE = "package index (simple API)"
 ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 WORKERS = 8

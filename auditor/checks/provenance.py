@@ -40,7 +40,7 @@ class ProvenanceCheck:
         packages = list(report.packages.values())
         pages = fetch_pages(ctx, packages)
         ctx.progress(f"checking provenance of {len(packages)} packages")
-        results = _audit_all(ctx, packages, pages)
+        results = audit_all(ctx, packages, pages)
         findings: list[Finding] = []
         details: dict[str, object] = {}
         for package, result in zip(packages, results, strict=True):
@@ -53,7 +53,7 @@ class ProvenanceCheck:
         return findings
 
 
-def _audit_all(ctx: AuditContext, packages: list[Package], pages: dict[str, ProjectPage | None]
+def audit_all(ctx: AuditContext, packages: list[Package], pages: dict[str, ProjectPage | None]
                ) -> list[PackageProvenance]:
     if not packages:
         return []

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from auditor.domain import Finding, Location, Severity
 from auditor.errors import IncompleteError, UsageError
-from auditor.kinds import FindingKind
+from auditor.kinds import FindingKind, Rule
 from auditor.ledger import ItemKind
 from auditor.models.settings import SigningSettings, model_settings
 from auditor.models.signing import SIGNATURE_NAME, check_manifest, signature_finding, subject_name, verify_model
@@ -51,7 +51,7 @@ class SigningCheck:
             if any(model_dir == s or s in model_dir.parents for s in signed):
                 continue
             findings.append(Finding(
-                kind=FindingKind.UNSIGNED_MODEL, id="MLA-MODEL-UNSIGNED", severity=Severity.INFO,
+                kind=FindingKind.UNSIGNED_MODEL, id=Rule.MODEL_UNSIGNED, severity=Severity.INFO,
                 message=f"model files in {model_dir} carry no {SIGNATURE_NAME} (OpenSSF model signing): their "
                         "origin cannot be verified", path=str(model_dir), location=Location(str(model_dir)),
                 fix="sign released models with model_signing and verify them before use", check=self.name))
@@ -77,7 +77,7 @@ class SigningCheck:
             return [signature_finding(target, sig, result, check=self.name)]
         if settings.configured:
             return []
-        return [Finding(kind=FindingKind.SIGNATURE_UNVERIFIED, id="MLA-MODEL-SIGNATURE-UNVERIFIED", severity=Severity.INFO,
+        return [Finding(kind=FindingKind.SIGNATURE_UNVERIFIED, id=Rule.MODEL_SIGNATURE_UNVERIFIED, severity=Severity.INFO,
                         message=f"{target} matches its signed manifest, but no key or identity is configured to "
                                 "check who signed it", path=str(target), location=Location(str(sig)),
                         evidence={"method": result.method},

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from auditor.commands.common import SEVERITY_CHOICES, add_output_args, emit, progress_display
 from auditor.domain import Finding, Report, Severity
 from auditor.errors import UsageError
-from auditor.kinds import FindingKind
+from auditor.kinds import FindingKind, Rule
 from auditor.scan import ScanResult
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def safe_format_notes(result: ScanResult) -> list[Finding]:
     for note in result.formats:
         if "!" in note.path or note.path in flagged or note.format not in SAFE_FORMATS:
             continue
-        notes.append(Finding(kind=FindingKind.MODEL_FORMAT, id="MLA-SAFE-FORMAT", severity=Severity.INFO,
+        notes.append(Finding(kind=FindingKind.MODEL_FORMAT, id=Rule.SAFE_FORMAT, severity=Severity.INFO,
                              message=f"safe format: {SAFE_FORMATS[note.format]}", path=note.path,
                              evidence={"format": note.format}, check="modelscan"))
     return notes

@@ -22,10 +22,10 @@ from typing import Any
 from auditor.digest import sha256_file
 from auditor.domain import Finding, Location, Severity
 from auditor.errors import IncompleteError, UsageError
-from auditor.kinds import FindingKind
+from auditor.kinds import FindingKind, Rule
 
 SIGNATURE_NAME = "model.sig"
-SIGNATURE_RULE = "MLA-MODEL-SIGNATURE-INVALID"
+SIGNATURE_RULE = Rule.MODEL_SIGNATURE_INVALID
 
 
 @dataclass

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditor.domain import Finding, Severity, Skipped
+from auditor.kinds import ScanRule
 from auditor.ledger import Item, ItemKind, Outcome
 from auditor.projectwalk import PathFilter, walk_project
 from auditor.scan.limits import DEFAULT_LIMITS, Limits
@@ -59,11 +60,11 @@ def scan_file_detailed(path: Path, display: str | None = None, limits: Limits = 
     except OSError as exc:
         state.skip(f"could not read model file: {exc.strerror or exc}")
     except RecursionError:
-        state.add("MLA-SCAN-UNVERIFIED", Severity.MEDIUM, "structure nested too deeply to analyse",
+        state.add(ScanRule.SCAN_UNVERIFIED, Severity.MEDIUM, "structure nested too deeply to analyse",
                   {"format": "unknown"})
     except Exception as exc:  # noqa: BLE001 - a parser bug on one hostile file must not end the whole audit
         # Said loudly, never clean: a finding on the file and a skipped item (the report becomes incomplete).
-        state.add("MLA-SCAN-ERROR", Severity.MEDIUM, f"the scanner failed on this file ({type(exc).__name__}); "
+        state.add(ScanRule.SCAN_ERROR, Severity.MEDIUM, f"the scanner failed on this file ({type(exc).__name__}); "
                   "it was not fully analysed", {"format": "unknown", "error": type(exc).__name__})
         state.skip(f"model scanner error ({type(exc).__name__}: {str(exc)[:200]})")
     _mark_verdicts(collector)
@@ -181,7 +182,7 @@ def _format_note(result: ScanResult, collector: Collector, p: Path, display: str
     else:
         message = f"pickle-based {fmt} file (no safetensors twin); loading it deserialises a pickle"
         fix = "Convert the weights to safetensors."
-    result.findings.append(Finding(kind=KIND_PICKLE_FORMAT, id="MLA-PICKLE-FORMAT", severity=Severity.INFO,
+    result.findings.append(Finding(kind=KIND_PICKLE_FORMAT, id=ScanRule.PICKLE_FORMAT, severity=Severity.INFO,
                                    message=message, path=display, fix=fix, check="modelscan",
                                    evidence={"format": fmt, "safetensors_twins": twins}))
 

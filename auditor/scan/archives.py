@@ -21,6 +21,7 @@ from collections import Counter
 from typing import IO, Any, BinaryIO, cast
 
 from auditor.domain import Severity
+from auditor.kinds import ScanRule
 from auditor.scan.roles import member_role
 from auditor.scan.state import ScanState
 from auditor.scan.ziploader import CRC_CHECK_LIMIT, Member, MemberError, open_member, walk_local_headers
@@ -64,7 +65,7 @@ def unsafe_member_name(name: str) -> str | None:
 
 def too_deep(state: ScanState) -> bool:
     if state.depth >= state.limits.max_depth:
-        state.add("MLA-ARCHIVE-DEPTH", Severity.MEDIUM,
+        state.add(ScanRule.ARCHIVE_DEPTH, Severity.MEDIUM,
                   f"containers nested more than {state.limits.max_depth} deep; inner content unverified",
                   {"format": "archive", "depth": state.depth})
         return True
@@ -93,10 +94,10 @@ def _zip_members(f: BinaryIO, state: ScanState, size: int) -> list[Member] | Non
     members = list(walk_local_headers(f, size, state.limits.max_archive_members + 1))
     if not members:
         state.note_format("zip (invalid)")
-        state.add("MLA-ARCHIVE-INVALID", Severity.MEDIUM, f"zip structure could not be read ({error}); contents "
+        state.add(ScanRule.ARCHIVE_INVALID, Severity.MEDIUM, f"zip structure could not be read ({error}); contents "
                   "unverified", {"format": "zip", "error": error})
         return None
-    state.add("MLA-ARCHIVE-INVALID", Severity.MEDIUM, f"zip central directory could not be read ({error}); the "
+    state.add(ScanRule.ARCHIVE_INVALID, Severity.MEDIUM, f"zip central directory could not be read ({error}); the "
               f"{len(members)} member(s) found by walking local headers (as stream readers do) were scanned",
               {"format": "zip", "error": error, "members": len(members)})
     return members
@@ -111,16 +112,16 @@ def scan_zip(f: BinaryIO, state: ScanState, size: int) -> None:
     state.note_format(kind)
     lim = state.limits
     if len(members) > lim.max_archive_members:
-        state.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"{len(members)} members (limit {lim.max_archive_members}); "
+        state.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"{len(members)} members (limit {lim.max_archive_members}); "
                   "only the first ones were scanned", {"format": kind, "members": len(members)})
         members = members[: lim.max_archive_members]
     total = sum(m.file_size for m in members)
     if total > lim.max_archive_total:
-        state.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"declared uncompressed size {total} bytes exceeds the "
+        state.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"declared uncompressed size {total} bytes exceeds the "
                   f"{lim.max_archive_total}-byte limit", {"format": kind, "uncompressed": total})
     for name, count in Counter(names).items():
         if count > 1:
-            state.add("MLA-ARCHIVE-DUPLICATE", Severity.HIGH,
+            state.add(ScanRule.ARCHIVE_DUPLICATE, Severity.HIGH,
                       f"member {name!r} appears {count} times; loaders disagree on which copy they read "
                       "(every copy was scanned)", {"format": kind, "member": name, "copies": count})
     for m in members:
@@ -128,12 +129,12 @@ def scan_zip(f: BinaryIO, state: ScanState, size: int) -> None:
             target = _read_small(f, m, size).decode("utf-8", "replace")
             joined = posixpath.join(posixpath.dirname(m.name), target)
             if target and (unsafe_member_name(target) == "absolute path" or unsafe_member_name(joined)):
-                state.add("MLA-ARCHIVE-TRAVERSAL", Severity.HIGH,
+                state.add(ScanRule.ARCHIVE_TRAVERSAL, Severity.HIGH,
                           f"symlink member {m.name!r} points outside the archive ({target!r})",
                           {"format": kind, "member": m.name, "link": target})
         why = unsafe_member_name(m.name)
         if why:
-            state.add("MLA-ARCHIVE-TRAVERSAL", Severity.HIGH,
+            state.add(ScanRule.ARCHIVE_TRAVERSAL, Severity.HIGH,
                       f"member {m.name!r} would be extracted outside the target directory ({why})",
                       {"format": kind, "member": m.name, "why": why})
     if too_deep(state):
@@ -147,7 +148,7 @@ def scan_zip(f: BinaryIO, state: ScanState, size: int) -> None:
         child = state.child(m.name if names.count(m.name) == 1 else f"{m.name}#{idx}")
         if m.compress_size and m.file_size // max(m.compress_size, 1) > lim.max_compression_ratio \
                 and m.file_size > (64 << 20):
-            child.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"compression ratio {m.file_size // m.compress_size}:1 "
+            child.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"compression ratio {m.file_size // m.compress_size}:1 "
                       f"({m.file_size} bytes declared); not decompressed", {"format": kind, "member": m.name})
             continue
         _scan_member(f, size, m, child, kind, member_role(m.name, name_set))
@@ -172,7 +173,7 @@ def _scan_member(f: BinaryIO, size: int, m: Member, child: ScanState, kind: str,
     try:
         reader = open_member(f, m, size)
     except MemberError as exc:
-        child.add("MLA-ARCHIVE-INVALID", Severity.MEDIUM, f"member could not be located: {exc}; unverified",
+        child.add(ScanRule.ARCHIVE_INVALID, Severity.MEDIUM, f"member could not be located: {exc}; unverified",
                   {"format": kind, "member": m.name})
         return
     fmt = "unknown"
@@ -183,21 +184,21 @@ def _scan_member(f: BinaryIO, size: int, m: Member, child: ScanState, kind: str,
         if m.file_size <= CRC_CHECK_LIMIT and reader.drain(CRC_CHECK_LIMIT) and reader.crc != m.crc:
             m.damage.append(f"CRC-32 {reader.crc:08x} of the data does not match the recorded {m.crc:08x}")
     except OverflowError as exc:
-        child.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"member decompresses past the limit ({exc})",
+        child.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"member decompresses past the limit ({exc})",
                   {"format": kind, "member": m.name})
     except (OSError, zlib.error, EOFError, ValueError, lzma.LZMAError) as exc:
-        child.add("MLA-ARCHIVE-INVALID", Severity.MEDIUM, f"member could not be read ({type(exc).__name__}: "
+        child.add(ScanRule.ARCHIVE_INVALID, Severity.MEDIUM, f"member could not be read ({type(exc).__name__}: "
                   f"{str(exc)[:160]}); unverified", {"format": kind, "member": m.name})
     encrypted = bool(m.flags & 0x41)
     if encrypted and fmt == "unknown":
         # genuinely encrypted: no loader reads it without the password, and we cannot read it either
         if not any(s.file == child.path for s in child.collector.skipped):
             child.skip("encrypted zip member: contents could not be inspected")
-        child.add("MLA-SCAN-UNVERIFIED", Severity.INFO, "encrypted member could not be inspected",
+        child.add(ScanRule.SCAN_UNVERIFIED, Severity.INFO, "encrypted member could not be inspected",
                   {"format": kind, "member": m.name})
         return
     if m.damage:
-        child.add("MLA-ARCHIVE-DAMAGED", Severity.MEDIUM,
+        child.add(ScanRule.ARCHIVE_DAMAGED, Severity.MEDIUM,
                   f"member {m.name!r} is malformed in ways Python's zipfile refuses but model loaders accept: "
                   + "; ".join(m.damage) + ". It was scanned as the loader reads it.",
                   {"format": kind, "member": m.name, "damage": m.damage})
@@ -220,7 +221,7 @@ def check_polyglot_zip(f: BinaryIO, state: ScanState, size: int) -> None:
     f.seek(start)
     if b"PK\x05\x06" not in tail:
         return
-    state.add("MLA-POLYGLOT", Severity.HIGH,
+    state.add(ScanRule.POLYGLOT, Severity.HIGH,
               "file is both a pickle (at offset 0) and a zip archive (directory at its end): zip-based scanners "
               "and torch.load read different content", {"format": "polyglot"})
     from auditor.scan.dispatch import _Window
@@ -243,30 +244,30 @@ def scan_tar(f: BinaryIO, state: ScanState) -> None:
             for member in tf:
                 count += 1
                 if count > lim.max_archive_members:
-                    state.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"more than {lim.max_archive_members} members; "
+                    state.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"more than {lim.max_archive_members} members; "
                               "the rest was not scanned", {"format": "tar"})
                     break
                 why = unsafe_member_name(member.name)
                 if why:
-                    state.add("MLA-ARCHIVE-TRAVERSAL", Severity.HIGH,
+                    state.add(ScanRule.ARCHIVE_TRAVERSAL, Severity.HIGH,
                               f"member {member.name!r} would be extracted outside the target directory ({why})",
                               {"format": "tar", "member": member.name, "why": why})
                 if member.issym() or member.islnk():
                     target = member.linkname
                     if unsafe_member_name(target) or unsafe_member_name(
                             posixpath.join(posixpath.dirname(member.name), target)):
-                        state.add("MLA-ARCHIVE-TRAVERSAL", Severity.HIGH,
+                        state.add(ScanRule.ARCHIVE_TRAVERSAL, Severity.HIGH,
                                   f"link {member.name!r} points outside the archive ({target!r})",
                                   {"format": "tar", "member": member.name, "link": target})
                     continue
                 if not member.isfile():
                     if member.isdev():
-                        state.add("MLA-ARCHIVE-TRAVERSAL", Severity.HIGH, f"device file member {member.name!r}",
+                        state.add(ScanRule.ARCHIVE_TRAVERSAL, Severity.HIGH, f"device file member {member.name!r}",
                                   {"format": "tar", "member": member.name})
                     continue
                 total += member.size
                 if total > lim.max_archive_total:
-                    state.add("MLA-ARCHIVE-BOMB", Severity.HIGH, "declared member sizes exceed the limit",
+                    state.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, "declared member sizes exceed the limit",
                               {"format": "tar", "uncompressed": total})
                     break
                 if deep:
@@ -275,10 +276,10 @@ def scan_tar(f: BinaryIO, state: ScanState) -> None:
                 if fobj is not None:
                     scan_stream(cast(BinaryIO, fobj), state.child(member.name), name=member.name, size=member.size)
     except OverflowError as exc:
-        state.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"archive decompresses past the limit ({exc})",
+        state.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"archive decompresses past the limit ({exc})",
                   {"format": "tar"})
     except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
-        state.add("MLA-ARCHIVE-INVALID", Severity.MEDIUM, f"tar could not be read ({type(exc).__name__}: "
+        state.add(ScanRule.ARCHIVE_INVALID, Severity.MEDIUM, f"tar could not be read ({type(exc).__name__}: "
                   f"{str(exc)[:160]}); the rest is unverified", {"format": "tar"})
 
 
@@ -311,9 +312,9 @@ def scan_compressed(f: BinaryIO, state: ScanState, fmt: str, name: str) -> None:
         bounded = io.BufferedReader(_Bounded(opener, state.limits.max_member_read), 1 << 16)
         scan_stream(bounded, child, name=inner)
     except OverflowError as exc:
-        child.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"stream decompresses past the limit ({exc})", {"format": fmt})
+        child.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"stream decompresses past the limit ({exc})", {"format": fmt})
     except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
-        child.add("MLA-ARCHIVE-INVALID", Severity.MEDIUM, f"{fmt} stream could not be decompressed "
+        child.add(ScanRule.ARCHIVE_INVALID, Severity.MEDIUM, f"{fmt} stream could not be decompressed "
                   f"({type(exc).__name__}: {str(exc)[:160]}); unverified", {"format": fmt})
 
 

@@ -15,6 +15,7 @@ import zlib
 from typing import IO, Any, BinaryIO, cast
 
 from auditor.domain import Finding, Severity
+from auditor.kinds import ScanRule
 from auditor.scan.roles import model_like
 from auditor.scan.state import Collector, ScanState
 
@@ -178,7 +179,7 @@ def _unknown_format(state: ScanState, name: str, size: int | None) -> None:
     """A file named like a model that is no format we read was not checked: say so (info) and mark the report
     incomplete, never "no findings"."""
     ext = "." + name.rsplit(".", 1)[-1] if "." in name.rsplit("/", 1)[-1] else name
-    state.add("MLA-SCAN-UNKNOWN-FORMAT", Severity.INFO,
+    state.add(ScanRule.SCAN_UNKNOWN_FORMAT, Severity.INFO,
               f"named like a model ({ext}) but its bytes match no format the scanner reads: not checked",
               {"format": "unknown", "size": size}, kind="unsafe-model",
               fix="Check where the file comes from and what loads it; convert it to a format the scanner reads.")
@@ -215,7 +216,7 @@ def _sniff_long_pickle(f: BinaryIO, state: ScanState, size: int | None,
 
 # A polyglot needs a pickle reading that reaches a named callable from offset 0; bytes that merely parse (a zip's
 # "PK\x03\x04" is PERSID then data) and calls of computed values reach nothing a loader would import.
-_IMPORT_RULES = frozenset({"MLA-PICKLE-EXEC", "MLA-PICKLE-UNKNOWN-GLOBAL", "MLA-PICKLE-BUILD-GADGET"})
+_IMPORT_RULES = frozenset({ScanRule.PICKLE_EXEC, ScanRule.PICKLE_UNKNOWN_GLOBAL, ScanRule.PICKLE_BUILD_GADGET})
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
@@ -244,7 +245,7 @@ def _pickle_polyglot(f: BinaryIO, state: ScanState, fmt: str, head: bytes, start
     code = [x for x in scratch.collector.findings if x.id in _IMPORT_RULES and _importable(x)]
     if not code:
         return
-    state.add("MLA-POLYGLOT", Severity.HIGH, f"file is a {fmt} file and also parses as a pickle from offset 0: "
+    state.add(ScanRule.POLYGLOT, Severity.HIGH, f"file is a {fmt} file and also parses as a pickle from offset 0: "
               "loaders that unpickle it run different content than format-aware tools see",
               {"format": "polyglot", "formats": [fmt, "pickle"]})
     state.collector.findings.extend(scratch.collector.findings)
@@ -325,7 +326,7 @@ def _random_access(f: BinaryIO, state: ScanState, size: int | None) -> tuple[Bin
     try:
         tmp, copied = spool(f, state.limits.max_member_read)
     except OverflowError as exc:
-        state.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"member could not be inspected: {exc}",
+        state.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"member could not be inspected: {exc}",
                   {"format": "archive"})
         return None
     return tmp, copied  # type: ignore[return-value]
@@ -363,7 +364,7 @@ def _dispatch(fmt: str, f: BinaryIO, state: ScanState, *, name: str, size: int |
     elif fmt == "lz4":
         state.note_format("lz4")
         state.skip("lz4-compressed stream (e.g. joblib compress='lz4') cannot be decompressed without lz4")
-        state.add("MLA-SCAN-UNVERIFIED", Severity.MEDIUM, "lz4-compressed content could not be inspected",
+        state.add(ScanRule.SCAN_UNVERIFIED, Severity.MEDIUM, "lz4-compressed content could not be inspected",
                   {"format": "lz4"})
     elif fmt == "npy":
         numpy_scan.scan_npy(f, state)
@@ -409,7 +410,7 @@ def _zip_with_prefix(f: BinaryIO, state: ScanState, size: int) -> bool:
     if b"PK\x05\x06" not in tail:
         state.note_format("unknown")
         return False
-    state.add("MLA-POLYGLOT", Severity.MEDIUM, "file starts with unrecognised data and ends with a zip archive; "
+    state.add(ScanRule.POLYGLOT, Severity.MEDIUM, "file starts with unrecognised data and ends with a zip archive; "
               "zip readers open the archive", {"format": "zip-with-prefix"})
     archives.scan_zip(cast(BinaryIO, _Window(f, start, size)), state, size)
     return True
@@ -424,7 +425,7 @@ def _scan_hdf5(f: BinaryIO, state: ScanState, size: int | None) -> None:
     try:
         tmp, _copied = spool(f, state.limits.max_member_read)
     except OverflowError as exc:
-        state.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"HDF5 member could not be inspected: {exc}",
+        state.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"HDF5 member could not be inspected: {exc}",
                   {"format": "hdf5"})
         return
     with tmp:

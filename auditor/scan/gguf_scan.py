@@ -12,6 +12,7 @@ import struct
 from typing import Any, BinaryIO
 
 from auditor.domain import Severity
+from auditor.kinds import ScanRule
 from auditor.scan.state import ScanState
 from auditor.scan.stream import ByteSource, Truncated
 
@@ -115,14 +116,14 @@ def scan_gguf(f: BinaryIO, state: ScanState, size: int | None) -> None:
         info = parse_gguf(f, size, state)
     except GGUFError as exc:
         state.note_format("gguf (invalid)")
-        state.add("MLA-GGUF-INVALID", Severity.MEDIUM, f"malformed GGUF: {exc}",
+        state.add(ScanRule.GGUF_INVALID, Severity.MEDIUM, f"malformed GGUF: {exc}",
                   {"format": "gguf", "error": str(exc)},
                   fix="Do not load this file; re-download or re-convert the model.")
         return
     state.note_format("gguf")
     for key, template in info["templates"].items():
         for hit in template_issues(template):
-            state.add("MLA-GGUF-TEMPLATE", hit["severity"],
+            state.add(ScanRule.GGUF_TEMPLATE, hit["severity"],
                       f"chat template {key} {hit['what']}: rendering it can run code in runtimes that use an "
                       "unsandboxed Jinja2 environment", {"format": "gguf", "key": key, **hit["evidence"]},
                       fix="Do not use this model's chat template; replace it with a reviewed template.")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from auditor.domain import Severity
+from auditor.kinds import ScanRule
 from auditor.scan.proto import LEN, VARINT, ProtoError, ProtoFile
 from auditor.scan.state import ScanState
 
@@ -163,19 +164,19 @@ def scan_onnx(f: BinaryIO, state: ScanState, size: int) -> None:
                         _onnx_node(pf, ffl.start, ffl.start + ffl.value, out, 1, state.limits.max_proto_depth)
     except ProtoError as exc:
         state.note_format("onnx (invalid)")
-        state.add("MLA-ONNX-INVALID", Severity.MEDIUM, f"malformed ONNX protobuf: {exc}",
+        state.add(ScanRule.ONNX_INVALID, Severity.MEDIUM, f"malformed ONNX protobuf: {exc}",
                   {"format": "onnx", "error": str(exc)})
         return
     state.note_format("onnx")
     for name, location in out["external"]:
         real = None if escapes_directory(location) else escapes_on_disk(location, state.real_dir)
         if real is not None:
-            state.add("MLA-ONNX-EXTERNAL-PATH", Severity.HIGH,
+            state.add(ScanRule.ONNX_EXTERNAL_PATH, Severity.HIGH,
                       f"tensor {name!r} loads its data from {location!r}, a link that resolves outside the model "
                       "directory", {"format": "onnx", "tensor": name, "location": location, "resolves_to": real},
                       fix="Do not load this model; external data must live beside the model file.")
         if escapes_directory(location):
-            state.add("MLA-ONNX-EXTERNAL-PATH", Severity.HIGH,
+            state.add(ScanRule.ONNX_EXTERNAL_PATH, Severity.HIGH,
                       f"tensor {name!r} loads its data from {location!r}, outside the model directory: loading "
                       "reads (and may leak) arbitrary files", {"format": "onnx", "tensor": name, "location": location},
                       fix="Do not load this model; external data must live beside the model file.")
@@ -184,7 +185,7 @@ def scan_onnx(f: BinaryIO, state: ScanState, size: int) -> None:
         if domain not in STANDARD_ONNX_DOMAINS and domain not in out["local_domains"]:
             custom.setdefault(domain, []).append(name or op)
     for domain, names in custom.items():
-        state.add("MLA-ONNX-CUSTOM-OP", Severity.MEDIUM,
+        state.add(ScanRule.ONNX_CUSTOM_OP, Severity.MEDIUM,
                   f"{len(names)} node(s) use the custom operator domain {domain!r}: running the model needs a "
                   "native custom-op library", {"format": "onnx", "domain": domain, "nodes": names[:20]})
 
@@ -222,7 +223,7 @@ def scan_savedmodel(f: BinaryIO, state: ScanState, size: int, *, graphdef: bool 
                         _tf_nodes(pf, mfl.start, mfl.start + mfl.value, ops, 0)
     except ProtoError as exc:
         state.note_format("tf-savedmodel (invalid)")
-        state.add("MLA-TF-INVALID", Severity.MEDIUM, f"malformed SavedModel protobuf: {exc}",
+        state.add(ScanRule.TF_INVALID, Severity.MEDIUM, f"malformed SavedModel protobuf: {exc}",
                   {"format": "tf-savedmodel", "error": str(exc)})
         return
     state.note_format("tf-graphdef" if graphdef else "tf-savedmodel")
@@ -232,7 +233,7 @@ def scan_savedmodel(f: BinaryIO, state: ScanState, size: int, *, graphdef: bool 
             by_op.setdefault(op, []).append(name)
     for op, names in by_op.items():
         why, sev = TF_DANGEROUS_OPS[op]
-        state.add("MLA-TF-OP", sev, f"graph op {op} ({why}) in node(s) {', '.join(names[:5])}",
+        state.add(ScanRule.TF_OP, sev, f"graph op {op} ({why}) in node(s) {', '.join(names[:5])}",
                   {"format": "tf-savedmodel", "op": op, "nodes": names[:20], "why": why})
 
 
@@ -276,14 +277,14 @@ def scan_keras_metadata(f: BinaryIO, state: ScanState, size: int) -> None:
                         meta = json.loads(pf.text(ofl, state.limits.max_json))
                     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
                         # As for an H5 config: layer JSON that cannot be read is a layer that was not checked.
-                        state.add("MLA-KERAS-INVALID", Severity.MEDIUM,
+                        state.add(ScanRule.KERAS_INVALID, Severity.MEDIUM,
                                   f"layer metadata in keras_metadata.pb is not valid JSON: {str(exc)[:160]}",
                                   {"format": "keras-savedmodel", "offset": ofl.start})
                         continue
                     check_config(meta, state, "keras_metadata.pb")
     except ProtoError as exc:
         state.note_format("keras-metadata (invalid)")
-        state.add("MLA-TF-INVALID", Severity.MEDIUM, f"malformed keras_metadata.pb: {exc}",
+        state.add(ScanRule.TF_INVALID, Severity.MEDIUM, f"malformed keras_metadata.pb: {exc}",
                   {"format": "keras-savedmodel", "error": str(exc)})
         return
     state.note_format("keras-metadata")

@@ -13,6 +13,7 @@ import json
 from typing import Any, BinaryIO
 
 from auditor.domain import Severity
+from auditor.kinds import ScanRule
 from auditor.scan.state import ScanState
 
 _KERAS_MODULES = ("keras", "tf_keras", "tensorflow.keras", "tensorflow.python.keras", "keras_nlp", "keras_cv",
@@ -69,7 +70,7 @@ def check_config(config: Any, state: ScanState, source: str) -> None:
     if source.startswith("H5") and isinstance(top, str) and top not in KERAS_MODEL_CLASSES \
             and not isinstance(config.get("module"), str):
         custom_seen.add(f"top:{top}")
-        state.add("MLA-KERAS-CUSTOM-OBJECT", Severity.MEDIUM,
+        state.add(ScanRule.KERAS_CUSTOM_OBJECT, Severity.MEDIUM,
                   f"the model class {top!r} is not a Keras model class ({source}): loading needs that class's code "
                   "from the loading program (custom_objects / a registered class), and runs it",
                   {"format": state_format(source), "class_name": top, "config_path": "/"})
@@ -85,12 +86,12 @@ def check_config(config: Any, state: ScanState, source: str) -> None:
             code = _code_strings(inner)
             func = inner.get("function") if isinstance(inner, dict) else None
             if code:
-                state.add("MLA-KERAS-LAMBDA", Severity.CRITICAL,
+                state.add(ScanRule.KERAS_LAMBDA, Severity.CRITICAL,
                           f"Lambda layer {name!r} carries marshalled Python bytecode ({source}); loading the model "
                           "rebuilds and runs it", {"format": state_format(source), "layer": name,
                                                    "config_path": where or "/", "bytecode_b64_len": len(code[0])})
             else:
-                state.add("MLA-KERAS-LAMBDA", Severity.HIGH,
+                state.add(ScanRule.KERAS_LAMBDA, Severity.HIGH,
                           f"Lambda layer {name!r} runs Python code named {str(func)[:80]!r} ({source})",
                           {"format": state_format(source), "layer": name, "config_path": where or "/",
                            "function": str(func)[:200]})
@@ -105,7 +106,7 @@ def check_config(config: Any, state: ScanState, source: str) -> None:
             key = f"{module}:{cls}"
             if key not in custom_seen:
                 custom_seen.add(key)
-                state.add("MLA-KERAS-CUSTOM-OBJECT", Severity.MEDIUM,
+                state.add(ScanRule.KERAS_CUSTOM_OBJECT, Severity.MEDIUM,
                           f"object {cls!r} comes from module {module!r} outside Keras ({source}); loading imports "
                           "that module's code", {"format": state_format(source), "module": module,
                                                  "class_name": cls, "registered_name": registered,
@@ -114,7 +115,7 @@ def check_config(config: Any, state: ScanState, source: str) -> None:
             key = f"registered:{registered}"
             if key not in custom_seen:
                 custom_seen.add(key)
-                state.add("MLA-KERAS-CUSTOM-OBJECT", Severity.MEDIUM,
+                state.add(ScanRule.KERAS_CUSTOM_OBJECT, Severity.MEDIUM,
                           f"custom registered object {registered!r} ({source}) needs user code to load",
                           {"format": state_format(source), "registered_name": registered,
                            "config_path": where or "/"})
@@ -142,13 +143,13 @@ def _function_ref(node: dict[str, Any], module: str, where: str, state: ScanStat
     verdict = classify(module, name)
     dangerous = verdict.level == DANGEROUS and not in_keras
     if dangerous or leaf in _KERAS_RISKY_FUNCTIONS:
-        state.add("MLA-KERAS-FUNCTION-REF", Severity.CRITICAL,
+        state.add(ScanRule.KERAS_FUNCTION_REF, Severity.CRITICAL,
                   f"config references {module}.{name} ({source}); loading the model imports and uses it "
                   f"({verdict.reason if dangerous else 'file/network/code access'})",
                   {"format": state_format(source), "module": module, "name": name, "config_path": where or "/"})
         return True
     if cls == "function" and not in_keras:
-        state.add("MLA-KERAS-FUNCTION-REF", Severity.HIGH,
+        state.add(ScanRule.KERAS_FUNCTION_REF, Severity.HIGH,
                   f"config references the function {module}.{name} outside Keras ({source}); loading imports it",
                   {"format": state_format(source), "module": module, "name": name, "config_path": where or "/"})
         return True
@@ -187,13 +188,13 @@ def scan_h5(f: BinaryIO | str, state: ScanState) -> None:
                     continue
                 found = True
                 if len(text) > state.limits.max_json:
-                    state.add("MLA-KERAS-INVALID", Severity.MEDIUM, f"{attr} attribute too large to inspect",
+                    state.add(ScanRule.KERAS_INVALID, Severity.MEDIUM, f"{attr} attribute too large to inspect",
                               {"format": "keras-h5", "attribute": attr, "length": len(text)})
                     continue
                 try:
                     config = json.loads(text)
                 except (json.JSONDecodeError, RecursionError) as exc:
-                    state.add("MLA-KERAS-INVALID", Severity.MEDIUM, f"{attr} attribute is not valid JSON: {exc}",
+                    state.add(ScanRule.KERAS_INVALID, Severity.MEDIUM, f"{attr} attribute is not valid JSON: {exc}",
                               {"format": "keras-h5", "attribute": attr})
                     continue
                 check_config(config, state, f"H5 {attr}")
@@ -201,7 +202,7 @@ def scan_h5(f: BinaryIO | str, state: ScanState) -> None:
             _embedded_pickles(h5, state)
     except Exception as exc:  # h5py raises OSError/KeyError/ValueError/RuntimeError on hostile files
         state.note_format("hdf5 (unreadable)")
-        state.add("MLA-H5-INVALID", Severity.MEDIUM, f"HDF5 file could not be read ({type(exc).__name__}: "
+        state.add(ScanRule.H5_INVALID, Severity.MEDIUM, f"HDF5 file could not be read ({type(exc).__name__}: "
                   f"{str(exc)[:160]}); its model config is unverified", {"format": "hdf5"})
 
 
@@ -212,7 +213,7 @@ def scan_keras_config(text: bytes, state: ScanState, *, strict: bool = True) -> 
         config = json.loads(text.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         if strict:
-            state.add("MLA-KERAS-INVALID", Severity.MEDIUM, f"config.json is not valid JSON: {str(exc)[:160]}",
+            state.add(ScanRule.KERAS_INVALID, Severity.MEDIUM, f"config.json is not valid JSON: {str(exc)[:160]}",
                       {"format": "keras-v3"})
         return strict
     nodes: list[tuple[str, dict[str, Any]]] = []

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.domain import Severity
+from auditor.kinds import ScanRule
 from auditor.scan.allowlist import DANGEROUS, LOCAL, NESTED_LOADERS, UNKNOWN, classify, normalise
 from auditor.scan.pickle_reader import (
     UNRESOLVED,
@@ -133,7 +134,7 @@ class PickleAnalysis:
             self.state.add(agg.rule, agg.severity, agg.message, agg.evidence)
         n = len(self._aggs)
         if self.overflow:
-            self.state.add("MLA-PICKLE-LIMIT", max(self.overflow_severity, Severity.MEDIUM, key=lambda s: s.rank),
+            self.state.add(ScanRule.PICKLE_LIMIT, max(self.overflow_severity, Severity.MEDIUM, key=lambda s: s.rank),
                            f"{self.overflow} further problems with other callables were not itemised (more than "
                            f"{_MAX_DISTINCT} distinct ones in one file)", {"format": self.fmt,
                                                                            "not_itemised": self.overflow})
@@ -165,26 +166,26 @@ class PickleAnalysis:
             g: Global = ev.target
             verdict = classify(g.module, g.name)
             if verdict.level == DANGEROUS:
-                self._add("MLA-PICKLE-EXEC", Severity.CRITICAL, verdict.qualname,
+                self._add(ScanRule.PICKLE_EXEC, Severity.CRITICAL, verdict.qualname,
                           f"loading imports {verdict.qualname} ({verdict.reason}) via {ev.opcode} at offset {off}",
                           {"callable": verdict.qualname, "opcode": ev.opcode, "why": verdict.reason, **where}, off)
             elif verdict.level == UNKNOWN and not only_dangerous:
-                self._add("MLA-PICKLE-UNKNOWN-GLOBAL", Severity.MEDIUM, verdict.qualname,
+                self._add(ScanRule.PICKLE_UNKNOWN_GLOBAL, Severity.MEDIUM, verdict.qualname,
                           f"loading imports {verdict.qualname}, which is not on the allow-list of callables used by "
                           f"model files ({ev.opcode} at offset {off})",
                           {"callable": verdict.qualname, "opcode": ev.opcode, "why": verdict.reason, **where}, off)
             elif verdict.level == LOCAL and not only_dangerous:
-                self._add("MLA-PICKLE-LOCAL-CLASS", Severity.LOW, verdict.qualname,
+                self._add(ScanRule.PICKLE_LOCAL_CLASS, Severity.LOW, verdict.qualname,
                           f"loading needs the class {verdict.qualname} from the loading program itself ({ev.opcode} "
                           f"at offset {off}): the file carries no code for it, but whatever that program defines "
                           "under this name runs", {"callable": verdict.qualname, "opcode": ev.opcode,
                                                    "why": verdict.reason, **where}, off)
         elif ev.kind == "unresolved-import":
-            self._add("MLA-PICKLE-LIMIT", Severity.MEDIUM, "unresolved-import",
+            self._add(ScanRule.PICKLE_LIMIT, Severity.MEDIUM, "unresolved-import",
                       f"{ev.opcode} at offset {off} imports a name whose strings were dropped by the analysis memory "
                       "bound; that import is unverified", {"opcode": ev.opcode, **where}, off)
         elif ev.kind == "dynamic-import":
-            self._add("MLA-PICKLE-DYNAMIC", Severity.CRITICAL, "dynamic-import",
+            self._add(ScanRule.PICKLE_DYNAMIC, Severity.CRITICAL, "dynamic-import",
                       f"{ev.opcode} at offset {off} imports a name computed at load time "
                       f"({render(ev.target)}), which hides the callable from scanners",
                       {"opcode": ev.opcode, "operands": render(ev.target), **where}, off)
@@ -194,7 +195,7 @@ class PickleAnalysis:
             self._build(ev, where, off)
         elif ev.kind == "ext" and not only_dangerous:
             code = ev.target.code if isinstance(ev.target, Ext) else ev.target
-            self._add("MLA-PICKLE-EXT", Severity.HIGH, f"ext{code}",
+            self._add(ScanRule.PICKLE_EXT, Severity.HIGH, f"ext{code}",
                       f"{ev.opcode} at offset {off} imports whatever extension code {code} is registered to in the "
                       "loading process (copyreg); not resolvable statically",
                       {"opcode": ev.opcode, "ext_code": code, **where}, off)
@@ -207,13 +208,13 @@ class PickleAnalysis:
                 severe = ev.opcode in ("REDUCE", "INST", "OBJ")
                 sev = Severity.HIGH if severe else Severity.MEDIUM
                 verb = "calls" if severe else "instantiates"
-                self._add("MLA-PICKLE-UNKNOWN-GLOBAL", sev, verdict.qualname,
+                self._add(ScanRule.PICKLE_UNKNOWN_GLOBAL, sev, verdict.qualname,
                           f"loading {verb} {verdict.qualname}({render(ev.args, 2, 80)[1:-1] if isinstance(ev.args, tuple) else ''}), "
                           f"which is not on the allow-list ({ev.opcode} at offset {off})",
                           {"callable": verdict.qualname, "opcode": ev.opcode, "called": True,
                            "arguments": render(ev.args), **where}, off)
             elif verdict.level == DANGEROUS:
-                self._add("MLA-PICKLE-EXEC", Severity.CRITICAL, verdict.qualname,
+                self._add(ScanRule.PICKLE_EXEC, Severity.CRITICAL, verdict.qualname,
                           f"loading calls {verdict.qualname}{render(ev.args, 2, 120)} ({verdict.reason}); "
                           f"{ev.opcode} at offset {off}",
                           {"callable": verdict.qualname, "opcode": ev.opcode, "called": True,
@@ -228,7 +229,7 @@ class PickleAnalysis:
                 return  # appending to / setting items of a rebuilt object: its class was judged at import
             if only_dangerous:
                 return
-            self._add("MLA-PICKLE-DYNAMIC", Severity.HIGH, f"method:{method}",
+            self._add(ScanRule.PICKLE_DYNAMIC, Severity.HIGH, f"method:{method}",
                       f"{ev.opcode} at offset {off} calls {method}() on {render(target)}",
                       {"opcode": ev.opcode, "target": render(target), **where}, off)
             return
@@ -238,7 +239,7 @@ class PickleAnalysis:
         sev = Severity.CRITICAL if isinstance(func, Call) else Severity.HIGH
         if only_dangerous and sev is not Severity.CRITICAL:
             return
-        self._add("MLA-PICKLE-DYNAMIC", sev, f"call:{desc}",
+        self._add(ScanRule.PICKLE_DYNAMIC, sev, f"call:{desc}",
                   f"{ev.opcode} at offset {off} calls a computed value {desc} (not a plain import): "
                   "a reflection chain that reaches a callable without naming it",
                   {"opcode": ev.opcode, "callable": desc, "arguments": render(ev.args), **where}, off)
@@ -246,14 +247,14 @@ class PickleAnalysis:
     def _build(self, ev: Event, where: dict[str, Any], off: int) -> None:
         inst, state = ev.target, ev.args
         if isinstance(inst, Global):
-            self._add("MLA-PICKLE-BUILD-GADGET", Severity.CRITICAL, f"build:{inst.qualname}",
+            self._add(ScanRule.PICKLE_BUILD_GADGET, Severity.CRITICAL, f"build:{inst.qualname}",
                       f"BUILD at offset {off} sets attributes on the class/function {inst.qualname} itself "
                       f"({render(state)}): the next BUILD/REDUCE on it runs attacker-chosen code",
                       {"opcode": "BUILD", "target": inst.qualname, "state": render(state), **where}, off)
             return
         for key in _state_keys(state):
             if isinstance(key, str) and key.startswith("__") and key.endswith("__"):
-                self._add("MLA-PICKLE-BUILD-GADGET", Severity.CRITICAL, f"build-dunder:{key}",
+                self._add(ScanRule.PICKLE_BUILD_GADGET, Severity.CRITICAL, f"build-dunder:{key}",
                           f"BUILD at offset {off} sets {key} on {render(inst, 2)}: overriding interpreter hooks "
                           "makes a later BUILD or call run attacker-chosen code",
                           {"opcode": "BUILD", "attribute": key, "target": render(inst), **where}, off)
@@ -419,7 +420,7 @@ def scan_pickle_stream(f: Any, state: ScanState, fmt: str = "pickle", *, base: i
         res = read_pickle(src, state.limits, hook, budget,
                           sink=analysis.sink(index=index, only_dangerous=trailing))
         if trailing and not res.complete and res.ops <= 1:
-            state.add("MLA-PICKLE-TRAILING", Severity.INFO,
+            state.add(ScanRule.PICKLE_TRAILING, Severity.INFO,
                       f"{src.offset - start if src.offset > start else 'some'} bytes of non-pickle data follow the "
                       f"pickle (from offset {start})", {"format": fmt, "offset": start}, kind="unsafe-model")
             break
@@ -429,21 +430,21 @@ def scan_pickle_stream(f: Any, state: ScanState, fmt: str = "pickle", *, base: i
             legacy = True
             analysis.fmt = fmt = "torch-legacy"
         if trailing and res.complete:
-            state.add("MLA-PICKLE-TRAILING", Severity.MEDIUM,
+            state.add(ScanRule.PICKLE_TRAILING, Severity.MEDIUM,
                       f"a second pickle follows the first at offset {start}; loaders that read the stream again "
                       "run it too", {"format": fmt, "offset": start, "pickle_index": index})
         if not res.complete:
             if res.error and res.error.startswith("analysis limit"):
-                state.add("MLA-PICKLE-LIMIT", Severity.MEDIUM,
+                state.add(ScanRule.PICKLE_LIMIT, Severity.MEDIUM,
                           f"the pickle could not be fully analysed ({res.error}); the rest is unverified",
                           {"format": fmt, "offset": res.error_offset, "pickle_index": index})
             elif index == 0 or legacy:
-                state.add("MLA-PICKLE-MALFORMED", Severity.LOW,
+                state.add(ScanRule.PICKLE_MALFORMED, Severity.LOW,
                           f"pickle stream invalid or truncated at offset {res.error_offset} ({res.error}); "
                           "everything before that point was analysed (a loader would run it before failing)",
                           {"format": fmt, "offset": res.error_offset, "pickle_index": index})
             else:
-                state.add("MLA-PICKLE-TRAILING", Severity.INFO,
+                state.add(ScanRule.PICKLE_TRAILING, Severity.INFO,
                           f"data after the pickle (from offset {start}) is not a complete pickle; only known-dangerous "
                           "imports in it are reported", {"format": fmt, "offset": start})
             break
@@ -451,7 +452,7 @@ def scan_pickle_stream(f: Any, state: ScanState, fmt: str = "pickle", *, base: i
         if legacy and index >= 5:
             break  # the legacy torch format's raw storages follow; they are data
         if index >= state.limits.max_pickles_per_stream:
-            state.add("MLA-PICKLE-LIMIT", Severity.MEDIUM, f"more than {index} pickles in one stream; the rest "
+            state.add(ScanRule.PICKLE_LIMIT, Severity.MEDIUM, f"more than {index} pickles in one stream; the rest "
                       "is unverified", {"format": fmt, "offset": src.offset})
             break
         try:

@@ -13,6 +13,7 @@ import tempfile
 from typing import Any, BinaryIO, cast
 
 from auditor.domain import Severity
+from auditor.kinds import ScanRule
 from auditor.scan.archives import too_deep, unsafe_member_name
 from auditor.scan.state import ScanState
 
@@ -54,7 +55,7 @@ class _Spooled:
         child = self._state.child(self.name)
         try:
             if self.overflow:
-                child.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"member decompresses past the "
+                child.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"member decompresses past the "
                           f"{self._state.limits.max_member_read}-byte limit; not scanned",
                           {"format": "7z", "member": self.name})
                 return
@@ -79,7 +80,7 @@ def scan_7z(f: BinaryIO, state: ScanState, size: int) -> None:
     except ImportError:
         state.note_format("7z")
         state.skip("py7zr is not installed: 7z archives cannot be inspected")
-        state.add("MLA-SCAN-UNVERIFIED", Severity.MEDIUM, "7z archive could not be inspected (py7zr missing)",
+        state.add(ScanRule.SCAN_UNVERIFIED, Severity.MEDIUM, "7z archive could not be inspected (py7zr missing)",
                   {"format": "7z"})
         return
     state.note_format("7z")
@@ -92,30 +93,30 @@ def scan_7z(f: BinaryIO, state: ScanState, size: int) -> None:
             infos = archive.list()
             if archive.needs_password():
                 state.skip("encrypted 7z archive: contents could not be inspected")
-                state.add("MLA-SCAN-UNVERIFIED", Severity.INFO, "encrypted 7z archive could not be inspected",
+                state.add(ScanRule.SCAN_UNVERIFIED, Severity.INFO, "encrypted 7z archive could not be inspected",
                           {"format": "7z"})
                 return
             files = [i for i in infos if not i.is_directory]
             if len(files) > lim.max_archive_members:
-                state.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"{len(files)} members (limit "
+                state.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"{len(files)} members (limit "
                           f"{lim.max_archive_members}); not decompressed", {"format": "7z", "members": len(files)})
                 return
             total = sum(int(i.uncompressed or 0) for i in files)
             if total > lim.max_archive_total or (total > (64 << 20) and total // max(size, 1)
                                                  > lim.max_compression_ratio):
-                state.add("MLA-ARCHIVE-BOMB", Severity.HIGH, f"declared uncompressed size {total} bytes for a "
+                state.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"declared uncompressed size {total} bytes for a "
                           f"{size}-byte archive exceeds the size/ratio limits; not decompressed",
                           {"format": "7z", "uncompressed": total})
                 return
             for info in files:
                 why = unsafe_member_name(info.filename)
                 if why:
-                    state.add("MLA-ARCHIVE-TRAVERSAL", Severity.HIGH,
+                    state.add(ScanRule.ARCHIVE_TRAVERSAL, Severity.HIGH,
                               f"member {info.filename!r} would be extracted outside the target directory ({why})",
                               {"format": "7z", "member": info.filename, "why": why})
             if too_deep(state):
                 return
             archive.extract(factory=cast(Any, _Factory(state)))
     except errors as exc:
-        state.add("MLA-ARCHIVE-INVALID", Severity.MEDIUM, f"7z archive could not be read ({type(exc).__name__}: "
+        state.add(ScanRule.ARCHIVE_INVALID, Severity.MEDIUM, f"7z archive could not be read ({type(exc).__name__}: "
                   f"{str(exc)[:160]}); contents unverified", {"format": "7z"})

@@ -14,6 +14,7 @@ import re
 from typing import BinaryIO
 
 from auditor.domain import Severity
+from auditor.kinds import ScanRule
 from auditor.scan.state import ScanState
 from auditor.scan.ziploader import Member, MemberError, open_member
 
@@ -54,15 +55,15 @@ def check_torchscript(f: BinaryIO, size: int, members: list[Member], state: Scan
                 if namespace not in STANDARD_OP_NAMESPACES:
                     custom.setdefault(namespace, set()).add(f"{kind}:{namespace}.{name.decode()}")
     for namespace, uses in sorted(custom.items()):
-        state.add("MLA-TORCHSCRIPT-CUSTOM-OP", Severity.MEDIUM,
+        state.add(ScanRule.TORCHSCRIPT_CUSTOM_OP, Severity.MEDIUM,
                   f"TorchScript code uses operators/classes of the namespace {namespace!r} "
                   f"({', '.join(sorted(uses)[:5])}): running the model needs a native library that registers them",
                   {"format": "torchscript", "namespace": namespace, "uses": sorted(uses)[:20]},
                   fix="Only load this model with the extension library from a source you trust.")
     if unread:
-        state.add("MLA-SCAN-UNVERIFIED", Severity.MEDIUM, f"{len(unread)} TorchScript code member(s) could not be "
+        state.add(ScanRule.SCAN_UNVERIFIED, Severity.MEDIUM, f"{len(unread)} TorchScript code member(s) could not be "
                   "read; their operators are unverified", {"format": "torchscript", "members": unread[:20]})
-    state.add("MLA-TORCHSCRIPT", Severity.INFO,
+    state.add(ScanRule.TORCHSCRIPT, Severity.INFO,
               "TorchScript archive: torch.jit.load compiles and runs the TorchScript code it contains (a typed "
               "subset of Python without imports; its operators were checked)",
               {"format": "torchscript", "code_members": [m.name for m in code][:20]}, kind="pickle-model",

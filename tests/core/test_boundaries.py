@@ -1,0 +1,99 @@
+"""Architecture rules that review found broken once, checked on the source so they stay fixed.
+
+- No package of ``auditor`` imports another package's private (``_name``) names: what crosses a boundary is public
+  and typed (docs/architecture.md).
+- Every third-party module ``auditor`` imports is a declared dependency (or an optional extra's), so a fresh
+  ``pip install mlaudit`` never fails on a transitive package that happened to be present.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+from packaging.requirements import Requirement
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "auditor"
+
+# Import names of distributions whose import name differs from the distribution name.
+IMPORT_NAMES = {
+    "pyyaml": {"yaml"},
+    "pyopenssl": {"OpenSSL"},
+    "cyclonedx-python-lib": {"cyclonedx"},
+    "packageurl-python": {"packageurl"},
+    "model-signing": {"model_signing"},
+    "pypi-attestations": {"pypi_attestations"},
+    "huggingface-hub": {"huggingface_hub"},
+}
+
+
+def _modules() -> list[tuple[str, ast.Module]]:
+    out = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(ROOT).with_suffix("")
+        name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        out.append((name, ast.parse(path.read_text(encoding="utf-8"), filename=str(path))))
+    return out
+
+
+def _package_of(module: str) -> str:
+    """``auditor.scan.pickle_scan`` -> ``auditor.scan``; top-level modules are their own package."""
+    parts = module.split(".")
+    return ".".join(parts[:2])
+
+
+def _is_package(module: str) -> bool:
+    return (ROOT / Path(*module.split("."))).is_dir()
+
+
+def test_no_private_names_cross_a_package_boundary() -> None:
+    offenders = []
+    for module, tree in _modules():
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom) or not node.module or not node.module.startswith("auditor"):
+                continue
+            private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+            if not private:
+                continue
+            same = _package_of(node.module) == _package_of(module) and _is_package(_package_of(module))
+            if not same:
+                offenders.append(f"{module} imports {', '.join(private)} from {node.module}")
+    assert offenders == []
+
+
+def _declared_import_names() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    specs = list(project["dependencies"])
+    for name, extra in project.get("optional-dependencies", {}).items():
+        if name != "test":
+            specs.extend(extra)
+    names: set[str] = set()
+    for spec in specs:
+        dist = Requirement(spec).name.lower().replace("_", "-")
+        names |= IMPORT_NAMES.get(dist, {dist.replace("-", "_")})
+    return names
+
+
+def test_every_third_party_import_is_a_declared_dependency() -> None:
+    declared = _declared_import_names()
+    stdlib = set(sys.stdlib_module_names)
+    missing = set()
+    for module, tree in _modules():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                tops = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                tops = [node.module.split(".")[0]]
+            else:
+                continue
+            for top in tops:
+                if top not in stdlib and top != "auditor" and top not in declared:
+                    missing.add(f"{top} (in {module})")
+    assert sorted(missing) == []
