@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import stat
 from pathlib import Path
 
 from auditor.errors import InputError
@@ -24,12 +25,16 @@ MAX_INPUT_BYTES = 64 * 1024 * 1024  # a requirements file or lockfile larger tha
 
 
 def read_bytes(path: str) -> bytes:
-    """The file's bytes, or ``InputError`` naming it (missing, a directory, unreadable, absurdly large)."""
+    """The file's bytes, or ``InputError`` naming it (missing, a directory, not a regular file, unreadable,
+    absurdly large). A FIFO or device would block the run for ever or never end: refused before it is opened."""
     p = Path(path)
     try:
         if p.is_dir():
             raise InputError("is a directory, not an input file", file=path)
-        size = p.stat().st_size
+        info = p.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError("not a regular file (a pipe, socket or device), not an input file", file=path)
+        size = info.st_size
         if size > MAX_INPUT_BYTES:
             raise InputError(f"file too large to be an input ({size} bytes)", file=path)
         return p.read_bytes()

@@ -42,6 +42,17 @@ def test_missing_file_and_empty_directory_exit_2(tmp_path: Path, capsys: pytest.
     assert "no requirements file" in capsys.readouterr().err
 
 
+def test_a_pipe_given_as_input_is_refused_not_waited_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A FIFO named like a requirements file would block the run for ever (nobody writes to it): exit 2 at once."""
+    import os
+
+    fifo = tmp_path / "requirements.txt"
+    os.mkfifo(fifo)
+    assert main(["--offline", str(fifo)]) == 2
+    err = capsys.readouterr().err
+    assert "not a regular file" in err and "requirements.txt" in err
+
+
 def test_missing_env_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--offline", "--env", str(tmp_path / "venv")]) == 2
     assert "no such environment" in capsys.readouterr().err
