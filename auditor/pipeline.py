@@ -17,13 +17,15 @@ from auditor.checks import load_checks
 from auditor.domain import ROOT_NODE, Edge, Finding, ModelRef, Report, Severity, Skipped
 from auditor.errors import IncompleteError, NetworkError
 from auditor.graph import attach_paths, build_graph
+from auditor.kinds import FindingKind
 from auditor.ledger import ItemKind, Outcome
 from auditor.net import HttpClient, redact_url
 from auditor.options import AuditContext, AuditOptions, ProgressFn, RunCaches, no_progress
 from auditor.policy import Policy, apply_policy
 from auditor.sources.project import Profile, Project
 
-KIND_ORDER = {"malicious": 0, "hash-mismatch": 1, "provenance-invalid": 1, "signature-invalid": 1}
+KIND_ORDER = {FindingKind.MALICIOUS: 0, FindingKind.HASH_MISMATCH: 1, FindingKind.PROVENANCE_INVALID: 1,
+              FindingKind.SIGNATURE_INVALID: 1}
 
 
 def run_audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches: RunCaches | None = None,
