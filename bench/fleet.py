@@ -55,6 +55,40 @@ def _fleet(args: list[str], out: Path, env: dict[str, str], cwd: Path) -> tuple[
     return measured.seconds, index
 
 
+def _finding_keys(report: dict[str, Any]) -> set[tuple[str, str, str]]:
+    return {(f["kind"], f["id"], json.dumps(f.get("package") or f.get("model") or f.get("path"), sort_keys=True))
+            for f in report.get("findings", [])}
+
+
+def _agree(sample: list[str], loop_dir: Path, fleet_dir: Path, index: dict[str, Any], cwd: Path) -> str | None:
+    """Same-work evidence measured in this run: on every sampled project, the fleet's report has the findings the
+    one-process-per-project loop wrote. None when any differs or is missing (then no ratio is shown)."""
+    units = {str((cwd / u["path"]).resolve()) if not Path(u["path"]).is_absolute() else u["path"]: u
+             for u in index["units"]}
+    for path in sample:
+        mine = loop_dir / f"{Path(path).name}.json"
+        unit = units.get(str((cwd / path).resolve()))
+        if not mine.is_file() or unit is None or not unit.get("report"):
+            return None
+        theirs = fleet_dir / unit["report"]
+        if _finding_keys(json.loads(mine.read_text())) != _finding_keys(json.loads(theirs.read_text())):
+            return None
+    return f"same findings as one mlaudit process per project on all {len(sample)} sampled projects"
+
+
+def _same_scan(single: Path, fleet_dir: Path, index: dict[str, Any]) -> str | None:
+    """The sharded store scan found what the one-process scan found (same findings, same files scanned)."""
+    reports = [u.get("report") for u in index["units"] if u.get("report")]
+    if len(reports) != 1:
+        return None
+    one = json.loads(single.read_text())
+    joined = json.loads((fleet_dir / reports[0]).read_text())
+    if _finding_keys(one) != _finding_keys(joined) or one["summary"].get("accounting") != joined["summary"].get(
+            "accounting"):
+        return None
+    return "same findings and the same files scanned as the one-process scan"
+
+
 def _peak_mb(index: dict[str, Any]) -> float | None:
     workers = index["run"]["peak_rss_kib"]["workers"]
     return round(max(workers.values()) / 1024, 1) if workers else None
@@ -97,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
                                note=f"{len(sample)} projects in {par:.1f} s"))
         seconds, index = _fleet([*paths, "--offline", "--workers", str(args.workers)], work / "fleet", env, work)
         rate = args.projects / seconds
+        agree = _agree(sample, work / "loop1", work / "fleet", index, work)
         rows.append(common.row(case, f"mlaudit fleet --workers {args.workers}", round(rate, 3), "projects/s",
-                               baseline="shell loop (1 at a time)", ratio=round(rate / seq_rate, 2),
+                               baseline="shell loop (1 at a time)", ratio=round(rate / seq_rate, 2), same_work=agree,
                                ratio_parallel_loop=round(rate / par_rate, 2), rss_mb=_peak_mb(index),
                                note=f"{args.projects} projects in {seconds:.1f} s (exit {index['exit_code']})"))
         ray_address: str | None = None
@@ -122,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
                 rate = args.projects / seconds
                 rows.append(common.row(case, "mlaudit fleet --ray (2-CPU local cluster)", round(rate, 3),
                                        "projects/s", baseline="shell loop (1 at a time)",
-                                       ratio=round(rate / seq_rate, 2), ratio_parallel_loop=round(rate / par_rate, 2),
+                                       ratio=round(rate / seq_rate, 2),
+                                       same_work=_agree(sample, work / "loop1", work / "fleetray", index, work), ratio_parallel_loop=round(rate / par_rate, 2),
                                        rss_mb=_peak_mb(index), note=f"{args.projects} projects in {seconds:.1f} s"))
             store_case = f"store of {args.store_files} files"
             single = common.run_measured([*_mlaudit(), "scan", "store", "-f", "json", "-o", str(work / "scan.json")],
@@ -133,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(common.row(store_case, f"mlaudit fleet --scan --workers {args.workers}",
                                    round(args.store_files / seconds), "files/s", baseline="mlaudit scan (one process)",
                                    ratio=round(single.seconds / seconds, 2), rss_mb=_peak_mb(index),
+                                   same_work=_same_scan(work / "scan.json", work / "fleetscan", index),
                                    note=f"{seconds:.1f} s, {index['run']['tasks']} shards"))
             if ray_address is not None:
                 seconds, index = _fleet(["--scan", "store", "--ray", ray_address], work / "fleetscanray", env_ray,
@@ -140,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(common.row(store_case, "mlaudit fleet --scan --ray", round(args.store_files / seconds),
                                        "files/s", baseline="mlaudit scan (one process)",
                                        ratio=round(single.seconds / seconds, 2), rss_mb=_peak_mb(index),
+                                       same_work=_same_scan(work / "scan.json", work / "fleetscanray", index),
                                        note=f"{seconds:.1f} s"))
         finally:
             if cluster_cm is not None:

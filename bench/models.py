@@ -304,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
                     r = common.ratio(ours["total_s"], d["total_s"]) if same and ours else None
                     result["rows"].append(common.row(
                         group, tool, d["total_s"], "s", baseline="mlaudit" if r is not None else None, ratio=r,
+                        same_work=f"both scanned the same {len(grows)} files without an error" if r is not None
+                        else None,
                         detection=f"malicious {d['tp']}/{d['malicious']} (high+ named {d['named']}), "
                                   f"FP {d['fp']}/{d['benign']}, crashes {d['errors']}",
                         note="; ".join(d["fp_files"][:5]) or (f"{d['errors']} files crashed: no time ratio"
@@ -337,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
                                                  ratio=common.ratio(t["seconds"], next(
                                                      x["seconds"] for x in tp if x["file"] == t["file"]
                                                      and x["tool"] == "cat")) if t["tool"] != "cat" else None,
+                                                 same_work="reference, not a peer: cat reads the same whole file "
+                                                           "(the I/O floor the scan must stay under)",
                                                  note=t.get("error") or ""))
     common.write_json(args.json_out, result)
     return 0

@@ -191,6 +191,20 @@ def expected_pins(resolved: Path) -> dict[str, str]:
     return pins
 
 
+def _same_work(name: str, detection: str | None) -> str | None:
+    """Evidence from this run that a row did uv's work: the resolver's pins all as expected, or the audit's
+    package set equal to uv's (the audit also checks every package: it does more, never less)."""
+    if not detection:
+        return None
+    if name == "mlaudit" and detection.startswith("pins "):
+        got, _, rest = detection[5:].partition("/")
+        want = rest.split(" ", 1)[0]
+        return f"resolved the same {want} pins as uv" if got == want else None
+    if name == "mlaudit audit" and detection.endswith(": equal"):
+        return "audited exactly uv pip compile's package set (and checked every package)"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
@@ -264,11 +278,12 @@ def main(argv: list[str] | None = None) -> int:
             ours = name.startswith("mlaudit")  # ratios are mlaudit's time / the other tool's (bench/run.py's column)
             others = "; ".join(f"÷ {other} {cold_m / m[0]:.2f} cold, {warm_m / m[1]:.2f} warm"
                                for other, m in medians.items() if ours and other not in (name, "uv pip compile"))
+            same = _same_work(name, detection.get(name))
             json_rows.append(row(f"{size} cold", name, cold_m, runs=runs, baseline="uv pip compile" if ours else None,
-                                 ratio=ratio(cold_m, base[0] if base else None) if ours else None,
+                                 ratio=ratio(cold_m, base[0] if base else None) if ours else None, same_work=same,
                                  rss_mb=round(rss[name], 1), detection=detection.get(name), note=others or None))
             json_rows.append(row(f"{size} warm", name, warm_m, runs=runs, baseline="uv pip compile" if ours else None,
-                                 ratio=ratio(warm_m, base[1] if base else None) if ours else None))
+                                 ratio=ratio(warm_m, base[1] if base else None) if ours else None, same_work=same))
         # re-audit of an already-resolved input (lockfile path)
         locked = INPUTS / f"{size}.resolved.txt"
         env = base_env() | {"MLAUDIT_CACHE_DIR": str(args.work / "lock-cache")}
