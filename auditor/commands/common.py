@@ -22,7 +22,8 @@ from auditor.policy import Policy
 SEVERITY_CHOICES = [s.value for s in Severity]
 
 
-def _positive_float(text: str) -> float:
+def positive_float(text: str) -> float:
+    """argparse type: a number greater than 0 (seconds for timeouts and deadlines)."""
     try:
         value = float(text)
     except ValueError:
@@ -73,11 +74,11 @@ def add_input_args(parser: argparse.ArgumentParser) -> None:
                      help="no network: locked/pinned inputs and local data only")
     net.add_argument("--online", action="store_true",
                      help="also query online services (OSV API, provenance, index metadata)")
-    parser.add_argument("--timeout", type=_positive_float, default=15.0,
+    parser.add_argument("--timeout", type=positive_float, default=15.0,
                         help="per-request network timeout in seconds (default 15)")
     parser.add_argument("--retries", type=_retries, default=None,
                         help="retries of a request that failed with 429/5xx or a connection error (default 3)")
-    parser.add_argument("--deadline", type=_positive_float, default=None,
+    parser.add_argument("--deadline", type=positive_float, default=None,
                         help="bound on the whole run's network time in seconds (default 600)")
     parser.add_argument("--config", help="policy file (default: mlaudit.toml or [tool.mlaudit] in pyproject.toml)")
     parser.add_argument("--fail-on", choices=SEVERITY_CHOICES, default=None,

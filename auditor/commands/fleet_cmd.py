@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from auditor.commands.common import add_input_args, is_interactive
+from auditor.commands.common import add_input_args, is_interactive, positive_float
 
 if TYPE_CHECKING:
     from auditor.fleet.runner import FleetResult, Progress
@@ -34,16 +34,6 @@ def _count(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"a whole number of at least 1, not {text!r}")
     return int(text)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
-    return value
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +53,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--per-host", type=_count, default=4,
                         help="concurrent requests to one host per worker (default 4; the run holds at most "
                              "workers x this)")
-    parser.add_argument("--project-timeout", dest="project_timeout", type=_seconds, default=None,
+    parser.add_argument("--project-timeout", dest="project_timeout", type=positive_float, default=None,
                         metavar="SECONDS",
                         help="stop a project's audit (or a store part's scan) after this long; tried once more, "
                              "then reported as failed")

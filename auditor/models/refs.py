@@ -277,7 +277,9 @@ def _shift(line: int | None, first_line: int | None, per_line: bool) -> int | No
 def _read(path: Path, shown: str, limit: int, skipped: list[Skipped]) -> str | None:
     try:
         info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
+        if not stat.S_ISREG(info.st_mode):  # a pipe would block the run; a device never ends: said, not read
+            skipped.append(Skipped(reason="not a regular file (a pipe, socket or device); model references in it "
+                                          "not read", file=shown, kind=ItemKind.INPUT_FILE))
             return None
         if info.st_size > limit:
             skipped.append(Skipped(reason=f"file larger than {limit} bytes; model references in it not read",

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from auditor.domain import ROOT_NODE, Artifact, Edge, Package, Skipped
+from auditor.domain import ROOT_NODE, Artifact, Edge, Package, Skipped, canonical_name
 from auditor.errors import InputError
 from auditor.ledger import ItemKind
 from auditor.net import redact_url
 from auditor.sources.base import SourceResult
+from auditor.sources.tomlfile import load_toml
 
 
 def table(value: object, path: str, what: str, line: int | None = None) -> dict[str, Any]:
@@ -36,6 +38,29 @@ def string(value: object, path: str, what: str, line: int | None = None, *, requ
     if value is None and not required:
         return ""
     raise InputError(f"{what} must be a non-empty string", file=path, line=line)
+
+
+def open_package_lock(path: str, kind: str) -> tuple[dict[str, Any], dict[str, Any], list[int], SourceResult]:
+    """A TOML lock made of ``[[package]]`` tables and a ``[metadata]`` table (poetry.lock, pdm.lock): its data, its
+    metadata, the line of each ``[[package]]`` header, and an empty locked result to fill. A file with neither
+    table is not this kind of lock (an input error naming it)."""
+    data, text = load_toml(path)
+    metadata = table(data.get("metadata"), path, "[metadata]")
+    if "package" not in data and not metadata:
+        raise InputError(f"not a {kind} file (no [[package]] and no [metadata])", file=path, line=1)
+    result = SourceResult(files=[path], resolved=True, kinds=[kind], is_lock=True)
+    return data, metadata, header_lines(text, "package"), result
+
+
+def package_entries(data: dict[str, Any], lines: list[int], path: str
+                    ) -> Iterator[tuple[int | None, dict[str, Any], str, str]]:
+    """Each ``[[package]]`` table of a poetry/pdm lock as (header line, table, PEP 503 name, version or "")."""
+    for i, raw in enumerate(array(data.get("package"), path, "[[package]]")):
+        line = lines[i] if i < len(lines) else None
+        entry = table(raw, path, "[[package]]", line)
+        name = canonical_name(string(entry.get("name"), path, "package name", line))
+        version = string(entry.get("version"), path, f"{name}: version", line, required=False)
+        yield line, entry, name, version
 
 
 def header_lines(text: str, header: str) -> list[int]:

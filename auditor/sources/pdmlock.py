@@ -24,28 +24,23 @@ from auditor.sources.lockcommon import (
     apply_identity,
     array,
     declared_names,
-    header_lines,
     mark_direct,
     no_version,
+    open_package_lock,
+    package_entries,
     record_indexes,
     register_locked,
     register_sections,
     sibling,
-    string,
     table,
 )
 from auditor.sources.locked import Candidate, choose_versions
 from auditor.sources.markers import target_environment
-from auditor.sources.tomlfile import as_list, load_toml
+from auditor.sources.tomlfile import as_list
 
 
 def load_pdm_lock(path: str, options: AuditOptions) -> SourceResult:
-    data, text = load_toml(path)
-    metadata = table(data.get("metadata"), path, "[metadata]")
-    if "package" not in data and not metadata:
-        raise InputError("not a pdm.lock file (no [[package]] and no [metadata])", file=path, line=1)
-    lines = header_lines(text, "package")
-    result = SourceResult(files=[path], resolved=True, kinds=["pdm.lock"], is_lock=True)
+    data, metadata, lines, result = open_package_lock(path, "pdm.lock")
     if isinstance(metadata.get("lock_version"), str):
         result.root_metadata["lock:lock-version"] = metadata["lock_version"]
     legacy_files = table(metadata.get("files"), path, "[metadata.files]")
@@ -53,11 +48,7 @@ def load_pdm_lock(path: str, options: AuditOptions) -> SourceResult:
     candidates: list[Candidate] = []
     deps_of: dict[tuple[str, str], list[Edge]] = {}  # by (name, version): an extras entry adds its own
     sections = [str(g) for g in as_list(metadata.get("groups")) if isinstance(g, str)]
-    for i, raw in enumerate(array(data.get("package"), path, "[[package]]")):
-        line = lines[i] if i < len(lines) else None
-        entry = table(raw, path, "[[package]]", line)
-        name = canonical_name(string(entry.get("name"), path, "package name", line))
-        version = string(entry.get("version"), path, f"{name}: version", line, required=False)
+    for line, entry, name, version in package_entries(data, lines, path):
         register_locked(result, name, version, path, line)
         if not version:
             where = next((f"{k}: {entry[k]}" for k in ("git", "hg", "svn", "bzr", "path", "url") if k in entry),

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from auditor.domain import Edge, Location, Package, canonical_name, package_node
-from auditor.errors import InputError
 from auditor.options import AuditOptions
 from auditor.sources.base import SourceResult
 from auditor.sources.lockcommon import (
@@ -18,39 +17,30 @@ from auditor.sources.lockcommon import (
     apply_identity,
     array,
     declared_names,
-    header_lines,
     mark_direct,
     no_version,
+    open_package_lock,
+    package_entries,
     record_indexes,
     register_locked,
     register_sections,
     sibling,
-    string,
     table,
 )
 from auditor.sources.locked import Candidate, choose_versions
 from auditor.sources.markers import target_environment
-from auditor.sources.tomlfile import as_list, load_toml
+from auditor.sources.tomlfile import as_list
 
 
 def load_poetry_lock(path: str, options: AuditOptions) -> SourceResult:
-    data, text = load_toml(path)
-    metadata = table(data.get("metadata"), path, "[metadata]")
-    if "package" not in data and not metadata:
-        raise InputError("not a poetry.lock file (no [[package]] and no [metadata])", file=path, line=1)
-    lines = header_lines(text, "package")
-    result = SourceResult(files=[path], resolved=True, kinds=["poetry.lock"], is_lock=True)
+    data, metadata, lines, result = open_package_lock(path, "poetry.lock")
     sections: list[str] = []
     if isinstance(metadata.get("lock-version"), str):
         result.root_metadata["lock:lock-version"] = metadata["lock-version"]
     env = target_environment(options.python_version, options.platform)
     candidates: list[Candidate] = []
     deps_of: dict[int, list[Edge]] = {}
-    for i, raw in enumerate(array(data.get("package"), path, "[[package]]")):
-        line = lines[i] if i < len(lines) else None
-        entry = table(raw, path, "[[package]]", line)
-        name = canonical_name(string(entry.get("name"), path, "package name", line))
-        version = string(entry.get("version"), path, f"{name}: version", line, required=False)
+    for line, entry, name, version in package_entries(data, lines, path):
         source = table(entry.get("source"), path, f"{name}: source", line)
         register_locked(result, name, version, path, line)
         if not version:

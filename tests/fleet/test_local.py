@@ -4,8 +4,10 @@ crashes recorded per project, the fleet view built from the reports."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -162,15 +164,26 @@ def test_store_scan_sharded_equals_scan(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="the fault is injected before fork")
 def test_hung_project_is_stopped_retried_once_then_failed(fleet_dir: Path, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """A requirements file that is a FIFO blocks its reader for ever: the worker is stopped at the timeout,
-    the project tried once more in a new worker, then recorded as failed; the other projects are audited."""
+    """A project whose input never finishes reading (injected here: the reader of this one file blocks, as on a
+    stalled network file system) is stopped at the timeout, tried once more in a new worker, then recorded as
+    failed; the other projects are audited. Workers are forked, so they inherit the injected fault."""
+    import auditor.sources.textfile as textfile
+
     monkeypatch.chdir(fleet_dir)
     hung = tmp_path / "hung"
     hung.mkdir()
-    os.mkfifo(hung / "requirements.txt")
+    (hung / "requirements.txt").write_text("six==1.16.0 --hash=sha256:" + "0" * 64 + "\n")
+    real_read = textfile.read_bytes
+
+    def stalled(path: str) -> bytes:
+        if Path(path).parent == hung:
+            time.sleep(3600)
+        return real_read(path)
+
+    monkeypatch.setattr(textfile, "read_bytes", stalled)
     paths = [f"projects/{name}" for name in project_names(fleet_dir)[:4]]
     code = _fleet([*paths, str(hung / "requirements.txt"), *OFFLINE, "-o", str(tmp_path / "out"), "--workers", "2",
                    "--project-timeout", "4"])

@@ -93,6 +93,17 @@ def test_oversized_and_non_utf8_files_are_skipped(tmp_path: Path) -> None:
     assert "not UTF-8" in reasons["latin.py"]
 
 
+def test_a_pipe_named_like_code_is_reported_not_read(tmp_path: Path) -> None:
+    """A FIFO named train.py would block the reader for ever: it is listed as not read, and the walk goes on."""
+    import os
+
+    os.mkfifo(tmp_path / "train.py")
+    (tmp_path / "infer.py").write_text('from transformers import AutoModel\nAutoModel.from_pretrained("acme/m")\n')
+    refs, skipped = find_model_refs(tmp_path)
+    assert [r.repo_id for r in refs] == ["acme/m"]
+    assert [(s.file, "not a regular file" in (s.reason or "")) for s in skipped] == [(str(tmp_path / "train.py"), True)]
+
+
 def test_merge_keeps_the_trust_remote_code_line() -> None:
     from auditor.domain import Location
 
