@@ -5,7 +5,7 @@ modelscan and fickling (each pinned, in its own venv, run in this same run) and 
     python bench/models.py [--corpus DIR] [--public DIR | --mirrors DIR] [--generator-python PY]
                            [--large DIR | --no-large] [--no-anchor] [--json OUT]
 
-Public corpora: ``--public DIR`` is a folder built by ``bench/public_models.py`` (other scanners' test data and
+Public corpora: ``--public DIR`` is a folder built by ``bench/_public_models.py`` (other scanners' test data and
 public collections of malicious model files, pinned in ``bench/public_models.tsv``); ``--mirrors DIR`` builds it
 into the bench cache from bare git copies of those repositories. Without either, that table is shown as not run.
 Generated benign files: ``tests/scan/benign_corpus.py`` is run with this Python and with ``--generator-python``
@@ -15,7 +15,7 @@ Per source and tool: files, malicious flagged, malicious flagged at high/critica
 finding at high+ whose evidence names the callable, op, layer, template construct, path or member; picklescan: a
 dangerous global; modelscan: a HIGH/CRITICAL issue naming an operator; fickling: LIKELY_OVERTLY_MALICIOUS or worse
 with a named import in its results), benign files flagged at medium+ (false positives), errors (the tool raised on
-the file or reported it could not scan it; for mlaudit, a crash), and the ``suspicious``/``inert`` rows flagged (see ``bench/public_models.py`` for the labels).
+the file or reported it could not scan it; for mlaudit, a crash), and the ``suspicious``/``inert`` rows flagged (see ``bench/_public_models.py`` for the labels).
 
 Detection: a malicious row counts as detected when the tool reports something at medium or above (mlaudit:
 ``severity >= medium``; picklescan: a dangerous global; modelscan: an issue of severity MEDIUM+; fickling:
@@ -200,7 +200,7 @@ def dev_rows(corpus: Path) -> list[Row]:
 
 
 def public_rows(corpus: Path) -> list[Row]:
-    from bench.public_models import read_built
+    from bench._public_models import read_built
 
     return [Row(str(corpus / r["file"]), r["file"], r["source"], r["label"]) for r in read_built(corpus)]
 
@@ -239,7 +239,7 @@ def print_table(title: str, per_tool: dict[str, dict[str, Any]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "eval" / "models" / "corpus")
-    ap.add_argument("--public", type=Path, help="public corpora folder built by bench/public_models.py")
+    ap.add_argument("--public", type=Path, help="public corpora folder built by bench/_public_models.py")
     ap.add_argument("--mirrors", type=Path, help="bare git copies of the public repositories (builds --public)")
     ap.add_argument("--generator-python", action="append", default=[],
                     help="a Python with ML libraries to write the benign regression corpus (repeatable)")
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         if public is None and args.mirrors is None and (cached / "labels.tsv").is_file():
             public = cached  # input files built earlier from the pinned manifest (files, not figures)
         if public is None and args.mirrors is not None:
-            from bench.public_models import build
+            from bench._public_models import build
 
             public = common.bench_cache() / "public-models"
             build(args.mirrors, public)

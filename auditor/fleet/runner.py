@@ -174,6 +174,8 @@ def _run(cfg: FleetConfig, units: list[Unit], store: ResultStore, progress: Prog
         "seconds": round(time.perf_counter() - started, 3), "pool_seconds": round(pool_seconds, 3),
         "units_per_second": round(len(audited) / pool_seconds, 3) if audited and pool_seconds > 0 else None,
         "peak_rss_kib": {"driver": peak_rss_kib(), "workers": {str(pid): kib for pid, kib in sorted(rss.items())}},
+        # processes started (local pool) or seen reporting (Ray): more than "workers" means some were replaced
+        "worker_processes": len(pool.pids),
         "host_peak_concurrency_per_worker": dict(host_peaks), "hashed": hashed,
     }
     ordered = [records[u.uid] for u in units if u.uid in records]

@@ -41,4 +41,6 @@ def test_worker_sigkill_is_retried_and_loses_nothing(fleet: tuple[Path, list[str
     index = kill_worker_mid_run(args, root, tmp_path / "out", dict(os.environ), reference,  # type: ignore[arg-type]
                                 a_worker, timeout=600)
     assert len(index["run"]["retried"]) <= 1
-    assert len(index["run"]["peak_rss_kib"]["workers"]) >= 3  # the killed worker was replaced
+    # the killed worker was replaced: a worker that died before its first answer reports no memory, so the count of
+    # started processes is the proof, not the memory table
+    assert index["run"]["worker_processes"] >= 3

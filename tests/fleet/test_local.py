@@ -78,6 +78,7 @@ def test_fleet_reports_equal_single_runs(fleet_dir: Path, tmp_path: Path, monkey
     assert index["units"][0]["worst"] == "critical"  # the malicious package
     assert sorted(index["run"]["audited"]) == sorted(u["uid"] for u in units.values())
     assert len(index["run"]["peak_rss_kib"]["workers"]) == 2
+    assert index["run"]["worker_processes"] == 2  # none died, none replaced
     html = (outdir / "fleet.html").read_text()
     assert "reqquests" in html and "<script" not in html
 

@@ -2,7 +2,7 @@
 malicious model files, pinned by repository and commit in ``public_models.tsv`` and labelled by what *loading*
 the file does (the source's own name for a file is kept in the path, not trusted as the label).
 
-    python bench/public_models.py MIRRORS OUT
+    python bench/_public_models.py MIRRORS OUT
 
 ``MIRRORS`` holds bare git copies of the repositories as ``<owner>+<name>/repo`` (for example made with
 ``git clone --mirror``); the listed files are written to ``OUT/<source>/<path>`` with ``OUT/labels.tsv``. No
