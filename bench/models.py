@@ -241,8 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "eval" / "models" / "corpus")
     ap.add_argument("--public", type=Path, help="public corpora folder built by bench/_public_models.py")
     ap.add_argument("--mirrors", type=Path, help="bare git copies of the public repositories (builds --public)")
-    ap.add_argument("--generator-python", action="append", default=[],
-                    help="a Python with ML libraries to write the benign regression corpus (repeatable)")
+    ap.add_argument("--generator-python", action="append",
+                    default=[p for p in os.environ.get("MLAUDIT_BENCH_GENERATOR_PYTHON", "").split(os.pathsep) if p],
+                    help="a Python with ML libraries to write the benign regression corpus (repeatable; default: "
+                         "MLAUDIT_BENCH_GENERATOR_PYTHON, paths separated like PATH, so bench/run.py can pass them)")
     ap.add_argument("--large", type=Path, default=common.bench_cache() / "models-large")
     ap.add_argument("--no-large", action="store_true")
     ap.add_argument("--no-anchor", action="store_true")
