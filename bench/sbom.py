@@ -9,7 +9,7 @@ edges; no resolution, no network), then times, in this process:
 and the anchor, ``cyclonedx-py requirements`` (CycloneDX's own Python SBOM tool, installed into its own venv in
 the work dir), on the same file: it reads pins only (no edges: a flat list), so it is a floor, not a peer.
 If the anchor cannot be installed or run, its column says so; nothing is substituted for it.
-Budget: SBOM + HTML under 300 ms for this graph.
+Budget: SBOM + HTML under 300 ms for this graph (the verdict is in the row's note; exit 0 means the script ran).
 """
 
 from __future__ import annotations
@@ -164,8 +164,11 @@ def main(argv: list[str] | None = None) -> int:
                                  "anchors": {"cyclonedx-bom": common.PINS["cyclonedx-bom"]}, "notes": [
                                      "cyclonedx-py reads pins only (a flat list, no edges); the ratio compares the "
                                      "CycloneDX JSON of the same file only when both wrote the same components"]}
-    rows = [common.row(case, "mlaudit warm (in-process)", json_ms[0] + html_ms[0], unit="ms", runs=args.runs,
-                       rss_mb=round(common.self_rss_mb(), 1), detection=f"{edges} dependency edges"),
+    warm_total = json_ms[0] + html_ms[0]
+    # the budget verdict is a figure of the row, not the script's exit status (which says the script ran)
+    rows = [common.row(case, "mlaudit warm (in-process)", warm_total, unit="ms", runs=args.runs,
+                       rss_mb=round(common.self_rss_mb(), 1), detection=f"{edges} dependency edges",
+                       note=f"budget {BUDGET_MS:.0f} ms: {'OK' if warm_total < BUDGET_MS else 'OVER'}"),
             common.row(case, "mlaudit cold process", cold.seconds * 1000, unit="ms", runs=1,
                        rss_mb=round(cold.rss_mb, 1), note=f"{cold_ms:.0f} ms inside the process")]
     result["rows"] = rows
@@ -182,13 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_anchor:
         print("anchor: skipped (--no-anchor)")
         common.write_json(args.json_out, result)
-        return 0 if total < BUDGET_MS else 1
+        return 0
     anchor_result = anchor(workdir, resolved, max(3, args.runs // 4))
     if "error" in anchor_result:
         print(f"anchor cyclonedx-py requirements: {anchor_result['error']}")
         result["notes"] = [*result["notes"], str(anchor_result["error"])]  # type: ignore[misc]
         common.write_json(args.json_out, result)
-        return 0 if total < BUDGET_MS else 1
+        return 0
     a_ms = float(anchor_result["median_ms"])  # type: ignore[arg-type]
     nv_ms = float(anchor_result["no_validate_median_ms"])  # type: ignore[arg-type]
     print(f"anchor cyclonedx-py {anchor_result['version']} requirements (whole process) median {a_ms:7.1f} ms, "
@@ -216,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"no ratio: the tools wrote different component sets ({own_components} vs "
               f"{anchor_result['components']})")
-    return 0 if total < BUDGET_MS else 1
+    return 0
 
 
 if __name__ == "__main__":
