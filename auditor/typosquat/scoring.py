@@ -76,7 +76,8 @@ def parse_model(doc: Any, source: str) -> ScoreModel:
     return ScoreModel(coefficients, intercept, meta if isinstance(meta, dict) else {})
 
 
-def load_model(path: Path | None = None) -> ScoreModel:
+def read_score_model(path: Path | None = None) -> ScoreModel:
+    """The typosquat scorer's coefficients: mlaudit's own JSON data file (parsed as JSON, never executed)."""
     path = path or data_file(MODEL_FILE)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -89,4 +90,4 @@ def load_model(path: Path | None = None) -> ScoreModel:
 
 @functools.lru_cache(maxsize=1)
 def default_model() -> ScoreModel:
-    return load_model()
+    return read_score_model()

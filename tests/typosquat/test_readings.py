@@ -17,7 +17,7 @@ from auditor.typosquat.features import FEATURES
 from auditor.typosquat.index import EDIT2_MIN_LEN, CandidateIndex
 from auditor.typosquat.naturalness import CharModel
 from auditor.typosquat.popular import PopularList, default_pypi
-from auditor.typosquat.scoring import load_model, parse_model
+from auditor.typosquat.scoring import parse_model, read_score_model
 
 
 def test_alignment_agrees_with_osa_distance() -> None:
@@ -127,7 +127,7 @@ def test_character_model_prefers_words_to_slips() -> None:
 
 
 def test_shipped_model_covers_every_feature() -> None:
-    model = load_model()
+    model = read_score_model()
     assert set(model.coefficients) == set(FEATURES)
     assert "fitted" in model.meta and "data" in model.meta
 
@@ -136,7 +136,7 @@ def test_model_file_errors_name_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "model.json"
     bad.write_text("{not json", encoding="utf-8")
     with pytest.raises(InputError) as info:
-        load_model(bad)
+        read_score_model(bad)
     assert str(bad) in str(info.value.file)
     with pytest.raises(InputError):
         parse_model({"coefficients": {"no_such_feature": 1.0}, "intercept": 0}, "x.json")
@@ -146,7 +146,7 @@ def test_model_file_errors_name_the_file(tmp_path: Path) -> None:
         parse_model({"coefficients": {"log_rank": float("nan")}, "intercept": 0}, "x.json")
     missing = tmp_path / "absent.json"
     with pytest.raises(InputError):
-        load_model(missing)
+        read_score_model(missing)
     ok = tmp_path / "ok.json"
     ok.write_text(json.dumps({"coefficients": {"log_rank": -1.0}, "intercept": 2.0}), encoding="utf-8")
-    assert load_model(ok).log_odds({"log_rank": 1.0}) == 1.0
+    assert read_score_model(ok).log_odds({"log_rank": 1.0}) == 1.0
