@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import replace
 
@@ -21,9 +20,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from auditor.commands.common import positive_float
 from auditor.errors import EXIT_CLEAN, EXIT_POLICY, UsageError
 from auditor.net import HttpClient, NetConfig
 from auditor.textsafe import clean
+from auditor.tools import environment_index_urls
 from auditor.typosquat import TyposquatResult, apply_context, hf_detector, pypi_detector
 from auditor.typosquat.context import CONTEXT_FLOOR
 from auditor.typosquat.detector import MAX_NAME_LENGTH
@@ -44,7 +45,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="also ask the index's JSON API about each look-alike (age, releases, links, existence)")
     parser.add_argument("--index-url", help="index whose JSON API --online asks (default: UV_INDEX_URL, "
                                             "PIP_INDEX_URL, else the resolver's default index)")
-    parser.add_argument("--timeout", type=float, default=15.0, help="per-request timeout in seconds (--online)")
+    parser.add_argument("--timeout", type=positive_float, default=15.0, help="per-request timeout in seconds (--online)")
 
 
 def _validate(names: list[str]) -> None:
@@ -76,7 +77,7 @@ def check_names(names: list[str], *, hf: bool = False, allow: set[str] | None = 
 
 
 def _index_url(args: argparse.Namespace) -> str:
-    explicit = args.index_url or os.environ.get("UV_INDEX_URL") or os.environ.get("PIP_INDEX_URL")
+    explicit = args.index_url or next(iter(environment_index_urls()), None)
     if explicit:
         return str(explicit)
     from auditor.provenance.pages import default_index_url
@@ -86,8 +87,6 @@ def _index_url(args: argparse.Namespace) -> str:
 
 def with_index_context(results: list[TyposquatResult], index_url: str, timeout: float) -> list[TyposquatResult]:
     """Each look-alike's score moved by the index's facts about it; a failed request raises ``NetworkError``."""
-    if timeout <= 0:
-        raise UsageError("--timeout must be greater than 0")
     http = HttpClient(NetConfig(timeout=timeout))
     base = json_api_base(index_url)
     out: list[TyposquatResult] = []

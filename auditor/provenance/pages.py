@@ -8,7 +8,6 @@ check, the provenance check and the regression look-up share one request per pro
 
 from __future__ import annotations
 
-import os
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from auditor.domain import Package, canonical_name
 from auditor.errors import NetworkError
 from auditor.net import host_of, parse_json
 from auditor.options import AuditContext
+from auditor.tools import environment_index_urls, uv_binary
 
 SERVICE = "package index"
 SIMPLE_ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
@@ -101,7 +101,7 @@ def index_urls_for(ctx: AuditContext, package: Package | None = None) -> list[st
                   *ctx.options.extra_index_urls]
     urls = list(dict.fromkeys(u for u in configured if u))
     if not urls:
-        urls = list(dict.fromkeys(u for u in (os.environ.get("UV_INDEX_URL"), os.environ.get("PIP_INDEX_URL")) if u))
+        urls = environment_index_urls()
     if urls:
         return urls
     cached = ctx.caches.default_index
@@ -113,8 +113,6 @@ def index_urls_for(ctx: AuditContext, package: Package | None = None) -> list[st
 
 def default_index_url() -> str:
     """uv's own default index, asked from uv offline (never written down in our code)."""
-    from auditor.tools import uv_binary
-
     uv = uv_binary()
     if uv is not None:
         proc = subprocess.run([uv, "pip", "compile", "--no-config", "--offline", "--quiet", "--no-header",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from auditor.cache import cache_dir
 from auditor.options import AuditOptions
 from auditor.sources.base import SourceResult
+from auditor.tools import environment_index_urls
 
 # Wheel platform tags users pass (``--platform win_amd64``) mapped to uv's ``--python-platform`` targets.
 _FIXED_PLATFORMS = {
@@ -61,7 +62,7 @@ class Indexes:
 def indexes_for(src: SourceResult, options: AuditOptions) -> Indexes:
     """Options beat the requirements file, which beats ``UV_INDEX_URL``/``PIP_INDEX_URL``/``PIP_EXTRA_INDEX_URL``."""
     env = os.environ
-    index = options.index_url or src.index_url or env.get("UV_INDEX_URL") or env.get("PIP_INDEX_URL") or None
+    index = options.index_url or src.index_url or next(iter(environment_index_urls()), None)
     extras = [*options.extra_index_urls, *src.extra_index_urls]
     if not extras:
         extras = (env.get("UV_EXTRA_INDEX_URL") or env.get("PIP_EXTRA_INDEX_URL") or "").split()
