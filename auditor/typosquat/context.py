@@ -20,7 +20,7 @@ at least ``CONTEXT_FLOOR`` likely; it never turns an unrelated name into a look-
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from auditor.typosquat.result import FLAG_THRESHOLD, TyposquatResult
 from auditor.typosquat.scoring import logit, sigmoid
@@ -52,8 +52,7 @@ class NameContext:
     source: str = ""  # where the facts came from, for the reasons ("index JSON API", "resolver")
 
     def is_empty(self) -> bool:
-        return all(v is None for v in (self.on_index, self.first_upload, self.release_count, self.has_project_urls,
-                                       self.downloads, self.summary_matches_target))
+        return all(getattr(self, f.name) is None for f in fields(self) if f.name != "source")
 
 
 def signals(context: NameContext, *, target_downloads: int | None = None,
