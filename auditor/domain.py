@@ -428,6 +428,30 @@ class DataSource:
 
 
 @dataclass
+class Remediation:
+    """An upgrade that clears findings of one package version (CONVENTIONS.md "Remediation").
+
+    Computed by the remediation stage, rendered by outputs (the roll-up's "upgrade to" column) and applied by
+    ``mlaudit fix``. ``to`` is None when no release clears any of the package's advisories; ``verified`` is True only
+    when the upgraded set was re-resolved and re-audited; ``reason`` says why an upgrade was not verified or does not
+    resolve with the rest of its profile.
+    """
+
+    package: tuple[str, str]  # (name, version) as audited
+    to: str | None
+    clears: list[str] = field(default_factory=list)
+    remains: list[str] = field(default_factory=list)
+    profiles: list[str] = field(default_factory=list)
+    verified: bool = False
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"package": {"name": self.package[0], "version": self.package[1]}, "to": self.to,
+                "clears": list(self.clears), "remains": list(self.remains), "profiles": list(self.profiles),
+                "verified": self.verified, **({"reason": self.reason} if self.reason else {})}
+
+
+@dataclass
 class Report:
     """Everything one run learned. Built by the pipeline, decided on by policy, rendered by outputs."""
 
@@ -463,6 +487,8 @@ class Report:
     generated_at: str | None = None  # ISO timestamp; outputs may normalise it for golden files
     # pipeline: the dependency profiles audited ({name, files, packages, status}); one profile is the usual case
     profiles: list[dict[str, Any]] = field(default_factory=list)
+    # remediation stage: one upgrade per package version with findings an upgrade can clear
+    remediation: list[Remediation] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
