@@ -1,5 +1,6 @@
-"""What the ``malicious`` and ``advisories`` checks share within one run: the open store, the data-source entries
-and stale warning (registered once), and the online OSV answers (queried once, for both checks)."""
+"""What the ``malicious``, ``advisories`` and ``unclaimed-name`` checks share within one run: the open store and its
+data-source entries (registered once), and the online OSV answers (queried once, for both advisory checks). The
+data's age becomes the run's one warning after the checks (``freshness.note_stale_data``)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ def store_for(ctx: AuditContext) -> AdvisoryStore:
     ctx.caches.advisory_store = store
     _add_source(ctx, store.advisory_source())
     _add_source(ctx, store.malicious_source())
-    for warning in [*store.warnings, store.stale_warning(online=online_enabled(ctx))]:
-        if warning and warning not in ctx.report.warnings:
+    for warning in store.warnings:  # the data's age is one warning of the whole run (``freshness``)
+        if warning not in ctx.report.warnings:
             ctx.report.warnings.append(warning)
     return store
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from auditor.advisories.freshness import note_stale_data
 from auditor.advisories.osv_api import BATCH_SIZE, OsvApiClient
 from auditor.checks.advisories import CHECK as ADVISORIES
 from auditor.checks.malicious import CHECK as MALICIOUS
@@ -214,6 +215,7 @@ def test_checks_merge_online_with_local(monkeypatch: pytest.MonkeyPatch) -> None
     assert [f.id for f in vulns if f.package == ("fresh-pkg", "1.0")] == ["GHSA-new1-new1-new1"]
     names = [s.name for s in ctx.report.data_sources]
     assert names.count("advisories") == 1 and "advisories (online)" in names
+    note_stale_data(ctx.report, None)  # what the pipeline does after the checks
     (stale,) = [w for w in ctx.report.warnings if "mlaudit db update" in w]
     assert "also asked the OSV API" in stale  # online: the old local data is not the whole story
 
