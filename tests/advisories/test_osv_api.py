@@ -220,12 +220,22 @@ def test_checks_merge_online_with_local(monkeypatch: pytest.MonkeyPatch) -> None
     assert "also asked the OSV API" in stale  # online: the old local data is not the whole story
 
 
-def test_online_failure_fails_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_online_failure_keeps_local_findings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 23 (6): the API adds to the local results, never replaces them; its failure is one service item,
+    and the second check does not ask again."""
     with LoopbackServer() as srv:
         srv.route("POST", "/v1/querybatch", lambda _r: Response(503, b"down"))
         monkeypatch.setenv("MLAUDIT_OSV_API", srv.url)
-        with pytest.raises(NetworkError):
-            list(ADVISORIES.run(_ctx(online=True)))
+        ctx = _ctx(online=True)
+        vulns = list(ADVISORIES.run(ctx))
+        mal = list(MALICIOUS.run(ctx))
+        asked = len(srv.requests_to("/v1/querybatch"))
+    offline = _ctx(online=False)
+    assert [f.id for f in vulns] == [f.id for f in ADVISORIES.run(offline)] and vulns
+    assert [f.id for f in mal] == [f.id for f in MALICIOUS.run(offline)]
+    assert asked == 3  # one request and its two retries, for both checks together
+    (service,) = ctx.report.incomplete_reasons
+    assert service.subject.startswith("OSV API (127.0.0.1:") and not ctx.report.complete
 
 
 def test_offline_never_queries(monkeypatch: pytest.MonkeyPatch) -> None:
