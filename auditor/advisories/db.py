@@ -410,34 +410,43 @@ class AdvisoryStore:
         return DataSource(name="advisories", source=meta.get("source", "?"), date=date,
                           records=self.vulns_db.count("vulnerabilities"), stale=is_stale(date, STALE_DAYS))
 
+    def _malicious_date(self) -> str | None:
+        """The malicious-package data's snapshot date: the newest MAL- ``modified`` over its databases (an index
+        built before that was kept: its newest malicious ``modified``, then its date). Meta only, no query."""
+        newest = [db.meta.get("newest_mal_modified") or db.meta.get("newest_malicious_modified", "")
+                  for db in self.mal_dbs]
+        return max(newest, default="")[:10] or self.mal_db.meta.get("date") or None
+
+    def _published_range(self) -> tuple[str | None, str | None]:
+        firsts = [first for db in self.mal_dbs if (first := db.malicious_dates()[0])]
+        lasts = [last for db in self.mal_dbs if (last := db.malicious_dates()[1])]
+        return min(firsts, default="")[:10] or None, max(lasts, default="")[:10] or None
+
+    def _malicious_count(self) -> int:
+        """Distinct malicious-package records in use: one database's count is in its meta (no query); several are
+        united by id (a record in both counts once)."""
+        if len(self.mal_dbs) == 1:
+            return self.mal_db.count("malicious")
+        return len(set().union(*(db.malicious_keys()[0] for db in self.mal_dbs)))
+
     def malicious_facts(self) -> MaliciousFacts:
+        """Everything ``db status`` shows about the malicious-package data (the name count costs a query per
+        database, so audits, which need only the count and dates, do not ask for it)."""
         if self.facts is None:
-            ids: set[str] = set()
-            names: set[str] = set()
-            firsts: list[str] = []
-            lasts: list[str] = []
-            dates: list[str] = []
-            for db in self.mal_dbs:
-                db_ids, db_names = db.malicious_keys()
-                ids |= db_ids
-                names |= db_names
-                first, last, newest = db.malicious_dates()
-                firsts.extend([first] if first else [])
-                lasts.extend([last] if last else [])
-                dates.extend([newest] if newest else [])
-            meta = self.mal_db.meta
-            date = (max(dates, default="")[:10] or meta.get("newest_malicious_modified", "")[:10]
-                    or meta.get("date")) or None
-            self.facts = MaliciousFacts(len(ids), len(names), min(firsts, default="")[:10] or None,
-                                         max(lasts, default="")[:10] or None, date)
+            if len(self.mal_dbs) == 1 and "malicious_packages" in self.mal_db.meta:
+                names = self.mal_db.count("malicious_packages")
+            else:
+                names = len(set().union(*(db.malicious_keys()[1] for db in self.mal_dbs)))
+            self.facts = MaliciousFacts(self._malicious_count(), names, *self._published_range(),
+                                        self._malicious_date())
         return self.facts
 
     def malicious_source(self) -> DataSource:
-        facts = self.malicious_facts()
+        date = self._malicious_date()
         sources = [MALICIOUS_SOURCE if db.meta.get("kind") == "embedded" else db.meta.get("source", "?")
                    for db in self.mal_dbs]
-        return DataSource(name="malicious packages", source=" + ".join(dict.fromkeys(sources)), date=facts.date,
-                          records=facts.records, stale=is_stale(facts.date, STALE_DAYS))
+        return DataSource(name="malicious packages", source=" + ".join(dict.fromkeys(sources)), date=date,
+                          records=self._malicious_count(), stale=is_stale(date, STALE_DAYS))
 
     def age_days(self) -> int | None:
         """Days since the advisory data's snapshot date (None when the date is unknown)."""

@@ -57,7 +57,7 @@ def _note_unreadable(ctx: AuditContext, name: str, version: str, records: list[d
             continue
         unreadable = unreadable_events(record, name)
         if unreadable:
-            events = ", ".join(f"{r.kind} {r.value!r}" for r in unreadable)
+            events = ", ".join(f"{r.kind} {r.value[:60]!r}" for r in unreadable)  # record text: bounded
             warning = (f"{rid} for {name}: {events} is not a version, so its range was not evaluated against "
                        f"{version} (check it by hand)")
             if warning not in ctx.report.warnings:

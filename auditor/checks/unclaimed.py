@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from auditor.advisories.runtime import store_for
 from auditor.checks.typosquat import assess_name
 from auditor.domain import Finding, Package, Severity, canonical_name
+from auditor.errors import IncompleteError
 from auditor.kinds import FindingKind, Rule
 from auditor.options import AuditContext
 from auditor.policy import Policy
@@ -35,7 +36,10 @@ class UnclaimedCheck:
             return []
         policy = ctx.options.policy or Policy()
         # a removed name that was published as malware is the likeliest to be claimed again by the same people
-        malware = store_for(ctx).malicious_many(p.name for p in names)
+        try:
+            malware = store_for(ctx).malicious_many(p.name for p in names)
+        except IncompleteError:  # no usable malicious-package data: the malicious check reports that gap
+            malware = {}
         findings: list[Finding] = []
         for package in names:
             look = assess_name(package.name, NameContext(on_index=False, source="resolver"),

@@ -201,3 +201,27 @@ def test_updated_db_from_another_version_says_so(tmp_path: Path, monkeypatch: py
     assert not store.updated
     (warning,) = store.warnings
     assert "built by another mlaudit version" in warning and "mlaudit db update" in warning
+
+
+def test_an_index_from_before_the_malicious_dates_were_kept_still_reports_them(tmp_path: Path) -> None:
+    """An updated database written by an earlier mlaudit has no MAL- date range in its meta: audits use its older
+    keys (no query); ``db status`` reads the range from its records once."""
+    import sqlite3
+
+    from auditor.advisories.db import AdvisoryDB, build_index
+
+    path = tmp_path / "old.sqlite"
+    build_index(path, [{"id": "MAL-1", "published": "2024-01-02T00:00:00Z", "modified": "2024-03-04T00:00:00Z",
+                        "affected": [{"package": {"name": "bad-one", "ecosystem": "PyPI"}}]},
+                       {"id": "MAL-2", "published": "2024-02-03T00:00:00Z", "modified": "2024-02-05T00:00:00Z",
+                        "affected": [{"package": {"name": "bad-two", "ecosystem": "PyPI"}}]}],
+                {"kind": "updated", "source": "old"})
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM meta WHERE key IN ('malicious_packages', 'mal_published_first', "
+                     "'mal_published_last', 'newest_mal_modified')")
+    db = AdvisoryDB.open(path)
+    store = AdvisoryStore(db, db)
+    assert store.malicious_source().date == "2024-03-04" and store.malicious_source().records == 2
+    facts = store.malicious_facts()
+    assert (facts.records, facts.names, facts.published_first, facts.published_last) == (
+        2, 2, "2024-01-02", "2024-02-03")
