@@ -17,6 +17,7 @@ Example::
     require-safetensors = true
     require-complete = true
     require-hashes = false               # every distribution must be pinned by hash
+    stale-after-days = 30                # warn when local advisory / malicious-package data is older (days)
 
     [tool.mlaudit.checks]
     dependency-confusion = false
@@ -52,6 +53,7 @@ KNOWN_KEYS = (
     "fail-on", "unknown-severity", "disable", "checks", "ignore", "typosquat-allowlist", "hf-org-allowlist",
     "internal-prefixes", "require-attestation", "require-safetensors", "require-complete", "require-hashes", "exclude",
     "models", "model-use", "model-signing",  # read by auditor.models.settings
+    "stale-after-days",
 )
 IGNORE_KEYS = ("id", "reason", "expires", "package")
 _BOOL_KEYS = {"require-attestation": "require_attestation", "require-safetensors": "require_safetensors",
@@ -124,6 +126,12 @@ def parse_policy(data: dict[str, Any], *, path: Path, text: str = "", prefix: st
 
     if "unknown-severity" in data:
         policy.unknown_severity = _known_severity(data["unknown-severity"], fail)
+
+    if "stale-after-days" in data:
+        days = data["stale-after-days"]
+        if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+            raise fail("stale-after-days", f"expected a whole number of days (0 or more), got {days!r}")
+        policy.stale_after_days = days
 
     policy.disabled_kinds = set(_str_list(data, "disable", fail))
     unknown = unknown_disable_names(policy.disabled_kinds)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from auditor.accounting import ProfileRun, assemble, reconcile
+from auditor.advisories.freshness import note_stale_data
 from auditor.checks import load_checks
 from auditor.domain import ROOT_NODE, Edge, Finding, ModelRef, Report, Severity, Skipped
 from auditor.errors import IncompleteError, NetworkError
@@ -100,6 +101,7 @@ def run_audit(options: AuditOptions, progress: ProgressFn = no_progress, *, cach
         _lap(report, f"check:{check.name}", started)
         ctx.graph = build_graph(report)  # checks may add nodes (e.g. hub-resolved base models)
 
+    note_stale_data(report, policy.stale_after_days)
     attach_paths(report, ctx.graph)
     _name_profiles(report, len(runs))
     reconcile(report, runs, checks_failed=checks_failed, hub_failed=hub_failed)

@@ -42,6 +42,7 @@ class Policy:
     require_complete: bool = False
     require_hashes: bool = False
     exclude: list[str] = field(default_factory=list)  # .gitignore-style paths left out of the project walk
+    stale_after_days: int | None = None  # age (days) at which local advisory data warns; None: the default (30)
     source: str | None = None  # the file the policy came from
 
 

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from auditor import __version__
 from auditor.domain import Finding, Location, Report, Severity
+from auditor.ledger import ItemKind, Outcome
 from auditor.outputs.severity import cvss_score, severity_source
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -79,7 +80,14 @@ def sarif_dict(report: Report) -> dict[str, Any]:
         },
     }
     if report.generated_at:
-        run["invocations"] = [{"executionSuccessful": True, "endTimeUtc": report.generated_at}]
+        # a service that failed (exit 3) is a run that did not complete: said here, while every result of the local
+        # checks stays above (a SARIF with fewer results would close existing code-scanning alerts on upload)
+        failed = [i for i in report.ledger if i.kind is ItemKind.SERVICE and i.outcome is Outcome.SKIPPED]
+        invocation: dict[str, Any] = {"executionSuccessful": not failed, "endTimeUtc": report.generated_at}
+        if failed:
+            invocation["toolExecutionNotifications"] = [
+                {"level": "error", "message": {"text": f"{i.subject}: {i.reason}"}} for i in failed]
+        run["invocations"] = [invocation]
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
