@@ -234,7 +234,7 @@ def _packages(view: Rollup) -> Section:
     baseline = view.new_counts is not None
     closing = [""]
     if any(not r.remediation.verified and r.remediation.to for r in view.packages):
-        closing = ["", "<sub>not verified: the advisories' fixed versions, not re-resolved with the rest of the "
+        closing = ["", "<sub>not verified: from the advisory data, not re-resolved with the rest of the "
                        "profile.</sub>"]
     profiles = any(r.profiles for r in view.packages)
     return Section(["", f"### Vulnerable packages ({len(view.packages)}, {view.vulnerability_count} advisories)",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from packaging.version import InvalidVersion, Version
@@ -23,7 +24,7 @@ from auditor.ledger import Item, ItemKind
 # The resolver's marker for an sdist-only release reported beside a binary-only fallback
 # (``auditor.resolve.fallback.SOURCE``; tests check that the two agree). Not a version any profile holds.
 SDIST_ONLY_SOURCE = "sdist-only"
-UNVERIFIED_REASON = "from the advisories' fixed versions; not re-resolved or re-audited"
+UNVERIFIED_REASON = "from the advisory data only; not re-resolved with the rest of the profile or re-audited"
 # Kinds shown before the others whatever their counts: what a reader must act on today.
 KIND_PRIORITY = {FindingKind.MALICIOUS: 0, FindingKind.HASH_MISMATCH: 1, FindingKind.SIGNATURE_INVALID: 1,
                  FindingKind.PROVENANCE_INVALID: 1, FindingKind.TYPOSQUAT: 2, FindingKind.DEPENDENCY_CONFUSION: 2,
@@ -172,12 +173,21 @@ def _version(text: str) -> Version | None:
 
 
 def advisory_remediation(name: str, version: str, findings: list[Finding]) -> Remediation:
-    """What the advisories' fixed versions alone suggest: for each advisory the smallest fixed version above the
-    current one, and the highest of those as the upgrade; an advisory with none stays in ``remains``.
+    """What the advisory data alone says, when the remediation stage left no record.
 
-    Not verified: it does not know whether that version resolves with the rest of the profile or is itself affected
-    by another range of an advisory (the remediation stage re-resolves and re-audits; this is its stand-in).
+    The advisories check names the package-wide upgrade in each finding's evidence (``upgrade``: the smallest fixed
+    version that no record of the package affects); when all findings agree on one, it clears them all. Otherwise
+    (no release clears every advisory) each advisory's smallest fixed version above the current one counts, the
+    highest of those is the upgrade, and an advisory with none stays in ``remains``.
+
+    Not verified: it does not know whether that version resolves with the rest of the profile (the remediation
+    stage re-resolves and re-audits; this is its stand-in).
     """
+    profiles = list(dict.fromkeys(p for f in findings for p in f.profiles))
+    upgrades = {f.evidence.get("upgrade") if isinstance(f.evidence, Mapping) else None for f in findings}
+    if len(upgrades) == 1 and isinstance(agreed := next(iter(upgrades)), str):
+        return Remediation(package=(name, version), to=agreed, clears=[f.id for f in findings], remains=[],
+                           profiles=profiles, verified=False, reason=UNVERIFIED_REASON)
     current = _version(version)
     target: Version | None = None
     clears: list[str] = []
@@ -190,7 +200,6 @@ def advisory_remediation(name: str, version: str, findings: list[Finding]) -> Re
             continue
         clears.append(finding.id)
         target = fixes[0] if target is None else max(target, fixes[0])
-    profiles = list(dict.fromkeys(p for f in findings for p in f.profiles))
     return Remediation(package=(name, version), to=str(target) if target is not None else None, clears=clears,
                        remains=remains, profiles=profiles, verified=False, reason=UNVERIFIED_REASON)
 

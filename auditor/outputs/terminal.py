@@ -62,6 +62,20 @@ def _line(*parts: str | tuple[str, str]) -> Text:
     return text
 
 
+def _wrapped(*parts: str | tuple[str, str]) -> Text:
+    """A header line that wraps rather than losing its end (the verdict, the data dates, a warning)."""
+    text = _line(*parts)
+    text.no_wrap = False
+    text.overflow = "fold"
+    return text
+
+
+def _height(lines: list[Text], width: int) -> int:
+    """How many screen lines ``lines`` take at ``width`` (wrapping header lines count every row they take)."""
+    console = Console(width=width, file=io.StringIO(), color_system=None)
+    return sum(1 if line.no_wrap else max(1, len(line.wrap(console, width))) for line in lines)
+
+
 def _cell(value: str, width: int) -> str:
     value = " ".join(value.split())
     if len(value) > width:
@@ -88,14 +102,14 @@ def summary_lines(report: Report, view: Rollup, width: int, budget: int | None) 
     plan = Plan(package_rows=min(len(view.packages), 3), groups=min(len(view.groups), 3),
                 group_rows=[0 for _ in view.groups], gap_rows=min(len(view.gaps), 2))
     lines = _lines(report, view, plan, width)
-    while len(lines) > budget and _shrink(plan):  # a header of many warnings: give up rows, never the header
+    while _height(lines, width) > budget and _shrink(plan):  # a long header: give up rows, never the header
         lines = _lines(report, view, plan, width)
     while True:
         grown = _grow(plan, view)
         if grown is None:
             return lines
         candidate = _lines(report, view, grown, width)
-        if len(candidate) > budget:
+        if _height(candidate, width) > budget:
             return lines
         plan, lines = grown, candidate
 
@@ -176,10 +190,10 @@ def _header(report: Report, view: Rollup, every: bool) -> list[Text]:
     lines = [_line(("mlaudit", "bold"), f" · {_c(root, 80)} · {len(report.packages)} packages · "
                    f"{len(report.models)} model/dataset references" + (f" · inputs: {_c(inputs, 400)}"
                                                                        if inputs else ""))]
-    verdict = _line((f"{view.verdict} (exit {view.exit_code})", VERDICT_STYLE.get(view.exit_code, "bold yellow")),
-                    f": {_c(view.exit_reason, 200)}")
+    verdict = _wrapped((f"{view.verdict} (exit {view.exit_code})", VERDICT_STYLE.get(view.exit_code, "bold yellow")),
+                       f": {_c(view.exit_reason, 200)}")
     lines.append(verdict)
-    counts = _line(("findings: ", "bold"))
+    counts = _wrapped(("findings: ", "bold"))
     _append_counts(counts, view.counts)
     if view.new_counts is not None:
         new = sum(view.new_counts.values())
@@ -189,26 +203,23 @@ def _header(report: Report, view: Rollup, every: bool) -> list[Text]:
     lines.append(counts)
     note = gate_note(report)
     if note:
-        lines.append(_line(("unknown severity: ", "magenta"), _c(note, 300)))
+        lines.append(_wrapped(("unknown severity: ", "magenta"), _c(note, 300)))
     if report.complete:
         lines.append(_line(("COMPLETE", "green"), ": every input item was audited or excluded (listed)"))
     else:
         kinds = Counter(item.kind.value for item in report.skipped)
         top = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
-        lines.append(_line(("INCOMPLETE", "bold yellow"), f": {len(report.skipped)} item(s) not checked ({top}); "
-                           "reasons under Not checked"))
+        lines.append(_wrapped(("INCOMPLETE", "bold yellow"), f": {len(report.skipped)} item(s) not checked ({top}); "
+                              "reasons under Not checked"))
     if report.data_sources:
         parts = []
         for ds in sorted(report.data_sources, key=lambda d: not d.stale):  # what is out of date first
             parts.append(_c(ds.name, 60) + (f" {_c(ds.date, 20)}" if ds.date else "") + (" (stale)" if ds.stale
                                                                                         else ""))
-        lines.append(_line(("data: ", "dim"), ", ".join(parts)))
+        lines.append(_wrapped(("data: ", "dim"), ", ".join(parts)))
     shown = view.warnings if every else view.warnings[:MAX_WARNINGS]
     for warning in shown:
-        if every:
-            lines.append(Text(f"warning: {_c(warning, 2000)}", style="yellow"))
-        else:
-            lines.append(_line(("warning: ", "yellow"), _c(warning, 500)))
+        lines.append(_wrapped(("warning: ", "yellow"), _c(warning, 2000 if every else 240)))
     if len(view.warnings) > len(shown):
         lines.append(_line((f"  +{len(view.warnings) - len(shown)} more warning(s) (-v)", "dim")))
     return lines
@@ -247,7 +258,7 @@ def _package_section(view: Rollup, rows: int, width: int) -> list[Text]:
         lines.append(_line((f"  +{len(rest)} more package(s) with {sum(len(r.findings) for r in rest)} "
                             "advisories (-v)", "dim")))
     if any(not r.remediation.verified and r.remediation.to for r in shown):
-        lines.append(_line(("  not verified: the advisories' fixed versions, not re-resolved with the rest of the "
+        lines.append(_line(("  not verified: from the advisory data, not re-resolved with the rest of the "
                             "profile", "dim")))
     return lines
 
@@ -351,7 +362,9 @@ def print_report(report: Report, console: Console, *, verbose: bool = False) -> 
     """The roll-up (one screen); with ``verbose`` every row of it, then every finding and gap in full."""
     view = rollup.build(report)
     for line in summary_lines(report, view, console.width, None if verbose else SCREEN_LINES):
-        console.print(line, no_wrap=not verbose, overflow="ellipsis" if not verbose else "fold", crop=not verbose)
+        if verbose:  # everything, whole
+            line.no_wrap, line.overflow = False, "fold"
+        console.print(line, no_wrap=bool(line.no_wrap), overflow=line.overflow or "fold", crop=True)
     if verbose:
         _print_details(report, view, console)
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
+from auditor.cli import main
 from auditor.domain import Finding, Location, Package, Remediation, Report, Severity
 from auditor.kinds import FindingKind
 from auditor.ledger import ItemKind
@@ -161,3 +163,32 @@ def test_versions_that_differ_between_profiles_say_how_each_came_in() -> None:
 
 def test_fallback_source_constant_agrees() -> None:
     assert rollup.SDIST_ONLY_SOURCE == FALLBACK_SOURCE
+
+
+def test_the_advisories_package_wide_upgrade_clears_them_all() -> None:
+    """An advisory that lists affected versions without a ``fixed`` one is still cleared by a release no record
+    affects (the advisories check names it in each finding's evidence): it is not "no release fixes"."""
+    report = empty_report()
+    report.findings += [_vuln("A-1", ("transformers", "4.49.0"), ["5.3.0"]),
+                        _vuln("A-2", ("transformers", "4.49.0"), [])]
+    for finding in report.findings:
+        finding.evidence = {"upgrade": "5.3.0"}
+    (row,) = rollup.build(report).packages
+    assert row.remediation.to == "5.3.0" and row.remediation.clears == ["A-1", "A-2"]
+    assert row.remediation.remains == [] and not row.remediation.verified
+
+
+def test_a_real_advisory_run_names_its_upgrade(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    main(["--offline", "examples/demo", "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    by_package = {r["package"]["name"]: r for r in doc["remediation"]}
+    for finding in doc["findings"]:
+        if finding["kind"] != "vulnerability":
+            continue
+        record = by_package[finding["package"]["name"]]
+        upgrade = finding["evidence"].get("upgrade")
+        if upgrade is not None:  # the check's package-wide upgrade is the roll-up's, and it clears the finding
+            assert record["to"] == upgrade and finding["id"] in record["clears"]
+            assert finding["fix"] == f"upgrade to {upgrade}"
