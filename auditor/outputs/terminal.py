@@ -340,6 +340,9 @@ def _gap_lines(report: Report, view: Rollup, rows: int) -> list[Text]:
         return []
     lines = [_line(("Not checked: ", "bold yellow"), f"{len(report.skipped)} item(s), {len(view.gaps)} reason(s)")]
     for group in view.gaps[:rows]:
+        if all(_is_runtime_reference(item) for item in group.items):
+            lines.append(_wrapped(f"  {_runtime_summary(group.items)}"))
+            continue
         example = "" if len(group.items) > 1 else f" — {rollup.gap_subject(group.items[0])}"
         lines.append(_line(f"  {len(group.items)} {group.kind.value}: {_c(group.reason, 300)}{_c(example, 200)}"))
     if len(view.gaps) > rows:
@@ -412,14 +415,18 @@ def _is_runtime_reference(item: Item) -> bool:
 def _print_runtime_group(items: list[Item], console: Console) -> None:
     """Model references chosen at run time, as one group: how many, and in which files most. Each one is a gap
     (the report stays incomplete); the full list, with lines and expressions, is in the JSON and HTML reports."""
-    by_file = Counter(item.file or "?" for item in items)
-    top = ", ".join(f"{_c(name)} ({count})" for name, count in by_file.most_common(MAX_RUNTIME_FILES))
-    more = f", and {len(by_file) - MAX_RUNTIME_FILES} more files" if len(by_file) > MAX_RUNTIME_FILES else ""
-    console.print(Text(f"  {len(items)} model/dataset references chosen at run time (not audited) in "
-                       f"{len(by_file)} file(s): {top}{more}"))
+    console.print(Text(f"  {_runtime_summary(items)}"))
     console.print(Text("  each is listed with its line in the JSON/HTML report; declare the models that run in "
                        "mlaudit.toml `models = [...]` to audit them, or --exclude paths that are not shipped",
                        style="dim"))
+
+
+def _runtime_summary(items: list[Item]) -> str:
+    by_file = Counter(item.file or "?" for item in items)
+    top = ", ".join(f"{_c(name)} ({count})" for name, count in by_file.most_common(MAX_RUNTIME_FILES))
+    more = f", and {len(by_file) - MAX_RUNTIME_FILES} more files" if len(by_file) > MAX_RUNTIME_FILES else ""
+    return (f"{len(items)} model/dataset references chosen at run time (not audited) in {len(by_file)} file(s): "
+            f"{top}{more}")
 
 
 def _headline_message(finding: Finding) -> str:
