@@ -8,7 +8,7 @@ report; a lock section when every entry in it was; an input file when its profil
 skipped with the reason, and ``Ledger.settle`` catches what even this misses.
 
 ``assemble`` puts every profile's packages into the report keyed by (name, version) -- a name pinned differently by
-two profiles is audited at each version, with a ``conflicting-pins`` warning naming both sources -- and translates
+two profiles is audited at each version, with a ``conflicting-pins`` warning naming how each came in -- and translates
 each profile's edges to the version-qualified nodes of such names.
 """
 
@@ -94,13 +94,12 @@ def _node(node: str, primary: dict[str, Package], multi: set[str]) -> str:
 
 
 def _conflict_warning(report: Report, name: str) -> str:
+    """Names each version with how the input brought it in (``Report.version_origin``): a version the resolver
+    chose for one profile is "resolved", not "pinned"."""
     versions = [p for p in report.packages.values() if p.name == name and p.source != FALLBACK_SOURCE]
-    parts = []
-    for package in versions:
-        where = str(package.location) if package.location else ", ".join(package.profiles) or package.source
-        parts.append(f"{package.version} ({where})")
-    return (f"conflicting-pins: {name} is pinned at {' and '.join(parts)}; each version is audited in its own "
-            "profile")
+    parts = [f"{package.version} ({report.version_origin(package)})" for package in versions]
+    return (f"conflicting-pins: {name} differs between profiles: {' and '.join(parts)}; each version is audited "
+            "in its own profile")
 
 
 def reconcile(report: Report, runs: list[ProfileRun], *, checks_failed: list[str], hub_failed: str | None) -> None:

@@ -17,6 +17,7 @@ from types import ModuleType
 from auditor import __version__
 from auditor.commands import COMMAND_MODULES
 from auditor.commands.common import (
+    add_baseline_arg,
     add_input_args,
     add_output_args,
     emit,
@@ -71,6 +72,7 @@ def build_audit_parser(commands: dict[str, ModuleType]) -> argparse.ArgumentPars
     )
     parser.add_argument("--version", action="version", version=f"mlaudit {__version__}")
     add_input_args(parser)
+    add_baseline_arg(parser)
     add_output_args(parser)
     return parser
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from auditor.errors import EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_POLICY
 from auditor.kinds import FindingKind
 from auditor.ledger import Item, ItemKind, Ledger, Outcome
 
@@ -336,6 +337,7 @@ class Finding:
     details: str | None = None  # the advisory's full text (OSV ``details``), shown once and whole by the HTML report
     references: list[str] = field(default_factory=list)
     profiles: list[str] = field(default_factory=list)  # the dependency profiles it applies to (when several)
+    new: bool | None = None  # with --baseline: not in the baseline report (None: no baseline was given)
 
     def __post_init__(self) -> None:
         # A kind outside the contract is a programming error, caught where the finding is made, not in an output.
@@ -353,6 +355,18 @@ class Finding:
     @property
     def all_ids(self) -> list[str]:
         return [self.id, *[a for a in self.aliases if a != self.id]]
+
+    @property
+    def baseline_key(self) -> tuple[str, str, str]:
+        """``(kind, id, package name | model repo_id | path)`` (CONVENTIONS.md "Baseline"): the version is not part
+        of it, so an upgrade that leaves an advisory open does not make it new."""
+        if self.package is not None:
+            subject = canonical_name(self.package[0])
+        elif self.model is not None:
+            subject = self.model[0]
+        else:
+            subject = self.path or ""
+        return (self.kind.value, self.id, subject)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -385,6 +399,8 @@ class Finding:
             out["ignored"] = self.ignored
         if self.profiles:
             out["profiles"] = list(self.profiles)
+        if self.new is not None:
+            out["new"] = self.new
         return out
 
 
@@ -451,6 +467,14 @@ class Remediation:
                 "verified": self.verified, **({"reason": self.reason} if self.reason else {})}
 
 
+@dataclass(frozen=True)
+class GateResult:
+    """The exit code a run ends with and why, in words every output shows the same way."""
+
+    exit_code: int
+    reason: str
+
+
 @dataclass
 class Report:
     """Everything one run learned. Built by the pipeline, decided on by policy, rendered by outputs."""
@@ -489,6 +513,7 @@ class Report:
     profiles: list[dict[str, Any]] = field(default_factory=list)
     # remediation stage: one upgrade per package version with findings an upgrade can clear
     remediation: list[Remediation] = field(default_factory=list)
+    baseline: str | None = None  # --baseline: the report file findings were compared with (``Finding.new``)
 
     @property
     def complete(self) -> bool:
@@ -550,6 +575,25 @@ class Report:
             return single if single.version == version else None
         return self.packages.get(f"{key}@{version}")
 
+    def version_origin(self, package: Package) -> str:
+        """How this version came into the report, in words that never call a resolver's choice a pin: ``locked at
+        uv.lock:12``, ``pinned at requirements.txt:3`` (the input line says ``==`` that version), ``resolved from
+        torch>=2 at requirements.txt:3``, or ``resolved for PROFILE``. Read from the ledger item of the package's
+        input line, so the words follow what the input says."""
+        loc = package.location
+        if loc is not None and loc.line:
+            if self.ledger.registered(ItemKind.LOCKED_PACKAGE, loc.file, loc.line) is not None:
+                return f"locked at {loc}"
+            item = self.ledger.registered(ItemKind.REQUIREMENT, loc.file, loc.line)
+            if item is not None:
+                text = " ".join((item.requirement or item.subject).split())
+                if re.search(r"===?\s*" + re.escape(package.version) + r"(?![\w.+-])", text):
+                    return f"pinned at {loc}"
+                return f"resolved from {text} at {loc}"
+        if package.profiles:
+            return f"resolved for {', '.join(package.profiles)}"
+        return f"from {package.source}" if package.source else "resolved"
+
     def package_at(self, node: str) -> Package | None:
         """The package behind a graph node id."""
         for package in self.packages.values():
@@ -561,7 +605,34 @@ class Report:
         return [f for f in self.findings if f.ignored is None]
 
     def failing_findings(self) -> list[Finding]:
+        """Active findings at or above ``fail_on``; with a baseline, only the new ones (the gate of a PR is what it
+        introduced, CONVENTIONS.md "Baseline")."""
         if self.fail_on is None:
             return []
         threshold = self.fail_on
-        return [f for f in self.active_findings() if f.severity.at_least(threshold, self.unknown_severity)]
+        return [f for f in self.active_findings()
+                if f.new is not False and f.severity.at_least(threshold, self.unknown_severity)]
+
+    def failed_services(self) -> list[Item]:
+        """Service items that failed during the run (the report is still written; the exit code is 3)."""
+        return [i for i in self.ledger if i.kind is ItemKind.SERVICE and i.outcome is Outcome.SKIPPED]
+
+    def gate(self) -> GateResult:
+        """The exit code (0 clean, 1 a finding at/above the threshold is not ignored, 3 a service failed or an
+        incomplete report when completeness is required) and its reason: the one gate the CLI and every output
+        read (``pipeline.exit_code_for`` returns its code)."""
+        services = self.failed_services()
+        if services:
+            return GateResult(EXIT_INCOMPLETE, f"could not complete: {services[0].subject} failed"
+                              + (f" (and {len(services) - 1} more service(s))" if len(services) > 1 else ""))
+        if self.require_complete and not self.complete:
+            return GateResult(EXIT_INCOMPLETE, f"incomplete ({len(self.skipped)} item(s) not checked) and "
+                                               "completeness is required")
+        failing = self.failing_findings()
+        threshold = self.fail_on.value if self.fail_on else ""
+        new = " new" if self.baseline is not None else ""
+        if failing:
+            return GateResult(EXIT_POLICY, f"{len(failing)}{new} finding(s) at or above {threshold}")
+        if self.fail_on is None:
+            return GateResult(EXIT_CLEAN, "no gate (no --fail-on)")
+        return GateResult(EXIT_CLEAN, f"no{new} finding at or above {threshold}")

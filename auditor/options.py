@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from auditor.baseline import Baseline
 from auditor.domain import Report, Severity, Skipped
 from auditor.ledger import ItemKind
 from auditor.net import HttpClient, NetConfig
@@ -49,6 +50,7 @@ class AuditOptions:
     project_dir: str | None = None  # the project's code root (model references are searched there)
     profiles: list[str] = field(default_factory=list)  # --profile NAME / all; empty: every profile found
     exclude: list[str] = field(default_factory=list)  # .gitignore-style patterns left out of the project walk
+    baseline: Baseline | None = None  # --baseline: findings of an earlier report (the gate counts only new ones)
 
 
 ProgressFn = Callable[[str], None]

@@ -14,12 +14,13 @@ from pathlib import Path
 
 from auditor.accounting import ProfileRun, assemble, reconcile
 from auditor.advisories.freshness import note_stale_data
+from auditor.baseline import apply_baseline
 from auditor.checks import load_checks
 from auditor.domain import ROOT_NODE, Edge, Finding, ModelRef, Report, Severity, Skipped
 from auditor.errors import IncompleteError, NetworkError
 from auditor.graph import attach_paths, build_graph
 from auditor.kinds import FindingKind
-from auditor.ledger import ItemKind, Outcome
+from auditor.ledger import ItemKind
 from auditor.net import HttpClient, redact_url
 from auditor.options import AuditContext, AuditOptions, ProgressFn, RunCaches, no_progress
 from auditor.policy import Policy, apply_policy
@@ -108,6 +109,8 @@ def run_audit(options: AuditOptions, progress: ProgressFn = no_progress, *, cach
     report.ledger.settle()
     report.findings.sort(key=_finding_order)
     apply_policy(report, policy)
+    if options.baseline is not None:
+        apply_baseline(report, options.baseline)
     report.fail_on = options.fail_on
     if options.require_complete or policy.require_complete:
         report.require_complete = True
@@ -275,20 +278,14 @@ def _lap(report: Report, stage: str, started: float) -> None:
 
 
 def exit_code_for(report: Report) -> int:
-    """0 clean, 1 a finding at/above the threshold is not ignored, 3 incomplete when completeness is required."""
-    from auditor.errors import EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_POLICY
-
-    if service_failures(report) or (report.require_complete and not report.complete):
-        return EXIT_INCOMPLETE
-    if report.failing_findings():
-        return EXIT_POLICY
-    return EXIT_CLEAN
+    """0 clean, 1 a finding at/above the threshold is not ignored (with a baseline: a new one), 3 a service failed
+    or the report is incomplete when completeness is required: ``Report.gate``, the one gate every output shows."""
+    return report.gate().exit_code
 
 
 def service_failures(report: Report) -> list[str]:
     """``service (host): reason`` of every service that failed during the run (exit 3, report still written)."""
-    return [f"{i.subject}: {i.reason}" for i in report.ledger
-            if i.kind is ItemKind.SERVICE and i.outcome is Outcome.SKIPPED]
+    return [f"{i.subject}: {i.reason}" for i in report.failed_services()]
 
 
 __all__ = ["run_audit", "exit_code_for", "service_failures", "ROOT_NODE", "Severity"]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from auditor.baseline import Baseline, load_baseline
 from auditor.cache import atomic_write
 from auditor.domain import Report, Severity
 from auditor.errors import UsageError
@@ -98,12 +99,26 @@ def add_input_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sbom-vex", action="store_true", help="include findings as vulnerabilities in the SBOM")
 
 
+def add_baseline_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--baseline", metavar="REPORT.json",
+                        help="an earlier mlaudit JSON report: findings in it are marked unchanged, the others new, "
+                             "and --fail-on counts only new ones (a PR gate on what the change introduced)")
+
+
+def load_baseline_arg(args: argparse.Namespace) -> Baseline | None:
+    """The ``--baseline`` report, read before the audit runs so that a wrong file is exit 2 at once."""
+    path = getattr(args, "baseline", None)
+    return load_baseline(path) if path else None
+
+
 def add_output_args(parser: argparse.ArgumentParser, default: str = "terminal") -> None:
     parser.add_argument("--format", "-f", dest="format", default=default, choices=sorted(FORMATS),
                         help=f"output format (default: {default})")
     parser.add_argument("-o", "--output", help="write the report to this file instead of stdout")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
-    parser.add_argument("-v", "--verbose", action="store_true", help="more detail on errors")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="list every finding with its id and summary, every gap and warning in full (terminal); "
+                             "tracebacks on internal errors")
 
 
 def options_from_args(args: argparse.Namespace) -> AuditOptions:
@@ -141,6 +156,7 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         project_dir=project_dir,
         profiles=list(getattr(args, "profile", []) or []),
         exclude=[*policy.exclude, *getattr(args, "exclude", [])],
+        baseline=load_baseline_arg(args),
     )
 
 
@@ -208,12 +224,16 @@ def emit(report: Report, args: argparse.Namespace) -> None:
     if getattr(args, "sbom_vex", False):
         report.sbom_vex = True
     output = getattr(args, "output", None)
-    if fmt == "terminal" and not output:
-        from auditor.outputs.terminal import print_report
+    verbose = bool(getattr(args, "verbose", False))
+    if fmt == "terminal":
+        from auditor.outputs.terminal import print_report, render
 
-        print_report(report, Console(highlight=False, soft_wrap=False))
-        return
-    text = get_renderer(fmt)(report)
+        if not output:
+            print_report(report, Console(highlight=False, soft_wrap=False), verbose=verbose)
+            return
+        text = render(report, verbose=verbose)
+    else:
+        text = get_renderer(fmt)(report)
     if output:
         atomic_write(Path(output), text.encode("utf-8"))
     else:

@@ -11,7 +11,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from auditor.commands.common import SEVERITY_CHOICES, add_output_args, emit, progress_display
+from auditor.baseline import apply_baseline
+from auditor.commands.common import (
+    SEVERITY_CHOICES,
+    add_baseline_arg,
+    add_output_args,
+    emit,
+    load_baseline_arg,
+    progress_display,
+)
 from auditor.domain import Finding, Report, Severity
 from auditor.errors import UsageError
 from auditor.kinds import FindingKind, Rule
@@ -31,6 +39,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--require-complete", action="store_true",
                         help="exit 3 when anything could not be scanned")
     parser.add_argument("--config", help="policy file (ignores, require-safetensors, fail-on)")
+    add_baseline_arg(parser)
     add_output_args(parser)
 
 
@@ -92,10 +101,13 @@ def run(args: argparse.Namespace) -> int:
         if not p.exists():
             raise UsageError(f"no such file or directory: {p}")
     policy = load_scan_policy(args)
+    baseline = load_baseline_arg(args)
     with progress_display(args) as progress:
         progress(f"scanning {len(paths)} path(s)")
         report = build_report(paths)
     apply_gate(report, args, policy)
+    if baseline is not None:
+        apply_baseline(report, baseline)
     emit(report, args)
     return exit_code_for(report)
 

@@ -387,7 +387,7 @@ def test_pyyaml_5_3_1_fails_a_high_gate(form: str, tmp_path: Path, capsys: pytes
     capsys.readouterr()
     assert main(["--offline", str(target), "--fail-on", "high", "-q"]) == 1
     terminal = " ".join(capsys.readouterr().out.split())
-    assert "UNKNOWN (1)" in terminal and "no severity in any record" in terminal and "MEDIUM" not in terminal
+    assert "findings: 1 unknown" in terminal and "no severity in any record" in terminal and "medium" not in terminal
     assert "count as high for the gate (fail closed)" in terminal
     assert run_json(capsys, ["--offline", str(target), "--fail-on", "critical"])[0] == 0
     assert run_json(capsys, ["--offline", str(target), "--fail-on", "unknown"])[0] == 1
