@@ -219,7 +219,7 @@ def _header(report: Report, view: Rollup, every: bool) -> list[Text]:
         lines.append(_wrapped(("data: ", "dim"), ", ".join(parts)))
     shown = view.warnings if every else view.warnings[:MAX_WARNINGS]
     for warning in shown:
-        lines.append(_wrapped(("warning: ", "yellow"), _c(warning, 2000 if every else 240)))
+        lines.append(_wrapped(("warning: ", "yellow"), _c(warning, 2000 if every else 500)))
     if len(view.warnings) > len(shown):
         lines.append(_line((f"  +{len(view.warnings) - len(shown)} more warning(s) (-v)", "dim")))
     return lines
