@@ -195,9 +195,12 @@ def _long_pickle_candidate(head: bytes) -> bool:
 
 def _sniff_long_pickle(f: BinaryIO, state: ScanState, size: int | None,
                        seekable: bool) -> tuple[BinaryIO, int | None, bool, str]:
-    """The head ran out inside a pickle argument: read on through the stream (values skipped, not kept) to
-    decide. A non-seekable stream is spooled first so it can be read again."""
-    from auditor.scan.pickle_scan import looks_like_pickle_stream
+    """The head ran out inside a pickle argument (a long first string, or more harmless opcodes than the head
+    holds): only the whole stream can tell. It is scanned once, to the end (values skipped, not kept: bounded
+    memory, linear time, no prefix horizon), into a scratch collector; when it reads as a pickle the findings are
+    kept and the format is ``pickle-scanned``. A non-seekable stream is spooled first so it can be read again."""
+    from auditor.scan import archives
+    from auditor.scan.pickle_scan import reads_as_pickle, scan_pickle_stream
 
     if not seekable:
         ra = _random_access(f, state, size)
@@ -205,13 +208,21 @@ def _sniff_long_pickle(f: BinaryIO, state: ScanState, size: int | None,
             return f, size, False, "archive-bomb"
         f, size, seekable = ra[0], ra[1], True
     start = f.tell()
+    scratch = ScanState(path=state.path, collector=Collector(), limits=state.limits, depth=state.depth,
+                        real_dir=state.real_dir)
     try:
-        found = looks_like_pickle_stream(f, state.limits)
+        analysis = scan_pickle_stream(f, scratch, "pickle", base=0)
     finally:
         f.seek(start)
-    return f, size, seekable, "pickle" if found else "unknown"
-
-
+    if analysis.first is None or not reads_as_pickle(analysis.first):
+        return f, size, seekable, "unknown"
+    state.note_format("pickle")
+    state.collector.findings.extend(scratch.collector.findings)
+    state.collector.skipped.extend(scratch.collector.skipped)
+    state.collector.bytes_read += scratch.collector.bytes_read
+    if size is not None:
+        archives.check_polyglot_zip(f, state, size)
+    return f, size, seekable, "pickle-scanned"
 
 
 # A polyglot needs a pickle reading that reaches a named callable from offset 0; bytes that merely parse (a zip's
@@ -338,6 +349,8 @@ def _dispatch(fmt: str, f: BinaryIO, state: ScanState, *, name: str, size: int |
 
     if fmt == "archive-bomb":
         pass  # already reported by the spooling step
+    elif fmt == "pickle-scanned":
+        return "pickle"  # read to the end while sniffing (``_sniff_long_pickle``)
     elif fmt == "pickle":
         state.note_format("pickle")
         start = f.tell() if _seekable(f) else 0
