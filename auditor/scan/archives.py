@@ -84,6 +84,8 @@ def _zip_kind(names: list[str]) -> str:
         return "keras-v3"
     if names and all(n.endswith(".npy") for n in names):
         return "npz"
+    if "schema.json" in names:
+        return "skops"
     return "zip"
 
 
@@ -202,6 +204,28 @@ def scan_zip(f: BinaryIO, state: ScanState, size: int) -> None:
         from auditor.scan.torchscript import check_torchscript
 
         check_torchscript(f, size, members, state)
+    if kind == "skops":
+        _skops_schema(f, size, members, state)
+
+
+def _skops_schema(f: BinaryIO, size: int, members: list[Member], state: ScanState) -> None:
+    from auditor.scan.skops_scan import scan_skops_schema
+
+    schema = next(m for m in members if m.name == "schema.json")
+    child = state.child("schema.json")
+    if schema.file_size > state.limits.max_json:
+        child.add(ScanRule.SKOPS_INVALID, Severity.MEDIUM, "skops schema.json too large to inspect",
+                  {"format": "skops", "size": schema.file_size})
+        child.gap(f"skops schema.json larger than the limit max_json={state.limits.max_json}: not checked")
+        return
+    try:
+        text = open_member(f, schema, size).read(state.limits.max_json)
+    except (MemberError, OSError, zlib.error, EOFError, ValueError) as exc:
+        child.add(ScanRule.SKOPS_INVALID, Severity.MEDIUM, f"skops schema.json could not be read ({exc})",
+                  {"format": "skops"})
+        child.gap("skops schema.json unreadable: the types it loads were not checked")
+        return
+    scan_skops_schema(text, child)
 
 
 def _read_small(f: BinaryIO, m: Member, size: int) -> bytes:
