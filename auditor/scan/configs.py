@@ -19,7 +19,7 @@ from typing import Any
 
 from auditor.domain import Severity
 from auditor.kinds import ScanRule
-from auditor.scan.allowlist import DANGEROUS, classify
+from auditor.scan.allowlist import DANGEROUS, SAFE, classify
 from auditor.scan.state import ScanState
 
 # Keys whose string value a config loader imports and calls.
@@ -75,6 +75,8 @@ def judge_target(target: str) -> TargetVerdict:
     if verdict.level == DANGEROUS or first.level == DANGEROUS:
         why = verdict.reason if verdict.level == DANGEROUS else first.reason
         return TargetVerdict(Severity.CRITICAL, why)
+    if verdict.level == SAFE:
+        return TargetVerdict(None, "a plain data type")
     if leaf in _FETCH_LEAVES:
         return TargetVerdict(Severity.HIGH, "loads or fetches another model file or URL named in the config")
     if leaf in _WRITE_LEAVES:

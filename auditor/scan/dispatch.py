@@ -476,7 +476,10 @@ def _scan_json(f: BinaryIO, state: ScanState, name: str, size: int | None) -> No
     try:
         doc = json.loads(text.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
-        state.note_format("keras-config" if keras else "json")
+        if keras:
+            state.note_format("keras-config")
+        else:  # starts with a brace but is no JSON: a template ("{% for ..."), flow-style YAML, plain text
+            _scan_text(io.BytesIO(text), state, name or state.path, len(text))  # type: ignore[arg-type]
         return
     found = scan_json_value(doc, state, "json-config")
     found += check_templates(templates_of(doc), state, "tokenizer-config")
