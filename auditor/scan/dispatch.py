@@ -479,11 +479,11 @@ def _scan_json(f: BinaryIO, state: ScanState, name: str, size: int | None) -> No
         if keras:
             state.note_format("keras-config")
         else:  # starts with a brace but is no JSON: a template ("{% for ..."), flow-style YAML, plain text
-            _scan_text(io.BytesIO(text), state, name or state.path, len(text))  # type: ignore[arg-type]
+            _scan_text(io.BytesIO(text), state, name or state.path, len(text))
         return
-    found = scan_json_value(doc, state, "json-config")
-    found += check_templates(templates_of(doc), state, "tokenizer-config")
-    found += check_remote_code(doc, state, "hf-config")
+    scan_json_value(doc, state, "json-config")
+    check_templates(templates_of(doc), state, "tokenizer-config")
+    check_remote_code(doc, state, "hf-config")
     state.note_format("keras-config" if keras else "json")
 
 

@@ -21,7 +21,8 @@ from auditor.scan import Limits, scan_file_detailed, scan_paths
 from auditor.scan.configs import judge_target
 from auditor.scan.hfconfig import remote_code_refs
 from auditor.scan.skops_scan import untrusted_types
-from tests.scan import craft, techniques_corpus as corpus
+from tests.scan import craft
+from tests.scan import techniques_corpus as corpus
 
 NAMING = ("callable", "op", "layer", "construct", "location", "namespace", "repo", "name", "function")
 FAST = [fn for fn in corpus.MALICIOUS if fn is not corpus.hostile_malicious]  # issue 26 layouts: test_hostile_scan
