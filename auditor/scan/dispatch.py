@@ -516,7 +516,7 @@ def _scan_text(f: BinaryIO, state: ScanState, name: str, size: int | None) -> No
 
     leaf = name.rsplit("/", 1)[-1].rsplit("!", 1)[-1].lower()
     yaml_named = leaf.endswith(_CONFIG_SUFFIXES)
-    template_named = leaf.endswith(_TEMPLATE_SUFFIXES) or leaf.startswith("chat_template")
+    template_named = leaf.endswith(_TEMPLATE_SUFFIXES) or leaf in ("chat_template", "chat_template.txt")
     limit = state.limits.max_json
     if size is not None and size > limit:
         state.note_format("text")

@@ -16,7 +16,7 @@ from typing import Any
 
 from auditor.domain import Severity
 from auditor.kinds import ScanRule
-from auditor.scan.allowlist import DANGEROUS, SAFE, classify
+from auditor.scan.allowlist import DANGEROUS, LOCAL, SAFE, classify
 from auditor.scan.state import ScanState
 
 TRUSTED_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "skops.")
@@ -90,8 +90,10 @@ def scan_skops_schema(text: bytes, state: ScanState) -> None:
             sev = Severity.CRITICAL
         elif loader == "MethodNode" or loader in _FUNCTION_LOADERS:
             sev = Severity.HIGH  # a function or method is called by whatever object uses it
-        elif verdict.level == SAFE:
-            sev = Severity.LOW  # a data type the pickle allow-list knows, outside skops' trusted set
+        elif verdict.level in (SAFE, LOCAL):
+            # a data type the pickle allow-list knows, or a class of the loading script itself (``__main__``):
+            # the file carries no code for it, as for MLA-PICKLE-LOCAL-CLASS
+            sev = Severity.LOW
         else:
             sev = Severity.MEDIUM
         if sev.rank > worst.rank:

@@ -178,6 +178,16 @@ def test_skops_trust_model() -> None:
     assert sorted(q for q, _l, _w in untrusted_types(schema)) == ["builtins.eval", "mypkg.est.Custom"]
 
 
+@pytest.mark.parametrize(("module", "cls", "severity"), [
+    ("__main__", "DivideColumns", Severity.LOW), ("mypkg.est", "Custom", Severity.MEDIUM),
+    ("os", "system", Severity.CRITICAL)])
+def test_skops_severity_by_what_the_type_is(tmp_path: Path, module: str, cls: str, severity: Severity) -> None:
+    schema = corpus._skops_estimator({"x": corpus._skops_node(module, cls, "ObjectNode", {})})
+    path = corpus._skops(tmp_path / "m.skops", schema)
+    (hit,) = [f for f in scan_file_detailed(path).findings if f.id == "MLA-SKOPS-UNTRUSTED"]
+    assert hit.severity is severity and hit.evidence["callable"] == f"{module}.{cls}"
+
+
 def test_torch_module_wrapper_payload_is_scanned(tmp_path: Path, sentinel: Path) -> None:
     inner = craft.zip_bytes([("archive/data.pkl", craft.os_system_p2(sentinel)), ("archive/version", b"3\n")])
     layer = {"module": "keras.layers", "class_name": "TorchModuleWrapper",
@@ -215,3 +225,18 @@ def test_big_config_is_a_gap(tmp_path: Path) -> None:
     path.write_text("a: 1\n" * 200)
     found = scan_file_detailed(path, limits=Limits(max_json=100))
     assert found.skipped and "max_json" in found.skipped[0].reason
+
+
+def test_templates_with_renderer_extensions_parse(tmp_path: Path) -> None:
+    """What transformers renders (``{% generation %}``, ``{% break %}``) is parsed, not judged by its words: the
+    role name "system" is no finding; a payload inside a generation block still is."""
+    ok = ("{% for m in messages %}{% if m['role'] == 'system' %}{{ m['content'] }}{% break %}{% endif %}"
+          "{% generation %}{{ m['content'] }}{% endgeneration %}{% endfor %}{% do messages.append(1) %}")
+    bad = "{% generation %}{{ cycler.__init__.__globals__ }}{% endgeneration %}"
+    (tmp_path / "ok.jinja").write_text(ok)
+    (tmp_path / "bad.jinja").write_text(bad)
+    (tmp_path / "chat_template_notes.md").write_text("Use the system role: {{ x }} and {% broken")
+    assert not scan_paths([tmp_path / "ok.jinja"]).findings
+    assert not scan_paths([tmp_path / "chat_template_notes.md"]).findings
+    hits = scan_paths([tmp_path / "bad.jinja"]).findings
+    assert hits and hits[0].severity is Severity.CRITICAL and "parse_error" not in hits[0].evidence
