@@ -265,7 +265,29 @@ def scan_yaml_text(text: str, state: ScanState, fmt: str = "yaml-config") -> boo
         return False
     state.note_format(fmt)
     report_hits(walk_yaml(roots), state, fmt)
+    _yaml_templates(roots, state, fmt)
     return True
+
+
+_TEMPLATE_KEYS = ("chat_template", "chat_template_jinja", "default_chat_template")
+
+
+def _yaml_templates(roots: list[Any], state: ScanState, fmt: str) -> None:
+    """Chat templates kept in a YAML config (training configs carry ``chat_template_jinja``): the template
+    analysis, for top-level string values."""
+    import yaml
+
+    from auditor.scan.templates import check_templates
+
+    pairs = []
+    for root in roots:
+        if isinstance(root, yaml.MappingNode):
+            for key, value in root.value:
+                if isinstance(key, yaml.ScalarNode) and str(key.value) in _TEMPLATE_KEYS \
+                        and isinstance(value, yaml.ScalarNode) and isinstance(value.value, str) \
+                        and ("{{" in value.value or "{%" in value.value):
+                    pairs.append((str(key.value), value.value))
+    check_templates(pairs, state, fmt)
 
 
 def scan_json_value(value: Any, state: ScanState, fmt: str) -> int:

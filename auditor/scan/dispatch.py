@@ -36,8 +36,11 @@ def sniff(head: bytes, name: str = "") -> str:
         return "ggml"
     if head.startswith(b"\x93NUMPY"):
         return "npy"
-    if len(head) >= 9 and head[8:9] == b"{":
-        return "safetensors"  # before the compression magics: a header length can spell any of them
+    if len(head) >= 9 and head[8:9] == b"{" and (int.from_bytes(head[:8], "little") <= (100 << 20)
+                                                  or not head[:8].isascii() or not head[:8].decode().isprintable()):
+        # before the compression magics: a header length can spell any of them. Eight printable characters spell
+        # a length of petabytes: that is text with a brace at offset 8, not a safetensors header.
+        return "safetensors"
     if head.startswith(b"\x1f\x8b"):
         return "gzip"
     if head.startswith(b"BZh") and len(head) > 3 and head[3:4].isdigit():
@@ -488,7 +491,7 @@ def _scan_json(f: BinaryIO, state: ScanState, name: str, size: int | None) -> No
 
 
 _CONFIG_SUFFIXES = (".yaml", ".yml")
-_TEMPLATE_SUFFIXES = (".jinja", ".jinja2", ".j2")
+_TEMPLATE_SUFFIXES = (".jinja", ".jinja2", ".j2", ".template", ".tmpl", ".tpl")
 
 
 def _config_name(name: str) -> bool:
@@ -512,7 +515,7 @@ def _scan_text(f: BinaryIO, state: ScanState, name: str, size: int | None) -> No
     """Text files a model keeps beside its weights: YAML configs (by name, or any text naming a ``_target_`` that
     parses as YAML) and Jinja chat templates (``*.jinja``, ``chat_template*``)."""
     from auditor.scan.configs import ConfigError, compose_all, mentions_target, report_hits, scan_yaml_text, walk_yaml
-    from auditor.scan.templates import check_templates
+    from auditor.scan.templates import check_templates, looks_like_chat_template
 
     leaf = name.rsplit("/", 1)[-1].rsplit("!", 1)[-1].lower()
     yaml_named = leaf.endswith(_CONFIG_SUFFIXES)
@@ -545,5 +548,9 @@ def _scan_text(f: BinaryIO, state: ScanState, name: str, size: int | None) -> No
             return
         state.note_format("yaml-config")
         report_hits(walk_yaml(roots), state, "yaml-config")
+        return
+    if looks_like_chat_template(text):
+        state.note_format("chat-template")
+        check_templates([(leaf, text)], state, "chat-template", parsed_only=True)
         return
     state.note_format("text")

@@ -366,17 +366,24 @@ def _starts_like_pickle(head: bytes) -> bool:
     return not (head[0] == 0x80 and (len(head) < 2 or head[1] > 5))
 
 
+def _resolvable(g: Global) -> bool:
+    return bool(g.module) and bool(g.name) and all(p.isidentifier() for p in g.module.split(".")) \
+        and all(p.isidentifier() for p in g.name.split("."))
+
+
 def _reads_as_pickle(res: PickleResult, *, sample_end: bool) -> bool:
     """Whether what the reader saw is a pickle: it reached STOP, or it imports/calls (a known-dangerous import is
     enough on its own: text that happens to spell ``builtins`` / ``eval`` on two lines is not a coincidence), or
     after a PROTO opcode it parsed cleanly until the sample ran out."""
     if res.complete:
         return True
-    imports = [ev for ev in res.events if ev.kind == "import"]
-    if any(classify(ev.target.module, ev.target.name).level == DANGEROUS for ev in imports
-           if isinstance(ev.target, Global)):
+    # Only imports an unpickler could resolve count as evidence: text such as a YAML line "chat_template:" read as
+    # GLOBAL spells a module no import can find, and nothing it "calls" could ever run.
+    imports = [ev.target for ev in res.events if ev.kind == "import" and isinstance(ev.target, Global)
+               and _resolvable(ev.target)]
+    if any(classify(g.module, g.name).level == DANGEROUS for g in imports):
         return True
-    if any(ev.kind in ("import", "call") for ev in res.events) and res.ops >= 3:
+    if imports and res.ops >= 3:
         return True
     if not sample_end and res.ops >= 64 and str(res.error or "").startswith("analysis limit"):
         return True  # parsed cleanly until a bound the caller set: a pickle whose rest is unverified

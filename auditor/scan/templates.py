@@ -6,6 +6,7 @@ for GGUF templates (``gguf_scan.template_issues``: parsed, never rendered).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from auditor.kinds import ScanRule
@@ -36,10 +37,14 @@ def templates_of(doc: Any) -> list[tuple[str, str]]:
     return out
 
 
-def check_templates(pairs: list[tuple[str, str]], state: ScanState, fmt: str) -> int:
+def check_templates(pairs: list[tuple[str, str]], state: ScanState, fmt: str, *, parsed_only: bool = False) -> int:
+    """Findings for each template. ``parsed_only``: the text was recognised by content, so only a template Jinja2
+    parses is judged (words in arbitrary text that fails to parse prove nothing)."""
     found = 0
     for key, template in pairs:
         for hit in template_issues(template):
+            if parsed_only and "parse_error" in hit["evidence"]:
+                continue
             found += 1
             state.add(ScanRule.CHAT_TEMPLATE, hit["severity"],
                       f"chat template {key} {hit['what']}: rendering it can run code in runtimes that use an "
@@ -48,6 +53,13 @@ def check_templates(pairs: list[tuple[str, str]], state: ScanState, fmt: str) ->
     return found
 
 
-def looks_like_template(text: str) -> bool:
-    """Jinja2 statement or expression delimiters: the text is a template whatever the file is called."""
-    return ("{%" in text and "%}" in text) or ("{{" in text and "}}" in text)
+def looks_like_chat_template(text: str) -> bool:
+    """A chat template whatever the file is called: a Jinja2 loop over the conversation (``{% for ... in messages
+    %}``) or the message/role vocabulary inside Jinja2 delimiters."""
+    if "{%" not in text and "{{" not in text:
+        return False
+    return bool(_CHAT_LOOP.search(text) or _CHAT_EXPR.search(text))
+
+
+_CHAT_LOOP = re.compile(r"\{%-?\s*for\s+\w+\s+in\s+(?:messages|conversation|loop_messages)\b")
+_CHAT_EXPR = re.compile(r"\{\{-?[^}]*\b(?:message|messages)\s*(?:\[|\.)\s*['\"]?(?:role|content)\b")

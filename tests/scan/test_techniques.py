@@ -240,3 +240,26 @@ def test_templates_with_renderer_extensions_parse(tmp_path: Path) -> None:
     assert not scan_paths([tmp_path / "chat_template_notes.md"]).findings
     hits = scan_paths([tmp_path / "bad.jinja"]).findings
     assert hits and hits[0].severity is Severity.CRITICAL and "parse_error" not in hits[0].evidence
+
+
+@pytest.mark.parametrize("text", [
+    "chat_template:\n  \"{{ config.__class__.__init__.__globals__['os'].system('id') }}\"\nmodel_name: x\n",
+    "chat_template_jinja: \"{% for m in messages %}{{ lipsum.__globals__ }}{% endfor %}\"\ncheckpoint: a\n"])
+def test_yaml_that_starts_like_a_pickle_opcode_is_read_as_yaml(tmp_path: Path, text: str) -> None:
+    """'c' is pickle's GLOBAL: a YAML line read as one names no importable module, so it is no pickle; the
+    template the config carries is what gets judged."""
+    path = tmp_path / "model_config.yaml"
+    path.write_text(text)
+    found = scan_paths([path]).findings
+    assert found and {f.id for f in found} == {"MLA-CHAT-TEMPLATE"}
+
+
+def test_chat_template_recognised_by_content(tmp_path: Path) -> None:
+    path = tmp_path / "prompt.tmpl.txt"
+    path.write_text("{% for message in messages %}{{ message.role }}: {{ message.content }}{% endfor %}\n"
+                    "{{ config.__class__.__base__.__subclasses__() }}")
+    hits = scan_paths([path]).findings
+    assert hits and hits[0].id == "MLA-CHAT-TEMPLATE" and hits[0].severity is Severity.CRITICAL
+    prose = tmp_path / "NOTES.txt"
+    prose.write_text("Render {{ message.content }} with eval( and __dunders__ in prose that {% is not a template")
+    assert not scan_paths([prose]).findings
