@@ -264,6 +264,7 @@ class ModelRef:
     card: dict[str, Any] = field(default_factory=dict)
     local_path: str | None = None
     via: str | None = None  # repo_id of the model that referenced this one (base model chain)
+    code_repos: list[str] = field(default_factory=list)  # repos whose code its auto_map runs (``org/repo--mod.Cls``)
 
     @property
     def node_id(self) -> str:

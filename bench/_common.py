@@ -39,6 +39,7 @@ PINS = {
     "picklescan": "1.0.5",
     "modelscan": "0.8.8",
     "fickling": "0.1.12",
+    "modelaudit": "0.2.54",
 }
 
 

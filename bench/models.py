@@ -1,6 +1,9 @@
 """Model-file scanner benchmark: detection on the labelled dev corpus, on public corpora nobody here made and on
-ordinary files written by current ML libraries, and throughput/memory on large files; mlaudit beside picklescan,
-modelscan and fickling (each pinned, in its own venv, run in this same run) and ``cat file > /dev/null``.
+ordinary files written by current ML libraries, on the issue-27 techniques corpus (``tests/scan/techniques_corpus.py``:
+malicious files built byte by byte, benign twins written byte by byte and by the libraries of the last
+``--generator-python``; one table per class), and throughput/memory on large files; mlaudit beside picklescan,
+modelscan, fickling and modelaudit (each pinned, in its own venv, run in this same run, telemetry off) and
+``cat file > /dev/null``.
 
     python bench/models.py [--corpus DIR] [--public DIR | --mirrors DIR] [--generator-python PY]
                            [--large DIR | --no-large] [--no-anchor] [--json OUT]
@@ -14,12 +17,13 @@ Generated benign files: ``tests/scan/benign_corpus.py`` is run with this Python 
 Per source and tool: files, malicious flagged, malicious flagged at high/critical *naming what runs* (mlaudit: a
 finding at high+ whose evidence names the callable, op, layer, template construct, path or member; picklescan: a
 dangerous global; modelscan: a HIGH/CRITICAL issue naming an operator; fickling: LIKELY_OVERTLY_MALICIOUS or worse
-with a named import in its results), benign files flagged at medium+ (false positives), errors (the tool raised on
+with a named import in its results; modelaudit: a CRITICAL issue with details), benign files flagged at medium+ (false positives), errors (the tool raised on
 the file or reported it could not scan it; for mlaudit, a crash), and the ``suspicious``/``inert`` rows flagged (see ``bench/_public_models.py`` for the labels).
 
 Detection: a malicious row counts as detected when the tool reports something at medium or above (mlaudit:
 ``severity >= medium``; picklescan: a dangerous global; modelscan: an issue of severity MEDIUM+; fickling:
-``LIKELY_OVERTLY_MALICIOUS`` or worse, zips through ``scan_zip_archive``). A benign row with such a report is a
+``LIKELY_OVERTLY_MALICIOUS`` or worse, zips through ``scan_zip_archive``; modelaudit: an issue of severity WARNING or
+CRITICAL). A benign row with such a report is a
 false positive. A tool error is counted in the ``errors`` column, not as a detection. Every tool sees the same
 files, one at a time, in one process per tool.
 Throughput: wall time and peak RSS of one process scanning one large file (interpreter start included), and
@@ -47,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import _common as common  # noqa: E402
 
-TOOLS = ("picklescan", "modelscan", "fickling")
+TOOLS = ("picklescan", "modelscan", "fickling", "modelaudit")
 
 DRIVER = r'''
 import json, os, sys, time, zipfile
@@ -101,7 +105,20 @@ def run_fickling(path):
     return bool(bad), named, sorted({r.severity.name for r in bad})
 
 
-fn = {"mlaudit": run_mlaudit, "picklescan": run_picklescan, "modelscan": run_modelscan, "fickling": run_fickling}[tool]
+def run_modelaudit(path):
+    from modelaudit.core import scan_model_directory_or_file
+    r = scan_model_directory_or_file(path)
+    d = r.model_dump() if hasattr(r, "model_dump") else dict(r)
+    issues = [i if isinstance(i, dict) else i.model_dump() for i in (d.get("issues") or [])]
+    sev = [str(i.get("severity", "")).lower() for i in issues]
+    if d.get("has_errors") and not any(s in ("warning", "critical") for s in sev):
+        raise RuntimeError("modelaudit reported a scan error")
+    named = [i for i in issues if str(i.get("severity", "")).lower() == "critical" and i.get("details")]
+    return any(s in ("warning", "critical") for s in sev), bool(named), sorted(set(sev))
+
+
+fn = {"mlaudit": run_mlaudit, "picklescan": run_picklescan, "modelscan": run_modelscan, "fickling": run_fickling,
+      "modelaudit": run_modelaudit}[tool]
 for path in files:
     t0 = time.perf_counter()
     try:
@@ -138,7 +155,8 @@ def run_driver(tool: str, files: list[str], workdir: Path) -> tuple[dict[str, An
     files_json = workdir / f"files-{tool}.json"
     files_json.write_text(json.dumps(files))
     out = workdir / f"out-{tool}.json"
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(ROOT) if tool == "mlaudit" else ""}
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(ROOT) if tool == "mlaudit" else "",
+           "PROMPTFOO_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1"}  # modelaudit sends telemetry otherwise
     measured = common.run_measured([py, str(workdir / "driver.py"), tool, str(files_json), str(out)], env=env,
                                    timeout=3600)
     if measured.returncode != 0 or not out.is_file():
@@ -226,6 +244,25 @@ def generated_rows(out: Path, pythons: list[str]) -> tuple[list[Row], list[str]]
     return rows, notes
 
 
+def technique_rows(out: Path, pythons: list[str]) -> tuple[list[Row], list[str]]:
+    """The issue-27 corpus (``tests/scan/techniques_corpus.py``): malicious files built byte by byte, benign twins
+    written byte by byte and, with the last generator Python that has the libraries, by the libraries."""
+    script = ROOT / "tests" / "scan" / "techniques_corpus.py"
+    py = pythons[-1]
+    env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "torch"), "PYTHONWARNINGS": "ignore",
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    argv = [py, str(script), str(out)] + (["--bytes-only"] if len(pythons) == 1 else [])
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=1800)
+    if proc.returncode != 0:
+        return [], [f"techniques corpus with {py}: failed ({(proc.stderr.strip().splitlines() or ['?'])[-1][:200]})"]
+    rows = []
+    for line in proc.stdout.splitlines():
+        path, label, cls, producer = (line.split("\t") + ["", "", ""])[:4]
+        if path and Path(path).is_file():
+            rows.append(Row(path, str(Path(path).relative_to(out)), f"techniques: {cls}", label, producer))
+    return rows, []
+
+
 def print_table(title: str, per_tool: dict[str, dict[str, Any]]) -> None:
     print(f"\n{title}")
     print(f"{'tool':<12}{'files':>6}{'malicious flagged':>19}{'high+ named':>13}{'benign FP':>11}"
@@ -275,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
         generated, notes = generated_rows(work / "generated", [sys.executable, *args.generator_python])
         result["notes"].extend(notes)
         corpora["generated"] = generated
+        techniques, notes = technique_rows(work / "techniques", [sys.executable, *args.generator_python])
+        result["notes"].extend(notes)
+        corpora["techniques"] = techniques
         every = [r for rows in corpora.values() for r in rows]
         files = [r.path for r in every]
         raw: dict[str, dict[str, Any]] = {}
@@ -293,6 +333,11 @@ def main(argv: list[str] | None = None) -> int:
                 groups[name if name != "public" else r.source].append(r)
             if name == "public" and rows:
                 groups["public (all sources)"] = rows
+            if name == "techniques" and rows:
+                groups = defaultdict(list)
+                for r in rows:
+                    groups[r.source].append(r)
+                groups["techniques (all classes)"] = rows
             if name == "generated" and rows:
                 groups = {"generated benign files": rows}
             for group, grows in groups.items():

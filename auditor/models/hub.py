@@ -52,6 +52,7 @@ from auditor.models.hubstate import Key, key_of, state_of
 from auditor.models.repoid import looks_like_repo_id
 from auditor.net import RETRY_STATUSES, host_of
 from auditor.options import AuditContext
+from auditor.scan.hfconfig import remote_code_refs
 
 SERVICE = "Hugging Face Hub"
 MAX_DEPTH = 4  # base-model hops followed from a reference
@@ -140,6 +141,7 @@ class _Resolver:
     def _follow_chain(self, ref: ModelRef, depth: int) -> list[tuple[ModelRef, int]]:
         links = [(b, "model", "base_model") for b in ref.base_models]
         links += [(d, "dataset", "datasets") for d in ref.datasets]
+        links += [(r, "model", "auto_map") for r in ref.code_repos]
         if links and depth + 1 > MAX_DEPTH:
             self.ctx.incomplete(ItemKind.MODEL_REFERENCE, f"base models of {ref.repo_id}",
                                 f"base-model chain deeper than {MAX_DEPTH}; not followed")
@@ -147,6 +149,8 @@ class _Resolver:
         children: list[tuple[ModelRef, int]] = []
         for repo_id, kind, relation in links:
             child = self._chain_ref(ref, repo_id, kind)
+            if relation == "auto_map":
+                child.trust_remote_code = True  # its code runs when the parent loads
             self.edges.append(Edge(ref.node_id, child.node_id, requirement=relation, origin="hub"))
             children.append((child, depth + 1))
         return children
@@ -186,6 +190,7 @@ class _Resolver:
         auto_map = config.get("auto_map") if isinstance(config, dict) else None
         if isinstance(auto_map, dict) and auto_map:
             self.state.auto_map[key] = sorted(str(k) for k in auto_map)
+        ref.code_repos = sorted({r.repo_id for r in remote_code_refs(config)} - {ref.repo_id})
 
     def _skip(self, ref: ModelRef, reason: str) -> None:
         with self.lock:
@@ -236,6 +241,7 @@ class _Resolver:
         auto_map = config.get("auto_map") if isinstance(config, dict) else None
         if isinstance(auto_map, dict) and auto_map:
             self.state.auto_map[key] = sorted(str(k) for k in auto_map)
+        ref.code_repos = sorted({r.repo_id for r in remote_code_refs(config)} - {ref.repo_id})
         self._link_cached(ref)
         if self.ctx.options.fetch_models:
             self._fetch(ref)

@@ -19,6 +19,7 @@ from auditor.domain import Severity
 from auditor.kinds import ScanRule
 from auditor.scan.allowlist import DANGEROUS, LOCAL, NESTED_LOADERS, UNKNOWN, classify, normalise
 from auditor.scan.pickle_reader import (
+    UNBOUNDED,
     UNRESOLVED,
     Blob,
     Call,
@@ -109,6 +110,7 @@ class PickleAnalysis:
         self._aggs: dict[tuple[str, str], _Agg] = {}
         self.overflow = 0
         self.overflow_severity = Severity.INFO
+        self.first: PickleResult | None = None  # the reading of the stream's first pickle
 
     def _add(self, rule: str, severity: Severity, key: str, message: str, evidence: dict[str, Any],
              offset: int) -> None:
@@ -364,18 +366,27 @@ def _starts_like_pickle(head: bytes) -> bool:
     return not (head[0] == 0x80 and (len(head) < 2 or head[1] > 5))
 
 
+def _resolvable(g: Global) -> bool:
+    return bool(g.module) and bool(g.name) and all(p.isidentifier() for p in g.module.split(".")) \
+        and all(p.isidentifier() for p in g.name.split("."))
+
+
 def _reads_as_pickle(res: PickleResult, *, sample_end: bool) -> bool:
     """Whether what the reader saw is a pickle: it reached STOP, or it imports/calls (a known-dangerous import is
     enough on its own: text that happens to spell ``builtins`` / ``eval`` on two lines is not a coincidence), or
     after a PROTO opcode it parsed cleanly until the sample ran out."""
     if res.complete:
         return True
-    imports = [ev for ev in res.events if ev.kind == "import"]
-    if any(classify(ev.target.module, ev.target.name).level == DANGEROUS for ev in imports
-           if isinstance(ev.target, Global)):
+    # Only imports an unpickler could resolve count as evidence: text such as a YAML line "chat_template:" read as
+    # GLOBAL spells a module no import can find, and nothing it "calls" could ever run.
+    imports = [ev.target for ev in res.events if ev.kind == "import" and isinstance(ev.target, Global)
+               and _resolvable(ev.target)]
+    if any(classify(g.module, g.name).level == DANGEROUS for g in imports):
         return True
-    if any(ev.kind in ("import", "call") for ev in res.events) and res.ops >= 3:
+    if imports and res.ops >= 3:
         return True
+    if not sample_end and res.ops >= 64 and str(res.error or "").startswith("analysis limit"):
+        return True  # parsed cleanly until a bound the caller set: a pickle whose rest is unverified
     return sample_end and res.protocol > 0 and res.ops >= 4 and bool(res.error) \
         and str(res.error).startswith("truncated")
 
@@ -397,19 +408,16 @@ def pickle_continues(head: bytes) -> bool:
     return not res.complete and bool(res.error) and str(res.error).startswith("truncated")
 
 
-SNIFF_OPS = 200_000
-
-
-def looks_like_pickle_stream(f: Any, limits: Any) -> bool:
-    """``looks_like_pickle`` over a whole (seekable) stream: long values are skipped, not read into memory."""
-    res = read_pickle(ByteSource(f), limits, op_budget=[SNIFF_OPS])
+def reads_as_pickle(res: PickleResult) -> bool:
+    """Whether a whole-stream reading (``PickleAnalysis.first``) shows a pickle: content sniffing without a
+    prefix-length horizon (a long first string or any number of harmless opcodes before the payload)."""
     return _reads_as_pickle(res, sample_end=False)
 
 
 def scan_pickle_stream(f: Any, state: ScanState, fmt: str = "pickle", *, base: int = 0) -> PickleAnalysis:
     """Scan every pickle in ``f`` (a binary stream positioned at the first one). Findings go to ``state``."""
     analysis = PickleAnalysis(state, fmt)
-    budget = [state.limits.max_pickle_ops]
+    budget = [state.limits.max_pickle_ops or UNBOUNDED]
     src = ByteSource(f, start=base)
     hook = _joblib_hook(analysis, budget, state)
     legacy = False
@@ -419,6 +427,8 @@ def scan_pickle_stream(f: Any, state: ScanState, fmt: str = "pickle", *, base: i
         trailing = index > 0 and not legacy
         res = read_pickle(src, state.limits, hook, budget,
                           sink=analysis.sink(index=index, only_dangerous=trailing))
+        if index == 0:
+            analysis.first = res
         if trailing and not res.complete and res.ops <= 1:
             state.add(ScanRule.PICKLE_TRAILING, Severity.INFO,
                       f"{src.offset - start if src.offset > start else 'some'} bytes of non-pickle data follow the "
@@ -438,6 +448,8 @@ def scan_pickle_stream(f: Any, state: ScanState, fmt: str = "pickle", *, base: i
                 state.add(ScanRule.PICKLE_LIMIT, Severity.MEDIUM,
                           f"the pickle could not be fully analysed ({res.error}); the rest is unverified",
                           {"format": fmt, "offset": res.error_offset, "pickle_index": index})
+                state.skip(f"pickle analysis stopped at offset {res.error_offset} ({res.error}); the rest of the "
+                           "stream was not checked")
             elif index == 0 or legacy:
                 state.add(ScanRule.PICKLE_MALFORMED, Severity.LOW,
                           f"pickle stream invalid or truncated at offset {res.error_offset} ({res.error}); "
@@ -454,6 +466,8 @@ def scan_pickle_stream(f: Any, state: ScanState, fmt: str = "pickle", *, base: i
         if index >= state.limits.max_pickles_per_stream:
             state.add(ScanRule.PICKLE_LIMIT, Severity.MEDIUM, f"more than {index} pickles in one stream; the rest "
                       "is unverified", {"format": fmt, "offset": src.offset})
+            state.skip(f"more than {index} pickles in one stream (limit max_pickles_per_stream); the rest from "
+                       f"offset {src.offset} was not checked")
             break
         try:
             if src.at_eof():

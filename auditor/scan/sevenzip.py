@@ -100,6 +100,8 @@ def scan_7z(f: BinaryIO, state: ScanState, size: int) -> None:
             if len(files) > lim.max_archive_members:
                 state.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"{len(files)} members (limit "
                           f"{lim.max_archive_members}); not decompressed", {"format": "7z", "members": len(files)})
+                state.gap(f"7z with {len(files)} members exceeds the limit max_archive_members="
+                          f"{lim.max_archive_members}: contents not checked")
                 return
             total = sum(int(i.uncompressed or 0) for i in files)
             if total > lim.max_archive_total or (total > (64 << 20) and total // max(size, 1)
@@ -107,6 +109,7 @@ def scan_7z(f: BinaryIO, state: ScanState, size: int) -> None:
                 state.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"declared uncompressed size {total} bytes for a "
                           f"{size}-byte archive exceeds the size/ratio limits; not decompressed",
                           {"format": "7z", "uncompressed": total})
+                state.gap("7z declared size exceeds the size/ratio limits: contents not checked")
                 return
             for info in files:
                 why = unsafe_member_name(info.filename)

@@ -69,6 +69,12 @@ class ScanState:
     def note_format(self, fmt: str) -> None:
         self.collector.formats.append(FormatNote(self.path, fmt))
 
+    def gap(self, reason: str) -> None:
+        """A part of this object was not checked (a limit, unreadable content): a skipped item, once per path, so
+        the report is incomplete and names why."""
+        if not any(s.file == self.path and s.reason == reason for s in self.collector.skipped):
+            self.skip(reason)
+
     def skip(self, reason: str) -> None:
         self.collector.skipped.append(Skipped(reason=reason, file=self.path, not_checked=["model file scan"],
                                               kind=ItemKind.MODEL_FILE))
