@@ -1,8 +1,9 @@
 """Real-repository corpus: run mlaudit on public ML repositories pinned by commit, judge every finding against
 hand-written labels, and cross-check each report for silent drops with an independent scanner.
 
-    python bench/realrepos.py --mirror DIR [--scratch DIR] [--only NAME,...] [--no-run] [--no-terminal]
-    python bench/realrepos.py --mirror DIR --label [--tsv]        # list unjudged findings with their cited line
+    python bench/realrepos.py --mirror DIR [--scratch DIR] [--only NAME,...] [--jobs N] [--no-terminal]
+    python bench/realrepos.py [--scratch DIR] --no-run                # re-judge and re-summarise the last run
+    python bench/realrepos.py [--scratch DIR] --label [--tsv] [--kind K] [--moved]   # unjudged findings + cited line
 
 ``bench/realrepos/manifest.tsv`` names each repository (GitHub owner/name), its commit, licence and the paths to
 audit (``.`` is the default path a user runs on the repo root). ``--mirror`` (or ``MLAUDIT_MIRROR``) is a folder
@@ -342,7 +343,7 @@ def source_line(root: Path, loc: str, context: int = 0) -> list[str]:
 
 
 def label_helper(runs: list[Run], labels: dict[Key, Label], roots: dict[str, Path], tsv: bool, context: int,
-                 moved: bool = False) -> int:
+                 moved: bool = False, kinds: frozenset[str] = frozenset()) -> int:
     """Print each unjudged finding (or, with ``moved``, each matched only by a label at another line) with the
     cited source line; ``tsv``: as label rows to fill in."""
     shown = 0
@@ -351,7 +352,7 @@ def label_helper(runs: list[Run], labels: dict[Key, Label], roots: dict[str, Pat
         if run.report is None:
             continue
         for j in judge(run.repo, run.report.get("findings") or [], labels):
-            wanted = j.how == "moved" if moved else j.verdict == "unjudged"
+            wanted = (j.how == "moved" if moved else j.verdict == "unjudged") and (not kinds or j.key[1] in kinds)
             if not wanted or j.key in done:
                 continue
             done.add(j.key)
@@ -371,7 +372,7 @@ def label_helper(runs: list[Run], labels: dict[Key, Label], roots: dict[str, Pat
 # ---------------------------------------------------------------- summary
 
 def summarize(entries: list[Entry], runs: list[Run], labels: dict[Key, Label], missing: dict[str, list[str]],
-              mlaudit_rev: str, wall: float, command: str) -> tuple[str, dict[str, Any]]:
+              mlaudit_rev: str, wall: float, command: str, when: str) -> tuple[str, dict[str, Any]]:
     by_kind: dict[str, Counter[str]] = defaultdict(Counter)
     repo_kind: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     fp_classes: Counter[tuple[str, str, str]] = Counter()
@@ -402,10 +403,12 @@ def summarize(entries: list[Entry], runs: list[Run], labels: dict[Key, Label], m
 
     md: list[str] = []
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    md.append(f"# Real-repository corpus ({now})\n")
-    md.append(f"mlaudit at `{mlaudit_rev}`, Python {platform.python_version()}, {os.cpu_count()} CPUs; "
-              f"wall time {wall:.0f} s. Command: `{command}`. Every figure below was measured in this run; "
-              "verdicts come from `bench/realrepos/labels.tsv` (hand judgement at the cited line).\n")
+    judged = "" if when == now else f", judged again {now}"
+    md.append(f"# Real-repository corpus (audited {when}{judged})\n")
+    md.append(f"mlaudit at `{mlaudit_rev}` (last commit touching auditor/data), Python {platform.python_version()}, "
+              f"{os.cpu_count()} CPUs; wall time of the audit run {wall:.0f} s (all audits, terminal runs and "
+              f"cross-checks). Command: `{command}`. Every figure below was measured in that run; verdicts come from "
+              "`bench/realrepos/labels.tsv` (hand judgement at the cited line).\n")
     md.append("## Corpus\n")
     md.append("| repo | commit | licence | category | targets | absent in snapshot |")
     md.append("|---|---|---|---|---|---|")
@@ -482,8 +485,15 @@ def summarize(entries: list[Entry], runs: list[Run], labels: dict[Key, Label], m
         md.append(f"| {klass} | {n} | {', '.join(repos)} |")
     silent_total = sum(n for k, n in classes.items() if not k.startswith("run refused"))
     refused_total = sum(n for k, n in classes.items() if k.startswith("run refused"))
-    md.append(f"\nSilent drops: **{silent_total}**; left unaudited by refused runs: {refused_total}. Each dropped "
-              "site and file is listed in `<scratch>/results/drops.tsv`.")
+    groups: Counter[str] = Counter()
+    for klass, n in classes.items():
+        if not klass.startswith("run refused"):
+            groups[klass.split(":", 1)[0]] += n
+    split = ", ".join(f"{g} {n}" for g, n in groups.most_common())
+    md.append(f"\nSilent drops: **{silent_total}** ({split}; hub = Hugging Face loaders, registry = open_clip/timm "
+              "pretrained tags, torch.hub, whisper, pickle = torch.load/joblib.load of run-time paths, file = "
+              f"requirement-like files); left unaudited by refused runs: {refused_total}. Each dropped site and file "
+              "is listed in `<scratch>/results/drops.tsv`.")
     if unjudged:
         md.append(f"\n**{len(unjudged)} unjudged finding(s)**: precision above is provisional. List them with "
                   "`--label`.")
@@ -512,8 +522,10 @@ def bench_rows(summary: dict[str, Any], runs: list[Run]) -> list[dict[str, Any]]
 
 def _mlaudit_rev() -> str:
     try:
-        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, check=True).stdout.strip()
+        # the last commit that changed what is measured (the auditor and its data), not a bench-only commit
+        rev = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h", "--", "auditor", "data",
+                              "templates", "pyproject.toml"], capture_output=True, text=True,
+                             check=True).stdout.strip()
         dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "auditor", "data"],
                                capture_output=True, text=True, check=True).stdout.strip()
         return rev + ("+dirty" if dirty else "")
@@ -546,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-terminal", action="store_true", help="skip the terminal run that counts output lines")
     ap.add_argument("--label", action="store_true", help="list unjudged findings with their cited source line")
     ap.add_argument("--tsv", action="store_true", help="with --label: print label rows to fill in")
+    ap.add_argument("--kind", default="", help="with --label: only these finding kinds (comma-separated)")
     ap.add_argument("--moved", action="store_true", help="with --label: list findings matched at another line")
     ap.add_argument("--context", type=int, default=1, help="with --label: source lines around the cited one")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "realrepos.md"), help="Markdown summary")
@@ -619,10 +632,20 @@ def main(argv: list[str] | None = None) -> int:
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         runs = [r for r in pool.map(one, jobs) if r is not None]
     if args.label:
-        return label_helper(runs, labels, roots, args.tsv, args.context, args.moved)
+        kinds = frozenset(k.strip() for k in args.kind.split(",") if k.strip())
+        return label_helper(runs, labels, roots, args.tsv, args.context, args.moved, kinds)
     wall = time.monotonic() - started
+    mlaudit_rev = _mlaudit_rev()
+    when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    if reuse and (results / "run.json").is_file():  # the figures of the run being re-judged, not of this re-summary
+        saved_run = json.loads((results / "run.json").read_text())
+        wall = float(saved_run.get("wall_seconds") or 0.0)
+        mlaudit_rev = str(saved_run.get("mlaudit") or mlaudit_rev)
+        when = str(saved_run.get("finished") or "?")
     if not reuse:
-        (results / "run.json").write_text(json.dumps({"mlaudit": _mlaudit_rev(), "runs": [
+        (results / "run.json").write_text(json.dumps({"mlaudit": mlaudit_rev, "wall_seconds": round(wall, 1),
+                                                      "finished": when,
+                                                      "runs": [
             {"repo": r.repo, "target": r.target, "exit": r.exit, "seconds": round(r.seconds, 2),
              "terminal_lines": r.terminal_lines, "stderr": r.stderr} for r in runs]}, indent=1))
     with (results / "drops.tsv").open("w", encoding="utf-8") as fh:
@@ -631,7 +654,7 @@ def main(argv: list[str] | None = None) -> int:
             for d in r.drops:
                 fh.write(f"{r.repo}\t{r.target}\t{d.file}\t{d.line or ''}\t{d.what}\t{d.klass}\n")
     command = "python bench/realrepos.py --mirror DIR" + (" --no-run" if args.no_run else "")
-    md, summary = summarize(entries, runs, labels, missing, _mlaudit_rev(), wall, command)
+    md, summary = summarize(entries, runs, labels, missing, mlaudit_rev, wall, command, when)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(md, encoding="utf-8")
     print(md)
