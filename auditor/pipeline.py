@@ -177,7 +177,8 @@ def _find_models(options: AuditOptions, declared: list[ModelRef], ctx: AuditCont
     ctx.progress("finding model references")
     scan = scan_project(root, options.exclude)
     ctx.report.remote_code_sites.extend(scan.sites)
-    ctx.report.ledger.extend(scan.excluded)  # paths the user excluded, listed
+    ctx.report.ledger.extend(scan.excluded)  # folders left out by default, paths the user excluded: listed
+    ctx.report.warnings.extend(n for n in scan.notes if n not in ctx.report.warnings)  # links out of the tree
     found, skipped = scan.refs, scan.skipped
     seen = {(r.repo_id, r.kind, r.revision) for r in refs}
     for ref in found:

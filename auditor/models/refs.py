@@ -29,7 +29,7 @@ from auditor.models.filerefs import FileRefs, read_config_json, read_manifest, r
 from auditor.models.pyflow import Analyzer
 from auditor.models.pyindex import PyFile, PyProject, module_name
 from auditor.models.pyrefs import extract_file, extract_python, may_reference
-from auditor.projectwalk import PathFilter, walk_project
+from auditor.projectwalk import PathFilter, TreeWalk, gap_items
 
 MAX_PY_BYTES = 2_000_000
 MAX_JSON_BYTES = 1_000_000
@@ -50,6 +50,10 @@ class ModelScan:
     sites: list[RemoteCodeSite] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     excluded: list[Excluded] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # links followed out of the tree
+
+
+WALK_CONSEQUENCE = "not searched for model references or model files"
 
 
 def find_model_refs(project_dir: Path, exclude: Iterable[str] = ()) -> tuple[list[ModelRef], list[Skipped]]:
@@ -62,9 +66,9 @@ def scan_project(project_dir: Path, exclude: Iterable[str] = ()) -> ModelScan:
     """References, remote-code sites, skipped and excluded items of one project tree."""
     scan = ModelScan()
     refs: list[ModelRef] = []
-    path_filter = PathFilter.of(exclude)
+    walk = TreeWalk(project_dir, PathFilter.of(exclude))
     python: list[tuple[PyFile, Path]] = []
-    for path, rel in _walk(project_dir, scan.skipped, path_filter):
+    for path, rel in _walk(project_dir, scan.skipped, walk):
         shown = str(project_dir / rel)
         name = path.name
         found: FileRefs | None = None
@@ -91,10 +95,12 @@ def scan_project(project_dir: Path, exclude: Iterable[str] = ()) -> ModelScan:
             scan.skipped.extend(found.skipped)
     refs.extend(_python(python, project_dir, scan))
     scan.refs = merge_refs(refs)
-    scan.excluded = [Excluded(reason=f"excluded by the pattern {pattern!r}: not searched for model references "
-                                     "or model files", file=str(project_dir / rel.rstrip("/")) + ("/" if
-                                     rel.endswith("/") else ""), kind=ItemKind.INPUT_FILE)
-                     for rel, pattern in path_filter.excluded]
+    for item in gap_items(walk.gaps, ItemKind.INPUT_FILE, WALK_CONSEQUENCE, ["model references", "model file scan"]):
+        if isinstance(item, Excluded):
+            scan.excluded.append(item)
+        elif isinstance(item, Skipped):
+            scan.skipped.append(item)
+    scan.notes = list(walk.notes)
     return scan
 
 
@@ -298,10 +304,10 @@ def _read(path: Path, shown: str, limit: int, skipped: list[Skipped]) -> str | N
 
 
 
-def _walk(root: Path, skipped: list[Skipped], path_filter: PathFilter) -> Iterator[tuple[Path, Path]]:
-    """(path, path relative to root) of candidate files, pruned and bounded."""
+def _walk(root: Path, skipped: list[Skipped], walk: TreeWalk) -> Iterator[tuple[Path, Path]]:
+    """(path, path relative to root) of candidate files, pruned and bounded (``walk`` keeps the gaps)."""
     seen = 0
-    for base, filenames in walk_project(root, path_filter):
+    for base, filenames in walk:
         rel_dir = base.relative_to(root)
         for name in filenames:
             if not (name.endswith((".py", ".ipynb")) or name in CONFIG_NAMES or name.lower() == "readme.md"
