@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import os
 import re
 import sys
 from pathlib import Path
@@ -41,6 +42,7 @@ from auditor.checks import disable_names, unknown_disable_names
 from auditor.domain import KNOWN_SEVERITIES, Severity, canonical_name
 from auditor.errors import ConfigError
 from auditor.policy import IgnoreRule, Policy
+from auditor.safeload import LoadError, loads_toml, read_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -63,10 +65,10 @@ def find_policy_file(project_dir: Path | None) -> tuple[Path, bool] | None:
     if project_dir is None:
         return None
     candidate = project_dir / POLICY_FILE
-    if candidate.is_file():
+    if os.path.lexists(candidate):  # a FIFO or folder of that name is the policy too: refused, not passed over
         return candidate, False
     pyproject = project_dir / "pyproject.toml"
-    if pyproject.is_file():
+    if os.path.lexists(pyproject):
         return pyproject, True
     return None
 
@@ -74,7 +76,7 @@ def find_policy_file(project_dir: Path | None) -> tuple[Path, bool] | None:
 def load_policy(project_dir: Path | None, explicit: Path | None = None) -> Policy:
     """The project's policy (an empty ``Policy`` when it has none). Raises ``ConfigError`` on a bad file."""
     if explicit is not None:
-        if not explicit.is_file():
+        if not os.path.lexists(explicit):
             raise ConfigError("policy file not found", file=str(explicit))
         found: tuple[Path, bool] | None = (explicit, explicit.name == "pyproject.toml")
     else:
@@ -84,7 +86,9 @@ def load_policy(project_dir: Path | None, explicit: Path | None = None) -> Polic
     path, is_pyproject = found
     text = _read(path)
     try:
-        data = tomllib.loads(text)
+        data = loads_toml(text)
+    except LoadError as exc:
+        raise ConfigError(exc.reason, file=str(path), line=exc.line) from None
     except tomllib.TOMLDecodeError as exc:
         line = _decode_error_line(str(exc))
         raise ConfigError(f"invalid TOML: {exc}", file=str(path), line=line) from exc
@@ -227,10 +231,11 @@ def _type(value: object) -> str:
 
 
 def _read(path: Path) -> str:
+    """The policy file's text, bounded (``auditor.safeload``): a FIFO or a huge file is an error, not a hang."""
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read policy file: {exc}", file=str(path)) from exc
+        return read_text(path)
+    except LoadError as exc:
+        raise ConfigError(f"cannot read policy file: {exc.reason}", file=str(path), line=exc.line) from None
 
 
 def _line_of(text: str, key: str) -> int | None:

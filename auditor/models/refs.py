@@ -30,6 +30,7 @@ from auditor.models.pyflow import Analyzer
 from auditor.models.pyindex import PyFile, PyProject, module_name
 from auditor.models.pyrefs import extract_file, extract_python, may_reference
 from auditor.projectwalk import PathFilter, TreeWalk, gap_items
+from auditor.safeload import loads_json
 
 MAX_PY_BYTES = 2_000_000
 MAX_JSON_BYTES = 1_000_000
@@ -227,7 +228,7 @@ def _notebook(path: Path, shown: str, project_dir: Path, scan: ModelScan) -> Fil
     if text is None:
         return None
     try:
-        data = json.loads(text)
+        data = loads_json(text)
         cells = data.get("cells") if isinstance(data, dict) else None
     except ValueError as exc:
         out.skipped.append(Skipped(reason=f"invalid notebook JSON ({exc}); model references not read", file=shown, kind=ItemKind.INPUT_FILE))

@@ -23,6 +23,7 @@ from auditor.digest import sha256_file
 from auditor.domain import Finding, Location, Severity
 from auditor.errors import IncompleteError, UsageError
 from auditor.kinds import FindingKind, Rule
+from auditor.safeload import loads_json, read_text
 
 SIGNATURE_NAME = "model.sig"
 SIGNATURE_RULE = Rule.MODEL_SIGNATURE_INVALID
@@ -117,7 +118,7 @@ def _first_line(exc: BaseException) -> str:
 def payload(signature: Path) -> dict[str, Any] | None:
     """The in-toto statement inside a model-signing bundle (DSSE envelope), or None when unreadable."""
     try:
-        bundle = json.loads(signature.read_text(encoding="utf-8"))
+        bundle = loads_json(read_text(signature))  # bounded: size and nesting (the bundle is the project's)
         encoded = bundle["dsseEnvelope"]["payload"]
         statement = json.loads(base64.b64decode(encoded))
     except (OSError, ValueError, KeyError, TypeError):
