@@ -19,6 +19,7 @@ from auditor.commands import COMMAND_MODULES
 from auditor.commands.common import (
     add_input_args,
     add_output_args,
+    check_output,
     emit,
     options_from_args,
     print_service_failures,
@@ -95,11 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             sub = _Parser(prog=f"mlaudit {module.NAME}", description=module.HELP)
             module.configure(sub)
             args = sub.parse_args(args_list[1:])
+            check_output(args)
             return int(module.run(args))
         if "-h" in args_list or "--help" in args_list:
             build_audit_parser(_commands()).parse_args(args_list)
         parser = build_audit_parser({})
         args = parser.parse_args(args_list)
+        check_output(args)
         return run_audit_command(args)
     except SystemExit as exc:  # --help / --version
         code = exc.code

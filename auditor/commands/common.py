@@ -202,8 +202,17 @@ def progress_display(args: argparse.Namespace) -> Iterator[ProgressFn]:
         yield update
 
 
+def check_output(args: argparse.Namespace) -> None:
+    """``-o`` naming a folder is a usage error before anything runs (exit 2), not a failure after a long audit."""
+    output = getattr(args, "output", None)
+    if isinstance(output, str) and output and os.path.isdir(output):
+        raise UsageError(f"-o {output}: is a folder; give a file name to write the report to")
+
+
 def emit(report: Report, args: argparse.Namespace) -> None:
-    """Render the report in the requested format to ``-o FILE`` (atomically) or stdout."""
+    """Render the report in the requested format to ``-o FILE`` or stdout. A regular file is replaced atomically;
+    a device, FIFO or ``/dev/stdout`` is written straight through; a link's target is written, the link kept
+    (``cache.atomic_write``)."""
     fmt = getattr(args, "format", "terminal")
     if getattr(args, "sbom_vex", False):
         report.sbom_vex = True
@@ -215,7 +224,7 @@ def emit(report: Report, args: argparse.Namespace) -> None:
         return
     text = get_renderer(fmt)(report)
     if output:
-        atomic_write(Path(output), text.encode("utf-8"))
+        atomic_write(Path(output), text.encode("utf-8"), output=True)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
