@@ -22,7 +22,9 @@ from auditor.ledger import ItemKind, Outcome
 from auditor.net import HttpClient, redact_url
 from auditor.options import AuditContext, AuditOptions, ProgressFn, RunCaches, no_progress
 from auditor.policy import Policy, apply_policy
+from auditor.redact import redact_report
 from auditor.sources.project import Profile, Project
+from auditor.textsafe import secret_scope
 
 KIND_ORDER = {FindingKind.MALICIOUS: 0, FindingKind.HASH_MISMATCH: 1, FindingKind.PROVENANCE_INVALID: 1,
               FindingKind.SIGNATURE_INVALID: 1}
@@ -30,6 +32,14 @@ KIND_ORDER = {FindingKind.MALICIOUS: 0, FindingKind.HASH_MISMATCH: 1, FindingKin
 
 def run_audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches: RunCaches | None = None,
               http: HttpClient | None = None) -> Report:
+    """``_audit`` in a scope of its own for the environment values its inputs expand (``textsafe.secret_scope``):
+    the report shows ``${VAR}``, never the value, and one run's values never rewrite another's report."""
+    with secret_scope():
+        return _audit(options, progress, caches=caches, http=http)
+
+
+def _audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches: RunCaches | None = None,
+           http: HttpClient | None = None) -> Report:
     """Audit the project described by ``options`` and return the finished, policy-applied report.
 
     A service that fails (the package index for one profile, the Hub, the OSV API) does not lose the report: the
@@ -109,7 +119,7 @@ def run_audit(options: AuditOptions, progress: ProgressFn = no_progress, *, cach
     report.fail_on = options.fail_on
     if options.require_complete or policy.require_complete:
         report.require_complete = True
-    return report
+    return redact_report(report)  # one pass: no output repeats a credential, a query value or an env secret
 
 
 def _load_project(options: AuditOptions) -> Project:

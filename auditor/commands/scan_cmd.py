@@ -15,6 +15,7 @@ from auditor.commands.common import SEVERITY_CHOICES, add_output_args, emit, pro
 from auditor.domain import Finding, Report, Severity
 from auditor.errors import UsageError
 from auditor.kinds import FindingKind, Rule
+from auditor.redact import redact_report
 from auditor.scan import ScanResult
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def report_from_result(paths: list[Path], result: ScanResult, seconds: float) ->
     report.bytes_scanned = result.bytes_scanned
     report.timings["check:modelscan"] = round(seconds, 3)
     report.ledger.settle()
-    return report
+    return redact_report(report)
 
 
 SAFE_FORMATS = {"safetensors": "safetensors (header validated; tensors are data, nothing runs on load)",
