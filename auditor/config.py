@@ -74,13 +74,47 @@ def find_policy_file(project_dir: Path | None) -> tuple[Path, bool] | None:
 
 
 def load_policy(project_dir: Path | None, explicit: Path | None = None) -> Policy:
-    """The project's policy (an empty ``Policy`` when it has none). Raises ``ConfigError`` on a bad file."""
+    """The policy of a run (an empty ``Policy`` when there is none). Raises ``ConfigError`` on a bad file.
+
+    ``explicit`` (``--config``) is the caller's own file and is authoritative: the audited project's policy files
+    are then not applied, and are named in ``not_applied`` so the report says so. Without it the project's own
+    file applies, marked ``audited-project``: it cannot switch the audit off without every output saying so."""
+    not_applied = _project_policies(project_dir)
     if explicit is not None:
         if not os.path.lexists(explicit):
             raise ConfigError("policy file not found", file=str(explicit))
         found: tuple[Path, bool] | None = (explicit, explicit.name == "pyproject.toml")
+        origin = "caller"
     else:
         found = find_policy_file(project_dir)
+        origin = "audited-project"
+    policy = _load_found(found)
+    if found is not None:
+        policy.origin = origin
+        chosen = os.path.realpath(found[0])
+        policy.not_applied = [p for p in not_applied if os.path.realpath(p) != chosen]
+    return policy
+
+
+def _project_policies(project_dir: Path | None) -> list[str]:
+    """The audited project's policy files that hold a policy: ``mlaudit.toml``, ``[tool.mlaudit]`` of its
+    ``pyproject.toml`` (named, not applied, when a caller's ``--config`` or the project's ``mlaudit.toml`` wins)."""
+    if project_dir is None:
+        return []
+    found: list[str] = []
+    if os.path.lexists(project_dir / POLICY_FILE):
+        found.append(str(project_dir / POLICY_FILE))
+    pyproject = project_dir / "pyproject.toml"
+    try:
+        text = read_text(pyproject)
+    except LoadError:
+        return found
+    if re.search(r"^\s*\[\s*tool\s*\.\s*mlaudit\b|^\s*mlaudit\s*=", text, re.M):
+        found.append(str(pyproject))
+    return found
+
+
+def _load_found(found: tuple[Path, bool] | None) -> Policy:
     if found is None:
         return Policy()
     path, is_pyproject = found
@@ -145,6 +179,7 @@ def parse_policy(data: dict[str, Any], *, path: Path, text: str = "", prefix: st
                 raise fail(f"checks.{name}", f"unknown check or finding kind (valid: {', '.join(disable_names())})")
             if not enabled:
                 policy.disabled_kinds.add(name)
+    policy.declared_disabled = set(policy.disabled_kinds)
     policy.exclude = _str_list(data, "exclude", fail)
 
     policy.typosquat_allowlist = {canonical_name(n) for n in _str_list(data, "typosquat-allowlist", fail)}

@@ -464,7 +464,7 @@ class PolicyNote:
                 what.append(f"sets fail-on {self.fail_on}")
             if self.unknown_severity:
                 what.append(f"sets unknown-severity {self.unknown_severity}")
-            parts.append(f"policy {self.file} ({where})" + (": " + "; ".join(what) if what else ""))
+            parts.append(f"{self.file} ({where})" + (": " + "; ".join(what) if what else ""))
         if self.disabled_by_caller:
             parts.append("--disable-check " + ", ".join(self.disabled_by_caller))
         if self.not_applied:

@@ -21,7 +21,7 @@ from auditor.kinds import FindingKind
 from auditor.ledger import ItemKind, Outcome
 from auditor.net import HttpClient, redact_url
 from auditor.options import AuditContext, AuditOptions, ProgressFn, RunCaches, no_progress
-from auditor.policy import Policy, apply_policy
+from auditor.policy import Policy, apply_policy, policy_note
 from auditor.redact import redact_report
 from auditor.sources.project import Profile, Project
 from auditor.textsafe import secret_scope
@@ -52,6 +52,8 @@ def _audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches:
     ctx = AuditContext(options=options, report=report, http=http or HttpClient(options.net), progress=progress,
                        caches=caches or RunCaches())
     policy = options.policy or Policy()
+    report.policy = policy_note(policy, options.disabled_checks)
+    _project_disables(report, policy)
 
     started = time.perf_counter()
     progress("reading inputs")
@@ -120,6 +122,19 @@ def _audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches:
     if options.require_complete or policy.require_complete:
         report.require_complete = True
     return redact_report(report)  # one pass: no output repeats a credential, a query value or an env secret
+
+
+def _project_disables(report: Report, policy: Policy) -> None:
+    """A check the audited project's own policy turns off is a gap, not a choice of the caller's: a skipped
+    ``check`` item per name (the report is incomplete; ``--require-complete`` fails), so a project cannot switch
+    off its own audit silently. A caller who accepts the project's policy passes it with ``--config``."""
+    if not policy.from_project:
+        return
+    for name in sorted(policy.declared_disabled):
+        report.ledger.record_skipped(
+            ItemKind.CHECK, name, f"the check or finding kind '{name}' is disabled by the audited project's own "
+            f"policy ({policy.source}); pass that file with --config to accept it as your own",
+            file=policy.source, not_checked=[name])
 
 
 def _load_project(options: AuditOptions) -> Project:

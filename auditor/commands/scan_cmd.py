@@ -114,10 +114,11 @@ def load_scan_policy(args: argparse.Namespace) -> Policy | None:
 
 def apply_gate(report: Report, args: argparse.Namespace, policy: Policy | None) -> None:
     """Policy ignores, ``--fail-on`` (else the policy's, else low) and ``--require-complete`` on a scan report."""
-    from auditor.policy import apply_policy
+    from auditor.policy import apply_policy, policy_note
 
     if policy is not None:
         apply_policy(report, policy)
+        report.policy = policy_note(policy)
     report.fail_on = Severity(args.fail_on) if args.fail_on else (
         policy.fail_on if policy is not None and policy.fail_on else Severity.LOW)
     if args.require_complete or (policy is not None and policy.require_complete):

@@ -79,6 +79,8 @@ def render(report: Report) -> str:
         data = "; ".join(f"{esc(d.name)}: {esc(d.source)}" + (f" ({esc(d.date)})" if d.date else "")
                          + (" **stale**" if d.stale else "") for d in report.data_sources)
         lines.append(f"Data: {data}.")
+    if report.policy is not None and report.policy.summary():
+        lines.append(f"> **Policy:** {esc(report.policy.summary(), 1500)}")
     for warning in report.warnings:
         lines.append(f"> warning: {esc(warning)}")
 

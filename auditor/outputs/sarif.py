@@ -76,10 +76,20 @@ def sarif_dict(report: Report) -> dict[str, Any]:
                                   for i in report.incomplete_reasons],
             "skipped": [s.to_json() for s in report.skipped],
             "data": {ds.name: ds.to_json() for ds in report.data_sources},
+            **({"policy": report.policy.to_json()} if report.policy is not None else {}),
         },
     }
+    invocation: dict[str, Any] = {"executionSuccessful": True}
     if report.generated_at:
-        run["invocations"] = [{"executionSuccessful": True, "endTimeUtc": report.generated_at}]
+        invocation["endTimeUtc"] = report.generated_at
+    summary = report.policy.summary() if report.policy is not None else ""
+    if summary:  # a code-scanning UI shows configuration notifications with the run
+        level = "warning" if report.policy is not None and report.policy.from_project and report.policy.weakens \
+            else "note"
+        invocation["toolConfigurationNotifications"] = [
+            {"descriptor": {"id": "mlaudit-policy"}, "level": level, "message": {"text": _limit(summary, 2000)}}]
+    if len(invocation) > 1:
+        run["invocations"] = [invocation]
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 

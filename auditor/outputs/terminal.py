@@ -47,6 +47,10 @@ def print_report(report: Report, console: Console) -> None:
     for ds in report.data_sources:
         when = f" ({_s(ds.date)})" if ds.date else ""
         console.print(f"data: {_s(ds.name)}: {_s(ds.source)}{when}" + (" [yellow]stale[/]" if ds.stale else ""))
+    policy = report.policy.summary() if report.policy is not None else ""
+    if policy:
+        loud = report.policy is not None and report.policy.from_project and report.policy.weakens
+        console.print(("[yellow]policy:[/] " if loud else "policy: ") + _s(policy, 800))
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {_s(warning, 500)}")
 
