@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import sys
 from pathlib import Path
@@ -108,6 +109,8 @@ def loads_toml(text: str, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
 def compose_yaml(text: str, max_depth: int = MAX_DEPTH) -> list[yaml.Node]:
     """The node graphs of every document (aliases are shared nodes, never copies), within the alias budget and
     the nesting bound. Malformed YAML raises ``yaml.YAMLError``."""
+    if _flow_depth(text) > max_depth:  # PyYAML's scanner is quadratic in flow nesting: refused before it runs
+        raise LoadError(f"YAML nested too deeply (more than {max_depth} levels): not read")
     loader = yaml.SafeLoader(text)
     try:
         nodes: list[yaml.Node] = []
@@ -171,6 +174,21 @@ def check_yaml_budget(root: yaml.Node, max_depth: int = MAX_DEPTH) -> None:
     if expanded[id(root)] > budget:
         raise LoadError(f"YAML aliases expand to {expanded[id(root)]:,} nodes from {len(expanded):,} written (an "
                         f"alias bomb; the budget is {budget:,}): not read")
+
+
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of ``[``/``{`` in the text (quotes not honoured: an over-estimate, never an under-one)."""
+    depth = deepest = 0
+    for match in _BRACKETS.finditer(text):
+        if match.group(0) in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif depth:
+            depth -= 1
+    return deepest
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:

@@ -189,12 +189,12 @@ def shared_tmp() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.mark.parametrize("locked", ["store/locked", "store/deep/er/vault", "store/.hidden-locked"])
-def test_an_unreadable_folder_or_file_is_a_skipped_item(shared_tmp: Path, locked: str) -> None:
+def test_unreadable_folders_and_files_are_skipped_items(shared_tmp: Path) -> None:
     store = shared_tmp / "store"
-    folder = shared_tmp / locked
-    folder.mkdir(parents=True)
-    (folder / "evil.pkl").write_bytes(PAYLOAD)
+    folders = [shared_tmp / rel for rel in ("store/locked", "store/deep/er/vault", "store/.hidden-locked")]
+    for folder in folders:
+        folder.mkdir(parents=True)
+        (folder / "evil.pkl").write_bytes(PAYLOAD)
     (store / "ok.safetensors").write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00{}")
     secret = store / "secret.pkl"
     secret.write_bytes(PAYLOAD)
@@ -206,7 +206,8 @@ def test_an_unreadable_folder_or_file_is_a_skipped_item(shared_tmp: Path, locked
     cache.mkdir()
     for p in [shared_tmp, *shared_tmp.rglob("*")]:
         p.chmod(0o777 if p.is_dir() else 0o644)
-    folder.chmod(0)
+    for folder in folders:
+        folder.chmod(0)
     secret.chmod(0)
     nolist.chmod(0o444)
     env = {**os.environ, "MLAUDIT_CACHE_DIR": str(cache), "HOME": str(shared_tmp), "PYTHONPATH": str(ROOT)}
@@ -215,7 +216,8 @@ def test_an_unreadable_folder_or_file_is_a_skipped_item(shared_tmp: Path, locked
         assert proc.returncode == 3 and proc.stdout.startswith("{"), (argv, proc.stdout[-500:], proc.stderr)
         report = json.loads(proc.stdout)
         skipped = listed(report, "skipped")
-        assert "Permission denied" in skipped.get(f"{folder}/", ""), skipped
+        for folder in folders:
+            assert "Permission denied" in skipped.get(f"{folder}/", ""), skipped
         assert str(secret) in skipped, skipped
         assert any(k.startswith(str(nolist)) for k in skipped), skipped
         assert report["complete"] is False
