@@ -111,7 +111,7 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
     paths: list[str] = list(getattr(args, "paths", []) or [])
     for p in paths:
         if not Path(p).exists():
-            raise UsageError(f"no such file or directory: {p}")
+            raise UsageError(missing_path(p))
     project_dir: str | None = None
     if args.env is None:
         project_dir = _code_root(paths)
@@ -142,6 +142,14 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         profiles=list(getattr(args, "profile", []) or []),
         exclude=[*policy.exclude, *getattr(args, "exclude", [])],
     )
+
+
+def missing_path(path: object) -> str:
+    """The message for a path that does not exist; spaces at either end are shown (paths are taken verbatim)."""
+    text = str(path)
+    if text != text.strip():
+        return f"no such file or directory: {text!r} (the path begins or ends with white space)"
+    return f"no such file or directory: {text}"
 
 
 def _code_root(paths: list[str]) -> str:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from auditor.commands.common import SEVERITY_CHOICES, add_output_args, emit, progress_display
+from auditor.commands.common import SEVERITY_CHOICES, add_output_args, emit, missing_path, progress_display
 from auditor.domain import Finding, Report, Severity
 from auditor.errors import UsageError
 from auditor.kinds import FindingKind, Rule
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths]
     for p in paths:
         if not p.exists():
-            raise UsageError(f"no such file or directory: {p}")
+            raise UsageError(missing_path(p))
     policy = load_scan_policy(args)
     with progress_display(args) as progress:
         progress(f"scanning {len(paths)} path(s)")

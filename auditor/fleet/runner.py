@@ -261,8 +261,9 @@ def _plan_store(cfg: FleetConfig, unit: Unit, memo: DigestMemo, common: str, cwd
 def _missing_store(store: ResultStore, unit: Unit, common: str, cwd: str) -> dict[str, Any]:
     """``mlaudit scan`` of a path that does not exist is a usage error (exit 2); so is this store's."""
     from auditor.cli import error_exit
+    from auditor.commands.common import missing_path
 
-    code, message = error_exit(UsageError(f"no such file or directory: {unit.path}"))
+    code, message = error_exit(UsageError(missing_path(unit.path)))
     rec: dict[str, Any] = {"uid": unit.uid, "kind": unit.kind.value, "path": unit.path, "key": digest_of(["missing", unit.path, cwd,
                                                                                         common]),
            "exit_code": code, "complete": False, "error": message, "facts": {}, "run": None}
