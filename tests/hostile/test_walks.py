@@ -221,3 +221,17 @@ def test_unreadable_folders_and_files_are_skipped_items(shared_tmp: Path) -> Non
         assert str(secret) in skipped, skipped
         assert any(k.startswith(str(nolist)) for k in skipped), skipped
         assert report["complete"] is False
+
+
+def test_a_fleet_store_scan_keeps_the_walk_s_gaps(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    payload = _place(store, ".git")
+    os.mkfifo(store / "weights.pkl")
+    out = tmp_path / "out"
+    code = main(["fleet", "--scan", str(store), "-o", str(out), "--workers", "1", "-q"])
+    index = json.loads((out / "index.json").read_text())
+    [unit] = index["units"]
+    report = json.loads((out / unit["report"]).read_text())
+    assert str(payload) in flagged(report)
+    assert "not a regular file" in listed(report, "skipped")[str(store / "weights.pkl")]
+    assert code == 1 and report["complete"] is False
