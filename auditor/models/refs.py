@@ -16,7 +16,6 @@ from __future__ import annotations
 import ast
 import gc
 import json
-import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from auditor.models.pyflow import Analyzer
 from auditor.models.pyindex import PyFile, PyProject, module_name
 from auditor.models.pyrefs import extract_file, extract_python, may_reference
 from auditor.projectwalk import PathFilter, TreeWalk, gap_items
-from auditor.safeload import loads_json
+from auditor.safeload import LoadError, loads_json, read_bytes
 
 MAX_PY_BYTES = 2_000_000
 MAX_JSON_BYTES = 1_000_000
@@ -282,19 +281,18 @@ def _shift(line: int | None, first_line: int | None, per_line: bool) -> int | No
 
 
 def _read(path: Path, shown: str, limit: int, skipped: list[Skipped]) -> str | None:
+    """The file's text, read with ``safeload.read_bytes`` (a pipe would block the run, a device never ends, a
+    file may grow while it is read: refused or bounded, and said)."""
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):  # a pipe would block the run; a device never ends: said, not read
-            skipped.append(Skipped(reason="not a regular file (a pipe, socket or device); model references in it "
-                                          "not read", file=shown, kind=ItemKind.INPUT_FILE))
-            return None
-        if info.st_size > limit:
-            skipped.append(Skipped(reason=f"file larger than {limit} bytes; model references in it not read",
-                                   file=shown, kind=ItemKind.INPUT_FILE))
-            return None
-        data = path.read_bytes()
-    except OSError as exc:
-        skipped.append(Skipped(reason=f"cannot read file: {exc.strerror or exc}", file=shown, kind=ItemKind.INPUT_FILE))
+        data = read_bytes(path, limit)
+    except LoadError as exc:
+        reason = exc.reason
+        if reason.startswith("not a regular file"):
+            reason = "not a regular file (a pipe, socket or device)"
+        elif reason.startswith("larger than"):
+            reason = f"file larger than {limit} bytes"
+        skipped.append(Skipped(reason=f"{reason}; model references in it not read", file=shown,
+                               kind=ItemKind.INPUT_FILE))
         return None
     try:
         return data.decode("utf-8-sig")

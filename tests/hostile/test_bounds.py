@@ -187,3 +187,13 @@ def test_read_bytes_is_bounded_even_for_devices() -> None:
 
     with pytest.raises(LoadError, match="not a regular file"):
         read_bytes("/dev/zero")
+
+
+@pytest.mark.parametrize("depth", [300, 100_000])
+def test_input_toml_and_json_have_the_same_nesting_bound(depth: int) -> None:
+    from auditor.errors import InputError
+    from auditor.sources.tomlfile import parse_toml
+
+    with pytest.raises(InputError, match="nested too deeply") as err:
+        parse_toml("a = " + "[" * depth + "]" * depth + "\n", "poetry.lock")
+    assert err.value.file == "poetry.lock"
