@@ -120,10 +120,15 @@ class TreeWalk:
     prune_defaults: bool = True
     gaps: list[Gap] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    _own_cache: tuple[int, int] | None = field(default=None, init=False, repr=False)
 
     def __iter__(self) -> Iterator[tuple[Path, list[str]]]:
         root = Path(self.root)
-        own_cache = os.path.realpath(cache_root())
+        try:
+            mine = os.stat(cache_root())
+            self._own_cache = (mine.st_dev, mine.st_ino)
+        except (OSError, ValueError):
+            self._own_cache = None
         try:
             real_root = os.path.realpath(root)
             top = os.stat(root)
@@ -157,16 +162,24 @@ class TreeWalk:
             prefix = "" if rel == "." else rel + "/"
             files: list[str] = []
             dirs: list[tuple[Path, str]] = []
+            filtering = self.exclude is not None and bool(self.exclude.patterns)
             for entry in entries:
-                path = base / entry.name
-                child = prefix + entry.name
+                name = entry.name
+                try:  # the common case from the directory entry's type alone: no stat, no Path
+                    if not filtering and entry.is_file(follow_symlinks=False):
+                        files.append(name)
+                        continue
+                except OSError:
+                    pass
+                path = base / name
+                child = prefix + name
                 kind = self._classify(entry, path, child)
                 if kind is None:
                     continue
                 if kind == "file":
                     if not self._user_excluded(path, child, False):
-                        files.append(entry.name)
-                elif not self._pruned(entry, path, child, own_cache):
+                        files.append(name)
+                elif not self._pruned(entry, path, child):
                     if entry.is_symlink():
                         links.append((path, child))
                     elif self._enter(path, child, visited):
@@ -182,6 +195,9 @@ class TreeWalk:
             self._skip(path, rel, True, f"cannot look at the folder: {_why(exc)}")
             return False
         ident = (st.st_dev, st.st_ino)
+        if ident == self._own_cache:
+            self._exclude(path, rel, True, "mlaudit's own cache: not part of the project")
+            return False
         first = visited.get(ident)
         if first is not None:
             self._exclude(path, rel, True, f"the same folder as {'the root' if first == '.' else first} (a link "
@@ -223,7 +239,7 @@ class TreeWalk:
             self._skip(path, rel, False, f"not a regular file ({what}): never read, it could block or never end")
         return None
 
-    def _pruned(self, entry: os.DirEntry[str], path: Path, rel: str, own_cache: str) -> bool:
+    def _pruned(self, entry: os.DirEntry[str], path: Path, rel: str) -> bool:
         name = entry.name
         if self._user_excluded(path, rel, True):
             return True
@@ -231,13 +247,6 @@ class TreeWalk:
             what = DEFAULT_EXCLUDED.get(name, "package build metadata")
             self._exclude(path, rel, True, f"{what}: left out of a project audit by default; scan it with "
                                            "`mlaudit scan` to look inside")
-            return True
-        try:
-            mine = os.path.realpath(path) == own_cache
-        except (OSError, ValueError):
-            mine = False
-        if mine:
-            self._exclude(path, rel, True, "mlaudit's own cache: not part of the project")
             return True
         return False
 
