@@ -49,7 +49,7 @@ DEFAULT_EXCLUDED: dict[str, str] = {
     ".idea": "editor settings", ".vscode": "editor settings",
 }
 SKIP_DIRS = frozenset(DEFAULT_EXCLUDED)
-_SPECIAL = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+_SPECIAL = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
             stat.S_IFBLK: "a block device"}
 
 
@@ -155,9 +155,9 @@ class TreeWalk:
                 self._skip(base, rel, True, f"cannot list the folder: {_why(exc)}; nothing in it was looked at")
                 continue
             if rel != "." and self.prune_defaults and is_venv(e.name for e in entries):
-                self._exclude(base, rel, True, "an installed environment (pyvenv.cfg or conda-meta): left out of a "
-                                               "project audit by default; audit it with --env or scan it with "
-                                               "`mlaudit scan`")
+                self._exclude(base, rel, True, "an installed environment (pyvenv.cfg or conda-meta), left out of a "
+                                               "project audit by default (audit it with --env; `mlaudit scan` looks "
+                                               "inside)")
                 continue
             prefix = "" if rel == "." else rel + "/"
             files: list[str] = []
@@ -236,7 +236,7 @@ class TreeWalk:
         if link:
             what = f"a link to {what.removeprefix('a ').removeprefix('an ')} (-> {_target(path)})"
         if not self._user_excluded(path, rel, False):
-            self._skip(path, rel, False, f"not a regular file ({what}): never read, it could block or never end")
+            self._skip(path, rel, False, f"not a regular file ({what}): never read (it could block or never end)")
         return None
 
     def _pruned(self, entry: os.DirEntry[str], path: Path, rel: str) -> bool:
@@ -245,8 +245,8 @@ class TreeWalk:
             return True
         if self.prune_defaults and (name in DEFAULT_EXCLUDED or name.endswith(".egg-info")):
             what = DEFAULT_EXCLUDED.get(name, "package build metadata")
-            self._exclude(path, rel, True, f"{what}: left out of a project audit by default; scan it with "
-                                           "`mlaudit scan` to look inside")
+            self._exclude(path, rel, True, f"{what}, left out of a project audit by default (`mlaudit scan` "
+                                           "looks inside)")
             return True
         return False
 

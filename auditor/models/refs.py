@@ -53,7 +53,7 @@ class ModelScan:
     notes: list[str] = field(default_factory=list)  # links followed out of the tree
 
 
-WALK_CONSEQUENCE = "not searched for model references or model files"
+WALK_CONSEQUENCE = "not searched for model files or references"
 
 
 def find_model_refs(project_dir: Path, exclude: Iterable[str] = ()) -> tuple[list[ModelRef], list[Skipped]]:

@@ -85,8 +85,9 @@ def print_report(report: Report, console: Console) -> None:
     if report.excluded:
         console.print(f"[dim]excluded ({len(report.excluded)}):[/]")
         for item in report.excluded[:MAX_EXCLUDED_SHOWN]:
-            console.print(f"[dim]  {_s(item.where or item.kind.value)} {_s(item.requirement or item.subject)}: "
-                          f"{_s(item.reason or '', 200)}[/]")
+            what = item.requirement or item.subject
+            shown = f" {_s(what)}" if what != item.file else ""  # a folder or file: its path once
+            console.print(f"[dim]  {_s(item.where or item.kind.value)}{shown}: {_s(item.reason or '', 200)}[/]")
         if len(report.excluded) > MAX_EXCLUDED_SHOWN:
             console.print(f"[dim]  ... {len(report.excluded) - MAX_EXCLUDED_SHOWN} more (all listed in JSON/HTML)[/]")
 
