@@ -20,7 +20,7 @@ from auditor.graph import attach_paths, build_graph
 from auditor.kinds import FindingKind
 from auditor.ledger import ItemKind, Outcome
 from auditor.net import HttpClient, redact_url
-from auditor.options import AuditContext, AuditOptions, ProgressFn, RunCaches, no_progress
+from auditor.options import AuditContext, AuditOptions, ProgressFn, RunCaches, no_progress, project_filter
 from auditor.policy import Policy, apply_policy, policy_note
 from auditor.redact import redact_report
 from auditor.sources.project import Profile, Project
@@ -200,7 +200,7 @@ def _find_models(options: AuditOptions, declared: list[ModelRef], ctx: AuditCont
     from auditor.models.refs import scan_project
 
     ctx.progress("finding model references")
-    scan = scan_project(root, options.exclude)
+    scan = scan_project(root, path_filter=project_filter(options))
     ctx.report.remote_code_sites.extend(scan.sites)
     ctx.report.ledger.extend(scan.excluded)  # folders left out by default, paths the user excluded: listed
     ctx.report.warnings.extend(n for n in scan.notes if n not in ctx.report.warnings)  # links out of the tree

@@ -60,14 +60,19 @@ class PathFilter:
 
     patterns: tuple[str, ...] = ()
     excluded: list[tuple[str, str]] = field(default_factory=list)
+    # Patterns from the audited project's own policy: what they leave out is a gap (skipped), not a choice of the
+    # caller's (excluded); ``source`` names that policy file.
+    unaccepted: frozenset[str] = frozenset()
+    source: str | None = None
 
     def __post_init__(self) -> None:
         self._spec = pathspec.GitIgnoreSpec.from_lines(self.patterns)
         self._each = [(p, pathspec.GitIgnoreSpec.from_lines([p])) for p in self.patterns]
 
     @classmethod
-    def of(cls, patterns: Iterable[str]) -> PathFilter:
-        return cls(tuple(p.strip() for p in patterns if p and p.strip()))
+    def of(cls, patterns: Iterable[str], unaccepted: Iterable[str] = (), source: str | None = None) -> PathFilter:
+        return cls(tuple(p.strip() for p in patterns if p and p.strip()),
+                   unaccepted=frozenset(p.strip() for p in unaccepted if p and p.strip()), source=source)
 
     def pattern_for(self, rel: str, is_dir: bool) -> str | None:
         """The pattern that excludes ``rel`` (posix, relative to the root), or None."""
@@ -257,7 +262,11 @@ class TreeWalk:
         if pattern is None:
             return False
         self.exclude.excluded.append((rel + "/" if is_dir else rel, pattern))
-        self._exclude(path, rel, is_dir, f"excluded by the pattern {pattern!r}")
+        if pattern in self.exclude.unaccepted:
+            self._skip(path, rel, is_dir, f"excluded by the pattern {pattern!r} of the audited project's own policy "
+                                          f"({self.exclude.source}); pass that file with --config to accept it")
+        else:
+            self._exclude(path, rel, is_dir, f"excluded by the pattern {pattern!r}")
         return True
 
     def _skip(self, path: Path, rel: str, is_dir: bool, reason: str) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 
 from auditor.domain import Finding, ModelRef
 from auditor.ledger import Item, ItemKind, Outcome
-from auditor.options import AuditContext
-from auditor.projectwalk import PathFilter, TreeWalk, gap_items
+from auditor.options import AuditContext, project_filter
+from auditor.projectwalk import TreeWalk, gap_items
 from auditor.scan import iter_model_files, scan_paths
 from auditor.scan.roles import MODEL_EXTENSIONS
 
@@ -37,7 +37,7 @@ class ModelScanCheck:
         if project is not None and os.path.isdir(project):
             ctx.progress("scanning model files in the project")
             files: list[Path] = []
-            walk = TreeWalk(project, PathFilter.of(ctx.options.exclude))
+            walk = TreeWalk(project, project_filter(ctx.options))
             for p in iter_model_files(project, extensions=CANDIDATE_EXTENSIONS, walk=walk):
                 if _size(p) > MAX_PROJECT_FILE:
                     ctx.skip(f"model file larger than {MAX_PROJECT_FILE} bytes not scanned", file=str(p), kind=ItemKind.MODEL_FILE,

@@ -62,11 +62,12 @@ def find_model_refs(project_dir: Path, exclude: Iterable[str] = ()) -> tuple[lis
     return scan.refs, scan.skipped
 
 
-def scan_project(project_dir: Path, exclude: Iterable[str] = ()) -> ModelScan:
-    """References, remote-code sites, skipped and excluded items of one project tree."""
+def scan_project(project_dir: Path, exclude: Iterable[str] = (), path_filter: PathFilter | None = None) -> ModelScan:
+    """References, remote-code sites, skipped and excluded items of one project tree (``path_filter``, when
+    given, instead of ``exclude``)."""
     scan = ModelScan()
     refs: list[ModelRef] = []
-    walk = TreeWalk(project_dir, PathFilter.of(exclude))
+    walk = TreeWalk(project_dir, path_filter if path_filter is not None else PathFilter.of(exclude))
     python: list[tuple[PyFile, Path]] = []
     for path, rel in _walk(project_dir, scan.skipped, walk):
         shown = str(project_dir / rel)

@@ -82,8 +82,11 @@ def test_the_project_s_own_policy_is_named_in_every_output(tmp_path: Path, name:
     assert sorted(policy["disables"]) == gaps
     skipped_checks = sorted(s["subject"] for s in report["skipped"] if s["kind"] == "check")
     assert skipped_checks == gaps
-    assert report["complete"] is (not gaps)
-    if gaps:
+    hidden = [s for s in report["skipped"] if "audited project's own policy" in (s["reason"] or "")
+              and s["kind"] != "check"]  # paths its own exclude patterns leave out: gaps too
+    assert bool(hidden) is ("exclude" in text)
+    assert report["complete"] is (not gaps and not hidden)
+    if gaps or hidden:
         code, _ = audit_json(str(root), "--require-complete")
         assert code == 3
 
@@ -120,6 +123,13 @@ def test_a_project_pyproject_beside_its_mlaudit_toml_is_named_as_not_applied(tmp
     _, report = audit_json(str(root))
     assert report["policy"]["file"] == str(root / "mlaudit.toml")
     assert report["policy"]["not_applied"] == [str(root / "pyproject.toml")]
+
+
+def test_a_caller_s_own_exclude_stays_an_exclusion(tmp_path: Path) -> None:
+    root = victim(tmp_path, "mlaudit.toml", 'exclude = ["weights/**"]\n')
+    _, report = audit_json(str(root), "--exclude", "weights/**")
+    assert report["complete"] is True
+    assert any(e["file"].startswith(str(root / "weights")) for e in report["excluded"])
 
 
 def test_a_scan_names_its_config(tmp_path: Path) -> None:
