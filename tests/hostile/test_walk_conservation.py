@@ -248,6 +248,7 @@ def test_every_placed_file_is_scanned_skipped_or_excluded_fuzz(
     conserve(spec)
 
 
+@pytest.mark.slow
 def test_conservation_as_an_ordinary_user(tmp_path: Path) -> None:
     """The property again where ``chmod 000`` means something: as ``nobody`` when the suite runs as root."""
     if os.geteuid() != 0:
