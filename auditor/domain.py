@@ -430,6 +430,73 @@ class Excluded(Item):
 
 
 @dataclass
+class PolicyNote:
+    """Where the run's policy came from and what in it switches checks off or accepts findings.
+
+    Why every output shows it: a policy file inside the audited tree (``mlaudit.toml``, ``[tool.mlaudit]`` in the
+    audited ``pyproject.toml``) is written by whoever wrote the project; a project must not be able to switch off
+    its own audit without the report saying so. ``origin`` is ``audited-project`` for such a file and ``caller``
+    for ``--config``; a caller's file is authoritative, and the project file it displaced is named in
+    ``not_applied``."""
+
+    file: str | None = None
+    origin: str | None = None  # "audited-project" | "caller" | None (no policy file)
+    disables: list[str] = field(default_factory=list)  # checks or finding kinds the file turns off
+    ignores: list[dict[str, str | None]] = field(default_factory=list)  # {id, package, reason, expires}
+    excludes: list[str] = field(default_factory=list)  # path patterns left out of the model walks
+    allowlists: dict[str, list[str]] = field(default_factory=dict)  # typosquat / hf-org names never flagged
+    fail_on: str | None = None  # the gate level the file sets
+    unknown_severity: str | None = None
+    disabled_by_caller: list[str] = field(default_factory=list)  # --disable-check
+    not_applied: list[str] = field(default_factory=list)  # project policy files that --config displaced
+
+    @property
+    def from_project(self) -> bool:
+        return self.origin == "audited-project"
+
+    @property
+    def weakens(self) -> bool:
+        """Whether the file turns anything off, accepts findings or lowers the gate."""
+        return bool(self.disables or self.ignores or self.excludes or any(self.allowlists.values())
+                    or self.fail_on or self.unknown_severity)
+
+    def summary(self) -> str:
+        """One line for people: which file, from where, and what it turns off (empty when there is nothing to say)."""
+        parts: list[str] = []
+        if self.file:
+            where = "from the audited project" if self.from_project else "given with --config"
+            what: list[str] = []
+            if self.disables:
+                what.append("disables " + ", ".join(self.disables))
+            if self.ignores:
+                what.append(f"ignores {len(self.ignores)} finding id(s) ("
+                            + ", ".join(str(i["id"]) for i in self.ignores[:5])
+                            + (", ..." if len(self.ignores) > 5 else "") + ")")
+            if self.excludes:
+                what.append("excludes paths " + ", ".join(self.excludes[:5]) + (", ..." if len(self.excludes) > 5 else ""))
+            for name, values in self.allowlists.items():
+                if values:
+                    what.append(f"allowlists {len(values)} {name} name(s)")
+            if self.fail_on:
+                what.append(f"sets fail-on {self.fail_on}")
+            if self.unknown_severity:
+                what.append(f"sets unknown-severity {self.unknown_severity}")
+            parts.append(f"{self.file} ({where})" + (": " + "; ".join(what) if what else ""))
+        if self.disabled_by_caller:
+            parts.append("--disable-check " + ", ".join(self.disabled_by_caller))
+        if self.not_applied:
+            parts.append("not applied (--config given): " + ", ".join(self.not_applied))
+        return "; ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "origin": self.origin, "disables": list(self.disables),
+                "ignores": [dict(i) for i in self.ignores], "excludes": list(self.excludes),
+                "allowlists": {k: list(v) for k, v in self.allowlists.items()}, "fail_on": self.fail_on,
+                "unknown_severity": self.unknown_severity, "disabled_by_caller": list(self.disabled_by_caller),
+                "not_applied": list(self.not_applied)}
+
+
+@dataclass
 class DataSource:
     """Provenance of a dataset the audit relied on (advisory DB, popularity list)."""
 
@@ -515,6 +582,7 @@ class Report:
     # remediation stage: one upgrade per package version with findings an upgrade can clear
     remediation: list[Remediation] = field(default_factory=list)
     baseline: str | None = None  # --baseline: the report file findings were compared with (``Finding.new``)
+    policy: PolicyNote | None = None  # CLI/pipeline: the policy file and what it turns off (shown by every output)
 
     @property
     def complete(self) -> bool:

@@ -14,6 +14,7 @@ from auditor.baseline import Baseline
 from auditor.domain import Report, Severity, Skipped
 from auditor.ledger import ItemKind
 from auditor.net import HttpClient, NetConfig
+from auditor.projectwalk import PathFilter
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -100,3 +101,16 @@ class AuditContext:
             if item.kind is kind and item.subject == subject and item.reason == reason:
                 return
         self.report.ledger.record_skipped(kind, subject, reason)
+
+
+def project_filter(options: AuditOptions) -> PathFilter:
+    """The path filter of a project audit: ``options.exclude``, with the patterns only the audited project's own
+    policy wrote marked unaccepted (what they leave out is a gap: a project cannot hide its own files)."""
+    policy = options.policy
+    if policy is None or not policy.from_project or not policy.exclude:
+        return PathFilter.of(options.exclude)
+    caller = list(options.exclude)
+    for pattern in policy.exclude:
+        if pattern in caller:
+            caller.remove(pattern)
+    return PathFilter.of(options.exclude, unaccepted=set(policy.exclude) - set(caller), source=policy.source)

@@ -22,9 +22,11 @@ from auditor.graph import attach_paths, build_graph
 from auditor.kinds import FindingKind
 from auditor.ledger import ItemKind
 from auditor.net import HttpClient, redact_url
-from auditor.options import AuditContext, AuditOptions, ProgressFn, RunCaches, no_progress
-from auditor.policy import Policy, apply_policy
+from auditor.options import AuditContext, AuditOptions, ProgressFn, RunCaches, no_progress, project_filter
+from auditor.policy import Policy, apply_policy, policy_note
+from auditor.redact import redact_report
 from auditor.sources.project import Profile, Project
+from auditor.textsafe import secret_scope
 
 KIND_ORDER = {FindingKind.MALICIOUS: 0, FindingKind.HASH_MISMATCH: 1, FindingKind.PROVENANCE_INVALID: 1,
               FindingKind.SIGNATURE_INVALID: 1}
@@ -32,6 +34,14 @@ KIND_ORDER = {FindingKind.MALICIOUS: 0, FindingKind.HASH_MISMATCH: 1, FindingKin
 
 def run_audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches: RunCaches | None = None,
               http: HttpClient | None = None) -> Report:
+    """``_audit`` in a scope of its own for the environment values its inputs expand (``textsafe.secret_scope``):
+    the report shows ``${VAR}``, never the value, and one run's values never rewrite another's report."""
+    with secret_scope():
+        return _audit(options, progress, caches=caches, http=http)
+
+
+def _audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches: RunCaches | None = None,
+           http: HttpClient | None = None) -> Report:
     """Audit the project described by ``options`` and return the finished, policy-applied report.
 
     A service that fails (the package index for one profile, the Hub, the OSV API) does not lose the report: the
@@ -44,6 +54,8 @@ def run_audit(options: AuditOptions, progress: ProgressFn = no_progress, *, cach
     ctx = AuditContext(options=options, report=report, http=http or HttpClient(options.net), progress=progress,
                        caches=caches or RunCaches())
     policy = options.policy or Policy()
+    report.policy = policy_note(policy, options.disabled_checks)
+    _project_disables(report, policy)
 
     started = time.perf_counter()
     progress("reading inputs")
@@ -114,7 +126,20 @@ def run_audit(options: AuditOptions, progress: ProgressFn = no_progress, *, cach
     report.fail_on = options.fail_on
     if options.require_complete or policy.require_complete:
         report.require_complete = True
-    return report
+    return redact_report(report)  # one pass: no output repeats a credential, a query value or an env secret
+
+
+def _project_disables(report: Report, policy: Policy) -> None:
+    """A check the audited project's own policy turns off is a gap, not a choice of the caller's: a skipped
+    ``check`` item per name (the report is incomplete; ``--require-complete`` fails), so a project cannot switch
+    off its own audit silently. A caller who accepts the project's policy passes it with ``--config``."""
+    if not policy.from_project:
+        return
+    for name in sorted(policy.declared_disabled):
+        report.ledger.record_skipped(
+            ItemKind.CHECK, name, f"the check or finding kind '{name}' is disabled by the audited project's own "
+            f"policy ({policy.source}); pass that file with --config to accept it as your own",
+            file=policy.source, not_checked=[name])
 
 
 def _load_project(options: AuditOptions) -> Project:
@@ -180,9 +205,10 @@ def _find_models(options: AuditOptions, declared: list[ModelRef], ctx: AuditCont
     from auditor.models.refs import scan_project
 
     ctx.progress("finding model references")
-    scan = scan_project(root, options.exclude)
+    scan = scan_project(root, path_filter=project_filter(options))
     ctx.report.remote_code_sites.extend(scan.sites)
-    ctx.report.ledger.extend(scan.excluded)  # paths the user excluded, listed
+    ctx.report.ledger.extend(scan.excluded)  # folders left out by default, paths the user excluded: listed
+    ctx.report.warnings.extend(n for n in scan.notes if n not in ctx.report.warnings)  # links out of the tree
     found, skipped = scan.refs, scan.skipped
     seen = {(r.repo_id, r.kind, r.revision) for r in refs}
     for ref in found:

@@ -5,14 +5,15 @@ findings name the model (``repo_id``, revision) as well as the file."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from auditor.domain import Finding, ModelRef
-from auditor.ledger import ItemKind
-from auditor.options import AuditContext
-from auditor.projectwalk import PathFilter
+from auditor.ledger import Item, ItemKind, Outcome
+from auditor.options import AuditContext, project_filter
+from auditor.projectwalk import TreeWalk, gap_items
 from auditor.scan import iter_model_files, scan_paths
 from auditor.scan.roles import MODEL_EXTENSIONS
 
@@ -33,19 +34,20 @@ class ModelScanCheck:
         formats: list[dict[str, Any]] = []
         seen: set[str] = set()
         project = Path(ctx.options.project_dir) if ctx.options.project_dir else None
-        if project is not None and project.is_dir():
+        if project is not None and os.path.isdir(project):
             ctx.progress("scanning model files in the project")
             files: list[Path] = []
-            excluded = PathFilter.of(ctx.options.exclude)  # listed in the ledger by the model-reference walk
-            for p in iter_model_files(project, extensions=CANDIDATE_EXTENSIONS, exclude=excluded):
-                if p.stat().st_size > MAX_PROJECT_FILE:
+            walk = TreeWalk(project, project_filter(ctx.options))
+            for p in iter_model_files(project, extensions=CANDIDATE_EXTENSIONS, walk=walk):
+                if _size(p) > MAX_PROJECT_FILE:
                     ctx.skip(f"model file larger than {MAX_PROJECT_FILE} bytes not scanned", file=str(p), kind=ItemKind.MODEL_FILE,
                              not_checked=["model file scan"])
                     continue
                 files.append(p)
+            _record_gaps(ctx, walk, "not searched for model files")
             findings.extend(self._scan(ctx, files, seen, formats, None))
         for ref in ctx.report.models:
-            paths = _local_files(ref)
+            paths = _local_files(ref, ctx)
             if paths:
                 ctx.progress(f"scanning files of {ref.repo_id}")
                 findings.extend(self._scan(ctx, paths, seen, formats, ref))
@@ -73,18 +75,40 @@ class ModelScanCheck:
         return result.findings
 
 
-def _local_files(ref: ModelRef) -> list[Path]:
+def _local_files(ref: ModelRef, ctx: AuditContext) -> list[Path]:
+    """Files of a model held locally: a model directory is a store the project names, walked explicitly (its
+    ``.cache`` and hidden folders too), with the walk's gaps recorded."""
     paths: list[Path] = []
     if ref.local_path:
         p = Path(ref.local_path)
-        if p.is_dir():
-            paths.extend(iter_model_files(p))
-        elif p.is_file():
+        if os.path.isdir(p):
+            walk = TreeWalk(p, prune_defaults=False)
+            paths.extend(iter_model_files(p, walk=walk))
+            _record_gaps(ctx, walk, f"not scanned (files of {ref.repo_id})")
+        elif os.path.isfile(p):
             paths.append(p)
     for mf in ref.files:
-        if mf.local_path and Path(mf.local_path).is_file():
+        if mf.local_path and os.path.isfile(mf.local_path):
             paths.append(Path(mf.local_path))
     return paths
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # the scanner reports that it could not read it
+
+
+def _record_gaps(ctx: AuditContext, walk: TreeWalk, consequence: str) -> None:
+    """The walk's gaps, unless another walk of the same tree (the model-reference finder's) listed them."""
+    known = {i.file for i in ctx.report.ledger if i.outcome in (Outcome.SKIPPED, Outcome.EXCLUDED)}
+    items: list[Item] = [i for i in gap_items(walk.gaps, ItemKind.MODEL_FILE, consequence, ["model file scan"])
+                         if i.file not in known]
+    ctx.report.ledger.extend(items)
+    for note in walk.notes:
+        if note not in ctx.report.warnings:
+            ctx.report.warnings.append(note)
 
 
 CHECK = ModelScanCheck()

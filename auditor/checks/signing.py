@@ -20,8 +20,8 @@ from auditor.kinds import FindingKind, Rule
 from auditor.ledger import ItemKind
 from auditor.models.settings import SigningSettings, model_settings
 from auditor.models.signing import SIGNATURE_NAME, check_manifest, signature_finding, subject_name, verify_model
-from auditor.options import AuditContext
-from auditor.projectwalk import PathFilter, walk_project
+from auditor.options import AuditContext, project_filter
+from auditor.projectwalk import walk_project
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".onnx", ".gguf", ".h5", ".hdf5", ".keras",
                    ".pkl", ".pickle", ".joblib", ".msgpack", ".tflite", ".npz", ".mar")
@@ -101,7 +101,7 @@ def _scan(root: Path, ctx: AuditContext) -> tuple[list[Path], list[Path]]:
     model_dirs: list[Path] = []
     signatures: list[Path] = []
     seen = 0
-    for base, filenames in walk_project(root, PathFilter.of(ctx.options.exclude)):
+    for base, filenames in walk_project(root, project_filter(ctx.options)):
         seen += 1
         if seen > MAX_DIRS:
             ctx.incomplete(ItemKind.CHECK, "model signatures",

@@ -126,7 +126,7 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
     paths: list[str] = list(getattr(args, "paths", []) or [])
     for p in paths:
         if not Path(p).exists():
-            raise UsageError(f"no such file or directory: {p}")
+            raise UsageError(missing_path(p))
     project_dir: str | None = None
     if args.env is None:
         project_dir = _code_root(paths)
@@ -158,6 +158,14 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         exclude=[*policy.exclude, *getattr(args, "exclude", [])],
         baseline=load_baseline_arg(args),
     )
+
+
+def missing_path(path: object) -> str:
+    """The message for a path that does not exist; spaces at either end are shown (paths are taken verbatim)."""
+    text = str(path)
+    if text != text.strip():
+        return f"no such file or directory: {text!r} (the path begins or ends with white space)"
+    return f"no such file or directory: {text}"
 
 
 def _code_root(paths: list[str]) -> str:
@@ -218,8 +226,17 @@ def progress_display(args: argparse.Namespace) -> Iterator[ProgressFn]:
         yield update
 
 
+def check_output(args: argparse.Namespace) -> None:
+    """``-o`` naming a folder is a usage error before anything runs (exit 2), not a failure after a long audit."""
+    output = getattr(args, "output", None)
+    if isinstance(output, str) and output and os.path.isdir(output):
+        raise UsageError(f"-o {output}: is a folder; give a file name to write the report to")
+
+
 def emit(report: Report, args: argparse.Namespace) -> None:
-    """Render the report in the requested format to ``-o FILE`` (atomically) or stdout."""
+    """Render the report in the requested format to ``-o FILE`` or stdout. A regular file is replaced atomically;
+    a device, FIFO or ``/dev/stdout`` is written straight through; a link's target is written, the link kept
+    (``cache.atomic_write``)."""
     fmt = getattr(args, "format", "terminal")
     if getattr(args, "sbom_vex", False):
         report.sbom_vex = True
@@ -235,7 +252,7 @@ def emit(report: Report, args: argparse.Namespace) -> None:
     else:
         text = get_renderer(fmt)(report)
     if output:
-        atomic_write(Path(output), text.encode("utf-8"))
+        atomic_write(Path(output), text.encode("utf-8"), output=True)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -16,7 +16,6 @@ are not references.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ import yaml
 from auditor.domain import Location, ModelRef, RemoteCodeSite, Skipped
 from auditor.ledger import ItemKind
 from auditor.models.repoid import looks_like_repo_id, strip_hub_prefix
+from auditor.safeload import compose_yaml, loads_json, loads_toml
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -193,15 +193,16 @@ def _walk(entries: list[_Entry], shown: str, out: ConfigRefs, inherited: tuple[b
 
 
 def _entries(text: str, suffix: str) -> Iterator[_Entry]:
+    """Parsed with the bounded loaders (``auditor.safeload``): an alias budget for YAML, a nesting bound for all
+    three, so the recursive walk above never meets an alias bomb or a structure deep enough to overflow."""
     if suffix in (".yaml", ".yml"):
-        for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
-            if node is not None:
-                yield _yaml(node, "")
+        for node in compose_yaml(text):
+            yield _yaml(node, "")
     elif suffix == ".json":
-        data = json.loads(text)
+        data = loads_json(text)
         yield _located("", data, text, [0, 1])
     else:
-        data = tomllib.loads(text)
+        data = loads_toml(text)
         yield _located("", data, text, [0, 1])
 
 

@@ -18,7 +18,6 @@ What each repo resolved to is kept in ``ctx.caches.hub_state`` (a ``HubState``) 
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -52,6 +51,7 @@ from auditor.models.hubstate import Key, key_of, state_of
 from auditor.models.repoid import looks_like_repo_id
 from auditor.net import RETRY_STATUSES, host_of
 from auditor.options import AuditContext
+from auditor.safeload import loads_json, read_text
 from auditor.scan.hfconfig import remote_code_refs
 
 SERVICE = "Hugging Face Hub"
@@ -380,8 +380,8 @@ def _read_json(path: Path) -> tuple[Any, str | None]:
     try:
         if path.stat().st_size >= CONFIG_LIMIT:
             return None, f"larger than {CONFIG_LIMIT} bytes"
-        return json.loads(path.read_text(encoding="utf-8")), None
-    except (OSError, ValueError) as exc:
+        return loads_json(read_text(path, CONFIG_LIMIT)), None
+    except (OSError, ValueError) as exc:  # LoadError (too large, too deep) is a ValueError
         return None, f"{type(exc).__name__}: {_short(exc)}"
 
 

@@ -59,6 +59,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "skipped": [s.to_json() for s in report.skipped],
         "excluded": [s.to_json() for s in report.excluded],
         "warnings": list(report.warnings),
+        **({"policy": report.policy.to_json()} if report.policy is not None else {}),
         "timings": dict(report.timings),
     }
 

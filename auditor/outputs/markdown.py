@@ -223,6 +223,8 @@ def _header(report: Report, view: Rollup) -> list[str]:
                      for d in sorted(report.data_sources, key=lambda d: not d.stale))
     lines += ["", f"{len(report.packages)} packages, {len(report.models)} model/dataset references"
                   + (f". Data: {data}." if data else ".")]
+    if report.policy is not None and report.policy.summary():
+        lines += ["", f"> **Policy:** {esc(report.policy.summary(), 1500)}"]
     return lines
 
 

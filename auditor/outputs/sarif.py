@@ -84,18 +84,27 @@ def sarif_dict(report: Report) -> dict[str, Any]:
             "exitCode": gate.exit_code,
             "exitReason": gate.reason,
             **({"baseline": report.baseline} if report.baseline is not None else {}),
+            **({"policy": report.policy.to_json()} if report.policy is not None else {}),
         },
     }
+    invocation: dict[str, Any] = {}
+    # a service that failed (exit 3) is a run that did not complete: said here, while every result of the local
+    # checks stays above (a SARIF with fewer results would close existing code-scanning alerts on upload)
+    failed = [i for i in report.ledger if i.kind is ItemKind.SERVICE and i.outcome is Outcome.SKIPPED]
+    invocation["executionSuccessful"] = gate.exit_code != EXIT_INCOMPLETE and not failed
+    invocation["exitCode"] = gate.exit_code
     if report.generated_at:
-        # a service that failed (exit 3) is a run that did not complete: said here, while every result of the local
-        # checks stays above (a SARIF with fewer results would close existing code-scanning alerts on upload)
-        failed = [i for i in report.ledger if i.kind is ItemKind.SERVICE and i.outcome is Outcome.SKIPPED]
-        invocation: dict[str, Any] = {"executionSuccessful": gate.exit_code != EXIT_INCOMPLETE and not failed,
-                                      "exitCode": gate.exit_code, "endTimeUtc": report.generated_at}
-        if failed:
-            invocation["toolExecutionNotifications"] = [
-                {"level": "error", "message": {"text": f"{i.subject}: {i.reason}"}} for i in failed]
-        run["invocations"] = [invocation]
+        invocation["endTimeUtc"] = report.generated_at
+    if failed:
+        invocation["toolExecutionNotifications"] = [
+            {"level": "error", "message": {"text": f"{i.subject}: {i.reason}"}} for i in failed]
+    summary = report.policy.summary() if report.policy is not None else ""
+    if summary:  # a code-scanning UI shows configuration notifications with the run
+        level = "warning" if report.policy is not None and report.policy.from_project and report.policy.weakens \
+            else "note"
+        invocation["toolConfigurationNotifications"] = [
+            {"descriptor": {"id": "mlaudit-policy"}, "level": level, "message": {"text": _limit(summary, 2000)}}]
+    run["invocations"] = [invocation]
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 

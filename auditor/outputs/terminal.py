@@ -217,6 +217,10 @@ def _header(report: Report, view: Rollup, every: bool) -> list[Text]:
             parts.append(_c(ds.name, 60) + (f" {_c(ds.date, 20)}" if ds.date else "") + (" (stale)" if ds.stale
                                                                                         else ""))
         lines.append(_wrapped(("data: ", "dim"), ", ".join(parts)))
+    policy = report.policy.summary() if report.policy is not None else ""
+    if policy:  # the audited project's own policy is never applied silently (issue 26)
+        loud = report.policy is not None and report.policy.from_project and report.policy.weakens
+        lines.append(_wrapped(("policy: ", "bold yellow" if loud else "dim"), _c(policy, 800 if every else 300)))
     shown = view.warnings if every else view.warnings[:MAX_WARNINGS]
     for warning in shown:
         lines.append(_wrapped(("warning: ", "yellow"), _c(warning, 2000 if every else 500)))

@@ -17,14 +17,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from auditor.domain import Finding, Severity, Skipped
+from auditor.domain import Excluded, Finding, Severity, Skipped
 from auditor.kinds import ScanRule
 from auditor.ledger import Item, ItemKind, Outcome
-from auditor.projectwalk import PathFilter, walk_project
+from auditor.projectwalk import PathFilter, TreeWalk, gap_items
 from auditor.scan.limits import DEFAULT_LIMITS, Limits
 from auditor.scan.state import KIND_PICKLE_FORMAT, Collector, FormatNote, ScanState
 
-__all__ = ["ScanResult", "scan_file", "scan_paths", "scan_targets", "scan_file_detailed", "iter_model_files", "Limits"]
+__all__ = ["ScanResult", "ScanTargets", "scan_file", "scan_paths", "scan_targets", "scan_file_detailed",
+           "iter_model_files", "add_gaps", "Limits"]
 
 PICKLE_FORMATS = ("pickle", "torch-zip", "torch-legacy", "npy (object array: pickle)", "joblib", "dill")
 
@@ -34,6 +35,8 @@ class ScanResult:
     findings: list[Finding] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     audited: list[Item] = field(default_factory=list)  # one ledger item per file scanned without a gap
+    excluded: list[Item] = field(default_factory=list)  # what the directory walk left out on purpose, listed
+    notes: list[str] = field(default_factory=list)  # links followed out of a scanned directory
     files_scanned: int = 0
     bytes_scanned: int = 0
     formats: list[FormatNote] = field(default_factory=list)
@@ -91,21 +94,23 @@ def _top_format(collector: Collector, display: str) -> str | None:
 
 
 def iter_model_files(root: Path, *, extensions: frozenset[str] | None = None,
-                     max_size: int | None = None, exclude: PathFilter | None = None) -> Iterator[Path]:
-    """Regular files under ``root`` (symlinked files followed, symlinked directories not), skipping VCS,
-    virtualenvs, caches and the user's excluded paths. ``extensions`` (lower-case, with dot) restricts to
-    candidate names."""
-    for base, filenames in walk_project(root, exclude):
+                     max_size: int | None = None, exclude: PathFilter | None = None,
+                     walk: TreeWalk | None = None) -> Iterator[Path]:
+    """Regular files under ``root`` (links to files and to directories followed, see ``TreeWalk``), in a
+    project walk unless ``walk`` says otherwise; ``walk.gaps`` lists afterwards what was not handed on.
+    ``extensions`` (lower-case, with dot) restricts to candidate names; ``max_size`` leaves out larger files
+    (the caller that sets it records them)."""
+    for base, filenames in walk if walk is not None else TreeWalk(root, exclude):
         for name in filenames:
             p = base / name
             if extensions is not None and not _has_candidate_ext(name, extensions):
                 continue
-            try:
-                st = p.stat()
-            except OSError:
-                continue
-            if not p.is_file() or (max_size is not None and st.st_size > max_size):
-                continue
+            if max_size is not None:
+                try:
+                    if p.stat().st_size > max_size:
+                        continue
+                except OSError:
+                    pass  # yielded: the scanner says it could not read it
             yield p
 
 
@@ -115,43 +120,78 @@ def _has_candidate_ext(name: str, extensions: frozenset[str]) -> bool:
 
 
 
-def scan_targets(paths: Sequence[Path]) -> tuple[list[Path], list[Skipped]]:
+@dataclass
+class ScanTargets:
+    """What ``scan_paths`` reads (``files``, in its order), what the walk listed instead (``gaps``: missing
+    paths, unreadable folders, FIFOs/devices, loops as skipped or excluded items) and ``notes`` (links followed
+    out of a directory)."""
+
+    files: list[Path] = field(default_factory=list)
+    gaps: list[Item] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+SCAN_CONSEQUENCE = "not scanned"
+
+
+def scan_targets(paths: Sequence[Path]) -> ScanTargets:
     """The files ``scan_paths`` reads, in its order, each real file once (HF caches hold symlinks into
-    ``blobs/``), and a skipped item per path that does not exist. Public so that a caller can split a large
-    directory into parts (``mlaudit fleet --scan``) and get the same answer as one ``scan_paths`` call."""
-    skipped: list[Skipped] = []
+    ``blobs/``), and the gaps of the walk. A directory given here was named by the user: it is walked
+    explicitly (``TreeWalk(prune_defaults=False)``): ``.git``, caches, ``node_modules`` and environments inside
+    it are looked into. Public so that a caller can split a large directory into parts (``mlaudit fleet --scan``)
+    and get the same answer as one ``scan_paths`` call."""
+    out = ScanTargets()
     targets: list[Path] = []
     for raw in paths:
         p = Path(raw)
-        if p.is_dir():
-            files = list(iter_model_files(p))
+        try:
+            mode: int | None = os.stat(p).st_mode
+        except FileNotFoundError:
+            mode = None
+        except (OSError, ValueError) as exc:
+            out.gaps.append(Skipped(reason=f"cannot look at it: {getattr(exc, 'strerror', None) or exc}",
+                                    file=str(p), not_checked=["model file scan"], kind=ItemKind.MODEL_FILE))
+            continue
+        if mode is not None and stat.S_ISDIR(mode):
+            walk = TreeWalk(p, prune_defaults=False)
+            files = list(iter_model_files(p, walk=walk))
             # prefer the human name (snapshots/<rev>/model.bin) over the content-addressed blob it links to
-            files.sort(key=lambda x: ("/blobs/" in x.as_posix() and not x.is_symlink(), str(x)))
+            files.sort(key=lambda x: ("/blobs/" in x.as_posix() and not os.path.islink(x), str(x)))
             targets.extend(files)
-        elif p.exists():
+            out.gaps.extend(gap_items(walk.gaps, ItemKind.MODEL_FILE, SCAN_CONSEQUENCE, ["model file scan"]))
+            out.notes.extend(walk.notes)
+        elif mode is not None:
             targets.append(p)
         else:
-            skipped.append(Skipped(reason="no such file or directory", file=str(p),
-                                   not_checked=["model file scan"], kind=ItemKind.MODEL_FILE))
-    unique: list[Path] = []
+            reason = "a broken link: nothing to read" if os.path.islink(p) else "no such file or directory"
+            out.gaps.append(Skipped(reason=reason, file=str(p), not_checked=["model file scan"],
+                                    kind=ItemKind.MODEL_FILE))
     seen: set[str] = set()
     for p in targets:
         try:
             real = str(p.resolve())
-        except OSError:
+        except (OSError, RuntimeError):
             real = str(p)
         if real not in seen:
             seen.add(real)
-            unique.append(p)
-    return unique, skipped
+            out.files.append(p)
+    return out
+
+
+def add_gaps(result: ScanResult, gaps: Sequence[Item], notes: Sequence[str]) -> None:
+    """Put a walk's gaps and notes into a result (skipped items first, as ``scan_paths`` lists them)."""
+    result.skipped[:0] = [g for g in gaps if isinstance(g, Skipped)]
+    result.excluded.extend(g for g in gaps if isinstance(g, Excluded))
+    result.notes.extend(notes)
 
 
 def scan_paths(paths: Sequence[Path], limits: Limits = DEFAULT_LIMITS) -> ScanResult:
     """Scan files and directories. Within a directory, pickle-based files get a note naming their safetensors
     twin when one exists. Each real file is scanned once (HF caches hold symlinks into ``blobs/``)."""
     result = ScanResult()
-    targets, result.skipped = scan_targets(paths)
-    for p in targets:
+    planned = scan_targets(paths)
+    add_gaps(result, planned.gaps, planned.notes)
+    for p in planned.files:
         display = str(p)
         collector = scan_file_detailed(p, display, limits)
         result.files_scanned += 1
@@ -196,4 +236,4 @@ def safetensors_twins(p: Path) -> list[str]:
         candidates.add("model" + stem[len("pytorch_model"):] + ".safetensors")
         candidates.add("model.safetensors")
         candidates.add("model.safetensors.index.json")
-    return sorted(c for c in candidates if (p.parent / c).is_file())
+    return sorted(c for c in candidates if os.path.isfile(p.parent / c))

@@ -37,6 +37,7 @@ from auditor.sources.base import SourceResult
 from auditor.sources.locked import Candidate, choose_versions
 from auditor.sources.markers import marker_holds
 from auditor.sources.textfile import read_text
+from auditor.textsafe import register_secret
 
 # pip's rules, written here. pip's comment regex ``(^|\s+)#.*$`` is quadratic on long runs of whitespace, so
 # comments are found with ``comment_start`` instead (same semantics, linear).
@@ -145,6 +146,8 @@ def expand_env(text: str, env: Mapping[str, str]) -> str:
     """pip's ``${VAR}`` expansion: upper-case names only; unset or empty variables are left as written."""
     def repl(match: re.Match[str]) -> str:
         value = env.get(match.group(1))
+        if value:
+            register_secret(value, match.group(0))  # reports show ${VAR}, never its value (textsafe.redact_url)
         return value if value else match.group(0)
 
     return _ENV_VAR_RE.sub(repl, text)
@@ -212,11 +215,12 @@ class _Parser:
             in_via_block = False
             cut = comment_start(raw)
             comment = raw[cut:].strip() if cut is not None else None
-            line = expand_env(raw if cut is None else raw[:cut], self.env).strip()
+            written = (raw if cut is None else raw[:cut]).strip()
+            line = expand_env(written, self.env).strip()
             if not line:
                 continue
             loc = Location(path, number)
-            entry = self._line(line, loc, constraint)
+            entry = self._line(line, loc, constraint, written)
             if entry is not None:
                 last = entry
                 if comment and not constraint:
@@ -256,7 +260,9 @@ class _Parser:
             if name not in via.parents:
                 via.parents.append(name)
 
-    def _line(self, line: str, loc: Location, constraint: bool) -> Entry | None:
+    def _line(self, line: str, loc: Location, constraint: bool, written: str | None = None) -> Entry | None:
+        """One logical line (``${VAR}`` expanded); ``written`` is the line as written, whose requirement text is
+        what reports show: an environment value is used for the request, never repeated."""
         args, opts = _split_args_options(line)
         options = _parse_options(opts, loc)
         for name, value in options:
@@ -278,6 +284,8 @@ class _Parser:
         if not args:
             return None
         req = parse_requirement(args, loc)
+        if written is not None and written != line:
+            req.raw = redact_url(_split_args_options(written)[0])
         req.hashes = tuple(_hashes(options, loc))
         return self._add(req, constraint)
 
