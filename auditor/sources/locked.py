@@ -18,6 +18,9 @@ from auditor.ledger import Item, ItemKind
 from auditor.sources.markers import marker_holds, marker_holds_for_some_extra
 
 OTHER_VERSIONS = "mlaudit:other-locked-versions"
+# Several versions of one name one lock installs under different choices (uv's conflicting extras ``cpu`` /
+# ``cu128``): alternatives of one lock, each audited -- not a conflict between inputs.
+ALTERNATIVES = "mlaudit:locked-alternatives"
 
 
 @dataclass
@@ -84,4 +87,9 @@ def choose_versions(candidates: list[Candidate], env: dict[str, str], *, conflic
         pick.package.direct = pick.package.direct or any(c.package.direct for c in distinct)
         chosen.append(pick.package)
         chosen.extend(also)
+        if also:
+            every = [pick.package, *also]
+            for package in every:
+                package.properties[ALTERNATIVES] = ", ".join(
+                    p.version + (f" ({p.location})" if p.location else "") for p in every if p is not package)
     return chosen, skipped
