@@ -130,6 +130,7 @@ class Discovery:
     files: list[str] = field(default_factory=list)
     nested: set[str] = field(default_factory=set)  # files below the top directory (read failures are skipped items)
     excluded: list[Excluded] = field(default_factory=list)
+    code_files: int = 0  # Python files and notebooks the walk saw (a code-only project still has model references)
 
 
 def is_requirement_like(path: Path, root: Path | None = None) -> bool:
@@ -151,8 +152,12 @@ def is_requirement_like(path: Path, root: Path | None = None) -> bool:
 
 
 def discover(directory: str) -> list[str]:
-    """The inputs to read inside a project directory, one dependency profile each (rule in the module docstring)."""
-    return discover_project(directory).files
+    """The inputs to read inside a project directory, one dependency profile each (rule in the module docstring);
+    none at all is an input error."""
+    found = discover_project(directory).files
+    if not found:
+        raise InputError(NOTHING_FOUND, file=directory)
+    return found
 
 
 def discover_project(directory: str, *, test_data: bool = False, exclude: PathFilter | None = None) -> Discovery:
@@ -168,6 +173,7 @@ def discover_project(directory: str, *, test_data: bool = False, exclude: PathFi
     for base, names, pruned in _walk(root, exclude):
         for folder in pruned:
             out.excluded.extend(_pruned(root, folder))
+        out.code_files += sum(1 for n in names if n.endswith((".py", ".ipynb")))
         if base == root:
             continue
         rel = base.relative_to(root)
@@ -186,12 +192,17 @@ def discover_project(directory: str, *, test_data: bool = False, exclude: PathFi
             out.files.append(str(path))
             out.nested.add(str(path))
         out.excluded.extend(excluded)
-    if out.files:
-        return out
-    raise InputError("no requirements file, pyproject.toml, setup.py/setup.cfg or lockfile found in this directory "
-                     "(looked for uv.lock, poetry.lock, pdm.lock, pylock*.toml, Pipfile.lock, requirements*.txt, "
-                     "requirements/**/*.txt, requirements*.in, Pipfile, pyproject.toml, setup.cfg, setup.py, here "
-                     "and in every sub-directory)", file=directory)
+    pyproject = str(root / PYPROJECT)
+    if pyproject in out.files and not declares_dependencies(pyproject) and (
+            len(out.files) > 1 or not declares_tables(pyproject)):
+        out.files.remove(pyproject)  # it only names the project (tool settings, or inputs found below it)
+    return out
+
+
+NOTHING_FOUND = ("no requirements file, pyproject.toml, setup.py/setup.cfg or lockfile found in this directory "
+                 "(looked for uv.lock, poetry.lock, pdm.lock, pylock*.toml, Pipfile.lock, requirements*.txt, "
+                 "requirements/**/*.txt, requirements*.in, Pipfile, pyproject.toml, setup.cfg, setup.py, here and in "
+                 "every sub-directory)")
 
 
 def _top_inputs(root: Path) -> tuple[list[Path], list[Excluded]]:
@@ -375,6 +386,20 @@ def declares_dependencies(pyproject: str) -> bool:
     return bool((isinstance(project, dict) and (project.get("dependencies") or project.get("optional-dependencies")))
                 or "dependencies" in dynamic or data.get("dependency-groups")
                 or (isinstance(poetry, dict) and (poetry.get("dependencies") or poetry.get("group"))))
+
+
+def declares_tables(pyproject: str) -> bool:
+    """Whether ``pyproject.toml`` has a table that can declare dependencies at all ([project], [tool.poetry],
+    [dependency-groups], [tool.uv]); one with only tool settings ([tool.ruff]) names nothing to audit."""
+    from auditor.sources.tomlfile import load_toml
+
+    try:
+        data, _ = load_toml(pyproject)
+    except InputError:
+        return True
+    tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
+    return any(k in data for k in ("project", "dependency-groups")) or (
+        isinstance(tool, dict) and any(k in tool for k in ("poetry", "uv")))
 
 
 def project_file(directory: str) -> str | None:

@@ -89,6 +89,14 @@ def load_project(paths: list[str], options: AuditOptions) -> Project:
             for file in discovery.files:
                 found.append((file, _relative(file, path), file in discovery.nested))
             project.excluded.extend(discovery.excluded)
+            if not discovery.files:
+                if not discovery.code_files:
+                    raise InputError(detect.NOTHING_FOUND, file=path)
+                # Code without dependency inputs (a research repository): its model references are still audited;
+                # the missing dependency account is a named gap, never a clean result.
+                project.excluded.append(Skipped(
+                    reason=f"{detect.NOTHING_FOUND}: only the code's model references were audited", file=path,
+                    kind=ItemKind.INPUT_FILE, subject=path, not_checked=["the project's Python dependencies"]))
             meta = detect.project_file(path)
             if meta:
                 _identity(meta, project.identity)

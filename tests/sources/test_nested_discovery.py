@@ -184,3 +184,32 @@ def test_the_walk_stays_out_of_an_excluded_path(tmp_path: Path, write: Write) ->
     files, _, _ = accounted(tmp_path, exclude=["docs/"])
     assert files == {"requirements.txt"}
     assert os.path.isfile(tmp_path / "docs" / "requirements.txt")
+
+
+def test_inputs_only_below_the_root_are_found_and_a_tool_only_pyproject_names_nothing(tmp_path: Path,
+                                                                                      write: Write) -> None:
+    """Corpus I1/I2: a root holding only a tool-settings pyproject (jax) or nothing (TGI) with inputs below it was
+    refused with exit 2."""
+    write("pyproject.toml", "[tool.ruff]\nline-length = 100\n")
+    write("build/requirements.txt", "six==1.16.0\n")
+    code, report, err = audit(str(tmp_path), "--offline")
+    assert code == 0, err
+    assert report["inputs"] == [str(tmp_path / "build" / "requirements.txt")]
+
+
+def test_a_code_only_project_audits_its_code_and_names_the_missing_dependency_inputs(tmp_path: Path,
+                                                                                    write: Write) -> None:
+    """Corpus I3 (nanoGPT, segment-anything): no dependency inputs, but code that loads models: audited, with the
+    missing dependency account a named gap (exit 3 under --require-complete), never exit 2 or a clean report."""
+    write("train.py", "from transformers import AutoModel\nAutoModel.from_pretrained('gpt2', revision='main')\n")
+    write("setup.py", "from setuptools import setup\nsetup(name='x')\n")  # no install_requires: names nothing
+    code, report, err = audit(str(tmp_path), "--offline")
+    assert report["complete"] is False
+    [gap] = [s for s in report["skipped"] if s["kind"] == "input-file"]
+    assert "no requirements file" in gap["reason"] and gap["not_checked"] == ["the project's Python dependencies"]
+    assert any(m["repo_id"] == "gpt2" for m in report["models"])
+    assert audit(str(tmp_path), "--offline", "--require-complete")[0] == 3
+    (tmp_path / "train.py").unlink()
+    (tmp_path / "setup.py").unlink()
+    write("README.md", "nothing to audit\n")
+    assert audit(str(tmp_path), "--offline")[0] == 2
