@@ -106,15 +106,33 @@ def attach_paths(report: Report, graph: nx.DiGraph) -> None:
         if not finding.paths:
             finding.paths = [label_path(graph, p) for p in id_paths]
         if finding.location is None:
-            finding.location = _direct_location(report, id_paths)
+            files = _profile_files(report, finding)
+            finding.location = _direct_location(report, id_paths, files)
+            if finding.location is None and files is not None and finding.package is not None:
+                own = report.package_for(*finding.package)  # no path through its own profile: its own line
+                finding.location = own.location if own is not None and own.location and own.location.file in files \
+                    else None
 
 
-def _direct_location(report: Report, id_paths: list[list[str]]) -> Location | None:
+def _profile_files(report: Report, finding: Finding) -> set[str] | None:
+    """The input files of the profiles the finding's package belongs to (None: one profile, any file will do). A
+    direct requirement shared by two profiles (``datasets`` in uv.lock and in requirements_cuda.txt) must not cite
+    the file of the profile that does not hold this version."""
+    if finding.package is None or len(report.profiles) < 2:
+        return None
+    package = report.package_for(*finding.package)
+    if package is None or not package.profiles:
+        return None
+    return {f for p in report.profiles if p.get("name") in package.profiles for f in p.get("files", [])}
+
+
+def _direct_location(report: Report, id_paths: list[list[str]], files: set[str] | None = None) -> Location | None:
     for path in id_paths:
         for node in path[1:2] if len(path) > 1 else path:
             if node.startswith("pypi:"):
                 package = report.package_at(node)
-                if package is not None and package.location is not None:
+                if package is not None and package.location is not None and (
+                        files is None or package.location.file in files):
                     return package.location
             for ref in report.models:
                 if ref.node_id == node and ref.location is not None:
