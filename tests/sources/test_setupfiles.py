@@ -162,3 +162,15 @@ def test_requirements_on_one_line_keep_their_own_outcomes(tmp_path: Path, write:
     code, report = audit(str(tmp_path), "--offline")
     assert report["summary"]["accounting"]["requirement"].get("excluded", 0) == 0
     assert any(f["package"]["name"] == "django" for f in report["findings"])
+
+
+def test_setuptools_dynamic_dependencies_from_files_are_read(tmp_path: Path, write: Write) -> None:
+    write("requirements/base.txt", "django==1.11.0\n")
+    path = write("pyproject.toml", '[project]\nname = "demo"\nversion = "1"\ndynamic = ["dependencies"]\n\n'
+                                   '[tool.setuptools.dynamic]\ndependencies = {file = ["requirements/base.txt"]}\n')
+    result = load_file(str(path), AuditOptions())
+    assert [r.name for r in result.requirements] == ["django"] and not result.skipped
+    write("pyproject.toml", '[project]\nname = "demo"\nversion = "1"\ndynamic = ["dependencies"]\n\n'
+                            '[tool.setuptools.dynamic]\ndependencies = {file = "missing.txt"}\n')
+    [gap] = load_file(str(path), AuditOptions()).skipped
+    assert "missing.txt" in (gap.reason or "")
