@@ -108,6 +108,11 @@ def load_setup(path: str, options: AuditOptions) -> SourceResult:
         _take(declared, path, options, result)
     if info.extras_computed is not None and wanted:
         _take(info.extras_computed, path, options, result)
+    elif info.extras_computed is not None:  # listed, like pyproject extras nobody selected
+        result.skipped.append(Excluded(
+            reason=f"extras_require is computed ({info.extras_computed.computed}): optional dependencies, none "
+                   "selected (with --extra they are reported as not read)", file=path,
+            line=info.extras_computed.line, kind=SECTION, subject=f"{path} [extras_require]"))
     for declared in info.other:
         result.skipped.append(Excluded(
             reason=f"{declared.key}: build/test-time requirements, not installed with the project", file=path,
