@@ -71,10 +71,15 @@ def assemble(report: Report, runs: list[ProfileRun]) -> None:
             seen.add(key)
             report.edges.append(Edge(parent, child, requirement=edge.requirement, marker=edge.marker,
                                      origin=edge.origin))
-    for name in sorted(_multi_version_names(report, pinned_only=True)):
-        warning = _conflict_warning(report, name, runs)
-        if warning:
-            report.warnings.append(warning)
+    conflicts = [w for w in (_conflict_warning(report, name, runs)
+                             for name in sorted(_multi_version_names(report, pinned_only=True))) if w]
+    report.warnings.extend(conflicts[:MAX_CONFLICT_WARNINGS])
+    if len(conflicts) > MAX_CONFLICT_WARNINGS:  # a repository of 15 profiles held 84 names at several versions
+        rest = [w.split(" ", 2)[1] for w in conflicts[MAX_CONFLICT_WARNINGS:]]
+        shown = ", ".join(rest[:30]) + (" ..." if len(rest) > 30 else "")
+        report.warnings.append(f"conflicting-pins: {len(rest)} more names are held at different versions by different "
+                               f"profiles ({shown}); each version is audited in its own profile (packages[].profiles "
+                               "in the JSON report)")
     report.profiles = [{"name": r.profile.name, "files": list(r.profile.files),
                         "packages": len(r.resolution.packages) if r.resolution else 0,
                         "status": "failed" if r.failure else "audited"} for r in runs]
@@ -109,10 +114,13 @@ def _conflict_warning(report: Report, name: str, runs: list[ProfileRun]) -> str 
     if all(ALTERNATIVES in p.properties for p in versions) and len(set().union(*profiles.values())) <= 1:
         return None
     pinned = {p.node_id: _pinned_by_input(report, p) for p in versions}
+    short = {r.profile.files[0]: r.profile.name for r in runs if r.profile.files and "[" not in r.profile.name}
     parts = []
     for package in versions:
         where = ", ".join(profiles[package.node_id]) or package.source
-        how = f"pinned at {package.location}" if pinned[package.node_id] and package.location else (
+        loc = package.location  # named as the profile is (a path inside the project), not as the file was opened
+        at = (f"{short[loc.file]}:{loc.line}" if loc.file in short and loc.line else str(loc)) if loc else ""
+        how = f"pinned at {at}" if pinned[package.node_id] and at else (
             "locked" if pinned[package.node_id] else "resolved")
         parts.append(f"{package.version} in {where} ({how})")
     verb = "is pinned" if all(pinned.values()) else "is pinned or resolved differently" if any(
@@ -145,6 +153,7 @@ def _pinned_by_input(report: Report, package: Package) -> bool:
     return False
 
 
+MAX_CONFLICT_WARNINGS = 10
 # Where a version comes from when a resolver chose it (not an input's pin).
 RESOLVED_SOURCES = frozenset({"resolver", "sdist-static-metadata"})
 VARIANT_KINDS = frozenset({FindingKind.VULNERABILITY, FindingKind.MALICIOUS})

@@ -99,6 +99,11 @@ def write_unknown_pins(path: Path, count: int, pad_to: int = 0) -> None:
             written += len(filler)
 
 
+_SUMMARISE = ("import json, sys; d = json.load(open(sys.argv[1])); "
+              "t = {k: round(v, 1) for k, v in d.get('timings', {}).items() if v >= 0.5}; "
+              "print(json.dumps([len(d.get('packages', [])), len(d.get('skipped', [])), t]))")
+
+
 def run_case(args: list[str], work: Path) -> dict[str, object]:
     """One fresh ``mlaudit`` process: wall time, peak RSS of the child, exit code, package count."""
     out = work / "report.json"
@@ -115,17 +120,18 @@ def run_case(args: list[str], work: Path) -> dict[str, object]:
     elapsed = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     stderr = (work / "stderr.txt").read_text()
-    packages = None
-    skipped = None
-    if out.is_file():
-        data = json.loads(out.read_text())
-        packages = len(data.get("packages", []))
-        skipped = len(data.get("skipped", []))
+    packages = skipped = timings = None
+    if out.is_file():  # read in another process: parsing a 100,000-package report here would raise this
+        # process's peak RSS, which every later child inherits in its own figure (fork)
+        summary = subprocess.run([sys.executable, "-c", _SUMMARISE, str(out)], capture_output=True, text=True,
+                                 check=False)
+        if summary.returncode == 0:
+            packages, skipped, timings = json.loads(summary.stdout)
         out.unlink()
     parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"seconds": round(elapsed, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
             "bench_process_rss_mb": round(parent / 1024, 1), "exit": proc.returncode,
-            "packages": packages, "skipped": skipped,
+            "packages": packages, "skipped": skipped, "stage_seconds": timings,
             "stderr": stderr.strip().splitlines()[-1:] if proc.returncode not in (0, 1, 3) else []}
 
 

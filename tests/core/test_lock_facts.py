@@ -155,3 +155,15 @@ def test_a_finding_never_cites_a_file_that_does_not_hold_its_version(tmp_path: P
     cited = {(f["package"]["version"], Path(f["location"]["file"]).name) for f in report["findings"]
              if f["package"]["name"] == "aiohttp"}
     assert cited == {("3.11.12", "uv.lock"), ("3.11.18", "requirements_cuda.txt")}
+
+
+def test_many_names_at_different_versions_are_summarised_not_listed_one_by_one(tmp_path: Path) -> None:
+    """Corpus P3 (text-generation-inference: 84 conflicting-pins lines): the first ten are said, the rest in one."""
+    (tmp_path / "requirements").mkdir()
+    (tmp_path / "requirements" / "cuda.txt").write_text("".join(f"pkg{i:02d}==1.0\n" for i in range(14)))
+    (tmp_path / "requirements" / "rocm.txt").write_text("".join(f"pkg{i:02d}==2.0\n" for i in range(14)))
+    code, report, err = audit(str(tmp_path), "--offline", "--format", "json")
+    warnings = [w for w in report["warnings"] if w.startswith("conflicting-pins")]
+    assert len(warnings) == 11
+    assert "pinned at requirements/cuda.txt:1" in warnings[0]
+    assert warnings[-1].startswith("conflicting-pins: 4 more names") and "pkg13" in warnings[-1]
