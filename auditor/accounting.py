@@ -24,6 +24,7 @@ from auditor.kinds import FindingKind
 from auditor.ledger import Item, ItemKind, Outcome
 from auditor.resolve.base import Resolution
 from auditor.resolve.fallback import SOURCE as FALLBACK_SOURCE
+from auditor.resolve.uvdriver import REJECTED_PIN
 from auditor.sources.locked import ALTERNATIVES
 from auditor.sources.project import Profile
 
@@ -113,6 +114,8 @@ def _conflict_warning(report: Report, name: str, runs: list[ProfileRun]) -> str 
     profiles = {p.node_id: _profiles_of(p, runs) for p in versions}
     if all(ALTERNATIVES in p.properties for p in versions) and len(set().union(*profiles.values())) <= 1:
         return None
+    if any(REJECTED_PIN in p.properties for p in versions) and len(set().union(*profiles.values())) <= 1:
+        return None  # one profile: the pin the resolver could not keep is explained by its skipped line
     pinned = {p.node_id: _pinned_by_input(report, p) for p in versions}
     short = {r.profile.files[0]: r.profile.name for r in runs if r.profile.files and "[" not in r.profile.name}
     parts = []

@@ -95,7 +95,9 @@ def finding_node(finding: Finding, report: Report | None = None) -> str | None:
 
 
 def attach_paths(report: Report, graph: nx.DiGraph) -> None:
-    """Fill ``paths`` and, where a check left it empty, ``location`` (the direct requirement's input line)."""
+    """Fill ``paths`` and, where a check left it empty, ``location``: the input line that holds the package's version
+    (a lock's or compiled requirements file's own line for each package), else its direct requirement's line --
+    always in a file of the package's own profiles."""
     for finding in report.findings:
         node = finding_node(finding, report)
         if node is None:
@@ -107,11 +109,11 @@ def attach_paths(report: Report, graph: nx.DiGraph) -> None:
             finding.paths = [label_path(graph, p) for p in id_paths]
         if finding.location is None:
             files = _profile_files(report, finding)
-            finding.location = _direct_location(report, id_paths, files)
-            if finding.location is None and files is not None and finding.package is not None:
-                own = report.package_for(*finding.package)  # no path through its own profile: its own line
-                finding.location = own.location if own is not None and own.location and own.location.file in files \
-                    else None
+            own = report.package_for(*finding.package) if finding.package is not None else None
+            if own is not None and own.location is not None and (files is None or own.location.file in files):
+                finding.location = own.location  # the input line that holds this very version (a lock's own line)
+            else:
+                finding.location = _direct_location(report, id_paths, files)
 
 
 def _profile_files(report: Report, finding: Finding) -> set[str] | None:

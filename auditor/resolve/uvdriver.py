@@ -36,6 +36,7 @@ from auditor.sources.direct import BUILD_HINT
 
 MAX_ROUNDS = 12
 UNCLAIMED = "mlaudit:unclaimed"  # package property: the index has no project of this name
+REJECTED_PIN = "mlaudit:rejected-pin"  # package property: a pin the resolver could not keep (another version won)
 MAX_BISECT_PROBES = 10
 NEVER = "python_version < '0'"  # an override with this marker removes a dependency from the resolution
 
@@ -469,6 +470,7 @@ class UvResolver:
         unclaimed = {p.name for p in self.unclaimed}
         for pkg in [*self.unclaimed, *(p for p in self.unresolved if p.name not in unclaimed)]:
             if pkg.name in resolved_names:
+                self._rejected_pin(pkg, packages, edges)
                 continue
             resolved_names.add(pkg.name)
             packages.append(pkg)
@@ -481,6 +483,27 @@ class UvResolver:
                                       origin="resolver-message"))
         return Resolution(packages=packages, edges=_dedupe(edges), skipped=list(self.skipped), resolver="uv",
                           warnings=list(self.warnings))
+
+    def _rejected_pin(self, pin: Package, packages: list[Package], edges: list[Edge]) -> None:
+        """The user pinned ``jinja2==2.10`` and the resolver dropped that line (flask 1.1.2 needs jinja2>=2.10.1), yet
+        the resolution holds jinja2 3.1.6 through flask. Both are said: the pinned version is audited from its pin
+        (advisories and name checks; pip would refuse the file, but 2.10 is what its author asked for), beside the
+        version the resolution chose, and the line's skipped reason names both."""
+        chosen = next((p for p in packages if p.name == pin.name), None)
+        if chosen is None or not pin.version or chosen.version == pin.version:
+            return
+        note = (f"the resolution holds {pin.name} {chosen.version} instead (required by the other requirements, "
+                f"audited with its dependencies); {pin.name} {pin.version} is audited from the pin")
+        pin.node = package_node(pin.name, pin.version)
+        pin.properties[REJECTED_PIN] = f"{pin.location}: " + note if pin.location else note
+        packages.append(pin)
+        edges.append(Edge(ROOT_NODE, pin.node_id, requirement=f"{pin.name}=={pin.version}", marker=pin.markers,
+                          origin="unresolved-pin"))
+        for item in self.skipped:
+            loc = pin.location
+            if loc is not None and item.file == loc.file and item.line == loc.line and item.reason \
+                    and note not in item.reason:
+                item.reason = f"{item.reason}; {note}"
 
     def _artifacts(self, pins: list[Pin]) -> dict[str, list[Artifact]]:
         lines = [f"{p.name} @ {p.url}" if p.url else f"{p.name}=={p.version}" for p in pins
