@@ -25,7 +25,7 @@ BASE = [("six", "1.16.0"), ("alpha", "1.0"), ("beta", "2.0")]
 def audit(*argv: str) -> tuple[int, dict[str, Any], str]:
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
-        code = main(["--format", "json", "-q", "--python-version", "3.11", *argv])
+        code = main(["--format", "json", "-q", "--python-version", "3.11", "--retries", "0", "--timeout", "3", *argv])
     return code, json.loads(out.getvalue()), err.getvalue()
 
 
