@@ -17,6 +17,9 @@ from auditor.kinds import FindingKind
 from auditor.ledger import Item, ItemKind, Ledger, Outcome
 
 SCHEMA_VERSION = "2.0"
+# Package property: several versions of one name that one lock installs under different choices (uv's conflicting
+# extras ``cpu`` / ``cu128``): alternatives of one lock, each audited -- not a conflict between inputs.
+LOCKED_ALTERNATIVES = "mlaudit:locked-alternatives"
 
 _NORMALISE_RE = re.compile(r"[-_.]+")
 
@@ -583,6 +586,8 @@ class Report:
     remediation: list[Remediation] = field(default_factory=list)
     baseline: str | None = None  # --baseline: the report file findings were compared with (``Finding.new``)
     policy: PolicyNote | None = None  # CLI/pipeline: the policy file and what it turns off (shown by every output)
+    _qualified: dict[str, int] = field(default_factory=dict, repr=False, compare=False)  # see add_package
+    _indexed: int = field(default=0, repr=False, compare=False)
 
     @property
     def complete(self) -> bool:
@@ -624,17 +629,32 @@ class Report:
             if existing.location is None:
                 existing.location = package.location
             return existing
+        qualified = self._qualified_names()
         first = self.packages.get(key)
-        if first is None and not any(p.name == key for p in self.packages.values()):
+        if first is None and not qualified.get(key):
             self.packages[key] = package
-            return package
-        if first is not None:  # the name's first version: now one of several, so qualified too
-            del self.packages[key]
-            first.node = package_node(key, first.version)
-            self.packages[f"{key}@{first.version}"] = first
-        package.node = package_node(key, package.version)
-        self.packages[f"{key}@{package.version}"] = package
+        else:
+            if first is not None:  # the name's first version: now one of several, so qualified too
+                del self.packages[key]
+                first.node = package_node(key, first.version)
+                self.packages[f"{key}@{first.version}"] = first
+                qualified[key] = qualified.get(key, 0) + 1
+            package.node = package_node(key, package.version)
+            self.packages[f"{key}@{package.version}"] = package
+            qualified[key] = qualified.get(key, 0) + 1
+        self._indexed = len(self.packages)
         return package
+
+    def _qualified_names(self) -> dict[str, int]:
+        """Names held in ``name@version`` form, counted: an index, so that adding N packages is linear (100,000
+        locked packages once took minutes). Rebuilt when ``packages`` was changed other than by ``add_package``."""
+        if self._indexed != len(self.packages):
+            self._qualified = {}
+            for k, p in self.packages.items():
+                if "@" in k:
+                    self._qualified[p.name] = self._qualified.get(p.name, 0) + 1
+            self._indexed = len(self.packages)
+        return self._qualified
 
     def package_for(self, name: str, version: str) -> Package | None:
         """The entry of ``name`` at ``version`` (PEP 503 name), if the report holds it."""
@@ -664,7 +684,11 @@ class Report:
         return f"from {package.source}" if package.source else "resolved"
 
     def package_at(self, node: str) -> Package | None:
-        """The package behind a graph node id."""
+        """The package behind a graph node id (``pypi:name`` or ``pypi:name@version``, the report's own keys)."""
+        if node.startswith("pypi:"):
+            hit = self.packages.get(node[len("pypi:"):])
+            if hit is not None and hit.node_id == node:
+                return hit
         for package in self.packages.values():
             if package.node_id == node:
                 return package

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from auditor.baseline import Baseline
-from auditor.domain import Report, Severity, Skipped
+from auditor.domain import Package, Report, Severity, Skipped
 from auditor.ledger import ItemKind
 from auditor.net import HttpClient, NetConfig
 from auditor.projectwalk import PathFilter
@@ -88,6 +88,17 @@ class AuditContext:
     progress: ProgressFn = no_progress
     caches: RunCaches = field(default_factory=RunCaches)  # per-run results shared between stages
     index_urls: list[str] = field(default_factory=list)  # effective package indexes, credentials included
+    # Each profile's own indexes as pip would use them for that profile alone: [primary, *extras], None standing for
+    # the default index (nothing configured). One profile's --extra-index-url never applies to another's packages.
+    profile_indexes: dict[str, list[str | None]] = field(default_factory=dict)
+
+    def indexes_for(self, package: Package) -> list[str | None] | None:
+        """The indexes that apply to ``package``: those of the profiles it belongs to (every profile's when it
+        names none: a single-profile run), in order; None when no profile recorded any (a library caller)."""
+        if not self.profile_indexes:
+            return None
+        names = [p for p in package.profiles if p in self.profile_indexes] or list(self.profile_indexes)
+        return list(dict.fromkeys(u for name in names for u in self.profile_indexes[name]))
 
     def skip(self, reason: str, *, kind: ItemKind, subject: str | None = None, file: str | None = None,
              line: int | None = None, requirement: str | None = None, not_checked: list[str] | None = None) -> None:
@@ -97,9 +108,8 @@ class AuditContext:
 
     def incomplete(self, kind: ItemKind, subject: str, reason: str) -> None:
         """Record a gap that is not an input line (a service, a check, a hash comparison): one entry per subject."""
-        for item in self.report.ledger:
-            if item.kind is kind and item.subject == subject and item.reason == reason:
-                return
+        if any(item.reason == reason for item in self.report.ledger.of_subject(kind, subject)):
+            return
         self.report.ledger.record_skipped(kind, subject, reason)
 
 

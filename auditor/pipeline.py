@@ -12,7 +12,7 @@ import datetime as dt
 import time
 from pathlib import Path
 
-from auditor.accounting import ProfileRun, assemble, reconcile
+from auditor.accounting import ProfileRun, assemble, merge_build_variants, reconcile
 from auditor.advisories.freshness import note_stale_data
 from auditor.baseline import apply_baseline
 from auditor.checks import load_checks
@@ -78,6 +78,7 @@ def _audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches:
     indexes = [u for u in [options.index_url or identity.index_url, *options.extra_index_urls,
                            *identity.extra_index_urls] if u]
     ctx.index_urls = list(dict.fromkeys(indexes))
+    ctx.profile_indexes = _profile_indexes(project, options)
     report.indexes = list(dict.fromkeys(redact_url(u) for u in indexes))
     report.target = {
         "python_version": options.python_version or "current interpreter",
@@ -99,7 +100,7 @@ def _audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches:
     hub_failed = _collect_models(refs, ref_gaps, ctx, hub_failed)
     _lap(report, "models", started)
 
-    ctx.graph = build_graph(report)
+    ctx.graph, shape = build_graph(report), _graph_shape(report)
     checks_failed: list[str] = []
     for check in load_checks():
         if check.name in options.disabled_checks:
@@ -112,11 +113,13 @@ def _audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches:
             checks_failed.append(check.name)
             _service_failed(report, exc, f"the {check.name} check did not complete")
         _lap(report, f"check:{check.name}", started)
-        ctx.graph = build_graph(report)  # checks may add nodes (e.g. hub-resolved base models)
+        if _graph_shape(report) != shape:  # checks may add nodes (e.g. hub-resolved base models)
+            ctx.graph, shape = build_graph(report), _graph_shape(report)
 
     note_stale_data(report, policy.stale_after_days)
     attach_paths(report, ctx.graph)
     _name_profiles(report, len(runs))
+    merge_build_variants(report)
     reconcile(report, runs, checks_failed=checks_failed, hub_failed=hub_failed)
     report.ledger.settle()
     report.findings.sort(key=_finding_order)
@@ -258,6 +261,24 @@ def _collect_models(refs: list[ModelRef], skipped: list[Skipped], ctx: AuditCont
         return _service_failed(report, exc, "model references were not checked on the Hub")
     report.edges.extend(edges)
     return None
+
+
+def _profile_indexes(project: Project, options: AuditOptions) -> dict[str, list[str | None]]:
+    """Each profile's indexes as its resolver sees them (``resolve.target.indexes_for``): the pages, hashes and
+    confusion look-ups of a package go to its own profiles' indexes only."""
+    from auditor.resolve.target import indexes_for
+
+    out: dict[str, list[str | None]] = {}
+    for profile in project.profiles:
+        found = indexes_for(profile.source, options)
+        out[profile.name] = [] if found.no_index else [found.index_url, *found.extra_index_urls]
+    return out
+
+
+def _graph_shape(report: Report) -> tuple[int, int, int]:
+    """What ``build_graph`` reads grows only by additions: rebuild the graph after a check only when it added
+    something (once per check on a 100,000-package lock was most of the run)."""
+    return len(report.packages), len(report.edges), len(report.models)
 
 
 def _name_profiles(report: Report, count: int) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from packaging.version import InvalidVersion, Version
 
-from auditor.domain import Finding, Package, Remediation, Report, Severity, canonical_name
+from auditor.domain import LOCKED_ALTERNATIVES, Finding, Package, Remediation, Report, Severity, canonical_name
 from auditor.kinds import FindingKind
 from auditor.ledger import Item, ItemKind
 
@@ -265,8 +265,10 @@ def conflicts(report: Report) -> list[Conflict]:
     for package in report.packages.values():
         if package.source != SDIST_ONLY_SOURCE:
             by_name.setdefault(package.name, []).append(package)
+    # versions one lock holds as alternatives (CPU/CUDA builds, conflicting extras) are no conflict between inputs
     return [Conflict(name, [(p.version, report.version_origin(p)) for p in versions])
-            for name, versions in sorted(by_name.items()) if len(versions) > 1]
+            for name, versions in sorted(by_name.items())
+            if len(versions) > 1 and not all(LOCKED_ALTERNATIVES in p.properties for p in versions)]
 
 
 def severity_counts(counts: Counter[Severity]) -> str:

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from auditor.domain import Excluded, Package, Skipped
+from auditor.domain import LOCKED_ALTERNATIVES, Excluded, Package, Skipped
 from auditor.ledger import Item, ItemKind
 from auditor.sources.markers import marker_holds, marker_holds_for_some_extra
 
 OTHER_VERSIONS = "mlaudit:other-locked-versions"
+ALTERNATIVES = LOCKED_ALTERNATIVES  # see auditor.domain
 
 
 @dataclass
@@ -84,4 +85,9 @@ def choose_versions(candidates: list[Candidate], env: dict[str, str], *, conflic
         pick.package.direct = pick.package.direct or any(c.package.direct for c in distinct)
         chosen.append(pick.package)
         chosen.extend(also)
+        if also:
+            every = [pick.package, *also]
+            for package in every:
+                package.properties[ALTERNATIVES] = ", ".join(
+                    p.version + (f" ({p.location})" if p.location else "") for p in every if p is not package)
     return chosen, skipped

@@ -34,6 +34,7 @@ from auditor.typosquat.popular import PopularList
 
 EDIT2_MIN_LEN = 6  # two edits on a shorter name leave too little of it to say what it imitates
 FAMILY_MIN = 5  # listed names sharing a first token before that token counts as a plugin family
+PREFETCH_BLOCK = 512  # queries per distance matrix in ``prefetch`` (bounds its memory on huge locks)
 
 __all__ = ["EDIT2_MIN_LEN", "FAMILY_MIN", "CandidateIndex", "token_set_key", "tokens_of"]
 
@@ -117,14 +118,17 @@ class CandidateIndex:
         import numpy as np  # only here: importing it costs ~0.2 s of every run's start-up
 
         keys = self.popular.keys
-        matrix = process.cdist(todo, keys, scorer=OSA.distance, score_cutoff=2, dtype=np.int32, workers=-1)
-        for q, row in zip(todo, matrix, strict=True):
-            found: dict[int, int] = {}
-            for i in np.flatnonzero(row <= 2).tolist():
-                dist = int(row[i])
-                if dist == 1 or (dist == 2 and self._edit2_allowed(q, keys[i])):
-                    found[i] = dist
-            self.near_cache[q] = found
+        # In blocks: one matrix for a 100,000-package lock would be 100,000 x len(keys) integers (gigabytes).
+        for start in range(0, len(todo), PREFETCH_BLOCK):
+            block = todo[start:start + PREFETCH_BLOCK]
+            matrix = process.cdist(block, keys, scorer=OSA.distance, score_cutoff=2, dtype=np.int32, workers=-1)
+            for q, row in zip(block, matrix, strict=True):
+                found: dict[int, int] = {}
+                for i in np.flatnonzero(row <= 2).tolist():
+                    dist = int(row[i])
+                    if dist == 1 or (dist == 2 and self._edit2_allowed(q, keys[i])):
+                        found[i] = dist
+                self.near_cache[q] = found
 
     @staticmethod
     def _edit2_allowed(q: str, target: str) -> bool:

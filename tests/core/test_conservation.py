@@ -116,6 +116,42 @@ def _check_pipfile_lock(case: tuple[str, int, int]) -> None:
     assert sum(table[ItemKind.LOCK_SECTION].values()) == categories
 
 
+@st.composite
+def setup_files(draw: st.DrawFn) -> tuple[str, str, int, int]:
+    """(file name, text, requirement lines read, whole declarations that are sections: computed or not installed).
+    One requirement per line, so each is its own ledger item."""
+    kinds = ["pin", "range", "bare"]
+    lines = []
+    for _ in range(draw(st.integers(1, 5))):
+        name = draw(st.sampled_from(NAMES))
+        kind = draw(st.sampled_from(kinds))
+        body = f"{name}==1.0" if kind == "pin" else f"{name}>=1,<3" if kind == "range" else name
+        lines.append(body + draw(st.sampled_from(MARKERS)))
+    tests = draw(st.booleans())
+    if draw(st.booleans()):
+        deps = "\n".join(f"    {line}" for line in lines)
+        text = "[metadata]\nname = gen\n\n[options]\ninstall_requires =\n" + deps + "\n"
+        text += "tests_require =\n    pytest\n" if tests else ""
+        return "setup.cfg", text, len(lines), int(tests)
+    computed = draw(st.booleans())
+    items = "".join(f"        {line!r},\n" for line in lines)
+    text = ("from setuptools import setup\n\nsetup(\n    name='gen',\n    install_requires=[\n" + items + "    ],\n"
+            + ("    tests_require=['pytest'],\n" if tests else "")
+            + ("    extras_require=build_extras(),\n" if computed else "") + ")\n")
+    return "setup.py", text, len(lines), int(tests) + int(computed)
+
+
+def _check_setup(case: tuple[str, str, int, int]) -> None:
+    name, text, lines, sections = case
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_text(text)
+        table = _audit(path)
+    assert sum(table.get(ItemKind.REQUIREMENT, Counter()).values()) == lines
+    assert sum(table.get(ItemKind.LOCK_SECTION, Counter()).values()) == sections
+    assert sum(table[ItemKind.INPUT_FILE].values()) == 1
+
+
 SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow], "derandomize": True}
 
 
@@ -129,6 +165,19 @@ def test_requirements_items_are_conserved(case: tuple[str, str, int]) -> None:
 @given(pipfile_locks())
 def test_lockfile_items_are_conserved(case: tuple[str, int, int]) -> None:
     _check_pipfile_lock(case)
+
+
+@settings(max_examples=6, **SETTINGS)  # type: ignore[arg-type]
+@given(setup_files())
+def test_setup_file_items_are_conserved(case: tuple[str, str, int, int]) -> None:
+    _check_setup(case)
+
+
+@pytest.mark.fuzz
+@settings(max_examples=150, **{**SETTINGS, "derandomize": False})  # type: ignore[arg-type]
+@given(setup_files())
+def test_setup_file_items_are_conserved_fuzz(case: tuple[str, str, int, int]) -> None:
+    _check_setup(case)
 
 
 @pytest.mark.fuzz
