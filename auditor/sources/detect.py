@@ -29,15 +29,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from auditor.cache import cache_root
 from auditor.domain import Excluded
 from auditor.errors import InputError
 from auditor.ledger import ItemKind
-from auditor.projectwalk import SKIP_DIRS, PathFilter, is_venv
+from auditor.projectwalk import SKIP_DIRS, PathFilter, TreeWalk, is_venv
 from auditor.sources.textfile import read_text
 
 REQUIREMENTS = "requirements"
@@ -170,9 +168,9 @@ def discover_project(directory: str, *, test_data: bool = False, exclude: PathFi
     out.files = [str(p) for p in found]
     out.excluded.extend(excluded)
     taken = {p.resolve() for p in found}
-    for base, names, pruned in _walk(root, exclude):
-        for folder in pruned:
-            out.excluded.extend(_pruned(root, folder))
+    walk = TreeWalk(root, exclude=exclude)
+    for base, names in walk:
+        names = sorted(names)
         out.code_files += sum(1 for n in names if n.endswith((".py", ".ipynb")))
         if base == root:
             continue
@@ -192,6 +190,9 @@ def discover_project(directory: str, *, test_data: bool = False, exclude: PathFi
             out.files.append(str(path))
             out.nested.add(str(path))
         out.excluded.extend(excluded)
+    for gap in walk.gaps:  # folders a project audit leaves out by default: requirement-like files inside, listed
+        if gap.excluded and gap.is_dir and _default_pruned(gap.path):
+            out.excluded.extend(_pruned(root, gap.path))
     pyproject = str(root / PYPROJECT)
     if pyproject in out.files and not declares_dependencies(pyproject) and (
             len(out.files) > 1 or not declares_tables(pyproject)):
@@ -247,11 +248,14 @@ def _top_inputs(root: Path) -> tuple[list[Path], list[Excluded]]:
 
 
 def _directory_inputs(base: Path, names: list[str], root: Path) -> tuple[list[Path], list[Excluded]]:
-    """The same rule for a sub-directory (its files only: the walk reaches its sub-directories itself)."""
+    """The same rule for a sub-directory (its files only: the walk reaches its sub-directories itself). Decided from
+    ``names``, the regular files the walk could look at, never by probing paths: a folder that can be listed but
+    not entered holds names whose files cannot be looked at (the walk lists those as skipped items)."""
+    present = set(names)
     files = [base / n for n in names]
     found = [p for p in files if p.name in (UV_LOCK, POETRY_LOCK, PDM_LOCK, PYLOCK) or _PYLOCK_NAME_RE.match(p.name)]
     covered = bool(found)
-    if (base / PIPFILE_LOCK).is_file():
+    if PIPFILE_LOCK in present:
         found.append(base / PIPFILE_LOCK)
     excluded: list[Excluded] = []
     texts = [p for p in files if is_requirement_like(p, root)]
@@ -261,26 +265,27 @@ def _directory_inputs(base: Path, names: list[str], root: Path) -> tuple[list[Pa
             excluded.append(_compiled(path, root))
         else:
             found.append(path)
-    if (base / PIPFILE).is_file() and not (base / PIPFILE_LOCK).is_file():
+    if PIPFILE in present and PIPFILE_LOCK not in present:
         found.append(base / PIPFILE)
     pyproject = base / PYPROJECT
-    if pyproject.is_file() and declares_dependencies(str(pyproject)):
+    if PYPROJECT in present and declares_dependencies(str(pyproject)):
         if covered:
             excluded.append(_covered(pyproject, found, root))
         else:
             found.append(pyproject)
-    found += _setup_files(base, covered, found, excluded, root)
+    found += _setup_files(base, covered, found, excluded, root, present)
     return found, excluded
 
 
 def _setup_files(base: Path, covered: bool, found: list[Path], excluded: list[Excluded],
-                 root: Path | None = None) -> list[Path]:
+                 root: Path | None = None, present: set[str] | None = None) -> list[Path]:
     from auditor.sources.setupfiles import declares_dependencies as setup_declares
 
     out: list[Path] = []
     for name in (SETUP_CFG, SETUP_PY):
         path = base / name
-        if not path.is_file() or not setup_declares(str(path)):
+        there = name in present if present is not None else path.is_file()
+        if not there or not setup_declares(str(path)):
             continue
         if covered:
             excluded.append(_covered(path, found, root or base))
@@ -309,26 +314,12 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _walk(root: Path, exclude: PathFilter | None) -> Iterator[tuple[Path, list[str], list[Path]]]:
-    """(directory, file names, sub-directories left out) top-down in a stable order, with the project walk's
-    rules (``auditor.projectwalk``): version control, caches and installed environments are not entered."""
-    own_cache = os.path.realpath(cache_root())
-    for dirpath, dirnames, filenames in os.walk(root):
-        base = Path(dirpath)
-        if base != root and (is_venv(filenames + dirnames) or os.path.realpath(dirpath) == own_cache):
-            dirnames[:] = []
-            yield base, [], [base]
-            continue
-        pruned = [base / d for d in sorted(dirnames) if d in SKIP_DIRS or d.endswith(".egg-info")]
-        kept = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
-        names = sorted(filenames)
-        if exclude is not None and exclude.patterns:
-            rel = base.relative_to(root).as_posix()
-            prefix = "" if rel == "." else rel + "/"
-            kept = [d for d in kept if not exclude.leaves_out(prefix + d, True)]
-            names = [n for n in names if not exclude.leaves_out(prefix + n, False)]
-        dirnames[:] = kept
-        yield base, names, pruned
+def _default_pruned(folder: Path) -> bool:
+    """A folder the project walk (``auditor.projectwalk.TreeWalk``) leaves out by default: version control, tool
+    caches, build metadata, installed environments. (Unreadable folders are the walk's skipped items, recorded by the
+    project's code walk; folders the user excluded are the user's.)"""
+    name = folder.name
+    return name in SKIP_DIRS or name.endswith(".egg-info") or is_venv(_names(folder))
 
 
 def _pruned(root: Path, folder: Path) -> list[Excluded]:
