@@ -61,6 +61,7 @@ def report_from_result(paths: list[Path], result: ScanResult, seconds: float) ->
                              key=lambda f: (-f.severity.rank, f.path or "", f.id))
     report.ledger.extend(result.audited)
     report.ledger.extend(result.skipped)
+    report.ledger.extend(result.excluded)
     report.model_scan = [{"path": n.path, "format": n.format, "verdict": n.verdict} for n in result.formats]
     report.files_scanned = result.files_scanned
     report.bytes_scanned = result.bytes_scanned
