@@ -179,6 +179,7 @@ class PickleAnalysis:
                                "importable where the file is loaded, and its own __setstate__, if it defines one, "
                                "runs")
                 agg.evidence["reconstructed"] = True
+                agg.evidence.pop("called", None)  # NEWOBJ allocates; no constructor of the class is called
         self._records.clear()
         self._reconstructed.clear()
         self._called.clear()

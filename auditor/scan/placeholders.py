@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 LFS_MAX = 1024  # the Git LFS specification: pointer files are smaller than 1024 bytes
 ANNEX_MAX = 32 * 1024  # git-annex reads at most this much of a file when looking for a pointer
@@ -49,9 +49,6 @@ class Placeholder:
     reason: str
     size: int | None = None  # size of the absent content, as the pointer records it
     oid: str | None = None
-
-    def evidence(self) -> dict[str, Any]:
-        return {"placeholder": self.system, "content_size": self.size, "oid": self.oid}
 
 
 def lfs_pointer(data: bytes) -> Placeholder | None:
@@ -131,7 +128,7 @@ def _read(path: Path, size: int) -> bytes | None:
 DVC_MAX = 256 * 1024
 
 
-def dvc_absent_outputs(dvc_file: Path, wanted: Any) -> list[tuple[Path, Placeholder]]:
+def dvc_absent_outputs(dvc_file: Path, wanted: Callable[[Path, bool], bool]) -> list[tuple[Path, Placeholder]]:
     """Outputs a ``*.dvc`` file tracks that are absent beside it and that ``wanted(path, is_dir)`` calls model
     content. A file that cannot be read or parsed yields nothing: it is no model file, and the walk that found it
     scans every model file that is present."""
