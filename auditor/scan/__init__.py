@@ -22,6 +22,8 @@ from auditor.kinds import ScanRule
 from auditor.ledger import Item, ItemKind, Outcome
 from auditor.projectwalk import PathFilter, TreeWalk, gap_items
 from auditor.scan.limits import DEFAULT_LIMITS, Limits
+from auditor.scan.placeholders import ANNEX_MAX, Placeholder, annex_link, sniff_placeholder
+from auditor.scan.roles import fixture_dir
 from auditor.scan.state import KIND_PICKLE_FORMAT, Collector, FormatNote, ScanState
 
 __all__ = ["ScanResult", "ScanTargets", "scan_file", "scan_paths", "scan_targets", "scan_file_detailed",
@@ -54,11 +56,21 @@ def scan_file_detailed(path: Path, display: str | None = None, limits: Limits = 
     from auditor.scan.roles import file_role
 
     try:
+        collector.placeholder = annex_link(path)
+        if collector.placeholder is not None:
+            return collector
         if not stat.S_ISREG(path.stat().st_mode):  # FIFOs/devices would block or never end
             state.skip("not a regular file")
             return collector
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
+            if size <= ANNEX_MAX:
+                head = f.read(4096)
+                collector.placeholder = sniff_placeholder(path, head, size)
+                if collector.placeholder is not None:
+                    collector.bytes_read += len(head)
+                    return collector
+                f.seek(0)
             scan_stream(f, state, name=path.name, size=size, role=file_role(path))
     except OSError as exc:
         state.skip(f"could not read model file: {exc.strerror or exc}")
@@ -185,15 +197,24 @@ def add_gaps(result: ScanResult, gaps: Sequence[Item], notes: Sequence[str]) -> 
     result.notes.extend(notes)
 
 
-def scan_paths(paths: Sequence[Path], limits: Limits = DEFAULT_LIMITS) -> ScanResult:
+def scan_paths(paths: Sequence[Path], limits: Limits = DEFAULT_LIMITS, *,
+               project_root: Path | None = None) -> ScanResult:
     """Scan files and directories. Within a directory, pickle-based files get a note naming their safetensors
-    twin when one exists. Each real file is scanned once (HF caches hold symlinks into ``blobs/``)."""
+    twin when one exists. Each real file is scanned once (HF caches hold symlinks into ``blobs/``).
+
+    ``project_root`` says the files were found by walking a project (``mlaudit .``) rather than named by the user
+    (``mlaudit scan``): a placeholder for absent content (Git LFS pointer, ...) is then listed as excluded rather
+    than skipped (``placeholders``), and files under a test-fixture directory get no pickle-format note (their
+    unsafe-content findings stay: a malicious file in ``tests/`` runs in CI)."""
     result = ScanResult()
     planned = scan_targets(paths)
     add_gaps(result, planned.gaps, planned.notes)
     for p in planned.files:
         display = str(p)
         collector = scan_file_detailed(p, display, limits)
+        if collector.placeholder is not None:
+            _list_placeholder(result, display, collector.placeholder, project_root is not None)
+            continue
         result.files_scanned += 1
         try:
             result.bytes_scanned += p.stat().st_size
@@ -206,13 +227,35 @@ def scan_paths(paths: Sequence[Path], limits: Limits = DEFAULT_LIMITS) -> ScanRe
                                        outcome=Outcome.AUDITED))
         result.formats.extend(collector.formats)
         fmt = _top_format(collector, display)
-        if fmt in PICKLE_FORMATS:
+        if fmt in PICKLE_FORMATS and not (project_root is not None and _fixture(p, project_root)):
             _format_note(result, collector, p, display, fmt)
     return result
 
 
+def _list_placeholder(result: ScanResult, display: str, found: Placeholder, discovered: bool) -> None:
+    """A stand-in for absent content: excluded (listed) when a project walk found it, skipped (the report is
+    incomplete) when the user named it or its directory for scanning."""
+    if discovered:
+        result.excluded.append(Excluded(reason=found.reason, file=display, kind=ItemKind.MODEL_FILE))
+    else:
+        result.skipped.append(Skipped(reason=found.reason, file=display, not_checked=["model file scan"],
+                                      kind=ItemKind.MODEL_FILE))
+
+
+def _fixture(p: Path, root: Path) -> bool:
+    try:
+        rel = p.parent.relative_to(root)
+    except ValueError:
+        return False
+    return fixture_dir(rel) is not None
+
+
 def _format_note(result: ScanResult, collector: Collector, p: Path, display: str, fmt: str) -> None:
-    """Info note for pickle-based files without serious findings: the format itself runs code on load."""
+    """Info note for pickle-based files without serious findings: the format itself runs code on load. A pickle
+    that imports nothing but containers, scalars and records (``allowlist.plain_data``) is plain data: nothing in
+    it can run, and it holds no model; it gets no note."""
+    if not collector.object_imports:
+        return
     if any(f.path == display and f.severity.at_least(Severity.MEDIUM) for f in collector.findings):
         return
     twins = safetensors_twins(p)

@@ -222,9 +222,7 @@ def _sniff_long_pickle(f: BinaryIO, state: ScanState, size: int | None,
     if analysis.first is None or not reads_as_pickle(analysis.first):
         return f, size, seekable, "unknown"
     state.note_format("pickle")
-    state.collector.findings.extend(scratch.collector.findings)
-    state.collector.skipped.extend(scratch.collector.skipped)
-    state.collector.bytes_read += scratch.collector.bytes_read
+    state.collector.merge(scratch.collector)
     if size is not None:
         archives.check_polyglot_zip(f, state, size)
     return f, size, seekable, "pickle-scanned"
@@ -264,9 +262,7 @@ def _pickle_polyglot(f: BinaryIO, state: ScanState, fmt: str, head: bytes, start
     state.add(ScanRule.POLYGLOT, Severity.HIGH, f"file is a {fmt} file and also parses as a pickle from offset 0: "
               "loaders that unpickle it run different content than format-aware tools see",
               {"format": "polyglot", "formats": [fmt, "pickle"]})
-    state.collector.findings.extend(scratch.collector.findings)
-    state.collector.skipped.extend(scratch.collector.skipped)
-    state.collector.bytes_read += scratch.collector.bytes_read
+    state.collector.merge(scratch.collector)
 
 
 _PROMISED_FORMATS_MAP = {"safetensors": "safetensors", "gguf": "gguf", "npy": "npy"}

@@ -53,7 +53,7 @@ def test_path_filter_follows_gitignore_rules(tmp_path: Path) -> None:
 
 def test_policy_exclude_and_cli_exclude_leave_paths_out_and_list_them(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pickle_bytes = b"\x80\x02}q\x00."  # an empty dict: never loaded by the audit
+    pickle_bytes = b"\x80\x02cacme_lib.models\nNet\n)\x81."  # an unknown class (medium); never loaded by the audit
     _project(tmp_path, {
         "requirements.txt": "",
         "train.py": 'from transformers import AutoModel\nAutoModel.from_pretrained("acme-ai/shipped")\n',
