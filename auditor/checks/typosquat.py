@@ -124,6 +124,9 @@ class TyposquatCheck:
         requirers = popular_requirers(ctx.report, detector.popular.rank_of)
         judged: dict[int, NameContext] = {}
         for i, (pkg, result) in enumerate(zip(packages, results, strict=True)):
+            if is_local(pkg):
+                results[i] = TyposquatResult(pkg.name, False, reasons=["the project's own code (not fetched by name)"])
+                continue
             if result.candidate is None or result.score < CONTEXT_FLOOR:
                 continue
             required = tuple(requirers.get(pkg.node_id, ()))
@@ -238,6 +241,15 @@ def popular_requirers(report: Report, popular: Mapping[str, int]) -> dict[str, l
             if by_node[node].name not in popular:  # a popular child vouches for its own tree as a root
                 queue.extend(children.get(node, ()))
     return out
+
+
+LOCAL_SOURCES = ("workspace member", "path:", "directory:")
+
+
+def is_local(pkg: Package) -> bool:
+    """A lockfile's workspace member or local path: the project's own code, installed from disk, never fetched
+    from an index by its name, so its name cannot be a typosquat (a missing public name is the confusion check's)."""
+    return pkg.properties.get("mlaudit:source", "").startswith(LOCAL_SOURCES)
 
 
 def page_facts(ctx: AuditContext, pkg: Package) -> NameContext:

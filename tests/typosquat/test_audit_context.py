@@ -189,3 +189,11 @@ def test_a_locked_graph_clears_genuine_dependencies_end_to_end(tmp_path: Any, ca
     squats = {f["package"]["name"]: f for f in doc["findings"] if f["kind"] == "typosquat"}
     assert "httpx2" not in squats and "httpcore2" not in squats  # vouched for by huggingface-hub's tree
     assert any("judged without their index record" in w for w in doc["warnings"])  # pyinstalers, by name only
+
+
+def test_the_projects_own_packages_are_not_names_to_squat() -> None:
+    # a workspace member / local path is installed from disk (opentelemetry-python-contrib's own instrumentations)
+    ctx = audit(["opentelemetry-instrumentation-openai-agents-v2", "reqeusts"], offline=True)
+    ctx.report.packages["opentelemetry-instrumentation-openai-agents-v2"].properties["mlaudit:source"] = \
+        "workspace member"
+    assert set(flagged(ctx)) == {"reqeusts"}

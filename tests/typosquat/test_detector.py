@@ -177,7 +177,8 @@ def test_reorders_that_change_meaning_are_not_read(det: Detector, name: str, pop
 
 
 @pytest.mark.parametrize("name", ["pytest-virtualenv", "flask-requests", "types-httpx", "sphinx-numpy",
-                                  "django-redis-sessions", "opentelemetry-requests", "pytest-requests"])
+                                  "django-redis-sessions", "opentelemetry-requests", "pytest-requests",
+                                  "opentelemetry-instrumentation-structlog"])
 def test_plugin_family_heads_are_never_affixes(det: Detector, name: str) -> None:
     # issue 23 row 12 / issue 28: a plugin of a family is not the other project plus a generic word
     head, rest = name.split("-", 1)
