@@ -140,7 +140,11 @@ def _one_edit(name: str, rng: random.Random) -> str:
     if kind == "sub":
         return name[:p] + rng.choice(LETTERS.replace(ch, "")) + name[p + 1:]
     if kind == "sub-key" and KEYBOARD_NEIGHBOURS.get(ch):
-        return name[:p] + rng.choice(sorted(KEYBOARD_NEIGHBOURS[ch])) + name[p + 1:]
+        # a digit for a neighbouring digit is how genuine release lines are named (cuda12/cuda13, python2/3): the
+        # constructed slips leave it out, so its weight comes from the labelled names alone
+        keys = sorted(k for k in KEYBOARD_NEIGHBOURS[ch] if not (ch.isdigit() and k.isdigit()))
+        if keys:
+            return name[:p] + rng.choice(keys) + name[p + 1:]
     if kind == "ins":
         return name[:p] + rng.choice(LETTERS) + name[p:]
     if kind == "ins-double":

@@ -46,7 +46,7 @@ FEATURES: tuple[str, ...] = (
     "k_lookalike", "k_separator", "k_edit1", "k_swap", "k_edit2", "k_combo", "k_reorder",
     # the edits (counts)
     "e_sub", "e_ins", "e_del", "e_swap", "e_doubled", "e_keyboard", "e_lookalike", "e_digit", "e_separator",
-    "e_edge", "e_vowel", "edit_ratio",
+    "e_edge", "e_vowel", "e_version", "edit_ratio",
     "unnatural",  # how much less natural the name reads than the target (character trigram log-likelihood drop)
     # separator tricks
     "sep_joined", "sep_split",
@@ -345,7 +345,7 @@ def _edit_features(f: dict[str, float], ops: list[EditOp], target: str) -> None:
         f[kinds[op.kind]] = f.get(kinds[op.kind], 0.0) + 1.0
         for flag, name in ((op.doubled, "e_doubled"), (op.keyboard, "e_keyboard"), (op.lookalike, "e_lookalike"),
                            (op.digit, "e_digit"), (op.separator, "e_separator"), (op.edge, "e_edge"),
-                           (op.vowel, "e_vowel")):
+                           (op.vowel, "e_vowel"), (op.version, "e_version")):
             if flag:
                 f[name] = f.get(name, 0.0) + 1.0
     f["edit_ratio"] = len(ops) / max(1, _letters(target))
