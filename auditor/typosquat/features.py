@@ -154,6 +154,8 @@ class ReadingGenerator:
             return None
         if not self.separators_matter and all(op.separator for op in ops):
             return None  # separators only: the skeleton reading explains it (or PEP 503 makes it one name)
+        if len(ops) == 1 and _version_sibling(target, ops[0]):
+            return None  # ``jax-cuda13-plugin`` / ``jax-cuda12-plugin``: another release line of the family
         f = self.base_features(target_id, n_near)
         if len(ops) == 1 and ops[0].kind is OpKind.SWAP:
             technique = TRANSPOSITION
@@ -332,6 +334,21 @@ class ReadingGenerator:
             return [t for t in tokens if not generic(t)]
 
         return core(name_tokens) == core(target_tokens)
+
+
+def _version_sibling(target: str, op: EditOp) -> bool:
+    """One digit for another in the version number that qualifies a name (``cuda12``/``cuda13``, ``cu11``,
+    ``python2``/``python3`` after the first word): how a family names its release lines, not a slip. The first
+    word's digits are the product's own name (``boto3``, ``s3transfer``) and stay a reading."""
+    if op.kind is not OpKind.SUB or not op.version:
+        return False
+    start = target.rfind("-", 0, op.pos) + 1
+    if start == 0:
+        return False
+    end = target.find("-", op.pos)
+    token = target[start:end if end >= 0 else len(target)]
+    head = token.rstrip("0123456789")
+    return start + len(head) <= op.pos and (not head or head.isalpha())
 
 
 def _combo_rank(r: Reading) -> tuple[float, float]:

@@ -287,3 +287,16 @@ def test_random_inputs_never_crash(det: Detector) -> None:
         r = det.check(name)
         assert 0.0 <= r.score <= 1.0 and isinstance(r.reasons, list)
         assert not r.flagged or r.target is not None
+
+
+@pytest.mark.parametrize("name", ["jax-cuda13-plugin", "jax-cuda13-pjrt", "nvidia-cublas-cu13",
+                                  "antlr4-python2-runtime"])
+def test_version_siblings_are_release_lines_not_slips(det: Detector, name: str) -> None:
+    # corpus finding T1: another digit in the version that qualifies a family name is that family's release line
+    assert not any(r.technique in (EDIT1, EDIT2) for r in det.readings(name))
+    assert not det.check(name).flagged
+
+
+def test_a_products_own_digits_still_read_as_edits(det: Detector) -> None:
+    read_as(det, "s4transfer", "s3transfer", EDIT1)
+    read_as(det, "boto4", "boto3", EDIT1)
