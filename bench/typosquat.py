@@ -354,6 +354,10 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
         if sc is name_only or "unknown" in sc.label or "older" in sc.label or f"floor {CONTEXT_FLOOR}," in sc.label:
             t = ctxsets.threshold_for(sc, negatives, one_pct)
             line(f"{sc.label} (<= 1% FPR: {t:.3f}, read off)", sc, t, positives)
+            for group, negs in (("lockfile", lock_negs), ("young", young_negs)):
+                if negs:
+                    t = ctxsets.threshold_for(sc, negs, int(0.01 * len(negs)))
+                    line(f"{sc.label} (<= 1% FPR on {group} names: {t:.3f}, read off)", sc, t, positives)
             if gd_fp is not None:
                 t = ctxsets.threshold_for(sc, negatives, gd_fp)
                 line(f"{sc.label} (GuardDog's FPR: {t:.3f}, read off)", sc, t, positives)
