@@ -235,6 +235,10 @@ def table(m: Measured, tools: list[Verdicts], rows_out: list[dict[str, object]])
         fp = sum(1 for s in neg_scores if s > cut)
         print(f"  mlaudit at {t.tool}'s random-unranked FPR ({allowed}/{len(random_names)}): recall "
               f"{cell(k, len(m.positives))} with {fp} false positives (threshold {cut:.3f}, read off these negatives)")
+        for tech, rows in sorted(by_tech.items()):
+            mine = sum(1 for r in rows if ours.score[r["name"]] > cut)
+            theirs = sum(1 for r in rows if t.flagged.get(r["name"], False))
+            print(f"    {tech:24} mlaudit {cell(mine, len(rows)):>19}  {t.tool} {cell(theirs, len(rows)):>19}")
 
 
 def hf_section(path: Path) -> None:
