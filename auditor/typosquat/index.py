@@ -9,8 +9,8 @@
   first and last segments stay anchored at the ends). Two adjacent swaps that straddle both segment borders are
   missed: a rare shape (10 of 3,372 dev-name pairs within two edits, none a labelled target).
 - ``token_sets``: multi-token names by their sorted token multiset (``py`` read as ``python``), for re-orderings.
-- ``prefix_family``: how many listed names start with ``tok-``; a token that heads many listed names is a plugin
-  family (``pytest-``, ``types-``), learned from the list itself.
+- ``prefix_family``: how many listed names start with ``tok-`` (or ``tok-tok-``...); a prefix that heads many listed
+  names is a plugin family (``pytest-``, ``types-``, ``opentelemetry-instrumentation-``), learned from the list.
 - ``vocab``: the affix vocabulary learned from how popular names extend each other (``affixes.py``).
 - ``chars``: a character trigram model of the popular names (``naturalness.py``).
 
@@ -85,6 +85,8 @@ class CandidateIndex:
             if len(toks) >= 2:
                 idx.token_sets.setdefault(token_set_key(toks), []).append(i)
                 idx.prefix_family[toks[0]] += 1
+                for k in range(2, len(toks)):  # deeper heads: opentelemetry-instrumentation-, google-cloud-
+                    idx.prefix_family["-".join(toks[:k])] += 1
         if edit_index:
             idx._build_edit_index()
         return idx
