@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from auditor.models.settings import ModelSettings
     from auditor.policy import Policy
     from auditor.provenance.pages import ProjectPage
+    from auditor.remediation.model import RemediationPlan
 
 
 @dataclass
@@ -49,6 +50,7 @@ class AuditOptions:
     project_dir: str | None = None  # the project's code root (model references are searched there)
     profiles: list[str] = field(default_factory=list)  # --profile NAME / all; empty: every profile found
     exclude: list[str] = field(default_factory=list)  # .gitignore-style patterns left out of the project walk
+    verify_fixes: bool = False  # re-resolve and re-audit the planned upgrades (``mlaudit fix``, --verify-fixes)
 
 
 ProgressFn = Callable[[str], None]
@@ -72,6 +74,7 @@ class RunCaches:
     hub_state: HubState | None = None  # models.hubstate
     project_pages: dict[tuple[str, str], ProjectPage | None] = field(default_factory=dict)  # provenance.pages
     default_index: str | None = None  # provenance.pages: the resolver's default index, asked once
+    remediation: RemediationPlan | None = None  # remediation.stage: the plan ``mlaudit fix`` applies
 
 
 @dataclass

@@ -108,10 +108,22 @@ def run_audit(options: AuditOptions, progress: ProgressFn = no_progress, *, cach
     report.ledger.settle()
     report.findings.sort(key=_finding_order)
     apply_policy(report, policy)
+    _remediate(ctx, runs)
     report.fail_on = options.fail_on
     if options.require_complete or policy.require_complete:
         report.require_complete = True
     return report
+
+
+def _remediate(ctx: AuditContext, runs: list[ProfileRun]) -> None:
+    """Plan upgrades for what the policy left active (verified only when asked: it re-resolves); the plan is kept
+    in ``ctx.caches`` for ``mlaudit fix``."""
+    from auditor.remediation.stage import remediate
+
+    started = time.perf_counter()
+    ctx.progress("planning upgrades")
+    ctx.caches.remediation = remediate(ctx, runs)
+    _lap(ctx.report, "remediation", started)
 
 
 def _load_project(options: AuditOptions) -> Project:

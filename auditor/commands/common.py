@@ -141,6 +141,7 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         project_dir=project_dir,
         profiles=list(getattr(args, "profile", []) or []),
         exclude=[*policy.exclude, *getattr(args, "exclude", [])],
+        verify_fixes=bool(getattr(args, "verify_fixes", False)),
     )
 
 

@@ -46,6 +46,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "edges": [e.to_json() for e in report.edges],
         "models": [m.to_json() for m in report.models],
         "findings": [f.to_json() for f in report.findings],
+        "remediation": [r.to_json() for r in report.remediation],
         "skipped": [s.to_json() for s in report.skipped],
         "excluded": [s.to_json() for s in report.excluded],
         "warnings": list(report.warnings),
