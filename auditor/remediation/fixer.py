@@ -311,12 +311,11 @@ class _Fix:
     def _pyproject(self, profile: ProfilePlan, main: Path, ups: Sequence[Upgrade]) -> None:
         from auditor.remediation.pyedit import widen_pyproject
 
-        direct = {r.name for r in profile.source.requirements}
         copy = self.scratch.copy(main)
-        new, _ = widen_pyproject(read(copy), {u.name: u.to for u in ups if u.name in direct})
+        new, admitted = widen_pyproject(read(copy), {u.name: u.to for u in ups})
         write(copy, new)
-        self._cover(profile, [u for u in ups if u.name in direct])
-        self._not_applied(profile, [u for u in ups if u.name not in direct],
+        self._cover(profile, [u for u in ups if u.name in admitted])
+        self._not_applied(profile, [u for u in ups if u.name not in admitted],
                           "a transitive dependency pyproject.toml does not constrain: the resolver picks its "
                           "version (a lock, e.g. uv.lock, would hold the fix)")
 

@@ -18,14 +18,14 @@ from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PkgRequirement
 
 from auditor.domain import canonical_name
-from auditor.remediation.reqtext import new_specifier, replace_spec
+from auditor.remediation.reqtext import new_specifier, replace_spec, specifier_of
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-_STRING = re.compile(r"(?P<q>\"|')(?P<body>[^\"'\n\\]*)(?P=q)")
+_STRING = re.compile(r"\"(?P<double>[^\"\n\\]*)\"|'(?P<single>[^'\n]*)'")
 
 
 def dependency_strings(data: Mapping[str, Any]) -> set[str]:
@@ -59,19 +59,21 @@ def _strings(text: str) -> Iterator[re.Match[str]]:
     return _STRING.finditer(text)
 
 
-def widen_pyproject(text: str, targets: Mapping[str, str]) -> tuple[str, list[str]]:
-    """``text`` with every dependency string that blocks a target widened; returns the names it changed.
-    Raises ``EditError`` (from ``reqtext``) for a blocking constraint that is not PEP 440."""
+def widen_pyproject(text: str, targets: Mapping[str, str]) -> tuple[str, set[str]]:
+    """``text`` with every dependency string that blocks a target widened; returns it and the target names whose
+    strings now admit their target (widened or already admitting). Raises ``EditError`` (from ``reqtext``) for a
+    blocking constraint that is not PEP 440."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
-        return text, []
+        return text, set()
     wanted = dependency_strings(data)
     pieces: list[str] = []
     last = 0
-    changed: list[str] = []
+    admitted: set[str] = set()
     for m in _strings(text):
-        body = m["body"]
+        group = "double" if m["double"] is not None else "single"
+        body = m[group]
         if body not in wanted:
             continue
         try:
@@ -82,14 +84,14 @@ def widen_pyproject(text: str, targets: Mapping[str, str]) -> tuple[str, list[st
         to = targets.get(name)
         if to is None or req.url:
             continue
-        spec = new_specifier(str(req.specifier), to)
+        spec = new_specifier(specifier_of(body), to)
+        admitted.add(name)
         if spec is None:
             continue
-        pieces += [text[last:m.start("body")], replace_spec(body, spec)]
-        last = m.end("body")
-        changed.append(name)
+        pieces += [text[last:m.start(group)], replace_spec(body, spec)]
+        last = m.end(group)
     pieces.append(text[last:])
-    return "".join(pieces), sorted(set(changed))
+    return "".join(pieces), admitted
 
 
 def declares_dynamic(text: str) -> bool:

@@ -15,6 +15,7 @@ from auditor.domain import canonical_name
 from auditor.remediation.specifiers import admits, widen
 
 _NAME = re.compile(r"^(?P<lead>\s*)(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?P<extras>\[[^\]]*\])?")
+_PIN = re.compile(r"^(===?\s*)\S+$")
 _HASH = re.compile(r"\s*--hash[=\s]\s*\S+")
 
 HashLookup = Callable[[str, str], list[str]]  # (name, version) -> ["sha256:<hex>", ...]
@@ -158,7 +159,8 @@ def edit_pins(text: str, targets: Mapping[str, str], hashes: HashLookup | None, 
         if only_exact and not spec.startswith("=="):
             continue
         pin = spec.startswith("==") and "*" not in spec and "," not in spec
-        new = f"=={to}" if pin else new_specifier(spec, to)
+        pinned = _PIN.match(spec)
+        new = (pinned[1] + to if pinned else f"=={to}") if pin else new_specifier(spec, to)
         if pin and spec[2:].strip() == to:
             continue
         if new is None and not entry.hashed:

@@ -75,14 +75,14 @@ def uv_index_args(indexes: Indexes) -> list[str]:
 
 
 def reresolve(uv: str, spec: ProfileSpec, upgrades: Mapping[str, str], options: AuditOptions,
-              replace: Mapping[int, str] | None = None) -> Outcome:
-    """Resolve ``spec`` with ``upgrades`` (name -> exact version) pinned; ``replace`` swaps a requirement line
-    (by its position in ``spec.requirements``) for the widened one the fix would write."""
+              replace: Mapping[str, str] | None = None) -> Outcome:
+    """Resolve ``spec`` with ``upgrades`` (name -> exact version) pinned; ``replace`` swaps requirement or
+    constraint lines (old text -> new text) for the widened ones the fix would write."""
     folder = Path(tempfile.mkdtemp(prefix="mlaudit-fix-"))
+    swap = dict(replace or {})
     try:
-        lines = list(spec.requirements)
-        for key, text in (replace or {}).items():
-            lines[key] = text
+        lines = [swap.get(line, line) for line in spec.requirements]
+        constraints = [swap.get(line, line) for line in spec.constraints]
         (folder / "requirements.in").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         (folder / "pins.txt").write_text("".join(f"{n}=={v}\n" for n, v in sorted(spec.pins.items())),
                                          encoding="utf-8")
@@ -92,8 +92,8 @@ def reresolve(uv: str, spec: ProfileSpec, upgrades: Mapping[str, str], options: 
             cmd += ["--only-binary", ":all:"]
         if options.exclude_newer:
             cmd += ["--exclude-newer", options.exclude_newer]
-        if spec.constraints:
-            (folder / "constraints.txt").write_text("".join(c + "\n" for c in spec.constraints), encoding="utf-8")
+        if constraints:
+            (folder / "constraints.txt").write_text("".join(c + "\n" for c in constraints), encoding="utf-8")
             cmd += ["--constraint", str(folder / "constraints.txt")]
         for name, version in sorted(upgrades.items()):
             cmd += ["--upgrade-package", f"{name}=={version}"]

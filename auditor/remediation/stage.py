@@ -198,15 +198,20 @@ def _profile_plan(run: ProfileRun, ctx: AuditContext) -> ProfilePlan:
                        source=source, spec=_spec(run, ctx))
 
 
-def profile_requirements(run: ProfileRun, ctx: AuditContext) -> list[Requirement | None]:
-    """The requirement behind each line of the profile's ``ProfileSpec`` (None for a lock's bare names)."""
+def profile_requirements(run: ProfileRun, ctx: AuditContext) -> list[Requirement]:
+    """The requirements behind the lines of the profile's ``ProfileSpec`` (none for a lock's bare names)."""
     from auditor.sources.direct import unresolvable_reason
 
     source = run.profile.source
     if source.resolved:
-        return [None] * len(_pins(run))
+        return []
     return [r for r in source.requirements if not r.constraint and not r.url
             and unresolvable_reason(r, allow_build=ctx.options.allow_build) is None]
+
+
+def profile_constraints(run: ProfileRun) -> list[Requirement]:
+    source = run.profile.source
+    return [*source.constraints, *[r for r in source.requirements if r.constraint]]
 
 
 def _pins(run: ProfileRun) -> dict[str, str]:
@@ -229,9 +234,8 @@ def _spec(run: ProfileRun, ctx: AuditContext) -> ProfileSpec | None:
     indexes = indexes_for(source, ctx.options)
     if source.resolved:
         return ProfileSpec(sorted(pins), [], pins, indexes)
-    reqs = [r for r in profile_requirements(run, ctx) if r is not None]
-    constraints = [requirement_line(c) for c in [*source.constraints, *[r for r in source.requirements
-                                                                          if r.constraint]]]
+    reqs = profile_requirements(run, ctx)
+    constraints = [requirement_line(c) for c in profile_constraints(run)]
     return ProfileSpec([requirement_line(r) for r in reqs], constraints, pins, indexes)
 
 
@@ -243,7 +247,7 @@ def _verify(ctx: AuditContext, plan: RemediationPlan, runs: Sequence[ProfileRun]
     if uv is None:
         plan.failure = "not verified: the uv binary is not available"
         return
-    requirements = {run.profile.name: profile_requirements(run, ctx) for run in runs}
+    requirements = {run.profile.name: [*profile_requirements(run, ctx), *profile_constraints(run)] for run in runs}
     for profile in plan.profiles:
         if profile.spec is None:
             for upgrade in profile.upgrades:

@@ -29,26 +29,27 @@ from auditor.resolve.uvdriver import requirement_line
 
 MAX_CONSISTENCY_ROUNDS = 3
 
-Resolver = Callable[[ProfileSpec, dict[str, str], dict[int, str]], Outcome]
+Resolver = Callable[[ProfileSpec, dict[str, str], dict[str, str]], Outcome]
 
 
 class VerificationFailed(Exception):
     """The resolver or index failed: nothing can be said about the upgrades."""
 
 
-def widened_lines(requirements: Sequence[Requirement | None], group: Sequence[Upgrade]) -> dict[int, str]:
-    """Requirement lines (by position) that the fix rewrites for ``group``: a pin moved, a blocking bound widened."""
-    out: dict[int, str] = {}
+def widened_lines(requirements: Sequence[Requirement], group: Sequence[Upgrade]) -> dict[str, str]:
+    """Requirement and constraint lines the fix rewrites for ``group`` (old line -> new line): a pin moved, a
+    blocking bound widened."""
+    out: dict[str, str] = {}
     wanted = {u.name: u.to for u in group}
-    for i, req in enumerate(requirements):
-        if req is None or req.name not in wanted or req.url:
+    for req in requirements:
+        if req.name not in wanted or req.url:
             continue
         to = wanted[req.name]
         if admits(req.specifier, to):
             continue
         new = widen(req.specifier, to)
         if new is not None:
-            out[i] = requirement_line(replace(req, specifier=new))
+            out[requirement_line(req)] = requirement_line(replace(req, specifier=new))
     return out
 
 
@@ -94,7 +95,7 @@ class ProfileVerifier:
     """Batch-then-bisect for one profile (rules in the module docstring)."""
 
     def __init__(self, profile: ProfilePlan, resolver: Resolver, store: AdvisoryStore,
-                 requirements: Sequence[Requirement | None]) -> None:
+                 requirements: Sequence[Requirement]) -> None:
         assert profile.spec is not None
         self.profile = profile
         self.spec = profile.spec
@@ -148,11 +149,11 @@ class ProfileVerifier:
 
 
 def verify_plan(plan: RemediationPlan, uv: str, options: AuditOptions, store: AdvisoryStore,
-                requirements: Mapping[str, Sequence[Requirement | None]], progress: Callable[[str], None]) -> None:
+                requirements: Mapping[str, Sequence[Requirement]], progress: Callable[[str], None]) -> None:
     """Verify ``plan`` in place: ``accepted``/``pins_after`` per profile, ``rejected`` with reasons, ``verified``;
     a resolver/index failure sets ``failure`` instead (nothing verified)."""
 
-    def resolver(spec: ProfileSpec, upgrades: dict[str, str], lines: dict[int, str]) -> Outcome:
+    def resolver(spec: ProfileSpec, upgrades: dict[str, str], lines: dict[str, str]) -> Outcome:
         return reresolve(uv, spec, upgrades, options, lines)
 
     pending = [p for p in plan.profiles if p.spec is not None and p.upgrades]
