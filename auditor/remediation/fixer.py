@@ -47,6 +47,8 @@ from auditor.remediation.tools import (
     bounded,
     parse_header_command,
     regenerate,
+    rerunnable,
+    run_tool,
     uv_lock,
     where_it_ran,
 )
@@ -166,6 +168,7 @@ class _Fix:
     out: FixOutcome
     progress: ProgressFn
     covered: dict[Key, set[str]] = field(default_factory=dict)  # upgrade -> profiles whose inputs carry it
+    relocked: dict[Path, list[Upgrade]] = field(default_factory=dict)  # uv.lock -> upgrades it was re-locked with
     uncovered: dict[Key, str] = field(default_factory=dict)  # upgrade -> why an input does not carry it
 
     # -- dispatch ----------------------------------------------------------------------------------------------
@@ -184,7 +187,13 @@ class _Fix:
         if kind == detect.REQUIREMENTS:
             text = read(main)
             command = header_command(text)
-            if command is not None:
+            if command is not None and not rerunnable(command):
+                self.out.notes.append(f"{main}: its header command ({command}) is not one mlaudit can re-run "
+                                      "(uv pip compile / pip-compile); the pins were edited in place instead")
+                command = None
+            if command is not None and command.split()[:2] == ["uv", "export"]:
+                self._uv_export(profile, main, text, command, ups)
+            elif command is not None:
                 self._regenerate(profile, main, text, command, ups)
             elif profile.source.is_lock:
                 self._lock_lines(profile, main, ups)
@@ -362,10 +371,49 @@ class _Fix:
         accepted, rejected, texts = settle(list(ups), attempt)
         write(scr_py, texts[0] if texts else original_py)
         write(scr_lock, texts[1] if texts else original_lock)
+        self.relocked[lock.resolve()] = accepted
         self._cover(profile, accepted)
         for u in ups:
             if u.key in rejected:
                 self.uncovered[u.key] = rejected[u.key]
+
+    def _uv_export(self, profile: ProfilePlan, main: Path, original: str, header: str,
+                   ups: Sequence[Upgrade]) -> None:
+        """A ``uv export`` of a uv project: the project is re-locked (once, with the lock's own profile when that
+        is audited too) and the file exported again from the new lock with its header command."""
+        from auditor.remediation.reqtext import header_block
+        from auditor.resolve.output import parse_annotated
+        from auditor.sources.project import find_project_root
+
+        top = Path(find_project_root(str(main)))
+        folder = next((d for d in (main.parent, *main.parent.parents) if (d / "uv.lock").is_file()
+                       and (d == top or top in d.parents)), None)
+        if folder is None:
+            raise ToolError(f"{main}: its header says `{header}`, but there is no uv.lock to export from")
+        lock = (folder / "uv.lock").resolve()
+        done = self.relocked.get(lock)
+        if done is None or not {u.key for u in ups} <= {u.key for u in done}:
+            self._uv_project(profile, folder / "uv.lock", ups)
+        accepted = self.relocked.get(lock, [])
+        if not any(u.key in {a.key for a in accepted} for u in ups):
+            return
+        try:
+            args = shlex.split(header)[2:]
+        except ValueError as exc:
+            raise ToolError(f"{main}: the header command cannot be read ({exc})") from None
+        args = [a for a in args if a not in ("-q", "--quiet")]
+        output = self.scratch.copy(main)
+        outcome = run_tool([_uv(), "export", *args, "--frozen", "--quiet", "--output-file", str(output)],
+                          self.scratch.path(folder), self.options)
+        if not outcome.ok:
+            raise ToolError(f"{main}: `{header}` failed on the re-locked project: {outcome.failure or outcome.conflict}")
+        new = read(output)
+        text = header_block(original) + new[len(header_block(new)):]
+        write(output, text)
+        pins = {p.name: p.version for p in parse_annotated(text) if p.version}
+        landed = [u for u in ups if _same(pins.get(u.name), u.to)]
+        self._cover(profile, landed)
+        self._not_applied(profile, [u for u in ups if u not in landed], f"the re-locked {lock} does not hold it")
 
     # -- other lockfiles ---------------------------------------------------------------------------------------
     def _other_tool(self, profile: ProfilePlan, kind: str, main: Path, ups: Sequence[Upgrade]) -> None:

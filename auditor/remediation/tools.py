@@ -60,6 +60,16 @@ class HeaderCommand:
     dropped: list[str] = field(default_factory=list)  # pip-compile options uv does not take
 
 
+def rerunnable(text: str) -> bool:
+    """Whether a header command is one this module re-runs (not e.g. ``bazel run //build:requirements.update``,
+    which wraps pip-compile in a build system)."""
+    try:
+        parse_header_command(text)
+    except ToolError as exc:
+        return "does not know how to re-run" not in str(exc)
+    return True
+
+
 def parse_header_command(text: str) -> HeaderCommand:
     try:
         tokens = shlex.split(text)
@@ -148,7 +158,7 @@ def regenerate(uv: str, command: HeaderCommand, cwd: Path, output: Path, origina
             cmd += ["--extra-index-url", url]
     for name, version in sorted(upgrades.items()):
         cmd += ["--upgrade-package", f"{name}=={version}"]
-    outcome = _run(cmd, cwd, options)
+    outcome = run_tool(cmd, cwd, options)
     if not outcome.ok:
         return Regenerated(outcome=outcome)
     new = read(output)
@@ -170,10 +180,11 @@ def uv_lock(uv: str, project: Path, upgrades: dict[str, str], options: AuditOpti
         cmd += ["--python", options.python_version]
     for name, version in sorted(upgrades.items()):
         cmd += ["--upgrade-package", f"{name}=={version}"]
-    return _run(cmd, project, options)
+    return run_tool(cmd, project, options)
 
 
-def _run(cmd: Sequence[str], cwd: Path, options: AuditOptions) -> Outcome:
+def run_tool(cmd: Sequence[str], cwd: Path, options: AuditOptions) -> Outcome:
+    """Run a uv command in ``cwd`` with the resolver's environment; a failure as a conflict or a failure."""
     try:
         proc = subprocess.run(list(cmd), cwd=cwd, capture_output=True, text=True, env=uv_environment(options),
                               timeout=max(5.0, options.net.deadline), check=False)
@@ -195,5 +206,5 @@ def bounded(text: str) -> str:
     return messages.clean(text, REASON_LIMIT)
 
 
-__all__ = ["HeaderCommand", "Regenerated", "ToolError", "parse_header_command", "regenerate", "uv_lock",
-           "where_it_ran", "shown", "bounded"]
+__all__ = ["HeaderCommand", "Regenerated", "ToolError", "bounded", "parse_header_command", "regenerate",
+           "rerunnable", "run_tool", "shown", "uv_lock", "where_it_ran"]
