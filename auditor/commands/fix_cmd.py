@@ -16,13 +16,17 @@ files are left exactly as they were.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from auditor.commands.common import add_input_args, options_from_args, print_service_failures, progress_display
 from auditor.errors import EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_POLICY, UsageError
+from auditor.remediation.targets import some_ids
 from auditor.textsafe import clean
 
 NAME = "fix"
+SKIPPED_CHECKS = frozenset({"models", "modelscan", "model-signing", "provenance", "hashes", "unclaimed-name",
+                            "dependency-confusion"})
 HELP = "apply verified upgrades to requirements files, pyproject.toml and lockfiles (prints a unified diff)"
 
 
@@ -47,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("mlaudit fix verifies every upgrade against the package index, which --offline forbids; "
                          "`mlaudit --offline --format json` shows the upgrades planned from the advisory data")
     options.verify_fixes = True
+    # a fix changes packages only: checks of models, provenance and names are not what it acts on (the audit
+    # runs them), and a model reference must not send it to the Hub
+    options.disabled_checks |= SKIPPED_CHECKS
+    os.environ["HF_HUB_OFFLINE"] = "1"
     caches = RunCaches()
     with progress_display(args) as progress:
         report = run_audit(options, progress, caches=caches)
@@ -68,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(diff)
         sys.stdout.flush()
     for upgrade in outcome.applied:
-        _say(f"upgraded {upgrade.name} {upgrade.version} -> {upgrade.to} (clears {', '.join(upgrade.clears)})")
+        _say(f"upgraded {upgrade.name} {upgrade.version} -> {upgrade.to} (clears {some_ids(upgrade.clears)})")
     _summary(outcome.remaining, outcome.commands, outcome.notes)
     if outcome.changes and not args.dry_run:
         try:

@@ -42,6 +42,7 @@ from auditor.remediation.reqtext import (
     insert_pins,
     split_lines,
 )
+from auditor.remediation.targets import some_ids
 from auditor.remediation.tools import (
     ToolError,
     bounded,
@@ -114,9 +115,9 @@ def _list_unfixable(report: Report, out: FixOutcome) -> None:
     for r in report.remediation:
         name, version = r.package
         if r.to is None:
-            out.remaining.append(f"{name} {version}: {', '.join(r.remains) or 'no id'} -- {r.reason or 'no fix'}")
+            out.remaining.append(f"{name} {version}: {some_ids(r.remains) or 'no id'} -- {r.reason or 'no fix'}")
         elif r.remains:
-            out.remaining.append(f"{name} {version}: {', '.join(r.remains)} -- not cleared by {r.to}"
+            out.remaining.append(f"{name} {version}: {some_ids(r.remains)} -- not cleared by {r.to}"
                                  + (f" ({r.reason})" if r.reason else ""))
 
 
@@ -206,6 +207,13 @@ class _Fix:
         else:
             self._other_tool(profile, kind, main, ups)
 
+    def _unbuildable(self, profile: ProfilePlan, ups: Sequence[Upgrade], package: str, command: str) -> None:
+        self._not_applied(profile, ups, f"regenerating it needs {package} built from source (it has no usable "
+                                        "wheel), which mlaudit does not do; the command shown does it (and runs that "
+                                        "build), or rerun with --allow-build")
+        if command not in self.out.commands:
+            self.out.commands.append(command)
+
     def _cover(self, profile: ProfilePlan, ups: Sequence[Upgrade]) -> None:
         for u in ups:
             self.covered.setdefault(u.key, set()).add(profile.name)
@@ -224,7 +232,7 @@ class _Fix:
                 self.out.applied.append(upgrade)
                 continue
             why = self.uncovered.get(key, "not written into any input")
-            ids = ", ".join(upgrade.clears)
+            ids = some_ids(upgrade.clears)
             self.out.remaining.append(f"{upgrade.name} {upgrade.version}: {ids} -- upgrade to {upgrade.to} not "
                                       f"applied: {why}")
 
@@ -294,6 +302,7 @@ class _Fix:
                 return
         uv = _uv()
         indexes = profile.spec.indexes if profile.spec else Indexes()
+        pins = profile.spec.pins if profile.spec else {}
         output = self.scratch.copy(main)
         workdir = self.scratch.path(cwd)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -304,12 +313,19 @@ class _Fix:
             if result.outcome.failure:
                 raise ToolError(f"{main}: its header command failed: {result.outcome.failure}")
             if result.outcome.conflict:
+                needs_build(result.outcome.conflict, group, pins)
                 return f"does not resolve in {main}: {result.outcome.conflict}", None
             wrong = [f"{u.name} resolved to {result.pins.get(u.name)}" for u in group
                      if not _same(result.pins.get(u.name), u.to)]
             return ("; ".join(wrong), None) if wrong else (None, result.text)
 
-        accepted, rejected, text = settle(list(ups), attempt)
+        try:
+            accepted, rejected, text = settle(list(ups), attempt)
+        except NeedsBuild as exc:
+            write(output, original)
+            self._unbuildable(profile, ups, str(exc), _in_dir(cwd, f"{header} " + " ".join(
+                f"--upgrade-package {u.name}=={u.to}" for u in ups)))
+            return
         write(output, text if text is not None else original)
         self._cover(profile, accepted)
         for u in ups:
@@ -333,7 +349,7 @@ class _Fix:
 
         folder = lock.parent
         pyproject = folder / "pyproject.toml"
-        pins = " ".join(f"--upgrade-package {u.name}=={u.to}" for u in ups)
+        pins_text = " ".join(f"--upgrade-package {u.name}=={u.to}" for u in ups)
         if not pyproject.is_file():
             raise ToolError(f"{lock}: no pyproject.toml beside it, so it cannot be re-locked")
         original_py = read(pyproject)
@@ -342,7 +358,7 @@ class _Fix:
         if not self.options.allow_build and any(declares_dynamic(read(p)) for p in [pyproject, *members]):
             self._not_applied(profile, ups, "the project's metadata is dynamic: `uv lock` would run its build "
                                             "backend, which mlaudit does not do (or rerun with --allow-build)")
-            self.out.commands.append(_in_dir(folder, f"uv lock {pins}"))
+            self.out.commands.append(_in_dir(folder, f"uv lock {pins_text}"))
             return
         for name in _UV_PROJECT_FILES:
             if (folder / name).is_file():
@@ -362,13 +378,22 @@ class _Fix:
             if outcome.failure:
                 raise ToolError(f"{lock}: `uv lock` failed: {outcome.failure}")
             if outcome.conflict:
+                needs_build(outcome.conflict, group, pins)
                 return f"does not resolve in {lock}: {outcome.conflict}", None
             locked = _uv_lock_versions(read(scr_lock))
             wrong = [f"{u.name} locked at {', '.join(sorted(locked.get(u.name, set()))) or 'nothing'}"
                      for u in group if not any(_same(v, u.to) for v in locked.get(u.name, set()))]
             return ("; ".join(wrong), None) if wrong else (None, (widened, read(scr_lock)))
 
-        accepted, rejected, texts = settle(list(ups), attempt)
+        pins = profile.spec.pins if profile.spec else {}
+        try:
+            accepted, rejected, texts = settle(list(ups), attempt)
+        except NeedsBuild as exc:
+            write(scr_py, original_py)
+            write(scr_lock, original_lock)
+            self.relocked[lock.resolve()] = []
+            self._unbuildable(profile, ups, str(exc), _in_dir(folder, f"uv lock {pins_text}"))
+            return
         write(scr_py, texts[0] if texts else original_py)
         write(scr_lock, texts[1] if texts else original_lock)
         self.relocked[lock.resolve()] = accepted
@@ -385,6 +410,7 @@ class _Fix:
         from auditor.resolve.output import parse_annotated
         from auditor.sources.project import find_project_root
 
+        main = main.resolve()
         top = Path(find_project_root(str(main)))
         folder = next((d for d in (main.parent, *main.parent.parents) if (d / "uv.lock").is_file()
                        and (d == top or top in d.parents)), None)
@@ -401,7 +427,7 @@ class _Fix:
             args = shlex.split(header)[2:]
         except ValueError as exc:
             raise ToolError(f"{main}: the header command cannot be read ({exc})") from None
-        args = [a for a in args if a not in ("-q", "--quiet")]
+        args = [a for a in args if a not in ("-q", "--quiet", "--frozen", "--locked")]
         output = self.scratch.copy(main)
         outcome = run_tool([_uv(), "export", *args, "--frozen", "--quiet", "--output-file", str(output)],
                           self.scratch.path(folder), self.options)
@@ -432,6 +458,22 @@ class _Fix:
         self._not_applied(profile, ups, f"{tool[0]} is not run by mlaudit fix (it cannot be held to wheels only, "
                                         f"so it may build and run sdists); reach {wanted} with the command shown")
         self.out.commands.append(_in_dir(main.parent, tool[1]) + f"   # to reach {wanted}")
+
+
+class NeedsBuild(Exception):
+    """The tool could only proceed by building a package from source (it has no wheel): mlaudit does not."""
+
+
+def needs_build(conflict: str, group: Sequence[Upgrade], pins: dict[str, str]) -> None:
+    """Raise ``NeedsBuild`` when uv's failure is a package without wheels that the fix does not touch: no
+    upgrade is to blame, the tool cannot run binary-only on this project (a conflict would be bisected instead)."""
+    from auditor.resolve.messages import NO_WHEEL, find_culprits
+
+    touched = {u.name for u in group}
+    culprits = [c for c in find_culprits(conflict) if c.kind == NO_WHEEL and c.name not in touched]
+    if culprits:
+        best = next((c for c in culprits if pins.get(c.name) == c.version), culprits[0])
+        raise NeedsBuild(f"{best.name} {pins.get(best.name) or best.version or ''}".strip())
 
 
 def settle(items: list[Upgrade], attempt: Callable[[list[Upgrade]], tuple[str | None, T | None]]

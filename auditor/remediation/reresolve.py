@@ -19,6 +19,7 @@ from pathlib import Path
 from auditor.options import AuditOptions
 from auditor.resolve import messages
 from auditor.resolve.output import parse_annotated
+from auditor.resolve.placeholder import write_placeholder
 from auditor.resolve.target import Indexes, target_python, uv_environment, uv_platform
 
 REASON_LIMIT = 400  # characters of uv's conflict text kept in a remediation's reason
@@ -47,6 +48,10 @@ class ProfileSpec:
     constraints: list[str]
     pins: dict[str, str]
     indexes: Indexes
+    requires: dict[str, list[str]] = field(default_factory=dict)  # each pin's dependencies (names), from its edges
+    # pins with no usable wheel, stood in for by a metadata-only wheel (``resolve.placeholder``) so that the rest
+    # re-resolves binary-only around them (added as uv names them)
+    placeholders: dict[str, str] = field(default_factory=dict)
 
 
 def uv_target_args(options: AuditOptions) -> list[str]:
@@ -90,6 +95,10 @@ def reresolve(uv: str, spec: ProfileSpec, upgrades: Mapping[str, str], options: 
                *uv_target_args(options), *uv_index_args(spec.indexes)]
         if not options.allow_build:
             cmd += ["--only-binary", ":all:"]
+        if spec.placeholders:
+            for name, version in spec.placeholders.items():
+                write_placeholder(folder / "placeholders", name, version, spec.requires.get(name, []))
+            cmd += ["--find-links", str(folder / "placeholders")]
         if options.exclude_newer:
             cmd += ["--exclude-newer", options.exclude_newer]
         if constraints:

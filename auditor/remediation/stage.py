@@ -33,6 +33,7 @@ from auditor.remediation.targets import (
     local_label,
     problems_of,
     public_version,
+    some_ids,
 )
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def _record(upgrade: Upgrade, plan: RemediationPlan, ctx: AuditContext, verify: 
         why = plan.rejected[upgrade.key]
         return Remediation(package=upgrade.key, to=None, clears=[], remains=[*upgrade.clears, *upgrade.remains],
                            profiles=profiles, action=ACTION_NONE,
-                           reason=f"{upgrade.to} would clear {', '.join(upgrade.clears)} but {why}")
+                           reason=f"{upgrade.to} would clear {some_ids(upgrade.clears)} but {why}")
     verified = verify and plan.verified and plan.failure is None
     if not verified:
         notes.insert(0, OFFLINE if ctx.options.offline else (plan.failure or NOT_REQUESTED))
@@ -232,11 +233,30 @@ def _spec(run: ProfileRun, ctx: AuditContext) -> ProfileSpec | None:
     pins = _pins(run)
     source = run.profile.source
     indexes = indexes_for(source, ctx.options)
+    requires = _requires(run)
     if source.resolved:
-        return ProfileSpec(sorted(pins), [], pins, indexes)
+        return ProfileSpec(sorted(pins), [], pins, indexes, requires)
     reqs = profile_requirements(run, ctx)
     constraints = [requirement_line(c) for c in profile_constraints(run)]
-    return ProfileSpec([requirement_line(r) for r in reqs], constraints, pins, indexes)
+    return ProfileSpec([requirement_line(r) for r in reqs], constraints, pins, indexes, requires)
+
+
+def _requires(run: ProfileRun) -> dict[str, list[str]]:
+    """Each package's dependencies by name, from the profile's edges (for metadata-only stand-ins)."""
+    out: dict[str, list[str]] = {}
+    if run.resolution is None:
+        return out
+    for edge in run.resolution.edges:
+        parent, child = _node_name(edge.parent), _node_name(edge.child)
+        if parent and child and child not in out.setdefault(parent, []):
+            out[parent].append(child)
+    return out
+
+
+def _node_name(node: str) -> str | None:
+    if not node.startswith("pypi:"):
+        return None
+    return canonical_name(node[len("pypi:"):].split("@", 1)[0])
 
 
 def _verify(ctx: AuditContext, plan: RemediationPlan, runs: Sequence[ProfileRun]) -> None:

@@ -40,6 +40,13 @@ class Target:
     note: str | None = None
 
 
+def some_ids(ids: Sequence[str], shown: int = 3) -> str:
+    """``A, B, C and 4 more``: a list of advisory ids bounded for a message (the JSON carries them all)."""
+    if len(ids) <= shown + 1:
+        return ", ".join(ids)
+    return f"{', '.join(ids[:shown])} and {len(ids) - shown} more"
+
+
 def record_ids(record: Record) -> set[str]:
     ids = {str(record.get("id", ""))}
     aliases = record.get("aliases")

@@ -63,6 +63,8 @@ class HeaderCommand:
 def rerunnable(text: str) -> bool:
     """Whether a header command is one this module re-runs (not e.g. ``bazel run //build:requirements.update``,
     which wraps pip-compile in a build system)."""
+    if text.split()[:2] == ["uv", "export"]:
+        return True
     try:
         parse_header_command(text)
     except ToolError as exc:

@@ -25,6 +25,7 @@ from auditor.options import AuditOptions
 from auditor.remediation.model import Key, ProfilePlan, RemediationPlan, Upgrade
 from auditor.remediation.reresolve import Outcome, ProfileSpec, reresolve
 from auditor.remediation.specifiers import admits, widen
+from auditor.resolve.messages import NO_WHEEL, find_culprits
 from auditor.resolve.uvdriver import requirement_line
 
 MAX_CONSISTENCY_ROUNDS = 3
@@ -110,8 +111,13 @@ class ProfileVerifier:
 
     def probe(self, group: Sequence[Upgrade]) -> str | None:
         """None when ``group`` resolves and introduces nothing (pins kept); else why not."""
-        self.runs += 1
-        outcome = self.resolver(self.spec, {u.name: u.to for u in group}, widened_lines(self.requirements, group))
+        upgrades = {u.name: u.to for u in group}
+        lines = widened_lines(self.requirements, group)
+        while True:
+            self.runs += 1
+            outcome = self.resolver(self.spec, upgrades, lines)
+            if not (outcome.conflict and self._stand_in(outcome.conflict, upgrades)):
+                break
         if outcome.failure:
             raise VerificationFailed(outcome.failure)
         if outcome.conflict:
@@ -121,6 +127,18 @@ class ProfileVerifier:
             return f"in {self.profile.name} the upgraded set brings new findings: {'; '.join(problems)}"
         self.pins, self.via = outcome.pins, outcome.via
         return None
+
+    def _stand_in(self, conflict: str, upgrades: dict[str, str]) -> bool:
+        """Pins uv names as having no usable wheel, at the version the profile has them, get a metadata-only stand-in
+        (the audit resolved them the same way); True when one was added, so the run is worth repeating."""
+        added = False
+        for culprit in find_culprits(conflict):
+            pinned = self.spec.pins.get(culprit.name)
+            if (culprit.kind == NO_WHEEL and pinned and culprit.name not in upgrades
+                    and culprit.name not in self.spec.placeholders and culprit.version in (None, pinned)):
+                self.spec.placeholders[culprit.name] = pinned
+                added = True
+        return added
 
     def settle(self, candidates: Sequence[Upgrade]) -> None:
         """Accept what fits together with what is already accepted; bisect only on failure."""

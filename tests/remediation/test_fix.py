@@ -314,3 +314,25 @@ def test_uv_export_is_exported_again_from_the_relocked_project(
     after = (project / "requirements.txt").read_text()
     assert after == exported.replace("alpha==1.0", "alpha==1.1")
     assert 'name = "alpha"\nversion = "1.1"' in (project / "uv.lock").read_text()
+
+
+def test_relock_that_would_build_an_sdist_gives_the_command_instead(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``uv lock`` of a project with an sdist-only dependency cannot run binary-only: the lock stays as it was, the
+    exact command is printed, and the upgrade is not bisected away as if it conflicted."""
+    install_db(tmp_path / "cache", RECORDS, monkeypatch)
+    idx = LocalIndex()
+    idx.add_wheel("alpha", "1.0")
+    idx.add_wheel("alpha", "1.1")
+    idx.add_sdist("rouge", "0.1")
+    with idx.serve() as url:
+        project = tmp_path / "proj"
+        project.mkdir()
+        (project / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "0.1"\n'
+                                                'requires-python = ">=3.9"\ndependencies = ["alpha", "rouge"]\n')
+        uv("lock", "--default-index", url, "--upgrade-package", "alpha==1.0", cwd=project, url=url)
+        lock = (project / "uv.lock").read_text()
+        code, out, err = fix(capsys, url, str(project))
+    assert code == 1 and out == "" and (project / "uv.lock").read_text() == lock
+    assert "needs rouge 0.1 built from source" in err
+    assert "uv lock --upgrade-package alpha==1.1" in err

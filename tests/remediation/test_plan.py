@@ -143,3 +143,21 @@ def test_local_version_label_is_kept_where_the_index_has_it(
         assert rem["to"] == "1.1" and "the index has no 1.1+cu121" in rem["reason"]
         assert req.read_text() == "alpha==1.1\n"
     assert code == 0
+
+
+def test_a_locked_package_without_wheels_does_not_block_verification(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A lock holds an sdist-only package (nothing is built): it is stood in for by its metadata, as in the audit's
+    resolution, and the other upgrades are still verified."""
+    install_db(tmp_path / "cache", RECORDS, monkeypatch)
+    sentinel = tmp_path / "RAN"
+    idx = LocalIndex()
+    idx.add_wheel("alpha", "1.0")
+    idx.add_wheel("alpha", "1.1")
+    idx.add_sdist("rouge", "0.1", sentinel=sentinel)
+    req = lock(tmp_path, "alpha==1.0\nrouge==0.1")
+    with idx.serve() as url:
+        _, report = audit_json(capsys, [str(req), "--index-url", url, "--verify-fixes", *NO_CHECKS])
+    rem = only(report)
+    assert rem["to"] == "1.1" and rem["verified"] is True, rem
+    assert not sentinel.exists()
