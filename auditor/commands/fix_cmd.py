@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     for upgrade in outcome.applied:
         _say(f"upgraded {upgrade.name} {upgrade.version} -> {upgrade.to} (clears {some_ids(upgrade.clears)})")
+    for line in outcome.moves:
+        _say(f"collateral: {clean(line, 2000)}")
     _summary(outcome.remaining, outcome.commands, outcome.notes)
     if outcome.changes and not args.dry_run:
         try:

@@ -75,6 +75,7 @@ class FixOutcome:
     remaining: list[str] = field(default_factory=list)  # "name version: ids -- why", for the user
     commands: list[str] = field(default_factory=list)  # what to run with tools mlaudit does not run
     notes: list[str] = field(default_factory=list)
+    moves: list[str] = field(default_factory=list)  # per changed file: pins that moved besides the upgrades (what a reviewer checks)
     error: str | None = None  # the fix could not be verified: nothing may be written
     findings_left: int = 0  # vulnerability/malicious findings after the fix (0: every one cleared)
 
@@ -101,6 +102,7 @@ def build_fix(report: Report, plan: RemediationPlan, options: AuditOptions, reau
             return out
         fix.finish_coverage()
         out.changes = scratch.changes()
+        out.moves = [line for change in out.changes if (line := _moves(change, fix.applied_names()))]
         if not out.changes:
             out.findings_left = _left(report)
             return out
@@ -222,6 +224,9 @@ class _Fix:
         for u in ups:
             self.uncovered.setdefault(u.key, f"{why} ({profile.name})")
 
+    def applied_names(self) -> set[str]:
+        return {u.name for u in self.out.applied}
+
     def finish_coverage(self) -> None:
         for key, upgrade in self.plan.upgrades.items():
             if key in self.plan.rejected:
@@ -231,7 +236,7 @@ class _Fix:
             if holders and holders <= done:
                 self.out.applied.append(upgrade)
                 continue
-            why = self.uncovered.get(key, "not written into any input")
+            why = self.plan.unverified.get(key) or self.uncovered.get(key, "not written into any input")
             ids = some_ids(upgrade.clears)
             self.out.remaining.append(f"{upgrade.name} {upgrade.version}: {ids} -- upgrade to {upgrade.to} not "
                                       f"applied: {why}")
@@ -555,6 +560,27 @@ def _dynamic(path: Path) -> bool:
 
 def _in_dir(folder: Path, command: str) -> str:
     return f"cd {shlex.quote(str(folder))} && {command}"
+
+
+def _moves(change: FileChange, upgraded: set[str]) -> str | None:
+    """``FILE: also moved a 1 -> 2, ...; added b 1, ...; removed c 3``: what changed besides the upgrades."""
+    from auditor.resolve.output import parse_annotated
+
+    def pins(text: str) -> dict[str, str]:
+        if change.path.name == "uv.lock":
+            return {n: ", ".join(sorted(v)) for n, v in _uv_lock_versions(text).items()}
+        if change.path.name == "pyproject.toml":
+            return {}
+        return {p.name: p.version for p in parse_annotated(text) if p.version}
+
+    before, after = pins(change.before), pins(change.after)
+    moved = [f"{n} {before[n]} -> {v}" for n, v in sorted(after.items())
+             if n in before and before[n] != v and n not in upgraded]
+    added = [f"{n} {v}" for n, v in sorted(after.items()) if n not in before]
+    removed = [f"{n} {v}" for n, v in sorted(before.items()) if n not in after]
+    parts = [f"{label} {len(items)}: {', '.join(items[:8])}" + (" ..." if len(items) > 8 else "")
+             for label, items in (("also moved", moved), ("added", added), ("removed", removed)) if items]
+    return f"{change.path}: {'; '.join(parts)}" if parts else None
 
 
 def _uv_lock_versions(text: str) -> dict[str, set[str]]:

@@ -47,6 +47,7 @@ class ProfilePlan:
 class RemediationPlan:
     upgrades: dict[Key, Upgrade] = field(default_factory=dict)
     rejected: dict[Key, str] = field(default_factory=dict)  # upgrade -> why it does not fit
+    unverified: dict[Key, str] = field(default_factory=dict)  # upgrade -> why it could not be checked
     profiles: list[ProfilePlan] = field(default_factory=list)
     verified: bool = False  # verification ran (re-resolve + re-audit)
     failure: str | None = None  # verification could not run (index, resolver): nothing was verified
@@ -55,4 +56,4 @@ class RemediationPlan:
         """Upgrades verified in every profile that holds them."""
         if not self.verified or self.failure:
             return []
-        return [u for k, u in self.upgrades.items() if k not in self.rejected]
+        return [u for k, u in self.upgrades.items() if k not in self.rejected and k not in self.unverified]

@@ -94,16 +94,21 @@ def widen_pyproject(text: str, targets: Mapping[str, str]) -> tuple[str, set[str
     return "".join(pieces), admitted
 
 
+_LOCKED_FIELDS = frozenset({"version", "dependencies", "optional-dependencies"})
+
+
 def declares_dynamic(text: str) -> bool:
-    """Whether the project's metadata is computed by its build backend (``[project] dynamic`` non-empty, or no
-    ``[project]`` table with a build system): reading it would run the backend."""
+    """Whether what a lock records of the project is computed by its build backend (its version or dependencies
+    listed in ``[project] dynamic``, or no ``[project]`` table with a build system): reading it would run the
+    backend. A dynamic ``readme`` or ``classifiers`` does not matter to a lock."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
         return True
     project = data.get("project")
     if isinstance(project, dict):
-        return bool(project.get("dynamic"))
+        dynamic = project.get("dynamic")
+        return isinstance(dynamic, list) and bool(_LOCKED_FIELDS & {d for d in dynamic if isinstance(d, str)})
     return "build-system" in data
 
 

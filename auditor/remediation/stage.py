@@ -62,10 +62,7 @@ def remediate(ctx: AuditContext, runs: Sequence[ProfileRun]) -> RemediationPlan:
     records = store.vulnerabilities_many(names)
     pages: dict[str, ProjectPage | None] = {}
     if verify:
-        pages, failure = _index_pages(ctx, [k for k, fs in by_key.items() if not _malicious(fs)])
-        if failure:
-            plan.failure = failure
-            verify = False
+        pages, unlisted = _index_pages(ctx, [k for k, fs in by_key.items() if not _malicious(fs)])
     out: list[Remediation] = []
     profiles_of = _profiles_of(runs)
     for key, findings in sorted(by_key.items()):
@@ -91,6 +88,9 @@ def remediate(ctx: AuditContext, runs: Sequence[ProfileRun]) -> RemediationPlan:
             upgrade.notes.append(target.note)
         _keep_local_label(upgrade, page if verify else None)
         plan.upgrades[key] = upgrade
+        if verify and name in unlisted:  # its index did not answer: planned from the data, not verified
+            plan.unverified[key] = unlisted[name]
+            continue
         for profile in plan.profiles:
             if profile.name in upgrade.profiles:
                 profile.upgrades.append(upgrade)
@@ -106,14 +106,15 @@ def remediate(ctx: AuditContext, runs: Sequence[ProfileRun]) -> RemediationPlan:
 def _record(upgrade: Upgrade, plan: RemediationPlan, ctx: AuditContext, verify: bool,
             profiles: list[str]) -> Remediation:
     notes = list(upgrade.notes)
-    if upgrade.key in plan.rejected:
+    if upgrade.key in plan.rejected and upgrade.key not in plan.unverified:
         why = plan.rejected[upgrade.key]
         return Remediation(package=upgrade.key, to=None, clears=[], remains=[*upgrade.clears, *upgrade.remains],
                            profiles=profiles, action=ACTION_NONE,
                            reason=f"{upgrade.to} would clear {some_ids(upgrade.clears)} but {why}")
-    verified = verify and plan.verified and plan.failure is None
+    verified = verify and plan.verified and plan.failure is None and upgrade.key not in plan.unverified
     if not verified:
-        notes.insert(0, OFFLINE if ctx.options.offline else (plan.failure or NOT_REQUESTED))
+        notes.insert(0, OFFLINE if ctx.options.offline else (
+            plan.unverified.get(upgrade.key) or plan.failure or NOT_REQUESTED))
     return Remediation(package=upgrade.key, to=upgrade.to, clears=list(upgrade.clears),
                        remains=list(upgrade.remains), profiles=profiles, verified=verified,
                        action=ACTION_UPGRADE, reason="; ".join(notes) or None)
@@ -147,21 +148,34 @@ def _profiles_of(runs: Sequence[ProfileRun]) -> dict[Key, list[str]]:
     return out
 
 
-def _index_pages(ctx: AuditContext, keys: list[Key]) -> tuple[dict[str, ProjectPage | None], str | None]:
-    """The index's listing of each package (which releases exist and can be installed); a failed index is the
-    reason nothing could be verified."""
-    from auditor.provenance.pages import fetch_pages
+def _index_pages(ctx: AuditContext, keys: list[Key]) -> tuple[dict[str, ProjectPage | None], dict[str, str]]:
+    """The index's listing of each package (which releases exist and can be installed), asked concurrently; a
+    package whose index does not answer is planned from the data and left unverified (the reason per name),
+    without holding back the others."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from auditor.provenance.pages import find_page
 
     packages: list[Package] = []
     for name, version in keys:
         package = ctx.report.package_for(name, version) or Package(name=name, version=version)
         if all(p.name != package.name for p in packages):
             packages.append(package)
+    if not packages:
+        return {}, {}
     ctx.progress(f"listing releases of {len(packages)} packages to plan upgrades")
-    try:
-        return fetch_pages(ctx, packages), None
-    except IncompleteError as exc:
-        return {}, f"not verified: the package index could not be asked for releases ({exc})"
+
+    def one(package: Package) -> tuple[ProjectPage | None, str | None]:
+        try:
+            return find_page(ctx, package), None
+        except IncompleteError as exc:
+            return None, f"not verified: the package index could not be asked for its releases ({exc})"
+
+    with ThreadPoolExecutor(max_workers=min(8, len(packages))) as pool:
+        answers = list(pool.map(one, packages))
+    pages = {p.name: page for p, (page, _) in zip(packages, answers, strict=True)}
+    failed = {p.name: why for p, (_, why) in zip(packages, answers, strict=True) if why}
+    return pages, failed
 
 
 def _installable(page: ProjectPage, allow_build: bool) -> list[str]:
@@ -271,6 +285,6 @@ def _verify(ctx: AuditContext, plan: RemediationPlan, runs: Sequence[ProfileRun]
     for profile in plan.profiles:
         if profile.spec is None:
             for upgrade in profile.upgrades:
-                plan.rejected.setdefault(upgrade.key, f"{profile.name} was not resolved, so the upgrade could not "
-                                                      "be checked there")
+                plan.unverified.setdefault(upgrade.key, f"not verified: {profile.name} was not resolved, so the "
+                                                        "upgrade could not be checked there")
     verify_plan(plan, uv, ctx.options, store_for(ctx), requirements, ctx.progress)

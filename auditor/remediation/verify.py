@@ -15,12 +15,13 @@ pin the same torch get the same answer), and a profile that had accepted it is r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from auditor.advisories.db import AdvisoryStore
 from auditor.advisories.findings import malicious_findings, vulnerability_findings
-from auditor.domain import Requirement
+from auditor.domain import Requirement, canonical_name
 from auditor.options import AuditOptions
 from auditor.remediation.model import Key, ProfilePlan, RemediationPlan, Upgrade
 from auditor.remediation.reresolve import Outcome, ProfileSpec, reresolve
@@ -29,6 +30,8 @@ from auditor.resolve.messages import NO_WHEEL, find_culprits
 from auditor.resolve.uvdriver import requirement_line
 
 MAX_CONSISTENCY_ROUNDS = 3
+_NO_WHEELS = re.compile(r"all of:(?P<names>.*?) have no usable wheels")
+_NAME_TOKEN = re.compile(r"(?:^|\s)([A-Za-z0-9][A-Za-z0-9._-]*)(?=[<>=!~]|\s|$)")
 
 Resolver = Callable[[ProfileSpec, dict[str, str], dict[str, str]], Outcome]
 
@@ -105,6 +108,7 @@ class ProfileVerifier:
         self.requirements = requirements
         self.accepted: list[Upgrade] = []
         self.rejected: dict[Key, str] = {}
+        self.unverified: dict[Key, str] = {}  # not the upgrade's fault: the profile cannot be re-resolved
         self.pins: dict[str, str] | None = None
         self.via: dict[str, list[str]] = {}
         self.runs = 0
@@ -131,12 +135,16 @@ class ProfileVerifier:
     def _stand_in(self, conflict: str, upgrades: dict[str, str]) -> bool:
         """Pins uv names as having no usable wheel, at the version the profile has them, get a metadata-only stand-in
         (the audit resolved them the same way); True when one was added, so the run is worth repeating."""
+        named = {c.name: c.version for c in find_culprits(conflict) if c.kind == NO_WHEEL}
+        for clause in _NO_WHEELS.finditer(conflict):  # "all of: a<=1 a>=2,<3 a>=4 have no usable wheels"
+            for token in _NAME_TOKEN.finditer(clause["names"]):
+                named.setdefault(canonical_name(token[1]), None)
         added = False
-        for culprit in find_culprits(conflict):
-            pinned = self.spec.pins.get(culprit.name)
-            if (culprit.kind == NO_WHEEL and pinned and culprit.name not in upgrades
-                    and culprit.name not in self.spec.placeholders and culprit.version in (None, pinned)):
-                self.spec.placeholders[culprit.name] = pinned
+        for name, version in named.items():
+            pinned = self.spec.pins.get(name)
+            if (pinned and name not in upgrades and name not in self.spec.placeholders
+                    and version in (None, pinned)):
+                self.spec.placeholders[name] = pinned
                 added = True
         return added
 
@@ -155,8 +163,8 @@ class ProfileVerifier:
             base = self.probe([])
             if base is not None:
                 for u in candidates:
-                    self.rejected[u.key] = f"{self.profile.name} does not re-resolve as it stands, so the upgrade " \
-                                           f"could not be checked: {base}"
+                    self.unverified[u.key] = (f"not verified: {self.profile.name} does not re-resolve binary-only as "
+                                              f"it stands, so the upgrade could not be checked: {base}")
                 return
         if len(candidates) == 1:
             self.rejected[candidates[0].key] = reason
@@ -168,38 +176,46 @@ class ProfileVerifier:
 
 def verify_plan(plan: RemediationPlan, uv: str, options: AuditOptions, store: AdvisoryStore,
                 requirements: Mapping[str, Sequence[Requirement]], progress: Callable[[str], None]) -> None:
-    """Verify ``plan`` in place: ``accepted``/``pins_after`` per profile, ``rejected`` with reasons, ``verified``;
-    a resolver/index failure sets ``failure`` instead (nothing verified)."""
+    """Verify ``plan`` in place: ``accepted``/``pins_after`` per profile, ``rejected`` with reasons, ``verified``.
+    A profile whose resolver or index fails leaves its upgrades ``unverified`` (in every profile, like a
+    rejection) without stopping the others."""
 
     def resolver(spec: ProfileSpec, upgrades: dict[str, str], lines: dict[str, str]) -> Outcome:
         return reresolve(uv, spec, upgrades, options, lines)
 
+    def blocked(key: Key) -> bool:
+        return key in plan.rejected or key in plan.unverified
+
     pending = [p for p in plan.profiles if p.spec is not None and p.upgrades]
-    try:
-        for _ in range(MAX_CONSISTENCY_ROUNDS):
-            changed = False
-            for profile in pending:
-                live = [u for u in profile.upgrades if u.key not in plan.rejected]
-                if profile.pins_after is not None and [u.key for u in profile.accepted] == [u.key for u in live]:
-                    continue
-                progress(f"verifying upgrades: {profile.name}")
-                verifier = ProfileVerifier(profile, resolver, store, requirements.get(profile.name, []))
+    for _ in range(MAX_CONSISTENCY_ROUNDS):
+        changed = False
+        for profile in pending:
+            live = [u for u in profile.upgrades if not blocked(u.key)]
+            if profile.pins_after is not None and [u.key for u in profile.accepted] == [u.key for u in live]:
+                continue
+            progress(f"verifying upgrades: {profile.name}")
+            verifier = ProfileVerifier(profile, resolver, store, requirements.get(profile.name, []))
+            try:
                 verifier.settle(live)
-                profile.accepted = verifier.accepted
-                profile.pins_after, profile.via_after = verifier.pins, verifier.via
-                for key, reason in verifier.rejected.items():
-                    if key not in plan.rejected:
-                        plan.rejected[key] = reason
-                        changed = True
-            if not changed:
-                break
-        for profile in pending:  # still inconsistent after the bounded rounds: verified as no set, so none
-            if any(u.key in plan.rejected for u in profile.accepted):
-                for u in profile.accepted:
-                    plan.rejected.setdefault(u.key, f"could not be verified consistently across profiles "
-                                                    f"({profile.name})")
+            except VerificationFailed as exc:
+                for u in live:
+                    plan.unverified.setdefault(u.key, f"not verified: re-resolving {profile.name} failed ({exc})")
                 profile.accepted, profile.pins_after = [], None
-    except VerificationFailed as exc:
-        plan.failure = f"the upgrades could not be verified: {exc}"
-        return
+                changed = changed or bool(live)
+                continue
+            profile.accepted = verifier.accepted
+            profile.pins_after, profile.via_after = verifier.pins, verifier.via
+            for target, found in ((plan.rejected, verifier.rejected), (plan.unverified, verifier.unverified)):
+                for key, reason in found.items():
+                    if not blocked(key):
+                        target[key] = reason
+                        changed = True
+        if not changed:
+            break
+    for profile in pending:  # still inconsistent after the bounded rounds: verified as no set, so none
+        if any(blocked(u.key) for u in profile.accepted):
+            for u in profile.accepted:
+                plan.unverified.setdefault(u.key, f"not verified: could not be verified consistently across "
+                                                  f"profiles ({profile.name})")
+            profile.accepted, profile.pins_after = [], None
     plan.verified = True

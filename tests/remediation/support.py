@@ -9,10 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from auditor.advisories.db import build_index, ensure_embedded_db, updated_db_path
 from auditor.cli import main
+from auditor.resources import data_file
 
 
 def osv(record_id: str, name: str, events: Sequence[dict[str, str]], *, aliases: Sequence[str] = (),
@@ -48,6 +50,11 @@ def run_cli(capsys: pytest.CaptureFixture[str], argv: Sequence[str]) -> tuple[in
 
 
 def audit_json(capsys: pytest.CaptureFixture[str], argv: Sequence[str]) -> tuple[int, dict[str, Any]]:
+    """The JSON report of an audit, checked against the published schema (``remediation`` included)."""
     code, out, err = run_cli(capsys, [*argv, "--format", "json", "-q"])
     assert out, err
-    return code, json.loads(out)
+    report = json.loads(out)
+    schema = json.loads(data_file("report.schema.json").read_text())
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in jsonschema.Draft202012Validator(schema).iter_errors(report)]
+    assert errors == []
+    return code, report
