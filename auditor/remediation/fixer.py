@@ -135,7 +135,7 @@ def _keys(report: Report) -> set[tuple[str, str, str]]:
 def _reaudit(report: Report, options: AuditOptions, scratch: Scratch, reaudit: Reaudit, fix: _Fix,
              out: FixOutcome) -> None:
     from auditor.checks import load_checks
-    from auditor.pipeline import service_failures
+    from auditor.ledger import ItemKind, Outcome
 
     paths = [str(scratch.path(Path(p))) for p in options.paths] or [str(scratch.path(Path.cwd()))]
     checks = {c.name for c in load_checks()}
@@ -146,7 +146,8 @@ def _reaudit(report: Report, options: AuditOptions, scratch: Scratch, reaudit: R
     except MlauditError as exc:
         out.error = f"the fixed inputs could not be re-audited: {exc}"
         return
-    failures = service_failures(after)
+    failures = [f"{i.subject}: {i.reason}" for i in after.ledger
+                if i.kind is ItemKind.SERVICE and i.outcome is Outcome.SKIPPED]
     if failures:
         out.error = f"the fixed inputs could not be re-audited: {'; '.join(failures)[:600]}"
         return

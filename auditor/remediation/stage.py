@@ -60,6 +60,9 @@ def remediate(ctx: AuditContext, runs: Sequence[ProfileRun]) -> RemediationPlan:
     store = store_for(ctx)
     names = sorted({name for name, _ in by_key})
     records = store.vulnerabilities_many(names)
+    for (name, _version), extra in (ctx.caches.osv_online or {}).items():  # --online: the API's records too
+        if name in names:
+            records[name] = [*records.get(name, []), *extra]
     pages: dict[str, ProjectPage | None] = {}
     if verify:
         pages, unlisted = _index_pages(ctx, [k for k, fs in by_key.items() if not _malicious(fs)])

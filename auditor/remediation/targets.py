@@ -91,7 +91,9 @@ def choose_target(name: str, version: str, problems: Sequence[Problem], records:
     """
     name = canonical_name(name)
     current = public_version(version)
-    groups: dict[str, list[Record]] = {p.id: [r for r in records if record_ids(r) & p.ids] for p in problems}
+    known = {p.id: [r for r in records if record_ids(r) & p.ids] for p in problems}
+    # a finding whose records are not in the data handed in cannot be said to be cleared by anything
+    groups = {pid: rs for pid, rs in known.items() if rs}
     mine = {id(r) for rs in groups.values() for r in rs}
     others = [r for r in records if id(r) not in mine]
     ordered = _candidates(candidates, current)
@@ -137,15 +139,17 @@ def choose_target(name: str, version: str, problems: Sequence[Problem], records:
                       f"{', '.join(first[1][:3])})")
     to, ids = best
     remains = [p.id for p in problems if p.id not in ids]
-    note = None
-    if remains:
-        unfixed = [pid for pid in remains if pid not in clearable]
-        if unfixed:
-            note = f"no known release fixes {', '.join(unfixed)}"
-        if len(unfixed) < len(remains):
-            rest = [pid for pid in remains if pid in clearable]
-            note = ((note + "; ") if note else "") + (
-                f"no single release also clears {', '.join(rest)} without another advisory")
+    unread = [pid for pid in remains if not known[pid]]
+    unfixed = [pid for pid in remains if known[pid] and pid not in clearable]
+    rest = [pid for pid in remains if pid in clearable]
+    notes = []
+    if unread:
+        notes.append(f"the records of {', '.join(unread)} were not available to plan with")
+    if unfixed:
+        notes.append(f"no known release fixes {', '.join(unfixed)}")
+    if rest:
+        notes.append(f"no single release also clears {', '.join(rest)} without another advisory")
+    note = "; ".join(notes) or None
     return Target(to, ids, remains, note)
 
 

@@ -161,3 +161,10 @@ def test_batch_verification_bisects_only_on_conflict() -> None:
     assert list(verifier.rejected) == [("p5", "1.0")] and len(verifier.accepted) == 7
     assert "p5==2.0 conflicts" in verifier.rejected[("p5", "1.0")]
     assert len(calls) <= 8 and verifier.pins is not None and verifier.pins["p5"] == "1.0"
+
+
+def test_a_finding_whose_records_are_missing_is_never_called_cleared() -> None:
+    """An id the planner has no record for (e.g. an ``--online`` answer not handed in) stays in ``remains``."""
+    target = choose_target("pkg", "1.0", [problem("PYSEC-1"), problem("GHSA-elsewhere")], [A1], ["1.2"])
+    assert (target.to, target.clears, target.remains) == ("1.2", ["PYSEC-1"], ["GHSA-elsewhere"])
+    assert target.note == "the records of GHSA-elsewhere were not available to plan with"
