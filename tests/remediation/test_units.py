@@ -168,3 +168,19 @@ def test_a_finding_whose_records_are_missing_is_never_called_cleared() -> None:
     target = choose_target("pkg", "1.0", [problem("PYSEC-1"), problem("GHSA-elsewhere")], [A1], ["1.2"])
     assert (target.to, target.clears, target.remains) == ("1.2", ["PYSEC-1"], ["GHSA-elsewhere"])
     assert target.note == "the records of GHSA-elsewhere were not available to plan with"
+
+
+def test_write_all_writes_nothing_when_a_file_changed_meanwhile(tmp_path: Path) -> None:
+    from auditor.remediation.edits import FileChange, WriteError, write_all
+
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("a==1.0\n")
+    second.write_text("b==1.0\n")
+    changes = [FileChange(first, "a==1.0\n", "a==1.1\n"), FileChange(second, "b==0.9\n", "b==1.1\n")]
+    with pytest.raises(WriteError, match="changed while the fix ran"):
+        write_all(changes)
+    assert first.read_text() == "a==1.0\n" and second.read_text() == "b==1.0\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]  # no temporary file left
+    changes[1] = FileChange(second, "b==1.0\n", "b==1.1\n")
+    write_all(changes)
+    assert first.read_text() == "a==1.1\n" and second.read_text() == "b==1.1\n"
