@@ -139,8 +139,11 @@ def _reaudit(report: Report, options: AuditOptions, scratch: Scratch, reaudit: R
 
     paths = [str(scratch.path(Path(p))) for p in options.paths] or [str(scratch.path(Path.cwd()))]
     checks = {c.name for c in load_checks()}
+    # the copy holds exactly the audited profiles' files, so ``--profile NAME`` (named as the original paths were)
+    # is not repeated; ``all`` still turns extras and groups into profiles
     again = replace(options, paths=paths, project_dir=None, verify_fixes=False, fetch_models=False,
-                    disabled_checks=(checks - REAUDIT_CHECKS) | options.disabled_checks, require_complete=False)
+                    disabled_checks=(checks - REAUDIT_CHECKS) | options.disabled_checks, require_complete=False,
+                    profiles=[p for p in options.profiles if p == "all"])
     try:
         after = reaudit(again)
     except MlauditError as exc:
@@ -173,6 +176,8 @@ class _Fix:
     progress: ProgressFn
     covered: dict[Key, set[str]] = field(default_factory=dict)  # upgrade -> profiles whose inputs carry it
     relocked: dict[Path, list[Upgrade]] = field(default_factory=dict)  # uv.lock -> upgrades it was re-locked with
+    blocked_locks: dict[Path, str] = field(default_factory=dict)  # uv.lock -> why mlaudit does not re-lock it
+    lock_pins: dict[Path, dict[str, str]] = field(default_factory=dict)  # uv.lock -> upgrades for the user's command
     uncovered: dict[Key, str] = field(default_factory=dict)  # upgrade -> why an input does not carry it
 
     # -- dispatch ----------------------------------------------------------------------------------------------
@@ -211,11 +216,17 @@ class _Fix:
             self._other_tool(profile, kind, main, ups)
 
     def _unbuildable(self, profile: ProfilePlan, ups: Sequence[Upgrade], package: str, command: str) -> None:
-        self._not_applied(profile, ups, f"regenerating it needs {package} built from source (it has no usable "
-                                        "wheel), which mlaudit does not do; the command shown does it (and runs that "
-                                        "build), or rerun with --allow-build")
+        self._not_applied(profile, ups, _needs_build_text(package))
         if command not in self.out.commands:
             self.out.commands.append(command)
+
+    def _lock_blocked(self, profile: ProfilePlan, lock: Path, ups: Sequence[Upgrade], why: str) -> None:
+        """mlaudit does not re-lock ``lock``: the upgrades stay out, one ``uv lock`` command gathers them all."""
+        self.blocked_locks[lock] = why
+        self._not_applied(profile, ups, why)
+        pins = self.lock_pins.setdefault(lock, {})
+        for u in ups:
+            pins[u.name] = u.to
 
     def _cover(self, profile: ProfilePlan, ups: Sequence[Upgrade]) -> None:
         for u in ups:
@@ -229,6 +240,10 @@ class _Fix:
         return {u.name for u in self.out.applied}
 
     def finish_coverage(self) -> None:
+        relocks = [_in_dir(lock.parent, "uv lock " + " ".join(f"--upgrade-package {n}=={v}"
+                                                             for n, v in sorted(pins.items())))
+                   for lock, pins in self.lock_pins.items()]
+        self.out.commands[0:0] = relocks  # before the exports that read the re-locked project
         for key, upgrade in self.plan.upgrades.items():
             if key in self.plan.rejected:
                 continue
@@ -355,16 +370,18 @@ class _Fix:
 
         folder = lock.parent
         pyproject = folder / "pyproject.toml"
-        pins_text = " ".join(f"--upgrade-package {u.name}=={u.to}" for u in ups)
+        key = lock.resolve()
+        if key in self.blocked_locks:
+            self._lock_blocked(profile, key, ups, self.blocked_locks[key])
+            return
         if not pyproject.is_file():
             raise ToolError(f"{lock}: no pyproject.toml beside it, so it cannot be re-locked")
         original_py = read(pyproject)
         members = [m / "pyproject.toml" for pattern in workspace_members(original_py)
                    for m in sorted(folder.glob(pattern)) if (m / "pyproject.toml").is_file()]
         if not self.options.allow_build and any(declares_dynamic(read(p)) for p in [pyproject, *members]):
-            self._not_applied(profile, ups, "the project's metadata is dynamic: `uv lock` would run its build "
-                                            "backend, which mlaudit does not do (or rerun with --allow-build)")
-            self.out.commands.append(_in_dir(folder, f"uv lock {pins_text}"))
+            self._lock_blocked(profile, key, ups, "the project's metadata is dynamic: `uv lock` would run its build "
+                                                  "backend, which mlaudit does not do (or rerun with --allow-build)")
             return
         for name in _UV_PROJECT_FILES:
             if (folder / name).is_file():
@@ -397,8 +414,7 @@ class _Fix:
         except NeedsBuild as exc:
             write(scr_py, original_py)
             write(scr_lock, original_lock)
-            self.relocked[lock.resolve()] = []
-            self._unbuildable(profile, ups, str(exc), _in_dir(folder, f"uv lock {pins_text}"))
+            self._lock_blocked(profile, key, ups, _needs_build_text(str(exc)))
             return
         write(scr_py, texts[0] if texts else original_py)
         write(scr_lock, texts[1] if texts else original_lock)
@@ -426,6 +442,9 @@ class _Fix:
         done = self.relocked.get(lock)
         if done is None or not {u.key for u in ups} <= {u.key for u in done}:
             self._uv_project(profile, folder / "uv.lock", ups)
+        if lock in self.blocked_locks:
+            self.out.commands.append(_in_dir(folder, header) + "   # after the uv lock above")
+            return
         accepted = self.relocked.get(lock, [])
         if not any(u.key in {a.key for a in accepted} for u in ups):
             return
@@ -559,8 +578,13 @@ def _dynamic(path: Path) -> bool:
     return path.name == "pyproject.toml" and declares_dynamic(read(path))
 
 
+def _needs_build_text(package: str) -> str:
+    return (f"regenerating it needs {package} built from source (it has no usable wheel), which mlaudit does not "
+            "do; the command shown does it (and runs that build), or rerun with --allow-build")
+
+
 def _in_dir(folder: Path, command: str) -> str:
-    return f"cd {shlex.quote(str(folder))} && {command}"
+    return f"cd {shlex.quote(str(folder.resolve()))} && {command}"
 
 
 def _moves(change: FileChange, upgraded: set[str]) -> str | None:

@@ -332,7 +332,12 @@ def test_relock_that_would_build_an_sdist_gives_the_command_instead(
                                                 'requires-python = ">=3.9"\ndependencies = ["alpha", "rouge"]\n')
         uv("lock", "--default-index", url, "--upgrade-package", "alpha==1.0", cwd=project, url=url)
         lock = (project / "uv.lock").read_text()
+        exported = uv("export", "--format", "requirements-txt", "--no-hashes", "--frozen", cwd=project, url=url)
+        (project / "requirements.txt").write_text(exported)
         code, out, err = fix(capsys, url, str(project))
     assert code == 1 and out == "" and (project / "uv.lock").read_text() == lock
+    assert (project / "requirements.txt").read_text() == exported
     assert "needs rouge 0.1 built from source" in err
-    assert "uv lock --upgrade-package alpha==1.1" in err
+    # one command for the lock (both profiles' upgrades), then the export that reads it
+    assert err.count("uv lock --upgrade-package") == 1 and "uv lock --upgrade-package alpha==1.1" in err
+    assert err.index("uv lock --upgrade-package") < err.index("uv export --format requirements-txt")
