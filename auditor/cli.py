@@ -75,6 +75,9 @@ def build_audit_parser(commands: dict[str, ModuleType]) -> argparse.ArgumentPars
     add_input_args(parser)
     add_baseline_arg(parser)
     add_output_args(parser)
+    parser.add_argument("--verify-fixes", action="store_true",
+                        help="re-resolve and re-audit the planned upgrades (the report's remediation says "
+                             "verified: true); by default they are planned from the advisory data only")
     return parser
 
 

@@ -531,11 +531,14 @@ class Remediation:
     profiles: list[str] = field(default_factory=list)
     verified: bool = False
     reason: str | None = None
+    # "upgrade" (``to`` set), "remove" (a malicious package: no release is safe), "none" (no release clears the
+    # advisories, or the upgrade does not resolve with the rest of its profile: ``reason`` says which)
+    action: str = "upgrade"
 
     def to_json(self) -> dict[str, Any]:
         return {"package": {"name": self.package[0], "version": self.package[1]}, "to": self.to,
                 "clears": list(self.clears), "remains": list(self.remains), "profiles": list(self.profiles),
-                "verified": self.verified, **({"reason": self.reason} if self.reason else {})}
+                "verified": self.verified, "action": self.action, **({"reason": self.reason} if self.reason else {})}
 
 
 @dataclass(frozen=True)

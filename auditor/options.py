@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from auditor.models.settings import ModelSettings
     from auditor.policy import Policy
     from auditor.provenance.pages import ProjectPage
+    from auditor.remediation.model import RemediationPlan
 
 
 @dataclass
@@ -52,6 +53,7 @@ class AuditOptions:
     profiles: list[str] = field(default_factory=list)  # --profile NAME / all; empty: every profile found
     exclude: list[str] = field(default_factory=list)  # .gitignore-style patterns left out of the project walk
     baseline: Baseline | None = None  # --baseline: findings of an earlier report (the gate counts only new ones)
+    verify_fixes: bool = False  # re-resolve and re-audit the planned upgrades (``mlaudit fix``, --verify-fixes)
 
 
 ProgressFn = Callable[[str], None]
@@ -75,6 +77,7 @@ class RunCaches:
     hub_state: HubState | None = None  # models.hubstate
     project_pages: dict[tuple[str, str], ProjectPage | None] = field(default_factory=dict)  # provenance.pages
     default_index: str | None = None  # provenance.pages: the resolver's default index, asked once
+    remediation: RemediationPlan | None = None  # remediation.stage: the plan ``mlaudit fix`` applies
 
 
 @dataclass

@@ -124,6 +124,7 @@ def _audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches:
     report.ledger.settle()
     report.findings.sort(key=_finding_order)
     apply_policy(report, policy)
+    _remediate(ctx, runs)
     if options.baseline is not None:
         apply_baseline(report, options.baseline)
     report.fail_on = options.fail_on
@@ -143,6 +144,17 @@ def _project_disables(report: Report, policy: Policy) -> None:
             ItemKind.CHECK, name, f"the check or finding kind '{name}' is disabled by the audited project's own "
             f"policy ({policy.source}); pass that file with --config to accept it as your own",
             file=policy.source, not_checked=[name])
+
+
+def _remediate(ctx: AuditContext, runs: list[ProfileRun]) -> None:
+    """Plan upgrades for what the policy left active (verified only when asked: it re-resolves); the plan is kept
+    in ``ctx.caches`` for ``mlaudit fix``."""
+    from auditor.remediation.stage import remediate
+
+    started = time.perf_counter()
+    ctx.progress("planning upgrades")
+    ctx.caches.remediation = remediate(ctx, runs)
+    _lap(ctx.report, "remediation", started)
 
 
 def _load_project(options: AuditOptions) -> Project:

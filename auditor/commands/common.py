@@ -157,6 +157,7 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         profiles=list(getattr(args, "profile", []) or []),
         exclude=[*policy.exclude, *getattr(args, "exclude", [])],
         baseline=load_baseline_arg(args),
+        verify_fixes=bool(getattr(args, "verify_fixes", False)),
     )
 
 
