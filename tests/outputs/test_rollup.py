@@ -114,7 +114,7 @@ def test_upgrade_from_the_advisories_when_no_remediation_was_computed() -> None:
     doc = json.loads(render_json(report))
     assert doc["remediation"] == [{"package": {"name": "torch", "version": "2.1.0"}, "to": "2.2.0",
                                    "clears": ["A-1", "A-2"], "remains": ["A-3"], "profiles": [],
-                                   "verified": False, "reason": rollup.UNVERIFIED_REASON}]
+                                   "verified": False, "action": "upgrade", "reason": rollup.UNVERIFIED_REASON}]
 
 
 def test_the_remediation_stage_record_wins() -> None:
