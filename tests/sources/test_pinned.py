@@ -188,6 +188,17 @@ def test_shared_eval_resolved_files(load: Load) -> None:
         assert got == {(p["name"], p["version"], p["direct"]) for p in expected["packages"]}
 
 
+def test_every_line_of_a_version_shares_its_outcome(write: Write, load: Load) -> None:
+    """A version applies to the target when any of its lines does, and a version that is not audited takes every
+    one of its lines with it (once, the second ``beta==1.0`` line was left "audited" with no beta 1.0 audited)."""
+    path = write("requirements.txt", HEADER + "beta==2.1\nbeta==1.0 ; python_version >= '3.13'\nbeta==1.0\n"
+                                              "gamma==1.0 ; sys_platform == 'win32'\ngamma==2.0\ngamma==1.0 ; sys_platform == 'win32'\n")
+    result = load(path)
+    assert sorted((p.name, p.version) for p in result.packages) == [("beta", "2.1"), ("gamma", "2.0")]
+    outcomes = sorted((s.line, s.outcome.value) for s in result.skipped)
+    assert outcomes == [(4, "skipped"), (5, "skipped"), (6, "excluded"), (8, "excluded")]
+
+
 def test_wheel_url_conflicting_with_a_pin_is_skipped(write: Write, load: Load) -> None:
     path = write("requirements.txt", HEADER + "x==1.0\nx @ https://127.0.0.1:9/x-2.0-py3-none-any.whl\n"
                                               "x @ https://127.0.0.1:9/x-1.0-py3-none-any.whl\n")
