@@ -16,6 +16,7 @@ from auditor.domain import Severity
 from auditor.kinds import ScanRule
 from auditor.scan.state import ScanState
 
+HDF5_EXTRA = "pip install 'mlaudit[hdf5]'"  # h5py is an optional extra: without it an HDF5 file is a gap
 _KERAS_MODULES = ("keras", "tf_keras", "tensorflow.keras", "tensorflow.python.keras", "keras_nlp", "keras_cv",
                   "keras_hub", "tensorflow")
 _MARSHAL_MAGIC_HINT = (b"\xe3", b"\x63")  # code object type byte (with/without FLAG_REF)
@@ -243,7 +244,7 @@ def scan_h5(f: BinaryIO | str, state: ScanState) -> None:
     try:
         import h5py
     except ImportError:
-        state.skip("h5py is not installed: HDF5/Keras files cannot be inspected")
+        state.skip(f"h5py is not installed: HDF5/Keras files cannot be inspected ({HDF5_EXTRA})")
         return
     try:
         with h5py.File(f, "r") as h5:

@@ -17,6 +17,8 @@ from auditor.kinds import ScanRule
 from auditor.scan.archives import too_deep, unsafe_member_name
 from auditor.scan.state import ScanState
 
+SEVENZIP_EXTRA = "pip install 'mlaudit[7z]'"  # py7zr is an optional extra: without it a 7z archive is a gap
+
 
 class _Spooled:
     """One member's bytes as py7zr writes them; scanned on close."""
@@ -79,7 +81,7 @@ def scan_7z(f: BinaryIO, state: ScanState, size: int) -> None:
         from py7zr.exceptions import Bad7zFile, PasswordRequired, UnsupportedCompressionMethodError
     except ImportError:
         state.note_format("7z")
-        state.skip("py7zr is not installed: 7z archives cannot be inspected")
+        state.skip(f"py7zr is not installed: 7z archives cannot be inspected ({SEVENZIP_EXTRA})")
         state.add(ScanRule.SCAN_UNVERIFIED, Severity.MEDIUM, "7z archive could not be inspected (py7zr missing)",
                   {"format": "7z"})
         return

@@ -13,6 +13,7 @@ import pytest
 
 from auditor.advisories.db import ensure_embedded_db
 from auditor.cli import main
+from tests.support.fixtures import EVAL_INPUTS
 from tests.support.httpserver import LoopbackServer, Request, Response, closed_port_url
 
 
@@ -83,8 +84,8 @@ def test_known_vulnerable_pins_exact_ids(tmp_path: Path, capsys: pytest.CaptureF
 
 
 @pytest.mark.parametrize("name", ["small", "medium", "large"])
-def test_shared_eval_exact_offline(name: str, shared_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    inputs = shared_dir / "eval" / "inputs"
+def test_shared_eval_exact_offline(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    inputs = EVAL_INPUTS
     expected = json.loads((inputs / f"{name}.expected.json").read_text())
     code, report = run_json(capsys, ["--offline", str(inputs / f"{name}.resolved.txt")])
     assert code == 1

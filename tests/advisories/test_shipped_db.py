@@ -9,6 +9,7 @@ import pytest
 
 from auditor.advisories.db import AdvisoryStore, ensure_embedded_db, open_store
 from auditor.advisories.findings import malicious_findings, vulnerability_findings
+from tests.support.fixtures import EVAL_INPUTS
 
 
 @pytest.fixture
@@ -71,8 +72,8 @@ def test_embedded_index_is_reused_and_fingerprinted(store: AdvisoryStore) -> Non
 
 
 @pytest.mark.parametrize("name", ["small", "medium", "large"])
-def test_expected_findings_exactly(store: AdvisoryStore, shared_dir: Path, name: str) -> None:
-    expected = json.loads((shared_dir / "eval" / "inputs" / f"{name}.expected.json").read_text())
+def test_expected_findings_exactly(store: AdvisoryStore, name: str) -> None:
+    expected = json.loads((EVAL_INPUTS / f"{name}.expected.json").read_text())
     packages = expected["packages"]
     records = store.vulnerabilities_many(p["name"] for p in packages)
     got = {(p["name"], p["version"], f.id)
@@ -90,7 +91,7 @@ def test_expected_findings_exactly(store: AdvisoryStore, shared_dir: Path, name:
         assert set(mine.evidence["matched_by"]) == set(f["matched_by"])
 
 
-def test_checks_on_large_input(shared_dir: Path) -> None:
+def test_checks_on_large_input() -> None:
     """The registered checks, fed a report (some packages audited from their pin only), agree with the truth."""
     from auditor.checks import CHECK_MODULES
     from auditor.checks.advisories import CHECK as ADVISORIES
@@ -100,7 +101,7 @@ def test_checks_on_large_input(shared_dir: Path) -> None:
     from auditor.options import AuditContext, AuditOptions
 
     assert {"auditor.checks.malicious", "auditor.checks.advisories"} <= set(CHECK_MODULES)
-    expected = json.loads((shared_dir / "eval" / "inputs" / "large.expected.json").read_text())
+    expected = json.loads((EVAL_INPUTS / "large.expected.json").read_text())
     report = Report()
     for i, p in enumerate(expected["packages"]):
         report.add_package(Package(name=p["name"], version=p["version"], direct=p["direct"], resolved=i % 2 == 0))

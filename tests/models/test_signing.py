@@ -12,12 +12,13 @@ from auditor.checks.signing import CHECK
 from auditor.cli import main
 from auditor.domain import Severity
 from tests.models.conftest import make_ctx
+from tests.support.fixtures import MODELSIGN
 
 
 @pytest.fixture
-def signed(shared_dir: Path, tmp_path: Path) -> Path:
+def signed(tmp_path: Path) -> Path:
     """A writable copy of the signed fixture: project/tiny-model + project/model.sig + keys."""
-    src = shared_dir / "fixtures" / "modelsign"
+    src = MODELSIGN
     project = tmp_path / "project"
     shutil.copytree(src / "tiny-model", project / "tiny-model")
     shutil.copy(src / "model.sig", project / "model.sig")
