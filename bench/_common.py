@@ -134,27 +134,41 @@ def medians(samples: list[Measured]) -> tuple[float, float, float]:
             max(m.rss_mb for m in samples))
 
 
+GNU_TIME = Path("/usr/bin/time")
+
+
 def run_measured(cmd: list[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None,
                  timeout: float = 3600.0) -> Measured:
-    """Run ``cmd`` and return wall time and peak RSS (``wait4`` rusage: the child and its reaped descendants)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Run ``cmd`` and return wall time, CPU time and peak RSS (``wait4`` rusage: the child and its reaped
+    descendants).
+
+    The peak RSS comes from GNU ``time`` wrapped around the command when it is installed: on Linux a child's
+    ``ru_maxrss`` starts from the RSS of the process that forked it (the bench process itself, over 100 MB after
+    in-process work), so without a small intermediate every child would report at least the parent's size."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile(prefix="rss-", suffix=".txt") as rss_file:
+        wrapped = ([str(GNU_TIME), "-f", "%M", "-o", rss_file.name, *cmd] if GNU_TIME.is_file() else cmd)
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)
+        proc = subprocess.Popen(wrapped, stdout=out, stderr=err, env=env, cwd=cwd, start_new_session=True)
         deadline = start + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             if time.perf_counter() > deadline:
-                proc.kill()
+                os.killpg(proc.pid, 9)
                 pid, status, usage = os.wait4(proc.pid, 0)
                 break
-            time.sleep(0.005)
+            time.sleep(0.002)
         seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
+        rss_mb = usage.ru_maxrss / 1024
+        if wrapped is not cmd:
+            lines = Path(rss_file.name).read_text(encoding="utf-8", errors="replace").split()
+            rss_mb = int(lines[-1]) / 1024 if lines and lines[-1].isdigit() else 0.0
         out.seek(0)
         err.seek(0)
-        return Measured(seconds, usage.ru_maxrss / 1024, proc.returncode,
+        return Measured(seconds, rss_mb, proc.returncode,
                         out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"),
                         usage.ru_utime + usage.ru_stime)
 

@@ -142,7 +142,7 @@ def table_rows(scripts: dict[str, dict[str, Any]]) -> list[list[str]]:
                              if x)
             cpu = r.get("cpu")
             out.append([name, _cell(r.get("case")), _cell(r.get("tool")), _num(r.get("median"), unit),
-                        _num(cpu, "s") if unit == "s" else "-", _cell(r.get("runs")), vs, f"{rss:.0f}" if isinstance(rss, (int, float)) and rss else "-",
+                        _num(cpu, "s"), _cell(r.get("runs")), vs, f"{rss:.0f}" if isinstance(rss, (int, float)) and rss else "-",
                         _cell(r.get("detection")), _cell(note)])
     return out
 
