@@ -393,7 +393,7 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
+    ap.add_argument("--shared", default=str(common.SHARED))
     ap.add_argument("--no-anchor", action="store_true", help="do not run GuardDog (shown as not run)")
     ap.add_argument("--quick", action="store_true", help="every tool on one seeded sample of the measured rows")
     ap.add_argument("--json", dest="json_out", metavar="OUT", help="also write the results as JSON (bench/run.py)")
