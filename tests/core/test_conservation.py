@@ -281,7 +281,7 @@ def setup_files(draw: st.DrawFn) -> tuple[str, str, int, int]:
         name = draw(st.sampled_from(NAMES))
         kind = draw(st.sampled_from(kinds))
         body = f"{name}==1.0" if kind == "pin" else f"{name}>=1,<3" if kind == "range" else name
-        lines.append(body + draw(st.sampled_from(MARKERS)))
+        lines.append(body + draw(st.sampled_from(MARKERS))[0])
     tests = draw(st.booleans())
     if draw(st.booleans()):
         deps = "\n".join(f"    {line}" for line in lines)
