@@ -66,5 +66,16 @@ class NetworkError(IncompleteError):
         self.host = host
 
 
+class HostDownError(NetworkError):
+    """A host is down for the rest of the run: it failed after its retries (``first``: this request found it so)
+    or it had failed earlier and is not asked again. ``reason`` is that first failure, for the one report entry the
+    host gets however many requests or services needed it."""
+
+    def __init__(self, message: str, *, service: str, host: str, reason: str, first: bool) -> None:
+        super().__init__(message, service=service, host=host)
+        self.reason = reason
+        self.first = first
+
+
 class ResolutionError(IncompleteError):
     """The resolver failed for reasons that are not specific requirements (index down, resolver crash)."""

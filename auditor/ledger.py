@@ -159,6 +159,18 @@ class Ledger:
         """Register an item and skip it in one step (a stage found a gap it had not registered earlier)."""
         return self.skip(self.add(kind, subject, file=file, line=line, requirement=requirement), reason, not_checked)
 
+    def record_host_failure(self, subject: str, host: str, reason: str, what: str) -> Item:
+        """A service whose host is down: one ``service`` item per host however many stages needed it (the first
+        names the service and the failure; every stage that could not complete because of it is in its
+        ``not_checked``)."""
+        suffix = f"({host})"
+        for item in self._items:
+            if item.kind is ItemKind.SERVICE and item.subject.endswith(suffix):
+                if what not in item.not_checked:
+                    item.not_checked.append(what)
+                return item
+        return self.record_skipped(ItemKind.SERVICE, subject, reason, not_checked=[what])
+
     def record_excluded(self, kind: ItemKind, subject: str, reason: str, *, file: str | None = None,
                         line: int | None = None, requirement: str | None = None) -> Item:
         return self.exclude(self.add(kind, subject, file=file, line=line, requirement=requirement), reason)

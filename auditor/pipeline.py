@@ -17,7 +17,7 @@ from auditor.advisories.freshness import note_stale_data
 from auditor.baseline import apply_baseline
 from auditor.checks import load_checks
 from auditor.domain import ROOT_NODE, Edge, Finding, ModelRef, Report, Severity, Skipped
-from auditor.errors import IncompleteError, NetworkError
+from auditor.errors import HostDownError, IncompleteError, NetworkError
 from auditor.graph import attach_paths, build_graph
 from auditor.kinds import FindingKind
 from auditor.ledger import ItemKind
@@ -116,6 +116,7 @@ def _audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches:
         if _graph_shape(report) != shape:  # checks may add nodes (e.g. hub-resolved base models)
             ctx.graph, shape = build_graph(report), _graph_shape(report)
 
+    _hosts_down(report, ctx.http)
     note_stale_data(report, policy.stale_after_days)
     attach_paths(report, ctx.graph)
     _name_profiles(report, len(runs))
@@ -192,14 +193,28 @@ def _resolve_profile(profile: Profile, options: AuditOptions, ctx: AuditContext,
 
 
 def _service_failed(report: Report, exc: IncompleteError, what: str) -> str:
-    """Record a failed service as a ``service`` item (the CLI prints it and exits 3); return the reason."""
+    """Record a failed service as a ``service`` item (the CLI prints it and exits 3); return the reason.
+
+    A host that is down gets one item however many stages needed it: a later stage that failed on the same host
+    is added to that item's ``not_checked`` (the report names the host once)."""
     service = getattr(exc, "service", None)
     host = getattr(exc, "host", None)
     subject = f"{service} ({host})" if service and host else "resolver"
     hint = _HINTS.get(str(service), "")
     reason = f"{what}: {exc}" + (f" (hint: {hint})" if hint else "")
+    if isinstance(exc, HostDownError):
+        return report.ledger.record_host_failure(subject, exc.host, reason, what).reason or reason
     report.ledger.record_skipped(ItemKind.SERVICE, subject, reason)
     return reason
+
+
+def _hosts_down(report: Report, http: HttpClient) -> None:
+    """Every host found down in the run (the resolver's download hosts, a check that noted its failure per package)
+    is a failed service, named once, even where no stage raised its failure."""
+    for host, (service, reason) in sorted(http.hosts.down().items()):
+        subject = f"{service} ({host})"
+        report.ledger.record_host_failure(subject, host, f"{subject} did not answer: {reason}; it was not asked "
+                                                          "again in this run", f"every later request to {host}")
 
 
 _HINTS = {

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from auditor.domain import Artifact, Finding, Package, Severity
-from auditor.errors import NetworkError
+from auditor.errors import HostDownError, NetworkError
 from auditor.kinds import FindingKind
 from auditor.ledger import ItemKind
 from auditor.options import AuditContext
@@ -167,9 +167,12 @@ def _record_unreachable(ctx: AuditContext, failures: dict[str, list[NetworkError
             first, count = by_index.get(key, (exc, 0))
             by_index[key] = (first, count + 1)
     for key, (exc, count) in by_index.items():
-        ctx.incomplete(ItemKind.SERVICE, f"{exc.service} ({key})",
-                       f"pinned hashes of {count} package(s) were not compared with this index: {exc} (the packages "
-                       "themselves were audited)")
+        what = f"pinned hashes of {count} package(s) were not compared with this index"
+        reason = f"{what}: {exc} (the packages themselves were audited)"
+        if isinstance(exc, HostDownError):  # one entry for the host, whoever else needed it
+            ctx.report.ledger.record_host_failure(f"{exc.service} ({key})", exc.host, reason, what)
+        else:
+            ctx.incomplete(ItemKind.SERVICE, f"{exc.service} ({key})", reason)
 
 
 def _not_verified(ctx: AuditContext, package: Package, pinned: set[str], page: ProjectPage | None,

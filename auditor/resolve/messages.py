@@ -147,6 +147,21 @@ def missing_spec(stderr: str, name: str) -> str | None:
     return None
 
 
+# the transport failures uv reports (reqwest/hyper wording, uv 0.4 to 0.13): the host did not answer at all, as
+# opposed to an HTTP status, which is an answer
+_TRANSPORT_RE = re.compile(r"operation timed out|timed out|connection refused|dns error|failed to lookup address|"
+                           r"tcp connect error|connection reset|network is unreachable|no route to host|"
+                           r"error sending request", re.IGNORECASE)
+_STATUS_RE = re.compile(r"HTTP status (?:client|server) error|status code \d{3}|\b[45]\d\d (?:Not Found|Forbidden|"
+                        r"Unauthorized|Internal Server Error|Bad Gateway|Service Unavailable)", re.IGNORECASE)
+
+
+def transport_failure(text: str) -> bool:
+    """Whether uv's message says a host did not answer (timeout, refused, unknown name) rather than answered with
+    an error status."""
+    return bool(_TRANSPORT_RE.search(text)) and not _STATUS_RE.search(text)
+
+
 def failed_index_url(stderr: str) -> str | None:
     """The URL uv could not fetch when the failure is about the index rather than a requirement."""
     m = re.search(r"Failed to fetch: `?(?P<url>https?://[^\s`]+)`?", stderr)
