@@ -14,7 +14,7 @@ from typing import Any
 
 from auditor.errors import EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_POLICY
 from auditor.kinds import FindingKind
-from auditor.ledger import Item, ItemKind, Ledger, Outcome
+from auditor.ledger import GapKind, Item, ItemKind, Ledger, Outcome
 
 SCHEMA_VERSION = "2.0"
 # Package property: several versions of one name that one lock installs under different choices (uv's conflicting
@@ -417,10 +417,10 @@ class Skipped(Item):
 
     def __init__(self, reason: str, file: str | None = None, line: int | None = None,
                  requirement: str | None = None, not_checked: list[str] | None = None, *, kind: ItemKind,
-                 subject: str | None = None) -> None:
+                 subject: str | None = None, gap: GapKind | None = None) -> None:
         super().__init__(kind=kind, subject=subject or requirement or file or kind.value, file=file, line=line,
                          requirement=requirement, outcome=Outcome.SKIPPED, reason=reason,
-                         not_checked=list(not_checked or []))
+                         not_checked=list(not_checked or []), gap=gap)
 
 
 class Excluded(Item):

@@ -20,8 +20,8 @@ from auditor.errors import NetworkError
 from auditor.kinds import FindingKind, Rule
 from auditor.ledger import ItemKind
 from auditor.options import AuditContext
+from auditor.pkgindex import find_page
 from auditor.policy import Policy
-from auditor.provenance.pages import find_page
 from auditor.typosquat import HIGH_THRESHOLD, NameContext, TyposquatResult, apply_context, hf_detector, pypi_detector
 from auditor.typosquat.context import CONTEXT_FLOOR, context_from_uploads, evidence, merge
 from auditor.typosquat.metadata import collect, json_api_base

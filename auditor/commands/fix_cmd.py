@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from auditor.pipeline import run_audit
     from auditor.remediation.edits import WriteError, display_path, unified_diff, write_all
     from auditor.remediation.fixer import build_fix
+    from auditor.remediation.stage import REMEDIATION_PLAN
 
     if args.env is not None:
         raise UsageError("mlaudit fix edits input files; an installed environment (--env) has none (upgrade it "
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         if print_service_failures(report):
             _say("the audit did not complete, so no fix was verified; no file was changed")
             return EXIT_INCOMPLETE
-        plan = caches.remediation
+        plan = caches.get(REMEDIATION_PLAN)
         if plan is None:  # pragma: no cover - the pipeline always plans
             _say("no remediation plan was made; no file was changed")
             return EXIT_INCOMPLETE

@@ -141,3 +141,13 @@ def test_every_declared_dependency_is_used_or_its_reason_holds() -> None:
         else:
             unused.append(dist)
     assert unused == []
+
+
+def test_the_registered_checks_are_the_policy_languages_check_names() -> None:
+    """``config`` validates ``disable = [...]`` against ``kinds.CheckName`` without importing the checks: the two
+    lists must be the same, or a real check could not be disabled (or a name would validate and disable nothing)."""
+    from auditor.checks import load_checks
+    from auditor.kinds import CHECK_VALUES
+
+    names = [check.name for check in load_checks()]
+    assert len(names) == len(set(names)) and set(names) == CHECK_VALUES

@@ -10,7 +10,7 @@ from auditor.checks.typosquat import CHECK, popular_requirers
 from auditor.domain import Edge, Location, Package, Report, Severity, package_node
 from auditor.net import HttpClient, NetConfig
 from auditor.options import AuditContext, AuditOptions
-from auditor.provenance.pages import project_page
+from auditor.pkgindex import project_page
 from auditor.typosquat import NameContext, apply_context, pypi_detector
 from auditor.typosquat.context import context_from_uploads, evidence, merge
 from tests.support.httpserver import LoopbackServer, Request, Response
