@@ -83,14 +83,14 @@ def build_audit_parser(commands: dict[str, ModuleType]) -> argparse.ArgumentPars
 
 
 def run_audit_command(args: argparse.Namespace) -> int:
-    from auditor.pipeline import exit_code_for, run_audit
+    from auditor.pipeline import run_audit
 
     options = options_from_args(args)
     with progress_display(args) as progress:
         report = run_audit(options, progress)
     emit(report, args)  # written even when a service failed: the report says what was not checked
     print_service_failures(report)
-    return exit_code_for(report)
+    return report.gate().exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

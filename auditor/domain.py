@@ -543,10 +543,18 @@ class Remediation:
 
 @dataclass(frozen=True)
 class GateResult:
-    """The exit code a run ends with and why, in words every output shows the same way."""
+    """The verdict of a run, decided once (``Report.gate``) and read by the CLI, every output, ``sbom``, ``scan``,
+    ``verify-model`` and fleet: the exit code, why in words, how many findings fail the threshold, and whether the
+    report is complete. Nothing else decides an exit code."""
 
     exit_code: int
     reason: str
+    failing: int = 0  # active findings at/above fail_on (with a baseline: new ones); > 0 is the JSON's ``failed``
+    complete: bool = True  # every item audited or excluded (the ledger's answer)
+
+    @property
+    def findings_failed(self) -> bool:
+        return self.failing > 0
 
 
 @dataclass
@@ -717,18 +725,23 @@ class Report:
         """The exit code (0 clean, 1 a finding at/above the threshold is not ignored, 3 a service failed or an
         incomplete report when completeness is required) and its reason: the one gate the CLI and every output
         read (``pipeline.exit_code_for`` returns its code)."""
+        complete = self.complete
+        failing = len(self.failing_findings())
+
+        def verdict(code: int, reason: str) -> GateResult:
+            return GateResult(code, reason, failing=failing, complete=complete)
+
         services = self.failed_services()
         if services:
-            return GateResult(EXIT_INCOMPLETE, f"could not complete: {services[0].subject} failed"
-                              + (f" (and {len(services) - 1} more service(s))" if len(services) > 1 else ""))
-        if self.require_complete and not self.complete:
-            return GateResult(EXIT_INCOMPLETE, f"incomplete ({len(self.skipped)} item(s) not checked) and "
-                                               "completeness is required")
-        failing = self.failing_findings()
+            return verdict(EXIT_INCOMPLETE, f"could not complete: {services[0].subject} failed"
+                           + (f" (and {len(services) - 1} more service(s))" if len(services) > 1 else ""))
+        if self.require_complete and not complete:
+            return verdict(EXIT_INCOMPLETE, f"incomplete ({len(self.skipped)} item(s) not checked) and "
+                                            "completeness is required")
         threshold = self.fail_on.value if self.fail_on else ""
         new = " new" if self.baseline is not None else ""
         if failing:
-            return GateResult(EXIT_POLICY, f"{len(failing)}{new} finding(s) at or above {threshold}")
+            return verdict(EXIT_POLICY, f"{failing}{new} finding(s) at or above {threshold}")
         if self.fail_on is None:
-            return GateResult(EXIT_CLEAN, "no gate (no --fail-on)")
-        return GateResult(EXIT_CLEAN, f"no{new} finding at or above {threshold}")
+            return verdict(EXIT_CLEAN, "no gate (no --fail-on)")
+        return verdict(EXIT_CLEAN, f"no{new} finding at or above {threshold}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 
 from auditor.commands.common import add_input_args, options_from_args, print_service_failures, progress_display
 from auditor.errors import EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_POLICY, UsageError
@@ -51,10 +52,9 @@ def run(args: argparse.Namespace) -> int:
     if options.offline:
         raise UsageError("mlaudit fix verifies every upgrade against the package index, which --offline forbids; "
                          "`mlaudit --offline --format json` shows the upgrades planned from the advisory data")
-    options.verify_fixes = True
     # a fix changes packages only: checks of models, provenance and names are not what it acts on (the audit
     # runs them), and a model reference must not send it to the Hub
-    options.disabled_checks |= SKIPPED_CHECKS
+    options = replace(options, verify_fixes=True, disabled_checks=options.disabled_checks | SKIPPED_CHECKS)
     os.environ["HF_HUB_OFFLINE"] = "1"
     caches = RunCaches()
     with progress_display(args) as progress:

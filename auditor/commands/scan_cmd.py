@@ -38,8 +38,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from auditor.pipeline import exit_code_for
-
     paths = [Path(p) for p in args.paths]
     for p in paths:
         if not p.exists():
@@ -54,4 +52,4 @@ def run(args: argparse.Namespace) -> int:
     if baseline is not None:
         apply_baseline(report, baseline)
     emit(report, args)
-    return exit_code_for(report)
+    return report.gate().exit_code

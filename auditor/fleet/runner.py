@@ -298,7 +298,6 @@ def _finish_store(store: ResultStore, state: _StoreState, request: AuditRequest,
     """Join the shards in order into the report ``mlaudit scan DIR --format json`` would write."""
     from auditor.errors import EXIT_INCOMPLETE
     from auditor.outputs import get_renderer
-    from auditor.pipeline import exit_code_for
     from auditor.runconfig import gate_scan, load_scan_policy
     from auditor.scan import add_gaps
     from auditor.scan.report import report_from_result
@@ -317,6 +316,7 @@ def _finish_store(store: ResultStore, state: _StoreState, request: AuditRequest,
     gate_scan(report, load_scan_policy(request.config), fail_on=request.fail_on,
               require_complete=request.require_complete)
     text = get_renderer("json")(report)
-    rec = dict(base, exit_code=exit_code_for(report), complete=report.complete, error=None,
+    gate = report.gate()
+    rec = dict(base, exit_code=gate.exit_code, complete=gate.complete, error=None,
                facts=aggregate.facts_of(json.loads(text)))
     return store.save(unit.uid, rec, text)

@@ -131,7 +131,7 @@ def audit_project(task: Task, settings: FleetSettings, state: WorkerState) -> Ou
     from auditor.net import HttpClient
     from auditor.options import RunCaches
     from auditor.outputs import get_renderer
-    from auditor.pipeline import exit_code_for, run_audit
+    from auditor.pipeline import run_audit
     from auditor.pkgindex import DEFAULT_INDEX, PROJECT_PAGES
     from auditor.runconfig import options_for
 
@@ -146,7 +146,8 @@ def audit_project(task: Task, settings: FleetSettings, state: WorkerState) -> Ou
         if settings.request.sbom_vex:
             report.sbom_vex = True
         text = get_renderer("json")(report)
-        return Outcome(task, exit_code_for(report), payload=text, complete=report.complete)
+        gate = report.gate()
+        return Outcome(task, gate.exit_code, payload=text, complete=gate.complete)
     except Exception as exc:  # noqa: BLE001 - mapped exactly as the single run maps it, recorded per project
         code, message = error_exit(exc)
         return Outcome(task, code, error=message)

@@ -203,7 +203,7 @@ def _header(report: Report, view: Rollup, every: bool) -> list[Text]:
     note = gate_note(report)
     if note:
         lines.append(_wrapped(("unknown severity: ", "magenta"), _c(note, 300)))
-    if report.complete:
+    if view.gate.complete:
         lines.append(_line(("COMPLETE", "green"), ": every input item was audited or excluded (listed)"))
     else:
         kinds = Counter(item.kind.value for item in report.skipped)
