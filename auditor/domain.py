@@ -181,7 +181,11 @@ class Package:
     index_url: str | None = None
     artifacts: list[Artifact] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)  # summary, license, home page, authors, ...
-    properties: dict[str, str] = field(default_factory=dict)  # check results surfaced in SBOMs
+    properties: dict[str, str] = field(default_factory=dict)  # check results surfaced in SBOMs (never read back)
+    # Facts one stage states and another acts on, typed (outputs show them under their SBOM property names):
+    unclaimed: bool = False  # resolve: the index has no project of this name (the unclaimed-name check reports it)
+    required_by: list[str] = field(default_factory=list)  # resolve: for an unclaimed name, who requires it
+    origin: str | None = None  # sources: a lock's non-index source ("git: URL@ref", "path: ...", "workspace member")
     resolved: bool = True  # False: audited from its pin only (could not be resolved/built)
     profiles: list[str] = field(default_factory=list)  # dependency profiles holding this version (when several)
     node: str = ""  # graph node, version-qualified by ``Report.add_package`` when the name has several versions
@@ -189,6 +193,17 @@ class Package:
     @property
     def node_id(self) -> str:
         return self.node or package_node(self.name)
+
+    def surfaced_properties(self) -> dict[str, str]:
+        """``properties`` with the typed facts under the names outputs have always shown them by."""
+        out = dict(self.properties)
+        if self.origin:
+            out["mlaudit:source"] = self.origin
+        if self.unclaimed:
+            out["mlaudit:unclaimed"] = "true"
+        if self.required_by:
+            out["mlaudit:required-by"] = ", ".join(self.required_by)
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -201,7 +216,7 @@ class Package:
             "resolved": self.resolved,
             "artifacts": [a.to_json() for a in self.artifacts],
             "metadata": dict(self.metadata),
-            "properties": dict(self.properties),
+            "properties": self.surfaced_properties(),
             **({"profiles": list(self.profiles)} if self.profiles else {}),
         }
 

@@ -249,7 +249,7 @@ LOCAL_SOURCES = ("workspace member", "path:", "directory:")
 def is_local(pkg: Package) -> bool:
     """A lockfile's workspace member or local path: the project's own code, installed from disk, never fetched
     from an index by its name, so its name cannot be a typosquat (a missing public name is the confusion check's)."""
-    return pkg.properties.get("mlaudit:source", "").startswith(LOCAL_SOURCES)
+    return (pkg.origin or "").startswith(LOCAL_SOURCES)
 
 
 def page_facts(ctx: AuditContext, pkg: Package) -> NameContext:

@@ -194,6 +194,5 @@ def test_a_locked_graph_clears_genuine_dependencies_end_to_end(tmp_path: Any, ca
 def test_the_projects_own_packages_are_not_names_to_squat() -> None:
     # a workspace member / local path is installed from disk (opentelemetry-python-contrib's own instrumentations)
     ctx = audit(["opentelemetry-instrumentation-openai-agents-v2", "reqeusts"], offline=True)
-    ctx.report.packages["opentelemetry-instrumentation-openai-agents-v2"].properties["mlaudit:source"] = \
-        "workspace member"
+    ctx.report.packages["opentelemetry-instrumentation-openai-agents-v2"].origin = "workspace member"
     assert set(flagged(ctx)) == {"reqeusts"}
