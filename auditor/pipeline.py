@@ -20,7 +20,7 @@ from auditor.domain import ROOT_NODE, Edge, Finding, ModelRef, Report, Severity,
 from auditor.errors import HostDownError, IncompleteError, NetworkError
 from auditor.graph import attach_paths, build_graph
 from auditor.kinds import FindingKind
-from auditor.ledger import ItemKind
+from auditor.ledger import GapKind, ItemKind
 from auditor.net import HttpClient, redact_url
 from auditor.options import AuditContext, AuditOptions, ProgressFn, RunCaches, no_progress, project_filter
 from auditor.policy import Policy, apply_policy, policy_note
@@ -124,13 +124,12 @@ def _audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches:
     reconcile(report, runs, checks_failed=checks_failed, hub_failed=hub_failed)
     report.ledger.settle()
     report.findings.sort(key=_finding_order)
-    apply_policy(report, policy)
+    apply_policy(report, policy, disabled=options.disabled_checks)
     _remediate(ctx, runs)
     if options.baseline is not None:
         apply_baseline(report, options.baseline)
     report.fail_on = options.fail_on
-    if options.require_complete or policy.require_complete:
-        report.require_complete = True
+    report.require_complete = options.require_complete  # merged with the policy once (runconfig.options_for)
     return redact_report(report)  # one pass: no output repeats a credential, a query value or an env secret
 
 
@@ -150,11 +149,11 @@ def _project_disables(report: Report, policy: Policy) -> None:
 def _remediate(ctx: AuditContext, runs: list[ProfileRun]) -> None:
     """Plan upgrades for what the policy left active (verified only when asked: it re-resolves); the plan is kept
     in ``ctx.caches`` for ``mlaudit fix``."""
-    from auditor.remediation.stage import remediate
+    from auditor.remediation.stage import REMEDIATION_PLAN, remediate
 
     started = time.perf_counter()
     ctx.progress("planning upgrades")
-    ctx.caches.remediation = remediate(ctx, runs)
+    ctx.caches.put(REMEDIATION_PLAN, remediate(ctx, runs))
     _lap(ctx.report, "remediation", started)
 
 
@@ -322,11 +321,9 @@ def _name_profiles(report: Report, count: int) -> None:
 def _declared_stand_in(skipped: list[Skipped], report: Report) -> list[Skipped]:
     """With a ``models = [...]`` manifest the user has declared what the code loads at run time: references only
     known at run time become warnings instead of making the report incomplete (the manifest is audited instead)."""
-    from auditor.models.pyrefs import RUNTIME_REFERENCE
-
     kept: list[Skipped] = []
     for item in skipped:
-        if item.reason and RUNTIME_REFERENCE in item.reason:
+        if item.gap is GapKind.RUNTIME_REFERENCE:
             where = f"{item.file}:{item.line}: " if item.file and item.line else ""
             report.warnings.append(f"{where}{item.reason} (the declared models list stands in for it)")
         else:

@@ -23,7 +23,7 @@ class AdvisoriesCheck:
         packages = [p for p in ctx.report.packages.values() if p.version]
         # a name the index does not have has no releases, so no advisories (its own finding: unclaimed-name)
         unversioned = sorted(p.name for p in ctx.report.packages.values()
-                             if not p.version and p.properties.get("mlaudit:unclaimed") != "true")
+                             if not p.version and not p.unclaimed)
         if unversioned:
             for name in unversioned:
                 ctx.incomplete(ItemKind.PACKAGE, name, "advisories not checked: the package has no version")

@@ -4,7 +4,7 @@ When an audit uses more than one index, the same name on two of them is a race t
 all indexes and takes the highest version anywhere (so a public upload of ``internal-lib 99.0`` beats the private
 ``1.2``, the 2022 ``torchtriton`` incident); uv's default ``first-index`` strategy takes the first index that has
 the name at all (``unsafe-best-match`` restores pip's behaviour). Each name is looked up on every index's simple
-API (PEP 691 JSON, falling back to PEP 503 HTML) through the run's one index client (``provenance.pages``: pages
+API (PEP 691 JSON, falling back to PEP 503 HTML) through the run's one index client (``pkgindex``: pages
 shared with the hash and provenance checks, the run's retry policy and host state).
 
 Findings: kind ``dependency-confusion``, id ``MLA-DEPENDENCY-CONFUSION``; high, critical when an index other than
@@ -27,8 +27,7 @@ from auditor.kinds import FindingKind, Rule
 from auditor.ledger import ItemKind
 from auditor.net import redact_url
 from auditor.options import AuditContext
-from auditor.policy import Policy
-from auditor.provenance.pages import (
+from auditor.pkgindex import (
     MAX_WORKERS,
     ProjectPage,
     listed_versions,
@@ -36,6 +35,7 @@ from auditor.provenance.pages import (
     parse_json_page,
     project_page,
 )
+from auditor.policy import Policy
 
 RULE = Rule.DEPENDENCY_CONFUSION
 WORKERS = MAX_WORKERS
@@ -63,7 +63,7 @@ def _version(text: str) -> Version | None:
 
 def parse_listing(body: bytes, content_type: str, base: str = "https://index.invalid/simple/project/") -> list[str]:
     """Versions a project page names (PEP 691 JSON with its PEP 700 ``versions``, or PEP 503 HTML anchors), read by
-    the one index-page reader (``provenance.pages``); ``base`` resolves relative links."""
+    the one index-page reader (``pkgindex``); ``base`` resolves relative links."""
     if "json" in content_type:
         try:
             data: Any = json.loads(body)

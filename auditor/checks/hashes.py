@@ -23,8 +23,8 @@ from auditor.errors import HostDownError, NetworkError
 from auditor.kinds import FindingKind
 from auditor.ledger import ItemKind
 from auditor.options import AuditContext
+from auditor.pkgindex import ProjectPage, fetch_pages
 from auditor.provenance import prop
-from auditor.provenance.pages import ProjectPage, fetch_pages
 
 # Sources whose ``Package.hashes`` are the index's digests (written by the resolver), not user pins.
 RESOLVER_SOURCES = frozenset({"resolver", "sdist-static-metadata", "environment"})

@@ -17,9 +17,9 @@ from auditor.domain import Finding, Package, Severity
 from auditor.kinds import FindingKind
 from auditor.ledger import ItemKind
 from auditor.options import AuditContext
+from auditor.pkgindex import MAX_WORKERS, ProjectPage, fetch_pages
 from auditor.provenance import prop
 from auditor.provenance.audit import ATTESTED, INVALID, MISSING, NOT_FOUND, PARTIAL, PackageProvenance, audit_package
-from auditor.provenance.pages import MAX_WORKERS, ProjectPage, fetch_pages
 from auditor.provenance.summary import summarise
 
 NOT_ONLINE = "provenance not checked: it needs --online (PEP 740 attestations are fetched from the index)"

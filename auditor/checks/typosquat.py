@@ -20,8 +20,8 @@ from auditor.errors import NetworkError
 from auditor.kinds import FindingKind, Rule
 from auditor.ledger import ItemKind
 from auditor.options import AuditContext
+from auditor.pkgindex import find_page
 from auditor.policy import Policy
-from auditor.provenance.pages import find_page
 from auditor.typosquat import HIGH_THRESHOLD, NameContext, TyposquatResult, apply_context, hf_detector, pypi_detector
 from auditor.typosquat.context import CONTEXT_FLOOR, context_from_uploads, evidence, merge
 from auditor.typosquat.metadata import collect, json_api_base
@@ -249,7 +249,7 @@ LOCAL_SOURCES = ("workspace member", "path:", "directory:")
 def is_local(pkg: Package) -> bool:
     """A lockfile's workspace member or local path: the project's own code, installed from disk, never fetched
     from an index by its name, so its name cannot be a typosquat (a missing public name is the confusion check's)."""
-    return pkg.properties.get("mlaudit:source", "").startswith(LOCAL_SOURCES)
+    return (pkg.origin or "").startswith(LOCAL_SOURCES)
 
 
 def page_facts(ctx: AuditContext, pkg: Package) -> NameContext:

@@ -19,12 +19,11 @@ from auditor.errors import IncompleteError
 from auditor.kinds import FindingKind, Rule
 from auditor.options import AuditContext
 from auditor.policy import Policy
-from auditor.resolve.uvdriver import UNCLAIMED
 from auditor.typosquat import NameContext
 
 
 def is_unclaimed(package: Package) -> bool:
-    return package.properties.get(UNCLAIMED) == "true"
+    return package.unclaimed
 
 
 class UnclaimedCheck:
@@ -47,7 +46,7 @@ class UnclaimedCheck:
             lookalike = look.target if look.flagged and look.target else None
             known = sorted(str(r.get("id")) for r in malware.get(canonical_name(package.name), [])
                            if not r.get("withdrawn"))
-            via = package.properties.get("mlaudit:required-by")
+            via = ", ".join(package.required_by)
             how = f"required by {via}" if via else "named by the input"
             message = (f"'{package.name}' is not on the package index ({how}): anyone can register it, and the next "
                        "install would fetch whatever they upload")

@@ -13,7 +13,7 @@ huggingface_hub reads ``HF_ENDPOINT``/``HF_HUB_OFFLINE`` once at import; we read
 
 A missing repo (404, or private: 401) and a repo the Hub has disabled (403, a takedown) are findings (someone could register the name; see ``checks/hubmodels.py``),
 a gated repo without access and a missing revision are skipped entries (the files could not be checked).
-What each repo resolved to is kept in ``ctx.caches.hub_state`` (a ``HubState``) for the ``models`` check.
+What each repo resolved to is kept in the run's caches (``hubstate.HUB_STATE``) (a ``HubState``) for the ``models`` check.
 """
 
 from __future__ import annotations

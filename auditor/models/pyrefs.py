@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditor.domain import Location, ModelRef, RemoteCodeSite, Skipped
-from auditor.ledger import ItemKind
+from auditor.ledger import GapKind, ItemKind
 from auditor.models.pyflow import DOWNLOADED, DOWNLOADERS, OBJECT, Analyzer, State
 from auditor.models.pyindex import PyFile, PyProject, call_name, dotted
 from auditor.models.repoid import looks_like_repo_id, parse_hf_uri, strip_hub_prefix
@@ -243,7 +243,8 @@ class _Reader:
             why = f"; {value.why}" if value.why and value.why != expr else ""
             self.result.skipped.append(Skipped(
                 reason=f"{kind} reference {RUNTIME_REFERENCE} ({expr}{why}); the {kind} it loads is not audited",
-                file=self.f.shown, line=node.lineno, requirement=expr, kind=ItemKind.MODEL_REFERENCE))
+                file=self.f.shown, line=node.lineno, requirement=expr, kind=ItemKind.MODEL_REFERENCE,
+                gap=GapKind.RUNTIME_REFERENCE))
         return [r for r, _, _, _ in found]
 
     def _repos(self, value: Val, rule: _Rule, kind: str,

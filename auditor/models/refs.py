@@ -29,7 +29,7 @@ from auditor.models.pyflow import Analyzer
 from auditor.models.pyindex import PyFile, PyProject, module_name
 from auditor.models.pyrefs import extract_file, extract_python, may_reference
 from auditor.projectwalk import PathFilter, TreeWalk, gap_items
-from auditor.safeload import LoadError, loads_json, read_bytes
+from auditor.safeload import LoadError, Refusal, loads_json, read_bytes
 
 MAX_PY_BYTES = 2_000_000
 MAX_JSON_BYTES = 1_000_000
@@ -288,9 +288,9 @@ def _read(path: Path, shown: str, limit: int, skipped: list[Skipped]) -> str | N
         data = read_bytes(path, limit)
     except LoadError as exc:
         reason = exc.reason
-        if reason.startswith("not a regular file"):
+        if exc.refusal is Refusal.NOT_REGULAR:
             reason = "not a regular file (a pipe, socket or device)"
-        elif reason.startswith("larger than"):
+        elif exc.refusal is Refusal.TOO_LARGE:
             reason = f"file larger than {limit} bytes"
         skipped.append(Skipped(reason=f"{reason}; model references in it not read", file=shown,
                                kind=ItemKind.INPUT_FILE))

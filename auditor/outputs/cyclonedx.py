@@ -198,8 +198,9 @@ def _package_component(package: Package) -> Component:
         props.append(Property(name="mlaudit:marker", value=_short(package.markers)))
     if package.location is not None:
         props.append(Property(name="mlaudit:location", value=_short(str(package.location))))
-    for key in sorted(package.properties):
-        props.append(Property(name=f"mlaudit:{_short(key, 100)}", value=_short(package.properties[key])))
+    surfaced = package.surfaced_properties()
+    for key in sorted(surfaced):
+        props.append(Property(name=f"mlaudit:{_short(key, 100)}", value=_short(surfaced[key])))
     for artifact in sorted(package.artifacts, key=lambda a: a.filename):
         props.append(Property(name="mlaudit:artifact", value=_short(artifact.filename)))
     summary = meta.get("summary")
@@ -497,7 +498,7 @@ def _serial(report: Report, vex: bool) -> uuid.UUID:
     content = {
         "tool": __version__,
         "root": [report.root_name, report.root_version],
-        "packages": [[p.name, p.version, sorted(p.hashes), p.metadata.get("license"), sorted(p.properties.items())]
+        "packages": [[p.name, p.version, sorted(p.hashes), p.metadata.get("license"), sorted(p.surfaced_properties().items())]
                      for p in sorted(report.packages.values(), key=lambda p: p.name)],
         "edges": sorted([e.parent, e.child] for e in report.edges),
         "models": sorted([m.node_id, m.revision or "", m.resolved_revision or ""] for m in report.models),

@@ -83,7 +83,6 @@ def context(report: Report) -> dict[str, Any]:
     """Everything the template shows, precomputed so the template stays logic-free."""
     view = rollup.build(report)
     active = view.active
-    failing = report.failing_findings()
     graph = build_graph(report)
     focus, full = pictures(graph, graph_flags(report, graph))
     return {
@@ -100,9 +99,9 @@ def context(report: Report) -> dict[str, Any]:
         "gate_note": gate_note(report),
         "active_count": len(active),
         "ignored_count": len(report.findings) - len(active),
-        "failing_count": len(failing),
+        "failing_count": view.gate.failing,
         "fail_on": report.fail_on.value if report.fail_on else None,
-        "complete": report.complete,
+        "complete": view.gate.complete,
         "package_count": len(report.packages),
         "models": [_model_row(m, report) for m in report.models],
         "focus": focus,

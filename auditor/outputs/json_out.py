@@ -13,7 +13,6 @@ from auditor.outputs.rollup import remediation_records
 
 def report_dict(report: Report) -> dict[str, Any]:
     active = report.active_findings()
-    failing = report.failing_findings()
     gate = report.gate()
     new = [f for f in active if f.new]
     data: dict[str, Any] = {ds.name: ds.to_json() for ds in report.data_sources}
@@ -22,7 +21,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "tool": {"name": "mlaudit", "version": __version__},
         "generated_at": report.generated_at,
         "data": data,
-        "complete": report.complete,
+        "complete": gate.complete,
         "incomplete_reasons": [{"kind": i.kind.value, "subject": i.subject, "reason": i.reason}
                                for i in report.incomplete_reasons],
         "inputs": list(report.inputs),
@@ -41,7 +40,7 @@ def report_dict(report: Report) -> dict[str, Any]:
             "accounting": report.ledger.counts(),
             "fail_on": report.fail_on.value if report.fail_on else None,
             "unknown_severity_gates_as": Severity.UNKNOWN.gate_level(report.unknown_severity).value,
-            "failed": bool(failing),
+            "failed": gate.findings_failed,
             "exit_code": gate.exit_code,
             "exit_reason": gate.reason,
             **({"new": len(new), "unchanged": len(active) - len(new),

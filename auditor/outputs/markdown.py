@@ -213,7 +213,7 @@ def _header(report: Report, view: Rollup) -> list[str]:
     note = gate_note(report)
     if note:
         lines += ["", f"**❔ Unknown severity:** {esc(note)}."]
-    if report.complete:
+    if view.gate.complete:
         lines += ["", "**Complete:** every input item was audited or excluded."]
     else:
         kinds = Counter(item.kind.value for item in report.skipped)

@@ -17,7 +17,16 @@ from dataclasses import dataclass, field
 
 from packaging.version import InvalidVersion, Version
 
-from auditor.domain import LOCKED_ALTERNATIVES, Finding, Package, Remediation, Report, Severity, canonical_name
+from auditor.domain import (
+    LOCKED_ALTERNATIVES,
+    Finding,
+    GateResult,
+    Package,
+    Remediation,
+    Report,
+    Severity,
+    canonical_name,
+)
 from auditor.kinds import FindingKind
 from auditor.ledger import Item, ItemKind
 
@@ -97,6 +106,7 @@ class Conflict:
 
 @dataclass
 class Rollup:
+    gate: GateResult  # the verdict (``Report.gate``): every human view's header and completeness line
     exit_code: int
     exit_reason: str
     counts: Counter[Severity]
@@ -140,7 +150,7 @@ def build(report: Report) -> Rollup:
     others = [f for f in active if not (f.kind is FindingKind.VULNERABILITY and f.package is not None)]
     warnings = [w for w in report.warnings if not w.startswith(CONFLICT_WARNING)]
     return Rollup(
-        exit_code=gate.exit_code, exit_reason=gate.reason, counts=counts, new_counts=new_counts, active=active,
+        gate=gate, exit_code=gate.exit_code, exit_reason=gate.reason, counts=counts, new_counts=new_counts, active=active,
         ignored=[f for f in report.findings if f.ignored is not None], packages=package_rows(report, vulns),
         groups=kind_groups(others), gaps=gap_groups(report.skipped), conflicts=conflicts(report),
         warnings=warnings,

@@ -22,8 +22,7 @@ from rich.console import Console
 from rich.text import Text
 
 from auditor.domain import Finding, Report, Severity
-from auditor.ledger import Item, ItemKind
-from auditor.models.pyrefs import RUNTIME_REFERENCE
+from auditor.ledger import GapKind, Item
 from auditor.outputs import rollup
 from auditor.outputs.rollup import KindGroup, PackageRow, Rollup
 from auditor.outputs.severity import gate_note, severity_basis
@@ -204,7 +203,7 @@ def _header(report: Report, view: Rollup, every: bool) -> list[Text]:
     note = gate_note(report)
     if note:
         lines.append(_wrapped(("unknown severity: ", "magenta"), _c(note, 300)))
-    if report.complete:
+    if view.gate.complete:
         lines.append(_line(("COMPLETE", "green"), ": every input item was audited or excluded (listed)"))
     else:
         kinds = Counter(item.kind.value for item in report.skipped)
@@ -413,7 +412,7 @@ def _print_details(report: Report, view: Rollup, console: Console) -> None:
 
 
 def _is_runtime_reference(item: Item) -> bool:
-    return item.kind is ItemKind.MODEL_REFERENCE and RUNTIME_REFERENCE in (item.reason or "")
+    return item.gap is GapKind.RUNTIME_REFERENCE
 
 
 def _print_runtime_group(items: list[Item], console: Console) -> None:

@@ -96,8 +96,8 @@ def read_members(data: bytes, filename: str) -> dict[str, bytes]:
 def find_sdist(ctx: AuditContext, index_urls: list[str], name: str, version: str | None,
                specifier: str = "") -> Artifact | None:
     """The sdist of ``name`` (``version``, or the newest matching ``specifier``) on the first index that has one
-    (its page read by the run's one index client, ``provenance.pages``)."""
-    from auditor.provenance.pages import project_page
+    (its page read by the run's one index client, ``pkgindex``)."""
+    from auditor.pkgindex import project_page
 
     for index in index_urls:
         page = project_page(ctx, name, index)

@@ -36,7 +36,6 @@ from auditor.resolve.target import Indexes, target_python, uv_environment, uv_pl
 from auditor.sources.direct import BUILD_HINT
 
 MAX_ROUNDS = 12
-UNCLAIMED = "mlaudit:unclaimed"  # package property: the index has no project of this name
 REJECTED_PIN = "mlaudit:rejected-pin"  # package property: a pin the resolver could not keep (another version won)
 MAX_BISECT_PROBES = 10
 NEVER = "python_version < '0'"  # an override with this marker removes a dependency from the resolution
@@ -344,8 +343,7 @@ class UvResolver:
         self.unclaimed.append(Package(
             name=culprit.name, version=(first.pinned_version if first else None) or culprit.version or "",
             direct=bool(hits), source="unclaimed", location=first.location if first else None,
-            markers=first.marker if first else None, resolved=False,
-            properties={UNCLAIMED: "true", **({"mlaudit:required-by": ", ".join(parents)} if parents else {})}))
+            markers=first.marker if first else None, resolved=False, unclaimed=True, required_by=list(parents)))
 
     def _drop(self, ln: _Line, reason: str, culprit: msg.Culprit | None = None, not_checked: list[str] | None = None,
               keep_pin: bool = True) -> None:
@@ -518,8 +516,8 @@ class UvResolver:
             if pkg.direct:
                 edges.append(Edge(ROOT_NODE, package_node(pkg.name), requirement=f"{pkg.name}=={pkg.version}"
                                   if pkg.version else pkg.name, marker=pkg.markers, origin="unresolved-pin"))
-            for parent in pkg.properties.get("mlaudit:required-by", "").split(", "):
-                if parent and parent in resolved_names:
+            for parent in pkg.required_by:
+                if parent in resolved_names:
                     edges.append(Edge(package_node(parent), package_node(pkg.name), requirement=pkg.name,
                                       origin="resolver-message"))
         return Resolution(packages=packages, edges=_dedupe(edges), skipped=list(self.skipped), resolver="uv",

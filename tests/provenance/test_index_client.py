@@ -1,4 +1,4 @@
-"""One index client (``provenance.pages``) for every check that reads project pages, against loopback indexes."""
+"""One index client (``pkgindex``) for every check that reads project pages, against loopback indexes."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import threading
 
 import pytest
 
+from auditor import pkgindex as pages
 from auditor.checks import confusion, hashes
 from auditor.domain import Package, Report
 from auditor.net import HttpClient, NetConfig
 from auditor.options import AuditContext, AuditOptions
-from auditor.provenance import pages
-from auditor.provenance.pages import ProjectPage, fetch_pages, file_version, parse_html_page
+from auditor.pkgindex import ProjectPage, fetch_pages, file_version, parse_html_page
 from tests.typosquat.test_confusion import json_index
 
 

@@ -25,7 +25,7 @@ from packaging.version import InvalidVersion, Version
 from auditor.domain import Package, canonical_name
 from auditor.errors import NetworkError
 from auditor.net import MAX_IN_FLIGHT, host_of, parse_json
-from auditor.options import AuditContext
+from auditor.options import AuditContext, CacheSlot
 from auditor.tools import environment_index_urls, uv_binary
 
 SERVICE = "package index"
@@ -91,6 +91,10 @@ class ProjectPage:
         return [seen[v] for v in sorted(seen)]
 
 
+PROJECT_PAGES: CacheSlot[dict[tuple[str, str], ProjectPage | None]] = CacheSlot("index pages")  # name, index
+DEFAULT_INDEX: CacheSlot[str] = CacheSlot("default index")  # the resolver's default index, asked once
+
+
 def _parsed(version: str) -> Version | None:
     try:
         return Version(version)
@@ -142,10 +146,9 @@ def _default(ctx: AuditContext) -> str:
     if env:
         return env[0]
     with _DEFAULT_LOCK:  # asked once per run, not once per thread that needs it first
-        cached = ctx.caches.default_index
+        cached = ctx.caches.get(DEFAULT_INDEX)
         if cached is None:
-            cached = default_index_url()
-            ctx.caches.default_index = cached
+            cached = ctx.caches.put(DEFAULT_INDEX, default_index_url())
     return cached
 
 
@@ -167,7 +170,7 @@ def project_page(ctx: AuditContext, name: str, index_url: str) -> ProjectPage | 
     """The project's page on ``index_url`` (None: the index does not know the project). Cached per run."""
     key = (canonical_name(name), index_url.rstrip("/"))
     with _LOCK:
-        cache = ctx.caches.project_pages
+        cache = ctx.caches.setdefault(PROJECT_PAGES, dict)
         if key in cache:
             return cache[key]
     if index_url.startswith("file:"):
