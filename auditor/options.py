@@ -1,7 +1,7 @@
 """Run-wide settings and the context object handed to every stage.
 
 ``AuditOptions`` is what the CLI (or a library caller) decided; ``AuditContext`` adds the live pieces a stage
-needs (HTTP client, report being built, graph, progress sink) so that stages do not reach for globals.
+needs (HTTP client, report being built, progress sink) so that stages do not reach for globals.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from auditor.net import HttpClient, NetConfig
 from auditor.projectwalk import PathFilter
 
 if TYPE_CHECKING:
-    import networkx as nx
-
     from auditor.policy import Policy
 
 T = TypeVar("T")
@@ -150,12 +148,12 @@ class RunCaches:
 
 @dataclass
 class AuditContext:
-    """What a stage may use. Checks read ``report``/``graph`` and return findings; they never print."""
+    """What a stage may use. Checks read ``report`` and return findings; they never print (the dependency graph is
+    built once, after every check: ``auditor.graph``)."""
 
     options: AuditOptions
     report: Report
     http: HttpClient
-    graph: nx.DiGraph | None = None
     progress: ProgressFn = no_progress
     caches: RunCaches = field(default_factory=RunCaches)  # per-run results shared between stages
     index_urls: list[str] = field(default_factory=list)  # effective package indexes, credentials included

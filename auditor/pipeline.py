@@ -18,7 +18,7 @@ from auditor.baseline import apply_baseline
 from auditor.checks import load_checks
 from auditor.domain import ROOT_NODE, Edge, Finding, ModelRef, Report, Severity, Skipped
 from auditor.errors import HostDownError, IncompleteError, NetworkError
-from auditor.graph import attach_paths, build_graph
+from auditor.graph import attach_paths
 from auditor.kinds import FindingKind
 from auditor.ledger import GapKind, ItemKind
 from auditor.net import HttpClient, redact_url
@@ -100,7 +100,6 @@ def _audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches:
     hub_failed = _collect_models(refs, ref_gaps, ctx, hub_failed)
     _lap(report, "models", started)
 
-    ctx.graph, shape = build_graph(report), _graph_shape(report)
     checks_failed: list[str] = []
     for check in load_checks():
         if check.name in options.disabled_checks:
@@ -113,12 +112,10 @@ def _audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches:
             checks_failed.append(check.name)
             _service_failed(report, exc, f"the {check.name} check did not complete")
         _lap(report, f"check:{check.name}", started)
-        if _graph_shape(report) != shape:  # checks may add nodes (e.g. hub-resolved base models)
-            ctx.graph, shape = build_graph(report), _graph_shape(report)
 
     _hosts_down(report, ctx.http)
     note_stale_data(report, policy.stale_after_days)
-    attach_paths(report, ctx.graph)
+    attach_paths(report)  # the graph once, after every check (checks add nodes, e.g. hub-resolved base models)
     _name_profiles(report, len(runs))
     merge_build_variants(report)
     reconcile(report, runs, checks_failed=checks_failed, hub_failed=hub_failed)
@@ -299,12 +296,6 @@ def _profile_indexes(project: Project, options: AuditOptions) -> dict[str, list[
         found = indexes_for(profile.source, options)
         out[profile.name] = [] if found.no_index else [found.index_url, *found.extra_index_urls]
     return out
-
-
-def _graph_shape(report: Report) -> tuple[int, int, int]:
-    """What ``build_graph`` reads grows only by additions: rebuild the graph after a check only when it added
-    something (once per check on a 100,000-package lock was most of the run)."""
-    return len(report.packages), len(report.edges), len(report.models)
 
 
 def _name_profiles(report: Report, count: int) -> None:
