@@ -26,11 +26,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin, urlsplit
-
-import requests
-from requests.adapters import HTTPAdapter
 
 from auditor import __version__
 from auditor.errors import HostDownError, NetworkError
@@ -45,6 +42,9 @@ ANY_STATUS = frozenset(range(100, 600))
 MAX_IN_FLIGHT = 16
 
 T = TypeVar("T")
+
+if TYPE_CHECKING:  # requests (with urllib3, ssl, http.client) is imported by the first request, not by an offline run
+    import requests
 
 
 @dataclass
@@ -210,6 +210,9 @@ class HostBook:
 
 
 def _session() -> requests.Session:
+    import requests
+    from requests.adapters import HTTPAdapter
+
     session = requests.Session()
     adapter = HTTPAdapter(pool_connections=MAX_IN_FLIGHT, pool_maxsize=MAX_IN_FLIGHT)  # reuse, never discard
     session.mount("https://", adapter)
@@ -217,18 +220,30 @@ def _session() -> requests.Session:
     return session
 
 
-@dataclass
+_SESSION_LOCK = threading.Lock()
+
+
 class HttpClient:
-    """A requests session with the project's network policy, shared by every thread of a run."""
+    """A requests session with the project's network policy, shared by every thread of a run. The session (and the
+    requests library) comes with the first request: a run that asks no host imports none of it."""
 
-    config: NetConfig = field(default_factory=NetConfig)
-    session: requests.Session = field(default_factory=_session)
-    started: float = field(default_factory=time.monotonic)
-    sleep: Any = time.sleep
-    hosts: HostBook = field(default_factory=HostBook)
+    def __init__(self, config: NetConfig | None = None, session: requests.Session | None = None, *,
+                 started: float | None = None, sleep: Any = time.sleep, hosts: HostBook | None = None) -> None:
+        self.config = config or NetConfig()
+        self.given_session: requests.Session | None = session
+        self.started = time.monotonic() if started is None else started
+        self.sleep = sleep
+        self.hosts = hosts or HostBook()
 
-    def __post_init__(self) -> None:
-        self.session.headers["User-Agent"] = USER_AGENT
+    @property
+    def session(self) -> requests.Session:
+        if self.given_session is None:
+            with _SESSION_LOCK:
+                if self.given_session is None:
+                    self.given_session = _session()
+        session = self.given_session
+        session.headers["User-Agent"] = USER_AGENT
+        return session
 
     @property
     def policy(self) -> RetryPolicy:
@@ -301,11 +316,14 @@ class HttpClient:
     def _send(self, method: str, url: str, timeout: float, *, service: str, ok_statuses: frozenset[int],
               **kwargs: Any) -> requests.Response:
         """One attempt, redirects followed (a redirect is not a new attempt)."""
+        import requests
+
+        session = self.session
         current = url
         redirects = 0
         while True:
             try:
-                resp = self.session.request(method, current, timeout=timeout, allow_redirects=False, **kwargs)
+                resp = session.request(method, current, timeout=timeout, allow_redirects=False, **kwargs)
             except requests.exceptions.RequestException as exc:
                 raise _classify(exc, timeout) from exc
             self.hosts.mark_up(host_of(current))
@@ -347,6 +365,8 @@ class HttpClient:
 
 def _classify(exc: requests.exceptions.RequestException, timeout: float) -> AttemptFailed:
     """A transport exception as the policy's failure kind (the causes are read from the exception chain)."""
+    import requests
+
     if isinstance(exc, requests.exceptions.SSLError):
         return AttemptFailed(Failure.TLS, f"TLS error: {_short(exc)}")
     if isinstance(exc, requests.exceptions.Timeout):

@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from rich.console import Console
-
 from auditor.baseline import Baseline, load_baseline
 from auditor.cache import atomic_write
 from auditor.domain import Report, Severity
@@ -177,6 +175,8 @@ def progress_display(args: argparse.Namespace) -> Iterator[ProgressFn]:
     if not is_interactive(args):
         yield lambda _msg: None
         return
+    from rich.console import Console  # only for a terminal: a CI run or a machine format never imports rich
+
     console = Console(stderr=True)
     with console.status("starting", spinner="dots") as status:
         def update(message: str) -> None:
@@ -201,6 +201,8 @@ def emit(report: Report, args: argparse.Namespace) -> None:
     output = getattr(args, "output", None)
     verbose = bool(getattr(args, "verbose", False))
     if fmt == "terminal":
+        from rich.console import Console
+
         from auditor.outputs.terminal import print_report, render
 
         if not output:
