@@ -9,8 +9,12 @@ silently; the ledger is closed in one place (``auditor.accounting.reconcile``). 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from auditor.accounting import ProfileRun, assemble, merge_build_variants, reconcile
 from auditor.advisories.freshness import note_stale_data
@@ -27,6 +31,12 @@ from auditor.policy import Policy, apply_policy, policy_note
 from auditor.redact import redact_report
 from auditor.sources.project import Profile, Project
 from auditor.textsafe import secret_scope
+
+if TYPE_CHECKING:
+    from auditor.models.refs import ModelScan
+    from auditor.resolve.base import Resolution
+
+T = TypeVar("T")
 
 KIND_ORDER = {FindingKind.MALICIOUS: 0, FindingKind.HASH_MISMATCH: 1, FindingKind.PROVENANCE_INVALID: 1,
               FindingKind.SIGNATURE_INVALID: 1}
@@ -86,13 +96,24 @@ def _audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches:
     }
     _lap(report, "sources", started)
 
-    refs, ref_gaps = _find_models(options, identity.models, ctx, project.code_root)
-    hub_failed = _probe_hub(refs, ctx) if refs else None
-
     started = time.perf_counter()
-    progress("resolving dependencies")
-    runs = [_resolve_profile(profile, options, ctx, several=len(project.profiles) > 1)
-            for profile in project.profiles]
+    resolving = not options.offline and any(not profile.source.resolved for profile in project.profiles)
+    if resolving:  # the model-reference scan and the checks' loading overlap the resolver's wait on the index
+        with _in_background(lambda: _scan_models(options, project.code_root), options) as scanned:
+            progress("resolving dependencies")
+            outcomes = [_resolve_only(profile, options, ctx, several=len(project.profiles) > 1)
+                        for profile in project.profiles]
+        scan = scanned()
+    else:
+        progress("finding model references")
+        scan = _scan_models(options, project.code_root)
+        progress("resolving dependencies")
+        outcomes = [_resolve_only(profile, options, ctx, several=len(project.profiles) > 1)
+                    for profile in project.profiles]
+    refs, ref_gaps = _found_models(identity.models, ctx, scan)
+    hub_failed = _probe_hub(refs, ctx) if refs else None
+    runs = [_record_profile(profile, outcome, ctx) for profile, outcome in zip(project.profiles, outcomes,
+                                                                                strict=True)]
     assemble(report, runs)
     _lap(report, "resolve", started)
 
@@ -165,18 +186,75 @@ def _load_project(options: AuditOptions) -> Project:
     return load_project(options.paths, options)
 
 
-def _resolve_profile(profile: Profile, options: AuditOptions, ctx: AuditContext, *, several: bool) -> ProfileRun:
-    """One profile's resolution; a failing index stops this profile only, recorded with its file named."""
+@contextmanager
+def _in_background(job: Callable[[], T], options: AuditOptions) -> Iterator[Callable[[], T]]:
+    """Run ``job``, then load what the checks will need anyway (their modules, the name indexes, the advisory
+    database, built on a first run), in one thread while the block runs -- the resolver, a child process that mostly
+    waits on the index -- so that this CPU time overlaps the resolver's network time instead of following it. The
+    thread is joined when the block ends; the value returned is a getter for ``job``'s result (its exception is
+    raised there, in this thread). The warm-up only fills process-wide caches: a step that fails is done again, and
+    reported, by the check that needs it. The report is never touched from the thread."""
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["value"] = job()
+        except BaseException as exc:  # noqa: BLE001 -- handed to the caller's thread by the getter
+            outcome["error"] = exc
+        _warm_up(options)
+
+    thread = threading.Thread(target=work, name="mlaudit-background", daemon=True)
+    thread.start()
+
+    def result() -> T:
+        if "error" in outcome:
+            raise outcome["error"]
+        return cast(T, outcome["value"])
+
+    try:
+        yield result
+    finally:
+        thread.join()
+
+
+def _warm_up(options: AuditOptions) -> None:
+    steps: list[Callable[[], object]] = [load_checks]
+    if "typosquat" not in options.disabled_checks:
+        from auditor.typosquat import hf_detector, pypi_detector
+
+        steps += [pypi_detector, hf_detector]
+    if not {"advisories", "malicious"} <= options.disabled_checks:
+        from auditor.advisories.db import ensure_embedded_db
+
+        steps.append(ensure_embedded_db)
+    for step in steps:
+        try:
+            step()
+        except Exception:  # noqa: BLE001 -- done again by the check that needs it, which reports any failure
+            continue
+
+
+def _resolve_only(profile: Profile, options: AuditOptions, ctx: AuditContext, *,
+                  several: bool) -> Resolution | IncompleteError:
+    """One profile's resolution, or the failure that stopped it (recorded by ``_record_profile``)."""
     from auditor.resolve import resolve
 
     if several:
         ctx.progress(f"resolving dependencies: {profile.name}")
     try:
-        resolution = resolve(profile.source, options, ctx)
+        return resolve(profile.source, options, ctx)
     except IncompleteError as exc:
+        return exc
+
+
+def _record_profile(profile: Profile, outcome: Resolution | IncompleteError, ctx: AuditContext) -> ProfileRun:
+    """What one profile's resolution adds to the report; a failing index stops this profile only, recorded with
+    its file named."""
+    if isinstance(outcome, IncompleteError):
         where = ", ".join(profile.files[:1]) or profile.name
-        failure = _service_failed(ctx.report, exc, f"profile {profile.name} ({where}) was not resolved")
+        failure = _service_failed(ctx.report, outcome, f"profile {profile.name} ({where}) was not resolved")
         return ProfileRun(profile=profile, failure=failure)
+    resolution = outcome
     for item in resolution.skipped:
         item.profile = item.profile or profile.name
     ctx.report.ledger.extend(resolution.skipped)
@@ -221,17 +299,23 @@ _HINTS = {
 }
 
 
-def _find_models(options: AuditOptions, declared: list[ModelRef], ctx: AuditContext,
-                 code_root: str | None) -> tuple[list[ModelRef], list[Skipped]]:
-    """Model/dataset references in the project's code (local work, before the slow stages)."""
-    refs = list(declared)
+def _scan_models(options: AuditOptions, code_root: str | None) -> ModelScan | None:
+    """Model/dataset references in the project's code (local work, reading files only; the report is not touched
+    here: ``_found_models`` records what was found)."""
     root = Path(code_root) if code_root else (Path(options.project_dir) if options.project_dir else None)
     if root is None or not root.is_dir():
-        return refs, []
+        return None
     from auditor.models.refs import scan_project
 
-    ctx.progress("finding model references")
-    scan = scan_project(root, path_filter=project_filter(options))
+    return scan_project(root, path_filter=project_filter(options))
+
+
+def _found_models(declared: list[ModelRef], ctx: AuditContext,
+                  scan: ModelScan | None) -> tuple[list[ModelRef], list[Skipped]]:
+    """The references declared by the inputs and found by the scan, and what the scan recorded."""
+    refs = list(declared)
+    if scan is None:
+        return refs, []
     ctx.report.remote_code_sites.extend(scan.sites)
     ctx.report.ledger.extend(scan.excluded)  # folders left out by default, paths the user excluded: listed
     ctx.report.warnings.extend(n for n in scan.notes if n not in ctx.report.warnings)  # links out of the tree

@@ -91,7 +91,8 @@ def choose_target(name: str, version: str, problems: Sequence[Problem], records:
     """
     name = canonical_name(name)
     current = public_version(version)
-    known = {p.id: [r for r in records if record_ids(r) & p.ids] for p in problems}
+    ids_of = [(r, record_ids(r)) for r in records]  # once per record, not once per (problem, record)
+    known = {p.id: [r for r, ids in ids_of if ids & p.ids] for p in problems}
     # a finding whose records are not in the data handed in cannot be said to be cleared by anything
     groups = {pid: rs for pid, rs in known.items() if rs}
     mine = {id(r) for rs in groups.values() for r in rs}
@@ -100,8 +101,17 @@ def choose_target(name: str, version: str, problems: Sequence[Problem], records:
     if not ordered:
         return Target(None, [], [p.id for p in problems], "no release after this version is known")
 
+    affects: dict[tuple[int, str], bool] = {}  # a record shared by several findings is evaluated once per candidate
+
+    def affected(record: Record, candidate: str) -> bool:
+        key = (id(record), candidate)
+        hit = affects.get(key)
+        if hit is None:
+            hit = affects[key] = record_affects(record, name, candidate)
+        return hit
+
     def cleared(candidate: str) -> list[str]:
-        return [pid for pid, rs in groups.items() if not any(record_affects(r, name, candidate) for r in rs)]
+        return [pid for pid, rs in groups.items() if not any(affected(r, candidate) for r in rs)]
 
     def introduces(candidate: str) -> list[str]:
         return sorted({str(r.get("id")) for r in others if record_affects(r, name, candidate)})

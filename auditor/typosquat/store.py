@@ -32,6 +32,7 @@ from auditor.typosquat.popular import PopularList
 
 FORMAT = 1  # the layout of the stored tables (``_tables``); the derivation's own changes are in the fingerprint
 FOLDER = "typosquat"
+MAX_ANSWERS = 50_000  # names whose look-alike candidates are kept between runs
 _DERIVING = (affixes, confusables, index, naturalness, popular, sys.modules[__name__])
 
 
@@ -47,26 +48,65 @@ def fingerprint(source: Path) -> str:
 
 
 def load_or_build(kind: str, source: Path, build: Any) -> CandidateIndex:
-    """The index of ``source`` from the cache, else ``build()`` (a ``CandidateIndex``) stored for the next run."""
+    """The index of ``source`` from the cache, else ``build()`` (a ``CandidateIndex``) stored for the next run.
+    The names a run looked up (``prefetch``) are kept too, so the next audit of the same lock looks up none."""
     try:
         key = fingerprint(source)
         folder = cache_dir() / FOLDER
     except OSError:
         return build()  # type: ignore[no-any-return]
     path = folder / f"{kind}-{key}.marshal"
-    stored = _read(path, kind)
-    if stored is not None:
-        return stored
+    idx = _read(path, kind) or _store(path, folder, kind, build)
+    answers = folder / f"{kind}-{key}.near.marshal"
+    idx.near_cache.update(_read_answers(answers, len(idx.popular)))
+    idx.on_prefetch = lambda found: _add_answers(answers, found, len(idx.popular))
+    return idx
+
+
+def _store(path: Path, folder: Path, kind: str, build: Any) -> CandidateIndex:
     built: CandidateIndex = build()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write(path, marshal.dumps(_tables(built)))
         for old in folder.glob(f"{kind}-*.marshal"):  # the indexes of lists and code this install no longer has
-            if old != path:
+            if old != path and not old.name.startswith(path.stem):
                 old.unlink(missing_ok=True)
     except (OSError, ValueError):
         pass  # an unwritable cache costs the next run the build, nothing else
     return built
+
+
+def _read_answers(path: Path, listed: int) -> dict[str, dict[int, int]]:
+    """Stored ``near`` answers (name -> listed id -> distance); anything unexpected reads as none."""
+    try:
+        answers = marshal.loads(path.read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}
+    if not isinstance(answers, dict):
+        return {}
+    good: dict[str, dict[int, int]] = {}
+    for name, found in answers.items():
+        if not (isinstance(name, str) and isinstance(found, dict)):
+            return {}
+        if not all(isinstance(i, int) and 0 <= i < listed and d in (1, 2) for i, d in found.items()):
+            return {}
+        good[name] = found
+    return good
+
+
+def _add_answers(path: Path, found: dict[str, dict[int, int]], listed: int) -> None:
+    """Merge a run's new answers into the stored ones (a racing run's own may be lost: recomputed, never wrong);
+    bounded so that one huge lock does not make every later small audit read a large file."""
+    if not found:
+        return
+    answers = _read_answers(path, listed)
+    if len(answers) >= MAX_ANSWERS:
+        return
+    answers.update(found)
+    try:
+        atomic_write(path, marshal.dumps(answers))
+    except (OSError, ValueError):
+        pass
 
 
 def _read(path: Path, kind: str) -> CandidateIndex | None:

@@ -106,3 +106,25 @@ def test_racing_processes_each_get_a_whole_index(cache: Path) -> None:
         raise AssertionError("the stored index did not read back")
 
     assert store.load_or_build("pypi", data_file(TOP_PYPI_FILE), must_not_build).popular.keys
+
+
+def test_looked_up_names_are_kept_for_the_next_run(cache: Path) -> None:
+    """The next audit of the same names looks none up again, and gets the same answers."""
+    def build() -> CandidateIndex:
+        return CandidateIndex.build(load_pypi(), edit_index=False)
+
+    first = store.load_or_build("pypi", data_file(TOP_PYPI_FILE), build)
+    fresh = Detector(first.popular, index=first)
+    fresh.prefetch(NAMES)
+    expected = [fresh.check(n) for n in NAMES]
+    second = store.load_or_build("pypi", data_file(TOP_PYPI_FILE), build)
+    assert set(first.near_cache) <= set(second.near_cache)
+    looked_up: list[str] = []
+    second.on_prefetch = lambda found: looked_up.extend(found)
+    again = Detector(second.popular, index=second)
+    again.prefetch(NAMES)
+    assert looked_up == []
+    assert [again.check(n) for n in NAMES] == expected
+    [answers] = cache.glob("pypi-*.near.marshal")
+    answers.write_bytes(b"garbage")  # a damaged file is no answers, not wrong ones
+    assert store.load_or_build("pypi", data_file(TOP_PYPI_FILE), build).near_cache == {}
