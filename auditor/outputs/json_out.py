@@ -64,4 +64,33 @@ def report_dict(report: Report) -> dict[str, Any]:
 
 
 def render(report: Report) -> str:
-    return json.dumps(report_dict(report), indent=2, ensure_ascii=False, default=str) + "\n"
+    return dumps(report_dict(report)) + "\n"
+
+
+_COMPACT = json.JSONEncoder(ensure_ascii=False, default=str, separators=(", ", ": "))
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """The report as JSON, one top-level key per line and one list item (a package, a finding, a gap) or member of a
+    top-level object (the summary, the data sources) per line.
+
+    Why not ``json.dumps(indent=2)``: an indent makes the standard library fall back to its pure-Python encoder, a
+    quarter of the time of a whole offline audit on a 200-package lock; each item here is encoded by the C encoder.
+    A reader still finds one item per line (``grep``, ``less``, a diff of two reports), and it is the same JSON."""
+    encode = _COMPACT.encode
+    lines = ["{"]
+    for n, (key, value) in enumerate(doc.items()):
+        comma = "," if n < len(doc) - 1 else ""
+        if isinstance(value, list) and value:
+            lines.append(f"  {encode(key)}: [")
+            lines.extend(f"    {encode(item)}{',' if i < len(value) - 1 else ''}" for i, item in enumerate(value))
+            lines.append(f"  ]{comma}")
+        elif isinstance(value, dict) and value:
+            lines.append(f"  {encode(key)}: {{")
+            lines.extend(f"    {encode(k)}: {encode(v)}{',' if i < len(value) - 1 else ''}"
+                         for i, (k, v) in enumerate(value.items()))
+            lines.append(f"  }}{comma}")
+        else:
+            lines.append(f"  {encode(key)}: {encode(value)}{comma}")
+    lines.append("}")
+    return "\n".join(lines)
