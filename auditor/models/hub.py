@@ -129,10 +129,11 @@ class _Resolver:
             level = []
             for ref, depth in todo:
                 for reason in self.deferred.pop(key_of(ref), []):
-                    self.ctx.skip(reason, kind=ItemKind.MODEL_REFERENCE, subject=ref.repo_id,
-                                  file=ref.location.file if ref.location else None,
-                                  line=ref.location.line if ref.location else None, requirement=_requirement(ref),
-                                  not_checked=["revision", "files", "license", "base models"])
+                    for place in [ref.location, *ref.more_locations]:  # said at every place that loads it
+                        self.ctx.skip(reason, kind=ItemKind.MODEL_REFERENCE, subject=ref.repo_id,
+                                      file=place.file if place else None, line=place.line if place else None,
+                                      requirement=_requirement(ref),
+                                      not_checked=["revision", "files", "license", "base models"])
                 level.extend(self._follow_chain(ref, depth))
         self.state.hash_mismatches.sort(key=lambda m: (m[0].repo_id, m[1]))
 

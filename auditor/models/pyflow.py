@@ -53,6 +53,9 @@ OPT_IN_WORDS = ("remote_code", "remote-code")
 GETENV = frozenset({"os.getenv", "getenv", "os.environ.get", "environ.get"})
 DOWNLOADERS = frozenset({"snapshot_download", "hf_hub_download", "cached_path", "cached_file",
                          "try_to_load_from_cache"})
+NAMESPACES = frozenset({"SimpleNamespace", "Namespace", "EasyDict", "edict", "AttrDict", "Box", "DotMap"})
+CLICK_PARAMS = frozenset({"option", "argument"})  # @click.option / @click.argument (also asyncclick, rich_click)
+TYPER_PARAMS = frozenset({"Option", "Argument"})  # typer.Option(...) / typer.Argument(...) as a default
 STRING_METHODS: dict[str, Callable[[str], str]] = {"lower": str.lower, "upper": str.upper, "strip": str.strip,
                                                    "casefold": str.casefold, "rstrip": str.rstrip,
                                                    "lstrip": str.lstrip}
@@ -200,6 +203,9 @@ class Analyzer:
         method = bool(positional) and positional[0].arg in ("self", "cls") and f.owner(func) is not None
         if method and positional[0].arg == name:
             return unknown(name)
+        cli = self._cli_option(f, func, name)
+        if cli is not None:
+            return cli  # a click/typer command's parameter: the command line fills it
         default = self._default(f, func, name)
         label = f"{name}, a parameter of {func.name}()"
         if self._depth >= MAX_DEPTH:
@@ -230,6 +236,38 @@ class Analyzer:
         if not callers:
             return option(default, label) if default is not None else unknown(label, Open.PARAM)
         return join(*values) if values else unknown(label, Open.PARAM)
+
+    def _cli_option(self, f: PyFile, func: FunctionNode, name: str) -> Val | None:
+        """A parameter filled from the command line by click (``@click.option("--model", default=...)``,
+        ``@click.argument("model")``) or typer (``model: str = typer.Option(None)``): its default, which the
+        operator may override -- and with no default (``None``, ``...``, ``required=True``), the operator's choice."""
+        for deco in func.decorator_list:
+            if not isinstance(deco, ast.Call) or call_name(deco) not in CLICK_PARAMS:
+                continue
+            names = [a.value for a in deco.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            if click_dest(names) != name:
+                continue
+            default = next((k.value for k in deco.keywords if k.arg == "default"), None)
+            flag = next((n for n in names if n.startswith("-")), names[0] if names else name)
+            is_flag = any(k.arg == "is_flag" and isinstance(k.value, ast.Constant) and k.value.value is True
+                          for k in deco.keywords)
+            value = self.eval(f, default, self._outer_state(f, func)) if default is not None else const(
+                False if is_flag else None)
+            return option(value, f"{flag} (a command-line option)")
+        args = func.args
+        positional = [*args.posonlyargs, *args.args]
+        defaults = dict(zip([a.arg for a in positional[len(positional) - len(args.defaults):]], args.defaults,
+                            strict=False))
+        defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=False) if d is not None})
+        expr = defaults.get(name)
+        if not isinstance(expr, ast.Call) or call_name(expr) not in TYPER_PARAMS:
+            return None
+        first = expr.args[0] if expr.args else next((k.value for k in expr.keywords if k.arg == "default"), None)
+        if first is None or (isinstance(first, ast.Constant) and first.value is Ellipsis):
+            value = const(None)
+        else:
+            value = self.eval(f, first, self._outer_state(f, func))
+        return option(value, f"--{name.replace('_', '-')} (a command-line option)")
 
     def _caller_state(self, f: PyFile, call: ast.Call) -> State | None:
         self._depth += 1
@@ -289,8 +327,8 @@ class Analyzer:
             declared = [v for g in self._imported(f) if g.may_declare(attr) for v in self._declarations(g, attr)]
         if not declared:
             declared = self._project_facts(attr, self._declarations, f)
-        if any(word in attr for word in OPT_IN_WORDS):  # the flag itself: True set anywhere counts
-            assigned = self._project_facts(attr, self._assignments, None)
+        if any(word in attr for word in OPT_IN_WORDS):  # the flag itself: True set anywhere that reaches it counts
+            assigned = self._project_facts(attr, self._assignments, f, skip_self=False)
         else:  # ``x.model = ...`` is too common a spelling to mean the same object everywhere
             assigned = [v for g in [f, *self._imported(f)] if g.may_assign(attr) for v in self._assignments(g, attr)]
         value = join(*declared, *assigned) if declared or assigned else unknown(f".{attr}")
@@ -311,15 +349,19 @@ class Analyzer:
                         out.append(g)
         return out
 
-    def _project_facts(self, attr: str, read: Callable[[PyFile, str], list[Val]], skip: PyFile | None) -> list[Val]:
-        key = (f"<project:{read.__name__}:{skip.shown if skip else ''}>", attr)
+    def _project_facts(self, attr: str, read: Callable[[PyFile, str], list[Val]], f: PyFile,
+                       skip_self: bool = True) -> list[Val]:
+        """What the files that run together with ``f`` (``PyProject.scope``: its entry points and everything
+        they import) say about ``attr``; another script's option of the same name is not this one's."""
+        key = (f"<project:{read.__name__}:{f.shown}:{skip_self}>", attr)
         cached = self._facts.get(key)
         if cached is None:
             cached = []
             self._facts[key] = cached
             wanted = PyFile.may_declare if read == self._declarations else PyFile.may_assign
-            for g in self.project.with_word(attr):
-                if g is not skip and wanted(g, attr):
+            scope = self.project.scope(f)
+            for g in self.project.declaring(attr):
+                if (g is not f or not skip_self) and g.shown in scope and wanted(g, attr):
                     cached.extend(read(g, attr))
         return cached
 
@@ -451,6 +493,11 @@ class Analyzer:
         if text in ("sys.argv",):
             return unknown("the command line", Open.OPTION)
         base = node.value
+        if isinstance(base, ast.Name) and base.id in st.env:
+            holder = force(st.env[base.id])
+            item = holder.field(node.attr)
+            if item is not None:  # ``args = SimpleNamespace(model=...)``: the namespace this path built
+                return item
         if isinstance(base, ast.Name) and base.id not in st.env and base.id in f.imports:
             module, member = f.imports[base.id]
             target = f"{module}.{member}" if member else module
@@ -482,7 +529,7 @@ class Analyzer:
                 parts.append(value)
                 break
             kept = tuple(k for k in value.known if bool(k.value) == keep_truthy)
-            parts.append(Val(kept, value.open, value.why))
+            parts.append(value.keeping(kept))
             if value.open is None and all(bool(k.value) == keep_truthy for k in value.known):
                 break  # the rest is never evaluated
         return join(*parts)
@@ -540,16 +587,25 @@ class Analyzer:
                 if item is None:
                     return default if container.open is None else join(default, unknown(_short(node)))
                 return item
+            if container.fields is None and isinstance(wanted, ast.Constant) and isinstance(wanted.value, str) and \
+                    not _is_module(f, node.func.value):
+                # a mapping read at run time (a loaded config, **kwargs): the key's default, or what the file sets
+                fallback = node.args[1] if len(node.args) > 1 else next(
+                    (k.value for k in node.keywords if k.arg == "default"), None)
+                default = self.eval(f, fallback, st) if fallback is not None else const(None)
+                return option(default, f"the key {wanted.value!r} of {_short(node.func.value)}")
         if short == "getattr" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and \
                 isinstance(node.args[1].value, str):
             found = self.attr_value(f, node.args[1].value)
             return join(found, self.eval(f, node.args[2], st)) if len(node.args) > 2 else found
-        if short == "dict" and isinstance(node.func, ast.Name) and not node.args:
+        if (short == "dict" and isinstance(node.func, ast.Name) or short in NAMESPACES) and not node.args:
             fields = {k.arg: self.eval(f, k.value, st) for k in node.keywords if k.arg is not None}
             spread = any(k.arg is None for k in node.keywords)
             return dict_val(fields, Open.UNKNOWN if spread else None, "a dict")
         if short == "str" and isinstance(node.func, ast.Name) and len(node.args) == 1:
             return self.eval(f, node.args[0], st)
+        if short in ("int", "float") and isinstance(node.func, ast.Name) and len(node.args) == 1:
+            return _number(self.eval(f, node.args[0], st), int if short == "int" else float)  # type: ignore[arg-type]
         if short == "bool" and isinstance(node.func, ast.Name) and len(node.args) == 1:
             return _truth_val(self.truth(f, node.args[0], st), negate=False, why=ast.unparse(node))
         if isinstance(node.func, ast.Attribute) and short in STRING_METHODS and not node.args:
@@ -612,10 +668,43 @@ class Analyzer:
             result = check(item.value)
             if result is None or bool(result) == positive:
                 kept.append(item)
-        st.refined[ast.dump(subject)] = Val(tuple(kept), current.open, current.why, current.fields)
+        st.refined[ast.dump(subject)] = current.keeping(tuple(kept))
 
 
 _NOT_PASSED = object()
+
+
+def _number(value: Val, kind: Callable[[object], object]) -> Val:
+    """``int(os.environ.get("X", 0))``: each constant converted (one that does not convert is an error at run
+    time, not a value); what run time chooses stays open."""
+    known: list[Known] = []
+    for item in value.known:
+        try:
+            converted = kind(item.value)
+        except (ValueError, TypeError):
+            continue
+        if isinstance(converted, (int, float)):
+            known.append(Known(converted, item.site, item.opt_in))
+    return Val(tuple(known), value.open if value.open is not None or len(known) == len(value.known) else Open.UNKNOWN,
+               value.why, None, value.runtime)
+
+
+def _is_module(f: PyFile, node: ast.expr) -> bool:
+    """``requests.get(...)``: a call on an imported module, not a mapping's ``.get``."""
+    return isinstance(node, ast.Name) and node.id in f.imports and f.imports[node.id][1] is None
+
+
+def click_dest(names: list[str]) -> str | None:
+    """The parameter click fills from ``@click.option("--model-path", "-m")`` (``model_path``) or from an explicit
+    name among the declarations (``@click.option("--model", "model_name")``)."""
+    plain = [n for n in names if not n.startswith("-") and n.isidentifier()]
+    if plain:
+        return plain[0]
+    longs = [n for n in names if n.startswith("--")]
+    chosen = longs[0] if longs else (names[0] if names else None)
+    if chosen is None:
+        return None
+    return chosen.split("/")[0].lstrip("-").replace("-", "_").lower() or None
 
 
 class _Exec:
@@ -708,6 +797,14 @@ class _Exec:
         if isinstance(target, ast.Name):
             st.env[target.id] = value
             st.refined.pop(ast.dump(ast.Name(id=target.id, ctx=ast.Load())), None)
+            prefix = f"Attribute(value={ast.dump(ast.Name(id=target.id, ctx=ast.Load()))}"
+            for stale in [k for k in st.refined if k.startswith(prefix)]:
+                del st.refined[stale]  # ``x = ...`` forgets what ``x.attr = ...`` said about the old object
+        elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+            # ``args.model = "org/m"`` before the call: on this path, that is what ``args.model`` holds
+            load = ast.Attribute(value=ast.Name(id=target.value.id, ctx=ast.Load()), attr=target.attr,
+                                 ctx=ast.Load())
+            st.refined[ast.dump(load)] = value
         elif isinstance(target, (ast.Tuple, ast.List)):
             for element in target.elts:
                 self._bind(element.value if isinstance(element, ast.Starred) else element,

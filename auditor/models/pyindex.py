@@ -24,6 +24,9 @@ _CONSTANT_RE = re.compile(r"^[ \t]+([A-Z][A-Z0-9_]*)\s*=", re.M)
 _FLAG_RE = re.compile(r"[\"']--?([A-Za-z_][\w-]*)[\"']")
 _DEST_RE = re.compile(r"dest\s*=\s*[\"']([A-Za-z_]\w*)[\"']")
 _ATTR_ASSIGN_RE = re.compile(r"\.([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)")
+# Import statements, read off the text (one line each; a parenthesised name list continues on later lines, and
+# only its module counts then): enough to know which files a script can reach without parsing the project.
+_IMPORT_RE = re.compile(r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+([^\n#]*)|import[ \t]+([^\n#]+))", re.M)
 _SETATTR_RE = re.compile(r"setattr\s*\([^)]*?[\"']([A-Za-z_]\w*)[\"']")  # characters of source kept in memory; beyond it, texts are read again when needed
 
 
@@ -268,6 +271,25 @@ def argparse_dest(call: ast.Call) -> str | None:
     return chosen.lstrip("-").replace("-", "_") if chosen else None
 
 
+def _imported_modules(source: str, current: str) -> list[str]:
+    """Dotted names a file's import statements can load: ``from a.b import c`` gives ``a.b`` and ``a.b.c``."""
+    out: list[str] = []
+    for match in _IMPORT_RE.finditer(source):
+        origin, names, plain = match.group(1), match.group(2), match.group(3)
+        if plain is not None:
+            out.extend(part.split(" as ")[0].strip() for part in plain.split(","))
+            continue
+        level = len(origin) - len(origin.lstrip("."))
+        module = _absolute(current, origin.lstrip("."), level)
+        if module:
+            out.append(module)
+        for name in (names or "").strip().strip("()\\").split(","):
+            name = name.split(" as ")[0].strip(" ()")
+            if name.isidentifier():
+                out.append(f"{module}.{name}" if module else name)
+    return [m for m in out if m]
+
+
 def _absolute(current: str, module: str, level: int) -> str:
     if level == 0:
         return module
@@ -302,6 +324,10 @@ class PyProject:
         self._modules: dict[str, list[PyFile]] = {}
         self._defs: dict[str, list[tuple[PyFile, FunctionNode, ast.ClassDef | None]]] = {}
         self._calls: dict[str, list[CallSite]] = {}
+        self._declaring: dict[str, list[PyFile]] = {}
+        self._edges: dict[str, list[PyFile]] | None = None  # shown -> project files it imports
+        self._closures: dict[str, frozenset[str]] = {}
+        self._scopes: dict[str, frozenset[str]] = {}
 
     def keep_text(self, f: PyFile, text: str) -> None:
         """Keep a text that was read anyway, while the budget lasts."""
@@ -321,6 +347,19 @@ class PyProject:
                 for token in set(_IDENTIFIER_RE.findall(source)):
                     self._words.setdefault(token, []).append(f)
         return self._words.get(word, [])
+
+    def declaring(self, attr: str) -> list[PyFile]:
+        """Files that may name ``attr``: as an identifier, or as a command-line flag (``--base-model`` fills
+        ``base_model``)."""
+        cached = self._declaring.get(attr)
+        if cached is None:
+            cached = list(self.with_word(attr))
+            if "_" in attr:
+                flag = attr.replace("_", "-")
+                seen = {id(f) for f in cached}
+                cached += [f for f in self.files if id(f) not in seen and flag in (f.source() or "")]
+            self._declaring[attr] = cached
+        return cached
 
     def modules(self, dotted: str) -> list[PyFile]:
         """Files that ``import dotted`` can mean: exact module, or one whose dotted name ends with it (projects are
@@ -393,6 +432,66 @@ class PyProject:
                 if self._is_module_of(f"{module}.{member}" if member else module, f):
                     out.append(site)
         return out
+
+    def scope(self, f: PyFile) -> frozenset[str]:
+        """The files whose values can reach ``f`` at run time: every entry point (a file no project file imports)
+        whose imports reach ``f``, with everything those entry points import. Two scripts that import nothing of
+        each other never share values: an option declared in one is not the other's (``shown`` names)."""
+        cached = self._scopes.get(f.shown)
+        if cached is not None:
+            return cached
+        edges = self._import_edges()
+        importers: dict[str, list[str]] = {}
+        for source, targets in edges.items():
+            for target in targets:
+                importers.setdefault(target.shown, []).append(source)
+        roots: set[str] = set()
+        seen = {f.shown}
+        stack = [f.shown]
+        while stack:
+            current = stack.pop()
+            above = [g for g in importers.get(current, []) if g != current]
+            if not above:
+                roots.add(current)
+            for g in above:
+                if g not in seen:
+                    seen.add(g)
+                    stack.append(g)
+        if not roots:  # an import cycle with no way in: the cycle is the program
+            roots = seen
+        out: set[str] = set()
+        for root in roots:
+            out |= self._closure(root)
+        self._scopes[f.shown] = frozenset(out)
+        return self._scopes[f.shown]
+
+    def _closure(self, shown: str) -> frozenset[str]:
+        cached = self._closures.get(shown)
+        if cached is not None:
+            return cached
+        edges = self._import_edges()
+        seen = {shown}
+        stack = [shown]
+        while stack:
+            for g in edges.get(stack.pop(), []):
+                if g.shown not in seen:
+                    seen.add(g.shown)
+                    stack.append(g.shown)
+        self._closures[shown] = frozenset(seen)
+        return self._closures[shown]
+
+    def _import_edges(self) -> dict[str, list[PyFile]]:
+        if self._edges is None:
+            self._edges = {}
+            for f in self.files:
+                targets: list[PyFile] = []
+                package = f.shown.endswith("__init__.py")  # ``from . import x`` in a package's own __init__
+                for dotted_name in _imported_modules(f.source() or "", f"{f.module}.__init__" if package else f.module):
+                    for g in self.modules(dotted_name):
+                        if g is not f and g not in targets:
+                            targets.append(g)
+                self._edges[f.shown] = targets
+        return self._edges
 
     def _is_module_of(self, dotted: str, f: PyFile) -> bool:
         return f in self.modules(dotted)

@@ -27,6 +27,7 @@ from auditor.domain import Location
 
 Const = str | bool | int | float | None
 MAX_KNOWN = 16  # constants one value may stand for; more than that and it is treated as unbounded
+MAX_RUNTIME_SITES = 8  # call sites kept per value where a run-time choice enters
 
 
 class Open(IntEnum):
@@ -52,6 +53,10 @@ class Val:
     open: Open | None = None
     why: str = ""  # what decides the open part: the expression, option or parameter, for messages
     fields: tuple[tuple[str, Val], ...] | None = None  # a dict literal's keys (for ``**kwargs``), None: not a dict
+    # Call sites that pass a value chosen only at run time (no string of the project's own reaches through them),
+    # with what chooses it: where a run-time model enters a shared loader, reported there even when other callers
+    # pass literals.
+    runtime: tuple[tuple[Location, str], ...] = ()
 
     @property
     def values(self) -> list[Const]:
@@ -71,12 +76,21 @@ class Val:
         return None
 
     def with_site(self, site: Location) -> Val:
-        """Constants passed at a call site remember it (the first site wins)."""
+        """Constants passed at a call site remember it (the first site wins); a value passed there that only run
+        time decides (no string of the project's own) records the site as where a run-time choice enters."""
+        runtime = self.runtime
+        if not runtime and self.open is not None and not any(isinstance(k.value, str) for k in self.known):
+            runtime = ((site, self.why),)
         return Val(tuple(Known(k.value, k.site or site, k.opt_in) for k in self.known), self.open, self.why,
-                   self.fields)
+                   self.fields, runtime)
 
     def as_opt_in(self) -> Val:
-        return Val(tuple(Known(k.value, k.site, True) for k in self.known), self.open, self.why, self.fields)
+        return Val(tuple(Known(k.value, k.site, True) for k in self.known), self.open, self.why, self.fields,
+                   self.runtime)
+
+    def keeping(self, known: tuple[Known, ...]) -> Val:
+        """The same value with only ``known`` of its constants (a branch narrowed it)."""
+        return Val(known, self.open, self.why, self.fields, self.runtime)
 
 
 NOTHING = Val()  # no value at all (an unreachable path)
@@ -116,10 +130,14 @@ def join(*vals: Val) -> Val:
     why = ""
     fields: dict[str, Val] | None = None
     vals = tuple(force(v) for v in vals)
-    all_dicts = bool(vals) and all(v.fields is not None for v in vals)
+    runtime = tuple(dict.fromkeys(site for v in vals for site in v.runtime))[:MAX_RUNTIME_SITES]
+    # A dict joined with a bare "or whatever run time gives" (an option over a dict default) is still that dict.
+    shaped = [v for v in vals if v.known or v.fields is not None]
+    all_dicts = bool(shaped) and all(v.fields is not None for v in shaped)
     for val in vals:
         for item in val.known:
-            key = (type(item.value).__name__, item.value)
+            # a flag keeps each call site that passes it (whose models it applies to); other constants, the first
+            key = (type(item.value).__name__, item.value, item.site if isinstance(item.value, bool) else None)
             if key not in known:
                 known[key] = item
             elif known[key].opt_in and not item.opt_in:
@@ -130,14 +148,14 @@ def join(*vals: Val) -> Val:
             why = val.why
     if all_dicts:
         fields = {}
-        names = list(dict.fromkeys(name for v in vals for name, _ in (v.fields or ())))
+        names = list(dict.fromkeys(name for v in shaped for name, _ in (v.fields or ())))
         for name in names:
-            parts = [v.field(name) for v in vals]
+            parts = [v.field(name) for v in shaped]
             fields[name] = join(*[p if p is not None else const(None) for p in parts])
     items = list(known.values())
     if len(items) > MAX_KNOWN:
-        return Val(tuple(items[:MAX_KNOWN]), Open.UNKNOWN, f"more than {MAX_KNOWN} possible values")
-    return Val(tuple(items), open_, why, tuple(fields.items()) if fields is not None else None)
+        return Val(tuple(items[:MAX_KNOWN]), Open.UNKNOWN, f"more than {MAX_KNOWN} possible values", None, runtime)
+    return Val(tuple(items), open_, why, tuple(fields.items()) if fields is not None else None, runtime)
 
 
 def dict_val(fields: dict[str, Val], open_: Open | None = None, why: str = "") -> Val:
@@ -152,7 +170,7 @@ def map_strings(val: Val, fn: object) -> Val:
             out.append(Known(fn(item.value), item.site, item.opt_in))
         else:
             return unknown(val.why or "a non-string value")
-    return Val(tuple(out), val.open, val.why)
+    return Val(tuple(out), val.open, val.why, None, val.runtime)
 
 
 @dataclass
