@@ -2,13 +2,14 @@
 
 Rules (finding kind / id / severity):
 - ``unpinned-revision`` / ``MLA-MODEL-UNPINNED`` / low: a reference in the project (code, config, card, manifest)
-  without a 40-hex commit: a branch or tag moves, so what is downloaded can change without a code change. One
+  without a commit (40 hex digits, or git's abbreviation of 7 or more): a branch or tag moves, so what is downloaded can change without a code change. One
   finding per place (``ModelRef.location`` and ``more_locations``), never one per model.
 - ``trust-remote-code`` / ``MLA-MODEL-REMOTE-CODE``: ``trust_remote_code`` can be ``True`` where a model is
-  loaded, so Python from the repo runs on load. Reported per place (``report.remote_code_sites``: a call site, or
-  a config file's flag), for each model the project's values bring there and, once, for *any model chosen at run
-  time*: high when the project turns the flag on and the revision is not a commit (the owner can change that code
-  at any time), medium when pinned, medium when the flag is computed in a way the audit cannot bound. The
+  loaded, so Python from the repo runs on load. One finding per place (``report.remote_code_sites``: a call site,
+  or a config file's flag), naming the models the project's values bring there (``model``: the first) and any
+  model chosen at run time: high when the project turns the flag on and the revision is not a commit (the owner can
+  change that code at any time), medium when pinned, medium when the flag is computed in a way the audit cannot
+  bound. The
   conditions on the path (``if 'mpt' in model_name:``) are part of the message and the evidence. A reference that
   enables it with no such place (a manifest entry, a saved config's ``auto_map``) is reported at its own line.
   ``MLA-MODEL-REMOTE-CODE-OPTION`` / low: the flag is off by default and an operator can switch it on (a
@@ -39,7 +40,7 @@ from auditor.kinds import FindingKind, Rule
 from auditor.models.formats import code_files, pickle_only
 from auditor.models.hubstate import HubState, key_of, state_of
 from auditor.models.licenses import forbids, project_use
-from auditor.models.repoid import is_commit
+from auditor.models.repoid import is_pinned
 from auditor.models.settings import model_settings
 from auditor.options import AuditContext
 
@@ -80,7 +81,7 @@ class ModelsCheck:
         status = state.status.get(key_of(ref))
         direct = ref.via is None and ref.origin != "hub"
         what = f"{ref.kind} {ref.repo_id}"
-        if direct and not is_commit(ref.revision):
+        if direct and not is_pinned(ref.revision):
             pinned = f'revision="{ref.resolved_revision}"' if ref.resolved_revision else "revision=<commit sha>"
             shown = f"revision {ref.revision!r}" if ref.revision else "no revision (default branch)"
             for place in [ref.location, *ref.more_locations]:
@@ -134,7 +135,7 @@ class ModelsCheck:
         if ref.repo_id in named:
             return []  # reported at the places that enable it (``_site``)
         if ref.trust_remote_code:
-            pinned = is_commit(ref.revision)
+            pinned = is_pinned(ref.revision)
             severity = Severity.MEDIUM if pinned else Severity.HIGH
             because = "pinned to a commit" if pinned else "not pinned: the repo owner can change the code at any time"
             shipped = f"; the repo ships {', '.join(code[:5])}" if code else ""
@@ -150,34 +151,34 @@ class ModelsCheck:
         return []
 
     def _site(self, site: RemoteCodeSite, by_repo: dict[str, ModelRef], state: HubState) -> list[Finding]:
-        """The findings of one place that can load with remote code on: one per model the project's values bring
-        there, one for any model chosen at run time; a place where only an operator can switch it on, one low."""
+        """One finding per place that can load with remote code on, naming the models the project's values bring
+        there and any model chosen at run time; a place where only an operator can switch it on is low."""
         if site.opt_in:
             return [self._opt_in_site(site)]
-        out: list[Finding] = []
+        if not site.models:
+            return [self._runtime_site(site)] if site.runtime else []
         when = f" when {' and '.join(site.guards)}" if site.guards else ""
         lines = f"; also lines {', '.join(str(n) for n in site.lines)}" if site.lines else ""
         also = f"; the same call also loads {site.runtime}" if site.runtime else ""
-        for model in site.models:
-            ref = by_repo.get(model)
-            revision = site.revision if site.revision is not None else (ref.revision if ref is not None else None)
-            pinned = is_commit(revision)
-            severity = Severity.MEDIUM if pinned or not site.bounded else Severity.HIGH
-            because = "pinned to a commit" if pinned else "not pinned: the repo owner can change the code at any time"
-            code = code_files([f.path for f in ref.files]) if ref is not None else []
-            shipped = f"; the repo ships {', '.join(code[:5])}" if code else ""
-            evidence: dict[str, object] = {"code_files": code, "revision": revision, "site": site.to_json()}
-            if ref is not None:
-                evidence["auto_map"] = state.auto_map.get(key_of(ref), [])
-            out.append(Finding(
-                kind=FindingKind.TRUST_REMOTE_CODE, id=Rule.MODEL_REMOTE_CODE, severity=severity,
-                message=f"model {model} is loaded with trust_remote_code{when} ({site.because}{lines}): Python from "
-                        f"the repo runs on load ({because}){shipped}{also}",
-                model=(model, revision), location=_place(site, ref), evidence=evidence, check=self.name,
-                fix="remove trust_remote_code, or review the code and pin revision= to a commit"))
-        if site.runtime:
-            out.append(self._runtime_site(site))
-        return out
+        refs = [by_repo.get(model) for model in site.models]
+        revision = site.revision if site.revision is not None else (
+            refs[0].revision if len(refs) == 1 and refs[0] is not None else None)
+        pinned = is_pinned(revision)
+        severity = Severity.MEDIUM if pinned or not site.bounded else Severity.HIGH
+        because = "pinned to a commit" if pinned else "not pinned: the repo owner can change the code at any time"
+        code = sorted({c for ref in refs if ref is not None for c in code_files([f.path for f in ref.files])})
+        shipped = f"; the repo ships {', '.join(code[:5])}" if code else ""
+        auto_map = sorted({m for ref in refs if ref is not None for m in state.auto_map.get(key_of(ref), [])})
+        named = ", ".join(site.models[:5]) + (f" and {len(site.models) - 5} more" if len(site.models) > 5 else "")
+        what = f"model {named}" if len(site.models) == 1 else f"models {named}"
+        return [Finding(
+            kind=FindingKind.TRUST_REMOTE_CODE, id=Rule.MODEL_REMOTE_CODE, severity=severity,
+            message=f"{what} {'is' if len(site.models) == 1 else 'are'} loaded with trust_remote_code{when} "
+                    f"({site.because}{lines}): Python from the repo runs on load ({because}){shipped}{also}",
+            model=(site.models[0], revision), location=_place(site, refs[0]) if len(refs) == 1 else Location(
+                site.location.file, site.location.line),
+            evidence={"code_files": code, "auto_map": auto_map, "revision": revision, "site": site.to_json()},
+            check=self.name, fix="remove trust_remote_code, or review the code and pin revision= to a commit")]
 
     def _opt_in_site(self, site: RemoteCodeSite) -> Finding:
         """A place where remote code is off unless an operator switches it on: low, never nothing."""

@@ -56,6 +56,9 @@ _MODEL_KEY_RE = re.compile(r"^(?:[a-z0-9]+_)*(?:model|tokenizer|processor|encode
 NOT_DEPENDENCIES = frozenset({"hub_model_id", "output_dir", "push_to_hub_model_id", "save_model", "export_dir",
                               "output_model", "model_type", "tokenizer_type", "model_class", "model_max_length",
                               "output_model_name"})
+# Keys of a mapping that describes a model served behind an API (its ``model`` is the API's model name).
+API_KEYS = frozenset({"provider", "api_base", "base_url", "api_key", "api_key_env", "endpoint", "openai_api_base",
+                      "api_type", "api_version", "model_provider", "litellm_provider"})
 DATASET_KEYS = frozenset({"dataset_name", "dataset_name_or_path", "hf_dataset"})
 DATASET_LISTS = frozenset({"datasets", "test_datasets", "pretraining_dataset"})  # axolotl: - path: org/name
 REVISION_KEYS = ("revision", "model_revision")
@@ -73,7 +76,10 @@ SKIP_NAMES = frozenset({
     "config.json", "adapter_config.json", "pylock.toml", "uv.lock", ".markdownlint.yaml", "ruff.toml",
     ".ruff.toml", "setup.cfg", "requirements.yaml",
 })
-SKIP_DIR_PARTS = frozenset({".github", ".gitlab", ".circleci", "node_modules"})
+# CI configuration, and recorded test output (snapshot and cassette directories hold API responses such as
+# ``"model": "org/name"`` of a served model: data, not configs).
+SKIP_DIR_PARTS = frozenset({".github", ".gitlab", ".circleci", "node_modules", "__snapshots__", "cassettes",
+                            "__fixtures__"})
 # Editor and tool configuration (JSON with comments), never a training config.
 EDITOR_DIR_PARTS = frozenset({".devcontainer", ".vscode", ".idea", ".zed", ".fleet", ".theia"})
 _EDITOR_NAME_RE = re.compile(r"^(?:[tj]sconfig(?:\.[\w-]+)*\.json|\.?(?:eslintrc|babelrc|prettierrc|stylelintrc|swcrc)"
@@ -233,6 +239,8 @@ def _walk(entries: list[_Entry], ctx: _Context, inherited: tuple[bool, int | Non
                     None)
     models: list[str] = []
     local = False  # a model key names a local directory: remote code from it is the project's own files
+    # ``{"provider": ..., "model": "google/gemini-2.0-flash-001"}``: a model an API serves, not a Hub download
+    api = bool(API_KEYS & set(scalars))
     for entry in entries:
         if entry.children is not None:
             continue
@@ -240,8 +248,10 @@ def _walk(entries: list[_Entry], ctx: _Context, inherited: tuple[bool, int | Non
         kind = None
         if in_datasets and key == "path" or key in DATASET_KEYS:
             kind = "dataset"
+            if key == "dataset_name" and isinstance(entry.value, str) and "/" not in entry.value:
+                continue  # a subset of ``dataset_path`` in evaluation configs, not a repo (nor a legacy one)
             reading = read_value("model_name_or_path", entry.value, is_local, "dataset", ctx.fixture)
-        elif is_model_key(key):
+        elif is_model_key(key) and not (api and key not in STRONG_KEYS):
             kind = "model"
             reading = read_value(key, entry.value, is_local, "model", ctx.fixture)
         else:

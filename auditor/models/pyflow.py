@@ -30,7 +30,9 @@ from functools import partial
 from auditor.domain import Location
 from auditor.models.pyindex import FunctionNode, PyFile, PyProject, call_name, dotted, own_nodes
 from auditor.models.values import (
+    MAX_KNOWN,
     NOTHING,
+    TOO_MANY,
     Guard,
     Known,
     Lazy,
@@ -121,8 +123,9 @@ class Analyzer:
     def __init__(self, project: PyProject) -> None:
         self.project = project
         self._runs: dict[int, Run] = {}
+        self._function_runs: dict[tuple[int, int], Run] = {}
         self._running: set[int] = set()
-        self._params: dict[tuple[int, str], Val] = {}
+        self._params: dict[tuple[int, str, int], Val] = {}
         self._attrs: dict[tuple[str, str], Val] = {}
         self._facts: dict[tuple[str, str], list[Val]] = {}
         self._imports: dict[str, list[PyFile]] = {}
@@ -153,8 +156,10 @@ class Analyzer:
         return run
 
     def run_function(self, f: PyFile, func: FunctionNode) -> Run:
+        """A function body run on its parameters' values; cached per caller depth, as a run deep in a search sees
+        its parameters cut short by ``MAX_DEPTH`` (a shallower search must not reuse that)."""
         key = id(func)
-        cached = self._runs.get(key)
+        cached = self._function_runs.get((key, self._depth))
         if cached is not None:
             return cached
         run = Run()
@@ -166,7 +171,7 @@ class Analyzer:
             run.final = _Exec(self, f, run, func).block(func.body, start)
         finally:
             self._running.discard(key)
-        self._runs[key] = run
+        self._function_runs[(key, self._depth)] = run
         return run
 
     def module_value(self, f: PyFile, name: str) -> Val | None:
@@ -189,7 +194,9 @@ class Analyzer:
         return env
 
     def param_value(self, f: PyFile, func: FunctionNode, name: str) -> Val:
-        key = (id(func), name)
+        # keyed by depth too: a value cut short by ``MAX_DEPTH`` deep in one search is not the value a
+        # shallower search would find (its callers' constants would be lost)
+        key = (id(func), name, self._depth)
         cached = self._params.get(key)
         if cached is not None:
             return cached
@@ -232,7 +239,7 @@ class Analyzer:
                 got = self.eval(site.file, passed, state)
             finally:
                 self._depth -= 1
-            values.append(got.with_site(Location(site.file.shown, site.call.lineno)))
+            values.append(got.with_site(Location(site.file.shown, site.call.lineno), entry=_may_name(passed, got)))
         if not callers:
             return option(default, label) if default is not None else unknown(label, Open.PARAM)
         return join(*values) if values else unknown(label, Open.PARAM)
@@ -382,8 +389,14 @@ class Analyzer:
             if stmt.value is None:
                 return unknown(f"{label} (a required field)", Open.OPTION)
             expr: ast.expr | None = stmt.value
-            if isinstance(expr, ast.Call) and dotted(expr.func) in ("field", "dataclasses.field"):
+            if isinstance(expr, ast.Call) and dotted(expr.func) in ("field", "dataclasses.field", "attr.ib",
+                                                                   "attrs.field"):
                 expr = next((k.value for k in expr.keywords if k.arg == "default"), None)
+            elif isinstance(expr, ast.Call) and call_name(expr) in ("Field", "PrivateAttr"):  # pydantic
+                expr = expr.args[0] if expr.args else next((k.value for k in expr.keywords if k.arg == "default"),
+                                                           None)
+                if isinstance(expr, ast.Constant) and expr.value is Ellipsis:
+                    return option(const(None), f"{label} (a required field)")
             if expr is None:
                 return unknown(f"{label} (no default)", Open.OPTION)
             return option(self.eval(f, expr, State()), f"{label} (a field the operator may set)")
@@ -425,6 +438,15 @@ class Analyzer:
             if any(g.opt_in for g in state.guards):
                 got = got.as_opt_in()
             out.append(got)
+        for call in f.facts().flag_keywords.get(attr, []):
+            name = call_name(call)
+            if not name or not self.project.classes(name) or self.project.functions(name):
+                continue  # only an object of the project's own class (a config, a request) keeps the flag
+            value = next(k.value for k in call.keywords if k.arg == attr)
+            state = self.state_at(f, call)
+            if state is not None:
+                got = self.eval(f, value, state).with_site(Location(f.shown, call.lineno), entry=False)
+                out.append(got.as_opt_in() if any(g.opt_in for g in state.guards) else got)
         return out
 
     # -- expressions -------------------------------------------------------------------------------------------
@@ -672,6 +694,17 @@ class Analyzer:
 
 
 _NOT_PASSED = object()
+
+
+def _may_name(passed: ast.expr, value: Val) -> bool:
+    """Can what a caller passes be a model's *name* chosen at run time? Not a literal object, a loaded model
+    (``AutoModel.from_pretrained(...)``) or a downloaded path."""
+    if isinstance(passed, (ast.Tuple, ast.List, ast.Dict, ast.Set, ast.Lambda, ast.ListComp, ast.DictComp,
+                           ast.GeneratorExp)):
+        return False
+    if isinstance(passed, ast.Call) and call_name(passed) in ("from_pretrained", "from_config", *DOWNLOADERS):
+        return False
+    return value.why not in (OBJECT, DOWNLOADED)
 
 
 def _number(value: Val, kind: Callable[[object], object]) -> Val:
@@ -1017,6 +1050,8 @@ def _concat(left: Val, right: Val) -> Val:
     """String concatenation of two value sets (non-strings make it unknown)."""
     if not all(isinstance(k.value, str) for k in (*left.known, *right.known)):
         return unknown(left.why or right.why or "a computed string")
+    if len(left.known) * len(right.known) > 4 * MAX_KNOWN:
+        return unknown(TOO_MANY)
     items = [Known(str(a.value) + str(b.value), a.site or b.site, a.opt_in or b.opt_in)
              for a in left.known for b in right.known]
     open_ = max((v.open for v in (left, right) if v.open is not None), default=None)

@@ -27,6 +27,7 @@ _ATTR_ASSIGN_RE = re.compile(r"\.([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)")
 # Import statements, read off the text (one line each; a parenthesised name list continues on later lines, and
 # only its module counts then): enough to know which files a script can reach without parsing the project.
 _IMPORT_RE = re.compile(r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+([^\n#]*)|import[ \t]+([^\n#]+))", re.M)
+_FLAG_KWARG_RE = re.compile(r"\b(\w*remote_code)\s*=(?!=)")  # ``Config(trust_remote_code=True)``
 _SETATTR_RE = re.compile(r"setattr\s*\([^)]*?[\"']([A-Za-z_]\w*)[\"']")  # characters of source kept in memory; beyond it, texts are read again when needed
 
 
@@ -43,6 +44,8 @@ class PyFile:
     _parsed: bool = False
     _scopes: list[tuple[tuple[int, int], tuple[int, int], ast.AST]] | None = None
     _defs: dict[str, list[FunctionNode]] | None = None
+    _classes: dict[str, list[ast.ClassDef]] | None = None
+    _mocked: list[tuple[int, int]] | None = None
     _calls: dict[str, list[ast.Call]] | None = None
     _imports: dict[str, tuple[str, str | None]] | None = None  # alias -> (module, name or None)
     _facts: AttrFacts | None = None
@@ -70,6 +73,7 @@ class PyFile:
             declared |= {flag.replace("-", "_") for flag in _FLAG_RE.findall(source)}
             declared |= set(_DEST_RE.findall(source))
             assigned = set(_ATTR_ASSIGN_RE.findall(source)) | set(_SETATTR_RE.findall(source))
+            assigned |= set(_FLAG_KWARG_RE.findall(source))
             self._text_names = (frozenset(declared), frozenset(assigned))
         return self._text_names
 
@@ -106,7 +110,7 @@ class PyFile:
 
     def _index(self) -> None:
         """One walk over the tree: definitions and calls by name, imports, attribute facts."""
-        self._defs, self._calls, self._imports = {}, {}, {}
+        self._defs, self._calls, self._imports, self._classes = {}, {}, {}, {}
         self._facts = AttrFacts()
         tree = self.tree()
         if tree is None:
@@ -122,6 +126,8 @@ class PyFile:
                     stack.extend(item for item in value if isinstance(item, ast.AST))
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self._defs.setdefault(node.name, []).append(node)
+            elif isinstance(node, ast.ClassDef):
+                self._classes.setdefault(node.name, []).append(node)
             elif isinstance(node, ast.Call):
                 called = call_name(node)
                 if called:
@@ -153,6 +159,35 @@ class PyFile:
         if self._defs is None:
             self._index()
         return (self._defs or {}).get(name, [])
+
+    def mocked_lines(self) -> list[tuple[int, int]]:
+        """Line ranges of test code that replaces the Hub or a loader with a double: ``with patch(...)`` bodies,
+        functions decorated with ``@patch`` and functions that ``monkeypatch.setattr``/``mocker.patch``. A model
+        named there is a fixture of the double, not a download."""
+        if self._mocked is not None:
+            return self._mocked
+        out: list[tuple[int, int]] = []
+        tree = self.tree()
+        for node in ast.walk(tree) if tree is not None else ():
+            if isinstance(node, (ast.With, ast.AsyncWith)) and any(_is_patch(i.context_expr) for i in node.items):
+                out.append((node.lineno, node.end_lineno or node.lineno))
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                params = {a.arg for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]}
+                patched = any(_is_patch(d) for d in node.decorator_list) or (
+                    params & {"monkeypatch", "mocker"} and any(
+                        isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)
+                        and c.func.attr in ("setattr", "patch", "object")
+                        and dotted(c.func.value) in ("monkeypatch", "mocker", "mocker.patch")
+                        for c in ast.walk(node)))
+                if patched:
+                    out.append((node.lineno, node.end_lineno or node.lineno))
+        self._mocked = out
+        return out
+
+    def classes_named(self, name: str) -> list[ast.ClassDef]:
+        if self._classes is None:
+            self._index()
+        return (self._classes or {}).get(name, [])
 
     def calls_named(self, name: str) -> list[ast.Call]:
         if self._calls is None:
@@ -230,6 +265,9 @@ class AttrFacts:
     fields: dict[str, list[tuple[ast.ClassDef, ast.stmt]]] = field(default_factory=dict)
     options: dict[str, list[ast.Call]] = field(default_factory=dict)
     assignments: dict[str, list[ast.AST]] = field(default_factory=dict)
+    # ``Config(trust_remote_code=True)``: a remote-code flag given to a call by keyword (the call may build the
+    # object whose attribute a loader reads)
+    flag_keywords: dict[str, list[ast.Call]] = field(default_factory=dict)
 
     def see(self, node: ast.AST) -> None:
         """Note ``node`` if it gives an attribute a value (called for every node of a file's one walk)."""
@@ -251,6 +289,17 @@ class AttrFacts:
             elif called == "setattr" and len(node.args) == 3 and isinstance(node.args[1], ast.Constant) and \
                     isinstance(node.args[1].value, str):
                 self.assignments.setdefault(node.args[1].value, []).append(node)
+            for kw in node.keywords:
+                if kw.arg is not None and "remote_code" in kw.arg:
+                    self.flag_keywords.setdefault(kw.arg, []).append(node)
+
+
+def _is_patch(node: ast.expr) -> bool:
+    """``patch(...)``, ``mock.patch.object(...)``, ``mocker.patch(...)`` (a call or a decorator)."""
+    target = node.func if isinstance(node, ast.Call) else node
+    name = dotted(target) or ""
+    return name.split(".")[-1] == "patch" or ".patch." in f".{name}." or name.endswith(("patch.object",
+                                                                                        "patch.dict"))
 
 
 def _field_names(stmt: ast.stmt) -> list[str]:
@@ -325,6 +374,8 @@ class PyProject:
         self._defs: dict[str, list[tuple[PyFile, FunctionNode, ast.ClassDef | None]]] = {}
         self._calls: dict[str, list[CallSite]] = {}
         self._declaring: dict[str, list[PyFile]] = {}
+        self._class_defs: dict[str, list[tuple[PyFile, ast.ClassDef]]] = {}
+        self._by_shown: dict[str, PyFile] | None = None
         self._edges: dict[str, list[PyFile]] | None = None  # shown -> project files it imports
         self._closures: dict[str, frozenset[str]] = {}
         self._scopes: dict[str, frozenset[str]] = {}
@@ -371,6 +422,22 @@ class PyProject:
             cached = exact or [f for m, fs in self._by_module.items() if m.endswith(suffix) for f in fs]
             self._modules[dotted] = cached
         return cached
+
+    def file(self, shown: str) -> PyFile | None:
+        if self._by_shown is None:
+            self._by_shown = {f.shown: f for f in self.files}
+        return self._by_shown.get(shown)
+
+    def classes(self, name: str) -> list[tuple[PyFile, ast.ClassDef]]:
+        """Definitions of classes called ``name``."""
+        cached = self._class_defs.get(name)
+        if cached is not None:
+            return cached
+        pattern = re.compile(rf"\bclass\s+{re.escape(name)}\b")
+        out = [(f, node) for f in self.with_word(name) if pattern.search(f.source() or "")
+               for node in f.classes_named(name)]
+        self._class_defs[name] = out
+        return out
 
     def functions(self, name: str) -> list[tuple[PyFile, FunctionNode, ast.ClassDef | None]]:
         """Definitions of functions or methods called ``name`` (with their class)."""
@@ -424,7 +491,8 @@ class PyProject:
                 out.append(site)
             elif isinstance(target, ast.Name):
                 imported = site.file.imports.get(target.id)
-                if imported and imported[1] == name and self._is_module_of(imported[0], f):
+                if imported and imported[1] == name and (self._is_module_of(imported[0], f) or
+                                                         self._reexports(imported[0], f)):
                     out.append(site)
             elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and \
                     target.value.id in site.file.imports:
@@ -492,6 +560,12 @@ class PyProject:
                             targets.append(g)
                 self._edges[f.shown] = targets
         return self._edges
+
+    @staticmethod
+    def _reexports(package: str, f: PyFile) -> bool:
+        """``from trl import GRPOTrainer`` where ``trl/trainer/grpo_trainer.py`` defines it: a package re-exports
+        its modules' names (often lazily, which the text cannot show)."""
+        return bool(package) and f.module.startswith(package + ".")
 
     def _is_module_of(self, dotted: str, f: PyFile) -> bool:
         return f in self.modules(dotted)

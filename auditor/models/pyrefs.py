@@ -38,7 +38,7 @@ from auditor.ledger import ItemKind
 from auditor.models.pyflow import DOWNLOADED, DOWNLOADERS, OBJECT, Analyzer, State
 from auditor.models.pyindex import PyFile, PyProject, call_name, dotted
 from auditor.models.repoid import PACKAGED_BUILDERS, fixture_context, parse_hf_uri, read_reference
-from auditor.models.values import Open, Val
+from auditor.models.values import TOO_MANY, Known, Open, Val
 
 # Cheap pre-filter: a file with no call of a recognised loader (name followed by "("), no trust_remote_code and
 # no hf:// / hf-hub: string cannot contain a reference, so it is not parsed for its own references (it may still
@@ -46,7 +46,8 @@ from auditor.models.values import Open, Val
 _LOADER_CALL_RE = re.compile(
     r"(?:from_pretrained|pipeline|hf_hub_download|snapshot_download|hf_hub_url|load_dataset(?:_builder)?"
     r"|get_dataset_\w+|SentenceTransformer|CrossEncoder|SparseEncoder|load_lora_weights|load_textual_inversion"
-    r"|load_ip_adapter|lora_state_dict|create_model\w*|get_tokenizer)\s*\(|hf://|hf[-_]hub:|trust_remote_code")
+    r"|load_ip_adapter|lora_state_dict|create_model\w*|get_tokenizer|load_model|hub\.load)\s*\(|hf://|hf[-_]hub:"
+    r"|trust_remote_code")
 
 # Marks skipped items for references only known at run time (see ``auditor.pipeline``).
 RUNTIME_REFERENCE = "computed at run time"
@@ -67,7 +68,7 @@ class _Rule:
 
 
 _FROM_PRETRAINED = _Rule(0, ("pretrained_model_name_or_path", "pretrained_model_or_path", "model_name_or_path",
-                             "model_id", "repo_id"))
+                             "model_id", "repo_id", "model_name"))  # model_name: unsloth's FastModel API
 _PEFT_FROM_PRETRAINED = _Rule(1, ("model_id",))
 _HUB_FILE = _Rule(0, ("repo_id",))
 _DATASET = _Rule(0, ("path",), kind="dataset")
@@ -105,6 +106,12 @@ _PREFIX_OWNERS = ("timm", "open_clip")
 # Loading from a model *object* or config (``from_config(config)``): the model was chosen where the object was made.
 _FROM_OBJECT = frozenset({"from_config", "from_model_config"})
 
+
+# Loaders of other registries, whose names are no Hugging Face repos: listed (excluded, with why), never audited
+# as Hub references -- whisper's checkpoints, torch.hub's GitHub repos.
+_OTHER_REGISTRIES = {("whisper", "load_model"): "whisper's own checkpoint registry",
+                     ("torch.hub", "load"): "torch.hub (a GitHub repository)",
+                     ("hub", "load"): "torch.hub (a GitHub repository)"}
 
 # Calls that only build a mapping (``dict(trust_remote_code=True)``): the flag is judged where the mapping is spread
 # into a loader, not here.
@@ -181,11 +188,14 @@ class _Reader:
             fname, owner = func.attr, dotted(func.value) or ""
         else:
             return
+        if (owner, fname) in _OTHER_REGISTRIES:
+            self._registry_load(node, fname, owner)
+            return
         rule = _RULES.get(fname)
         if rule is not None and rule.prefix_only and owner and owner.split(".")[0] not in _PREFIX_OWNERS:
             rule = None  # some other library's create_model()
-        if rule is _PIPELINE and owner not in ("", "transformers"):
-            rule = None
+        if rule is _PIPELINE and (owner not in ("", "transformers") or not owner and not self._from_transformers(fname)):
+            rule = None  # some other ``pipeline``: a local function or variable, another library's
         if rule is _FROM_PRETRAINED and owner.rsplit(".", 1)[-1].startswith(("PeftModel", "PeftMixedModel")):
             rule = _PEFT_FROM_PRETRAINED
         trust_expr = next((k.value for k in node.keywords if k.arg == TRUST), None)
@@ -197,8 +207,8 @@ class _Reader:
         if state is None:
             return  # no path reaches this call (after a return, or under a condition that is never true)
         if rule is None:
-            if self.a.project.functions(fname):
-                return  # a function of the project: the flag is followed into it, where the loading happens
+            if self.a.project.functions(fname) or self.a.project.classes(fname):
+                return  # a function or class of the project: the flag is followed into it / the object it builds
             trust = self._trust(trust_expr, spreads, state)
             if trust is None or not trust.possible:
                 self._generic_strings(node)
@@ -207,14 +217,18 @@ class _Reader:
             spread = None if target is not None or fname in _FROM_OBJECT else self._spread_field(
                 spreads, _OTHER.keywords, state)
             model = self.a.eval(self.f, target, state) if target is not None else spread or Val(
-                open=Open.UNKNOWN, why=f"the object given to {fname}()" if node.args else f"{fname}()")
+                open=Open.UNKNOWN, why=f"the object given to {fname}()" if node.args else
+                f"whatever {fname}(trust_remote_code=...) is used to load")
             repos = [(r, where) for r, _, _, where in self._repos(model, _OTHER, "model", state, node)]
             self._site(node, state, trust, repos, model, None)
             return
-        self._loader(node, fname, rule, trust_expr, spreads, state)
+        # ``FastModel.from_pretrained(...)`` of the project's own class: its literals are references here, but the
+        # flag and run-time values are followed into it, where the loading happens (one place, not two)
+        wrapper = bool(owner) and self._project_method(fname, owner)
+        self._loader(node, fname, rule, trust_expr, spreads, state, wrapper)
 
     def _loader(self, node: ast.Call, fname: str, rule: _Rule, trust_expr: ast.expr | None,
-                spreads: list[ast.expr], state: State) -> None:
+                spreads: list[ast.expr], state: State, wrapper: bool = False) -> None:
         kind = rule.kind
         if fname in ("hf_hub_download", "snapshot_download", "hf_hub_url"):
             repo_type = self._keyword(node, "repo_type", state)
@@ -225,7 +239,7 @@ class _Reader:
                 kind = "dataset"
         revision = self._keyword(node, "revision", state)
         revisions = [v for v in revision.values if isinstance(v, str)] if revision is not None else []
-        trust = self._trust(trust_expr, spreads, state)
+        trust = None if wrapper else self._trust(trust_expr, spreads, state)
         arg = self._argument(node, rule.position, rule.keywords)
         if arg is None and rule is _PIPELINE and (node.args or any(k.arg == "task" for k in node.keywords)):
             task = ast.unparse(node.args[0] if node.args else next(k.value for k in node.keywords if k.arg == "task"))
@@ -240,7 +254,7 @@ class _Reader:
         for target in targets:
             value = self.a.eval(self.f, target, state)
             first = first or value
-            repos += self._emit(node, target, value, rule, kind, revisions, trust, state)
+            repos += self._emit(node, target, value, rule, kind, revisions, trust, state, wrapper)
         if not targets and spreads:  # ``from_pretrained(**cfg)``: the model is a key of the mapping
             spread = self._spread_field(spreads, rule.keywords, state)
             if spread is not None:
@@ -251,17 +265,18 @@ class _Reader:
                        revisions[0] if len(revisions) == 1 else None)
 
     def _emit(self, node: ast.Call, target: ast.expr, value: Val, rule: _Rule, kind: str, revisions: list[str],
-              trust: _Trust | None, state: State) -> list[tuple[str, Location | None]]:
+              trust: _Trust | None, state: State, wrapper: bool = False) -> list[tuple[str, Location | None]]:
         found = self._repos(value, rule, kind, state, node)
         flag = None if trust is None else trust.possible and not trust.switch
         for repo_id, ref_kind, ref_rev, site in found:
             choices: list[str | None] = [ref_rev] if ref_rev else [*revisions] or [None]
+            applies = flag and (trust is None or trust.callers is None or site is None or site in trust.callers)
             for rev in choices:
                 self.result.refs.append(ModelRef(
                     repo_id=repo_id, kind=ref_kind, revision=rev, location=site or Location(self.f.shown, node.lineno),
-                    origin="code", trust_remote_code=flag))
+                    origin="code", trust_remote_code=bool(applies) if flag is not None else None))
         out = [(r, where) for r, _, _, where in found]
-        if rule.prefix_only or _is_object(target, value) or value.open is None:
+        if rule.prefix_only or _is_object(target, value) or value.open is None or wrapper:
             return out
         strings = [k for k in value.known if isinstance(k.value, str) and state.admits(k.value)]
         expr = ast.unparse(target)[:120]
@@ -272,12 +287,17 @@ class _Reader:
                     self._runtime_skip(kind, expr, here, why)
                 else:
                     self._runtime_skip(kind, why or expr, where, f"passed on to {expr} at {here}")
-        elif not strings:  # nothing of the project's own: None (a required option) or a value only run time gives
+        elif not strings or value.why == TOO_MANY:  # nothing of the project's own: None (a required option), a
+            # value only run time gives -- or more values than the analysis follows (the rest are not audited)
             self._runtime_skip(kind, expr, here, value.why if value.why != expr else "")
         return out
 
     def _runtime_skip(self, kind: str, expr: str, where: Location, why: str) -> None:
         detail = f"; {why}" if why and why != expr else ""
+        if self._mocked(where):
+            self._exclude(expr, kind, f"{expr!r} is loaded in a test that replaces the Hub or the loader with a "
+                                      "double (patch/monkeypatch)", where)
+            return
         self.result.skipped.append(Skipped(
             reason=f"{kind} reference {RUNTIME_REFERENCE} ({expr}{detail}); the {kind} it loads is not audited",
             file=where.file, line=where.line, requirement=expr, kind=ItemKind.MODEL_REFERENCE))
@@ -289,7 +309,11 @@ class _Reader:
         for item in value.known:
             if not isinstance(item.value, str) or (state is not None and not state.admits(item.value)):
                 continue
-            repo_id, ref_kind, ref_rev, why_not = self._repo_of(item.value, rule, kind)
+            repo_id, ref_kind, ref_rev, why_not = self._repo_of(item.value, rule, kind, item.site)
+            if repo_id is not None and node is not None and self._mocked(item.site or Location(self.f.shown,
+                                                                                              node.lineno)):
+                repo_id, why_not = None, f"{item.value[:120]!r} is named in a test that replaces the Hub or the " \
+                                         "loader with a double (patch/monkeypatch), not downloaded"
             if repo_id is not None:
                 out.append((repo_id, ref_kind, ref_rev, item.site))
             elif why_not is not None and node is not None:
@@ -318,6 +342,8 @@ class _Reader:
               model: Val, revision: str | None) -> None:
         """Record a call that can load with remote code on: for the project's own models (``repos``) and, when
         the model is also chosen at run time, for whatever is chosen. Local paths alone are the project's own code."""
+        if self._mocked(Location(self.f.shown, node.lineno)):
+            return  # a test double's loader: nothing is downloaded, nothing runs
         repos = [repo for repo, where in found if trust.callers is None or where is None or where in trust.callers]
         runtime = None
         if trust.callers is not None and model.runtime and not any(where in trust.callers
@@ -348,7 +374,7 @@ class _Reader:
         if not values:
             return None
         for value, text in values:
-            project_true = [k for k in value.known if k.value is True and not k.opt_in]
+            project_true = [k for k in value.known if k.value is True and not k.opt_in and not self._from_tests(k)]
             if project_true:
                 sites = tuple(dict.fromkeys(k.site for k in project_true if k.site is not None))
                 # True only from some callers of this function: the site is about their models only
@@ -365,24 +391,69 @@ class _Reader:
                 return _Trust(True, f"{text} is computed at run time ({value.why or text}) and cannot be shown to "
                                     "be False", False)
         for value, text in values:
-            switched = [k for k in value.known if k.value is True and k.opt_in]
+            switched = [k for k in value.known if k.value is True and (k.opt_in or self._from_tests(k))]
             if switched or value.open is not None:
-                how = "set to True only when the operator asks for it" if switched else \
-                    f"off by default; {value.why or text} can turn it on"
+                tests = [k for k in switched if not k.opt_in]
+                how = f"True only where a test passes it ({tests[0].site}); off by default" if tests and \
+                    len(tests) == len(switched) else "set to True only when the operator asks for it" if \
+                    switched else f"off by default; {value.why or text} can turn it on"
                 return _Trust(True, f"{text}: {how}", True, switch=True)
         return _Trust(False, "", True)
 
-    def _repo_of(self, value: str, rule: _Rule, kind: str) -> tuple[str | None, str, str | None, str | None]:
-        """(repo id, kind, revision, why it is not a Hub repo)."""
+    def _repo_of(self, value: str, rule: _Rule, kind: str,
+                 written: Location | None = None) -> tuple[str | None, str, str | None, str | None]:
+        """(repo id, kind, revision, why it is not a Hub repo). ``written``: the call site that passed the value
+        (a test passing ``"org/m"`` into the library's loader: the test's context decides what it is)."""
         uri = parse_hf_uri(value)
         if uri is not None:
             return uri.repo_id, uri.kind, uri.revision, None
         if rule.prefix_only and not value.strip().startswith(("hf-hub:", "hf_hub:")):
             return None, kind, None, f"{value[:120]!r} is a name from the library's own model registry (only " \
                                      "hf-hub: names are Hub repos)"
-        reading = read_reference(value, kind, fixture=self.fixture, is_local=self._is_local,
+        fixture = self.fixture
+        if written is not None and written.file != self.f.shown:
+            fixture = fixture_context(_relative_parts(written.file, self.bases[1]))
+        reading = read_reference(value, kind, fixture=fixture, is_local=self._is_local,
                                  single_name_org=rule.single_name_org)
         return reading.repo_id, kind, None, reading.why_not
+
+    def _mocked(self, where: Location) -> bool:
+        """Is ``where`` in test code that patches the Hub or a loader (``PyFile.mocked_lines``)?"""
+        f = self.f if where.file == self.f.shown else self.a.project.file(where.file)
+        if f is None or where.line is None:
+            return False
+        fixture = self.fixture if f is self.f else fixture_context(_relative_parts(where.file, self.bases[1]))
+        return fixture and any(start <= where.line <= end for start, end in f.mocked_lines())
+
+    def _from_transformers(self, name: str) -> bool:
+        imported = self.f.imports.get(name)
+        return imported is not None and imported[0].split(".")[0] in ("transformers", "optimum")
+
+    def _from_tests(self, item: Known) -> bool:
+        """A ``True`` that only a test passes into non-test code: the code's callers choose it (an opt-in site of
+        the code), it is not the project turning remote code on where it ships."""
+        if self.fixture or item.site is None or item.site.file == self.f.shown:
+            return False
+        return fixture_context(_relative_parts(item.site.file, self.bases[1]))
+
+    def _registry_load(self, node: ast.Call, fname: str, owner: str) -> None:
+        imported = self.f.imports.get(owner.split(".")[0])
+        if not node.args or imported is None or imported[0].split(".")[0] not in ("whisper", "torch"):
+            return  # another ``load_model``/``hub.load`` of the same spelling
+        state = self.a.state_at(self.f, node)
+        if state is None:
+            return
+        value = self.a.eval(self.f, node.args[0], state)
+        for item in value.known:
+            if isinstance(item.value, str):
+                self._exclude(item.value, "model", f"{item.value[:120]!r} is loaded through "
+                                                   f"{_OTHER_REGISTRIES[(owner, fname)]}, not the Hugging Face Hub",
+                              item.site or Location(self.f.shown, node.lineno))
+
+    def _project_method(self, fname: str, owner: str) -> bool:
+        """Is ``owner.fname`` a method of a class the project defines (a wrapper whose own loads are read)?"""
+        cls = owner.rsplit(".", 1)[-1]
+        return any(found is not None and found.name == cls for _, _, found in self.a.project.functions(fname))
 
     def _is_local(self, value: str) -> bool:
         for base in self.bases:
@@ -474,8 +545,9 @@ def _merge_sites(sites: list[RemoteCodeSite]) -> list[RemoteCodeSite]:
     choices add up."""
     merged: dict[tuple[object, ...], RemoteCodeSite] = {}
     for site in sites:
+        # an operator's switch is one place per function, whatever branch the load is on
         key = (site.location.file, site.function or f"<line {site.location.line}>", site.bounded,
-               site.opt_in, tuple(site.guards))
+               site.opt_in, () if site.opt_in else tuple(site.guards))
         first = merged.get(key)
         if first is None:
             merged[key] = site
@@ -485,6 +557,8 @@ def _merge_sites(sites: list[RemoteCodeSite]) -> list[RemoteCodeSite]:
             first.lines.append(site.location.line)
         first.models = list(dict.fromkeys([*first.models, *site.models]))
         first.runtime = first.runtime or site.runtime
+        if first.guards != site.guards:
+            first.guards = [g for g in first.guards if g in site.guards]
         if first.revision != site.revision:
             first.revision = None
     for site in merged.values():

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from auditor.domain import Excluded, Location, ModelRef, RemoteCodeSite, Skipped
 from auditor.ledger import ItemKind
@@ -94,6 +95,8 @@ def scan_project(project_dir: Path, exclude: Iterable[str] = ()) -> ModelScan:
             scan.skipped.extend(found.skipped)
     refs.extend(_python(python, project_dir, scan))
     scan.refs = merge_refs(refs)
+    scan.skipped = _distinct(scan.skipped)
+    scan.excluded = _distinct(scan.excluded)
     scan.excluded += [Excluded(reason=f"excluded by the pattern {pattern!r}: not searched for model references "
                                      "or model files", file=str(project_dir / rel.rstrip("/")) + ("/" if
                                      rel.endswith("/") else ""), kind=ItemKind.INPUT_FILE)
@@ -200,6 +203,23 @@ def _exists(path: Path) -> bool:
         return path.exists()
     except OSError:
         return False
+
+
+_Listed = TypeVar("_Listed", Skipped, Excluded)
+
+
+def _distinct(skipped: list[_Listed]) -> list[_Listed]:
+    """One item per place and value: a caller whose value reaches two loads is one gap (or one listed value)."""
+    seen: set[tuple[str | None, int | None, str | None]] = set()
+    out: list[_Listed] = []
+    for item in skipped:
+        if item.kind is ItemKind.MODEL_REFERENCE:
+            key = (item.file, item.line, item.requirement)
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(item)
+    return out
 
 
 def merge_refs(refs: list[ModelRef]) -> list[ModelRef]:

@@ -19,6 +19,7 @@ from auditor.resources import data_file
 _PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
 _REPO_ID_RE = re.compile(rf"^(?:{_PART}/)?{_PART}$")
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+_SHORT_COMMIT_RE = re.compile(r"^(?=[0-9a-f]*[0-9])[0-9a-f]{7,39}$")
 _HF_PREFIXES = ("hf-hub:", "hf_hub:")
 LEGACY_IDS_FILE = "hf_legacy_ids.tsv"
 _FILE_SUFFIXES = (".py", ".json", ".yaml", ".yml", ".txt", ".csv", ".bin", ".pt", ".pth", ".ckpt", ".safetensors",
@@ -28,6 +29,12 @@ _FILE_SUFFIXES = (".py", ".json", ".yaml", ".yml", ".txt", ".csv", ".bin", ".pt"
 def is_commit(revision: str | None) -> bool:
     """A full 40-hex commit sha: the only revision that cannot move under the user."""
     return bool(revision) and COMMIT_RE.match(revision or "") is not None
+
+
+def is_pinned(revision: str | None) -> bool:
+    """A commit, full or abbreviated (``revision="d05c1cb"``: seven or more hex digits name a commit, as git
+    abbreviates them; no branch or tag is spelled like that in practice): it cannot move under the user."""
+    return is_commit(revision) or (bool(revision) and _SHORT_COMMIT_RE.match(revision or "") is not None)
 
 
 def looks_like_repo_id(text: str) -> bool:
@@ -68,8 +75,8 @@ def parse_hf_uri(text: str) -> HubUri | None:
         if rest.startswith(prefix):
             kind, rest = name, rest[len(prefix):]
             break
-    if kind == "space":
-        return None
+    if kind == "space" or rest.startswith("buckets/"):
+        return None  # a Space is an app, a bucket is storage: neither is a model or dataset repo
     parts = rest.split("/")
     if len(parts) < 2:
         return None
@@ -122,7 +129,8 @@ PLACEHOLDER_NAMES = frozenset({
 })
 # Words a test or an example uses for a made-up name (only there: elsewhere they may be parts of real names).
 FIXTURE_WORDS = frozenset({"test", "tests", "testing", "fake", "dummy", "mock", "synthetic", "foo", "bar", "baz",
-                           "example", "sample", "nonexistent", "non-existent", "does-not-exist", "invalid"})
+                           "example", "sample", "nonexistent", "non-existent", "does-not-exist", "invalid", "acme",
+                           "victim", "attacker", "evil", "some", "someone", "owner", "user", "unknown", "unused"})
 # First path segments that are directories a run writes or reads (``outputs/run1``), not Hub organisations.
 LOCAL_DIRS = frozenset({
     "model", "models", "checkpoint", "checkpoints", "ckpt", "ckpts", "output", "outputs", "out", "save", "saves",
@@ -222,9 +230,11 @@ def read_reference(text: str, kind: str = "model", *, fixture: bool = False,
     trimmed = text.rstrip("/")
     parts = trimmed.split("/")
     words = set().union(*(_words(p) for p in parts))
-    placeholder = not (len(parts) == 2 and parts[0].lower() in known_orgs()) and ( any(p.lower() in PLACEHOLDER_ORGS | PLACEHOLDER_NAMES for p in parts[:-1]) or (
-        len(parts) > 1 and parts[-1].lower() in PLACEHOLDER_NAMES) or bool({"your", "my"} & words) or (
-        fixture and any(_words(p) <= FIXTURE_WORDS | _FILLER_WORDS for p in parts)))
+    name_words = _words(parts[-1])
+    placeholder = not (len(parts) == 2 and parts[0].lower() in known_orgs()) and (
+        any(p.lower() in PLACEHOLDER_ORGS | PLACEHOLDER_NAMES or {"your", "my"} & _words(p) for p in parts[:-1])
+        or (len(parts) > 1 and parts[-1].lower() in PLACEHOLDER_NAMES) or "your" in name_words
+        or (fixture and any(_words(p) <= FIXTURE_WORDS | _FILLER_WORDS for p in parts)))
     if len(parts) > 2:
         if placeholder or "path" in words:
             return Reading(None, f"{shown!r} is a placeholder path, not a Hub repo")
@@ -258,5 +268,5 @@ def read_reference(text: str, kind: str = "model", *, fixture: bool = False,
 
 
 __all__ = ["COMMIT_RE", "FIXTURE_WORDS", "HubUri", "LEGACY_IDS_FILE", "LOCAL_DIRS", "PACKAGED_BUILDERS", "Reading",
-           "fixture_context", "is_commit", "known_orgs", "legacy_ids", "looks_like_repo_id", "parse_hf_uri",
+           "fixture_context", "is_commit", "is_pinned", "known_orgs", "legacy_ids", "looks_like_repo_id", "parse_hf_uri",
            "read_reference", "split_manifest_entry", "strip_hub_prefix"]

@@ -27,6 +27,9 @@ from auditor.domain import Location
 
 Const = str | bool | int | float | None
 MAX_KNOWN = 16  # constants one value may stand for; more than that and it is treated as unbounded
+# ... except constants passed by the callers of a shared loader: each is a reference at its caller, so more are kept
+MAX_PASSED = 64
+TOO_MANY = "more possible values than the analysis follows"
 MAX_RUNTIME_SITES = 8  # call sites kept per value where a run-time choice enters
 
 
@@ -75,11 +78,12 @@ class Val:
                 return value
         return None
 
-    def with_site(self, site: Location) -> Val:
+    def with_site(self, site: Location, entry: bool = True) -> Val:
         """Constants passed at a call site remember it (the first site wins); a value passed there that only run
-        time decides (no string of the project's own) records the site as where a run-time choice enters."""
+        time decides (no string of the project's own) records the site as where a run-time choice enters (unless
+        ``entry`` is False: what is passed there cannot be a name)."""
         runtime = self.runtime
-        if not runtime and self.open is not None and not any(isinstance(k.value, str) for k in self.known):
+        if entry and not runtime and self.open is not None and not any(isinstance(k.value, str) for k in self.known):
             runtime = ((site, self.why),)
         return Val(tuple(Known(k.value, k.site or site, k.opt_in) for k in self.known), self.open, self.why,
                    self.fields, runtime)
@@ -136,8 +140,9 @@ def join(*vals: Val) -> Val:
     all_dicts = bool(shaped) and all(v.fields is not None for v in shaped)
     for val in vals:
         for item in val.known:
-            # a flag keeps each call site that passes it (whose models it applies to); other constants, the first
-            key = (type(item.value).__name__, item.value, item.site if isinstance(item.value, bool) else None)
+            # a constant keeps each call site that passes it: every caller that names a model is a reference (and
+            # a flag applies to its own caller's models)
+            key = (type(item.value).__name__, item.value, item.site)
             if key not in known:
                 known[key] = item
             elif known[key].opt_in and not item.opt_in:
@@ -153,8 +158,10 @@ def join(*vals: Val) -> Val:
             parts = [v.field(name) for v in shaped]
             fields[name] = join(*[p if p is not None else const(None) for p in parts])
     items = list(known.values())
-    if len(items) > MAX_KNOWN:
-        return Val(tuple(items[:MAX_KNOWN]), Open.UNKNOWN, f"more than {MAX_KNOWN} possible values", None, runtime)
+    passed = [k for k in items if k.site is not None]
+    if len(items) - len(passed) > MAX_KNOWN or len(passed) > MAX_PASSED:
+        kept = [k for k in items if k.site is None][:MAX_KNOWN] + passed[:MAX_PASSED]
+        return Val(tuple(kept), Open.UNKNOWN, TOO_MANY, None, runtime)
     return Val(tuple(items), open_, why, tuple(fields.items()) if fields is not None else None, runtime)
 
 
@@ -203,5 +210,5 @@ class Guard:
         return self.text if self.positive else f"not ({self.text})"
 
 
-__all__ = ["Const", "Guard", "Known", "Lazy", "force", "MAX_KNOWN", "NOTHING", "Open", "Truth", "Val", "const", "dict_val", "join",
+__all__ = ["Const", "Guard", "Known", "Lazy", "force", "MAX_KNOWN", "MAX_PASSED", "NOTHING", "TOO_MANY", "Open", "Truth", "Val", "const", "dict_val", "join",
            "map_strings", "option", "unknown"]

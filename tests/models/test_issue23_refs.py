@@ -607,3 +607,149 @@ def test_check_reports_sites_without_models_and_ref_level_trust(tmp_path: Path) 
                                   trust_remote_code=True)]
     (remote,) = [f for f in CHECK.run(ctx) if f.kind is FindingKind.TRUST_REMOTE_CODE]
     assert remote.location == Location("mlaudit.toml", 2) and remote.severity is Severity.HIGH
+
+
+# -- classes from the real-repository corpus (bench/realrepos: R1, R5-R11, X3-X5, P4) -------------------------------
+
+def test_names_in_tests_that_patch_the_hub_are_test_doubles(tmp_path: Path) -> None:
+    scan = _project(tmp_path, {
+        "pkg/resolve.py": '''
+            from huggingface_hub import hf_hub_download
+
+            def resolve_base(repo):
+                return hf_hub_download(repo, "adapter_config.json")
+        ''',
+        "tests/test_resolve.py": '''
+            from unittest.mock import patch
+            from pkg.resolve import resolve_base
+
+
+            def test_mocked():
+                with patch("huggingface_hub.hf_hub_download", side_effect=lambda *a, **k: "/tmp/x"):
+                    assert resolve_base("qwen-lab/adapter-one") is None
+
+
+            def test_monkeypatched(monkeypatch):
+                monkeypatch.setattr("pkg.resolve.hf_hub_download", lambda *a, **k: "/tmp/x")
+                assert resolve_base("qwen-lab/adapter-two") is None
+
+
+            @patch("pkg.resolve.hf_hub_download")
+            def test_decorated(download):
+                resolve_base("qwen-lab/adapter-three")
+
+
+            def test_real():
+                assert resolve_base("qwen-lab/adapter-real")
+        ''',
+    })
+    assert set(_refs(tmp_path, scan)) == {"qwen-lab/adapter-real"}
+    excluded = _excluded(tmp_path, scan)
+    assert {"qwen-lab/adapter-one", "qwen-lab/adapter-two", "qwen-lab/adapter-three"} <= set(excluded)
+    assert "double" in excluded["qwen-lab/adapter-one"][2]
+
+
+def test_a_true_only_tests_pass_is_an_opt_in_site_of_the_library(tmp_path: Path) -> None:
+    scan = _project(tmp_path, {
+        "lib.py": '''
+            from transformers import AutoConfig
+
+            def load(name, trust_remote_code=False):
+                return AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code)
+        ''',
+        "tests/test_lib.py": '''
+            from lib import load
+            load("qwen-lab/remote", trust_remote_code=True)
+        ''',
+        "config.py": '''
+            from dataclasses import dataclass
+            from transformers import AutoModel
+
+
+            @dataclass
+            class RunConfig:
+                model: str = "qwen-lab/base"
+                trust_remote_code: bool = False
+
+
+            def train(cfg: RunConfig):
+                return AutoModel.from_pretrained(cfg.model, trust_remote_code=cfg.trust_remote_code)
+        ''',
+        "tests/test_config.py": '''
+            from config import RunConfig, train
+            train(RunConfig(trust_remote_code=True))
+        ''',
+    })
+    remote = [(f.id, f.severity, _rel(tmp_path, f.location.file if f.location else None))
+              for f in _findings(scan) if f.kind is FindingKind.TRUST_REMOTE_CODE]
+    assert sorted(remote) == [(Rule.MODEL_REMOTE_CODE_OPTION, Severity.LOW, "config.py"),
+                              (Rule.MODEL_REMOTE_CODE_OPTION, Severity.LOW, "lib.py")]
+    assert all(not site.location.file.endswith("test_config.py") for site in scan.sites)  # no site at RunConfig()
+
+
+def test_short_commit_revision_is_pinned(tmp_path: Path) -> None:
+    scan = _project(tmp_path, {"a.py": '''
+        from huggingface_hub import snapshot_download
+        from transformers import AutoModel
+        snapshot_download("qwen-lab/short", revision="d05c1cb")
+        AutoModel.from_pretrained("qwen-lab/branch", revision="v1.0")
+        AutoModel.from_pretrained("qwen-lab/word", revision="deadbeef")
+    '''})
+    unpinned = {(f.model or ("", None))[0] for f in _findings(scan) if f.kind is FindingKind.UNPINNED_REVISION}
+    assert unpinned == {"qwen-lab/branch", "qwen-lab/word"}  # an all-letter word may be a branch
+
+
+def test_other_registries_and_api_model_names_are_listed_not_hub_refs(tmp_path: Path) -> None:
+    scan = _project(tmp_path, {
+        "asr.py": '''
+            import torch
+            import whisper
+            model = whisper.load_model("base.en")
+            dino = torch.hub.load("facebookresearch/dino:main", "dino_vits16")
+        ''',
+        "recipes/generate.json": '{"columns": [{"provider": "provider_1", "model": "google/gemini-2.0-flash-001"},'
+                                 ' {"model_name_or_path": "qwen-lab/generator"}]}\n',
+        "data.py": '''
+            import pandas as pd
+            df = pd.read_parquet("hf://buckets/qwen-lab/store/x.parquet")
+            dg = pd.read_parquet("hf://datasets/qwen-lab/set/x.parquet")
+        ''',
+        "tests/integration/__snapshots__/test_chat.json": '{"model": "qwen-lab/served", "choices": []}\n',
+    })
+    assert set(_refs(tmp_path, scan)) == {"qwen-lab/generator", "qwen-lab/set"}
+    assert {"base.en", "facebookresearch/dino:main"} <= set(_excluded(tmp_path, scan))
+
+
+def test_unsloth_model_name_keyword_and_pydantic_fields(tmp_path: Path) -> None:
+    scan = _project(tmp_path, {
+        "finetune.py": '''
+            from unsloth import FastLanguageModel
+            model, tok = FastLanguageModel.from_pretrained(model_name="unsloth/Llama-3.1-8B-Instruct")
+            merged, _ = FastLanguageModel.from_pretrained(model_name="./gpt-oss-finetuned-merged")
+        ''',
+        "api.py": '''
+            from pydantic import BaseModel, Field
+            from transformers import AutoModel
+
+
+            class LoadRequest(BaseModel):
+                model_path: str = Field(..., description="the model to load")
+                base: str = Field("qwen-lab/api-default", description="base")
+
+
+            def load(request: LoadRequest):
+                AutoModel.from_pretrained(request.model_path)
+                return AutoModel.from_pretrained(request.base)
+        ''',
+        "flow.py": '''
+            from lerobot.processor import pipeline
+
+            def run(transition):
+                return pipeline(transition)
+        ''',
+    })
+    assert set(_refs(tmp_path, scan)) == {"unsloth/Llama-3.1-8B-Instruct", "qwen-lab/api-default"}
+    assert "./gpt-oss-finetuned-merged" in _excluded(tmp_path, scan)
+    (runtime,) = [s for s in scan.skipped if s.file and s.file.endswith("api.py")]
+    assert "LoadRequest.model_path" in (runtime.reason or "") and "Field(" not in (runtime.reason or "")
+    assert not [s for s in scan.skipped if s.file and s.file.endswith("flow.py")]  # not transformers' pipeline
