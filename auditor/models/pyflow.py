@@ -167,12 +167,21 @@ class Analyzer:
             return run
         self._running.add(key)
         try:
-            start = State(env=self._parameters(f, func))
+            start = State(env={**self._closure(f, func), **self._parameters(f, func)})
             run.final = _Exec(self, f, run, func).block(func.body, start)
         finally:
             self._running.discard(key)
         self._function_runs[(key, self._depth)] = run
         return run
+
+    def _closure(self, f: PyFile, func: FunctionNode) -> dict[str, Val]:
+        """A nested function sees its enclosing function's names as they are where it is defined."""
+        outer = f.enclosing_function(func)
+        if outer is None or id(outer) in self._running:
+            return {}
+        run = self.run_function(f, outer)
+        at = run.at.get(id(func))
+        return dict((at or run.final).env)
 
     def module_value(self, f: PyFile, name: str) -> Val | None:
         tree = f.tree()
@@ -227,8 +236,8 @@ class Analyzer:
             passed = self._argument(site.call, name, index, method, constructor)
             if passed is _NOT_PASSED:
                 continue
-            if passed is None:
-                values.append(unknown(f"{label} (passed by *args/**kwargs)"))
+            if passed is None:  # forwarded by *args/**kwargs: still a caller's choice, not a computed value
+                values.append(unknown(f"{label} (passed by *args/**kwargs)", Open.PARAM))
                 continue
             state = self._caller_state(site.file, site.call)
             if state is None:
@@ -328,7 +337,7 @@ class Analyzer:
         cached = self._attrs.get(key)
         if cached is not None:
             return cached
-        self._attrs[key] = unknown(f".{attr}")  # a cycle through the same attribute adds nothing
+        self._attrs[key] = NOTHING  # a cycle through the same attribute adds nothing (it must not add "unknown")
         declared = self._declarations(f, attr) if f.may_declare(attr) else []
         if not declared:  # the modules this file imports (``add_model_args(parser)`` from a sibling module)
             declared = [v for g in self._imported(f) if g.may_declare(attr) for v in self._declarations(g, attr)]
@@ -338,9 +347,51 @@ class Analyzer:
             assigned = self._project_facts(attr, self._assignments, f, skip_self=False)
         else:  # ``x.model = ...`` is too common a spelling to mean the same object everywhere
             assigned = [v for g in [f, *self._imported(f)] if g.may_assign(attr) for v in self._assignments(g, attr)]
-        value = join(*declared, *assigned) if declared or assigned else unknown(f".{attr}")
+        # nothing in the code that runs with this file gives it a value: the object comes from outside (a
+        # library's parsed options, a loaded config) -- the operator's setting, not a value the code computes
+        value = join(*declared, *assigned) if declared or assigned else unknown(
+            f".{attr} (set outside this code: an option or a config)", Open.OPTION)
         self._attrs[key] = value
         return value
+
+    def _class_attr(self, f: PyFile, cls: ast.ClassDef, attr: str, depth: int) -> Val | None:
+        """``self.attr`` inside ``cls``: its class-body field and the ``self.attr = ...`` of its methods, joined
+        with its bases' (classes of the project, a few levels); None when none of them gives it a value."""
+        key = (f"<class:{cls.lineno}:{cls.col_offset}:{depth}>", f"{f.shown}:{attr}")
+        if key in self._attrs:
+            return self._attrs[key]
+        self._attrs[key] = NOTHING  # a cycle adds nothing
+        found: list[Val] = []
+        facts = f.facts()
+        for owner, stmt in facts.fields.get(attr, []):
+            if owner is cls:
+                got = self._class_field(f, cls, stmt, attr)
+                if got is not None:
+                    found.append(got)
+        end = cls.end_lineno or cls.lineno
+        inside = [n for n in facts.assignments.get(attr, []) if cls.lineno <= getattr(n, "lineno", 0) <= end and (
+            not isinstance(n, (ast.Assign, ast.AnnAssign)) or any(
+                isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id in ("self", "cls")
+                for t in (n.targets if isinstance(n, ast.Assign) else [n.target])))]
+        for assignment in inside:
+            expr = assignment.value if isinstance(assignment, (ast.Assign, ast.AnnAssign)) else (
+                assignment.args[2] if isinstance(assignment, ast.Call) and len(assignment.args) > 2 else None)
+            state = self.state_at(f, assignment) if expr is not None else None
+            if expr is not None and state is not None:
+                found.append(self.eval(f, expr, state))
+        if depth < 3:
+            for base in cls.bases:
+                name = (dotted(base) or "").rsplit(".", 1)[-1]
+                for g, parent in self.project.classes(name)[:3] if name else []:
+                    got = self._class_attr(g, parent, attr, depth + 1)
+                    if got is not None:
+                        found.append(got)
+        if not found:
+            del self._attrs[key]
+            return None
+        joined = join(*found)
+        self._attrs[key] = joined
+        return joined
 
     def _imported(self, f: PyFile) -> list[PyFile]:
         """The project files ``f`` imports from (memoised: asked for every attribute the file reads)."""
@@ -351,7 +402,7 @@ class Analyzer:
         self._imports[f.shown] = out
         for module, member in f.imports.values():
             for dotted_name in ([f"{module}.{member}", module] if member else [module]):
-                for g in self.project.modules(dotted_name):
+                for g in self.project.resolve(f, dotted_name):
                     if g is not f and g not in out:
                         out.append(g)
         return out
@@ -502,7 +553,7 @@ class Analyzer:
             module, member = imported
             if member is None:
                 return unknown(f"module {module}")
-            for g in self.project.modules(module):
+            for g in self.project.resolve(f, module):
                 got = self.module_value(g, member)
                 if got is not None:
                     return got
@@ -515,6 +566,13 @@ class Analyzer:
         if text in ("sys.argv",):
             return unknown("the command line", Open.OPTION)
         base = node.value
+        if isinstance(base, ast.Name) and base.id in ("self", "cls"):
+            owner = next((s for s in f.enclosing(node) if isinstance(s, ast.ClassDef)), None)
+            own = self._class_attr(f, owner, node.attr, 0) if owner is not None else None
+            if own is not None:  # what this class (and its bases) give ``self.attr``; another class's is not it
+                if any(word in node.attr for word in OPT_IN_WORDS):
+                    return join(own, *self._project_facts(node.attr, self._assignments, f, skip_self=False))
+                return own
         if isinstance(base, ast.Name) and base.id in st.env:
             holder = force(st.env[base.id])
             item = holder.field(node.attr)
@@ -523,7 +581,7 @@ class Analyzer:
         if isinstance(base, ast.Name) and base.id not in st.env and base.id in f.imports:
             module, member = f.imports[base.id]
             target = f"{module}.{member}" if member else module
-            for g in self.project.modules(target):
+            for g in self.project.resolve(f, target):
                 got = self.module_value(g, node.attr)
                 if got is not None:
                     return got

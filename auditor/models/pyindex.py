@@ -173,11 +173,15 @@ class PyFile:
                 out.append((node.lineno, node.end_lineno or node.lineno))
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 params = {a.arg for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]}
-                patched = any(_is_patch(d) for d in node.decorator_list) or (
-                    params & {"monkeypatch", "mocker"} and any(
-                        isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)
-                        and c.func.attr in ("setattr", "patch", "object")
-                        and dotted(c.func.value) in ("monkeypatch", "mocker", "mocker.patch")
+                doubles = params & {"monkeypatch", "mocker"}
+                patched = any(_is_patch(d) for d in node.decorator_list) or any(
+                    p.startswith(("fake_", "mock_", "mocked_", "stub_", "patched_")) for p in params) or (
+                    bool(doubles) and any(
+                        isinstance(c, ast.Call) and (
+                            isinstance(c.func, ast.Attribute) and c.func.attr in ("setattr", "patch", "object")
+                            and dotted(c.func.value) in ("monkeypatch", "mocker", "mocker.patch")
+                            # a helper given the monkeypatch fixture patches on the test's behalf
+                            or any(isinstance(a, ast.Name) and a.id in doubles for a in c.args))
                         for c in ast.walk(node)))
                 if patched:
                     out.append((node.lineno, node.end_lineno or node.lineno))
@@ -412,6 +416,20 @@ class PyProject:
             self._declaring[attr] = cached
         return cached
 
+    def resolve(self, f: PyFile, dotted: str) -> list[PyFile]:
+        """The files ``import dotted`` in ``f`` loads: the exact module; else the one beside ``f`` (a script's
+        directory is first on ``sys.path``: ``from utils import x`` in ``examples/sft/train.py`` is
+        ``examples/sft/utils.py``, not every ``utils.py`` of the project); else every module the name ends with."""
+        found = self.modules(dotted)
+        if len(found) < 2 or self._by_module.get(dotted):
+            return found
+        here = f.module.rsplit(".", 1)[0] if "." in f.module else ""
+        for prefix in (here, here.rsplit(".", 1)[0] if "." in here else ""):
+            near = self._by_module.get(f"{prefix}.{dotted}" if prefix else dotted)
+            if near:
+                return near
+        return found
+
     def modules(self, dotted: str) -> list[PyFile]:
         """Files that ``import dotted`` can mean: exact module, or one whose dotted name ends with it (projects are
         often audited from a parent directory, or run with ``src/`` on the path)."""
@@ -555,7 +573,7 @@ class PyProject:
                 targets: list[PyFile] = []
                 package = f.shown.endswith("__init__.py")  # ``from . import x`` in a package's own __init__
                 for dotted_name in _imported_modules(f.source() or "", f"{f.module}.__init__" if package else f.module):
-                    for g in self.modules(dotted_name):
+                    for g in self.resolve(f, dotted_name):
                         if g is not f and g not in targets:
                             targets.append(g)
                 self._edges[f.shown] = targets

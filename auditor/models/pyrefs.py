@@ -405,17 +405,21 @@ class _Reader:
         """(repo id, kind, revision, why it is not a Hub repo). ``written``: the call site that passed the value
         (a test passing ``"org/m"`` into the library's loader: the test's context decides what it is)."""
         uri = parse_hf_uri(value)
-        if uri is not None:
-            return uri.repo_id, uri.kind, uri.revision, None
+        if uri is not None:  # an hf:// URI names its repo outright; only a placeholder spelled in it is not one
+            reading = read_reference(uri.repo_id, uri.kind, fixture=self._fixture_of(written))
+            return (uri.repo_id, uri.kind, uri.revision, None) if reading.repo_id else (
+                None, uri.kind, None, reading.why_not)
         if rule.prefix_only and not value.strip().startswith(("hf-hub:", "hf_hub:")):
             return None, kind, None, f"{value[:120]!r} is a name from the library's own model registry (only " \
                                      "hf-hub: names are Hub repos)"
-        fixture = self.fixture
-        if written is not None and written.file != self.f.shown:
-            fixture = fixture_context(_relative_parts(written.file, self.bases[1]))
-        reading = read_reference(value, kind, fixture=fixture, is_local=self._is_local,
+        reading = read_reference(value, kind, fixture=self._fixture_of(written), is_local=self._is_local,
                                  single_name_org=rule.single_name_org)
         return reading.repo_id, kind, None, reading.why_not
+
+    def _fixture_of(self, written: Location | None) -> bool:
+        if written is not None and written.file != self.f.shown:
+            return fixture_context(_relative_parts(written.file, self.bases[1]))
+        return self.fixture
 
     def _mocked(self, where: Location) -> bool:
         """Is ``where`` in test code that patches the Hub or a loader (``PyFile.mocked_lines``)?"""
@@ -483,6 +487,10 @@ class _Reader:
                 values = list(self.a.eval(self.f, arg, state).values)
             for value in values:
                 uri = parse_hf_uri(value) if isinstance(value, str) else None
+                if uri is not None and read_reference(uri.repo_id, uri.kind, fixture=self.fixture).repo_id is None:
+                    self._exclude(str(value), uri.kind, f"{str(value)[:120]!r} names a placeholder repo",
+                                  Location(self.f.shown, node.lineno))
+                    continue
                 if uri is not None:
                     self.result.refs.append(ModelRef(repo_id=uri.repo_id, kind=uri.kind, revision=uri.revision,
                                                      location=Location(self.f.shown, node.lineno), origin="code"))

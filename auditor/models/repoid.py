@@ -146,6 +146,8 @@ PACKAGED_BUILDERS = frozenset({
 })
 _PLACEHOLDER_MARK_RE = re.compile(r"[<>{}$%*\s]|\.\.\.|^_+$|^x+$", re.I)
 _WORD_SPLIT_RE = re.compile(r"[-_.]")
+_MISSING_MARKS = ("nonexist", "non-exist", "non_exist", "does-not-exist", "not-exist", "missing-repo",
+                  "no-such")  # a test asserting a name does not exist
 _FILLER_WORDS = frozenset({"org", "user", "model", "repo", "name", "id", "hub", "hf", "data", "dataset"})
 _FIXTURE_PARTS = frozenset({"test", "tests", "testing", "docs", "doc", "fixtures", "fixture", "examples", "example",
                             "notebooks", "tutorials"})
@@ -234,7 +236,8 @@ def read_reference(text: str, kind: str = "model", *, fixture: bool = False,
     placeholder = not (len(parts) == 2 and parts[0].lower() in known_orgs()) and (
         any(p.lower() in PLACEHOLDER_ORGS | PLACEHOLDER_NAMES or {"your", "my"} & _words(p) for p in parts[:-1])
         or (len(parts) > 1 and parts[-1].lower() in PLACEHOLDER_NAMES) or "your" in name_words
-        or (fixture and any(_words(p) <= FIXTURE_WORDS | _FILLER_WORDS for p in parts)))
+        or (fixture and (any(_words(p) <= FIXTURE_WORDS | _FILLER_WORDS for p in parts)
+                         or any(m in trimmed.lower() for m in _MISSING_MARKS))))
     if len(parts) > 2:
         if placeholder or "path" in words:
             return Reading(None, f"{shown!r} is a placeholder path, not a Hub repo")

@@ -753,3 +753,79 @@ def test_unsloth_model_name_keyword_and_pydantic_fields(tmp_path: Path) -> None:
     (runtime,) = [s for s in scan.skipped if s.file and s.file.endswith("api.py")]
     assert "LoadRequest.model_path" in (runtime.reason or "") and "Field(" not in (runtime.reason or "")
     assert not [s for s in scan.skipped if s.file and s.file.endswith("flow.py")]  # not transformers' pipeline
+
+
+def test_self_attributes_are_the_classes_own(tmp_path: Path) -> None:
+    """Two test classes in one file set ``self.model_id`` in ``setUp``: each loads its own model."""
+    scan = _project(tmp_path, {
+        "tests/test_gpu.py": '''
+            import unittest
+            from transformers import AutoModelForCausalLM
+
+
+            class FirstTests(unittest.TestCase):
+                def setUp(self):
+                    self.model_id = "qwen-lab/first"
+
+                def test_load(self):
+                    AutoModelForCausalLM.from_pretrained(self.model_id)
+
+
+            class SecondTests(unittest.TestCase):
+                def setUp(self):
+                    self.model_id = "qwen-lab/second"
+
+                def test_load(self):
+                    AutoModelForCausalLM.from_pretrained(self.model_id)
+
+
+            class Base(unittest.TestCase):
+                model_id = "qwen-lab/base-class"
+
+
+            class Derived(Base):
+                def test_load(self):
+                    AutoModelForCausalLM.from_pretrained(self.model_id)
+        ''',
+    })
+    assert _refs(tmp_path, scan) == {"qwen-lab/first": [("tests/test_gpu.py", 10)],
+                                     "qwen-lab/second": [("tests/test_gpu.py", 18)],
+                                     "qwen-lab/base-class": [("tests/test_gpu.py", 27)]}
+
+
+def test_a_sibling_module_is_the_one_a_script_imports(tmp_path: Path) -> None:
+    """``from utils import load`` in ``examples/sft/train.py`` is ``examples/sft/utils.py``: another example's
+    ``utils.py`` and its options are not this script's."""
+    loader = '''
+        from transformers import AutoModel
+
+        def load(args):
+            return AutoModel.from_pretrained(args.model_name_or_path)
+    '''
+    script = '''
+        import argparse
+        from utils import load
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--model_name_or_path", default="{default}")
+        load(parser.parse_args())
+    '''
+    scan = _project(tmp_path, {
+        "examples/sft/utils.py": loader, "examples/sft/train.py": script.format(default="qwen-lab/sft-base"),
+        "examples/dpo/utils.py": loader, "examples/dpo/train.py": script.format(default="qwen-lab/dpo-base"),
+    })
+    assert _refs(tmp_path, scan) == {"qwen-lab/sft-base": [("examples/sft/utils.py", 4)],
+                                     "qwen-lab/dpo-base": [("examples/dpo/utils.py", 4)]}
+
+
+def test_a_flag_forwarded_through_kwargs_is_the_callers_choice(tmp_path: Path) -> None:
+    scan = _project(tmp_path, {"lib.py": '''
+        from transformers import AutoConfig
+
+        def load_config(name, trust_remote_code=False):
+            return AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code)
+
+        def advisor(*args, **kwargs):
+            return load_config(*args, **kwargs)
+    '''})
+    (site,) = scan.sites
+    assert site.opt_in and site.bounded
