@@ -204,7 +204,7 @@ class ModelsCheck:
         known = f"; the project's own values: {', '.join(site.models[:5])}" if site.models else ""
         return Finding(
             kind=FindingKind.TRUST_REMOTE_CODE, id=Rule.MODEL_REMOTE_CODE,
-            severity=Severity.HIGH if site.bounded else Severity.MEDIUM,
+            severity=Severity.HIGH if site.bounded and not is_pinned(site.revision) else Severity.MEDIUM,
             message=f"{who} loads {site.runtime or 'a model chosen at run time'} with remote code on{when} "
                     f"({site.because}{lines}): Python from whichever repo is named runs on load{known}",
             path=site.location.file, location=Location(site.location.file, site.location.line),

@@ -109,9 +109,10 @@ _FROM_OBJECT = frozenset({"from_config", "from_model_config"})
 
 # Loaders of other registries, whose names are no Hugging Face repos: listed (excluded, with why), never audited
 # as Hub references -- whisper's checkpoints, torch.hub's GitHub repos.
-_OTHER_REGISTRIES = {("whisper", "load_model"): "whisper's own checkpoint registry",
-                     ("torch.hub", "load"): "torch.hub (a GitHub repository)",
-                     ("hub", "load"): "torch.hub (a GitHub repository)"}
+_OTHER_REGISTRIES = {("whisper", "load_model"): "whisper's own checkpoint registry (downloaded from the URL whisper "
+                                                "ships and checked against the SHA-256 it ships)",
+                     ("torch.hub", "load"): "torch.hub", ("hub", "load"): "torch.hub"}
+TORCH_HUB = "torch.hub"
 
 # Calls that only build a mapping (``dict(trust_remote_code=True)``): the flag is judged where the mapping is spread
 # into a loader, not here.
@@ -260,6 +261,8 @@ class _Reader:
             if spread is not None:
                 first = spread
                 repos += self._emit(node, spreads[0], spread, rule, kind, revisions, trust, state)
+        if rule.prefix_only and not repos:
+            self._registry_weights(node, fname, state)
         if trust is not None and trust.possible:
             self._site(node, state, trust, repos, first or Val(open=Open.UNKNOWN, why=f"{fname}()"),
                        revisions[0] if len(revisions) == 1 else None)
@@ -440,7 +443,29 @@ class _Reader:
             return False
         return fixture_context(_relative_parts(item.site.file, self.bases[1]))
 
+    def _registry_weights(self, node: ast.Call, fname: str, state: State) -> None:
+        """``timm.create_model("resnet50", pretrained=True)``, ``open_clip...(name, pretrained="laion2b_...")``:
+        weights downloaded through the library's own table of names (for most of them, a Hub repo the audit
+        cannot name): a download that is not audited, said so. Without ``pretrained`` nothing is downloaded."""
+        given = next((k.value for k in node.keywords if k.arg == "pretrained"), None)
+        if given is None and len(node.args) > 1 and fname != "create_model":
+            given = node.args[1]
+        if given is None:
+            return
+        value = self.a.eval(self.f, given, state)
+        chosen = [k.value for k in value.known if k.value is True or isinstance(k.value, str) and k.value]
+        if not chosen and value.open is None:
+            return
+        what = ast.unparse(node.args[0])[:80] if node.args else fname
+        self.result.skipped.append(Skipped(
+            reason=f"{fname}({what}, pretrained={ast.unparse(given)[:60]}) downloads weights through the library's "
+                   "own registry of names (not a Hub id the audit can resolve); they were not audited",
+            file=self.f.shown, line=node.lineno, requirement=f"{what} pretrained={ast.unparse(given)[:60]}",
+            kind=ItemKind.MODEL_REFERENCE))
+
     def _registry_load(self, node: ast.Call, fname: str, owner: str) -> None:
+        """whisper's checkpoints: listed, out of scope (the library pins their SHA-256). ``torch.hub.load``
+        imports and runs the GitHub repository's ``hubconf.py``: a remote-code place of its own."""
         imported = self.f.imports.get(owner.split(".")[0])
         if not node.args or imported is None or imported[0].split(".")[0] not in ("whisper", "torch"):
             return  # another ``load_model``/``hub.load`` of the same spelling
@@ -448,6 +473,24 @@ class _Reader:
         if state is None:
             return
         value = self.a.eval(self.f, node.args[0], state)
+        if _OTHER_REGISTRIES[(owner, fname)] == TORCH_HUB:
+            local = any(k.arg == "source" and isinstance(k.value, ast.Constant) and k.value.value == "local"
+                        for k in node.keywords)
+            if local or self._mocked(Location(self.f.shown, node.lineno)):
+                return  # a directory of the project: its own code
+            repos = [str(k.value) for k in value.known if isinstance(k.value, str)]
+            pinned = [r.split(":", 1)[1] for r in repos if ":" in r]
+            runtime = "the GitHub repositor" + (f"y {', '.join(repos[:3])}" if len(repos) == 1 else
+                                               f"ies {', '.join(repos[:3])}") if repos else \
+                "a GitHub repository chosen at run time"
+            if value.open is not None and repos:
+                runtime += f" or one chosen at run time ({value.why})"
+            self.result.sites.append(RemoteCodeSite(
+                location=Location(self.f.shown, node.lineno), runtime=runtime,
+                because="torch.hub.load imports and runs the repository's hubconf.py",
+                guards=[str(g) for g in state.guards if not g.opt_in][-MAX_GUARDS:],
+                function=_qualname(self.f, node), revision=pinned[0] if len(pinned) == len(repos) == 1 else None))
+            return
         for item in value.known:
             if isinstance(item.value, str):
                 self._exclude(item.value, "model", f"{item.value[:120]!r} is loaded through "

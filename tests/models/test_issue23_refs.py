@@ -717,7 +717,25 @@ def test_other_registries_and_api_model_names_are_listed_not_hub_refs(tmp_path: 
         "tests/integration/__snapshots__/test_chat.json": '{"model": "qwen-lab/served", "choices": []}\n',
     })
     assert set(_refs(tmp_path, scan)) == {"qwen-lab/generator", "qwen-lab/set"}
-    assert {"base.en", "facebookresearch/dino:main"} <= set(_excluded(tmp_path, scan))
+    assert "base.en" in _excluded(tmp_path, scan)
+    (hub,) = scan.sites  # torch.hub.load runs the GitHub repo's hubconf.py: remote code, at high (unpinned)
+    assert hub.runtime == "the GitHub repository facebookresearch/dino:main" and "hubconf.py" in hub.because
+    (finding,) = [f for f in _findings(scan) if f.kind is FindingKind.TRUST_REMOTE_CODE]
+    assert finding.severity is Severity.HIGH and finding.location == Location(hub.location.file, 4)
+
+
+def test_timm_and_open_clip_pretrained_downloads_are_gaps(tmp_path: Path) -> None:
+    scan = _project(tmp_path, {"vision.py": '''
+        import open_clip
+        import timm
+        a = timm.create_model("resnet50", pretrained=True)
+        b = timm.create_model("resnet50")
+        c, _, _ = open_clip.create_model_and_transforms("ViT-B-32", pretrained="laion2b_s34b_b79k")
+        d = timm.create_model("hf-hub:qwen-lab/vit-tiny", pretrained=True)
+    '''})
+    assert set(_refs(tmp_path, scan)) == {"qwen-lab/vit-tiny"}
+    gaps = sorted(s.line or 0 for s in scan.skipped if "registry" in (s.reason or ""))
+    assert gaps == [3, 5]  # resnet50 without pretrained downloads nothing
 
 
 def test_unsloth_model_name_keyword_and_pydantic_fields(tmp_path: Path) -> None:
