@@ -17,15 +17,17 @@ from types import ModuleType
 from auditor import __version__
 from auditor.commands import COMMAND_MODULES
 from auditor.commands.common import (
+    add_baseline_arg,
     add_input_args,
     add_output_args,
+    check_output,
     emit,
     options_from_args,
     print_service_failures,
     progress_display,
 )
 from auditor.errors import EXIT_INCOMPLETE, EXIT_USAGE, MlauditError
-from auditor.textsafe import clean
+from auditor.textsafe import clean, redact_url, secret_scope
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,7 +73,11 @@ def build_audit_parser(commands: dict[str, ModuleType]) -> argparse.ArgumentPars
     )
     parser.add_argument("--version", action="version", version=f"mlaudit {__version__}")
     add_input_args(parser)
+    add_baseline_arg(parser)
     add_output_args(parser)
+    parser.add_argument("--verify-fixes", action="store_true",
+                        help="re-resolve and re-audit the planned upgrades (the report's remediation says "
+                             "verified: true); by default they are planned from the advisory data only")
     return parser
 
 
@@ -87,6 +93,11 @@ def run_audit_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with secret_scope():  # error messages too show ${VAR}, never the value a run expanded
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in args_list or "--verbose" in args_list
     try:
@@ -95,11 +106,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             sub = _Parser(prog=f"mlaudit {module.NAME}", description=module.HELP)
             module.configure(sub)
             args = sub.parse_args(args_list[1:])
+            check_output(args)
             return int(module.run(args))
         if "-h" in args_list or "--help" in args_list:
             build_audit_parser(_commands()).parse_args(args_list)
         parser = build_audit_parser({})
         args = parser.parse_args(args_list)
+        check_output(args)
         return run_audit_command(args)
     except SystemExit as exc:  # --help / --version
         code = exc.code
@@ -119,11 +132,11 @@ def error_exit(exc: BaseException) -> tuple[int, str]:
     """The exit code and the one-line message for an exception that ended a run: the single mapping, shared by
     ``main`` and by ``mlaudit fleet`` (which records it per project instead of printing it)."""
     if isinstance(exc, MlauditError):
-        return exc.exit_code, f"mlaudit: error: {clean(str(exc), 4000)}"
+        return exc.exit_code, f"mlaudit: error: {clean(redact_url(str(exc)), 4000)}"
     if isinstance(exc, KeyboardInterrupt):
         return 130, "mlaudit: interrupted"
     # a bug: never a silent clean result, never exit 0
-    return EXIT_INCOMPLETE, (f"mlaudit: internal error: {type(exc).__name__}: {clean(str(exc), 500)} "
+    return EXIT_INCOMPLETE, (f"mlaudit: internal error: {type(exc).__name__}: {clean(redact_url(str(exc)), 500)} "
                              "(the audit did not complete; rerun with -v for details)")
 
 

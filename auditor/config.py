@@ -17,6 +17,7 @@ Example::
     require-safetensors = true
     require-complete = true
     require-hashes = false               # every distribution must be pinned by hash
+    stale-after-days = 30                # warn when local advisory / malicious-package data is older (days)
 
     [tool.mlaudit.checks]
     dependency-confusion = false
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import os
 import re
 import sys
 from pathlib import Path
@@ -41,6 +43,7 @@ from auditor.checks import disable_names, unknown_disable_names
 from auditor.domain import KNOWN_SEVERITIES, Severity, canonical_name
 from auditor.errors import ConfigError
 from auditor.policy import IgnoreRule, Policy
+from auditor.safeload import LoadError, loads_toml, read_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -52,6 +55,7 @@ KNOWN_KEYS = (
     "fail-on", "unknown-severity", "disable", "checks", "ignore", "typosquat-allowlist", "hf-org-allowlist",
     "internal-prefixes", "require-attestation", "require-safetensors", "require-complete", "require-hashes", "exclude",
     "models", "model-use", "model-signing",  # read by auditor.models.settings
+    "stale-after-days",
 )
 IGNORE_KEYS = ("id", "reason", "expires", "package")
 _BOOL_KEYS = {"require-attestation": "require_attestation", "require-safetensors": "require_safetensors",
@@ -63,28 +67,64 @@ def find_policy_file(project_dir: Path | None) -> tuple[Path, bool] | None:
     if project_dir is None:
         return None
     candidate = project_dir / POLICY_FILE
-    if candidate.is_file():
+    if os.path.lexists(candidate):  # a FIFO or folder of that name is the policy too: refused, not passed over
         return candidate, False
     pyproject = project_dir / "pyproject.toml"
-    if pyproject.is_file():
+    if os.path.lexists(pyproject):
         return pyproject, True
     return None
 
 
 def load_policy(project_dir: Path | None, explicit: Path | None = None) -> Policy:
-    """The project's policy (an empty ``Policy`` when it has none). Raises ``ConfigError`` on a bad file."""
+    """The policy of a run (an empty ``Policy`` when there is none). Raises ``ConfigError`` on a bad file.
+
+    ``explicit`` (``--config``) is the caller's own file and is authoritative: the audited project's policy files
+    are then not applied, and are named in ``not_applied`` so the report says so. Without it the project's own
+    file applies, marked ``audited-project``: it cannot switch the audit off without every output saying so."""
+    not_applied = _project_policies(project_dir)
     if explicit is not None:
-        if not explicit.is_file():
+        if not os.path.lexists(explicit):
             raise ConfigError("policy file not found", file=str(explicit))
         found: tuple[Path, bool] | None = (explicit, explicit.name == "pyproject.toml")
+        origin = "caller"
     else:
         found = find_policy_file(project_dir)
+        origin = "audited-project"
+    policy = _load_found(found)
+    if found is not None:
+        policy.origin = origin
+        chosen = os.path.realpath(found[0])
+        policy.not_applied = [p for p in not_applied if os.path.realpath(p) != chosen]
+    return policy
+
+
+def _project_policies(project_dir: Path | None) -> list[str]:
+    """The audited project's policy files that hold a policy: ``mlaudit.toml``, ``[tool.mlaudit]`` of its
+    ``pyproject.toml`` (named, not applied, when a caller's ``--config`` or the project's ``mlaudit.toml`` wins)."""
+    if project_dir is None:
+        return []
+    found: list[str] = []
+    if os.path.lexists(project_dir / POLICY_FILE):
+        found.append(str(project_dir / POLICY_FILE))
+    pyproject = project_dir / "pyproject.toml"
+    try:
+        text = read_text(pyproject)
+    except LoadError:
+        return found
+    if re.search(r"^\s*\[\s*tool\s*\.\s*mlaudit\b|^\s*mlaudit\s*=", text, re.M):
+        found.append(str(pyproject))
+    return found
+
+
+def _load_found(found: tuple[Path, bool] | None) -> Policy:
     if found is None:
         return Policy()
     path, is_pyproject = found
     text = _read(path)
     try:
-        data = tomllib.loads(text)
+        data = loads_toml(text)
+    except LoadError as exc:
+        raise ConfigError(exc.reason, file=str(path), line=exc.line) from None
     except tomllib.TOMLDecodeError as exc:
         line = _decode_error_line(str(exc))
         raise ConfigError(f"invalid TOML: {exc}", file=str(path), line=line) from exc
@@ -125,6 +165,12 @@ def parse_policy(data: dict[str, Any], *, path: Path, text: str = "", prefix: st
     if "unknown-severity" in data:
         policy.unknown_severity = _known_severity(data["unknown-severity"], fail)
 
+    if "stale-after-days" in data:
+        days = data["stale-after-days"]
+        if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+            raise fail("stale-after-days", f"expected a whole number of days (0 or more), got {days!r}")
+        policy.stale_after_days = days
+
     policy.disabled_kinds = set(_str_list(data, "disable", fail))
     unknown = unknown_disable_names(policy.disabled_kinds)
     if unknown:
@@ -141,6 +187,7 @@ def parse_policy(data: dict[str, Any], *, path: Path, text: str = "", prefix: st
                 raise fail(f"checks.{name}", f"unknown check or finding kind (valid: {', '.join(disable_names())})")
             if not enabled:
                 policy.disabled_kinds.add(name)
+    policy.declared_disabled = set(policy.disabled_kinds)
     policy.exclude = _str_list(data, "exclude", fail)
 
     policy.typosquat_allowlist = {canonical_name(n) for n in _str_list(data, "typosquat-allowlist", fail)}
@@ -227,10 +274,11 @@ def _type(value: object) -> str:
 
 
 def _read(path: Path) -> str:
+    """The policy file's text, bounded (``auditor.safeload``): a FIFO or a huge file is an error, not a hang."""
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read policy file: {exc}", file=str(path)) from exc
+        return read_text(path)
+    except LoadError as exc:
+        raise ConfigError(f"cannot read policy file: {exc.reason}", file=str(path), line=exc.line) from None
 
 
 def _line_of(text: str, key: str) -> int | None:

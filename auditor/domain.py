@@ -12,10 +12,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from auditor.errors import EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_POLICY
 from auditor.kinds import FindingKind
 from auditor.ledger import Item, ItemKind, Ledger, Outcome
 
 SCHEMA_VERSION = "2.0"
+# Package property: several versions of one name that one lock installs under different choices (uv's conflicting
+# extras ``cpu`` / ``cu128``): alternatives of one lock, each audited -- not a conflict between inputs.
+LOCKED_ALTERNATIVES = "mlaudit:locked-alternatives"
 
 _NORMALISE_RE = re.compile(r"[-_.]+")
 
@@ -263,6 +267,7 @@ class ModelRef:
     card: dict[str, Any] = field(default_factory=dict)
     local_path: str | None = None
     via: str | None = None  # repo_id of the model that referenced this one (base model chain)
+    code_repos: list[str] = field(default_factory=list)  # repos whose code its auto_map runs (``org/repo--mod.Cls``)
     # Further places that reference the same repo, kind and revision: the Hub is asked once, but every place is
     # reported (an unpinned load in b.py is not hidden by the same load in a.py).
     more_locations: list[Location] = field(default_factory=list)
@@ -343,6 +348,7 @@ class Finding:
     details: str | None = None  # the advisory's full text (OSV ``details``), shown once and whole by the HTML report
     references: list[str] = field(default_factory=list)
     profiles: list[str] = field(default_factory=list)  # the dependency profiles it applies to (when several)
+    new: bool | None = None  # with --baseline: not in the baseline report (None: no baseline was given)
 
     def __post_init__(self) -> None:
         # A kind outside the contract is a programming error, caught where the finding is made, not in an output.
@@ -360,6 +366,18 @@ class Finding:
     @property
     def all_ids(self) -> list[str]:
         return [self.id, *[a for a in self.aliases if a != self.id]]
+
+    @property
+    def baseline_key(self) -> tuple[str, str, str]:
+        """``(kind, id, package name | model repo_id | path)`` (CONVENTIONS.md "Baseline"): the version is not part
+        of it, so an upgrade that leaves an advisory open does not make it new."""
+        if self.package is not None:
+            subject = canonical_name(self.package[0])
+        elif self.model is not None:
+            subject = self.model[0]
+        else:
+            subject = self.path or ""
+        return (self.kind.value, self.id, subject)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -392,6 +410,8 @@ class Finding:
             out["ignored"] = self.ignored
         if self.profiles:
             out["profiles"] = list(self.profiles)
+        if self.new is not None:
+            out["new"] = self.new
         return out
 
 
@@ -417,6 +437,73 @@ class Excluded(Item):
                  requirement: str | None = None, *, kind: ItemKind, subject: str | None = None) -> None:
         super().__init__(kind=kind, subject=subject or requirement or file or kind.value, file=file, line=line,
                          requirement=requirement, outcome=Outcome.EXCLUDED, reason=reason)
+
+
+@dataclass
+class PolicyNote:
+    """Where the run's policy came from and what in it switches checks off or accepts findings.
+
+    Why every output shows it: a policy file inside the audited tree (``mlaudit.toml``, ``[tool.mlaudit]`` in the
+    audited ``pyproject.toml``) is written by whoever wrote the project; a project must not be able to switch off
+    its own audit without the report saying so. ``origin`` is ``audited-project`` for such a file and ``caller``
+    for ``--config``; a caller's file is authoritative, and the project file it displaced is named in
+    ``not_applied``."""
+
+    file: str | None = None
+    origin: str | None = None  # "audited-project" | "caller" | None (no policy file)
+    disables: list[str] = field(default_factory=list)  # checks or finding kinds the file turns off
+    ignores: list[dict[str, str | None]] = field(default_factory=list)  # {id, package, reason, expires}
+    excludes: list[str] = field(default_factory=list)  # path patterns left out of the model walks
+    allowlists: dict[str, list[str]] = field(default_factory=dict)  # typosquat / hf-org names never flagged
+    fail_on: str | None = None  # the gate level the file sets
+    unknown_severity: str | None = None
+    disabled_by_caller: list[str] = field(default_factory=list)  # --disable-check
+    not_applied: list[str] = field(default_factory=list)  # project policy files that --config displaced
+
+    @property
+    def from_project(self) -> bool:
+        return self.origin == "audited-project"
+
+    @property
+    def weakens(self) -> bool:
+        """Whether the file turns anything off, accepts findings or lowers the gate."""
+        return bool(self.disables or self.ignores or self.excludes or any(self.allowlists.values())
+                    or self.fail_on or self.unknown_severity)
+
+    def summary(self) -> str:
+        """One line for people: which file, from where, and what it turns off (empty when there is nothing to say)."""
+        parts: list[str] = []
+        if self.file:
+            where = "from the audited project" if self.from_project else "given with --config"
+            what: list[str] = []
+            if self.disables:
+                what.append("disables " + ", ".join(self.disables))
+            if self.ignores:
+                what.append(f"ignores {len(self.ignores)} finding id(s) ("
+                            + ", ".join(str(i["id"]) for i in self.ignores[:5])
+                            + (", ..." if len(self.ignores) > 5 else "") + ")")
+            if self.excludes:
+                what.append("excludes paths " + ", ".join(self.excludes[:5]) + (", ..." if len(self.excludes) > 5 else ""))
+            for name, values in self.allowlists.items():
+                if values:
+                    what.append(f"allowlists {len(values)} {name} name(s)")
+            if self.fail_on:
+                what.append(f"sets fail-on {self.fail_on}")
+            if self.unknown_severity:
+                what.append(f"sets unknown-severity {self.unknown_severity}")
+            parts.append(f"{self.file} ({where})" + (": " + "; ".join(what) if what else ""))
+        if self.disabled_by_caller:
+            parts.append("--disable-check " + ", ".join(self.disabled_by_caller))
+        if self.not_applied:
+            parts.append("not applied (--config given): " + ", ".join(self.not_applied))
+        return "; ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "origin": self.origin, "disables": list(self.disables),
+                "ignores": [dict(i) for i in self.ignores], "excludes": list(self.excludes),
+                "allowlists": {k: list(v) for k, v in self.allowlists.items()}, "fail_on": self.fail_on,
+                "unknown_severity": self.unknown_severity, "disabled_by_caller": list(self.disabled_by_caller),
+                "not_applied": list(self.not_applied)}
 
 
 @dataclass
@@ -451,11 +538,22 @@ class Remediation:
     profiles: list[str] = field(default_factory=list)
     verified: bool = False
     reason: str | None = None
+    # "upgrade" (``to`` set), "remove" (a malicious package: no release is safe), "none" (no release clears the
+    # advisories, or the upgrade does not resolve with the rest of its profile: ``reason`` says which)
+    action: str = "upgrade"
 
     def to_json(self) -> dict[str, Any]:
         return {"package": {"name": self.package[0], "version": self.package[1]}, "to": self.to,
                 "clears": list(self.clears), "remains": list(self.remains), "profiles": list(self.profiles),
-                "verified": self.verified, **({"reason": self.reason} if self.reason else {})}
+                "verified": self.verified, "action": self.action, **({"reason": self.reason} if self.reason else {})}
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The exit code a run ends with and why, in words every output shows the same way."""
+
+    exit_code: int
+    reason: str
 
 
 @dataclass
@@ -496,6 +594,10 @@ class Report:
     profiles: list[dict[str, Any]] = field(default_factory=list)
     # remediation stage: one upgrade per package version with findings an upgrade can clear
     remediation: list[Remediation] = field(default_factory=list)
+    baseline: str | None = None  # --baseline: the report file findings were compared with (``Finding.new``)
+    policy: PolicyNote | None = None  # CLI/pipeline: the policy file and what it turns off (shown by every output)
+    _qualified: dict[str, int] = field(default_factory=dict, repr=False, compare=False)  # see add_package
+    _indexed: int = field(default=0, repr=False, compare=False)
 
     @property
     def complete(self) -> bool:
@@ -537,17 +639,32 @@ class Report:
             if existing.location is None:
                 existing.location = package.location
             return existing
+        qualified = self._qualified_names()
         first = self.packages.get(key)
-        if first is None and not any(p.name == key for p in self.packages.values()):
+        if first is None and not qualified.get(key):
             self.packages[key] = package
-            return package
-        if first is not None:  # the name's first version: now one of several, so qualified too
-            del self.packages[key]
-            first.node = package_node(key, first.version)
-            self.packages[f"{key}@{first.version}"] = first
-        package.node = package_node(key, package.version)
-        self.packages[f"{key}@{package.version}"] = package
+        else:
+            if first is not None:  # the name's first version: now one of several, so qualified too
+                del self.packages[key]
+                first.node = package_node(key, first.version)
+                self.packages[f"{key}@{first.version}"] = first
+                qualified[key] = qualified.get(key, 0) + 1
+            package.node = package_node(key, package.version)
+            self.packages[f"{key}@{package.version}"] = package
+            qualified[key] = qualified.get(key, 0) + 1
+        self._indexed = len(self.packages)
         return package
+
+    def _qualified_names(self) -> dict[str, int]:
+        """Names held in ``name@version`` form, counted: an index, so that adding N packages is linear (100,000
+        locked packages once took minutes). Rebuilt when ``packages`` was changed other than by ``add_package``."""
+        if self._indexed != len(self.packages):
+            self._qualified = {}
+            for k, p in self.packages.items():
+                if "@" in k:
+                    self._qualified[p.name] = self._qualified.get(p.name, 0) + 1
+            self._indexed = len(self.packages)
+        return self._qualified
 
     def package_for(self, name: str, version: str) -> Package | None:
         """The entry of ``name`` at ``version`` (PEP 503 name), if the report holds it."""
@@ -557,8 +674,31 @@ class Report:
             return single if single.version == version else None
         return self.packages.get(f"{key}@{version}")
 
+    def version_origin(self, package: Package) -> str:
+        """How this version came into the report, in words that never call a resolver's choice a pin: ``locked at
+        uv.lock:12``, ``pinned at requirements.txt:3`` (the input line says ``==`` that version), ``resolved from
+        torch>=2 at requirements.txt:3``, or ``resolved for PROFILE``. Read from the ledger item of the package's
+        input line, so the words follow what the input says."""
+        loc = package.location
+        if loc is not None and loc.line:
+            if self.ledger.registered(ItemKind.LOCKED_PACKAGE, loc.file, loc.line) is not None:
+                return f"locked at {loc}"
+            item = self.ledger.registered(ItemKind.REQUIREMENT, loc.file, loc.line)
+            if item is not None:
+                text = " ".join((item.requirement or item.subject).split())
+                if re.search(r"===?\s*" + re.escape(package.version) + r"(?![\w.+-])", text):
+                    return f"pinned at {loc}"
+                return f"resolved from {text} at {loc}"
+        if package.profiles:
+            return f"resolved for {', '.join(package.profiles)}"
+        return f"from {package.source}" if package.source else "resolved"
+
     def package_at(self, node: str) -> Package | None:
-        """The package behind a graph node id."""
+        """The package behind a graph node id (``pypi:name`` or ``pypi:name@version``, the report's own keys)."""
+        if node.startswith("pypi:"):
+            hit = self.packages.get(node[len("pypi:"):])
+            if hit is not None and hit.node_id == node:
+                return hit
         for package in self.packages.values():
             if package.node_id == node:
                 return package
@@ -568,7 +708,34 @@ class Report:
         return [f for f in self.findings if f.ignored is None]
 
     def failing_findings(self) -> list[Finding]:
+        """Active findings at or above ``fail_on``; with a baseline, only the new ones (the gate of a PR is what it
+        introduced, CONVENTIONS.md "Baseline")."""
         if self.fail_on is None:
             return []
         threshold = self.fail_on
-        return [f for f in self.active_findings() if f.severity.at_least(threshold, self.unknown_severity)]
+        return [f for f in self.active_findings()
+                if f.new is not False and f.severity.at_least(threshold, self.unknown_severity)]
+
+    def failed_services(self) -> list[Item]:
+        """Service items that failed during the run (the report is still written; the exit code is 3)."""
+        return [i for i in self.ledger if i.kind is ItemKind.SERVICE and i.outcome is Outcome.SKIPPED]
+
+    def gate(self) -> GateResult:
+        """The exit code (0 clean, 1 a finding at/above the threshold is not ignored, 3 a service failed or an
+        incomplete report when completeness is required) and its reason: the one gate the CLI and every output
+        read (``pipeline.exit_code_for`` returns its code)."""
+        services = self.failed_services()
+        if services:
+            return GateResult(EXIT_INCOMPLETE, f"could not complete: {services[0].subject} failed"
+                              + (f" (and {len(services) - 1} more service(s))" if len(services) > 1 else ""))
+        if self.require_complete and not self.complete:
+            return GateResult(EXIT_INCOMPLETE, f"incomplete ({len(self.skipped)} item(s) not checked) and "
+                                               "completeness is required")
+        failing = self.failing_findings()
+        threshold = self.fail_on.value if self.fail_on else ""
+        new = " new" if self.baseline is not None else ""
+        if failing:
+            return GateResult(EXIT_POLICY, f"{len(failing)}{new} finding(s) at or above {threshold}")
+        if self.fail_on is None:
+            return GateResult(EXIT_CLEAN, "no gate (no --fail-on)")
+        return GateResult(EXIT_CLEAN, f"no{new} finding at or above {threshold}")

@@ -95,7 +95,9 @@ def finding_node(finding: Finding, report: Report | None = None) -> str | None:
 
 
 def attach_paths(report: Report, graph: nx.DiGraph) -> None:
-    """Fill ``paths`` and, where a check left it empty, ``location`` (the direct requirement's input line)."""
+    """Fill ``paths`` and, where a check left it empty, ``location``: the input line that holds the package's version
+    (a lock's or compiled requirements file's own line for each package), else its direct requirement's line --
+    always in a file of the package's own profiles."""
     for finding in report.findings:
         node = finding_node(finding, report)
         if node is None:
@@ -106,15 +108,33 @@ def attach_paths(report: Report, graph: nx.DiGraph) -> None:
         if not finding.paths:
             finding.paths = [label_path(graph, p) for p in id_paths]
         if finding.location is None:
-            finding.location = _direct_location(report, id_paths)
+            files = _profile_files(report, finding)
+            own = report.package_for(*finding.package) if finding.package is not None else None
+            if own is not None and own.location is not None and (files is None or own.location.file in files):
+                finding.location = own.location  # the input line that holds this very version (a lock's own line)
+            else:
+                finding.location = _direct_location(report, id_paths, files)
 
 
-def _direct_location(report: Report, id_paths: list[list[str]]) -> Location | None:
+def _profile_files(report: Report, finding: Finding) -> set[str] | None:
+    """The input files of the profiles the finding's package belongs to (None: one profile, any file will do). A
+    direct requirement shared by two profiles (``datasets`` in uv.lock and in requirements_cuda.txt) must not cite
+    the file of the profile that does not hold this version."""
+    if finding.package is None or len(report.profiles) < 2:
+        return None
+    package = report.package_for(*finding.package)
+    if package is None or not package.profiles:
+        return None
+    return {f for p in report.profiles if p.get("name") in package.profiles for f in p.get("files", [])}
+
+
+def _direct_location(report: Report, id_paths: list[list[str]], files: set[str] | None = None) -> Location | None:
     for path in id_paths:
         for node in path[1:2] if len(path) > 1 else path:
             if node.startswith("pypi:"):
                 package = report.package_at(node)
-                if package is not None and package.location is not None:
+                if package is not None and package.location is not None and (
+                        files is None or package.location.file in files):
                     return package.location
             for ref in report.models:
                 if ref.node_id == node and ref.location is not None:

@@ -96,12 +96,14 @@ class Ledger:
         self._items: list[Item] = []
         self._ids: set[int] = set()
         self._by_line: dict[tuple[ItemKind, str, int], list[Item]] = {}
+        self._by_subject: dict[tuple[ItemKind, str], list[Item]] = {}
 
     def _append(self, item: Item) -> None:
         self._items.append(item)
         self._ids.add(id(item))
         if item.file and item.line:
             self._by_line.setdefault((item.kind, item.file, item.line), []).append(item)
+        self._by_subject.setdefault((item.kind, item.subject), []).append(item)
 
     def __iter__(self) -> Iterator[Item]:
         return iter(self._items)
@@ -127,6 +129,11 @@ class Ledger:
             if profile is None or item.profile is None or item.profile == profile:
                 return item
         return None
+
+    def of_subject(self, kind: ItemKind, subject: str) -> list[Item]:
+        """The items of ``kind`` about ``subject`` (an index: a check recording one gap per package of a 100,000
+        package lock must not scan the whole ledger each time)."""
+        return list(self._by_subject.get((kind, subject), ()))
 
     def audited(self, item: Item) -> Item:
         if item.outcome is Outcome.PENDING:

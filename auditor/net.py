@@ -9,7 +9,6 @@ host. Centralising that here means no check can forget it, and a network failure
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +18,7 @@ import requests
 
 from auditor import __version__
 from auditor.errors import NetworkError
+from auditor.textsafe import redact_url as redact_url  # the one redactor (re-exported for its users)
 
 USER_AGENT = f"mlaudit/{__version__}"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -35,26 +35,6 @@ class NetConfig:
     max_backoff: float = 8.0
     deadline: float = 600.0
     allow_cross_host_redirects: bool = False
-
-
-_USERINFO_RE = re.compile(r"[^/@\s]+@")
-
-
-def redact_url(text: str) -> str:
-    """Credentials in URLs (``https://user:token@host/...`` -> ``https://***@host/...``), for display only.
-
-    The one redactor of the project: reports, SBOMs, SARIF and messages repeat URLs through it. Requests are always
-    built from the configured URLs themselves, never from this display form (a private index needs its token).
-    Works on a bare URL and on text holding several URLs (a requirement line).
-    """
-    if "://" not in text:
-        return text
-    head, *rest = text.split("://")
-    out = [head]
-    for segment in rest:
-        m = _USERINFO_RE.match(segment)
-        out.append("***@" + segment[m.end():] if m else segment)
-    return "://".join(out)
 
 
 def host_of(url: str) -> str:

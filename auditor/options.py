@@ -10,9 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from auditor.domain import Report, Severity, Skipped
+from auditor.baseline import Baseline
+from auditor.domain import Package, Report, Severity, Skipped
 from auditor.ledger import ItemKind
 from auditor.net import HttpClient, NetConfig
+from auditor.projectwalk import PathFilter
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from auditor.models.settings import ModelSettings
     from auditor.policy import Policy
     from auditor.provenance.pages import ProjectPage
+    from auditor.remediation.model import RemediationPlan
 
 
 @dataclass
@@ -49,6 +52,8 @@ class AuditOptions:
     project_dir: str | None = None  # the project's code root (model references are searched there)
     profiles: list[str] = field(default_factory=list)  # --profile NAME / all; empty: every profile found
     exclude: list[str] = field(default_factory=list)  # .gitignore-style patterns left out of the project walk
+    baseline: Baseline | None = None  # --baseline: findings of an earlier report (the gate counts only new ones)
+    verify_fixes: bool = False  # re-resolve and re-audit the planned upgrades (``mlaudit fix``, --verify-fixes)
 
 
 ProgressFn = Callable[[str], None]
@@ -72,6 +77,7 @@ class RunCaches:
     hub_state: HubState | None = None  # models.hubstate
     project_pages: dict[tuple[str, str], ProjectPage | None] = field(default_factory=dict)  # provenance.pages
     default_index: str | None = None  # provenance.pages: the resolver's default index, asked once
+    remediation: RemediationPlan | None = None  # remediation.stage: the plan ``mlaudit fix`` applies
 
 
 @dataclass
@@ -85,6 +91,17 @@ class AuditContext:
     progress: ProgressFn = no_progress
     caches: RunCaches = field(default_factory=RunCaches)  # per-run results shared between stages
     index_urls: list[str] = field(default_factory=list)  # effective package indexes, credentials included
+    # Each profile's own indexes as pip would use them for that profile alone: [primary, *extras], None standing for
+    # the default index (nothing configured). One profile's --extra-index-url never applies to another's packages.
+    profile_indexes: dict[str, list[str | None]] = field(default_factory=dict)
+
+    def indexes_for(self, package: Package) -> list[str | None] | None:
+        """The indexes that apply to ``package``: those of the profiles it belongs to (every profile's when it
+        names none: a single-profile run), in order; None when no profile recorded any (a library caller)."""
+        if not self.profile_indexes:
+            return None
+        names = [p for p in package.profiles if p in self.profile_indexes] or list(self.profile_indexes)
+        return list(dict.fromkeys(u for name in names for u in self.profile_indexes[name]))
 
     def skip(self, reason: str, *, kind: ItemKind, subject: str | None = None, file: str | None = None,
              line: int | None = None, requirement: str | None = None, not_checked: list[str] | None = None) -> None:
@@ -94,7 +111,19 @@ class AuditContext:
 
     def incomplete(self, kind: ItemKind, subject: str, reason: str) -> None:
         """Record a gap that is not an input line (a service, a check, a hash comparison): one entry per subject."""
-        for item in self.report.ledger:
-            if item.kind is kind and item.subject == subject and item.reason == reason:
-                return
+        if any(item.reason == reason for item in self.report.ledger.of_subject(kind, subject)):
+            return
         self.report.ledger.record_skipped(kind, subject, reason)
+
+
+def project_filter(options: AuditOptions) -> PathFilter:
+    """The path filter of a project audit: ``options.exclude``, with the patterns only the audited project's own
+    policy wrote marked unaccepted (what they leave out is a gap: a project cannot hide its own files)."""
+    policy = options.policy
+    if policy is None or not policy.from_project or not policy.exclude:
+        return PathFilter.of(options.exclude)
+    caller = list(options.exclude)
+    for pattern in policy.exclude:
+        if pattern in caller:
+            caller.remove(pattern)
+    return PathFilter.of(options.exclude, unaccepted=set(policy.exclude) - set(caller), source=policy.source)

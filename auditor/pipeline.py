@@ -12,17 +12,21 @@ import datetime as dt
 import time
 from pathlib import Path
 
-from auditor.accounting import ProfileRun, assemble, reconcile
+from auditor.accounting import ProfileRun, assemble, merge_build_variants, reconcile
+from auditor.advisories.freshness import note_stale_data
+from auditor.baseline import apply_baseline
 from auditor.checks import load_checks
 from auditor.domain import ROOT_NODE, Edge, Finding, ModelRef, Report, Severity, Skipped
 from auditor.errors import IncompleteError, NetworkError
 from auditor.graph import attach_paths, build_graph
 from auditor.kinds import FindingKind
-from auditor.ledger import ItemKind, Outcome
+from auditor.ledger import ItemKind
 from auditor.net import HttpClient, redact_url
-from auditor.options import AuditContext, AuditOptions, ProgressFn, RunCaches, no_progress
-from auditor.policy import Policy, apply_policy
+from auditor.options import AuditContext, AuditOptions, ProgressFn, RunCaches, no_progress, project_filter
+from auditor.policy import Policy, apply_policy, policy_note
+from auditor.redact import redact_report
 from auditor.sources.project import Profile, Project
+from auditor.textsafe import secret_scope
 
 KIND_ORDER = {FindingKind.MALICIOUS: 0, FindingKind.HASH_MISMATCH: 1, FindingKind.PROVENANCE_INVALID: 1,
               FindingKind.SIGNATURE_INVALID: 1}
@@ -30,6 +34,14 @@ KIND_ORDER = {FindingKind.MALICIOUS: 0, FindingKind.HASH_MISMATCH: 1, FindingKin
 
 def run_audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches: RunCaches | None = None,
               http: HttpClient | None = None) -> Report:
+    """``_audit`` in a scope of its own for the environment values its inputs expand (``textsafe.secret_scope``):
+    the report shows ``${VAR}``, never the value, and one run's values never rewrite another's report."""
+    with secret_scope():
+        return _audit(options, progress, caches=caches, http=http)
+
+
+def _audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches: RunCaches | None = None,
+           http: HttpClient | None = None) -> Report:
     """Audit the project described by ``options`` and return the finished, policy-applied report.
 
     A service that fails (the package index for one profile, the Hub, the OSV API) does not lose the report: the
@@ -42,6 +54,8 @@ def run_audit(options: AuditOptions, progress: ProgressFn = no_progress, *, cach
     ctx = AuditContext(options=options, report=report, http=http or HttpClient(options.net), progress=progress,
                        caches=caches or RunCaches())
     policy = options.policy or Policy()
+    report.policy = policy_note(policy, options.disabled_checks)
+    _project_disables(report, policy)
 
     started = time.perf_counter()
     progress("reading inputs")
@@ -64,6 +78,7 @@ def run_audit(options: AuditOptions, progress: ProgressFn = no_progress, *, cach
     indexes = [u for u in [options.index_url or identity.index_url, *options.extra_index_urls,
                            *identity.extra_index_urls] if u]
     ctx.index_urls = list(dict.fromkeys(indexes))
+    ctx.profile_indexes = _profile_indexes(project, options)
     report.indexes = list(dict.fromkeys(redact_url(u) for u in indexes))
     report.target = {
         "python_version": options.python_version or "current interpreter",
@@ -85,7 +100,7 @@ def run_audit(options: AuditOptions, progress: ProgressFn = no_progress, *, cach
     hub_failed = _collect_models(refs, ref_gaps, ctx, hub_failed)
     _lap(report, "models", started)
 
-    ctx.graph = build_graph(report)
+    ctx.graph, shape = build_graph(report), _graph_shape(report)
     checks_failed: list[str] = []
     for check in load_checks():
         if check.name in options.disabled_checks:
@@ -98,18 +113,48 @@ def run_audit(options: AuditOptions, progress: ProgressFn = no_progress, *, cach
             checks_failed.append(check.name)
             _service_failed(report, exc, f"the {check.name} check did not complete")
         _lap(report, f"check:{check.name}", started)
-        ctx.graph = build_graph(report)  # checks may add nodes (e.g. hub-resolved base models)
+        if _graph_shape(report) != shape:  # checks may add nodes (e.g. hub-resolved base models)
+            ctx.graph, shape = build_graph(report), _graph_shape(report)
 
+    note_stale_data(report, policy.stale_after_days)
     attach_paths(report, ctx.graph)
     _name_profiles(report, len(runs))
+    merge_build_variants(report)
     reconcile(report, runs, checks_failed=checks_failed, hub_failed=hub_failed)
     report.ledger.settle()
     report.findings.sort(key=_finding_order)
     apply_policy(report, policy)
+    _remediate(ctx, runs)
+    if options.baseline is not None:
+        apply_baseline(report, options.baseline)
     report.fail_on = options.fail_on
     if options.require_complete or policy.require_complete:
         report.require_complete = True
-    return report
+    return redact_report(report)  # one pass: no output repeats a credential, a query value or an env secret
+
+
+def _project_disables(report: Report, policy: Policy) -> None:
+    """A check the audited project's own policy turns off is a gap, not a choice of the caller's: a skipped
+    ``check`` item per name (the report is incomplete; ``--require-complete`` fails), so a project cannot switch
+    off its own audit silently. A caller who accepts the project's policy passes it with ``--config``."""
+    if not policy.from_project:
+        return
+    for name in sorted(policy.declared_disabled):
+        report.ledger.record_skipped(
+            ItemKind.CHECK, name, f"the check or finding kind '{name}' is disabled by the audited project's own "
+            f"policy ({policy.source}); pass that file with --config to accept it as your own",
+            file=policy.source, not_checked=[name])
+
+
+def _remediate(ctx: AuditContext, runs: list[ProfileRun]) -> None:
+    """Plan upgrades for what the policy left active (verified only when asked: it re-resolves); the plan is kept
+    in ``ctx.caches`` for ``mlaudit fix``."""
+    from auditor.remediation.stage import remediate
+
+    started = time.perf_counter()
+    ctx.progress("planning upgrades")
+    ctx.caches.remediation = remediate(ctx, runs)
+    _lap(ctx.report, "remediation", started)
 
 
 def _load_project(options: AuditOptions) -> Project:
@@ -175,9 +220,10 @@ def _find_models(options: AuditOptions, declared: list[ModelRef], ctx: AuditCont
     from auditor.models.refs import scan_project
 
     ctx.progress("finding model references")
-    scan = scan_project(root, options.exclude)
+    scan = scan_project(root, path_filter=project_filter(options))
     ctx.report.remote_code_sites.extend(scan.sites)
-    ctx.report.ledger.extend(scan.excluded)  # paths the user excluded, listed
+    ctx.report.ledger.extend(scan.excluded)  # folders left out by default, paths the user excluded: listed
+    ctx.report.warnings.extend(n for n in scan.notes if n not in ctx.report.warnings)  # links out of the tree
     found, skipped = scan.refs, scan.skipped
     seen = {(r.repo_id, r.kind, r.revision) for r in refs}
     for ref in found:
@@ -236,6 +282,24 @@ def _collect_models(refs: list[ModelRef], skipped: list[Skipped], ctx: AuditCont
     return None
 
 
+def _profile_indexes(project: Project, options: AuditOptions) -> dict[str, list[str | None]]:
+    """Each profile's indexes as its resolver sees them (``resolve.target.indexes_for``): the pages, hashes and
+    confusion look-ups of a package go to its own profiles' indexes only."""
+    from auditor.resolve.target import indexes_for
+
+    out: dict[str, list[str | None]] = {}
+    for profile in project.profiles:
+        found = indexes_for(profile.source, options)
+        out[profile.name] = [] if found.no_index else [found.index_url, *found.extra_index_urls]
+    return out
+
+
+def _graph_shape(report: Report) -> tuple[int, int, int]:
+    """What ``build_graph`` reads grows only by additions: rebuild the graph after a check only when it added
+    something (once per check on a 100,000-package lock was most of the run)."""
+    return len(report.packages), len(report.edges), len(report.models)
+
+
 def _name_profiles(report: Report, count: int) -> None:
     """With several profiles, each finding names the profile(s) its package belongs to."""
     if count < 2:
@@ -280,20 +344,14 @@ def _lap(report: Report, stage: str, started: float) -> None:
 
 
 def exit_code_for(report: Report) -> int:
-    """0 clean, 1 a finding at/above the threshold is not ignored, 3 incomplete when completeness is required."""
-    from auditor.errors import EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_POLICY
-
-    if service_failures(report) or (report.require_complete and not report.complete):
-        return EXIT_INCOMPLETE
-    if report.failing_findings():
-        return EXIT_POLICY
-    return EXIT_CLEAN
+    """0 clean, 1 a finding at/above the threshold is not ignored (with a baseline: a new one), 3 a service failed
+    or the report is incomplete when completeness is required: ``Report.gate``, the one gate every output shows."""
+    return report.gate().exit_code
 
 
 def service_failures(report: Report) -> list[str]:
     """``service (host): reason`` of every service that failed during the run (exit 3, report still written)."""
-    return [f"{i.subject}: {i.reason}" for i in report.ledger
-            if i.kind is ItemKind.SERVICE and i.outcome is Outcome.SKIPPED]
+    return [f"{i.subject}: {i.reason}" for i in report.failed_services()]
 
 
 __all__ = ["run_audit", "exit_code_for", "service_failures", "ROOT_NODE", "Severity"]

@@ -7,9 +7,10 @@ stops ignoring and says so, so that accepted risk is re-reviewed instead of forg
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from auditor.domain import Finding, Report, Severity, canonical_name
+from auditor.domain import Finding, PolicyNote, Report, Severity, canonical_name
 from auditor.kinds import FindingKind, Rule
 
 
@@ -42,7 +43,16 @@ class Policy:
     require_complete: bool = False
     require_hashes: bool = False
     exclude: list[str] = field(default_factory=list)  # .gitignore-style paths left out of the project walk
+    stale_after_days: int | None = None  # age (days) at which local advisory data warns; None: the default (30)
     source: str | None = None  # the file the policy came from
+    origin: str | None = None  # "audited-project" (found in the audited tree) or "caller" (--config)
+    declared_disabled: set[str] = field(default_factory=set)  # what the file itself disables (not --disable-check)
+    not_applied: list[str] = field(default_factory=list)  # project policy files a --config (or mlaudit.toml) displaced
+
+    @property
+    def from_project(self) -> bool:
+        """Written by whoever wrote the audited project: it may not switch the audit off silently."""
+        return self.origin == "audited-project"
 
 
 # Finding kinds that ``require-safetensors`` / ``require-attestation`` turn from notes into gate failures.
@@ -51,6 +61,22 @@ SAFETENSORS_KINDS: frozenset[str] = frozenset({FindingKind.PICKLE_MODEL})
 SAFETENSORS_IDS: frozenset[str] = frozenset({Rule.MODEL_PICKLE_ONLY})
 ATTESTATION_KINDS: frozenset[str] = frozenset({FindingKind.MISSING_PROVENANCE})
 REQUIRED_SEVERITY = Severity.HIGH
+
+
+def policy_note(policy: Policy, caller_disabled: Iterable[str] = ()) -> PolicyNote:
+    """What every output says about the policy: its file and origin, and what it turns off or accepts."""
+    return PolicyNote(
+        file=policy.source, origin=policy.origin if policy.source else None,
+        disables=sorted(policy.declared_disabled),
+        ignores=[{"id": r.id, "package": r.package, "reason": r.reason,
+                  "expires": r.expires.isoformat() if r.expires else None} for r in policy.ignores],
+        excludes=list(policy.exclude),
+        allowlists={k: v for k, v in (("typosquat", sorted(policy.typosquat_allowlist)),
+                                      ("hf-org", sorted(policy.hf_org_allowlist))) if v},
+        fail_on=policy.fail_on.value if policy.fail_on else None,
+        unknown_severity=policy.unknown_severity.value if policy.unknown_severity else None,
+        disabled_by_caller=sorted(set(caller_disabled) - policy.declared_disabled),
+        not_applied=list(policy.not_applied))
 
 
 def apply_policy(report: Report, policy: Policy, today: dt.date | None = None) -> None:

@@ -10,8 +10,14 @@ Result file shape (one object per script)::
 
 ``ratio`` is mlaudit's figure divided by the baseline's on the same case (lower is better for times), kept only
 with ``same_work`` (what this run observed that shows both tools did the same work; see ``row``);
-``detection`` is a short, comparable figure (recall, found/expected, false-positive rate). Every key but
-``case``/``tool`` may be missing or null. Anchors are installed with the ordinary pip client from the configured
+``detection`` is a short, comparable figure (recall, found/expected, false-positive rate); ``cpu`` is the median
+CPU time (user + system, the process and its children) of the same runs: on a shared machine wall time moves with
+the load, CPU time much less, so both are kept. Every key but ``case``/``tool`` may be missing or null.
+
+Processes timed against each other run *side by side* (``interleaved``: A, B, A, B, ...), so a load spike hits
+both, and with the same byte-code policy (``process_env`` + ``precompile``: an installed tool has its ``.pyc``
+files; a session that sets ``PYTHONDONTWRITEBYTECODE`` would otherwise make every mlaudit start recompile the
+project while the anchors, installed by pip, start from byte code). Anchors are installed with the ordinary pip client from the configured
 package registry, pinned, into ``<cache>/venvs/<name>-<version>`` and reused across runs.
 """
 
@@ -20,16 +26,21 @@ from __future__ import annotations
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import venv
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+# the read-only ``shared/`` folder: beside the checkout, or beside the folder of worktrees that holds it
+SHARED = next((base / "shared" for base in (ROOT.parent, ROOT.parent.parent) if (base / "shared").is_dir()),
+              ROOT.parent / "shared")
 
 # The anchors every script compares against, pinned (bump deliberately; results name the version).
 PINS = {
@@ -39,6 +50,7 @@ PINS = {
     "picklescan": "1.0.5",
     "modelscan": "0.8.8",
     "fickling": "0.1.12",
+    "modelaudit": "0.2.54",
 }
 
 
@@ -81,30 +93,84 @@ class Measured:
     returncode: int
     stdout: str
     stderr: str
+    cpu_seconds: float = 0.0  # user + system time of the child and its reaped descendants
+
+
+def mlaudit_cmd() -> list[str]:
+    """The ``mlaudit`` console script next to this interpreter (what a user runs), else ``python -m auditor``."""
+    script = Path(sys.executable).with_name("mlaudit")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "auditor"]
+
+
+def process_env(base: Mapping[str, str] | None = None, **extra: str) -> dict[str, str]:
+    """The environment a timed whole process runs with: this one (or ``base``) without ``PYTHONDONTWRITEBYTECODE``
+    (the same byte-code policy for every tool of a comparison; see ``precompile``), plus ``extra``."""
+    env = {k: v for k, v in (os.environ if base is None else base).items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(extra)
+    return env
+
+
+def precompile(*paths: Path) -> None:
+    """Write the ``.pyc`` files of the project (and ``paths``) once, untimed, as ``pip install`` does for an installed
+    tool and for every anchor venv: timed runs then load byte code on both sides of a comparison."""
+    targets = [str(ROOT / "auditor"), *(str(p) for p in paths)]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *targets], env=process_env(), capture_output=True,
+                   check=False, timeout=600)
+
+
+def interleaved(commands: Mapping[str, Callable[[], Measured]], runs: int) -> dict[str, list[Measured]]:
+    """Run each command ``runs`` times, round-robin (A, B, C, A, B, C, ...): a comparison measured side by side, so
+    that a load spike on a shared machine lands on every tool alike rather than on whichever ran during it."""
+    out: dict[str, list[Measured]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            out[name].append(command())
+    return out
+
+
+def medians(samples: list[Measured]) -> tuple[float, float, float]:
+    """Median wall seconds, median CPU seconds and the largest peak RSS (MB) of ``samples``."""
+    return (statistics.median(m.seconds for m in samples), statistics.median(m.cpu_seconds for m in samples),
+            max(m.rss_mb for m in samples))
+
+
+GNU_TIME = Path("/usr/bin/time")
 
 
 def run_measured(cmd: list[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None,
                  timeout: float = 3600.0) -> Measured:
-    """Run ``cmd`` and return wall time and peak RSS (``wait4`` rusage: the child and its reaped descendants)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Run ``cmd`` and return wall time, CPU time and peak RSS (``wait4`` rusage: the child and its reaped
+    descendants).
+
+    The peak RSS comes from GNU ``time`` wrapped around the command when it is installed: on Linux a child's
+    ``ru_maxrss`` starts from the RSS of the process that forked it (the bench process itself, over 100 MB after
+    in-process work), so without a small intermediate every child would report at least the parent's size."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile(prefix="rss-", suffix=".txt") as rss_file:
+        wrapped = ([str(GNU_TIME), "-f", "%M", "-o", rss_file.name, *cmd] if GNU_TIME.is_file() else cmd)
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)
+        proc = subprocess.Popen(wrapped, stdout=out, stderr=err, env=env, cwd=cwd, start_new_session=True)
         deadline = start + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             if time.perf_counter() > deadline:
-                proc.kill()
+                os.killpg(proc.pid, 9)
                 pid, status, usage = os.wait4(proc.pid, 0)
                 break
-            time.sleep(0.005)
+            time.sleep(0.002)
         seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
+        rss_mb = usage.ru_maxrss / 1024
+        if wrapped is not cmd:
+            lines = Path(rss_file.name).read_text(encoding="utf-8", errors="replace").split()
+            rss_mb = int(lines[-1]) / 1024 if lines and lines[-1].isdigit() else 0.0
         out.seek(0)
         err.seek(0)
-        return Measured(seconds, usage.ru_maxrss / 1024, proc.returncode,
-                        out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"))
+        return Measured(seconds, rss_mb, proc.returncode,
+                        out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"),
+                        usage.ru_utime + usage.ru_stime)
 
 
 def self_rss_mb() -> float:
@@ -125,6 +191,8 @@ def row(case: str, tool: str, median: float | None = None, unit: str = "s", *, s
     says so: a speed ratio against a tool that skipped the work is not a comparison."""
     data: dict[str, Any] = {"case": case, "tool": tool, "median": None if median is None else round(median, 6),
                             "unit": unit}
+    if isinstance(extra.get("cpu"), float):
+        extra["cpu"] = round(extra["cpu"], 4)
     data.update({k: v for k, v in extra.items() if v is not None})
     if data.get("ratio") is not None:
         if same_work:

@@ -19,9 +19,13 @@ Sources and licences (as stated by each repository at the pinned commit):
 | modelscan-bypass-pocs | jasonmiao0511-hue/modelscan-{pickle,joblib,npz}-bypass-poc | none stated (evaluation use only) |
 | heldout:modelscan-eval | euisuh/modelscan-eval ``corpus/fixtures`` (its model files) | none stated (evaluation use only) |
 | heldout:malmodelscan | NeilAlfred/malmodelscan ``demo_models`` | Apache-2.0 |
+| heldout:modelaudit-jinja2 | promptfoo/modelaudit ``tests/assets/samples/jinja2`` (chat templates, issue 27) | MIT |
 
 The ``heldout:`` sources were added after the scanner work on the others was done and scored once before any
 change prompted by them (the figures of that first contact are kept in the report of the change that added them).
+``heldout:modelaudit-jinja2`` was first scored after the issue-27 chat-template work: 24/25 malicious flagged (a
+``.template`` file was not read as a template; a YAML config's template was flagged for the wrong reason), 0/17
+benign flagged.
 
 Labels:
 

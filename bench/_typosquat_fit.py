@@ -140,7 +140,11 @@ def _one_edit(name: str, rng: random.Random) -> str:
     if kind == "sub":
         return name[:p] + rng.choice(LETTERS.replace(ch, "")) + name[p + 1:]
     if kind == "sub-key" and KEYBOARD_NEIGHBOURS.get(ch):
-        return name[:p] + rng.choice(sorted(KEYBOARD_NEIGHBOURS[ch])) + name[p + 1:]
+        # a digit for a neighbouring digit is how genuine release lines are named (cuda12/cuda13, python2/3): the
+        # constructed slips leave it out, so its weight comes from the labelled names alone
+        keys = sorted(k for k in KEYBOARD_NEIGHBOURS[ch] if not (ch.isdigit() and k.isdigit()))
+        if keys:
+            return name[:p] + rng.choice(keys) + name[p + 1:]
     if kind == "ins":
         return name[:p] + rng.choice(LETTERS) + name[p:]
     if kind == "ins-double":
@@ -167,7 +171,7 @@ def construct(popular: PopularList, index: CandidateIndex, n: int, seed: int = S
     affixes = sorted((a, c) for a, c in index.vocab.separated.items() if c >= 5)  # the generic words
     affix_words = [a for a, _ in affixes]
     affix_weights = [float(c) for _, c in affixes]  # generic words (added to many bases) are what squats add
-    techniques = ["edit1", "edit1", "edit2", "homoglyph", "separator", "combo"]
+    techniques = ["edit1", "edit1", "edit2", "homoglyph", "separator", "combo", "reorder"]
     out: list[tuple[str, str, str]] = []
     tries = 0
     while len(out) < n and tries < n * 50:
@@ -191,6 +195,17 @@ def construct(popular: PopularList, index: CandidateIndex, n: int, seed: int = S
                 continue
             for i in rng.sample(spots, min(len(spots), rng.choice([1, 1, 2]))):
                 name = name[:i] + rng.choice(LOOKALIKE_OF[name[i]]) + name[i + 1:]
+        elif technique == "reorder":
+            toks = tokens_of(target)
+            if len(toks) < 2:
+                continue
+            if rng.random() < 0.3 and any(t in ("py", "python") for t in toks):
+                name = "-".join("python" if t == "py" else "py" if t == "python" else t for t in toks)
+            else:
+                shuffled = toks[:]
+                while shuffled == toks:
+                    rng.shuffle(shuffled)
+                name = "-".join(shuffled)
         elif technique == "separator":
             if "-" in target and rng.random() < 0.6:
                 name = target.replace("-", "", 1)

@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 from auditor.advisories import db as advdb  # noqa: E402
 from auditor.advisories.findings import malicious_findings, vulnerability_findings  # noqa: E402
 from auditor.domain import Severity, canonical_name  # noqa: E402
-from bench._common import PINS, AnchorUnavailable, anchor_venv, ratio, row, run_measured, write_json  # noqa: E402
+from bench._common import PINS, SHARED, AnchorUnavailable, anchor_venv, ratio, row, run_measured, write_json  # noqa: E402
 
 PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;#\\]+)")
 SETS = ("small", "medium", "large")
@@ -237,7 +237,7 @@ def _ms(values: Sequence[float]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
+    ap.add_argument("--shared", default=str(SHARED))
     ap.add_argument("--no-anchor", action="store_true", help="skip pip-audit")
     ap.add_argument("--repeat", type=int, default=20, help="warm matching repetitions")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (CI smoke run)")

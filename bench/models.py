@@ -1,6 +1,9 @@
 """Model-file scanner benchmark: detection on the labelled dev corpus, on public corpora nobody here made and on
-ordinary files written by current ML libraries, and throughput/memory on large files; mlaudit beside picklescan,
-modelscan and fickling (each pinned, in its own venv, run in this same run) and ``cat file > /dev/null``.
+ordinary files written by current ML libraries, on the issue-27 techniques corpus (``tests/scan/techniques_corpus.py``:
+malicious files built byte by byte, benign twins written byte by byte and by the libraries of the last
+``--generator-python``; one table per class), and throughput/memory on large files; mlaudit beside picklescan,
+modelscan, fickling and modelaudit (each pinned, in its own venv, run in this same run, telemetry off) and
+``cat file > /dev/null``.
 
     python bench/models.py [--corpus DIR] [--public DIR | --mirrors DIR] [--generator-python PY]
                            [--large DIR | --no-large] [--no-anchor] [--json OUT]
@@ -14,12 +17,13 @@ Generated benign files: ``tests/scan/benign_corpus.py`` is run with this Python 
 Per source and tool: files, malicious flagged, malicious flagged at high/critical *naming what runs* (mlaudit: a
 finding at high+ whose evidence names the callable, op, layer, template construct, path or member; picklescan: a
 dangerous global; modelscan: a HIGH/CRITICAL issue naming an operator; fickling: LIKELY_OVERTLY_MALICIOUS or worse
-with a named import in its results), benign files flagged at medium+ (false positives), errors (the tool raised on
+with a named import in its results; modelaudit: a CRITICAL issue with details), benign files flagged at medium+ (false positives), errors (the tool raised on
 the file or reported it could not scan it; for mlaudit, a crash), and the ``suspicious``/``inert`` rows flagged (see ``bench/_public_models.py`` for the labels).
 
 Detection: a malicious row counts as detected when the tool reports something at medium or above (mlaudit:
 ``severity >= medium``; picklescan: a dangerous global; modelscan: an issue of severity MEDIUM+; fickling:
-``LIKELY_OVERTLY_MALICIOUS`` or worse, zips through ``scan_zip_archive``). A benign row with such a report is a
+``LIKELY_OVERTLY_MALICIOUS`` or worse, zips through ``scan_zip_archive``; modelaudit: an issue of severity WARNING or
+CRITICAL). A benign row with such a report is a
 false positive. A tool error is counted in the ``errors`` column, not as a detection. Every tool sees the same
 files, one at a time, in one process per tool.
 Throughput: wall time and peak RSS of one process scanning one large file (interpreter start included), and
@@ -47,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import _common as common  # noqa: E402
 
-TOOLS = ("picklescan", "modelscan", "fickling")
+TOOLS = ("picklescan", "modelscan", "fickling", "modelaudit")
 
 DRIVER = r'''
 import json, os, sys, time, zipfile
@@ -101,16 +105,49 @@ def run_fickling(path):
     return bool(bad), named, sorted({r.severity.name for r in bad})
 
 
-fn = {"mlaudit": run_mlaudit, "picklescan": run_picklescan, "modelscan": run_modelscan, "fickling": run_fickling}[tool]
+def run_modelaudit(path):
+    from modelaudit.core import scan_model_directory_or_file
+    r = scan_model_directory_or_file(path)
+    d = r.model_dump() if hasattr(r, "model_dump") else dict(r)
+    issues = [i if isinstance(i, dict) else i.model_dump() for i in (d.get("issues") or [])]
+    sev = [str(i.get("severity", "")).lower() for i in issues]
+    if d.get("has_errors") and not any(s in ("warning", "critical") for s in sev):
+        raise RuntimeError("modelaudit reported a scan error")
+    named = [i for i in issues if str(i.get("severity", "")).lower() == "critical" and i.get("details")]
+    return any(s in ("warning", "critical") for s in sev), bool(named), sorted(set(sev))
+
+
+fn = {"mlaudit": run_mlaudit, "picklescan": run_picklescan, "modelscan": run_modelscan, "fickling": run_fickling,
+      "modelaudit": run_modelaudit}[tool]
+def read_bytes():
+    """Bytes this process has read through read() calls so far (/proc/self/io rchar; mmap reads not counted)."""
+    try:
+        with open("/proc/self/io") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("rchar:"))
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+# import the tool's modules before the first measured file (a pickle of None, scanned and discarded), so that the
+# bytes read for a file are the file's, not the tool's own modules
+import tempfile
+with tempfile.NamedTemporaryFile(suffix=".pkl") as warm:
+    warm.write(b"\x80\x04N."); warm.flush()
+    try:
+        fn(warm.name)
+    except BaseException:
+        pass
 for path in files:
     t0 = time.perf_counter()
+    r0 = read_bytes()
     try:
         flagged, named, why = fn(path)
         err = None
     except BaseException as exc:  # a crash is recorded as a crash, never as a detection
         flagged, named, why, err = False, False, [], f"{type(exc).__name__}: {str(exc)[:200]}"
+    r1 = read_bytes()
     results[path] = {"flagged": flagged, "named": named, "why": why, "error": err,
-                     "seconds": time.perf_counter() - t0}
+                     "seconds": time.perf_counter() - t0, "read_bytes": None if r0 is None or r1 is None else r1 - r0}
 json.dump(results, open(out_path, "w"))
 '''
 
@@ -138,7 +175,8 @@ def run_driver(tool: str, files: list[str], workdir: Path) -> tuple[dict[str, An
     files_json = workdir / f"files-{tool}.json"
     files_json.write_text(json.dumps(files))
     out = workdir / f"out-{tool}.json"
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(ROOT) if tool == "mlaudit" else ""}
+    env = {**common.process_env(), "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(ROOT) if tool == "mlaudit" else "",
+           "PROMPTFOO_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1"}  # modelaudit sends telemetry otherwise
     measured = common.run_measured([py, str(workdir / "driver.py"), tool, str(files_json), str(out)], env=env,
                                    timeout=3600)
     if measured.returncode != 0 or not out.is_file():
@@ -226,6 +264,25 @@ def generated_rows(out: Path, pythons: list[str]) -> tuple[list[Row], list[str]]
     return rows, notes
 
 
+def technique_rows(out: Path, pythons: list[str]) -> tuple[list[Row], list[str]]:
+    """The issue-27 corpus (``tests/scan/techniques_corpus.py``): malicious files built byte by byte, benign twins
+    written byte by byte and, with the last generator Python that has the libraries, by the libraries."""
+    script = ROOT / "tests" / "scan" / "techniques_corpus.py"
+    py = pythons[-1]
+    env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "torch"), "PYTHONWARNINGS": "ignore",
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    argv = [py, str(script), str(out)] + (["--bytes-only"] if len(pythons) == 1 else [])
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=1800)
+    if proc.returncode != 0:
+        return [], [f"techniques corpus with {py}: failed ({(proc.stderr.strip().splitlines() or ['?'])[-1][:200]})"]
+    rows = []
+    for line in proc.stdout.splitlines():
+        path, label, cls, producer = (line.split("\t") + ["", "", ""])[:4]
+        if path and Path(path).is_file():
+            rows.append(Row(path, str(Path(path).relative_to(out)), f"techniques: {cls}", label, producer))
+    return rows, []
+
+
 def print_table(title: str, per_tool: dict[str, dict[str, Any]]) -> None:
     print(f"\n{title}")
     print(f"{'tool':<12}{'files':>6}{'malicious flagged':>19}{'high+ named':>13}{'benign FP':>11}"
@@ -238,7 +295,7 @@ def print_table(title: str, per_tool: dict[str, dict[str, Any]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "eval" / "models" / "corpus")
+    ap.add_argument("--corpus", type=Path, default=common.SHARED / "eval" / "models" / "corpus")
     ap.add_argument("--public", type=Path, help="public corpora folder built by bench/_public_models.py")
     ap.add_argument("--mirrors", type=Path, help="bare git copies of the public repositories (builds --public)")
     ap.add_argument("--generator-python", action="append",
@@ -251,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="same as --no-large")
     ap.add_argument("--json", dest="json_out")
     args = ap.parse_args(argv)
+    common.precompile()  # every tool starts from byte code (the anchors have theirs from pip install)
 
     tools = ["mlaudit"] + ([] if args.no_anchor else list(TOOLS))
     result: dict[str, Any] = {"name": "models", "quick": bool(args.quick or args.no_large), "anchors": {},
@@ -275,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
         generated, notes = generated_rows(work / "generated", [sys.executable, *args.generator_python])
         result["notes"].extend(notes)
         corpora["generated"] = generated
+        techniques, notes = technique_rows(work / "techniques", [sys.executable, *args.generator_python])
+        result["notes"].extend(notes)
+        corpora["techniques"] = techniques
         every = [r for rows in corpora.values() for r in rows]
         files = [r.path for r in every]
         raw: dict[str, dict[str, Any]] = {}
@@ -293,6 +354,11 @@ def main(argv: list[str] | None = None) -> int:
                 groups[name if name != "public" else r.source].append(r)
             if name == "public" and rows:
                 groups["public (all sources)"] = rows
+            if name == "techniques" and rows:
+                groups = defaultdict(list)
+                for r in rows:
+                    groups[r.source].append(r)
+                groups["techniques (all classes)"] = rows
             if name == "generated" and rows:
                 groups = {"generated benign files": rows}
             for group, grows in groups.items():
@@ -329,23 +395,46 @@ def main(argv: list[str] | None = None) -> int:
             tp = throughput(large, tools, work)
             result["throughput"] = tp
             print("\nLarge benign files (one process per file, interpreter start included):")
-            print(f"{'file':<24}{'tool':<12}{'seconds':>9}{'MB/s':>10}{'vs cat':>8}{'RSS MB':>8}  flagged/error")
+            print(f"{'file':<24}{'tool':<12}{'seconds':>9}{'MB/s':>10}{'÷ cat':>8}{'RSS MB':>8}  flagged/error/read")
             for t in tp:
                 if "seconds" not in t:
                     print(f"{t['file']:<24}{t['tool']:<12}  {t['error']}")
                     continue
+                shown = f"{t['seconds'] / cat_s:>8.2f}" if (cat_s := next(
+                    x["seconds"] for x in tp if x["file"] == t["file"] and x["tool"] == "cat")) and (
+                    t["tool"] == "cat" or read_whole_file(t)) else f"{'-':>8}"
                 print(f"{t['file']:<24}{t['tool']:<12}{t['seconds']:>9.2f}{t['mb_s']:>10.0f}"
-                      f"{t.get('vs_cat', 1.0):>8.2f}{t['rss_mb']:>8.0f}  {t.get('flagged')} {t.get('error') or ''}")
+                      f"{shown}{t['rss_mb']:>8.0f}  {t.get('flagged')} {t.get('error') or ''} "
+                      f"{read_note(t) or ''}")
+                cat = next(x for x in tp if x["file"] == t["file"] and x["tool"] == "cat")
                 result["rows"].append(common.row(t["file"], t["tool"], t["seconds"], "s", rss_mb=t["rss_mb"],
-                                                 baseline="cat" if t["tool"] != "cat" else None,
-                                                 ratio=common.ratio(t["seconds"], next(
-                                                     x["seconds"] for x in tp if x["file"] == t["file"]
-                                                     and x["tool"] == "cat")) if t["tool"] != "cat" else None,
-                                                 same_work="reference, not a peer: cat reads the same whole file "
-                                                           "(the I/O floor the scan must stay under)",
+                                                 cpu=t.get("cpu"), baseline="cat" if t["tool"] != "cat" else None,
+                                                 ratio=common.ratio(t["seconds"], cat["seconds"])
+                                                 if t["tool"] != "cat" else None,
+                                                 same_work=read_whole_file(t),
+                                                 detection=read_note(t),
                                                  note=t.get("error") or ""))
     common.write_json(args.json_out, result)
     return 0
+
+
+def read_note(t: dict[str, Any]) -> str | None:
+    """What the tool's process read of the file in this run (``/proc/self/io`` rchar around the scan)."""
+    got = t.get("read_bytes")
+    if not isinstance(got, int):
+        return None
+    return f"read {got / (1 << 20):.1f} MiB of {t['size'] / (1 << 20):.1f} MiB"
+
+
+def read_whole_file(t: dict[str, Any]) -> str | None:
+    """Same-work evidence for a ratio to ``cat`` (the I/O floor): the tool read at least the whole file through
+    read() calls, measured in this run, and finished it without an error. A tool that reads a part (a header) or
+    maps the file does other work than ``cat``: no ratio then, the row shows what it read."""
+    got = t.get("read_bytes")
+    if t["tool"] == "cat" or t.get("error") or not isinstance(got, int) or got < t["size"]:
+        return None
+    return (f"read the whole file ({got / (1 << 20):.0f} MiB of {t['size'] / (1 << 20):.0f} MiB through read(), "
+            "measured in this run), as cat does, without an error")
 
 
 def ensure_large(large: Path, maker: Path) -> list[Path]:
@@ -364,7 +453,8 @@ def throughput(files: list[Path], tools: list[str], workdir: Path) -> list[dict[
         cat = min((common.run_measured(["sh", "-c", 'cat "$1" > /dev/null', "sh", str(f)]) for _ in range(2)),
                   key=lambda m: m.seconds)
         out.append({"file": f.name, "tool": "cat", "seconds": cat.seconds, "rss_mb": cat.rss_mb,
-                    "mb_s": size_mb / cat.seconds, "flagged": None, "error": None})
+                    "cpu": cat.cpu_seconds, "mb_s": size_mb / cat.seconds, "flagged": None, "error": None,
+                    "size": f.stat().st_size, "read_bytes": None})
         for tool in tools:
             res, measured, note = run_driver(tool, [str(f)], workdir)
             if measured is None:
@@ -372,8 +462,10 @@ def throughput(files: list[Path], tools: list[str], workdir: Path) -> list[dict[
                 continue
             entry = (res or {}).get(str(f), {})
             out.append({"file": f.name, "tool": tool, "seconds": measured.seconds, "rss_mb": measured.rss_mb,
-                        "mb_s": size_mb / measured.seconds, "vs_cat": cat.seconds / measured.seconds,
-                        "flagged": entry.get("flagged"), "error": entry.get("error") or (note or None)})
+                        "cpu": measured.cpu_seconds, "mb_s": size_mb / measured.seconds,
+                        "size": f.stat().st_size,
+                        "read_bytes": entry.get("read_bytes"), "flagged": entry.get("flagged"),
+                        "error": entry.get("error") or (note or None)})
     return out
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import AnchorUnavailable, anchor_venv, ratio, row, run_measured, write_json  # noqa: E402
+from bench._common import SHARED, AnchorUnavailable, anchor_venv, ratio, row, run_measured, write_json  # noqa: E402
 
 ANCHOR = "pypi-attestations"
 ANCHOR_VERSION = "0.0.30"
@@ -112,7 +112,7 @@ def bench_fetch_verify(fixture: Path, dists: int, latency: float) -> tuple[float
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--repeat", type=int, default=30, help="in-process verifications timed")
     parser.add_argument("--process-repeat", type=int, default=3, help="whole-process runs timed per tool")
     parser.add_argument("--dists", type=int, default=100)

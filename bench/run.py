@@ -27,19 +27,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import run_measured  # noqa: E402
+from bench._common import SHARED, run_measured  # noqa: E402
 
 BENCH = ROOT / "bench"
-ORDER = ["resolve", "advisories", "typosquat", "models", "modelrefs", "provenance", "sources", "sbom"]
+ORDER = ["resolve", "deadhost", "advisories", "typosquat", "models", "modelrefs", "provenance", "sources", "sbom"]
 CHILD = "import sys; sys.path.insert(0, sys.argv[1]); import importlib; " \
         "m = importlib.import_module('bench.' + sys.argv[2]); sys.exit(m.main(sys.argv[3:]))"
-COLUMNS = ["benchmark", "case", "tool", "median", "runs", "vs baseline", "peak RSS MB", "detection", "note"]
+COLUMNS = ["benchmark", "case", "tool", "median", "CPU (median)", "runs", "vs baseline", "peak RSS MB", "detection",
+           "note"]
 
 
 def _scrub(value: Any) -> Any:
     """Results are committed: no absolute machine paths in them (checkout, shared data, temp dir, home)."""
     if isinstance(value, str):
-        for path, label in ((str(ROOT.parent / "shared"), "../shared"), (str(ROOT), "."),
+        for path, label in ((str(SHARED), "../shared"), (str(ROOT), "."),
                             (tempfile.gettempdir(), "$TMPDIR"), (str(Path.home()), "~")):
             value = value.replace(path, label)
         return value
@@ -120,7 +121,7 @@ def table_rows(scripts: dict[str, dict[str, Any]]) -> list[list[str]]:
         rows = result.get("rows") if isinstance(result, dict) else None
         if not isinstance(rows, list) or not rows:
             why = "; ".join(run.get("notes") or []) or "no rows reported"
-            out.append([name, "-", "-", "-", "-", "-", f"{run['peak_rss_mb']:.0f} (script)", "-", why])
+            out.append([name, "-", "-", "-", "-", "-", "-", f"{run['peak_rss_mb']:.0f} (script)", "-", why])
             continue
         for r in rows:
             if not isinstance(r, dict):
@@ -139,19 +140,30 @@ def table_rows(scripts: dict[str, dict[str, Any]]) -> list[list[str]]:
             rss = r.get("rss_mb")
             note = "; ".join(str(x) for x in (r.get("note"), r.get("same_work") and f"same work: {r['same_work']}")
                              if x)
+            cpu = r.get("cpu")
             out.append([name, _cell(r.get("case")), _cell(r.get("tool")), _num(r.get("median"), unit),
-                        _cell(r.get("runs")), vs, f"{rss:.0f}" if isinstance(rss, (int, float)) and rss else "-",
+                        _num(cpu, "s"), _cell(r.get("runs")), vs, f"{rss:.0f}" if isinstance(rss, (int, float)) and rss else "-",
                         _cell(r.get("detection")), _cell(note)])
     return out
+
+
+def _load(machine: dict[str, Any]) -> str:
+    load = machine.get("load_average")
+    if not isinstance(load, list) or len(load) != 2:
+        return ""
+    return f", 1-minute load average {load[0]} at the start and {load[1]} at the end (other work on the machine)"
 
 
 def markdown(doc: dict[str, Any]) -> str:
     scripts: dict[str, dict[str, Any]] = doc["scripts"]
     lines = [f"# mlaudit benchmarks ({'quick' if doc['quick'] else 'full'} run, {doc['generated_at']})", "",
              f"Machine: {doc['machine']['cpus']} CPUs, {doc['machine']['platform']}, Python "
-             f"{doc['machine']['python']}. Command: `{doc['command']}`. All figures below were measured in this "
+             f"{doc['machine']['python']}{_load(doc['machine'])}. Command: `{doc['command']}`. All figures below were measured in this "
              "one run. `vs baseline`: this row's figure divided by the named tool's on the same case (below 1 = "
-             "faster/smaller than it); `(mlaudit ÷ this)`: mlaudit's figure divided by this row's tool's.", ""]
+             "faster/smaller than it); `(mlaudit ÷ this)`: mlaudit's figure divided by this row's tool's. "
+             "`CPU (median)`: user + system time of the same runs (the process and its children); the machine may be "
+             "shared, and CPU time moves much less with its load than wall time. Tools compared in one row group "
+             "ran side by side (interleaved), with byte code written for both.", ""]
     anchors: dict[str, str] = {}
     for run in scripts.values():
         result = run.get("result")
@@ -210,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     names = wanted or available
     timeout = args.timeout or (1800.0 if args.quick else 3600.0)
     scripts: dict[str, dict[str, Any]] = {}
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="mlaudit-bench-run-") as tmp:
         for name in names:
             scripts[name] = run_script(name, args.quick, timeout, Path(tmp))
@@ -218,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "command": "python bench/run.py" + (" --quick" if args.quick else "")
                    + (f" --only {','.join(wanted)}" if wanted else ""),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)]},
         "scripts": _scrub(scripts),
     }
     args.out_dir.mkdir(parents=True, exist_ok=True)

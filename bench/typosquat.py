@@ -26,18 +26,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from auditor.typosquat.context import CONTEXT_FLOOR, apply_context  # noqa: E402
 from auditor.typosquat.detector import Detector  # noqa: E402
 from auditor.typosquat.index import CandidateIndex  # noqa: E402
-from auditor.typosquat.popular import load_hf_orgs, load_pypi  # noqa: E402
+from auditor.typosquat.popular import PopularList, load_hf_orgs, load_pypi  # noqa: E402
+from auditor.typosquat.result import TyposquatResult  # noqa: E402
 from auditor.typosquat.scoring import ScoreModel  # noqa: E402
 from bench import _common as common  # noqa: E402
+from bench import _typosquat_context as ctxsets  # noqa: E402
 from bench import _typosquat_fit as fitting  # noqa: E402
 
 ANCHOR_SCRIPT = r'''
@@ -232,6 +235,10 @@ def table(m: Measured, tools: list[Verdicts], rows_out: list[dict[str, object]])
         fp = sum(1 for s in neg_scores if s > cut)
         print(f"  mlaudit at {t.tool}'s random-unranked FPR ({allowed}/{len(random_names)}): recall "
               f"{cell(k, len(m.positives))} with {fp} false positives (threshold {cut:.3f}, read off these negatives)")
+        for tech, rows in sorted(by_tech.items()):
+            mine = sum(1 for r in rows if ours.score[r["name"]] > cut)
+            theirs = sum(1 for r in rows if t.flagged.get(r["name"], False))
+            print(f"    {tech:24} mlaudit {cell(mine, len(rows)):>19}  {t.tool} {cell(theirs, len(rows)):>19}")
 
 
 def hf_section(path: Path) -> None:
@@ -253,12 +260,148 @@ def hf_section(path: Path) -> None:
                 print(f"    miss/fp: {r['org']} -> {x.candidate} {x.score} {x.reasons[:1]}")
 
 
+def audit_time_section(args: argparse.Namespace, popular: PopularList, index: CandidateIndex,
+                       rows_out: list[dict[str, object]], notes: list[str]) -> None:
+    """The audit-time detector (shipped model, context as an audit has it) on sets it was never fitted on, beside
+    GuardDog on the same names; every flagged genuine name listed. See bench/_typosquat_context.py."""
+    shared = Path(args.shared)
+    det = Detector(popular, index=index)
+    dev = ctxsets.dev_names(shared)
+    seen_targets = ctxsets.dev_targets(shared)
+    positives, drops = ctxsets.heldout_positives(shared, popular, index.vocab, dev)
+    malicious = {ctxsets.canon(str(r["affected"][0]["package"]["name"]))  # type: ignore[index]
+                 for r in ctxsets.read_malicious(shared)}
+    negatives: list[ctxsets.Negative] = []
+    if args.mirrors:
+        lock_negs, lock_notes = ctxsets.lockfile_negatives(Path(args.mirrors), popular)
+        negatives += lock_negs
+        notes.extend(lock_notes)
+    else:
+        notes.append("lockfile genuine names: not measured (no --mirrors)")
+    young_counts: dict[str, int] = {}
+    if args.pypi_list and Path(args.pypi_list).is_file():
+        young, young_counts = ctxsets.young_negatives(Path(args.pypi_list), popular, malicious, dev)
+        negatives += young
+    else:
+        notes.append("young genuine names: not measured (no --pypi-list)")
+    if not positives or not negatives:
+        print("\n## Audit-time evaluation: not measured (" + "; ".join(notes) + ")")
+        return
+    print(f"\n## Audit-time evaluation (shipped model {det.model.meta.get('fitted', '?')}, fitted on dev rows only)")
+    by_tech = Counter(p.technique for p in positives)
+    print(f"positives: {len(positives)} malicious look-alikes published from {ctxsets.CUTOFF}, none a dev row "
+          f"({dict(sorted(by_tech.items()))}); dropped: {drops}")
+    groups = Counter(n.group for n in negatives)
+    lock_popular = sum(1 for n in negatives if n.group == "lockfile" and n.name in popular.rank_of)
+    print(f"genuine: {groups.get('lockfile', 0)} distinct names from {len(ctxsets.read_manifest())} uv.lock files "
+          f"({lock_popular} of them popular), {groups.get('young', 0)} young names near popular ones "
+          f"(newest release within {ctxsets.YOUNG_DAYS} days of the list; {young_counts})")
+    rng = random.Random(ctxsets.SEED)
+    name_only = ctxsets.Scored("mlaudit name-only", {}, {})
+    base: dict[str, TyposquatResult] = {}
+    det.prefetch([p.name for p in positives] + [n.name for n in negatives])
+    for p in positives:
+        base[p.name] = det.check(p.name)
+        name_only.pos[p.name] = base[p.name].score
+    for n in negatives:
+        base[n.name] = det.check(n.name)
+        name_only.neg[n.name] = base[n.name].score
+    pos_ctx = {age: {p.name: ctxsets.positive_context(p, rng, age) for p in positives}
+               for age in ("live", "unknown", "older")}
+    configs: list[ctxsets.Scored] = [name_only]
+    for floor in (0.005, 0.01, 0.02, 0.05, 0.1, 0.2):
+        for age in ("live",) if floor != CONTEXT_FLOOR else ("live", "unknown", "older"):
+            sc = ctxsets.Scored(f"mlaudit + context, floor {floor}, squat age {age}", {}, {})
+            for p in positives:
+                c, now = pos_ctx[age][p.name]
+                sc.pos[p.name] = apply_context(base[p.name], c, now=now, floor=floor).score
+            for n in negatives:
+                sc.neg[n.name] = apply_context(base[n.name], n.context, now=n.now, floor=floor).score
+            configs.append(sc)
+    names = [p.name for p in positives] + [n.name for n in negatives]
+    if args.no_anchor:
+        gd, gd_note = None, "GuardDog not run: --no-anchor"
+    else:
+        gd, _us, gd_note = run_guarddog(popular.keys, names)
+    notes.append(gd_note)
+    tools: list[ctxsets.Scored] = list(configs)
+    if gd is not None:
+        tools.append(ctxsets.Scored("GuardDog", {p.name: float(gd.flagged[p.name]) for p in positives},
+                                    {n.name: float(gd.flagged[n.name]) for n in negatives}))
+    classes = sorted({ctxsets.TECHNIQUE_CLASS[p.technique] for p in positives})
+    young_negs = [n for n in negatives if n.group == "young"]
+    lock_negs = [n for n in negatives if n.group == "lockfile"]
+
+    def line(label: str, sc: ctxsets.Scored, t: float, pos: list[ctxsets.Positive]) -> None:
+        k, n = ctxsets.recall_at(sc, pos, t)
+        cells = [f"{label:58}", f"{cell(k, n):>19}"]
+        for c in classes:
+            rows = [p for p in pos if ctxsets.TECHNIQUE_CLASS[p.technique] == c]
+            cells.append(f"{cell(*ctxsets.recall_at(sc, rows, t)):>19}")
+        for negs in (negatives, lock_negs, young_negs):
+            cells.append(f"{cell(*ctxsets.fp_at(sc, negs, t)):>19}")
+        print(" ".join(cells))
+        rows_out.append(common.row(f"audit-time: {label}", sc.label.split(",")[0], None,
+                                   detection=f"recall {k}/{n}; FP {ctxsets.fp_at(sc, negatives, t)[0]}/"
+                                             f"{len(negatives)} genuine"))
+
+    header = [f"{'configuration (threshold)':58}", f"{'recall, all':>19}", *(f"{c[:19]:>19}" for c in classes),
+              f"{'FPR, all genuine':>19}", f"{'FPR, lockfiles':>19}", f"{'FPR, young':>19}"]
+    print(" ".join(header))
+    one_pct = int(0.01 * len(negatives))
+    gd_fp = ctxsets.fp_at(tools[-1], negatives, 0.5)[0] if gd is not None else None
+    for sc in tools:
+        if sc.label == "GuardDog":
+            line("GuardDog (its own rule)", sc, 0.5, positives)
+            continue
+        line(f"{sc.label} (0.5, shipped)", sc, 0.5, positives)
+        if sc is name_only or "unknown" in sc.label or "older" in sc.label or f"floor {CONTEXT_FLOOR}," in sc.label:
+            t = ctxsets.threshold_for(sc, negatives, one_pct)
+            line(f"{sc.label} (<= 1% FPR: {t:.3f}, read off)", sc, t, positives)
+            for group, negs in (("lockfile", lock_negs), ("young", young_negs)):
+                if negs:
+                    t = ctxsets.threshold_for(sc, negs, int(0.01 * len(negs)))
+                    line(f"{sc.label} (<= 1% FPR on {group} names: {t:.3f}, read off)", sc, t, positives)
+            if gd_fp is not None:
+                t = ctxsets.threshold_for(sc, negatives, gd_fp)
+                line(f"{sc.label} (GuardDog's FPR: {t:.3f}, read off)", sc, t, positives)
+    print("\nsplits (shipped threshold 0.5): recall [Wilson 95%]")
+    splits = {"time: published before 2025-01": [p for p in positives if p.published < "2025-01-01"],
+              "time: published 2025-01 or later": [p for p in positives if p.published >= "2025-01-01"],
+              "target: a dev-positive target": [p for p in positives if p.target in seen_targets],
+              "target: never a dev-positive target": [p for p in positives if p.target not in seen_targets]}
+    for label, rows in splits.items():
+        cells = " ".join(f"{sc.label.replace('mlaudit ', '')[:30]}={cell(*ctxsets.recall_at(sc, rows, 0.5))}"
+                         for sc in tools if sc is name_only or sc.label == "GuardDog"
+                         or f"floor {CONTEXT_FLOOR}, squat age live" in sc.label)
+        print(f"  {label:38} n={len(rows):4}  {cells}")
+    print("\nevery genuine name flagged at 0.5 (name-only / with context, floor "
+          f"{CONTEXT_FLOOR}, squat age live) and by GuardDog:")
+    shipped = next(sc for sc in tools if f"floor {CONTEXT_FLOOR}, squat age live" in sc.label)
+    for n in negatives:
+        marks = [label for label, sc in (("name-only", name_only), ("context", shipped)) if sc.neg[n.name] >= 0.5]
+        if gd is not None and gd.flagged[n.name]:
+            marks.append("GuardDog")
+        if marks:
+            r = base[n.name]
+            print(f"  {n.group:8} {n.name:38} {','.join(marks):28} name {r.score:.3f} -> {r.candidate}; context "
+                  f"{shipped.neg[n.name]:.3f}; required by {list(n.context.required_by or ())[:2]}; {n.source}")
+    print("\npositives missed at 0.5 with context (floor "
+          f"{CONTEXT_FLOOR}, live): " + ", ".join(f"{p.name}->{p.target}"
+                                                    for p in positives if shipped.pos[p.name] < 0.5)[:3000])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
+    ap.add_argument("--shared", default=str(common.SHARED))
     ap.add_argument("--no-anchor", action="store_true", help="do not run GuardDog (shown as not run)")
     ap.add_argument("--quick", action="store_true", help="every tool on one seeded sample of the measured rows")
     ap.add_argument("--json", dest="json_out", metavar="OUT", help="also write the results as JSON (bench/run.py)")
+    ap.add_argument("--mirrors", default=os.environ.get("MLAUDIT_BENCH_MIRRORS"),
+                    help="bare git copies of the repositories in bench/typosquat_lockfiles.tsv (owner+name/repo)")
+    ap.add_argument("--pypi-list", default=os.environ.get("MLAUDIT_BENCH_PYPI_LIST"),
+                    help="TSV list of PyPI projects (name, newest version, month, rank, summary) for young names")
+    ap.add_argument("--audit-time-only", action="store_true", help="only the audit-time evaluation")
     args = ap.parse_args(argv)
     shared = Path(args.shared)
     dev = fitting.load_dev(shared)
@@ -269,6 +412,11 @@ def main(argv: list[str] | None = None) -> int:
     t0, c0 = time.perf_counter(), time.process_time()
     index = CandidateIndex.build(popular)
     build, build_cpu = time.perf_counter() - t0, time.process_time() - c0
+    if args.audit_time_only:
+        audit_time_section(args, popular, index, json_rows, notes)
+        common.write_json(args.json_out, {"name": "typosquat", "quick": args.quick, "rows": json_rows,
+                                          "anchors": {"guarddog": common.PINS["guarddog"]}, "notes": notes})
+        return 0
     det = Detector(popular, index=index)
     all_names = list(dict.fromkeys([r["name"] for r in dev.positives] + [r["name"] for r in dev.negatives]))
     t0, c0 = time.perf_counter(), time.process_time()
@@ -299,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     if not gd:
         print(f"\n(GuardDog column absent: {gd_note})")
     hf_section(shared / "eval" / "typosquat" / "hf_dev_squats.tsv")
+    audit_time_section(args, popular, index, json_rows, notes)
 
     print("\n## Speed (in-process; machine shared with other work, so noisy)")
     print(f"mlaudit: {per_name:.1f} us/name wall ({per_name_cpu:.1f} CPU) over {len(all_names)} dev names (shipped "

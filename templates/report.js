@@ -1,5 +1,13 @@
 (function () {
   "use strict";
+  // ?graph=full (or #full-graph) opens the whole dependency graph, so a link can point at it.
+  var full = document.getElementById("full-graph");
+  if (full && (new URLSearchParams(window.location.search).get("graph") === "full" ||
+               window.location.hash === "#full-graph")) { full.open = true; }
+}());
+
+(function () {
+  "use strict";
   var table = document.getElementById("findings");
   if (!table) { return; }
   var body = table.tBodies[0];

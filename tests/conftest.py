@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-
-def _shared() -> Path:
-    """``../shared`` beside the checkout; a worktree one level further down (``wt/<name>``) finds the same folder,
-    and ``MLAUDIT_SHARED_DIR`` names it explicitly."""
-    explicit = os.environ.get("MLAUDIT_SHARED_DIR")
-    if explicit:
-        return Path(explicit)
-    root = Path(__file__).resolve().parents[1]
-    for base in (root.parent, root.parent.parent):
-        if (base / "shared").is_dir():
-            return base / "shared"
-    return root.parent / "shared"
-
-
-SHARED = _shared()
 CLOSED_INDEX = "http://127.0.0.1:9/simple"  # the discard port: nothing listens, connections are refused at once
 
 
@@ -48,13 +32,6 @@ def _isolated_env(session_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     for var in ("MLAUDIT_OSV_API", "MLAUDIT_OSV_URL", "HF_ENDPOINT"):
         monkeypatch.delenv(var, raising=False)
     yield
-
-
-@pytest.fixture
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip("../shared is not beside the checkout")
-    return SHARED
 
 
 _REAL_CONNECT = socket.socket.connect

@@ -5,9 +5,10 @@ Two databases can exist in ``cache_dir()/advisories``:
 - the **embedded** one, built on first use from the snapshot shipped in ``data/`` (PyPA advisories + OpenSSF
   malicious packages). Its file name carries a fingerprint of the shipped files, so a new mlaudit release with new
   data builds a new index instead of reading a stale one;
-- the **updated** one, written by ``mlaudit db update`` from OSV's PyPI export. When present it is used for
-  vulnerabilities, and for malicious packages too when the export carried MAL- records (else the embedded MAL data
-  stays in use).
+- the **updated** one, written by ``mlaudit db update`` from OSV's PyPI export (or ``--from`` a file). When present
+  it is used for vulnerabilities when it holds any (an export of MAL- records only keeps the shipped advisories),
+  and its MAL- records are used *beside* the shipped ones: a name once published as malware stays known even when
+  the export is older than the mlaudit release (a record present in both counts once, the later ``modified`` wins).
 
 Every build writes a temporary file and renames it into place: a reader never sees a half-built index.
 """
@@ -29,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from auditor.advisories.freshness import STALE_DAYS, age_days, is_stale, stale_data_warning
 from auditor.advisories.match import is_malicious_record
 from auditor.cache import cache_dir
 from auditor.digest import sha256_file
@@ -37,7 +39,6 @@ from auditor.errors import IncompleteError
 from auditor.resources import data_file
 
 SCHEMA = "3"  # 3: records keep their full ``details`` text
-STALE_DAYS = 30
 UPDATED_DB_NAME = "osv-pypi.sqlite"
 EMBEDDED_ADVISORIES = ("advisories", "pypa-osv.jsonl.gz")
 EMBEDDED_META = ("advisories", "db-meta.json")
@@ -79,7 +80,8 @@ def slim_record(record: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _names(record: Mapping[str, Any]) -> set[str]:
+def record_names(record: Mapping[str, Any]) -> set[str]:
+    """The PEP 503 names of the PyPI packages a record affects."""
     names: set[str] = set()
     for entry in record.get("affected") or []:
         pkg = entry.get("package") if isinstance(entry, Mapping) else None
@@ -97,6 +99,20 @@ class BuildCounts:
     packages: int = 0
     newest_modified: str = ""
     newest_malicious_modified: str = ""
+    malicious_packages: int = 0  # distinct names with a malicious-package record
+    mal_published_first: str = ""  # the ``published`` range of the MAL- records (the malware feed itself)
+    mal_published_last: str = ""
+    newest_mal_modified: str = ""  # the MAL- feed's snapshot date (GitHub malware advisories aliasing one excluded)
+
+    def note_malicious(self, record: Mapping[str, Any]) -> None:
+        if not str(record.get("id", "")).startswith("MAL-"):
+            return
+        published, modified = record.get("published"), record.get("modified")
+        if isinstance(published, str) and published:
+            self.mal_published_first = min(self.mal_published_first or published, published)
+            self.mal_published_last = max(self.mal_published_last, published)
+        if isinstance(modified, str):
+            self.newest_mal_modified = max(self.newest_mal_modified, modified)
 
 
 def build_index(target: Path, records: Iterable[Mapping[str, Any]], meta: Mapping[str, str]) -> BuildCounts:
@@ -107,6 +123,7 @@ def build_index(target: Path, records: Iterable[Mapping[str, Any]], meta: Mappin
     tmp = Path(tmp_name)
     counts = BuildCounts()
     names_seen: set[str] = set()
+    malicious_names: set[str] = set()
     try:
         conn = sqlite3.connect(tmp)
         try:
@@ -129,6 +146,7 @@ def build_index(target: Path, records: Iterable[Mapping[str, Any]], meta: Mappin
                 counts.withdrawn += withdrawn
                 if malicious:
                     counts.malicious += 1
+                    counts.note_malicious(record)
                 else:
                     counts.vulnerabilities += 1
                 modified = record.get("modified")
@@ -138,12 +156,15 @@ def build_index(target: Path, records: Iterable[Mapping[str, Any]], meta: Mappin
                         counts.newest_malicious_modified = max(counts.newest_malicious_modified, modified)
                 rows.append((rid, int(malicious), int(withdrawn), json.dumps(slim_record(record),
                                                                             separators=(",", ":"))))
-                for name in _names(record):
+                for name in record_names(record):
                     name_rows.append((name, rid))
                     names_seen.add(name)
+                    if malicious:
+                        malicious_names.add(name)
             conn.executemany("INSERT OR REPLACE INTO records VALUES (?,?,?,?)", rows)
             conn.executemany("INSERT OR IGNORE INTO names VALUES (?,?)", name_rows)
             counts.packages = len(names_seen)
+            counts.malicious_packages = len(malicious_names)
             all_meta = {
                 **meta,
                 "schema": SCHEMA,
@@ -154,6 +175,10 @@ def build_index(target: Path, records: Iterable[Mapping[str, Any]], meta: Mappin
                 "packages": str(counts.packages),
                 "newest_modified": counts.newest_modified,
                 "newest_malicious_modified": counts.newest_malicious_modified,
+                "malicious_packages": str(counts.malicious_packages),
+                "mal_published_first": counts.mal_published_first,
+                "mal_published_last": counts.mal_published_last,
+                "newest_mal_modified": counts.newest_mal_modified,
                 "built_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             }
             conn.executemany("INSERT OR REPLACE INTO meta VALUES (?,?)", sorted(all_meta.items()))
@@ -272,6 +297,28 @@ class AdvisoryDB:
     def lookup(self, name: str, *, malicious: bool) -> list[dict[str, Any]]:
         return self.lookup_many([name], malicious=malicious)[canonical_name(name)]
 
+    def malicious_keys(self) -> tuple[set[str], set[str]]:
+        """The ids and the PEP 503 names of every malicious-package record (several stores are counted as one)."""
+        with self.lock:
+            ids = {row[0] for row in self.conn.execute("SELECT id FROM records WHERE malicious = 1")}
+            names = {row[0] for row in self.conn.execute(
+                "SELECT DISTINCT n.name FROM names n JOIN records r ON r.id = n.id WHERE r.malicious = 1")}
+        return ids, names
+
+    def malicious_dates(self) -> tuple[str, str, str]:
+        """(first published, last published, newest modified) of the MAL- records, from the index's meta; an index
+        built before these were kept reads them from its records once."""
+        keys = ("mal_published_first", "mal_published_last", "newest_mal_modified")
+        if all(k in self.meta for k in keys):
+            return self.meta[keys[0]], self.meta[keys[1]], self.meta[keys[2]]
+        counts = BuildCounts()
+        with self.lock:
+            for (body,) in self.conn.execute("SELECT body FROM records WHERE malicious = 1"):
+                counts.note_malicious(json.loads(body))
+        self.meta.update(zip(keys, (counts.mal_published_first, counts.mal_published_last,
+                                    counts.newest_mal_modified), strict=True))
+        return counts.mal_published_first, counts.mal_published_last, counts.newest_mal_modified
+
     def lookup_many(self, names: Iterable[str], *, malicious: bool) -> dict[str, list[dict[str, Any]]]:
         """All records of several names, one SQL query per 500 names; answers are memoised for the life of this
         (immutable: updates replace the file) database, so a second audit in one process parses nothing."""
@@ -307,73 +354,119 @@ def _open_cached(path: Path) -> AdvisoryDB:
     return db
 
 
-def _age_days(date: str, now: datetime | None = None) -> int | None:
-    try:
-        when = datetime.fromisoformat(date[:10]).replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
-    return ((now or datetime.now(timezone.utc)) - when).days
+@dataclass(frozen=True)
+class MaliciousFacts:
+    """What the malicious-package data in use holds (``db status``, the report's data source)."""
+
+    records: int
+    names: int
+    published_first: str | None
+    published_last: str | None
+    date: str | None  # the feed's snapshot: its newest ``modified``
 
 
 @dataclass
 class AdvisoryStore:
-    """The databases in use for this run: one for vulnerabilities, one for MAL- records (may be the same)."""
+    """The databases in use for this run: one for vulnerabilities; for MAL- records ``mal_db`` and, beside it,
+    ``mal_extra`` (the shipped records when an updated database brought its own: both are read)."""
 
     vulns_db: AdvisoryDB
     mal_db: AdvisoryDB
     warnings: list[str] = field(default_factory=list)
+    mal_extra: tuple[AdvisoryDB, ...] = ()
+    facts: MaliciousFacts | None = field(default=None, init=False, repr=False)  # computed once, on first use
 
     @property
     def updated(self) -> bool:
         return self.vulns_db.meta.get("kind") == "updated"
 
+    @property
+    def mal_dbs(self) -> tuple[AdvisoryDB, ...]:
+        return (self.mal_db, *(db for db in self.mal_extra if db is not self.mal_db))
+
     def vulnerabilities(self, name: str) -> list[dict[str, Any]]:
         return self.vulns_db.lookup(name, malicious=False)
 
     def malicious(self, name: str) -> list[dict[str, Any]]:
-        return self.mal_db.lookup(name, malicious=True)
+        return self.malicious_many([name])[canonical_name(name)]
 
     def vulnerabilities_many(self, names: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         return self.vulns_db.lookup_many(names, malicious=False)
 
     def malicious_many(self, names: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
-        return self.mal_db.lookup_many(names, malicious=True)
+        """Every database's MAL- records per name; one copy per id (the later ``modified``; a tie keeps the first
+        database's, i.e. the updated one's)."""
+        wanted = list(names)
+        merged = self.mal_db.lookup_many(wanted, malicious=True)
+        for extra in self.mal_dbs[1:]:
+            for name, records in extra.lookup_many(wanted, malicious=True).items():
+                if records:
+                    merged[name] = _merge_by_id(merged.get(name, []), records)
+        return merged
 
     def advisory_source(self) -> DataSource:
         meta = self.vulns_db.meta
         date = meta.get("date") or meta.get("newest_modified", "")[:10] or None
-        age = _age_days(date) if date else None
         return DataSource(name="advisories", source=meta.get("source", "?"), date=date,
-                          records=self.vulns_db.count("vulnerabilities"),
-                          stale=age is None or age > STALE_DAYS)
+                          records=self.vulns_db.count("vulnerabilities"), stale=is_stale(date, STALE_DAYS))
+
+    def _malicious_date(self) -> str | None:
+        """The malicious-package data's snapshot date: the newest MAL- ``modified`` over its databases (an index
+        built before that was kept: its newest malicious ``modified``, then its date). Meta only, no query."""
+        newest = [db.meta.get("newest_mal_modified") or db.meta.get("newest_malicious_modified", "")
+                  for db in self.mal_dbs]
+        return max(newest, default="")[:10] or self.mal_db.meta.get("date") or None
+
+    def _published_range(self) -> tuple[str | None, str | None]:
+        firsts = [first for db in self.mal_dbs if (first := db.malicious_dates()[0])]
+        lasts = [last for db in self.mal_dbs if (last := db.malicious_dates()[1])]
+        return min(firsts, default="")[:10] or None, max(lasts, default="")[:10] or None
+
+    def _malicious_count(self) -> int:
+        """Distinct malicious-package records in use: one database's count is in its meta (no query); several are
+        united by id (a record in both counts once)."""
+        if len(self.mal_dbs) == 1:
+            return self.mal_db.count("malicious")
+        return len(set().union(*(db.malicious_keys()[0] for db in self.mal_dbs)))
+
+    def malicious_facts(self) -> MaliciousFacts:
+        """Everything ``db status`` shows about the malicious-package data (the name count costs a query per
+        database, so audits, which need only the count and dates, do not ask for it)."""
+        if self.facts is None:
+            if len(self.mal_dbs) == 1 and "malicious_packages" in self.mal_db.meta:
+                names = self.mal_db.count("malicious_packages")
+            else:
+                names = len(set().union(*(db.malicious_keys()[1] for db in self.mal_dbs)))
+            self.facts = MaliciousFacts(self._malicious_count(), names, *self._published_range(),
+                                        self._malicious_date())
+        return self.facts
 
     def malicious_source(self) -> DataSource:
-        meta = self.mal_db.meta
-        date = (meta.get("newest_malicious_modified", "")[:10] or meta.get("date")) or None
-        source = MALICIOUS_SOURCE if meta.get("kind") == "embedded" else meta.get("source", "?")
-        age = _age_days(date) if date else None
-        return DataSource(name="malicious packages", source=source, date=date,
-                          records=self.mal_db.count("malicious"), stale=age is None or age > STALE_DAYS)
+        date = self._malicious_date()
+        sources = [MALICIOUS_SOURCE if db.meta.get("kind") == "embedded" else db.meta.get("source", "?")
+                   for db in self.mal_dbs]
+        return DataSource(name="malicious packages", source=" + ".join(dict.fromkeys(sources)), date=date,
+                          records=self._malicious_count(), stale=is_stale(date, STALE_DAYS))
 
     def age_days(self) -> int | None:
         """Days since the advisory data's snapshot date (None when the date is unknown)."""
         date = self.advisory_source().date
-        return _age_days(date) if date else None
+        return age_days(date) if date else None
 
-    def stale_warning(self, *, online: bool = False) -> str | None:
-        """The report's warning when the local advisory data is older than ``STALE_DAYS`` (None when fresh)."""
-        src = self.advisory_source()
-        if not src.stale:
-            return None
-        age = _age_days(src.date) if src.date else None
-        how_old = f"from {src.date} ({age} days old)" if age is not None else "of unknown date"
-        which = "updated OSV database" if self.updated else "advisory database shipped with mlaudit"
-        if online:
-            return (f"The local {which} is {how_old}; this run also asked the OSV API, so current advisories are "
-                    "included. Run `mlaudit db update` to refresh the offline database.")
-        return (f"The {which} is {how_old}: vulnerabilities published since then are not reported. "
-                "Run `mlaudit db update` to fetch OSV's current PyPI database (PYSEC, GHSA and MAL records), "
-                "or audit with --online.")
+    def stale_warning(self, *, stale_after_days: int = STALE_DAYS, extra: Iterable[DataSource] = ()) -> str | None:
+        """The stale-data warning for this store's data (and ``extra`` sources, e.g. the popular names), or None."""
+        return stale_data_warning([self.advisory_source(), self.malicious_source(), *extra],
+                                  stale_after_days=stale_after_days)
+
+
+def _merge_by_id(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_id = {str(r.get("id")): r for r in first}
+    for record in second:
+        rid = str(record.get("id"))
+        kept = by_id.get(rid)
+        if kept is None or str(record.get("modified", "")) > str(kept.get("modified", "")):
+            by_id[rid] = record
+    return [by_id[k] for k in sorted(by_id)]
 
 
 def known_malicious(names: Iterable[str]) -> dict[str, list[str]]:
@@ -403,7 +496,8 @@ def _open_embedded(warnings: list[str]) -> AdvisoryDB:
 
 
 def open_store() -> AdvisoryStore:
-    """The databases to use now: the updated one when present and readable, else the embedded snapshot."""
+    """The databases to use now: the updated one when present and readable (for vulnerabilities when it holds any;
+    its MAL- records beside the shipped ones), else the embedded snapshot."""
     warnings: list[str] = []
     updated: AdvisoryDB | None = None
     try:
@@ -416,9 +510,10 @@ def open_store() -> AdvisoryStore:
         except (sqlite3.DatabaseError, OSError) as exc:
             warnings.append(f"the updated advisory database {path} is unreadable ({exc}); using the shipped "
                             "snapshot. Run `mlaudit db update` again.")
-    if updated is not None and updated.count("malicious") > 0:
-        return AdvisoryStore(updated, updated, warnings)
     embedded = _open_embedded(warnings)
-    if updated is not None:
-        return AdvisoryStore(updated, embedded, warnings)
-    return AdvisoryStore(embedded, embedded, warnings)
+    if updated is None:
+        return AdvisoryStore(embedded, embedded, warnings)
+    vulns = updated if updated.count("vulnerabilities") > 0 else embedded
+    if updated.count("malicious") > 0:
+        return AdvisoryStore(vulns, updated, warnings, mal_extra=(embedded,))
+    return AdvisoryStore(vulns, embedded, warnings)

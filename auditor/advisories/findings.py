@@ -221,7 +221,12 @@ def vulnerability_findings(name: str, version: str, records: Sequence[Record]) -
             "ranges": [r for m in group for r in m.ranges],
             "records": [m.id for m in group],
             **_severity_evidence(sev_infos, sev),
+            # the package-wide upgrade (no record affects it), for the outputs' roll-up "upgrade to" column
+            **({"upgrade": upgrade} if upgrade is not None else {}),
         }
+        readings = [r.to_evidence(m.id) for m in group for r in m.readings]
+        if readings:  # an event that is not PEP 440 decided this match: say how it was read
+            evidence["version_readings"] = readings
         findings.append(Finding(
             kind=FindingKind.VULNERABILITY,
             id=primary.id,

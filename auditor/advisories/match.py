@@ -6,8 +6,13 @@ range) and the data has quirks that naive evaluation gets wrong (unsorted events
 invalid versions). Decisions documented here and in ``data/README.md``:
 
 - a local version (``1.0+cpu``) is matched as its public version (``1.0``): a local build carries the same code;
-- an event value that is not a valid PEP 440 version is skipped (it cannot be ordered); a candidate version that is
-  not valid PEP 440 can only match a ``versions`` entry by exact string;
+- an event value that is not a valid PEP 440 version (``2.6.0-NA``, ``2.6.0-cu124``, ``7.2.0-12.1``) is read the way
+  the ecosystem orders it: its longest PEP 440 prefix ending at a word boundary (``2.6.0``, ``2.6.0``,
+  ``7.2.0-12`` = ``7.2.0.post12``), a date as its release segment (``2024-09-25`` = ``2024.9.25``); the finding's
+  evidence names every such reading. Skipping it instead would let a range never end (every later release
+  "affected"). A closing event (``fixed``/``last_affected``/``limit``) with no version in it at all leaves its range
+  unevaluated (``unreadable_events`` names it, the check warns); a candidate version that is not valid PEP 440 can
+  only match a ``versions`` entry by exact string;
 - ``GIT`` (and ``SEMVER``) ranges are not evaluated: PyPI versions are ordered by PEP 440 only;
 - withdrawn records and affected entries of other ecosystems never match.
 """
@@ -69,6 +74,7 @@ class RecordMatch:
     matched_by: tuple[str, ...]  # subset of ("range", "versions"), in that order
     fixed_versions: tuple[str, ...]  # every ``fixed`` of the record's ECOSYSTEM ranges for this package
     ranges: list[dict[str, Any]] = field(default_factory=list)  # the matching ranges' events, for evidence
+    readings: tuple[EventReading, ...] = ()  # non-PEP 440 event values of the matching ranges and how they were read
 
     @property
     def id(self) -> str:
@@ -76,6 +82,60 @@ class RecordMatch:
 
 
 _EVENT_ORDER = {"introduced": 0, "last_affected": 1, "fixed": 2}
+_CLOSING = frozenset({"fixed", "last_affected", "limit"})
+_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
+
+
+@dataclass(frozen=True)
+class EventReading:
+    """How an event value that is not PEP 440 was read (``read_as`` None: no version in it; the range is then not
+    evaluated when the event closes it)."""
+
+    kind: str
+    value: str
+    read_as: str | None
+    how: str
+
+    def to_evidence(self, record: str) -> dict[str, Any]:
+        return {"record": record, "event": self.kind, "value": self.value, "read_as": self.read_as, "how": self.how}
+
+
+def _boundaries(text: str) -> list[int]:
+    """Prefix lengths that end a word: before a separator (``-._+``) or where digits meet letters; longest first."""
+    ends = [len(text)]
+    for i in range(len(text) - 1, 0, -1):
+        here, before = text[i], text[i - 1]
+        if here in "-._+" or (here.isalnum() and before.isalnum() and here.isdigit() != before.isdigit()):
+            ends.append(i)
+    return ends
+
+
+@lru_cache(maxsize=4096)
+def read_event_value(text: str) -> tuple[Version | None, str]:
+    """An event value as a version: ``(version, "")`` when it is PEP 440; else the reading and how it was made, or
+    ``(None, why)`` when there is no version in it.
+
+    Why a prefix and not "skip it": ``last_affected: 2.6.0-NA`` skipped leaves ``introduced: 0`` open, so the newest
+    release would be "affected". Tools and indexes order such strings by their leading release (``2.6.0-cu124`` is a
+    build of 2.6.0), which is what the longest PEP 440 prefix gives; a prefix is cut only at a word boundary so
+    ``2.6.0-cu124`` never reads as ``2.6.0-c`` (= ``2.6.0rc0``).
+    """
+    parsed = parse_version(text)
+    if parsed is not None:
+        return parsed, ""
+    cleaned = text.strip().replace("\\", "")
+    if cleaned != text and (parsed := parse_version(cleaned)) is not None:
+        return parsed, f"not a PEP 440 version; read as {cleaned!r} (stray characters removed)"
+    date = _DATE.match(cleaned)
+    if date is not None:
+        release = ".".join(str(int(part)) for part in date.groups())
+        return Version(release), f"a date, not a PEP 440 version; read as the release {release}"
+    for end in _boundaries(cleaned):
+        prefix = cleaned[:end]
+        starts = prefix.lstrip("vV")[:1]
+        if starts.isdigit() and len(prefix) - len(prefix.lstrip("vV")) <= 1 and (parsed := parse_version(prefix)):
+            return parsed, f"not a PEP 440 version; read as its longest PEP 440 prefix {prefix!r} ({parsed})"
+    return None, "not a PEP 440 version and no version prefix in it"
 
 
 def _event_kind(event: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -99,6 +159,8 @@ class CompiledRange:
     limits: tuple[Version | None, ...]  # None = a value containing "*" (infinity)
     fixed: tuple[str, ...]
     events: tuple[Mapping[str, Any], ...]
+    readings: tuple[EventReading, ...] = ()  # every non-PEP 440 event value and how it was read
+    evaluable: bool = True  # False: a closing event has no version in it (the range's end is unknown)
 
     def affects(self, version: Version) -> bool:
         """The schema's ``IncludedInRanges`` for one range: ``BeforeLimits`` (below at least one ``limit``, no
@@ -107,6 +169,8 @@ class CompiledRange:
         Ties at one version keep introduced < last_affected < fixed, so ``introduced X`` + ``fixed X`` affects
         nothing at X.
         """
+        if not self.evaluable:
+            return False
         if self.limits and not any(lim is None or version < lim for lim in self.limits):
             return False
         affected = False
@@ -135,27 +199,31 @@ _ZERO = Version("0")
 def compile_range(events: Sequence[Mapping[str, Any]]) -> CompiledRange:
     walk: list[tuple[Version | None, int, str]] = []
     limits: list[Version | None] = []
+    readings: list[EventReading] = []
+    evaluable = True
     for event in events:
         kv = _event_kind(event)
         if kv is None:
             continue
         kind, value = kv
+        if (kind == "limit" and "*" in value) or (kind == "introduced" and value == "0"):
+            parsed = None
+        else:
+            parsed, how = read_event_value(value)
+            if how:
+                readings.append(EventReading(kind, value, None if parsed is None else str(parsed), how))
+            if parsed is None:
+                # an unreadable start narrows the range (skipped); an unreadable end would widen it to every later
+                # release, so the range is not evaluated at all (and the check says so)
+                evaluable = evaluable and kind not in _CLOSING
+                continue
         if kind == "limit":
-            if "*" in value:
-                limits.append(None)
-            elif (lim := parse_version(value)) is not None:
-                limits.append(lim)
+            limits.append(parsed)
             continue
-        if kind == "introduced" and value == "0":
-            walk.append((None, _EVENT_ORDER[kind], kind))
-            continue
-        parsed = parse_version(value)
-        if parsed is None:
-            continue  # cannot be ordered: skipped (documented)
         walk.append((parsed, _EVENT_ORDER[kind], kind))
     walk.sort(key=_walk_key)
     fixed = tuple(str(e["fixed"]) for e in events if isinstance(e.get("fixed"), str))
-    return CompiledRange(tuple(walk), tuple(limits), fixed, tuple(events))
+    return CompiledRange(tuple(walk), tuple(limits), fixed, tuple(events), tuple(readings), evaluable)
 
 
 def range_affects(events: Sequence[Mapping[str, Any]], version: Version) -> bool:
@@ -257,6 +325,7 @@ def match_record(record: Record, name: str, version_text: str) -> RecordMatch | 
     by_range = False
     fixed: set[str] = set()
     ranges: list[dict[str, Any]] = []
+    readings: list[EventReading] = []
     for entry in compiled_entries(record, name):
         if entry.listed(key):
             by_versions = True
@@ -265,10 +334,20 @@ def match_record(record: Record, name: str, version_text: str) -> RecordMatch | 
             if version is not None and rng.affects(version):
                 by_range = True
                 ranges.append({"type": "ECOSYSTEM", "events": [dict(e) for e in rng.events]})
+                readings.extend(r for r in rng.readings if r not in readings)
     if not (by_range or by_versions):
         return None
     matched_by = tuple(kind for kind, hit in (("range", by_range), ("versions", by_versions)) if hit)
-    return RecordMatch(record, matched_by, tuple(sort_versions(fixed)), ranges)
+    return RecordMatch(record, matched_by, tuple(sort_versions(fixed)), ranges, tuple(readings))
+
+
+def unreadable_events(record: Record, name: str) -> list[EventReading]:
+    """The closing events of the record's ranges for ``name`` that hold no version at all (their ranges are not
+    evaluated): the caller says so instead of reporting nothing silently."""
+    if record.get("withdrawn"):
+        return []
+    return [r for entry in compiled_entries(record, canonical_name(name)) for rng in entry.ranges
+            if not rng.evaluable for r in rng.readings if r.read_as is None and r.kind in _CLOSING]
 
 
 def record_affects(record: Record, name: str, version_text: str) -> bool:

@@ -1,5 +1,6 @@
-"""What the ``malicious`` and ``advisories`` checks share within one run: the open store, the data-source entries
-and stale warning (registered once), and the online OSV answers (queried once, for both checks)."""
+"""What the ``malicious``, ``advisories`` and ``unclaimed-name`` checks share within one run: the open store and its
+data-source entries (registered once), and the online OSV answers (queried once, for both advisory checks). The
+data's age becomes the run's one warning after the checks (``freshness.note_stale_data``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 from auditor.advisories.db import AdvisoryStore, open_store
 from auditor.advisories.osv_api import OsvApiClient, PackageVersion
 from auditor.domain import DataSource
+from auditor.errors import NetworkError
+from auditor.ledger import ItemKind
 from auditor.options import AuditContext
 
 
@@ -27,8 +30,8 @@ def store_for(ctx: AuditContext) -> AdvisoryStore:
     ctx.caches.advisory_store = store
     _add_source(ctx, store.advisory_source())
     _add_source(ctx, store.malicious_source())
-    for warning in [*store.warnings, store.stale_warning(online=online_enabled(ctx))]:
-        if warning and warning not in ctx.report.warnings:
+    for warning in store.warnings:  # the data's age is one warning of the whole run (``freshness``)
+        if warning not in ctx.report.warnings:
             ctx.report.warnings.append(warning)
     return store
 
@@ -38,7 +41,8 @@ def online_enabled(ctx: AuditContext) -> bool:
 
 
 def online_records(ctx: AuditContext) -> dict[PackageVersion, list[dict[str, Any]]]:
-    """OSV API answers for every package of the report (empty when not ``--online``). Raises NetworkError."""
+    """OSV API answers for every package of the report (empty when not ``--online``, or when the API failed: the
+    failure is then a ``service`` item of the report, recorded once for both checks)."""
     if not online_enabled(ctx):
         return {}
     cached = ctx.caches.osv_online
@@ -47,7 +51,17 @@ def online_records(ctx: AuditContext) -> dict[PackageVersion, list[dict[str, Any
     packages = [(p.name, p.version) for p in ctx.report.packages.values() if p.version]
     ctx.progress(f"querying the OSV API for {len(packages)} packages")
     client = OsvApiClient(ctx.http)
-    answer = client.query(packages)
+    try:
+        answer = client.query(packages)
+    except NetworkError as exc:
+        # the API adds to the local results, it never replaces them: every local vulnerability and malicious
+        # finding stays, and the report is incomplete naming the service (exit 3)
+        ctx.caches.osv_online = {}
+        ctx.incomplete(ItemKind.SERVICE, f"{exc.service} ({exc.host})",
+                       f"advisories were not checked online: {exc}; the findings from the local advisory "
+                       "database are reported, advisories only the OSV API knows are missing (hint: rerun "
+                       "without --online to use the local database only)")
+        return {}
     ctx.caches.osv_online = answer
     ids = {str(r.get("id")) for records in answer.values() for r in records}
     today = datetime.now(timezone.utc).date().isoformat()  # live answers: as fresh as the query

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from auditor.advisories.findings import malware_ids, vulnerability_findings
+from auditor.advisories.match import unreadable_events
 from auditor.advisories.runtime import online_records, store_for
 from auditor.domain import Finding, canonical_name
 from auditor.ledger import ItemKind
@@ -41,7 +42,26 @@ class AdvisoriesCheck:
             found = vulnerability_findings(name, pkg.version, records)
             findings.extend(found)
             _note_unconfirmed(ctx, name, pkg.version, remote, found, malware_ids(records))
+            _note_unreadable(ctx, name, pkg.version, records, found)
         return findings
+
+
+def _note_unreadable(ctx: AuditContext, name: str, version: str, records: list[dict[str, Any]],
+                     found: list[Finding]) -> None:
+    """A range whose end holds no version at all (``fixed: "trunk"``) is not evaluated (reading it as open would
+    flag every later release); when that leaves the record unmatched, the report says so instead of nothing."""
+    reported = {i for f in found for i in f.all_ids}
+    for record in records:
+        rid = str(record.get("id", ""))
+        if rid in reported:
+            continue
+        unreadable = unreadable_events(record, name)
+        if unreadable:
+            events = ", ".join(f"{r.kind} {r.value[:60]!r}" for r in unreadable)  # record text: bounded
+            warning = (f"{rid} for {name}: {events} is not a version, so its range was not evaluated against "
+                       f"{version} (check it by hand)")
+            if warning not in ctx.report.warnings:
+                ctx.report.warnings.append(warning)
 
 
 def _note_unconfirmed(ctx: AuditContext, name: str, version: str, remote: list[dict[str, Any]],

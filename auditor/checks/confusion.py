@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from auditor.domain import Finding, Severity, canonical_name
+from auditor.domain import Finding, Package, Severity, canonical_name
 from auditor.errors import NetworkError
 from auditor.kinds import FindingKind, Rule
 from auditor.ledger import ItemKind
@@ -177,6 +177,11 @@ def assess(name: str, pinned: str | None, listings: list[IndexListing], internal
     )
 
 
+def _applies(ctx: AuditContext, package: Package, index: str) -> bool:
+    own = ctx.indexes_for(package)
+    return own is None or index in own or (index == ctx.options.index_url and None in own)
+
+
 class ConfusionCheck:
     name = "dependency-confusion"
 
@@ -195,7 +200,9 @@ class ConfusionCheck:
         policy = ctx.options.policy or Policy()
         prefixes = [canonical_name(p).rstrip("-") for p in policy.internal_prefixes if p.strip()]
         packages = list(ctx.report.packages.values())
-        jobs = [(pkg.name, idx) for pkg in packages for idx in indexes]
+        # A name is looked up only on the indexes of the profiles it comes from: one requirements file's
+        # --extra-index-url never receives another file's names.
+        jobs = [(pkg.name, idx) for pkg in packages for idx in indexes if _applies(ctx, pkg, idx)]
         results: dict[tuple[str, str], IndexListing] = {}
         errors: list[str] = []
 
@@ -216,8 +223,9 @@ class ConfusionCheck:
                            f"{len(errors)} index lookup(s) failed (first: {errors[0]})")
         findings: list[Finding] = []
         for pkg in packages:
-            listings = [results[(pkg.name, idx)] for idx in indexes if (pkg.name, idx) in results]
-            if len(listings) != len(indexes):
+            wanted = [idx for idx in indexes if _applies(ctx, pkg, idx)]
+            listings = [results[(pkg.name, idx)] for idx in wanted if (pkg.name, idx) in results]
+            if len(listings) != len(wanted):
                 continue  # incomplete: recorded above, never reported as clean or as a finding on partial data
             name = canonical_name(pkg.name)
             internal = any(name == p or name.startswith(p + "-") for p in prefixes)

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from auditor.domain import Artifact, Finding, Package, Severity
+from auditor.errors import NetworkError
 from auditor.kinds import FindingKind
 from auditor.ledger import ItemKind
 from auditor.options import AuditContext
@@ -103,11 +104,15 @@ class HashesCheck:
     def run(self, ctx: AuditContext) -> Iterable[Finding]:
         packages = list(ctx.report.packages.values())
         pages: dict[str, ProjectPage | None] = {}
+        # An index that cannot be reached costs the comparisons it was needed for -- named per package, and the
+        # index as a failed service -- never the audit of the packages themselves.
+        failures: dict[str, list[NetworkError]] = {}
         if ctx.options.online and not ctx.options.offline:
-            pages = fetch_pages(ctx, packages)
+            pages = fetch_pages(ctx, packages, failures)
         elif not ctx.options.offline:  # only what needs the index: pins no resolver run has digests for
             pages = fetch_pages(ctx, [p for p in packages if pinned_hashes(p)[1] and p.version
-                                      and published_from_resolver(p) is None])
+                                      and published_from_resolver(p) is None], failures)
+        _record_unreachable(ctx, failures)
         findings: list[Finding] = []
         stats = {"pinned": 0, "unpinned": 0, "match": 0, "mismatch": 0, "not-checked": 0}
         require = ctx.options.policy is not None and ctx.options.policy.require_hashes
@@ -124,15 +129,23 @@ class HashesCheck:
                 continue
             stats["pinned"] += 1
             package.properties[prop("hashes-pinned")] = "true"
+            unreachable = failures.get(package.name, [])
             if published is None or not pinned:
                 package.properties[prop("hashes-verified")] = "not-checked"
                 stats["not-checked"] += 1
                 ctx.incomplete(ItemKind.HASHES, f"{package.name}=={package.version}", _not_verified(ctx, package,
-                                                                                                 pinned, page))
+                                                                                                 pinned, page,
+                                                                                                 unreachable))
                 continue
             unknown = sorted(pinned - published.digests.keys())
             matched = sorted(pinned & published.digests.keys())
             bad = bool(unknown) if published.complete else not matched
+            if bad and unreachable:  # the unmatched pin may be a file of the index that could not be asked
+                package.properties[prop("hashes-verified")] = "not-checked"
+                stats["not-checked"] += 1
+                ctx.incomplete(ItemKind.HASHES, f"{package.name}=={package.version}",
+                               _not_verified(ctx, package, pinned, page, unreachable))
+                continue
             package.properties[prop("hashes-verified")] = "mismatch" if bad else "match"
             stats["mismatch" if bad else "match"] += 1
             if bad:
@@ -144,12 +157,31 @@ class HashesCheck:
         return findings
 
 
-def _not_verified(ctx: AuditContext, package: Package, pinned: set[str], page: ProjectPage | None) -> str:
+def _record_unreachable(ctx: AuditContext, failures: dict[str, list[NetworkError]]) -> None:
+    """Each index that could not be reached, once, as a failed service (exit 3), with how many packages' pinned
+    hashes it left uncompared."""
+    by_index: dict[str, tuple[NetworkError, int]] = {}
+    for errors in failures.values():
+        for exc in errors:
+            key = str(getattr(exc, "host", "")) or str(exc)
+            first, count = by_index.get(key, (exc, 0))
+            by_index[key] = (first, count + 1)
+    for key, (exc, count) in by_index.items():
+        ctx.incomplete(ItemKind.SERVICE, f"{exc.service} ({key})",
+                       f"pinned hashes of {count} package(s) were not compared with this index: {exc} (the packages "
+                       "themselves were audited)")
+
+
+def _not_verified(ctx: AuditContext, package: Package, pinned: set[str], page: ProjectPage | None,
+                  unreachable: list[NetworkError] | None = None) -> str:
     """Why a pin's hashes were not compared (the reason of its ``hashes`` gap)."""
     if ctx.options.offline:
         return "hashes not verified: offline, the pinned hashes were not compared with the index"
     if not pinned:
         return "hashes not verified: no sha256 among the pinned hashes (only sha256 is published by the index)"
+    if unreachable:
+        hosts = ", ".join(dict.fromkeys(str(getattr(e, "host", "")) or str(e) for e in unreachable))
+        return f"hashes not verified: the index that may list this version could not be reached ({hosts})"
     if page is None:
         return "hashes not verified: the index has no page for this project"
     return f"hashes not verified: the index lists no file of version {package.version}"

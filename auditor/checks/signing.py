@@ -6,7 +6,11 @@
   with ``model-signing``; failure is a critical ``signature-invalid`` finding (``MLA-MODEL-SIGNATURE-INVALID``).
 - Without one, the signed per-file sha256 manifest is still compared with the directory: a modified directory is
   the same critical finding; a matching one is ``signature-unverified`` / info (who signed is not checked).
-- A directory with weight files and no signature covering it: ``unsigned-model`` / ``MLA-MODEL-UNSIGNED`` / info.
+- A model release with no signature covering it: ``unsigned-model`` / ``MLA-MODEL-UNSIGNED`` / info. What makes a
+  directory a model release (weights of a model format, name or meaningful size, or model metadata beside them;
+  not test fixtures, data assets such as ``mel_filters.npz``, nor Git LFS pointers) is ``scan.release``; the
+  finding's evidence says which. Directories that are not releases get no note: their files are still scanned
+  (``modelscan``), only signing is not expected of them.
 """
 
 from __future__ import annotations
@@ -20,11 +24,10 @@ from auditor.kinds import FindingKind, Rule
 from auditor.ledger import ItemKind
 from auditor.models.settings import SigningSettings, model_settings
 from auditor.models.signing import SIGNATURE_NAME, check_manifest, signature_finding, subject_name, verify_model
-from auditor.options import AuditContext
-from auditor.projectwalk import PathFilter, walk_project
+from auditor.options import AuditContext, project_filter
+from auditor.projectwalk import walk_project
+from auditor.scan.release import WEIGHT_SUFFIXES, judge_directory
 
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".onnx", ".gguf", ".h5", ".hdf5", ".keras",
-                   ".pkl", ".pickle", ".joblib", ".msgpack", ".tflite", ".npz", ".mar")
 MAX_DIRS = 20_000
 
 
@@ -47,13 +50,14 @@ class SigningCheck:
                 continue
             signed.add(target)
             findings.extend(self._verify(target, sig, settings, ctx))
-        for model_dir in model_dirs:
+        for model_dir, why in model_dirs:
             if any(model_dir == s or s in model_dir.parents for s in signed):
                 continue
             findings.append(Finding(
                 kind=FindingKind.UNSIGNED_MODEL, id=Rule.MODEL_UNSIGNED, severity=Severity.INFO,
                 message=f"model files in {model_dir} carry no {SIGNATURE_NAME} (OpenSSF model signing): their "
                         "origin cannot be verified", path=str(model_dir), location=Location(str(model_dir)),
+                evidence={"release": why},
                 fix="sign released models with model_signing and verify them before use", check=self.name))
         return findings
 
@@ -96,12 +100,13 @@ def _signed_dir(sig: Path) -> Path | None:
     return None
 
 
-def _scan(root: Path, ctx: AuditContext) -> tuple[list[Path], list[Path]]:
-    """Directories holding weight files, and signature files, pruned like the reference walk."""
-    model_dirs: list[Path] = []
+def _scan(root: Path, ctx: AuditContext) -> tuple[list[tuple[Path, str]], list[Path]]:
+    """Model release directories (with the evidence that makes each one), and signature files, pruned like the
+    reference walk."""
+    model_dirs: list[tuple[Path, str]] = []
     signatures: list[Path] = []
     seen = 0
-    for base, filenames in walk_project(root, PathFilter.of(ctx.options.exclude)):
+    for base, filenames in walk_project(root, project_filter(ctx.options)):
         seen += 1
         if seen > MAX_DIRS:
             ctx.incomplete(ItemKind.CHECK, "model signatures",
@@ -110,7 +115,9 @@ def _scan(root: Path, ctx: AuditContext) -> tuple[list[Path], list[Path]]:
         if SIGNATURE_NAME in filenames:
             signatures.append(base / SIGNATURE_NAME)
         if any(name.lower().endswith(WEIGHT_SUFFIXES) for name in filenames):
-            model_dirs.append(base)
+            judgement = judge_directory(base, filenames, base.relative_to(root))
+            if judgement is not None and judgement.release:
+                model_dirs.append((base, judgement.why))
     return model_dirs, signatures
 
 

@@ -1,24 +1,29 @@
 """Check: does any audited package name, or the org of any model/dataset reference, imitate a popular one?
 
 Runs offline on the shipped popularity lists and the fitted score. Facts about a candidate's own record move its
-score (``NameContext``, see auditor/typosquat/context.py): with ``--online`` they come from the index's JSON API
-(first upload, releases, links; a 404 while the target is known means the index does not have the name), and a
-caller that already knows something (the resolver: "not on the index") passes it to ``findings``. Severity: high
-when the score is >= HIGH_THRESHOLD (0.8), medium otherwise (documented in data/README.md).
+score (``NameContext``, see auditor/typosquat/context.py): the dependency graph (a popular project requires it:
+genuine), the index's project page in every audit that reaches the index (first upload, releases), with
+``--online`` the index's JSON API (links, summary; a 404 while the target is known means the index does not have
+the name), and what a caller already knows (the resolver: "not on the index"). Facts that could not be had are
+listed in the finding's ``missing_facts``. Severity: high when the score is >= HIGH_THRESHOLD (0.8), medium
+otherwise (documented in data/README.md).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import fields, replace
+from concurrent.futures import ThreadPoolExecutor
 
-from auditor.domain import DataSource, Finding, ModelRef, Package, Severity, canonical_name
+from auditor.domain import DataSource, Finding, ModelRef, Package, Report, Severity, canonical_name
+from auditor.errors import NetworkError
 from auditor.kinds import FindingKind, Rule
 from auditor.ledger import ItemKind
 from auditor.options import AuditContext
 from auditor.policy import Policy
+from auditor.provenance.pages import find_page
 from auditor.typosquat import HIGH_THRESHOLD, NameContext, TyposquatResult, apply_context, hf_detector, pypi_detector
-from auditor.typosquat.context import CONTEXT_FLOOR
+from auditor.typosquat.context import CONTEXT_FLOOR, context_from_uploads, evidence, merge
 from auditor.typosquat.metadata import collect, json_api_base
 from auditor.typosquat.popular import HF_ORGS_FILE, TOP_PYPI_FILE
 from auditor.typosquat.scoring import MODEL_FILE, default_model
@@ -37,7 +42,7 @@ def _technique_word(result: TyposquatResult) -> str:
     return first.split(": ", 1)[1] if ": " in first else first
 
 
-def package_finding(pkg: Package, result: TyposquatResult) -> Finding:
+def package_finding(pkg: Package, result: TyposquatResult, context: NameContext | None = None) -> Finding:
     return Finding(
         kind=FindingKind.TYPOSQUAT,
         id=RULE_PYPI,
@@ -46,7 +51,7 @@ def package_finding(pkg: Package, result: TyposquatResult) -> Finding:
         package=(pkg.name, pkg.version),
         location=pkg.location,
         evidence={"target": result.target, "score": result.score, "reasons": list(result.reasons),
-                  "target_rank": result.target_rank, "technique": result.technique},
+                  "target_rank": result.target_rank, "technique": result.technique, **evidence(context)},
         fix=f"did you mean '{result.target}'?",
         check=CHECK.name,
     )
@@ -100,28 +105,47 @@ class TyposquatCheck:
 
     def findings(self, ctx: AuditContext, contexts: Mapping[str, NameContext] | None = None) -> list[Finding]:
         """Findings for every package and model org; ``contexts`` maps PEP 503 names to what the caller knows
-        about them (merged with the JSON API's facts under ``--online``; the caller's facts win)."""
+        about them (merged with the graph's and the index's facts; the caller's facts win).
+
+        Every name that is not itself popular and reads as a look-alike at ``CONTEXT_FLOOR`` or more is judged
+        with its record: the dependency graph (offline too: a popular project requires it), the index's project
+        page (first upload, release count; the page the hash and provenance checks use, fetched once per run)
+        unless ``--offline``, and with ``--online`` the index JSON API (links, summary).
+        """
         policy = ctx.options.policy or Policy()
         known = {canonical_name(k): v for k, v in (contexts or {}).items()}
         findings: list[Finding] = []
         detector = pypi_detector(policy.typosquat_allowlist)
         hf = hf_detector(policy.hf_org_allowlist)
         self._record_sources(ctx, len(detector.popular), len(hf.popular))
-        meta_base = self._metadata_base(ctx)
-        detector.prefetch(pkg.name for pkg in ctx.report.packages.values())
-        for pkg in list(ctx.report.packages.values()):
-            result = detector.check(pkg.name)
-            if result.candidate and result.score >= CONTEXT_FLOOR:
-                context = known.get(canonical_name(pkg.name))
-                if meta_base and (context is None or context.on_index is not False):
-                    lookup = collect(ctx.http, meta_base, pkg.name, result.candidate)
-                    if lookup.context is not None:
-                        context = _merge(lookup.context, context)
-                    elif lookup.note:
-                        ctx.incomplete(ItemKind.CHECK, f"typosquat metadata for {pkg.name}", lookup.note)
-                result = apply_context(result, context)
+        packages = list(ctx.report.packages.values())
+        detector.prefetch(pkg.name for pkg in packages)
+        results = [detector.check(pkg.name) for pkg in packages]
+        requirers = popular_requirers(ctx.report, detector.popular.rank_of)
+        judged: dict[int, NameContext] = {}
+        for i, (pkg, result) in enumerate(zip(packages, results, strict=True)):
+            if is_local(pkg):
+                results[i] = TyposquatResult(pkg.name, False, reasons=["the project's own code (not fetched by name)"])
+                continue
+            if result.candidate is None or result.score < CONTEXT_FLOOR:
+                continue
+            required = tuple(requirers.get(pkg.node_id, ()))
+            graph = NameContext(required_by=required, source="dependency graph" if required else "")
+            judged[i] = merge(graph, known.get(canonical_name(pkg.name))) or graph
+        todo = [i for i, c in judged.items() if not c.required_by and c.on_index is not False]
+        for i, fetched in zip(todo, self._index_facts(ctx, [(packages[i], results[i]) for i in todo]), strict=True):
+            given = known.get(canonical_name(packages[i].name))
+            judged[i] = merge(merge(judged[i], fetched), given) or judged[i]
+        without = 0
+        for i, context in judged.items():
+            result = apply_context(results[i], context)
             if result.flagged and result.target:
-                findings.append(package_finding(pkg, result))
+                findings.append(package_finding(packages[i], result, context))
+            without += not context.required_by and context.first_upload is None and context.on_index is not False
+        if without and ctx.options.offline:
+            ctx.report.warnings.append(
+                f"typosquat: {without} name(s) near popular ones judged without their index record (--offline: first "
+                "upload, release count, links and summary not looked up); each finding lists its missing facts")
         seen: set[tuple[str, str | None]] = set()
         for ref in ctx.report.models:
             org = hf_org_of(ref.repo_id)
@@ -132,6 +156,31 @@ class TyposquatCheck:
             if result.flagged and result.target:
                 findings.append(model_finding(ref, org, result))
         return findings
+
+    def _index_facts(self, ctx: AuditContext, todo: list[tuple[Package, TyposquatResult]]) -> list[NameContext]:
+        """What the index says of each candidate, one look-up per name, ``MAX_LOOKUPS`` at a time."""
+        if ctx.options.offline:
+            gap = "first upload, release count, project links, summary: not looked up (--offline)"
+            return [NameContext(missing=(gap,)) for _ in todo]
+        json_base = self._metadata_base(ctx)
+
+        def one(item: tuple[Package, TyposquatResult]) -> NameContext:
+            pkg, result = item
+            facts = page_facts(ctx, pkg)
+            if json_base is None:
+                return merge(facts, NameContext(missing=(
+                    "project links, summary: need --online (the index JSON API)",))) or facts
+            lookup = collect(ctx.http, json_base, pkg.name, result.candidate)
+            if lookup.context is None:
+                if lookup.note:
+                    ctx.incomplete(ItemKind.CHECK, f"typosquat metadata for {pkg.name}", lookup.note)
+                return facts
+            return merge(facts, lookup.context) or facts
+
+        if not todo:
+            return []
+        with ThreadPoolExecutor(max_workers=min(MAX_LOOKUPS, len(todo))) as pool:
+            return list(pool.map(one, todo))
 
     @staticmethod
     def _metadata_base(ctx: AuditContext) -> str | None:
@@ -158,12 +207,69 @@ class TyposquatCheck:
                 date=str(model.meta.get("fitted", "")) or None, records=len(model.coefficients)))
 
 
-def _merge(fetched: NameContext, given: NameContext | None) -> NameContext:
-    """The JSON API's facts, overridden field by field by what the caller already knew."""
-    if given is None:
-        return fetched
-    overrides = {f.name: getattr(given, f.name) for f in fields(given) if getattr(given, f.name) not in (None, "")}
-    return replace(fetched, **overrides)
+MAX_LOOKUPS = 8  # index look-ups under way at once (one per candidate name)
+PAGE_SOURCE = "index project page"
+
+
+def popular_requirers(report: Report, popular: Mapping[str, int]) -> dict[str, list[str]]:
+    """Graph node -> the popular packages in this report whose dependency tree brings it in (edges from package
+    metadata or a lockfile, never the root's own requirements).
+
+    A popular project vouches for what it requires, and what it requires vouches for its own requirements in turn
+    (``openai -> httpx2 -> httpcore2``): a squat reaches such a place only if a package on the way was
+    compromised, which is the malicious check's business, not a name's. A name the root requires directly is
+    vouched for only when a popular package requires it too.
+    """
+    by_node = {p.node_id: p for p in report.packages.values()}
+    children: dict[str, list[str]] = {}
+    for edge in report.edges:
+        if edge.parent in by_node and edge.child in by_node and edge.child != edge.parent:
+            children.setdefault(edge.parent, []).append(edge.child)
+    out: dict[str, list[str]] = {}
+    roots = sorted((p for p in by_node.values() if p.name in popular), key=lambda p: popular[p.name])
+    for top in roots:
+        seen = {top.node_id}
+        queue = list(children.get(top.node_id, ()))
+        while queue:
+            node = queue.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            names = out.setdefault(node, [])
+            if top.name not in names:
+                names.append(top.name)
+            if by_node[node].name not in popular:  # a popular child vouches for its own tree as a root
+                queue.extend(children.get(node, ()))
+    return out
+
+
+LOCAL_SOURCES = ("workspace member", "path:", "directory:")
+
+
+def is_local(pkg: Package) -> bool:
+    """A lockfile's workspace member or local path: the project's own code, installed from disk, never fetched
+    from an index by its name, so its name cannot be a typosquat (a missing public name is the confusion check's)."""
+    return pkg.properties.get("mlaudit:source", "").startswith(LOCAL_SOURCES)
+
+
+def page_facts(ctx: AuditContext, pkg: Package) -> NameContext:
+    """First upload and release count from the package's project page on its index (the run's shared page
+    cache: the hash and provenance checks read the same page, and nothing is fetched twice)."""
+    try:
+        page = find_page(ctx, pkg)
+    except NetworkError as exc:
+        ctx.incomplete(ItemKind.CHECK, f"typosquat metadata for {pkg.name}", f"index page not read: {exc}")
+        return NameContext(missing=(f"first upload, release count: the index page could not be read ({exc})",))
+    if page is None:
+        return NameContext(missing=("first upload, release count: the index has no page for it",))
+    times: list[dt.datetime] = []
+    for f in page.files:
+        if f.project == page.name and f.upload_time:
+            try:
+                times.append(dt.datetime.fromisoformat(f.upload_time.replace("Z", "+00:00")))
+            except ValueError:
+                continue
+    return context_from_uploads(times, len(page.versions()), source=PAGE_SOURCE)
 
 
 CHECK = TyposquatCheck()

@@ -14,4 +14,5 @@ COMMAND_MODULES: list[str] = [
     "auditor.commands.scan_cmd",
     "auditor.commands.repro_cmd",
     "auditor.commands.fleet_cmd",
+    "auditor.commands.fix_cmd",
 ]

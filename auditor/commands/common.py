@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from auditor.baseline import Baseline, load_baseline
 from auditor.cache import atomic_write
 from auditor.domain import Report, Severity
 from auditor.errors import UsageError
@@ -98,12 +99,26 @@ def add_input_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sbom-vex", action="store_true", help="include findings as vulnerabilities in the SBOM")
 
 
+def add_baseline_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--baseline", metavar="REPORT.json",
+                        help="an earlier mlaudit JSON report: findings in it are marked unchanged, the others new, "
+                             "and --fail-on counts only new ones (a PR gate on what the change introduced)")
+
+
+def load_baseline_arg(args: argparse.Namespace) -> Baseline | None:
+    """The ``--baseline`` report, read before the audit runs so that a wrong file is exit 2 at once."""
+    path = getattr(args, "baseline", None)
+    return load_baseline(path) if path else None
+
+
 def add_output_args(parser: argparse.ArgumentParser, default: str = "terminal") -> None:
     parser.add_argument("--format", "-f", dest="format", default=default, choices=sorted(FORMATS),
                         help=f"output format (default: {default})")
     parser.add_argument("-o", "--output", help="write the report to this file instead of stdout")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
-    parser.add_argument("-v", "--verbose", action="store_true", help="more detail on errors")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="list every finding with its id and summary, every gap and warning in full (terminal); "
+                             "tracebacks on internal errors")
 
 
 def options_from_args(args: argparse.Namespace) -> AuditOptions:
@@ -111,7 +126,7 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
     paths: list[str] = list(getattr(args, "paths", []) or [])
     for p in paths:
         if not Path(p).exists():
-            raise UsageError(f"no such file or directory: {p}")
+            raise UsageError(missing_path(p))
     project_dir: str | None = None
     if args.env is None:
         project_dir = _code_root(paths)
@@ -141,7 +156,17 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         project_dir=project_dir,
         profiles=list(getattr(args, "profile", []) or []),
         exclude=[*policy.exclude, *getattr(args, "exclude", [])],
+        baseline=load_baseline_arg(args),
+        verify_fixes=bool(getattr(args, "verify_fixes", False)),
     )
+
+
+def missing_path(path: object) -> str:
+    """The message for a path that does not exist; spaces at either end are shown (paths are taken verbatim)."""
+    text = str(path)
+    if text != text.strip():
+        return f"no such file or directory: {text!r} (the path begins or ends with white space)"
+    return f"no such file or directory: {text}"
 
 
 def _code_root(paths: list[str]) -> str:
@@ -202,20 +227,33 @@ def progress_display(args: argparse.Namespace) -> Iterator[ProgressFn]:
         yield update
 
 
+def check_output(args: argparse.Namespace) -> None:
+    """``-o`` naming a folder is a usage error before anything runs (exit 2), not a failure after a long audit."""
+    output = getattr(args, "output", None)
+    if isinstance(output, str) and output and os.path.isdir(output):
+        raise UsageError(f"-o {output}: is a folder; give a file name to write the report to")
+
+
 def emit(report: Report, args: argparse.Namespace) -> None:
-    """Render the report in the requested format to ``-o FILE`` (atomically) or stdout."""
+    """Render the report in the requested format to ``-o FILE`` or stdout. A regular file is replaced atomically;
+    a device, FIFO or ``/dev/stdout`` is written straight through; a link's target is written, the link kept
+    (``cache.atomic_write``)."""
     fmt = getattr(args, "format", "terminal")
     if getattr(args, "sbom_vex", False):
         report.sbom_vex = True
     output = getattr(args, "output", None)
-    if fmt == "terminal" and not output:
-        from auditor.outputs.terminal import print_report
+    verbose = bool(getattr(args, "verbose", False))
+    if fmt == "terminal":
+        from auditor.outputs.terminal import print_report, render
 
-        print_report(report, Console(highlight=False, soft_wrap=False))
-        return
-    text = get_renderer(fmt)(report)
+        if not output:
+            print_report(report, Console(highlight=False, soft_wrap=False), verbose=verbose)
+            return
+        text = render(report, verbose=verbose)
+    else:
+        text = get_renderer(fmt)(report)
     if output:
-        atomic_write(Path(output), text.encode("utf-8"))
+        atomic_write(Path(output), text.encode("utf-8"), output=True)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()

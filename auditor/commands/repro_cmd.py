@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json" or args.output:
         text = json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n"
         if args.output:
-            atomic_write(Path(args.output), text.encode("utf-8"))
+            atomic_write(Path(args.output), text.encode("utf-8"), output=True)
         else:
             sys.stdout.write(text)
     if args.format == "terminal":

@@ -11,10 +11,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from auditor.commands.common import SEVERITY_CHOICES, add_output_args, emit, progress_display
+from auditor.baseline import apply_baseline
+from auditor.commands.common import (
+    SEVERITY_CHOICES,
+    add_baseline_arg,
+    add_output_args,
+    emit,
+    load_baseline_arg,
+    missing_path,
+    progress_display,
+)
 from auditor.domain import Finding, Report, Severity
 from auditor.errors import UsageError
 from auditor.kinds import FindingKind, Rule
+from auditor.redact import redact_report
 from auditor.scan import ScanResult
 
 if TYPE_CHECKING:
@@ -31,6 +41,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--require-complete", action="store_true",
                         help="exit 3 when anything could not be scanned")
     parser.add_argument("--config", help="policy file (ignores, require-safetensors, fail-on)")
+    add_baseline_arg(parser)
     add_output_args(parser)
 
 
@@ -52,12 +63,14 @@ def report_from_result(paths: list[Path], result: ScanResult, seconds: float) ->
                              key=lambda f: (-f.severity.rank, f.path or "", f.id))
     report.ledger.extend(result.audited)
     report.ledger.extend(result.skipped)
+    report.ledger.extend(result.excluded)
+    report.warnings.extend(n for n in result.notes if n not in report.warnings)
     report.model_scan = [{"path": n.path, "format": n.format, "verdict": n.verdict} for n in result.formats]
     report.files_scanned = result.files_scanned
     report.bytes_scanned = result.bytes_scanned
     report.timings["check:modelscan"] = round(seconds, 3)
     report.ledger.settle()
-    return report
+    return redact_report(report)
 
 
 SAFE_FORMATS = {"safetensors": "safetensors (header validated; tensors are data, nothing runs on load)",
@@ -90,12 +103,15 @@ def run(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths]
     for p in paths:
         if not p.exists():
-            raise UsageError(f"no such file or directory: {p}")
+            raise UsageError(missing_path(p))
     policy = load_scan_policy(args)
+    baseline = load_baseline_arg(args)
     with progress_display(args) as progress:
         progress(f"scanning {len(paths)} path(s)")
         report = build_report(paths)
     apply_gate(report, args, policy)
+    if baseline is not None:
+        apply_baseline(report, baseline)
     emit(report, args)
     return exit_code_for(report)
 
@@ -111,10 +127,11 @@ def load_scan_policy(args: argparse.Namespace) -> Policy | None:
 
 def apply_gate(report: Report, args: argparse.Namespace, policy: Policy | None) -> None:
     """Policy ignores, ``--fail-on`` (else the policy's, else low) and ``--require-complete`` on a scan report."""
-    from auditor.policy import apply_policy
+    from auditor.policy import apply_policy, policy_note
 
     if policy is not None:
         apply_policy(report, policy)
+        report.policy = policy_note(policy)
     report.fail_on = Severity(args.fail_on) if args.fail_on else (
         policy.fail_on if policy is not None and policy.fail_on else Severity.LOW)
     if args.require_complete or (policy is not None and policy.require_complete):

@@ -22,7 +22,7 @@ from typing import Any
 
 from auditor import __version__
 from auditor.digest import sha256_file
-from auditor.projectwalk import walk_project
+from auditor.projectwalk import TreeWalk
 
 HASH_THREADS = 4  # hashing releases the GIL: a few threads keep a disk busy
 # Environment variables whose value changes what an audit answers (indexes, Hub, offline switches). Their values
@@ -101,8 +101,12 @@ def project_files(path: Path) -> list[Path]:
     directory, or a file's folder, walked the way the model-reference finder and the model scanner walk it)."""
     root = path if path.is_dir() else path.parent
     files: list[Path] = [] if path.is_dir() else [path]
-    for base, names in walk_project(root):
+    walk = TreeWalk(root)
+    for base, names in walk:
         files.extend(base / name for name in names)
+    # what the walk listed instead of reading (a FIFO, an unreadable folder, a folder left out) is part of the
+    # report: its appearance or disappearance must change the key (digested as missing/special, never read)
+    files.extend(gap.path for gap in walk.gaps)
     return files
 
 

@@ -52,7 +52,7 @@ class Shard:
 
 
 def unit_id(kind: UnitKind, path: str) -> str:
-    real = os.path.abspath(path)
+    real = os.path.realpath(path)
     parts = [p for p in Path(real).parts if p not in ("/", "\\")][-2:]
     slug = _UNSAFE.sub("_", "-".join(parts)).strip("._-")[:80] or "root"
     digest = hashlib.sha256(f"{kind.value}\0{real}".encode()).hexdigest()[:10]
@@ -60,14 +60,20 @@ def unit_id(kind: UnitKind, path: str) -> str:
 
 
 def read_list(path: str) -> list[str]:
-    """``--from-file``: one project path a line; blank lines and ``#`` comments ignored. A path is taken relative
-    to the current directory, as on the command line."""
+    """``--from-file``: one project path a line, read verbatim: only the line terminator (``\\n`` or ``\\r\\n``)
+    is removed, so a path that begins or ends with spaces is that path. Empty lines (or spaces only) and lines
+    beginning with ``#`` are skipped (write ``./#name`` for a folder whose name begins with ``#``). A path is
+    taken relative to the current directory, as on the command line."""
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read the project list: {exc.strerror or exc}", file=path) from exc
     out: list[str] = []
-    for lineno, line_bytes in enumerate(raw.splitlines(), start=1):
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()  # the terminator of the last line
+    for lineno, line_bytes in enumerate(lines, start=1):
+        line_bytes = line_bytes.removesuffix(b"\r")
         try:
             line = line_bytes.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -76,19 +82,20 @@ def read_list(path: str) -> list[str]:
             raise InputError("NUL byte in a path", file=path, line=lineno)
         if len(line) > MAX_LIST_LINE:
             raise InputError(f"line longer than {MAX_LIST_LINE} characters", file=path, line=lineno)
-        text = line.strip()
-        if text and not text.startswith("#"):
-            out.append(text)
+        if line.strip() and not line.startswith("#"):
+            out.append(line)
     return out
 
 
 def plan_units(projects: Sequence[str], stores: Sequence[str]) -> list[Unit]:
-    """Units in the order given, each path once (the same project given twice is audited once)."""
+    """Units in the order given, each folder once: paths are compared by what they resolve to (links and ``..``
+    followed as the system follows them), so two spellings of one folder are audited once and two folders whose
+    paths read alike (``a/zz/../../a/p00`` through a link, and ``a/p00``) are both audited."""
     units: list[Unit] = []
     seen: set[tuple[UnitKind, str]] = set()
     for kind, paths in ((UnitKind.PROJECT, projects), (UnitKind.STORE, stores)):
         for path in paths:
-            real = os.path.abspath(path)
+            real = os.path.realpath(path)
             if (kind, real) in seen:
                 continue
             seen.add((kind, real))

@@ -28,6 +28,7 @@ from auditor.fleet.keys import DigestMemo, common_key, digest_of, project_key, s
 from auditor.fleet.plan import SHARD_FILES, Shard, Unit, UnitKind, cut_shards, plan_units
 from auditor.fleet.store import ResultStore
 from auditor.fleet.work import FleetSettings, Outcome, Task, peak_rss_kib, warm
+from auditor.ledger import Item
 
 
 @dataclass
@@ -71,6 +72,8 @@ class _StoreState:
     error: str | None = None
     attempts: int = 1
     crashed: bool = False
+    gaps: list[Item] = field(default_factory=list)  # what the store's walk listed instead of scanning (driver side)
+    notes: list[str] = field(default_factory=list)
 
 
 class _Pool(Protocol):
@@ -241,24 +244,26 @@ def _plan_store(cfg: FleetConfig, unit: Unit, memo: DigestMemo, common: str, cwd
 
     if not os.path.exists(unit.path):
         return None
-    targets, _missing = scan_targets([Path(unit.path)])
+    planned = scan_targets([Path(unit.path)])
     sized: list[tuple[str, int]] = []
-    for p in targets:
+    for p in planned.files:
         try:
             sized.append((str(p), p.stat().st_size))
         except OSError:
             sized.append((str(p), 0))
     shards = [Shard(s.store, s.index, s.files, shard_key(s.files, cwd, common, memo))
               for s in cut_shards(unit.uid, sized, max_files=cfg.shard_files)]
-    key = digest_of(["store", unit.path, cwd, common, [s.key for s in shards]])
-    return _StoreState(unit, key, shards)
+    gaps = [[g.outcome.value, g.file, g.reason] for g in planned.gaps]
+    key = digest_of(["store", unit.path, cwd, common, [s.key for s in shards], gaps, planned.notes])
+    return _StoreState(unit, key, shards, gaps=list(planned.gaps), notes=list(planned.notes))
 
 
 def _missing_store(store: ResultStore, unit: Unit, common: str, cwd: str) -> dict[str, Any]:
     """``mlaudit scan`` of a path that does not exist is a usage error (exit 2); so is this store's."""
     from auditor.cli import error_exit
+    from auditor.commands.common import missing_path
 
-    code, message = error_exit(UsageError(f"no such file or directory: {unit.path}"))
+    code, message = error_exit(UsageError(missing_path(unit.path)))
     rec: dict[str, Any] = {"uid": unit.uid, "kind": unit.kind.value, "path": unit.path, "key": digest_of(["missing", unit.path, cwd,
                                                                                         common]),
            "exit_code": code, "complete": False, "error": message, "facts": {}, "run": None}
@@ -296,6 +301,7 @@ def _finish_store(store: ResultStore, state: _StoreState, audit_args: dict[str, 
     from auditor.errors import EXIT_INCOMPLETE
     from auditor.outputs import get_renderer
     from auditor.pipeline import exit_code_for
+    from auditor.scan import add_gaps
 
     unit = state.unit
     base: dict[str, Any] = {"uid": unit.uid, "kind": unit.kind.value, "path": unit.path, "key": state.key, "run": run_id,
@@ -306,7 +312,9 @@ def _finish_store(store: ResultStore, state: _StoreState, audit_args: dict[str, 
         return store.save(unit.uid, rec, None)
     parts = [scancodec.decode(state.parts[s.index]) for s in state.shards]
     args = argparse.Namespace(**audit_args)
-    report = report_from_result([Path(unit.path)], scancodec.join(parts), state.seconds)
+    joined = scancodec.join(parts)
+    add_gaps(joined, state.gaps, state.notes)
+    report = report_from_result([Path(unit.path)], joined, state.seconds)
     apply_gate(report, args, load_scan_policy(args))
     text = get_renderer("json")(report)
     rec = dict(base, exit_code=exit_code_for(report), complete=report.complete, error=None,

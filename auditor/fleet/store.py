@@ -91,7 +91,7 @@ class ResultStore:
         rec = dict(record, version=RECORD_VERSION, report=None, report_sha256=None)
         if report is not None:
             data = report.encode("utf-8")
-            atomic_write(self.reports / f"{uid}.json", data)
+            atomic_write(self.reports / f"{uid}.json", data, output=True)
             rec["report"] = f"reports/{uid}.json"
             rec["report_sha256"] = hashlib.sha256(data).hexdigest()
         else:
@@ -119,5 +119,5 @@ class ResultStore:
 
     def write_top(self, name: str, text: str) -> Path:
         path = self.root / name
-        atomic_write(path, text.encode("utf-8"))
+        atomic_write(path, text.encode("utf-8"), output=True)
         return path

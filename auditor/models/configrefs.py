@@ -20,7 +20,6 @@ A training config that does not parse is a gap (skipped, the report incomplete).
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ import yaml
 from auditor.domain import Excluded, Location, ModelRef, RemoteCodeSite, Skipped
 from auditor.ledger import ItemKind
 from auditor.models.repoid import Reading, fixture_context, read_reference
+from auditor.safeload import compose_yaml, loads_json, loads_toml
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -285,15 +285,16 @@ def _walk(entries: list[_Entry], ctx: _Context, inherited: tuple[bool, int | Non
 
 
 def _entries(text: str, suffix: str) -> Iterator[_Entry]:
+    """Parsed with the bounded loaders (``auditor.safeload``): an alias budget for YAML, a nesting bound for all
+    three, so the recursive walk above never meets an alias bomb or a structure deep enough to overflow."""
     if suffix in (".yaml", ".yml"):
-        for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
-            if node is not None:
-                yield _yaml(node, "")
+        for node in compose_yaml(text):
+            yield _yaml(node, "")
     elif suffix == ".json":
-        data = json.loads(text)
+        data = loads_json(text)
         yield _located("", data, text, [0, 1])
     else:
-        data = tomllib.loads(text)
+        data = loads_toml(text)
         yield _located("", data, text, [0, 1])
 
 

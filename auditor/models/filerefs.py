@@ -13,7 +13,6 @@ Each reader returns refs and skipped entries; a malformed file is a skipped entr
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import yaml
 from auditor.domain import Location, ModelRef, Skipped
 from auditor.ledger import ItemKind
 from auditor.models.repoid import looks_like_repo_id, split_manifest_entry, strip_hub_prefix
+from auditor.safeload import LoadError, load_yaml, loads_json, loads_toml
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -58,8 +58,8 @@ def _hub_id(value: object) -> str | None:
 def read_config_json(text: str, shown: str, name: str) -> FileRefs:
     out = FileRefs()
     try:
-        data = json.loads(text)
-    except ValueError as exc:
+        data = loads_json(text)
+    except ValueError as exc:  # a LoadError (nested too deeply) is one
         out.skipped.append(Skipped(reason=f"invalid JSON ({exc}); model references in it not read", file=shown, kind=ItemKind.INPUT_FILE))
         return out
     if not isinstance(data, dict):
@@ -91,7 +91,7 @@ def front_matter(text: str) -> dict[str, Any] | None:
     match = _FRONT_MATTER_RE.match(text)
     if match is None:
         return None
-    data = yaml.safe_load(match.group(1))
+    data = load_yaml(match.group(1))  # bounded: alias budget and nesting (LoadError, a ValueError)
     return data if isinstance(data, dict) else {}
 
 
@@ -99,6 +99,9 @@ def read_model_card(text: str, shown: str) -> FileRefs:
     out = FileRefs()
     try:
         found = front_matter(text)
+    except LoadError as exc:
+        out.skipped.append(Skipped(reason=f"model-card YAML {exc.reason}", file=shown, kind=ItemKind.INPUT_FILE))
+        return out
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         out.skipped.append(Skipped(reason=f"invalid model-card YAML: {str(exc).splitlines()[0]}", file=shown,
@@ -125,7 +128,11 @@ def read_manifest(text: str, shown: str, in_pyproject: bool) -> FileRefs:
     """``models = [...]`` of mlaudit.toml / ``[tool.mlaudit]``. TOML errors are the policy loader's to report."""
     out = FileRefs()
     try:
-        data = tomllib.loads(text)
+        data: Any = loads_toml(text)
+    except LoadError as exc:
+        out.skipped.append(Skipped(reason=f"{exc.reason}; the declared models list in it not read", file=shown,
+                                   kind=ItemKind.INPUT_FILE))
+        return out
     except tomllib.TOMLDecodeError:
         return out
     if in_pyproject:

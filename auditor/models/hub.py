@@ -18,7 +18,6 @@ What each repo resolved to is kept in ``ctx.caches.hub_state`` (a ``HubState``) 
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -52,6 +51,8 @@ from auditor.models.hubstate import Key, key_of, state_of
 from auditor.models.repoid import looks_like_repo_id
 from auditor.net import RETRY_STATUSES, host_of
 from auditor.options import AuditContext
+from auditor.safeload import loads_json, read_text
+from auditor.scan.hfconfig import remote_code_refs
 
 SERVICE = "Hugging Face Hub"
 MAX_DEPTH = 4  # base-model hops followed from a reference
@@ -141,6 +142,7 @@ class _Resolver:
     def _follow_chain(self, ref: ModelRef, depth: int) -> list[tuple[ModelRef, int]]:
         links = [(b, "model", "base_model") for b in ref.base_models]
         links += [(d, "dataset", "datasets") for d in ref.datasets]
+        links += [(r, "model", "auto_map") for r in ref.code_repos]
         if links and depth + 1 > MAX_DEPTH:
             self.ctx.incomplete(ItemKind.MODEL_REFERENCE, f"base models of {ref.repo_id}",
                                 f"base-model chain deeper than {MAX_DEPTH}; not followed")
@@ -148,6 +150,8 @@ class _Resolver:
         children: list[tuple[ModelRef, int]] = []
         for repo_id, kind, relation in links:
             child = self._chain_ref(ref, repo_id, kind)
+            if relation == "auto_map":
+                child.trust_remote_code = True  # its code runs when the parent loads
             self.edges.append(Edge(ref.node_id, child.node_id, requirement=relation, origin="hub"))
             children.append((child, depth + 1))
         return children
@@ -195,6 +199,7 @@ class _Resolver:
         auto_map = config.get("auto_map") if isinstance(config, dict) else None
         if isinstance(auto_map, dict) and auto_map:
             self.state.auto_map[key] = sorted(str(k) for k in auto_map)
+        ref.code_repos = sorted({r.repo_id for r in remote_code_refs(config)} - {ref.repo_id})
 
     def _skip(self, ref: ModelRef, reason: str) -> None:
         with self.lock:
@@ -245,6 +250,7 @@ class _Resolver:
         auto_map = config.get("auto_map") if isinstance(config, dict) else None
         if isinstance(auto_map, dict) and auto_map:
             self.state.auto_map[key] = sorted(str(k) for k in auto_map)
+        ref.code_repos = sorted({r.repo_id for r in remote_code_refs(config)} - {ref.repo_id})
         self._link_cached(ref)
         if self.ctx.options.fetch_models:
             self._fetch(ref)
@@ -383,8 +389,8 @@ def _read_json(path: Path) -> tuple[Any, str | None]:
     try:
         if path.stat().st_size >= CONFIG_LIMIT:
             return None, f"larger than {CONFIG_LIMIT} bytes"
-        return json.loads(path.read_text(encoding="utf-8")), None
-    except (OSError, ValueError) as exc:
+        return loads_json(read_text(path, CONFIG_LIMIT)), None
+    except (OSError, ValueError) as exc:  # LoadError (too large, too deep) is a ValueError
         return None, f"{type(exc).__name__}: {_short(exc)}"
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import ast
 import gc
 import json
-import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,7 +32,8 @@ from auditor.models.filerefs import FileRefs, read_config_json, read_manifest, r
 from auditor.models.pyflow import Analyzer
 from auditor.models.pyindex import PyFile, PyProject, module_name
 from auditor.models.pyrefs import extract_file, extract_python, may_reference
-from auditor.projectwalk import PathFilter, walk_project
+from auditor.projectwalk import PathFilter, TreeWalk, gap_items
+from auditor.safeload import LoadError, loads_json, read_bytes
 
 MAX_PY_BYTES = 2_000_000
 MAX_JSON_BYTES = 1_000_000
@@ -54,6 +54,10 @@ class ModelScan:
     sites: list[RemoteCodeSite] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     excluded: list[Excluded] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # links followed out of the tree
+
+
+WALK_CONSEQUENCE = "not searched for model files or references"
 
 
 def find_model_refs(project_dir: Path, exclude: Iterable[str] = ()) -> tuple[list[ModelRef], list[Skipped]]:
@@ -62,13 +66,14 @@ def find_model_refs(project_dir: Path, exclude: Iterable[str] = ()) -> tuple[lis
     return scan.refs, scan.skipped
 
 
-def scan_project(project_dir: Path, exclude: Iterable[str] = ()) -> ModelScan:
-    """References, remote-code sites, skipped and excluded items of one project tree."""
+def scan_project(project_dir: Path, exclude: Iterable[str] = (), path_filter: PathFilter | None = None) -> ModelScan:
+    """References, remote-code sites, skipped and excluded items of one project tree (``path_filter``, when
+    given, instead of ``exclude``)."""
     scan = ModelScan()
     refs: list[ModelRef] = []
-    path_filter = PathFilter.of(exclude)
+    walk = TreeWalk(project_dir, path_filter if path_filter is not None else PathFilter.of(exclude))
     python: list[tuple[PyFile, Path]] = []
-    for path, rel in _walk(project_dir, scan.skipped, path_filter):
+    for path, rel in _walk(project_dir, scan.skipped, walk):
         shown = str(project_dir / rel)
         name = path.name
         found: FileRefs | None = None
@@ -95,12 +100,14 @@ def scan_project(project_dir: Path, exclude: Iterable[str] = ()) -> ModelScan:
             scan.skipped.extend(found.skipped)
     refs.extend(_python(python, project_dir, scan))
     scan.refs = merge_refs(refs)
+    for item in gap_items(walk.gaps, ItemKind.INPUT_FILE, WALK_CONSEQUENCE, ["model references", "model file scan"]):
+        if isinstance(item, Excluded):
+            scan.excluded.append(item)
+        elif isinstance(item, Skipped):
+            scan.skipped.append(item)
+    scan.notes = list(walk.notes)
     scan.skipped = _distinct(scan.skipped)
     scan.excluded = _distinct(scan.excluded)
-    scan.excluded += [Excluded(reason=f"excluded by the pattern {pattern!r}: not searched for model references "
-                                     "or model files", file=str(project_dir / rel.rstrip("/")) + ("/" if
-                                     rel.endswith("/") else ""), kind=ItemKind.INPUT_FILE)
-                     for rel, pattern in path_filter.excluded]
     return scan
 
 
@@ -256,7 +263,7 @@ def _notebook(path: Path, shown: str, project_dir: Path, scan: ModelScan) -> Fil
     if text is None:
         return None
     try:
-        data = json.loads(text)
+        data = loads_json(text)
         cells = data.get("cells") if isinstance(data, dict) else None
     except ValueError as exc:
         out.skipped.append(Skipped(reason=f"invalid notebook JSON ({exc}); model references not read", file=shown,
@@ -346,19 +353,18 @@ def _source_lines(text: str, lines: list[str], cursor: list[int]) -> list[int]:
 
 
 def _read(path: Path, shown: str, limit: int, skipped: list[Skipped]) -> str | None:
+    """The file's text, read with ``safeload.read_bytes`` (a pipe would block the run, a device never ends, a
+    file may grow while it is read: refused or bounded, and said)."""
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):  # a pipe would block the run; a device never ends: said, not read
-            skipped.append(Skipped(reason="not a regular file (a pipe, socket or device); model references in it "
-                                          "not read", file=shown, kind=ItemKind.INPUT_FILE))
-            return None
-        if info.st_size > limit:
-            skipped.append(Skipped(reason=f"file larger than {limit} bytes; model references in it not read",
-                                   file=shown, kind=ItemKind.INPUT_FILE))
-            return None
-        data = path.read_bytes()
-    except OSError as exc:
-        skipped.append(Skipped(reason=f"cannot read file: {exc.strerror or exc}", file=shown, kind=ItemKind.INPUT_FILE))
+        data = read_bytes(path, limit)
+    except LoadError as exc:
+        reason = exc.reason
+        if reason.startswith("not a regular file"):
+            reason = "not a regular file (a pipe, socket or device)"
+        elif reason.startswith("larger than"):
+            reason = f"file larger than {limit} bytes"
+        skipped.append(Skipped(reason=f"{reason}; model references in it not read", file=shown,
+                               kind=ItemKind.INPUT_FILE))
         return None
     try:
         return data.decode("utf-8-sig")
@@ -369,10 +375,10 @@ def _read(path: Path, shown: str, limit: int, skipped: list[Skipped]) -> str | N
 
 
 
-def _walk(root: Path, skipped: list[Skipped], path_filter: PathFilter) -> Iterator[tuple[Path, Path]]:
-    """(path, path relative to root) of candidate files, pruned and bounded."""
+def _walk(root: Path, skipped: list[Skipped], walk: TreeWalk) -> Iterator[tuple[Path, Path]]:
+    """(path, path relative to root) of candidate files, pruned and bounded (``walk`` keeps the gaps)."""
     seen = 0
-    for base, filenames in walk_project(root, path_filter):
+    for base, filenames in walk:
         rel_dir = base.relative_to(root)
         for name in filenames:
             if not (name.endswith((".py", ".ipynb")) or name in CONFIG_NAMES or name.lower() == "readme.md"

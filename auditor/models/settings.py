@@ -13,7 +13,6 @@ strictness: a wrong value is a ``ConfigError`` naming the file and line (exit 2)
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,7 @@ from typing import Any
 from auditor.config import find_policy_file
 from auditor.errors import ConfigError
 from auditor.options import AuditContext
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from auditor.safeload import loads_toml, read_text
 
 USES = ("commercial", "non-commercial", "research")
 SIGNING_KEYS = ("key", "certificate", "identity", "identity-provider", "ignore-unsigned-files")
@@ -69,10 +64,10 @@ def model_settings(ctx: AuditContext) -> ModelSettings:
 
 def load_settings(path: Path, is_pyproject: bool) -> ModelSettings:
     try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return ModelSettings()  # the policy loader reports unreadable files
+        text = read_text(path)
+        data: Any = loads_toml(text)
+    except ValueError:  # LoadError, TOMLDecodeError: the policy loader reports unreadable files
+        return ModelSettings()
     if is_pyproject:
         tool = data.get("tool")
         data = tool.get("mlaudit") if isinstance(tool, dict) else None

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,8 @@ from auditor.digest import sha256_file
 from auditor.domain import Finding, Location, Severity
 from auditor.errors import IncompleteError, UsageError
 from auditor.kinds import FindingKind, Rule
+from auditor.projectwalk import TreeWalk
+from auditor.safeload import loads_json, read_text
 
 SIGNATURE_NAME = "model.sig"
 SIGNATURE_RULE = Rule.MODEL_SIGNATURE_INVALID
@@ -117,7 +118,7 @@ def _first_line(exc: BaseException) -> str:
 def payload(signature: Path) -> dict[str, Any] | None:
     """The in-toto statement inside a model-signing bundle (DSSE envelope), or None when unreadable."""
     try:
-        bundle = json.loads(signature.read_text(encoding="utf-8"))
+        bundle = loads_json(read_text(signature))  # bounded: size and nesting (the bundle is the project's)
         encoded = bundle["dsseEnvelope"]["payload"]
         statement = json.loads(base64.b64decode(encoded))
     except (OSError, ValueError, KeyError, TypeError):
@@ -171,16 +172,27 @@ def check_manifest(model_dir: Path, signature: Path, ignore_unsigned_files: bool
 
 
 def _files(root: Path, ignored: set[str], signature: Path) -> set[str]:
+    """What the directory holds, as the manifest names it (posix paths relative to ``root``). The walk is the
+    project's one walk (``TreeWalk``, nothing left out by default): linked folders are followed, and what cannot
+    be read — an unreadable folder (``sub/``), a FIFO, a broken link — is listed too, so it counts as an unsigned
+    entry instead of vanishing from the comparison."""
     out: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel_dir = Path(dirpath).relative_to(root)
-        dirnames[:] = [d for d in dirnames if (rel_dir / d).as_posix() not in ignored and d not in ignored]
-        for name in filenames:
-            rel = (rel_dir / name).as_posix()
-            path = Path(dirpath) / name
-            if rel in ignored or name in ignored or path.resolve() == signature.resolve():
-                continue
-            out.add(rel)
+    walk = TreeWalk(root, prune_defaults=False)
+    own = signature.resolve()
+
+    def skip(rel: Path) -> bool:
+        return any(part in ignored for part in rel.parts) or any(
+            p.as_posix() in ignored for p in [rel, *rel.parents] if p != Path("."))
+
+    for base, names in walk:
+        rel_dir = base.relative_to(root)
+        for name in names:
+            rel = rel_dir / name
+            if not skip(rel) and (base / name).resolve() != own:
+                out.add(rel.as_posix())
+    for gap in walk.gaps:
+        if not gap.excluded and gap.rel != "." and not skip(Path(gap.rel)):
+            out.add(gap.rel + ("/" if gap.is_dir else ""))
     return out
 
 

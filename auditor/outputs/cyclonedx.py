@@ -398,6 +398,8 @@ def _metadata_properties(report: Report) -> list[Property]:
         props.append(Property(name=f"mlaudit:target:{key}", value=_short(report.target[key])))
     for path in report.inputs:
         props.append(Property(name="mlaudit:input", value=_short(path)))
+    if report.policy is not None and report.policy.summary():
+        props.append(Property(name="mlaudit:policy", value=_short(report.policy.summary())))
     return props
 
 

@@ -4,10 +4,14 @@ Safety model: every value from the audited world (names, summaries, model cards,
 through jinja2 autoescaping, as element text or quoted attribute values. The page's script carries no data at all
 (it reads the table rows and their ``data-*`` attributes), so there is no JSON-in-``<script>`` to break out of.
 
-Risk score (0-100, shown in the summary): the sum of per-finding weights over active (not ignored) findings,
-critical 40, high 20, medium 8, low 2, info 0 (``unknown`` weighs what the gate counts it as: high unless the
-policy says otherwise), capped at 100. It is a triage hint for humans, never the gate: the gate is ``--fail-on``.
-An incomplete audit shows the score as a lower bound ("≥ N").
+Risk overview: counts, never a score. A capped weighted score read "≥ 100" on every real project and told none
+apart; the overview instead counts active findings by severity and by what can be done about them (an upgrade
+clears it, no release does, not a version issue), new ones apart when a baseline was given, and the vulnerable
+packages with the upgrade that clears them (``auditor.outputs.rollup``, the same roll-up as the terminal's).
+
+Dependency graph: an inline SVG laid out by ``auditor.outputs.graphsvg`` (layered by depth, barycenter ordering),
+one picture of the paths from the project to every flagged package or model with the rest collapsed, and the whole
+graph, collapsed, with the same paths highlighted. No network, no script needed to see it.
 
 Advisories: each finding shows its summary once, the advisory's full text in a collapsed ``<details>`` (never cut),
 its references as links (only ``http(s)`` URLs become links, with ``rel="noopener noreferrer"``; anything else
@@ -20,22 +24,30 @@ import datetime as dt
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
 import markupsafe
 
 from auditor import __version__
-from auditor.domain import ROOT_NODE, Finding, Report, Severity
+from auditor.domain import Finding, Report, Severity, canonical_name, model_node
 from auditor.graph import build_graph
+from auditor.kinds import FindingKind
+from auditor.outputs import rollup
+from auditor.outputs.graphsvg import Flag, pictures
+from auditor.outputs.rollup import Rollup
 from auditor.outputs.severity import gate_note, severity_source
 from auditor.resources import templates_dir
 
-SEVERITY_WEIGHT = {Severity.CRITICAL: 40, Severity.HIGH: 20, Severity.MEDIUM: 8, Severity.LOW: 2, Severity.INFO: 0}
 _LINKABLE = re.compile(r"https?://[^\s<>\"'`\\^{}|]+", re.IGNORECASE)
-MAX_TREE_DEPTH = 50
-MAX_TREE_NODES = 5000
+# What the graph highlights, strongest first: a node with findings of several kinds takes the first.
+FLAG_KINDS: list[tuple[str, frozenset[FindingKind]]] = [
+    ("malicious", frozenset({FindingKind.MALICIOUS})),
+    ("unclaimed", frozenset({FindingKind.UNCLAIMED_NAME, FindingKind.DEPENDENCY_CONFUSION})),
+    ("typosquat", frozenset({FindingKind.TYPOSQUAT})),
+    ("vulnerable", frozenset({FindingKind.VULNERABILITY})),
+    ("model", frozenset({FindingKind.UNSAFE_MODEL, FindingKind.TRUST_REMOTE_CODE, FindingKind.SIGNATURE_INVALID})),
+]
 
 _ENV: jinja2.Environment | None = None
 # Control and bidi-override characters: invisible, and able to make a hostile name read as a trusted one.
@@ -47,34 +59,6 @@ def _finalize(value: object) -> object:
     if isinstance(value, markupsafe.Markup):  # already-rendered template output (recursive loops)
         return value
     return _INVISIBLE.sub("", value) if isinstance(value, str) else value
-
-
-def risk_score(report: Report) -> int:
-    """See module docstring: weighted sum of active findings, capped at 100."""
-    return min(100, sum(SEVERITY_WEIGHT[f.severity.gate_level(report.unknown_severity)]
-                        for f in report.active_findings()))
-
-
-def risk_label(score: int) -> str:
-    if score == 0:
-        return "none"
-    if score < 20:
-        return "low"
-    if score < 50:
-        return "moderate"
-    if score < 80:
-        return "high"
-    return "critical"
-
-
-@dataclass
-class TreeNode:
-    label: str
-    kind: str
-    marker: str | None = None
-    repeat: bool = False  # already shown above: not expanded again
-    findings: int = 0
-    children: list[TreeNode] = field(default_factory=list)
 
 
 def _environment() -> jinja2.Environment:
@@ -97,28 +81,23 @@ def render(report: Report) -> str:
 
 def context(report: Report) -> dict[str, Any]:
     """Everything the template shows, precomputed so the template stays logic-free."""
-    active = report.active_findings()
-    by_severity = Counter(f.severity for f in active)
-    score = risk_score(report)
+    view = rollup.build(report)
+    active = view.active
     failing = report.failing_findings()
     graph = build_graph(report)
-    finding_counts: Counter[str] = Counter()
-    for f in report.active_findings():
-        finding_counts[_finding_label(f)] += 1
+    focus, full = pictures(graph, graph_flags(report, graph))
     return {
         "version": __version__,
         "title": f"mlaudit report: {report.root_name}" + (f" {report.root_version}" if report.root_version else ""),
         "report": report,
+        "view": view,
         "generated_at": report.generated_at or "",
-        "score": score,
-        "score_label": risk_label(score),
-        "score_prefix": "" if report.complete else "≥ ",
-        "severities": [{"name": s.value, "count": by_severity[s]} for s in Severity],
+        "overview": overview(view),
+        "severities": [{"name": s.value, "count": view.counts[s]} for s in Severity],
         "kinds": sorted(Counter(f.kind for f in active).items()),
         "all_kinds": sorted({f.kind for f in report.findings}),
-        "findings": [_finding_row(f) for f in sorted(report.findings, key=lambda f: -f.severity.rank)],
+        "findings": [_finding_row(f) for f in sorted(report.findings, key=_row_order)],
         "gate_note": gate_note(report),
-        "unknown_weight": SEVERITY_WEIGHT[Severity.UNKNOWN.gate_level(report.unknown_severity)],
         "active_count": len(active),
         "ignored_count": len(report.findings) - len(active),
         "failing_count": len(failing),
@@ -126,10 +105,71 @@ def context(report: Report) -> dict[str, Any]:
         "complete": report.complete,
         "package_count": len(report.packages),
         "models": [_model_row(m, report) for m in report.models],
-        "tree": _tree(graph, finding_counts),
+        "focus": focus,
+        "full": full,
+        "excluded_groups": rollup.gap_groups(report.excluded),
         "packages": sorted(report.packages.values(), key=lambda p: p.name),
         "data_ages": {ds.name: _age_days(ds.date, report.generated_at) for ds in report.data_sources},
     }
+
+
+def _row_order(finding: Finding) -> tuple[int, int, int]:
+    """Active before ignored, new before unchanged, worst first (the table's default order)."""
+    return (finding.ignored is not None, finding.new is False, -finding.severity.rank)
+
+
+def overview(view: Rollup) -> dict[str, Any]:
+    """Active findings by severity and by what can be done: an upgrade clears it (verified or from the advisories'
+    fixed versions), no release does, or it is not a version issue (another kind of finding)."""
+    clears = {(row.name, row.version, i) for row in view.packages for i in row.remediation.clears}
+    verified = {(row.name, row.version) for row in view.packages if row.remediation.verified}
+    columns = ["upgrade clears it", "no release fixes it", "not a version issue"]
+    rows = []
+    for severity in Severity:
+        counts = dict.fromkeys(columns, 0)
+        for finding in view.active:
+            if finding.severity is not severity:
+                continue
+            if finding.kind is FindingKind.VULNERABILITY and finding.package is not None:
+                key = (canonical_name(finding.package[0]), finding.package[1])
+                counts[columns[0] if (*key, finding.id) in clears else columns[1]] += 1
+            else:
+                counts[columns[2]] += 1
+        rows.append({"severity": severity.value, "total": view.counts[severity], "counts": counts,
+                     "new": view.new_counts[severity] if view.new_counts is not None else None})
+    fixable = [r for r in view.packages if r.remediation.to]
+    return {
+        "columns": columns,
+        "rows": rows,
+        "packages": len(view.packages),
+        "fixable_packages": len(fixable),
+        "verified_packages": len([r for r in fixable if (r.name, r.version) in verified]),
+        "unfixed_advisories": sum(len(r.remediation.remains) for r in view.packages),
+        "new": sum(view.new_counts.values()) if view.new_counts is not None else None,
+    }
+
+
+def graph_flags(report: Report, graph: Any) -> dict[str, Flag]:
+    """The graph node of every package or model with a finding the picture highlights, and how."""
+    nodes: dict[str, list[Finding]] = {}
+    kinds = {ref.repo_id: ref.kind for ref in report.models}
+    for finding in report.active_findings():
+        node = None
+        if finding.package is not None:
+            package = report.package_for(finding.package[0], finding.package[1])
+            node = package.node_id if package is not None else None
+        elif finding.model is not None:
+            node = model_node(finding.model[0], kinds.get(finding.model[0], "model"))
+        if node is not None and node in graph:
+            nodes.setdefault(node, []).append(finding)
+    flags: dict[str, Flag] = {}
+    for node, findings in nodes.items():
+        for name, members in FLAG_KINDS:
+            hits = [f for f in findings if f.kind in members]
+            if hits:
+                flags[node] = Flag(name, rollup.worst_severity(hits).value)
+                break
+    return flags
 
 
 def _age_days(date: str | None, now: str | None) -> int | None:
@@ -144,14 +184,6 @@ def _age_days(date: str | None, now: str | None) -> int | None:
     return (run - then).days
 
 
-
-
-def _finding_label(finding: Finding) -> str:
-    if finding.package is not None:
-        return f"{finding.package[0]} {finding.package[1]}"
-    if finding.model is not None:
-        return finding.model[0]
-    return finding.path or ""
 
 
 def _finding_row(finding: Finding) -> dict[str, Any]:
@@ -189,33 +221,3 @@ def _model_row(ref: Any, report: Report) -> dict[str, Any]:
         "task": str(task),
         "findings": findings,
     }
-
-
-def _tree(graph: Any, finding_counts: Counter[str]) -> TreeNode:
-    """Depth-first tree from the root; a node seen before is listed once more as a reference, not expanded."""
-    root = TreeNode(label=str(graph.nodes[ROOT_NODE].get("label", "project")), kind="root")
-    shown: set[str] = {ROOT_NODE}
-    budget = [MAX_TREE_NODES]
-
-    def label_of(node: str) -> str:
-        return str(graph.nodes[node].get("label", node))
-
-    def add(parent: TreeNode, node: str, depth: int) -> None:
-        for child in sorted(graph.successors(node), key=label_of):
-            if budget[0] <= 0:
-                return
-            budget[0] -= 1
-            label = label_of(child)
-            kind = str(graph.nodes[child].get("kind", "package"))
-            key = label if kind == "package" else label.split("@", 1)[0]
-            item = TreeNode(label=label, kind=kind, marker=graph.edges[node, child].get("marker"),
-                            findings=finding_counts.get(key, 0))
-            parent.children.append(item)
-            if child in shown or depth >= MAX_TREE_DEPTH:
-                item.repeat = True
-                continue
-            shown.add(child)
-            add(item, child, depth + 1)
-
-    add(root, ROOT_NODE, 0)
-    return root

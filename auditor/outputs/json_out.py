@@ -8,11 +8,14 @@ from typing import Any
 
 from auditor import __version__
 from auditor.domain import SCHEMA_VERSION, Report, Severity
+from auditor.outputs.rollup import remediation_records
 
 
 def report_dict(report: Report) -> dict[str, Any]:
     active = report.active_findings()
     failing = report.failing_findings()
+    gate = report.gate()
+    new = [f for f in active if f.new]
     data: dict[str, Any] = {ds.name: ds.to_json() for ds in report.data_sources}
     return {
         "schema_version": SCHEMA_VERSION,
@@ -39,6 +42,11 @@ def report_dict(report: Report) -> dict[str, Any]:
             "fail_on": report.fail_on.value if report.fail_on else None,
             "unknown_severity_gates_as": Severity.UNKNOWN.gate_level(report.unknown_severity).value,
             "failed": bool(failing),
+            "exit_code": gate.exit_code,
+            "exit_reason": gate.reason,
+            **({"new": len(new), "unchanged": len(active) - len(new),
+                "new_by_severity": dict(Counter(f.severity.value for f in new))}
+               if report.baseline is not None else {}),
             **({"provenance": report.provenance_summary} if report.provenance_summary is not None else {}),
             **({"hashes": report.hash_summary} if report.hash_summary is not None else {}),
         },
@@ -46,9 +54,12 @@ def report_dict(report: Report) -> dict[str, Any]:
         "edges": [e.to_json() for e in report.edges],
         "models": [m.to_json() for m in report.models],
         "findings": [f.to_json() for f in report.findings],
+        "remediation": [r.to_json() for r in remediation_records(report)],
+        **({"baseline": {"file": report.baseline}} if report.baseline is not None else {}),
         "skipped": [s.to_json() for s in report.skipped],
         "excluded": [s.to_json() for s in report.excluded],
         "warnings": list(report.warnings),
+        **({"policy": report.policy.to_json()} if report.policy is not None else {}),
         "timings": dict(report.timings),
     }
 

@@ -5,7 +5,9 @@ result sits at the input file/line of the requirement that brought the package i
 direct requirement; the pipeline stores that in ``Finding.location``). Findings without any location fall back to
 the first input file so that code scanning still shows them. ``partialFingerprints`` hash what the finding is
 about (id, kind, subject), not where, so an alert survives a requirements file being reordered.
-Ignored findings are emitted with an ``external`` suppression carrying the policy's reason.
+Ignored findings are emitted with an ``external`` suppression carrying the policy's reason. With ``--baseline``
+every result carries ``baselineState`` (``new`` / ``unchanged``, CONVENTIONS.md "Baseline"), and the run's
+properties name the exit code and its reason (the same ``Report.gate`` as the CLI's).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from urllib.parse import quote
 
 from auditor import __version__
 from auditor.domain import Finding, Location, Report, Severity
+from auditor.errors import EXIT_INCOMPLETE
+from auditor.ledger import ItemKind, Outcome
 from auditor.outputs.severity import cvss_score, severity_source
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -57,6 +61,7 @@ def render(report: Report) -> str:
 
 
 def sarif_dict(report: Report) -> dict[str, Any]:
+    gate = report.gate()
     rules: list[dict[str, Any]] = []
     rule_index: dict[str, int] = {}
     results: list[dict[str, Any]] = []
@@ -76,10 +81,30 @@ def sarif_dict(report: Report) -> dict[str, Any]:
                                   for i in report.incomplete_reasons],
             "skipped": [s.to_json() for s in report.skipped],
             "data": {ds.name: ds.to_json() for ds in report.data_sources},
+            "exitCode": gate.exit_code,
+            "exitReason": gate.reason,
+            **({"baseline": report.baseline} if report.baseline is not None else {}),
+            **({"policy": report.policy.to_json()} if report.policy is not None else {}),
         },
     }
+    invocation: dict[str, Any] = {}
+    # a service that failed (exit 3) is a run that did not complete: said here, while every result of the local
+    # checks stays above (a SARIF with fewer results would close existing code-scanning alerts on upload)
+    failed = [i for i in report.ledger if i.kind is ItemKind.SERVICE and i.outcome is Outcome.SKIPPED]
+    invocation["executionSuccessful"] = gate.exit_code != EXIT_INCOMPLETE and not failed
+    invocation["exitCode"] = gate.exit_code
     if report.generated_at:
-        run["invocations"] = [{"executionSuccessful": True, "endTimeUtc": report.generated_at}]
+        invocation["endTimeUtc"] = report.generated_at
+    if failed:
+        invocation["toolExecutionNotifications"] = [
+            {"level": "error", "message": {"text": f"{i.subject}: {i.reason}"}} for i in failed]
+    summary = report.policy.summary() if report.policy is not None else ""
+    if summary:  # a code-scanning UI shows configuration notifications with the run
+        level = "warning" if report.policy is not None and report.policy.from_project and report.policy.weakens \
+            else "note"
+        invocation["toolConfigurationNotifications"] = [
+            {"descriptor": {"id": "mlaudit-policy"}, "level": level, "message": {"text": _limit(summary, 2000)}}]
+    run["invocations"] = [invocation]
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
@@ -149,6 +174,8 @@ def _result(finding: Finding, index: int, report: Report) -> dict[str, Any]:
     source = severity_source(finding)
     if source:
         result["properties"]["severitySource"] = source
+    if finding.new is not None:  # --baseline: code scanning shows what the change introduced
+        result["baselineState"] = "new" if finding.new else "unchanged"
     if finding.ignored is not None:
         result["suppressions"] = [{"kind": "external", "status": "accepted", "justification": finding.ignored}]
     return result

@@ -12,6 +12,7 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -97,18 +98,28 @@ def index_urls_for(ctx: AuditContext, package: Package | None = None) -> list[st
     """Where a package may live, in order: its own index, the configured ones (primary, then extras); only when
     nothing is configured, pip/uv's variables (as pip and uv read them: an explicit index overrides them), else
     uv's default index (asked once per run)."""
+    per_profile = ctx.indexes_for(package) if package is not None else None
+    if per_profile is not None:  # the package's own profiles' indexes only; None there is the default index
+        own = [package.index_url] if package is not None and package.index_url else []
+        return list(dict.fromkeys([*own, *(u if u else _default(ctx) for u in per_profile)]))
     configured = [package.index_url if package else None, ctx.options.index_url, *ctx.index_urls,
                   *ctx.options.extra_index_urls]
     urls = list(dict.fromkeys(u for u in configured if u))
     if not urls:
         urls = environment_index_urls()
-    if urls:
-        return urls
+    return urls or [_default(ctx)]
+
+
+def _default(ctx: AuditContext) -> str:
+    """The index used when none is configured: pip/uv's variables, else uv's default (asked once per run)."""
+    env = environment_index_urls()
+    if env:
+        return env[0]
     cached = ctx.caches.default_index
     if cached is None:
         cached = default_index_url()
         ctx.caches.default_index = cached
-    return [cached]
+    return cached
 
 
 def default_index_url() -> str:
@@ -132,6 +143,11 @@ def project_page(ctx: AuditContext, name: str, index_url: str) -> ProjectPage | 
         cache = ctx.caches.project_pages
         if key in cache:
             return cache[key]
+    if index_url.startswith("file:"):
+        local = _local_page(key[0], index_url)
+        with _LOCK:
+            cache[key] = local
+        return local
     url = urljoin(index_url.rstrip("/") + "/", f"{key[0]}/")
     resp = ctx.http.get(url, service=SERVICE, headers={"Accept": SIMPLE_ACCEPT}, ok_statuses=frozenset({200, 404}))
     page: ProjectPage | None = None
@@ -146,6 +162,31 @@ def project_page(ctx: AuditContext, name: str, index_url: str) -> ProjectPage | 
     with _LOCK:
         cache[key] = page
     return page
+
+
+MAX_LOCAL_PAGE = 16 * 1024 * 1024
+
+
+def _local_page(name: str, index_url: str) -> ProjectPage | None:
+    """A ``file://`` index (pip accepts one): the project's ``<name>/index.html`` as pip reads it, else the files in
+    ``<name>/`` (their digests unknown: a pin compared with them stays unverified, never a mismatch)."""
+    from urllib.request import url2pathname
+
+    folder = Path(url2pathname(urlsplit(index_url).path)) / name
+    if not folder.is_dir():
+        return None
+    listing = folder / "index.html"
+    if listing.is_file() and listing.stat().st_size <= MAX_LOCAL_PAGE:
+        base = listing.as_uri()
+        files = parse_html_page(listing.read_text(errors="replace"), base, local=True)
+        return ProjectPage(name, index_url, files)
+    files = []
+    for path in sorted(folder.iterdir()):
+        version, kind, project = file_version(path.name)
+        if path.is_file() and kind != "other":
+            files.append(IndexFile(filename=path.name, url=path.as_uri(), sha256=None, version=version, kind=kind,
+                                   project=project))
+    return ProjectPage(name, index_url, files)
 
 
 def _join(base: str, ref: object) -> str | None:
@@ -188,6 +229,15 @@ def parse_json_page(data: Any, base: str) -> list[IndexFile]:
     return out
 
 
+def _join_local(base: str, ref: object) -> str | None:
+    if not isinstance(ref, str) or not ref:
+        return None
+    try:
+        return urljoin(base, ref)
+    except ValueError:
+        return None
+
+
 class _AnchorParser(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -210,13 +260,14 @@ class _AnchorParser(HTMLParser):
             self._current = None
 
 
-def parse_html_page(text: str, base: str) -> list[IndexFile]:
-    """PEP 503 anchors; ``#sha256=`` fragments, ``data-provenance`` (PEP 740), ``data-core-metadata``."""
+def parse_html_page(text: str, base: str, *, local: bool = False) -> list[IndexFile]:
+    """PEP 503 anchors; ``#sha256=`` fragments, ``data-provenance`` (PEP 740), ``data-core-metadata``. ``local``:
+    a ``file://`` index's page, whose links are files beside it (never fetched: only their names and digests)."""
     parser = _AnchorParser()
     parser.feed(text)
     out: list[IndexFile] = []
     for attrs, label in parser.anchors:
-        full = _join(base, attrs.get("href"))
+        full = _join(base, attrs.get("href")) if not local else _join_local(base, attrs.get("href"))
         if full is None:
             continue
         parts = urlsplit(full)
@@ -238,23 +289,42 @@ def parse_html_page(text: str, base: str) -> list[IndexFile]:
 MAX_WORKERS = 16
 
 
-def find_page(ctx: AuditContext, package: Package) -> ProjectPage | None:
-    """The first page among the package's candidate indexes that lists files of its version."""
+def find_page(ctx: AuditContext, package: Package, failures: list[NetworkError] | None = None) -> ProjectPage | None:
+    """The first page among the package's candidate indexes that lists files of its version. With ``failures``,
+    an index that cannot be reached is noted there and the next one is asked; without, the failure propagates."""
     fallback: ProjectPage | None = None
     for url in index_urls_for(ctx, package):
-        page = project_page(ctx, package.name, url)
+        try:
+            page = project_page(ctx, package.name, url)
+        except NetworkError as exc:
+            if failures is None:
+                raise
+            failures.append(exc)
+            continue
         if page is not None and page.files_of(package.version):
             return page
         fallback = fallback or page
     return fallback
 
 
-def fetch_pages(ctx: AuditContext, packages: list[Package]) -> dict[str, ProjectPage | None]:
-    """Project pages for ``packages``, fetched concurrently; a network failure propagates (exit 3)."""
+def fetch_pages(ctx: AuditContext, packages: list[Package],
+                failures: dict[str, list[NetworkError]] | None = None) -> dict[str, ProjectPage | None]:
+    """Project pages for ``packages``, fetched concurrently. A network failure propagates (exit 3), unless
+    ``failures`` is given: then each package's unreachable indexes are noted there by name (``find_page``)."""
     from concurrent.futures import ThreadPoolExecutor
 
     if not packages:
         return {}
+
+    def one(package: Package) -> ProjectPage | None:
+        if failures is None:
+            return find_page(ctx, package)
+        noted: list[NetworkError] = []
+        page = find_page(ctx, package, noted)
+        if noted:
+            failures[package.name] = noted
+        return page
+
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(packages))) as pool:
-        pages = list(pool.map(lambda p: find_page(ctx, p), packages))
+        pages = list(pool.map(one, packages))
     return {p.name: page for p, page in zip(packages, pages, strict=True)}

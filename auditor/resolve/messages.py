@@ -36,15 +36,19 @@ class Culprit:
     url: str | None = None
 
 
-_PATTERNS: list[tuple[str, re.Pattern[str], str]] = [
+NOT_CACHED_REASON = "offline, and not in the resolver cache: its dependencies were not resolved"
+
+PATTERNS: list[tuple[str, re.Pattern[str], str]] = [
     (NO_WHEEL, re.compile(rf"all versions of {_NAME} have no usable wheels"), "no usable wheels (only sdists)"),
     (NO_WHEEL, re.compile(rf"{_NAME}{_VERSION} has no usable wheels"), "no usable wheels (only an sdist)"),
     (NO_WHEEL, re.compile(rf"{_NAME}{_VERSION} has no wheels with a matching (?P<what>[A-Za-z ]+?tag)"),
      "no wheel for the target ({what})"),
     (NOT_FOUND, re.compile(rf"{_NAME} was not found in the package registry"), "not found on the index"),
-    (NOT_CACHED, re.compile(rf"{_NAME} was not found in the cache"),
-     "offline, and not in the resolver cache: its dependencies were not resolved"),
+    (NOT_CACHED, re.compile(rf"{_NAME} was not found in the cache"), NOT_CACHED_REASON),
     (NO_VERSION, re.compile(rf"there is no version of {_NAME}{_VERSION}"), "no such version on the index"),
+    (NOT_CACHED, re.compile(rf"{_NAME}{_VERSION} needs to be downloaded from a registry"),
+     "offline, and this version is not in the resolver cache (it would have to be downloaded from the index): "
+     "not resolved"),
     (PYTHON, re.compile(rf"{_NAME}{_VERSION} depends on Python(?P<what>[^\s,]+)"),
      "needs Python{what}, not the target version"),
     (NO_VERSION, re.compile(rf"only {_NAME}==(?P<what>[^\s,]+) is available and you require"),
@@ -81,7 +85,7 @@ def plausible_name(name: str) -> bool:
 def find_culprits(stderr: str) -> list[Culprit]:
     """Every requirement uv blames in ``stderr``, in the order it names them (no duplicates)."""
     found: dict[tuple[str, str], Culprit] = {}
-    for kind, pattern, template in _PATTERNS:
+    for kind, pattern, template in PATTERNS:
         for m in pattern.finditer(stderr):
             name = canonical_name(m["name"])
             if not plausible_name(name) or (kind, name) in found:
@@ -127,6 +131,20 @@ def parents_of(stderr: str, name: str) -> list[str]:
                          rf" depends? on {re.escape(name)}\b", re.IGNORECASE)
     return list(dict.fromkeys(c for c in (canonical_name(m["parent"]) for m in pattern.finditer(stderr))
                               if plausible_name(c)))
+
+
+def user_requires(stderr: str, name: str) -> bool:
+    """Whether uv's explanation blames a requirement of the user's on ``name`` ("you require torch==2.10.0"): when
+    it does not, a missing version of ``name`` is what a dependency asked for, not the user's line."""
+    return any(canonical_name(m["name"]) == name for m in re.finditer(rf"you require {_NAME}", stderr))
+
+
+def missing_spec(stderr: str, name: str) -> str | None:
+    """The requirement uv found no version for ("there is no version of torch==2.10.0+cpu" -> that text)."""
+    for m in re.finditer(rf"there is no version of (?P<spec>{_NAME}[^\s,]*)", stderr):
+        if canonical_name(m["name"]) == name:
+            return m["spec"]
+    return None
 
 
 def failed_index_url(stderr: str) -> str | None:

@@ -120,7 +120,8 @@ def report_to_resolution(report: dict[str, Any], requirements: list[Requirement]
         packages.append(Package(name=name, version=str(meta["version"]), direct=direct, source="resolver",
                                 hashes=[f"sha256:{hashes['sha256']}"] if "sha256" in hashes else [],
                                 artifacts=[art], location=found.location if found and direct else None,
-                                markers=found.marker if found else None))
+                                markers=found.marker if found else None,
+                                metadata={"pinned_hashes": list(found.hashes) if found else []}))
         if direct:
             edges.append(Edge(ROOT_NODE, package_node(name), requirement=found.raw if found else name,
                               marker=found.marker if found else None, origin="resolver"))

@@ -11,6 +11,7 @@ culprits with static metadata (PEP 643) keep their place in the graph with their
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,7 @@ from auditor.sources.direct import BUILD_HINT
 
 MAX_ROUNDS = 12
 UNCLAIMED = "mlaudit:unclaimed"  # package property: the index has no project of this name
+REJECTED_PIN = "mlaudit:rejected-pin"  # package property: a pin the resolver could not keep (another version won)
 MAX_BISECT_PROBES = 10
 NEVER = "python_version < '0'"  # an override with this marker removes a dependency from the resolution
 
@@ -157,6 +159,8 @@ class UvResolver:
         return [ln for ln in self.lines if ln.active]
 
     def _resolve(self) -> Resolution:
+        if self.options.offline:
+            self._drop_uncached()
         # Offline cache misses take one line out per round (uv names the first it misses); they do not count
         # against the bound on culprit rounds, but the number of lines bounds them.
         for _ in range(MAX_ROUNDS + len(self.lines) + len(self.overrides) + 1):
@@ -169,7 +173,7 @@ class UvResolver:
                 break
             self._raise_if_index_failed(run)
             culprits = msg.find_culprits(run.stderr)
-            if not (culprits and self._handle(culprits, run.stderr)) and not self._bisect():
+            if not (culprits and self._handle(culprits, run.stderr)) and not self._bisect(run.stderr):
                 raise ResolutionError(f"uv could not resolve the requirements: {msg.clean(run.stderr)}")
         else:
             raise ResolutionError(f"resolution still failing after {MAX_ROUNDS} rounds of removing culprits")
@@ -178,6 +182,26 @@ class UvResolver:
         reasons = "; ".join(f"{s.requirement}: {s.reason}" for s in self.skipped[:5])
         hosts = ", ".join(host_of(u) for u in self.indexes.all_urls()) or "the resolver's default index"
         raise ResolutionError(f"nothing could be resolved against {hosts} ({reasons})")
+
+    def _drop_uncached(self) -> None:
+        """Offline, uv names one cache miss per run: 2,000 pins the cache has never seen took 2,000 runs. Lines whose
+        project has no index page in the resolver cache are dropped here in one pass instead, with the reason uv
+        would give -- once uv itself confirms, on exactly those lines, that a cache miss is what stops it (so a
+        cache layout this code does not know can only cost time, never a wrong reason)."""
+        if self.indexes.find_links or self.indexes.no_index:
+            return  # local distributions can resolve without any cached page
+        cached = cached_project_names(Path(uv_environment(self.options)["UV_CACHE_DIR"]))
+        if cached is None:
+            return
+        missing = [ln for ln in self._active() if not ln.req.url and ln.req.name not in cached]
+        if len(missing) < 2:
+            return  # the loop handles one miss as cheaply
+        run = self._compile(missing)
+        blamed = {c.name for c in msg.find_culprits(run.stderr) if c.kind == msg.NOT_CACHED}
+        if run.returncode == 0 or not blamed & {ln.req.name for ln in missing}:
+            return
+        for ln in missing:
+            self._drop(ln, msg.NOT_CACHED_REASON)
 
     def _offline_without_cache(self, run: _Run) -> bool:
         """Offline, uv needs something the cache does not hold and says so without naming a requirement (an index
@@ -216,6 +240,10 @@ class UvResolver:
                                                                         or ln.req.name == culprit.name)]
             else:
                 hits = [ln for ln in self._active() if ln.req.name == culprit.name]
+            if culprit.kind == msg.NO_VERSION and hits and not msg.user_requires(stderr, culprit.name) \
+                    and self._blame_dependents(culprit, hits, stderr):
+                acted = True
+                continue
             if culprit.kind == msg.NO_WHEEL and not self.options.allow_build:
                 if self._try_sdist(culprit, hits, stderr):
                     acted = True
@@ -234,6 +262,34 @@ class UvResolver:
             elif culprit.name not in self.overrides and culprit.kind != msg.CONFLICT \
                     and msg.parents_of(stderr, culprit.name):  # a dependency uv names, never a word of its prose
                 self._override_transitive(culprit, stderr)
+                acted = True
+        return acted
+
+    def _blame_dependents(self, culprit: msg.Culprit, hits: list[_Line], stderr: str) -> bool:
+        """A version of ``culprit`` is missing, but not the one the user's own lines ask for: a dependency asked
+        for it (``torch-npu`` requiring ``torch==2.10.0+cpu`` beside the user's ``torch==2.10.0``). The user's
+        lines are fine; the packages that need the missing version are the culprits, and the reason says so."""
+        parents = msg.parents_of(stderr, culprit.name)
+        if not parents:
+            return False
+        spec = msg.missing_spec(stderr, culprit.name) or culprit.name
+        mine = ", ".join(f"{ln.req.raw or ln.text}" + (f" at {ln.req.location}" if ln.req.location else "")
+                         for ln in hits)
+        def reason(parent: str) -> str:
+            return (f"conflict: {parent} requires {spec}, and no index offers that version (this profile asks for "
+                    f"{mine}); uv: {msg.clean(stderr, 300)}")
+
+        # The user's own requirements that (through uv's chain) need the missing version are dropped; only when
+        # none is the user's, the dependency that needs it is taken out of the resolution.
+        direct = [ln for ln in self._active() if ln.req.name in parents]
+        for ln in direct:
+            self._drop(ln, reason(ln.req.name), not_checked=[f"{ln.req.name} and its dependencies"])
+        if direct:
+            return True
+        acted = False
+        for parent in parents:
+            if parent not in self.overrides:
+                self._override_transitive(msg.Culprit(parent, msg.CONFLICT, reason(parent)), stderr, reason(parent))
                 acted = True
         return acted
 
@@ -344,12 +400,13 @@ class UvResolver:
                 return line.split(None, 1)[1].strip()
         raise ResolutionError("could not determine the resolver's default index")
 
-    def _bisect(self) -> bool:
-        """uv named no culprit we recognise: find the shortest failing prefix of the requirement list."""
+    def _bisect(self, failed: str = "") -> bool:
+        """uv named no culprit we recognise: find the shortest failing prefix of the requirement list. ``failed`` is
+        uv's answer to the whole list: the reason given when no shorter prefix fails (the culprit is the last)."""
         active = self._active()
         lo, hi = 0, len(active)  # invariant: active[:lo] resolves (or lo == 0), active[:hi] fails
         probes = 0
-        last_error = ""
+        last_error = failed
         while hi - lo > 1 and probes < MAX_BISECT_PROBES:
             mid = (lo + hi) // 2
             run = self._compile(active[:mid])
@@ -390,8 +447,11 @@ class UvResolver:
             pkg.markers = first.marker if first else None
             pkg.extras = first.extras if first else ()
             pkg.location = first.location if first and direct else None
+            # The user's --hash values; pkg.hashes and the artifacts are the index's digests (checks/hashes.py
+            # compares the two). A stand-in's sdist digests came from the index too: said explicitly, even when
+            # nothing was pinned, so they are never taken for the user's pins.
             pinned = list(dict.fromkeys(h for req in reqs for h in req.hashes))
-            if pinned:  # the user's --hash values; pkg.hashes are the index digests (checks/hashes.py compares)
+            if pinned or template is not None:
                 pkg.metadata["pinned_hashes"] = pinned
             packages.append(pkg)
             child = package_node(pin.name)
@@ -410,6 +470,7 @@ class UvResolver:
         unclaimed = {p.name for p in self.unclaimed}
         for pkg in [*self.unclaimed, *(p for p in self.unresolved if p.name not in unclaimed)]:
             if pkg.name in resolved_names:
+                self._rejected_pin(pkg, packages, edges)
                 continue
             resolved_names.add(pkg.name)
             packages.append(pkg)
@@ -422,6 +483,27 @@ class UvResolver:
                                       origin="resolver-message"))
         return Resolution(packages=packages, edges=_dedupe(edges), skipped=list(self.skipped), resolver="uv",
                           warnings=list(self.warnings))
+
+    def _rejected_pin(self, pin: Package, packages: list[Package], edges: list[Edge]) -> None:
+        """The user pinned ``jinja2==2.10`` and the resolver dropped that line (flask 1.1.2 needs jinja2>=2.10.1), yet
+        the resolution holds jinja2 3.1.6 through flask. Both are said: the pinned version is audited from its pin
+        (advisories and name checks; pip would refuse the file, but 2.10 is what its author asked for), beside the
+        version the resolution chose, and the line's skipped reason names both."""
+        chosen = next((p for p in packages if p.name == pin.name), None)
+        if chosen is None or not pin.version or chosen.version == pin.version:
+            return
+        note = (f"the resolution holds {pin.name} {chosen.version} instead (required by the other requirements, "
+                f"audited with its dependencies); {pin.name} {pin.version} is audited from the pin")
+        pin.node = package_node(pin.name, pin.version)
+        pin.properties[REJECTED_PIN] = f"{pin.location}: " + note if pin.location else note
+        packages.append(pin)
+        edges.append(Edge(ROOT_NODE, pin.node_id, requirement=f"{pin.name}=={pin.version}", marker=pin.markers,
+                          origin="unresolved-pin"))
+        for item in self.skipped:
+            loc = pin.location
+            if loc is not None and item.file == loc.file and item.line == loc.line and item.reason \
+                    and note not in item.reason:
+                item.reason = f"{item.reason}; {note}"
 
     def _artifacts(self, pins: list[Pin]) -> dict[str, list[Artifact]]:
         lines = [f"{p.name} @ {p.url}" if p.url else f"{p.name}=={p.version}" for p in pins
@@ -439,6 +521,22 @@ class UvResolver:
             self.warnings.append(f"artifact list unavailable (uv pylock run failed: {msg.clean(run.stderr, 200)})")
             return {}
         return parse_pylock(run.stdout)
+
+
+def cached_project_names(uv_cache: Path) -> set[str] | None:
+    """PEP 503 names with an index page in uv's cache (its ``simple-v<N>`` buckets hold ``<name>.rkyv`` per index);
+    an empty set for a cache that holds no page at all, None for a cache laid out in a way not recognised here."""
+    if not uv_cache.is_dir():
+        return set()
+    buckets = [p for p in uv_cache.iterdir() if p.is_dir() and p.name.startswith("simple")]
+    if any(not re.fullmatch(r"simple-v\d+", b.name) for b in buckets):
+        return None
+    names: set[str] = set()
+    for bucket in buckets:  # simple-v<N>/pypi/<name>.rkyv, simple-v<N>/index/<url digest>/<name>.rkyv
+        for dirpath, _, filenames in os.walk(bucket):
+            if len(Path(dirpath).relative_to(bucket).parts) <= 2:
+                names.update(canonical_name(f[:-len(".rkyv")]) for f in filenames if f.endswith(".rkyv"))
+    return names
 
 
 def _network_reason(text: str) -> str:

@@ -295,6 +295,69 @@ def _reason(module: str) -> str:
     return _REASONS.get(top, "code-execution, file, network or import machinery")
 
 
+@dataclass(frozen=True)
+class DataClassRule:
+    """Why classes of one module are records whose rebuilding has no effect, and which rebuilding paths say so."""
+
+    module: str
+    why: str
+    constructor: bool = False  # the classes pickle themselves as ``(type(self), plain args)``: that call is data too
+
+
+# Severity follows the effect a load has, not the module a name lives in. ``requests`` and ``http`` are network
+# machinery (``requests.get``, ``http.client.HTTPConnection.request``), but what clients *return* and eval harnesses
+# cache with pickle are records: a ``requests.models.Response`` rebuilt by the unpickler is ``object.__new__(cls)``
+# (``NEWOBJ``, or ``copyreg._reconstructor(cls, object, None)`` at protocols 0-1) followed by ``BUILD`` with its
+# saved ``__dict__``; neither runs ``__init__``, and the classes below define no ``__new__``/``__del__`` and a
+# ``__setstate__`` that only stores attributes (checked against requests 2.31-2.34, CPython 3.9-3.13 ``http``,
+# openai 0.28). Reaching any I/O needs a method call, and a pickle can only reach a method through ``getattr``,
+# ``operator``, a dotted attribute walk (``Response.raw``) or ``BUILD`` on the class itself, each judged on its own
+# and critical. So a class listed here (a CamelCase name, no attribute walk) that is only *reconstructed* is data and
+# gets no finding; called as a function in any other way (``REDUCE``/``INST``/``OBJ`` of the class), it keeps the
+# module's verdict, unless the rule says the classes pickle themselves through their constructor with plain
+# arguments. Modules are listed whole only where every class they define or import is such a record: a module that
+# also holds a class with effects on rebuilding (``tempfile._TemporaryFileCloser.__del__`` deletes its file) stays
+# machinery.
+DATA_CLASS_RULES: tuple[DataClassRule, ...] = (
+    DataClassRule("requests.models", "requests' Request/PreparedRequest/Response records"),
+    DataClassRule("requests.structures", "requests' CaseInsensitiveDict/LookupDict containers"),
+    DataClassRule("requests.cookies", "requests' cookie jar and its mock request/response views"),
+    DataClassRule("http.cookiejar", "the standard library's cookie records and jars (loading needs .load())"),
+    DataClassRule("http.cookies", "the standard library's Morsel/SimpleCookie dicts"),
+    DataClassRule("openai.openai_object", "openai<1 response objects (dict subclasses)", constructor=True),
+    DataClassRule("openai.api_resources", "openai<1 typed response objects (OpenAIObject subclasses)",
+                  constructor=True),
+)
+
+
+def data_class(module: str, name: str) -> DataClassRule | None:
+    """The rule that makes ``module.name`` a record class whose reconstruction is data, or None. Only a plain
+    CamelCase name qualifies: ``Response.raw`` (an attribute walk) or ``get`` (a function) never does."""
+    module, name = normalise(module, name)
+    if not name.isidentifier() or not name[:1].isupper() or name.isupper():
+        return None
+    for rule in DATA_CLASS_RULES:
+        if module == rule.module or module.startswith(rule.module + "."):
+            return rule
+    return None
+
+
+# Imports that carry no model content: containers, scalars and records. A pickle that imports only these (or
+# nothing at all) is plain data; it is not a "model in pickle format" (``MLA-PICKLE-FORMAT``).
+_PLAIN_DATA_MODULES = frozenset({"collections", "datetime", "decimal", "fractions", "uuid", "copyreg", "codecs",
+                                 "_codecs", "typing", "typing_extensions", "enum", "re", "ipaddress", "zoneinfo"})
+
+
+def plain_data(module: str, name: str) -> bool:
+    """Whether an import names a container, scalar or record type rather than anything a model is made of."""
+    module, name = normalise(module, name)
+    if data_class(module, name) is not None:
+        return True
+    if module == "builtins":
+        return f"builtins.{name}" in _SAFE_EXACT
+    return module in _PLAIN_DATA_MODULES and classify(module, name).level == SAFE
+
+
 # Callables that deserialise their bytes argument: the bytes are scanned as a nested pickle.
 NESTED_LOADERS = frozenset({
     "pickle.loads", "_pickle.loads", "dill.loads", "dill._dill.loads", "cloudpickle.loads", "torch.load",

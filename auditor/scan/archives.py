@@ -22,7 +22,7 @@ from typing import IO, Any, BinaryIO, cast
 
 from auditor.domain import Severity
 from auditor.kinds import ScanRule
-from auditor.scan.roles import member_role
+from auditor.scan.roles import member_role, model_like
 from auditor.scan.state import ScanState
 from auditor.scan.ziploader import CRC_CHECK_LIMIT, Member, MemberError, open_member, walk_local_headers
 
@@ -68,6 +68,8 @@ def too_deep(state: ScanState) -> bool:
         state.add(ScanRule.ARCHIVE_DEPTH, Severity.MEDIUM,
                   f"containers nested more than {state.limits.max_depth} deep; inner content unverified",
                   {"format": "archive", "depth": state.depth})
+        state.gap(f"containers nested more than {state.limits.max_depth} deep (limit max_depth): inner content "
+                  "not checked")
         return True
     return False
 
@@ -82,16 +84,50 @@ def _zip_kind(names: list[str]) -> str:
         return "keras-v3"
     if names and all(n.endswith(".npy") for n in names):
         return "npz"
+    if "schema.json" in names:
+        return "skops"
     return "zip"
+
+
+def declared_entries(f: BinaryIO, size: int) -> int | None:
+    """The entry count the end-of-central-directory record declares (zip64 aware), read before any listing is
+    built, so a directory of millions of entries is refused instead of parsed into memory; None when not found."""
+    start = f.tell()
+    tail_len = min(size, 66 * 1024)
+    try:
+        f.seek(start + size - tail_len)
+        tail = f.read(tail_len)
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or at + 22 > len(tail):
+            return None
+        count = struct.unpack("<H", tail[at + 10:at + 12])[0]
+        if count == 0xFFFF and at >= 20 and tail[at - 20:at - 16] == b"PK\x06\x07":
+            z64 = struct.unpack("<Q", tail[at - 12:at - 4])[0]
+            if 0 <= z64 <= size - 56:
+                f.seek(start + z64)
+                rec = f.read(56)
+                if rec[:4] == b"PK\x06\x06":
+                    count = struct.unpack("<Q", rec[32:40])[0]
+        return int(count)
+    finally:
+        f.seek(start)
 
 
 def _zip_members(f: BinaryIO, state: ScanState, size: int) -> list[Member] | None:
     """Members from the central directory, or (when it is unreadable) from a walk over the local headers."""
+    declared = declared_entries(f, size)
+    if declared is not None and declared > state.limits.max_archive_entries:
+        state.note_format("zip")
+        state.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"the zip directory declares {declared} entries (limit "
+                  f"{state.limits.max_archive_entries}); not read", {"format": "zip", "members": declared})
+        state.gap(f"zip with {declared} entries exceeds the limit max_archive_entries="
+                  f"{state.limits.max_archive_entries}: contents not checked")
+        return None
     try:
         return [Member.from_info(i) for i in zipfile.ZipFile(f).infolist()]
     except (zipfile.BadZipFile, OSError, ValueError, struct.error, NotImplementedError, EOFError) as exc:
         error = str(exc)[:200]
-    members = list(walk_local_headers(f, size, state.limits.max_archive_members + 1))
+    members = list(walk_local_headers(f, size, state.limits.max_archive_entries + 1))
     if not members:
         state.note_format("zip (invalid)")
         state.add(ScanRule.ARCHIVE_INVALID, Severity.MEDIUM, f"zip structure could not be read ({error}); contents "
@@ -111,15 +147,27 @@ def scan_zip(f: BinaryIO, state: ScanState, size: int) -> None:
     kind = _zip_kind(names)
     state.note_format(kind)
     lim = state.limits
-    if len(members) > lim.max_archive_members:
-        state.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"{len(members)} members (limit {lim.max_archive_members}); "
-                  "only the first ones were scanned", {"format": kind, "members": len(members)})
-        members = members[: lim.max_archive_members]
+    # Raw torch storages are read as bytes, never unpickled: they are not scanned and do not count against the
+    # member limit (10,000 storages must not push data.pkl out of reach). What is scanned goes in loader order:
+    # members a loader deserialises (by name) first, so a limit never leaves those unread.
+    raw = kind in ("torch-zip", "torchscript")
+    scannable = [m for m in members if not m.is_dir and not (raw and _torch_raw(m.name))]
+    if len(scannable) > lim.max_archive_members:
+        scannable.sort(key=lambda m: not model_like(m.name))
+        left = scannable[lim.max_archive_members:]
+        state.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"{len(scannable)} members to scan (limit "
+                  f"{lim.max_archive_members}); {len(left)} were not scanned",
+                  {"format": kind, "members": len(scannable), "not_scanned": [m.name for m in left[:20]]})
+        state.gap(f"archive with {len(scannable)} members exceeds the limit max_archive_members="
+                  f"{lim.max_archive_members}: {len(left)} member(s) not checked (first: {left[0].name!r})")
+        chosen = {id(m) for m in scannable[:lim.max_archive_members]}
+        members = [m for m in members if id(m) in chosen or m.is_dir or (raw and _torch_raw(m.name))]
     total = sum(m.file_size for m in members)
     if total > lim.max_archive_total:
         state.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"declared uncompressed size {total} bytes exceeds the "
                   f"{lim.max_archive_total}-byte limit", {"format": kind, "uncompressed": total})
-    for name, count in Counter(names).items():
+    copies = Counter(names)
+    for name, count in copies.items():
         if count > 1:
             state.add(ScanRule.ARCHIVE_DUPLICATE, Severity.HIGH,
                       f"member {name!r} appears {count} times; loaders disagree on which copy they read "
@@ -145,7 +193,7 @@ def scan_zip(f: BinaryIO, state: ScanState, size: int) -> None:
             continue
         if kind in ("torch-zip", "torchscript") and _torch_raw(m.name):
             continue  # raw tensor storages: torch reads them as bytes, never unpickles them
-        child = state.child(m.name if names.count(m.name) == 1 else f"{m.name}#{idx}")
+        child = state.child(m.name if copies[m.name] == 1 else f"{m.name}#{idx}")
         if m.compress_size and m.file_size // max(m.compress_size, 1) > lim.max_compression_ratio \
                 and m.file_size > (64 << 20):
             child.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"compression ratio {m.file_size // m.compress_size}:1 "
@@ -156,6 +204,28 @@ def scan_zip(f: BinaryIO, state: ScanState, size: int) -> None:
         from auditor.scan.torchscript import check_torchscript
 
         check_torchscript(f, size, members, state)
+    if kind == "skops":
+        _skops_schema(f, size, members, state)
+
+
+def _skops_schema(f: BinaryIO, size: int, members: list[Member], state: ScanState) -> None:
+    from auditor.scan.skops_scan import scan_skops_schema
+
+    schema = next(m for m in members if m.name == "schema.json")
+    child = state.child("schema.json")
+    if schema.file_size > state.limits.max_json:
+        child.add(ScanRule.SKOPS_INVALID, Severity.MEDIUM, "skops schema.json too large to inspect",
+                  {"format": "skops", "size": schema.file_size})
+        child.gap(f"skops schema.json larger than the limit max_json={state.limits.max_json}: not checked")
+        return
+    try:
+        text = open_member(f, schema, size).read(state.limits.max_json)
+    except (MemberError, OSError, zlib.error, EOFError, ValueError) as exc:
+        child.add(ScanRule.SKOPS_INVALID, Severity.MEDIUM, f"skops schema.json could not be read ({exc})",
+                  {"format": "skops"})
+        child.gap("skops schema.json unreadable: the types it loads were not checked")
+        return
+    scan_skops_schema(text, child)
 
 
 def _read_small(f: BinaryIO, m: Member, size: int) -> bytes:
@@ -186,6 +256,7 @@ def _scan_member(f: BinaryIO, size: int, m: Member, child: ScanState, kind: str,
     except OverflowError as exc:
         child.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"member decompresses past the limit ({exc})",
                   {"format": kind, "member": m.name})
+        child.gap(f"member decompresses past the limit max_member_read={lim.max_member_read}: the rest not checked")
     except (OSError, zlib.error, EOFError, ValueError, lzma.LZMAError) as exc:
         child.add(ScanRule.ARCHIVE_INVALID, Severity.MEDIUM, f"member could not be read ({type(exc).__name__}: "
                   f"{str(exc)[:160]}); unverified", {"format": kind, "member": m.name})
@@ -246,6 +317,8 @@ def scan_tar(f: BinaryIO, state: ScanState) -> None:
                 if count > lim.max_archive_members:
                     state.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"more than {lim.max_archive_members} members; "
                               "the rest was not scanned", {"format": "tar"})
+                    state.gap(f"tar with more than {lim.max_archive_members} members (limit max_archive_members): "
+                              f"the rest from {member.name!r} on not checked")
                     break
                 why = unsafe_member_name(member.name)
                 if why:
@@ -269,6 +342,8 @@ def scan_tar(f: BinaryIO, state: ScanState) -> None:
                 if total > lim.max_archive_total:
                     state.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, "declared member sizes exceed the limit",
                               {"format": "tar", "uncompressed": total})
+                    state.gap(f"tar members exceed the limit max_archive_total={lim.max_archive_total} bytes: the "
+                              f"rest from {member.name!r} on not checked")
                     break
                 if deep:
                     continue
@@ -278,6 +353,7 @@ def scan_tar(f: BinaryIO, state: ScanState) -> None:
     except OverflowError as exc:
         state.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"archive decompresses past the limit ({exc})",
                   {"format": "tar"})
+        state.gap(f"tar decompresses past the limit max_member_read={lim.max_member_read}: the rest not checked")
     except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
         state.add(ScanRule.ARCHIVE_INVALID, Severity.MEDIUM, f"tar could not be read ({type(exc).__name__}: "
                   f"{str(exc)[:160]}); the rest is unverified", {"format": "tar"})
@@ -313,6 +389,8 @@ def scan_compressed(f: BinaryIO, state: ScanState, fmt: str, name: str) -> None:
         scan_stream(bounded, child, name=inner)
     except OverflowError as exc:
         child.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"stream decompresses past the limit ({exc})", {"format": fmt})
+        child.gap(f"{fmt} stream decompresses past the limit max_member_read={state.limits.max_member_read}: the "
+                  "rest not checked")
     except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
         child.add(ScanRule.ARCHIVE_INVALID, Severity.MEDIUM, f"{fmt} stream could not be decompressed "
                   f"({type(exc).__name__}: {str(exc)[:160]}); unverified", {"format": fmt})

@@ -36,8 +36,11 @@ def sniff(head: bytes, name: str = "") -> str:
         return "ggml"
     if head.startswith(b"\x93NUMPY"):
         return "npy"
-    if len(head) >= 9 and head[8:9] == b"{":
-        return "safetensors"  # before the compression magics: a header length can spell any of them
+    if len(head) >= 9 and head[8:9] == b"{" and (int.from_bytes(head[:8], "little") <= (100 << 20)
+                                                  or not head[:8].isascii() or not head[:8].decode().isprintable()):
+        # before the compression magics: a header length can spell any of them. Eight printable characters spell
+        # a length of petabytes: that is text with a brace at offset 8, not a safetensors header.
+        return "safetensors"
     if head.startswith(b"\x1f\x8b"):
         return "gzip"
     if head.startswith(b"BZh") and len(head) > 3 and head[3:4].isdigit():
@@ -166,6 +169,8 @@ def scan_stream(f: BinaryIO, state: ScanState, *, name: str = "", size: int | No
     if fmt in ("unknown", "json") and name.lower().endswith(_PROMISED_FORMATS):
         # the name promises a format whose bytes are not there: validate as that format (gives a finding)
         fmt = _PROMISED_FORMATS_MAP[name.lower().rsplit(".", 1)[-1]]
+    if fmt == "unknown" and _is_text(head) and not model_like(name or state.path):
+        fmt = "text"
     start = f.tell() if seekable else None
     fmt = _dispatch(fmt, f, state, name=name, size=size, head=head)
     if fmt not in ("pickle", "unknown", "json") and role is None and start is not None:
@@ -195,9 +200,12 @@ def _long_pickle_candidate(head: bytes) -> bool:
 
 def _sniff_long_pickle(f: BinaryIO, state: ScanState, size: int | None,
                        seekable: bool) -> tuple[BinaryIO, int | None, bool, str]:
-    """The head ran out inside a pickle argument: read on through the stream (values skipped, not kept) to
-    decide. A non-seekable stream is spooled first so it can be read again."""
-    from auditor.scan.pickle_scan import looks_like_pickle_stream
+    """The head ran out inside a pickle argument (a long first string, or more harmless opcodes than the head
+    holds): only the whole stream can tell. It is scanned once, to the end (values skipped, not kept: bounded
+    memory, linear time, no prefix horizon), into a scratch collector; when it reads as a pickle the findings are
+    kept and the format is ``pickle-scanned``. A non-seekable stream is spooled first so it can be read again."""
+    from auditor.scan import archives
+    from auditor.scan.pickle_scan import reads_as_pickle, scan_pickle_stream
 
     if not seekable:
         ra = _random_access(f, state, size)
@@ -205,13 +213,19 @@ def _sniff_long_pickle(f: BinaryIO, state: ScanState, size: int | None,
             return f, size, False, "archive-bomb"
         f, size, seekable = ra[0], ra[1], True
     start = f.tell()
+    scratch = ScanState(path=state.path, collector=Collector(), limits=state.limits, depth=state.depth,
+                        real_dir=state.real_dir)
     try:
-        found = looks_like_pickle_stream(f, state.limits)
+        analysis = scan_pickle_stream(f, scratch, "pickle", base=0)
     finally:
         f.seek(start)
-    return f, size, seekable, "pickle" if found else "unknown"
-
-
+    if analysis.first is None or not reads_as_pickle(analysis.first):
+        return f, size, seekable, "unknown"
+    state.note_format("pickle")
+    state.collector.merge(scratch.collector)
+    if size is not None:
+        archives.check_polyglot_zip(f, state, size)
+    return f, size, seekable, "pickle-scanned"
 
 
 # A polyglot needs a pickle reading that reaches a named callable from offset 0; bytes that merely parse (a zip's
@@ -248,9 +262,7 @@ def _pickle_polyglot(f: BinaryIO, state: ScanState, fmt: str, head: bytes, start
     state.add(ScanRule.POLYGLOT, Severity.HIGH, f"file is a {fmt} file and also parses as a pickle from offset 0: "
               "loaders that unpickle it run different content than format-aware tools see",
               {"format": "polyglot", "formats": [fmt, "pickle"]})
-    state.collector.findings.extend(scratch.collector.findings)
-    state.collector.skipped.extend(scratch.collector.skipped)
-    state.collector.bytes_read += scratch.collector.bytes_read
+    state.collector.merge(scratch.collector)
 
 
 _PROMISED_FORMATS_MAP = {"safetensors": "safetensors", "gguf": "gguf", "npy": "npy"}
@@ -338,6 +350,8 @@ def _dispatch(fmt: str, f: BinaryIO, state: ScanState, *, name: str, size: int |
 
     if fmt == "archive-bomb":
         pass  # already reported by the spooling step
+    elif fmt == "pickle-scanned":
+        return "pickle"  # read to the end while sniffing (``_sniff_long_pickle``)
     elif fmt == "pickle":
         state.note_format("pickle")
         start = f.tell() if _seekable(f) else 0
@@ -390,6 +404,8 @@ def _dispatch(fmt: str, f: BinaryIO, state: ScanState, *, name: str, size: int |
             graph_scan.scan_keras_metadata(ra[0], state, ra[1])
     elif fmt == "json":
         _scan_json(f, state, name, size)
+    elif fmt == "text":
+        _scan_text(f, state, name or state.path, size)
     elif fmt == "unknown" and _seekable(f) and size is not None and size >= 22 and _zip_with_prefix(f, state, size):
         return "zip-with-prefix"
     else:
@@ -434,15 +450,103 @@ def _scan_hdf5(f: BinaryIO, state: ScanState, size: int | None) -> None:
 
 def _scan_json(f: BinaryIO, state: ScanState, name: str, size: int | None) -> None:
     """JSON documents are parsed (never keyword-filtered: JSON escapes can spell any key) and checked as Keras
-    configs when they contain ``class_name`` entries; inside a ``.keras`` archive a broken config is a finding."""
+    configs when they contain ``class_name`` entries (inside a ``.keras`` archive a broken config is a finding), as
+    Hydra-style configs (``_target_``), tokenizer configs (``chat_template``) and HF configs (``auto_map``)."""
+    import json
+
+    from auditor.scan.configs import scan_json_value
+    from auditor.scan.hfconfig import check_remote_code
     from auditor.scan.keras_scan import scan_keras_config
+    from auditor.scan.templates import check_templates, templates_of
 
     if size is not None and size > state.limits.max_json:
         state.note_format("json")
+        if _config_name(name):
+            state.gap(f"JSON config larger than the limit max_json={state.limits.max_json}: not checked")
         return
-    text = f.read(state.limits.max_json)
-    strict = state.path.endswith("!config.json")
-    if scan_keras_config(text, state, strict=strict):
-        state.note_format("keras-config")
-    else:
+    text = f.read(state.limits.max_json + 1)
+    if len(text) > state.limits.max_json:
         state.note_format("json")
+        if _config_name(name):
+            state.gap(f"JSON config larger than the limit max_json={state.limits.max_json}: not checked")
+        return
+    strict = state.path.endswith("!config.json")
+    keras = scan_keras_config(text, state, strict=strict)
+    try:
+        doc = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        if keras:
+            state.note_format("keras-config")
+        else:  # starts with a brace but is no JSON: a template ("{% for ..."), flow-style YAML, plain text
+            _scan_text(io.BytesIO(text), state, name or state.path, len(text))
+        return
+    scan_json_value(doc, state, "json-config")
+    check_templates(templates_of(doc), state, "tokenizer-config")
+    check_remote_code(doc, state, "hf-config")
+    state.note_format("keras-config" if keras else "json")
+
+
+_CONFIG_SUFFIXES = (".yaml", ".yml")
+_TEMPLATE_SUFFIXES = (".jinja", ".jinja2", ".j2", ".template", ".tmpl", ".tpl")
+
+
+def _config_name(name: str) -> bool:
+    leaf = name.rsplit("/", 1)[-1].rsplit("!", 1)[-1].lower()
+    return leaf.endswith((".json", *_CONFIG_SUFFIXES)) and ("config" in leaf or "hparams" in leaf)
+
+
+def _is_text(head: bytes) -> bool:
+    """UTF-8 text without NUL bytes (a cut multi-byte character at the end of the head is allowed)."""
+    if not head or b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:
+            return False
+    return True
+
+
+def _scan_text(f: BinaryIO, state: ScanState, name: str, size: int | None) -> None:
+    """Text files a model keeps beside its weights: YAML configs (by name, or any text naming a ``_target_`` that
+    parses as YAML) and Jinja chat templates (``*.jinja``, ``chat_template*``)."""
+    from auditor.scan.configs import ConfigError, compose_all, mentions_target, report_hits, scan_yaml_text, walk_yaml
+    from auditor.scan.templates import check_templates, looks_like_chat_template
+
+    leaf = name.rsplit("/", 1)[-1].rsplit("!", 1)[-1].lower()
+    yaml_named = leaf.endswith(_CONFIG_SUFFIXES)
+    template_named = leaf.endswith(_TEMPLATE_SUFFIXES) or leaf in ("chat_template", "chat_template.txt")
+    limit = state.limits.max_json
+    if size is not None and size > limit:
+        state.note_format("text")
+        if yaml_named or template_named:
+            state.gap(f"config/template larger than the limit max_json={limit}: not checked")
+        return
+    raw = f.read(limit + 1)
+    if len(raw) > limit:
+        state.note_format("text")
+        if yaml_named or template_named:
+            state.gap(f"config/template larger than the limit max_json={limit}: not checked")
+        return
+    text = raw.decode("utf-8", "replace")
+    if template_named:
+        state.note_format("chat-template")
+        check_templates([(leaf, text)], state, "chat-template")
+        return
+    if yaml_named:
+        scan_yaml_text(text, state)
+        return
+    if mentions_target(text):
+        try:
+            roots = compose_all(text)
+        except ConfigError:
+            state.note_format("text")  # not YAML: text that merely mentions the word
+            return
+        state.note_format("yaml-config")
+        report_hits(walk_yaml(roots), state, "yaml-config")
+        return
+    if looks_like_chat_template(text):
+        state.note_format("chat-template")
+        check_templates([(leaf, text)], state, "chat-template", parsed_only=True)
+        return
+    state.note_format("text")

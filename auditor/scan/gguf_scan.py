@@ -132,18 +132,33 @@ def scan_gguf(f: BinaryIO, state: ScanState, size: int | None) -> None:
 # -- Jinja2 template inspection -----------------------------------------------------------------------------
 _RISKY_GLOBALS = {"cycler", "joiner", "lipsum", "self", "config", "request", "url_for", "get_flashed_messages",
                   "os", "subprocess", "__builtins__", "builtins", "import", "eval", "exec"}
-_DANGER_WORDS = re.compile(r"__\w+__|\\x5f|\\u005f|\\137|\b(?:popen|subprocess|system|import_module|eval|exec|"
-                           r"getattr|globals|builtins|subclasses|mro)\b|\|\s*attr\s*\(|\bos\s*\.")
+_DANGER_WORDS = re.compile(r"__\w+__|\\x5f|\\u005f|\\137|\b(?:popen|subprocess|import_module|getattr|globals|"
+                           r"builtins|subclasses|mro)\b|\b(?:system|eval|exec)\s*\(|\|\s*attr\s*\(|\bos\s*\.")
+
+
+def _environment() -> Any:
+    """A parser that accepts what chat-template renderers accept: transformers renders with the loop controls
+    (``{% break %}``) and its ``{% generation %}`` block; ``{% do %}`` is common in llama.cpp-era templates."""
+    import jinja2
+    from jinja2.ext import Extension
+
+    class _Generation(Extension):
+        tags = {"generation"}
+
+        def parse(self, parser: Any) -> Any:
+            next(parser.stream)
+            return parser.parse_statements(("name:endgeneration",), drop_needle=True)
+
+    return jinja2.Environment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do", _Generation])
 
 
 def template_issues(template: str) -> list[dict[str, Any]]:
     """Findings for one template (empty for ordinary chat templates)."""
     hits: list[dict[str, Any]] = []
     try:
-        import jinja2
         from jinja2 import nodes
 
-        ast = jinja2.Environment().parse(template)
+        ast = _environment().parse(template)
     except Exception as exc:  # any template the parser rejects is judged by its text alone
         for m in list(_DANGER_WORDS.finditer(template))[:5]:
             hits.append({"severity": Severity.HIGH, "what": f"contains {m.group(0)!r} (unparseable template)",

@@ -9,12 +9,13 @@ when the graph executes.
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from auditor.domain import Severity
 from auditor.kinds import ScanRule
-from auditor.scan.proto import LEN, VARINT, ProtoError, ProtoFile
+from auditor.scan.proto import LEN, VARINT, Field, ProtoError, ProtoFile
 from auditor.scan.state import ScanState
 
 STANDARD_ONNX_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training",
@@ -34,11 +35,12 @@ TF_DANGEROUS_OPS = {
     "TextLineDataset": ("reads files", Severity.HIGH),
     "TFRecordDataset": ("reads files", Severity.HIGH),
     "FixedLengthRecordDataset": ("reads files", Severity.HIGH),
-    "PrintV2": ("can write to files (output_stream)", Severity.LOW),
+    "PrintV2": ("writes to a file (output_stream)", Severity.HIGH),  # reported only for a file:// stream
     "CreateSummaryFileWriter": ("writes event files", Severity.HIGH),
     "CreateSummaryDbWriter": ("writes a database file", Severity.HIGH),
-    "Save": ("writes tensors to a file path", Severity.MEDIUM),
-    "SaveSlices": ("writes tensors to a file path", Severity.MEDIUM),
+    "Save": ("writes tensors to a fixed file path", Severity.HIGH),  # reported only for a constant path
+    "SaveSlices": ("writes tensors to a fixed file path", Severity.HIGH),
+    "SaveV2": ("writes tensors to a fixed file path", Severity.HIGH),
     "DebugIdentityV2": ("writes debug dumps to files", Severity.HIGH),
     "Socket": ("network access", Severity.CRITICAL),
     # tf.data ops that read or write paths named in the graph (the V2/V3 spellings are distinct ops)
@@ -190,29 +192,96 @@ def scan_onnx(f: BinaryIO, state: ScanState, size: int) -> None:
                   "native custom-op library", {"format": "onnx", "domain": domain, "nodes": names[:20]})
 
 
-def _tf_nodes(pf: ProtoFile, start: int, end: int, out: list[tuple[str, str]], depth: int) -> None:
+@dataclass
+class _TfNode:
+    name: str
+    op: str
+    inputs: list[str]
+    span: tuple[int, int]  # the NodeDef's bytes (attributes are read on demand)
+
+
+# Ops reported only in some configurations (the rest of their uses are ordinary TensorFlow).
+_SAVE_OPS = frozenset({"Save", "SaveSlices", "SaveV2"})
+
+
+def _tf_nodes(pf: ProtoFile, start: int, end: int, out: list[_TfNode], depth: int) -> None:
     """GraphDef (node=1, library=2) or FunctionDef (node_def=3)."""
     for fl in pf.fields(start, end):
         if fl.wire != LEN:
             continue
         if fl.number in (1, 3):
             name = op = ""
+            inputs: list[str] = []
             for nfl in pf.sub(fl):
                 if nfl.wire == LEN and nfl.number == 1:
                     name = pf.text(nfl, 512)
                 elif nfl.wire == LEN and nfl.number == 2:
                     op = pf.text(nfl, 512)
-            out.append((name, op))
+                elif nfl.wire == LEN and nfl.number == 3 and len(inputs) < 8:
+                    inputs.append(pf.text(nfl, 512))
+            out.append(_TfNode(name, op, inputs, (fl.start, fl.start + fl.value)))
         elif fl.number == 2 and depth < 2:  # FunctionDefLibrary.function = 1 -> FunctionDef
             for lfl in pf.sub(fl):
                 if lfl.number == 1 and lfl.wire == LEN:
                     _tf_nodes(pf, lfl.start, lfl.start + lfl.value, out, depth + 1)
 
 
+def _attr(pf: ProtoFile, node: _TfNode, key: str) -> list[Field]:
+    """The AttrValue fields of ``attr[key]`` of a NodeDef (field 5: map entries key=1, value=2)."""
+    for fl in pf.fields(*node.span):
+        if fl.number != 5 or fl.wire != LEN:
+            continue
+        entry_key, value = "", None
+        for efl in pf.sub(fl):
+            if efl.number == 1 and efl.wire == LEN:
+                entry_key = pf.text(efl, 256)
+            elif efl.number == 2 and efl.wire == LEN:
+                value = efl
+        if entry_key == key and value is not None:
+            return list(pf.sub(value))
+    return []
+
+
+def _attr_string(pf: ProtoFile, node: _TfNode, key: str) -> str | None:
+    for fl in _attr(pf, node, key):
+        if fl.number == 2 and fl.wire == LEN:  # AttrValue.s
+            return pf.text(fl, 4096)
+    return None
+
+
+def _const_strings(pf: ProtoFile, node: _TfNode) -> list[str]:
+    """string_val (field 8) of a Const node's ``value`` tensor (AttrValue.tensor = 8)."""
+    out: list[str] = []
+    for fl in _attr(pf, node, "value"):
+        if fl.number == 8 and fl.wire == LEN:
+            for tfl in pf.sub(fl):
+                if tfl.number == 8 and tfl.wire == LEN and len(out) < 4:
+                    out.append(pf.text(tfl, 4096))
+    return out
+
+
+def _input_node(ref: str) -> str:
+    return ref.lstrip("^").split(":", 1)[0]
+
+
+def _conditional_use(pf: ProtoFile, node: _TfNode, by_name: dict[str, _TfNode]) -> str | None:
+    """For ops that are ordinary in most graphs, the file they touch when it is fixed in the graph, else None."""
+    if node.op == "PrintV2":
+        stream = _attr_string(pf, node, "output_stream") or ""
+        return stream if stream.startswith("file://") else None
+    if node.op in _SAVE_OPS:
+        source = by_name.get(_input_node(node.inputs[0])) if node.inputs else None
+        if source is not None and source.op == "Const":
+            paths = _const_strings(pf, source)
+            return paths[0] if paths else "<constant>"
+        return None  # a placeholder / function argument: the checkpoint path the caller passes in
+    return ""
+
+
 def scan_savedmodel(f: BinaryIO, state: ScanState, size: int, *, graphdef: bool = False) -> None:
     """A SavedModel (``saved_model.pb``) or, with ``graphdef``, a frozen GraphDef."""
     pf = ProtoFile(f, size)
-    ops: list[tuple[str, str]] = []
+    ops: list[_TfNode] = []
     try:
         if graphdef:
             _tf_nodes(pf, 0, size, ops, 0)
@@ -221,20 +290,27 @@ def scan_savedmodel(f: BinaryIO, state: ScanState, size: int, *, graphdef: bool 
                 for mfl in pf.sub(fl):
                     if mfl.number == 2 and mfl.wire == LEN:  # GraphDef
                         _tf_nodes(pf, mfl.start, mfl.start + mfl.value, ops, 0)
+        by_name = {n.name: n for n in ops if n.op == "Const"}
+        by_op: dict[str, list[tuple[str, str]]] = {}
+        for node in ops:
+            if node.op in TF_DANGEROUS_OPS:
+                use = _conditional_use(pf, node, by_name)
+                if use is not None:
+                    by_op.setdefault(node.op, []).append((node.name, use))
     except ProtoError as exc:
         state.note_format("tf-savedmodel (invalid)")
         state.add(ScanRule.TF_INVALID, Severity.MEDIUM, f"malformed SavedModel protobuf: {exc}",
                   {"format": "tf-savedmodel", "error": str(exc)})
         return
     state.note_format("tf-graphdef" if graphdef else "tf-savedmodel")
-    by_op: dict[str, list[str]] = {}
-    for name, op in ops:
-        if op in TF_DANGEROUS_OPS:
-            by_op.setdefault(op, []).append(name)
-    for op, names in by_op.items():
+    for op, uses in by_op.items():
         why, sev = TF_DANGEROUS_OPS[op]
-        state.add(ScanRule.TF_OP, sev, f"graph op {op} ({why}) in node(s) {', '.join(names[:5])}",
-                  {"format": "tf-savedmodel", "op": op, "nodes": names[:20], "why": why})
+        names = [n for n, _ in uses]
+        paths = sorted({u for _, u in uses if u})
+        where = f" ({', '.join(repr(p[:80]) for p in paths[:3])})" if paths else ""
+        state.add(ScanRule.TF_OP, sev, f"graph op {op} ({why}{where}) in node(s) {', '.join(names[:5])}",
+                  {"format": "tf-savedmodel", "op": op, "nodes": names[:20], "why": why,
+                   **({"location": paths[0]} if paths else {})})
 
 
 def sniff_proto(f: BinaryIO, size: int) -> str | None:

@@ -16,6 +16,7 @@ from auditor.domain import Severity
 from auditor.kinds import ScanRule
 from auditor.scan.state import ScanState
 
+HDF5_EXTRA = "pip install 'mlaudit[hdf5]'"  # h5py is an optional extra: without it an HDF5 file is a gap
 _KERAS_MODULES = ("keras", "tf_keras", "tensorflow.keras", "tensorflow.python.keras", "keras_nlp", "keras_cv",
                   "keras_hub", "tensorflow")
 _MARSHAL_MAGIC_HINT = (b"\xe3", b"\x63")  # code object type byte (with/without FLAG_REF)
@@ -98,6 +99,10 @@ def check_config(config: Any, state: ScanState, source: str) -> None:
             continue
         if cls == "__lambda__":
             continue  # reported with its Lambda layer
+        if isinstance(cls, str) and isinstance(inner, dict) and _file_access(cls, name, inner, where, state, source):
+            if cls == "TorchModuleWrapper":
+                lambdas.append(where)  # its config's "module" is the pickled module, not a Python module name
+            continue
         module = node.get("module")
         registered = node.get("registered_name")
         if isinstance(module, str) and module and _function_ref(node, module, where, state, source):
@@ -119,6 +124,70 @@ def check_config(config: Any, state: ScanState, source: str) -> None:
                           f"custom registered object {registered!r} ({source}) needs user code to load",
                           {"format": state_format(source), "registered_name": registered,
                            "config_path": where or "/"})
+
+
+# Preprocessing layers that read a vocabulary (or IDF weights) from a path given in the config when the model is
+# built from it (CVE-2025-12058): a local file is read into the model, a URL or remote file system is fetched.
+_VOCABULARY_LAYERS = frozenset({"StringLookup", "IntegerLookup", "TextVectorization", "IndexLookup"})
+
+
+def _file_access(cls: str, name: Any, inner: dict[str, Any], where: str, state: ScanState, source: str) -> bool:
+    """Layers whose config makes loading read or fetch files, or unpickle embedded bytes; True when reported."""
+    fmt = state_format(source)
+    if cls in _VOCABULARY_LAYERS:
+        paths = {k: inner[k] for k in ("vocabulary", "idf_weights") if isinstance(inner.get(k), str)}
+        if not paths:
+            return False
+        key, path = next(iter(paths.items()))
+        remote = "://" in path
+        state.add(ScanRule.KERAS_FILE_ACCESS, Severity.HIGH,
+                  f"{cls} layer {name!r} takes its {key} from {path[:120]!r} ({source}): loading the model "
+                  f"{'fetches that URL' if remote else 'reads that file'} into the model",
+                  {"format": fmt, "layer": name, "class_name": cls, "location": path[:500], "key": key,
+                   "config_path": where or "/"},
+                  fix="Do not load this model; vocabularies must be stored inside the model file.")
+        return True
+    if cls == "TFSMLayer" and isinstance(inner.get("filepath"), str):
+        state.add(ScanRule.KERAS_FILE_ACCESS, Severity.HIGH,
+                  f"TFSMLayer {name!r} loads the SavedModel at {inner['filepath'][:120]!r} ({source}): loading the "
+                  "model loads and runs that graph from outside the file",
+                  {"format": fmt, "layer": name, "class_name": cls, "location": inner["filepath"][:500],
+                   "config_path": where or "/"})
+        return True
+    if cls == "TorchModuleWrapper":
+        blob = inner.get("module")
+        state.add(ScanRule.KERAS_FILE_ACCESS, Severity.HIGH,
+                  f"TorchModuleWrapper layer {name!r} ({source}): loading it runs torch.load (full unpickling) on "
+                  "bytes stored in the config; whatever that pickle calls runs", {
+                      "format": fmt, "layer": name, "class_name": cls, "callable": "torch.load",
+                      "config_path": where or "/", "embedded_bytes": len(blob) if isinstance(blob, str) else None})
+        if isinstance(blob, str):
+            _scan_embedded(blob, state, f"<TorchModuleWrapper {str(name)[:40]} module>")
+        return True
+    return False
+
+
+def _scan_embedded(text: str, state: ScanState, label: str) -> None:
+    """Scan base64 bytes a config carries (a pickled module) like a file of their own."""
+    import io
+
+    from auditor.scan.dispatch import scan_stream
+
+    if len(text) > state.limits.max_json:
+        state.gap(f"embedded bytes of {label} larger than the limit max_json: not checked")
+        return
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=False)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        state.add(ScanRule.KERAS_INVALID, Severity.MEDIUM, f"{label} is not base64; its content is unverified",
+                  {"format": "keras"})
+        state.gap(f"{label}: embedded bytes not decodable, not checked")
+        return
+    child = state.child(label)
+    if child.depth > state.limits.max_depth:
+        state.gap(f"{label}: nested too deep, not checked")
+        return
+    scan_stream(io.BytesIO(raw), child, name=label, size=len(raw))
 
 
 _KERAS_RISKY_FUNCTIONS = frozenset({"get_file", "load_model", "load_weights", "save_model", "save", "deserialize",
@@ -175,7 +244,7 @@ def scan_h5(f: BinaryIO | str, state: ScanState) -> None:
     try:
         import h5py
     except ImportError:
-        state.skip("h5py is not installed: HDF5/Keras files cannot be inspected")
+        state.skip(f"h5py is not installed: HDF5/Keras files cannot be inspected ({HDF5_EXTRA})")
         return
     try:
         with h5py.File(f, "r") as h5:

@@ -12,14 +12,17 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Limits:
-    max_pickle_ops: int = 20_000_000  # opcodes per file before the reader gives up (a finding)
+    # Opcodes per file before the reader gives up (a finding, and the report is incomplete). None: no horizon; every
+    # opcode is at least one byte, so the time stays linear in the file size and memory is bounded by the other limits.
+    max_pickle_ops: int | None = None
     max_stack: int = 1_000_000  # simulated stack depth / MARK nesting
     max_memo: int = 200_000  # memo entries holding real values; later ones hold a shared placeholder
     max_retained: int = 50_000  # container items kept for evidence; later ones are counted, not kept
     max_retained_bytes: int = 32 << 20  # str/bytes kept in memory over a whole pickle
     max_inline_bytes: int = 1 << 20  # str/bytes arguments kept in memory; longer ones are skipped
     max_pickles_per_stream: int = 64  # pickles read one after the other from one stream
-    max_archive_members: int = 10_000
+    max_archive_members: int = 10_000  # members scanned per archive (raw torch storages are data: not counted)
+    max_archive_entries: int = 2_000_000  # central-directory entries read at all (memory bound on the listing)
     max_archive_total: int = 16 << 30  # declared uncompressed bytes over an archive
     max_compression_ratio: int = 200  # declared uncompressed / compressed for one member
     max_member_read: int = 2 << 30  # bytes actually read (decompressed) from one member

@@ -126,6 +126,7 @@ BuildHook = Callable[[Any, ByteSource, PickleResult], None]
 # A sink sees every event as it happens, so analysis memory does not grow with the number of calls.
 EventSink = Callable[[Event], None]
 KEPT_EVENTS = 10_000  # events also kept on the result (for tests and content sniffing)
+UNBOUNDED = 1 << 62  # an opcode budget no stream can spend (each opcode is at least one byte)
 
 UNRESOLVED = Opaque("import of names dropped by the analysis memory bound")
 _EVICTED = Opaque("value evicted from the memo (analysis memory bound)")
@@ -162,7 +163,7 @@ class PickleReader:
         self.sink = sink
         self.limits = limits
         self.build_hook = build_hook
-        self.budget = op_budget if op_budget is not None else [limits.max_pickle_ops]
+        self.budget = op_budget if op_budget is not None else [limits.max_pickle_ops or UNBOUNDED]
         self.stack: list[Any] = []
         self.metastack: list[list[Any]] = []
         self.memo: dict[int, Any] = {}

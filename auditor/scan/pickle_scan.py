@@ -5,6 +5,16 @@ Decision rule: an import on the allow-list is silent; an import that is known co
 import machinery is critical whether or not it is called; anything else is suspicious (medium when only
 imported or instantiated, high when called). Calls of values that are not plain imports (``getattr(...)(...)``,
 methods of rebuilt objects, extension-registry codes) and ``BUILD`` on classes are flagged as dynamic.
+
+Severity follows the effect a load has. A record class of an I/O library (``allowlist.DATA_CLASS_RULES``:
+``requests.models.Response``, ``http.cookiejar.DefaultCookiePolicy``, ...) lives in a "network" module but
+rebuilding it opens nothing: its import is judged by its *use*, once the pickle has been read. Reconstructed
+through the default object path (``NEWOBJ``/``NEWOBJ_EX``, or ``REDUCE`` of ``copyreg._reconstructor`` /
+``copyreg.__newobj__``, then ``BUILD`` of its saved state) it is data and gets no finding; *called* in any other
+way it keeps the module's verdict (critical for ``requests``/``http``), as does ``BUILD`` on the class itself. A
+call of a function with effects (``requests.get``, ``socket.create_connection``) is never a record: it is not a
+CamelCase class of a listed module. An unknown class that is only reconstructed stays medium, said as such
+("reconstructed as data": its own ``__setstate__`` runs, no constructor); an unknown callable called is high.
 """
 
 from __future__ import annotations
@@ -17,8 +27,20 @@ from typing import Any
 
 from auditor.domain import Severity
 from auditor.kinds import ScanRule
-from auditor.scan.allowlist import DANGEROUS, LOCAL, NESTED_LOADERS, UNKNOWN, classify, normalise
+from auditor.scan.allowlist import (
+    DANGEROUS,
+    LOCAL,
+    NESTED_LOADERS,
+    UNKNOWN,
+    DataClassRule,
+    Verdict,
+    classify,
+    data_class,
+    normalise,
+    plain_data,
+)
 from auditor.scan.pickle_reader import (
+    UNBOUNDED,
     UNRESOLVED,
     Blob,
     Call,
@@ -91,6 +113,23 @@ def _render_args(args: Any, depth: int) -> str:
     return _render(args, depth)
 
 
+# Callables that rebuild an object of the class given as their first argument without calling its constructor.
+_RECONSTRUCTORS = frozenset({"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"})
+_RECONSTRUCT_OPCODES = frozenset({"NEWOBJ", "NEWOBJ_EX"})
+
+
+@dataclass
+class _Deferred:
+    """The import of a record class, judged when its use is known (``DATA_CLASS_RULES``)."""
+
+    rule: DataClassRule
+    verdict: Verdict
+    opcode: str
+    offset: int
+    where: dict[str, Any]
+    only_dangerous: bool
+
+
 @dataclass
 class _Agg:
     rule: str
@@ -109,6 +148,10 @@ class PickleAnalysis:
         self._aggs: dict[tuple[str, str], _Agg] = {}
         self.overflow = 0
         self.overflow_severity = Severity.INFO
+        self.first: PickleResult | None = None  # the reading of the stream's first pickle
+        self._records: dict[str, _Deferred] = {}  # record classes imported, finding held back until misused
+        self._reconstructed: set[str] = set()  # unknown classes rebuilt through the default object path
+        self._called: set[str] = set()  # unknown callables called as functions
 
     def _add(self, rule: str, severity: Severity, key: str, message: str, evidence: dict[str, Any],
              offset: int) -> None:
@@ -128,6 +171,18 @@ class PickleAnalysis:
             agg.offsets.append(offset)
 
     def flush(self) -> int:
+        for (rule, key), agg in self._aggs.items():
+            if rule == ScanRule.PICKLE_UNKNOWN_GLOBAL and key in self._reconstructed and key not in self._called \
+                    and agg.severity is Severity.MEDIUM:
+                agg.message = (f"loading rebuilds an object of {key}, a class not on the allow-list, as data "
+                               "(object.__new__ and its saved state, no constructor call): the class must be "
+                               "importable where the file is loaded, and its own __setstate__, if it defines one, "
+                               "runs")
+                agg.evidence["reconstructed"] = True
+                agg.evidence.pop("called", None)  # NEWOBJ allocates; no constructor of the class is called
+        self._records.clear()
+        self._reconstructed.clear()
+        self._called.clear()
         for agg in self._aggs.values():
             agg.evidence["offsets"] = agg.offsets
             agg.evidence.setdefault("offset", agg.offsets[0] if agg.offsets else None)
@@ -165,26 +220,21 @@ class PickleAnalysis:
         if ev.kind == "import":
             g: Global = ev.target
             verdict = classify(g.module, g.name)
-            if verdict.level == DANGEROUS:
-                self._add(ScanRule.PICKLE_EXEC, Severity.CRITICAL, verdict.qualname,
-                          f"loading imports {verdict.qualname} ({verdict.reason}) via {ev.opcode} at offset {off}",
-                          {"callable": verdict.qualname, "opcode": ev.opcode, "why": verdict.reason, **where}, off)
-            elif verdict.level == UNKNOWN and not only_dangerous:
-                self._add(ScanRule.PICKLE_UNKNOWN_GLOBAL, Severity.MEDIUM, verdict.qualname,
-                          f"loading imports {verdict.qualname}, which is not on the allow-list of callables used by "
-                          f"model files ({ev.opcode} at offset {off})",
-                          {"callable": verdict.qualname, "opcode": ev.opcode, "why": verdict.reason, **where}, off)
-            elif verdict.level == LOCAL and not only_dangerous:
-                self._add(ScanRule.PICKLE_LOCAL_CLASS, Severity.LOW, verdict.qualname,
-                          f"loading needs the class {verdict.qualname} from the loading program itself ({ev.opcode} "
-                          f"at offset {off}): the file carries no code for it, but whatever that program defines "
-                          "under this name runs", {"callable": verdict.qualname, "opcode": ev.opcode,
-                                                   "why": verdict.reason, **where}, off)
+            if not plain_data(g.module, g.name):
+                self.state.collector.note_object_import(verdict.qualname)
+            record = data_class(g.module, g.name)
+            if record is not None and verdict.level in (DANGEROUS, UNKNOWN):
+                self._records.setdefault(verdict.qualname, _Deferred(record, verdict, ev.opcode, off, where,
+                                                                     only_dangerous))
+                return  # judged by its use (``_call``/``_build``): a record rebuilt as data runs nothing
+            self._import_finding(verdict, ev.opcode, off, where, only_dangerous)
         elif ev.kind == "unresolved-import":
+            self.state.collector.note_object_import("<unresolved import>")
             self._add(ScanRule.PICKLE_LIMIT, Severity.MEDIUM, "unresolved-import",
                       f"{ev.opcode} at offset {off} imports a name whose strings were dropped by the analysis memory "
                       "bound; that import is unverified", {"opcode": ev.opcode, **where}, off)
         elif ev.kind == "dynamic-import":
+            self.state.collector.note_object_import("<dynamic import>")
             self._add(ScanRule.PICKLE_DYNAMIC, Severity.CRITICAL, "dynamic-import",
                       f"{ev.opcode} at offset {off} imports a name computed at load time "
                       f"({render(ev.target)}), which hides the callable from scanners",
@@ -194,16 +244,51 @@ class PickleAnalysis:
         elif ev.kind == "build":
             self._build(ev, where, off)
         elif ev.kind == "ext" and not only_dangerous:
+            self.state.collector.note_object_import("<extension code>")
             code = ev.target.code if isinstance(ev.target, Ext) else ev.target
             self._add(ScanRule.PICKLE_EXT, Severity.HIGH, f"ext{code}",
                       f"{ev.opcode} at offset {off} imports whatever extension code {code} is registered to in the "
                       "loading process (copyreg); not resolvable statically",
                       {"opcode": ev.opcode, "ext_code": code, **where}, off)
 
+    def _import_finding(self, verdict: Verdict, opcode: str, off: int, where: dict[str, Any],
+                        only_dangerous: bool) -> None:
+        if verdict.level == DANGEROUS:
+            self._add(ScanRule.PICKLE_EXEC, Severity.CRITICAL, verdict.qualname,
+                      f"loading imports {verdict.qualname} ({verdict.reason}) via {opcode} at offset {off}",
+                      {"callable": verdict.qualname, "opcode": opcode, "why": verdict.reason, **where}, off)
+        elif verdict.level == UNKNOWN and not only_dangerous:
+            self._add(ScanRule.PICKLE_UNKNOWN_GLOBAL, Severity.MEDIUM, verdict.qualname,
+                      f"loading imports {verdict.qualname}, which is not on the allow-list of callables used by "
+                      f"model files ({opcode} at offset {off})",
+                      {"callable": verdict.qualname, "opcode": opcode, "why": verdict.reason, **where}, off)
+        elif verdict.level == LOCAL and not only_dangerous:
+            self._add(ScanRule.PICKLE_LOCAL_CLASS, Severity.LOW, verdict.qualname,
+                      f"loading needs the class {verdict.qualname} from the loading program itself ({opcode} "
+                      f"at offset {off}): the file carries no code for it, but whatever that program defines "
+                      "under this name runs", {"callable": verdict.qualname, "opcode": opcode,
+                                               "why": verdict.reason, **where}, off)
+
+    def _misused(self, qualname: str) -> None:
+        """A record class used other than by rebuilding it: its import gets the verdict it was held back from."""
+        held = self._records.pop(qualname, None)
+        if held is not None:
+            self._import_finding(held.verdict, held.opcode, held.offset, held.where, held.only_dangerous)
+
     def _call(self, ev: Event, where: dict[str, Any], off: int, only_dangerous: bool, nested_depth: int) -> None:
         func = ev.target
         if isinstance(func, Global):
             verdict = classify(func.module, func.name)
+            if verdict.qualname in self._records:
+                held = self._records[verdict.qualname]
+                if ev.opcode in _RECONSTRUCT_OPCODES or (held.rule.constructor and _plain(ev.args)):
+                    return  # a record rebuilt as data (see the module docstring)
+                self._misused(verdict.qualname)
+            if verdict.qualname in _RECONSTRUCTORS and isinstance(ev.args, tuple) and ev.args \
+                    and isinstance(ev.args[0], Global):
+                self._reconstructed.add(classify(ev.args[0].module, ev.args[0].name).qualname)
+            if verdict.level == UNKNOWN:
+                (self._reconstructed if ev.opcode in _RECONSTRUCT_OPCODES else self._called).add(verdict.qualname)
             if verdict.level == UNKNOWN and not only_dangerous:
                 severe = ev.opcode in ("REDUCE", "INST", "OBJ")
                 sev = Severity.HIGH if severe else Severity.MEDIUM
@@ -247,6 +332,7 @@ class PickleAnalysis:
     def _build(self, ev: Event, where: dict[str, Any], off: int) -> None:
         inst, state = ev.target, ev.args
         if isinstance(inst, Global):
+            self._misused(classify(inst.module, inst.name).qualname)
             self._add(ScanRule.PICKLE_BUILD_GADGET, Severity.CRITICAL, f"build:{inst.qualname}",
                       f"BUILD at offset {off} sets attributes on the class/function {inst.qualname} itself "
                       f"({render(state)}): the next BUILD/REDUCE on it runs attacker-chosen code",
@@ -290,6 +376,14 @@ def _state_keys(state: Any) -> list[Any]:
             if isinstance(part, SimDict):
                 keys.extend(k for k, _ in part.items)
     return keys
+
+
+def _plain(value: Any, depth: int = 3) -> bool:
+    """Literal data only (strings, numbers, None, and tuples of them): the arguments a record's own ``__reduce__``
+    passes to its constructor, never an object built by another call."""
+    if isinstance(value, (str, bytes, int, float, type(None), Blob)):
+        return True
+    return isinstance(value, tuple) and depth > 0 and all(_plain(v, depth - 1) for v in value)
 
 
 def _is_plain(value: Any) -> bool:
@@ -364,18 +458,27 @@ def _starts_like_pickle(head: bytes) -> bool:
     return not (head[0] == 0x80 and (len(head) < 2 or head[1] > 5))
 
 
+def _resolvable(g: Global) -> bool:
+    return bool(g.module) and bool(g.name) and all(p.isidentifier() for p in g.module.split(".")) \
+        and all(p.isidentifier() for p in g.name.split("."))
+
+
 def _reads_as_pickle(res: PickleResult, *, sample_end: bool) -> bool:
     """Whether what the reader saw is a pickle: it reached STOP, or it imports/calls (a known-dangerous import is
     enough on its own: text that happens to spell ``builtins`` / ``eval`` on two lines is not a coincidence), or
     after a PROTO opcode it parsed cleanly until the sample ran out."""
     if res.complete:
         return True
-    imports = [ev for ev in res.events if ev.kind == "import"]
-    if any(classify(ev.target.module, ev.target.name).level == DANGEROUS for ev in imports
-           if isinstance(ev.target, Global)):
+    # Only imports an unpickler could resolve count as evidence: text such as a YAML line "chat_template:" read as
+    # GLOBAL spells a module no import can find, and nothing it "calls" could ever run.
+    imports = [ev.target for ev in res.events if ev.kind == "import" and isinstance(ev.target, Global)
+               and _resolvable(ev.target)]
+    if any(classify(g.module, g.name).level == DANGEROUS for g in imports):
         return True
-    if any(ev.kind in ("import", "call") for ev in res.events) and res.ops >= 3:
+    if imports and res.ops >= 3:
         return True
+    if not sample_end and res.ops >= 64 and str(res.error or "").startswith("analysis limit"):
+        return True  # parsed cleanly until a bound the caller set: a pickle whose rest is unverified
     return sample_end and res.protocol > 0 and res.ops >= 4 and bool(res.error) \
         and str(res.error).startswith("truncated")
 
@@ -397,19 +500,16 @@ def pickle_continues(head: bytes) -> bool:
     return not res.complete and bool(res.error) and str(res.error).startswith("truncated")
 
 
-SNIFF_OPS = 200_000
-
-
-def looks_like_pickle_stream(f: Any, limits: Any) -> bool:
-    """``looks_like_pickle`` over a whole (seekable) stream: long values are skipped, not read into memory."""
-    res = read_pickle(ByteSource(f), limits, op_budget=[SNIFF_OPS])
+def reads_as_pickle(res: PickleResult) -> bool:
+    """Whether a whole-stream reading (``PickleAnalysis.first``) shows a pickle: content sniffing without a
+    prefix-length horizon (a long first string or any number of harmless opcodes before the payload)."""
     return _reads_as_pickle(res, sample_end=False)
 
 
 def scan_pickle_stream(f: Any, state: ScanState, fmt: str = "pickle", *, base: int = 0) -> PickleAnalysis:
     """Scan every pickle in ``f`` (a binary stream positioned at the first one). Findings go to ``state``."""
     analysis = PickleAnalysis(state, fmt)
-    budget = [state.limits.max_pickle_ops]
+    budget = [state.limits.max_pickle_ops or UNBOUNDED]
     src = ByteSource(f, start=base)
     hook = _joblib_hook(analysis, budget, state)
     legacy = False
@@ -419,6 +519,8 @@ def scan_pickle_stream(f: Any, state: ScanState, fmt: str = "pickle", *, base: i
         trailing = index > 0 and not legacy
         res = read_pickle(src, state.limits, hook, budget,
                           sink=analysis.sink(index=index, only_dangerous=trailing))
+        if index == 0:
+            analysis.first = res
         if trailing and not res.complete and res.ops <= 1:
             state.add(ScanRule.PICKLE_TRAILING, Severity.INFO,
                       f"{src.offset - start if src.offset > start else 'some'} bytes of non-pickle data follow the "
@@ -438,6 +540,8 @@ def scan_pickle_stream(f: Any, state: ScanState, fmt: str = "pickle", *, base: i
                 state.add(ScanRule.PICKLE_LIMIT, Severity.MEDIUM,
                           f"the pickle could not be fully analysed ({res.error}); the rest is unverified",
                           {"format": fmt, "offset": res.error_offset, "pickle_index": index})
+                state.skip(f"pickle analysis stopped at offset {res.error_offset} ({res.error}); the rest of the "
+                           "stream was not checked")
             elif index == 0 or legacy:
                 state.add(ScanRule.PICKLE_MALFORMED, Severity.LOW,
                           f"pickle stream invalid or truncated at offset {res.error_offset} ({res.error}); "
@@ -454,6 +558,8 @@ def scan_pickle_stream(f: Any, state: ScanState, fmt: str = "pickle", *, base: i
         if index >= state.limits.max_pickles_per_stream:
             state.add(ScanRule.PICKLE_LIMIT, Severity.MEDIUM, f"more than {index} pickles in one stream; the rest "
                       "is unverified", {"format": fmt, "offset": src.offset})
+            state.skip(f"more than {index} pickles in one stream (limit max_pickles_per_stream); the rest from "
+                       f"offset {src.offset} was not checked")
             break
         try:
             if src.at_eof():

@@ -9,7 +9,7 @@ format we read was not checked at all, and the report must say so rather than ca
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePath
 
 # Roles inside a TensorFlow SavedModel directory.
 ROLE_SAVEDMODEL = "tf-savedmodel"
@@ -62,6 +62,26 @@ def member_role(member: str, names: set[str]) -> str | None:
     if f"{prefix}saved_model.pb" not in names:
         return None
     return {"fingerprint.pb": ROLE_FINGERPRINT, "keras_metadata.pb": ROLE_KERAS_METADATA}.get(name)
+
+
+# Directory names that hold a project's tests and their fixtures. Files there are inputs of test runs (reference
+# tensors, cached API responses, tiny checkpoints), not models a project releases or loads in production.
+FIXTURE_DIR_NAMES = frozenset({
+    "test", "tests", "testing", "testdata", "test_data", "test-data", "testfiles", "test_files", "test-files",
+    "fixtures", "fixture", "__fixtures__", "__tests__", "unittests", "unit_tests", "integration_tests",
+    "test_assets", "test-assets", "testassets", "test_resources", "test-resources",
+})
+
+
+def fixture_dir(rel: PurePath) -> str | None:
+    """The directory name that makes ``rel`` (a directory, relative to the project root) a place of tests and
+    their fixtures, or None. ``tests/``, ``test_data/``, ``src/pkg/tests/fixtures/``, ``unit_tests/`` count;
+    ``contest/`` or ``latest/`` do not (whole path components only)."""
+    for part in rel.parts:
+        lower = part.lower()
+        if lower in FIXTURE_DIR_NAMES or lower.startswith(("test_", "tests_")) or lower.endswith(("_test", "_tests")):
+            return part
+    return None
 
 
 def model_like(name: str) -> bool:

@@ -22,7 +22,9 @@ RULE = ScanRule.SAFETENSORS_INVALID
 
 
 def scan_safetensors(f: BinaryIO, state: ScanState, size: int | None) -> None:
-    problems = validate_safetensors(f, size, state.limits.max_header)
+    header: dict[str, Any] = {}
+    problems = validate_safetensors(f, size, state.limits.max_header, header_out=header)
+    _check_metadata(header.get("__metadata__"), state)
     if not problems:
         state.note_format("safetensors")
         return
@@ -35,7 +37,17 @@ def scan_safetensors(f: BinaryIO, state: ScanState, size: int | None) -> None:
               fix="Do not load this file; re-export the weights with the safetensors library.")
 
 
-def validate_safetensors(f: BinaryIO, size: int | None, max_header: int) -> list[str]:
+def _check_metadata(meta: Any, state: ScanState) -> None:
+    """``__metadata__`` is free-form text that some libraries instantiate (a Hydra config stored with the weights,
+    the 2025 "remote code via model metadata" disclosures): targets in it are judged like any config."""
+    from auditor.scan.configs import report_hits, walk_json
+
+    if isinstance(meta, dict):
+        report_hits(walk_json(meta), state, "safetensors-metadata")
+
+
+def validate_safetensors(f: BinaryIO, size: int | None, max_header: int,
+                         header_out: dict[str, Any] | None = None) -> list[str]:
     raw = f.read(8)
     if len(raw) < 8:
         return ["file shorter than the 8-byte header length"]
@@ -65,6 +77,8 @@ def validate_safetensors(f: BinaryIO, size: int | None, max_header: int) -> list
         return [f"duplicate key {duplicates[0][:80]!r} in the header: readers disagree on which entry wins"]
     if not isinstance(header, dict):
         return ["header JSON is not an object"]
+    if header_out is not None:
+        header_out.update(header)
     data_len = (size - 8 - n) if size is not None else None
     return _check_entries(header, data_len)
 

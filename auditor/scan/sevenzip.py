@@ -17,6 +17,8 @@ from auditor.kinds import ScanRule
 from auditor.scan.archives import too_deep, unsafe_member_name
 from auditor.scan.state import ScanState
 
+SEVENZIP_EXTRA = "pip install 'mlaudit[7z]'"  # py7zr is an optional extra: without it a 7z archive is a gap
+
 
 class _Spooled:
     """One member's bytes as py7zr writes them; scanned on close."""
@@ -79,7 +81,7 @@ def scan_7z(f: BinaryIO, state: ScanState, size: int) -> None:
         from py7zr.exceptions import Bad7zFile, PasswordRequired, UnsupportedCompressionMethodError
     except ImportError:
         state.note_format("7z")
-        state.skip("py7zr is not installed: 7z archives cannot be inspected")
+        state.skip(f"py7zr is not installed: 7z archives cannot be inspected ({SEVENZIP_EXTRA})")
         state.add(ScanRule.SCAN_UNVERIFIED, Severity.MEDIUM, "7z archive could not be inspected (py7zr missing)",
                   {"format": "7z"})
         return
@@ -100,6 +102,8 @@ def scan_7z(f: BinaryIO, state: ScanState, size: int) -> None:
             if len(files) > lim.max_archive_members:
                 state.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"{len(files)} members (limit "
                           f"{lim.max_archive_members}); not decompressed", {"format": "7z", "members": len(files)})
+                state.gap(f"7z with {len(files)} members exceeds the limit max_archive_members="
+                          f"{lim.max_archive_members}: contents not checked")
                 return
             total = sum(int(i.uncompressed or 0) for i in files)
             if total > lim.max_archive_total or (total > (64 << 20) and total // max(size, 1)
@@ -107,6 +111,7 @@ def scan_7z(f: BinaryIO, state: ScanState, size: int) -> None:
                 state.add(ScanRule.ARCHIVE_BOMB, Severity.HIGH, f"declared uncompressed size {total} bytes for a "
                           f"{size}-byte archive exceeds the size/ratio limits; not decompressed",
                           {"format": "7z", "uncompressed": total})
+                state.gap("7z declared size exceeds the size/ratio limits: contents not checked")
                 return
             for info in files:
                 why = unsafe_member_name(info.filename)

@@ -14,10 +14,12 @@ from auditor.domain import Finding, Severity, Skipped
 from auditor.kinds import FindingKind
 from auditor.ledger import ItemKind
 from auditor.scan.limits import DEFAULT_LIMITS, Limits
+from auditor.scan.placeholders import Placeholder
 
 CHECK_NAME = "modelscan"
 KIND_UNSAFE = FindingKind.UNSAFE_MODEL
 KIND_PICKLE_FORMAT = FindingKind.PICKLE_MODEL
+MAX_OBJECT_IMPORTS = 64
 
 _FIXES = {
     "critical": "Do not load this file. Delete it, or obtain the model from a trusted source in a safe format "
@@ -44,6 +46,23 @@ class Collector:
     skipped: list[Skipped] = field(default_factory=list)
     formats: list[FormatNote] = field(default_factory=list)
     bytes_read: int = 0
+    # Imports of the file's pickles that are not plain data (containers, scalars, records): what makes a pickle a
+    # model (tensors, arrays, estimators) or worse. Empty for a pickle of plain data. Bounded.
+    object_imports: set[str] = field(default_factory=set)
+    # The file stands in for absent content (a Git LFS pointer, ...): it was not scanned (``placeholders``).
+    placeholder: Placeholder | None = None
+
+    def note_object_import(self, qualname: str) -> None:
+        if len(self.object_imports) < MAX_OBJECT_IMPORTS:
+            self.object_imports.add(qualname)
+
+    def merge(self, other: Collector) -> None:
+        """Take over what a scratch collector (a speculative reading of the same file) found."""
+        self.findings.extend(other.findings)
+        self.skipped.extend(other.skipped)
+        self.bytes_read += other.bytes_read
+        for name in other.object_imports:
+            self.note_object_import(name)
 
 
 @dataclass
@@ -68,6 +87,12 @@ class ScanState:
 
     def note_format(self, fmt: str) -> None:
         self.collector.formats.append(FormatNote(self.path, fmt))
+
+    def gap(self, reason: str) -> None:
+        """A part of this object was not checked (a limit, unreadable content): a skipped item, once per path, so
+        the report is incomplete and names why."""
+        if not any(s.file == self.path and s.reason == reason for s in self.collector.skipped):
+            self.skip(reason)
 
     def skip(self, reason: str) -> None:
         self.collector.skipped.append(Skipped(reason=reason, file=self.path, not_checked=["model file scan"],

@@ -28,10 +28,39 @@ STANDARD_OP_NAMESPACES = frozenset({
 _OPS = re.compile(rb"\bops\.([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)")
 _CLASSES = re.compile(rb"\bclasses\.([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)")
 MAX_CODE_BYTES = 32 << 20
+# TorchScript builtins that touch the file system: torch.save writes a pickle to a path, torch.from_file maps (and
+# with shared=True writes) a file. TorchScript cannot import, so these are its only routes to files.
+_FILE_CALLS = re.compile(rb"\b(?:torch\.(save|from_file|load)|ops\.aten\.(save|from_file))\s*\(")
+_DEF = re.compile(rb"^(\s*)def\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(", re.M)
+_STRING = re.compile(rb"\"([^\"\\\n]{1,300})\"|'([^'\\\n]{1,300})'")
 
 
 def _code_members(members: list[Member]) -> list[Member]:
     return [m for m in members if not m.is_dir and "code/" in m.name and m.name.endswith(".py")]
+
+
+def _file_calls(text: bytes, member: str, state: ScanState) -> None:
+    """File writes/reads in TorchScript code; in ``__setstate__`` they run during ``torch.jit.load`` itself."""
+    defs = [(m.start(), m.group(2).decode()) for m in _DEF.finditer(text)]
+    seen: set[tuple[str, str]] = set()
+    for hit in _FILE_CALLS.finditer(text):
+        call = "torch." + (hit.group(1) or hit.group(2)).decode()
+        enclosing = next((name for start, name in reversed(defs) if start < hit.start()), "<module>")
+        if (call, enclosing) in seen:
+            continue
+        seen.add((call, enclosing))
+        line_end = text.find(b"\n", hit.end())
+        literal = _STRING.search(text, hit.end(), line_end if line_end >= 0 else len(text))
+        path = (literal.group(1) or literal.group(2)).decode("utf-8", "replace") if literal else None
+        on_load = enclosing == "__setstate__"
+        effect = "writes a file" if call.endswith("save") else "reads (or maps) a file"
+        state.add(ScanRule.TORCHSCRIPT_FILE_ACCESS, Severity.CRITICAL if on_load else Severity.HIGH,
+                  f"TorchScript code calls {call}() in {enclosing}()"
+                  f"{f' with the path {path!r}' if path else ''}: it {effect} "
+                  + ("while torch.jit.load restores the module" if on_load else "when the model runs"),
+                  {"format": "torchscript", "callable": call, "function": enclosing, "member": member,
+                   "location": path},
+                  fix="Do not load this model; TorchScript in a model file has no reason to touch files.")
 
 
 def check_torchscript(f: BinaryIO, size: int, members: list[Member], state: ScanState) -> None:
@@ -49,6 +78,7 @@ def check_torchscript(f: BinaryIO, size: int, members: list[Member], state: Scan
             unread.append(f"{m.name} ({exc})")
             continue
         budget -= len(text)
+        _file_calls(text, m.name, state)
         for kind, rx in (("op", _OPS), ("class", _CLASSES)):
             for ns, name in rx.findall(text):
                 namespace = ns.decode()

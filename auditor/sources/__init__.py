@@ -91,6 +91,8 @@ _LOADERS: dict[str, tuple[str, str]] = {
     detect.PIPFILE: ("auditor.sources.pipfile", "load_pipfile"),
     detect.PYLOCK: ("auditor.sources.pylock", "load_pylock"),
     detect.PDM_LOCK: ("auditor.sources.pdmlock", "load_pdm_lock"),
+    detect.SETUP_CFG: ("auditor.sources.setupfiles", "load_setup"),
+    detect.SETUP_PY: ("auditor.sources.setupfiles", "load_setup"),
 }
 
 

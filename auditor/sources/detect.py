@@ -5,24 +5,37 @@ dependency profile, audited separately, never merged into one conflicting set:
 
 1. every lockfile: ``uv.lock``, ``poetry.lock``, ``pdm.lock``, ``pylock.toml`` / ``pylock.*.toml``,
    ``Pipfile.lock`` (a Pipfile.lock category is a profile of its own);
-2. every ``requirements*.txt`` in the directory and every ``*.txt`` under a ``requirements/`` sub-directory (CUDA /
-   ROCm / CPU alternatives, extras files), and each ``requirements*.in`` that has no compiled ``.txt`` beside it;
+2. every requirement-like file (``is_requirement_like``): ``*requirement*.txt``, ``*constraint*.txt``, every
+   ``*.txt`` under a ``requirements/`` folder (CUDA / ROCm / CPU alternatives, extras files), and pip-compile inputs
+   (``*requirement*.in``, ``X.in`` beside ``X.txt``) -- an input whose compiled ``.txt`` is beside it is listed as
+   excluded, the compiled lock is audited;
 3. a ``Pipfile`` without its lock;
-4. ``pyproject.toml`` when it declares dependencies and no lockfile made from it (uv.lock, poetry.lock, pdm.lock,
-   pylock) is there; otherwise it only names the project.
+4. ``pyproject.toml`` when it declares dependencies, and ``setup.cfg`` / ``setup.py`` when they declare
+   ``install_requires``/``extras_require``, unless a lockfile made from them (uv.lock, poetry.lock, pdm.lock, pylock)
+   is beside them (then listed as excluded); a pyproject without dependencies only names the project.
+
+The same rule applies in every sub-directory the project walk enters (``server/requirements.txt``,
+``examples/x/pyproject.toml``): each file found is a profile named by its path. Nothing requirement-like is left
+without a trace: files under test-data folders (``fixtures/``, ``testdata/``) and inside folders the walk does not
+enter (``.venv/``, ``node_modules/``, caches) are listed as excluded with the reason.
 
 A file's kind comes from its name (``uv.lock``, ``poetry.lock``, ``pdm.lock``, ``Pipfile.lock``, ``pylock*.toml``,
-``pyproject.toml``), else from its content (TOML/JSON shape); a ``*.lock``/``*.toml``/``*.json`` file of no known
+``pyproject.toml``, ``setup.cfg``, ``setup.py``), else from its content (TOML/JSON shape); a ``*.lock``/``*.toml``/``*.json`` file of no known
 shape (an empty one included) is an input error naming the supported formats, never an empty "clean" audit. Any
 other file is a requirements file.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from auditor.domain import Excluded
 from auditor.errors import InputError
+from auditor.ledger import ItemKind
+from auditor.projectwalk import SKIP_DIRS, PathFilter, TreeWalk, is_venv
 from auditor.sources.textfile import read_text
 
 REQUIREMENTS = "requirements"
@@ -33,9 +46,11 @@ PIPFILE_LOCK = "Pipfile.lock"
 PYLOCK = "pylock.toml"
 PIPFILE = "Pipfile"
 PDM_LOCK = "pdm.lock"
+SETUP_CFG = "setup.cfg"
+SETUP_PY = "setup.py"
 
-SUPPORTED = ("requirements files (pip syntax), pyproject.toml, Pipfile, uv.lock, poetry.lock, pdm.lock, "
-             "Pipfile.lock, pylock.toml (PEP 751)")
+SUPPORTED = ("requirements files (pip syntax), pyproject.toml, setup.cfg, setup.py, Pipfile, uv.lock, poetry.lock, "
+             "pdm.lock, Pipfile.lock, pylock.toml (PEP 751)")
 
 _PYLOCK_NAME_RE = re.compile(r"^pylock\.[^.]+\.toml$")
 
@@ -57,6 +72,8 @@ def kind_of(path: str) -> str:
         return PYPROJECT
     if name == PIPFILE:
         return PIPFILE
+    if name in (SETUP_CFG, SETUP_PY):
+        return name
     lower = name.lower()
     if lower.endswith((".toml", ".lock", ".json")):
         return _sniff(path)
@@ -92,11 +109,106 @@ def _sniff(path: str) -> str:
 
 
 _LOCKS_COVERING_PYPROJECT = (UV_LOCK, POETRY_LOCK, PDM_LOCK)
+# Folders whose files are requirement files whatever their names (``requirements/cuda.txt``).
+REQUIREMENT_DIRS = frozenset({"requirements", "requirement", "reqs"})
+# Folders of test data: a requirements file there is a fixture, not a dependency set of the project. Listed as
+# excluded (``--profile all`` or naming the file audits it).
+TEST_DATA_DIRS = frozenset({"fixtures", "__fixtures__", "testdata", "test_data", "test-data"})
+# Folders a project audit never walks into (version control, caches, installed environments): requirement-like
+# files inside are listed as excluded, looked for within this many entries per folder.
+PRUNED_SEARCH_LIMIT = 2000
+PRUNED_LISTED = 10
+
+
+@dataclass
+class Discovery:
+    """What a project directory holds: the inputs to audit (one profile each) and every requirement-like file
+    found but not audited, with the reason (``Excluded`` items)."""
+
+    files: list[str] = field(default_factory=list)
+    nested: set[str] = field(default_factory=set)  # files below the top directory (read failures are skipped items)
+    excluded: list[Excluded] = field(default_factory=list)
+    code_files: int = 0  # Python files and notebooks the walk saw (a code-only project still has model references)
+
+
+def is_requirement_like(path: Path, root: Path | None = None) -> bool:
+    """A pip-syntax file by its name: ``*requirement*.txt``/``*constraint*.txt``, any ``.txt`` in a
+    ``requirements/`` folder (below ``root``), pip-compile inputs (``*requirement*.in``, or ``X.in`` beside its
+    compiled ``X.txt``; never ``MANIFEST.in``)."""
+    lower = path.name.lower()
+    suffix = lower.rsplit(".", 1)[-1] if "." in lower else ""
+    if suffix not in ("txt", "in") or lower == "manifest.in":
+        return False
+    if "requirement" in lower or "constraint" in lower:
+        return True
+    parents = path.parent.relative_to(root).parts if root is not None and path.parent.is_relative_to(root) else (
+        path.parent.name,)
+    if any(part.lower() in REQUIREMENT_DIRS for part in parents):
+        return True
+    twin = path.with_suffix(".txt" if suffix == "in" else ".in")
+    return twin.is_file() and twin.name.lower() != "manifest.in"  # pip-compile's X.in and its compiled X.txt
 
 
 def discover(directory: str) -> list[str]:
-    """The inputs to read inside a project directory, one dependency profile each (rule in the module docstring)."""
+    """The inputs to read inside a project directory, one dependency profile each (rule in the module docstring);
+    none at all is an input error."""
+    found = discover_project(directory).files
+    if not found:
+        raise InputError(NOTHING_FOUND, file=directory)
+    return found
+
+
+def discover_project(directory: str, *, test_data: bool = False, exclude: PathFilter | None = None) -> Discovery:
+    """Every input of the project in ``directory``: its own (the rule in the module docstring), then the same rule
+    in every sub-directory the walk enters (``server/requirements.txt``, ``examples/x/pyproject.toml``), and the
+    requirement-like files it does not audit listed with the reason. ``test_data``: audit test fixtures too."""
     root = Path(directory)
+    out = Discovery()
+    found, excluded = _top_inputs(root)
+    out.files = [str(p) for p in found]
+    out.excluded.extend(excluded)
+    taken = {p.resolve() for p in found}
+    walk = TreeWalk(root, exclude=exclude)
+    for base, names in walk:
+        names = sorted(names)
+        out.code_files += sum(1 for n in names if n.endswith((".py", ".ipynb")))
+        if base == root:
+            continue
+        rel = base.relative_to(root)
+        inputs, excluded = _directory_inputs(base, names, root)
+        fixture = next((part for part in rel.parts if part.lower() in TEST_DATA_DIRS), None)
+        for path in inputs:
+            if path.resolve() in taken:
+                continue
+            taken.add(path.resolve())
+            if fixture and not test_data:
+                out.excluded.append(Excluded(
+                    reason=f"test data (under a {fixture}/ folder), not a dependency set of the project: not audited "
+                           "(--profile all, or naming the file, audits it)", file=str(path), kind=ItemKind.INPUT_FILE,
+                    subject=path.relative_to(root).as_posix()))
+                continue
+            out.files.append(str(path))
+            out.nested.add(str(path))
+        out.excluded.extend(excluded)
+    for gap in walk.gaps:  # folders a project audit leaves out by default: requirement-like files inside, listed
+        if gap.excluded and gap.is_dir and _default_pruned(gap.path):
+            out.excluded.extend(_pruned(root, gap.path))
+    pyproject = str(root / PYPROJECT)
+    if pyproject in out.files and not declares_dependencies(pyproject) and (
+            len(out.files) > 1 or not declares_tables(pyproject)):
+        out.files.remove(pyproject)  # it only names the project (tool settings, or inputs found below it)
+    return out
+
+
+NOTHING_FOUND = ("no requirements file, pyproject.toml, setup.py/setup.cfg or lockfile found in this directory "
+                 "(looked for uv.lock, poetry.lock, pdm.lock, pylock*.toml, Pipfile.lock, requirements*.txt, "
+                 "requirements/**/*.txt, requirements*.in, Pipfile, pyproject.toml, setup.cfg, setup.py, here and in "
+                 "every sub-directory)")
+
+
+def _top_inputs(root: Path) -> tuple[list[Path], list[Excluded]]:
+    """The rule for the directory given: its locks, requirements files (its ``requirements/`` tree included),
+    pip-compile inputs without a compiled twin, Pipfile, and pyproject.toml/setup files not covered by a lock."""
     found: list[Path] = []
     for lock in (UV_LOCK, POETRY_LOCK, PDM_LOCK, PYLOCK):
         if (root / lock).is_file():
@@ -108,19 +220,143 @@ def discover(directory: str) -> list[str]:
     reqs = sorted(p for p in root.glob("requirements*.txt") if p.is_file())
     if (root / "requirements").is_dir():
         reqs += sorted(p for p in (root / "requirements").rglob("*.txt") if p.is_file())
+    excluded: list[Excluded] = []
     compiled = {p.with_suffix("") for p in reqs}
-    reqs += sorted(p for p in root.glob("requirements*.in") if p.is_file() and p.with_suffix("") not in compiled)
+    for source in sorted(p for p in root.glob("requirements*.in") if p.is_file()):
+        if source.with_suffix("") in compiled:
+            excluded.append(_compiled(source, root))
+        else:
+            reqs.append(source)
+    listed = set(reqs)
+    others = sorted(p for p in root.iterdir() if p not in listed and p.is_file() and is_requirement_like(p, root))
+    compiled |= {p.with_suffix("") for p in others if p.suffix.lower() == ".txt"}
+    for path in others:  # dev-requirements.txt, constraints.txt, a pip-compile pair dev.in / dev.txt
+        if path.suffix.lower() == ".in" and path.with_suffix("") in compiled:
+            excluded.append(_compiled(path, root))
+        else:
+            reqs.append(path)
     found += reqs
     if (root / PIPFILE).is_file() and not (root / PIPFILE_LOCK).is_file():
         found.append(root / PIPFILE)
     pyproject = root / PYPROJECT
     if pyproject.is_file() and not covered and (not found or declares_dependencies(str(pyproject))):
         found.append(pyproject)
-    if found:
-        return [str(p) for p in found]
-    raise InputError("no requirements file, pyproject.toml or lockfile found in this directory "
-                     "(looked for uv.lock, poetry.lock, pdm.lock, pylock*.toml, Pipfile.lock, requirements*.txt, "
-                     "requirements/**/*.txt, requirements*.in, Pipfile, pyproject.toml)", file=directory)
+    elif pyproject.is_file() and covered and declares_dependencies(str(pyproject)):
+        excluded.append(_covered(pyproject, found, root))
+    found += _setup_files(root, covered, found, excluded)
+    return found, excluded
+
+
+def _directory_inputs(base: Path, names: list[str], root: Path) -> tuple[list[Path], list[Excluded]]:
+    """The same rule for a sub-directory (its files only: the walk reaches its sub-directories itself). Decided from
+    ``names``, the regular files the walk could look at, never by probing paths: a folder that can be listed but
+    not entered holds names whose files cannot be looked at (the walk lists those as skipped items)."""
+    present = set(names)
+    files = [base / n for n in names]
+    found = [p for p in files if p.name in (UV_LOCK, POETRY_LOCK, PDM_LOCK, PYLOCK) or _PYLOCK_NAME_RE.match(p.name)]
+    covered = bool(found)
+    if PIPFILE_LOCK in present:
+        found.append(base / PIPFILE_LOCK)
+    excluded: list[Excluded] = []
+    texts = [p for p in files if is_requirement_like(p, root)]
+    compiled = {p.with_suffix("") for p in texts if p.suffix.lower() == ".txt"}
+    for path in texts:
+        if path.suffix.lower() == ".in" and path.with_suffix("") in compiled:
+            excluded.append(_compiled(path, root))
+        else:
+            found.append(path)
+    if PIPFILE in present and PIPFILE_LOCK not in present:
+        found.append(base / PIPFILE)
+    pyproject = base / PYPROJECT
+    if PYPROJECT in present and declares_dependencies(str(pyproject)):
+        if covered:
+            excluded.append(_covered(pyproject, found, root))
+        else:
+            found.append(pyproject)
+    found += _setup_files(base, covered, found, excluded, root, present)
+    return found, excluded
+
+
+def _setup_files(base: Path, covered: bool, found: list[Path], excluded: list[Excluded],
+                 root: Path | None = None, present: set[str] | None = None) -> list[Path]:
+    from auditor.sources.setupfiles import declares_dependencies as setup_declares
+
+    out: list[Path] = []
+    for name in (SETUP_CFG, SETUP_PY):
+        path = base / name
+        there = name in present if present is not None else path.is_file()
+        if not there or not setup_declares(str(path)):
+            continue
+        if covered:
+            excluded.append(_covered(path, found, root or base))
+        else:
+            out.append(path)
+    return out
+
+
+def _compiled(source: Path, root: Path) -> Excluded:
+    twin = source.with_suffix(".txt")
+    return Excluded(reason=f"pip-compile input: its compiled lock {twin.name} beside it is audited instead",
+                    file=str(source), kind=ItemKind.INPUT_FILE, subject=_rel(source, root))
+
+
+def _covered(path: Path, found: list[Path], root: Path) -> Excluded:
+    lock = next((p.name for p in found if p.name in _LOCKS_COVERING_PYPROJECT or p.name.startswith("pylock")),
+                "the lockfile")
+    return Excluded(reason=f"its dependencies are locked in {lock} beside it, which is audited instead",
+                    file=str(path), kind=ItemKind.INPUT_FILE, subject=_rel(path, root))
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _default_pruned(folder: Path) -> bool:
+    """A folder the project walk (``auditor.projectwalk.TreeWalk``) leaves out by default: version control, tool
+    caches, build metadata, installed environments. (Unreadable folders are the walk's skipped items, recorded by the
+    project's code walk; folders the user excluded are the user's.)"""
+    name = folder.name
+    return name in SKIP_DIRS or name.endswith(".egg-info") or is_venv(_names(folder))
+
+
+def _pruned(root: Path, folder: Path) -> list[Excluded]:
+    """Requirement-like files inside a folder the walk leaves out, listed (a bounded look: such folders can be
+    huge). Version-control metadata is not looked into: it holds no working files."""
+    if folder.name in (".git", ".hg", ".svn", ".bzr"):
+        return []
+    rel = _rel(folder, root)
+    why = ("an installed environment" if is_venv(_names(folder)) or folder.name in ("site-packages", "dist-packages")
+           else "a tool cache or build folder")
+    hits: list[Path] = []
+    seen = 0
+    complete = True
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if d not in (".git", ".hg", ".svn", ".bzr"))
+        seen += len(filenames) + len(dirnames)
+        hits += [Path(dirpath) / n for n in sorted(filenames) if is_requirement_like(Path(dirpath) / n)]
+        if seen > PRUNED_SEARCH_LIMIT:
+            complete = False
+            break
+    out = [Excluded(reason=f"inside {rel}/ ({why}), which a project audit does not walk into: not audited (name the "
+                           "file to audit it)", file=str(p), kind=ItemKind.INPUT_FILE, subject=_rel(p, root))
+           for p in hits[:PRUNED_LISTED]]
+    if len(hits) > PRUNED_LISTED or not complete:
+        more = f"{len(hits) - PRUNED_LISTED} more requirement-like files" if len(hits) > PRUNED_LISTED else (
+            "files past the first " + f"{PRUNED_SEARCH_LIMIT:,} entries")
+        out.append(Excluded(reason=f"{rel}/ ({why}) is not walked into by a project audit: {more} there were not "
+                                   "looked at (name a file to audit it)", file=str(folder), kind=ItemKind.INPUT_FILE,
+                            subject=rel + "/"))
+    return out
+
+
+def _names(folder: Path) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
 
 
 def declares_dependencies(pyproject: str) -> bool:
@@ -141,6 +377,20 @@ def declares_dependencies(pyproject: str) -> bool:
     return bool((isinstance(project, dict) and (project.get("dependencies") or project.get("optional-dependencies")))
                 or "dependencies" in dynamic or data.get("dependency-groups")
                 or (isinstance(poetry, dict) and (poetry.get("dependencies") or poetry.get("group"))))
+
+
+def declares_tables(pyproject: str) -> bool:
+    """Whether ``pyproject.toml`` has a table that can declare dependencies at all ([project], [tool.poetry],
+    [dependency-groups], [tool.uv]); one with only tool settings ([tool.ruff]) names nothing to audit."""
+    from auditor.sources.tomlfile import load_toml
+
+    try:
+        data, _ = load_toml(pyproject)
+    except InputError:
+        return True
+    tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
+    return any(k in data for k in ("project", "dependency-groups")) or (
+        isinstance(tool, dict) and any(k in tool for k in ("poetry", "uv")))
 
 
 def project_file(directory: str) -> str | None:

@@ -12,9 +12,11 @@ dependency closure -- except those packages something else the user installed al
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import stat
 import sys
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
@@ -33,6 +35,7 @@ from auditor.sources.markers import marker_holds, target_environment
 SELF = "mlaudit"
 _PYDIR_RE = re.compile(r"^python(\d+)\.(\d+)t?$")
 MAX_METADATA_BYTES = 16 * 1024 * 1024
+MAX_SMALL_FILE = 1024 * 1024  # INSTALLER, direct_url.json, pyvenv.cfg
 
 
 @dataclass
@@ -83,10 +86,25 @@ def site_packages_dirs(path: str) -> tuple[list[Path], str | None, bool]:
     return [d for d, _, _ in unique], version, any(w for _, _, w in unique)
 
 
+def read_bounded(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, at most ``limit`` of them: a metadata file that is a link to ``/dev/zero``, a FIFO
+    or a huge file is refused (``OSError`` saying why) instead of read for ever or into memory whole."""
+    info = path.stat()  # follows links: what would be read
+    if not stat.S_ISREG(info.st_mode):
+        raise OSError(errno.EINVAL, "not a regular file (a device, pipe or socket)")
+    if info.st_size > limit:
+        raise OSError(errno.EFBIG, f"larger than the {limit:,}-byte limit ({info.st_size:,} bytes)")
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:  # grew since stat
+        raise OSError(errno.EFBIG, f"larger than the {limit:,}-byte limit")
+    return data
+
+
 def _cfg_version(root: Path) -> str | None:
     for candidate in (root / "pyvenv.cfg", root.parent / "pyvenv.cfg", root.parent.parent / "pyvenv.cfg"):
         try:
-            text = candidate.read_text(encoding="utf-8", errors="replace")
+            text = read_bounded(candidate, MAX_SMALL_FILE).decode("utf-8", "replace")
         except OSError:
             continue
         m = re.search(r"^\s*(?:version|version_info)\s*=\s*(\d+)\.(\d+)", text, re.M)
@@ -127,12 +145,11 @@ def _read_one(info: Path, skipped: list[Item]) -> Installed | None:
     else:
         meta_file = info  # a single-file .egg-info
     try:
-        if meta_file.stat().st_size > MAX_METADATA_BYTES:
-            raise OSError("metadata file too large")
-        raw = meta_file.read_bytes()
+        raw = read_bounded(meta_file, MAX_METADATA_BYTES)
     except OSError as exc:
-        skipped.append(Skipped(reason=f"installed distribution without readable metadata: {exc}", file=str(info),
-                               not_checked=[info.name], kind=ItemKind.PACKAGE))
+        skipped.append(Skipped(reason=f"installed distribution without readable metadata ({meta_file.name}: "
+                                      f"{exc.strerror or exc})", file=str(meta_file), not_checked=[info.name],
+                               kind=ItemKind.PACKAGE))
         return None
     headers = HeaderParser().parsestr(raw.decode("utf-8", errors="replace"))
     name, version = headers.get("Name"), headers.get("Version")
@@ -142,7 +159,7 @@ def _read_one(info: Path, skipped: list[Item]) -> Installed | None:
         return None
     requires = [str(r) for r in headers.get_all("Requires-Dist") or []]
     if info.name.endswith(".egg-info") and info.is_dir():
-        requires.extend(_egg_requires(info / "requires.txt"))
+        requires.extend(_egg_requires(info / "requires.txt", skipped))
     metadata: dict[str, str] = {}
     for header, key in (("Summary", "summary"), ("License-Expression", "license"), ("License", "license"),
                         ("Home-page", "home_page"), ("Author", "author"), ("Author-email", "author_email")):
@@ -151,7 +168,7 @@ def _read_one(info: Path, skipped: list[Item]) -> Installed | None:
             metadata[key] = str(value).strip()[:500]
     direct_url = None
     try:
-        data = json.loads((info / "direct_url.json").read_text(encoding="utf-8"))
+        data = json.loads(read_bounded(info / "direct_url.json", MAX_SMALL_FILE).decode("utf-8"))
         if isinstance(data, dict) and isinstance(data.get("url"), str):
             direct_url = data["url"]
     except (OSError, ValueError):
@@ -165,17 +182,21 @@ def _requested(info: Path) -> bool:
     if not (info / "REQUESTED").exists():
         return False
     try:
-        installer = (info / "INSTALLER").read_text(encoding="utf-8", errors="replace").strip().lower()
+        installer = read_bounded(info / "INSTALLER", MAX_SMALL_FILE).decode("utf-8", "replace").strip().lower()
     except OSError:
         installer = ""
     return installer != "uv"
 
 
-def _egg_requires(path: Path) -> list[str]:
+def _egg_requires(path: Path, skipped: list[Item]) -> list[str]:
     """setuptools' ``requires.txt``: plain lines, then ``[extra:marker]`` sections."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        text = read_bounded(path, MAX_METADATA_BYTES).decode("utf-8", "replace")
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        skipped.append(Skipped(reason=f"dependencies not read ({path.name}: {exc.strerror or exc})", file=str(path),
+                               not_checked=[f"dependencies of {path.parent.name}"], kind=ItemKind.PACKAGE))
         return []
     out: list[str] = []
     section_marker: str | None = None

@@ -21,9 +21,9 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from auditor.domain import Excluded
+from auditor.domain import Excluded, Skipped
 from auditor.errors import InputError
-from auditor.ledger import ItemKind
+from auditor.ledger import ItemKind, Outcome
 from auditor.options import AuditOptions
 from auditor.sources import detect
 from auditor.sources.base import SourceResult
@@ -47,7 +47,8 @@ class Project:
     profiles: list[Profile] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # every input file read, in order
     identity: SourceResult = field(default_factory=SourceResult)  # the project's name/version/metadata, warnings
-    excluded: list[Excluded] = field(default_factory=list)  # profiles or sections found but not selected
+    # profiles, sections and requirement-like files found but not audited (excluded, or skipped: unreadable)
+    excluded: list[Excluded | Skipped] = field(default_factory=list)
 
     def merged(self) -> SourceResult:
         """All profiles as one result (library callers that want one flat set; the pipeline never merges)."""
@@ -75,31 +76,53 @@ def find_project_root(path: str) -> str:
 
 def load_project(paths: list[str], options: AuditOptions) -> Project:
     """Read every input into profiles (rules in the module docstring)."""
+    from auditor.projectwalk import PathFilter
     from auditor.sources import load_file
 
     project = Project(code_root=options.project_dir)
     seen: set[str] = set()
-    found: list[tuple[str, str]] = []  # (file, profile name)
+    found: list[tuple[str, str, bool]] = []  # (file, profile name, found below the directory given)
+    every = ALL in options.profiles
     for path in paths or [os.curdir]:
         if Path(path).is_dir():
-            for file in detect.discover(path):
-                found.append((file, _relative(file, path)))
+            discovery = detect.discover_project(path, test_data=every, exclude=PathFilter.of(options.exclude))
+            for file in discovery.files:
+                found.append((file, _relative(file, path), file in discovery.nested))
+            project.excluded.extend(discovery.excluded)
+            if not discovery.files:
+                if not discovery.code_files:
+                    raise InputError(detect.NOTHING_FOUND, file=path)
+                # Code without dependency inputs (a research repository): its model references are still audited;
+                # the missing dependency account is a named gap, never a clean result.
+                project.excluded.append(Skipped(
+                    reason=f"{detect.NOTHING_FOUND}: only the code's model references were audited", file=path,
+                    kind=ItemKind.INPUT_FILE, subject=path, not_checked=["the project's Python dependencies"]))
             meta = detect.project_file(path)
             if meta:
                 _identity(meta, project.identity)
         elif not Path(path).exists():
             raise InputError("no such file or directory", file=path)
         else:
-            found.append((path, _relative(path, options.project_dir) if options.project_dir else path))
-    for file, name in found:
+            found.append((path, _relative(path, options.project_dir) if options.project_dir else path, False))
+    for file, name, nested in found:
         real = os.path.realpath(file)
         if real in seen:  # the same file named twice (or found by two directories) is one profile
             continue
         seen.add(real)
-        result = load_file(file, options)
+        try:
+            result = load_file(file, options)
+        except InputError as exc:
+            if not nested:
+                raise
+            # A file deep in the tree (an example's, a vendored tool's) that cannot be read does not stop the
+            # audit of the project: it is a gap, named.
+            project.excluded.append(Skipped(reason=f"could not be read: {exc}", file=file, kind=ItemKind.INPUT_FILE,
+                                            subject=name, not_checked=[f"every requirement in {name}"]))
+            continue
         _add_profiles(project, name, result)
-        if detect.kind_of(file) == detect.PYPROJECT:
+        if detect.kind_of(file) in (detect.PYPROJECT, detect.SETUP_CFG, detect.SETUP_PY):
             _pyproject_alternatives(project, file, name, options)
+    _dynamic_read_elsewhere(project)
     _select(project, options.profiles)
     if not project.profiles and not project.excluded:
         raise InputError("nothing to audit: no dependency profile was found", file=paths[0] if paths else None)
@@ -134,8 +157,14 @@ def _pyproject_alternatives(project: Project, file: str, name: str, options: Aud
     from auditor.domain import canonical_name
     from auditor.sources.pyproject import ALL as EVERY
     from auditor.sources.pyproject import extras_and_groups, load_pyproject
+    from auditor.sources.setupfiles import is_setup_file, load_setup, setup_extras
 
-    extras, groups = extras_and_groups(file)
+    extras: list[str]
+    groups: list[str]
+    if is_setup_file(file):
+        extras, groups, load = setup_extras(file), [], load_setup
+    else:
+        (extras, groups), load = extras_and_groups(file), load_pyproject
     chosen_extras = {canonical_name(e) for e in options.extras}
     chosen_groups = {canonical_name(g) for g in options.groups}
     every = ALL in options.profiles
@@ -151,9 +180,29 @@ def _pyproject_alternatives(project: Project, file: str, name: str, options: Aud
                     reason=f"optional dependencies not selected (--{kind} {section}, or --profile all)", file=file,
                     kind=ItemKind.INPUT_FILE, subject=label))
                 continue
-            sub = load_pyproject(file, replace(options, extras=[section] if kind == "extra" else [],
-                                               groups=[section] if kind == "group" else []))
+            sub = load(file, replace(options, extras=[section] if kind == "extra" else [],
+                                     groups=[section] if kind == "group" else []))
             project.profiles.append(Profile(name=label, source=sub, files=[file]))
+
+
+def _dynamic_read_elsewhere(project: Project) -> None:
+    """``dynamic = ["dependencies"]`` in a pyproject whose ``setup.cfg``/``setup.py`` beside it is a profile: the
+    dependencies setuptools computes are read there (statically), so the pyproject's "dynamic, not read" gap is
+    closed by that profile -- listed as excluded, naming it."""
+    setup_profiles = {str(Path(f).parent): p.name for p in project.profiles for f in p.files[:1]
+                      if Path(f).name in (detect.SETUP_CFG, detect.SETUP_PY)}
+    for profile in project.profiles:
+        if not profile.files or Path(profile.files[0]).name != detect.PYPROJECT:
+            continue
+        other = setup_profiles.get(str(Path(profile.files[0]).parent))
+        if other is None:
+            continue
+        for i, item in enumerate(profile.source.skipped):
+            if item.requirement == 'dynamic = ["dependencies"]' and item.outcome is Outcome.SKIPPED:
+                profile.source.skipped[i] = Excluded(
+                    reason=f"[project] dependencies are dynamic: setuptools reads them from {other}, audited as its "
+                           "own profile", file=item.file, line=item.line, requirement=item.requirement,
+                    kind=item.kind)
 
 
 def _select(project: Project, wanted: list[str]) -> None:

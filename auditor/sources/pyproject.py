@@ -39,6 +39,7 @@ def load_pyproject(path: str, options: AuditOptions) -> SourceResult:
     wanted_groups = {canonical_name(g) for g in options.groups}
     if project:
         _pep621(project, path, lines, wanted_extras, result)
+        _setuptools_dynamic_files(data, path, options, result)
     if poetry and not _has_pep621_dependencies(project):
         result.requirements.extend(poetry_requirements(poetry, path, lines, wanted_extras, wanted_groups,
                                                        result.skipped))
@@ -56,6 +57,44 @@ def load_pyproject(path: str, options: AuditOptions) -> SourceResult:
                                f"resolve; use --extra/--group to include optional ones")
     result.resolved = not result.requirements
     return result
+
+
+def _setuptools_dynamic_files(data: dict[str, Any], path: str, options: AuditOptions, result: SourceResult) -> None:
+    """``dynamic = ["dependencies"]`` with ``[tool.setuptools.dynamic] dependencies = {file = [...]}``: setuptools
+    reads those requirements files -- so does this reader, statically (nothing is built), and the "dynamic, not read"
+    gap is closed by them."""
+    from pathlib import Path
+
+    from auditor.sources.markers import target_environment
+    from auditor.sources.requirements import load_requirements
+
+    tool = as_dict(data.get("tool"))
+    dynamic = as_dict(as_dict(tool.get("setuptools")).get("dynamic"))
+    spec = dynamic.get("dependencies")
+    files = spec.get("file") if isinstance(spec, dict) else None
+    names = [files] if isinstance(files, str) else [f for f in files if isinstance(f, str)] if isinstance(
+        files, list) else []
+    gap = next((s for s in result.skipped if s.requirement == 'dynamic = ["dependencies"]'), None)
+    if gap is None or not names:
+        return
+    result.skipped.remove(gap)
+    for name in names:
+        file = str(Path(path).parent / name)
+        try:
+            sub = load_requirements(file, target_environment(options.python_version, options.platform))
+        except InputError as exc:
+            result.skipped.append(Skipped(
+                reason=f"[project] dependencies are read from {name} (tool.setuptools.dynamic), which could not be "
+                       f"read: {exc}", file=path, line=gap.line, requirement=gap.requirement,
+                not_checked=["the project's runtime dependencies"], kind=ItemKind.REQUIREMENT))
+            continue
+        result.files.extend(f for f in sub.files if f not in result.files)
+        result.requirements.extend(sub.requirements)
+        result.constraints.extend(sub.constraints)
+        result.skipped.extend(sub.skipped)
+        result.items.extend(sub.items)
+        result.index_url = result.index_url or sub.index_url
+        result.extra_index_urls.extend(u for u in sub.extra_index_urls if u not in result.extra_index_urls)
 
 
 def _has_pep621_dependencies(project: dict[str, Any]) -> bool:

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from auditor.errors import InputError
+from auditor.safeload import LoadError, loads_json, loads_toml
 from auditor.sources.textfile import read_text
 
 if sys.version_info >= (3, 11):
@@ -25,8 +26,9 @@ _TOML_POS_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 def parse_toml(text: str, path: str) -> dict[str, Any]:
     try:
-        data: dict[str, Any] = tomllib.loads(text)
-        return data
+        return loads_toml(text)  # bounded nesting (auditor.safeload): no RecursionError further down
+    except LoadError as exc:
+        raise InputError(f"malformed TOML: {exc.reason}", file=path, line=exc.line) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         m = _TOML_POS_RE.search(message)
@@ -45,7 +47,9 @@ def load_toml(path: str) -> tuple[dict[str, Any], str]:
 def load_json(path: str) -> tuple[Any, str]:
     text = read_text(path)
     try:
-        return json.loads(text), text
+        return loads_json(text), text
+    except LoadError as exc:
+        raise InputError(f"malformed JSON: {exc.reason}", file=path, line=exc.line) from None
     except json.JSONDecodeError as exc:
         raise InputError(f"malformed JSON: {exc.msg} (column {exc.colno})", file=path, line=exc.lineno) from None
     except RecursionError:

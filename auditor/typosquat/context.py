@@ -9,9 +9,15 @@ candidate's own record is often at hand, and it separates the two kinds of look-
   copied from the target: the profile of a squat;
 - years of history with many releases: the profile of a genuine project that happens to sit near a popular one.
 
-Each fact adds a fixed amount to the score's log-odds (``SIGNALS``, documented in data/README.md). These weights
-are set by hand, not fitted: the labelled sets hold names only, no records. Context weighs only readings already
-at least ``CONTEXT_FLOOR`` likely; it never turns an unrelated name into a look-alike.
+- required by a popular project in the audited dependency graph: that project's maintainers chose the name (the
+  graph knows this offline too); a squat is installed because someone typed it, not because ``huggingface-hub``
+  depends on it.
+
+Each fact adds a fixed amount to the score's log-odds (documented in data/README.md). These weights are set by
+hand, not fitted: the labelled sets hold names only, no records; ``bench/typosquat.py`` measures them on live
+squats' records against genuine names' records. Context weighs only readings at least ``CONTEXT_FLOOR`` likely by
+name (the floor is measured there too); it never turns an unrelated name into a look-alike. Facts that could not
+be had are listed (``missing``) so a name judged on its spelling alone says so.
 
 ``apply_context`` is a pure function of a detector result and a ``NameContext``, so any stage that knows something
 (the resolver: "the index does not have this name"; the metadata fetcher: upload dates) can pass it in.
@@ -25,7 +31,11 @@ from dataclasses import dataclass, fields, replace
 from auditor.typosquat.result import FLAG_THRESHOLD, TyposquatResult
 from auditor.typosquat.scoring import logit, sigmoid
 
-CONTEXT_FLOOR = 0.2
+CONTEXT_FLOOR = 0.05
+# A name the index does not have is a finding of its own (``unclaimed-name``); it reads as a look-alike of a
+# popular name only from this name score up (below it, "+4 not on the index" would make faint resemblances of
+# internal names "critical look-alikes").
+MISSING_NAME_FLOOR = 0.2
 
 # log-odds added by each signal (a factor e**x on the odds)
 NOT_ON_INDEX = 4.0
@@ -35,8 +45,9 @@ SINGLE_RELEASE = 1.0
 NO_PROJECT_URLS = 0.7
 FAR_FEWER_DOWNLOADS = 0.7  # fewer than 1/1000 of the target's
 SUMMARY_COPIED = 1.5
-LONG_LIVED = -2.5  # first upload >= 2 years ago and >= 10 releases
-ESTABLISHED = -1.2  # first upload >= 1 year ago and >= 5 releases
+LONG_LIVED = -3.5  # first upload >= 2 years ago and >= 10 releases
+ESTABLISHED = -1.5  # first upload >= 1 year ago and >= 5 releases
+REQUIRED_BY_POPULAR = -6.0  # a popular project in the audited graph depends on it
 
 
 @dataclass(frozen=True)
@@ -49,10 +60,16 @@ class NameContext:
     has_project_urls: bool | None = None  # a homepage or any project URL
     downloads: int | None = None  # the candidate's downloads over the popularity list's window (30 days)
     summary_matches_target: bool | None = None  # its summary is the target's, word for word
+    # popular projects in the audited graph that require it; () = the graph was read and none does
+    required_by: tuple[str, ...] | None = None
     source: str = ""  # where the facts came from, for the reasons ("index JSON API", "resolver")
+    missing: tuple[str, ...] = ()  # facts that could not be had, each with why ("first upload: offline")
 
     def is_empty(self) -> bool:
-        return all(getattr(self, f.name) is None for f in fields(self) if f.name != "source")
+        return all(getattr(self, f.name) is None for f in fields(self) if f.name not in _NOT_FACTS)
+
+
+_NOT_FACTS = frozenset({"source", "missing"})
 
 
 def signals(context: NameContext, *, target_downloads: int | None = None,
@@ -60,6 +77,11 @@ def signals(context: NameContext, *, target_downloads: int | None = None,
     """(log-odds change, reason) for each fact the context holds."""
     now = now or dt.datetime.now(dt.timezone.utc)
     out: list[tuple[float, str]] = []
+    if context.required_by:
+        shown = ", ".join(f"'{n}'" for n in context.required_by[:3])
+        more = f" and {len(context.required_by) - 3} more" if len(context.required_by) > 3 else ""
+        out.append((REQUIRED_BY_POPULAR, f"context: required by the popular {shown}{more} in this dependency "
+                                         "graph (their maintainers chose this name)"))
     if context.on_index is False:
         out.append((NOT_ON_INDEX, "context: the index does not have this name (removed, or anyone can claim it "
                                   "and the next install fetches their upload)"))
@@ -90,12 +112,14 @@ def signals(context: NameContext, *, target_downloads: int | None = None,
 
 
 def apply_context(result: TyposquatResult, context: NameContext | None, *,
-                  now: dt.datetime | None = None) -> TyposquatResult:
+                  now: dt.datetime | None = None, floor: float = CONTEXT_FLOOR) -> TyposquatResult:
     """``result`` with its score moved by what ``context`` knows (a new object; ``result`` is not changed).
 
-    Only a reading at or above ``CONTEXT_FLOOR`` moves; an allowlisted or listed name never does.
+    Only a reading at or above ``floor`` moves; an allowlisted or listed name never does.
     """
-    if context is None or context.is_empty() or result.candidate is None or result.score < CONTEXT_FLOOR:
+    if context is not None and context.on_index is False:
+        floor = max(floor, MISSING_NAME_FLOOR)
+    if context is None or context.is_empty() or result.candidate is None or result.score < floor:
         return result
     found = signals(context, target_downloads=result.target_downloads, now=now)
     if not found:
@@ -106,3 +130,63 @@ def apply_context(result: TyposquatResult, context: NameContext | None, *,
     reasons = [*result.reasons, *(reason + source for _, reason in found)]
     return replace(result, score=score, flagged=flagged, target=result.candidate if flagged else None,
                    reasons=reasons)
+
+
+def context_from_uploads(upload_times: list[dt.datetime], release_count: int | None, *, source: str,
+                         missing: tuple[str, ...] = ()) -> NameContext:
+    """The facts an index's project page gives (PEP 700 upload times, the versions it lists).
+
+    No upload time at all (a PEP 503 HTML page, an index without PEP 700) leaves ``first_upload`` unknown and
+    says so in ``missing``; the release count still stands.
+    """
+    stamps = [t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc) for t in upload_times]
+    gaps = missing if stamps else (*missing, "first upload: the index page gives no upload times")
+    return NameContext(on_index=True, first_upload=min(stamps) if stamps else None,
+                       release_count=release_count or None, source=source, missing=gaps)
+
+
+def merge(base: NameContext | None, extra: NameContext | None) -> NameContext | None:
+    """``base`` with every fact ``extra`` knows laid over it (sources and missing facts joined)."""
+    if base is None or extra is None:
+        return extra if base is None else base
+    overrides = {f.name: getattr(extra, f.name) for f in fields(extra)
+                 if f.name not in _NOT_FACTS and getattr(extra, f.name) is not None}
+    source = ", ".join(dict.fromkeys(s for s in (base.source, extra.source) if s))
+    known = {f.name for f in fields(extra) if f.name not in _NOT_FACTS and getattr(extra, f.name) is not None}
+    gaps = tuple(dict.fromkeys(g for g in (*base.missing, *extra.missing) if not _answered(g, known)))
+    return replace(base, **overrides, source=source, missing=gaps)
+
+
+_FACT_WORDS = {"first upload": "first_upload", "release count": "release_count", "project links": "has_project_urls",
+               "summary": "summary_matches_target"}
+
+
+def _answered(gap: str, known: set[str]) -> bool:
+    """A missing-fact note that a later source answered (``first upload: ...`` once the upload time is known)."""
+    head = gap.split(":", 1)[0]
+    facts = [_FACT_WORDS[w.strip()] for w in head.split(",") if w.strip() in _FACT_WORDS]
+    return bool(facts) and all(f in known for f in facts)
+
+
+def evidence(context: NameContext | None, *, now: dt.datetime | None = None) -> dict[str, object]:
+    """The facts a verdict used, for a finding's evidence (JSON-ready); ``missing_facts`` is always present."""
+    if context is None:
+        return {"context": {}, "missing_facts": ["no facts beyond the name"]}
+    now = now or dt.datetime.now(dt.timezone.utc)
+    facts: dict[str, object] = {}
+    if context.on_index is not None:
+        facts["on_index"] = context.on_index
+    if context.first_upload is not None:
+        first = context.first_upload if context.first_upload.tzinfo else context.first_upload.replace(
+            tzinfo=dt.timezone.utc)
+        facts["first_upload"] = first.isoformat()
+        facts["age_days"] = max(0, (now - first).days)
+    for name in ("release_count", "has_project_urls", "downloads", "summary_matches_target"):
+        value = getattr(context, name)
+        if value is not None:
+            facts[name] = value
+    if context.required_by is not None:
+        facts["required_by_popular"] = list(context.required_by)
+    if context.source:
+        facts["source"] = context.source
+    return {"context": facts, "missing_facts": list(context.missing)}

@@ -47,6 +47,7 @@ _FEATURE_WORDS = {
     "k_lookalike": "look-alike", "k_separator": "separator trick", "k_edit1": "one edit", "k_swap": "adjacent swap",
     "k_edit2": "two edits", "k_combo": "added words", "k_reorder": "re-ordered", "edit_ratio": "share of the name "
     "changed", "c_word": "a word of its own", "c_affix_log": "common affix", "c_target_family": "target has plugins",
+    "r_core_moved": "its words re-ordered", "e_version": "another version number",
 }
 
 

@@ -35,6 +35,7 @@ class EditOp:
     separator: bool = False  # a separator involved
     edge: bool = False  # at the first or last character of the target
     vowel: bool = False  # a vowel replaced by another vowel
+    version: bool = False  # a digit replaced by another digit: a sibling release line (cuda12/cuda13), not a slip
 
     def describe(self) -> str:
         o, n = repr(self.old), repr(self.new)
@@ -48,8 +49,8 @@ class EditOp:
             where = " (first)" if self.pos == 0 else " (last)" if self.edge else ""
             what = "dropped one of a doubled" if self.doubled else "dropped separator" if self.separator else "dropped"
             return f"{what} {o}{where}"
-        why = ("look-alike" if self.lookalike else "adjacent key" if self.keyboard
-               else "other vowel" if self.vowel else "")
+        why = ("look-alike" if self.lookalike else "another version number" if self.version
+               else "adjacent key" if self.keyboard else "other vowel" if self.vowel else "")
         return f"{n} in place of {o}" + (f" ({why})" if why else "")
 
 
@@ -115,10 +116,11 @@ def _describe(kind: OpKind, pos: int, old: str, new: str, target: str) -> EditOp
                       separator=any(c in SEPARATORS for c in old))
     if kind is OpKind.SUB:
         look = is_homoglyph_pair(old, new)
-        return EditOp(kind, pos, old, new, keyboard=keyboard_adjacent(old, new), lookalike=look,
+        version = old.isdigit() and new.isdigit()
+        return EditOp(kind, pos, old, new, keyboard=keyboard_adjacent(old, new) and not version, lookalike=look,
                       digit=(old.isdigit() or new.isdigit()) and not look,
                       separator=old in SEPARATORS or new in SEPARATORS, edge=pos in (0, last),
-                      vowel=old in VOWELS and new in VOWELS)
+                      vowel=old in VOWELS and new in VOWELS, version=version)
     if kind is OpKind.INS:
         left = target[pos - 1] if pos > 0 else ""
         right = target[pos] if pos < len(target) else ""

@@ -46,16 +46,21 @@ FEATURES: tuple[str, ...] = (
     "k_lookalike", "k_separator", "k_edit1", "k_swap", "k_edit2", "k_combo", "k_reorder",
     # the edits (counts)
     "e_sub", "e_ins", "e_del", "e_swap", "e_doubled", "e_keyboard", "e_lookalike", "e_digit", "e_separator",
-    "e_edge", "e_vowel", "edit_ratio",
+    "e_edge", "e_vowel", "e_version", "edit_ratio",
     "unnatural",  # how much less natural the name reads than the target (character trigram log-likelihood drop)
     # separator tricks
     "sep_joined", "sep_split",
     # added words (combosquats)
     "c_version", "c_py", "c_release", "c_affix", "c_affix_log", "c_popular", "c_word", "c_glued", "c_prefix", "c_words",
-    "c_family_prefix", "c_target_family",
+    "c_target_family",
+    # re-ordered tokens: the name's meaningful words (not only generic ones) changed order
+    "r_core_moved",
 )
 
 _LETTERS_RE = re.compile(r"[a-z0-9]")
+# Words that give a name a direction or a relation: re-ordering the words around them changes the meaning
+# (``markdown-to-html`` converts the other way than ``html-to-markdown``), so it is never read as a re-order.
+CONNECTORS = frozenset({"to", "2", "4", "from", "for", "and", "with", "in", "on", "of", "vs", "via", "into", "as"})
 GENERIC_AFFIX_COUNT = 5  # an affix added to this many popular bases is a generic word (for re-ordering)
 
 
@@ -149,6 +154,8 @@ class ReadingGenerator:
             return None
         if not self.separators_matter and all(op.separator for op in ops):
             return None  # separators only: the skeleton reading explains it (or PEP 503 makes it one name)
+        if len(ops) == 1 and _version_sibling(target, ops[0]):
+            return None  # ``jax-cuda13-plugin`` / ``jax-cuda12-plugin``: another release line of the family
         f = self.base_features(target_id, n_near)
         if len(ops) == 1 and ops[0].kind is OpKind.SWAP:
             technique = TRANSPOSITION
@@ -178,21 +185,29 @@ class ReadingGenerator:
         if not toks:
             return []
         out: dict[int, Reading] = {}
-        # the name's tokens, with a glued affix split off the first and/or last token when one is learned
+        # the name's tokens, with a glued affix split off the first and/or last token when one is learned; both
+        # ends at once too (``pyrequestslite``: ``py`` + ``requests`` + ``lite``, ``pythonhttpx2``)
         variants: list[tuple[list[str], list[str], list[str], bool]] = [([], toks, [], False)]
-        head, tail = toks[0], toks[-1]
-        for cut in range(2, len(head) - 2):
-            left, right = head[:cut], head[cut:]
+        # ``pytest-virtualenv``, ``types-requests``: a plugin of that family, never an affix (glued or not) on the
+        # rest; only readings whose base keeps the head remain (``pytest-xdist2``)
+        plugin = len(toks) >= 2 and self._plugin_head(toks[0])
+        heads: list[tuple[list[str], list[str]]] = []
+        for cut in range(2, 2 if plugin else len(toks[0]) - 2):
+            left, right = toks[0][:cut], toks[0][cut:]
             if self._glued_affix(left):
-                variants.append(([left], [right, *toks[1:]], [], True))
-        for cut in range(3, len(tail) - 1):
-            left, right = tail[:cut], tail[cut:]
-            if self._glued_affix(right) or is_version_token(right):
-                rest = toks[:-1] if len(toks) > 1 else []
-                variants.append(([], [*rest, left], [right], True))
+                heads.append(([left], [right, *toks[1:]]))
+        for pre, rest in [([], toks), *heads]:
+            if pre:
+                variants.append((pre, rest, [], True))
+            tail = rest[-1]
+            # a single glued digit is an edit of its own (``requests2``), read as a version only after a py join
+            for cut in range(3, len(tail) if pre else len(tail) - 1):
+                left, right = tail[:cut], tail[cut:]
+                if (len(right) >= 2 and self._glued_affix(right)) or is_version_token(right):
+                    variants.append((pre, [*rest[:-1], left], [right], True))
         for pre_glued, core_toks, post_glued, glued in variants:
             n = len(core_toks)
-            for lo in range(0, min(3, n)):
+            for lo in range(0, 1 if plugin else min(3, n)):
                 for hi in range(n, max(lo, n - 3), -1):
                     if lo == 0 and hi == n and not glued:
                         continue
@@ -224,9 +239,14 @@ class ReadingGenerator:
         added = [*prefix, *suffix]
         if not added or len(added) > 3:
             return None
+        if prefix and self._plugin_head(prefix[0]):
+            return None  # ``pytest-virtualenv``, ``types-requests``, ``flask-redis``: a plugin of that family
         classes = [self._classify(t) for t in added]
         if sum(c is AffixClass.WORD for c in classes) > 1:
             return None  # two words of its own: a different project that mentions the target
+        if suffix and not prefix and self._plugin_head(core) and any(
+                c in (AffixClass.WORD, AffixClass.POPULAR) for c in classes):
+            return None  # ``pytest-virtualenv``, ``flask-kombu``: the family's plugin for that word, not an affix
         f = self.base_features(target, n_near)
         f["k_combo"] = 1.0
         affix_counts = [self._affix_count(t) for t, c in zip(added, classes, strict=True) if c is AffixClass.AFFIX]
@@ -240,13 +260,20 @@ class ReadingGenerator:
         f["c_glued"] = float(glued)
         f["c_prefix"] = float(bool(prefix))
         f["c_words"] = float(len(added))
-        f["c_family_prefix"] = float(bool(prefix) and self.index.is_family_head(prefix[0]))
         f["c_target_family"] = float(self.index.is_family_head(tokens_of(core)[0]))
         where = ("prefix" if prefix and not suffix else "suffix" if suffix and not prefix else "prefix and suffix")
         words = ", ".join(f"{t!r} ({c.value})" for t, c in zip(added, classes, strict=True))
         glue = " glued on" if glued else ""
         return Reading(target, COMBO, f, [f"{COMBO}: '{self.popular.display[target]}' with added {where}{glue} "
                                           f"{words}"])
+
+    def _plugin_head(self, token: str) -> bool:
+        """A first word that heads a plugin family of listed names (``pytest-``, ``flask-``, ``types-``,
+        ``opentelemetry-``): a name it starts is that family's plugin for the rest, never the rest plus an affix.
+        Python markers and release words head families too (``python-dateutil``) but stay affixes."""
+        if self._classify(token) in (AffixClass.VERSION, AffixClass.PY_MARKER, AffixClass.RELEASE):
+            return False
+        return self.index.is_family_head(token)
 
     def _affix_count(self, token: str) -> int:
         if token in self.extra_affixes:
@@ -256,7 +283,12 @@ class ReadingGenerator:
     def _classify(self, token: str) -> AffixClass:
         if token in self.extra_affixes:
             return AffixClass.AFFIX
-        return classify(token, self.index.vocab, self.popular)
+        found = classify(token, self.index.vocab, self.popular)
+        if found is AffixClass.AFFIX and self.index.is_family_head(token):
+            # ``pydantic-django``, ``botocore-types``: the head of another project's plugin family names that
+            # project (an integration), not a generic word
+            return AffixClass.POPULAR
+        return found
 
     # -- re-ordered tokens --------------------------------------------------------------------------------------
     def _reorder_readings(self, key: str, n_near: int) -> list[Reading]:
@@ -272,14 +304,20 @@ class ReadingGenerator:
                 ids.add(t)
         for i in sorted(ids):
             target = self.popular.keys[i]
-            if target == key or not self._same_core_order(toks, tokens_of(target)):
+            if target == key:
                 continue
             f = self.base_features(i, n_near)
             f["k_reorder"] = 1.0
             f["c_target_family"] = float(self.index.is_family_head(tokens_of(target)[0]))
             f["c_py"] = float(any(t in ("py", "python") for t in toks))
-            out.append(Reading(i, OTHER, f, [f"{OTHER}: the tokens of '{self.popular.display[i]}' re-ordered "
-                                             "or py/python swapped"]))
+            moved = not self._same_core_order(toks, tokens_of(target))
+            if moved and any(t in CONNECTORS for t in toks):
+                continue  # ``markdown-to-html`` / ``html-to-markdown``: the other direction, another project
+            if moved and sum(1 for t in toks if t in self.popular.rank_of or self.index.is_family_head(t)) >= 2:
+                continue  # ``sqlalchemy-clickhouse`` / ``clickhouse-sqlalchemy``: two projects joined, either way
+            f["r_core_moved"] = float(moved)
+            how = "its words re-ordered" if moved else "generic words moved or py/python swapped"
+            out.append(Reading(i, OTHER, f, [f"{OTHER}: the tokens of '{self.popular.display[i]}', {how}"]))
         return out
 
     def _same_core_order(self, name_tokens: list[str], target_tokens: list[str]) -> bool:
@@ -298,6 +336,21 @@ class ReadingGenerator:
         return core(name_tokens) == core(target_tokens)
 
 
+def _version_sibling(target: str, op: EditOp) -> bool:
+    """One digit for another in the version number that qualifies a name (``cuda12``/``cuda13``, ``cu11``,
+    ``python2``/``python3`` after the first word): how a family names its release lines, not a slip. The first
+    word's digits are the product's own name (``boto3``, ``s3transfer``) and stay a reading."""
+    if op.kind is not OpKind.SUB or not op.version:
+        return False
+    start = target.rfind("-", 0, op.pos) + 1
+    if start == 0:
+        return False
+    end = target.find("-", op.pos)
+    token = target[start:end if end >= 0 else len(target)]
+    head = token.rstrip("0123456789")
+    return start + len(head) <= op.pos and (not head or head.isalpha())
+
+
 def _combo_rank(r: Reading) -> tuple[float, float]:
     """Prefer the decomposition with the fewest words of its own, then the fewest added words."""
     return (r.features.get("c_word", 0.0), r.features.get("c_words", 0.0))
@@ -309,7 +362,7 @@ def _edit_features(f: dict[str, float], ops: list[EditOp], target: str) -> None:
         f[kinds[op.kind]] = f.get(kinds[op.kind], 0.0) + 1.0
         for flag, name in ((op.doubled, "e_doubled"), (op.keyboard, "e_keyboard"), (op.lookalike, "e_lookalike"),
                            (op.digit, "e_digit"), (op.separator, "e_separator"), (op.edge, "e_edge"),
-                           (op.vowel, "e_vowel")):
+                           (op.vowel, "e_vowel"), (op.version, "e_version")):
             if flag:
                 f[name] = f.get(name, 0.0) + 1.0
     f["edit_ratio"] = len(ops) / max(1, _letters(target))

@@ -9,13 +9,13 @@
   first and last segments stay anchored at the ends). Two adjacent swaps that straddle both segment borders are
   missed: a rare shape (10 of 3,372 dev-name pairs within two edits, none a labelled target).
 - ``token_sets``: multi-token names by their sorted token multiset (``py`` read as ``python``), for re-orderings.
-- ``prefix_family``: how many listed names start with ``tok-``; a token that heads many listed names is a plugin
-  family (``pytest-``, ``types-``), learned from the list itself.
+- ``prefix_family``: how many listed names start with ``tok-`` (or ``tok-tok-``...); a prefix that heads many listed
+  names is a plugin family (``pytest-``, ``types-``, ``opentelemetry-instrumentation-``), learned from the list.
 - ``vocab``: the affix vocabulary learned from how popular names extend each other (``affixes.py``).
 - ``chars``: a character trigram model of the popular names (``naturalness.py``).
 
-An audit of many names can call ``prefetch`` instead of using the edit indexes: one vectorised distance matrix
-(rapidfuzz ``cdist``) answers the same questions for the whole batch.
+An audit of many names can call ``prefetch`` instead of using the edit indexes: each name is scored against the
+listed names of a close length in one native rapidfuzz call, which answers the same questions without building them.
 """
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ class CandidateIndex:
     chars: CharModel = field(default_factory=CharModel)
     _natural: dict[int, float] = field(default_factory=dict)  # target id -> its log-likelihood (computed on use)
     near_cache: dict[str, dict[int, int]] = field(default_factory=dict)  # prefetched answers
+    _by_length: dict[int, list[int]] = field(default_factory=dict)  # name length -> ids (for prefetch)
+    _windows: dict[int, tuple[list[int], list[str]]] = field(default_factory=dict)
     edit_index_built: bool = False
 
     @classmethod
@@ -84,6 +86,8 @@ class CandidateIndex:
             if len(toks) >= 2:
                 idx.token_sets.setdefault(token_set_key(toks), []).append(i)
                 idx.prefix_family[toks[0]] += 1
+                for k in range(2, len(toks)):  # deeper heads: opentelemetry-instrumentation-, google-cloud-
+                    idx.prefix_family["-".join(toks[:k])] += 1
         if edit_index:
             idx._build_edit_index()
         return idx
@@ -110,21 +114,32 @@ class CandidateIndex:
         self.edit_index_built = True
 
     def prefetch(self, queries: Iterable[str]) -> None:
-        """Answer ``near`` for a batch of keys with one distance matrix (same results as the indexes)."""
+        """Answer ``near`` for a batch of keys by scoring each against the listed names of a close length in one
+        native call (exact OSA distances; same results as the indexes, without building them)."""
         todo = [q for q in dict.fromkeys(queries) if q and q not in self.near_cache]
         if not todo or self.edit_index_built:
             return
-        import numpy as np  # only here: importing it costs ~0.2 s of every run's start-up
-
         keys = self.popular.keys
-        matrix = process.cdist(todo, keys, scorer=OSA.distance, score_cutoff=2, dtype=np.int32, workers=-1)
-        for q, row in zip(todo, matrix, strict=True):
+        for q in todo:
+            ids, names = self._length_window(len(q))
             found: dict[int, int] = {}
-            for i in np.flatnonzero(row <= 2).tolist():
-                dist = int(row[i])
+            for _name, dist, j in process.extract(q, names, scorer=OSA.distance, score_cutoff=2, limit=None):
+                i = ids[j]
                 if dist == 1 or (dist == 2 and self._edit2_allowed(q, keys[i])):
-                    found[i] = dist
+                    found[i] = int(dist)
             self.near_cache[q] = found
+
+    def _length_window(self, length: int) -> tuple[list[int], list[str]]:
+        """Ids and names of the listed names within two characters of ``length`` (no name further away in length is
+        within two edits), built once per length."""
+        window = self._windows.get(length)
+        if window is None:
+            if not self._by_length:
+                for i, key in enumerate(self.popular.keys):
+                    self._by_length.setdefault(len(key), []).append(i)
+            ids = [i for n in range(length - 2, length + 3) for i in self._by_length.get(n, ())]
+            window = self._windows[length] = (ids, [self.popular.keys[i] for i in ids])
+        return window
 
     @staticmethod
     def _edit2_allowed(q: str, target: str) -> bool:

@@ -13,6 +13,7 @@ import pytest
 
 from auditor.advisories.db import ensure_embedded_db
 from auditor.cli import main
+from tests.support.fixtures import EVAL_INPUTS
 from tests.support.httpserver import LoopbackServer, Request, Response, closed_port_url
 
 
@@ -83,8 +84,8 @@ def test_known_vulnerable_pins_exact_ids(tmp_path: Path, capsys: pytest.CaptureF
 
 
 @pytest.mark.parametrize("name", ["small", "medium", "large"])
-def test_shared_eval_exact_offline(name: str, shared_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    inputs = shared_dir / "eval" / "inputs"
+def test_shared_eval_exact_offline(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    inputs = EVAL_INPUTS
     expected = json.loads((inputs / f"{name}.expected.json").read_text())
     code, report = run_json(capsys, ["--offline", str(inputs / f"{name}.resolved.txt")])
     assert code == 1
@@ -106,7 +107,7 @@ def test_shared_eval_exact_offline(name: str, shared_dir: Path, capsys: pytest.C
     advisories = report["data"]["advisories"]
     # 7,080 records, 38 of which alias a MAL- id and count as malicious-package records instead
     assert (advisories["date"], advisories["records"], advisories["stale"]) == ("2026-07-23", 7042, True)
-    assert report["data"]["malicious packages"]["records"] == 6509 + 38
+    assert report["data"]["malicious packages"]["records"] == 9207 + 38  # issue 29: records up to 2025-06-04
 
 
 @dataclass(frozen=True)
@@ -180,15 +181,25 @@ def test_stale_data_visible_in_every_format(tmp_path: Path, capsys: pytest.Captu
     code, report = run_json(capsys, ["--offline", str(req)])
     import datetime as dt
 
-    days = (dt.datetime.now(dt.timezone.utc).date() - dt.date(2026, 7, 23)).days
+    today = dt.datetime.now(dt.timezone.utc).date()
+    days = (today - dt.date(2026, 7, 23)).days
+    mal_days = (today - dt.date(2025, 6, 4)).days
     assert code == 0 and report["data"]["advisories"]["stale"] is True
     assert report["data"]["advisories"]["date"] == "2026-07-23"
-    assert any(f"2026-07-23 ({days} days old)" in w and "mlaudit db update" in w for w in report["warnings"])
+    assert report["data"]["malicious packages"]["date"] == "2025-06-04"
+    (warning,) = [w for w in report["warnings"] if "mlaudit db update" in w]  # once per run
+    # issue 29: each source's date, both ways to refresh (what to download), the policy key
+    assert f"advisories 2026-07-23 ({days} days)" in warning
+    assert f"malicious packages 2025-06-04 ({mal_days} days)" in warning
+    assert "popular names 2026-04-01" in warning
+    assert "downloads https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip" in warning
+    assert "`mlaudit db update --from all.zip`" in warning and "stale-after-days" in warning
     capsys.readouterr()
     assert main(["--offline", str(req), "-q"]) == 0
     terminal = " ".join(capsys.readouterr().out.split())  # the console wraps long lines
     assert "2026-07-23" in terminal and "stale" in terminal and "mlaudit db update" in terminal
-    assert f"{days} days old" in terminal
+    assert f"{days} days" in terminal and "--from all.zip" in terminal and "stale-after-days" in terminal
+    assert terminal.count("Local data is old") == 1
     for fmt in ("html", "markdown", "sarif", "cyclonedx-json"):
         out = tmp_path / f"report.{fmt}"
         assert main(["--offline", str(req), "-q", "--format", fmt, "-o", str(out)]) == 0
@@ -219,9 +230,12 @@ def test_updated_db_is_named_in_the_report(tmp_path: Path, private_cache: Path,
               "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:N"}],
               "affected": [{"package": {"name": "six", "ecosystem": "PyPI"},
                             "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.17.0"}]}]}]}
+    malware = {"id": "MAL-2099-1", "modified": today, "published": today, "summary": "Malicious code in x",
+               "affected": [{"package": {"name": "mal-test-only", "ecosystem": "PyPI"}, "versions": ["1.0"]}]}
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
         archive.writestr("GHSA-ffff-ffff-ffff.json", json.dumps(record))
+        archive.writestr("MAL-2099-1.json", json.dumps(malware))  # fresh malicious-package data too: nothing stale
     with LoopbackServer() as srv:
         srv.static("/PyPI/all.zip", buf.getvalue(), "application/zip")
         assert main(["db", "update", "--url", f"{srv.url}/PyPI/all.zip"]) == 0
@@ -374,7 +388,7 @@ def test_pyyaml_5_3_1_fails_a_high_gate(form: str, tmp_path: Path, capsys: pytes
     capsys.readouterr()
     assert main(["--offline", str(target), "--fail-on", "high", "-q"]) == 1
     terminal = " ".join(capsys.readouterr().out.split())
-    assert "UNKNOWN (1)" in terminal and "no severity in any record" in terminal and "MEDIUM" not in terminal
+    assert "findings: 1 unknown" in terminal and "no severity in any record" in terminal and "medium" not in terminal
     assert "count as high for the gate (fail closed)" in terminal
     assert run_json(capsys, ["--offline", str(target), "--fail-on", "critical"])[0] == 0
     assert run_json(capsys, ["--offline", str(target), "--fail-on", "unknown"])[0] == 1

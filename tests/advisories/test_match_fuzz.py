@@ -21,7 +21,7 @@ from packaging.version import InvalidVersion, Version
 
 from auditor.advisories.db import AdvisoryDB, build_index
 from auditor.advisories.findings import best_upgrade, malicious_findings, vulnerability_findings
-from auditor.advisories.match import match_record, range_affects, record_severity
+from auditor.advisories.match import match_record, range_affects, read_event_value, record_severity
 from auditor.advisories.update import ExportError, iter_export
 
 FUZZ_EXAMPLES = int(os.environ.get("MLAUDIT_FUZZ_EXAMPLES", "10000"))
@@ -105,18 +105,23 @@ def test_export_reader_fails_cleanly(tmp_path: Path, members: list[bytes], cut: 
 
 
 def _bound(value: str) -> tuple[int, Version] | None:
+    """How the schema orders an event value; a non-PEP 440 value as ``read_event_value`` reads it (that reading
+    has its own table in test_match.py and the shipped-data check in test_event_readings.py)."""
     if value == "0":
         return (0, Version("0"))
-    try:
-        return (1, Version(value))
-    except InvalidVersion:
-        return None
+    read = read_event_value(value)[0]
+    return None if read is None else (1, read)
 
 
 def reference(events: list[dict[str, str]], version: Version) -> bool:
     """Independent formulation: V must be below at least one limit (none = no bound; "*" = infinity); then, of
     the bounds V has passed (introduced/fixed at or below V, last_affected strictly below V; "0" below all),
     the greatest decides, an introduced losing a tie with a closing bound; affected iff it is an introduced."""
+    # issue 23 (1): a closing event with no version in it leaves the range's end unknown: nothing is affected
+    # (non-PEP 440 values with a version in them are read as that version by ``_bound``)
+    if any(kind != "introduced" and _bound(value) is None and not (kind == "limit" and "*" in value)
+           for event in events for kind, value in event.items()):
+        return False
     limits = [value for event in events for kind, value in event.items() if kind == "limit"]
     parsed_limits = []
     for value in limits:

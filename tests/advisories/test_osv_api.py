@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from auditor.advisories.freshness import note_stale_data
 from auditor.advisories.osv_api import BATCH_SIZE, OsvApiClient
 from auditor.checks.advisories import CHECK as ADVISORIES
 from auditor.checks.malicious import CHECK as MALICIOUS
@@ -214,16 +215,27 @@ def test_checks_merge_online_with_local(monkeypatch: pytest.MonkeyPatch) -> None
     assert [f.id for f in vulns if f.package == ("fresh-pkg", "1.0")] == ["GHSA-new1-new1-new1"]
     names = [s.name for s in ctx.report.data_sources]
     assert names.count("advisories") == 1 and "advisories (online)" in names
+    note_stale_data(ctx.report, None)  # what the pipeline does after the checks
     (stale,) = [w for w in ctx.report.warnings if "mlaudit db update" in w]
     assert "also asked the OSV API" in stale  # online: the old local data is not the whole story
 
 
-def test_online_failure_fails_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_online_failure_keeps_local_findings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 23 (6): the API adds to the local results, never replaces them; its failure is one service item,
+    and the second check does not ask again."""
     with LoopbackServer() as srv:
         srv.route("POST", "/v1/querybatch", lambda _r: Response(503, b"down"))
         monkeypatch.setenv("MLAUDIT_OSV_API", srv.url)
-        with pytest.raises(NetworkError):
-            list(ADVISORIES.run(_ctx(online=True)))
+        ctx = _ctx(online=True)
+        vulns = list(ADVISORIES.run(ctx))
+        mal = list(MALICIOUS.run(ctx))
+        asked = len(srv.requests_to("/v1/querybatch"))
+    offline = _ctx(online=False)
+    assert [f.id for f in vulns] == [f.id for f in ADVISORIES.run(offline)] and vulns
+    assert [f.id for f in mal] == [f.id for f in MALICIOUS.run(offline)]
+    assert asked == 3  # one request and its two retries, for both checks together
+    (service,) = ctx.report.incomplete_reasons
+    assert service.subject.startswith("OSV API (127.0.0.1:") and not ctx.report.complete
 
 
 def test_offline_never_queries(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from auditor.advisories.db import AdvisoryStore, ensure_embedded_db, open_store
 from auditor.advisories.findings import malicious_findings, vulnerability_findings
+from tests.support.fixtures import EVAL_INPUTS
 
 
 @pytest.fixture
@@ -58,17 +59,21 @@ def test_embedded_index_is_reused_and_fingerprinted(store: AdvisoryStore) -> Non
     path = ensure_embedded_db()
     assert path.name.startswith("embedded-") and path == store.vulns_db.path
     assert ensure_embedded_db() == path
-    # 7,080 records in the shipped file; 38 alias a MAL- id and are indexed as malicious-package records
-    assert store.advisory_source().records == 7042 and store.vulns_db.count("malicious") == 6509 + 38
+    # 7,080 records in the advisory file; 38 alias a MAL- id and are indexed as malicious-package records beside
+    # the 9,207 MAL- records (issue 29: published up to 2025-06-04)
+    assert store.advisory_source().records == 7042 and store.vulns_db.count("malicious") == 9207 + 38
     assert store.advisory_source().date == "2026-07-23"
+    facts = store.malicious_facts()
+    assert (facts.records, facts.names) == (9207 + 38, 9245)
+    assert (facts.published_first, facts.published_last, facts.date) == ("2022-05-31", "2025-06-04", "2025-06-04")
     assert store.advisory_source().stale  # more than 30 days old on any day these tests can run
     warning = store.stale_warning()
     assert warning is not None and "mlaudit db update" in warning
 
 
 @pytest.mark.parametrize("name", ["small", "medium", "large"])
-def test_expected_findings_exactly(store: AdvisoryStore, shared_dir: Path, name: str) -> None:
-    expected = json.loads((shared_dir / "eval" / "inputs" / f"{name}.expected.json").read_text())
+def test_expected_findings_exactly(store: AdvisoryStore, name: str) -> None:
+    expected = json.loads((EVAL_INPUTS / f"{name}.expected.json").read_text())
     packages = expected["packages"]
     records = store.vulnerabilities_many(p["name"] for p in packages)
     got = {(p["name"], p["version"], f.id)
@@ -86,7 +91,7 @@ def test_expected_findings_exactly(store: AdvisoryStore, shared_dir: Path, name:
         assert set(mine.evidence["matched_by"]) == set(f["matched_by"])
 
 
-def test_checks_on_large_input(shared_dir: Path) -> None:
+def test_checks_on_large_input() -> None:
     """The registered checks, fed a report (some packages audited from their pin only), agree with the truth."""
     from auditor.checks import CHECK_MODULES
     from auditor.checks.advisories import CHECK as ADVISORIES
@@ -96,7 +101,7 @@ def test_checks_on_large_input(shared_dir: Path) -> None:
     from auditor.options import AuditContext, AuditOptions
 
     assert {"auditor.checks.malicious", "auditor.checks.advisories"} <= set(CHECK_MODULES)
-    expected = json.loads((shared_dir / "eval" / "inputs" / "large.expected.json").read_text())
+    expected = json.loads((EVAL_INPUTS / "large.expected.json").read_text())
     report = Report()
     for i, p in enumerate(expected["packages"]):
         report.add_package(Package(name=p["name"], version=p["version"], direct=p["direct"], resolved=i % 2 == 0))
@@ -111,7 +116,7 @@ def test_checks_on_large_input(shared_dir: Path) -> None:
     assert messages  # progress text was reported
     (source,) = [s for s in report.data_sources if s.name == "advisories"]
     assert (source.date, source.records, source.stale) == ("2026-07-23", 7042, True)
-    assert sum("mlaudit db update" in w for w in report.warnings) == 1
+    assert not any("mlaudit db update" in w for w in report.warnings)  # the pipeline adds it once, after the checks
 
 
 def test_unwritable_cache_dir_still_audits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,11 +138,14 @@ def test_stale_boundary_is_30_days(tmp_path: Path, days: int, stale: bool) -> No
 
     date = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)).date().isoformat()
     path = tmp_path / "x.sqlite"
-    build_index(path, [{"id": "PYSEC-1", "affected": [{"package": {"name": "a", "ecosystem": "PyPI"}}]}],
+    build_index(path, [{"id": "PYSEC-1", "affected": [{"package": {"name": "a", "ecosystem": "PyPI"}}]},
+                       {"id": "MAL-1", "modified": f"{date}T00:00:00Z",
+                        "affected": [{"package": {"name": "b", "ecosystem": "PyPI"}}]}],
                 {"kind": "updated", "source": "test", "date": date})
     db = AdvisoryDB.open(path)
     store = AdvisoryStore(db, db)
     assert store.advisory_source().stale is stale and store.advisory_source().date == date
+    assert store.malicious_source().stale is stale and store.malicious_source().date == date
     assert (store.stale_warning() is not None) is stale
 
 
@@ -194,3 +202,27 @@ def test_updated_db_from_another_version_says_so(tmp_path: Path, monkeypatch: py
     assert not store.updated
     (warning,) = store.warnings
     assert "built by another mlaudit version" in warning and "mlaudit db update" in warning
+
+
+def test_an_index_from_before_the_malicious_dates_were_kept_still_reports_them(tmp_path: Path) -> None:
+    """An updated database written by an earlier mlaudit has no MAL- date range in its meta: audits use its older
+    keys (no query); ``db status`` reads the range from its records once."""
+    import sqlite3
+
+    from auditor.advisories.db import AdvisoryDB, build_index
+
+    path = tmp_path / "old.sqlite"
+    build_index(path, [{"id": "MAL-1", "published": "2024-01-02T00:00:00Z", "modified": "2024-03-04T00:00:00Z",
+                        "affected": [{"package": {"name": "bad-one", "ecosystem": "PyPI"}}]},
+                       {"id": "MAL-2", "published": "2024-02-03T00:00:00Z", "modified": "2024-02-05T00:00:00Z",
+                        "affected": [{"package": {"name": "bad-two", "ecosystem": "PyPI"}}]}],
+                {"kind": "updated", "source": "old"})
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM meta WHERE key IN ('malicious_packages', 'mal_published_first', "
+                     "'mal_published_last', 'newest_mal_modified')")
+    db = AdvisoryDB.open(path)
+    store = AdvisoryStore(db, db)
+    assert store.malicious_source().date == "2024-03-04" and store.malicious_source().records == 2
+    facts = store.malicious_facts()
+    assert (facts.records, facts.names, facts.published_first, facts.published_last) == (
+        2, 2, "2024-01-02", "2024-02-03")

@@ -37,7 +37,7 @@ GOOD = [
     osv("PYSEC-2099-1", "demo-pkg", [{"introduced": "0"}, {"fixed": "2.0"}], aliases=["GHSA-demo-demo-demo"]),
     osv("GHSA-demo-demo-demo", "demo-pkg", [{"introduced": "0"}, {"fixed": "2.0"}], aliases=["PYSEC-2099-1"],
         database_specific={"severity": "HIGH"}),
-    osv("MAL-2099-5", "evil-pkg", [{"introduced": "0"}]),
+    osv("MAL-2099-5", "evil-pkg-mlaudit-test", [{"introduced": "0"}]),
 ]
 
 
@@ -69,13 +69,15 @@ def test_good_zip_is_swapped_in(cache: Path, capsys: pytest.CaptureFixture[str])
     (finding,) = vulnerability_findings("demo-pkg", "1.0", store.vulnerabilities("demo-pkg"))
     assert finding.id == "PYSEC-2099-1" and finding.aliases == ["GHSA-demo-demo-demo"]
     assert finding.fix == "upgrade to 2.0"
-    assert malicious_findings("evil-pkg", "3.0", store.malicious("evil-pkg"))
+    assert malicious_findings("evil-pkg-mlaudit-test", "3.0", store.malicious("evil-pkg-mlaudit-test"))
     source = store.advisory_source()
     assert source.date == "2026-11-20" and source.records == 2 and source.source.endswith("/PyPI/all.zip")
     capsys.readouterr()
     assert run_db("status", "--format", "json") == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["database"] == "updated" and info["vulnerabilities"] == 2 and info["malicious"]["records"] == 1
+    # the export's MAL- record is read beside the shipped ones (9,207 MAL- + 38 aliasing PYSEC records)
+    assert info["database"] == "updated" and info["vulnerabilities"] == 2
+    assert info["malicious"]["records"] == 1 + 9207 + 38 and len(info["malicious"]["paths"]) == 2
 
 
 def test_export_without_mal_keeps_embedded_malicious(cache: Path, tmp_path: Path) -> None:
@@ -150,12 +152,19 @@ def test_cli_exit_code_and_freshness(cache: Path) -> None:
     assert main(["db", "update", "--url", f"{closed_port_url()}/all.zip", "--retries", "0"]) == 3
     assert not updated_db_path().exists()
     today = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    fresh = [dict(GOOD[0], modified=today)]
     path = cache / "fresh.zip"
-    path.write_bytes(export_zip(fresh))
+    path.write_bytes(export_zip([dict(GOOD[0], modified=today)]))
     assert main(["db", "update", "--from", str(path)]) == 0
     store = open_store()
-    assert store.advisory_source().stale is False and store.stale_warning() is None
+    assert store.advisory_source().stale is False
+    # advisories fresh, malicious packages still the shipped 2025-06-04 records: the warning names that date only
+    warning = store.stale_warning()
+    assert warning is not None and f"advisories {today[:10]} (0 days)" in warning
+    assert "malicious packages 2025-06-04" in warning
+    path.write_bytes(export_zip([dict(GOOD[0], modified=today), dict(GOOD[2], modified=today)]))
+    assert main(["db", "update", "--from", str(path)]) == 0
+    store = open_store()
+    assert store.malicious_source().date == today[:10] and store.stale_warning() is None
 
 
 def test_damaged_indexes_are_recovered(cache: Path) -> None:
@@ -177,14 +186,14 @@ def test_checks_join_malware_advisory_to_mal_record(cache: Path, tmp_path: Path)
     from auditor.net import HttpClient
     from auditor.options import AuditContext, AuditOptions
 
-    records = [osv("MAL-2099-7", "evil-pkg", [{"introduced": "0"}], aliases=["GHSA-evil-evil-evil"]),
-               osv("GHSA-evil-evil-evil", "evil-pkg", [{"introduced": "0"}]),
+    records = [osv("MAL-2099-7", "evil-pkg-mlaudit-test", [{"introduced": "0"}], aliases=["GHSA-evil-evil-evil"]),
+               osv("GHSA-evil-evil-evil", "evil-pkg-mlaudit-test", [{"introduced": "0"}]),
                osv("PYSEC-2099-1", "demo-pkg", [{"introduced": "0"}, {"fixed": "2.0"}])]
     path = tmp_path / "export.zip"
     path.write_bytes(export_zip(records))
     assert run_db("update", "--from", str(path)) == 0
     report = Report()
-    report.add_package(Package(name="evil-pkg", version="1.0"))
+    report.add_package(Package(name="evil-pkg-mlaudit-test", version="1.0"))
     report.add_package(Package(name="demo-pkg", version="1.0"))
     ctx = AuditContext(options=AuditOptions(offline=True), report=report, http=HttpClient())
     found = [(f.kind, f.id, f.aliases) for f in [*MALICIOUS.run(ctx), *ADVISORIES.run(ctx)]]

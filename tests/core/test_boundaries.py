@@ -4,6 +4,8 @@
   and typed (docs/architecture.md).
 - Every third-party module ``auditor`` imports is a declared dependency (or an optional extra's), so a fresh
   ``pip install mlaudit`` never fails on a transitive package that happened to be present.
+- Conversely, every declared runtime dependency is imported by ``auditor``, or is listed below with the reason it is
+  needed anyway, and that reason is checked to still hold (a dependency nobody uses is weight every user installs).
 """
 
 from __future__ import annotations
@@ -31,6 +33,21 @@ IMPORT_NAMES = {
     "model-signing": {"model_signing"},
     "pypi-attestations": {"pypi_attestations"},
     "huggingface-hub": {"huggingface_hub"},
+}
+
+
+# Declared runtime dependencies that ``auditor`` never imports itself, each with a check that the reason holds.
+def _model_signing_needs_openssl() -> bool:
+    """model-signing 1.1 imports ``OpenSSL`` (pyopenssl) when it is imported, without declaring it."""
+    import importlib
+    import sys as _sys
+
+    importlib.import_module("model_signing")
+    return "OpenSSL" in _sys.modules
+
+
+NOT_IMPORTED = {
+    "pyopenssl": _model_signing_needs_openssl,
 }
 
 
@@ -97,3 +114,30 @@ def test_every_third_party_import_is_a_declared_dependency() -> None:
                 if top not in stdlib and top != "auditor" and top not in declared:
                     missing.add(f"{top} (in {module})")
     assert sorted(missing) == []
+
+
+def _imported_top_names() -> set[str]:
+    tops: set[str] = set()
+    for _module, tree in _modules():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                tops |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                tops.add(node.module.split(".")[0])
+    return tops
+
+
+def test_every_declared_dependency_is_used_or_its_reason_holds() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    imported = _imported_top_names()
+    unused = []
+    for spec in project["dependencies"]:
+        dist = Requirement(spec).name.lower().replace("_", "-")
+        names = IMPORT_NAMES.get(dist, {dist.replace("-", "_")})
+        if names & imported:
+            assert dist not in NOT_IMPORTED, f"{dist} is imported now: drop it from NOT_IMPORTED"
+        elif dist in NOT_IMPORTED:
+            assert NOT_IMPORTED[dist](), f"{dist}: the reason it is declared no longer holds; drop the dependency"
+        else:
+            unused.append(dist)
+    assert unused == []

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from auditor.cli import main
+from tests.support.fixtures import EVAL_INPUTS
 
 
 def _json_run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, dict]:  # type: ignore[type-arg]
@@ -74,10 +75,10 @@ def test_fail_on_threshold_changes_exit_code(tmp_path: Path, capsys: pytest.Capt
 
 
 @pytest.mark.parametrize("name", ["small", "medium", "large"])
-def test_shared_eval_inputs_match_expected_exactly(name: str, shared_dir: Path,
+def test_shared_eval_inputs_match_expected_exactly(name: str,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    resolved = shared_dir / "eval" / "inputs" / f"{name}.resolved.txt"
-    expected = json.loads((shared_dir / "eval" / "inputs" / f"{name}.expected.json").read_text())
+    resolved = EVAL_INPUTS / f"{name}.resolved.txt"
+    expected = json.loads((EVAL_INPUTS / f"{name}.expected.json").read_text())
     code, report = _json_run(capsys, ["--offline", str(resolved)])
     assert code == 1
     got = {(f["package"]["name"], f["package"]["version"], f["id"])

@@ -204,16 +204,27 @@ def test_a_binary_only_fallback_is_said_and_the_sdist_version_is_audited(tmp_pat
 
 
 def test_a_line_whose_marker_excludes_the_target_is_listed(tmp_path: Path) -> None:
-    req = tmp_path / "requirements.txt"
-    req.write_text(HEADER + 'six==1.16.0\nnewonly==1.0 ; python_version >= "3.13"\n')
     plain = tmp_path / "plain.txt"
     plain.write_text('newonly>=1 ; python_version >= "3.13"\n')
-    for path, line in ((plain, 1),):
-        report = audit(str(path), "--offline", "--fail-on", "critical").report
-        [excluded] = report["excluded"]
-        assert excluded["line"] == line and "marker excludes the target" in excluded["reason"]
-        assert report["summary"]["accounting"]["requirement"]["excluded"] == 1
-        assert report["complete"] is True
+    report = audit(str(plain), "--offline", "--fail-on", "critical").report
+    [excluded] = [e for e in report["excluded"] if e["kind"] == "requirement"]  # (the test's cache is listed too)
+    assert excluded["line"] == 1 and "marker excludes the target" in excluded["reason"]
+    assert report["summary"]["accounting"]["requirement"] == {"excluded": 1}
+    assert report["packages"] == [] and report["skipped"] == []
+    assert report["complete"] is True, report["incomplete_reasons"]
+
+
+def test_a_lock_audits_a_pin_whose_marker_excludes_the_target(tmp_path: Path) -> None:
+    """A lock is installed somewhere: every pin in it is audited, whatever its marker says (``locked.py``); only a
+    name locked at several versions keeps the one for the target. Nothing of it is excluded, and the run is
+    complete."""
+    req = tmp_path / "requirements.txt"
+    req.write_text(HEADER + 'six==1.16.0\nnewonly==1.0 ; python_version >= "3.13"\n')
+    report = audit(str(req), "--offline", "--fail-on", "critical").report
+    assert packages(report) == {("six", "1.16.0"), ("newonly", "1.0")}
+    assert [e for e in report["excluded"] if e["kind"] == "requirement"] == [] and report["skipped"] == []
+    assert report["summary"]["accounting"]["requirement"] == {"audited": 2}
+    assert report["complete"] is True, report["incomplete_reasons"]
 
 
 def test_an_unreachable_hub_still_writes_the_report_with_a_hint(tmp_path: Path,
@@ -263,13 +274,14 @@ def test_an_option_typo_names_file_and_line(tmp_path: Path) -> None:
 
 # -- resolver messages: real uv answers, generated here against the loopback index ----------------------------------
 
-FAILING = [
-    ["paramiko==9.9"],                               # no such version
-    ["deepspeed>=0.16"],                             # only an sdist
-    ["django==1.11.29", "django==2.2.24"],           # conflicting pins
-    ["no-such-project-here"],                        # not on the index
-    ["six>=0.2.6,<0.4.9.3"],                         # an impossible range with dotted versions
-    ["paramiko==2.10.0", "bcrypt<3"],                # a transitive conflict
+# Each failing input with the culprit a reader of uv's message names: (PEP 503 name, kind, version when stated).
+FAILING: list[tuple[list[str], set[tuple[str, str, str | None]]]] = [
+    (["paramiko==9.9"], {("paramiko", messages.NO_VERSION, "9.9")}),                # no such version
+    (["deepspeed>=0.16"], {("deepspeed", messages.NO_WHEEL, "0.16.4")}),            # only an sdist
+    (["django==1.11.29", "django==2.2.24"], {("django", messages.CONFLICT, None)}),  # conflicting pins
+    (["no-such-project-here"], {("no-such-project-here", messages.NOT_FOUND, None)}),  # not on the index
+    (["six>=0.2.6,<0.4.9.3"], {("six", messages.NO_VERSION, None)}),                # an impossible dotted range
+    (["paramiko==2.10.0", "bcrypt<3"], {("bcrypt", messages.CONFLICT, None)}),      # a transitive conflict
 ]
 
 
@@ -287,13 +299,11 @@ def _uv_error(index_url: str, lines: Sequence[str], tmp_path: Path) -> str:
     return proc.stderr
 
 
-@pytest.mark.parametrize("lines", FAILING)
-def test_resolver_messages_never_invent_requirements(lines: list[str], tmp_path: Path, index_url: str) -> None:
+@pytest.mark.parametrize(("lines", "blamed"), FAILING, ids=[" ".join(lines) for lines, _ in FAILING])
+def test_resolver_messages_name_the_real_culprit(lines: list[str], blamed: set[tuple[str, str, str | None]],
+                                                 tmp_path: Path, index_url: str) -> None:
+    """uv's real answer, read back: exactly the requirement a human reader of the message would blame, never a word
+    of the prose or a version number taken for a name."""
     stderr = _uv_error(index_url, lines, tmp_path)
-    real = {"paramiko", "bcrypt", "cryptography", "pynacl", "cffi", "pycparser", "six", "django", "pytz",
-            "sqlparse", "deepspeed", "no-such-project-here"}
     culprits = messages.find_culprits(stderr)
-    assert culprits, stderr  # uv blamed something we recognise
-    assert {c.name for c in culprits} <= real, (stderr, culprits)
-    named = {line.split("=")[0].split(">")[0].split("<")[0] for line in lines}
-    assert {c.name for c in culprits} & (named | real)
+    assert {(c.name, c.kind, c.version) for c in culprits} == blamed, stderr

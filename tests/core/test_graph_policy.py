@@ -74,9 +74,31 @@ def test_exit_codes_follow_threshold_and_completeness() -> None:
     assert exit_code_for(r) == 1
     r.findings[0].ignored = "ok"
     assert exit_code_for(r) == 0
-    r.ledger.record_skipped(ItemKind.SERVICE, "package index", "index down")
+
+
+def test_require_complete_turns_a_gap_into_exit_3_on_its_own() -> None:
+    """An incomplete report without any failed service: exit 0 by default, 3 only when completeness is required
+    (the gap is a skipped requirement line, not a service, so nothing else could give the 3)."""
+    r = _report()
+    r.fail_on = Severity.HIGH
+    r.ledger.record_skipped(ItemKind.REQUIREMENT, "git+https://127.0.0.1:9/x.git", "would need building",
+                            file="requirements.txt", line=2)
+    assert not r.complete and r.failed_services() == []
+    assert exit_code_for(r) == 0
     r.require_complete = True
-    assert exit_code_for(r) == 3
+    gate = r.gate()
+    assert (gate.exit_code, exit_code_for(r)) == (3, 3)
+    assert "completeness is required" in gate.reason
+
+
+def test_a_failed_service_is_exit_3_with_or_without_require_complete() -> None:
+    r = _report()
+    r.fail_on = Severity.HIGH
+    r.ledger.record_skipped(ItemKind.SERVICE, "package index", "index down")
+    assert r.require_complete is False
+    gate = r.gate()
+    assert (gate.exit_code, exit_code_for(r)) == (3, 3)
+    assert "package index failed" in gate.reason
 
 
 def test_severity_from_cvss_boundaries() -> None:

@@ -255,7 +255,7 @@ def render_all(argv: list[str], tmp_path: Path, formats: tuple[str, ...] = FORMA
         assert outcome.code in (0, 1), f"{fmt}: exit {outcome.code}: {outcome.err[-1500:]}"
         assert_terminal_safe(outcome.err, f"{fmt} stderr")
         outputs[fmt] = target.read_text(encoding="utf-8")
-    terminal = run_cli([*argv, "-q", "--fail-on", "critical"])
+    terminal = run_cli([*argv, "-q", "-v", "--fail-on", "critical"])  # -v: every finding's text, in full
     assert terminal.code in (0, 1), terminal.err[-1500:]
     outputs["terminal"] = terminal.out
     assert_terminal_safe(terminal.err, "terminal stderr")

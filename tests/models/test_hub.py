@@ -251,3 +251,28 @@ def test_invalid_ids_from_a_remote_card_are_not_followed(fake_hub: FakeHub) -> N
     ctx.report.models.append(ref)
     resolve_models(ctx.report.models, ctx)
     assert ref.base_models == ["acme-ai/root-model"]
+
+
+def test_cross_repo_auto_map_is_a_model_graph_edge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``auto_map`` naming ``other-org/repo--modeling.Model``: that repository's code runs on load, so it is a
+    dependency of the model (resolved like a base model, marked trust_remote_code)."""
+    cache = tmp_path / "hf" / "hub"
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_ENDPOINT", closed_port_url())
+    config = (b'{"auto_map": {"AutoConfig": "acme-ai/cached--configuration.C", '
+              b'"AutoModel": "other-org/code-repo--modeling.Model", '
+              b'"AutoTokenizer": ["third-org/tok@v2--tokenization.T", null]}}')
+    write_cached_repo(cache, "acme-ai/cached", {"config.json": config, "model.safetensors": b"st"})
+    write_cached_repo(cache, "other-org/code-repo", {"modeling.py": b"x = 1\n"}, branch="main")
+    ctx = make_ctx(offline=True)
+    ref = ModelRef("acme-ai/cached", location=Location("train.py", 4))
+    ctx.report.models.append(ref)
+    edges = resolve_models(ctx.report.models, ctx)
+    assert ref.code_repos == ["other-org/code-repo", "third-org/tok"]  # its own repo is no edge
+    models = _models(ctx)
+    code = models[("other-org/code-repo", "model")]
+    assert code.via == "acme-ai/cached" and code.trust_remote_code is True
+    assert code.resolved_revision == commit_of("other-org/code-repo")
+    pairs = {(e.parent, e.child, e.requirement) for e in edges}
+    assert ("hf-model:acme-ai/cached", "hf-model:other-org/code-repo", "auto_map") in pairs
+    assert ("hf-model:acme-ai/cached", "hf-model:third-org/tok", "auto_map") in pairs

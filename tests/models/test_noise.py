@@ -53,7 +53,7 @@ def test_path_filter_follows_gitignore_rules(tmp_path: Path) -> None:
 
 def test_policy_exclude_and_cli_exclude_leave_paths_out_and_list_them(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pickle_bytes = b"\x80\x02}q\x00."  # an empty dict: never loaded by the audit
+    pickle_bytes = b"\x80\x02cacme_lib.models\nNet\n)\x81."  # an unknown class (medium); never loaded by the audit
     _project(tmp_path, {
         "requirements.txt": "",
         "train.py": 'from transformers import AutoModel\nAutoModel.from_pretrained("acme-ai/shipped")\n',
@@ -70,8 +70,15 @@ def test_policy_exclude_and_cli_exclude_leave_paths_out_and_list_them(
     assert {m["repo_id"] for m in after["models"]} == {"acme-ai/shipped"}
     assert not any("weights.pkl" in (f.get("path") or "") for f in after["findings"])
     excluded = {(e["kind"], e["file"]) for e in after["excluded"]}
-    assert excluded == {("input-file", str(tmp_path / "tests") + "/"), ("input-file", str(tmp_path / "scratch") + "/")}
+    # the caller's --exclude is an exclusion; the audited project's own pattern is a gap (issue 26) until the
+    # caller accepts that file with --config
+    assert excluded == {("input-file", str(tmp_path / "scratch") + "/")}
+    [own] = [s for s in after["skipped"] if s["file"] == str(tmp_path / "tests") + "/"]
+    assert "excluded by the pattern 'tests/**' of the audited project's own policy" in own["reason"]
     assert all("excluded by the pattern" in e["reason"] for e in after["excluded"])
+    _, accepted = _json([str(tmp_path), "--exclude", "scratch/", "--config", str(tmp_path / "mlaudit.toml")], capsys)
+    excluded = {(e["kind"], e["file"]) for e in accepted["excluded"]}
+    assert excluded == {("input-file", str(tmp_path / "tests") + "/"), ("input-file", str(tmp_path / "scratch") + "/")}
 
 
 def test_bad_exclude_value_is_a_policy_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,12 +12,13 @@ from auditor.checks.signing import CHECK
 from auditor.cli import main
 from auditor.domain import Severity
 from tests.models.conftest import make_ctx
+from tests.support.fixtures import MODELSIGN
 
 
 @pytest.fixture
-def signed(shared_dir: Path, tmp_path: Path) -> Path:
+def signed(tmp_path: Path) -> Path:
     """A writable copy of the signed fixture: project/tiny-model + project/model.sig + keys."""
-    src = shared_dir / "fixtures" / "modelsign"
+    src = MODELSIGN
     project = tmp_path / "project"
     shutil.copytree(src / "tiny-model", project / "tiny-model")
     shutil.copy(src / "model.sig", project / "model.sig")
@@ -160,3 +161,15 @@ def test_configured_key_with_malformed_bundle_is_invalid(signed: Path) -> None:
     # the subject cannot be read, so the directory is not matched: recorded, and its weights reported unsigned
     assert any("which model directory" in s.reason for s in ctx.report.skipped)
     assert _verify(signed, "--key", str(signed / "signing.pem")) == 1
+
+
+def test_a_linked_folder_added_to_a_signed_model_is_not_passed_over(signed: Path, tmp_path: Path) -> None:
+    """The manifest comparison walks the directory with the project's one walk: files behind a link to a folder
+    (added after signing) are unsigned entries, not invisible (issue 26)."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "extra_weights.bin").write_bytes(b"\x80\x02." * 10)
+    (signed / "tiny-model" / "addon").symlink_to(outside, target_is_directory=True)
+    findings, _ = _check(signed)
+    [invalid] = [f for f in findings if f.id == "MLA-MODEL-SIGNATURE-INVALID"]
+    assert "addon/extra_weights.bin" in invalid.message

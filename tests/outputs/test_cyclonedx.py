@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 from cyclonedx.schema import SchemaVersion
@@ -17,6 +16,7 @@ from auditor.outputs import FORMATS, get_renderer
 from auditor.outputs.cyclonedx import CDX_NS, render_json, render_xml
 from tests.outputs.conftest import check_golden
 from tests.outputs.fixture import empty_report, fixture_report
+from tests.support.fixtures import EVAL_INPUTS
 
 NS = {"c": CDX_NS}
 
@@ -157,10 +157,10 @@ def test_hostile_metadata_cannot_break_the_documents() -> None:
     assert evil["licenses"] == [{"license": {"id": "MIT"}}]  # first line of a pasted licence text
 
 
-def test_large_eval_graph_is_valid_and_keeps_every_edge(shared_dir: Path) -> None:
+def test_large_eval_graph_is_valid_and_keeps_every_edge() -> None:
     from bench.sbom import report_from_resolved
 
-    report = report_from_resolved(shared_dir / "eval" / "inputs" / "large.resolved.txt")
+    report = report_from_resolved(EVAL_INPUTS / "large.resolved.txt")
     text_json, text_xml = render_json(report), render_xml(report)
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text_json) is None
     assert XmlValidator(SchemaVersion.V1_6).validate_str(text_xml) is None

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
-
-import pytest
 
 from auditor.domain import Finding, Package, Severity
 from auditor.outputs import get_renderer
-from auditor.outputs.html import render, risk_label, risk_score
+from auditor.outputs.html import render
 from tests.outputs.conftest import check_golden
 from tests.outputs.fixture import ATTR, CLOSE, SCRIPT, empty_report, fixture_report
 
@@ -87,48 +86,48 @@ def test_findings_table_tree_models_and_skipped() -> None:
     assert "demo-project 1.2.0 → flask 2.0.1 → werkzeug 2.0.0" in text  # dependency path
     assert "upgrade werkzeug to 2.2.3" in text and '"matched_by": [' in text  # fix and evidence
     assert "INCOMPLETE" in text and "stale" in text and "(2026-11-20, 3 day(s) before this run)" in text
-    tree_items = [a for t, a in parsed.tags if t == "li" and "kind-" in (a.get("class") or "")]
-    assert len(tree_items) == 8  # one per graph edge below the root (no node repeated in this graph)
+    nodes = [a for t, a in parsed.tags if t == "g" and a.get("data-node")]
+    full = {a["data-node"] for a in nodes}
+    assert len(full) == 1 + len(report.packages) + len(report.models)  # the whole graph: root, packages, models
 
 
 def test_complete_clean_report_says_so() -> None:
     page = render(empty_report())
     assert 'data-complete="true"' in page and 'id="no-findings"' in page
-    assert 'id="risk-score">0<' in page
+    assert 'id="graph-nothing-flagged"' in page and 'data-exit-code="0"' in page
 
 
-@pytest.mark.parametrize(("severities", "score", "label"), [
-    ([], 0, "none"),
-    ([Severity.INFO] * 5, 0, "none"),
-    ([Severity.LOW], 2, "low"),
-    ([Severity.MEDIUM, Severity.MEDIUM, Severity.LOW], 18, "low"),
-    ([Severity.HIGH], 20, "moderate"),
-    ([Severity.CRITICAL, Severity.HIGH], 60, "high"),
-    ([Severity.CRITICAL] * 3, 100, "critical"),
-])
-def test_risk_score(severities: list[Severity], score: int, label: str) -> None:
-    report = empty_report()
-    for i, severity in enumerate(severities):
-        report.findings.append(Finding(kind="vulnerability", id=f"X-{i}", severity=severity, message="m"))
-    report.findings.append(Finding(kind="vulnerability", id="IGN", severity=Severity.CRITICAL, message="m",
-                                   ignored="accepted"))  # ignored findings never count
-    assert risk_score(report) == score and risk_label(score) == label
+def _matrix(page: str) -> dict[str, list[str]]:
+    """The risk overview table: severity -> its cells (active, upgrade clears, no release fixes, other kinds)."""
+    table = page.split('id="risk-matrix"', 1)[1].split("</table>", 1)[0]
+    rows: dict[str, list[str]] = {}
+    for row in re.findall(r'<tr data-severity="(\w+)">(.*?)</tr>', table):
+        rows[row[0]] = re.findall(r'<td class="num">([^<]*)</td>', row[1])
+    return rows
 
 
-def test_incomplete_score_is_a_lower_bound() -> None:
-    # critical 40 + high 20 + unknown 20 (counted as high) + medium 8 + low 2 = 90 (the ignored medium is not)
-    assert 'id="risk-score">≥ 90<' in render(fixture_report())
+def test_overview_counts_by_severity_and_fixability_instead_of_a_score() -> None:
+    """Two projects with the same number of findings read differently: what an upgrade clears, what no release
+    does, what is not a version issue. No capped score that every real project saturates."""
+    page = render(fixture_report())
+    assert "risk-score" not in page and "risk score" not in page.lower()
+    matrix = _matrix(page)
+    assert matrix["high"] == ["1", "1", "", ""]  # werkzeug: an upgrade clears it
+    assert matrix["unknown"] == ["1", "", "1", ""]  # torch: no release fixes it
+    assert matrix["critical"] == ["1", "", "", "1"]  # the typosquat is not a version issue
+    assert matrix["medium"] == ["1", "", "", "1"]  # the ignored jinja2 advisory is not counted
+    assert 'id="card-vulnerable"><div class="n">2<' in page and 'id="card-fixable"><div class="n">1<' in page
+    assert 'id="card-unfixed"><div class="n">1<' in page
 
 
-def test_unknown_severity_is_its_own_level_and_weighs_what_the_gate_counts() -> None:
+def test_unknown_severity_is_its_own_level() -> None:
     report = empty_report()
     report.findings.append(Finding(kind="vulnerability", id="X-1", severity=Severity.UNKNOWN, message="m"))
-    assert risk_score(report) == 20
     report.unknown_severity = Severity.LOW  # policy: unknown-severity = "low"
-    assert risk_score(report) == 2
     parsed = _parse(render(report))
-    cards = {a["data-severity"] for t, a in parsed.tags if t == "div" and "data-severity" in a}
-    assert cards == {s.value for s in Severity}  # the header counts every level, unknown included
+    levels = {a["data-severity"] for t, a in parsed.tags if t == "tr" and "data-severity" in a
+              and "finding" not in (a.get("class") or "")}
+    assert levels == {s.value for s in Severity}  # the overview counts every level, unknown included
     (row,) = [a for t, a in parsed.tags if t == "tr" and "finding" in (a.get("class") or "")]
     assert row["data-severity"] == "unknown"
     page = render(report)
@@ -157,22 +156,12 @@ def test_advisory_text_references_and_severity_source() -> None:
     assert "1 finding(s) with no severity in any record count as high for the gate (fail closed)" in text
 
 
-def test_repeated_nodes_are_listed_once_more_not_expanded() -> None:
-    report = fixture_report()
-    from auditor.domain import Edge, package_node
-
-    report.edges.append(Edge(package_node("reqeusts"), package_node("flask"), "flask"))
-    parsed = _parse(render(report))
-    repeats = [a for t, a in parsed.tags if t == "li" and "repeat" in (a.get("class") or "")]
-    assert len(repeats) == 1
-
-
-def test_every_package_of_a_large_project_is_in_the_tree() -> None:
+def test_every_package_of_a_large_project_is_in_the_graph() -> None:
     report = empty_report()
     for i in range(400):
         report.add_package(Package(name=f"pkg{i}", version="1.0", direct=True))
     page = render(report)
-    assert page.count('class="kind-package"') == 400
+    assert page.count('class="node k-package"') == 400
 
 
 def test_invisible_and_bidi_characters_are_removed() -> None:

@@ -19,15 +19,18 @@ def _cells(row: str) -> list[str]:
     return re.split(r"(?<!\\)\|", row.strip())[1:-1]
 
 
-def test_summary_and_groups_in_severity_order() -> None:
+def test_roll_up_then_collapsed_details() -> None:
     text = render(fixture_report())
-    assert "**❌ Failed:** 3 finding(s) at or above `high`." in text  # the unknown one fails closed
+    assert "**❌ FAILED** (exit 1): 3 finding(s) at or above high." in text  # the unknown one fails closed
+    assert "**Findings:** 🟥 1 critical · 🟧 1 high · ❔ 1 unknown · 🟨 1 medium · 🟦 1 low · ⬜ 1 info" in text
     assert "**❔ Unknown severity:** 1 finding(s) with no severity in any record count as high" in text
-    assert "**⚠️ Incomplete:**" in text
-    headings = re.findall(r"^### \S+ (\w+) \((\d+)\)$", text, flags=re.M)
-    assert headings == [("Critical", "1"), ("High", "1"), ("Unknown", "1"), ("Medium", "1"), ("Low", "1"),
-                        ("Info", "1")]
-    assert "| ❔ unknown | 1 |" in text
+    assert "**⚠️ Incomplete:** 2 item(s) not checked" in text
+    headings = re.findall(r"^### (.*)$", text, flags=re.M)
+    assert headings == ["Vulnerable packages (2, 2 advisories)", "Other findings (4 in 3 kinds)"]
+    summaries = re.findall(r"<details><summary>(.*?)</summary>", text)
+    assert summaries[:3] == ["🟥 typosquat: 1 (worst critical)", "🟨 unsafe-model: 2 (worst medium)",
+                             "⬜ unpinned-revision: 1 (worst info)"]
+    assert "Every advisory by package (2)" in summaries and "Ignored by policy (1)" in summaries
     assert "severity: no severity in any record" in text and "base score 7.5 (high)" in text
     assert "PYSEC-2021-66" in text.split("Ignored by policy")[1]  # ignored: listed apart, not in the groups
     assert "`PYSEC-2021-66`" not in text.split("Ignored by policy")[0]
@@ -53,5 +56,5 @@ def test_hostile_text_is_inert() -> None:
 
 def test_clean_report() -> None:
     text = render(empty_report())
-    assert "Incomplete" not in text and "###" not in text
-    assert "| 🟥 critical | 0 |" in text
+    assert "Incomplete" not in text and "###" not in text and "<details>" not in text
+    assert "**Findings:** none" in text and "**Complete:**" in text

@@ -14,6 +14,7 @@ import pytest
 from auditor.domain import Package, Report
 from auditor.net import HttpClient, NetConfig
 from auditor.options import AuditContext, AuditOptions
+from tests.support.fixtures import PROVENANCE
 from tests.support.httpserver import LoopbackServer, Request, Response
 from tests.support.index import IndexFile, LocalIndex, normalise
 
@@ -31,11 +32,8 @@ class Fixture:
 
 
 @pytest.fixture
-def prov_fixture(shared_dir: Path) -> Fixture:
-    root = shared_dir / "fixtures" / "provenance"
-    if not (root / SDIST).is_file():
-        pytest.skip("provenance fixtures missing")
-    return Fixture(root)
+def prov_fixture() -> Fixture:
+    return Fixture(PROVENANCE)
 
 
 @dataclass

@@ -17,7 +17,11 @@ from tests.support.index import LocalIndex
 
 
 def by_name(res: Resolution) -> dict[str, Package]:
-    return {p.name: p for p in res.packages}
+    """The package of each name; a pin the resolver rejected (another version won) comes after the winner."""
+    out: dict[str, Package] = {}
+    for p in res.packages:
+        out.setdefault(p.name, p)
+    return out
 
 
 def edge_set(res: Resolution) -> set[tuple[str, str, str]]:
@@ -238,3 +242,7 @@ def test_pin_conflicting_with_a_dependency(index: LocalIndex, audit_context: Con
     assert by_name(res)["alpha"].version == "1.0" and by_name(res)["beta"].version in {"2.0", "2.1"}
     [skip] = res.skipped
     assert (skip.line, skip.requirement) == (2, "beta==1.0")
+    # the rejected pin is audited from its pin too, said in the skipped reason and in its properties
+    [rejected] = [p for p in res.packages if p.name == "beta" and p.version == "1.0"]
+    assert rejected.resolved is False and rejected.node_id == "pypi:beta@1.0"
+    assert "mlaudit:rejected-pin" in rejected.properties and "audited from the pin" in skip.reason

@@ -16,6 +16,7 @@ from auditor.net import HttpClient, NetConfig
 from auditor.options import AuditContext, AuditOptions
 from auditor.scan import scan_paths
 from tests.scan import craft
+from tests.support.fixtures import MODEL_CORPUS
 
 
 def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, dict[str, Any]]:
@@ -134,10 +135,8 @@ def test_demo_checkpoint_is_critical(capsys: pytest.CaptureFixture[str]) -> None
     assert [(f["severity"], f["evidence"]["callable"]) for f in report["findings"]] == [("critical", "posix.system")]
 
 
-def test_shared_dev_corpus_recall_and_false_positives(shared_dir: Path) -> None:
-    corpus = shared_dir / "eval" / "models" / "corpus"
-    if not (corpus / "labels.tsv").is_file():
-        pytest.skip("no shared model corpus")
+def test_shared_dev_corpus_recall_and_false_positives() -> None:
+    corpus = MODEL_CORPUS
     with open(corpus / "labels.tsv", newline="") as fh:
         labels = {row["file"]: row["label"] for row in csv.DictReader(fh, delimiter="\t")}
     result = scan_paths([corpus])

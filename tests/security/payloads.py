@@ -148,6 +148,12 @@ def build(root: Path) -> EvilProject:
     (models / "model.keras").write_bytes(keras_v3_lambda(sentinels / "keras-v3-lambda"))
     keras_h5_lambda(models / "model.h5", sentinels / "keras-h5-lambda")
     np.save(models / "plain.npy", np.arange(4, dtype=np.float32))  # a harmless neighbour
+    # configs and templates that run code when a loader constructs / renders them (issue 27)
+    (models / "model_config.yaml").write_text(
+        f"encoder:\n  _target_: os.system\n  _args_: ['touch {sentinels / 'hydra'}']\n"
+        f"hook: !!python/object/apply:os.system ['touch {sentinels / 'yaml'}']\n")
+    (models / "chat_template.jinja").write_text(
+        "{{ cycler.__init__.__globals__.os.system('touch " + str(sentinels / "jinja") + "') }}")
 
     env = root / "venv"
     site = env / "lib" / "python3.11" / "site-packages"

@@ -104,7 +104,7 @@ def check_reports(reports: dict[str, dict[str, Any]], events: dict[str, list[dic
     assert {"trust-remote-code", "unsafe-model"} <= kinds, f"the audit did not flag the project's guns: {kinds}"
     scanned = json.dumps(reports["scan"]["findings"])
     for name in ("model.pkl", "pytorch_model.bin", "weights.npy", "model.keras", "model.h5", "model.joblib",
-                 "weights.7z", "damaged.pt"):
+                 "weights.7z", "damaged.pt", "model_config.yaml", "chat_template.jinja"):
         assert name in scanned, f"scan has no finding for {name}: {scanned[:600]}"
     assert {p["name"] for p in reports["env"]["packages"]} == {"innocent"}
 
@@ -163,6 +163,8 @@ CONTROLS = {
                        "c = json.loads(h5py.File('{m}/model.h5').attrs['model_config'])['config']['layers'][0]; "
                        "types.FunctionType(marshal.loads(base64.b64decode(c['config']['function'][0])), globals())(1)",
     "project-setup.py": "import runpy; runpy.run_path('{p}/setup.py')",
+    "yaml": "import yaml; yaml.unsafe_load(open('{m}/model_config.yaml'))",
+    "jinja": "import jinja2; jinja2.Environment().from_string(open('{m}/chat_template.jinja').read()).render()",
     "pth": "import site; site.addsitedir('{s}')",
 }
 

@@ -141,3 +141,50 @@ def test_self_closure_kept_when_user_packages_need_it() -> None:
     kept, edges = _without_self(installed, dependency_edges(installed, target_environment()))
     assert set(kept) == {"userapp", "requests", "idna"}
     assert all("mlaudit" not in e.parent for e in edges)
+
+
+def _metadata_link(site: Path, target: str | None, kind: str = "METADATA") -> Path:
+    """``hostile-1.0.dist-info/METADATA`` (or an egg-info's ``PKG-INFO``) made a link to ``target``; a FIFO when
+    ``target`` is None."""
+    info = site / ("hostile-1.0.dist-info" if kind == "METADATA" else "hostile-1.0.egg-info")
+    info.mkdir(parents=True)
+    meta = info / kind
+    if target is None:
+        os.mkfifo(meta)
+    else:
+        meta.symlink_to(target)
+    return meta
+
+
+@pytest.mark.parametrize(("target", "kind"), [("/dev/zero", "METADATA"), ("/dev/urandom", "PKG-INFO"),
+                                              (None, "METADATA"), ("huge", "METADATA")])
+def test_environment_metadata_reads_are_bounded(tmp_path: Path, target: str | None, kind: str) -> None:
+    """A ``METADATA`` that is a link to ``/dev/zero`` once read 23.7 GB in 34 s; a FIFO would block for ever."""
+    import time
+
+    site = tmp_path / "site-packages"
+    _dist_info(site, "good", "1.0")
+    if target == "huge":
+        big = tmp_path / "big"
+        with big.open("wb") as handle:
+            handle.truncate(64 * 1024 * 1024)  # sparse: larger than the limit, no disk used
+        target = str(big)
+    meta = _metadata_link(site, target, kind)
+    started = time.monotonic()
+    result = load_environment(str(site))
+    assert time.monotonic() - started < 10
+    assert [p.name for p in result.packages] == ["good"]
+    [gap] = [s for s in result.skipped if s.outcome.value == "skipped"]
+    assert gap.file == str(meta) and gap.kind.value == "package"
+
+
+def test_egg_requires_that_cannot_be_read_is_a_gap(tmp_path: Path) -> None:
+    site = tmp_path / "site-packages"
+    info = site / "legacy-1.0.egg-info"
+    info.mkdir(parents=True)
+    (info / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: legacy\nVersion: 1.0\n\n")
+    (info / "requires.txt").symlink_to("/dev/zero")
+    result = load_environment(str(site))
+    assert [p.name for p in result.packages] == ["legacy"]
+    [gap] = result.skipped
+    assert gap.file == str(info / "requires.txt") and "not a regular file" in (gap.reason or "")

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from auditor.typosquat import HIGH_THRESHOLD, NameContext, TyposquatResult, apply_context, pypi_detector
-from auditor.typosquat.context import CONTEXT_FLOOR, signals
+from auditor.typosquat.context import CONTEXT_FLOOR, MISSING_NAME_FLOOR, signals
 
 NOW = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
 
@@ -18,7 +18,7 @@ def lookalike(score: float) -> TyposquatResult:
 
 
 def test_not_on_the_index_raises_a_lookalike_to_high() -> None:
-    for base in (CONTEXT_FLOOR, 0.3, 0.45, 0.7):
+    for base in (MISSING_NAME_FLOOR, 0.3, 0.45, 0.7):
         r = apply_context(lookalike(base), NameContext(on_index=False, source="resolver"), now=NOW)
         assert r.flagged and r.score >= HIGH_THRESHOLD and r.target == "requests"
         assert any("index does not have this name" in reason and "[resolver]" in reason for reason in r.reasons)
@@ -51,6 +51,10 @@ def test_context_never_creates_a_lookalike() -> None:
     assert apply_context(unrelated, NameContext(on_index=False), now=NOW) is unrelated
     weak = lookalike(CONTEXT_FLOOR / 2)
     assert apply_context(weak, NameContext(on_index=False), now=NOW) is weak
+    faint = lookalike(MISSING_NAME_FLOOR / 2)  # an unclaimed name is its own finding; a faint resemblance stays faint
+    assert apply_context(faint, NameContext(on_index=False), now=NOW) is faint
+    young = NameContext(on_index=True, first_upload=NOW - dt.timedelta(days=2), release_count=1)
+    assert apply_context(faint, young, now=NOW).score > faint.score  # the index's record weighs from CONTEXT_FLOOR
 
 
 @pytest.mark.parametrize("ctx", [None, NameContext(), NameContext(on_index=True, source="x")])

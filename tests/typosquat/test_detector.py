@@ -158,10 +158,40 @@ def test_py_python_swap(det: Detector) -> None:
     flagged_as(det, "py-dateutil", "python-dateutil", OTHER)
 
 
-def test_reordering_meaningful_words_is_not_a_squat(det: Detector) -> None:
-    # Re-ordering counts only when generic words move; two real words swapped is another project.
-    r = det.check("toolbelt-requests")
-    assert not (r.flagged and r.technique == OTHER)
+@pytest.mark.parametrize(("name", "target"), [("toolbelt-requests", "requests-toolbelt"),
+                                              ("account-eth", "eth-account")])
+def test_reordered_meaningful_words_are_read(det: Detector, name: str, target: str) -> None:
+    # issue 28: the words of a popular name in another order are a reading of their own (the model weighs it)
+    flagged_as(det, name, target, OTHER)
+    reading = next(r for r in det.readings(name) if r.technique == OTHER)
+    assert reading.features["r_core_moved"] == 1.0
+
+
+@pytest.mark.parametrize(("name", "popular"), [("markdown-to-html", "html-to-markdown"),
+                                               ("sqlalchemy-clickhouse", "clickhouse-sqlalchemy"),
+                                               ("pydantic-django", "django-pydantic")])
+def test_reorders_that_change_meaning_are_not_read(det: Detector, name: str, popular: str) -> None:
+    # a connector word gives the name a direction; two projects joined are an integration either way round
+    assert not any(r.technique == OTHER for r in det.readings(name))
+    assert not det.check(name).flagged
+
+
+@pytest.mark.parametrize("name", ["pytest-virtualenv", "flask-requests", "types-httpx", "sphinx-numpy",
+                                  "django-redis-sessions", "opentelemetry-requests", "pytest-requests",
+                                  "opentelemetry-instrumentation-structlog"])
+def test_plugin_family_heads_are_never_affixes(det: Detector, name: str) -> None:
+    # issue 23 row 12 / issue 28: a plugin of a family is not the other project plus a generic word
+    head, rest = name.split("-", 1)
+    for r in det.readings(name):
+        if r.technique == COMBO:
+            assert det.popular.keys[r.target].startswith(head + "-") or det.popular.keys[r.target] == head
+            assert r.features["c_word"] == 0 and r.features["c_popular"] == 0
+    assert not det.check(name).flagged
+
+
+@pytest.mark.parametrize(("name", "target"), [("pyrequestslite", "requests"), ("pythonhttpx2", "httpx")])
+def test_glued_affixes_on_both_ends_after_a_py_join(det: Detector, name: str, target: str) -> None:
+    read_as(det, name, target, COMBO)
 
 
 # -- plugin families are judged on the whole name ----------------------------------------------------------------
@@ -257,3 +287,16 @@ def test_random_inputs_never_crash(det: Detector) -> None:
         r = det.check(name)
         assert 0.0 <= r.score <= 1.0 and isinstance(r.reasons, list)
         assert not r.flagged or r.target is not None
+
+
+@pytest.mark.parametrize("name", ["jax-cuda13-plugin", "jax-cuda13-pjrt", "nvidia-cublas-cu13",
+                                  "antlr4-python2-runtime"])
+def test_version_siblings_are_release_lines_not_slips(det: Detector, name: str) -> None:
+    # corpus finding T1: another digit in the version that qualifies a family name is that family's release line
+    assert not any(r.technique in (EDIT1, EDIT2) for r in det.readings(name))
+    assert not det.check(name).flagged
+
+
+def test_a_products_own_digits_still_read_as_edits(det: Detector) -> None:
+    read_as(det, "s4transfer", "s3transfer", EDIT1)
+    read_as(det, "boto4", "boto3", EDIT1)
