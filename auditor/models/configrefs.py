@@ -78,8 +78,10 @@ SKIP_NAMES = frozenset({
 })
 # CI configuration, and recorded test output (snapshot and cassette directories hold API responses such as
 # ``"model": "org/name"`` of a served model: data, not configs).
+# Recorded run output too: a ``results/``, ``references/`` or ``logs/`` JSON holds the model a past run used
+# (``"base_model_name_or_path": ..., "revision": null``), read by no loader.
 SKIP_DIR_PARTS = frozenset({".github", ".gitlab", ".circleci", "node_modules", "__snapshots__", "cassettes",
-                            "__fixtures__"})
+                            "__fixtures__", "results", "references", "logs", "wandb", "mlruns", "lightning_logs"})
 # Editor and tool configuration (JSON with comments), never a training config.
 EDITOR_DIR_PARTS = frozenset({".devcontainer", ".vscode", ".idea", ".zed", ".fleet", ".theia"})
 _EDITOR_NAME_RE = re.compile(r"^(?:[tj]sconfig(?:\.[\w-]+)*\.json|\.?(?:eslintrc|babelrc|prettierrc|stylelintrc|swcrc)"

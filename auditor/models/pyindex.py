@@ -178,8 +178,8 @@ class PyFile:
                     p.startswith(("fake_", "mock_", "mocked_", "stub_", "patched_")) for p in params) or (
                     bool(doubles) and any(
                         isinstance(c, ast.Call) and (
-                            isinstance(c.func, ast.Attribute) and c.func.attr in ("setattr", "patch", "object")
-                            and dotted(c.func.value) in ("monkeypatch", "mocker", "mocker.patch")
+                            isinstance(c.func, ast.Attribute) and dotted(c.func.value) in ("monkeypatch", "mocker",
+                                                                                         "mocker.patch")
                             # a helper given the monkeypatch fixture patches on the test's behalf
                             or any(isinstance(a, ast.Name) and a.id in doubles for a in c.args))
                         for c in ast.walk(node)))

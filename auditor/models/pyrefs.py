@@ -298,8 +298,8 @@ class _Reader:
     def _runtime_skip(self, kind: str, expr: str, where: Location, why: str) -> None:
         detail = f"; {why}" if why and why != expr else ""
         if self._mocked(where):
-            self._exclude(expr, kind, f"{expr!r} is loaded in a test that replaces the Hub or the loader with a "
-                                      "double (patch/monkeypatch)", where)
+            self._exclude(expr, kind, f"{expr!r} is loaded in a test that patches the Hub, the loader or its "
+                                      "environment (patch/monkeypatch)", where)
             return
         self.result.skipped.append(Skipped(
             reason=f"{kind} reference {RUNTIME_REFERENCE} ({expr}{detail}); the {kind} it loads is not audited",
@@ -315,8 +315,8 @@ class _Reader:
             repo_id, ref_kind, ref_rev, why_not = self._repo_of(item.value, rule, kind, item.site)
             if repo_id is not None and node is not None and self._mocked(item.site or Location(self.f.shown,
                                                                                               node.lineno)):
-                repo_id, why_not = None, f"{item.value[:120]!r} is named in a test that replaces the Hub or the " \
-                                         "loader with a double (patch/monkeypatch), not downloaded"
+                repo_id, why_not = None, f"{item.value[:120]!r} is named in a test that patches the Hub, the " \
+                                         "loader or its environment (patch/monkeypatch), not downloaded"
             if repo_id is not None:
                 out.append((repo_id, ref_kind, ref_rev, item.site))
             elif why_not is not None and node is not None:

@@ -646,7 +646,7 @@ def test_names_in_tests_that_patch_the_hub_are_test_doubles(tmp_path: Path) -> N
     assert set(_refs(tmp_path, scan)) == {"qwen-lab/adapter-real"}
     excluded = _excluded(tmp_path, scan)
     assert {"qwen-lab/adapter-one", "qwen-lab/adapter-two", "qwen-lab/adapter-three"} <= set(excluded)
-    assert "double" in excluded["qwen-lab/adapter-one"][2]
+    assert "patches the Hub" in excluded["qwen-lab/adapter-one"][2]
 
 
 def test_a_true_only_tests_pass_is_an_opt_in_site_of_the_library(tmp_path: Path) -> None:
@@ -715,6 +715,8 @@ def test_other_registries_and_api_model_names_are_listed_not_hub_refs(tmp_path: 
             dg = pd.read_parquet("hf://datasets/qwen-lab/set/x.parquet")
         ''',
         "tests/integration/__snapshots__/test_chat.json": '{"model": "qwen-lab/served", "choices": []}\n',
+        "method_comparison/results/lora--run1.json": '{"train_config": {"model_id": "qwen-lab/recorded"}, '
+                                                      '"base_model_name_or_path": "qwen-lab/recorded"}\n',
     })
     assert set(_refs(tmp_path, scan)) == {"qwen-lab/generator", "qwen-lab/set"}
     assert "base.en" in _excluded(tmp_path, scan)
