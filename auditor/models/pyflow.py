@@ -917,6 +917,15 @@ class _Exec:
             dead = st.copy()
             dead.dead = True
             return dead
+        if name == "exec" or (isinstance(call.func, ast.Attribute) and call.func.attr == "update" and
+                              isinstance(call.func.value, ast.Call) and call_name(call.func.value) == "globals"):
+            # ``exec(open('configurator.py').read())`` (nanoGPT) or ``globals().update(...)``: any name defined so
+            # far may be overridden from outside, at run time
+            opened = st.copy()
+            for key, held in list(opened.env.items()):
+                opened.env[key] = join(held, unknown(f"{key} (may be overridden by {ast.unparse(call)[:60]})",
+                                                     Open.OPTION))
+            return opened
         if isinstance(call.func, ast.Attribute) and call.func.attr in ("update", "setdefault") and \
                 isinstance(call.func.value, ast.Name):
             found = st.env.get(call.func.value.id)

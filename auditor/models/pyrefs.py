@@ -223,8 +223,8 @@ class _Reader:
             repos = [(r, where) for r, _, _, where in self._repos(model, _OTHER, "model", state, node)]
             self._site(node, state, trust, repos, model, None)
             return
-        # ``FastModel.from_pretrained(...)`` of the project's own class: its literals are references here, but the
-        # flag and run-time values are followed into it, where the loading happens (one place, not two)
+        # ``FastModel.from_pretrained(...)`` of the project's own class: its values are references here, but the
+        # flag is followed into it, where the loading happens (one remote-code place, not two)
         wrapper = bool(owner) and self._project_method(fname, owner)
         self._loader(node, fname, rule, trust_expr, spreads, state, wrapper)
 
@@ -255,12 +255,15 @@ class _Reader:
         for target in targets:
             value = self.a.eval(self.f, target, state)
             first = first or value
-            repos += self._emit(node, target, value, rule, kind, revisions, trust, state, wrapper)
+            repos += self._emit(node, target, value, rule, kind, revisions, trust, state)
         if not targets and spreads:  # ``from_pretrained(**cfg)``: the model is a key of the mapping
             spread = self._spread_field(spreads, rule.keywords, state)
             if spread is not None:
                 first = spread
                 repos += self._emit(node, spreads[0], spread, rule, kind, revisions, trust, state)
+            elif not rule.prefix_only:  # ``from_pretrained(**kwargs)`` whose mapping the code does not show
+                self._runtime_skip(kind, ast.unparse(spreads[0])[:120], Location(self.f.shown, node.lineno),
+                                   f"the {kind} is a key of **{ast.unparse(spreads[0])[:60]}, set at run time")
         if rule.prefix_only and not repos:
             self._registry_weights(node, fname, state)
         if trust is not None and trust.possible:
@@ -268,8 +271,11 @@ class _Reader:
                        revisions[0] if len(revisions) == 1 else None)
 
     def _emit(self, node: ast.Call, target: ast.expr, value: Val, rule: _Rule, kind: str, revisions: list[str],
-              trust: _Trust | None, state: State, wrapper: bool = False) -> list[tuple[str, Location | None]]:
-        found = self._repos(value, rule, kind, state, node)
+              trust: _Trust | None, state: State) -> list[tuple[str, Location | None]]:
+        # the substring tests on a run-time name (``if 'qwen' in name:``) say which *names* can reach this call; a
+        # literal written at the call is not that name and always loads
+        literal = isinstance(target, ast.Constant)
+        found = self._repos(value, rule, kind, None if literal else state, node)
         flag = None if trust is None else trust.possible and not trust.switch
         for repo_id, ref_kind, ref_rev, site in found:
             choices: list[str | None] = [ref_rev] if ref_rev else [*revisions] or [None]
@@ -279,9 +285,9 @@ class _Reader:
                     repo_id=repo_id, kind=ref_kind, revision=rev, location=site or Location(self.f.shown, node.lineno),
                     origin="code", trust_remote_code=bool(applies) if flag is not None else None))
         out = [(r, where) for r, _, _, where in found]
-        if rule.prefix_only or _is_object(target, value) or value.open is None or wrapper:
+        if rule.prefix_only or _is_object(target, value) or value.open is None:
             return out
-        strings = [k for k in value.known if isinstance(k.value, str) and state.admits(k.value)]
+        strings = [k for k in value.known if isinstance(k.value, str) and (literal or state.admits(k.value))]
         expr = ast.unparse(target)[:120]
         here = Location(self.f.shown, node.lineno)
         if value.runtime:  # callers that pass a run-time value into this loader: each is where the choice enters
@@ -290,6 +296,10 @@ class _Reader:
                     self._runtime_skip(kind, expr, here, why)
                 else:
                     self._runtime_skip(kind, why or expr, where, f"passed on to {expr} at {here}")
+            if all(where != here for where, _ in value.runtime):  # and the loading call itself, once
+                callers = ", ".join(str(where) for where, _ in value.runtime[:3])
+                more = f" and {len(value.runtime) - 3} more" if len(value.runtime) > 3 else ""
+                self._runtime_skip(kind, expr, here, f"chosen by the callers at {callers}{more}")
         elif not strings or value.why == TOO_MANY:  # nothing of the project's own: None (a required option), a
             # value only run time gives -- or more values than the analysis follows (the rest are not audited)
             self._runtime_skip(kind, expr, here, value.why if value.why != expr else "")

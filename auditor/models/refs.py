@@ -31,7 +31,7 @@ from auditor.models.configrefs import editor_config, is_config_file, may_hold_mo
 from auditor.models.filerefs import FileRefs, read_config_json, read_manifest, read_model_card
 from auditor.models.pyflow import Analyzer
 from auditor.models.pyindex import PyFile, PyProject, module_name
-from auditor.models.pyrefs import extract_file, extract_python, may_reference
+from auditor.models.pyrefs import RUNTIME_REFERENCE, extract_file, extract_python, may_reference
 from auditor.projectwalk import PathFilter, TreeWalk, gap_items
 from auditor.safeload import LoadError, loads_json, read_bytes
 
@@ -221,7 +221,8 @@ def _distinct(skipped: list[_Listed]) -> list[_Listed]:
     out: list[_Listed] = []
     for item in skipped:
         if item.kind is ItemKind.MODEL_REFERENCE:
-            key = (item.file, item.line, item.requirement)
+            runtime = isinstance(item, Skipped) and RUNTIME_REFERENCE in (item.reason or "")
+            key = (item.file, item.line, RUNTIME_REFERENCE if runtime else item.requirement)
             if key in seen:
                 continue
             seen.add(key)

@@ -207,9 +207,12 @@ def test_a_shared_loader_reports_its_literal_and_its_run_time_callers(tmp_path: 
         ''',
     })
     assert _refs(tmp_path, scan) == {"facebook/opt-125m": [("eval.py", 2)]}
-    assert _runtime(tmp_path, scan) == [("serve.py", 3), ("train.py", 6)]
+    # where each run-time choice enters, and the loading call itself (naming those callers)
+    assert _runtime(tmp_path, scan) == [("lib/models.py", 4), ("serve.py", 3), ("train.py", 6)]
     reasons = [s.reason or "" for s in scan.skipped if s.file and s.file.endswith("train.py")]
-    assert any("--model_path" in r and "models.py:4" in r for r in reasons)  # where it enters, where it loads
+    assert any("--model_path" in r and "models.py:4" in r for r in reasons)
+    (loader,) = [s.reason or "" for s in scan.skipped if s.file and s.file.endswith("models.py")]
+    assert "chosen by the callers at" in loader and "train.py:6" in loader
 
 
 # -- (4) findings per call site, never de-duplicated per model --------------------------------------------------
@@ -849,3 +852,30 @@ def test_a_flag_forwarded_through_kwargs_is_the_callers_choice(tmp_path: Path) -
     '''})
     (site,) = scan.sites
     assert site.opt_in and site.bounded
+
+
+def test_literals_under_a_name_test_and_names_an_exec_may_override(tmp_path: Path) -> None:
+    scan = _project(tmp_path, {
+        "vis.py": '''
+            from transformers import AutoConfig
+
+            def build(args):
+                if "qwen" in args.vision_model_name_or_path.lower():
+                    return AutoConfig.from_pretrained("qwen-lab/clip-config")  # a literal always loads
+        ''',
+        "train.py": '''
+            from transformers import AutoModel
+            init_from = "scratch"
+            exec(open("configurator.py").read())  # nanoGPT: command-line overrides of any global
+            if init_from.startswith("gpt2"):
+                model = AutoModel.from_pretrained(init_from)
+        ''',
+        "serve.py": '''
+            from transformers import AutoModel
+
+            def load(**kwargs):
+                return AutoModel.from_pretrained(**kwargs)
+        ''',
+    })
+    assert set(_refs(tmp_path, scan)) == {"qwen-lab/clip-config"}
+    assert _runtime(tmp_path, scan) == [("serve.py", 4), ("train.py", 5)]
