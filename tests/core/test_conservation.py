@@ -272,39 +272,53 @@ def _sections(text: str) -> list[str]:
 
 
 @st.composite
-def setup_files(draw: st.DrawFn) -> tuple[str, str, int, int]:
-    """(file name, text, requirement lines read, whole declarations that are sections: computed or not installed).
-    One requirement per line, so each is its own ledger item."""
+def setup_files(draw: st.DrawFn) -> tuple[str, str, list[bool], int]:
+    """(file name, text, per requirement line whether its marker applies to the target, whole declarations that are
+    sections: computed or not installed). One requirement per line, so each is its own ledger item."""
     kinds = ["pin", "range", "bare"]
     lines = []
+    applies: list[bool] = []
     for _ in range(draw(st.integers(1, 5))):
         name = draw(st.sampled_from(NAMES))
         kind = draw(st.sampled_from(kinds))
         body = f"{name}==1.0" if kind == "pin" else f"{name}>=1,<3" if kind == "range" else name
-        lines.append(body + draw(st.sampled_from(MARKERS)))
+        marker, holds = draw(st.sampled_from(MARKERS))
+        lines.append(body + marker)
+        applies.append(holds)
     tests = draw(st.booleans())
     if draw(st.booleans()):
         deps = "\n".join(f"    {line}" for line in lines)
         text = "[metadata]\nname = gen\n\n[options]\ninstall_requires =\n" + deps + "\n"
         text += "tests_require =\n    pytest\n" if tests else ""
-        return "setup.cfg", text, len(lines), int(tests)
+        return "setup.cfg", text, applies, int(tests)
     computed = draw(st.booleans())
     items = "".join(f"        {line!r},\n" for line in lines)
     text = ("from setuptools import setup\n\nsetup(\n    name='gen',\n    install_requires=[\n" + items + "    ],\n"
             + ("    tests_require=['pytest'],\n" if tests else "")
             + ("    extras_require=build_extras(),\n" if computed else "") + ")\n")
-    return "setup.py", text, len(lines), int(tests) + int(computed)
+    return "setup.py", text, applies, int(tests) + int(computed)
 
 
-def _check_setup(case: tuple[str, str, int, int]) -> None:
-    name, text, lines, sections = case
+def _check_setup(case: tuple[str, str, list[bool], int]) -> None:
+    """Each install_requires line is one requirement item on its own line: a marker that excludes the target
+    makes it excluded; any other line is a direct requirement that offline, with an empty resolver cache, cannot
+    be resolved (skipped). The non-installed and computed declarations are sections, never requirement items."""
+    name, text, applies, sections = case
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
         path.write_text(text)
-        table = _audit(path)
-    assert sum(table.get(ItemKind.REQUIREMENT, Counter()).values()) == lines
-    assert sum(table.get(ItemKind.LOCK_SECTION, Counter()).values()) == sections
-    assert sum(table[ItemKind.INPUT_FILE].values()) == 1
+        report = _audit(path)
+    first = 6  # the first requirement's line in either template
+    reqs = sorted((i for i in report.ledger if i.kind is ItemKind.REQUIREMENT), key=lambda i: i.line or 0)
+    assert [i.line for i in reqs] == list(range(first, first + len(applies))), [(i.line, i.subject) for i in reqs]
+    assert [i.outcome for i in reqs] == [SKIPPED if holds else EXCLUDED for holds in applies], \
+        [(i.subject, i.outcome.value, i.reason) for i in reqs]
+    assert len([i for i in report.ledger if i.kind is ItemKind.LOCK_SECTION]) == sections
+    [input_file] = [i for i in report.ledger if i.kind is ItemKind.INPUT_FILE]
+    assert input_file.outcome is AUDITED and Path(input_file.file or "").name == name
+    # complete exactly when no line is left unresolved (the sections are listed, not gaps: tests_require is not
+    # installed, an unselected computed extras_require is not part of the target)
+    assert report.complete is (not any(applies)), report.incomplete_reasons
 
 
 SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow], "derandomize": True}
@@ -324,7 +338,7 @@ def test_lockfile_items_are_conserved(case: tuple[str, tuple[PipfileEntry, ...]]
 
 @settings(max_examples=6, **SETTINGS)  # type: ignore[arg-type]
 @given(setup_files())
-def test_setup_file_items_are_conserved(case: tuple[str, str, int, int]) -> None:
+def test_setup_file_items_are_conserved(case: tuple[str, str, list[bool], int]) -> None:
     _check_setup(case)
 
 
