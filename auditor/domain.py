@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any
 
 from auditor.errors import EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_POLICY
+from auditor.evidence import Evidence
 from auditor.kinds import FindingKind
 from auditor.ledger import GapKind, Item, ItemKind, Ledger, Outcome
 
@@ -347,7 +348,7 @@ class Finding:
     location: Location | None = None
     paths: list[list[str]] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
-    evidence: Any = None
+    evidence: Evidence | None = None  # typed per kind (auditor/evidence.py); JSON via ``to_json``
     fix: str | None = None
     fixed_versions: list[str] = field(default_factory=list)
     check: str = ""
@@ -403,7 +404,7 @@ class Finding:
             out["path"] = self.path
         out["location"] = self.location.to_json() if self.location else None
         out["paths"] = [list(p) for p in self.paths]
-        out["evidence"] = self.evidence
+        out["evidence"] = self.evidence.to_json() if self.evidence is not None else None
         out["fix"] = self.fix
         if self.fixed_versions:
             out["fixed_versions"] = list(self.fixed_versions)

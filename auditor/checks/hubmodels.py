@@ -27,9 +27,10 @@ Look-alike orgs are the ``typosquat`` check's (it already covers ``report.models
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from auditor.domain import Finding, Location, ModelRef, RemoteCodeSite, Severity
+from auditor.evidence import Details
 from auditor.kinds import FindingKind, Rule
 from auditor.models.formats import code_files, pickle_only
 from auditor.models.hubstate import HubState, key_of, state_of
@@ -159,13 +160,15 @@ class ModelsCheck:
             message=f"{who} loads {site.runtime or 'a model chosen at run time'} with remote code on{when} "
                     f"({site.because}{lines}): Python from whichever repo is named runs on load{known}",
             path=site.location.file, location=Location(site.location.file, site.location.line),
-            evidence=site.to_json(), check=self.name,
+            evidence=Details.of(site.to_json()), check=self.name,
             fix="allow only reviewed repos pinned to a commit, or declare them in mlaudit.toml `models = [...]`")
 
     def _finding(self, ref: ModelRef, kind: FindingKind, rule: str, severity: Severity, message: str, *,
-                 evidence: object = None, fix: str | None = None, path: str | None = None) -> Finding:
+                 evidence: Mapping[str, object] | None = None, fix: str | None = None,
+                 path: str | None = None) -> Finding:
         return Finding(kind=kind, id=rule, severity=severity, message=message, model=(ref.repo_id, ref.revision),
-                       location=ref.location, evidence=evidence, fix=fix, check=self.name, path=path)
+                       location=ref.location, evidence=Details.of(evidence) if evidence is not None else None, fix=fix,
+                       check=self.name, path=path)
 
 
 CHECK = ModelsCheck()

@@ -187,9 +187,9 @@ def _age_days(date: str | None, now: str | None) -> int | None:
 
 def _finding_row(finding: Finding) -> dict[str, Any]:
     evidence = ""
-    if finding.evidence not in (None, "", {}, []):
-        evidence = (finding.evidence if isinstance(finding.evidence, str)
-                    else json.dumps(finding.evidence, indent=2, ensure_ascii=False, default=str, sort_keys=True))
+    facts = finding.evidence.to_json() if finding.evidence is not None else {}
+    if facts:
+        evidence = json.dumps(facts, indent=2, ensure_ascii=False, sort_keys=True)
     subject = finding.subject
     text = " ".join([finding.id, *finding.aliases, finding.kind, subject, finding.message, finding.fix or ""])
     summary = finding.summary if finding.summary and finding.summary not in finding.message else None
