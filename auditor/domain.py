@@ -573,6 +573,15 @@ class GateResult:
         return self.failing > 0
 
 
+@dataclass(frozen=True)
+class RenderOptions:
+    """How a report is shown -- never what it says: the rendering switches are not part of the audit's result (a
+    ``Report`` renders the same facts in every format; these only choose what a format includes)."""
+
+    sbom_vex: bool = False  # --sbom-vex: the SBOM carries the findings as vulnerabilities
+    verbose: bool = False  # -v: the terminal lists every finding and gap in full
+
+
 @dataclass
 class Report:
     """Everything one run learned. Built by the pipeline, decided on by policy, rendered by outputs."""
@@ -597,7 +606,6 @@ class Report:
     indexes: list[str] = field(default_factory=list)  # pipeline: package indexes, display form (redacted)
     resolver: str = ""  # resolve: which resolver ran ("uv", "pip"), empty for already-resolved inputs
     require_complete: bool = False  # CLI/policy: an incomplete report fails the gate (exit 3)
-    sbom_vex: bool = False  # CLI: findings go into the SBOM as vulnerabilities
     hash_summary: dict[str, Any] | None = None  # hashes check: how many pins were compared, and how
     provenance_summary: dict[str, Any] | None = None  # provenance check: SLSA-style levels
     model_scan: list[dict[str, str]] = field(default_factory=list)  # scanner: format and verdict per file

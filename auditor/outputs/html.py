@@ -30,7 +30,7 @@ import jinja2
 import markupsafe
 
 from auditor import __version__
-from auditor.domain import Finding, Report, Severity, canonical_name, model_node
+from auditor.domain import Finding, RenderOptions, Report, Severity, canonical_name, model_node
 from auditor.graph import build_graph
 from auditor.kinds import FindingKind
 from auditor.outputs import rollup
@@ -75,7 +75,7 @@ def _environment() -> jinja2.Environment:
     return _ENV
 
 
-def render(report: Report) -> str:
+def render(report: Report, options: RenderOptions = RenderOptions()) -> str:  # noqa: B008 - frozen
     return _environment().get_template("report.html.j2").render(**context(report))
 
 

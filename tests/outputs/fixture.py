@@ -33,7 +33,7 @@ SHA_B = "b" * 64
 CVSS_HIGH = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"
 
 
-def fixture_report(*, vex: bool = False) -> Report:
+def fixture_report() -> Report:
     report = Report(
         inputs=["requirements.txt"],
         root_name="demo-project",
@@ -146,8 +146,6 @@ def fixture_report(*, vex: bool = False) -> Report:
         DataSource(name="popularity", source="top packages list", date="2026-10-01", stale=True),
     ]
     report.warnings.append("ignore for PYSEC-2020-1 expired on 2026-01-01 (old): no longer ignored")
-    if vex:
-        report.sbom_vex = True
     return report
 
 
