@@ -284,6 +284,9 @@ class ModelRef:
     local_path: str | None = None
     via: str | None = None  # repo_id of the model that referenced this one (base model chain)
     code_repos: list[str] = field(default_factory=list)  # repos whose code its auto_map runs (``org/repo--mod.Cls``)
+    # Further places that reference the same repo, kind and revision: the Hub is asked once, but every place is
+    # reported (an unpinned load in b.py is not hidden by the same load in a.py).
+    more_locations: list[Location] = field(default_factory=list)
 
     @property
     def node_id(self) -> str:
@@ -305,6 +308,7 @@ class ModelRef:
             "datasets": list(self.datasets),
             "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in self.files],
             "via": self.via,
+            "more_locations": [{"file": loc.file, "line": loc.line} for loc in self.more_locations],
         }
 
 
@@ -326,12 +330,15 @@ class RemoteCodeSite:
     function: str | None = None
     revision: str | None = None
     lines: list[int] = field(default_factory=list)  # further lines of the same function merged into this site
+    # The flag is off unless an operator turns it on (a command-line option, a config key, an environment variable,
+    # a caller's argument): remote code *can* be enabled at run time here -- a finding of its own, at low.
+    opt_in: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"file": self.location.file, "line": self.location.line, "lines": list(self.lines),
                 "models": list(self.models), "runtime": self.runtime, "guards": list(self.guards),
                 "because": self.because, "bounded": self.bounded, "function": self.function,
-                "revision": self.revision}
+                "revision": self.revision, "opt_in": self.opt_in}
 
 
 @dataclass

@@ -87,7 +87,7 @@ def _audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches:
     _lap(report, "sources", started)
 
     refs, ref_gaps = _find_models(options, identity.models, ctx, project.code_root)
-    hub_failed = _probe_hub(refs, ctx) if refs else None
+    hub_failed = _probe_hub(refs, ctx) if refs and _asks_hub(options) else None
 
     started = time.perf_counter()
     progress("resolving dependencies")
@@ -234,6 +234,13 @@ def _find_models(options: AuditOptions, declared: list[ModelRef], ctx: AuditCont
     return refs, skipped
 
 
+def _asks_hub(options: AuditOptions) -> bool:
+    """Only the ``models`` check needs the Hub's answers: with it disabled (``--disable-check models`` or the
+    policy's ``disable``), references are still found and listed, and the Hub is never contacted."""
+    disabled = options.disabled_checks | (options.policy.disabled_kinds if options.policy else set())
+    return "models" not in disabled
+
+
 def _probe_hub(refs: list[ModelRef], ctx: AuditContext) -> str | None:
     """Models are referenced and the Hub is to be asked: one cheap request now, before a long resolution, so a
     Hub that is down is known early (and its references are reported as not checked, not retried one by one)."""
@@ -258,12 +265,12 @@ def _collect_models(refs: list[ModelRef], skipped: list[Skipped], ctx: AuditCont
     if any(ref.origin == "manifest" for ref in report.models):
         skipped = _declared_stand_in(skipped, report)
     for ref in refs:
-        loc = ref.location
-        report.ledger.add(ItemKind.MODEL_REFERENCE, ref.repo_id, file=loc.file if loc else None,
-                          line=loc.line if loc else None,
-                          requirement=f"{ref.repo_id}@{ref.revision}" if ref.revision else ref.repo_id)
+        for loc in [ref.location, *ref.more_locations]:  # every place that references it is an item
+            report.ledger.add(ItemKind.MODEL_REFERENCE, ref.repo_id, file=loc.file if loc else None,
+                              line=loc.line if loc else None,
+                              requirement=f"{ref.repo_id}@{ref.revision}" if ref.revision else ref.repo_id)
     report.ledger.extend(skipped)
-    if not report.models or hub_failed:
+    if not report.models or hub_failed or not _asks_hub(ctx.options):
         return hub_failed
     from auditor.models.hub import resolve_models
 

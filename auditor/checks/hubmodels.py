@@ -2,13 +2,19 @@
 
 Rules (finding kind / id / severity):
 - ``unpinned-revision`` / ``MLA-MODEL-UNPINNED`` / low: a reference in the project (code, config, card, manifest)
-  without a 40-hex commit: a branch or tag moves, so what is downloaded can change without a code change.
+  without a commit (40 hex digits, or git's abbreviation of 7 or more): a branch or tag moves, so what is downloaded can change without a code change. One
+  finding per place (``ModelRef.location`` and ``more_locations``), never one per model.
 - ``trust-remote-code`` / ``MLA-MODEL-REMOTE-CODE``: ``trust_remote_code`` can be ``True`` where a model is
-  loaded, so Python from the repo runs on load -- high when the revision is not a commit (the owner can change that
-  code at any time), medium when pinned. One finding per referenced model, and one per place in the code or a
-  config where *any model chosen at run time* is loaded that way (``report.remote_code_sites`` without models):
-  high when the project turns the flag on, medium when the flag is computed in a way the audit cannot bound. The
-  conditions on the path (``if 'mpt' in model_name:``) are part of the message and the evidence.
+  loaded, so Python from the repo runs on load. One finding per place (``report.remote_code_sites``: a call site,
+  or a config file's flag), naming the models the project's values bring there (``model``: the first) and any
+  model chosen at run time: high when the project turns the flag on and the revision is not a commit (the owner can
+  change that code at any time), medium when pinned, medium when the flag is computed in a way the audit cannot
+  bound. The
+  conditions on the path (``if 'mpt' in model_name:``) are part of the message and the evidence. A reference that
+  enables it with no such place (a manifest entry, a saved config's ``auto_map``) is reported at its own line.
+  ``MLA-MODEL-REMOTE-CODE-OPTION`` / low: the flag is off by default and an operator can switch it on (a
+  command-line option, a config key, an environment variable, a caller's argument): remote code can be enabled at
+  run time, here -- a place to know about, not the project running remote code by itself.
   ``MLA-MODEL-CUSTOM-CODE`` / info: the repo ships code (``*.py``, ``auto_map``) but the project does not enable it.
 - ``unsafe-model`` / ``MLA-MODEL-PICKLE-ONLY`` / low (CONVENTIONS: unsafe-but-common; ``require-safetensors``
   raises it): pickle-family/Keras weights in a repo directory without a ``.safetensors`` file. The bytes are the
@@ -35,7 +41,7 @@ from auditor.kinds import FindingKind, Rule
 from auditor.models.formats import code_files, pickle_only
 from auditor.models.hubstate import HubState, key_of, state_of
 from auditor.models.licenses import forbids, project_use
-from auditor.models.repoid import is_commit
+from auditor.models.repoid import is_pinned
 from auditor.models.settings import model_settings
 from auditor.options import AuditContext
 
@@ -46,20 +52,22 @@ class ModelsCheck:
     name = "models"
 
     def run(self, ctx: AuditContext) -> Iterable[Finding]:
-        runtime = [self._runtime_site(site) for site in ctx.report.remote_code_sites if site.runtime]
-        if not ctx.report.models:
-            return runtime
-        sites = {site.location: site for site in ctx.report.remote_code_sites if site.models}
-        sites.update({Location(site.location.file, line): site for site in ctx.report.remote_code_sites
-                      if site.models for line in site.lines})
         state = state_of(ctx)
+        by_repo: dict[str, ModelRef] = {}
+        for ref in ctx.report.models:
+            if ref.kind == "model":
+                by_repo.setdefault(ref.repo_id, ref)
+        findings: list[Finding] = []
+        for site in ctx.report.remote_code_sites:
+            findings.extend(self._site(site, by_repo, state))
+        if not ctx.report.models:
+            return findings
+        named = {model for site in ctx.report.remote_code_sites if not site.opt_in for model in site.models}
         root_meta = ctx.report.root_metadata
         declared = root_meta.get("license") if isinstance(root_meta, dict) else None
         use = project_use(model_settings(ctx).use, declared if isinstance(declared, str) else None)
-        findings: list[Finding] = []
         for ref in ctx.report.models:
-            findings.extend(self._one(ref, state, use, sites))
-        findings.extend(runtime)
+            findings.extend(self._one(ref, state, use, named))
         for ref, path, want, got in state.hash_mismatches:
             findings.append(self._finding(
                 ref, FindingKind.HASH_MISMATCH, Rule.MODEL_HASH_MISMATCH, Severity.CRITICAL,
@@ -69,20 +77,21 @@ class ModelsCheck:
                 fix="do not use this file; re-download and report it if it persists"))
         return findings
 
-    def _one(self, ref: ModelRef, state: HubState, use: str | None,
-             sites: dict[Location, RemoteCodeSite]) -> list[Finding]:
+    def _one(self, ref: ModelRef, state: HubState, use: str | None, named: set[str]) -> list[Finding]:
         out: list[Finding] = []
         status = state.status.get(key_of(ref))
         direct = ref.via is None and ref.origin != "hub"
         what = f"{ref.kind} {ref.repo_id}"
-        if direct and not is_commit(ref.revision):
+        if direct and not is_pinned(ref.revision):
             pinned = f'revision="{ref.resolved_revision}"' if ref.resolved_revision else "revision=<commit sha>"
             shown = f"revision {ref.revision!r}" if ref.revision else "no revision (default branch)"
-            out.append(self._finding(ref, FindingKind.UNPINNED_REVISION, Rule.MODEL_UNPINNED, Severity.LOW,
-                                     f"{what} is loaded with {shown}: a branch or tag can change what is downloaded",
-                                     evidence={"revision": ref.revision, "resolved": ref.resolved_revision},
-                                     fix=f"pin {pinned}"))
-        out.extend(self._remote_code(ref, state, what, sites))
+            for place in [ref.location, *ref.more_locations]:
+                out.append(self._finding(ref, FindingKind.UNPINNED_REVISION, Rule.MODEL_UNPINNED, Severity.LOW,
+                                         f"{what} is loaded with {shown}: a branch or tag can change what is "
+                                         "downloaded", evidence={"revision": ref.revision,
+                                                                 "resolved": ref.resolved_revision},
+                                         fix=f"pin {pinned}", location=place))
+        out.extend(self._remote_code(ref, state, what, named))
         if ref.kind == "model" and ref.files:
             only = pickle_only([f.path for f in ref.files])
             if only:
@@ -120,25 +129,20 @@ class ModelsCheck:
                     fix="use a model/dataset whose licence allows this use, or set model-use in the policy"))
         return out
 
-    def _remote_code(self, ref: ModelRef, state: HubState, what: str,
-                     sites: dict[Location, RemoteCodeSite]) -> list[Finding]:
+    def _remote_code(self, ref: ModelRef, state: HubState, what: str, named: set[str]) -> list[Finding]:
         code = code_files([f.path for f in ref.files])
         auto_map = state.auto_map.get(key_of(ref), [])
         evidence: dict[str, object] = {"code_files": code, "auto_map": auto_map, "revision": ref.revision}
+        if ref.repo_id in named:
+            return []  # reported at the places that enable it (``_site``)
         if ref.trust_remote_code:
-            pinned = is_commit(ref.revision)
+            pinned = is_pinned(ref.revision)
             severity = Severity.MEDIUM if pinned else Severity.HIGH
             because = "pinned to a commit" if pinned else "not pinned: the repo owner can change the code at any time"
             shipped = f"; the repo ships {', '.join(code[:5])}" if code else ""
-            site = sites.get(ref.location) if ref.location is not None else None
-            when = f" when {' and '.join(site.guards)}" if site is not None and site.guards else ""
-            also = f"; the same call also loads {site.runtime}" if site is not None and site.runtime else ""
-            if site is not None:
-                evidence = {**evidence, "site": site.to_json()}
             return [self._finding(
                 ref, FindingKind.TRUST_REMOTE_CODE, Rule.MODEL_REMOTE_CODE, severity,
-                f"{what} is loaded with trust_remote_code{when}: Python from the repo runs on load "
-                f"({because}){shipped}{also}",
+                f"{what} is loaded with trust_remote_code: Python from the repo runs on load ({because}){shipped}",
                 evidence=evidence, fix="remove trust_remote_code, or review the code and pin revision= to a commit")]
         if ref.kind == "model" and (code or auto_map):
             return [self._finding(
@@ -146,6 +150,51 @@ class ModelsCheck:
                 f"{what} ships custom code ({', '.join((code or auto_map)[:5])}); it runs only with "
                 "trust_remote_code, which this project does not set", evidence=evidence)]
         return []
+
+    def _site(self, site: RemoteCodeSite, by_repo: dict[str, ModelRef], state: HubState) -> list[Finding]:
+        """One finding per place that can load with remote code on, naming the models the project's values bring
+        there and any model chosen at run time; a place where only an operator can switch it on is low."""
+        if site.opt_in:
+            return [self._opt_in_site(site)]
+        if not site.models:
+            return [self._runtime_site(site)] if site.runtime else []
+        when = f" when {' and '.join(site.guards)}" if site.guards else ""
+        lines = f"; also lines {', '.join(str(n) for n in site.lines)}" if site.lines else ""
+        also = f"; the same call also loads {site.runtime}" if site.runtime else ""
+        refs = [by_repo.get(model) for model in site.models]
+        revision = site.revision if site.revision is not None else (
+            refs[0].revision if len(refs) == 1 and refs[0] is not None else None)
+        pinned = is_pinned(revision)
+        severity = Severity.MEDIUM if pinned or not site.bounded else Severity.HIGH
+        because = "pinned to a commit" if pinned else "not pinned: the repo owner can change the code at any time"
+        code = sorted({c for ref in refs if ref is not None for c in code_files([f.path for f in ref.files])})
+        shipped = f"; the repo ships {', '.join(code[:5])}" if code else ""
+        auto_map = sorted({m for ref in refs if ref is not None for m in state.auto_map.get(key_of(ref), [])})
+        named = ", ".join(site.models[:5]) + (f" and {len(site.models) - 5} more" if len(site.models) > 5 else "")
+        what = f"model {named}" if len(site.models) == 1 else f"models {named}"
+        return [Finding(
+            kind=FindingKind.TRUST_REMOTE_CODE, id=Rule.MODEL_REMOTE_CODE, severity=severity,
+            message=f"{what} {'is' if len(site.models) == 1 else 'are'} loaded with trust_remote_code{when} "
+                    f"({site.because}{lines}): Python from the repo runs on load ({because}){shipped}{also}",
+            model=(site.models[0], revision), location=_place(site, refs[0]) if len(refs) == 1 else Location(
+                site.location.file, site.location.line),
+            evidence=Details.of({"code_files": code, "auto_map": auto_map, "revision": revision, "site": site.to_json()}),
+            check=self.name, fix="remove trust_remote_code, or review the code and pin revision= to a commit")]
+
+    def _opt_in_site(self, site: RemoteCodeSite) -> Finding:
+        """A place where remote code is off unless an operator switches it on: low, never nothing."""
+        who = f"{site.function}()" if site.function else "this code"
+        when = f" when {' and '.join(site.guards)}" if site.guards else ""
+        lines = f"; also lines {', '.join(str(n) for n in site.lines)}" if site.lines else ""
+        loads = [*site.models[:5], *([site.runtime] if site.runtime else [])]
+        what = ", ".join(loads) if loads else "a model"
+        return Finding(
+            kind=FindingKind.TRUST_REMOTE_CODE, id=Rule.MODEL_REMOTE_CODE_OPTION, severity=Severity.LOW,
+            message=f"remote code can be enabled at run time here: {who} loads {what} with trust_remote_code{when} "
+                    f"({site.because}{lines})",
+            path=site.location.file, location=Location(site.location.file, site.location.line),
+            evidence=Details.of(site.to_json()), check=self.name,
+            fix="keep the switch off for unreviewed repos; when it is on, pin revision= to a reviewed commit")
 
     def _runtime_site(self, site: RemoteCodeSite) -> Finding:
         """A place that loads whatever model it is given with remote code on: the model cannot be audited, the
@@ -156,7 +205,7 @@ class ModelsCheck:
         known = f"; the project's own values: {', '.join(site.models[:5])}" if site.models else ""
         return Finding(
             kind=FindingKind.TRUST_REMOTE_CODE, id=Rule.MODEL_REMOTE_CODE,
-            severity=Severity.HIGH if site.bounded else Severity.MEDIUM,
+            severity=Severity.HIGH if site.bounded and not is_pinned(site.revision) else Severity.MEDIUM,
             message=f"{who} loads {site.runtime or 'a model chosen at run time'} with remote code on{when} "
                     f"({site.because}{lines}): Python from whichever repo is named runs on load{known}",
             path=site.location.file, location=Location(site.location.file, site.location.line),
@@ -164,11 +213,20 @@ class ModelsCheck:
             fix="allow only reviewed repos pinned to a commit, or declare them in mlaudit.toml `models = [...]`")
 
     def _finding(self, ref: ModelRef, kind: FindingKind, rule: str, severity: Severity, message: str, *,
-                 evidence: Mapping[str, object] | None = None, fix: str | None = None,
-                 path: str | None = None) -> Finding:
+                 evidence: Mapping[str, object] | None = None, fix: str | None = None, path: str | None = None,
+                 location: Location | None = None) -> Finding:
         return Finding(kind=kind, id=rule, severity=severity, message=message, model=(ref.repo_id, ref.revision),
-                       location=ref.location, evidence=Details.of(evidence) if evidence is not None else None, fix=fix,
-                       check=self.name, path=path)
+                       location=location or ref.location, evidence=Details.of(evidence) if evidence is not None else None, fix=fix, check=self.name, path=path)
+
+
+def _place(site: RemoteCodeSite, ref: ModelRef | None) -> Location:
+    """Where a site's model is named: its line in the site's config file, or the merged call of the site that
+    loads it; else the site's own line."""
+    lines = {site.location.line, *site.lines}
+    for place in [ref.location, *ref.more_locations] if ref is not None else []:
+        if place is not None and place.file == site.location.file and (site.function is None or place.line in lines):
+            return place
+    return Location(site.location.file, site.location.line)
 
 
 CHECK = ModelsCheck()

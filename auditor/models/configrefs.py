@@ -9,9 +9,13 @@ safe loader's resolver (node tree with marks; nothing is constructed, no tag run
 found back in the text.
 
 Precision over recall on purpose: keys that name where a trained model is *pushed* (``hub_model_id``,
-``output_dir``) are not dependencies; single-segment names (``gpt2``) count only under the keys that always
-name a model to load; values such as ``path_to_model``, ``<your-model>``, ``${MODEL}`` or ``saves/llama3/lora``
-are not references.
+``output_dir``) are not dependencies; values such as ``path_to_model``, ``<your-model>``, ``${MODEL}`` or
+``saves/llama3/lora`` are not Hub references (``auditor.models.repoid.read_reference``) -- under a key that always
+names a model to load, or when they look like ``org/name``, they are listed as excluded items with why.
+
+Editor and tool configs (``.devcontainer/devcontainer.json``, VS Code settings, ``tsconfig*.json``) are JSON with
+comments (JSONC): they are read leniently, and one that still does not parse is listed as excluded, never a gap.
+A training config that does not parse is a gap (skipped, the report incomplete).
 """
 
 from __future__ import annotations
@@ -19,14 +23,14 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-from auditor.domain import Location, ModelRef, RemoteCodeSite, Skipped
+from auditor.domain import Excluded, Location, ModelRef, RemoteCodeSite, Skipped
 from auditor.ledger import ItemKind
-from auditor.models.repoid import looks_like_repo_id, strip_hub_prefix
+from auditor.models.repoid import Reading, fixture_context, read_reference
 from auditor.safeload import compose_yaml, loads_json, loads_toml
 
 if sys.version_info >= (3, 11):
@@ -52,13 +56,14 @@ _MODEL_KEY_RE = re.compile(r"^(?:[a-z0-9]+_)*(?:model|tokenizer|processor|encode
 NOT_DEPENDENCIES = frozenset({"hub_model_id", "output_dir", "push_to_hub_model_id", "save_model", "export_dir",
                               "output_model", "model_type", "tokenizer_type", "model_class", "model_max_length",
                               "output_model_name"})
+# Keys of a mapping that describes a model served behind an API (its ``model`` is the API's model name).
+API_KEYS = frozenset({"provider", "api_base", "base_url", "api_key", "api_key_env", "endpoint", "openai_api_base",
+                      "api_type", "api_version", "model_provider", "litellm_provider"})
 DATASET_KEYS = frozenset({"dataset_name", "dataset_name_or_path", "hf_dataset"})
 DATASET_LISTS = frozenset({"datasets", "test_datasets", "pretraining_dataset"})  # axolotl: - path: org/name
 REVISION_KEYS = ("revision", "model_revision")
 TRUST_KEYS = ("trust_remote_code", "trust-remote-code")
-_PLACEHOLDER_RE = re.compile(
-    r"(?:^|[/_-])(?:path|your|my|xxx+|todo|changeme|placeholder|example|local|dummy|none|null)(?:$|[/_-])"
-    r"|[<>{}$%*]|^(?:model|models|tokenizer|base|checkpoint|ckpt|output|outputs|saves?)(?:$|/)", re.I)
+_PLACEHOLDER_RE = re.compile(r"^(?:todo|changeme|tbd|none|null|nil|n/?a)$", re.I)
 # A file mentioning none of these cannot hold a reference: not parsed.
 _PREFILTER_RE = re.compile(r"model|tokenizer|dataset|trust.remote.code|processor|encoder|tower|adapter", re.I)
 # Files that are configs of tools, packages and data, never of models.
@@ -71,7 +76,18 @@ SKIP_NAMES = frozenset({
     "config.json", "adapter_config.json", "pylock.toml", "uv.lock", ".markdownlint.yaml", "ruff.toml",
     ".ruff.toml", "setup.cfg", "requirements.yaml",
 })
-SKIP_DIR_PARTS = frozenset({".github", ".gitlab", ".circleci", "node_modules"})
+# CI configuration, and recorded test output (snapshot and cassette directories hold API responses such as
+# ``"model": "org/name"`` of a served model: data, not configs).
+# Recorded run output too: a ``results/``, ``references/`` or ``logs/`` JSON holds the model a past run used
+# (``"base_model_name_or_path": ..., "revision": null``), read by no loader.
+SKIP_DIR_PARTS = frozenset({".github", ".gitlab", ".circleci", "node_modules", "__snapshots__", "cassettes",
+                            "__fixtures__", "results", "references", "logs", "wandb", "mlruns", "lightning_logs"})
+# Editor and tool configuration (JSON with comments), never a training config.
+EDITOR_DIR_PARTS = frozenset({".devcontainer", ".vscode", ".idea", ".zed", ".fleet", ".theia"})
+_EDITOR_NAME_RE = re.compile(r"^(?:[tj]sconfig(?:\.[\w-]+)*\.json|\.?(?:eslintrc|babelrc|prettierrc|stylelintrc|swcrc)"
+                             r"(?:\.json)?|devcontainer\.json|[\w.-]+\.code-workspace|biome\.jsonc?|deno\.jsonc?|"
+                             r"turbo\.json|renovate\.json5?|\.renovaterc(?:\.json)?|launch\.json|"
+                             r"components\.json|nx\.json|lerna\.json|vercel\.json|tslint\.json)$", re.I)
 
 
 @dataclass
@@ -79,6 +95,12 @@ class ConfigRefs:
     refs: list[ModelRef]
     sites: list[RemoteCodeSite]
     skipped: list[Skipped]
+    excluded: list[Excluded] = field(default_factory=list)
+
+
+def editor_config(rel_parts: tuple[str, ...], name: str) -> bool:
+    """An editor's or a JavaScript/TypeScript tool's configuration: JSONC, never a model's or a run's config."""
+    return bool(EDITOR_DIR_PARTS & set(rel_parts)) or _EDITOR_NAME_RE.match(name) is not None
 
 
 def is_config_file(rel_parts: tuple[str, ...], name: str) -> bool:
@@ -101,20 +123,22 @@ def is_model_key(key: str) -> bool:
 
 def hub_value(key: str, value: object, is_local: Any = None) -> str | None:
     """The Hub id a model key's value names, or None (not a string, a path, a placeholder, a URL)."""
-    if not isinstance(value, str):
+    reading = read_value(key, value, is_local)
+    return reading.repo_id if reading is not None else None
+
+
+def read_value(key: str, value: object, is_local: Any = None, kind: str = "model",
+               fixture: bool = False) -> Reading | None:
+    """What a model key's value is (``read_reference``); None for what is no name at all (not a string, empty,
+    ``null``/``TODO``-style fillers)."""
+    if not isinstance(value, str) or not value.strip() or _PLACEHOLDER_RE.match(value.strip()):
         return None
-    text = value.strip()
-    prefixed = strip_hub_prefix(text)
-    text = prefixed if prefixed is not None else text
-    if not text or not looks_like_repo_id(text) or _PLACEHOLDER_RE.search(text):
-        return None
-    if "/" not in text and key.lower().replace("-", "_") not in LEGACY_ID_KEYS:
-        return None
-    if "/" not in text and not re.search(r"[a-z]", text, re.I):
-        return None
-    if is_local is not None and is_local(text):
-        return None
-    return text
+    reading = read_reference(value, kind, fixture=fixture, is_local=is_local)
+    if reading.repo_id is not None and "/" not in reading.repo_id and \
+            key.lower().replace("-", "_") not in LEGACY_ID_KEYS and kind == "model":
+        return Reading(None, f"{value.strip()[:120]!r} is a single name under {key!r}, a key that does not always "
+                             "name a Hub model")
+    return reading
 
 
 # -- a format-independent view: (key, value, line, children) ------------------------------------------------------
@@ -126,26 +150,87 @@ class _Entry:
     children: list[_Entry] | None  # mapping entries; a list is a mapping keyed "0", "1", ...
 
 
-def read_config(text: str, shown: str, suffix: str, is_local: Any = None) -> ConfigRefs:
-    """References in one config file. A malformed file is a skipped entry (it might be a config we should read)."""
+def read_config(text: str, shown: str, suffix: str, is_local: Any = None, *, parts: tuple[str, ...] = (),
+                editor: bool = False) -> ConfigRefs:
+    """References in one config file. A malformed file is a skipped entry (it might be a config we should read);
+    an editor's JSONC is read leniently, and left out, listed, when even that fails."""
     out = ConfigRefs([], [], [])
+    if suffix == ".json" and (editor or _has_comments(text)):
+        text = strip_jsonc(text)
     try:
         roots = list(_entries(text, suffix))
     except (yaml.YAMLError, ValueError, tomllib.TOMLDecodeError, RecursionError) as exc:
         mark = getattr(exc, "problem_mark", None)
         line = (mark.line + 1) if mark is not None else getattr(exc, "lineno", None)
         message = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        if editor:
+            out.excluded.append(Excluded(reason=f"an editor or tool configuration, not a training config (and not "
+                                                f"valid JSONC: {message}); not read for model references",
+                                         file=shown, line=line, kind=ItemKind.INPUT_FILE))
+            return out
         out.skipped.append(Skipped(reason=f"cannot parse {suffix.lstrip('.').upper()} ({message}); model "
                                           "references in it not read", file=shown, line=line,
                                    kind=ItemKind.INPUT_FILE))
         return out
+    context = _Context(shown, out, is_local, fixture_context(parts) if parts else False)
     for root in roots:
-        _walk(root.children or [], shown, out, None, is_local, in_datasets=False)
+        _walk(root.children or [], context, None, in_datasets=False)
     return out
 
 
-def _walk(entries: list[_Entry], shown: str, out: ConfigRefs, inherited: tuple[bool, int | None] | None,
-          is_local: Any, in_datasets: bool) -> None:
+@dataclass
+class _Context:
+    shown: str
+    out: ConfigRefs
+    is_local: Any
+    fixture: bool
+
+
+def _has_comments(text: str) -> bool:
+    return "//" in text or "/*" in text
+
+
+def strip_jsonc(text: str) -> str:
+    """JSON with comments (``//``, ``/* */``) and trailing commas, as editors write it, turned into JSON with the
+    same lines (comments become spaces; strings are left alone)."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    in_string = False
+    while i < n:
+        ch = text[i]
+        if in_string:
+            out.append(ch)
+            if ch == "\\" and i + 1 < n:
+                out.append(text[i + 1])
+                i += 2
+                continue
+            if ch == '"':
+                in_string = False
+            i += 1
+            continue
+        if ch == '"':
+            in_string = True
+            out.append(ch)
+            i += 1
+        elif text.startswith("//", i):
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            out.append(" " * (end - i))
+            i = end
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            end = n if end < 0 else end + 2
+            out.append("".join(c if c == "\n" else " " for c in text[i:end]))
+            i = end
+        else:
+            out.append(ch)
+            i += 1
+    return re.sub(r",(\s*[}\]])", r" \1", "".join(out))
+
+
+def _walk(entries: list[_Entry], ctx: _Context, inherited: tuple[bool, int | None] | None,
+          in_datasets: bool) -> None:
+    shown, out, is_local = ctx.shown, ctx.out, ctx.is_local
     scalars = {e.key.lower().replace("-", "_"): e for e in entries if e.children is None}
     trust = inherited
     for key in TRUST_KEYS:
@@ -156,6 +241,8 @@ def _walk(entries: list[_Entry], shown: str, out: ConfigRefs, inherited: tuple[b
                     None)
     models: list[str] = []
     local = False  # a model key names a local directory: remote code from it is the project's own files
+    # ``{"provider": ..., "model": "google/gemini-2.0-flash-001"}``: a model an API serves, not a Hub download
+    api = bool(API_KEYS & set(scalars))
     for entry in entries:
         if entry.children is not None:
             continue
@@ -163,16 +250,24 @@ def _walk(entries: list[_Entry], shown: str, out: ConfigRefs, inherited: tuple[b
         kind = None
         if in_datasets and key == "path" or key in DATASET_KEYS:
             kind = "dataset"
-            repo = hub_value("model_name_or_path", entry.value, is_local)
-            repo = repo if repo is not None and "/" in repo else None
-        elif is_model_key(key):
+            if key == "dataset_name" and isinstance(entry.value, str) and "/" not in entry.value:
+                continue  # a subset of ``dataset_path`` in evaluation configs, not a repo (nor a legacy one)
+            reading = read_value("model_name_or_path", entry.value, is_local, "dataset", ctx.fixture)
+        elif is_model_key(key) and not (api and key not in STRONG_KEYS):
             kind = "model"
-            repo = hub_value(key, entry.value, is_local)
+            reading = read_value(key, entry.value, is_local, "model", ctx.fixture)
         else:
             continue
+        repo = reading.repo_id if reading is not None else None
         if repo is None:
             local = local or (kind == "model" and key in STRONG_KEYS and isinstance(entry.value, str)
                               and bool(entry.value.strip()))
+            if reading is not None and reading.why_not and isinstance(entry.value, str) and (
+                    key in STRONG_KEYS or key in DATASET_KEYS or "/" in entry.value):
+                value = entry.value.strip()[:120]
+                out.excluded.append(Excluded(reason=f"{reading.why_not}: not a {kind} dependency to look up on "
+                                                    "the Hub", file=shown, line=entry.line, requirement=value,
+                                             kind=ItemKind.MODEL_REFERENCE, subject=value))
             continue
         flag = trust[0] if trust is not None and kind == "model" else None
         out.refs.append(ModelRef(repo_id=repo, kind=kind, revision=revision if isinstance(revision, str) else None,
@@ -188,8 +283,7 @@ def _walk(entries: list[_Entry], shown: str, out: ConfigRefs, inherited: tuple[b
     for entry in entries:
         if entry.children is not None:
             key = entry.key.lower().replace("-", "_")
-            _walk(entry.children, shown, out, trust, is_local,
-                  in_datasets=key in DATASET_LISTS or (in_datasets and key.isdigit()))
+            _walk(entry.children, ctx, trust, in_datasets=key in DATASET_LISTS or (in_datasets and key.isdigit()))
 
 
 def _entries(text: str, suffix: str) -> Iterator[_Entry]:
@@ -250,4 +344,5 @@ def _located(key: str, data: object, text: str, cursor: list[int]) -> _Entry:
     return _Entry(key, data, line, None)
 
 
-__all__ = ["ConfigRefs", "ORIGIN", "hub_value", "is_config_file", "is_model_key", "may_hold_models", "read_config"]
+__all__ = ["ConfigRefs", "ORIGIN", "editor_config", "hub_value", "is_config_file", "is_model_key", "may_hold_models",
+           "read_config", "read_value", "strip_jsonc"]

@@ -46,7 +46,7 @@ from auditor.errors import ClientApiError, NetworkError
 from auditor.ledger import ItemKind
 from auditor.models.filerefs import front_matter
 from auditor.models.formats import is_unsafe_format
-from auditor.models.hubcache import cache_root, find_snapshot
+from auditor.models.hubcache import MAX_SNAPSHOT_FILES, cache_root, find_snapshot
 from auditor.models.hubstate import Key, key_of, state_of
 from auditor.models.repoid import looks_like_repo_id
 from auditor.net import RETRY_STATUSES, host_of
@@ -139,10 +139,11 @@ class _Resolver:
             level = []
             for ref, depth in todo:
                 for reason in self.deferred.pop(key_of(ref), []):
-                    self.ctx.skip(reason, kind=ItemKind.MODEL_REFERENCE, subject=ref.repo_id,
-                                  file=ref.location.file if ref.location else None,
-                                  line=ref.location.line if ref.location else None, requirement=_requirement(ref),
-                                  not_checked=["revision", "files", "license", "base models"])
+                    for place in [ref.location, *ref.more_locations]:  # said at every place that loads it
+                        self.ctx.skip(reason, kind=ItemKind.MODEL_REFERENCE, subject=ref.repo_id,
+                                      file=place.file if place else None, line=place.line if place else None,
+                                      requirement=_requirement(ref),
+                                      not_checked=["revision", "files", "license", "base models"])
                 level.extend(self._follow_chain(ref, depth))
         self.state.hash_mismatches.sort(key=lambda m: (m[0].repo_id, m[1]))
 
@@ -187,6 +188,14 @@ class _Resolver:
         ref.local_path = str(snapshot.folder)
         ref.files = [ModelFile(path=f.path, size=f.size, sha256=f.sha256, local_path=f.local_path)
                      for f in snapshot.files]
+        if snapshot.missing:  # a link without its blob: the file exists in the repo, its bytes are not here
+            shown = ", ".join(snapshot.missing[:5]) + (f" and {len(snapshot.missing) - 5} more"
+                                                        if len(snapshot.missing) > 5 else "")
+            self._skip(ref, f"offline: the cached snapshot of {ref.repo_id} links {len(snapshot.missing)} file(s) "
+                            f"whose blobs were removed from the cache ({shown}); they were not checked")
+        if snapshot.truncated:
+            self._skip(ref, f"offline: the cached snapshot of {ref.repo_id} has more than {MAX_SNAPSHOT_FILES} "
+                            "files; the rest were not listed or checked")
         card, problem = _read_card(snapshot.folder / "README.md")
         if problem:
             self._skip(ref, f"the cached model card of {ref.repo_id} is unreadable ({problem}): its licence, base "

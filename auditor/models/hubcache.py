@@ -48,6 +48,8 @@ class CachedSnapshot:
     commit: str
     folder: Path
     files: list[CachedFile] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # links whose blob is gone (removed from the cache)
+    truncated: bool = False  # more than MAX_SNAPSHOT_FILES files: the rest not listed
 
 
 def find_snapshot(root: Path, repo_id: str, kind: str, revision: str | None) -> CachedSnapshot | None:
@@ -72,11 +74,14 @@ def find_snapshot(root: Path, repo_id: str, kind: str, revision: str | None) -> 
     if commit is None:
         return None
     snapshot = CachedSnapshot(commit=commit, folder=folder / "snapshots" / commit)
-    snapshot.files = list_files(snapshot.folder)
+    snapshot.files = list_files(snapshot.folder, snapshot.missing)
+    snapshot.truncated = len(snapshot.files) >= MAX_SNAPSHOT_FILES
     return snapshot
 
 
-def list_files(snapshot: Path) -> list[CachedFile]:
+def list_files(snapshot: Path, missing: list[str] | None = None) -> list[CachedFile]:
+    """The snapshot's files (paths relative to it, sizes and sha256 of LFS blobs). A link whose blob was removed
+    from the cache is not a file to check: its path goes to ``missing``, for the caller to report."""
     out: list[CachedFile] = []
     for dirpath, dirnames, filenames in os.walk(snapshot):
         dirnames.sort()
@@ -85,7 +90,9 @@ def list_files(snapshot: Path) -> list[CachedFile]:
             try:
                 size = path.stat().st_size  # follows the link to the blob
             except OSError:
-                continue  # dangling link: the blob was removed
+                if missing is not None:
+                    missing.append(path.relative_to(snapshot).as_posix())
+                continue
             target = os.path.basename(os.readlink(path)) if path.is_symlink() else ""
             out.append(CachedFile(path=path.relative_to(snapshot).as_posix(), size=size,
                                   sha256=target if _SHA256_RE.match(target) else None, local_path=str(path)))

@@ -30,7 +30,9 @@ from functools import partial
 from auditor.domain import Location
 from auditor.models.pyindex import FunctionNode, PyFile, PyProject, call_name, dotted, own_nodes
 from auditor.models.values import (
+    MAX_KNOWN,
     NOTHING,
+    TOO_MANY,
     Guard,
     Known,
     Lazy,
@@ -53,6 +55,9 @@ OPT_IN_WORDS = ("remote_code", "remote-code")
 GETENV = frozenset({"os.getenv", "getenv", "os.environ.get", "environ.get"})
 DOWNLOADERS = frozenset({"snapshot_download", "hf_hub_download", "cached_path", "cached_file",
                          "try_to_load_from_cache"})
+NAMESPACES = frozenset({"SimpleNamespace", "Namespace", "EasyDict", "edict", "AttrDict", "Box", "DotMap"})
+CLICK_PARAMS = frozenset({"option", "argument"})  # @click.option / @click.argument (also asyncclick, rich_click)
+TYPER_PARAMS = frozenset({"Option", "Argument"})  # typer.Option(...) / typer.Argument(...) as a default
 STRING_METHODS: dict[str, Callable[[str], str]] = {"lower": str.lower, "upper": str.upper, "strip": str.strip,
                                                    "casefold": str.casefold, "rstrip": str.rstrip,
                                                    "lstrip": str.lstrip}
@@ -118,8 +123,9 @@ class Analyzer:
     def __init__(self, project: PyProject) -> None:
         self.project = project
         self._runs: dict[int, Run] = {}
+        self._function_runs: dict[tuple[int, int], Run] = {}
         self._running: set[int] = set()
-        self._params: dict[tuple[int, str], Val] = {}
+        self._params: dict[tuple[int, str, int], Val] = {}
         self._attrs: dict[tuple[str, str], Val] = {}
         self._facts: dict[tuple[str, str], list[Val]] = {}
         self._imports: dict[str, list[PyFile]] = {}
@@ -150,8 +156,10 @@ class Analyzer:
         return run
 
     def run_function(self, f: PyFile, func: FunctionNode) -> Run:
+        """A function body run on its parameters' values; cached per caller depth, as a run deep in a search sees
+        its parameters cut short by ``MAX_DEPTH`` (a shallower search must not reuse that)."""
         key = id(func)
-        cached = self._runs.get(key)
+        cached = self._function_runs.get((key, self._depth))
         if cached is not None:
             return cached
         run = Run()
@@ -159,12 +167,21 @@ class Analyzer:
             return run
         self._running.add(key)
         try:
-            start = State(env=self._parameters(f, func))
+            start = State(env={**self._closure(f, func), **self._parameters(f, func)})
             run.final = _Exec(self, f, run, func).block(func.body, start)
         finally:
             self._running.discard(key)
-        self._runs[key] = run
+        self._function_runs[(key, self._depth)] = run
         return run
+
+    def _closure(self, f: PyFile, func: FunctionNode) -> dict[str, Val]:
+        """A nested function sees its enclosing function's names as they are where it is defined."""
+        outer = f.enclosing_function(func)
+        if outer is None or id(outer) in self._running:
+            return {}
+        run = self.run_function(f, outer)
+        at = run.at.get(id(func))
+        return dict((at or run.final).env)
 
     def module_value(self, f: PyFile, name: str) -> Val | None:
         tree = f.tree()
@@ -186,7 +203,9 @@ class Analyzer:
         return env
 
     def param_value(self, f: PyFile, func: FunctionNode, name: str) -> Val:
-        key = (id(func), name)
+        # keyed by depth too: a value cut short by ``MAX_DEPTH`` deep in one search is not the value a
+        # shallower search would find (its callers' constants would be lost)
+        key = (id(func), name, self._depth)
         cached = self._params.get(key)
         if cached is not None:
             return cached
@@ -200,6 +219,9 @@ class Analyzer:
         method = bool(positional) and positional[0].arg in ("self", "cls") and f.owner(func) is not None
         if method and positional[0].arg == name:
             return unknown(name)
+        cli = self._cli_option(f, func, name)
+        if cli is not None:
+            return cli  # a click/typer command's parameter: the command line fills it
         default = self._default(f, func, name)
         label = f"{name}, a parameter of {func.name}()"
         if self._depth >= MAX_DEPTH:
@@ -214,8 +236,8 @@ class Analyzer:
             passed = self._argument(site.call, name, index, method, constructor)
             if passed is _NOT_PASSED:
                 continue
-            if passed is None:
-                values.append(unknown(f"{label} (passed by *args/**kwargs)"))
+            if passed is None:  # forwarded by *args/**kwargs: still a caller's choice, not a computed value
+                values.append(unknown(f"{label} (passed by *args/**kwargs)", Open.PARAM))
                 continue
             state = self._caller_state(site.file, site.call)
             if state is None:
@@ -226,10 +248,42 @@ class Analyzer:
                 got = self.eval(site.file, passed, state)
             finally:
                 self._depth -= 1
-            values.append(got.with_site(Location(site.file.shown, site.call.lineno)))
+            values.append(got.with_site(Location(site.file.shown, site.call.lineno), entry=_may_name(passed, got)))
         if not callers:
             return option(default, label) if default is not None else unknown(label, Open.PARAM)
         return join(*values) if values else unknown(label, Open.PARAM)
+
+    def _cli_option(self, f: PyFile, func: FunctionNode, name: str) -> Val | None:
+        """A parameter filled from the command line by click (``@click.option("--model", default=...)``,
+        ``@click.argument("model")``) or typer (``model: str = typer.Option(None)``): its default, which the
+        operator may override -- and with no default (``None``, ``...``, ``required=True``), the operator's choice."""
+        for deco in func.decorator_list:
+            if not isinstance(deco, ast.Call) or call_name(deco) not in CLICK_PARAMS:
+                continue
+            names = [a.value for a in deco.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            if click_dest(names) != name:
+                continue
+            default = next((k.value for k in deco.keywords if k.arg == "default"), None)
+            flag = next((n for n in names if n.startswith("-")), names[0] if names else name)
+            is_flag = any(k.arg == "is_flag" and isinstance(k.value, ast.Constant) and k.value.value is True
+                          for k in deco.keywords)
+            value = self.eval(f, default, self._outer_state(f, func)) if default is not None else const(
+                False if is_flag else None)
+            return option(value, f"{flag} (a command-line option)")
+        args = func.args
+        positional = [*args.posonlyargs, *args.args]
+        defaults = dict(zip([a.arg for a in positional[len(positional) - len(args.defaults):]], args.defaults,
+                            strict=False))
+        defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=False) if d is not None})
+        expr = defaults.get(name)
+        if not isinstance(expr, ast.Call) or call_name(expr) not in TYPER_PARAMS:
+            return None
+        first = expr.args[0] if expr.args else next((k.value for k in expr.keywords if k.arg == "default"), None)
+        if first is None or (isinstance(first, ast.Constant) and first.value is Ellipsis):
+            value = const(None)
+        else:
+            value = self.eval(f, first, self._outer_state(f, func))
+        return option(value, f"--{name.replace('_', '-')} (a command-line option)")
 
     def _caller_state(self, f: PyFile, call: ast.Call) -> State | None:
         self._depth += 1
@@ -283,19 +337,61 @@ class Analyzer:
         cached = self._attrs.get(key)
         if cached is not None:
             return cached
-        self._attrs[key] = unknown(f".{attr}")  # a cycle through the same attribute adds nothing
+        self._attrs[key] = NOTHING  # a cycle through the same attribute adds nothing (it must not add "unknown")
         declared = self._declarations(f, attr) if f.may_declare(attr) else []
         if not declared:  # the modules this file imports (``add_model_args(parser)`` from a sibling module)
             declared = [v for g in self._imported(f) if g.may_declare(attr) for v in self._declarations(g, attr)]
         if not declared:
             declared = self._project_facts(attr, self._declarations, f)
-        if any(word in attr for word in OPT_IN_WORDS):  # the flag itself: True set anywhere counts
-            assigned = self._project_facts(attr, self._assignments, None)
+        if any(word in attr for word in OPT_IN_WORDS):  # the flag itself: True set anywhere that reaches it counts
+            assigned = self._project_facts(attr, self._assignments, f, skip_self=False)
         else:  # ``x.model = ...`` is too common a spelling to mean the same object everywhere
             assigned = [v for g in [f, *self._imported(f)] if g.may_assign(attr) for v in self._assignments(g, attr)]
-        value = join(*declared, *assigned) if declared or assigned else unknown(f".{attr}")
+        # nothing in the code that runs with this file gives it a value: the object comes from outside (a
+        # library's parsed options, a loaded config) -- the operator's setting, not a value the code computes
+        value = join(*declared, *assigned) if declared or assigned else unknown(
+            f".{attr} (set outside this code: an option or a config)", Open.OPTION)
         self._attrs[key] = value
         return value
+
+    def _class_attr(self, f: PyFile, cls: ast.ClassDef, attr: str, depth: int) -> Val | None:
+        """``self.attr`` inside ``cls``: its class-body field and the ``self.attr = ...`` of its methods, joined
+        with its bases' (classes of the project, a few levels); None when none of them gives it a value."""
+        key = (f"<class:{cls.lineno}:{cls.col_offset}:{depth}>", f"{f.shown}:{attr}")
+        if key in self._attrs:
+            return self._attrs[key]
+        self._attrs[key] = NOTHING  # a cycle adds nothing
+        found: list[Val] = []
+        facts = f.facts()
+        for owner, stmt in facts.fields.get(attr, []):
+            if owner is cls:
+                got = self._class_field(f, cls, stmt, attr)
+                if got is not None:
+                    found.append(got)
+        end = cls.end_lineno or cls.lineno
+        inside = [n for n in facts.assignments.get(attr, []) if cls.lineno <= getattr(n, "lineno", 0) <= end and (
+            not isinstance(n, (ast.Assign, ast.AnnAssign)) or any(
+                isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id in ("self", "cls")
+                for t in (n.targets if isinstance(n, ast.Assign) else [n.target])))]
+        for assignment in inside:
+            expr = assignment.value if isinstance(assignment, (ast.Assign, ast.AnnAssign)) else (
+                assignment.args[2] if isinstance(assignment, ast.Call) and len(assignment.args) > 2 else None)
+            state = self.state_at(f, assignment) if expr is not None else None
+            if expr is not None and state is not None:
+                found.append(self.eval(f, expr, state))
+        if depth < 3:
+            for base in cls.bases:
+                name = (dotted(base) or "").rsplit(".", 1)[-1]
+                for g, parent in self.project.classes(name)[:3] if name else []:
+                    got = self._class_attr(g, parent, attr, depth + 1)
+                    if got is not None:
+                        found.append(got)
+        if not found:
+            del self._attrs[key]
+            return None
+        joined = join(*found)
+        self._attrs[key] = joined
+        return joined
 
     def _imported(self, f: PyFile) -> list[PyFile]:
         """The project files ``f`` imports from (memoised: asked for every attribute the file reads)."""
@@ -306,20 +402,24 @@ class Analyzer:
         self._imports[f.shown] = out
         for module, member in f.imports.values():
             for dotted_name in ([f"{module}.{member}", module] if member else [module]):
-                for g in self.project.modules(dotted_name):
+                for g in self.project.resolve(f, dotted_name):
                     if g is not f and g not in out:
                         out.append(g)
         return out
 
-    def _project_facts(self, attr: str, read: Callable[[PyFile, str], list[Val]], skip: PyFile | None) -> list[Val]:
-        key = (f"<project:{read.__name__}:{skip.shown if skip else ''}>", attr)
+    def _project_facts(self, attr: str, read: Callable[[PyFile, str], list[Val]], f: PyFile,
+                       skip_self: bool = True) -> list[Val]:
+        """What the files that run together with ``f`` (``PyProject.scope``: its entry points and everything
+        they import) say about ``attr``; another script's option of the same name is not this one's."""
+        key = (f"<project:{read.__name__}:{f.shown}:{skip_self}>", attr)
         cached = self._facts.get(key)
         if cached is None:
             cached = []
             self._facts[key] = cached
             wanted = PyFile.may_declare if read == self._declarations else PyFile.may_assign
-            for g in self.project.with_word(attr):
-                if g is not skip and wanted(g, attr):
+            scope = self.project.scope(f)
+            for g in self.project.declaring(attr):
+                if (g is not f or not skip_self) and g.shown in scope and wanted(g, attr):
                     cached.extend(read(g, attr))
         return cached
 
@@ -340,8 +440,14 @@ class Analyzer:
             if stmt.value is None:
                 return unknown(f"{label} (a required field)", Open.OPTION)
             expr: ast.expr | None = stmt.value
-            if isinstance(expr, ast.Call) and dotted(expr.func) in ("field", "dataclasses.field"):
+            if isinstance(expr, ast.Call) and dotted(expr.func) in ("field", "dataclasses.field", "attr.ib",
+                                                                   "attrs.field"):
                 expr = next((k.value for k in expr.keywords if k.arg == "default"), None)
+            elif isinstance(expr, ast.Call) and call_name(expr) in ("Field", "PrivateAttr"):  # pydantic
+                expr = expr.args[0] if expr.args else next((k.value for k in expr.keywords if k.arg == "default"),
+                                                           None)
+                if isinstance(expr, ast.Constant) and expr.value is Ellipsis:
+                    return option(const(None), f"{label} (a required field)")
             if expr is None:
                 return unknown(f"{label} (no default)", Open.OPTION)
             return option(self.eval(f, expr, State()), f"{label} (a field the operator may set)")
@@ -383,6 +489,15 @@ class Analyzer:
             if any(g.opt_in for g in state.guards):
                 got = got.as_opt_in()
             out.append(got)
+        for call in f.facts().flag_keywords.get(attr, []):
+            name = call_name(call)
+            if not name or not self.project.classes(name) or self.project.functions(name):
+                continue  # only an object of the project's own class (a config, a request) keeps the flag
+            value = next(k.value for k in call.keywords if k.arg == attr)
+            state = self.state_at(f, call)
+            if state is not None:
+                got = self.eval(f, value, state).with_site(Location(f.shown, call.lineno), entry=False)
+                out.append(got.as_opt_in() if any(g.opt_in for g in state.guards) else got)
         return out
 
     # -- expressions -------------------------------------------------------------------------------------------
@@ -438,7 +553,7 @@ class Analyzer:
             module, member = imported
             if member is None:
                 return unknown(f"module {module}")
-            for g in self.project.modules(module):
+            for g in self.project.resolve(f, module):
                 got = self.module_value(g, member)
                 if got is not None:
                     return got
@@ -451,10 +566,22 @@ class Analyzer:
         if text in ("sys.argv",):
             return unknown("the command line", Open.OPTION)
         base = node.value
+        if isinstance(base, ast.Name) and base.id in ("self", "cls"):
+            owner = next((s for s in f.enclosing(node) if isinstance(s, ast.ClassDef)), None)
+            own = self._class_attr(f, owner, node.attr, 0) if owner is not None else None
+            if own is not None:  # what this class (and its bases) give ``self.attr``; another class's is not it
+                if any(word in node.attr for word in OPT_IN_WORDS):
+                    return join(own, *self._project_facts(node.attr, self._assignments, f, skip_self=False))
+                return own
+        if isinstance(base, ast.Name) and base.id in st.env:
+            holder = force(st.env[base.id])
+            item = holder.field(node.attr)
+            if item is not None:  # ``args = SimpleNamespace(model=...)``: the namespace this path built
+                return item
         if isinstance(base, ast.Name) and base.id not in st.env and base.id in f.imports:
             module, member = f.imports[base.id]
             target = f"{module}.{member}" if member else module
-            for g in self.project.modules(target):
+            for g in self.project.resolve(f, target):
                 got = self.module_value(g, node.attr)
                 if got is not None:
                     return got
@@ -482,7 +609,7 @@ class Analyzer:
                 parts.append(value)
                 break
             kept = tuple(k for k in value.known if bool(k.value) == keep_truthy)
-            parts.append(Val(kept, value.open, value.why))
+            parts.append(value.keeping(kept))
             if value.open is None and all(bool(k.value) == keep_truthy for k in value.known):
                 break  # the rest is never evaluated
         return join(*parts)
@@ -540,16 +667,25 @@ class Analyzer:
                 if item is None:
                     return default if container.open is None else join(default, unknown(_short(node)))
                 return item
+            if container.fields is None and isinstance(wanted, ast.Constant) and isinstance(wanted.value, str) and \
+                    not _is_module(f, node.func.value):
+                # a mapping read at run time (a loaded config, **kwargs): the key's default, or what the file sets
+                fallback = node.args[1] if len(node.args) > 1 else next(
+                    (k.value for k in node.keywords if k.arg == "default"), None)
+                default = self.eval(f, fallback, st) if fallback is not None else const(None)
+                return option(default, f"the key {wanted.value!r} of {_short(node.func.value)}")
         if short == "getattr" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and \
                 isinstance(node.args[1].value, str):
             found = self.attr_value(f, node.args[1].value)
             return join(found, self.eval(f, node.args[2], st)) if len(node.args) > 2 else found
-        if short == "dict" and isinstance(node.func, ast.Name) and not node.args:
+        if (short == "dict" and isinstance(node.func, ast.Name) or short in NAMESPACES) and not node.args:
             fields = {k.arg: self.eval(f, k.value, st) for k in node.keywords if k.arg is not None}
             spread = any(k.arg is None for k in node.keywords)
             return dict_val(fields, Open.UNKNOWN if spread else None, "a dict")
         if short == "str" and isinstance(node.func, ast.Name) and len(node.args) == 1:
             return self.eval(f, node.args[0], st)
+        if short in ("int", "float") and isinstance(node.func, ast.Name) and len(node.args) == 1:
+            return _number(self.eval(f, node.args[0], st), int if short == "int" else float)  # type: ignore[arg-type]
         if short == "bool" and isinstance(node.func, ast.Name) and len(node.args) == 1:
             return _truth_val(self.truth(f, node.args[0], st), negate=False, why=ast.unparse(node))
         if isinstance(node.func, ast.Attribute) and short in STRING_METHODS and not node.args:
@@ -612,10 +748,54 @@ class Analyzer:
             result = check(item.value)
             if result is None or bool(result) == positive:
                 kept.append(item)
-        st.refined[ast.dump(subject)] = Val(tuple(kept), current.open, current.why, current.fields)
+        st.refined[ast.dump(subject)] = current.keeping(tuple(kept))
 
 
 _NOT_PASSED = object()
+
+
+def _may_name(passed: ast.expr, value: Val) -> bool:
+    """Can what a caller passes be a model's *name* chosen at run time? Not a literal object, a loaded model
+    (``AutoModel.from_pretrained(...)``) or a downloaded path."""
+    if isinstance(passed, (ast.Tuple, ast.List, ast.Dict, ast.Set, ast.Lambda, ast.ListComp, ast.DictComp,
+                           ast.GeneratorExp)):
+        return False
+    if isinstance(passed, ast.Call) and call_name(passed) in ("from_pretrained", "from_config", *DOWNLOADERS):
+        return False
+    return value.why not in (OBJECT, DOWNLOADED)
+
+
+def _number(value: Val, kind: Callable[[object], object]) -> Val:
+    """``int(os.environ.get("X", 0))``: each constant converted (one that does not convert is an error at run
+    time, not a value); what run time chooses stays open."""
+    known: list[Known] = []
+    for item in value.known:
+        try:
+            converted = kind(item.value)
+        except (ValueError, TypeError):
+            continue
+        if isinstance(converted, (int, float)):
+            known.append(Known(converted, item.site, item.opt_in))
+    return Val(tuple(known), value.open if value.open is not None or len(known) == len(value.known) else Open.UNKNOWN,
+               value.why, None, value.runtime)
+
+
+def _is_module(f: PyFile, node: ast.expr) -> bool:
+    """``requests.get(...)``: a call on an imported module, not a mapping's ``.get``."""
+    return isinstance(node, ast.Name) and node.id in f.imports and f.imports[node.id][1] is None
+
+
+def click_dest(names: list[str]) -> str | None:
+    """The parameter click fills from ``@click.option("--model-path", "-m")`` (``model_path``) or from an explicit
+    name among the declarations (``@click.option("--model", "model_name")``)."""
+    plain = [n for n in names if not n.startswith("-") and n.isidentifier()]
+    if plain:
+        return plain[0]
+    longs = [n for n in names if n.startswith("--")]
+    chosen = longs[0] if longs else (names[0] if names else None)
+    if chosen is None:
+        return None
+    return chosen.split("/")[0].lstrip("-").replace("-", "_").lower() or None
 
 
 class _Exec:
@@ -708,6 +888,14 @@ class _Exec:
         if isinstance(target, ast.Name):
             st.env[target.id] = value
             st.refined.pop(ast.dump(ast.Name(id=target.id, ctx=ast.Load())), None)
+            prefix = f"Attribute(value={ast.dump(ast.Name(id=target.id, ctx=ast.Load()))}"
+            for stale in [k for k in st.refined if k.startswith(prefix)]:
+                del st.refined[stale]  # ``x = ...`` forgets what ``x.attr = ...`` said about the old object
+        elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+            # ``args.model = "org/m"`` before the call: on this path, that is what ``args.model`` holds
+            load = ast.Attribute(value=ast.Name(id=target.value.id, ctx=ast.Load()), attr=target.attr,
+                                 ctx=ast.Load())
+            st.refined[ast.dump(load)] = value
         elif isinstance(target, (ast.Tuple, ast.List)):
             for element in target.elts:
                 self._bind(element.value if isinstance(element, ast.Starred) else element,
@@ -729,6 +917,15 @@ class _Exec:
             dead = st.copy()
             dead.dead = True
             return dead
+        if name == "exec" or (isinstance(call.func, ast.Attribute) and call.func.attr == "update" and
+                              isinstance(call.func.value, ast.Call) and call_name(call.func.value) == "globals"):
+            # ``exec(open('configurator.py').read())`` (nanoGPT) or ``globals().update(...)``: any name defined so
+            # far may be overridden from outside, at run time
+            opened = st.copy()
+            for key, held in list(opened.env.items()):
+                opened.env[key] = join(held, unknown(f"{key} (may be overridden by {ast.unparse(call)[:60]})",
+                                                     Open.OPTION))
+            return opened
         if isinstance(call.func, ast.Attribute) and call.func.attr in ("update", "setdefault") and \
                 isinstance(call.func.value, ast.Name):
             found = st.env.get(call.func.value.id)
@@ -920,6 +1117,8 @@ def _concat(left: Val, right: Val) -> Val:
     """String concatenation of two value sets (non-strings make it unknown)."""
     if not all(isinstance(k.value, str) for k in (*left.known, *right.known)):
         return unknown(left.why or right.why or "a computed string")
+    if len(left.known) * len(right.known) > 4 * MAX_KNOWN:
+        return unknown(TOO_MANY)
     items = [Known(str(a.value) + str(b.value), a.site or b.site, a.opt_in or b.opt_in)
              for a in left.known for b in right.known]
     open_ = max((v.open for v in (left, right) if v.open is not None), default=None)

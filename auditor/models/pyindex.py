@@ -24,6 +24,10 @@ _CONSTANT_RE = re.compile(r"^[ \t]+([A-Z][A-Z0-9_]*)\s*=", re.M)
 _FLAG_RE = re.compile(r"[\"']--?([A-Za-z_][\w-]*)[\"']")
 _DEST_RE = re.compile(r"dest\s*=\s*[\"']([A-Za-z_]\w*)[\"']")
 _ATTR_ASSIGN_RE = re.compile(r"\.([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)")
+# Import statements, read off the text (one line each; a parenthesised name list continues on later lines, and
+# only its module counts then): enough to know which files a script can reach without parsing the project.
+_IMPORT_RE = re.compile(r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+([^\n#]*)|import[ \t]+([^\n#]+))", re.M)
+_FLAG_KWARG_RE = re.compile(r"\b(\w*remote_code)\s*=(?!=)")  # ``Config(trust_remote_code=True)``
 _SETATTR_RE = re.compile(r"setattr\s*\([^)]*?[\"']([A-Za-z_]\w*)[\"']")  # characters of source kept in memory; beyond it, texts are read again when needed
 
 
@@ -40,6 +44,8 @@ class PyFile:
     _parsed: bool = False
     _scopes: list[tuple[tuple[int, int], tuple[int, int], ast.AST]] | None = None
     _defs: dict[str, list[FunctionNode]] | None = None
+    _classes: dict[str, list[ast.ClassDef]] | None = None
+    _mocked: list[tuple[int, int]] | None = None
     _calls: dict[str, list[ast.Call]] | None = None
     _imports: dict[str, tuple[str, str | None]] | None = None  # alias -> (module, name or None)
     _facts: AttrFacts | None = None
@@ -67,6 +73,7 @@ class PyFile:
             declared |= {flag.replace("-", "_") for flag in _FLAG_RE.findall(source)}
             declared |= set(_DEST_RE.findall(source))
             assigned = set(_ATTR_ASSIGN_RE.findall(source)) | set(_SETATTR_RE.findall(source))
+            assigned |= set(_FLAG_KWARG_RE.findall(source))
             self._text_names = (frozenset(declared), frozenset(assigned))
         return self._text_names
 
@@ -103,7 +110,7 @@ class PyFile:
 
     def _index(self) -> None:
         """One walk over the tree: definitions and calls by name, imports, attribute facts."""
-        self._defs, self._calls, self._imports = {}, {}, {}
+        self._defs, self._calls, self._imports, self._classes = {}, {}, {}, {}
         self._facts = AttrFacts()
         tree = self.tree()
         if tree is None:
@@ -119,6 +126,8 @@ class PyFile:
                     stack.extend(item for item in value if isinstance(item, ast.AST))
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self._defs.setdefault(node.name, []).append(node)
+            elif isinstance(node, ast.ClassDef):
+                self._classes.setdefault(node.name, []).append(node)
             elif isinstance(node, ast.Call):
                 called = call_name(node)
                 if called:
@@ -150,6 +159,39 @@ class PyFile:
         if self._defs is None:
             self._index()
         return (self._defs or {}).get(name, [])
+
+    def mocked_lines(self) -> list[tuple[int, int]]:
+        """Line ranges of test code that replaces the Hub or a loader with a double: ``with patch(...)`` bodies,
+        functions decorated with ``@patch`` and functions that ``monkeypatch.setattr``/``mocker.patch``. A model
+        named there is a fixture of the double, not a download."""
+        if self._mocked is not None:
+            return self._mocked
+        out: list[tuple[int, int]] = []
+        tree = self.tree()
+        for node in ast.walk(tree) if tree is not None else ():
+            if isinstance(node, (ast.With, ast.AsyncWith)) and any(_is_patch(i.context_expr) for i in node.items):
+                out.append((node.lineno, node.end_lineno or node.lineno))
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                params = {a.arg for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]}
+                doubles = params & {"monkeypatch", "mocker"}
+                patched = any(_is_patch(d) for d in node.decorator_list) or any(
+                    p.startswith(("fake_", "mock_", "mocked_", "stub_", "patched_")) for p in params) or (
+                    bool(doubles) and any(
+                        isinstance(c, ast.Call) and (
+                            isinstance(c.func, ast.Attribute) and dotted(c.func.value) in ("monkeypatch", "mocker",
+                                                                                         "mocker.patch")
+                            # a helper given the monkeypatch fixture patches on the test's behalf
+                            or any(isinstance(a, ast.Name) and a.id in doubles for a in c.args))
+                        for c in ast.walk(node)))
+                if patched:
+                    out.append((node.lineno, node.end_lineno or node.lineno))
+        self._mocked = out
+        return out
+
+    def classes_named(self, name: str) -> list[ast.ClassDef]:
+        if self._classes is None:
+            self._index()
+        return (self._classes or {}).get(name, [])
 
     def calls_named(self, name: str) -> list[ast.Call]:
         if self._calls is None:
@@ -227,6 +269,9 @@ class AttrFacts:
     fields: dict[str, list[tuple[ast.ClassDef, ast.stmt]]] = field(default_factory=dict)
     options: dict[str, list[ast.Call]] = field(default_factory=dict)
     assignments: dict[str, list[ast.AST]] = field(default_factory=dict)
+    # ``Config(trust_remote_code=True)``: a remote-code flag given to a call by keyword (the call may build the
+    # object whose attribute a loader reads)
+    flag_keywords: dict[str, list[ast.Call]] = field(default_factory=dict)
 
     def see(self, node: ast.AST) -> None:
         """Note ``node`` if it gives an attribute a value (called for every node of a file's one walk)."""
@@ -248,6 +293,17 @@ class AttrFacts:
             elif called == "setattr" and len(node.args) == 3 and isinstance(node.args[1], ast.Constant) and \
                     isinstance(node.args[1].value, str):
                 self.assignments.setdefault(node.args[1].value, []).append(node)
+            for kw in node.keywords:
+                if kw.arg is not None and "remote_code" in kw.arg:
+                    self.flag_keywords.setdefault(kw.arg, []).append(node)
+
+
+def _is_patch(node: ast.expr) -> bool:
+    """``patch(...)``, ``mock.patch.object(...)``, ``mocker.patch(...)`` (a call or a decorator)."""
+    target = node.func if isinstance(node, ast.Call) else node
+    name = dotted(target) or ""
+    return name.split(".")[-1] == "patch" or ".patch." in f".{name}." or name.endswith(("patch.object",
+                                                                                        "patch.dict"))
 
 
 def _field_names(stmt: ast.stmt) -> list[str]:
@@ -266,6 +322,25 @@ def argparse_dest(call: ast.Call) -> str | None:
     flags = [a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
     chosen = next((f for f in flags if f.startswith("--")), flags[0] if flags else None)
     return chosen.lstrip("-").replace("-", "_") if chosen else None
+
+
+def _imported_modules(source: str, current: str) -> list[str]:
+    """Dotted names a file's import statements can load: ``from a.b import c`` gives ``a.b`` and ``a.b.c``."""
+    out: list[str] = []
+    for match in _IMPORT_RE.finditer(source):
+        origin, names, plain = match.group(1), match.group(2), match.group(3)
+        if plain is not None:
+            out.extend(part.split(" as ")[0].strip() for part in plain.split(","))
+            continue
+        level = len(origin) - len(origin.lstrip("."))
+        module = _absolute(current, origin.lstrip("."), level)
+        if module:
+            out.append(module)
+        for name in (names or "").strip().strip("()\\").split(","):
+            name = name.split(" as ")[0].strip(" ()")
+            if name.isidentifier():
+                out.append(f"{module}.{name}" if module else name)
+    return [m for m in out if m]
 
 
 def _absolute(current: str, module: str, level: int) -> str:
@@ -302,6 +377,12 @@ class PyProject:
         self._modules: dict[str, list[PyFile]] = {}
         self._defs: dict[str, list[tuple[PyFile, FunctionNode, ast.ClassDef | None]]] = {}
         self._calls: dict[str, list[CallSite]] = {}
+        self._declaring: dict[str, list[PyFile]] = {}
+        self._class_defs: dict[str, list[tuple[PyFile, ast.ClassDef]]] = {}
+        self._by_shown: dict[str, PyFile] | None = None
+        self._edges: dict[str, list[PyFile]] | None = None  # shown -> project files it imports
+        self._closures: dict[str, frozenset[str]] = {}
+        self._scopes: dict[str, frozenset[str]] = {}
 
     def keep_text(self, f: PyFile, text: str) -> None:
         """Keep a text that was read anyway, while the budget lasts."""
@@ -322,6 +403,33 @@ class PyProject:
                     self._words.setdefault(token, []).append(f)
         return self._words.get(word, [])
 
+    def declaring(self, attr: str) -> list[PyFile]:
+        """Files that may name ``attr``: as an identifier, or as a command-line flag (``--base-model`` fills
+        ``base_model``)."""
+        cached = self._declaring.get(attr)
+        if cached is None:
+            cached = list(self.with_word(attr))
+            if "_" in attr:
+                flag = attr.replace("_", "-")
+                seen = {id(f) for f in cached}
+                cached += [f for f in self.files if id(f) not in seen and flag in (f.source() or "")]
+            self._declaring[attr] = cached
+        return cached
+
+    def resolve(self, f: PyFile, dotted: str) -> list[PyFile]:
+        """The files ``import dotted`` in ``f`` loads: the exact module; else the one beside ``f`` (a script's
+        directory is first on ``sys.path``: ``from utils import x`` in ``examples/sft/train.py`` is
+        ``examples/sft/utils.py``, not every ``utils.py`` of the project); else every module the name ends with."""
+        found = self.modules(dotted)
+        if len(found) < 2 or self._by_module.get(dotted):
+            return found
+        here = f.module.rsplit(".", 1)[0] if "." in f.module else ""
+        for prefix in (here, here.rsplit(".", 1)[0] if "." in here else ""):
+            near = self._by_module.get(f"{prefix}.{dotted}" if prefix else dotted)
+            if near:
+                return near
+        return found
+
     def modules(self, dotted: str) -> list[PyFile]:
         """Files that ``import dotted`` can mean: exact module, or one whose dotted name ends with it (projects are
         often audited from a parent directory, or run with ``src/`` on the path)."""
@@ -332,6 +440,22 @@ class PyProject:
             cached = exact or [f for m, fs in self._by_module.items() if m.endswith(suffix) for f in fs]
             self._modules[dotted] = cached
         return cached
+
+    def file(self, shown: str) -> PyFile | None:
+        if self._by_shown is None:
+            self._by_shown = {f.shown: f for f in self.files}
+        return self._by_shown.get(shown)
+
+    def classes(self, name: str) -> list[tuple[PyFile, ast.ClassDef]]:
+        """Definitions of classes called ``name``."""
+        cached = self._class_defs.get(name)
+        if cached is not None:
+            return cached
+        pattern = re.compile(rf"\bclass\s+{re.escape(name)}\b")
+        out = [(f, node) for f in self.with_word(name) if pattern.search(f.source() or "")
+               for node in f.classes_named(name)]
+        self._class_defs[name] = out
+        return out
 
     def functions(self, name: str) -> list[tuple[PyFile, FunctionNode, ast.ClassDef | None]]:
         """Definitions of functions or methods called ``name`` (with their class)."""
@@ -385,7 +509,8 @@ class PyProject:
                 out.append(site)
             elif isinstance(target, ast.Name):
                 imported = site.file.imports.get(target.id)
-                if imported and imported[1] == name and self._is_module_of(imported[0], f):
+                if imported and imported[1] == name and (self._is_module_of(imported[0], f) or
+                                                         self._reexports(imported[0], f)):
                     out.append(site)
             elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and \
                     target.value.id in site.file.imports:
@@ -393,6 +518,72 @@ class PyProject:
                 if self._is_module_of(f"{module}.{member}" if member else module, f):
                     out.append(site)
         return out
+
+    def scope(self, f: PyFile) -> frozenset[str]:
+        """The files whose values can reach ``f`` at run time: every entry point (a file no project file imports)
+        whose imports reach ``f``, with everything those entry points import. Two scripts that import nothing of
+        each other never share values: an option declared in one is not the other's (``shown`` names)."""
+        cached = self._scopes.get(f.shown)
+        if cached is not None:
+            return cached
+        edges = self._import_edges()
+        importers: dict[str, list[str]] = {}
+        for source, targets in edges.items():
+            for target in targets:
+                importers.setdefault(target.shown, []).append(source)
+        roots: set[str] = set()
+        seen = {f.shown}
+        stack = [f.shown]
+        while stack:
+            current = stack.pop()
+            above = [g for g in importers.get(current, []) if g != current]
+            if not above:
+                roots.add(current)
+            for g in above:
+                if g not in seen:
+                    seen.add(g)
+                    stack.append(g)
+        if not roots:  # an import cycle with no way in: the cycle is the program
+            roots = seen
+        out: set[str] = set()
+        for root in roots:
+            out |= self._closure(root)
+        self._scopes[f.shown] = frozenset(out)
+        return self._scopes[f.shown]
+
+    def _closure(self, shown: str) -> frozenset[str]:
+        cached = self._closures.get(shown)
+        if cached is not None:
+            return cached
+        edges = self._import_edges()
+        seen = {shown}
+        stack = [shown]
+        while stack:
+            for g in edges.get(stack.pop(), []):
+                if g.shown not in seen:
+                    seen.add(g.shown)
+                    stack.append(g.shown)
+        self._closures[shown] = frozenset(seen)
+        return self._closures[shown]
+
+    def _import_edges(self) -> dict[str, list[PyFile]]:
+        if self._edges is None:
+            self._edges = {}
+            for f in self.files:
+                targets: list[PyFile] = []
+                package = f.shown.endswith("__init__.py")  # ``from . import x`` in a package's own __init__
+                for dotted_name in _imported_modules(f.source() or "", f"{f.module}.__init__" if package else f.module):
+                    for g in self.resolve(f, dotted_name):
+                        if g is not f and g not in targets:
+                            targets.append(g)
+                self._edges[f.shown] = targets
+        return self._edges
+
+    @staticmethod
+    def _reexports(package: str, f: PyFile) -> bool:
+        """``from trl import GRPOTrainer`` where ``trl/trainer/grpo_trainer.py`` defines it: a package re-exports
+        its modules' names (often lazily, which the text cannot show)."""
+        return bool(package) and f.module.startswith(package + ".")
 
     def _is_module_of(self, dotted: str, f: PyFile) -> bool:
         return f in self.modules(dotted)

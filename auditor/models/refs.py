@@ -7,8 +7,11 @@ place values come from), ``configrefs`` for training and serving configs, ``file
 model cards and the manifest. Files that cannot be read or parsed become ``Skipped`` entries with file and line;
 the walk never raises for a bad input file.
 
-References to the same repo, kind and revision are merged: the first location wins, unless another one enables
-``trust_remote_code``, whose line is then the one reported (it is the line a reviewer must look at).
+References to the same repo, kind and revision are merged into one model (the Hub is asked once), keeping every
+place (``ModelRef.more_locations``): findings are per place, never per model. The first location leads, unless
+another one enables ``trust_remote_code``, whose line then leads (it is the line a reviewer must look at).
+Values given to loaders that are not Hub repos (local paths, placeholders, backend names) are listed as excluded
+items with why; a notebook's code cells are read as one program (a name set in one cell reaches the next).
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from auditor.domain import Excluded, Location, ModelRef, RemoteCodeSite, Skipped
-from auditor.ledger import ItemKind
-from auditor.models.configrefs import is_config_file, may_hold_models, read_config
+from auditor.ledger import GapKind, ItemKind
+from auditor.models.configrefs import editor_config, is_config_file, may_hold_models, read_config
 from auditor.models.filerefs import FileRefs, read_config_json, read_manifest, read_model_card
 from auditor.models.pyflow import Analyzer
 from auditor.models.pyindex import PyFile, PyProject, module_name
@@ -102,6 +106,8 @@ def scan_project(project_dir: Path, exclude: Iterable[str] = (), path_filter: Pa
         elif isinstance(item, Skipped):
             scan.skipped.append(item)
     scan.notes = list(walk.notes)
+    scan.skipped = _distinct(scan.skipped)
+    scan.excluded = _distinct(scan.excluded)
     return scan
 
 
@@ -151,6 +157,7 @@ def _read_python(files: list[tuple[PyFile, Path]], project_dir: Path, scan: Mode
         refs.extend(result.refs)
         scan.skipped.extend(result.skipped)
         scan.sites.extend(result.sites)
+        scan.excluded.extend(result.excluded)
 
 
 def _parse_error(source: str, shown: str) -> Skipped:
@@ -189,10 +196,13 @@ def _config(path: Path, shown: str, project_dir: Path, scan: ModelScan, refs: li
     def is_local(value: str) -> bool:
         return _exists(path.parent / value) or _exists(project_dir / value)
 
-    found = read_config(text, shown, path.suffix.lower(), is_local)
+    rel = path.relative_to(project_dir) if path.is_relative_to(project_dir) else Path(path.name)
+    found = read_config(text, shown, path.suffix.lower(), is_local, parts=rel.parts,
+                        editor=editor_config(rel.parent.parts, path.name))
     refs.extend(found.refs)
     scan.sites.extend(found.sites)
     scan.skipped.extend(found.skipped)
+    scan.excluded.extend(found.excluded)
 
 
 def _exists(path: Path) -> bool:
@@ -202,26 +212,52 @@ def _exists(path: Path) -> bool:
         return False
 
 
+_Listed = TypeVar("_Listed", Skipped, Excluded)
+
+
+def _distinct(skipped: list[_Listed]) -> list[_Listed]:
+    """One item per place and value: a caller whose value reaches two loads is one gap (or one listed value)."""
+    seen: set[tuple[str | None, int | None, str | None]] = set()
+    out: list[_Listed] = []
+    for item in skipped:
+        if item.kind is ItemKind.MODEL_REFERENCE:
+            runtime = isinstance(item, Skipped) and item.gap is GapKind.RUNTIME_REFERENCE
+            key = (item.file, item.line, "run time" if runtime else item.requirement)
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(item)
+    return out
+
+
 def merge_refs(refs: list[ModelRef]) -> list[ModelRef]:
+    """One model per repo, kind and revision, with every place that references it."""
     merged: dict[tuple[str, str, str | None], ModelRef] = {}
     for ref in refs:
         key = (ref.repo_id, ref.kind, ref.revision)
         first = merged.get(key)
         if first is None:
             merged[key] = ref
-        elif ref.trust_remote_code and not first.trust_remote_code:
+            continue
+        place = ref.location
+        if ref.trust_remote_code and not first.trust_remote_code:
             first.trust_remote_code = True
-            first.location = ref.location
+            place, first.location = first.location, ref.location
         elif first.trust_remote_code is None and ref.trust_remote_code is False:
             first.trust_remote_code = False
+        if place is not None and place != first.location and place not in first.more_locations:
+            first.more_locations.append(place)
     return list(merged.values())
 
 
 def _notebook(path: Path, shown: str, project_dir: Path, scan: ModelScan) -> FileRefs | None:
-    """Code cells of a Jupyter notebook; lines are those of the cell's source in the .ipynb file.
+    """Code cells of a Jupyter notebook, read as one program in cell order (a model id set in one cell and loaded
+    in another is one reference); lines are those of the .ipynb file.
 
-    nbformat writes each source line as its own JSON string on its own line, so a cell's first source line is
-    found in the raw text and the cell's lines count from there. IPython magics (``%``, ``!``) become comments.
+    nbformat writes each source line as its own JSON string on its own line, so each source line is found back in
+    the raw text (as nbformat writes it, non-ASCII unescaped, or escaped). A cell stored as one string maps to the
+    string's line. IPython magics (``%``, ``!``) become comments. A cell that does not parse is skipped, said so,
+    and left out of the program.
     """
     out = FileRefs()
     text = _read(path, shown, MAX_NOTEBOOK_BYTES, scan.skipped)
@@ -231,54 +267,90 @@ def _notebook(path: Path, shown: str, project_dir: Path, scan: ModelScan) -> Fil
         data = loads_json(text)
         cells = data.get("cells") if isinstance(data, dict) else None
     except ValueError as exc:
-        out.skipped.append(Skipped(reason=f"invalid notebook JSON ({exc}); model references not read", file=shown, kind=ItemKind.INPUT_FILE))
+        out.skipped.append(Skipped(reason=f"invalid notebook JSON ({exc}); model references not read", file=shown,
+                                   kind=ItemKind.INPUT_FILE))
         return out
-    search_from = 0
+    program: list[str] = []
+    line_map: list[int | None] = []  # program line (0-based) -> line of the .ipynb file
+    cursor = [0, 1]  # character offset and line number reached in the raw text
     for cell in cells if isinstance(cells, list) else []:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         source = cell.get("source")
-        lines = source if isinstance(source, list) else str(source or "").splitlines(keepends=True)
-        lines = [str(x) for x in lines]
+        lines = [str(x) for x in source] if isinstance(source, list) else str(source or "").splitlines(keepends=True)
         if not lines:
             continue
-        index = text.find(json.dumps(lines[0])[:-1], search_from)
-        first_line = text.count("\n", 0, index) + 1 if index >= 0 else None
-        if index >= 0:
-            search_from = index + 1
+        at = _source_lines(text, lines if isinstance(source, list) else [str(source or "")], cursor)
+        if not isinstance(source, list):
+            at = [at[0]] * len(lines)
         code = "".join("#" + x if x.lstrip().startswith(("%", "!")) else x for x in lines)
-        if not may_reference(code):
-            continue
-        per_line = isinstance(source, list)
+        if not code.endswith("\n"):
+            code += "\n"
         try:
-            result = extract_python(code, shown, path.parent, project_dir)
+            ast.parse(code)
         except SyntaxError as exc:
+            if not may_reference(code):
+                continue  # nothing to read in it (as for a .py file without a loader call)
+            line = at[min(max((exc.lineno or 1) - 1, 0), len(at) - 1)]
             out.skipped.append(Skipped(reason=f"Python syntax error in a notebook cell ({exc.msg}); model "
-                                              "references in it not read", file=shown, line=_shift(exc.lineno, first_line, per_line), kind=ItemKind.INPUT_FILE))
+                                              "references in it not read", file=shown, line=line,
+                                       kind=ItemKind.INPUT_FILE))
             continue
         except (ValueError, RecursionError):
             out.skipped.append(Skipped(reason="cannot parse a notebook cell; model references not read",
-                                       file=shown, line=first_line, kind=ItemKind.INPUT_FILE))
+                                       file=shown, line=at[0], kind=ItemKind.INPUT_FILE))
             continue
-        for ref in result.refs:
-            if ref.location is not None:
-                ref.location = Location(shown, _shift(ref.location.line, first_line, per_line))
-            out.refs.append(ref)
-        for skip in result.skipped:
-            skip.line = _shift(skip.line, first_line, per_line)
-            out.skipped.append(skip)
-        for site in result.sites:
-            site.location = Location(shown, _shift(site.location.line, first_line, per_line))
-            site.lines = [line for line in (_shift(x, first_line, per_line) for x in site.lines) if line is not None]
-            scan.sites.append(site)
+        program.append(code)
+        line_map.extend(at[:code.count("\n")] + [at[-1]] * max(0, code.count("\n") - len(at)))
+    whole = "".join(program)
+    if not may_reference(whole):
+        return out
+    try:
+        result = extract_python(whole, shown, path.parent, project_dir)
+    except (SyntaxError, ValueError, RecursionError):
+        out.skipped.append(Skipped(reason="cannot analyse the notebook's code cells together; model references "
+                                          "not read", file=shown, kind=ItemKind.INPUT_FILE))
+        return out
+
+    def where(line: int | None) -> int | None:
+        if line is None or not line_map:
+            return line_map[0] if line_map else None
+        return line_map[min(max(line - 1, 0), len(line_map) - 1)]
+
+    for ref in result.refs:
+        ref.location = Location(shown, where(ref.location.line if ref.location else None))
+        out.refs.append(ref)
+    for skip in result.skipped:
+        skip.line = where(skip.line)
+        out.skipped.append(skip)
+    for item in result.excluded:
+        item.line = where(item.line)
+        scan.excluded.append(item)
+    for site in result.sites:
+        site.location = Location(shown, where(site.location.line))
+        site.lines = [line for line in (where(x) for x in site.lines) if line is not None]
+        scan.sites.append(site)
     return out
 
 
-def _shift(line: int | None, first_line: int | None, per_line: bool) -> int | None:
-    """A cell-relative line as a line of the .ipynb file (the cell's first line when sources are one string)."""
-    if line is None or first_line is None or not per_line:
-        return first_line
-    return first_line + line - 1
+def _source_lines(text: str, lines: list[str], cursor: list[int]) -> list[int]:
+    """The .ipynb line of each source line (as JSON strings, in order from ``cursor``); a line not found gets the
+    line of the one before it, so every line has one."""
+    out: list[int] = []
+    for line in lines:
+        index, needle = -1, ""
+        for ascii_only in (False, True):
+            needle = json.dumps(line, ensure_ascii=ascii_only)
+            index = text.find(needle, cursor[0])
+            if index >= 0:
+                break
+        if index >= 0:
+            cursor[1] += text.count("\n", cursor[0], index)
+            cursor[0] = index + len(needle)
+            out.append(cursor[1])
+        else:
+            out.append(out[-1] if out else cursor[1])
+    return out
 
 
 def _read(path: Path, shown: str, limit: int, skipped: list[Skipped]) -> str | None:

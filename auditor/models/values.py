@@ -27,6 +27,10 @@ from auditor.domain import Location
 
 Const = str | bool | int | float | None
 MAX_KNOWN = 16  # constants one value may stand for; more than that and it is treated as unbounded
+# ... except constants passed by the callers of a shared loader: each is a reference at its caller, so more are kept
+MAX_PASSED = 64
+TOO_MANY = "more possible values than the analysis follows"
+MAX_RUNTIME_SITES = 8  # call sites kept per value where a run-time choice enters
 
 
 class Open(IntEnum):
@@ -52,6 +56,10 @@ class Val:
     open: Open | None = None
     why: str = ""  # what decides the open part: the expression, option or parameter, for messages
     fields: tuple[tuple[str, Val], ...] | None = None  # a dict literal's keys (for ``**kwargs``), None: not a dict
+    # Call sites that pass a value chosen only at run time (no string of the project's own reaches through them),
+    # with what chooses it: where a run-time model enters a shared loader, reported there even when other callers
+    # pass literals.
+    runtime: tuple[tuple[Location, str], ...] = ()
 
     @property
     def values(self) -> list[Const]:
@@ -70,13 +78,23 @@ class Val:
                 return value
         return None
 
-    def with_site(self, site: Location) -> Val:
-        """Constants passed at a call site remember it (the first site wins)."""
+    def with_site(self, site: Location, entry: bool = True) -> Val:
+        """Constants passed at a call site remember it (the first site wins); a value passed there that only run
+        time decides (no string of the project's own) records the site as where a run-time choice enters (unless
+        ``entry`` is False: what is passed there cannot be a name)."""
+        runtime = self.runtime
+        if entry and not runtime and self.open is not None and not any(isinstance(k.value, str) for k in self.known):
+            runtime = ((site, self.why),)
         return Val(tuple(Known(k.value, k.site or site, k.opt_in) for k in self.known), self.open, self.why,
-                   self.fields)
+                   self.fields, runtime)
 
     def as_opt_in(self) -> Val:
-        return Val(tuple(Known(k.value, k.site, True) for k in self.known), self.open, self.why, self.fields)
+        return Val(tuple(Known(k.value, k.site, True) for k in self.known), self.open, self.why, self.fields,
+                   self.runtime)
+
+    def keeping(self, known: tuple[Known, ...]) -> Val:
+        """The same value with only ``known`` of its constants (a branch narrowed it)."""
+        return Val(known, self.open, self.why, self.fields, self.runtime)
 
 
 NOTHING = Val()  # no value at all (an unreachable path)
@@ -116,10 +134,15 @@ def join(*vals: Val) -> Val:
     why = ""
     fields: dict[str, Val] | None = None
     vals = tuple(force(v) for v in vals)
-    all_dicts = bool(vals) and all(v.fields is not None for v in vals)
+    runtime = tuple(dict.fromkeys(site for v in vals for site in v.runtime))[:MAX_RUNTIME_SITES]
+    # A dict joined with a bare "or whatever run time gives" (an option over a dict default) is still that dict.
+    shaped = [v for v in vals if v.known or v.fields is not None]
+    all_dicts = bool(shaped) and all(v.fields is not None for v in shaped)
     for val in vals:
         for item in val.known:
-            key = (type(item.value).__name__, item.value)
+            # a constant keeps each call site that passes it: every caller that names a model is a reference (and
+            # a flag applies to its own caller's models)
+            key = (type(item.value).__name__, item.value, item.site)
             if key not in known:
                 known[key] = item
             elif known[key].opt_in and not item.opt_in:
@@ -130,14 +153,16 @@ def join(*vals: Val) -> Val:
             why = val.why
     if all_dicts:
         fields = {}
-        names = list(dict.fromkeys(name for v in vals for name, _ in (v.fields or ())))
+        names = list(dict.fromkeys(name for v in shaped for name, _ in (v.fields or ())))
         for name in names:
-            parts = [v.field(name) for v in vals]
+            parts = [v.field(name) for v in shaped]
             fields[name] = join(*[p if p is not None else const(None) for p in parts])
     items = list(known.values())
-    if len(items) > MAX_KNOWN:
-        return Val(tuple(items[:MAX_KNOWN]), Open.UNKNOWN, f"more than {MAX_KNOWN} possible values")
-    return Val(tuple(items), open_, why, tuple(fields.items()) if fields is not None else None)
+    passed = [k for k in items if k.site is not None]
+    if len(items) - len(passed) > MAX_KNOWN or len(passed) > MAX_PASSED:
+        kept = [k for k in items if k.site is None][:MAX_KNOWN] + passed[:MAX_PASSED]
+        return Val(tuple(kept), Open.UNKNOWN, TOO_MANY, None, runtime)
+    return Val(tuple(items), open_, why, tuple(fields.items()) if fields is not None else None, runtime)
 
 
 def dict_val(fields: dict[str, Val], open_: Open | None = None, why: str = "") -> Val:
@@ -152,7 +177,7 @@ def map_strings(val: Val, fn: object) -> Val:
             out.append(Known(fn(item.value), item.site, item.opt_in))
         else:
             return unknown(val.why or "a non-string value")
-    return Val(tuple(out), val.open, val.why)
+    return Val(tuple(out), val.open, val.why, None, val.runtime)
 
 
 @dataclass
@@ -185,5 +210,5 @@ class Guard:
         return self.text if self.positive else f"not ({self.text})"
 
 
-__all__ = ["Const", "Guard", "Known", "Lazy", "force", "MAX_KNOWN", "NOTHING", "Open", "Truth", "Val", "const", "dict_val", "join",
+__all__ = ["Const", "Guard", "Known", "Lazy", "force", "MAX_KNOWN", "MAX_PASSED", "NOTHING", "TOO_MANY", "Open", "Truth", "Val", "const", "dict_val", "join",
            "map_strings", "option", "unknown"]

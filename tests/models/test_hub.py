@@ -147,6 +147,28 @@ def test_offline_broken_cached_metadata_is_a_gap_not_an_empty_card(
     assert gaps[0].line == 7 and not ctx.report.complete
 
 
+def test_offline_dangling_cache_links_are_gaps_not_missing_files(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot link whose blob was removed (``huggingface-cli delete-cache``, a pruned cache) is a file of the
+    repo whose bytes are not here: said at every place that loads the model, never a silently shorter file list."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "c"))
+    monkeypatch.setenv("HF_ENDPOINT", closed_port_url())
+    snapshot = write_cached_repo(tmp_path / "c", "acme-ai/pruned", {"model.safetensors": b"st",
+                                                                    "pytorch_model.bin": PICKLE_BYTES})
+    (snapshot / "pytorch_model.bin").resolve().unlink()
+    ctx = make_ctx(offline=True)
+    ctx.report.models.append(ModelRef("acme-ai/pruned", location=Location("train.py", 7),
+                                      more_locations=[Location("serve.py", 3)]))
+    resolve_models(ctx.report.models, ctx)
+    (ref,) = ctx.report.models
+    assert [f.path for f in ref.files] == ["model.safetensors"]
+    gaps = [s for s in ctx.report.skipped if s.requirement == "acme-ai/pruned"]
+    assert sorted((s.file, s.line) for s in gaps) == [("serve.py", 3), ("train.py", 7)]
+    assert all("pytorch_model.bin" in (s.reason or "") and "removed from the cache" in (s.reason or "")
+               for s in gaps)
+    assert not ctx.report.complete
+
+
 def test_offline_pinned_commit_and_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "c"))
     sha = "a" * 40

@@ -56,12 +56,15 @@ def train():
 '''
 
 
-def test_an_option_that_defaults_to_false_is_not_a_finding(tmp_path: Path) -> None:
-    """FastChat shape: the flag comes from a dataclass field that defaults to False, and nothing sets it."""
+def test_an_option_that_defaults_to_false_is_an_opt_in_site(tmp_path: Path) -> None:
+    """FastChat shape: the flag comes from a dataclass field that defaults to False, and nothing sets it: the
+    project never runs remote code by itself, but an operator can turn it on here -- a site of its own kind."""
     scan = _project(tmp_path, {"train.py": ARGS_DATACLASS})
-    assert scan.sites == []
+    (site,) = scan.sites  # AutoConfig and AutoModel in one function: one place
+    assert site.opt_in and site.models == ["acme-ai/tiny-base"]
+    assert "off by default" in site.because and "ModelArguments.trust_remote_code" in site.because
     base = _refs(scan)["acme-ai/tiny-base"]
-    assert base.trust_remote_code is False  # passed, and bounded to False by the project
+    assert base.trust_remote_code is False  # passed, and False unless the operator says otherwise
 
 
 def test_a_true_set_anywhere_in_the_project_makes_it_a_finding(tmp_path: Path) -> None:
@@ -202,7 +205,7 @@ def test_a_name_test_on_a_derived_name_narrows_the_models(tmp_path: Path) -> Non
     assert _refs(scan)["acme-ai/vision-7b"].trust_remote_code is None
 
 
-def test_the_operators_own_switch_is_not_a_finding(tmp_path: Path) -> None:
+def test_the_operators_own_switch_is_an_opt_in_site(tmp_path: Path) -> None:
     """text-generation-webui shape: ``--trust-remote-code`` (store_true) guards a kwargs dict."""
     shared = '''
     import argparse
@@ -228,7 +231,9 @@ def test_the_operators_own_switch_is_not_a_finding(tmp_path: Path) -> None:
         return model, other
     '''
     scan = _project(tmp_path, {"shared.py": shared, "loader.py": loader})
-    assert scan.sites == []
+    (site,) = scan.sites  # the three loads of load() are one place to review
+    assert site.opt_in and site.function == "load" and site.runtime is not None
+    assert sorted([site.location.line, *site.lines]) == [11, 12, 13]
 
 
 def test_a_flag_on_by_default_is_a_finding(tmp_path: Path) -> None:
@@ -354,4 +359,4 @@ def test_site_json_is_plain() -> None:
     site = RemoteCodeSite(location=Location("a.py", 3), models=["o/m"], guards=["x"], because="trust_remote_code=True")
     assert site.to_json() == {"file": "a.py", "line": 3, "lines": [], "models": ["o/m"], "runtime": None,
                               "guards": ["x"], "because": "trust_remote_code=True", "bounded": True,
-                              "function": None, "revision": None}
+                              "function": None, "revision": None, "opt_in": False}
