@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any
 
 from auditor.errors import EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_POLICY
+from auditor.evidence import Evidence
 from auditor.kinds import FindingKind
 from auditor.ledger import GapKind, Item, ItemKind, Ledger, Outcome
 
@@ -354,7 +355,7 @@ class Finding:
     location: Location | None = None
     paths: list[list[str]] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
-    evidence: Any = None
+    evidence: Evidence | None = None  # typed per kind (auditor/evidence.py); JSON via ``to_json``
     fix: str | None = None
     fixed_versions: list[str] = field(default_factory=list)
     check: str = ""
@@ -410,7 +411,7 @@ class Finding:
             out["path"] = self.path
         out["location"] = self.location.to_json() if self.location else None
         out["paths"] = [list(p) for p in self.paths]
-        out["evidence"] = self.evidence
+        out["evidence"] = self.evidence.to_json() if self.evidence is not None else None
         out["fix"] = self.fix
         if self.fixed_versions:
             out["fixed_versions"] = list(self.fixed_versions)
@@ -579,6 +580,15 @@ class GateResult:
         return self.failing > 0
 
 
+@dataclass(frozen=True)
+class RenderOptions:
+    """How a report is shown -- never what it says: the rendering switches are not part of the audit's result (a
+    ``Report`` renders the same facts in every format; these only choose what a format includes)."""
+
+    sbom_vex: bool = False  # --sbom-vex: the SBOM carries the findings as vulnerabilities
+    verbose: bool = False  # -v: the terminal lists every finding and gap in full
+
+
 @dataclass
 class Report:
     """Everything one run learned. Built by the pipeline, decided on by policy, rendered by outputs."""
@@ -603,7 +613,6 @@ class Report:
     indexes: list[str] = field(default_factory=list)  # pipeline: package indexes, display form (redacted)
     resolver: str = ""  # resolve: which resolver ran ("uv", "pip"), empty for already-resolved inputs
     require_complete: bool = False  # CLI/policy: an incomplete report fails the gate (exit 3)
-    sbom_vex: bool = False  # CLI: findings go into the SBOM as vulnerabilities
     hash_summary: dict[str, Any] | None = None  # hashes check: how many pins were compared, and how
     provenance_summary: dict[str, Any] | None = None  # provenance check: SLSA-style levels
     model_scan: list[dict[str, str]] = field(default_factory=list)  # scanner: format and verdict per file

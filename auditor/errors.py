@@ -77,5 +77,17 @@ class HostDownError(NetworkError):
         self.first = first
 
 
+class ClientApiError(IncompleteError):
+    """A client library raised what its API does not promise (``TypeError``, ``KeyError``, ``AttributeError``): the
+    library or the service's protocol changed under mlaudit. A bug to report, never an outage of the service: the
+    report names the library (``host`` holds it, with its version) instead of the service's host.
+    """
+
+    def __init__(self, message: str, *, service: str, library: str) -> None:
+        super().__init__(f"{service} client ({library}): {message}")
+        self.service = f"{service} client"
+        self.host = library
+
+
 class ResolutionError(IncompleteError):
     """The resolver failed for reasons that are not specific requirements (index down, resolver crash)."""

@@ -295,6 +295,8 @@ _HINTS = {
     "package index": "check the index URL and the network, or rerun with --offline to audit from locks and the "
                      "resolver cache",
     "Hugging Face Hub": "set HF_HUB_OFFLINE=1 (or --offline) to check models against the local Hugging Face cache",
+    "Hugging Face Hub client": "the Hub is not down: the client library answered outside its API; install a "
+                               "huggingface_hub version mlaudit declares, and report it if it persists",
     "OSV API": "rerun without --online to use the local advisory database",
 }
 

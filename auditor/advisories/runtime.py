@@ -5,17 +5,17 @@ data's age becomes the run's one warning after the checks (``freshness.note_stal
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
 
 from auditor.advisories.db import AdvisoryStore, open_store
 from auditor.advisories.osv_api import OsvApiClient, PackageVersion
+from auditor.advisories.record import OsvRecord, records_of
 from auditor.domain import DataSource
 from auditor.errors import NetworkError
 from auditor.ledger import ItemKind
 from auditor.options import AuditContext, CacheSlot
 
 ADVISORY_STORE: CacheSlot[AdvisoryStore] = CacheSlot("advisory store")  # opened once per run
-OSV_ONLINE: CacheSlot[dict[PackageVersion, list[dict[str, Any]]]] = CacheSlot("OSV API answers")  # --online
+OSV_ONLINE: CacheSlot[dict[PackageVersion, list[OsvRecord]]] = CacheSlot("OSV API answers")  # --online
 
 
 def _add_source(ctx: AuditContext, source: DataSource) -> None:
@@ -43,7 +43,7 @@ def online_enabled(ctx: AuditContext) -> bool:
     return bool(ctx.options.online) and not ctx.options.offline
 
 
-def online_records(ctx: AuditContext) -> dict[PackageVersion, list[dict[str, Any]]]:
+def online_records(ctx: AuditContext) -> dict[PackageVersion, list[OsvRecord]]:
     """OSV API answers for every package of the report (empty when not ``--online``, or when the API failed: the
     failure is then a ``service`` item of the report, recorded once for both checks)."""
     if not online_enabled(ctx):
@@ -55,7 +55,7 @@ def online_records(ctx: AuditContext) -> dict[PackageVersion, list[dict[str, Any
     ctx.progress(f"querying the OSV API for {len(packages)} packages")
     client = OsvApiClient(ctx.http)
     try:
-        answer = client.query(packages)
+        answer = {key: records_of(found) for key, found in client.query(packages).items()}
     except NetworkError as exc:
         # the API adds to the local results, it never replaces them: every local vulnerability and malicious
         # finding stays, and the report is incomplete naming the service (exit 3)
@@ -66,7 +66,7 @@ def online_records(ctx: AuditContext) -> dict[PackageVersion, list[dict[str, Any
                        "without --online to use the local database only)")
         return {}
     ctx.caches.put(OSV_ONLINE, answer)
-    ids = {str(r.get("id")) for records in answer.values() for r in records}
+    ids = {r.id for records in answer.values() for r in records}
     today = datetime.now(timezone.utc).date().isoformat()  # live answers: as fresh as the query
     _add_source(ctx, DataSource(name="advisories (online)", source=f"OSV API {client.base}", date=today,
                                 records=len(ids)))

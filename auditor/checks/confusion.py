@@ -23,6 +23,7 @@ from packaging.version import InvalidVersion, Version
 
 from auditor.domain import Finding, Package, Severity, canonical_name
 from auditor.errors import NetworkError
+from auditor.evidence import Details
 from auditor.kinds import FindingKind, Rule
 from auditor.ledger import ItemKind
 from auditor.net import redact_url
@@ -130,7 +131,7 @@ def assess(name: str, pinned: str | None, listings: list[IndexListing], internal
         severity=severity,
         message=message,
         package=(name, pinned or ""),
-        evidence=evidence,
+        evidence=Details.of(evidence),
         fix="pin the package to one index (uv: [[tool.uv.index]] explicit = true + tool.uv.sources; pip: one "
             "--index-url serving both, e.g. a proxy that blocks the public name) and keep --hash pins",
         check="dependency-confusion",

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from auditor.domain import Artifact, Finding, Package, Severity
 from auditor.errors import HostDownError, NetworkError
+from auditor.evidence import Details
 from auditor.kinds import FindingKind
 from auditor.ledger import ItemKind
 from auditor.options import AuditContext
@@ -201,9 +202,9 @@ def _mismatch(package: Package, unknown: list[str], matched: list[str], publishe
     return Finding(
         kind=FindingKind.HASH_MISMATCH, id="hash-mismatch", severity=Severity.CRITICAL, message=message,
         package=(package.name, package.version), location=package.location, check="hashes",
-        evidence={"unmatched": [f"sha256:{h}" for h in unknown], "matched": [f"sha256:{h}" for h in matched],
+        evidence=Details.of({"unmatched": [f"sha256:{h}" for h in unknown], "matched": [f"sha256:{h}" for h in matched],
                   "published": {f"sha256:{h}": name for h, name in sorted(published.digests.items())},
-                  "published_from": published.origin},
+                  "published_from": published.origin}),
         fix="re-create the pins against the trusted index (pip-compile --generate-hashes / uv lock) and find out "
             "where the pinned file came from before installing",
     )

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from auditor.domain import DataSource, Finding, ModelRef, Package, Report, Severity, canonical_name
 from auditor.errors import NetworkError
+from auditor.evidence import Details
 from auditor.kinds import FindingKind, Rule
 from auditor.ledger import ItemKind
 from auditor.options import AuditContext
@@ -50,8 +51,8 @@ def package_finding(pkg: Package, result: TyposquatResult, context: NameContext 
         message=f"'{pkg.name}' looks like '{result.target}' ({result.technique}: {_technique_word(result)})",
         package=(pkg.name, pkg.version),
         location=pkg.location,
-        evidence={"target": result.target, "score": result.score, "reasons": list(result.reasons),
-                  "target_rank": result.target_rank, "technique": result.technique, **evidence(context)},
+        evidence=Details.of({"target": result.target, "score": result.score, "reasons": list(result.reasons),
+                  "target_rank": result.target_rank, "technique": result.technique, **evidence(context)}),
         fix=f"did you mean '{result.target}'?",
         check=CHECK.name,
     )
@@ -66,8 +67,8 @@ def model_finding(ref: ModelRef, org: str, result: TyposquatResult) -> Finding:
                 f"({result.technique}: {_technique_word(result)})",
         model=(ref.repo_id, ref.revision),
         location=ref.location,
-        evidence={"target": result.target, "score": result.score, "reasons": list(result.reasons),
-                  "target_rank": result.target_rank, "technique": result.technique, "org": org},
+        evidence=Details.of({"target": result.target, "score": result.score, "reasons": list(result.reasons),
+                  "target_rank": result.target_rank, "technique": result.technique, "org": org}),
         fix=f"did you mean '{result.target}/{ref.repo_id.split('/', 1)[1]}'?",
         check=CHECK.name,
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from auditor.baseline import Baseline, load_baseline
 from auditor.cache import atomic_write
-from auditor.domain import Report, Severity
+from auditor.domain import RenderOptions, Report, Severity
 from auditor.errors import UsageError
 from auditor.net import NetConfig
 from auditor.options import AuditOptions, AuditRequest, ProgressFn
@@ -196,8 +196,7 @@ def emit(report: Report, args: argparse.Namespace) -> None:
     a device, FIFO or ``/dev/stdout`` is written straight through; a link's target is written, the link kept
     (``cache.atomic_write``)."""
     fmt = getattr(args, "format", "terminal")
-    if getattr(args, "sbom_vex", False):
-        report.sbom_vex = True
+    options = RenderOptions(sbom_vex=bool(getattr(args, "sbom_vex", False)), verbose=bool(getattr(args, "verbose", False)))
     output = getattr(args, "output", None)
     verbose = bool(getattr(args, "verbose", False))
     if fmt == "terminal":
@@ -210,7 +209,7 @@ def emit(report: Report, args: argparse.Namespace) -> None:
             return
         text = render(report, verbose=verbose)
     else:
-        text = get_renderer(fmt)(report)
+        text = get_renderer(fmt)(report, options)
     if output:
         atomic_write(Path(output), text.encode("utf-8"), output=True)
     else:

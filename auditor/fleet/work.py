@@ -143,8 +143,6 @@ def audit_project(task: Task, settings: FleetSettings, state: WorkerState) -> Ou
             caches.put(DEFAULT_INDEX, state.default_index)
         report = run_audit(options, caches=caches, http=HttpClient(options.net, session=state.session))
         state.default_index = caches.get(DEFAULT_INDEX)
-        if settings.request.sbom_vex:
-            report.sbom_vex = True
         text = get_renderer("json")(report)
         gate = report.gate()
         return Outcome(task, gate.exit_code, payload=text, complete=gate.complete)

@@ -41,7 +41,7 @@ from huggingface_hub.errors import (
 from auditor import __version__
 from auditor.digest import sha256_file
 from auditor.domain import ROOT_NODE, Edge, ModelFile, ModelRef
-from auditor.errors import NetworkError
+from auditor.errors import ClientApiError, NetworkError
 from auditor.ledger import ItemKind
 from auditor.models.filerefs import front_matter
 from auditor.models.formats import is_unsafe_format
@@ -54,6 +54,15 @@ from auditor.safeload import loads_json, read_text
 from auditor.scan.hfconfig import remote_code_refs
 
 SERVICE = "Hugging Face Hub"
+
+
+def _hub_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("huggingface_hub")
+    except PackageNotFoundError:  # pragma: no cover - imported above, so installed
+        return "unknown version"
 MAX_DEPTH = 4  # base-model hops followed from a reference
 MAX_REPOS = 200  # repos resolved per run (references + chain)
 WORKERS = 8  # concurrent Hub requests per level (independent round trips)
@@ -344,9 +353,14 @@ def _hub_attempt(fn: Any, host: str) -> Any:
         raise  # answers about the repo, not failures of the Hub
     except HFValidationError:
         raise
-    except (ValueError, KeyError, TypeError) as exc:  # a 200 whose body is not the Hub's JSON
+    except ValueError as exc:  # a 200 whose body is not JSON (JSONDecodeError is a ValueError)
         raise NetworkError(f"unexpected response ({type(exc).__name__}: {_short(exc)})", service=SERVICE,
                            host=host) from exc
+    except (KeyError, TypeError, AttributeError) as exc:  # the client's API or the Hub's protocol changed
+        raise ClientApiError(
+            f"{type(exc).__name__}: {_short(exc)} -- not what its API promises: an API change of the library "
+            "or of the Hub's answers, not an outage", service=SERVICE,
+            library=f"huggingface_hub {_hub_version()}") from exc
     except HfHubHTTPError as exc:
         status = exc.response.status_code if exc.response is not None else 0
         if status not in RETRY_STATUSES:

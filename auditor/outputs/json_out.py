@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from auditor import __version__
-from auditor.domain import SCHEMA_VERSION, Report, Severity
+from auditor.domain import SCHEMA_VERSION, RenderOptions, Report, Severity
 from auditor.outputs.rollup import remediation_records
 
 
@@ -63,7 +63,7 @@ def report_dict(report: Report) -> dict[str, Any]:
     }
 
 
-def render(report: Report) -> str:
+def render(report: Report, options: RenderOptions = RenderOptions()) -> str:  # noqa: B008 - frozen
     return dumps(report_dict(report)) + "\n"
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from packaging.version import InvalidVersion, Version
@@ -194,7 +193,7 @@ def advisory_remediation(name: str, version: str, findings: list[Finding]) -> Re
     stage re-resolves and re-audits; this is its stand-in).
     """
     profiles = list(dict.fromkeys(p for f in findings for p in f.profiles))
-    upgrades = {f.evidence.get("upgrade") if isinstance(f.evidence, Mapping) else None for f in findings}
+    upgrades = {f.evidence.upgrade if f.evidence is not None else None for f in findings}
     if len(upgrades) == 1 and isinstance(agreed := next(iter(upgrades)), str):
         return Remediation(package=(name, version), to=agreed, clears=[f.id for f in findings], remains=[],
                            profiles=profiles, verified=False, reason=UNVERIFIED_REASON)

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from auditor import __version__
-from auditor.domain import Finding, Location, Report, Severity
+from auditor.domain import Finding, Location, RenderOptions, Report, Severity
 from auditor.errors import EXIT_INCOMPLETE
 from auditor.outputs.severity import cvss_score, severity_source
 
@@ -55,7 +55,7 @@ def security_severity(finding: Finding, severity: Severity) -> str | None:
     return SECURITY_SEVERITY.get(severity)
 
 
-def render(report: Report) -> str:
+def render(report: Report, options: RenderOptions = RenderOptions()) -> str:  # noqa: B008 - frozen
     return json.dumps(sarif_dict(report), indent=2, ensure_ascii=False) + "\n"
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.text import Text
 
-from auditor.domain import Finding, Report, Severity
+from auditor.domain import Finding, RenderOptions, Report, Severity
 from auditor.ledger import GapKind, Item
 from auditor.outputs import rollup
 from auditor.outputs.rollup import KindGroup, PackageRow, Rollup
@@ -470,9 +470,10 @@ def _print_finding(finding: Finding, console: Console) -> None:
         console.print(fix)
 
 
-def render(report: Report, *, verbose: bool = False) -> str:
+def render(report: Report, options: RenderOptions = RenderOptions(), *,  # noqa: B008 - frozen
+           verbose: bool = False) -> str:
     """Plain-text rendering (no colour codes) at ``RENDER_WIDTH`` columns, for ``-o FILE`` and tests."""
     buffer = io.StringIO()
     console = Console(file=buffer, width=RENDER_WIDTH, color_system=None, force_terminal=False, highlight=False)
-    print_report(report, console, verbose=verbose)
+    print_report(report, console, verbose=verbose or options.verbose)
     return buffer.getvalue()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from packaging.version import Version
 
 from auditor.advisories.match import Record, compiled_entries, parse_version, record_affects
+from auditor.advisories.record import OsvRecord
 from auditor.domain import canonical_name
 
 
@@ -47,13 +48,8 @@ def some_ids(ids: Sequence[str], shown: int = 3) -> str:
     return f"{', '.join(ids[:shown])} and {len(ids) - shown} more"
 
 
-def record_ids(record: Record) -> set[str]:
-    ids = {str(record.get("id", ""))}
-    aliases = record.get("aliases")
-    if isinstance(aliases, list):
-        ids.update(a for a in aliases if isinstance(a, str))
-    ids.discard("")
-    return ids
+def record_ids(record: Mapping[str, object]) -> set[str]:
+    return set(OsvRecord.of(record).ids)
 
 
 def public_version(text: str) -> Version | None:
@@ -190,6 +186,6 @@ def live_vulnerability_records(records: Iterable[Mapping[str, object]]) -> list[
     from auditor.advisories.findings import dedupe_records, malware_ids
     from auditor.advisories.match import is_malicious_record
 
-    live = [r for r in dedupe_records(records) if not r.get("withdrawn")]
+    live = [r for r in dedupe_records(records) if not OsvRecord.of(r).withdrawn]
     malware = malware_ids(live)
     return [r for r in live if not is_malicious_record(r) and not (record_ids(r) & malware)]

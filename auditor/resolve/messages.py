@@ -2,7 +2,10 @@
 
 uv explains a failed resolution in prose ("Because foo==1.0 has no usable wheels and you require foo==1.0 ...").
 We only need the culprit's name, the version when stated, and a cleaned reason; everything else stays in prose.
-The patterns were taken from uv 0.13.9 answering a local test index (tests/resolve exercise each one).
+The patterns were taken from uv 0.13.9 answering a local test index (tests/resolve exercise each one). uv has no
+structured error output for ``pip compile``, so the reading is bounded by version: ``TESTED_UV`` is the range the
+real-uv tests pass on (measured: 0.12.14 to 0.13.9; 0.12.13 and older misread some failures), the ``uv`` dependency
+in pyproject.toml is pinned to it, and a run with another uv says so in the report.
 """
 
 from __future__ import annotations
@@ -10,7 +13,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from packaging.specifiers import SpecifierSet
+
 from auditor.domain import canonical_name
+
+# uv versions whose error messages the real-uv tests (tests/resolve, tests/core/test_completeness_rows.py) were run
+# against and read right; pyproject.toml's ``uv`` requirement is exactly this range (a test keeps them equal).
+TESTED_UV = SpecifierSet(">=0.12.14,<0.14")
 
 # A name starts where no other name, version or operator character precedes it: "foo>=0.2.6 has no usable wheels"
 # names foo, never "0.2.6" (which once became a skipped "requirement" 0-2-6).
@@ -80,6 +89,17 @@ _PROSE = frozenset({"there", "only", "all", "you", "your", "we", "because", "and
 def plausible_name(name: str) -> bool:
     """A culprit must look like a package: not a word of the prose, not a bare version number."""
     return name not in _PROSE and not re.fullmatch(r"[0-9][0-9.-]*", name)
+
+
+def untested_uv() -> str | None:
+    """The installed uv's version when it lies outside ``TESTED_UV`` (its messages may be read wrong), else None."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("uv")
+    except PackageNotFoundError:
+        return None
+    return None if TESTED_UV.contains(installed, prereleases=True) else installed
 
 
 def find_culprits(stderr: str) -> list[Culprit]:

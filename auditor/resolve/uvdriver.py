@@ -199,6 +199,7 @@ class UvResolver:
             if self._offline_without_cache(run):
                 break
             self._raise_if_index_failed(run)
+            self._note_untested_uv()
             culprits = msg.find_culprits(run.stderr)
             if not (culprits and self._handle(culprits, run.stderr)) and not self._bisect(run.stderr):
                 raise ResolutionError(f"uv could not resolve the requirements: {msg.clean(run.stderr)}")
@@ -209,6 +210,14 @@ class UvResolver:
         reasons = "; ".join(f"{s.requirement}: {s.reason}" for s in self.skipped[:5])
         hosts = ", ".join(host_of(u) for u in self.indexes.all_urls()) or "the resolver's default index"
         raise ResolutionError(f"nothing could be resolved against {hosts} ({reasons})")
+
+    def _note_untested_uv(self) -> None:
+        """A failed resolution is read from uv's prose: with a uv outside the tested range, say so once."""
+        untested = msg.untested_uv()
+        note = (f"uv {untested} is outside the versions whose error messages mlaudit was tested on ({msg.TESTED_UV}): "
+                "the reasons given for requirements that could not be resolved may be generic or wrong")
+        if untested and note not in self.warnings:
+            self.warnings.append(note)
 
     def _drop_uncached(self) -> None:
         """Offline, uv names one cache miss per run: 2,000 pins the cache has never seen took 2,000 runs. Lines whose

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from auditor.domain import Finding, Report, Severity
+from auditor.evidence import Details
 from auditor.kinds import FindingKind, Rule
 from auditor.redact import redact_report
 from auditor.scan import ScanResult
@@ -61,7 +62,7 @@ def safe_format_notes(result: ScanResult) -> list[Finding]:
             continue
         notes.append(Finding(kind=FindingKind.MODEL_FORMAT, id=Rule.SAFE_FORMAT, severity=Severity.INFO,
                              message=f"safe format: {SAFE_FORMATS[note.format]}", path=note.path,
-                             evidence={"format": note.format}, check="modelscan"))
+                             evidence=Details.of({"format": note.format}), check="modelscan"))
     return notes
 
 

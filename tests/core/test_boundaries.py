@@ -169,3 +169,24 @@ def test_no_check_reads_package_properties() -> None:
                     and isinstance(node.value, ast.Attribute) and node.value.attr == "properties":
                 readers.append(f"{module}:{node.lineno}")
     assert readers == []
+
+
+def test_the_finding_evidence_path_is_typed() -> None:
+    """``Finding.evidence`` is an ``Evidence`` (typed per kind, JSON values only), and outputs read it through its
+    typed attributes (``severity_basis``, ``upgrade``, ``to_json``): no ``isinstance`` guess at its shape."""
+    import typing
+
+    from auditor.domain import Finding
+    from auditor.evidence import Evidence
+
+    hint = typing.get_type_hints(Finding)["evidence"]
+    assert set(typing.get_args(hint)) == {Evidence, type(None)}
+    guesses = []
+    for module, tree in _modules():
+        if not module.startswith(("auditor.outputs", "auditor.scan", "auditor.accounting")):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance" \
+                    and node.args and "evidence" in ast.unparse(node.args[0]):
+                guesses.append(f"{module}:{node.lineno}")
+    assert guesses == []
