@@ -73,6 +73,16 @@ class PackageRow:
 
 
 @dataclass
+class Entry:
+    """Findings of one kind that say the same thing (same subject, rule, severity) at several places -- one row of
+    a summary, so a model loaded the same way from five files reads as one line with "5 places", not five lines
+    that look like duplicates. Every finding stays in the report (``-v``, JSON, SARIF: one per place)."""
+
+    finding: Finding  # the first of them (new first, worst first)
+    places: int = 1
+
+
+@dataclass
 class KindGroup:
     kind: FindingKind
     findings: list[Finding]  # new first, worst first
@@ -80,6 +90,18 @@ class KindGroup:
     @property
     def worst(self) -> Severity:
         return worst_severity(self.findings)
+
+    @property
+    def entries(self) -> list[Entry]:
+        """The findings as summary rows, in the findings' order; same subject, rule, severity and newness collapse."""
+        rows: dict[tuple[str, str, Severity, bool], Entry] = {}
+        for finding in self.findings:
+            key = (finding.subject, finding.id, finding.severity, bool(finding.new))
+            if key in rows:
+                rows[key].places += 1
+            else:
+                rows[key] = Entry(finding)
+        return list(rows.values())
 
     @property
     def new(self) -> int:

@@ -95,7 +95,7 @@ class Plan:
 def summary_lines(report: Report, view: Rollup, width: int, budget: int | None) -> list[Text]:
     """The roll-up as lines, as many rows as fit ``budget`` (None: every row, for ``-v``)."""
     plan = Plan(package_rows=len(view.packages), groups=len(view.groups),
-                group_rows=[len(g.findings) for g in view.groups], gap_rows=len(view.gaps))
+                group_rows=[len(g.entries) for g in view.groups], gap_rows=len(view.gaps))
     if budget is None:
         return _lines(report, view, plan, width, every=True)
     plan = Plan(package_rows=min(len(view.packages), 3), groups=min(len(view.groups), 3),
@@ -133,7 +133,7 @@ def _grow(plan: Plan, view: Rollup) -> Plan | None:
 
     def group_rows(limit: int) -> Plan | None:
         for index in range(plan.groups):
-            if plan.group_rows[index] < min(len(view.groups[index].findings), limit):
+            if plan.group_rows[index] < min(len(view.groups[index].entries), limit):
                 rows = list(plan.group_rows)
                 rows[index] += 1
                 return Plan(plan.package_rows, plan.groups, rows, plan.gap_rows)
@@ -309,19 +309,23 @@ def _group_section(view: Rollup, plan: Plan) -> list[Text]:
 def _group_lines(group: KindGroup, rows: int, baseline: bool) -> list[Text]:
     worst = group.worst
     new = f", {group.new} new" if baseline else ""
-    head = _line("  ", (group.kind.value, "bold"), f" {len(group.findings)}{new} · worst ",
+    entries = group.entries
+    distinct = f" ({len(entries)} distinct)" if len(entries) < len(group.findings) else ""
+    head = _line("  ", (group.kind.value, "bold"), f" {len(group.findings)}{distinct}{new} · worst ",
                  (worst.value, SEVERITY_STYLE[worst]))
-    if rows < len(group.findings):
-        shown = group.findings[:rows] if rows else group.findings[:3]
-        subjects = ", ".join(_c(f.subject, 40) for f in shown)
-        rest = len(group.findings) - len(shown)
+    if rows < len(entries):
+        shown = entries[:rows] if rows else entries[:3]
+        subjects = ", ".join(_c(e.finding.subject, 40) for e in shown)
+        rest = len(entries) - len(shown)
         head.append(f" · {subjects}" + (f", +{rest} more" if rest else "") if not rows else f" · +{rest} more")
     lines = [head]
-    for finding in group.findings[:rows]:
+    for entry in entries[:rows]:
+        finding = entry.finding
         mark = ("new ", "bold") if finding.new else ""
+        places = f"{entry.places} places · " if entry.places > 1 else ""
         lines.append(_line("    ", mark, (_c(finding.subject, 80), "bold"), f"  {_c(finding.id, 60)}  ",
                            (finding.severity.value, SEVERITY_STYLE[finding.severity]),
-                           f"  {_c(_headline_message(finding), MESSAGE_LIMIT)}"))
+                           f"  {places}{_c(_headline_message(finding), MESSAGE_LIMIT)}"))
     return lines
 
 
