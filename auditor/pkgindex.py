@@ -14,7 +14,6 @@ import re
 import subprocess
 import threading
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
@@ -274,35 +273,42 @@ def _join_local(base: str, ref: object) -> str | None:
         return None
 
 
-class _AnchorParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.anchors: list[tuple[dict[str, str | None], str]] = []
-        self._current: dict[str, str | None] | None = None
-        self._text: list[str] = []
+def _anchors(text: str) -> list[tuple[dict[str, str | None], str]]:
+    """Every ``<a>`` of an HTML page: its attributes and its text. The HTML parser is imported here, when a page
+    is HTML: most runs read none (the JSON API is asked first; offline, no page at all), issue 25 start-up."""
+    from html.parser import HTMLParser
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self._current = dict(attrs)
-            self._text = []
+    class AnchorParser(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.anchors: list[tuple[dict[str, str | None], str]] = []
+            self._current: dict[str, str | None] | None = None
+            self._text: list[str] = []
 
-    def handle_data(self, data: str) -> None:
-        if self._current is not None:
-            self._text.append(data)
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "a":
+                self._current = dict(attrs)
+                self._text = []
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._current is not None:
-            self.anchors.append((self._current, "".join(self._text).strip()))
-            self._current = None
+        def handle_data(self, data: str) -> None:
+            if self._current is not None:
+                self._text.append(data)
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "a" and self._current is not None:
+                self.anchors.append((self._current, "".join(self._text).strip()))
+                self._current = None
+
+    parser = AnchorParser()
+    parser.feed(text)
+    return parser.anchors
 
 
 def parse_html_page(text: str, base: str, *, local: bool = False) -> list[IndexFile]:
     """PEP 503 anchors; ``#sha256=`` fragments, ``data-provenance`` (PEP 740), ``data-core-metadata``. ``local``:
     a ``file://`` index's page, whose links are files beside it (never fetched: only their names and digests)."""
-    parser = _AnchorParser()
-    parser.feed(text)
     out: list[IndexFile] = []
-    for attrs, label in parser.anchors:
+    for attrs, label in _anchors(text):
         full = _join(base, attrs.get("href")) if not local else _join_local(base, attrs.get("href"))
         if full is None:
             continue

@@ -26,9 +26,10 @@ import stat
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:
+    import yaml
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -121,6 +122,8 @@ def compose_yaml(text: str, max_depth: int = MAX_DEPTH) -> list[yaml.Node]:
     the nesting bound. Malformed YAML raises ``yaml.YAMLError``."""
     if _flow_depth(text) > max_depth:  # PyYAML's scanner is quadratic in flow nesting: refused before it runs
         raise LoadError(f"YAML nested too deeply (more than {max_depth} levels): not read")
+    import yaml  # here, not at module level: most runs read no YAML (issue 25, start-up)
+
     loader = yaml.SafeLoader(text)
     try:
         nodes: list[yaml.Node] = []
@@ -144,6 +147,8 @@ def load_yaml(text: str, max_depth: int = MAX_DEPTH) -> Any:
         return None
     if len(nodes) > 1:
         raise LoadError("expected a single YAML document")
+    import yaml
+
     constructor = yaml.SafeLoader("")
     try:
         return constructor.construct_document(nodes[0])
@@ -202,6 +207,8 @@ def _flow_depth(text: str) -> int:
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         return [n for pair in node.value for n in pair]
     if isinstance(node, yaml.SequenceNode):

@@ -13,7 +13,6 @@ import os
 import sqlite3
 import tempfile
 import time
-import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -70,6 +69,8 @@ def download(http: HttpClient, url: str, dest: Path) -> int:
 
 def iter_export(path: Path, label: str) -> Iterator[dict[str, Any]]:
     """Every member of the zip as an OSV object; anything else raises ``ExportError``."""
+    import zipfile  # here: every audit imports this module for the stale-data warning, only ``db update`` unzips
+
     try:
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():

@@ -244,7 +244,6 @@ def _spec(run: ProfileRun, ctx: AuditContext) -> ProfileSpec | None:
     """What the profile re-resolves from: a lock's every package by name (its pins as preferences), a hand-written
     profile's own requirement lines and constraints."""
     from auditor.resolve.target import indexes_for
-    from auditor.resolve.uvdriver import requirement_line
 
     if run.resolution is None or run.failure:
         return None
@@ -254,6 +253,8 @@ def _spec(run: ProfileRun, ctx: AuditContext) -> ProfileSpec | None:
     requires = _requires(run)
     if source.resolved:
         return ProfileSpec(sorted(pins), [], pins, indexes, requires)
+    from auditor.resolve.uvdriver import requirement_line  # a lock re-resolves by name: no uv driver imported
+
     reqs = profile_requirements(run, ctx)
     constraints = [requirement_line(c) for c in profile_constraints(run)]
     return ProfileSpec([requirement_line(r) for r in reqs], constraints, pins, indexes, requires)

@@ -27,7 +27,7 @@ from auditor.ledger import Item, ItemKind
 from auditor.net import host_of
 from auditor.options import AuditContext, AuditOptions
 from auditor.resolve import messages as msg
-from auditor.resolve.base import Resolution
+from auditor.resolve.base import REJECTED_PIN, Resolution
 from auditor.resolve.hostwatch import DOWNLOAD_SERVICE, INDEX_SERVICE, HostWatch
 from auditor.resolve.output import Pin, parse_annotated, parse_pylock
 from auditor.resolve.placeholder import write_placeholder
@@ -36,7 +36,6 @@ from auditor.resolve.target import Indexes, target_python, uv_environment, uv_pl
 from auditor.sources.direct import BUILD_HINT
 
 MAX_ROUNDS = 12
-REJECTED_PIN = "mlaudit:rejected-pin"  # package property: a pin the resolver could not keep (another version won)
 MAX_BISECT_PROBES = 10
 NEVER = "python_version < '0'"  # an override with this marker removes a dependency from the resolution
 

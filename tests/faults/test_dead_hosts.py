@@ -17,7 +17,7 @@ from tests.faults.harness import run_cli
 from tests.support.httpserver import LoopbackServer, closed_port_url, silent_host
 from tests.support.index import LocalIndex
 
-TIMEOUT = 1.0
+TIMEOUT = 2.0  # long beside the rest of a run's waiting (uv's start, polling), so that two timeouts cannot hide
 NAMES = ["alpha", "beta", "gamma", "delta", "epsilon"]
 
 
@@ -28,6 +28,14 @@ def _url_requirements(base: str) -> str:
 def _service_entries(report: dict[str, object], host: str) -> list[dict[str, object]]:
     """The report's failed-service gaps whose subject names ``host`` (``skipped`` carries their full record)."""
     return [i for i in report["skipped"] if i["kind"] == "service" and host in str(i["subject"])]  # type: ignore[index, attr-defined]
+
+
+def _waited(report: dict[str, object]) -> float:
+    """Seconds the run's stages took, but for the typosquat check (in a fresh cache it builds its index: CPU, not
+    waiting): one timeout paid is at least ``TIMEOUT``, two are at least twice that."""
+    timings = report["timings"]
+    assert isinstance(timings, dict)
+    return sum(float(v) for k, v in timings.items() if k != "check:typosquat")
 
 
 def _audit(args: list[str]) -> tuple[float, int, dict[str, object], str]:
@@ -46,6 +54,9 @@ def test_url_requirements_on_a_dead_host_cost_one_failure(kind: str, tmp_path: P
         elapsed, code, report, err = _audit([str(req), "--index-url", f"{index.url}/simple"])
     # before: one uv run per line, each paying uv's retries (5 lines x 4 attempts of 1 s + back-off, over 30 s)
     assert elapsed < 4 * TIMEOUT + 6, f"a dead host cost {elapsed:.1f} s"
+    # one timeout per run: the silent host costs one (not one per line), the refusing port none at all
+    limit = 2 * TIMEOUT if kind == "silent" else TIMEOUT
+    assert _waited(report) < limit, f"{kind} host: the stages waited {_waited(report):.1f} s"
     assert code == 3 and host in err
     assert len(_service_entries(report, host)) == 1
     skipped = [i for i in report["skipped"] if i["kind"] == "requirement"]  # type: ignore[attr-defined]
@@ -66,6 +77,7 @@ def test_online_checks_against_a_silent_index_pay_one_timeout(tmp_path: Path, mo
         accepted = hung.accepted
     host = hung.url.split("//", 1)[1]
     assert elapsed < 3 * TIMEOUT + 5, f"a silent host cost {elapsed:.1f} s"
+    assert _waited(report) < 2 * TIMEOUT, f"the stages waited {_waited(report):.1f} s: more than one timeout"
     assert accepted == 1  # one request found it down; nobody asked it again
     assert code == 3
     entries = _service_entries(report, host)
@@ -79,8 +91,20 @@ def test_a_dead_index_is_one_failure_for_the_resolver_and_the_checks(tmp_path: P
         elapsed, code, report, _err = _audit([str(tmp_path / "requirements.txt"), "--index-url",
                                               f"{hung.url}/simple"])
     assert elapsed < 3 * TIMEOUT + 6, f"a silent index cost {elapsed:.1f} s"
+    assert _waited(report) < 2 * TIMEOUT, f"the stages waited {_waited(report):.1f} s: more than one timeout"
     assert code == 3
     assert len(_service_entries(report, hung.url.split("//", 1)[1])) == 1
+
+
+def test_a_refusing_index_costs_no_timeout(tmp_path: Path) -> None:
+    """Nothing listens: the resolver and the checks fail at once, once (no retries against a refused port)."""
+    (tmp_path / "requirements.txt").write_text("alpha>=1\nbeta>=1\n")
+    base = closed_port_url()
+    _elapsed, code, report, err = _audit([str(tmp_path / "requirements.txt"), "--index-url", f"{base}/simple"])
+    host = base.split("//", 1)[1]
+    assert _waited(report) < TIMEOUT, f"a refusing index cost {_waited(report):.1f} s"
+    assert code == 3 and host in err
+    assert len(_service_entries(report, host)) == 1
 
 
 def test_a_live_download_host_is_not_disturbed(tmp_path: Path) -> None:
