@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from auditor.domain import ROOT_NODE, Edge, Finding, Package, Report, canonical_name
-from auditor.kinds import FindingKind
+from auditor.kinds import FindingKind, WarningTag
 from auditor.ledger import Item, ItemKind, Outcome
 from auditor.resolve.base import FALLBACK_SOURCE, REJECTED_PIN, Resolution
 from auditor.sources.locked import ALTERNATIVES
@@ -67,15 +67,15 @@ def assemble(report: Report, runs: list[ProfileRun]) -> None:
             seen.add(key)
             report.edges.append(Edge(parent, child, requirement=edge.requirement, marker=edge.marker,
                                      origin=edge.origin))
-    conflicts = [w for w in (_conflict_warning(report, name, runs)
-                             for name in sorted(_multi_version_names(report, pinned_only=True))) if w]
-    report.warnings.extend(conflicts[:MAX_CONFLICT_WARNINGS])
+    conflicts = [(name, w) for name, w in ((name, _conflict_warning(report, name, runs))
+                                           for name in sorted(_multi_version_names(report, pinned_only=True))) if w]
+    report.warnings.extend(w for _, w in conflicts[:MAX_CONFLICT_WARNINGS])
     if len(conflicts) > MAX_CONFLICT_WARNINGS:  # a repository of 15 profiles held 84 names at several versions
-        rest = [w.split(" ", 2)[1] for w in conflicts[MAX_CONFLICT_WARNINGS:]]
+        rest = [name for name, _ in conflicts[MAX_CONFLICT_WARNINGS:]]
         shown = ", ".join(rest[:30]) + (" ..." if len(rest) > 30 else "")
-        report.warnings.append(f"conflicting-pins: {len(rest)} more names are held at different versions by different "
-                               f"profiles ({shown}); each version is audited in its own profile (packages[].profiles "
-                               "in the JSON report)")
+        report.warnings.append(WarningTag.CONFLICTING_PINS.of(
+            f"{len(rest)} more names are held at different versions by different profiles ({shown}); each version is "
+            "audited in its own profile (packages[].profiles in the JSON report)"))
     report.profiles = [{"name": r.profile.name, "files": list(r.profile.files),
                         "packages": len(r.resolution.packages) if r.resolution else 0,
                         "status": "failed" if r.failure else "audited"} for r in runs]
@@ -123,7 +123,8 @@ def _conflict_warning(report: Report, name: str, runs: list[ProfileRun]) -> str 
         parts.append(f"{package.version} in {where} ({how})")
     verb = "is pinned" if all(pinned.values()) else "is pinned or resolved differently" if any(
         pinned.values()) else "is resolved differently"
-    return f"conflicting-pins: {name} {verb} by profile: {'; '.join(parts)}; each version is audited in its own profile"
+    return WarningTag.CONFLICTING_PINS.of(f"{name} {verb} by profile: {'; '.join(parts)}; each version is audited in its "
+                                          "own profile")
 
 
 def _profiles_of(package: Package, runs: list[ProfileRun]) -> list[str]:

@@ -581,6 +581,51 @@ class GateResult:
 
 
 @dataclass(frozen=True)
+class ScannedFile:
+    """What the model-file scanner found one file (or archive member, ``outer!member``) to be: its format and
+    verdict (``ok``, ``findings`` or ``unreadable``)."""
+
+    path: str
+    format: str
+    verdict: str = "ok"
+
+    def to_json(self) -> dict[str, str]:
+        return {"path": self.path, "format": self.format, "verdict": self.verdict}
+
+
+@dataclass
+class ModelScanSummary:
+    """What a model-file scan read, beside its findings and gaps: the files and bytes, and each file's format and
+    verdict. Filled by ``mlaudit scan`` (and ``fleet --scan``) and by the audit's model-file check; ``None`` on a
+    report where no model file was scanned."""
+
+    files: list[ScannedFile] = field(default_factory=list)
+    files_scanned: int = 0
+    bytes_scanned: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"files_scanned": self.files_scanned, "bytes_scanned": self.bytes_scanned,
+                "files": [f.to_json() for f in self.files]}
+
+
+@dataclass(frozen=True)
+class SignatureVerification:
+    """The result of ``mlaudit verify-model``: which directory and signature, whether it verified, by which method
+    (key, certificate, sigstore) and the verifier's message. A failed verification is also a finding (the gate
+    reads the findings); this is the record of what was verified."""
+
+    model_dir: str
+    signature: str
+    verified: bool
+    method: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model_dir": self.model_dir, "signature": self.signature, "verified": self.verified,
+                "method": self.method, "message": self.message}
+
+
+@dataclass(frozen=True)
 class RenderOptions:
     """How a report is shown -- never what it says: the rendering switches are not part of the audit's result (a
     ``Report`` renders the same facts in every format; these only choose what a format includes)."""
@@ -615,10 +660,9 @@ class Report:
     require_complete: bool = False  # CLI/policy: an incomplete report fails the gate (exit 3)
     hash_summary: dict[str, Any] | None = None  # hashes check: how many pins were compared, and how
     provenance_summary: dict[str, Any] | None = None  # provenance check: SLSA-style levels
-    model_scan: list[dict[str, str]] = field(default_factory=list)  # scanner: format and verdict per file
-    files_scanned: int | None = None  # scan command
-    bytes_scanned: int | None = None  # scan command
-    model_signature: dict[str, Any] | None = None  # verify-model command
+    # Results of the commands other than the audit, each its own type (None when that command did not run):
+    model_scan: ModelScanSummary | None = None  # mlaudit scan, and the audit's model-file check
+    signature: SignatureVerification | None = None  # mlaudit verify-model
     fail_on: Severity | None = None
     unknown_severity: Severity = Severity.HIGH  # policy: the level an ``unknown`` severity gates as (fail closed)
     generated_at: str | None = None  # ISO timestamp; outputs may normalise it for golden files

@@ -16,7 +16,7 @@ A read-only mapping view of ``to_json`` is kept for tooling and tests (``finding
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TypeAlias
 
@@ -35,6 +35,17 @@ def json_value(value: object) -> JsonValue:
         items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
         return [json_value(v) for v in items]
     return str(value)
+
+
+def map_json_text(value: JsonValue, change: Callable[[str], str]) -> JsonValue:
+    """``value`` with ``change`` applied to every string in it (object keys too)."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, list):
+        return [map_json_text(v, change) for v in value]
+    if isinstance(value, dict):
+        return {change(k): map_json_text(v, change) for k, v in value.items()}
+    return value
 
 
 def json_object(value: Mapping[str, object]) -> JsonObject:
@@ -91,6 +102,12 @@ class Evidence(Mapping[str, JsonValue]):
     def with_variants(self, versions: list[str]) -> Evidence:
         """The same evidence naming the builds of one release it covers (``2.10.0`` and ``2.10.0+cu128``); only
         the kinds decided by name and release carry them."""
+        return self
+
+    def map_text(self, change: Callable[[str], str]) -> Evidence:
+        """The same evidence with ``change`` applied to the text it carries from the user's inputs and environment
+        (the redactor: a credential in a URL never reaches an output). Advisory and malicious-package evidence is
+        public record data and stays as it is."""
         return self
 
     def __getitem__(self, key: str) -> JsonValue:
@@ -179,6 +196,9 @@ class Details(Evidence):
     def to_json(self) -> JsonObject:
         return dict(self.facts)
 
+    def map_text(self, change: Callable[[str], str]) -> Evidence:
+        return Details({change(k): map_json_text(v, change) for k, v in self.facts.items()})
+
 
 __all__ = ["AdvisoryEvidence", "Details", "Evidence", "JsonObject", "JsonValue", "MaliciousEvidence", "SeverityBasis",
-           "json_object", "json_value"]
+           "json_object", "json_value", "map_json_text"]

@@ -146,6 +146,19 @@ class CheckName(str, Enum):
 CHECK_VALUES: frozenset[str] = frozenset(c.value for c in CheckName)
 
 
+class WarningTag(str, Enum):
+    """The tag that opens a run warning another part acts on (``tag: text`` in ``Report.warnings`` and the JSON
+    ``warnings``): outputs match the tag, declared here once, never other words of the warning."""
+
+    CONFLICTING_PINS = "conflicting-pins"  # accounting: a name held at several versions by different profiles
+
+    def of(self, text: str) -> str:
+        return f"{self.value}: {text}"
+
+    def tags(self, warning: str) -> bool:
+        return warning.startswith(f"{self.value}:")
+
+
 def disable_names() -> list[str]:
     """Every name ``--disable-check`` and ``disable = [...]`` accept: check names and finding kinds."""
     return sorted(CHECK_VALUES | KIND_VALUES)

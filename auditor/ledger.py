@@ -73,6 +73,7 @@ class Item:
     version: str | None = None  # its exact version, when the input fixes one (a lock entry, an ``==`` pin)
     profile: str | None = None  # the dependency profile the item belongs to
     gap: GapKind | None = None  # the kind of gap, for a skip another stage acts on
+    host: str | None = None  # a ``service`` item: the host that failed (one item per host is matched by it)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -163,21 +164,23 @@ class Ledger:
 
     def record_skipped(self, kind: ItemKind, subject: str, reason: str, *, file: str | None = None,
                        line: int | None = None, requirement: str | None = None,
-                       not_checked: Iterable[str] = ()) -> Item:
-        """Register an item and skip it in one step (a stage found a gap it had not registered earlier)."""
-        return self.skip(self.add(kind, subject, file=file, line=line, requirement=requirement), reason, not_checked)
+                       not_checked: Iterable[str] = (), host: str | None = None) -> Item:
+        """Register an item and skip it in one step (a stage found a gap it had not registered earlier); ``host``:
+        the host a failed service is on."""
+        item = self.skip(self.add(kind, subject, file=file, line=line, requirement=requirement), reason, not_checked)
+        item.host = host
+        return item
 
     def record_host_failure(self, subject: str, host: str, reason: str, what: str) -> Item:
         """A service whose host is down: one ``service`` item per host however many stages needed it (the first
         names the service and the failure; every stage that could not complete because of it is in its
         ``not_checked``)."""
-        suffix = f"({host})"
         for item in self._items:
-            if item.kind is ItemKind.SERVICE and item.subject.endswith(suffix):
+            if item.kind is ItemKind.SERVICE and item.host == host:
                 if what not in item.not_checked:
                     item.not_checked.append(what)
                 return item
-        return self.record_skipped(ItemKind.SERVICE, subject, reason, not_checked=[what])
+        return self.record_skipped(ItemKind.SERVICE, subject, reason, not_checked=[what], host=host)
 
     def record_excluded(self, kind: ItemKind, subject: str, reason: str, *, file: str | None = None,
                         line: int | None = None, requirement: str | None = None) -> Item:

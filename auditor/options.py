@@ -175,11 +175,12 @@ class AuditContext:
         self.report.ledger.extend([Skipped(reason=reason, file=file, line=line, requirement=requirement,
                                            not_checked=not_checked, kind=kind, subject=subject)])
 
-    def incomplete(self, kind: ItemKind, subject: str, reason: str) -> None:
-        """Record a gap that is not an input line (a service, a check, a hash comparison): one entry per subject."""
+    def incomplete(self, kind: ItemKind, subject: str, reason: str, *, host: str | None = None) -> None:
+        """Record a gap that is not an input line (a service, a check, a hash comparison): one entry per subject;
+        ``host``: the host of a failed service."""
         if any(item.reason == reason for item in self.report.ledger.of_subject(kind, subject)):
             return
-        self.report.ledger.record_skipped(kind, subject, reason)
+        self.report.ledger.record_skipped(kind, subject, reason, host=host)
 
 
 def project_filter(options: AuditOptions) -> PathFilter:

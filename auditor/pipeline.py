@@ -278,7 +278,7 @@ def _service_failed(report: Report, exc: IncompleteError, what: str) -> str:
     reason = f"{what}: {exc}" + (f" (hint: {hint})" if hint else "")
     if isinstance(exc, HostDownError):
         return report.ledger.record_host_failure(subject, exc.host, reason, what).reason or reason
-    report.ledger.record_skipped(ItemKind.SERVICE, subject, reason)
+    report.ledger.record_skipped(ItemKind.SERVICE, subject, reason, host=host)
     return reason
 
 

@@ -62,7 +62,8 @@ def redact_report(report: Report) -> Report:
     for finding in report.findings:
         finding.message = redact_url(finding.message)
         finding.fix = _opt(finding.fix)
-        finding.evidence = redact_value(finding.evidence)
+        if finding.evidence is not None:
+            finding.evidence = finding.evidence.map_text(redact_url)
         finding.ignored = _opt(finding.ignored)
         if finding.path:
             finding.path = redact_url(finding.path)

@@ -27,7 +27,7 @@ from auditor.advisories.match import (
     sort_versions,
 )
 from auditor.domain import Finding, Severity, canonical_name
-from auditor.evidence import AdvisoryEvidence, MaliciousEvidence, SeverityBasis, json_object
+from auditor.evidence import AdvisoryEvidence, MaliciousEvidence, SeverityBasis
 from auditor.kinds import FindingKind
 
 MAX_REFERENCES = 100  # per finding, all records of the group together
@@ -215,13 +215,13 @@ def vulnerability_findings(name: str, version: str, records: Sequence[Record]) -
                    else "no fixed version")
         evidence = AdvisoryEvidence(
             matched_by=tuple(sorted({b for m in group for b in m.matched_by})),
-            ranges=tuple(json_object(r) for m in group for r in m.ranges),
+            ranges=tuple(r for m in group for r in m.ranges),
             records=tuple(m.id for m in group),
             basis=_severity_basis(sev_infos, sev),
             # the package-wide upgrade (no record affects it), for the outputs' roll-up "upgrade to" column
             package_upgrade=upgrade,
             # an event that is not PEP 440 decided this match: say how it was read
-            version_readings=tuple(json_object(r.to_evidence(m.id)) for m in group for r in m.readings),
+            version_readings=tuple(r.to_evidence(m.id) for m in group for r in m.readings),
         )
         findings.append(Finding(
             kind=FindingKind.VULNERABILITY,

@@ -29,6 +29,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from auditor.domain import Severity, canonical_name
+from auditor.evidence import JsonObject, json_object
 
 ECOSYSTEM = "PyPI"
 
@@ -73,7 +74,7 @@ class RecordMatch:
     record: Record
     matched_by: tuple[str, ...]  # subset of ("range", "versions"), in that order
     fixed_versions: tuple[str, ...]  # every ``fixed`` of the record's ECOSYSTEM ranges for this package
-    ranges: list[dict[str, Any]] = field(default_factory=list)  # the matching ranges' events, for evidence
+    ranges: list[JsonObject] = field(default_factory=list)  # the matching ranges' events, for evidence
     readings: tuple[EventReading, ...] = ()  # non-PEP 440 event values of the matching ranges and how they were read
 
     @property
@@ -96,7 +97,7 @@ class EventReading:
     read_as: str | None
     how: str
 
-    def to_evidence(self, record: str) -> dict[str, Any]:
+    def to_evidence(self, record: str) -> JsonObject:
         return {"record": record, "event": self.kind, "value": self.value, "read_as": self.read_as, "how": self.how}
 
 
@@ -324,7 +325,7 @@ def match_record(record: Record, name: str, version_text: str) -> RecordMatch | 
     by_versions = False
     by_range = False
     fixed: set[str] = set()
-    ranges: list[dict[str, Any]] = []
+    ranges: list[JsonObject] = []
     readings: list[EventReading] = []
     for entry in compiled_entries(record, name):
         if entry.listed(key):
@@ -333,7 +334,7 @@ def match_record(record: Record, name: str, version_text: str) -> RecordMatch | 
             fixed.update(rng.fixed)
             if version is not None and rng.affects(version):
                 by_range = True
-                ranges.append({"type": "ECOSYSTEM", "events": [dict(e) for e in rng.events]})
+                ranges.append({"type": "ECOSYSTEM", "events": [json_object(e) for e in rng.events]})
                 readings.extend(r for r in rng.readings if r not in readings)
     if not (by_range or by_versions):
         return None

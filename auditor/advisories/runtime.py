@@ -63,7 +63,7 @@ def online_records(ctx: AuditContext) -> dict[PackageVersion, list[OsvRecord]]:
         ctx.incomplete(ItemKind.SERVICE, f"{exc.service} ({exc.host})",
                        f"advisories were not checked online: {exc}; the findings from the local advisory "
                        "database are reported, advisories only the OSV API knows are missing (hint: rerun "
-                       "without --online to use the local database only)")
+                       "without --online to use the local database only)", host=exc.host)
         return {}
     ctx.caches.put(OSV_ONLINE, answer)
     ids = {r.id for records in answer.values() for r in records}

@@ -17,7 +17,6 @@ import json
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
@@ -67,7 +66,7 @@ def parse_listing(body: bytes, content_type: str, base: str = "https://index.inv
     the one index-page reader (``pkgindex``); ``base`` resolves relative links."""
     if "json" in content_type:
         try:
-            data: Any = json.loads(body)
+            data: object = json.loads(body)
         except ValueError:
             return []
         if not isinstance(data, dict):

@@ -173,7 +173,7 @@ def _record_unreachable(ctx: AuditContext, failures: dict[str, list[NetworkError
         if isinstance(exc, HostDownError):  # one entry for the host, whoever else needed it
             ctx.report.ledger.record_host_failure(f"{exc.service} ({key})", exc.host, reason, what)
         else:
-            ctx.incomplete(ItemKind.SERVICE, f"{exc.service} ({key})", reason)
+            ctx.incomplete(ItemKind.SERVICE, f"{exc.service} ({key})", reason, host=getattr(exc, "host", None))
 
 
 def _not_verified(ctx: AuditContext, package: Package, pinned: set[str], page: ProjectPage | None,

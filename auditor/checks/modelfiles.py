@@ -13,9 +13,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-from auditor.domain import Excluded, Finding, ModelRef
+from auditor.domain import Excluded, Finding, ModelRef, ModelScanSummary, ScannedFile
 from auditor.ledger import Item, ItemKind, Outcome
 from auditor.options import AuditContext, project_filter
 from auditor.projectwalk import TreeWalk, gap_items
@@ -37,7 +36,7 @@ class ModelScanCheck:
         if not ctx.options.scan_models:
             return []
         findings: list[Finding] = []
-        formats: list[dict[str, Any]] = []
+        scanned = ModelScanSummary()
         seen: set[str] = set()
         project = Path(ctx.options.project_dir) if ctx.options.project_dir else None
         if project is not None and os.path.isdir(project):
@@ -54,17 +53,17 @@ class ModelScanCheck:
                     continue
                 files.append(p)
             _record_gaps(ctx, walk, "not searched for model files")
-            findings.extend(self._scan(ctx, files, seen, formats, None, project))
+            findings.extend(self._scan(ctx, files, seen, scanned, None, project))
         for ref in ctx.report.models:
             paths = _local_files(ref, ctx)
             if paths:
                 ctx.progress(f"scanning files of {ref.repo_id}")
-                findings.extend(self._scan(ctx, paths, seen, formats, ref))
-        if formats:
-            ctx.report.model_scan.extend(formats)
+                findings.extend(self._scan(ctx, paths, seen, scanned, ref))
+        if scanned.files_scanned or scanned.files:
+            ctx.report.model_scan = scanned
         return findings
 
-    def _scan(self, ctx: AuditContext, files: list[Path], seen: set[str], formats: list[dict[str, Any]],
+    def _scan(self, ctx: AuditContext, files: list[Path], seen: set[str], scanned: ModelScanSummary,
               ref: ModelRef | None, project: Path | None = None) -> list[Finding]:
         todo = []
         for p in files:
@@ -78,7 +77,9 @@ class ModelScanCheck:
         ctx.report.ledger.extend(result.audited)
         ctx.report.ledger.extend(result.skipped)
         ctx.report.ledger.extend(result.excluded)
-        formats.extend({"path": n.path, "format": n.format, "verdict": n.verdict} for n in result.formats)
+        scanned.files.extend(ScannedFile(n.path, n.format, n.verdict) for n in result.formats)
+        scanned.files_scanned += result.files_scanned
+        scanned.bytes_scanned += result.bytes_scanned
         if ref is not None:
             for f in result.findings:
                 f.model = (ref.repo_id, ref.resolved_revision or ref.revision)

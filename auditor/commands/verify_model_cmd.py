@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from auditor.commands.common import add_output_args, emit
-from auditor.domain import Report, Severity
+from auditor.domain import Report, Severity, SignatureVerification
 from auditor.models.signing import VerifyResult, signature_finding, verify_model
 
 NAME = "verify-model"
@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
 def build_report(model_dir: Path, signature: Path, result: VerifyResult) -> Report:
     report = Report(inputs=[str(model_dir), str(signature)], root_name=model_dir.name,
                     generated_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat())
-    report.model_signature = {"verified": result.verified, "method": result.method,
-                                            "message": result.message}
+    report.signature = SignatureVerification(model_dir=str(model_dir), signature=str(signature),
+                                             verified=result.verified, method=result.method, message=result.message)
     if not result.verified:
         report.findings.append(signature_finding(model_dir, signature, result, check=NAME))
     report.fail_on = Severity.LOW

@@ -52,6 +52,8 @@ def report_dict(report: Report) -> dict[str, Any]:
         "packages": [p.to_json() for p in sorted(report.packages.values(), key=lambda p: p.name)],
         "edges": [e.to_json() for e in report.edges],
         "models": [m.to_json() for m in report.models],
+        **({"model_scan": report.model_scan.to_json()} if report.model_scan is not None else {}),
+        **({"signature": report.signature.to_json()} if report.signature is not None else {}),
         "findings": [f.to_json() for f in report.findings],
         "remediation": [r.to_json() for r in remediation_records(report)],
         **({"baseline": {"file": report.baseline}} if report.baseline is not None else {}),

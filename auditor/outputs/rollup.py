@@ -26,7 +26,7 @@ from auditor.domain import (
     Severity,
     canonical_name,
 )
-from auditor.kinds import FindingKind
+from auditor.kinds import FindingKind, WarningTag
 from auditor.ledger import Item, ItemKind
 
 # The resolver's marker for an sdist-only release reported beside a binary-only fallback
@@ -37,7 +37,6 @@ UNVERIFIED_REASON = "from the advisory data only; not re-resolved with the rest 
 KIND_PRIORITY = {FindingKind.MALICIOUS: 0, FindingKind.HASH_MISMATCH: 1, FindingKind.SIGNATURE_INVALID: 1,
                  FindingKind.PROVENANCE_INVALID: 1, FindingKind.TYPOSQUAT: 2, FindingKind.DEPENDENCY_CONFUSION: 2,
                  FindingKind.UNCLAIMED_NAME: 2}
-CONFLICT_WARNING = "conflicting-pins:"  # accounting's warning tag; shown as the grouped "versions differ" section
 
 
 @dataclass
@@ -169,7 +168,8 @@ def build(report: Report) -> Rollup:
     new_counts = Counter(f.severity for f in active if f.new) if report.baseline is not None else None
     vulns = [f for f in active if f.kind is FindingKind.VULNERABILITY and f.package is not None]
     others = [f for f in active if not (f.kind is FindingKind.VULNERABILITY and f.package is not None)]
-    warnings = [w for w in report.warnings if not w.startswith(CONFLICT_WARNING)]
+    # accounting's conflicting-pins warnings are shown as the grouped "versions differ" section instead
+    warnings = [w for w in report.warnings if not WarningTag.CONFLICTING_PINS.tags(w)]
     return Rollup(
         gate=gate, exit_code=gate.exit_code, exit_reason=gate.reason, counts=counts, new_counts=new_counts, active=active,
         ignored=[f for f in report.findings if f.ignored is not None], packages=package_rows(report, vulns),

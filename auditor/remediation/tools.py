@@ -49,6 +49,10 @@ class ToolError(Exception):
     """The tool could not be run as the file asks (an unknown command, a missing source): nothing verified."""
 
 
+class UnknownCommand(ToolError):
+    """A header command that is not a pip-compile of any spelling mlaudit re-runs (a build system wrapping it)."""
+
+
 @dataclass
 class HeaderCommand:
     """A compiled requirements file's header command, read for re-running it."""
@@ -67,8 +71,10 @@ def rerunnable(text: str) -> bool:
         return True
     try:
         parse_header_command(text)
-    except ToolError as exc:
-        return "does not know how to re-run" not in str(exc)
+    except UnknownCommand:
+        return False
+    except ToolError:  # a pip-compile command that cannot be read: re-runnable in kind, refused with its reason later
+        return True
     return True
 
 
@@ -84,7 +90,7 @@ def parse_header_command(text: str) -> HeaderCommand:
     elif len(tokens) > 3 and tokens[1:4] == ["-m", "piptools", "compile"]:
         rest = tokens[4:]
     else:
-        raise ToolError(f"the header names a command mlaudit does not know how to re-run: {text}")
+        raise UnknownCommand(f"the header names a command mlaudit does not know how to re-run: {text}")
     args: list[str] = []
     sources: list[str] = []
     dropped: list[str] = []
@@ -208,5 +214,5 @@ def bounded(text: str) -> str:
     return messages.clean(text, REASON_LIMIT)
 
 
-__all__ = ["HeaderCommand", "Regenerated", "ToolError", "bounded", "parse_header_command", "regenerate",
-           "rerunnable", "run_tool", "shown", "uv_lock", "where_it_ran"]
+__all__ = ["HeaderCommand", "Regenerated", "ToolError", "UnknownCommand", "bounded", "parse_header_command",
+           "regenerate", "rerunnable", "run_tool", "shown", "uv_lock", "where_it_ran"]

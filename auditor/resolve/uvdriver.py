@@ -470,49 +470,76 @@ class UvResolver:
 
     # -- building the answer -----------------------------------------------------------------------------------
     def _finish(self, pins: list[Pin]) -> Resolution:
+        """The resolution: a package and its edges per pin, then the packages uv could not place (unclaimed names,
+        unresolved pins) with the edges their messages name."""
         artifacts = self._artifacts(pins) if pins else {}
         main_file = f"-r {self._dir / 'requirements.in'}"
-        by_name: dict[str, list[Requirement]] = {}
-        for ln in self.lines:
-            if ln.active:
-                by_name.setdefault(ln.req.name, []).append(ln.req)
+        by_name = self._active_by_name()
         packages: list[Package] = []
         edges: list[Edge] = []
         for pin in pins:
             reqs = by_name.get(pin.name, [])
-            direct = main_file in pin.via
-            first = reqs[0] if reqs else None
-            template = self.placeholders.get(pin.name)
-            if template is not None:
-                pkg = template
-            else:
-                arts = artifacts.get(pin.name, []) or ([_url_artifact(pin.url)] if pin.url else [])
-                pkg = Package(name=pin.name, version=pin.version, source="resolver", artifacts=arts,
-                              hashes=[f"sha256:{a.hashes['sha256']}" for a in arts if "sha256" in a.hashes],
-                              index_url=self.indexes.index_url)
-            pkg.direct = direct
-            pkg.markers = first.marker if first else None
-            pkg.extras = first.extras if first else ()
-            pkg.location = first.location if first and direct else None
-            # The user's --hash values; pkg.hashes and the artifacts are the index's digests (checks/hashes.py
-            # compares the two). A stand-in's sdist digests came from the index too: said explicitly, even when
-            # nothing was pinned, so they are never taken for the user's pins.
-            pinned = list(dict.fromkeys(h for req in reqs for h in req.hashes))
-            if pinned or template is not None:
-                pkg.metadata["pinned_hashes"] = pinned
-            packages.append(pkg)
-            child = package_node(pin.name)
-            for via in pin.via:
-                if via == main_file:
-                    for req in reqs:
-                        edges.append(Edge(ROOT_NODE, child, requirement=req.raw or requirement_line(req),
-                                          marker=req.marker, origin="resolver"))
-                elif via in self.static_requires:
-                    spec = next((d for d in self.static_requires[via] if _dep_name(d) == pin.name), pin.name)
-                    edges.append(Edge(package_node(via), child, requirement=spec, marker=_dep_marker(spec),
-                                      origin="sdist-static-metadata"))
-                elif not via.startswith("-"):
-                    edges.append(Edge(package_node(via), child, requirement=pin.name, origin="resolver"))
+            packages.append(self._pinned_package(pin, reqs, artifacts, direct=main_file in pin.via))
+            edges.extend(self._pin_edges(pin, reqs, main_file))
+        self._add_unplaced(packages, edges)
+        return Resolution(packages=packages, edges=_dedupe(edges), skipped=list(self.skipped), resolver="uv",
+                          warnings=list(self.warnings))
+
+    def _active_by_name(self) -> dict[str, list[Requirement]]:
+        """The active input requirements per name, in input order (the first one gives markers and location)."""
+        by_name: dict[str, list[Requirement]] = {}
+        for ln in self.lines:
+            if ln.active:
+                by_name.setdefault(ln.req.name, []).append(ln.req)
+        return by_name
+
+    def _pinned_package(self, pin: Pin, reqs: list[Requirement], artifacts: dict[str, list[Artifact]], *,
+                        direct: bool) -> Package:
+        """The package of one pin: the stand-in's own package when uv resolved a placeholder wheel, else one
+        with the index's artifacts and digests; direct-ness, markers, extras and location from its requirements."""
+        first = reqs[0] if reqs else None
+        template = self.placeholders.get(pin.name)
+        pkg = template if template is not None else self._resolved_package(pin, artifacts)
+        pkg.direct = direct
+        pkg.markers = first.marker if first else None
+        pkg.extras = first.extras if first else ()
+        pkg.location = first.location if first and direct else None
+        # The user's --hash values; pkg.hashes and the artifacts are the index's digests (checks/hashes.py
+        # compares the two). A stand-in's sdist digests came from the index too: said explicitly, even when
+        # nothing was pinned, so they are never taken for the user's pins.
+        pinned = list(dict.fromkeys(h for req in reqs for h in req.hashes))
+        if pinned or template is not None:
+            pkg.metadata["pinned_hashes"] = pinned
+        return pkg
+
+    def _resolved_package(self, pin: Pin, artifacts: dict[str, list[Artifact]]) -> Package:
+        """A package uv resolved: the index's files of that version (or the pin's URL) and their sha256 digests."""
+        arts = artifacts.get(pin.name, []) or ([_url_artifact(pin.url)] if pin.url else [])
+        return Package(name=pin.name, version=pin.version, source="resolver", artifacts=arts,
+                       hashes=[f"sha256:{a.hashes['sha256']}" for a in arts if "sha256" in a.hashes],
+                       index_url=self.indexes.index_url)
+
+    def _pin_edges(self, pin: Pin, reqs: list[Requirement], main_file: str) -> list[Edge]:
+        """The edges into one pin, one per ``via`` uv names: from the root (one per input requirement of the
+        name), from a stand-in's static sdist dependencies, or from the package that requires it."""
+        child = package_node(pin.name)
+        edges: list[Edge] = []
+        for via in pin.via:
+            if via == main_file:
+                edges.extend(Edge(ROOT_NODE, child, requirement=req.raw or requirement_line(req), marker=req.marker,
+                                  origin="resolver") for req in reqs)
+            elif via in self.static_requires:
+                spec = next((d for d in self.static_requires[via] if _dep_name(d) == pin.name), pin.name)
+                edges.append(Edge(package_node(via), child, requirement=spec, marker=_dep_marker(spec),
+                                  origin="sdist-static-metadata"))
+            elif not via.startswith("-"):
+                edges.append(Edge(package_node(via), child, requirement=pin.name, origin="resolver"))
+        return edges
+
+    def _add_unplaced(self, packages: list[Package], edges: list[Edge]) -> None:
+        """Names the index does not have and pins uv could not resolve, audited from the input: each once (a name
+        uv resolved at another version is a rejected pin), with the edges from the root and from the packages
+        the resolver's messages say require it."""
         resolved_names = {p.name for p in packages}
         unclaimed = {p.name for p in self.unclaimed}
         for pkg in [*self.unclaimed, *(p for p in self.unresolved if p.name not in unclaimed)]:
@@ -524,12 +551,8 @@ class UvResolver:
             if pkg.direct:
                 edges.append(Edge(ROOT_NODE, package_node(pkg.name), requirement=f"{pkg.name}=={pkg.version}"
                                   if pkg.version else pkg.name, marker=pkg.markers, origin="unresolved-pin"))
-            for parent in pkg.required_by:
-                if parent in resolved_names:
-                    edges.append(Edge(package_node(parent), package_node(pkg.name), requirement=pkg.name,
-                                      origin="resolver-message"))
-        return Resolution(packages=packages, edges=_dedupe(edges), skipped=list(self.skipped), resolver="uv",
-                          warnings=list(self.warnings))
+            edges.extend(Edge(package_node(parent), package_node(pkg.name), requirement=pkg.name,
+                              origin="resolver-message") for parent in pkg.required_by if parent in resolved_names)
 
     def _rejected_pin(self, pin: Package, packages: list[Package], edges: list[Edge]) -> None:
         """The user pinned ``jinja2==2.10`` and the resolver dropped that line (flask 1.1.2 needs jinja2>=2.10.1), yet

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import struct
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from auditor.domain import Severity
@@ -123,9 +124,9 @@ def scan_gguf(f: BinaryIO, state: ScanState, size: int | None) -> None:
     state.note_format("gguf")
     for key, template in info["templates"].items():
         for hit in template_issues(template):
-            state.add(ScanRule.GGUF_TEMPLATE, hit["severity"],
-                      f"chat template {key} {hit['what']}: rendering it can run code in runtimes that use an "
-                      "unsandboxed Jinja2 environment", {"format": "gguf", "key": key, **hit["evidence"]},
+            state.add(ScanRule.GGUF_TEMPLATE, hit.severity,
+                      f"chat template {key} {hit.what}: rendering it can run code in runtimes that use an "
+                      "unsandboxed Jinja2 environment", {"format": "gguf", "key": key, **hit.evidence},
                       fix="Do not use this model's chat template; replace it with a reviewed template.")
 
 
@@ -152,18 +153,31 @@ def _environment() -> Any:
     return jinja2.Environment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do", _Generation])
 
 
-def template_issues(template: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class TemplateIssue:
+    """One risky construct of a chat template: the finding's severity, what it does, and its evidence (the
+    construct and where; ``parse_error`` when the template did not parse and was judged by its text alone)."""
+
+    severity: Severity
+    what: str
+    evidence: dict[str, str | int]
+
+    @property
+    def parsed(self) -> bool:
+        return "parse_error" not in self.evidence
+
+
+def template_issues(template: str) -> list[TemplateIssue]:
     """Findings for one template (empty for ordinary chat templates)."""
-    hits: list[dict[str, Any]] = []
+    hits: list[TemplateIssue] = []
     try:
         from jinja2 import nodes
 
         ast = _environment().parse(template)
     except Exception as exc:  # any template the parser rejects is judged by its text alone
         for m in list(_DANGER_WORDS.finditer(template))[:5]:
-            hits.append({"severity": Severity.HIGH, "what": f"contains {m.group(0)!r} (unparseable template)",
-                         "evidence": {"construct": m.group(0), "position": m.start(),
-                                      "parse_error": str(exc)[:200]}})
+            hits.append(TemplateIssue(Severity.HIGH, f"contains {m.group(0)!r} (unparseable template)",
+                                      {"construct": m.group(0), "position": m.start(), "parse_error": str(exc)[:200]}))
         return hits
     seen: set[str] = set()
 
@@ -171,7 +185,7 @@ def template_issues(template: str) -> list[dict[str, Any]]:
         if construct in seen:
             return
         seen.add(construct)
-        hits.append({"severity": sev, "what": what, "evidence": {"construct": construct, "line": lineno}})
+        hits.append(TemplateIssue(sev, what, {"construct": construct, "line": lineno}))
 
     for stmt in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
         kind = type(stmt).__name__.lower()

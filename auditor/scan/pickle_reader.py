@@ -154,6 +154,34 @@ def _line_int(raw: bytes) -> Any:
     return int(text, 0 if text.lower().startswith(("0x", "-0x")) else 10)
 
 
+# Opcode handlers (``PickleReader`` methods, registered with ``_op``): one job each, looked up by opcode byte.
+OpHandler = Callable[["PickleReader", int, int], "bool | None"]
+_OPCODES: dict[str, OpHandler] = {}
+
+
+def _op(*opcodes: str) -> Callable[[OpHandler], OpHandler]:
+    """Register the decorated method as the handler of ``opcodes`` (their one-character names)."""
+    def register(handler: OpHandler) -> OpHandler:
+        for opcode in opcodes:
+            assert opcode not in _OPCODES, f"two handlers for opcode {opcode!r}"
+            _OPCODES[opcode] = handler
+        return handler
+    return register
+
+
+# Opcodes that differ only by a value: what they push, or how wide their argument is (struct format, bytes).
+_CONSTANTS: dict[str, Any] = {"N": None, "\x88": True, "\x89": False, ")": ()}
+_EMPTY: dict[str, Callable[[], Any]] = {"]": SimList, "}": SimDict, "\x8f": SimSet}
+_FIXED: dict[str, tuple[str, int]] = {"J": ("<i", 4), "M": ("<H", 2), "G": (">d", 8)}
+_SIZED: dict[str, tuple[str, int, str]] = {  # length-prefixed text and data: (length format, its size, kind)
+    "T": ("<i", 4, "latin1"), "U": ("B", 1, "latin1"),  # BINSTRING, SHORT_BINSTRING
+    "B": ("<I", 4, "bytes"), "C": ("B", 1, "bytes"), "\x8e": ("<Q", 8, "bytes"),  # BINBYTES, SHORT_, BINBYTES8
+    "\x96": ("<Q", 8, "bytes"),  # BYTEARRAY8
+    "X": ("<I", 4, "str"), "\x8c": ("B", 1, "str"), "\x8d": ("<Q", 8, "str"),  # BINUNICODE, SHORT_, BINUNICODE8
+}
+_EXT: dict[str, tuple[str, str, int]] = {"\x82": ("EXT1", "B", 1), "\x83": ("EXT2", "<H", 2), "\x84": ("EXT4", "<i", 4)}
+
+
 class PickleReader:
     """Reads one pickle from a ``ByteSource`` and records what loading it would do."""
 
@@ -271,9 +299,9 @@ class PickleReader:
         res.end = self.src.offset
         return res
 
-    def _loop(self) -> None:  # noqa: C901 - one branch per opcode is the clearest form
-        src = self.src
-        res = self.result
+    def _loop(self) -> None:
+        """One opcode at a time, each by its handler (``_OPCODES``), until STOP or the opcode budget is spent."""
+        src, res, table = self.src, self.result, _TABLE
         while True:
             if self.budget[0] <= 0:
                 raise LimitReached(f"more than {self.limits.max_pickle_ops} opcodes", src.offset)
@@ -281,221 +309,285 @@ class PickleReader:
             res.ops += 1
             at = src.offset
             op = src.byte()
-            c = chr(op)
-            # hot opcodes of big data pickles first (strings, memo, small ints); semantics as in the chain below
-            if c == "\x8c":
-                self._push(self._data(src.byte(), "str", at))
-                continue
-            if c == "\x94":
-                self._memo_put(self.memo_count)
-                continue
-            if c == "q":
-                self._memo_put(src.byte())
-                continue
-            if c == "K":
-                self._push(src.byte())
-                continue
-            if c == "." :  # STOP
-                res.value = self._pop()
-                res.complete = True
-                return
-            if c == "\x80":  # PROTO
-                proto = src.byte()
-                if proto > 5:
-                    raise PickleError(f"unsupported protocol {proto}", at)
-                res.protocol = proto
-            elif c == "\x95":  # FRAME
-                src.read(8)
-            elif c == "(":
-                self.metastack.append(self.stack)
-                self.stack = []
-                if len(self.metastack) > self.limits.max_stack:
-                    raise LimitReached("MARK nesting exceeds the analysis limit", at)
-            elif c == "0":  # POP
-                if self.stack:
-                    self.stack.pop()
-                else:
-                    self._pop_mark()
-            elif c == "1":  # POP_MARK
-                self._pop_mark()
-            elif c == "2":  # DUP
-                self._push(self._top())
-            # ---- constants
-            elif c == "N":
-                self._push(None)
-            elif c == "\x88":
-                self._push(True)
-            elif c == "\x89":
-                self._push(False)
-            elif c == "I":
-                self._push(_line_int(src.readline(4400)))
-            elif c == "L":
-                self._push(_line_int(src.readline(4400)))
-            elif c == "J":
-                self._push(struct.unpack("<i", src.read(4))[0])
-            elif c == "K":
-                self._push(src.byte())
-            elif c == "M":
-                self._push(struct.unpack("<H", src.read(2))[0])
-            elif c == "\x8a":  # LONG1
-                n = src.byte()
-                self._push(int.from_bytes(src.read(n), "little", signed=True))
-            elif c == "\x8b":  # LONG4
-                n = struct.unpack("<i", src.read(4))[0]
-                if n < 0:
-                    raise PickleError("negative LONG4 length", at)
-                if n > 4096:
-                    src.skip(n)
-                    self._push(Opaque("huge int"))
-                else:
-                    self._push(int.from_bytes(src.read(n), "little", signed=True))
-            elif c == "F":
-                self._push(float(src.readline(400)))
-            elif c == "G":
-                self._push(struct.unpack(">d", src.read(8))[0])
-            elif c == "S":
-                self._push(_decode_line_string(src.readline(self.limits.max_inline_bytes)))
-            elif c == "V":
-                self._push(src.readline(self.limits.max_inline_bytes).decode("raw-unicode-escape"))
-            elif c == "T":  # BINSTRING
-                n = struct.unpack("<i", src.read(4))[0]
-                self._push(self._data(n, "latin1", at))
-            elif c == "U":  # SHORT_BINSTRING
-                self._push(self._data(src.byte(), "latin1", at))
-            elif c == "B":  # BINBYTES
-                self._push(self._data(struct.unpack("<I", src.read(4))[0], "bytes", at))
-            elif c == "C":
-                self._push(self._data(src.byte(), "bytes", at))
-            elif c == "\x8e":  # BINBYTES8
-                self._push(self._data(struct.unpack("<Q", src.read(8))[0], "bytes", at))
-            elif c == "\x96":  # BYTEARRAY8
-                self._push(self._data(struct.unpack("<Q", src.read(8))[0], "bytes", at))
-            elif c == "X":  # BINUNICODE
-                self._push(self._data(struct.unpack("<I", src.read(4))[0], "str", at))
-            elif c == "\x8c":
-                self._push(self._data(src.byte(), "str", at))
-            elif c == "\x8d":
-                self._push(self._data(struct.unpack("<Q", src.read(8))[0], "str", at))
-            elif c in ("\x97", "\x98"):  # NEXT_BUFFER / READONLY_BUFFER
-                if c == "\x97":
-                    self._push(Opaque("out-of-band buffer"))
-            # ---- containers
-            elif c == ")":
-                self._push(())
-            elif c == "t":
-                self._push(tuple(self._pop_mark()))
-            elif c == "\x85":
-                self._push((self._pop(),))
-            elif c == "\x86":
-                b = self._pop()
-                a = self._pop()
-                self._push((a, b))
-            elif c == "\x87":
-                c3 = self._pop()
-                b = self._pop()
-                a = self._pop()
-                self._push((a, b, c3))
-            elif c == "]":
-                self._push(SimList())
-            elif c == "l":
-                self._push(SimList(self._pop_mark()))
-            elif c == "a":
-                value = self._pop()
-                self._append(self._top(), [value], at, "APPEND")
-            elif c == "e":
-                items = self._pop_mark()
-                self._append(self._top(), items, at, "APPENDS")
-            elif c == "}":
-                self._push(SimDict())
-            elif c == "d":
-                items = self._pop_mark()
-                self._push(SimDict(list(zip(items[0::2], items[1::2], strict=False))))
-            elif c == "s":
-                value = self._pop()
-                key = self._pop()
-                self._setitems(self._top(), [(key, value)], at, "SETITEM")
-            elif c == "u":
-                items = self._pop_mark()
-                self._setitems(self._top(), list(zip(items[0::2], items[1::2], strict=False)), at, "SETITEMS")
-            elif c == "\x8f":
-                self._push(SimSet())
-            elif c == "\x90":  # ADDITEMS
-                items = self._pop_mark()
-                target = self._top()
-                if isinstance(target, SimSet):
-                    if self._keep(len(items)):
-                        target.items.extend(items)
-                else:
-                    self._event("call", at, "ADDITEMS", ("add", target), tuple(items))
-            elif c == "\x91":
-                self._push(SimSet(self._pop_mark()))
-            # ---- memo
-            elif c == "p":
-                self._memo_put(int(src.readline(64)))
-            elif c == "q":
-                self._memo_put(src.byte())
-            elif c == "r":
-                self._memo_put(struct.unpack("<I", src.read(4))[0])
-            elif c == "\x94":  # MEMOIZE
-                self._memo_put(self.memo_count)
-            elif c == "g":
-                self._memo_get(int(src.readline(64)), at)
-            elif c == "h":
-                self._memo_get(src.byte(), at)
-            elif c == "j":
-                self._memo_get(struct.unpack("<I", src.read(4))[0], at)
-            # ---- imports and calls
-            elif c == "c":  # GLOBAL
-                module = src.readline(4096).decode("utf-8", "surrogateescape")
-                name = src.readline(4096).decode("utf-8", "surrogateescape")
-                self._push(self._import(module, name, at, "GLOBAL"))
-            elif c == "\x93":  # STACK_GLOBAL
-                name = self._pop()
-                module = self._pop()
-                self._push(self._import(module, name, at, "STACK_GLOBAL"))
-            elif c == "i":  # INST
-                module = src.readline(4096).decode("utf-8", "surrogateescape")
-                name = src.readline(4096).decode("utf-8", "surrogateescape")
-                args = tuple(self._pop_mark())
-                cls = self._import(module, name, at, "INST")
-                self._push(self._call(cls, args, at, "INST"))
-            elif c == "o":  # OBJ
-                items = self._pop_mark()
-                if not items:
-                    raise PickleError("OBJ without a class", at)
-                self._push(self._call(items[0], tuple(items[1:]), at, "OBJ"))
-            elif c == "R":  # REDUCE
-                args = self._pop()
-                func = self._pop()
-                self._push(self._call(func, args, at, "REDUCE"))
-            elif c == "\x81":  # NEWOBJ
-                args = self._pop()
-                cls = self._pop()
-                self._push(self._call(cls, args, at, "NEWOBJ"))
-            elif c == "\x92":  # NEWOBJ_EX
-                kwargs = self._pop()
-                args = self._pop()
-                cls = self._pop()
-                self._push(self._call(cls, (args, kwargs), at, "NEWOBJ_EX"))
-            elif c == "b":  # BUILD
-                state = self._pop()
-                inst = self._top()
-                self._build(inst, state, at)
-            elif c in ("\x82", "\x83", "\x84"):  # EXT1/2/4
-                code = src.byte() if c == "\x82" else struct.unpack(
-                    "<H" if c == "\x83" else "<i", src.read(2 if c == "\x83" else 4))[0]
-                self._event("ext", at, {"\x82": "EXT1", "\x83": "EXT2", "\x84": "EXT4"}[c], Ext(code))
-                self._push(Ext(code))
-            elif c == "P":  # PERSID
-                pid = src.readline(4096).decode("ascii", "replace")
-                self._event("persid", at, "PERSID", pid)
-                self._push(PersId(pid))
-            elif c == "Q":  # BINPERSID
-                pid = self._pop()
-                self._event("persid", at, "BINPERSID", pid)
-                self._push(PersId(pid))
-            else:
+            handler = table[op]
+            if handler is None:
                 raise PickleError(f"invalid opcode 0x{op:02x}", at)
+            if handler(self, op, at):
+                return
+
+    # -- opcodes: framing and the stack ----------------------------------------------------------------------
+    # Each handler reads its opcode's argument and acts on the simulated stack and memo, as ``pickle._Unpickler``
+    # does; ``at`` is the opcode's offset. A handler returns True only for STOP.
+    @_op(".")
+    def _stop(self, op: int, at: int) -> bool:
+        self.result.value = self._pop()
+        self.result.complete = True
+        return True
+
+    @_op("\x80")
+    def _proto(self, op: int, at: int) -> None:
+        proto = self.src.byte()
+        if proto > 5:
+            raise PickleError(f"unsupported protocol {proto}", at)
+        self.result.protocol = proto
+
+    @_op("\x95")
+    def _frame(self, op: int, at: int) -> None:
+        self.src.read(8)
+
+    @_op("(")
+    def _mark(self, op: int, at: int) -> None:
+        self.metastack.append(self.stack)
+        self.stack = []
+        if len(self.metastack) > self.limits.max_stack:
+            raise LimitReached("MARK nesting exceeds the analysis limit", at)
+
+    @_op("0")
+    def _pop_op(self, op: int, at: int) -> None:
+        if self.stack:
+            self.stack.pop()
+        else:
+            self._pop_mark()
+
+    @_op("1")
+    def _pop_mark_op(self, op: int, at: int) -> None:
+        self._pop_mark()
+
+    @_op("2")
+    def _dup(self, op: int, at: int) -> None:
+        self._push(self._top())
+
+    # -- opcodes: numbers and text -------------------------------------------------------------------------
+    @_op("I", "L")
+    def _line_number(self, op: int, at: int) -> None:
+        self._push(_line_int(self.src.readline(4400)))
+
+    @_op("K")
+    def _binint1(self, op: int, at: int) -> None:
+        self._push(self.src.byte())
+
+    @_op("\x8a")
+    def _long1(self, op: int, at: int) -> None:
+        n = self.src.byte()
+        self._push(int.from_bytes(self.src.read(n), "little", signed=True))
+
+    @_op("\x8b")
+    def _long4(self, op: int, at: int) -> None:
+        n = struct.unpack("<i", self.src.read(4))[0]
+        if n < 0:
+            raise PickleError("negative LONG4 length", at)
+        if n > 4096:
+            self.src.skip(n)
+            self._push(Opaque("huge int"))
+        else:
+            self._push(int.from_bytes(self.src.read(n), "little", signed=True))
+
+    @_op("F")
+    def _float(self, op: int, at: int) -> None:
+        self._push(float(self.src.readline(400)))
+
+    @_op("S")
+    def _string(self, op: int, at: int) -> None:
+        self._push(_decode_line_string(self.src.readline(self.limits.max_inline_bytes)))
+
+    @_op("V")
+    def _unicode(self, op: int, at: int) -> None:
+        self._push(self.src.readline(self.limits.max_inline_bytes).decode("raw-unicode-escape"))
+
+    @_op("\x97", "\x98")
+    def _buffer(self, op: int, at: int) -> None:
+        if op == 0x97:  # NEXT_BUFFER; READONLY_BUFFER leaves the buffer on the stack as it is
+            self._push(Opaque("out-of-band buffer"))
+
+    @_op(*_CONSTANTS)
+    def _constant(self, op: int, at: int) -> None:
+        self._push(_CONSTANTS[chr(op)])
+
+    @_op(*_EMPTY)
+    def _empty(self, op: int, at: int) -> None:
+        self._push(_EMPTY[chr(op)]())
+
+    @_op(*_FIXED)
+    def _fixed(self, op: int, at: int) -> None:
+        fmt, size = _FIXED[chr(op)]
+        self._push(struct.unpack(fmt, self.src.read(size))[0])
+
+    @_op(*_SIZED)
+    def _sized(self, op: int, at: int) -> None:
+        """A length (one byte, or a little-endian 4/8-byte field) and that many bytes of text or data."""
+        fmt, size, kind = _SIZED[chr(op)]
+        n = self.src.byte() if size == 1 else struct.unpack(fmt, self.src.read(size))[0]
+        self._push(self._data(n, kind, at))
+
+    # -- opcodes: containers -------------------------------------------------------------------------------
+    @_op("t")
+    def _tuple(self, op: int, at: int) -> None:
+        self._push(tuple(self._pop_mark()))
+
+    @_op("\x85")
+    def _tuple1(self, op: int, at: int) -> None:
+        self._push((self._pop(),))
+
+    @_op("\x86")
+    def _tuple2(self, op: int, at: int) -> None:
+        b = self._pop()
+        a = self._pop()
+        self._push((a, b))
+
+    @_op("\x87")
+    def _tuple3(self, op: int, at: int) -> None:
+        c = self._pop()
+        b = self._pop()
+        a = self._pop()
+        self._push((a, b, c))
+
+    @_op("l")
+    def _list(self, op: int, at: int) -> None:
+        self._push(SimList(self._pop_mark()))
+
+    @_op("a")
+    def _append_op(self, op: int, at: int) -> None:
+        value = self._pop()
+        self._append(self._top(), [value], at, "APPEND")
+
+    @_op("e")
+    def _appends(self, op: int, at: int) -> None:
+        items = self._pop_mark()
+        self._append(self._top(), items, at, "APPENDS")
+
+    @_op("d")
+    def _dict(self, op: int, at: int) -> None:
+        items = self._pop_mark()
+        self._push(SimDict(list(zip(items[0::2], items[1::2], strict=False))))
+
+    @_op("s")
+    def _setitem(self, op: int, at: int) -> None:
+        value = self._pop()
+        key = self._pop()
+        self._setitems(self._top(), [(key, value)], at, "SETITEM")
+
+    @_op("u")
+    def _setitems_op(self, op: int, at: int) -> None:
+        items = self._pop_mark()
+        self._setitems(self._top(), list(zip(items[0::2], items[1::2], strict=False)), at, "SETITEMS")
+
+    @_op("\x90")
+    def _additems(self, op: int, at: int) -> None:
+        items = self._pop_mark()
+        target = self._top()
+        if isinstance(target, SimSet):
+            if self._keep(len(items)):
+                target.items.extend(items)
+        else:
+            self._event("call", at, "ADDITEMS", ("add", target), tuple(items))
+
+    @_op("\x91")
+    def _frozenset(self, op: int, at: int) -> None:
+        self._push(SimSet(self._pop_mark()))
+
+    # -- opcodes: the memo ---------------------------------------------------------------------------------
+    @_op("p")
+    def _put(self, op: int, at: int) -> None:
+        self._memo_put(int(self.src.readline(64)))
+
+    @_op("q")
+    def _binput(self, op: int, at: int) -> None:
+        self._memo_put(self.src.byte())
+
+    @_op("r")
+    def _long_binput(self, op: int, at: int) -> None:
+        self._memo_put(struct.unpack("<I", self.src.read(4))[0])
+
+    @_op("\x94")
+    def _memoize(self, op: int, at: int) -> None:
+        self._memo_put(self.memo_count)
+
+    @_op("g")
+    def _get(self, op: int, at: int) -> None:
+        self._memo_get(int(self.src.readline(64)), at)
+
+    @_op("h")
+    def _binget(self, op: int, at: int) -> None:
+        self._memo_get(self.src.byte(), at)
+
+    @_op("j")
+    def _long_binget(self, op: int, at: int) -> None:
+        self._memo_get(struct.unpack("<I", self.src.read(4))[0], at)
+
+    # -- opcodes: imports and calls (what can run code) ---------------------------------------------------
+    def _line_name(self) -> str:
+        return self.src.readline(4096).decode("utf-8", "surrogateescape")
+
+    @_op("c")
+    def _global(self, op: int, at: int) -> None:
+        module = self._line_name()
+        name = self._line_name()
+        self._push(self._import(module, name, at, "GLOBAL"))
+
+    @_op("\x93")
+    def _stack_global(self, op: int, at: int) -> None:
+        name = self._pop()
+        module = self._pop()
+        self._push(self._import(module, name, at, "STACK_GLOBAL"))
+
+    @_op("i")
+    def _inst(self, op: int, at: int) -> None:
+        module = self._line_name()
+        name = self._line_name()
+        args = tuple(self._pop_mark())
+        cls = self._import(module, name, at, "INST")
+        self._push(self._call(cls, args, at, "INST"))
+
+    @_op("o")
+    def _obj(self, op: int, at: int) -> None:
+        items = self._pop_mark()
+        if not items:
+            raise PickleError("OBJ without a class", at)
+        self._push(self._call(items[0], tuple(items[1:]), at, "OBJ"))
+
+    @_op("R")
+    def _reduce(self, op: int, at: int) -> None:
+        args = self._pop()
+        func = self._pop()
+        self._push(self._call(func, args, at, "REDUCE"))
+
+    @_op("\x81")
+    def _newobj(self, op: int, at: int) -> None:
+        args = self._pop()
+        cls = self._pop()
+        self._push(self._call(cls, args, at, "NEWOBJ"))
+
+    @_op("\x92")
+    def _newobj_ex(self, op: int, at: int) -> None:
+        kwargs = self._pop()
+        args = self._pop()
+        cls = self._pop()
+        self._push(self._call(cls, (args, kwargs), at, "NEWOBJ_EX"))
+
+    @_op("b")
+    def _build_op(self, op: int, at: int) -> None:
+        state = self._pop()
+        inst = self._top()
+        self._build(inst, state, at)
+
+    @_op("\x82", "\x83", "\x84")
+    def _ext(self, op: int, at: int) -> None:
+        opcode, fmt, size = _EXT[chr(op)]
+        code = self.src.byte() if size == 1 else struct.unpack(fmt, self.src.read(size))[0]
+        self._event("ext", at, opcode, Ext(code))
+        self._push(Ext(code))
+
+    @_op("P")
+    def _persid(self, op: int, at: int) -> None:
+        pid = self.src.readline(4096).decode("ascii", "replace")
+        self._event("persid", at, "PERSID", pid)
+        self._push(PersId(pid))
+
+    @_op("Q")
+    def _binpersid(self, op: int, at: int) -> None:
+        pid = self._pop()
+        self._event("persid", at, "BINPERSID", pid)
+        self._push(PersId(pid))
 
     def _keep(self, n: int) -> bool:
         self.retained += n
@@ -521,6 +613,10 @@ class PickleReader:
             inst.state = state
         if self.build_hook is not None:
             self.build_hook(inst, self.src, self.result)
+
+
+# Indexed by opcode byte: ``None`` is an invalid opcode.
+_TABLE: tuple[OpHandler | None, ...] = tuple(_OPCODES.get(chr(op)) for op in range(256))
 
 
 def read_pickle(src: ByteSource, limits: Limits = DEFAULT_LIMITS, build_hook: BuildHook | None = None,

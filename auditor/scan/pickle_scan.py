@@ -126,7 +126,7 @@ class _Deferred:
     verdict: Verdict
     opcode: str
     offset: int
-    where: dict[str, Any]
+    where: dict[str, int]
     only_dangerous: bool
 
 
@@ -207,7 +207,7 @@ class PickleAnalysis:
     def sink(self, *, index: int = 0, base: int = 0, only_dangerous: bool = False,
              nested_depth: int = 0) -> Callable[[Event], None]:
         """An event handler for ``read_pickle(sink=...)``: findings are aggregated while the stream is read."""
-        where: dict[str, Any] = {"pickle_index": index} if index else {}
+        where: dict[str, int] = {"pickle_index": index} if index else {}
         if nested_depth:
             where["nested"] = nested_depth
 
@@ -215,7 +215,7 @@ class PickleAnalysis:
             self._event(ev, where, base, only_dangerous, nested_depth)
         return handle
 
-    def _event(self, ev: Event, where: dict[str, Any], base: int, only_dangerous: bool, nested_depth: int) -> None:
+    def _event(self, ev: Event, where: dict[str, int], base: int, only_dangerous: bool, nested_depth: int) -> None:
         off = base + ev.offset
         if ev.kind == "import":
             g: Global = ev.target
@@ -251,7 +251,7 @@ class PickleAnalysis:
                       "loading process (copyreg); not resolvable statically",
                       {"opcode": ev.opcode, "ext_code": code, **where}, off)
 
-    def _import_finding(self, verdict: Verdict, opcode: str, off: int, where: dict[str, Any],
+    def _import_finding(self, verdict: Verdict, opcode: str, off: int, where: dict[str, int],
                         only_dangerous: bool) -> None:
         if verdict.level == DANGEROUS:
             self._add(ScanRule.PICKLE_EXEC, Severity.CRITICAL, verdict.qualname,
@@ -275,7 +275,7 @@ class PickleAnalysis:
         if held is not None:
             self._import_finding(held.verdict, held.opcode, held.offset, held.where, held.only_dangerous)
 
-    def _call(self, ev: Event, where: dict[str, Any], off: int, only_dangerous: bool, nested_depth: int) -> None:
+    def _call(self, ev: Event, where: dict[str, int], off: int, only_dangerous: bool, nested_depth: int) -> None:
         func = ev.target
         if isinstance(func, Global):
             verdict = classify(func.module, func.name)
@@ -329,7 +329,7 @@ class PickleAnalysis:
                   "a reflection chain that reaches a callable without naming it",
                   {"opcode": ev.opcode, "callable": desc, "arguments": render(ev.args), **where}, off)
 
-    def _build(self, ev: Event, where: dict[str, Any], off: int) -> None:
+    def _build(self, ev: Event, where: dict[str, int], off: int) -> None:
         inst, state = ev.target, ev.args
         if isinstance(inst, Global):
             self._misused(classify(inst.module, inst.name).qualname)
@@ -345,7 +345,7 @@ class PickleAnalysis:
                           "makes a later BUILD or call run attacker-chosen code",
                           {"opcode": "BUILD", "attribute": key, "target": render(inst), **where}, off)
 
-    def _nested(self, args: Any, where: dict[str, Any], off: int, nested_depth: int) -> None:
+    def _nested(self, args: Any, where: dict[str, int], off: int, nested_depth: int) -> None:
         data = args[0] if isinstance(args, tuple) and args else None
         if isinstance(data, Call) and isinstance(data.func, Global) and data.func.qualname in (
                 "_codecs.encode", "codecs.encode") and isinstance(data.args, tuple) and data.args \

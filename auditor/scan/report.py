@@ -7,7 +7,7 @@ import datetime as dt
 import time
 from pathlib import Path
 
-from auditor.domain import Finding, Report, Severity
+from auditor.domain import Finding, ModelScanSummary, Report, ScannedFile, Severity
 from auditor.evidence import Details
 from auditor.kinds import FindingKind, Rule
 from auditor.redact import redact_report
@@ -34,9 +34,8 @@ def report_from_result(paths: list[Path], result: ScanResult, seconds: float) ->
     report.ledger.extend(result.skipped)
     report.ledger.extend(result.excluded)
     report.warnings.extend(n for n in result.notes if n not in report.warnings)
-    report.model_scan = [{"path": n.path, "format": n.format, "verdict": n.verdict} for n in result.formats]
-    report.files_scanned = result.files_scanned
-    report.bytes_scanned = result.bytes_scanned
+    report.model_scan = ModelScanSummary(files=[ScannedFile(n.path, n.format, n.verdict) for n in result.formats],
+                                         files_scanned=result.files_scanned, bytes_scanned=result.bytes_scanned)
     report.timings["check:modelscan"] = round(seconds, 3)
     report.ledger.settle()
     return redact_report(report)

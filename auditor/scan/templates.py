@@ -43,12 +43,12 @@ def check_templates(pairs: list[tuple[str, str]], state: ScanState, fmt: str, *,
     found = 0
     for key, template in pairs:
         for hit in template_issues(template):
-            if parsed_only and "parse_error" in hit["evidence"]:
+            if parsed_only and not hit.parsed:
                 continue
             found += 1
-            state.add(ScanRule.CHAT_TEMPLATE, hit["severity"],
-                      f"chat template {key} {hit['what']}: rendering it can run code in runtimes that use an "
-                      "unsandboxed Jinja2 environment", {"format": fmt, "key": key, **hit["evidence"]},
+            state.add(ScanRule.CHAT_TEMPLATE, hit.severity,
+                      f"chat template {key} {hit.what}: rendering it can run code in runtimes that use an "
+                      "unsandboxed Jinja2 environment", {"format": fmt, "key": key, **hit.evidence},
                       fix="Do not use this model's chat template; replace it with a reviewed template.")
     return found
 

@@ -6,6 +6,7 @@ pass."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -77,3 +78,28 @@ def test_every_module_of_auditor_is_in_a_layer() -> None:
     modules = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
     modules |= {p.name for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     assert sorted(modules - listed) == [] and sorted(listed - modules) == []
+
+
+def _diagram_layers() -> list[set[str]]:
+    """The layers as docs/architecture.md draws them: one row a layer, names left of the description; a row that
+    starts with ``|`` continues the layer above."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    block = text.split("## Layers", 1)[1].split("```", 2)[1]
+    layers: list[set[str]] = []
+    for line in block.splitlines():
+        if not line.strip():
+            continue
+        left = re.split(r"\s{2,}", line.strip(), maxsplit=1)[0]
+        names = {n.strip() for n in left.split("|") if n.strip()}
+        if left.startswith("|"):
+            layers[-1] |= names
+        else:
+            layers.append(names)
+    return layers
+
+
+def test_the_documented_diagram_is_the_contract() -> None:
+    """The picture a new engineer reads is the one ``lint-imports`` enforces: same layers, same order, same names."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    [layers] = [c["layers"] for c in config["contracts"] if c["type"] == "layers"]
+    assert _diagram_layers() == [{n.strip() for n in layer.split("|")} for layer in layers]

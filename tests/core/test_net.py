@@ -191,3 +191,18 @@ def _outcome(client: HttpClient, url: str) -> object:
         return client.get(url, service="package index")
     except NetworkError as exc:
         return exc
+
+
+def test_a_down_host_is_one_service_item_matched_by_host() -> None:
+    """The ledger keeps one ``service`` item per failed host, found by the item's typed ``host`` (not by how its
+    subject happens to be worded): every later stage that needed the host is added to its ``not_checked``."""
+    from auditor.ledger import ItemKind, Ledger
+
+    ledger = Ledger()
+    first = ledger.record_skipped(ItemKind.SERVICE, "package index", "index did not answer", host="127.0.0.1:9")
+    ledger.record_skipped(ItemKind.SERVICE, "OSV API (127.0.0.1:99)", "no answer", host="127.0.0.1:99")
+    again = ledger.record_host_failure("Hugging Face Hub (127.0.0.1:9)", "127.0.0.1:9", "down", "model references")
+    assert again is first and first.not_checked == ["model references"]
+    other = ledger.record_host_failure("package index (127.0.0.1:8)", "127.0.0.1:8", "down", "hashes")
+    assert other.host == "127.0.0.1:8" and other is not first
+    assert [i.host for i in ledger if i.kind is ItemKind.SERVICE] == ["127.0.0.1:9", "127.0.0.1:99", "127.0.0.1:8"]

@@ -162,3 +162,25 @@ def test_audited_set_equals_uv_pip_compile(name: str, tmp_path: Path, index_url:
     assert report is not None and code in (0, 1), err
     assert {(p["name"], p["version"]) for p in report["packages"]} == expected
     assert report["complete"] is True
+
+
+def test_many_conflicting_names_are_summed_up_by_name(tmp_path: Path) -> None:
+    """Ten conflicting-pins warnings at most; the rest in one more warning naming each of them (from the names, not
+    read back out of the warnings' text)."""
+    index = LocalIndex()
+    names = [f"pkg{n:02d}" for n in range(12)]
+    for name in names:
+        index.add_wheel(name, "1.0")
+        index.add_wheel(name, "2.0")
+    repo = tmp_path / "repo"
+    (repo / "requirements").mkdir(parents=True)
+    (repo / "requirements" / "a.txt").write_text("".join(f"{n}==1.0\n" for n in names))
+    (repo / "requirements" / "b.txt").write_text("".join(f"{n}==2.0\n" for n in names))
+    with index.serve() as url:
+        code, report, err = audit(str(repo), "--index-url", url)
+    assert report is not None and code in (0, 1), err
+    conflicts = [w for w in report["warnings"] if w.startswith("conflicting-pins:")]
+    assert [w.split(" ", 2)[1] for w in conflicts[:10]] == names[:10]
+    assert conflicts[10].startswith("conflicting-pins: 2 more names are held at different versions by different "
+                                    "profiles (pkg10, pkg11);")
+    assert len(conflicts) == 11

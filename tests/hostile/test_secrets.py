@@ -137,3 +137,22 @@ def test_one_run_s_variables_do_not_rewrite_the_next_run_s_report(tmp_path: Path
         with redirect_stdout(out), redirect_stderr(err):
             main([str(path), "--offline", "--format", "json", "-q"])
         assert shown in out.getvalue()
+
+
+def test_finding_evidence_is_redacted_before_any_output() -> None:
+    """Evidence is typed (``auditor.evidence``): the redactor rewrites the text a check's evidence carries (a hash or
+    Hub finding may name the artifact URL the user configured, credentials included), in keys and nested values."""
+    from auditor.domain import Finding, Report, Severity
+    from auditor.evidence import Details
+    from auditor.outputs.json_out import render
+    from auditor.redact import redact_report
+
+    url = "https://ci:hunter2-secret@idx.example/simple/x/x-1.0.tar.gz?token=t0ps3cret"
+    report = Report(findings=[Finding(kind="hash-mismatch", id="MLA-HASH", severity=Severity.HIGH, message="m",
+                                      package=("x", "1.0"), check="hashes",
+                                      evidence=Details.of({"artifacts": [{"url": url}], url: 1}))])
+    out = render(redact_report(report))
+    assert "hunter2-secret" not in out and "t0ps3cret" not in out
+    assert report.findings[0].evidence is not None
+    assert report.findings[0].evidence.to_json()["artifacts"] == [
+        {"url": "https://***@idx.example/simple/x/x-1.0.tar.gz?token=***"}]

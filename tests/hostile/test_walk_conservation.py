@@ -178,8 +178,8 @@ def accounted(report: Report, root: Path) -> tuple[set[str], set[str], set[tuple
             if os.path.isfile(item.file):  # a file that was looked at and could not be read: it is accounted
                 scanned.add(os.path.realpath(item.file))
     members: set[str] = set()
-    for note in report.model_scan:
-        outer, _, member = note["path"].partition("!")
+    for note in report.model_scan.files if report.model_scan is not None else []:
+        outer, _, member = note.path.partition("!")
         scanned.add(os.path.realpath(outer))
         if member:
             members.add(f"{os.path.realpath(outer)}!{member}")
@@ -279,7 +279,7 @@ def test_the_checker_catches_a_dropped_file(tmp_path: Path) -> None:
         report = build_report([root])
         for item in list(report.ledger):
             item.file = None  # pretend the walk dropped everything
-        report.model_scan = []
+        report.model_scan = None
         with pytest.raises(AssertionError, match="neither scanned"):
             check(report, root, tree)
         assert stat.S_ISDIR(os.stat(root).st_mode)

@@ -55,6 +55,25 @@ def test_verify_model_tampered_copy_is_critical(signed: Path, capsys: pytest.Cap
     assert "weights.bin" in finding["message"]
 
 
+def test_verify_model_json_says_what_was_verified(signed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The verification is the report's typed ``signature`` record (schema-valid), verified or not."""
+    import jsonschema
+
+    from auditor.resources import data_file
+
+    schema = json.loads(data_file("report.schema.json").read_text())
+    assert _verify(signed, "--key", str(signed.parent / "public_key.pem"), "--format", "json") == 0
+    ok = json.loads(capsys.readouterr().out)
+    jsonschema.validate(ok, schema)
+    assert ok["signature"]["verified"] is True and ok["signature"]["method"] == "key"
+    assert ok["signature"]["model_dir"] == str(signed / "tiny-model") and ok["findings"] == []
+    _tamper(signed / "tiny-model")
+    assert _verify(signed, "--key", str(signed.parent / "public_key.pem"), "--format", "json") == 1
+    bad = json.loads(capsys.readouterr().out)
+    jsonschema.validate(bad, schema)
+    assert bad["signature"]["verified"] is False and "weights.bin" in bad["signature"]["message"]
+
+
 def test_verify_model_wrong_key_and_added_file(signed: Path) -> None:
     assert _verify(signed, "--key", str(signed.parent / "wrong_public_key.pem")) == 1
     (signed / "tiny-model" / "extra.txt").write_text("added after signing")

@@ -50,6 +50,23 @@ def test_cli_runs_match_the_schema(argv: list[str], validator: jsonschema.Draft2
     assert _errors(validator, doc) == []
 
 
+def test_a_scan_report_says_what_it_read(tmp_path: Path, validator: jsonschema.Draft202012Validator,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """``mlaudit scan``'s own result (files and bytes read, each file's format and verdict) is the report's typed
+    ``model_scan`` record; an audit report of a project without model files has none."""
+    (tmp_path / "a.npy").write_bytes(b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }"
+                                     .ljust(10 + 118, b" ") + b"\n" + b"\x00" * 4)
+    (tmp_path / "b.pkl").write_bytes(b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.")
+    assert main(["scan", str(tmp_path), "--format", "json", "-q"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert _errors(validator, doc) == []
+    scan = doc["model_scan"]
+    assert scan["files_scanned"] == 2
+    assert scan["bytes_scanned"] == (tmp_path / "a.npy").stat().st_size + (tmp_path / "b.pkl").stat().st_size
+    assert {(Path(f["path"]).name, f["verdict"]) for f in scan["files"]} == {("a.npy", "ok"), ("b.pkl", "findings")}
+    assert "model_scan" not in json.loads(render(empty_report()))
+
+
 def test_schema_rejects_a_report_that_breaks_the_contract(validator: jsonschema.Draft202012Validator) -> None:
     doc = json.loads(render(fixture_report()))
     doc["findings"][0]["severity"] = "severe"

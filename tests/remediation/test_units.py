@@ -12,7 +12,7 @@ from auditor.remediation.reqtext import edit_pins, header_command, insert_pins
 from auditor.remediation.reresolve import Outcome, ProfileSpec
 from auditor.remediation.specifiers import widen
 from auditor.remediation.targets import Problem, choose_target
-from auditor.remediation.tools import ToolError, parse_header_command, where_it_ran
+from auditor.remediation.tools import ToolError, UnknownCommand, parse_header_command, rerunnable, where_it_ran
 from auditor.remediation.verify import ProfileVerifier
 from auditor.resolve.target import Indexes
 from auditor.sources.base import SourceResult
@@ -122,8 +122,23 @@ def test_pip_compile_header_is_read_for_uv(tmp_path: Path) -> None:
     lock.write_text("")
     assert where_it_ran(lock, parsed, tmp_path) == tmp_path  # the output path names it from the project root
     assert header_command("alpha==1.0\n") is None
-    with pytest.raises(ToolError):
+    with pytest.raises(UnknownCommand):
         parse_header_command("poetry export -o requirements.txt")
+    with pytest.raises(ToolError):
+        parse_header_command("pip-compile 'unclosed")
+
+
+@pytest.mark.parametrize(("command", "again"), [
+    ("pip-compile --generate-hashes requirements.in", True),
+    ("uv pip compile requirements.in -o requirements.txt", True),
+    ("python -m piptools compile requirements.in", True),
+    ("uv export --frozen -o requirements.txt", True),
+    ("bazel run //build:requirements.update", False),  # pip-compile wrapped in a build system: not re-run
+    ("poetry export -o requirements.txt", False),
+])
+def test_which_header_commands_are_rerun(command: str, again: bool) -> None:
+    """Decided by the kind of error (``UnknownCommand``), never by the wording of its message."""
+    assert rerunnable(command) is again
 
 
 def _upgrades(n: int) -> list[Upgrade]:

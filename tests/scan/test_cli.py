@@ -124,7 +124,9 @@ def test_check_scans_project_files_and_hub_files(tmp_path: Path, sentinel: Path)
     assert {Path(f.path.split("!")[0]).name for f in crit} == {"model.pt", "pytorch_model.bin"}
     hub_f = [f for f in crit if "pytorch_model.bin" in (f.path or "")]
     assert hub_f[0].model == ("org/tiny", "main")
-    assert ctx.report.model_scan
+    assert ctx.report.model_scan is not None
+    assert {Path(f.path.split("!")[0]).name for f in ctx.report.model_scan.files} >= {"model.pt", "pytorch_model.bin"}
+    assert ctx.report.model_scan.files_scanned >= 2 and ctx.report.model_scan.bytes_scanned > 0
     assert list(CHECK.run(_ctx(project, [ref], scan=False))) == []
 
 

@@ -95,7 +95,7 @@ def test_keras_config_fuzz(config: object, cls: str | None, module: str) -> None
 @given(st.text(max_size=200))
 def test_chat_template_fuzz(template: str) -> None:
     for hit in template_issues(template):
-        assert hit["severity"] and hit["what"]
+        assert hit.severity and hit.what
 
 
 @FUZZ
