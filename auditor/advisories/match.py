@@ -364,6 +364,30 @@ def record_affects(record: Record, name: str, version_text: str) -> bool:
     return False
 
 
+def affected_candidates(record: Record, name: str, candidates: Sequence[str]) -> frozenset[str]:
+    """The ``candidates`` that ``record`` affects: ``record_affects`` for many versions of one package at once.
+
+    Why: choosing an upgrade asks every record of a package about every candidate release (~10,000 pairs in a
+    200-package audit); asked one pair at a time, each pair paid the name's normalisation, the compiled entries'
+    look-up and the candidate's parse again. Here the record's entries are looked up once and each candidate is
+    parsed once, and the answer is the same set ``record_affects`` gives candidate by candidate.
+    """
+    if record.get("withdrawn") or not candidates:
+        return frozenset()
+    entries = compiled_entries(record, canonical_name(name))
+    if not entries:
+        return frozenset()
+    hit: list[str] = []
+    for candidate in candidates:
+        version = _public(candidate)
+        key = listing_key(candidate)
+        for entry in entries:
+            if entry.listed(key) or (version is not None and any(rng.affects(version) for rng in entry.ranges)):
+                hit.append(candidate)
+                break
+    return frozenset(hit)
+
+
 def sort_versions(versions: Iterable[str]) -> list[str]:
     """PEP 440 order, invalid strings last (in string order)."""
     items = list(versions)

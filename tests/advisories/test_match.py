@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 from packaging.version import Version
 
-from auditor.advisories.match import match_record, range_affects, record_severity, sort_versions
+from auditor.advisories.match import (
+    affected_candidates,
+    match_record,
+    range_affects,
+    record_affects,
+    record_severity,
+    sort_versions,
+)
 from auditor.domain import Severity
 
 
@@ -105,6 +112,16 @@ def test_table(label: str, record: dict[str, Any], hits: list[str], misses: list
         assert match_record(record, "demo", version) is not None, f"{label}: {version} should be affected"
     for version in misses:
         assert match_record(record, "demo", version) is None, f"{label}: {version} should not be affected"
+
+
+@pytest.mark.parametrize(("label", "record", "hits", "misses"), CASES, ids=[c[0] for c in CASES])
+def test_affected_candidates_is_record_affects_for_many(label: str, record: dict[str, Any], hits: list[str],
+                                                        misses: list[str]) -> None:
+    """The batch form (remediation asks every record about every candidate at once) answers as one pair at a time."""
+    versions = [*hits, *misses]
+    assert affected_candidates(record, "Demo", versions) == set(hits), label
+    assert affected_candidates(record, "demo", versions) == {v for v in versions if record_affects(record, "demo", v)}
+    assert affected_candidates(record, "demo", []) == frozenset()
 
 
 def test_names_are_pep503_normalised() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from auditor.advisories.db import AdvisoryStore, ensure_embedded_db, open_store
 from auditor.advisories.findings import malicious_findings, vulnerability_findings
+from auditor.advisories.match import affected_candidates, affected_entries, compiled_entries, record_affects
 from tests.support.fixtures import EVAL_INPUTS
 
 
@@ -226,3 +227,22 @@ def test_an_index_from_before_the_malicious_dates_were_kept_still_reports_them(t
     facts = store.malicious_facts()
     assert (facts.records, facts.names, facts.published_first, facts.published_last) == (
         2, 2, "2024-01-02", "2024-02-03")
+
+
+def test_affected_candidates_agrees_with_record_affects_on_shipped_records(store: AdvisoryStore) -> None:
+    """Every record of packages with many advisories, against every version its data names (fixed events and listed
+    versions) plus spellings around them: the batch answer equals the pair-by-pair one."""
+    for name in ("tensorflow", "django", "pillow", "jinja2", "torch", "transformers"):
+        records = store.vulnerabilities(name)
+        assert records, name
+        candidates: set[str] = set()
+        for record in records:
+            for entry in compiled_entries(record, name):
+                for rng in entry.ranges:
+                    candidates.update(rng.fixed)
+            for entry in affected_entries(record, name):
+                candidates.update(v for v in entry.get("versions") or [] if isinstance(v, str))
+        ordered = sorted(candidates | {c + ".post1" for c in candidates} | {c + "+cpu" for c in candidates})
+        for record in records:
+            expected = {c for c in ordered if record_affects(record, name, c)}
+            assert affected_candidates(record, name, ordered) == expected, (name, record.get("id"))
