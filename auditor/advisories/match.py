@@ -28,6 +28,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from auditor.advisories.record import OsvRecord
 from auditor.domain import Severity, canonical_name
 
 ECOSYSTEM = "PyPI"
@@ -261,24 +262,51 @@ def listing_key(text: str) -> str:
     return equality_key(text) or "\0" + text
 
 
+# The listing keys of an entry's ``versions``, computed once when the advisory index is built and stored in the
+# entry under this name: space-framed (``" k1 k2 "``; a space needs no escape in JSON, so the string decodes at
+# copy speed), so a look-up is one substring search and no set of tens of thousands of keys is built per run. The suffix names the key derivation: a change to ``equality_key`` must
+# bump it (an index built with other keys then falls back to computing them from ``versions``).
+LISTED_FIELD = "mlaudit:listing-keys-1"
+
+
+def stored_listing_keys(versions: object) -> str | None:
+    """The value stored under ``LISTED_FIELD`` for an entry's ``versions`` (``None``: store nothing, the list is
+    not a list, or a key holds the frame character, a space)."""
+    if not isinstance(versions, list):
+        return None
+    keys = sorted({listing_key(v) for v in versions if isinstance(v, str)})
+    if any(" " in k for k in keys):
+        return None
+    return " " + " ".join(keys) + " " if keys else ""
+
+
 @dataclass(frozen=True)
 class CompiledEntry:
     """One ``affected`` entry for the package: its ``versions`` list as listing keys, its ranges."""
 
     keys: frozenset[str]
     ranges: tuple[CompiledRange, ...]
+    framed: str | None = None  # the index's stored keys (``LISTED_FIELD``); when set, ``keys`` is not built
 
     def listed(self, key: str) -> bool:
-        return key in self.keys
+        if self.framed is None:
+            return key in self.keys
+        # no stored key holds a space, so a key that does cannot be listed (and must not match across a frame)
+        return " " not in key and f" {key} " in self.framed
 
 
-def _compile_entry(entry: Mapping[str, Any]) -> CompiledEntry:
-    keys = frozenset(listing_key(v) for v in _as_list(entry.get("versions")) if isinstance(v, str))
+def _compile_entry(entry: Mapping[str, Any], indexed: bool = False) -> CompiledEntry:
+    framed = entry.get(LISTED_FIELD) if indexed else None
+    if isinstance(framed, str) and (not framed or (framed[0] == " " and framed[-1] == " ")):
+        keys: frozenset[str] = frozenset()
+    else:
+        framed = None
+        keys = frozenset(listing_key(v) for v in _as_list(entry.get("versions")) if isinstance(v, str))
     ranges: list[CompiledRange] = []
     for rng in _as_list(entry.get("ranges")):
         if isinstance(rng, Mapping) and rng.get("type") == "ECOSYSTEM":
             ranges.append(compile_range([e for e in _as_list(rng.get("events")) if isinstance(e, Mapping)]))
-    return CompiledEntry(keys, tuple(ranges))
+    return CompiledEntry(keys, tuple(ranges), framed)
 
 
 # Compiled forms keyed by the record object's identity; the cache holds the record itself so the id cannot be
@@ -292,7 +320,8 @@ def compiled_entries(record: Record, name: str) -> tuple[CompiledEntry, ...]:
     hit = _COMPILED.get(key)
     if hit is not None and hit[0] is record:
         return hit[1]
-    compiled = tuple(_compile_entry(e) for e in affected_entries(record, name))
+    indexed = isinstance(record, OsvRecord) and record.indexed
+    compiled = tuple(_compile_entry(e, indexed) for e in affected_entries(record, name))
     if len(_COMPILED) >= _COMPILED_MAX:
         _COMPILED.clear()
     _COMPILED[key] = (record, compiled)

@@ -7,19 +7,25 @@ withdrawn excluded, PEP 503 names, pre-releases, local versions matched as their
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from packaging.version import Version
 
+from auditor.advisories.db import AdvisoryDB, build_index
 from auditor.advisories.match import (
+    LISTED_FIELD,
     affected_candidates,
+    compiled_entries,
     match_record,
     range_affects,
     record_affects,
     record_severity,
     sort_versions,
+    stored_listing_keys,
 )
+from auditor.advisories.record import OsvRecord
 from auditor.domain import Severity
 
 
@@ -223,3 +229,36 @@ def test_versions_list_matches_pep440_equal_spellings(a: str, b: str, equal: boo
     record = {"id": "X-3", "affected": [{"package": {"name": "demo", "ecosystem": "PyPI"}, "versions": [a]}]}
     hit = match_record(record, "demo", b)
     assert (hit is not None and hit.matched_by == ("versions",)) is equal
+
+
+def test_versions_lists_read_back_from_the_index_match_as_written(tmp_path: Path) -> None:
+    """The index stores each ``versions`` list as listing keys (matched by substring); spellings that are PEP 440
+    equal, local labels, invalid strings and strings with spaces still match exactly as the list itself does."""
+    listed = ["1.0.0", "2.0.0rc1", "3.0+cpu", "v4.1", "01.2", "weird-1", "1!0.5", "5.0.post1", "6"]
+    record = {"id": "PYSEC-X", "affected": [{"package": {"name": "Demo", "ecosystem": "PyPI"}, "versions": listed},
+                                            {"package": {"name": "Demo", "ecosystem": "PyPI"}, "versions": ["has space"]}]}
+    build_index(tmp_path / "x.sqlite", [record], {"kind": "updated", "source": "test"})
+    db = AdvisoryDB.open(tmp_path / "x.sqlite")
+    try:
+        (indexed,) = db.lookup("demo", malicious=False)
+    finally:
+        db.conn.close()
+    # the list with a space in a key cannot be framed: that entry is matched on its list, the other on stored keys
+    assert indexed.indexed and [e.framed is not None for e in compiled_entries(indexed, "demo")] == [True, False]
+    listed.append("has space")
+    queries = [*listed, "1", "1.0", "2.0rc1", "2.0.0c1", "3.0", "3", "4.1", "1.2", "weird", "has", "space", "1!0.5.0",
+               "0.5", "5.0.post1+x", "5.0", "6.0.0", "6.0.1", "1 2.0.0rc1", "weird-1 ", "", "0"]
+    for q in queries:
+        assert record_affects(indexed, "demo", q) == record_affects(record, "demo", q), q
+    assert {q for q in queries if record_affects(indexed, "demo", q)} >= set(listed)
+
+
+def test_stored_listing_keys_are_trusted_only_from_the_index() -> None:
+    """A record from anywhere but the index (the OSV API, a test) is matched on its ``versions`` list: keys in the
+    index's own field are ignored, whoever wrote them."""
+    entry = {"package": {"name": "demo", "ecosystem": "PyPI"}, "versions": ["1.0"], LISTED_FIELD: " 9.9 "}
+    record = {"id": "X", "affected": [entry]}
+    assert record_affects(record, "demo", "1.0") and not record_affects(record, "demo", "9.9")
+    assert record_affects(OsvRecord(record, indexed=True), "demo", "9.9")  # the index path reads the stored keys
+    assert stored_listing_keys(["1.0.0", "2.0+cpu", "2.1"]) == " 1 2 2.1 "
+    assert stored_listing_keys(["a b"]) is None and stored_listing_keys("1.0") is None and stored_listing_keys([]) == ""
