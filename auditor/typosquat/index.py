@@ -24,9 +24,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
-
 from auditor.typosquat.affixes import AffixVocabulary, tokens_of
 from auditor.typosquat.confusables import skeleton
 from auditor.typosquat.naturalness import CharModel
@@ -121,6 +118,10 @@ class CandidateIndex:
         todo = [q for q in dict.fromkeys(queries) if q and q not in self.near_cache]
         if not todo or self.edit_index_built:
             return
+        # imported on use: a re-audit whose names were all answered before (``store``) never loads rapidfuzz (~20 ms)
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
         keys = self.popular.keys
         for q in todo:
             ids, names = self._length_window(len(q))
@@ -157,6 +158,9 @@ class CandidateIndex:
             return dict(cached)
         if not self.edit_index_built:
             self._build_edit_index()
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
         keys = self.popular.keys
         found: dict[int, int] = {}
         ones: set[int] = set()
