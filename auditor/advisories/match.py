@@ -20,6 +20,7 @@ invalid versions). Decisions documented here and in ``data/README.md``:
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -187,6 +188,33 @@ class CompiledRange:
             elif version > bound:  # last_affected
                 affected = False
         return affected
+
+
+    def affected_among(self, ordered: Sequence[Version]) -> list[bool]:
+        """``affects`` for each of ``ordered`` (ascending) in one pass: an event applies to every version from the
+        first one past its bound on, so the answer is each event's state laid over the tail it applies to, in walk
+        order (``O(events log n)`` comparisons instead of ``O(events n)``)."""
+        n = len(ordered)
+        if not self.evaluable or n == 0:
+            return [False] * n
+        end = n
+        if self.limits and all(lim is not None for lim in self.limits):
+            end = bisect_left(ordered, max(lim for lim in self.limits if lim is not None))
+        states = [False] * n
+        for bound, _order, kind in self.walk:
+            if bound is None:
+                if kind != "introduced":
+                    continue  # only ``introduced: 0`` has no bound; another event without one never applies
+                start = 0
+            elif kind == "last_affected":
+                start = bisect_right(ordered, bound)  # the bound itself is still affected
+            else:
+                start = bisect_left(ordered, bound)
+            if start < n:
+                states[start:] = [kind == "introduced"] * (n - start)
+        if end < n:
+            states[end:] = [False] * (n - end)
+        return states
 
 
 def _walk_key(item: tuple[Version | None, int, str]) -> tuple[int, Version, int]:
@@ -393,27 +421,47 @@ def record_affects(record: Record, name: str, version_text: str) -> bool:
     return False
 
 
-def affected_candidates(record: Record, name: str, candidates: Sequence[str]) -> frozenset[str]:
+@dataclass(frozen=True)
+class Candidates:
+    """Versions to ask many records about (``affected_candidates``), read once: each one's listing key, and the
+    parseable ones' public versions in ascending order."""
+
+    texts: tuple[str, ...]
+    keys: tuple[str, ...]  # listing keys, aligned with ``texts``
+    ordered: tuple[Version, ...]  # public versions, ascending
+    ordered_texts: tuple[str, ...]  # the text of each of ``ordered``
+
+    @classmethod
+    def of(cls, candidates: Iterable[str]) -> Candidates:
+        texts = tuple(dict.fromkeys(candidates))
+        parsed = sorted((v, c) for c in texts if (v := _public(c)) is not None)
+        return cls(texts, tuple(listing_key(c) for c in texts), tuple(v for v, _c in parsed),
+                   tuple(c for _v, c in parsed))
+
+
+def affected_candidates(record: Record, name: str, candidates: Sequence[str] | Candidates) -> frozenset[str]:
     """The ``candidates`` that ``record`` affects: ``record_affects`` for many versions of one package at once.
 
     Why: choosing an upgrade asks every record of a package about every candidate release (~10,000 pairs in a
     200-package audit); asked one pair at a time, each pair paid the name's normalisation, the compiled entries'
-    look-up and the candidate's parse again. Here the record's entries are looked up once and each candidate is
-    parsed once, and the answer is the same set ``record_affects`` gives candidate by candidate.
+    look-up, the candidate's parse and a walk of every range again. Here the candidates are read once (pass a
+    ``Candidates`` to share that between records), each range is laid over them in one sorted pass
+    (``CompiledRange.affected_among``), and the answer is the same set ``record_affects`` gives pair by pair.
     """
-    if record.get("withdrawn") or not candidates:
+    if not isinstance(candidates, Candidates):
+        candidates = Candidates.of(candidates)
+    if record.get("withdrawn") or not candidates.texts:
         return frozenset()
     entries = compiled_entries(record, canonical_name(name))
     if not entries:
         return frozenset()
-    hit: list[str] = []
-    for candidate in candidates:
-        version = _public(candidate)
-        key = listing_key(candidate)
-        for entry in entries:
-            if entry.listed(key) or (version is not None and any(rng.affects(version) for rng in entry.ranges)):
-                hit.append(candidate)
-                break
+    hit: set[str] = set()
+    for entry in entries:
+        if entry.framed != "" and (entry.framed is not None or entry.keys):
+            hit.update(c for c, key in zip(candidates.texts, candidates.keys, strict=True) if entry.listed(key))
+        for rng in entry.ranges:
+            hit.update(c for c, affected in zip(candidates.ordered_texts, rng.affected_among(candidates.ordered),
+                                                strict=True) if affected)
     return frozenset(hit)
 
 

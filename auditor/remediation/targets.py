@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from packaging.version import Version
 
-from auditor.advisories.match import Record, affected_candidates, compiled_entries, parse_version
+from auditor.advisories.match import Candidates, Record, affected_candidates, compiled_entries, parse_version
 from auditor.advisories.record import OsvRecord
 from auditor.domain import canonical_name
 
@@ -100,11 +100,12 @@ def choose_target(name: str, version: str, problems: Sequence[Problem], records:
     # each record is asked about all candidates at once, the first time it matters (a record shared by several
     # findings is evaluated once)
     affects: dict[int, frozenset[str]] = {}
+    asked = Candidates.of(ordered)
 
     def affected(record: Record, candidate: str) -> bool:
         hit = affects.get(id(record))
         if hit is None:
-            hit = affects[id(record)] = affected_candidates(record, name, ordered)
+            hit = affects[id(record)] = affected_candidates(record, name, asked)
         return candidate in hit
 
     def cleared(candidate: str) -> list[str]:
