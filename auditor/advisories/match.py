@@ -491,6 +491,29 @@ def cvss_base_score(vector: str) -> float | None:
     return None
 
 
+# The base score of a CVSS v3/v4 block, computed when the advisory index is built and stored in the block under this
+# name (``null``: the vector cannot be scored), so a run neither imports nor runs the CVSS calculator (~11 ms for a
+# 200-package audit). Bump the suffix when the scoring changes (the embedded index's fingerprint names it too).
+SCORE_FIELD = "mlaudit:cvss-base-score-1"
+
+
+def stored_score(block: Mapping[str, Any]) -> tuple[bool, float | None]:
+    """``(True, score)`` to store under ``SCORE_FIELD`` for a severity block, ``(False, None)`` for a block that
+    has no scorable kind or vector (nothing stored)."""
+    vector = _vector_of(block)
+    if vector is None or block.get("type") not in ("CVSS_V3", "CVSS_V4"):
+        return False, None
+    return True, cvss_base_score(vector)
+
+
+def _block_score(block: Mapping[str, Any], vector: str, indexed: bool) -> float | None:
+    if indexed and SCORE_FIELD in block:
+        stored = block[SCORE_FIELD]
+        if stored is None or (isinstance(stored, float) and 0.0 <= stored <= 10.0):
+            return stored
+    return cvss_base_score(vector)
+
+
 class SeveritySource(str, Enum):
     """Where a finding's severity came from (CONVENTIONS.md "Severity")."""
 
@@ -545,6 +568,7 @@ def record_severity(record: Record, name: str | None = None) -> SeverityInfo:
     CVSS v2 vectors are not used (the conventions score v3/v4 only); they are named in the evidence instead.
     """
     rid = str(record.get("id", ""))
+    indexed = isinstance(record, OsvRecord) and record.indexed
     blocks: list[Any] = list(_as_list(record.get("severity")))
     if name is not None:
         for entry in affected_entries(record, canonical_name(name)):
@@ -561,7 +585,7 @@ def record_severity(record: Record, name: str | None = None) -> SeverityInfo:
         if kind not in ("CVSS_V3", "CVSS_V4"):
             unusable.append(f"{rid}: {kind} {vector}")
             continue
-        score = cvss_base_score(vector)
+        score = _block_score(block, vector, indexed)
         if score is None:
             unusable.append(f"{rid}: unscorable {vector}")
             continue

@@ -16,6 +16,7 @@ from packaging.version import Version
 from auditor.advisories.db import AdvisoryDB, build_index
 from auditor.advisories.match import (
     LISTED_FIELD,
+    SCORE_FIELD,
     affected_candidates,
     compiled_entries,
     match_record,
@@ -262,3 +263,30 @@ def test_stored_listing_keys_are_trusted_only_from_the_index() -> None:
     assert record_affects(OsvRecord(record, indexed=True), "demo", "9.9")  # the index path reads the stored keys
     assert stored_listing_keys(["1.0.0", "2.0+cpu", "2.1"]) == " 1 2 2.1 "
     assert stored_listing_keys(["a b"]) is None and stored_listing_keys("1.0") is None and stored_listing_keys([]) == ""
+
+
+def test_cvss_scores_stored_in_the_index_are_the_calculators(tmp_path: Path) -> None:
+    """The index stores each CVSS block's base score (``null`` when unscorable); a record read back scores the same
+    as the calculator, and a record from elsewhere never has a stored score believed."""
+    v31 = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+    v4 = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"
+    record = {"id": "PYSEC-S", "severity": [{"type": "CVSS_V3", "score": v31}, {"type": "CVSS_V4", "score": "bogus"},
+                                            {"type": "CVSS_V2", "score": "AV:N/AC:L/Au:N/C:P/I:P/A:P"},
+                                            {"type": "CVSS_V3", "score": v31, SCORE_FIELD: 0.1}],
+              "affected": [{"package": {"name": "demo", "ecosystem": "PyPI"}, "versions": ["1.0"],
+                            "severity": [{"type": "CVSS_V4", "score": v4}]}]}
+    build_index(tmp_path / "x.sqlite", [record], {"kind": "updated", "source": "test"})
+    db = AdvisoryDB.open(tmp_path / "x.sqlite")
+    try:
+        (indexed,) = db.lookup("demo", malicious=False)
+    finally:
+        db.conn.close()
+    stored = [b.get(SCORE_FIELD, "absent") for b in indexed["severity"]]  # type: ignore[union-attr]
+    assert stored == [9.8, None, "absent", 9.8]  # the input's own "stored" score is replaced by the calculator's
+    assert record_severity(indexed, "demo") == record_severity(record, "demo")
+    assert record_severity(indexed, "demo").score == 9.8  # the v3.1 vector (v4's is 9.3): the highest counts
+    entry_block = indexed["affected"][0]["severity"][0]  # type: ignore[index]
+    assert entry_block[SCORE_FIELD] == 9.3  # blocks inside ``affected`` entries are scored too
+    forged = {"id": "X", "severity": [{"type": "CVSS_V3", "score": v31, SCORE_FIELD: 0.1}]}
+    assert record_severity(forged).score == 9.8  # not from the index: the calculator decides
+    assert record_severity(OsvRecord(forged, indexed=True)).score == 0.1  # the index path reads the stored score
