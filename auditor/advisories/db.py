@@ -31,7 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from auditor.advisories.freshness import STALE_DAYS, age_days, is_stale, stale_data_warning
-from auditor.advisories.match import is_malicious_record
+from auditor.advisories.match import (
+    LISTED_FIELD,
+    SCORE_FIELD,
+    is_malicious_record,
+    stored_listing_keys,
+    stored_score,
+)
 from auditor.advisories.record import OsvRecord
 from auditor.cache import cache_dir
 from auditor.digest import sha256_file
@@ -67,6 +73,8 @@ def slim_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """What matching, severity and reports need (the advisory's full text included: reports show it whole);
     drops IOCs, credits and other database-specific data, so a lookup parses little else."""
     out: dict[str, Any] = {k: record[k] for k in _KEEP if k in record}
+    if "severity" in out:
+        out["severity"] = _scored(out["severity"])
     spec = record.get("database_specific")
     if isinstance(spec, Mapping) and isinstance(spec.get("severity"), str):
         out["database_specific"] = {"severity": spec["severity"]}
@@ -74,10 +82,31 @@ def slim_record(record: Mapping[str, Any]) -> dict[str, Any]:
     for entry in record.get("affected") or []:
         if not isinstance(entry, Mapping):
             continue
-        affected.append({k: entry[k] for k in ("package", "ranges", "versions", "severity") if k in entry})
+        slim = {k: entry[k] for k in ("package", "ranges", "versions", "severity") if k in entry}
+        if "severity" in slim:
+            slim["severity"] = _scored(slim["severity"])
+        listed = stored_listing_keys(entry.get("versions"))
+        if listed is not None:
+            slim[LISTED_FIELD] = listed
+        affected.append(slim)
     out["affected"] = affected
     if isinstance(out.get("references"), list):
         out["references"] = [r for r in out["references"] if isinstance(r, Mapping)][:MAX_RECORD_REFERENCES]
+    return out
+
+
+def _scored(blocks: Any) -> Any:
+    """Severity blocks with their CVSS base score stored beside the vector (``match.SCORE_FIELD``)."""
+    if not isinstance(blocks, list):
+        return blocks
+    out: list[Any] = []
+    for block in blocks:
+        if isinstance(block, Mapping):
+            scorable, score = stored_score(block)
+            block = {k: v for k, v in block.items() if k != SCORE_FIELD}  # only this build's scores are kept
+            if scorable:
+                block[SCORE_FIELD] = score
+        out.append(block)
     return out
 
 
@@ -220,7 +249,7 @@ def embedded_sources() -> tuple[Path, Path, Path]:
 
 
 def embedded_fingerprint() -> str:
-    digest = hashlib.sha256(SCHEMA.encode())
+    digest = hashlib.sha256(f"{SCHEMA} {LISTED_FIELD} {SCORE_FIELD}".encode())  # an index without today's stored keys is rebuilt
     for path in embedded_sources():
         digest.update(path.name.encode() + b"\0" + _file_digest(path).encode())
     return digest.hexdigest()[:20]
@@ -336,7 +365,7 @@ class AdvisoryDB:
                 ).fetchall()
                 found: dict[str, list[OsvRecord]] = {n: [] for n in chunk}
                 for name, body in rows:
-                    found[name].append(OsvRecord(json.loads(body)))
+                    found[name].append(OsvRecord(json.loads(body), indexed=True))
                 for name, records in found.items():
                     self.memo[(name, malicious)] = records
             return {n: list(self.memo[(n, malicious)]) for n in wanted}

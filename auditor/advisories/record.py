@@ -22,6 +22,9 @@ class OsvRecord(Mapping[str, object]):
     """One OSV record (schema 1.x): its JSON, and typed attributes for the fields other stages read."""
 
     data: Mapping[str, object]
+    # True: the JSON was read from mlaudit's own advisory index, so the listing keys its build stored in the
+    # ``affected`` entries (``match.LISTED_FIELD``) can be used; a record from anywhere else is never trusted with them
+    indexed: bool = False
 
     @classmethod
     def of(cls, data: Mapping[str, object]) -> OsvRecord:

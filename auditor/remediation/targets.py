@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from packaging.version import Version
 
-from auditor.advisories.match import Record, compiled_entries, parse_version, record_affects
+from auditor.advisories.match import Candidates, Record, affected_candidates, compiled_entries, parse_version
 from auditor.advisories.record import OsvRecord
 from auditor.domain import canonical_name
 
@@ -97,20 +97,22 @@ def choose_target(name: str, version: str, problems: Sequence[Problem], records:
     if not ordered:
         return Target(None, [], [p.id for p in problems], "no release after this version is known")
 
-    affects: dict[tuple[int, str], bool] = {}  # a record shared by several findings is evaluated once per candidate
+    # each record is asked about all candidates at once, the first time it matters (a record shared by several
+    # findings is evaluated once)
+    affects: dict[int, frozenset[str]] = {}
+    asked = Candidates.of(ordered)
 
     def affected(record: Record, candidate: str) -> bool:
-        key = (id(record), candidate)
-        hit = affects.get(key)
+        hit = affects.get(id(record))
         if hit is None:
-            hit = affects[key] = record_affects(record, name, candidate)
-        return hit
+            hit = affects[id(record)] = affected_candidates(record, name, asked)
+        return candidate in hit
 
     def cleared(candidate: str) -> list[str]:
         return [pid for pid, rs in groups.items() if not any(affected(r, candidate) for r in rs)]
 
     def introduces(candidate: str) -> list[str]:
-        return sorted({str(r.get("id")) for r in others if record_affects(r, name, candidate)})
+        return sorted({str(r.get("id")) for r in others if affected(r, candidate)})
 
     table = [(c, cleared(c)) for c in ordered]
     clearable = {pid for _, ids in table for pid in ids}

@@ -21,11 +21,8 @@ listed names of a close length in one native rapidfuzz call, which answers the s
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
 
 from auditor.typosquat.affixes import AffixVocabulary, tokens_of
 from auditor.typosquat.confusables import skeleton
@@ -61,11 +58,12 @@ _PARTITIONS = [_make_partitions(n) for n in range(256)]
 @dataclass
 class CandidateIndex:
     popular: PopularList
-    skeletons: dict[str, list[int]] = field(default_factory=dict)
+    # read-only after ``build``: a stored index hands in compact tables (``store.PackedTable``) with the same answers
+    skeletons: Mapping[str, Sequence[int]] = field(default_factory=dict)
     deletes: dict[str, list[int]] = field(default_factory=dict)
     segments: dict[int, tuple[dict[str, list[int]], dict[str, list[int]], dict[str, list[int]]]] = field(
         default_factory=dict)  # name length -> (first, middle, last segment -> ids)
-    token_sets: dict[tuple[str, ...], list[int]] = field(default_factory=dict)
+    token_sets: Mapping[tuple[str, ...], Sequence[int]] = field(default_factory=dict)
     prefix_family: Counter[str] = field(default_factory=Counter)
     vocab: AffixVocabulary = field(default_factory=AffixVocabulary)
     chars: CharModel = field(default_factory=CharModel)
@@ -81,12 +79,15 @@ class CandidateIndex:
     def build(cls, popular: PopularList, *, edit_index: bool = True) -> CandidateIndex:
         """All indexes; ``edit_index=False`` leaves the two edit indexes to be built on first use (a caller that
         will ``prefetch`` its whole batch never needs them)."""
-        idx = cls(popular=popular, vocab=AffixVocabulary.learn(popular), chars=CharModel.learn(popular.keys))
+        skeletons: dict[str, list[int]] = {}
+        token_sets: dict[tuple[str, ...], list[int]] = {}
+        idx = cls(popular=popular, vocab=AffixVocabulary.learn(popular), chars=CharModel.learn(popular.keys),
+                  skeletons=skeletons, token_sets=token_sets)
         for i, key in enumerate(popular.keys):
-            idx.skeletons.setdefault(skeleton(key), []).append(i)
+            skeletons.setdefault(skeleton(key), []).append(i)
             toks = tokens_of(key)
             if len(toks) >= 2:
-                idx.token_sets.setdefault(token_set_key(toks), []).append(i)
+                token_sets.setdefault(token_set_key(toks), []).append(i)
                 idx.prefix_family[toks[0]] += 1
                 for k in range(2, len(toks)):  # deeper heads: opentelemetry-instrumentation-, google-cloud-
                     idx.prefix_family["-".join(toks[:k])] += 1
@@ -121,6 +122,10 @@ class CandidateIndex:
         todo = [q for q in dict.fromkeys(queries) if q and q not in self.near_cache]
         if not todo or self.edit_index_built:
             return
+        # imported on use: a re-audit whose names were all answered before (``store``) never loads rapidfuzz (~20 ms)
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
         keys = self.popular.keys
         for q in todo:
             ids, names = self._length_window(len(q))
@@ -157,6 +162,9 @@ class CandidateIndex:
             return dict(cached)
         if not self.edit_index_built:
             self._build_edit_index()
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
         keys = self.popular.keys
         found: dict[int, int] = {}
         ones: set[int] = set()

@@ -7,12 +7,26 @@ withdrawn excluded, PEP 503 names, pre-releases, local versions matched as their
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from packaging.version import Version
 
-from auditor.advisories.match import match_record, range_affects, record_severity, sort_versions
+from auditor.advisories.db import AdvisoryDB, build_index
+from auditor.advisories.match import (
+    LISTED_FIELD,
+    SCORE_FIELD,
+    affected_candidates,
+    compiled_entries,
+    match_record,
+    range_affects,
+    record_affects,
+    record_severity,
+    sort_versions,
+    stored_listing_keys,
+)
+from auditor.advisories.record import OsvRecord
 from auditor.domain import Severity
 
 
@@ -105,6 +119,16 @@ def test_table(label: str, record: dict[str, Any], hits: list[str], misses: list
         assert match_record(record, "demo", version) is not None, f"{label}: {version} should be affected"
     for version in misses:
         assert match_record(record, "demo", version) is None, f"{label}: {version} should not be affected"
+
+
+@pytest.mark.parametrize(("label", "record", "hits", "misses"), CASES, ids=[c[0] for c in CASES])
+def test_affected_candidates_is_record_affects_for_many(label: str, record: dict[str, Any], hits: list[str],
+                                                        misses: list[str]) -> None:
+    """The batch form (remediation asks every record about every candidate at once) answers as one pair at a time."""
+    versions = [*hits, *misses]
+    assert affected_candidates(record, "Demo", versions) == set(hits), label
+    assert affected_candidates(record, "demo", versions) == {v for v in versions if record_affects(record, "demo", v)}
+    assert affected_candidates(record, "demo", []) == frozenset()
 
 
 def test_names_are_pep503_normalised() -> None:
@@ -206,3 +230,63 @@ def test_versions_list_matches_pep440_equal_spellings(a: str, b: str, equal: boo
     record = {"id": "X-3", "affected": [{"package": {"name": "demo", "ecosystem": "PyPI"}, "versions": [a]}]}
     hit = match_record(record, "demo", b)
     assert (hit is not None and hit.matched_by == ("versions",)) is equal
+
+
+def test_versions_lists_read_back_from_the_index_match_as_written(tmp_path: Path) -> None:
+    """The index stores each ``versions`` list as listing keys (matched by substring); spellings that are PEP 440
+    equal, local labels, invalid strings and strings with spaces still match exactly as the list itself does."""
+    listed = ["1.0.0", "2.0.0rc1", "3.0+cpu", "v4.1", "01.2", "weird-1", "1!0.5", "5.0.post1", "6"]
+    record = {"id": "PYSEC-X", "affected": [{"package": {"name": "Demo", "ecosystem": "PyPI"}, "versions": listed},
+                                            {"package": {"name": "Demo", "ecosystem": "PyPI"}, "versions": ["has space"]}]}
+    build_index(tmp_path / "x.sqlite", [record], {"kind": "updated", "source": "test"})
+    db = AdvisoryDB.open(tmp_path / "x.sqlite")
+    try:
+        (indexed,) = db.lookup("demo", malicious=False)
+    finally:
+        db.conn.close()
+    # the list with a space in a key cannot be framed: that entry is matched on its list, the other on stored keys
+    assert indexed.indexed and [e.framed is not None for e in compiled_entries(indexed, "demo")] == [True, False]
+    listed.append("has space")
+    queries = [*listed, "1", "1.0", "2.0rc1", "2.0.0c1", "3.0", "3", "4.1", "1.2", "weird", "has", "space", "1!0.5.0",
+               "0.5", "5.0.post1+x", "5.0", "6.0.0", "6.0.1", "1 2.0.0rc1", "weird-1 ", "", "0"]
+    for q in queries:
+        assert record_affects(indexed, "demo", q) == record_affects(record, "demo", q), q
+    assert {q for q in queries if record_affects(indexed, "demo", q)} >= set(listed)
+
+
+def test_stored_listing_keys_are_trusted_only_from_the_index() -> None:
+    """A record from anywhere but the index (the OSV API, a test) is matched on its ``versions`` list: keys in the
+    index's own field are ignored, whoever wrote them."""
+    entry = {"package": {"name": "demo", "ecosystem": "PyPI"}, "versions": ["1.0"], LISTED_FIELD: " 9.9 "}
+    record = {"id": "X", "affected": [entry]}
+    assert record_affects(record, "demo", "1.0") and not record_affects(record, "demo", "9.9")
+    assert record_affects(OsvRecord(record, indexed=True), "demo", "9.9")  # the index path reads the stored keys
+    assert stored_listing_keys(["1.0.0", "2.0+cpu", "2.1"]) == " 1 2 2.1 "
+    assert stored_listing_keys(["a b"]) is None and stored_listing_keys("1.0") is None and stored_listing_keys([]) == ""
+
+
+def test_cvss_scores_stored_in_the_index_are_the_calculators(tmp_path: Path) -> None:
+    """The index stores each CVSS block's base score (``null`` when unscorable); a record read back scores the same
+    as the calculator, and a record from elsewhere never has a stored score believed."""
+    v31 = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+    v4 = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"
+    record = {"id": "PYSEC-S", "severity": [{"type": "CVSS_V3", "score": v31}, {"type": "CVSS_V4", "score": "bogus"},
+                                            {"type": "CVSS_V2", "score": "AV:N/AC:L/Au:N/C:P/I:P/A:P"},
+                                            {"type": "CVSS_V3", "score": v31, SCORE_FIELD: 0.1}],
+              "affected": [{"package": {"name": "demo", "ecosystem": "PyPI"}, "versions": ["1.0"],
+                            "severity": [{"type": "CVSS_V4", "score": v4}]}]}
+    build_index(tmp_path / "x.sqlite", [record], {"kind": "updated", "source": "test"})
+    db = AdvisoryDB.open(tmp_path / "x.sqlite")
+    try:
+        (indexed,) = db.lookup("demo", malicious=False)
+    finally:
+        db.conn.close()
+    stored = [b.get(SCORE_FIELD, "absent") for b in indexed["severity"]]  # type: ignore[union-attr]
+    assert stored == [9.8, None, "absent", 9.8]  # the input's own "stored" score is replaced by the calculator's
+    assert record_severity(indexed, "demo") == record_severity(record, "demo")
+    assert record_severity(indexed, "demo").score == 9.8  # the v3.1 vector (v4's is 9.3): the highest counts
+    entry_block = indexed["affected"][0]["severity"][0]  # type: ignore[index]
+    assert entry_block[SCORE_FIELD] == 9.3  # blocks inside ``affected`` entries are scored too
+    forged = {"id": "X", "severity": [{"type": "CVSS_V3", "score": v31, SCORE_FIELD: 0.1}]}
+    assert record_severity(forged).score == 9.8  # not from the index: the calculator decides
+    assert record_severity(OsvRecord(forged, indexed=True)).score == 0.1  # the index path reads the stored score

@@ -19,9 +19,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packaging.version import InvalidVersion, Version
 
-from auditor.advisories.db import AdvisoryDB, build_index
+from auditor.advisories.db import AdvisoryDB, build_index, slim_record
 from auditor.advisories.findings import best_upgrade, malicious_findings, vulnerability_findings
-from auditor.advisories.match import match_record, range_affects, read_event_value, record_severity
+from auditor.advisories.match import (
+    Candidates,
+    affected_candidates,
+    match_record,
+    range_affects,
+    read_event_value,
+    record_affects,
+    record_severity,
+)
+from auditor.advisories.record import OsvRecord
 from auditor.advisories.update import ExportError, iter_export
 
 FUZZ_EXAMPLES = int(os.environ.get("MLAUDIT_FUZZ_EXAMPLES", "10000"))
@@ -192,3 +201,19 @@ def test_equality_key_agrees_with_pep440_equality(a: str, b: str) -> None:
     assert (ka is None) == (pa is None) and (kb is None) == (pb is None)
     if pa is not None and pb is not None:
         assert (ka == kb) == (pa == pb), (a, b, ka, kb)
+
+
+@settings(max_examples=150, deadline=None)
+@given(events=st.lists(event_st, max_size=6), versions=st.lists(text_st, max_size=4),
+       candidates=st.lists(text_st, max_size=8))
+def test_batch_matcher_agrees_with_pair_by_pair(events: list[dict[str, Any]], versions: list[Any],
+                                                candidates: list[str]) -> None:
+    """``affected_candidates`` (one sorted pass per range, remediation's path) gives exactly the candidates that
+    ``record_affects`` (one walk per version) gives, on arbitrary events, lists and candidate spellings -- also for
+    a record read back from the index, whose ``versions`` are stored as listing keys."""
+    record = _record(events, versions, None)
+    expected = {c for c in candidates if record_affects(record, "demo", c)}
+    assert affected_candidates(record, "demo", candidates) == expected
+    indexed = OsvRecord(slim_record(record), indexed=True)
+    assert {c for c in candidates if record_affects(indexed, "demo", c)} == expected
+    assert affected_candidates(indexed, "demo", Candidates.of(candidates)) == expected

@@ -9,6 +9,8 @@ import pytest
 
 from auditor.advisories.db import AdvisoryStore, ensure_embedded_db, open_store
 from auditor.advisories.findings import malicious_findings, vulnerability_findings
+from auditor.advisories.match import affected_candidates, affected_entries, compiled_entries, record_affects
+from auditor.advisories.record import OsvRecord
 from tests.support.fixtures import EVAL_INPUTS
 
 
@@ -226,3 +228,40 @@ def test_an_index_from_before_the_malicious_dates_were_kept_still_reports_them(t
     facts = store.malicious_facts()
     assert (facts.records, facts.names, facts.published_first, facts.published_last) == (
         2, 2, "2024-01-02", "2024-02-03")
+
+
+def test_affected_candidates_agrees_with_record_affects_on_shipped_records(store: AdvisoryStore) -> None:
+    """Every record of packages with many advisories, against every version its data names (fixed events and listed
+    versions) plus spellings around them: the batch answer equals the pair-by-pair one."""
+    for name in ("tensorflow", "django", "pillow", "jinja2", "torch", "transformers"):
+        records = store.vulnerabilities(name)
+        assert records, name
+        candidates: set[str] = set()
+        for record in records:
+            for entry in compiled_entries(record, name):
+                for rng in entry.ranges:
+                    candidates.update(rng.fixed)
+            for entry in affected_entries(record, name):
+                candidates.update(v for v in entry.get("versions") or [] if isinstance(v, str))
+        ordered = sorted(candidates | {c + ".post1" for c in candidates} | {c + "+cpu" for c in candidates})
+        for record in records:
+            expected = {c for c in ordered if record_affects(record, name, c)}
+            assert affected_candidates(record, name, ordered) == expected, (name, record.get("id"))
+
+
+def test_listing_keys_stored_in_the_index_match_as_computed_ones(store: AdvisoryStore) -> None:
+    """Records read from the index carry their ``versions`` as stored listing keys; matching with them gives the
+    same answers as computing the keys from the list (the same JSON without the index's trust)."""
+    checked = 0
+    for name in ("tensorflow", "django", "pillow", "jinja2", "torch", "mlflow"):
+        for record in store.vulnerabilities(name):
+            assert isinstance(record, OsvRecord) and record.indexed
+            plain = OsvRecord(record.data)
+            listed = {v for e in affected_entries(record, name) for v in e.get("versions") or []}
+            if listed:
+                assert any(e.framed is not None for e in compiled_entries(record, name)), record.id
+            for version in sorted(listed)[:40]:
+                for spelled in (version, version + ".0", version + "+cpu", version + ".post7"):
+                    assert record_affects(record, name, spelled) == record_affects(plain, name, spelled), spelled
+                    checked += 1
+    assert checked > 1000

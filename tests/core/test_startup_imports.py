@@ -80,3 +80,20 @@ def test_offline_json_lock_audit_imports_only_what_it_uses(tmp_path: Path) -> No
     unexpected = {lib: why for lib, why in NOT_NEEDED.items() if lib in loaded}
     unexpected.update({mod: why for mod, why in NOT_NEEDED_OWN.items() if mod in result["modules"]})
     assert not unexpected, f"an offline JSON audit imported: {unexpected}"
+
+
+def test_a_re_audit_does_not_load_the_fuzzy_matcher(tmp_path: Path) -> None:
+    """The typosquat look-alike answers of a lock's names are kept with the stored index: auditing the same lock
+    again answers them all from there, so rapidfuzz (~20 ms of imports) is not loaded at all."""
+    lock = _lock(tmp_path)
+    loaded: list[set[str]] = []
+    for _run in range(2):
+        proc = subprocess.run([sys.executable, "-c", CHILD, str(lock), "--offline", "--format", "json", "-q", "-o",
+                               str(tmp_path / "report.json")], capture_output=True, text=True, timeout=300,
+                              check=False)
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert result["exit"] in (0, 1), proc.stderr
+        loaded.append({name.split(".")[0] for name in result["modules"]})
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert "check:typosquat" in report["timings"]  # the typosquat check ran, on names it had answered before
+    assert "rapidfuzz" not in loaded[1], "the second audit of the same lock loaded rapidfuzz"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 import subprocess
 import sys
 from pathlib import Path
@@ -128,3 +129,37 @@ def test_looked_up_names_are_kept_for_the_next_run(cache: Path) -> None:
     [answers] = cache.glob("pypi-*.near.marshal")
     answers.write_bytes(b"garbage")  # a damaged file is no answers, not wrong ones
     assert store.load_or_build("pypi", data_file(TOP_PYPI_FILE), build).near_cache == {}
+
+
+def test_a_packed_table_answers_as_the_dict_it_was_packed_from() -> None:
+    """The stored skeleton / token-set tables are looked up by binary search: every key, misses, keys of the wrong
+    type and iteration give what the dict gives (ids in the same order)."""
+    index = CandidateIndex.build(load_pypi(), edit_index=False)
+    for table, joined in ((index.skeletons, False), (index.token_sets, True)):
+        stored = store.PackedTable.pack(table, joined=joined)
+        assert stored is not None
+        packed = store.PackedTable.unpack(stored, joined=joined, listed=len(index.popular.keys))
+        assert len(packed) == len(table) and set(packed) == set(table)
+        for key, ids in table.items():
+            assert packed[key] == list(ids) and key in packed
+        misses: list[object] = ["", "zzzz-not-listed", ("zzzz", "not"), ("requests",), 7, None, ("a", 1), "a\x1fb"]
+        for miss in misses:
+            assert packed.get(miss) is None and miss not in packed  # type: ignore[call-overload]
+    assert store.PackedTable.pack({("a\x1fb",): [1]}, joined=True) is None  # cannot be packed: stored as no index
+
+
+@pytest.mark.parametrize("part", ["skeletons", "token_sets"])
+def test_a_packed_table_that_does_not_hold_together_is_rebuilt(part: str, cache: Path) -> None:
+    def build() -> CandidateIndex:
+        return CandidateIndex.build(load_hf_orgs())
+
+    store.load_or_build("hf", data_file(HF_ORGS_FILE), build)
+    (path,) = [p for p in cache.glob("hf-*.marshal") if not p.name.endswith(".near.marshal")]
+    tables = marshal.loads(path.read_bytes())
+    texts, ids, ends = tables[part]
+    tables[part] = (texts, ids, ends[:-4])  # one key without its end
+    path.write_bytes(marshal.dumps(tables))
+    calls, counted = _counting(build)
+    again = store.load_or_build("hf", data_file(HF_ORGS_FILE), counted)
+    assert calls == [1]  # rebuilt, not read
+    _same(again, build())
