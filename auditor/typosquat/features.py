@@ -192,7 +192,10 @@ class ReadingGenerator:
         # rest; only readings whose base keeps the head remain (``pytest-xdist2``)
         plugin = len(toks) >= 2 and self._plugin_head(toks[0])
         heads: list[tuple[list[str], list[str]]] = []
-        for cut in range(2, 2 if plugin else len(toks[0]) - 2):
+        # a word of several that is itself a listed project (``ipython-pulumi``, ``pyyaml-keyring``) names that
+        # project whole: it is never cut into a glued affix and a rest
+        listed = [len(toks) >= 2 and len(t) >= 4 and t in self.popular.rank_of for t in toks]
+        for cut in range(2, 2 if plugin or listed[0] else len(toks[0]) - 2):
             left, right = toks[0][:cut], toks[0][cut:]
             if self._glued_affix(left):
                 heads.append(([left], [right, *toks[1:]]))
@@ -200,8 +203,9 @@ class ReadingGenerator:
             if pre:
                 variants.append((pre, rest, [], True))
             tail = rest[-1]
+            whole = listed[-1] and len(rest) >= 2
             # a single glued digit is an edit of its own (``requests2``), read as a version only after a py join
-            for cut in range(3, len(tail) if pre else len(tail) - 1):
+            for cut in range(3, 3 if whole else len(tail) if pre else len(tail) - 1):
                 left, right = tail[:cut], tail[cut:]
                 if (len(right) >= 2 and self._glued_affix(right)) or is_version_token(right):
                     variants.append((pre, [*rest[:-1], left], [right], True))
@@ -244,6 +248,12 @@ class ReadingGenerator:
         classes = [self._classify(t) for t in added]
         if sum(c is AffixClass.WORD for c in classes) > 1:
             return None  # two words of its own: a different project that mentions the target
+        if any(c is AffixClass.POPULAR and t in self.popular.rank_of for t, c in zip(added, classes, strict=True)):
+            # ``fsspec-databricks``, ``pydantic-settings-pulumi``: another listed project's own name beside this
+            # one names that project; the name bridges the two (an integration), it is not a generic word added
+            # to either. Squats add words with no project of their own (``-utils``, ``-lite``, ``-helper``);
+            # generic heads without a listed name (``async``, ``json``, ``types``) stay affixes.
+            return None
         if suffix and not prefix and self._plugin_head(core) and any(
                 c in (AffixClass.WORD, AffixClass.POPULAR) for c in classes):
             return None  # ``pytest-virtualenv``, ``flask-kombu``: the family's plugin for that word, not an affix
