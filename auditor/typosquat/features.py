@@ -23,7 +23,7 @@ from auditor.typosquat.affixes import (
     classify,
     is_version_token,
 )
-from auditor.typosquat.confusables import fold_unicode, skeleton_variants, strip_separators
+from auditor.typosquat.confusables import SEPARATORS, fold_unicode, skeleton_variants, strip_separators
 from auditor.typosquat.edits import EditOp, OpKind, align
 from auditor.typosquat.index import CandidateIndex, token_set_key, tokens_of
 
@@ -152,7 +152,7 @@ class ReadingGenerator:
         ops = align(target, key)
         if not ops:
             return None
-        if not self.separators_matter and all(op.separator for op in ops):
+        if not self.separators_matter and all(_separator_only(op) for op in ops):
             return None  # separators only: the skeleton reading explains it (or PEP 503 makes it one name)
         if len(ops) == 1 and _version_sibling(target, ops[0]):
             return None  # ``jax-cuda13-plugin`` / ``jax-cuda12-plugin``: another release line of the family
@@ -359,6 +359,14 @@ def _version_sibling(target: str, op: EditOp) -> bool:
     token = target[start:end if end >= 0 else len(target)]
     head = token.rstrip("0123456789")
     return start + len(head) <= op.pos and (not head or head.isalpha())
+
+
+def _separator_only(op: EditOp) -> bool:
+    """The edit moves, adds or drops a separator and leaves the letters as they are. A letter traded for a separator
+    (``tensor-low``) or a separator for a character (``scikit8learn``) changes the letters: a typing edit."""
+    if op.kind is OpKind.SWAP:
+        return any(c in SEPARATORS for c in op.old)
+    return all(c in SEPARATORS for c in op.old + op.new)
 
 
 def _combo_rank(r: Reading) -> tuple[float, float]:

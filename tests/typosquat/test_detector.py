@@ -189,6 +189,14 @@ def test_plugin_family_heads_are_never_affixes(det: Detector, name: str) -> None
     assert not det.check(name).flagged
 
 
+@pytest.mark.parametrize(("name", "target"), [("tensor-low", "tensorflow"), ("scikit8learn", "scikit-learn"),
+                                              ("python1dateutil", "python-dateutil")])
+def test_a_letter_traded_for_a_separator_is_an_edit(det: Detector, name: str, target: str) -> None:
+    # issue 28: a separator in place of a letter (or a character in place of a separator) changes the letters, so
+    # the separator-only shortcut (left to the skeleton reading) must not drop it: it is one edit
+    read_as(det, name, target, EDIT1)
+
+
 @pytest.mark.parametrize("name", ["pyyaml-keyring", "boto3-uwsgi", "httpx-databricks", "ipython-pulumi",
                                   "keyring-pyyaml-kit"])
 def test_two_listed_projects_joined_are_an_integration(det: Detector, name: str) -> None:
