@@ -370,16 +370,21 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
                 t = ctxsets.threshold_for(sc, negatives, gd_fp)
                 line(f"{sc.label} (GuardDog's FPR: {t:.3f}, read off)", sc, t, positives)
                 points[sc.label].append(("GD FPR", t))
-    print("\nsplits (shipped threshold 0.5): recall [Wilson 95%]")
+    print("\nsplits: recall [Wilson 95%] at the shipped 0.5 and at the <= 1% FPR threshold read off all genuine "
+          "names above (the same threshold for every split)")
     splits = {"time: published before 2025-01": [p for p in positives if p.published < "2025-01-01"],
               "time: published 2025-01 or later": [p for p in positives if p.published >= "2025-01-01"],
               "target: a dev-positive target": [p for p in positives if p.target in seen_targets],
               "target: never a dev-positive target": [p for p in positives if p.target not in seen_targets]}
+    one_pct_at = {label: t for label, pts in points.items() for op, t in pts if op == "1%"}
     for label, rows in splits.items():
-        cells = " ".join(f"{sc.label.replace('mlaudit ', '')[:30]}={cell(*ctxsets.recall_at(sc, rows, 0.5))}"
-                         for sc in tools if sc is name_only or sc.label == "GuardDog"
-                         or f"floor {CONTEXT_FLOOR}, squat age live" in sc.label)
-        print(f"  {label:38} n={len(rows):4}  {cells}")
+        for op in ("0.5", "1%"):
+            cells = " ".join(
+                f"{sc.label.replace('mlaudit ', '').replace(f'+ context, floor {CONTEXT_FLOOR}, squat age live', '+ context')}="
+                f"{cell(*ctxsets.recall_at(sc, rows, 0.5 if op == '0.5' or sc.label == 'GuardDog' else one_pct_at[sc.label]))}"
+                for sc in tools if sc is name_only or sc.label == "GuardDog"
+                or f"floor {CONTEXT_FLOOR}, squat age live" in sc.label)
+            print(f"  {label:38} n={len(rows):4} @{op:3}  {cells}")
     shipped = next(sc for sc in tools if f"floor {CONTEXT_FLOOR}, squat age live" in sc.label)
     lowest = {label: min(t for _, t in pts) for label, pts in points.items()}
     print("\nevery genuine name flagged at any operating point above (name-only / with context, floor "
