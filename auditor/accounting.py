@@ -16,15 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from packaging.requirements import InvalidRequirement
-from packaging.requirements import Requirement as PkgRequirement
-
 from auditor.domain import ROOT_NODE, Edge, Finding, Package, Report, canonical_name
 from auditor.kinds import FindingKind
 from auditor.ledger import Item, ItemKind, Outcome
-from auditor.resolve.base import Resolution
-from auditor.resolve.fallback import SOURCE as FALLBACK_SOURCE
-from auditor.resolve.uvdriver import REJECTED_PIN
+from auditor.resolve.base import FALLBACK_SOURCE, REJECTED_PIN, Resolution
 from auditor.sources.locked import ALTERNATIVES
 from auditor.sources.project import Profile
 
@@ -145,6 +140,9 @@ def _pinned_by_input(report: Report, package: Package) -> bool:
         return True
     if not package.direct:
         return False
+    from packaging.requirements import InvalidRequirement
+    from packaging.requirements import Requirement as PkgRequirement
+
     for edge in report.edges:
         if edge.parent == ROOT_NODE and edge.child == package.node_id:
             try:
@@ -182,8 +180,8 @@ def merge_build_variants(report: Report) -> None:
         keep = min(group, key=lambda f: ("+" in (f.package or ("", ""))[1], group.index(f)))
         others = [v for v in versions if keep.package and v != keep.package[1]]
         keep.message += f" (also {', '.join(others)}: the same release, another build)"
-        if isinstance(keep.evidence, dict):
-            keep.evidence["variants"] = versions
+        if keep.evidence is not None:
+            keep.evidence = keep.evidence.with_variants(versions)
         for other in group:
             if other is keep:
                 continue

@@ -24,10 +24,12 @@ import os
 import re
 import stat
 import sys
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:
+    import yaml
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,13 +42,22 @@ ALIAS_FLOOR = 10_000  # expanded YAML nodes always allowed
 ALIAS_RATIO = 10  # and up to this many times the document's distinct nodes (merge keys reuse small anchors)
 
 
+class Refusal(str, Enum):
+    """Why a file was refused, for callers that word it their own way (never by matching ``reason``)."""
+
+    NOT_REGULAR = "not-regular"  # a pipe, socket, device or folder
+    TOO_LARGE = "too-large"
+    OTHER = "other"  # missing, unreadable, not UTF-8, nested too deeply, not parsed
+
+
 class LoadError(ValueError):
     """A file refused or not parsed, with a reason fit for a report (``line`` when one is known)."""
 
-    def __init__(self, reason: str, line: int | None = None) -> None:
+    def __init__(self, reason: str, line: int | None = None, *, refusal: Refusal = Refusal.OTHER) -> None:
         super().__init__(reason)
         self.reason = reason
         self.line = line
+        self.refusal = refusal
 
 
 def read_bytes(path: str | Path, limit: int = MAX_CONFIG_BYTES) -> bytes:
@@ -62,9 +73,9 @@ def read_bytes(path: str | Path, limit: int = MAX_CONFIG_BYTES) -> bytes:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise LoadError("not a regular file (a pipe, socket, device or folder): not read")
+            raise LoadError("not a regular file (a pipe, socket, device or folder): not read", refusal=Refusal.NOT_REGULAR)
         if info.st_size > limit:
-            raise LoadError(f"larger than {limit} bytes ({info.st_size}): not read")
+            raise LoadError(f"larger than {limit} bytes ({info.st_size}): not read", refusal=Refusal.TOO_LARGE)
         with os.fdopen(fd, "rb", closefd=False) as handle:
             data = handle.read(limit + 1)
     except OSError as exc:
@@ -72,7 +83,7 @@ def read_bytes(path: str | Path, limit: int = MAX_CONFIG_BYTES) -> bytes:
     finally:
         os.close(fd)
     if len(data) > limit:
-        raise LoadError(f"larger than {limit} bytes: not read")
+        raise LoadError(f"larger than {limit} bytes: not read", refusal=Refusal.TOO_LARGE)
     return data
 
 
@@ -111,6 +122,8 @@ def compose_yaml(text: str, max_depth: int = MAX_DEPTH) -> list[yaml.Node]:
     the nesting bound. Malformed YAML raises ``yaml.YAMLError``."""
     if _flow_depth(text) > max_depth:  # PyYAML's scanner is quadratic in flow nesting: refused before it runs
         raise LoadError(f"YAML nested too deeply (more than {max_depth} levels): not read")
+    import yaml  # here, not at module level: most runs read no YAML (issue 25, start-up)
+
     loader = yaml.SafeLoader(text)
     try:
         nodes: list[yaml.Node] = []
@@ -134,6 +147,8 @@ def load_yaml(text: str, max_depth: int = MAX_DEPTH) -> Any:
         return None
     if len(nodes) > 1:
         raise LoadError("expected a single YAML document")
+    import yaml
+
     constructor = yaml.SafeLoader("")
     try:
         return constructor.construct_document(nodes[0])
@@ -192,6 +207,8 @@ def _flow_depth(text: str) -> int:
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         return [n for pair in node.value for n in pair]
     if isinstance(node, yaml.SequenceNode):

@@ -13,14 +13,11 @@ import os
 import sqlite3
 import tempfile
 import time
-import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import requests
 
 from auditor.advisories.db import BuildCounts, advisories_dir, build_index, updated_db_path
 from auditor.errors import IncompleteError, InputError, NetworkError
@@ -48,6 +45,8 @@ def export_url(url: str | None = None) -> str:
 
 def download(http: HttpClient, url: str, dest: Path) -> int:
     """Stream ``url`` to ``dest``; a body shorter than its Content-Length or a dropped connection raises."""
+    import requests  # here, not at the top: the stale-data warning imports this module on every offline run
+
     resp = http.get(url, service=SERVICE, stream=True)
     written = 0
     try:
@@ -70,6 +69,8 @@ def download(http: HttpClient, url: str, dest: Path) -> int:
 
 def iter_export(path: Path, label: str) -> Iterator[dict[str, Any]]:
     """Every member of the zip as an OSV object; anything else raises ``ExportError``."""
+    import zipfile  # here: every audit imports this module for the stale-data warning, only ``db update`` unzips
+
     try:
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():

@@ -24,15 +24,15 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from auditor.domain import Excluded, Location, ModelRef, RemoteCodeSite, Skipped
 from auditor.ledger import ItemKind
 from auditor.models.repoid import Reading, fixture_context, read_reference
 from auditor.safeload import compose_yaml, loads_json, loads_toml
 
+if TYPE_CHECKING:
+    import yaml
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -157,6 +157,8 @@ def read_config(text: str, shown: str, suffix: str, is_local: Any = None, *, par
     out = ConfigRefs([], [], [])
     if suffix == ".json" and (editor or _has_comments(text)):
         text = strip_jsonc(text)
+    import yaml  # here, not at module level: most runs read no YAML config (issue 25, start-up)
+
     try:
         roots = list(_entries(text, suffix))
     except (yaml.YAMLError, ValueError, tomllib.TOMLDecodeError, RecursionError) as exc:
@@ -306,6 +308,8 @@ _INT = "tag:yaml.org,2002:int"
 
 
 def _yaml(node: yaml.Node, key: str) -> _Entry:
+    import yaml
+
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         children = []

@@ -16,15 +16,15 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from auditor.domain import Location, ModelRef, Skipped
 from auditor.ledger import ItemKind
 from auditor.models.repoid import looks_like_repo_id, split_manifest_entry, strip_hub_prefix
 from auditor.safeload import LoadError, load_yaml, loads_json, loads_toml
 
+if TYPE_CHECKING:
+    pass
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -96,6 +96,8 @@ def front_matter(text: str) -> dict[str, Any] | None:
 
 
 def read_model_card(text: str, shown: str) -> FileRefs:
+    import yaml  # here, not at module level: most runs read no model card (issue 25, start-up)
+
     out = FileRefs()
     try:
         found = front_matter(text)

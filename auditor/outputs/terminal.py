@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.text import Text
 
-from auditor.domain import Finding, Report, Severity
-from auditor.ledger import Item, ItemKind
-from auditor.models.pyrefs import RUNTIME_REFERENCE
+from auditor.domain import Finding, RenderOptions, Report, Severity
+from auditor.ledger import GapKind, Item
 from auditor.outputs import rollup
 from auditor.outputs.rollup import KindGroup, PackageRow, Rollup
 from auditor.outputs.severity import gate_note, severity_basis
@@ -96,7 +95,7 @@ class Plan:
 def summary_lines(report: Report, view: Rollup, width: int, budget: int | None) -> list[Text]:
     """The roll-up as lines, as many rows as fit ``budget`` (None: every row, for ``-v``)."""
     plan = Plan(package_rows=len(view.packages), groups=len(view.groups),
-                group_rows=[len(g.findings) for g in view.groups], gap_rows=len(view.gaps))
+                group_rows=[len(g.entries) for g in view.groups], gap_rows=len(view.gaps))
     if budget is None:
         return _lines(report, view, plan, width, every=True)
     plan = Plan(package_rows=min(len(view.packages), 3), groups=min(len(view.groups), 3),
@@ -134,7 +133,7 @@ def _grow(plan: Plan, view: Rollup) -> Plan | None:
 
     def group_rows(limit: int) -> Plan | None:
         for index in range(plan.groups):
-            if plan.group_rows[index] < min(len(view.groups[index].findings), limit):
+            if plan.group_rows[index] < min(len(view.groups[index].entries), limit):
                 rows = list(plan.group_rows)
                 rows[index] += 1
                 return Plan(plan.package_rows, plan.groups, rows, plan.gap_rows)
@@ -204,7 +203,7 @@ def _header(report: Report, view: Rollup, every: bool) -> list[Text]:
     note = gate_note(report)
     if note:
         lines.append(_wrapped(("unknown severity: ", "magenta"), _c(note, 300)))
-    if report.complete:
+    if view.gate.complete:
         lines.append(_line(("COMPLETE", "green"), ": every input item was audited or excluded (listed)"))
     else:
         kinds = Counter(item.kind.value for item in report.skipped)
@@ -310,19 +309,23 @@ def _group_section(view: Rollup, plan: Plan) -> list[Text]:
 def _group_lines(group: KindGroup, rows: int, baseline: bool) -> list[Text]:
     worst = group.worst
     new = f", {group.new} new" if baseline else ""
-    head = _line("  ", (group.kind.value, "bold"), f" {len(group.findings)}{new} · worst ",
+    entries = group.entries
+    distinct = f" ({len(entries)} distinct)" if len(entries) < len(group.findings) else ""
+    head = _line("  ", (group.kind.value, "bold"), f" {len(group.findings)}{distinct}{new} · worst ",
                  (worst.value, SEVERITY_STYLE[worst]))
-    if rows < len(group.findings):
-        shown = group.findings[:rows] if rows else group.findings[:3]
-        subjects = ", ".join(_c(f.subject, 40) for f in shown)
-        rest = len(group.findings) - len(shown)
+    if rows < len(entries):
+        shown = entries[:rows] if rows else entries[:3]
+        subjects = ", ".join(_c(e.finding.subject, 40) for e in shown)
+        rest = len(entries) - len(shown)
         head.append(f" · {subjects}" + (f", +{rest} more" if rest else "") if not rows else f" · +{rest} more")
     lines = [head]
-    for finding in group.findings[:rows]:
+    for entry in entries[:rows]:
+        finding = entry.finding
         mark = ("new ", "bold") if finding.new else ""
+        places = f"{entry.places} places · " if entry.places > 1 else ""
         lines.append(_line("    ", mark, (_c(finding.subject, 80), "bold"), f"  {_c(finding.id, 60)}  ",
                            (finding.severity.value, SEVERITY_STYLE[finding.severity]),
-                           f"  {_c(_headline_message(finding), MESSAGE_LIMIT)}"))
+                           f"  {places}{_c(_headline_message(finding), MESSAGE_LIMIT)}"))
     return lines
 
 
@@ -413,7 +416,7 @@ def _print_details(report: Report, view: Rollup, console: Console) -> None:
 
 
 def _is_runtime_reference(item: Item) -> bool:
-    return item.kind is ItemKind.MODEL_REFERENCE and RUNTIME_REFERENCE in (item.reason or "")
+    return item.gap is GapKind.RUNTIME_REFERENCE
 
 
 def _print_runtime_group(items: list[Item], console: Console) -> None:
@@ -471,9 +474,10 @@ def _print_finding(finding: Finding, console: Console) -> None:
         console.print(fix)
 
 
-def render(report: Report, *, verbose: bool = False) -> str:
+def render(report: Report, options: RenderOptions = RenderOptions(), *,  # noqa: B008 - frozen
+           verbose: bool = False) -> str:
     """Plain-text rendering (no colour codes) at ``RENDER_WIDTH`` columns, for ``-o FILE`` and tests."""
     buffer = io.StringIO()
     console = Console(file=buffer, width=RENDER_WIDTH, color_system=None, force_terminal=False, highlight=False)
-    print_report(report, console, verbose=verbose)
+    print_report(report, console, verbose=verbose or options.verbose)
     return buffer.getvalue()

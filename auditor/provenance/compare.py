@@ -11,9 +11,11 @@ from __future__ import annotations
 import difflib
 import hashlib
 import io
-import zipfile
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import zipfile
 
 IDENTICAL = "identical"
 IDENTICAL_CONTENT = "identical-content"
@@ -42,6 +44,8 @@ class Comparison:
 
 def member_digests(data: bytes) -> dict[str, str]:
     """sha256 of every file in a wheel (directories left out)."""
+    import zipfile  # here: the module is imported by every audit (repro results are read), archives only by repro
+
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         return {i.filename: hashlib.sha256(zf.read(i)).hexdigest() for i in zf.infolist() if not i.is_dir()}
 
@@ -51,6 +55,8 @@ def _entry_meta(info: zipfile.ZipInfo) -> tuple[Any, ...]:
 
 
 def compare_wheels(original: bytes, rebuilt: bytes) -> Comparison:
+    import zipfile
+
     if hashlib.sha256(original).digest() == hashlib.sha256(rebuilt).digest():
         return Comparison(IDENTICAL, files=len(member_digests(original)))
     with zipfile.ZipFile(io.BytesIO(original)) as zo, zipfile.ZipFile(io.BytesIO(rebuilt)) as zr:

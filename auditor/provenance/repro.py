@@ -19,9 +19,7 @@ import os
 import re
 import subprocess
 import sys
-import tarfile
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -79,6 +77,8 @@ def parse_generator(wheel_file: str) -> Generator:
 
 
 def wheel_generator(wheel: bytes) -> Generator:
+    import zipfile  # the archive modules are imported by what reads archives: every audit reads ``load_result``
+
     with zipfile.ZipFile(io.BytesIO(wheel)) as zf:
         for name in zf.namelist():
             parts = name.split("/")
@@ -90,6 +90,8 @@ def wheel_generator(wheel: bytes) -> Generator:
 def wheel_epoch(wheel: bytes) -> int:
     """A ``SOURCE_DATE_EPOCH`` matching the published wheel: its newest zip entry time, read as UTC (what
     setuptools/wheel/flit/hatchling write when SOURCE_DATE_EPOCH was set)."""
+    import zipfile
+
     with zipfile.ZipFile(io.BytesIO(wheel)) as zf:
         newest = max((i.date_time for i in zf.infolist()), default=(1980, 1, 1, 0, 0, 0))
     stamp = int(dt.datetime(*newest, tzinfo=dt.timezone.utc).timestamp())
@@ -143,6 +145,9 @@ def build_system(source: Path) -> BuildSystem:
 
 def extract_sdist(data: bytes, filename: str, dest: Path) -> Path:
     """Unpack safely (no absolute paths, no ``..``, no links outside) and return the single top directory."""
+    import tarfile
+    import zipfile
+
     dest.mkdir(parents=True, exist_ok=True)
     if filename.endswith(".zip"):
         with zipfile.ZipFile(io.BytesIO(data)) as zf:

@@ -9,7 +9,6 @@ file the index serves next to the wheel (never from running anything).
 
 from __future__ import annotations
 
-import email.parser
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -42,6 +41,8 @@ def declared_urls_from_metadata(metadata: dict[str, Any]) -> list[str]:
 
 def declared_urls_from_core_metadata(text: str) -> list[str]:
     """``Project-URL: Label, URL`` and ``Home-page`` lines of a METADATA/PKG-INFO file."""
+    import email.parser  # here: only a provenance check online reads core metadata (issue 25, start-up)
+
     message = email.parser.Parser().parsestr(text, headersonly=True)
     urls = [v.split(",", 1)[1].strip() for v in message.get_all("Project-URL") or [] if "," in v]
     home = message.get("Home-page")

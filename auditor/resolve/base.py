@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from auditor.domain import Edge, Package
 from auditor.ledger import Item
 
+# Names other stages read off a resolution; defined here, the contract, so that reading them does not import the
+# resolvers (uv driver, sdist reader, index pages) on runs that resolve nothing (issue 25, start-up).
+REJECTED_PIN = "mlaudit:rejected-pin"  # package property: a pin the resolver could not keep (another version won)
+FALLBACK_SOURCE = "sdist-only"  # Package.source of a pin chosen by the sdist-only fallback (resolve/fallback.py)
+
 
 @dataclass
 class Resolution:

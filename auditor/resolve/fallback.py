@@ -18,10 +18,10 @@ from auditor.domain import Package, Requirement, Skipped
 from auditor.errors import NetworkError
 from auditor.ledger import ItemKind
 from auditor.options import AuditContext
-from auditor.provenance.pages import ProjectPage, fetch_pages
-from auditor.resolve.base import Resolution
+from auditor.pkgindex import ProjectPage, fetch_pages
+from auditor.resolve.base import FALLBACK_SOURCE, Resolution
 
-SOURCE = "sdist-only"
+SOURCE = FALLBACK_SOURCE
 
 
 def newest_sdist_only(page: ProjectPage, spec: str, resolved: str) -> str | None:

@@ -12,6 +12,7 @@ import pytest
 
 from auditor.cli import main
 from auditor.domain import Finding, Location, Package, Remediation, Report, Severity
+from auditor.evidence import AdvisoryEvidence, SeverityBasis
 from auditor.kinds import FindingKind
 from auditor.ledger import ItemKind
 from auditor.outputs import markdown, rollup, terminal
@@ -172,7 +173,8 @@ def test_the_advisories_package_wide_upgrade_clears_them_all() -> None:
     report.findings += [_vuln("A-1", ("transformers", "4.49.0"), ["5.3.0"]),
                         _vuln("A-2", ("transformers", "4.49.0"), [])]
     for finding in report.findings:
-        finding.evidence = {"upgrade": "5.3.0"}
+        finding.evidence = AdvisoryEvidence(matched_by=("versions",), ranges=(), records=(finding.id,),
+                                            basis=SeverityBasis("no severity in any record"), package_upgrade="5.3.0")
     (row,) = rollup.build(report).packages
     assert row.remediation.to == "5.3.0" and row.remediation.clears == ["A-1", "A-2"]
     assert row.remediation.remains == [] and not row.remediation.verified
@@ -192,3 +194,23 @@ def test_a_real_advisory_run_names_its_upgrade(tmp_path: Path, capsys: pytest.Ca
         if upgrade is not None:  # the check's package-wide upgrade is the roll-up's, and it clears the finding
             assert record["to"] == upgrade and finding["id"] in record["clears"]
             assert finding["fix"] == f"upgrade to {upgrade}"
+
+
+def test_one_model_loaded_the_same_way_in_several_files_is_one_row_with_its_places() -> None:
+    """Per-place findings (one per file that loads the model) must not read as duplicate rows in the summary; the
+    verbose view and the JSON still hold one finding per place."""
+    def remote(file: str, repo: str) -> Finding:
+        return Finding(kind=FindingKind.TRUST_REMOTE_CODE, id="MLA-MODEL-REMOTE-CODE", severity=Severity.HIGH,
+                       message=f"model {repo} is loaded with trust_remote_code", model=(repo, None),
+                       location=Location(file, 3))
+    report = empty_report()
+    report.findings = [remote(f"src/m{n}.py", "acme/one") for n in range(4)] + [remote("src/x.py", "acme/two")]
+    groups = rollup.build(report).groups
+    assert [(e.finding.subject, e.places) for e in groups[0].entries] == [("acme/one", 4), ("acme/two", 1)]
+    text = terminal.render(report)
+    rows = [line for line in text.splitlines() if "MLA-MODEL-REMOTE-CODE" in line]
+    assert len(rows) == 2 and "4 places" in rows[0] and "places" not in rows[1]
+    assert "trust-remote-code 5 (2 distinct)" in text
+    verbose = terminal.render(report, verbose=True)
+    assert sum(f"src/m{n}.py" in verbose for n in range(4)) == 4
+    assert len(json.loads(render_json(report))["findings"]) == 5
