@@ -226,6 +226,18 @@ def table(m: Measured, tools: list[Verdicts], rows_out: list[dict[str, object]])
     # describes the trade-off; it is not an operating point).
     random_names = [r["name"] for r in m.negatives if fitting.neg_group(r) == "random_unranked"]
     neg_scores = sorted((ours.score[n] for n in random_names), reverse=True)
+    if neg_scores:
+        allowed = int(0.01 * len(neg_scores))
+        cut = neg_scores[min(allowed, len(neg_scores) - 1)]
+        k = sum(1 for r in m.positives if ours.score[r["name"]] > cut)
+        fp = sum(1 for s in neg_scores if s > cut)
+        print(f"  mlaudit at <= 1% random-unranked FPR ({allowed}/{len(random_names)}): recall "
+              f"{cell(k, len(m.positives))} with {fp} false positives (threshold {cut:.3f}, read off these negatives)")
+        rows_out.append(common.row(f"{m.label}: recall at <= 1% random-unranked FPR ({len(m.positives)} names)",
+                                   "mlaudit", None, detection=f"{k}/{len(m.positives)}; FP {fp}/{len(neg_scores)}"))
+        for tech, rows in sorted(by_tech.items()):
+            mine = sum(1 for r in rows if ours.score[r["name"]] > cut)
+            print(f"    {tech:24} mlaudit {cell(mine, len(rows)):>19}")
     for t in tools[1:]:
         allowed = sum(1 for n in random_names if t.flagged.get(n, False))
         if not neg_scores or allowed == 0:
