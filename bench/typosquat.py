@@ -226,6 +226,18 @@ def table(m: Measured, tools: list[Verdicts], rows_out: list[dict[str, object]])
     # describes the trade-off; it is not an operating point).
     random_names = [r["name"] for r in m.negatives if fitting.neg_group(r) == "random_unranked"]
     neg_scores = sorted((ours.score[n] for n in random_names), reverse=True)
+    if neg_scores:
+        allowed = int(0.01 * len(neg_scores))
+        cut = neg_scores[min(allowed, len(neg_scores) - 1)]
+        k = sum(1 for r in m.positives if ours.score[r["name"]] > cut)
+        fp = sum(1 for s in neg_scores if s > cut)
+        print(f"  mlaudit at <= 1% random-unranked FPR ({allowed}/{len(random_names)}): recall "
+              f"{cell(k, len(m.positives))} with {fp} false positives (threshold {cut:.3f}, read off these negatives)")
+        rows_out.append(common.row(f"{m.label}: recall at <= 1% random-unranked FPR ({len(m.positives)} names)",
+                                   "mlaudit", None, detection=f"{k}/{len(m.positives)}; FP {fp}/{len(neg_scores)}"))
+        for tech, rows in sorted(by_tech.items()):
+            mine = sum(1 for r in rows if ours.score[r["name"]] > cut)
+            print(f"    {tech:24} mlaudit {cell(mine, len(rows)):>19}")
     for t in tools[1:]:
         allowed = sum(1 for n in random_names if t.flagged.get(n, False))
         if not neg_scores or allowed == 0:
@@ -350,14 +362,18 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
     print(" ".join(header))
     one_pct = int(0.01 * len(negatives))
     gd_fp = ctxsets.fp_at(tools[-1], negatives, 0.5)[0] if gd is not None else None
+    # every operating point of the table, per configuration: the false-positive list below names each one
+    points: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for sc in tools:
         if sc.label == "GuardDog":
             line("GuardDog (its own rule)", sc, 0.5, positives)
             continue
         line(f"{sc.label} (0.5, shipped)", sc, 0.5, positives)
+        points[sc.label].append(("0.5", 0.5))
         if sc is name_only or "unknown" in sc.label or "older" in sc.label or f"floor {CONTEXT_FLOOR}," in sc.label:
             t = ctxsets.threshold_for(sc, negatives, one_pct)
             line(f"{sc.label} (<= 1% FPR: {t:.3f}, read off)", sc, t, positives)
+            points[sc.label].append(("1%", t))
             for group, negs in (("lockfile", lock_negs), ("young", young_negs)):
                 if negs:
                     t = ctxsets.threshold_for(sc, negs, int(0.01 * len(negs)))
@@ -365,26 +381,35 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
             if gd_fp is not None:
                 t = ctxsets.threshold_for(sc, negatives, gd_fp)
                 line(f"{sc.label} (GuardDog's FPR: {t:.3f}, read off)", sc, t, positives)
-    print("\nsplits (shipped threshold 0.5): recall [Wilson 95%]")
+                points[sc.label].append(("GD FPR", t))
+    print("\nsplits: recall [Wilson 95%] at the shipped 0.5 and at the <= 1% FPR threshold read off all genuine "
+          "names above (the same threshold for every split)")
     splits = {"time: published before 2025-01": [p for p in positives if p.published < "2025-01-01"],
               "time: published 2025-01 or later": [p for p in positives if p.published >= "2025-01-01"],
               "target: a dev-positive target": [p for p in positives if p.target in seen_targets],
               "target: never a dev-positive target": [p for p in positives if p.target not in seen_targets]}
+    one_pct_at = {label: t for label, pts in points.items() for op, t in pts if op == "1%"}
     for label, rows in splits.items():
-        cells = " ".join(f"{sc.label.replace('mlaudit ', '')[:30]}={cell(*ctxsets.recall_at(sc, rows, 0.5))}"
-                         for sc in tools if sc is name_only or sc.label == "GuardDog"
-                         or f"floor {CONTEXT_FLOOR}, squat age live" in sc.label)
-        print(f"  {label:38} n={len(rows):4}  {cells}")
-    print("\nevery genuine name flagged at 0.5 (name-only / with context, floor "
-          f"{CONTEXT_FLOOR}, squat age live) and by GuardDog:")
+        for op in ("0.5", "1%"):
+            cells = " ".join(
+                f"{sc.label.replace('mlaudit ', '').replace(f'+ context, floor {CONTEXT_FLOOR}, squat age live', '+ context')}="
+                f"{cell(*ctxsets.recall_at(sc, rows, 0.5 if op == '0.5' or sc.label == 'GuardDog' else one_pct_at[sc.label]))}"
+                for sc in tools if sc is name_only or sc.label == "GuardDog"
+                or f"floor {CONTEXT_FLOOR}, squat age live" in sc.label)
+            print(f"  {label:38} n={len(rows):4} @{op:3}  {cells}")
     shipped = next(sc for sc in tools if f"floor {CONTEXT_FLOOR}, squat age live" in sc.label)
+    lowest = {label: min(t for _, t in pts) for label, pts in points.items()}
+    print("\nevery genuine name flagged at any operating point above (name-only / with context, floor "
+          f"{CONTEXT_FLOOR}, squat age live: @0.5 shipped, @1% read off on all genuine names, @GD FPR) or by "
+          "GuardDog:")
     for n in negatives:
-        marks = [label for label, sc in (("name-only", name_only), ("context", shipped)) if sc.neg[n.name] >= 0.5]
+        marks = [f"{label}@" + "/".join(op for op, t in points[sc.label] if sc.neg[n.name] >= t)
+                 for label, sc in (("name", name_only), ("ctx", shipped)) if sc.neg[n.name] >= lowest[sc.label]]
         if gd is not None and gd.flagged[n.name]:
             marks.append("GuardDog")
         if marks:
             r = base[n.name]
-            print(f"  {n.group:8} {n.name:38} {','.join(marks):28} name {r.score:.3f} -> {r.candidate}; context "
+            print(f"  {n.group:8} {n.name:30} {' '.join(marks):44} name {r.score:.3f} -> {r.candidate}; context "
                   f"{shipped.neg[n.name]:.3f}; required by {list(n.context.required_by or ())[:2]}; {n.source}")
     print("\npositives missed at 0.5 with context (floor "
           f"{CONTEXT_FLOOR}, live): " + ", ".join(f"{p.name}->{p.target}"

@@ -23,7 +23,7 @@ from auditor.typosquat.affixes import (
     classify,
     is_version_token,
 )
-from auditor.typosquat.confusables import fold_unicode, skeleton_variants, strip_separators
+from auditor.typosquat.confusables import SEPARATORS, fold_unicode, skeleton_variants, strip_separators
 from auditor.typosquat.edits import EditOp, OpKind, align
 from auditor.typosquat.index import CandidateIndex, token_set_key, tokens_of
 
@@ -152,7 +152,7 @@ class ReadingGenerator:
         ops = align(target, key)
         if not ops:
             return None
-        if not self.separators_matter and all(op.separator for op in ops):
+        if not self.separators_matter and all(_separator_only(op) for op in ops):
             return None  # separators only: the skeleton reading explains it (or PEP 503 makes it one name)
         if len(ops) == 1 and _version_sibling(target, ops[0]):
             return None  # ``jax-cuda13-plugin`` / ``jax-cuda12-plugin``: another release line of the family
@@ -192,7 +192,10 @@ class ReadingGenerator:
         # rest; only readings whose base keeps the head remain (``pytest-xdist2``)
         plugin = len(toks) >= 2 and self._plugin_head(toks[0])
         heads: list[tuple[list[str], list[str]]] = []
-        for cut in range(2, 2 if plugin else len(toks[0]) - 2):
+        # a word of several that is itself a listed project (``ipython-pulumi``, ``pyyaml-keyring``) names that
+        # project whole: it is never cut into a glued affix and a rest
+        listed = [len(toks) >= 2 and len(t) >= 4 and t in self.popular.rank_of for t in toks]
+        for cut in range(2, 2 if plugin or listed[0] else len(toks[0]) - 2):
             left, right = toks[0][:cut], toks[0][cut:]
             if self._glued_affix(left):
                 heads.append(([left], [right, *toks[1:]]))
@@ -200,8 +203,9 @@ class ReadingGenerator:
             if pre:
                 variants.append((pre, rest, [], True))
             tail = rest[-1]
+            whole = listed[-1] and len(rest) >= 2
             # a single glued digit is an edit of its own (``requests2``), read as a version only after a py join
-            for cut in range(3, len(tail) if pre else len(tail) - 1):
+            for cut in range(3, 3 if whole else len(tail) if pre else len(tail) - 1):
                 left, right = tail[:cut], tail[cut:]
                 if (len(right) >= 2 and self._glued_affix(right)) or is_version_token(right):
                     variants.append((pre, [*rest[:-1], left], [right], True))
@@ -244,6 +248,12 @@ class ReadingGenerator:
         classes = [self._classify(t) for t in added]
         if sum(c is AffixClass.WORD for c in classes) > 1:
             return None  # two words of its own: a different project that mentions the target
+        if any(c is AffixClass.POPULAR and t in self.popular.rank_of for t, c in zip(added, classes, strict=True)):
+            # ``fsspec-databricks``, ``pydantic-settings-pulumi``: another listed project's own name beside this
+            # one names that project; the name bridges the two (an integration), it is not a generic word added
+            # to either. Squats add words with no project of their own (``-utils``, ``-lite``, ``-helper``);
+            # generic heads without a listed name (``async``, ``json``, ``types``) stay affixes.
+            return None
         if suffix and not prefix and self._plugin_head(core) and any(
                 c in (AffixClass.WORD, AffixClass.POPULAR) for c in classes):
             return None  # ``pytest-virtualenv``, ``flask-kombu``: the family's plugin for that word, not an affix
@@ -349,6 +359,14 @@ def _version_sibling(target: str, op: EditOp) -> bool:
     token = target[start:end if end >= 0 else len(target)]
     head = token.rstrip("0123456789")
     return start + len(head) <= op.pos and (not head or head.isalpha())
+
+
+def _separator_only(op: EditOp) -> bool:
+    """The edit moves, adds or drops a separator and leaves the letters as they are. A letter traded for a separator
+    (``tensor-low``) or a separator for a character (``scikit8learn``) changes the letters: a typing edit."""
+    if op.kind is OpKind.SWAP:
+        return any(c in SEPARATORS for c in op.old)
+    return all(c in SEPARATORS for c in op.old + op.new)
 
 
 def _combo_rank(r: Reading) -> tuple[float, float]:

@@ -189,6 +189,29 @@ def test_plugin_family_heads_are_never_affixes(det: Detector, name: str) -> None
     assert not det.check(name).flagged
 
 
+@pytest.mark.parametrize(("name", "target"), [("tensor-low", "tensorflow"), ("scikit8learn", "scikit-learn"),
+                                              ("python1dateutil", "python-dateutil")])
+def test_a_letter_traded_for_a_separator_is_an_edit(det: Detector, name: str, target: str) -> None:
+    # issue 28: a separator in place of a letter (or a character in place of a separator) changes the letters, so
+    # the separator-only shortcut (left to the skeleton reading) must not drop it: it is one edit
+    read_as(det, name, target, EDIT1)
+
+
+@pytest.mark.parametrize("name", ["pyyaml-keyring", "boto3-uwsgi", "httpx-databricks", "ipython-pulumi",
+                                  "keyring-pyyaml-kit"])
+def test_two_listed_projects_joined_are_an_integration(det: Detector, name: str) -> None:
+    # issue 28: another listed project's own name beside a popular one names that project (a bridge between the
+    # two), never a generic affix on either: no combo reading, so no "added words" finding
+    assert not any(r.technique == COMBO for r in det.readings(name)), det.readings(name)
+    assert det.check(name).score < 0.05
+
+
+@pytest.mark.parametrize(("name", "target"), [("pyyaml-utils", "pyyaml"), ("keyring-lite", "keyring"),
+                                              ("boto3-helper", "boto3")])
+def test_generic_words_beside_a_popular_name_stay_combos(det: Detector, name: str, target: str) -> None:
+    read_as(det, name, target, COMBO)
+
+
 @pytest.mark.parametrize(("name", "target"), [("pyrequestslite", "requests"), ("pythonhttpx2", "httpx")])
 def test_glued_affixes_on_both_ends_after_a_py_join(det: Detector, name: str, target: str) -> None:
     read_as(det, name, target, COMBO)
