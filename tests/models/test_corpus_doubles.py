@@ -1,0 +1,143 @@
+"""Test doubles and re-reported sites found by the real-repository corpus (bench/realrepos, issue 23), after the
+first round of fixes: a Hub double installed by a pytest fixture or by assignment, a helper that only runs under a
+double, and a flag handed to the project's own class through ``cls(...)``. Minimal reproductions written here;
+nothing is imported or run.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from auditor.models.refs import ModelScan, scan_project
+
+
+def _project(root: Path, files: dict[str, str]) -> ModelScan:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return scan_project(root)
+
+
+def _ids(scan: ModelScan) -> set[str]:
+    return {ref.repo_id for ref in scan.refs}
+
+
+def _excluded(scan: ModelScan) -> set[str]:
+    return {e.subject or "" for e in scan.excluded}
+
+
+_LIB = {
+    "pkg/__init__.py": "",
+    "pkg/fetch.py": '''
+        from huggingface_hub import snapshot_download
+
+        def fetch(repo):
+            return snapshot_download(repo_id=repo)
+    ''',
+}
+
+
+def test_a_fixture_that_patches_the_hub_makes_its_tests_doubles(tmp_path: Path) -> None:
+    scan = _project(tmp_path, {**_LIB, "tests/test_fetch.py": '''
+        import pytest
+        import huggingface_hub
+        from pkg.fetch import fetch
+
+
+        @pytest.fixture()
+        def no_network(monkeypatch, tmp_path):
+            monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda **k: str(tmp_path))
+
+
+        def _go(repo):
+            return fetch(repo)
+
+
+        def test_offline(no_network):
+            assert fetch("lab-one/offline-model")
+
+
+        def test_through_helper(no_network):
+            assert _go("lab-one/helper-model")
+
+
+        def test_real():
+            assert fetch("lab-one/real-model")
+    '''})
+    assert _ids(scan) == {"lab-one/real-model"}
+    assert {"lab-one/offline-model", "lab-one/helper-model"} <= _excluded(scan)
+
+
+def test_a_helper_called_from_real_and_patched_tests_still_loads(tmp_path: Path) -> None:
+    scan = _project(tmp_path, {**_LIB, "tests/test_fetch.py": '''
+        import pytest
+        import huggingface_hub
+        from pkg.fetch import fetch
+
+
+        @pytest.fixture()
+        def no_network(monkeypatch):
+            monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda **k: "/x")
+
+
+        def _go():
+            return fetch("lab-one/shared-model")
+
+
+        def test_offline(no_network):
+            _go()
+
+
+        def test_online():
+            _go()
+    '''})
+    assert _ids(scan) == {"lab-one/shared-model"}
+
+
+def test_a_double_installed_by_assignment_is_a_double(tmp_path: Path) -> None:
+    scan = _project(tmp_path, {"tests/test_pipe.py": '''
+        import sys
+        import types
+        from diffusers import DiffusionPipeline
+
+
+        class _FakePipeline:
+            @classmethod
+            def from_pretrained(cls, path, **kwargs):
+                return cls()
+
+
+        def _install():
+            mod = sys.modules["diffusers"]
+            mod.DiffusionPipeline = _FakePipeline
+            return mod.DiffusionPipeline.from_pretrained("lab-two/fake-installed")
+
+
+        def test_modules():
+            sys.modules["diffusers"] = types.ModuleType("diffusers")
+            DiffusionPipeline.from_pretrained("lab-two/module-replaced")
+
+
+        def test_real():
+            DiffusionPipeline.from_pretrained("lab-two/real-pipe")
+    '''})
+    assert _ids(scan) == {"lab-two/real-pipe"}
+
+
+def test_an_attribute_of_self_named_like_a_double_is_no_patch(tmp_path: Path) -> None:
+    scan = _project(tmp_path, {"tests/test_model.py": '''
+        from transformers import AutoModel
+
+
+        class DummyHead:
+            pass
+
+
+        class TestModel:
+            def setup_method(self):
+                self.head = DummyHead()
+                self.model = AutoModel.from_pretrained("lab-three/real-model")
+    '''})
+    assert _ids(scan) == {"lab-three/real-model"}
