@@ -182,8 +182,8 @@ def merge_build_variants(report: Report) -> None:
         keep = min(group, key=lambda f: ("+" in (f.package or ("", ""))[1], group.index(f)))
         others = [v for v in versions if keep.package and v != keep.package[1]]
         keep.message += f" (also {', '.join(others)}: the same release, another build)"
-        if isinstance(keep.evidence, dict):
-            keep.evidence["variants"] = versions
+        if keep.evidence is not None:
+            keep.evidence = keep.evidence.with_variants(versions)
         for other in group:
             if other is keep:
                 continue

@@ -11,8 +11,6 @@ import stat
 import tempfile
 from pathlib import Path
 
-from platformdirs import user_cache_dir
-
 CACHEDIR_TAG = (b"Signature: 8a477f597d28d172789f06886806bc55\n"
                 b"# This file is a cache directory tag created by mlaudit.\n"
                 b"# For information about cache directory tags, see https://bford.info/cachedir/\n")
@@ -21,7 +19,11 @@ CACHEDIR_TAG = (b"Signature: 8a477f597d28d172789f06886806bc55\n"
 def cache_root() -> Path:
     """Where mlaudit's cache lives (``MLAUDIT_CACHE_DIR`` or the platform's user cache dir); not created."""
     override = os.environ.get("MLAUDIT_CACHE_DIR")
-    return Path(override) if override else Path(user_cache_dir("mlaudit"))
+    if override:
+        return Path(override)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("mlaudit"))
 
 
 def cache_dir() -> Path:

@@ -26,8 +26,9 @@ from auditor.commands.common import (
     print_service_failures,
     progress_display,
 )
-from auditor.errors import EXIT_INCOMPLETE, EXIT_USAGE, MlauditError
-from auditor.textsafe import clean, redact_url, secret_scope
+from auditor.errors import EXIT_USAGE, MlauditError
+from auditor.failure import error_exit
+from auditor.textsafe import secret_scope
 
 
 class _Parser(argparse.ArgumentParser):
@@ -82,14 +83,14 @@ def build_audit_parser(commands: dict[str, ModuleType]) -> argparse.ArgumentPars
 
 
 def run_audit_command(args: argparse.Namespace) -> int:
-    from auditor.pipeline import exit_code_for, run_audit
+    from auditor.pipeline import run_audit
 
     options = options_from_args(args)
     with progress_display(args) as progress:
         report = run_audit(options, progress)
     emit(report, args)  # written even when a service failed: the report says what was not checked
     print_service_failures(report)
-    return exit_code_for(report)
+    return report.gate().exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -126,18 +127,6 @@ def _main(argv: Sequence[str] | None) -> int:
         code, message = error_exit(exc)
         print(message, file=sys.stderr)
         return code
-
-
-def error_exit(exc: BaseException) -> tuple[int, str]:
-    """The exit code and the one-line message for an exception that ended a run: the single mapping, shared by
-    ``main`` and by ``mlaudit fleet`` (which records it per project instead of printing it)."""
-    if isinstance(exc, MlauditError):
-        return exc.exit_code, f"mlaudit: error: {clean(redact_url(str(exc)), 4000)}"
-    if isinstance(exc, KeyboardInterrupt):
-        return 130, "mlaudit: interrupted"
-    # a bug: never a silent clean result, never exit 0
-    return EXIT_INCOMPLETE, (f"mlaudit: internal error: {type(exc).__name__}: {clean(redact_url(str(exc)), 500)} "
-                             "(the audit did not complete; rerun with -v for details)")
 
 
 def console_main() -> None:

@@ -39,9 +39,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from auditor.checks import disable_names, unknown_disable_names
 from auditor.domain import KNOWN_SEVERITIES, Severity, canonical_name
 from auditor.errors import ConfigError
+from auditor.kinds import disable_names, unknown_disable_names
 from auditor.policy import IgnoreRule, Policy
 from auditor.safeload import LoadError, loads_toml, read_text
 

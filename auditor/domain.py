@@ -13,8 +13,9 @@ from enum import Enum
 from typing import Any
 
 from auditor.errors import EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_POLICY
+from auditor.evidence import Evidence
 from auditor.kinds import FindingKind
-from auditor.ledger import Item, ItemKind, Ledger, Outcome
+from auditor.ledger import GapKind, Item, ItemKind, Ledger, Outcome
 
 SCHEMA_VERSION = "2.0"
 # Package property: several versions of one name that one lock installs under different choices (uv's conflicting
@@ -181,7 +182,11 @@ class Package:
     index_url: str | None = None
     artifacts: list[Artifact] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)  # summary, license, home page, authors, ...
-    properties: dict[str, str] = field(default_factory=dict)  # check results surfaced in SBOMs
+    properties: dict[str, str] = field(default_factory=dict)  # check results surfaced in SBOMs (never read back)
+    # Facts one stage states and another acts on, typed (outputs show them under their SBOM property names):
+    unclaimed: bool = False  # resolve: the index has no project of this name (the unclaimed-name check reports it)
+    required_by: list[str] = field(default_factory=list)  # resolve: for an unclaimed name, who requires it
+    origin: str | None = None  # sources: a lock's non-index source ("git: URL@ref", "path: ...", "workspace member")
     resolved: bool = True  # False: audited from its pin only (could not be resolved/built)
     profiles: list[str] = field(default_factory=list)  # dependency profiles holding this version (when several)
     node: str = ""  # graph node, version-qualified by ``Report.add_package`` when the name has several versions
@@ -189,6 +194,17 @@ class Package:
     @property
     def node_id(self) -> str:
         return self.node or package_node(self.name)
+
+    def surfaced_properties(self) -> dict[str, str]:
+        """``properties`` with the typed facts under the names outputs have always shown them by."""
+        out = dict(self.properties)
+        if self.origin:
+            out["mlaudit:source"] = self.origin
+        if self.unclaimed:
+            out["mlaudit:unclaimed"] = "true"
+        if self.required_by:
+            out["mlaudit:required-by"] = ", ".join(self.required_by)
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -201,7 +217,7 @@ class Package:
             "resolved": self.resolved,
             "artifacts": [a.to_json() for a in self.artifacts],
             "metadata": dict(self.metadata),
-            "properties": dict(self.properties),
+            "properties": self.surfaced_properties(),
             **({"profiles": list(self.profiles)} if self.profiles else {}),
         }
 
@@ -339,7 +355,7 @@ class Finding:
     location: Location | None = None
     paths: list[list[str]] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
-    evidence: Any = None
+    evidence: Evidence | None = None  # typed per kind (auditor/evidence.py); JSON via ``to_json``
     fix: str | None = None
     fixed_versions: list[str] = field(default_factory=list)
     check: str = ""
@@ -395,7 +411,7 @@ class Finding:
             out["path"] = self.path
         out["location"] = self.location.to_json() if self.location else None
         out["paths"] = [list(p) for p in self.paths]
-        out["evidence"] = self.evidence
+        out["evidence"] = self.evidence.to_json() if self.evidence is not None else None
         out["fix"] = self.fix
         if self.fixed_versions:
             out["fixed_versions"] = list(self.fixed_versions)
@@ -424,10 +440,10 @@ class Skipped(Item):
 
     def __init__(self, reason: str, file: str | None = None, line: int | None = None,
                  requirement: str | None = None, not_checked: list[str] | None = None, *, kind: ItemKind,
-                 subject: str | None = None) -> None:
+                 subject: str | None = None, gap: GapKind | None = None) -> None:
         super().__init__(kind=kind, subject=subject or requirement or file or kind.value, file=file, line=line,
                          requirement=requirement, outcome=Outcome.SKIPPED, reason=reason,
-                         not_checked=list(not_checked or []))
+                         not_checked=list(not_checked or []), gap=gap)
 
 
 class Excluded(Item):
@@ -550,10 +566,27 @@ class Remediation:
 
 @dataclass(frozen=True)
 class GateResult:
-    """The exit code a run ends with and why, in words every output shows the same way."""
+    """The verdict of a run, decided once (``Report.gate``) and read by the CLI, every output, ``sbom``, ``scan``,
+    ``verify-model`` and fleet: the exit code, why in words, how many findings fail the threshold, and whether the
+    report is complete. Nothing else decides an exit code."""
 
     exit_code: int
     reason: str
+    failing: int = 0  # active findings at/above fail_on (with a baseline: new ones); > 0 is the JSON's ``failed``
+    complete: bool = True  # every item audited or excluded (the ledger's answer)
+
+    @property
+    def findings_failed(self) -> bool:
+        return self.failing > 0
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How a report is shown -- never what it says: the rendering switches are not part of the audit's result (a
+    ``Report`` renders the same facts in every format; these only choose what a format includes)."""
+
+    sbom_vex: bool = False  # --sbom-vex: the SBOM carries the findings as vulnerabilities
+    verbose: bool = False  # -v: the terminal lists every finding and gap in full
 
 
 @dataclass
@@ -580,7 +613,6 @@ class Report:
     indexes: list[str] = field(default_factory=list)  # pipeline: package indexes, display form (redacted)
     resolver: str = ""  # resolve: which resolver ran ("uv", "pip"), empty for already-resolved inputs
     require_complete: bool = False  # CLI/policy: an incomplete report fails the gate (exit 3)
-    sbom_vex: bool = False  # CLI: findings go into the SBOM as vulnerabilities
     hash_summary: dict[str, Any] | None = None  # hashes check: how many pins were compared, and how
     provenance_summary: dict[str, Any] | None = None  # provenance check: SLSA-style levels
     model_scan: list[dict[str, str]] = field(default_factory=list)  # scanner: format and verdict per file
@@ -724,18 +756,23 @@ class Report:
         """The exit code (0 clean, 1 a finding at/above the threshold is not ignored, 3 a service failed or an
         incomplete report when completeness is required) and its reason: the one gate the CLI and every output
         read (``pipeline.exit_code_for`` returns its code)."""
+        complete = self.complete
+        failing = len(self.failing_findings())
+
+        def verdict(code: int, reason: str) -> GateResult:
+            return GateResult(code, reason, failing=failing, complete=complete)
+
         services = self.failed_services()
         if services:
-            return GateResult(EXIT_INCOMPLETE, f"could not complete: {services[0].subject} failed"
-                              + (f" (and {len(services) - 1} more service(s))" if len(services) > 1 else ""))
-        if self.require_complete and not self.complete:
-            return GateResult(EXIT_INCOMPLETE, f"incomplete ({len(self.skipped)} item(s) not checked) and "
-                                               "completeness is required")
-        failing = self.failing_findings()
+            return verdict(EXIT_INCOMPLETE, f"could not complete: {services[0].subject} failed"
+                           + (f" (and {len(services) - 1} more service(s))" if len(services) > 1 else ""))
+        if self.require_complete and not complete:
+            return verdict(EXIT_INCOMPLETE, f"incomplete ({len(self.skipped)} item(s) not checked) and "
+                                            "completeness is required")
         threshold = self.fail_on.value if self.fail_on else ""
         new = " new" if self.baseline is not None else ""
         if failing:
-            return GateResult(EXIT_POLICY, f"{len(failing)}{new} finding(s) at or above {threshold}")
+            return verdict(EXIT_POLICY, f"{failing}{new} finding(s) at or above {threshold}")
         if self.fail_on is None:
-            return GateResult(EXIT_CLEAN, "no gate (no --fail-on)")
-        return GateResult(EXIT_CLEAN, f"no{new} finding at or above {threshold}")
+            return verdict(EXIT_CLEAN, "no gate (no --fail-on)")
+        return verdict(EXIT_CLEAN, f"no{new} finding at or above {threshold}")

@@ -66,5 +66,28 @@ class NetworkError(IncompleteError):
         self.host = host
 
 
+class HostDownError(NetworkError):
+    """A host is down for the rest of the run: it failed after its retries (``first``: this request found it so)
+    or it had failed earlier and is not asked again. ``reason`` is that first failure, for the one report entry the
+    host gets however many requests or services needed it."""
+
+    def __init__(self, message: str, *, service: str, host: str, reason: str, first: bool) -> None:
+        super().__init__(message, service=service, host=host)
+        self.reason = reason
+        self.first = first
+
+
+class ClientApiError(IncompleteError):
+    """A client library raised what its API does not promise (``TypeError``, ``KeyError``, ``AttributeError``): the
+    library or the service's protocol changed under mlaudit. A bug to report, never an outage of the service: the
+    report names the library (``host`` holds it, with its version) instead of the service's host.
+    """
+
+    def __init__(self, message: str, *, service: str, library: str) -> None:
+        super().__init__(f"{service} client ({library}): {message}")
+        self.service = f"{service} client"
+        self.host = library
+
+
 class ResolutionError(IncompleteError):
     """The resolver failed for reasons that are not specific requirements (index down, resolver crash)."""

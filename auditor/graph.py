@@ -2,26 +2,96 @@
 
 Why a real graph (networkx) rather than a flat list: every finding must say *why* the package is there
 (``myproj -> transformers 4.30.0 -> tokenizers 0.13.3``), and SBOMs need every edge, not just the nodes.
+
+Why two containers for one graph: the finding paths need three operations (a node's children, its parents,
+membership), which plain dicts answer (``Dependencies``); the SBOM, the HTML picture and ``mlaudit graph`` need
+networkx (``build_graph``), whose import is 287 modules and about a sixth of a second. Both are filled by the same
+function from the same report, so they cannot disagree; a run that writes JSON never imports networkx.
 """
 
 from __future__ import annotations
 
 from collections import deque
-
-import networkx as nx
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
 from auditor.domain import ROOT_NODE, Finding, Location, Report, model_node, package_node
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 MAX_PATHS = 3
 
 
+class GraphView(Protocol):
+    """What the path functions read of a graph (``networkx.DiGraph`` and ``Dependencies`` both are one)."""
+
+    @property
+    def nodes(self) -> Any: ...
+
+    def successors(self, node: str) -> Iterator[str]: ...
+
+    def predecessors(self, node: str) -> Iterator[str]: ...
+
+    def __contains__(self, node: object) -> bool: ...
+
+
+class Dependencies:
+    """The dependency graph in plain dicts (nodes with their attributes, children and parents in insertion order):
+    the part of ``networkx.DiGraph``'s interface that ``_fill`` writes and the path functions read."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self._children: dict[str, dict[str, dict[str, Any]]] = {}
+        self._parents: dict[str, dict[str, None]] = {}
+
+    def add_node(self, node: str, **attrs: Any) -> None:
+        self.nodes.setdefault(node, {}).update(attrs)
+        self._children.setdefault(node, {})
+        self._parents.setdefault(node, {})
+
+    def add_edge(self, parent: str, child: str, **attrs: Any) -> None:
+        for node in (parent, child):
+            if node not in self.nodes:
+                self.add_node(node)
+        self._children[parent].setdefault(child, {}).update(attrs)
+        self._parents[child][parent] = None
+
+    def has_edge(self, parent: str, child: str) -> bool:
+        return child in self._children.get(parent, {})
+
+    def successors(self, node: str) -> Iterator[str]:
+        return iter(self._children[node])
+
+    def predecessors(self, node: str) -> Iterator[str]:
+        return iter(self._parents[node])
+
+    def __contains__(self, node: object) -> bool:
+        return node in self.nodes
+
+
 def build_graph(report: Report) -> nx.DiGraph:
+    """The graph as a ``networkx.DiGraph`` (for the SBOM, the HTML picture and ``mlaudit graph``); see ``_fill``."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    _fill(graph, report)
+    return graph
+
+
+def dependencies(report: Report) -> Dependencies:
+    """The graph in plain dicts (what the finding paths need); see ``_fill``."""
+    graph = Dependencies()
+    _fill(graph, report)
+    return graph
+
+
+def _fill(graph: Any, report: Report) -> None:
     """Nodes carry ``label`` (for paths) and ``kind``; edges carry requirement/marker/origin.
 
     Packages that no edge reaches (a lockfile with partial edge data, an unresolved pin) hang off the root when
     they are direct, so they still get a path; other orphans stay unattached and get a one-element path.
     """
-    graph = nx.DiGraph()
     root_label = report.root_name + (f" {report.root_version}" if report.root_version else "")
     graph.add_node(ROOT_NODE, label=root_label, kind="root")
     for package in report.packages.values():
@@ -41,10 +111,9 @@ def build_graph(report: Report) -> nx.DiGraph:
     for ref in report.models:
         if ref.via is None and not graph.has_edge(ROOT_NODE, ref.node_id):
             graph.add_edge(ROOT_NODE, ref.node_id, requirement=ref.repo_id, marker=None, origin=ref.origin or "code")
-    return graph
 
 
-def node_paths(graph: nx.DiGraph, node: str, limit: int = MAX_PATHS) -> list[list[str]]:
+def node_paths(graph: GraphView, node: str, limit: int = MAX_PATHS) -> list[list[str]]:
     """Up to ``limit`` shortest root-to-node paths, as node ids (BFS over predecessors, cycle-safe)."""
     if node not in graph:
         return []
@@ -79,7 +148,7 @@ def node_paths(graph: nx.DiGraph, node: str, limit: int = MAX_PATHS) -> list[lis
     return paths
 
 
-def label_path(graph: nx.DiGraph, path: list[str]) -> list[str]:
+def label_path(graph: GraphView, path: list[str]) -> list[str]:
     return [str(graph.nodes[n].get("label", n)) if n in graph else n for n in path]
 
 
@@ -94,10 +163,12 @@ def finding_node(finding: Finding, report: Report | None = None) -> str | None:
     return None
 
 
-def attach_paths(report: Report, graph: nx.DiGraph) -> None:
+def attach_paths(report: Report, graph: GraphView | None = None) -> None:
     """Fill ``paths`` and, where a check left it empty, ``location``: the input line that holds the package's version
     (a lock's or compiled requirements file's own line for each package), else its direct requirement's line --
-    always in a file of the package's own profiles."""
+    always in a file of the package's own profiles. Without ``graph``, the report's own (``dependencies``)."""
+    if graph is None:
+        graph = dependencies(report)
     for finding in report.findings:
         node = finding_node(finding, report)
         if node is None:

@@ -125,4 +125,37 @@ class ScanRule:
 
 KIND_VALUES: frozenset[str] = frozenset(k.value for k in FindingKind)
 
-__all__ = ["FindingKind", "KIND_VALUES", "Rule", "ScanRule"]
+
+class CheckName(str, Enum):
+    """The pipeline's checks by name: each check's ``name`` is one of these (``tests/core/test_boundaries.py``
+    checks the registry against it). Part of the policy language (``--disable-check``, ``disable = [...]``), so the
+    policy reader validates names here without importing the checks."""
+
+    TYPOSQUAT = "typosquat"
+    UNCLAIMED_NAME = "unclaimed-name"
+    DEPENDENCY_CONFUSION = "dependency-confusion"
+    MALICIOUS = "malicious"
+    ADVISORIES = "advisories"
+    MODELSCAN = "modelscan"
+    MODELS = "models"
+    MODEL_SIGNING = "model-signing"
+    HASHES = "hashes"
+    PROVENANCE = "provenance"
+
+
+CHECK_VALUES: frozenset[str] = frozenset(c.value for c in CheckName)
+
+
+def disable_names() -> list[str]:
+    """Every name ``--disable-check`` and ``disable = [...]`` accept: check names and finding kinds."""
+    return sorted(CHECK_VALUES | KIND_VALUES)
+
+
+def unknown_disable_names(names: set[str] | list[str]) -> list[str]:
+    """The names in ``names`` that are neither a check nor a finding kind (sorted)."""
+    known = CHECK_VALUES | KIND_VALUES
+    return sorted(n for n in set(names) if n not in known)
+
+
+__all__ = ["CHECK_VALUES", "CheckName", "FindingKind", "KIND_VALUES", "Rule", "ScanRule", "disable_names",
+           "unknown_disable_names"]

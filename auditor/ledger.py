@@ -49,6 +49,13 @@ class Outcome(str, Enum):
 UNSETTLED_REASON = "no stage recorded an outcome for this item (treated as not audited)"
 
 
+class GapKind(str, Enum):
+    """What kind of gap a skipped item is, where another stage acts on it: matched by value, never by the wording of
+    ``reason`` (which is for people and may change)."""
+
+    RUNTIME_REFERENCE = "runtime-reference"  # a model/dataset reference whose value is only known at run time
+
+
 @dataclass
 class Item:
     """One thing the audit took in. ``subject`` names it for people (``six==1.16.0``, ``org/model``, a path)."""
@@ -65,6 +72,7 @@ class Item:
     package: str | None = None  # PEP 503 name of the package the item brings in
     version: str | None = None  # its exact version, when the input fixes one (a lock entry, an ``==`` pin)
     profile: str | None = None  # the dependency profile the item belongs to
+    gap: GapKind | None = None  # the kind of gap, for a skip another stage acts on
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -159,6 +167,18 @@ class Ledger:
         """Register an item and skip it in one step (a stage found a gap it had not registered earlier)."""
         return self.skip(self.add(kind, subject, file=file, line=line, requirement=requirement), reason, not_checked)
 
+    def record_host_failure(self, subject: str, host: str, reason: str, what: str) -> Item:
+        """A service whose host is down: one ``service`` item per host however many stages needed it (the first
+        names the service and the failure; every stage that could not complete because of it is in its
+        ``not_checked``)."""
+        suffix = f"({host})"
+        for item in self._items:
+            if item.kind is ItemKind.SERVICE and item.subject.endswith(suffix):
+                if what not in item.not_checked:
+                    item.not_checked.append(what)
+                return item
+        return self.record_skipped(ItemKind.SERVICE, subject, reason, not_checked=[what])
+
     def record_excluded(self, kind: ItemKind, subject: str, reason: str, *, file: str | None = None,
                         line: int | None = None, requirement: str | None = None) -> Item:
         return self.exclude(self.add(kind, subject, file=file, line=line, requirement=requirement), reason)
@@ -192,6 +212,7 @@ class Ledger:
                 target.not_checked = list(dict.fromkeys([*target.not_checked, *outcome.not_checked]))
             else:
                 self.skip(target, outcome.reason or UNSETTLED_REASON, outcome.not_checked)
+            target.gap = target.gap or outcome.gap
         elif outcome.outcome is Outcome.EXCLUDED:
             self.exclude(target, outcome.reason or "excluded")
         elif outcome.outcome is Outcome.AUDITED:
@@ -219,4 +240,4 @@ class Ledger:
         return {kind: dict(sorted(c.items())) for kind, c in sorted(table.items())}
 
 
-__all__ = ["Item", "ItemKind", "Ledger", "Outcome", "UNSETTLED_REASON"]
+__all__ = ["GapKind", "Item", "ItemKind", "Ledger", "Outcome", "UNSETTLED_REASON"]

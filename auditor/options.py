@@ -1,14 +1,14 @@
 """Run-wide settings and the context object handed to every stage.
 
 ``AuditOptions`` is what the CLI (or a library caller) decided; ``AuditContext`` adds the live pieces a stage
-needs (HTTP client, report being built, graph, progress sink) so that stages do not reach for globals.
+needs (HTTP client, report being built, progress sink) so that stages do not reach for globals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from auditor.baseline import Baseline
 from auditor.domain import Package, Report, Severity, Skipped
@@ -17,18 +17,65 @@ from auditor.net import HttpClient, NetConfig
 from auditor.projectwalk import PathFilter
 
 if TYPE_CHECKING:
-    import networkx as nx
-
-    from auditor.advisories.db import AdvisoryStore
-    from auditor.models.hubstate import HubState
-    from auditor.models.settings import ModelSettings
     from auditor.policy import Policy
-    from auditor.provenance.pages import ProjectPage
-    from auditor.remediation.model import RemediationPlan
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AuditRequest:
+    """What the user asked of an audit before any policy file is read: the audit's flags, typed (one command line,
+    or one ``mlaudit fleet`` run for many projects, where it travels to every worker unchanged).
+    ``runconfig.options_for(request, paths)`` finds the project's policy and merges it into ``AuditOptions`` once.
+    """
+
+    env_path: str | None = None  # --env: audit an installed environment ("" for this interpreter)
+    python_version: str | None = None
+    platform: str | None = None
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    offline: bool = False
+    online: bool = False
+    allow_build: bool = False
+    extras: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
+    exclude_newer: str | None = None
+    resolver: str = "auto"
+    net: NetConfig = field(default_factory=NetConfig)
+    config: str | None = None  # --config: the policy file (else the project's own is looked for)
+    fail_on: Severity | None = None  # None: the policy's, else low
+    require_complete: bool = False
+    fetch_models: bool = False
+    disable: tuple[str, ...] = ()  # --disable-check names (validated by the command line)
+    exclude: tuple[str, ...] = ()  # --exclude patterns
+    sbom_vex: bool = False
+    baseline: Baseline | None = None
+    verify_fixes: bool = False
+
+    def key_fields(self) -> dict[str, Any]:
+        """Every choice as plain JSON values (``mlaudit fleet`` content keys: a changed flag is a changed key)."""
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, NetConfig):
+                value = {k: getattr(value, k) for k in value.__dataclass_fields__}
+            elif isinstance(value, Severity):
+                value = value.value
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Baseline):
+                value = value.file
+            out[name] = value
+        return out
 
 
 @dataclass
 class AuditOptions:
+    """One run's effective settings. ``fail_on``, ``require_complete``, ``disabled_checks`` and ``exclude`` are the
+    merged result of the request and the policy (``runconfig.options_for``); the pipeline reads them and never
+    merges ``policy`` again (it applies the policy's ignores, allowlists and ``require-*`` rules)."""
+
     paths: list[str] = field(default_factory=list)
     env_path: str | None = None
     python_version: str | None = None  # target interpreter, e.g. "3.11"; None: the running one
@@ -63,31 +110,50 @@ def no_progress(_message: str) -> None:
     return None
 
 
-@dataclass
-class RunCaches:
-    """What stages compute once per run and share, by name and type (no string-keyed bag).
+@dataclass(frozen=True, eq=False)
+class CacheSlot(Generic[T]):
+    """A typed place in ``RunCaches``, declared as a constant by the one module that fills it (``STORE:
+    CacheSlot[AdvisoryStore] = CacheSlot("advisory store")``): the type travels with the slot, so this module need
+    not import the stages whose results it carries (it sits below all of them)."""
 
-    Each field has one owner module that fills it on first use; a fleet worker may hand the same advisory store to
-    many runs (it is read-only).
+    name: str
+
+    def __repr__(self) -> str:
+        return f"CacheSlot({self.name!r})"
+
+
+class RunCaches:
+    """What stages compute once per run and share, by slot (typed, no string-keyed bag).
+
+    Each slot has one owner module that fills it on first use; a fleet worker may hand the same values (an
+    advisory store, index pages) to many runs by putting them into each run's caches.
     """
 
-    advisory_store: AdvisoryStore | None = None  # advisories.runtime
-    osv_online: dict[tuple[str, str], list[dict[str, Any]]] | None = None  # advisories.runtime (--online answers)
-    model_settings: ModelSettings | None = None  # models.settings
-    hub_state: HubState | None = None  # models.hubstate
-    project_pages: dict[tuple[str, str], ProjectPage | None] = field(default_factory=dict)  # provenance.pages
-    default_index: str | None = None  # provenance.pages: the resolver's default index, asked once
-    remediation: RemediationPlan | None = None  # remediation.stage: the plan ``mlaudit fix`` applies
+    def __init__(self) -> None:
+        self._values: dict[CacheSlot[Any], Any] = {}
+
+    def get(self, slot: CacheSlot[T]) -> T | None:
+        return cast("T | None", self._values.get(slot))
+
+    def put(self, slot: CacheSlot[T], value: T) -> T:
+        self._values[slot] = value
+        return value
+
+    def setdefault(self, slot: CacheSlot[T], make: Callable[[], T]) -> T:
+        """The slot's value, made and stored on first use."""
+        if slot not in self._values:
+            self._values[slot] = make()
+        return cast("T", self._values[slot])
 
 
 @dataclass
 class AuditContext:
-    """What a stage may use. Checks read ``report``/``graph`` and return findings; they never print."""
+    """What a stage may use. Checks read ``report`` and return findings; they never print (the dependency graph is
+    built once, after every check: ``auditor.graph``)."""
 
     options: AuditOptions
     report: Report
     http: HttpClient
-    graph: nx.DiGraph | None = None
     progress: ProgressFn = no_progress
     caches: RunCaches = field(default_factory=RunCaches)  # per-run results shared between stages
     index_urls: list[str] = field(default_factory=list)  # effective package indexes, credentials included

@@ -9,24 +9,34 @@ silently; the ledger is closed in one place (``auditor.accounting.reconcile``). 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from auditor.accounting import ProfileRun, assemble, merge_build_variants, reconcile
 from auditor.advisories.freshness import note_stale_data
 from auditor.baseline import apply_baseline
 from auditor.checks import load_checks
 from auditor.domain import ROOT_NODE, Edge, Finding, ModelRef, Report, Severity, Skipped
-from auditor.errors import IncompleteError, NetworkError
-from auditor.graph import attach_paths, build_graph
+from auditor.errors import HostDownError, IncompleteError, NetworkError
+from auditor.graph import attach_paths
 from auditor.kinds import FindingKind
-from auditor.ledger import ItemKind
+from auditor.ledger import GapKind, ItemKind
 from auditor.net import HttpClient, redact_url
 from auditor.options import AuditContext, AuditOptions, ProgressFn, RunCaches, no_progress, project_filter
 from auditor.policy import Policy, apply_policy, policy_note
 from auditor.redact import redact_report
 from auditor.sources.project import Profile, Project
 from auditor.textsafe import secret_scope
+
+if TYPE_CHECKING:
+    from auditor.models.refs import ModelScan
+    from auditor.resolve.base import Resolution
+
+T = TypeVar("T")
 
 KIND_ORDER = {FindingKind.MALICIOUS: 0, FindingKind.HASH_MISMATCH: 1, FindingKind.PROVENANCE_INVALID: 1,
               FindingKind.SIGNATURE_INVALID: 1}
@@ -86,13 +96,24 @@ def _audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches:
     }
     _lap(report, "sources", started)
 
-    refs, ref_gaps = _find_models(options, identity.models, ctx, project.code_root)
-    hub_failed = _probe_hub(refs, ctx) if refs and _asks_hub(options) else None
-
     started = time.perf_counter()
-    progress("resolving dependencies")
-    runs = [_resolve_profile(profile, options, ctx, several=len(project.profiles) > 1)
-            for profile in project.profiles]
+    resolving = not options.offline and any(not profile.source.resolved for profile in project.profiles)
+    if resolving:  # the model-reference scan and the checks' loading overlap the resolver's wait on the index
+        with _in_background(lambda: _scan_models(options, project.code_root), options) as scanned:
+            progress("resolving dependencies")
+            outcomes = [_resolve_only(profile, options, ctx, several=len(project.profiles) > 1)
+                        for profile in project.profiles]
+        scan = scanned()
+    else:
+        progress("finding model references")
+        scan = _scan_models(options, project.code_root)
+        progress("resolving dependencies")
+        outcomes = [_resolve_only(profile, options, ctx, several=len(project.profiles) > 1)
+                    for profile in project.profiles]
+    refs, ref_gaps = _found_models(identity.models, ctx, scan)
+    hub_failed = _probe_hub(refs, ctx) if refs and _asks_hub(options) else None
+    runs = [_record_profile(profile, outcome, ctx) for profile, outcome in zip(project.profiles, outcomes,
+                                                                                strict=True)]
     assemble(report, runs)
     _lap(report, "resolve", started)
 
@@ -100,7 +121,6 @@ def _audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches:
     hub_failed = _collect_models(refs, ref_gaps, ctx, hub_failed)
     _lap(report, "models", started)
 
-    ctx.graph, shape = build_graph(report), _graph_shape(report)
     checks_failed: list[str] = []
     for check in load_checks():
         if check.name in options.disabled_checks:
@@ -113,23 +133,21 @@ def _audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches:
             checks_failed.append(check.name)
             _service_failed(report, exc, f"the {check.name} check did not complete")
         _lap(report, f"check:{check.name}", started)
-        if _graph_shape(report) != shape:  # checks may add nodes (e.g. hub-resolved base models)
-            ctx.graph, shape = build_graph(report), _graph_shape(report)
 
+    _hosts_down(report, ctx.http)
     note_stale_data(report, policy.stale_after_days)
-    attach_paths(report, ctx.graph)
+    attach_paths(report)  # the graph once, after every check (checks add nodes, e.g. hub-resolved base models)
     _name_profiles(report, len(runs))
     merge_build_variants(report)
     reconcile(report, runs, checks_failed=checks_failed, hub_failed=hub_failed)
     report.ledger.settle()
     report.findings.sort(key=_finding_order)
-    apply_policy(report, policy)
+    apply_policy(report, policy, disabled=options.disabled_checks)
     _remediate(ctx, runs)
     if options.baseline is not None:
         apply_baseline(report, options.baseline)
     report.fail_on = options.fail_on
-    if options.require_complete or policy.require_complete:
-        report.require_complete = True
+    report.require_complete = options.require_complete  # merged with the policy once (runconfig.options_for)
     return redact_report(report)  # one pass: no output repeats a credential, a query value or an env secret
 
 
@@ -149,11 +167,11 @@ def _project_disables(report: Report, policy: Policy) -> None:
 def _remediate(ctx: AuditContext, runs: list[ProfileRun]) -> None:
     """Plan upgrades for what the policy left active (verified only when asked: it re-resolves); the plan is kept
     in ``ctx.caches`` for ``mlaudit fix``."""
-    from auditor.remediation.stage import remediate
+    from auditor.remediation.stage import REMEDIATION_PLAN, remediate
 
     started = time.perf_counter()
     ctx.progress("planning upgrades")
-    ctx.caches.remediation = remediate(ctx, runs)
+    ctx.caches.put(REMEDIATION_PLAN, remediate(ctx, runs))
     _lap(ctx.report, "remediation", started)
 
 
@@ -168,18 +186,75 @@ def _load_project(options: AuditOptions) -> Project:
     return load_project(options.paths, options)
 
 
-def _resolve_profile(profile: Profile, options: AuditOptions, ctx: AuditContext, *, several: bool) -> ProfileRun:
-    """One profile's resolution; a failing index stops this profile only, recorded with its file named."""
+@contextmanager
+def _in_background(job: Callable[[], T], options: AuditOptions) -> Iterator[Callable[[], T]]:
+    """Run ``job``, then load what the checks will need anyway (their modules, the name indexes, the advisory
+    database, built on a first run), in one thread while the block runs -- the resolver, a child process that mostly
+    waits on the index -- so that this CPU time overlaps the resolver's network time instead of following it. The
+    thread is joined when the block ends; the value returned is a getter for ``job``'s result (its exception is
+    raised there, in this thread). The warm-up only fills process-wide caches: a step that fails is done again, and
+    reported, by the check that needs it. The report is never touched from the thread."""
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["value"] = job()
+        except BaseException as exc:  # noqa: BLE001 -- handed to the caller's thread by the getter
+            outcome["error"] = exc
+        _warm_up(options)
+
+    thread = threading.Thread(target=work, name="mlaudit-background", daemon=True)
+    thread.start()
+
+    def result() -> T:
+        if "error" in outcome:
+            raise outcome["error"]
+        return cast(T, outcome["value"])
+
+    try:
+        yield result
+    finally:
+        thread.join()
+
+
+def _warm_up(options: AuditOptions) -> None:
+    steps: list[Callable[[], object]] = [load_checks]
+    if "typosquat" not in options.disabled_checks:
+        from auditor.typosquat import hf_detector, pypi_detector
+
+        steps += [pypi_detector, hf_detector]
+    if not {"advisories", "malicious"} <= options.disabled_checks:
+        from auditor.advisories.db import ensure_embedded_db
+
+        steps.append(ensure_embedded_db)
+    for step in steps:
+        try:
+            step()
+        except Exception:  # noqa: BLE001 -- done again by the check that needs it, which reports any failure
+            continue
+
+
+def _resolve_only(profile: Profile, options: AuditOptions, ctx: AuditContext, *,
+                  several: bool) -> Resolution | IncompleteError:
+    """One profile's resolution, or the failure that stopped it (recorded by ``_record_profile``)."""
     from auditor.resolve import resolve
 
     if several:
         ctx.progress(f"resolving dependencies: {profile.name}")
     try:
-        resolution = resolve(profile.source, options, ctx)
+        return resolve(profile.source, options, ctx)
     except IncompleteError as exc:
+        return exc
+
+
+def _record_profile(profile: Profile, outcome: Resolution | IncompleteError, ctx: AuditContext) -> ProfileRun:
+    """What one profile's resolution adds to the report; a failing index stops this profile only, recorded with
+    its file named."""
+    if isinstance(outcome, IncompleteError):
         where = ", ".join(profile.files[:1]) or profile.name
-        failure = _service_failed(ctx.report, exc, f"profile {profile.name} ({where}) was not resolved")
+        failure = _service_failed(ctx.report, outcome, f"profile {profile.name} ({where}) was not resolved")
         return ProfileRun(profile=profile, failure=failure)
+    resolution = outcome
     for item in resolution.skipped:
         item.profile = item.profile or profile.name
     ctx.report.ledger.extend(resolution.skipped)
@@ -192,35 +267,57 @@ def _resolve_profile(profile: Profile, options: AuditOptions, ctx: AuditContext,
 
 
 def _service_failed(report: Report, exc: IncompleteError, what: str) -> str:
-    """Record a failed service as a ``service`` item (the CLI prints it and exits 3); return the reason."""
+    """Record a failed service as a ``service`` item (the CLI prints it and exits 3); return the reason.
+
+    A host that is down gets one item however many stages needed it: a later stage that failed on the same host
+    is added to that item's ``not_checked`` (the report names the host once)."""
     service = getattr(exc, "service", None)
     host = getattr(exc, "host", None)
     subject = f"{service} ({host})" if service and host else "resolver"
     hint = _HINTS.get(str(service), "")
     reason = f"{what}: {exc}" + (f" (hint: {hint})" if hint else "")
+    if isinstance(exc, HostDownError):
+        return report.ledger.record_host_failure(subject, exc.host, reason, what).reason or reason
     report.ledger.record_skipped(ItemKind.SERVICE, subject, reason)
     return reason
+
+
+def _hosts_down(report: Report, http: HttpClient) -> None:
+    """Every host found down in the run (the resolver's download hosts, a check that noted its failure per package)
+    is a failed service, named once, even where no stage raised its failure."""
+    for host, (service, reason) in sorted(http.hosts.down().items()):
+        subject = f"{service} ({host})"
+        report.ledger.record_host_failure(subject, host, f"{subject} did not answer: {reason}; it was not asked "
+                                                          "again in this run", f"every later request to {host}")
 
 
 _HINTS = {
     "package index": "check the index URL and the network, or rerun with --offline to audit from locks and the "
                      "resolver cache",
     "Hugging Face Hub": "set HF_HUB_OFFLINE=1 (or --offline) to check models against the local Hugging Face cache",
+    "Hugging Face Hub client": "the Hub is not down: the client library answered outside its API; install a "
+                               "huggingface_hub version mlaudit declares, and report it if it persists",
     "OSV API": "rerun without --online to use the local advisory database",
 }
 
 
-def _find_models(options: AuditOptions, declared: list[ModelRef], ctx: AuditContext,
-                 code_root: str | None) -> tuple[list[ModelRef], list[Skipped]]:
-    """Model/dataset references in the project's code (local work, before the slow stages)."""
-    refs = list(declared)
+def _scan_models(options: AuditOptions, code_root: str | None) -> ModelScan | None:
+    """Model/dataset references in the project's code (local work, reading files only; the report is not touched
+    here: ``_found_models`` records what was found)."""
     root = Path(code_root) if code_root else (Path(options.project_dir) if options.project_dir else None)
     if root is None or not root.is_dir():
-        return refs, []
+        return None
     from auditor.models.refs import scan_project
 
-    ctx.progress("finding model references")
-    scan = scan_project(root, path_filter=project_filter(options))
+    return scan_project(root, path_filter=project_filter(options))
+
+
+def _found_models(declared: list[ModelRef], ctx: AuditContext,
+                  scan: ModelScan | None) -> tuple[list[ModelRef], list[Skipped]]:
+    """The references declared by the inputs and found by the scan, and what the scan recorded."""
+    refs = list(declared)
+    if scan is None:
+        return refs, []
     ctx.report.remote_code_sites.extend(scan.sites)
     ctx.report.ledger.extend(scan.excluded)  # folders left out by default, paths the user excluded: listed
     ctx.report.warnings.extend(n for n in scan.notes if n not in ctx.report.warnings)  # links out of the tree
@@ -294,12 +391,6 @@ def _profile_indexes(project: Project, options: AuditOptions) -> dict[str, list[
     return out
 
 
-def _graph_shape(report: Report) -> tuple[int, int, int]:
-    """What ``build_graph`` reads grows only by additions: rebuild the graph after a check only when it added
-    something (once per check on a 100,000-package lock was most of the run)."""
-    return len(report.packages), len(report.edges), len(report.models)
-
-
 def _name_profiles(report: Report, count: int) -> None:
     """With several profiles, each finding names the profile(s) its package belongs to."""
     if count < 2:
@@ -314,11 +405,9 @@ def _name_profiles(report: Report, count: int) -> None:
 def _declared_stand_in(skipped: list[Skipped], report: Report) -> list[Skipped]:
     """With a ``models = [...]`` manifest the user has declared what the code loads at run time: references only
     known at run time become warnings instead of making the report incomplete (the manifest is audited instead)."""
-    from auditor.models.pyrefs import RUNTIME_REFERENCE
-
     kept: list[Skipped] = []
     for item in skipped:
-        if item.reason and RUNTIME_REFERENCE in item.reason:
+        if item.gap is GapKind.RUNTIME_REFERENCE:
             where = f"{item.file}:{item.line}: " if item.file and item.line else ""
             report.warnings.append(f"{where}{item.reason} (the declared models list stands in for it)")
         else:

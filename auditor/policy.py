@@ -79,18 +79,21 @@ def policy_note(policy: Policy, caller_disabled: Iterable[str] = ()) -> PolicyNo
         not_applied=list(policy.not_applied))
 
 
-def apply_policy(report: Report, policy: Policy, today: dt.date | None = None) -> None:
+def apply_policy(report: Report, policy: Policy, today: dt.date | None = None, *,
+                 disabled: Iterable[str] | None = None) -> None:
     """Drop disabled kinds, raise required-but-missing notes, mark ignored findings, warn on expired ignores, and
     set the level an ``unknown`` severity gates as (``unknown-severity``; fail closed at ``high`` by default).
 
-    ``disabled_kinds`` matches a finding's kind or the name of the check that produced it, so users can write
-    either ``disable = ["vulnerability"]`` or ``disable = ["advisories"]``.
+    ``disabled`` (default: the policy's ``disabled_kinds``; an audit passes the merged set of its options, the
+    policy's and ``--disable-check``'s) matches a finding's kind or the name of the check that produced it, so
+    users can write either ``disable = ["vulnerability"]`` or ``disable = ["advisories"]``. The policy is read,
+    never changed.
     """
     today = today or dt.date.today()
     if policy.unknown_severity is not None:
         report.unknown_severity = policy.unknown_severity
-    if policy.disabled_kinds:
-        off = policy.disabled_kinds
+    off = set(policy.disabled_kinds if disabled is None else disabled)
+    if off:
         report.findings = [f for f in report.findings if f.kind not in off and (not f.check or f.check not in off)]
     raised: list[tuple[frozenset[str], frozenset[str], str]] = []
     if policy.require_safetensors:

@@ -31,8 +31,10 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pathspec
+if TYPE_CHECKING:
+    import pathspec
 
 from auditor.cache import cache_root
 from auditor.domain import Excluded, Skipped
@@ -66,6 +68,12 @@ class PathFilter:
     source: str | None = None
 
     def __post_init__(self) -> None:
+        if not self.patterns:  # no pattern: nothing to compile (and pathspec stays unimported)
+            self._spec: pathspec.GitIgnoreSpec | None = None
+            self._each: list[tuple[str, pathspec.GitIgnoreSpec]] = []
+            return
+        import pathspec
+
         self._spec = pathspec.GitIgnoreSpec.from_lines(self.patterns)
         self._each = [(p, pathspec.GitIgnoreSpec.from_lines([p])) for p in self.patterns]
 
@@ -76,7 +84,7 @@ class PathFilter:
 
     def pattern_for(self, rel: str, is_dir: bool) -> str | None:
         """The pattern that excludes ``rel`` (posix, relative to the root), or None."""
-        if not self.patterns:
+        if self._spec is None:
             return None
         probe = rel + "/" if is_dir else rel
         if not self._spec.match_file(probe):

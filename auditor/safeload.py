@@ -24,6 +24,7 @@ import os
 import re
 import stat
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +41,22 @@ ALIAS_FLOOR = 10_000  # expanded YAML nodes always allowed
 ALIAS_RATIO = 10  # and up to this many times the document's distinct nodes (merge keys reuse small anchors)
 
 
+class Refusal(str, Enum):
+    """Why a file was refused, for callers that word it their own way (never by matching ``reason``)."""
+
+    NOT_REGULAR = "not-regular"  # a pipe, socket, device or folder
+    TOO_LARGE = "too-large"
+    OTHER = "other"  # missing, unreadable, not UTF-8, nested too deeply, not parsed
+
+
 class LoadError(ValueError):
     """A file refused or not parsed, with a reason fit for a report (``line`` when one is known)."""
 
-    def __init__(self, reason: str, line: int | None = None) -> None:
+    def __init__(self, reason: str, line: int | None = None, *, refusal: Refusal = Refusal.OTHER) -> None:
         super().__init__(reason)
         self.reason = reason
         self.line = line
+        self.refusal = refusal
 
 
 def read_bytes(path: str | Path, limit: int = MAX_CONFIG_BYTES) -> bytes:
@@ -62,9 +72,9 @@ def read_bytes(path: str | Path, limit: int = MAX_CONFIG_BYTES) -> bytes:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise LoadError("not a regular file (a pipe, socket, device or folder): not read")
+            raise LoadError("not a regular file (a pipe, socket, device or folder): not read", refusal=Refusal.NOT_REGULAR)
         if info.st_size > limit:
-            raise LoadError(f"larger than {limit} bytes ({info.st_size}): not read")
+            raise LoadError(f"larger than {limit} bytes ({info.st_size}): not read", refusal=Refusal.TOO_LARGE)
         with os.fdopen(fd, "rb", closefd=False) as handle:
             data = handle.read(limit + 1)
     except OSError as exc:
@@ -72,7 +82,7 @@ def read_bytes(path: str | Path, limit: int = MAX_CONFIG_BYTES) -> bytes:
     finally:
         os.close(fd)
     if len(data) > limit:
-        raise LoadError(f"larger than {limit} bytes: not read")
+        raise LoadError(f"larger than {limit} bytes: not read", refusal=Refusal.TOO_LARGE)
     return data
 
 

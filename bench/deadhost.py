@@ -16,7 +16,9 @@ whole process against loopback hosts made here (no other network):
 
 Each row: the wall time (median of ``--runs``), that time in units of ``--timeout`` (``timeouts paid``: what one
 failure of the host costs is at most ``retries + 1`` of them, ``--retries`` as given), the exit status, and how
-many of the report's gap and warning entries name the host (``host named``). No anchor: no peer tool has this case.
+many of the report's gap and warning entries name the host in their reason (``host named``; the target is one
+failed service per host, the other entries being the lines and packages it left unchecked). No anchor: no peer
+tool has this case.
 """
 
 from __future__ import annotations
@@ -52,16 +54,15 @@ def hashed_lock(count: int) -> str:
 
 
 def mentions(report: dict[str, Any], host: str) -> tuple[int, int]:
-    """Gap/warning entries naming ``host``: (entries of kind service, all entries)."""
-    entries: list[tuple[str, str]] = []
-    for item in report.get("incomplete_reasons") or []:
-        entries.append((str(item.get("kind")), json.dumps(item)))
-    for item in report.get("skipped") or []:
-        entries.append((str(item.get("kind")), json.dumps(item)))
+    """Report entries naming ``host`` in their reason: (service failures, all gap and warning entries). A gap is
+    listed in both ``incomplete_reasons`` and ``skipped``; it counts once."""
+    entries: dict[tuple[str, str, str], None] = {}
+    for item in [*(report.get("incomplete_reasons") or []), *(report.get("skipped") or [])]:
+        entries[(str(item.get("kind")), str(item.get("subject")), str(item.get("reason")))] = None
     for text in report.get("warnings") or []:
-        entries.append(("warning", str(text)))
-    named = [(kind, text) for kind, text in entries if host in text]
-    return sum(1 for kind, _ in named if kind == "service"), len(named)
+        entries[("warning", "", str(text))] = None
+    named = [kind for kind, _subject, reason in entries if host in reason]
+    return named.count("service"), len(named)
 
 
 def run_case(name: str, args: list[str], env: dict[str, str], host: str, runs: int, timeout: float,
@@ -100,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     results: list[dict[str, Any]] = []
     net = ["--timeout", f"{args.timeout:g}", "--retries", str(args.retries)]
-    with tempfile.TemporaryDirectory(prefix="mlaudit-bench-deadhost-") as tmp, silent_host() as silent:
+    with tempfile.TemporaryDirectory(prefix="mlaudit-bench-deadhost-") as tmp, silent_host() as hung:
+        silent = hung.url
         work = Path(tmp)
         env = common.process_env(MLAUDIT_CACHE_DIR=str(work / "cache"), HF_HUB_OFFLINE="1", HF_HOME=str(work / "hf"),
                                  NO_PROXY="127.0.0.1,localhost")

@@ -76,7 +76,7 @@ def bench_fetch_verify(fixture: Path, dists: int, latency: float) -> tuple[float
     from auditor.domain import Package, Report
     from auditor.net import HttpClient, NetConfig
     from auditor.options import AuditContext, AuditOptions
-    from auditor.provenance.pages import MAX_WORKERS, project_page
+    from auditor.pkgindex import MAX_WORKERS, project_page
     from tests.support.httpserver import LoopbackServer, Response
 
     data = (fixture / SDIST).read_bytes()

@@ -32,6 +32,7 @@ from typing import Any
 
 from auditor.advisories.freshness import STALE_DAYS, age_days, is_stale, stale_data_warning
 from auditor.advisories.match import is_malicious_record
+from auditor.advisories.record import OsvRecord
 from auditor.cache import cache_dir
 from auditor.digest import sha256_file
 from auditor.domain import DataSource, canonical_name
@@ -272,7 +273,7 @@ class AdvisoryDB:
     conn: sqlite3.Connection
     meta: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    memo: dict[tuple[str, bool], list[dict[str, Any]]] = field(default_factory=dict)
+    memo: dict[tuple[str, bool], list[OsvRecord]] = field(default_factory=dict)
 
     @classmethod
     def open(cls, path: Path) -> AdvisoryDB:
@@ -294,7 +295,7 @@ class AdvisoryDB:
         except ValueError:
             return 0
 
-    def lookup(self, name: str, *, malicious: bool) -> list[dict[str, Any]]:
+    def lookup(self, name: str, *, malicious: bool) -> list[OsvRecord]:
         return self.lookup_many([name], malicious=malicious)[canonical_name(name)]
 
     def malicious_keys(self) -> tuple[set[str], set[str]]:
@@ -319,7 +320,7 @@ class AdvisoryDB:
                                     counts.newest_mal_modified), strict=True))
         return counts.mal_published_first, counts.mal_published_last, counts.newest_mal_modified
 
-    def lookup_many(self, names: Iterable[str], *, malicious: bool) -> dict[str, list[dict[str, Any]]]:
+    def lookup_many(self, names: Iterable[str], *, malicious: bool) -> dict[str, list[OsvRecord]]:
         """All records of several names, one SQL query per 500 names; answers are memoised for the life of this
         (immutable: updates replace the file) database, so a second audit in one process parses nothing."""
         wanted = sorted({canonical_name(n) for n in names})
@@ -333,9 +334,9 @@ class AdvisoryDB:
                     f"WHERE n.name IN ({marks}) AND r.malicious = ? ORDER BY r.id",
                     (*chunk, int(malicious)),
                 ).fetchall()
-                found: dict[str, list[dict[str, Any]]] = {n: [] for n in chunk}
+                found: dict[str, list[OsvRecord]] = {n: [] for n in chunk}
                 for name, body in rows:
-                    found[name].append(json.loads(body))
+                    found[name].append(OsvRecord(json.loads(body)))
                 for name, records in found.items():
                     self.memo[(name, malicious)] = records
             return {n: list(self.memo[(n, malicious)]) for n in wanted}
@@ -384,16 +385,16 @@ class AdvisoryStore:
     def mal_dbs(self) -> tuple[AdvisoryDB, ...]:
         return (self.mal_db, *(db for db in self.mal_extra if db is not self.mal_db))
 
-    def vulnerabilities(self, name: str) -> list[dict[str, Any]]:
+    def vulnerabilities(self, name: str) -> list[OsvRecord]:
         return self.vulns_db.lookup(name, malicious=False)
 
-    def malicious(self, name: str) -> list[dict[str, Any]]:
+    def malicious(self, name: str) -> list[OsvRecord]:
         return self.malicious_many([name])[canonical_name(name)]
 
-    def vulnerabilities_many(self, names: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+    def vulnerabilities_many(self, names: Iterable[str]) -> dict[str, list[OsvRecord]]:
         return self.vulns_db.lookup_many(names, malicious=False)
 
-    def malicious_many(self, names: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+    def malicious_many(self, names: Iterable[str]) -> dict[str, list[OsvRecord]]:
         """Every database's MAL- records per name; one copy per id (the later ``modified``; a tie keeps the first
         database's, i.e. the updated one's)."""
         wanted = list(names)
@@ -459,13 +460,12 @@ class AdvisoryStore:
                                   stale_after_days=stale_after_days)
 
 
-def _merge_by_id(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    by_id = {str(r.get("id")): r for r in first}
+def _merge_by_id(first: list[OsvRecord], second: list[OsvRecord]) -> list[OsvRecord]:
+    by_id = {r.id: r for r in first}
     for record in second:
-        rid = str(record.get("id"))
-        kept = by_id.get(rid)
-        if kept is None or str(record.get("modified", "")) > str(kept.get("modified", "")):
-            by_id[rid] = record
+        kept = by_id.get(record.id)
+        if kept is None or (record.modified or "") > (kept.modified or ""):
+            by_id[record.id] = record
     return [by_id[k] for k in sorted(by_id)]
 
 

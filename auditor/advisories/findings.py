@@ -9,7 +9,6 @@ a fix), while ``match`` answers one record at a time.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from packaging.version import Version
 
@@ -28,6 +27,7 @@ from auditor.advisories.match import (
     sort_versions,
 )
 from auditor.domain import Finding, Severity, canonical_name
+from auditor.evidence import AdvisoryEvidence, MaliciousEvidence, SeverityBasis, json_object
 from auditor.kinds import FindingKind
 
 MAX_REFERENCES = 100  # per finding, all records of the group together
@@ -127,6 +127,11 @@ def best_upgrade(name: str, version: str, records: Sequence[Record]) -> str | No
 _FINAL = Version("1")
 
 
+def _published(record: Record) -> str | None:
+    value = record.get("published")
+    return value if isinstance(value, str) else None
+
+
 def _summary(record: Record) -> str:
     """The record's summary, else the first line of its details, cut at a word (the full text is in ``details``)."""
     text = record.get("summary")
@@ -170,24 +175,16 @@ def _references(records: Iterable[Record]) -> list[str]:
     return out[:MAX_REFERENCES]
 
 
-def _severity_evidence(infos: Sequence[SeverityInfo], chosen: SeverityInfo) -> dict[str, Any]:
-    """Evidence keys that say where the severity came from (and, for a merged finding, what the other ids said)."""
-    out: dict[str, Any] = {"severity_source": chosen.describe(),
-                           "severity": {"level": chosen.severity.value, "source": chosen.source.value}}
-    if chosen.source is not SeveritySource.NONE:
-        out["severity"]["record"] = chosen.record
-    if chosen.vector:
-        out["cvss"] = {"vector": chosen.vector, "score": chosen.score}
-    if chosen.other_vectors:
-        out["severity"]["other_vectors"] = [{"vector": v, "score": s} for v, s in chosen.other_vectors]
-    if chosen.word:
-        out["severity"]["word"] = chosen.word
+def _severity_basis(infos: Sequence[SeverityInfo], chosen: SeverityInfo) -> SeverityBasis:
+    """Where the severity came from (and, for a merged finding, what the other ids said)."""
     others = [i for i in infos if i is not chosen and i.source is not SeveritySource.NONE]
-    if others:
-        out["severity"]["also"] = [{"record": i.record, "level": i.severity.value,
-                                    **({"vector": i.vector, "score": i.score} if i.vector else {"word": i.word})}
-                                   for i in others]
-    return out
+    return SeverityBasis(
+        text=chosen.describe(), level=chosen.severity.value, source=chosen.source.value,
+        record=chosen.record if chosen.source is not SeveritySource.NONE else None,
+        cvss_vector=chosen.vector, cvss_score=chosen.score if chosen.vector else None, word=chosen.word,
+        other_vectors=tuple(chosen.other_vectors),
+        also=tuple({"record": i.record, "level": i.severity.value,
+                    **({"vector": i.vector, "score": i.score} if i.vector else {"word": i.word})} for i in others))
 
 
 def vulnerability_findings(name: str, version: str, records: Sequence[Record]) -> list[Finding]:
@@ -216,17 +213,16 @@ def vulnerability_findings(name: str, version: str, records: Sequence[Record]) -
             own = [v for v in fixed if (p := parse_version(v)) is not None and (parse_version(version) or p) < p]
             fix = (f"no release clears every advisory of {name}; {own[0]} fixes this one" if own
                    else "no fixed version")
-        evidence: dict[str, Any] = {
-            "matched_by": sorted({b for m in group for b in m.matched_by}),
-            "ranges": [r for m in group for r in m.ranges],
-            "records": [m.id for m in group],
-            **_severity_evidence(sev_infos, sev),
+        evidence = AdvisoryEvidence(
+            matched_by=tuple(sorted({b for m in group for b in m.matched_by})),
+            ranges=tuple(json_object(r) for m in group for r in m.ranges),
+            records=tuple(m.id for m in group),
+            basis=_severity_basis(sev_infos, sev),
             # the package-wide upgrade (no record affects it), for the outputs' roll-up "upgrade to" column
-            **({"upgrade": upgrade} if upgrade is not None else {}),
-        }
-        readings = [r.to_evidence(m.id) for m in group for r in m.readings]
-        if readings:  # an event that is not PEP 440 decided this match: say how it was read
-            evidence["version_readings"] = readings
+            package_upgrade=upgrade,
+            # an event that is not PEP 440 decided this match: say how it was read
+            version_readings=tuple(json_object(r.to_evidence(m.id)) for m in group for r in m.readings),
+        )
         findings.append(Finding(
             kind=FindingKind.VULNERABILITY,
             id=primary.id,
@@ -280,8 +276,9 @@ def malicious_findings(name: str, version: str, records: Sequence[Record]) -> li
             message=f"{primary.id}: {summary} ({detail})",
             package=(name, version),
             aliases=sorted(ids - {primary.id}),
-            evidence={"version_listed": bool(listed), "listed_in": listed, "records": [m.id for m in group],
-                      "published": primary.record.get("published"), "severity_source": MALICIOUS_SEVERITY_SOURCE},
+            evidence=MaliciousEvidence(
+                version_listed=bool(listed), listed_in=tuple(listed), records=tuple(m.id for m in group),
+                published=_published(primary.record), basis=SeverityBasis(MALICIOUS_SEVERITY_SOURCE)),
             fix=f"remove {name}; check for the package it imitates and rotate any credentials on machines that "
                 "installed it",
             check="malicious",

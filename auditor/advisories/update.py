@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from auditor.advisories.db import BuildCounts, advisories_dir, build_index, updated_db_path
 from auditor.errors import IncompleteError, InputError, NetworkError
 from auditor.net import HttpClient, host_of
@@ -48,6 +46,8 @@ def export_url(url: str | None = None) -> str:
 
 def download(http: HttpClient, url: str, dest: Path) -> int:
     """Stream ``url`` to ``dest``; a body shorter than its Content-Length or a dropped connection raises."""
+    import requests  # here, not at the top: the stale-data warning imports this module on every offline run
+
     resp = http.get(url, service=SERVICE, stream=True)
     written = 0
     try:

@@ -3,7 +3,8 @@
 Each module named here exposes ``CHECK``, an object with ``name`` and ``run(ctx) -> Iterable[Finding]``.
 Add a check by adding its module here; ``--disable-check NAME`` (or the policy's ``disable = [...]``) turns one
 off by its ``name``, or drops the findings of one kind (``auditor.kinds.FindingKind``). ``disable_names`` is the
-registry both are validated against, so a typo is an error instead of a gate that silently checks everything.
+registry both are validated against, so a typo is an error instead of a gate that silently checks everything; the
+names are ``auditor.kinds.CheckName`` (the policy language), and every registered check's ``name`` is one of them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import importlib
 
 from auditor.checks.base import Check
-from auditor.kinds import KIND_VALUES
+from auditor.kinds import disable_names, unknown_disable_names
 
 CHECK_MODULES: list[str] = [
     "auditor.checks.typosquat",
@@ -35,12 +36,4 @@ def load_checks() -> list[Check]:
     return checks
 
 
-def disable_names() -> list[str]:
-    """Every name ``--disable-check`` and ``disable = [...]`` accept: check names and finding kinds."""
-    return sorted({check.name for check in load_checks()} | KIND_VALUES)
-
-
-def unknown_disable_names(names: set[str] | list[str]) -> list[str]:
-    """The names in ``names`` that are neither a check nor a finding kind (sorted)."""
-    known = set(disable_names())
-    return sorted(n for n in set(names) if n not in known)
+__all__ = ["CHECK_MODULES", "Check", "disable_names", "load_checks", "unknown_disable_names"]

@@ -5,10 +5,10 @@ that clears every advisory of the package."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from auditor.advisories.findings import malware_ids, vulnerability_findings
 from auditor.advisories.match import unreadable_events
+from auditor.advisories.record import OsvRecord
 from auditor.advisories.runtime import online_records, store_for
 from auditor.domain import Finding, canonical_name
 from auditor.ledger import ItemKind
@@ -23,7 +23,7 @@ class AdvisoriesCheck:
         packages = [p for p in ctx.report.packages.values() if p.version]
         # a name the index does not have has no releases, so no advisories (its own finding: unclaimed-name)
         unversioned = sorted(p.name for p in ctx.report.packages.values()
-                             if not p.version and p.properties.get("mlaudit:unclaimed") != "true")
+                             if not p.version and not p.unclaimed)
         if unversioned:
             for name in unversioned:
                 ctx.incomplete(ItemKind.PACKAGE, name, "advisories not checked: the package has no version")
@@ -46,13 +46,13 @@ class AdvisoriesCheck:
         return findings
 
 
-def _note_unreadable(ctx: AuditContext, name: str, version: str, records: list[dict[str, Any]],
+def _note_unreadable(ctx: AuditContext, name: str, version: str, records: list[OsvRecord],
                      found: list[Finding]) -> None:
     """A range whose end holds no version at all (``fixed: "trunk"``) is not evaluated (reading it as open would
     flag every later release); when that leaves the record unmatched, the report says so instead of nothing."""
     reported = {i for f in found for i in f.all_ids}
     for record in records:
-        rid = str(record.get("id", ""))
+        rid = record.id
         if rid in reported:
             continue
         unreadable = unreadable_events(record, name)
@@ -64,14 +64,14 @@ def _note_unreadable(ctx: AuditContext, name: str, version: str, records: list[d
                 ctx.report.warnings.append(warning)
 
 
-def _note_unconfirmed(ctx: AuditContext, name: str, version: str, remote: list[dict[str, Any]],
+def _note_unconfirmed(ctx: AuditContext, name: str, version: str, remote: list[OsvRecord],
                       found: list[Finding], malware: set[str]) -> None:
     """The OSV API listed an advisory that exact evaluation of its own record does not confirm (e.g. only GIT
     ranges): say so instead of dropping it silently."""
     reported = {i for f in found for i in f.all_ids} | malware  # MAL-linked: the malicious check reports it
     for record in remote:
-        rid = str(record.get("id", ""))
-        if rid and rid not in reported and not record.get("withdrawn"):
+        rid = record.id
+        if rid and rid not in reported and not record.withdrawn:
             ctx.report.warnings.append(
                 f"OSV API listed {rid} for {name} {version}, but the record's own ranges/versions do not include "
                 "this version; not reported (check it by hand)")

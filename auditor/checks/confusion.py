@@ -4,7 +4,8 @@ When an audit uses more than one index, the same name on two of them is a race t
 all indexes and takes the highest version anywhere (so a public upload of ``internal-lib 99.0`` beats the private
 ``1.2``, the 2022 ``torchtriton`` incident); uv's default ``first-index`` strategy takes the first index that has
 the name at all (``unsafe-best-match`` restores pip's behaviour). Each name is looked up on every index's simple
-API (PEP 691 JSON, falling back to PEP 503 HTML) through the shared HTTP client.
+API (PEP 691 JSON, falling back to PEP 503 HTML) through the run's one index client (``pkgindex``: pages
+shared with the hash and provenance checks, the run's retry policy and host state).
 
 Findings: kind ``dependency-confusion``, id ``MLA-DEPENDENCY-CONFUSION``; high, critical when an index other than
 the one holding the pinned version offers a higher version (pip would install that one).
@@ -12,29 +13,33 @@ the one holding the pinned version offers a higher version (pip would install th
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
+from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from auditor.domain import Finding, Package, Severity, canonical_name
 from auditor.errors import NetworkError
+from auditor.evidence import Details
 from auditor.kinds import FindingKind, Rule
 from auditor.ledger import ItemKind
-from auditor.net import HttpClient, redact_url
+from auditor.net import redact_url
 from auditor.options import AuditContext
+from auditor.pkgindex import (
+    MAX_WORKERS,
+    ProjectPage,
+    listed_versions,
+    parse_html_page,
+    parse_json_page,
+    project_page,
+)
 from auditor.policy import Policy
 
 RULE = Rule.DEPENDENCY_CONFUSION
-SERVICE = "package index (simple API)"
-ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
-WORKERS = 8
+WORKERS = MAX_WORKERS
 
 
 @dataclass
@@ -50,30 +55,6 @@ class IndexListing:
         return max(good) if good else None
 
 
-class _Anchors(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.files: list[str] = []
-        self._in_a = False
-        self._href = ""
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self._in_a = True
-            self._href = dict(attrs).get("href") or ""
-
-    def handle_data(self, data: str) -> None:
-        if self._in_a and data.strip():
-            self.files.append(data.strip())
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._in_a:
-            name = unquote(urlsplit(self._href).path.rsplit("/", 1)[-1])
-            if name:
-                self.files.append(name)
-            self._in_a = False
-
-
 def _version(text: str) -> Version | None:
     try:
         return Version(text)
@@ -81,51 +62,31 @@ def _version(text: str) -> Version | None:
         return None
 
 
-def version_of_file(filename: str) -> str | None:
-    try:
-        if filename.endswith(".whl"):
-            return str(parse_wheel_filename(filename)[1])
-        return str(parse_sdist_filename(filename)[1])
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-        m = re.match(r"^[A-Za-z0-9._]+?-(\d[^-]*?)(\.tar\.gz|\.zip|\.tar\.bz2|\.egg)$", filename)
-        return m.group(1) if m else None
-
-
-def parse_listing(body: bytes, content_type: str) -> list[str]:
-    """Versions named by a project page: PEP 691 JSON (``versions`` or file names) or PEP 503 HTML anchors."""
-    versions: list[str] = []
+def parse_listing(body: bytes, content_type: str, base: str = "https://index.invalid/simple/project/") -> list[str]:
+    """Versions a project page names (PEP 691 JSON with its PEP 700 ``versions``, or PEP 503 HTML anchors), read by
+    the one index-page reader (``pkgindex``); ``base`` resolves relative links."""
     if "json" in content_type:
-        import json
-
         try:
-            doc: Any = json.loads(body)
+            data: Any = json.loads(body)
         except ValueError:
-            doc = None
-        if isinstance(doc, dict):
-            listed = doc.get("versions")
-            if isinstance(listed, list):
-                versions.extend(str(v) for v in listed)
-            for f in doc.get("files") or []:
-                if isinstance(f, dict) and isinstance(f.get("filename"), str):
-                    v = version_of_file(f["filename"])
-                    if v:
-                        versions.append(v)
-            return sorted(set(versions), key=lambda v: (_version(v) is None, _version(v) or Version("0")))
-    parser = _Anchors()
-    parser.feed(body.decode("utf-8", "replace"))
-    for fname in parser.files:
-        v = version_of_file(fname)
-        if v:
-            versions.append(v)
-    return sorted(set(versions), key=lambda v: (_version(v) is None, _version(v) or Version("0")))
+            return []
+        if not isinstance(data, dict):
+            return []
+        page = ProjectPage("", base, [replace(f, project="") for f in parse_json_page(data, base)],
+                           listed_versions(data))
+    else:
+        files = parse_html_page(body.decode("utf-8", "replace"), base)
+        page = ProjectPage("", base, [replace(f, project="") for f in files])
+    return page.all_versions()
 
 
-def lookup(http: HttpClient, index: str, name: str) -> IndexListing:
-    url = index.rstrip("/") + "/" + canonical_name(name) + "/"
-    resp = http.get(url, service=SERVICE, ok_statuses=frozenset({200, 404}), headers={"Accept": ACCEPT})
-    if resp.status_code == 404:
+def lookup(ctx: AuditContext, index: str, name: str) -> IndexListing:
+    """The name's listing on ``index``: its page from the run's index client (one request per project and index,
+    shared with the hash, provenance and fallback look-ups)."""
+    page = project_page(ctx, name, index)
+    if page is None:
         return IndexListing(index, present=False)
-    return IndexListing(index, present=True, versions=parse_listing(resp.content, resp.headers.get("content-type", "")))
+    return IndexListing(index, present=True, versions=page.all_versions())
 
 
 def configured_indexes(ctx: AuditContext) -> list[str]:
@@ -170,7 +131,7 @@ def assess(name: str, pinned: str | None, listings: list[IndexListing], internal
         severity=severity,
         message=message,
         package=(name, pinned or ""),
-        evidence=evidence,
+        evidence=Details.of(evidence),
         fix="pin the package to one index (uv: [[tool.uv.index]] explicit = true + tool.uv.sources; pip: one "
             "--index-url serving both, e.g. a proxy that blocks the public name) and keep --hash pins",
         check="dependency-confusion",
@@ -208,7 +169,7 @@ class ConfusionCheck:
 
         def one(job: tuple[str, str]) -> tuple[tuple[str, str], IndexListing | None, str | None]:
             try:
-                return job, lookup(ctx.http, job[1], job[0]), None
+                return job, lookup(ctx, job[1], job[0]), None
             except NetworkError as exc:
                 return job, None, str(exc)
 

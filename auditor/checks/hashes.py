@@ -19,12 +19,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from auditor.domain import Artifact, Finding, Package, Severity
-from auditor.errors import NetworkError
+from auditor.errors import HostDownError, NetworkError
+from auditor.evidence import Details
 from auditor.kinds import FindingKind
 from auditor.ledger import ItemKind
 from auditor.options import AuditContext
+from auditor.pkgindex import ProjectPage, fetch_pages
 from auditor.provenance import prop
-from auditor.provenance.pages import ProjectPage, fetch_pages
 
 # Sources whose ``Package.hashes`` are the index's digests (written by the resolver), not user pins.
 RESOLVER_SOURCES = frozenset({"resolver", "sdist-static-metadata", "environment"})
@@ -167,9 +168,12 @@ def _record_unreachable(ctx: AuditContext, failures: dict[str, list[NetworkError
             first, count = by_index.get(key, (exc, 0))
             by_index[key] = (first, count + 1)
     for key, (exc, count) in by_index.items():
-        ctx.incomplete(ItemKind.SERVICE, f"{exc.service} ({key})",
-                       f"pinned hashes of {count} package(s) were not compared with this index: {exc} (the packages "
-                       "themselves were audited)")
+        what = f"pinned hashes of {count} package(s) were not compared with this index"
+        reason = f"{what}: {exc} (the packages themselves were audited)"
+        if isinstance(exc, HostDownError):  # one entry for the host, whoever else needed it
+            ctx.report.ledger.record_host_failure(f"{exc.service} ({key})", exc.host, reason, what)
+        else:
+            ctx.incomplete(ItemKind.SERVICE, f"{exc.service} ({key})", reason)
 
 
 def _not_verified(ctx: AuditContext, package: Package, pinned: set[str], page: ProjectPage | None,
@@ -198,9 +202,9 @@ def _mismatch(package: Package, unknown: list[str], matched: list[str], publishe
     return Finding(
         kind=FindingKind.HASH_MISMATCH, id="hash-mismatch", severity=Severity.CRITICAL, message=message,
         package=(package.name, package.version), location=package.location, check="hashes",
-        evidence={"unmatched": [f"sha256:{h}" for h in unknown], "matched": [f"sha256:{h}" for h in matched],
+        evidence=Details.of({"unmatched": [f"sha256:{h}" for h in unknown], "matched": [f"sha256:{h}" for h in matched],
                   "published": {f"sha256:{h}": name for h, name in sorted(published.digests.items())},
-                  "published_from": published.origin},
+                  "published_from": published.origin}),
         fix="re-create the pins against the trusted index (pip-compile --generate-hashes / uv lock) and find out "
             "where the pinned file came from before installing",
     )

@@ -33,9 +33,10 @@ Look-alike orgs are the ``typosquat`` check's (it already covers ``report.models
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from auditor.domain import Finding, Location, ModelRef, RemoteCodeSite, Severity
+from auditor.evidence import Details
 from auditor.kinds import FindingKind, Rule
 from auditor.models.formats import code_files, pickle_only
 from auditor.models.hubstate import HubState, key_of, state_of
@@ -177,7 +178,7 @@ class ModelsCheck:
                     f"({site.because}{lines}): Python from the repo runs on load ({because}){shipped}{also}",
             model=(site.models[0], revision), location=_place(site, refs[0]) if len(refs) == 1 else Location(
                 site.location.file, site.location.line),
-            evidence={"code_files": code, "auto_map": auto_map, "revision": revision, "site": site.to_json()},
+            evidence=Details.of({"code_files": code, "auto_map": auto_map, "revision": revision, "site": site.to_json()}),
             check=self.name, fix="remove trust_remote_code, or review the code and pin revision= to a commit")]
 
     def _opt_in_site(self, site: RemoteCodeSite) -> Finding:
@@ -192,7 +193,7 @@ class ModelsCheck:
             message=f"remote code can be enabled at run time here: {who} loads {what} with trust_remote_code{when} "
                     f"({site.because}{lines})",
             path=site.location.file, location=Location(site.location.file, site.location.line),
-            evidence=site.to_json(), check=self.name,
+            evidence=Details.of(site.to_json()), check=self.name,
             fix="keep the switch off for unreviewed repos; when it is on, pin revision= to a reviewed commit")
 
     def _runtime_site(self, site: RemoteCodeSite) -> Finding:
@@ -208,14 +209,14 @@ class ModelsCheck:
             message=f"{who} loads {site.runtime or 'a model chosen at run time'} with remote code on{when} "
                     f"({site.because}{lines}): Python from whichever repo is named runs on load{known}",
             path=site.location.file, location=Location(site.location.file, site.location.line),
-            evidence=site.to_json(), check=self.name,
+            evidence=Details.of(site.to_json()), check=self.name,
             fix="allow only reviewed repos pinned to a commit, or declare them in mlaudit.toml `models = [...]`")
 
     def _finding(self, ref: ModelRef, kind: FindingKind, rule: str, severity: Severity, message: str, *,
-                 evidence: object = None, fix: str | None = None, path: str | None = None,
+                 evidence: Mapping[str, object] | None = None, fix: str | None = None, path: str | None = None,
                  location: Location | None = None) -> Finding:
         return Finding(kind=kind, id=rule, severity=severity, message=message, model=(ref.repo_id, ref.revision),
-                       location=location or ref.location, evidence=evidence, fix=fix, check=self.name, path=path)
+                       location=location or ref.location, evidence=Details.of(evidence) if evidence is not None else None, fix=fix, check=self.name, path=path)
 
 
 def _place(site: RemoteCodeSite, ref: ModelRef | None) -> Location:

@@ -5,10 +5,10 @@ evidence says whether this exact version is listed."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from auditor.advisories.findings import malicious_findings
 from auditor.advisories.match import is_malicious_record
+from auditor.advisories.record import OsvRecord
 from auditor.advisories.runtime import online_records, store_for
 from auditor.domain import Finding, canonical_name
 from auditor.options import AuditContext
@@ -24,7 +24,7 @@ class MaliciousCheck:
         local = store.malicious_many(p.name for p in packages)
         online = online_records(ctx)
         findings: list[Finding] = []
-        advisories: dict[str, list[dict[str, Any]]] = {}
+        advisories: dict[str, list[OsvRecord]] = {}
         suspects = [canonical_name(p.name) for p in packages
                     if local.get(canonical_name(p.name)) or any(map(is_malicious_record, online.get(
                         (canonical_name(p.name), p.version), [])))]

@@ -14,12 +14,13 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from auditor.domain import Finding, Package, Severity
+from auditor.evidence import Details
 from auditor.kinds import FindingKind
 from auditor.ledger import ItemKind
 from auditor.options import AuditContext
+from auditor.pkgindex import MAX_WORKERS, ProjectPage, fetch_pages
 from auditor.provenance import prop
 from auditor.provenance.audit import ATTESTED, INVALID, MISSING, NOT_FOUND, PARTIAL, PackageProvenance, audit_package
-from auditor.provenance.pages import MAX_WORKERS, ProjectPage, fetch_pages
 from auditor.provenance.summary import summarise
 
 NOT_ONLINE = "provenance not checked: it needs --online (PEP 740 attestations are fetched from the index)"
@@ -99,7 +100,7 @@ def _findings(package: Package, result: PackageProvenance) -> list[Finding]:
             out.append(Finding(
                 kind=FindingKind.PROVENANCE_INVALID, id="provenance-invalid", severity=Severity.CRITICAL,
                 message=f"{label}: provenance for {bad.filename} does not verify: {bad.error}",
-                package=ident, location=package.location, check="provenance", evidence=bad.to_json(),
+                package=ident, location=package.location, check="provenance", evidence=Details.of(bad.to_json()),
                 fix="do not install this file; compare it with the project's release and report it to the index",
             ))
         return out
@@ -111,7 +112,7 @@ def _findings(package: Package, result: PackageProvenance) -> list[Finding]:
                 message=f"{label}: no provenance for {missing}, although {result.regression_from} was attested "
                         "(the release did not come through the project's trusted publishing path)",
                 package=ident, location=package.location, check="provenance",
-                evidence={"missing_files": result.missing_files, "earlier_attested": result.regression_from},
+                evidence=Details.of({"missing_files": result.missing_files, "earlier_attested": result.regression_from}),
                 fix="check with the project how this release was published before upgrading to it",
             ))
         else:
@@ -120,7 +121,7 @@ def _findings(package: Package, result: PackageProvenance) -> list[Finding]:
                 kind=FindingKind.MISSING_PROVENANCE, id="missing-provenance", severity=Severity.INFO,
                 message=f"{label}: no PEP 740 provenance for {missing}{partial}",
                 package=ident, location=package.location, check="provenance",
-                evidence={"missing_files": result.missing_files, "via": result.via},
+                evidence=Details.of({"missing_files": result.missing_files, "via": result.via}),
             ))
     if result.status in (ATTESTED, PARTIAL) and result.source_match == "false":
         publishers = ", ".join(p.label() for p in result.publishers)
@@ -128,7 +129,7 @@ def _findings(package: Package, result: PackageProvenance) -> list[Finding]:
             kind=FindingKind.PUBLISHER_MISMATCH, id="publisher-mismatch", severity=Severity.LOW,
             message=f"{label}: attested by {publishers}, which is not a repository the project declares",
             package=ident, location=package.location, check="provenance",
-            evidence={"publishers": [p.to_json() for p in result.publishers], "declared": result.declared_urls},
+            evidence=Details.of({"publishers": [p.to_json() for p in result.publishers], "declared": result.declared_urls}),
             fix="confirm the publishing repository belongs to the project (renamed or moved repositories also "
                 "show up here)",
         ))

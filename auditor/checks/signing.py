@@ -20,6 +20,7 @@ from pathlib import Path
 
 from auditor.domain import Finding, Location, Severity
 from auditor.errors import IncompleteError, UsageError
+from auditor.evidence import Details
 from auditor.kinds import FindingKind, Rule
 from auditor.ledger import ItemKind
 from auditor.models.settings import SigningSettings, model_settings
@@ -57,7 +58,7 @@ class SigningCheck:
                 kind=FindingKind.UNSIGNED_MODEL, id=Rule.MODEL_UNSIGNED, severity=Severity.INFO,
                 message=f"model files in {model_dir} carry no {SIGNATURE_NAME} (OpenSSF model signing): their "
                         "origin cannot be verified", path=str(model_dir), location=Location(str(model_dir)),
-                evidence={"release": why},
+                evidence=Details.of({"release": why}),
                 fix="sign released models with model_signing and verify them before use", check=self.name))
         return findings
 
@@ -84,7 +85,7 @@ class SigningCheck:
         return [Finding(kind=FindingKind.SIGNATURE_UNVERIFIED, id=Rule.MODEL_SIGNATURE_UNVERIFIED, severity=Severity.INFO,
                         message=f"{target} matches its signed manifest, but no key or identity is configured to "
                                 "check who signed it", path=str(target), location=Location(str(sig)),
-                        evidence={"method": result.method},
+                        evidence=Details.of({"method": result.method}),
                         fix="set key/certificate/identity in [tool.mlaudit.model-signing]", check=self.name)]
 
 

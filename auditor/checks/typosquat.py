@@ -17,11 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from auditor.domain import DataSource, Finding, ModelRef, Package, Report, Severity, canonical_name
 from auditor.errors import NetworkError
+from auditor.evidence import Details
 from auditor.kinds import FindingKind, Rule
 from auditor.ledger import ItemKind
 from auditor.options import AuditContext
+from auditor.pkgindex import find_page
 from auditor.policy import Policy
-from auditor.provenance.pages import find_page
 from auditor.typosquat import HIGH_THRESHOLD, NameContext, TyposquatResult, apply_context, hf_detector, pypi_detector
 from auditor.typosquat.context import CONTEXT_FLOOR, context_from_uploads, evidence, merge
 from auditor.typosquat.metadata import collect, json_api_base
@@ -50,8 +51,8 @@ def package_finding(pkg: Package, result: TyposquatResult, context: NameContext 
         message=f"'{pkg.name}' looks like '{result.target}' ({result.technique}: {_technique_word(result)})",
         package=(pkg.name, pkg.version),
         location=pkg.location,
-        evidence={"target": result.target, "score": result.score, "reasons": list(result.reasons),
-                  "target_rank": result.target_rank, "technique": result.technique, **evidence(context)},
+        evidence=Details.of({"target": result.target, "score": result.score, "reasons": list(result.reasons),
+                  "target_rank": result.target_rank, "technique": result.technique, **evidence(context)}),
         fix=f"did you mean '{result.target}'?",
         check=CHECK.name,
     )
@@ -66,8 +67,8 @@ def model_finding(ref: ModelRef, org: str, result: TyposquatResult) -> Finding:
                 f"({result.technique}: {_technique_word(result)})",
         model=(ref.repo_id, ref.revision),
         location=ref.location,
-        evidence={"target": result.target, "score": result.score, "reasons": list(result.reasons),
-                  "target_rank": result.target_rank, "technique": result.technique, "org": org},
+        evidence=Details.of({"target": result.target, "score": result.score, "reasons": list(result.reasons),
+                  "target_rank": result.target_rank, "technique": result.technique, "org": org}),
         fix=f"did you mean '{result.target}/{ref.repo_id.split('/', 1)[1]}'?",
         check=CHECK.name,
     )
@@ -249,7 +250,7 @@ LOCAL_SOURCES = ("workspace member", "path:", "directory:")
 def is_local(pkg: Package) -> bool:
     """A lockfile's workspace member or local path: the project's own code, installed from disk, never fetched
     from an index by its name, so its name cannot be a typosquat (a missing public name is the confusion check's)."""
-    return pkg.properties.get("mlaudit:source", "").startswith(LOCAL_SOURCES)
+    return (pkg.origin or "").startswith(LOCAL_SOURCES)
 
 
 def page_facts(ctx: AuditContext, pkg: Package) -> NameContext:

@@ -16,15 +16,15 @@ from auditor.advisories.runtime import store_for
 from auditor.checks.typosquat import assess_name
 from auditor.domain import Finding, Package, Severity, canonical_name
 from auditor.errors import IncompleteError
+from auditor.evidence import Details
 from auditor.kinds import FindingKind, Rule
 from auditor.options import AuditContext
 from auditor.policy import Policy
-from auditor.resolve.uvdriver import UNCLAIMED
 from auditor.typosquat import NameContext
 
 
 def is_unclaimed(package: Package) -> bool:
-    return package.properties.get(UNCLAIMED) == "true"
+    return package.unclaimed
 
 
 class UnclaimedCheck:
@@ -45,9 +45,8 @@ class UnclaimedCheck:
             look = assess_name(package.name, NameContext(on_index=False, source="resolver"),
                                allowlist=policy.typosquat_allowlist)
             lookalike = look.target if look.flagged and look.target else None
-            known = sorted(str(r.get("id")) for r in malware.get(canonical_name(package.name), [])
-                           if not r.get("withdrawn"))
-            via = package.properties.get("mlaudit:required-by")
+            known = sorted(r.id for r in malware.get(canonical_name(package.name), []) if not r.withdrawn)
+            via = ", ".join(package.required_by)
             how = f"required by {via}" if via else "named by the input"
             message = (f"'{package.name}' is not on the package index ({how}): anyone can register it, and the next "
                        "install would fetch whatever they upload")
@@ -59,8 +58,8 @@ class UnclaimedCheck:
                 kind=FindingKind.UNCLAIMED_NAME, id=Rule.UNCLAIMED_NAME,
                 severity=Severity.CRITICAL if lookalike or known else Severity.HIGH, message=message,
                 package=(package.name, package.version), location=package.location, check=self.name,
-                evidence={"on_index": False, "required_by": via, "looks_like": lookalike,
-                          "typosquat_score": look.score, "known_malicious": known},
+                evidence=Details.of({"on_index": False, "required_by": via, "looks_like": lookalike,
+                          "typosquat_score": look.score, "known_malicious": known}),
                 fix=(f"did you mean '{lookalike}'? " if lookalike else "")
                 + "remove the requirement, or publish/reserve the name on your index (internal packages: serve "
                   "them from an index you control and pin it)",

@@ -9,16 +9,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from rich.console import Console
-
 from auditor.baseline import Baseline, load_baseline
 from auditor.cache import atomic_write
-from auditor.domain import Report, Severity
+from auditor.domain import RenderOptions, Report, Severity
 from auditor.errors import UsageError
 from auditor.net import NetConfig
-from auditor.options import AuditOptions, ProgressFn
+from auditor.options import AuditOptions, AuditRequest, ProgressFn
 from auditor.outputs import FORMATS, get_renderer
-from auditor.policy import Policy
+from auditor.runconfig import options_for
 
 SEVERITY_CHOICES = [s.value for s in Severity]
 
@@ -121,89 +119,46 @@ def add_output_args(parser: argparse.ArgumentParser, default: str = "terminal") 
                              "tracebacks on internal errors")
 
 
-def options_from_args(args: argparse.Namespace) -> AuditOptions:
-    """Build AuditOptions; the policy file is read here so that a bad config is a usage error (exit 2)."""
-    paths: list[str] = list(getattr(args, "paths", []) or [])
-    for p in paths:
-        if not Path(p).exists():
-            raise UsageError(missing_path(p))
-    project_dir: str | None = None
-    if args.env is None:
-        project_dir = _code_root(paths)
-    policy = _load_policy(args, project_dir) or Policy()
-    disabled = _disabled(args, policy)
-    fail_on = Severity(args.fail_on) if args.fail_on else (policy.fail_on if policy and policy.fail_on else Severity.LOW)
-    return AuditOptions(
-        paths=paths,
+def request_from_args(args: argparse.Namespace) -> AuditRequest:
+    """The audit's flags (``add_input_args``), typed; ``--disable-check`` names are validated here (exit 2)."""
+    from auditor.kinds import disable_names, unknown_disable_names
+
+    disable = tuple(getattr(args, "disable_check", []) or [])
+    unknown = unknown_disable_names(list(disable))
+    if unknown:
+        raise UsageError(f"--disable-check: unknown check or finding kind {', '.join(map(repr, unknown))} "
+                         f"(valid: {', '.join(disable_names())})")
+    return AuditRequest(
         env_path=args.env,
         python_version=args.python_version,
         platform=args.platform,
         index_url=args.index_url,
-        extra_index_urls=list(args.extra_index_url),
+        extra_index_urls=tuple(args.extra_index_url),
         offline=args.offline,
         online=args.online,
         allow_build=args.allow_build,
-        extras=list(args.extra),
-        groups=list(args.group),
-        fail_on=fail_on,
-        require_complete=args.require_complete or bool(policy and policy.require_complete),
-        fetch_models=args.fetch_models,
-        disabled_checks=disabled,
-        net=_net_config(args),
-        policy=policy,
+        extras=tuple(args.extra),
+        groups=tuple(args.group),
+        profiles=tuple(getattr(args, "profile", []) or []),
         exclude_newer=args.exclude_newer,
         resolver=args.resolver,
-        project_dir=project_dir,
-        profiles=list(getattr(args, "profile", []) or []),
-        exclude=[*policy.exclude, *getattr(args, "exclude", [])],
+        net=_net_config(args),
+        config=getattr(args, "config", None),
+        fail_on=Severity(args.fail_on) if args.fail_on else None,
+        require_complete=bool(args.require_complete),
+        fetch_models=bool(args.fetch_models),
+        disable=disable,
+        exclude=tuple(getattr(args, "exclude", []) or []),
+        sbom_vex=bool(getattr(args, "sbom_vex", False)),
         baseline=load_baseline_arg(args),
         verify_fixes=bool(getattr(args, "verify_fixes", False)),
     )
 
 
-def missing_path(path: object) -> str:
-    """The message for a path that does not exist; spaces at either end are shown (paths are taken verbatim)."""
-    text = str(path)
-    if text != text.strip():
-        return f"no such file or directory: {text!r} (the path begins or ends with white space)"
-    return f"no such file or directory: {text}"
-
-
-def _code_root(paths: list[str]) -> str:
-    """Where the project's code is: the first directory given, else the project of the first file (the nearest
-    directory upwards with pyproject.toml, setup.py, setup.cfg or .git), so that ``mlaudit
-    requirements/full/requirements.txt`` still finds the model references in the project's code."""
-    from auditor.sources.project import find_project_root
-
-    for p in paths:
-        if Path(p).is_dir():
-            return p
-    if not paths:
-        return str(Path.cwd())
-    return find_project_root(paths[0])
-
-
-def _disabled(args: argparse.Namespace, policy: Policy) -> set[str]:
-    """``--disable-check`` names, validated, and made equivalent to the policy's ``disable``: a check named
-    there does not run, and findings of a kind (or check) named there are dropped, whichever way it was given."""
-    from auditor.checks import disable_names, unknown_disable_names
-
-    names = set(getattr(args, "disable_check", []) or [])
-    unknown = unknown_disable_names(names)
-    if unknown:
-        raise UsageError(f"--disable-check: unknown check or finding kind {', '.join(map(repr, unknown))} "
-                         f"(valid: {', '.join(disable_names())})")
-    policy.disabled_kinds |= names
-    return names | policy.disabled_kinds
-
-
-def _load_policy(args: argparse.Namespace, project_dir: str | None) -> Policy | None:
-    """The project's policy. Imported plainly: a broken install must fail loudly (exit 3 at the CLI edge), never
-    run without the user's ignores, ``require-*`` settings and internal prefixes."""
-    from auditor.config import load_policy
-
-    explicit = Path(args.config) if getattr(args, "config", None) else None
-    return load_policy(Path(project_dir) if project_dir else None, explicit)
+def options_from_args(args: argparse.Namespace) -> AuditOptions:
+    """Build AuditOptions (``runconfig.options_for``); the policy file is read here so that a bad config is a usage
+    error (exit 2)."""
+    return options_for(request_from_args(args), list(getattr(args, "paths", []) or []))
 
 
 def is_interactive(args: argparse.Namespace) -> bool:
@@ -220,6 +175,8 @@ def progress_display(args: argparse.Namespace) -> Iterator[ProgressFn]:
     if not is_interactive(args):
         yield lambda _msg: None
         return
+    from rich.console import Console  # only for a terminal: a CI run or a machine format never imports rich
+
     console = Console(stderr=True)
     with console.status("starting", spinner="dots") as status:
         def update(message: str) -> None:
@@ -239,11 +196,12 @@ def emit(report: Report, args: argparse.Namespace) -> None:
     a device, FIFO or ``/dev/stdout`` is written straight through; a link's target is written, the link kept
     (``cache.atomic_write``)."""
     fmt = getattr(args, "format", "terminal")
-    if getattr(args, "sbom_vex", False):
-        report.sbom_vex = True
+    options = RenderOptions(sbom_vex=bool(getattr(args, "sbom_vex", False)), verbose=bool(getattr(args, "verbose", False)))
     output = getattr(args, "output", None)
     verbose = bool(getattr(args, "verbose", False))
     if fmt == "terminal":
+        from rich.console import Console
+
         from auditor.outputs.terminal import print_report, render
 
         if not output:
@@ -251,7 +209,7 @@ def emit(report: Report, args: argparse.Namespace) -> None:
             return
         text = render(report, verbose=verbose)
     else:
-        text = get_renderer(fmt)(report)
+        text = get_renderer(fmt)(report, options)
     if output:
         atomic_write(Path(output), text.encode("utf-8"), output=True)
     else:

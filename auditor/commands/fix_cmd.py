@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 
 from auditor.commands.common import add_input_args, options_from_args, print_service_failures, progress_display
 from auditor.errors import EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_POLICY, UsageError
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from auditor.pipeline import run_audit
     from auditor.remediation.edits import WriteError, display_path, unified_diff, write_all
     from auditor.remediation.fixer import build_fix
+    from auditor.remediation.stage import REMEDIATION_PLAN
 
     if args.env is not None:
         raise UsageError("mlaudit fix edits input files; an installed environment (--env) has none (upgrade it "
@@ -50,10 +52,9 @@ def run(args: argparse.Namespace) -> int:
     if options.offline:
         raise UsageError("mlaudit fix verifies every upgrade against the package index, which --offline forbids; "
                          "`mlaudit --offline --format json` shows the upgrades planned from the advisory data")
-    options.verify_fixes = True
     # a fix changes packages only: checks of models, provenance and names are not what it acts on (the audit
     # runs them), and a model reference must not send it to the Hub
-    options.disabled_checks |= SKIPPED_CHECKS
+    options = replace(options, verify_fixes=True, disabled_checks=options.disabled_checks | SKIPPED_CHECKS)
     os.environ["HF_HUB_OFFLINE"] = "1"
     caches = RunCaches()
     with progress_display(args) as progress:
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         if print_service_failures(report):
             _say("the audit did not complete, so no fix was verified; no file was changed")
             return EXIT_INCOMPLETE
-        plan = caches.remediation
+        plan = caches.get(REMEDIATION_PLAN)
         if plan is None:  # pragma: no cover - the pipeline always plans
             _say("no remediation plan was made; no file was changed")
             return EXIT_INCOMPLETE

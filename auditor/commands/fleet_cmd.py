@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from auditor.commands.common import add_input_args, is_interactive, positive_float
+from auditor.commands.common import add_input_args, is_interactive, positive_float, request_from_args
 
 if TYPE_CHECKING:
     from auditor.fleet.runner import FleetResult, Progress
@@ -25,9 +25,6 @@ if TYPE_CHECKING:
 
 NAME = "fleet"
 HELP = "audit many projects and model stores in one run (local worker pool or Ray), resumable"
-# Fleet-only flags: not audit options, so not part of a project's key.
-FLEET_ONLY = frozenset({"paths", "from_file", "output_dir", "workers", "ray", "scan", "per_host", "project_timeout", "fresh",
-                        "retry_failed", "shard_files", "quiet", "verbose"})
 
 
 def _count(text: str) -> int:
@@ -63,14 +60,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="audit again the units whose worker died on every attempt in an earlier run")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     parser.add_argument("-v", "--verbose", action="store_true", help="more detail on errors")
-
-
-def _audit_args(args: argparse.Namespace) -> dict[str, object]:
-    """The audit's own options, as ``mlaudit PATH`` would parse them (defaults included)."""
-    probe = argparse.ArgumentParser(add_help=False)
-    add_input_args(probe)
-    names = set(vars(probe.parse_args([])))
-    return {name: getattr(args, name) for name in sorted(names) if name not in FLEET_ONLY}
 
 
 class _Display:
@@ -164,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     for listing in args.from_file:
         projects.extend(read_list(listing))
     cfg = FleetConfig(projects=projects, stores=list(args.scan), outdir=Path(args.output_dir),
-                      audit_args=_audit_args(args), workers=args.workers, ray=args.ray, per_host=args.per_host,
+                      request=request_from_args(args), workers=args.workers, ray=args.ray, per_host=args.per_host,
                       timeout=args.project_timeout, fresh=args.fresh, retry_failed=args.retry_failed,
                       shard_files=args.shard_files or SHARD_FILES)
     progress: Progress

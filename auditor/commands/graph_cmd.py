@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 
 import networkx as nx
 from rich.console import Console
@@ -32,8 +33,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from auditor.pipeline import run_audit
 
-    options = options_from_args(args)
-    options.disabled_checks = {c.name for c in load_checks()}
+    options = replace(options_from_args(args), disabled_checks={c.name for c in load_checks()})
     with progress_display(args) as progress:
         report = run_audit(options, progress)
     if print_service_failures(report):

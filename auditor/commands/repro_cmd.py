@@ -25,7 +25,7 @@ from auditor.domain import Report, canonical_name
 from auditor.errors import EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_POLICY, IncompleteError, InputError, UsageError
 from auditor.net import HttpClient, NetConfig
 from auditor.options import AuditContext, AuditOptions
-from auditor.provenance.pages import SERVICE, IndexFile, default_index_url, project_page
+from auditor.pkgindex import SERVICE, IndexFile, default_index_url, project_page
 from auditor.provenance.repro import BUILD_FAILED, ReproResult, reproduce, save_result
 from auditor.provenance.summary import REPRODUCIBLE_RESULTS
 from auditor.textsafe import clean

@@ -8,9 +8,10 @@ policy's ``require-complete``: exit 3 when anything could not be checked).
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from auditor.commands.common import add_input_args, emit, options_from_args, print_service_failures, progress_display
-from auditor.errors import EXIT_CLEAN, EXIT_INCOMPLETE
+from auditor.domain import Severity
 
 NAME = "sbom"
 HELP = "write a CycloneDX 1.6 SBOM (JSON or XML) with ML-BOM components and the dependency graph"
@@ -27,17 +28,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from auditor.pipeline import exit_code_for, run_audit
+    from auditor.pipeline import run_audit
 
-    options = options_from_args(args)
+    # An SBOM gates on findings only when --fail-on is given (a policy's fail-on alone does not fail a build that
+    # asked for an inventory); completeness and failed services gate as everywhere: the report's one gate decides.
+    options = replace(options_from_args(args), fail_on=Severity(args.fail_on) if args.fail_on else None)
     with progress_display(args) as progress:
         report = run_audit(options, progress)
     emit(report, args)
-    if print_service_failures(report):
-        return EXIT_INCOMPLETE
-    if args.fail_on:
-        return exit_code_for(report)
-    required = options.require_complete or report.require_complete
-    if required and not report.complete:
-        return EXIT_INCOMPLETE
-    return EXIT_CLEAN
+    print_service_failures(report)
+    return report.gate().exit_code

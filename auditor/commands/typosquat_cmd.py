@@ -80,7 +80,7 @@ def _index_url(args: argparse.Namespace) -> str:
     explicit = args.index_url or next(iter(environment_index_urls()), None)
     if explicit:
         return str(explicit)
-    from auditor.provenance.pages import default_index_url
+    from auditor.pkgindex import default_index_url
 
     return default_index_url()
 

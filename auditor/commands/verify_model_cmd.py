@@ -16,7 +16,6 @@ from rich.markup import escape
 
 from auditor.commands.common import add_output_args, emit
 from auditor.domain import Report, Severity
-from auditor.errors import EXIT_CLEAN, EXIT_POLICY
 from auditor.models.signing import VerifyResult, signature_finding, verify_model
 
 NAME = "verify-model"
@@ -54,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"[bold red]INVALID[/bold red]: {escape(str(model_dir))}: {escape(result.message)}")
     else:
         emit(report, args)
-    return EXIT_CLEAN if result.verified else EXIT_POLICY
+    return report.gate().exit_code  # an unverified signature is a finding at/above low: exit 1
 
 
 def build_report(model_dir: Path, signature: Path, result: VerifyResult) -> Report:

@@ -11,7 +11,6 @@ What is shared, and how:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -29,6 +28,7 @@ from auditor.fleet.plan import SHARD_FILES, Shard, Unit, UnitKind, cut_shards, p
 from auditor.fleet.store import ResultStore
 from auditor.fleet.work import FleetSettings, Outcome, Task, peak_rss_kib, warm
 from auditor.ledger import Item
+from auditor.options import AuditRequest
 
 
 @dataclass
@@ -36,7 +36,7 @@ class FleetConfig:
     projects: list[str]
     stores: list[str]
     outdir: Path
-    audit_args: dict[str, Any]  # the audit's argparse values (``add_input_args``), without the paths
+    request: AuditRequest  # the audit's flags, typed; each project's own policy is merged in its worker
     workers: int | None = None  # None: the machine's cores (local) or the cluster's CPUs (Ray)
     ray: str | None = None  # None: local pool; "local", "auto" or a cluster address
     per_host: int = 4
@@ -95,9 +95,8 @@ def _data_digests(memo: DigestMemo, config_file: str | None) -> list[str]:
     return [embedded_fingerprint(), *memo.digests(files)]
 
 
-def _check_config(audit_args: dict[str, Any]) -> None:
+def _check_config(config: str | None) -> None:
     """A bad ``--config`` is the command line's error (exit 2 before anything runs), not every project's."""
-    config = audit_args.get("config")
     if config:
         from auditor.config import load_policy
 
@@ -105,12 +104,12 @@ def _check_config(audit_args: dict[str, Any]) -> None:
 
 
 def run_fleet(cfg: FleetConfig, progress: Progress) -> FleetResult:
-    if cfg.audit_args.get("env") is not None:
+    if cfg.request.env_path is not None:
         raise UsageError("--env audits one installed environment; mlaudit fleet audits project folders and files")
     units = plan_units(cfg.projects, cfg.stores)
     if not units:
         raise UsageError("no projects given (PATH..., --from-file LIST or --scan DIR)")
-    _check_config(cfg.audit_args)
+    _check_config(cfg.request.config)
     store = ResultStore(cfg.outdir)
     store.lock()
     try:
@@ -125,13 +124,13 @@ def _run(cfg: FleetConfig, units: list[Unit], store: ResultStore, progress: Prog
     cwd = os.getcwd()
     memo = DigestMemo(store.meta / "digests.sqlite")
     try:
-        common = common_key(cfg.audit_args, os.environ, _data_digests(memo, cfg.audit_args.get("config")))
+        common = common_key(cfg.request.key_fields(), os.environ, _data_digests(memo, cfg.request.config))
         progress.note("hashing inputs")
         tasks, reused, stores, records = _plan(cfg, units, store, memo, common, cwd)
         hashed = {"files_read": memo.read_files, "bytes_read": memo.read_bytes}
     finally:
         memo.close()
-    settings = FleetSettings(audit_args=dict(cfg.audit_args), cwd=cwd, per_host=cfg.per_host)
+    settings = FleetSettings(request=cfg.request, cwd=cwd, per_host=cfg.per_host)
     if tasks:
         progress.note("preparing shared data (advisory index, popularity indexes)")
         warm()
@@ -154,7 +153,7 @@ def _run(cfg: FleetConfig, units: list[Unit], store: ResultStore, progress: Prog
         if task.kind is UnitKind.PROJECT:
             records[task.uid] = _save_project(store, task, outcome, run_id)
         else:
-            finished = _shard_done(store, stores[task.uid], task, outcome, cfg.audit_args, run_id)
+            finished = _shard_done(store, stores[task.uid], task, outcome, cfg.request, run_id)
             if finished is not None:
                 records[task.uid] = finished
         progress.finished(outcome)
@@ -170,7 +169,7 @@ def _run(cfg: FleetConfig, units: list[Unit], store: ResultStore, progress: Prog
     pool_seconds = time.perf_counter() - pool_started
     for state in stores.values():  # a store all of whose shards were already done (a killed earlier run)
         if state.unit.uid not in records and len(state.parts) == len(state.shards):
-            records[state.unit.uid] = _finish_store(store, state, cfg.audit_args, run_id)
+            records[state.unit.uid] = _finish_store(store, state, cfg.request, run_id)
     run = {
         "id": run_id, "executor": "ray" if cfg.ray else "local", "ray": cfg.ray, "workers": pool.workers,
         "per_host": cfg.per_host, "tasks": len(tasks), "audited": audited, "reused": reused, "retried": retried,
@@ -260,8 +259,8 @@ def _plan_store(cfg: FleetConfig, unit: Unit, memo: DigestMemo, common: str, cwd
 
 def _missing_store(store: ResultStore, unit: Unit, common: str, cwd: str) -> dict[str, Any]:
     """``mlaudit scan`` of a path that does not exist is a usage error (exit 2); so is this store's."""
-    from auditor.cli import error_exit
-    from auditor.commands.common import missing_path
+    from auditor.failure import error_exit
+    from auditor.runconfig import missing_path
 
     code, message = error_exit(UsageError(missing_path(unit.path)))
     rec: dict[str, Any] = {"uid": unit.uid, "kind": unit.kind.value, "path": unit.path, "key": digest_of(["missing", unit.path, cwd,
@@ -279,7 +278,7 @@ def _save_project(store: ResultStore, task: Task, outcome: Outcome, run_id: str)
     return store.save(task.uid, rec, outcome.payload)
 
 
-def _shard_done(store: ResultStore, state: _StoreState, task: Task, outcome: Outcome, audit_args: dict[str, Any],
+def _shard_done(store: ResultStore, state: _StoreState, task: Task, outcome: Outcome, request: AuditRequest,
                 run_id: str) -> dict[str, Any] | None:
     state.seconds += outcome.seconds
     state.attempts = max(state.attempts, outcome.attempts)
@@ -292,16 +291,16 @@ def _shard_done(store: ResultStore, state: _StoreState, task: Task, outcome: Out
         state.parts[task.shard] = outcome.payload
     if len(state.parts) < len(state.shards):
         return None
-    return _finish_store(store, state, audit_args, run_id)
+    return _finish_store(store, state, request, run_id)
 
 
-def _finish_store(store: ResultStore, state: _StoreState, audit_args: dict[str, Any], run_id: str) -> dict[str, Any]:
+def _finish_store(store: ResultStore, state: _StoreState, request: AuditRequest, run_id: str) -> dict[str, Any]:
     """Join the shards in order into the report ``mlaudit scan DIR --format json`` would write."""
-    from auditor.commands.scan_cmd import apply_gate, load_scan_policy, report_from_result
     from auditor.errors import EXIT_INCOMPLETE
     from auditor.outputs import get_renderer
-    from auditor.pipeline import exit_code_for
+    from auditor.runconfig import gate_scan, load_scan_policy
     from auditor.scan import add_gaps
+    from auditor.scan.report import report_from_result
 
     unit = state.unit
     base: dict[str, Any] = {"uid": unit.uid, "kind": unit.kind.value, "path": unit.path, "key": state.key, "run": run_id,
@@ -311,12 +310,13 @@ def _finish_store(store: ResultStore, state: _StoreState, audit_args: dict[str, 
         rec = dict(base, exit_code=EXIT_INCOMPLETE, complete=False, error=state.error, facts={})
         return store.save(unit.uid, rec, None)
     parts = [scancodec.decode(state.parts[s.index]) for s in state.shards]
-    args = argparse.Namespace(**audit_args)
     joined = scancodec.join(parts)
     add_gaps(joined, state.gaps, state.notes)
     report = report_from_result([Path(unit.path)], joined, state.seconds)
-    apply_gate(report, args, load_scan_policy(args))
+    gate_scan(report, load_scan_policy(request.config), fail_on=request.fail_on,
+              require_complete=request.require_complete)
     text = get_renderer("json")(report)
-    rec = dict(base, exit_code=exit_code_for(report), complete=report.complete, error=None,
+    gate = report.gate()
+    rec = dict(base, exit_code=gate.exit_code, complete=gate.complete, error=None,
                facts=aggregate.facts_of(json.loads(text)))
     return store.save(unit.uid, rec, text)

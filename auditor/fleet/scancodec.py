@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from auditor.domain import Finding, Location, Severity, Skipped
+from auditor.evidence import Details, Evidence
 from auditor.kinds import FindingKind
 from auditor.ledger import Item, ItemKind, Outcome
 from auditor.scan import ScanResult
@@ -25,6 +26,8 @@ def _plain(value: Any) -> Any:
         return {"file": value.file, "line": value.line}
     if isinstance(value, tuple):
         return list(value)
+    if isinstance(value, Evidence):
+        return value.to_json()
     return value
 
 
@@ -51,6 +54,8 @@ def _finding(raw: dict[str, Any]) -> Finding:
             values[name] = tuple(values[name])
     if values.get("location") is not None:
         values["location"] = Location(**values["location"])
+    if values.get("evidence") is not None:  # the scanner's evidence: its facts (``Details``)
+        values["evidence"] = Details.of(values["evidence"])
     return Finding(**values)
 
 

@@ -1,9 +1,9 @@
 """What a worker does with one task: audit one project in-process, or scan one shard of a model store.
 
-A project's audit is exactly the single run's: the same argument handling (``options_from_args``, so each
-project's own policy file is found as ``mlaudit PROJECT`` would find it), ``run_audit``, the JSON renderer and
-``exit_code_for``; an exception becomes the exit code and message that ``mlaudit PROJECT`` would have printed
-(``auditor.cli.error_exit``). What a worker keeps between its tasks is only what is the same for all of them:
+A project's audit is exactly the single run's: the same typed request merged with the project's own policy file
+(``runconfig.options_for``, so the policy is found as ``mlaudit PROJECT`` would find it), ``run_audit``, the JSON
+renderer and the report's gate; an exception becomes the exit code and message that ``mlaudit PROJECT`` would have
+printed (``auditor.failure.error_exit``). What a worker keeps between its tasks is only what is the same for all of them:
 its HTTP session (bounded per host, connections kept alive), the index pages it read (one request per
 distribution and index per worker), and the process-wide caches of mlaudit itself (advisory index connection,
 popularity indexes, imported checks), which a long-lived worker builds once instead of once per project.
@@ -11,26 +11,26 @@ popularity indexes, imported checks), which a long-lived worker builds once inst
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from auditor.fleet.plan import UnitKind
 from auditor.fleet.throttle import HostLimiter, throttled_session
+from auditor.options import AuditRequest
 
 if TYPE_CHECKING:
-    from auditor.provenance.pages import ProjectPage
+    from auditor.pkgindex import ProjectPage
 
 
 @dataclass(frozen=True)
 class FleetSettings:
     """Read-only and the same for every task of a run (on Ray it travels once, through the object store)."""
 
-    audit_args: dict[str, Any]  # the audit's argparse values, without the paths
+    request: AuditRequest  # the audit's flags, typed (no argparse values cross into a worker)
     cwd: str  # paths are as the user gave them: relative ones are relative to this folder
     per_host: int
 
@@ -127,30 +127,32 @@ def run_task(task: Task, settings: FleetSettings) -> Outcome:
 
 
 def audit_project(task: Task, settings: FleetSettings, state: WorkerState) -> Outcome:
-    from auditor.cli import error_exit
-    from auditor.commands.common import options_from_args
+    from auditor.failure import error_exit
     from auditor.net import HttpClient
     from auditor.options import RunCaches
     from auditor.outputs import get_renderer
-    from auditor.pipeline import exit_code_for, run_audit
+    from auditor.pipeline import run_audit
+    from auditor.pkgindex import DEFAULT_INDEX, PROJECT_PAGES
+    from auditor.runconfig import options_for
 
-    args = argparse.Namespace(**settings.audit_args, paths=[task.path])
     try:
-        options = options_from_args(args)
-        caches = RunCaches(project_pages=state.pages, default_index=state.default_index)
+        options = options_for(settings.request, [task.path])
+        caches = RunCaches()
+        caches.put(PROJECT_PAGES, state.pages)
+        if state.default_index is not None:
+            caches.put(DEFAULT_INDEX, state.default_index)
         report = run_audit(options, caches=caches, http=HttpClient(options.net, session=state.session))
-        state.default_index = caches.default_index
-        if args.sbom_vex:
-            report.sbom_vex = True
+        state.default_index = caches.get(DEFAULT_INDEX)
         text = get_renderer("json")(report)
-        return Outcome(task, exit_code_for(report), payload=text, complete=report.complete)
+        gate = report.gate()
+        return Outcome(task, gate.exit_code, payload=text, complete=gate.complete)
     except Exception as exc:  # noqa: BLE001 - mapped exactly as the single run maps it, recorded per project
         code, message = error_exit(exc)
         return Outcome(task, code, error=message)
 
 
 def scan_shard(task: Task) -> Outcome:
-    from auditor.cli import error_exit
+    from auditor.failure import error_exit
     from auditor.fleet.scancodec import encode
     from auditor.scan import scan_paths
 

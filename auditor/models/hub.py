@@ -13,14 +13,13 @@ huggingface_hub reads ``HF_ENDPOINT``/``HF_HUB_OFFLINE`` once at import; we read
 
 A missing repo (404, or private: 401) and a repo the Hub has disabled (403, a takedown) are findings (someone could register the name; see ``checks/hubmodels.py``),
 a gated repo without access and a missing revision are skipped entries (the files could not be checked).
-What each repo resolved to is kept in ``ctx.caches.hub_state`` (a ``HubState``) for the ``models`` check.
+What each repo resolved to is kept in the run's caches (``hubstate.HUB_STATE``) (a ``HubState``) for the ``models`` check.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -42,19 +41,28 @@ from huggingface_hub.errors import (
 from auditor import __version__
 from auditor.digest import sha256_file
 from auditor.domain import ROOT_NODE, Edge, ModelFile, ModelRef
-from auditor.errors import NetworkError
+from auditor.errors import ClientApiError, NetworkError
 from auditor.ledger import ItemKind
 from auditor.models.filerefs import front_matter
 from auditor.models.formats import is_unsafe_format
 from auditor.models.hubcache import MAX_SNAPSHOT_FILES, cache_root, find_snapshot
 from auditor.models.hubstate import Key, key_of, state_of
 from auditor.models.repoid import looks_like_repo_id
-from auditor.net import RETRY_STATUSES, host_of
+from auditor.net import RETRY_STATUSES, AttemptFailed, Failure, failure_of, host_of
 from auditor.options import AuditContext
 from auditor.safeload import loads_json, read_text
 from auditor.scan.hfconfig import remote_code_refs
 
 SERVICE = "Hugging Face Hub"
+
+
+def _hub_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("huggingface_hub")
+    except PackageNotFoundError:  # pragma: no cover - imported above, so installed
+        return "unknown version"
 MAX_DEPTH = 4  # base-model hops followed from a reference
 MAX_REPOS = 200  # repos resolved per run (references + chain)
 WORKERS = 8  # concurrent Hub requests per level (independent round trips)
@@ -308,33 +316,10 @@ class _Resolver:
 
     # -- one Hub call under the run's network policy --------------------------------------------------------------
     def _call(self, fn: Any) -> Any:
-        config = self.ctx.http.config
-        attempt = 0
+        """``fn`` (a huggingface_hub call) under the run's one retry policy and host state (``net.HttpClient.call``):
+        a Hub that failed after its retries is not asked again for the next reference."""
         host = host_of(self.endpoint)
-        while True:
-            if self.ctx.http.config.deadline - (_now() - self.ctx.http.started) <= 0:
-                raise NetworkError("run deadline exceeded", service=SERVICE, host=host)
-            try:
-                return fn()
-            except (RepositoryNotFoundError, RevisionNotFoundError, RemoteEntryNotFoundError, EntryNotFoundError,
-                    DisabledRepoError):
-                raise  # answers about the repo, not failures of the Hub
-            except HFValidationError:
-                raise
-            except (ValueError, KeyError, TypeError) as exc:  # a 200 whose body is not the Hub's JSON
-                raise NetworkError(f"unexpected response ({type(exc).__name__}: {_short(exc)})", service=SERVICE,
-                                   host=host) from exc
-            except HfHubHTTPError as exc:
-                status = exc.response.status_code if exc.response is not None else 0
-                if status not in RETRY_STATUSES:
-                    raise NetworkError(f"HTTP {status}", service=SERVICE, host=host) from exc
-                problem = f"HTTP {status}"
-            except (httpx2.HTTPError, OSError) as exc:
-                problem = f"connection failed: {type(exc).__name__}: {_short(exc)}"
-            attempt += 1
-            if attempt > config.retries:
-                raise NetworkError(f"{problem} (after {attempt} attempts)", service=SERVICE, host=host)
-            self.ctx.http.sleep(min(config.max_backoff, config.backoff * (2 ** (attempt - 1))))
+        return self.ctx.http.call(lambda _timeout: _hub_attempt(fn, host), service=SERVICE, host=host)
 
     @staticmethod
     def _apply_card(ref: ModelRef, card: dict[str, Any]) -> None:
@@ -356,6 +341,33 @@ def _str_list(value: object) -> list[str]:
         if isinstance(item, str) and "/" in item and looks_like_repo_id(item.strip()) and item.strip() not in out:
             out.append(item.strip())
     return out
+
+
+def _hub_attempt(fn: Any, host: str) -> Any:
+    """One try of a Hub call: answers about a repo are raised as they are; what the retry policy decides about
+    becomes ``AttemptFailed``."""
+    try:
+        return fn()
+    except (RepositoryNotFoundError, RevisionNotFoundError, RemoteEntryNotFoundError, EntryNotFoundError,
+            DisabledRepoError):
+        raise  # answers about the repo, not failures of the Hub
+    except HFValidationError:
+        raise
+    except ValueError as exc:  # a 200 whose body is not JSON (JSONDecodeError is a ValueError)
+        raise NetworkError(f"unexpected response ({type(exc).__name__}: {_short(exc)})", service=SERVICE,
+                           host=host) from exc
+    except (KeyError, TypeError, AttributeError) as exc:  # the client's API or the Hub's protocol changed
+        raise ClientApiError(
+            f"{type(exc).__name__}: {_short(exc)} -- not what its API promises: an API change of the library "
+            "or of the Hub's answers, not an outage", service=SERVICE,
+            library=f"huggingface_hub {_hub_version()}") from exc
+    except HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else 0
+        if status not in RETRY_STATUSES:
+            raise NetworkError(f"HTTP {status}", service=SERVICE, host=host) from exc
+        raise AttemptFailed(Failure.STATUS, f"HTTP {status}") from exc
+    except (httpx2.HTTPError, OSError) as exc:
+        raise AttemptFailed(failure_of(exc), f"connection failed: {type(exc).__name__}: {_short(exc)}") from exc
 
 
 def _short(exc: BaseException) -> str:
@@ -393,11 +405,6 @@ def _read_json(path: Path) -> tuple[Any, str | None]:
     except (OSError, ValueError) as exc:  # LoadError (too large, too deep) is a ValueError
         return None, f"{type(exc).__name__}: {_short(exc)}"
 
-
-
-
-def _now() -> float:
-    return time.monotonic()
 
 
 class _HubSession:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from auditor.domain import ModelRef
-from auditor.options import AuditContext
+from auditor.options import AuditContext, CacheSlot
 
 Key = tuple[str, str, "str | None"]
 
@@ -24,12 +24,11 @@ class HubState:
     hash_mismatches: list[tuple[ModelRef, str, str, str]] = field(default_factory=list)  # ref, path, want, got
 
 
+HUB_STATE: CacheSlot[HubState] = CacheSlot("hub state")  # what each repo resolved to, for the models check
+
+
 def state_of(ctx: AuditContext) -> HubState:
-    state = ctx.caches.hub_state
-    if state is None:
-        state = HubState()
-        ctx.caches.hub_state = state
-    return state
+    return ctx.caches.setdefault(HUB_STATE, HubState)
 
 
 def key_of(ref: ModelRef) -> Key:

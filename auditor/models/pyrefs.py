@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditor.domain import Excluded, Location, ModelRef, RemoteCodeSite, Skipped
-from auditor.ledger import ItemKind
+from auditor.ledger import GapKind, ItemKind
 from auditor.models.pyflow import DOWNLOADED, DOWNLOADERS, OBJECT, Analyzer, State
 from auditor.models.pyindex import PyFile, PyProject, call_name, dotted
 from auditor.models.repoid import PACKAGED_BUILDERS, fixture_context, parse_hf_uri, read_reference
@@ -313,7 +313,8 @@ class _Reader:
             return
         self.result.skipped.append(Skipped(
             reason=f"{kind} reference {RUNTIME_REFERENCE} ({expr}{detail}); the {kind} it loads is not audited",
-            file=where.file, line=where.line, requirement=expr, kind=ItemKind.MODEL_REFERENCE))
+            file=where.file, line=where.line, requirement=expr, kind=ItemKind.MODEL_REFERENCE,
+            gap=GapKind.RUNTIME_REFERENCE))
 
     def _repos(self, value: Val, rule: _Rule, kind: str, state: State | None = None,
                node: ast.Call | None = None) -> list[tuple[str, str, str | None, Location | None]]:

@@ -26,14 +26,14 @@ from pathlib import Path
 from typing import TypeVar
 
 from auditor.domain import Excluded, Location, ModelRef, RemoteCodeSite, Skipped
-from auditor.ledger import ItemKind
+from auditor.ledger import GapKind, ItemKind
 from auditor.models.configrefs import editor_config, is_config_file, may_hold_models, read_config
 from auditor.models.filerefs import FileRefs, read_config_json, read_manifest, read_model_card
 from auditor.models.pyflow import Analyzer
 from auditor.models.pyindex import PyFile, PyProject, module_name
-from auditor.models.pyrefs import RUNTIME_REFERENCE, extract_file, extract_python, may_reference
+from auditor.models.pyrefs import extract_file, extract_python, may_reference
 from auditor.projectwalk import PathFilter, TreeWalk, gap_items
-from auditor.safeload import LoadError, loads_json, read_bytes
+from auditor.safeload import LoadError, Refusal, loads_json, read_bytes
 
 MAX_PY_BYTES = 2_000_000
 MAX_JSON_BYTES = 1_000_000
@@ -221,8 +221,8 @@ def _distinct(skipped: list[_Listed]) -> list[_Listed]:
     out: list[_Listed] = []
     for item in skipped:
         if item.kind is ItemKind.MODEL_REFERENCE:
-            runtime = isinstance(item, Skipped) and RUNTIME_REFERENCE in (item.reason or "")
-            key = (item.file, item.line, RUNTIME_REFERENCE if runtime else item.requirement)
+            runtime = isinstance(item, Skipped) and item.gap is GapKind.RUNTIME_REFERENCE
+            key = (item.file, item.line, "run time" if runtime else item.requirement)
             if key in seen:
                 continue
             seen.add(key)
@@ -360,9 +360,9 @@ def _read(path: Path, shown: str, limit: int, skipped: list[Skipped]) -> str | N
         data = read_bytes(path, limit)
     except LoadError as exc:
         reason = exc.reason
-        if reason.startswith("not a regular file"):
+        if exc.refusal is Refusal.NOT_REGULAR:
             reason = "not a regular file (a pipe, socket or device)"
-        elif reason.startswith("larger than"):
+        elif exc.refusal is Refusal.TOO_LARGE:
             reason = f"file larger than {limit} bytes"
         skipped.append(Skipped(reason=f"{reason}; model references in it not read", file=shown,
                                kind=ItemKind.INPUT_FILE))

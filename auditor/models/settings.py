@@ -19,7 +19,7 @@ from typing import Any
 
 from auditor.config import find_policy_file
 from auditor.errors import ConfigError
-from auditor.options import AuditContext
+from auditor.options import AuditContext, CacheSlot
 from auditor.safeload import loads_toml, read_text
 
 USES = ("commercial", "non-commercial", "research")
@@ -46,8 +46,11 @@ class ModelSettings:
     source: str | None = None
 
 
+MODEL_SETTINGS: CacheSlot[ModelSettings] = CacheSlot("model settings")  # read once per run
+
+
 def model_settings(ctx: AuditContext) -> ModelSettings:
-    cached = ctx.caches.model_settings
+    cached = ctx.caches.get(MODEL_SETTINGS)
     if cached is not None:
         return cached
     policy = ctx.options.policy
@@ -58,7 +61,7 @@ def model_settings(ctx: AuditContext) -> ModelSettings:
         if found is not None:
             path, is_pyproject = found
     settings = load_settings(path, is_pyproject) if path is not None else ModelSettings()
-    ctx.caches.model_settings = settings
+    ctx.caches.put(MODEL_SETTINGS, settings)
     return settings
 
 

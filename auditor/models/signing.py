@@ -21,6 +21,7 @@ from typing import Any
 from auditor.digest import sha256_file
 from auditor.domain import Finding, Location, Severity
 from auditor.errors import IncompleteError, UsageError
+from auditor.evidence import Details
 from auditor.kinds import FindingKind, Rule
 from auditor.projectwalk import TreeWalk
 from auditor.safeload import loads_json, read_text
@@ -84,7 +85,7 @@ def signature_finding(model_dir: Path, signature: Path, result: VerifyResult, ch
         kind=FindingKind.SIGNATURE_INVALID, id=SIGNATURE_RULE, severity=Severity.CRITICAL,
         message=f"model signature does not verify for {model_dir}: {result.message}",
         path=str(model_dir), location=Location(str(signature)),
-        evidence={"method": result.method, "problems": list(result.problems), "signature": str(signature)},
+        evidence=Details.of({"method": result.method, "problems": list(result.problems), "signature": str(signature)}),
         fix="do not use this model: it differs from what was signed, or was signed by someone else", check=check)
 
 

@@ -1,18 +1,21 @@
 """Registry of output formats. An output renders a finished ``Report``; it never decides anything.
 
-Each entry maps a ``--format`` name to ``"module:function"``, a function ``render(report) -> str``.
+Each entry maps a ``--format`` name to ``"module:function"``, a function ``render(report, options) -> str``
+(``RenderOptions``: how to show it, never what it says; every renderer also takes the report alone).
 Imports are lazy so that ``--format json`` never pays for jinja2 or cyclonedx imports.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from typing import cast
+from typing import Protocol, cast
 
-from auditor.domain import Report
+from auditor.domain import RenderOptions, Report
 
-Renderer = Callable[[Report], str]
+
+class Renderer(Protocol):
+    def __call__(self, report: Report, options: RenderOptions = ..., /) -> str: ...
+
 
 FORMATS: dict[str, str] = {
     "terminal": "auditor.outputs.terminal:render",

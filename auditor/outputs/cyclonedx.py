@@ -47,7 +47,17 @@ from cyclonedx.schema import OutputFormat, SchemaVersion
 from packageurl import PackageURL
 
 from auditor import __version__
-from auditor.domain import ROOT_NODE, Finding, ModelRef, Package, Report, Severity, canonical_name, model_node
+from auditor.domain import (
+    ROOT_NODE,
+    Finding,
+    ModelRef,
+    Package,
+    RenderOptions,
+    Report,
+    Severity,
+    canonical_name,
+    model_node,
+)
 from auditor.graph import build_graph, finding_node
 from auditor.outputs.severity import cvss_score, cvss_vector, severity_source
 
@@ -64,13 +74,13 @@ class _Built:
     model_cards: dict[str, dict[str, Any]] = field(default_factory=dict)  # bom-ref -> modelCard (JSON shape)
 
 
-def render(report: Report) -> str:
+def render(report: Report, options: RenderOptions = RenderOptions()) -> str:  # noqa: B008 - frozen
     """``--format cyclonedx``: the JSON rendering."""
-    return render_json(report)
+    return render_json(report, options)
 
 
-def render_json(report: Report, vex: bool | None = None) -> str:
-    built = build_bom(report, vex=_vex(report, vex))
+def render_json(report: Report, options: RenderOptions = RenderOptions()) -> str:  # noqa: B008 - frozen
+    built = build_bom(report, vex=options.sbom_vex)
     text = _output(built.bom, OutputFormat.JSON)
     doc = json.loads(text)
     if built.model_cards:
@@ -86,8 +96,8 @@ def render_json(report: Report, vex: bool | None = None) -> str:
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def render_xml(report: Report, vex: bool | None = None) -> str:
-    built = build_bom(report, vex=_vex(report, vex))
+def render_xml(report: Report, options: RenderOptions = RenderOptions()) -> str:  # noqa: B008 - frozen
+    built = build_bom(report, vex=options.sbom_vex)
     # Serialise unindented (the library re-parses its output to indent it, which fails on invalid characters),
     # clean, then indent ourselves.
     text = _XML_INVALID.sub("\ufffd", _output(built.bom, OutputFormat.XML, indent=None))
@@ -99,10 +109,6 @@ def render_xml(report: Report, vex: bool | None = None) -> str:
             _insert_xml_card(component, card)
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
-
-
-def _vex(report: Report, vex: bool | None) -> bool:
-    return report.sbom_vex if vex is None else vex
 
 
 # --------------------------------------------------------------------------------------------------- building
@@ -198,8 +204,9 @@ def _package_component(package: Package) -> Component:
         props.append(Property(name="mlaudit:marker", value=_short(package.markers)))
     if package.location is not None:
         props.append(Property(name="mlaudit:location", value=_short(str(package.location))))
-    for key in sorted(package.properties):
-        props.append(Property(name=f"mlaudit:{_short(key, 100)}", value=_short(package.properties[key])))
+    surfaced = package.surfaced_properties()
+    for key in sorted(surfaced):
+        props.append(Property(name=f"mlaudit:{_short(key, 100)}", value=_short(surfaced[key])))
     for artifact in sorted(package.artifacts, key=lambda a: a.filename):
         props.append(Property(name="mlaudit:artifact", value=_short(artifact.filename)))
     summary = meta.get("summary")
@@ -497,7 +504,7 @@ def _serial(report: Report, vex: bool) -> uuid.UUID:
     content = {
         "tool": __version__,
         "root": [report.root_name, report.root_version],
-        "packages": [[p.name, p.version, sorted(p.hashes), p.metadata.get("license"), sorted(p.properties.items())]
+        "packages": [[p.name, p.version, sorted(p.hashes), p.metadata.get("license"), sorted(p.surfaced_properties().items())]
                      for p in sorted(report.packages.values(), key=lambda p: p.name)],
         "edges": sorted([e.parent, e.child] for e in report.edges),
         "models": sorted([m.node_id, m.revision or "", m.resolved_revision or ""] for m in report.models),

@@ -30,7 +30,7 @@ import jinja2
 import markupsafe
 
 from auditor import __version__
-from auditor.domain import Finding, Report, Severity, canonical_name, model_node
+from auditor.domain import Finding, RenderOptions, Report, Severity, canonical_name, model_node
 from auditor.graph import build_graph
 from auditor.kinds import FindingKind
 from auditor.outputs import rollup
@@ -75,7 +75,7 @@ def _environment() -> jinja2.Environment:
     return _ENV
 
 
-def render(report: Report) -> str:
+def render(report: Report, options: RenderOptions = RenderOptions()) -> str:  # noqa: B008 - frozen
     return _environment().get_template("report.html.j2").render(**context(report))
 
 
@@ -83,7 +83,6 @@ def context(report: Report) -> dict[str, Any]:
     """Everything the template shows, precomputed so the template stays logic-free."""
     view = rollup.build(report)
     active = view.active
-    failing = report.failing_findings()
     graph = build_graph(report)
     focus, full = pictures(graph, graph_flags(report, graph))
     return {
@@ -100,9 +99,9 @@ def context(report: Report) -> dict[str, Any]:
         "gate_note": gate_note(report),
         "active_count": len(active),
         "ignored_count": len(report.findings) - len(active),
-        "failing_count": len(failing),
+        "failing_count": view.gate.failing,
         "fail_on": report.fail_on.value if report.fail_on else None,
-        "complete": report.complete,
+        "complete": view.gate.complete,
         "package_count": len(report.packages),
         "models": [_model_row(m, report) for m in report.models],
         "focus": focus,
@@ -188,9 +187,9 @@ def _age_days(date: str | None, now: str | None) -> int | None:
 
 def _finding_row(finding: Finding) -> dict[str, Any]:
     evidence = ""
-    if finding.evidence not in (None, "", {}, []):
-        evidence = (finding.evidence if isinstance(finding.evidence, str)
-                    else json.dumps(finding.evidence, indent=2, ensure_ascii=False, default=str, sort_keys=True))
+    facts = finding.evidence.to_json() if finding.evidence is not None else {}
+    if facts:
+        evidence = json.dumps(facts, indent=2, ensure_ascii=False, sort_keys=True)
     subject = finding.subject
     text = " ".join([finding.id, *finding.aliases, finding.kind, subject, finding.message, finding.fix or ""])
     summary = finding.summary if finding.summary and finding.summary not in finding.message else None

@@ -7,13 +7,12 @@ from collections import Counter
 from typing import Any
 
 from auditor import __version__
-from auditor.domain import SCHEMA_VERSION, Report, Severity
+from auditor.domain import SCHEMA_VERSION, RenderOptions, Report, Severity
 from auditor.outputs.rollup import remediation_records
 
 
 def report_dict(report: Report) -> dict[str, Any]:
     active = report.active_findings()
-    failing = report.failing_findings()
     gate = report.gate()
     new = [f for f in active if f.new]
     data: dict[str, Any] = {ds.name: ds.to_json() for ds in report.data_sources}
@@ -22,7 +21,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "tool": {"name": "mlaudit", "version": __version__},
         "generated_at": report.generated_at,
         "data": data,
-        "complete": report.complete,
+        "complete": gate.complete,
         "incomplete_reasons": [{"kind": i.kind.value, "subject": i.subject, "reason": i.reason}
                                for i in report.incomplete_reasons],
         "inputs": list(report.inputs),
@@ -41,7 +40,7 @@ def report_dict(report: Report) -> dict[str, Any]:
             "accounting": report.ledger.counts(),
             "fail_on": report.fail_on.value if report.fail_on else None,
             "unknown_severity_gates_as": Severity.UNKNOWN.gate_level(report.unknown_severity).value,
-            "failed": bool(failing),
+            "failed": gate.findings_failed,
             "exit_code": gate.exit_code,
             "exit_reason": gate.reason,
             **({"new": len(new), "unchanged": len(active) - len(new),
@@ -64,5 +63,34 @@ def report_dict(report: Report) -> dict[str, Any]:
     }
 
 
-def render(report: Report) -> str:
-    return json.dumps(report_dict(report), indent=2, ensure_ascii=False, default=str) + "\n"
+def render(report: Report, options: RenderOptions = RenderOptions()) -> str:  # noqa: B008 - frozen
+    return dumps(report_dict(report)) + "\n"
+
+
+_COMPACT = json.JSONEncoder(ensure_ascii=False, default=str, separators=(", ", ": "))
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """The report as JSON, one top-level key per line and one list item (a package, a finding, a gap) or member of a
+    top-level object (the summary, the data sources) per line.
+
+    Why not ``json.dumps(indent=2)``: an indent makes the standard library fall back to its pure-Python encoder, a
+    quarter of the time of a whole offline audit on a 200-package lock; each item here is encoded by the C encoder.
+    A reader still finds one item per line (``grep``, ``less``, a diff of two reports), and it is the same JSON."""
+    encode = _COMPACT.encode
+    lines = ["{"]
+    for n, (key, value) in enumerate(doc.items()):
+        comma = "," if n < len(doc) - 1 else ""
+        if isinstance(value, list) and value:
+            lines.append(f"  {encode(key)}: [")
+            lines.extend(f"    {encode(item)}{',' if i < len(value) - 1 else ''}" for i, item in enumerate(value))
+            lines.append(f"  ]{comma}")
+        elif isinstance(value, dict) and value:
+            lines.append(f"  {encode(key)}: {{")
+            lines.extend(f"    {encode(k)}: {encode(v)}{',' if i < len(value) - 1 else ''}"
+                         for i, (k, v) in enumerate(value.items()))
+            lines.append(f"  }}{comma}")
+        else:
+            lines.append(f"  {encode(key)}: {encode(value)}{comma}")
+    lines.append("}")
+    return "\n".join(lines)

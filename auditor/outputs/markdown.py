@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from auditor import __version__
-from auditor.domain import Finding, Report, Severity
+from auditor.domain import Finding, RenderOptions, Report, Severity
 from auditor.ledger import Item
 from auditor.outputs import rollup
 from auditor.outputs.rollup import KindGroup, PackageRow, Rollup
@@ -131,7 +131,7 @@ def allocate(sections: list[Section], limit: int) -> None:
         take(section, len(section.rows))
 
 
-def render(report: Report) -> str:
+def render(report: Report, options: RenderOptions = RenderOptions()) -> str:  # noqa: B008 - frozen
     view = rollup.build(report)
     header = _header(report, view)
     sections = _sections(report, view)
@@ -213,7 +213,7 @@ def _header(report: Report, view: Rollup) -> list[str]:
     note = gate_note(report)
     if note:
         lines += ["", f"**❔ Unknown severity:** {esc(note)}."]
-    if report.complete:
+    if view.gate.complete:
         lines += ["", "**Complete:** every input item was audited or excluded."]
     else:
         kinds = Counter(item.kind.value for item in report.skipped)

@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from packaging.version import InvalidVersion, Version
 
-from auditor.domain import LOCKED_ALTERNATIVES, Finding, Package, Remediation, Report, Severity, canonical_name
+from auditor.domain import (
+    LOCKED_ALTERNATIVES,
+    Finding,
+    GateResult,
+    Package,
+    Remediation,
+    Report,
+    Severity,
+    canonical_name,
+)
 from auditor.kinds import FindingKind
 from auditor.ledger import Item, ItemKind
 
@@ -97,6 +105,7 @@ class Conflict:
 
 @dataclass
 class Rollup:
+    gate: GateResult  # the verdict (``Report.gate``): every human view's header and completeness line
     exit_code: int
     exit_reason: str
     counts: Counter[Severity]
@@ -140,7 +149,7 @@ def build(report: Report) -> Rollup:
     others = [f for f in active if not (f.kind is FindingKind.VULNERABILITY and f.package is not None)]
     warnings = [w for w in report.warnings if not w.startswith(CONFLICT_WARNING)]
     return Rollup(
-        exit_code=gate.exit_code, exit_reason=gate.reason, counts=counts, new_counts=new_counts, active=active,
+        gate=gate, exit_code=gate.exit_code, exit_reason=gate.reason, counts=counts, new_counts=new_counts, active=active,
         ignored=[f for f in report.findings if f.ignored is not None], packages=package_rows(report, vulns),
         groups=kind_groups(others), gaps=gap_groups(report.skipped), conflicts=conflicts(report),
         warnings=warnings,
@@ -184,7 +193,7 @@ def advisory_remediation(name: str, version: str, findings: list[Finding]) -> Re
     stage re-resolves and re-audits; this is its stand-in).
     """
     profiles = list(dict.fromkeys(p for f in findings for p in f.profiles))
-    upgrades = {f.evidence.get("upgrade") if isinstance(f.evidence, Mapping) else None for f in findings}
+    upgrades = {f.evidence.upgrade if f.evidence is not None else None for f in findings}
     if len(upgrades) == 1 and isinstance(agreed := next(iter(upgrades)), str):
         return Remediation(package=(name, version), to=agreed, clears=[f.id for f in findings], remains=[],
                            profiles=profiles, verified=False, reason=UNVERIFIED_REASON)

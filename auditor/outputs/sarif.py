@@ -19,9 +19,8 @@ from typing import Any
 from urllib.parse import quote
 
 from auditor import __version__
-from auditor.domain import Finding, Location, Report, Severity
+from auditor.domain import Finding, Location, RenderOptions, Report, Severity
 from auditor.errors import EXIT_INCOMPLETE
-from auditor.ledger import ItemKind, Outcome
 from auditor.outputs.severity import cvss_score, severity_source
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -56,7 +55,7 @@ def security_severity(finding: Finding, severity: Severity) -> str | None:
     return SECURITY_SEVERITY.get(severity)
 
 
-def render(report: Report) -> str:
+def render(report: Report, options: RenderOptions = RenderOptions()) -> str:  # noqa: B008 - frozen
     return json.dumps(sarif_dict(report), indent=2, ensure_ascii=False) + "\n"
 
 
@@ -76,7 +75,7 @@ def sarif_dict(report: Report) -> dict[str, Any]:
         "results": results,
         "columnKind": "unicodeCodePoints",
         "properties": {
-            "complete": report.complete,
+            "complete": gate.complete,
             "incompleteReasons": [{"kind": i.kind.value, "subject": i.subject, "reason": i.reason}
                                   for i in report.incomplete_reasons],
             "skipped": [s.to_json() for s in report.skipped],
@@ -90,7 +89,7 @@ def sarif_dict(report: Report) -> dict[str, Any]:
     invocation: dict[str, Any] = {}
     # a service that failed (exit 3) is a run that did not complete: said here, while every result of the local
     # checks stays above (a SARIF with fewer results would close existing code-scanning alerts on upload)
-    failed = [i for i in report.ledger if i.kind is ItemKind.SERVICE and i.outcome is Outcome.SKIPPED]
+    failed = report.failed_services()
     invocation["executionSuccessful"] = gate.exit_code != EXIT_INCOMPLETE and not failed
     invocation["exitCode"] = gate.exit_code
     if report.generated_at:

@@ -1,52 +1,49 @@
 """How every output names a finding's severity and where it came from, in one place.
 
-The advisories check writes the provenance into the finding's evidence (``severity_source``: the CVSS vector and
-score, the record's severity word, or "no severity in any record"); outputs only read it back. ``unknown`` is its
+The advisories check states the provenance as the evidence's typed ``severity_basis`` (the CVSS vector and score,
+the record's severity word, or "no severity in any record"); outputs only read it back. ``unknown`` is its
 own level in every format, and the gate note says how the gate counted it, so a reader never sees an advisory with
 no severity presented as ``medium`` or as harmless.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from auditor.domain import Finding, Report, Severity
+from auditor.evidence import SeverityBasis
 
 
-def _evidence(finding: Finding) -> Mapping[str, object]:
-    return finding.evidence if isinstance(finding.evidence, Mapping) else {}
+def _basis(finding: Finding) -> SeverityBasis | None:
+    return finding.evidence.severity_basis if finding.evidence is not None else None
 
 
 def severity_source(finding: Finding) -> str | None:
     """The full provenance line of the finding's severity, when its check recorded one."""
-    text = _evidence(finding).get("severity_source")
-    return text if isinstance(text, str) and text else None
+    basis = _basis(finding)
+    return basis.text if basis is not None and basis.text else None
 
 
 def cvss_score(finding: Finding) -> float | None:
     """The CVSS base score that decided the severity, when one did."""
-    cvss = _evidence(finding).get("cvss")
-    score = cvss.get("score") if isinstance(cvss, Mapping) else None
-    return float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else None
+    basis = _basis(finding)
+    return basis.cvss_score if basis is not None and basis.cvss_vector else None
 
 
 def cvss_vector(finding: Finding) -> str | None:
-    cvss = _evidence(finding).get("cvss")
-    vector = cvss.get("vector") if isinstance(cvss, Mapping) else None
-    return vector if isinstance(vector, str) and vector else None
+    basis = _basis(finding)
+    return basis.cvss_vector if basis is not None and basis.cvss_vector else None
 
 
 def severity_basis(finding: Finding) -> str:
     """A few words for a one-line view: ``CVSS 9.8``, ``word MODERATE``, ``no severity in any record``."""
-    score = cvss_score(finding)
-    if score is not None:
-        return f"CVSS {score:.1f}"
-    sev = _evidence(finding).get("severity")
-    if isinstance(sev, Mapping):
-        if isinstance(sev.get("word"), str):
-            return f"severity word {sev['word']}"
-        if sev.get("source") == "none":
-            return "no severity in any record"
+    basis = _basis(finding)
+    if basis is None:
+        return ""
+    if basis.cvss_vector and basis.cvss_score is not None:
+        return f"CVSS {basis.cvss_score:.1f}"
+    if basis.word:
+        return f"severity word {basis.word}"
+    if basis.source == "none":
+        return "no severity in any record"
     return ""
 
 

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.text import Text
 
-from auditor.domain import Finding, Report, Severity
-from auditor.ledger import Item, ItemKind
-from auditor.models.pyrefs import RUNTIME_REFERENCE
+from auditor.domain import Finding, RenderOptions, Report, Severity
+from auditor.ledger import GapKind, Item
 from auditor.outputs import rollup
 from auditor.outputs.rollup import KindGroup, PackageRow, Rollup
 from auditor.outputs.severity import gate_note, severity_basis
@@ -204,7 +203,7 @@ def _header(report: Report, view: Rollup, every: bool) -> list[Text]:
     note = gate_note(report)
     if note:
         lines.append(_wrapped(("unknown severity: ", "magenta"), _c(note, 300)))
-    if report.complete:
+    if view.gate.complete:
         lines.append(_line(("COMPLETE", "green"), ": every input item was audited or excluded (listed)"))
     else:
         kinds = Counter(item.kind.value for item in report.skipped)
@@ -413,7 +412,7 @@ def _print_details(report: Report, view: Rollup, console: Console) -> None:
 
 
 def _is_runtime_reference(item: Item) -> bool:
-    return item.kind is ItemKind.MODEL_REFERENCE and RUNTIME_REFERENCE in (item.reason or "")
+    return item.gap is GapKind.RUNTIME_REFERENCE
 
 
 def _print_runtime_group(items: list[Item], console: Console) -> None:
@@ -471,9 +470,10 @@ def _print_finding(finding: Finding, console: Console) -> None:
         console.print(fix)
 
 
-def render(report: Report, *, verbose: bool = False) -> str:
+def render(report: Report, options: RenderOptions = RenderOptions(), *,  # noqa: B008 - frozen
+           verbose: bool = False) -> str:
     """Plain-text rendering (no colour codes) at ``RENDER_WIDTH`` columns, for ``-o FILE`` and tests."""
     buffer = io.StringIO()
     console = Console(file=buffer, width=RENDER_WIDTH, color_system=None, force_terminal=False, highlight=False)
-    print_report(report, console, verbose=verbose)
+    print_report(report, console, verbose=verbose or options.verbose)
     return buffer.getvalue()

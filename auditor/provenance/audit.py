@@ -17,9 +17,9 @@ from auditor.domain import Package
 from auditor.errors import NetworkError
 from auditor.net import host_of
 from auditor.options import AuditContext
+from auditor.pkgindex import SERVICE as INDEX_SERVICE
+from auditor.pkgindex import IndexFile, ProjectPage
 from auditor.provenance.integrity import SERVICE, Fetched, fetch_provenance
-from auditor.provenance.pages import SERVICE as INDEX_SERVICE
-from auditor.provenance.pages import IndexFile, ProjectPage
 from auditor.provenance.source import declared_urls_from_core_metadata, declared_urls_from_metadata, source_match
 from auditor.provenance.verify import MalformedProvenance, PublisherInfo, Verification, verify_provenance
 

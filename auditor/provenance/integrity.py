@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from auditor.domain import canonical_name
 from auditor.options import AuditContext
-from auditor.provenance.pages import IndexFile
+from auditor.pkgindex import IndexFile
 
 SERVICE = "integrity API"
 ENV_OVERRIDE = "MLAUDIT_INTEGRITY_URL"

@@ -540,7 +540,7 @@ class IndexHashes:
         self.urls = indexes.all_urls()
 
     def __call__(self, name: str, version: str) -> list[str]:
-        from auditor.provenance.pages import default_index_url, project_page
+        from auditor.pkgindex import default_index_url, project_page
 
         for url in self.urls or [default_index_url()]:
             page = project_page(self.ctx, name, url)

@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from auditor.advisories.match import parse_version
-from auditor.advisories.runtime import store_for
+from auditor.advisories.runtime import OSV_ONLINE, store_for
 from auditor.domain import Finding, Package, Remediation, Requirement, canonical_name
 from auditor.errors import IncompleteError
 from auditor.kinds import FindingKind
-from auditor.options import AuditContext
+from auditor.options import AuditContext, CacheSlot
 from auditor.remediation.model import Key, ProfilePlan, RemediationPlan, Upgrade
 from auditor.remediation.reresolve import ProfileSpec
 from auditor.remediation.targets import (
@@ -38,7 +38,7 @@ from auditor.remediation.targets import (
 
 if TYPE_CHECKING:
     from auditor.accounting import ProfileRun
-    from auditor.provenance.pages import ProjectPage
+    from auditor.pkgindex import ProjectPage
 
 NOT_REQUESTED = ("not verified: planned from the advisory data only (`mlaudit fix --dry-run` or `--verify-fixes` "
                  "re-resolves and re-audits it)")
@@ -46,6 +46,7 @@ OFFLINE = "offline: planned from the advisory data only, not re-resolved or re-a
 ACTION_UPGRADE = "upgrade"
 ACTION_REMOVE = "remove"
 ACTION_NONE = "none"
+REMEDIATION_PLAN: CacheSlot[RemediationPlan] = CacheSlot("remediation plan")  # what ``mlaudit fix`` applies
 
 
 def remediate(ctx: AuditContext, runs: Sequence[ProfileRun]) -> RemediationPlan:
@@ -60,7 +61,7 @@ def remediate(ctx: AuditContext, runs: Sequence[ProfileRun]) -> RemediationPlan:
     store = store_for(ctx)
     names = sorted({name for name, _ in by_key})
     records = store.vulnerabilities_many(names)
-    for (name, _version), extra in (ctx.caches.osv_online or {}).items():  # --online: the API's records too
+    for (name, _version), extra in (ctx.caches.get(OSV_ONLINE) or {}).items():  # --online: the API's records too
         if name in names:
             records[name] = [*records.get(name, []), *extra]
     pages: dict[str, ProjectPage | None] = {}
@@ -157,7 +158,7 @@ def _index_pages(ctx: AuditContext, keys: list[Key]) -> tuple[dict[str, ProjectP
     without holding back the others."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from auditor.provenance.pages import find_page
+    from auditor.pkgindex import find_page
 
     packages: list[Package] = []
     for name, version in keys:

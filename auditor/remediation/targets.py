@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from packaging.version import Version
 
 from auditor.advisories.match import Record, compiled_entries, parse_version, record_affects
+from auditor.advisories.record import OsvRecord
 from auditor.domain import canonical_name
 
 
@@ -47,13 +48,8 @@ def some_ids(ids: Sequence[str], shown: int = 3) -> str:
     return f"{', '.join(ids[:shown])} and {len(ids) - shown} more"
 
 
-def record_ids(record: Record) -> set[str]:
-    ids = {str(record.get("id", ""))}
-    aliases = record.get("aliases")
-    if isinstance(aliases, list):
-        ids.update(a for a in aliases if isinstance(a, str))
-    ids.discard("")
-    return ids
+def record_ids(record: Mapping[str, object]) -> set[str]:
+    return set(OsvRecord.of(record).ids)
 
 
 def public_version(text: str) -> Version | None:
@@ -91,7 +87,8 @@ def choose_target(name: str, version: str, problems: Sequence[Problem], records:
     """
     name = canonical_name(name)
     current = public_version(version)
-    known = {p.id: [r for r in records if record_ids(r) & p.ids] for p in problems}
+    ids_of = [(r, record_ids(r)) for r in records]  # once per record, not once per (problem, record)
+    known = {p.id: [r for r, ids in ids_of if ids & p.ids] for p in problems}
     # a finding whose records are not in the data handed in cannot be said to be cleared by anything
     groups = {pid: rs for pid, rs in known.items() if rs}
     mine = {id(r) for rs in groups.values() for r in rs}
@@ -100,8 +97,17 @@ def choose_target(name: str, version: str, problems: Sequence[Problem], records:
     if not ordered:
         return Target(None, [], [p.id for p in problems], "no release after this version is known")
 
+    affects: dict[tuple[int, str], bool] = {}  # a record shared by several findings is evaluated once per candidate
+
+    def affected(record: Record, candidate: str) -> bool:
+        key = (id(record), candidate)
+        hit = affects.get(key)
+        if hit is None:
+            hit = affects[key] = record_affects(record, name, candidate)
+        return hit
+
     def cleared(candidate: str) -> list[str]:
-        return [pid for pid, rs in groups.items() if not any(record_affects(r, name, candidate) for r in rs)]
+        return [pid for pid, rs in groups.items() if not any(affected(r, candidate) for r in rs)]
 
     def introduces(candidate: str) -> list[str]:
         return sorted({str(r.get("id")) for r in others if record_affects(r, name, candidate)})
@@ -180,6 +186,6 @@ def live_vulnerability_records(records: Iterable[Mapping[str, object]]) -> list[
     from auditor.advisories.findings import dedupe_records, malware_ids
     from auditor.advisories.match import is_malicious_record
 
-    live = [r for r in dedupe_records(records) if not r.get("withdrawn")]
+    live = [r for r in dedupe_records(records) if not OsvRecord.of(r).withdrawn]
     malware = malware_ids(live)
     return [r for r in live if not is_malicious_record(r) and not (record_ids(r) & malware)]

@@ -21,6 +21,7 @@ from dataclasses import replace
 
 from auditor.advisories.db import AdvisoryStore
 from auditor.advisories.findings import malicious_findings, vulnerability_findings
+from auditor.advisories.record import OsvRecord
 from auditor.domain import Requirement, canonical_name
 from auditor.options import AuditOptions
 from auditor.remediation.model import Key, ProfilePlan, RemediationPlan, Upgrade
@@ -83,7 +84,7 @@ def introduced(store: AdvisoryStore, before: dict[str, str], after: dict[str, st
     return problems
 
 
-def _ids(name: str, version: str, records: Sequence[dict[str, object]]) -> set[str]:
+def _ids(name: str, version: str, records: Sequence[OsvRecord]) -> set[str]:
     found = [*vulnerability_findings(name, version, records), *malicious_findings(name, version, records)]
     return {f.id for f in found}
 

@@ -18,7 +18,7 @@ from auditor.domain import Package, Requirement, Skipped
 from auditor.errors import NetworkError
 from auditor.ledger import ItemKind
 from auditor.options import AuditContext
-from auditor.provenance.pages import ProjectPage, fetch_pages
+from auditor.pkgindex import ProjectPage, fetch_pages
 from auditor.resolve.base import Resolution
 
 SOURCE = "sdist-only"

@@ -2,7 +2,10 @@
 
 uv explains a failed resolution in prose ("Because foo==1.0 has no usable wheels and you require foo==1.0 ...").
 We only need the culprit's name, the version when stated, and a cleaned reason; everything else stays in prose.
-The patterns were taken from uv 0.13.9 answering a local test index (tests/resolve exercise each one).
+The patterns were taken from uv 0.13.9 answering a local test index (tests/resolve exercise each one). uv has no
+structured error output for ``pip compile``, so the reading is bounded by version: ``TESTED_UV`` is the range the
+real-uv tests pass on (measured: 0.12.14 to 0.13.9; 0.12.13 and older misread some failures), the ``uv`` dependency
+in pyproject.toml is pinned to it, and a run with another uv says so in the report.
 """
 
 from __future__ import annotations
@@ -10,7 +13,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from packaging.specifiers import SpecifierSet
+
 from auditor.domain import canonical_name
+
+# uv versions whose error messages the real-uv tests (tests/resolve, tests/core/test_completeness_rows.py) were run
+# against and read right; pyproject.toml's ``uv`` requirement is exactly this range (a test keeps them equal).
+TESTED_UV = SpecifierSet(">=0.12.14,<0.14")
 
 # A name starts where no other name, version or operator character precedes it: "foo>=0.2.6 has no usable wheels"
 # names foo, never "0.2.6" (which once became a skipped "requirement" 0-2-6).
@@ -82,6 +91,17 @@ def plausible_name(name: str) -> bool:
     return name not in _PROSE and not re.fullmatch(r"[0-9][0-9.-]*", name)
 
 
+def untested_uv() -> str | None:
+    """The installed uv's version when it lies outside ``TESTED_UV`` (its messages may be read wrong), else None."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("uv")
+    except PackageNotFoundError:
+        return None
+    return None if TESTED_UV.contains(installed, prereleases=True) else installed
+
+
 def find_culprits(stderr: str) -> list[Culprit]:
     """Every requirement uv blames in ``stderr``, in the order it names them (no duplicates)."""
     found: dict[tuple[str, str], Culprit] = {}
@@ -145,6 +165,21 @@ def missing_spec(stderr: str, name: str) -> str | None:
         if canonical_name(m["name"]) == name:
             return m["spec"]
     return None
+
+
+# the transport failures uv reports (reqwest/hyper wording, uv 0.4 to 0.13): the host did not answer at all, as
+# opposed to an HTTP status, which is an answer
+_TRANSPORT_RE = re.compile(r"operation timed out|timed out|connection refused|dns error|failed to lookup address|"
+                           r"tcp connect error|connection reset|network is unreachable|no route to host|"
+                           r"error sending request", re.IGNORECASE)
+_STATUS_RE = re.compile(r"HTTP status (?:client|server) error|status code \d{3}|\b[45]\d\d (?:Not Found|Forbidden|"
+                        r"Unauthorized|Internal Server Error|Bad Gateway|Service Unavailable)", re.IGNORECASE)
+
+
+def transport_failure(text: str) -> bool:
+    """Whether uv's message says a host did not answer (timeout, refused, unknown name) rather than answered with
+    an error status."""
+    return bool(_TRANSPORT_RE.search(text)) and not _STATUS_RE.search(text)
 
 
 def failed_index_url(stderr: str) -> str | None:

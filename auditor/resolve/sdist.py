@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 import sys
 import tarfile
 import zipfile
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import parse_sdist_filename
@@ -35,7 +33,6 @@ else:  # pragma: no cover
 
 MAX_SDIST_BYTES = 64 * 1024 * 1024
 MAX_MEMBER_BYTES = 1024 * 1024
-SIMPLE_ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
 SERVICE = "package index"
 
 
@@ -98,26 +95,28 @@ def read_members(data: bytes, filename: str) -> dict[str, bytes]:
 
 def find_sdist(ctx: AuditContext, index_urls: list[str], name: str, version: str | None,
                specifier: str = "") -> Artifact | None:
-    """The sdist of ``name`` (``version``, or the newest matching ``specifier``) on the first index that has one."""
+    """The sdist of ``name`` (``version``, or the newest matching ``specifier``) on the first index that has one
+    (its page read by the run's one index client, ``pkgindex``)."""
+    from auditor.pkgindex import project_page
+
     for index in index_urls:
-        url = urljoin(index.rstrip("/") + "/", f"{canonical_name(name)}/")
-        resp = ctx.http.get(url, service=SERVICE, headers={"Accept": SIMPLE_ACCEPT}, ok_statuses=frozenset({200, 404}))
-        if resp.status_code == 404:
+        page = project_page(ctx, name, index)
+        if page is None:
             continue
-        files = _list_files(resp.text, resp.headers.get("content-type", ""), url)
         best: tuple[Version, Artifact] | None = None
-        for filename, file_url, hashes in files:
-            try:
-                sd_name, sd_version = parse_sdist_filename(filename)
-            except ValueError:
+        for f in page.files:
+            if f.kind != "sdist" or f.project != page.name or f.version is None:
                 continue
-            if canonical_name(sd_name) != canonical_name(name):
+            try:
+                sd_version = Version(f.version)
+            except InvalidVersion:
                 continue
             if version is not None and sd_version != Version(version):
                 continue
             if version is None and specifier and not _matches(specifier, sd_version):
                 continue
-            art = Artifact(filename=filename, url=file_url, hashes=hashes, kind="sdist")
+            art = Artifact(filename=f.filename, url=f.url, hashes={"sha256": f.sha256} if f.sha256 else {},
+                           kind="sdist")
             if best is None or sd_version > best[0]:
                 best = (sd_version, art)
         if best is not None:
@@ -130,29 +129,6 @@ def _matches(specifier: str, version: Version) -> bool:
         return SpecifierSet(specifier).contains(version, prereleases=True)
     except InvalidSpecifier:
         return True
-
-
-def _list_files(text: str, content_type: str, base: str) -> list[tuple[str, str, dict[str, str]]]:
-    import json
-
-    out: list[tuple[str, str, dict[str, str]]] = []
-    if "json" in content_type:
-        try:
-            data = json.loads(text)
-        except ValueError:
-            return out
-        for entry in data.get("files", []):
-            if isinstance(entry, dict) and entry.get("filename") and entry.get("url"):
-                hashes = {str(k): str(v) for k, v in (entry.get("hashes") or {}).items()}
-                out.append((str(entry["filename"]), urljoin(base, str(entry["url"])), hashes))
-        return out
-    for m in re.finditer(r"<a\s[^>]*href=\"(?P<href>[^\"]+)\"[^>]*>(?P<text>[^<]+)</a>", text, re.IGNORECASE):
-        href = m["href"].replace("&amp;", "&")
-        full = urljoin(base, href)
-        frag = urlsplit(full).fragment
-        hashes = dict([frag.split("=", 1)]) if "=" in frag else {}
-        out.append((m["text"].strip(), full.split("#", 1)[0], hashes))
-    return out
 
 
 def sdist_metadata(ctx: AuditContext, index_urls: list[str], name: str, version: str | None,

@@ -22,12 +22,13 @@ from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PkgRequirement
 
 from auditor.domain import ROOT_NODE, Artifact, Edge, Package, Requirement, Skipped, canonical_name, package_node
-from auditor.errors import NetworkError, ResolutionError
+from auditor.errors import HostDownError, NetworkError, ResolutionError
 from auditor.ledger import Item, ItemKind
 from auditor.net import host_of
 from auditor.options import AuditContext, AuditOptions
 from auditor.resolve import messages as msg
 from auditor.resolve.base import Resolution
+from auditor.resolve.hostwatch import DOWNLOAD_SERVICE, INDEX_SERVICE, HostWatch
 from auditor.resolve.output import Pin, parse_annotated, parse_pylock
 from auditor.resolve.placeholder import write_placeholder
 from auditor.resolve.sdist import sdist_metadata
@@ -35,7 +36,6 @@ from auditor.resolve.target import Indexes, target_python, uv_environment, uv_pl
 from auditor.sources.direct import BUILD_HINT
 
 MAX_ROUNDS = 12
-UNCLAIMED = "mlaudit:unclaimed"  # package property: the index has no project of this name
 REJECTED_PIN = "mlaudit:rejected-pin"  # package property: a pin the resolver could not keep (another version won)
 MAX_BISECT_PROBES = 10
 NEVER = "python_version < '0'"  # an override with this marker removes a dependency from the resolution
@@ -62,6 +62,7 @@ class _Run:
     returncode: int
     stdout: str
     stderr: str
+    down: dict[str, tuple[str, str]] = field(default_factory=dict)  # hosts found down while it ran (it was stopped)
 
 
 @dataclass
@@ -85,6 +86,7 @@ class UvResolver:
     def __post_init__(self) -> None:
         self.lines = [_Line(r, requirement_line(r)) for r in self.src_requirements]
         self._dir = Path(tempfile.mkdtemp(prefix="mlaudit-resolve-"))
+        self._watch = HostWatch(self.ctx)
 
     # -- running uv --------------------------------------------------------------------------------------------
     def _compile(self, lines: list[_Line], *, fmt: str = "requirements.txt", pins: list[str] | None = None,
@@ -132,13 +134,35 @@ class UvResolver:
                 cmd += ["--override", str(opath)]
         cmd += [str(f) for f in files]
         self.runs += 1
+        watched: dict[str, str] = {}
+        if not (self.options.offline or cached_only or pins is not None):
+            watched = {url: INDEX_SERVICE for url in self.indexes.all_urls() if url.startswith(("http:", "https:"))}
+            watched |= {ln.req.url: DOWNLOAD_SERVICE for ln in lines
+                        if ln.req.url and ln.req.url.startswith(("http:", "https:"))}
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=uv_environment(self.options),
-                                  timeout=max(5.0, self.options.net.deadline), check=False)
+            proc, down = self._watch.run(cmd, uv_environment(self.options), max(5.0, self.options.net.deadline),
+                                         self._watch.watch(watched))
         except subprocess.TimeoutExpired as exc:
             raise NetworkError(f"resolver timed out after {exc.timeout:.0f}s", service="package index",
                                host=self._index_host()) from exc
+        if proc is None:
+            return _Run(-1, "", "", down)
         return _Run(proc.returncode, proc.stdout, proc.stderr)
+
+    def _hosts_down(self, down: dict[str, tuple[str, str]]) -> None:
+        """Hosts found down during a run: an index ends the resolution (``HostDownError``, one failure for the run);
+        a download host takes out every line whose URL names it at once (not one uv run and its retries per line)."""
+        index_hosts = {host_of(u) for u in self.indexes.all_urls()}
+        for host, (_service, reason) in down.items():
+            if host in index_hosts:
+                raise HostDownError(reason, service=INDEX_SERVICE, host=host, reason=reason, first=False)
+            self._drop_host(host, reason)
+
+    def _drop_host(self, host: str, reason: str) -> None:
+        for ln in self._active():
+            if ln.req.url and host_of(ln.req.url) == host:
+                self._drop(ln, f"direct URL could not be fetched: its host did not answer ({reason}); it is not "
+                               "asked again in this run")
 
     def _index_host(self, url: str | None = None) -> str:
         if url:
@@ -167,11 +191,15 @@ class UvResolver:
             if not self._active():
                 break
             run = self._compile(self._active())
+            if run.down:
+                self._hosts_down(run.down)
+                continue
             if run.returncode == 0:
                 return self._finish(parse_annotated(run.stdout))
             if self._offline_without_cache(run):
                 break
             self._raise_if_index_failed(run)
+            self._note_untested_uv()
             culprits = msg.find_culprits(run.stderr)
             if not (culprits and self._handle(culprits, run.stderr)) and not self._bisect(run.stderr):
                 raise ResolutionError(f"uv could not resolve the requirements: {msg.clean(run.stderr)}")
@@ -182,6 +210,14 @@ class UvResolver:
         reasons = "; ".join(f"{s.requirement}: {s.reason}" for s in self.skipped[:5])
         hosts = ", ".join(host_of(u) for u in self.indexes.all_urls()) or "the resolver's default index"
         raise ResolutionError(f"nothing could be resolved against {hosts} ({reasons})")
+
+    def _note_untested_uv(self) -> None:
+        """A failed resolution is read from uv's prose: with a uv outside the tested range, say so once."""
+        untested = msg.untested_uv()
+        note = (f"uv {untested} is outside the versions whose error messages mlaudit was tested on ({msg.TESTED_UV}): "
+                "the reasons given for requirements that could not be resolved may be generic or wrong")
+        if untested and note not in self.warnings:
+            self.warnings.append(note)
 
     def _drop_uncached(self) -> None:
         """Offline, uv names one cache miss per run: 2,000 pins the cache has never seen took 2,000 runs. Lines whose
@@ -228,13 +264,26 @@ class UvResolver:
         if any(c.kind == msg.URL for c in msg.find_culprits(text)) or (url and url in direct_urls):
             return
         if url:
-            raise NetworkError(_network_reason(text), service="package index", host=self._index_host(url))
+            reason = _network_reason(text)
+            if msg.transport_failure(text):  # the index did not answer: down for the rest of the run
+                host = self._index_host(url)
+                self.ctx.http.hosts.mark_down(host, INDEX_SERVICE, reason)
+                raise HostDownError(reason, service=INDEX_SERVICE, host=host, reason=reason, first=True)
+            raise NetworkError(reason, service="package index", host=self._index_host(url))
         if run.returncode != 1:
             raise ResolutionError(f"uv failed (exit {run.returncode}): {msg.clean(text)}")
 
     def _handle(self, culprits: list[msg.Culprit], stderr: str) -> bool:
         acted = False
         for culprit in culprits:
+            if culprit.kind == msg.URL and culprit.url and msg.transport_failure(culprit.reason):
+                # the URL's host did not answer (after uv's retries): every line naming it goes now, and later
+                # stages do not ask it again
+                host = host_of(culprit.url)
+                self.ctx.http.hosts.mark_down(host, DOWNLOAD_SERVICE, culprit.reason)
+                self._drop_host(host, culprit.reason)
+                acted = True
+                continue
             if culprit.kind == msg.URL:
                 hits = [ln for ln in self._active() if ln.req.url and (ln.req.url == culprit.url
                                                                         or ln.req.name == culprit.name)]
@@ -303,8 +352,7 @@ class UvResolver:
         self.unclaimed.append(Package(
             name=culprit.name, version=(first.pinned_version if first else None) or culprit.version or "",
             direct=bool(hits), source="unclaimed", location=first.location if first else None,
-            markers=first.marker if first else None, resolved=False,
-            properties={UNCLAIMED: "true", **({"mlaudit:required-by": ", ".join(parents)} if parents else {})}))
+            markers=first.marker if first else None, resolved=False, unclaimed=True, required_by=list(parents)))
 
     def _drop(self, ln: _Line, reason: str, culprit: msg.Culprit | None = None, not_checked: list[str] | None = None,
               keep_pin: bool = True) -> None:
@@ -477,8 +525,8 @@ class UvResolver:
             if pkg.direct:
                 edges.append(Edge(ROOT_NODE, package_node(pkg.name), requirement=f"{pkg.name}=={pkg.version}"
                                   if pkg.version else pkg.name, marker=pkg.markers, origin="unresolved-pin"))
-            for parent in pkg.properties.get("mlaudit:required-by", "").split(", "):
-                if parent and parent in resolved_names:
+            for parent in pkg.required_by:
+                if parent in resolved_names:
                     edges.append(Edge(package_node(parent), package_node(pkg.name), requirement=pkg.name,
                                       origin="resolver-message"))
         return Resolution(packages=packages, edges=_dedupe(edges), skipped=list(self.skipped), resolver="uv",

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditor.domain import Excluded, Finding, Severity, Skipped
+from auditor.evidence import Details
 from auditor.kinds import ScanRule
 from auditor.ledger import Item, ItemKind, Outcome
 from auditor.projectwalk import PathFilter, TreeWalk, gap_items
@@ -267,7 +268,7 @@ def _format_note(result: ScanResult, collector: Collector, p: Path, display: str
         fix = "Convert the weights to safetensors."
     result.findings.append(Finding(kind=KIND_PICKLE_FORMAT, id=ScanRule.PICKLE_FORMAT, severity=Severity.INFO,
                                    message=message, path=display, fix=fix, check="modelscan",
-                                   evidence={"format": fmt, "safetensors_twins": twins}))
+                                   evidence=Details.of({"format": fmt, "safetensors_twins": twins})))
 
 
 def safetensors_twins(p: Path) -> list[str]:

@@ -236,7 +236,7 @@ _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 def _importable(finding: Finding) -> bool:
     """False for a callable no import can resolve (random bytes read as a GLOBAL's text): nothing can run."""
-    evidence = finding.evidence if isinstance(finding.evidence, dict) else {}
+    evidence = finding.evidence.to_json() if finding.evidence is not None else {}
     name = evidence.get("callable")
     if not isinstance(name, str):
         name = evidence.get("target")

@@ -135,7 +135,7 @@ class _Agg:
     rule: str
     severity: Severity
     message: str
-    evidence: dict[str, Any]
+    evidence: dict[str, object]
     offsets: list[int] = field(default_factory=list)
 
 
@@ -153,7 +153,7 @@ class PickleAnalysis:
         self._reconstructed: set[str] = set()  # unknown classes rebuilt through the default object path
         self._called: set[str] = set()  # unknown callables called as functions
 
-    def _add(self, rule: str, severity: Severity, key: str, message: str, evidence: dict[str, Any],
+    def _add(self, rule: str, severity: Severity, key: str, message: str, evidence: dict[str, object],
              offset: int) -> None:
         agg = self._aggs.get((rule, key))
         if agg is None and len(self._aggs) >= _MAX_DISTINCT:

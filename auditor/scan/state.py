@@ -6,11 +6,12 @@ finding of the scanner has the same kind, check name, path convention and eviden
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from auditor.domain import Finding, Severity, Skipped
+from auditor.evidence import Details
 from auditor.kinds import FindingKind
 from auditor.ledger import ItemKind
 from auditor.scan.limits import DEFAULT_LIMITS, Limits
@@ -77,10 +78,10 @@ class ScanState:
         return ScanState(path=f"{self.path}!{member}", collector=self.collector, limits=self.limits,
                          depth=self.depth + 1, real_dir=None)
 
-    def add(self, rule: str, severity: Severity, message: str, evidence: dict[str, Any], *,
+    def add(self, rule: str, severity: Severity, message: str, evidence: Mapping[str, object], *,
             kind: FindingKind | str = KIND_UNSAFE, fix: str | None = None) -> Finding:
         finding = Finding(kind=FindingKind(kind), id=rule, severity=severity, message=message, path=self.path,
-                          evidence=evidence, fix=fix if fix is not None else _FIXES.get(severity.value),
+                          evidence=Details.of(evidence), fix=fix if fix is not None else _FIXES.get(severity.value),
                           check=CHECK_NAME)
         self.collector.findings.append(finding)
         return finding

@@ -66,7 +66,7 @@ def load_pdm_lock(path: str, options: AuditOptions) -> SourceResult:
         for kind in ("git", "hg", "svn", "bzr", "path", "url"):
             if isinstance(entry.get(kind), str):
                 ref = entry.get("revision") or entry.get("ref")
-                pkg.properties["mlaudit:source"] = f"{kind}: {entry[kind]}" + (f"@{ref}" if ref else "")
+                pkg.origin = f"{kind}: {entry[kind]}" + (f"@{ref}" if ref else "")
                 for art in pkg.artifacts:
                     art.verified = False
         groups = [str(g) for g in as_list(entry.get("groups")) if isinstance(g, str)]

@@ -53,7 +53,7 @@ def load_poetry_lock(path: str, options: AuditOptions) -> SourceResult:
             pkg.index_url = source["url"]
         elif isinstance(kind, str) and kind in ("git", "url", "file", "directory"):
             ref = source.get("resolved_reference") or source.get("reference")
-            pkg.properties["mlaudit:source"] = f"{kind}: {source.get('url', '')}" + (f"@{ref}" if ref else "")
+            pkg.origin = f"{kind}: {source.get('url', '')}" + (f"@{ref}" if ref else "")
             for art in pkg.artifacts:
                 art.verified = False
         groups = [str(g) for g in as_list(entry.get("groups")) if isinstance(g, str)]

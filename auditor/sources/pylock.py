@@ -71,7 +71,7 @@ def load_pylock(path: str, options: AuditOptions) -> SourceResult:
         for kind in ("vcs", "directory", "archive"):
             if kind in entry:
                 detail = table(entry.get(kind), path, f"{name}: {kind}", line)
-                pkg.properties["mlaudit:source"] = f"{kind}: {detail.get('url') or detail.get('path') or ''}"
+                pkg.origin = f"{kind}: {detail.get('url') or detail.get('path') or ''}"
                 if kind != "archive":
                     for art in pkg.artifacts:
                         art.verified = False

@@ -71,7 +71,7 @@ def load_uv_lock(path: str, options: AuditOptions) -> SourceResult:
             pkg.index_url = source["registry"]
         for kind in ("git", "url", "path", "directory"):
             if isinstance(source.get(kind), str):
-                pkg.properties["mlaudit:source"] = f"{kind}: {source[kind]}"
+                pkg.origin = f"{kind}: {source[kind]}"
                 for art in pkg.artifacts:
                     art.verified = False
         if not pkg.version:
@@ -86,7 +86,7 @@ def load_uv_lock(path: str, options: AuditOptions) -> SourceResult:
     candidates = [Candidate(p, _resolution_marker(e)) for e, p, _ in parsed if id(p) not in member_set]
     for pkg in members:
         pkg.direct = True
-        pkg.properties["mlaudit:source"] = "workspace member"
+        pkg.origin = "workspace member"
         candidates.append(Candidate(pkg))
     chosen, skipped = choose_versions(candidates, env, conflicts_are_skipped=False)
     result.skipped.extend(skipped)

@@ -21,7 +21,7 @@ listed names of a close length in one native rapidfuzz call, which answers the s
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from rapidfuzz import process
@@ -74,6 +74,8 @@ class CandidateIndex:
     _by_length: dict[int, list[int]] = field(default_factory=dict)  # name length -> ids (for prefetch)
     _windows: dict[int, tuple[list[int], list[str]]] = field(default_factory=dict)
     edit_index_built: bool = False
+    # told each batch of answers ``prefetch`` computed (``store`` keeps them for the next run)
+    on_prefetch: Callable[[dict[str, dict[int, int]]], None] | None = None
 
     @classmethod
     def build(cls, popular: PopularList, *, edit_index: bool = True) -> CandidateIndex:
@@ -128,6 +130,8 @@ class CandidateIndex:
                 if dist == 1 or (dist == 2 and self._edit2_allowed(q, keys[i])):
                     found[i] = int(dist)
             self.near_cache[q] = found
+        if self.on_prefetch is not None:
+            self.on_prefetch({q: self.near_cache[q] for q in todo})
 
     def _length_window(self, length: int) -> tuple[list[int], list[str]]:
         """Ids and names of the listed names within two characters of ``length`` (no name further away in length is

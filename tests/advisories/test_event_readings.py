@@ -17,6 +17,7 @@ from packaging.version import InvalidVersion, Version
 from auditor.advisories.db import AdvisoryDB, AdvisoryStore, build_index, embedded_sources, iter_jsonl_gz, open_store
 from auditor.advisories.findings import vulnerability_findings
 from auditor.advisories.match import affected_entries, read_event_value
+from auditor.advisories.runtime import ADVISORY_STORE
 from auditor.checks.advisories import CHECK as ADVISORIES
 from auditor.domain import Package, Report
 from auditor.net import HttpClient, NetConfig
@@ -135,6 +136,6 @@ def test_a_range_without_a_readable_end_is_named_not_reported(tmp_path: Path) ->
     report = Report()
     report.add_package(Package(name="demo", version="1.0"))
     ctx = AuditContext(options=AuditOptions(), report=report, http=HttpClient(NetConfig()))
-    ctx.caches.advisory_store = AdvisoryStore(db, db)
+    ctx.caches.put(ADVISORY_STORE, AdvisoryStore(db, db))
     assert list(ADVISORIES.run(ctx)) == []
     assert any("PYSEC-TEST-1" in w and "fixed 'trunk'" in w and "not evaluated" in w for w in report.warnings)

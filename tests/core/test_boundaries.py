@@ -141,3 +141,52 @@ def test_every_declared_dependency_is_used_or_its_reason_holds() -> None:
         else:
             unused.append(dist)
     assert unused == []
+
+
+def test_the_registered_checks_are_the_policy_languages_check_names() -> None:
+    """``config`` validates ``disable = [...]`` against ``kinds.CheckName`` without importing the checks: the two
+    lists must be the same, or a real check could not be disabled (or a name would validate and disable nothing)."""
+    from auditor.checks import load_checks
+    from auditor.kinds import CHECK_VALUES
+
+    names = [check.name for check in load_checks()]
+    assert len(names) == len(set(names)) and set(names) == CHECK_VALUES
+
+
+def test_no_check_reads_package_properties() -> None:
+    """``Package.properties`` are what checks surface in SBOMs; a stage that needs another stage's fact reads a
+    typed field (``Package.unclaimed``, ``required_by``, ``origin``), never a property string (issue 30: the
+    advisories check once read the resolver's ``mlaudit:unclaimed``). Writing properties is what checks do."""
+    readers = []
+    for module, tree in _modules():
+        if not module.startswith("auditor.checks"):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+                    and isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "properties":
+                readers.append(f"{module}:{node.lineno}")
+            if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) \
+                    and isinstance(node.value, ast.Attribute) and node.value.attr == "properties":
+                readers.append(f"{module}:{node.lineno}")
+    assert readers == []
+
+
+def test_the_finding_evidence_path_is_typed() -> None:
+    """``Finding.evidence`` is an ``Evidence`` (typed per kind, JSON values only), and outputs read it through its
+    typed attributes (``severity_basis``, ``upgrade``, ``to_json``): no ``isinstance`` guess at its shape."""
+    import typing
+
+    from auditor.domain import Finding
+    from auditor.evidence import Evidence
+
+    hint = typing.get_type_hints(Finding)["evidence"]
+    assert set(typing.get_args(hint)) == {Evidence, type(None)}
+    guesses = []
+    for module, tree in _modules():
+        if not module.startswith(("auditor.outputs", "auditor.scan", "auditor.accounting")):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance" \
+                    and node.args and "evidence" in ast.unparse(node.args[0]):
+                guesses.append(f"{module}:{node.lineno}")
+    assert guesses == []

@@ -244,6 +244,9 @@ def test_an_unreachable_hub_still_writes_the_report_with_a_hint(tmp_path: Path,
     assert report["complete"] is False and ("six", "1.16.0") in packages(report)
     kinds = {r["kind"] for r in report["incomplete_reasons"]}
     assert {"service", "model-reference"} <= kinds
+    # one verdict: the JSON names the exit code the CLI returned, and why (issue 30: it once said only "failed": false)
+    assert report["summary"]["exit_code"] == run.code == 3 and "Hugging Face Hub" in report["summary"]["exit_reason"]
+    assert report["summary"]["failed"] is False  # no finding failed the policy: the 3 is the service's
 
 
 def test_a_url_requirement_offline_is_a_skipped_item(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from auditor.domain import Edge, Finding, Location, ModelRef, Package, Report, Severity, Skipped, package_node
+from auditor.evidence import Details
 from auditor.ledger import ItemKind
 from auditor.outputs.html import render as render_html
 from auditor.outputs.json_out import render as render_json
@@ -71,9 +72,9 @@ def hostile_report(name: str, version: str, message: str, alias: str, ref: str, 
     report.findings.append(Finding("vulnerability", f"PYSEC-{alias}", Severity.HIGH, message,
                                    package=(pkg.name, pkg.version), location=Location("requirements.txt", 1),
                                    aliases=[alias], references=[ref, f"javascript:{alias}"], fix=message,
-                                   summary=message, evidence={"text": message}))
+                                   summary=message, evidence=Details.of({"text": message})))
     report.findings.append(Finding("unsafe-model", f"rule-{alias}", Severity.CRITICAL, message, path=f"{line}!{name}",
-                                   evidence=[message]))
+                                   evidence=Details.of({"items": [message]})))
     report.models.append(ModelRef(repo_id=repo or "a/b", revision=version, card={"license": message}))
     report.ledger.extend([Skipped(reason=message, file="requirements.txt", line=2, requirement=line,
                                   not_checked=[name], kind=ItemKind.REQUIREMENT)])

@@ -27,12 +27,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditor.commands.scan_cmd import build_report
 from auditor.domain import Report
 from auditor.ledger import Outcome
 from auditor.net import NetConfig
 from auditor.options import AuditOptions
 from auditor.pipeline import run_audit
+from auditor.scan.report import build_report
 
 ROOT = Path(__file__).resolve().parents[2]
 PAYLOAD = b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03."

@@ -241,6 +241,25 @@ def test_garbage_hub_answer_is_a_network_error(fake_hub: FakeHub) -> None:
     assert "unexpected response" in str(info.value)
 
 
+@pytest.mark.parametrize("body", [b'[]', b'{"siblings": 5}', b'{"id": null, "sha": 7, "siblings": [5]}'])
+def test_an_answer_outside_the_clients_api_is_not_an_outage(fake_hub: FakeHub, body: bytes) -> None:
+    """JSON of the wrong shape makes the client library raise TypeError/KeyError/AttributeError: reported as the
+    client's API (or the Hub's protocol) having changed, naming the library and its version -- not as "the Hub
+    failed", which would send the user to check a service that is up."""
+    from auditor.errors import ClientApiError
+    from tests.support.httpserver import Response
+
+    fake_hub.server.route("GET", r"/api/models/acme-ai/chat-7b/revision/main",
+                          lambda _r: Response(200, body, {"Content-Type": "application/json"}))
+    ctx = make_ctx()
+    ctx.report.models.append(ModelRef("acme-ai/chat-7b"))
+    with pytest.raises(ClientApiError) as info:
+        resolve_models(ctx.report.models, ctx)
+    text = str(info.value)
+    assert "Hugging Face Hub client (huggingface_hub " in text and "not an outage" in text
+    assert not isinstance(info.value, NetworkError)
+
+
 def test_invalid_ids_from_a_remote_card_are_not_followed(fake_hub: FakeHub) -> None:
     from tests.models.fakehub import FakeRepo
 

@@ -20,6 +20,7 @@ from auditor.domain import (
     model_node,
     package_node,
 )
+from auditor.evidence import AdvisoryEvidence, Details, SeverityBasis
 from auditor.ledger import ItemKind
 
 SCRIPT = "<script>window.__pwned=1</script>"
@@ -32,7 +33,7 @@ SHA_B = "b" * 64
 CVSS_HIGH = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"
 
 
-def fixture_report(*, vex: bool = False) -> Report:
+def fixture_report() -> Report:
     report = Report(
         inputs=["requirements.txt"],
         root_name="demo-project",
@@ -93,9 +94,11 @@ def fixture_report(*, vex: bool = False) -> Report:
                         "time to parse and may use more memory as Python data.",
                 references=["https://example.invalid/advisories/PYSEC-2023-62",
                             f"https://example.invalid/x?q={ATTR}", "javascript:alert(1)"],
-                evidence={"matched_by": ["range"], "cvss": {"vector": CVSS_HIGH, "score": 7.5},
-                          "severity": {"level": "high", "source": "cvss", "record": "PYSEC-2023-62"},
-                          "severity_source": f"{CVSS_HIGH}: base score 7.5 (high), from PYSEC-2023-62"}),
+                evidence=AdvisoryEvidence(
+                    matched_by=("range",), ranges=(), records=("PYSEC-2023-62",),
+                    basis=SeverityBasis(f"{CVSS_HIGH}: base score 7.5 (high), from PYSEC-2023-62", level="high",
+                                        source="cvss", record="PYSEC-2023-62", cvss_vector=CVSS_HIGH,
+                                        cvss_score=7.5))),
         Finding(kind="vulnerability", id="PYSEC-2099-1", severity=Severity.UNKNOWN,
                 message="PYSEC-2099-1: torch.load runs code from a crafted checkpoint even with weights_only",
                 package=("torch", "2.0.0"), location=Location(req, 7), aliases=["CVE-2099-0001"],
@@ -105,8 +108,9 @@ def fixture_report(*, vex: bool = False) -> Report:
                         "severity word, so its severity is unknown.\n\nThe full text is shown whole, once, "
                         f"and stays text: {SCRIPT}",
                 references=["https://example.invalid/pytorch/advisories/1"],
-                evidence={"matched_by": ["range"], "severity": {"level": "unknown", "source": "none"},
-                          "severity_source": "no severity in any record"}),
+                evidence=AdvisoryEvidence(
+                    matched_by=("range",), ranges=(), records=("PYSEC-2099-1",),
+                    basis=SeverityBasis("no severity in any record", level="unknown", source="none"))),
         Finding(kind="vulnerability", id="PYSEC-2021-66", severity=Severity.MEDIUM,
                 message="jinja2 3.0.0 is affected by PYSEC-2021-66", package=("jinja2", "3.0.0"),
                 location=Location(req, 3), paths=[["demo-project 1.2.0", "flask 2.0.1", "jinja2 3.0.0"]],
@@ -114,13 +118,13 @@ def fixture_report(*, vex: bool = False) -> Report:
         Finding(kind="typosquat", id="MLA-TYPOSQUAT", severity=Severity.CRITICAL,
                 message=f"reqeusts looks like requests {SCRIPT}", package=("reqeusts", "2.31.0"),
                 location=Location(req, 5), paths=[["demo-project 1.2.0", "reqeusts 2.31.0"]],
-                evidence={"target": "requests", "score": 0.96, "note": ATTR}, fix=f"use requests {MD}",
+                evidence=Details.of({"target": "requests", "score": 0.96, "note": ATTR}), fix=f"use requests {MD}",
                 check="typosquat"),
         Finding(kind="unsafe-model", id="MLA-UNSAFE-PICKLE", severity=Severity.LOW,
                 message=f"acme/bert-finetuned ships a pickle file weights{ATTR}.bin",
                 model=("acme/bert-finetuned", "main"), location=Location("train.py", 12),
                 paths=[["demo-project 1.2.0", "acme/bert-finetuned@main"]],
-                evidence={"file": f"weights{ATTR}.bin", "opcodes": ["GLOBAL os.system"]},
+                evidence=Details.of({"file": f"weights{ATTR}.bin", "opcodes": ["GLOBAL os.system"]}),
                 fix="prefer the safetensors weights", check="models"),
         Finding(kind="unsafe-model", id="MLA-UNSAFE-PICKLE", severity=Severity.MEDIUM,
                 message=f"pickle in {CLOSE}.pt", path=f"models/{CLOSE}.pt", check="scan"),
@@ -142,8 +146,6 @@ def fixture_report(*, vex: bool = False) -> Report:
         DataSource(name="popularity", source="top packages list", date="2026-10-01", stale=True),
     ]
     report.warnings.append("ignore for PYSEC-2020-1 expired on 2026-01-01 (old): no longer ignored")
-    if vex:
-        report.sbom_vex = True
     return report
 
 

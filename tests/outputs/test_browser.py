@@ -19,6 +19,7 @@ import networkx as nx
 import pytest
 
 from auditor.domain import ROOT_NODE, Finding, Package, Report, Severity
+from auditor.evidence import Details
 from auditor.graph import build_graph
 from auditor.outputs.graphsvg import MAX_ROWS, NODE_H, NODE_W
 from auditor.outputs.html import graph_flags, render
@@ -54,7 +55,7 @@ def page(tmp_path: Path) -> Path:
                                metadata={"summary": DOM_SCRIPT + DOM_ATTR + DOM_CLOSE}))
     report.findings.append(Finding(kind="typosquat", id="MLA-TYPOSQUAT", severity=Severity.CRITICAL,
                                    message=f"evil {DOM_SCRIPT} {DOM_CLOSE}", package=("evil", "1.0"),
-                                   fix=DOM_ATTR, evidence={"x": DOM_ATTR}, summary=DOM_CLOSE))
+                                   fix=DOM_ATTR, evidence=Details.of({"x": DOM_ATTR}), summary=DOM_CLOSE))
     report.models[0].card["description"] = DOM_SCRIPT
     report.skipped[0].reason = DOM_ATTR
     path = tmp_path / f"report{DOM_ATTR[:2]}.html"

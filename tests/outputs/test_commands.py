@@ -24,7 +24,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     def fake_run_audit(options: AuditOptions, progress: object = None) -> Report:
         report = fixture_report()
-        report.fail_on = options.fail_on
+        report.fail_on = options.fail_on  # what the pipeline does: the gate's inputs come from the options
+        report.require_complete = options.require_complete
         return report
 
     monkeypatch.setattr(auditor.pipeline, "run_audit", fake_run_audit)
@@ -67,7 +68,8 @@ def test_policy_fail_on_applies_and_cli_overrides(project: Path, monkeypatch: py
     def medium_only(options: AuditOptions, progress: object = None) -> Report:
         report = fixture_report()
         report.findings = [f for f in report.findings if f.severity.value in ("medium", "low", "info")]
-        report.fail_on = options.fail_on
+        report.fail_on = options.fail_on  # what the pipeline does: the gate's inputs come from the options
+        report.require_complete = options.require_complete
         return report
 
     monkeypatch.setattr(auditor.pipeline, "run_audit", medium_only)

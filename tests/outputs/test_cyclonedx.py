@@ -10,7 +10,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from cyclonedx.validation.xml import XmlValidator
 
-from auditor.domain import ModelRef, Package
+from auditor.domain import ModelRef, Package, RenderOptions
 from auditor.graph import build_graph
 from auditor.outputs import FORMATS, get_renderer
 from auditor.outputs.cyclonedx import CDX_NS, render_json, render_xml
@@ -18,14 +18,15 @@ from tests.outputs.conftest import check_golden
 from tests.outputs.fixture import empty_report, fixture_report
 from tests.support.fixtures import EVAL_INPUTS
 
+VEX = RenderOptions(sbom_vex=True)
 NS = {"c": CDX_NS}
 
 
 @pytest.mark.parametrize("vex", [False, True])
 def test_json_and_xml_validate_against_the_1_6_schema(vex: bool) -> None:
-    report = fixture_report(vex=vex)
-    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(render_json(report)) is None
-    assert XmlValidator(SchemaVersion.V1_6).validate_str(render_xml(report)) is None
+    report, options = fixture_report(), RenderOptions(sbom_vex=vex)
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(render_json(report, options)) is None
+    assert XmlValidator(SchemaVersion.V1_6).validate_str(render_xml(report, options)) is None
 
 
 def test_empty_project_is_still_a_valid_bom() -> None:
@@ -35,8 +36,8 @@ def test_empty_project_is_still_a_valid_bom() -> None:
 
 
 def test_golden_json_and_xml() -> None:
-    check_golden("sbom.cdx.json", render_json(fixture_report(vex=True)))
-    check_golden("sbom.cdx.xml", render_xml(fixture_report(vex=True)))
+    check_golden("sbom.cdx.json", render_json(fixture_report(), VEX))
+    check_golden("sbom.cdx.xml", render_xml(fixture_report(), VEX))
 
 
 def test_registered_formats() -> None:
@@ -110,7 +111,7 @@ def test_metadata_has_tool_data_versions_and_completeness() -> None:
 
 def test_vulnerabilities_only_with_vex() -> None:
     assert "vulnerabilities" not in json.loads(render_json(fixture_report()))
-    doc = json.loads(render_json(fixture_report(vex=True)))
+    doc = json.loads(render_json(fixture_report(), VEX))
     refs = {c["bom-ref"] for c in doc["components"]}
     vulns = doc["vulnerabilities"]
     assert len(vulns) == 7
@@ -122,7 +123,7 @@ def test_vulnerabilities_only_with_vex() -> None:
     for vuln in vulns:
         assert all(a["ref"] in refs for a in vuln.get("affects", []))
     # the explicit argument wins over the report property
-    assert "vulnerabilities" not in json.loads(render_json(fixture_report(vex=True), vex=False))
+    assert "vulnerabilities" not in json.loads(render_json(fixture_report(), RenderOptions(sbom_vex=False)))
 
 
 def test_serial_and_refs_are_stable_and_content_derived() -> None:
@@ -142,14 +143,14 @@ def test_serial_and_refs_are_stable_and_content_derived() -> None:
 
 
 def test_hostile_metadata_cannot_break_the_documents() -> None:
-    report = fixture_report(vex=True)
+    report = fixture_report()
     report.add_package(Package(name="evil", version="1.0", hashes=["sha256:not-hex", "md5:" + "0" * 32],
                                metadata={"license": "MIT\n" + "x" * 5000, "summary": "nul\x00byte </bom>",
                                          "author_email": "Jane <j@example.invalid>"}))
     report.add_package(Package(name="ctl\x01name", version="1.0\x02", metadata={"summary": "bell\x07"}))
     report.models[0].card["pipeline_tag"] = "nul\x00task"
     report.models.append(ModelRef(repo_id="org/ctl\x1bmodel", revision="r\x00"))
-    text_json, text_xml = render_json(report), render_xml(report)
+    text_json, text_xml = render_json(report, VEX), render_xml(report, VEX)
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text_json) is None
     assert XmlValidator(SchemaVersion.V1_6).validate_str(text_xml) is None
     evil = next(c for c in json.loads(text_json)["components"] if c["name"] == "evil")
@@ -161,7 +162,7 @@ def test_large_eval_graph_is_valid_and_keeps_every_edge() -> None:
     from bench.sbom import report_from_resolved
 
     report = report_from_resolved(EVAL_INPUTS / "large.resolved.txt")
-    text_json, text_xml = render_json(report), render_xml(report)
+    text_json, text_xml = render_json(report, VEX), render_xml(report, VEX)
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text_json) is None
     assert XmlValidator(SchemaVersion.V1_6).validate_str(text_xml) is None
     doc = json.loads(text_json)

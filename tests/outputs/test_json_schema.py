@@ -33,7 +33,7 @@ def _errors(validator: jsonschema.Draft202012Validator, doc: object) -> list[str
 
 
 def test_fixture_reports_match_the_schema(validator: jsonschema.Draft202012Validator) -> None:
-    for report in (fixture_report(), fixture_report(vex=True), empty_report()):
+    for report in (fixture_report(), empty_report()):
         assert _errors(validator, json.loads(render(report))) == []
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from auditor.cli import main
 from auditor.domain import Finding, Location, Package, Remediation, Report, Severity
+from auditor.evidence import AdvisoryEvidence, SeverityBasis
 from auditor.kinds import FindingKind
 from auditor.ledger import ItemKind
 from auditor.outputs import markdown, rollup, terminal
@@ -172,7 +173,8 @@ def test_the_advisories_package_wide_upgrade_clears_them_all() -> None:
     report.findings += [_vuln("A-1", ("transformers", "4.49.0"), ["5.3.0"]),
                         _vuln("A-2", ("transformers", "4.49.0"), [])]
     for finding in report.findings:
-        finding.evidence = {"upgrade": "5.3.0"}
+        finding.evidence = AdvisoryEvidence(matched_by=("versions",), ranges=(), records=(finding.id,),
+                                            basis=SeverityBasis("no severity in any record"), package_upgrade="5.3.0")
     (row,) = rollup.build(report).packages
     assert row.remediation.to == "5.3.0" and row.remediation.clears == ["A-1", "A-2"]
     assert row.remediation.remains == [] and not row.remediation.verified

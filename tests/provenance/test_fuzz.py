@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.errors import NetworkError
-from auditor.provenance.pages import parse_html_page, parse_json_page
+from auditor.pkgindex import parse_html_page, parse_json_page
 from auditor.provenance.verify import MalformedProvenance, Verification, verify_provenance
 
 EXAMPLES = int(os.environ.get("MLAUDIT_FUZZ_EXAMPLES", "10000"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from auditor.domain import Package, Report
+from auditor.pkgindex import parse_html_page, parse_json_page
 from auditor.provenance.integrity import integrity_base, integrity_url
-from auditor.provenance.pages import parse_html_page, parse_json_page
 from auditor.provenance.source import declared_urls_from_core_metadata, repo_key, source_match
 from auditor.provenance.summary import summarise
 from auditor.provenance.verify import PublisherInfo
@@ -80,7 +80,7 @@ def test_levels_use_repro_results_too() -> None:
 
 
 def test_default_index_comes_from_the_resolver_offline() -> None:
-    from auditor.provenance.pages import default_index_url
+    from auditor.pkgindex import default_index_url
 
     url = default_index_url()
     assert url.startswith("https://") and url.rstrip("/").endswith("simple")

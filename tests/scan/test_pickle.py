@@ -29,7 +29,7 @@ def _worst(findings: list[Finding]) -> Severity | None:
 
 
 def _callables(findings: list[Finding]) -> set[str]:
-    return {f.evidence.get("callable") for f in findings if isinstance(f.evidence, dict) and f.evidence.get("callable")}
+    return {f.evidence.get("callable") for f in findings if f.evidence is not None and f.evidence.get("callable")}
 
 
 PAYLOADS: dict[str, tuple[Callable[[Path], bytes], str]] = {

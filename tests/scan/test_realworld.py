@@ -27,7 +27,7 @@ def _scan(path: Path) -> tuple[list[Finding], list[str]]:
 
 def _critical_callables(findings: list[Finding]) -> set[str]:
     return {str(f.evidence.get("callable")) for f in findings
-            if f.severity is Severity.CRITICAL and isinstance(f.evidence, dict) and f.evidence.get("callable")}
+            if f.severity is Severity.CRITICAL and f.evidence is not None and f.evidence.get("callable")}
 
 
 def _ids(findings: list[Finding], at_least: Severity = Severity.INFO) -> set[str]:

@@ -42,7 +42,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> list[corpus.Item]:
 def _verdict(item: corpus.Item) -> tuple[list[str], list[str], bool]:
     res = scan_paths([item.path])
     medium = [f"{f.id}:{f.severity.value}" for f in res.findings if f.severity.at_least(Severity.MEDIUM)]
-    named = [f.id for f in res.findings if f.severity.at_least(Severity.HIGH) and isinstance(f.evidence, dict)
+    named = [f.id for f in res.findings if f.severity.at_least(Severity.HIGH) and f.evidence is not None
              and any(f.evidence.get(k) for k in NAMING)]
     return medium, named, bool(res.skipped)
 

@@ -204,8 +204,8 @@ def test_uv_lock_git_member_and_versionless_entries(write: Write, load: Load) ->
     result = load(path)
     packages = {p.name: p for p in result.packages}
     assert result.root_name == "app"
-    assert packages["fromgit"].properties["mlaudit:source"].startswith("git: ")
-    assert packages["member"].direct and packages["member"].properties["mlaudit:source"] == "workspace member"
+    assert (packages["fromgit"].origin or "").startswith("git: ")
+    assert packages["member"].direct and packages["member"].origin == "workspace member"
     assert "nover" not in packages
     assert result.skipped[0].line == 21 and "without a version" in result.skipped[0].reason
 

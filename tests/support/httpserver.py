@@ -175,8 +175,16 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
+@dataclass
+class SilentHost:
+    """A loopback host that accepts connections and never answers; ``accepted`` counts the connections."""
+
+    url: str
+    accepted: int = 0
+
+
 @contextmanager
-def silent_host() -> Iterator[str]:
+def silent_host() -> Iterator[SilentHost]:
     """A loopback URL whose host accepts every connection and never answers (a hung or black-holed service): a
     client pays its full read timeout on each request. Connections are held open until the block ends."""
     server = socket.socket()
@@ -185,6 +193,7 @@ def silent_host() -> Iterator[str]:
     server.settimeout(0.2)
     held: list[socket.socket] = []
     stop = threading.Event()
+    host = SilentHost(f"http://127.0.0.1:{server.getsockname()[1]}")
 
     def accept() -> None:
         while not stop.is_set():
@@ -193,11 +202,12 @@ def silent_host() -> Iterator[str]:
             except (TimeoutError, OSError):
                 continue
             held.append(conn)
+            host.accepted += 1
 
     thread = threading.Thread(target=accept, name="silent-host", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+        yield host
     finally:
         stop.set()
         thread.join(timeout=2)

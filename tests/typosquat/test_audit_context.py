@@ -10,7 +10,7 @@ from auditor.checks.typosquat import CHECK, popular_requirers
 from auditor.domain import Edge, Location, Package, Report, Severity, package_node
 from auditor.net import HttpClient, NetConfig
 from auditor.options import AuditContext, AuditOptions
-from auditor.provenance.pages import project_page
+from auditor.pkgindex import project_page
 from auditor.typosquat import NameContext, apply_context, pypi_detector
 from auditor.typosquat.context import context_from_uploads, evidence, merge
 from tests.support.httpserver import LoopbackServer, Request, Response
@@ -194,6 +194,5 @@ def test_a_locked_graph_clears_genuine_dependencies_end_to_end(tmp_path: Any, ca
 def test_the_projects_own_packages_are_not_names_to_squat() -> None:
     # a workspace member / local path is installed from disk (opentelemetry-python-contrib's own instrumentations)
     ctx = audit(["opentelemetry-instrumentation-openai-agents-v2", "reqeusts"], offline=True)
-    ctx.report.packages["opentelemetry-instrumentation-openai-agents-v2"].properties["mlaudit:source"] = \
-        "workspace member"
+    ctx.report.packages["opentelemetry-instrumentation-openai-agents-v2"].origin = "workspace member"
     assert set(flagged(ctx)) == {"reqeusts"}

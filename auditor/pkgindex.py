@@ -1,33 +1,37 @@
-"""Reading a project's page on the configured index (PEP 503 HTML or PEP 691 JSON) for what provenance needs.
+"""The one package-index client: a project's page on an index (PEP 503 HTML or PEP 691 JSON), read once per run.
 
 Why our own reader: the hash and provenance checks need, per file, the published sha256, the PEP 740
 ``provenance`` link (JSON key ``provenance`` / HTML attribute ``data-provenance``) and whether PEP 658 core
-metadata is available, none of which the resolver keeps. Pages are cached per run in ``ctx.caches`` so the hash
-check, the provenance check and the regression look-up share one request per project.
+metadata is available; the dependency-confusion check needs the versions an index lists (PEP 700 ``versions``
+too); the resolver's sdist fallbacks need the sdists. None of it is kept by the resolver. Every one of them reads
+pages here, through the run's one HTTP client (``ctx.http``: its retry policy, host state and connection pool),
+and pages are cached per run in ``ctx.caches`` so that the checks share one request per project and index.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from auditor.domain import Package, canonical_name
 from auditor.errors import NetworkError
-from auditor.net import host_of, parse_json
-from auditor.options import AuditContext
+from auditor.net import MAX_IN_FLIGHT, host_of, parse_json
+from auditor.options import AuditContext, CacheSlot
 from auditor.tools import environment_index_urls, uv_binary
 
 SERVICE = "package index"
-SIMPLE_ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
+SIMPLE_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 _LOCK = threading.Lock()
+_DEFAULT_LOCK = threading.Lock()
 
 
 @dataclass
@@ -52,13 +56,27 @@ class ProjectPage:
     name: str
     index_url: str
     files: list[IndexFile] = field(default_factory=list)
+    listed_versions: list[str] = field(default_factory=list)  # PEP 700 ``versions`` (a JSON page's own list)
+    _by_version: dict[Version | str, list[IndexFile]] | None = field(default=None, init=False, repr=False,
+                                                                     compare=False)
 
     def files_of(self, version: str) -> list[IndexFile]:
         """Files of ``version`` whose filename names this project (a file of another project listed on this page
         is never taken as this project's: installers refuse such files too)."""
-        wanted = _version_key(version)
-        return [f for f in self.files
-                if f.version is not None and _version_key(f.version) == wanted and f.project == self.name]
+        by_version = self._by_version
+        if by_version is None:  # one pass over the page, not one per version asked (pages list thousands of files)
+            by_version = {}
+            for f in self.files:
+                if f.version is not None and f.project == self.name:
+                    by_version.setdefault(_parsed(f.version) or f.version, []).append(f)
+            self._by_version = by_version
+        return list(by_version.get(_parsed(version) or version, ()))
+
+    def all_versions(self) -> list[str]:
+        """Every version the page names: its files' and its PEP 700 ``versions`` list, oldest first (versions that
+        do not parse last)."""
+        named = {*self.versions(), *self.listed_versions}
+        return sorted(named, key=lambda v: (_parsed(v) is None, _parsed(v) or Version("0"), v))
 
     def versions(self) -> list[str]:
         """Distinct versions, oldest first (unparseable versions are left out)."""
@@ -73,11 +91,20 @@ class ProjectPage:
         return [seen[v] for v in sorted(seen)]
 
 
-def _version_key(version: str) -> str:
+PROJECT_PAGES: CacheSlot[dict[tuple[str, str], ProjectPage | None]] = CacheSlot("index pages")  # name, index
+DEFAULT_INDEX: CacheSlot[str] = CacheSlot("default index")  # the resolver's default index, asked once
+
+
+def _parsed(version: str) -> Version | None:
     try:
-        return str(Version(version))
+        return Version(version)
     except InvalidVersion:
-        return version
+        return None
+
+
+# legacy distributions pip no longer installs from, but an index still lists (their versions count as listed)
+_LEGACY_FILE = re.compile(r"^(?P<name>[A-Za-z0-9._]+?)-(?P<version>\d[^-]*?)(?:-py\d[^-]*)?"
+                          r"(?:\.tar\.bz2|\.tar\.xz|\.tgz|\.egg)$")
 
 
 def file_version(filename: str) -> tuple[str | None, str, str | None]:
@@ -91,6 +118,9 @@ def file_version(filename: str) -> tuple[str | None, str, str | None]:
             return str(version), "sdist", canonical_name(name)
     except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
         return None, "other", None
+    legacy = _LEGACY_FILE.match(filename)
+    if legacy and _parsed(legacy["version"]) is not None:
+        return legacy["version"], "other", canonical_name(legacy["name"])
     return None, "other", None
 
 
@@ -115,10 +145,10 @@ def _default(ctx: AuditContext) -> str:
     env = environment_index_urls()
     if env:
         return env[0]
-    cached = ctx.caches.default_index
-    if cached is None:
-        cached = default_index_url()
-        ctx.caches.default_index = cached
+    with _DEFAULT_LOCK:  # asked once per run, not once per thread that needs it first
+        cached = ctx.caches.get(DEFAULT_INDEX)
+        if cached is None:
+            cached = ctx.caches.put(DEFAULT_INDEX, default_index_url())
     return cached
 
 
@@ -140,7 +170,7 @@ def project_page(ctx: AuditContext, name: str, index_url: str) -> ProjectPage | 
     """The project's page on ``index_url`` (None: the index does not know the project). Cached per run."""
     key = (canonical_name(name), index_url.rstrip("/"))
     with _LOCK:
-        cache = ctx.caches.project_pages
+        cache = ctx.caches.setdefault(PROJECT_PAGES, dict)
         if key in cache:
             return cache[key]
     if index_url.startswith("file:"):
@@ -155,10 +185,10 @@ def project_page(ctx: AuditContext, name: str, index_url: str) -> ProjectPage | 
         ctype = resp.headers.get("content-type", "")
         base = resp.url or url
         if "json" in ctype:
-            files = parse_json_page(parse_json(resp, service=SERVICE), base)
+            data = parse_json(resp, service=SERVICE)
+            page = ProjectPage(key[0], index_url, parse_json_page(data, base), listed_versions(data))
         else:
-            files = parse_html_page(resp.text, base)
-        page = ProjectPage(key[0], index_url, files)
+            page = ProjectPage(key[0], index_url, parse_html_page(resp.text, base))
     with _LOCK:
         cache[key] = page
     return page
@@ -229,6 +259,12 @@ def parse_json_page(data: Any, base: str) -> list[IndexFile]:
     return out
 
 
+def listed_versions(data: Any) -> list[str]:
+    """A PEP 691 page's PEP 700 ``versions`` list (strings only; a hostile page can put anything there)."""
+    versions = data.get("versions") if isinstance(data, dict) else None
+    return [v for v in versions if isinstance(v, str) and v][:100_000] if isinstance(versions, list) else []
+
+
 def _join_local(base: str, ref: object) -> str | None:
     if not isinstance(ref, str) or not ref:
         return None
@@ -271,7 +307,7 @@ def parse_html_page(text: str, base: str, *, local: bool = False) -> list[IndexF
         if full is None:
             continue
         parts = urlsplit(full)
-        filename = label or parts.path.rsplit("/", 1)[-1]
+        filename = unquote(parts.path.rsplit("/", 1)[-1]) or label  # the file the link fetches, as pip names it
         frag = parts.fragment
         sha = frag.split("=", 1)[1].lower() if frag.startswith("sha256=") else None
         version, kind, project = file_version(filename)
@@ -285,8 +321,7 @@ def parse_html_page(text: str, base: str, *, local: bool = False) -> list[IndexF
     return out
 
 
-
-MAX_WORKERS = 16
+MAX_WORKERS = MAX_IN_FLIGHT  # page fetches in flight (the HTTP client bounds each host to the same)
 
 
 def find_page(ctx: AuditContext, package: Package, failures: list[NetworkError] | None = None) -> ProjectPage | None:
