@@ -208,7 +208,7 @@ class _Reader:
         if state is None:
             return  # no path reaches this call (after a return, or under a condition that is never true)
         if rule is None:
-            if self.a.project.functions(fname) or self.a.project.classes(fname):
+            if self.a.project.functions(fname) or self.a.project.classes(fname) or self._own_class(node):
                 return  # a function or class of the project: the flag is followed into it / the object it builds
             trust = self._trust(trust_expr, spreads, state)
             if trust is None or not trust.possible:
@@ -512,6 +512,20 @@ class _Reader:
         """Is ``owner.fname`` a method of a class the project defines (a wrapper whose own loads are read)?"""
         cls = owner.rsplit(".", 1)[-1]
         return any(found is not None and found.name == cls for _, _, found in self.a.project.functions(fname))
+
+    def _own_class(self, node: ast.Call) -> bool:
+        """``cls(...)`` in a classmethod, ``self.__class__(...)`` in a method: the project's own class is built,
+        and its ``__init__`` is where any loading happens (reported there, not twice)."""
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            return func.attr == "__class__" and dotted(func.value) == "self"
+        if not isinstance(func, ast.Name) or func.id != "cls":
+            return False
+        method = self.f.enclosing_function(node)
+        if method is None:
+            return False
+        first = method.args.posonlyargs[:1] or method.args.args[:1]
+        return bool(first) and first[0].arg == "cls" and self.f.owner(method) is not None
 
     def _is_local(self, value: str) -> bool:
         for base in self.bases:

@@ -141,3 +141,23 @@ def test_an_attribute_of_self_named_like_a_double_is_no_patch(tmp_path: Path) ->
                 self.model = AutoModel.from_pretrained("lab-three/real-model")
     '''})
     assert _ids(scan) == {"lab-three/real-model"}
+
+
+def test_a_flag_handed_to_the_own_class_through_cls_is_reported_once(tmp_path: Path) -> None:
+    scan = _project(tmp_path, {"server/model.py": '''
+        from transformers import AutoTokenizer
+
+
+        class Served:
+            def __init__(self, model_id, trust_remote_code=False):
+                self.tok = AutoTokenizer.from_pretrained(model_id, trust_remote_code=trust_remote_code)
+
+            @classmethod
+            def fallback(cls, model_id, trust_remote_code=False):
+                return cls(model_id=model_id, trust_remote_code=trust_remote_code)
+
+            def clone(self, model_id, trust_remote_code=False):
+                return self.__class__(model_id, trust_remote_code=trust_remote_code)
+    '''})
+    lines = sorted(site.location.line for site in scan.sites if site.location is not None)
+    assert lines == [6]
