@@ -46,7 +46,8 @@ from auditor.models.values import TOO_MANY, Known, Open, Val
 _LOADER_CALL_RE = re.compile(
     r"(?:from_pretrained|pipeline|hf_hub_download|snapshot_download|hf_hub_url|load_dataset(?:_builder)?"
     r"|get_dataset_\w+|SentenceTransformer|CrossEncoder|SparseEncoder|load_lora_weights|load_textual_inversion"
-    r"|load_ip_adapter|lora_state_dict|create_model\w*|get_tokenizer|load_model|hub\.load)\s*\(|hf://|hf[-_]hub:"
+    r"|load_ip_adapter|lora_state_dict|create_model\w*|get_tokenizer|load_model|hub\.load|(?:torch|joblib)\.load)"
+    r"\s*\(|hf://|hf[-_]hub:"
     r"|trust_remote_code")
 
 # Marks skipped items for references only known at run time (see ``auditor.pipeline``).
@@ -113,6 +114,8 @@ _OTHER_REGISTRIES = {("whisper", "load_model"): "whisper's own checkpoint regist
                                                 "ships and checked against the SHA-256 it ships)",
                      ("torch.hub", "load"): "torch.hub", ("hub", "load"): "torch.hub"}
 TORCH_HUB = "torch.hub"
+# Loaders of pickle-based files (code can run on load): a path chosen at run time is a gap (``_pickle_load``).
+_PICKLE_LOADERS = frozenset({"torch", "joblib"})
 
 # Calls that only build a mapping (``dict(trust_remote_code=True)``): the flag is judged where the mapping is spread
 # into a loader, not here.
@@ -191,6 +194,9 @@ class _Reader:
             return
         if (owner, fname) in _OTHER_REGISTRIES:
             self._registry_load(node, fname, owner)
+            return
+        if fname == "load" and owner and self._pickle_loader(owner):
+            self._pickle_load(node, owner)
             return
         rule = _RULES.get(fname)
         if rule is not None and rule.prefix_only and owner and owner.split(".")[0] not in _PREFIX_OWNERS:
@@ -507,6 +513,35 @@ class _Reader:
                 self._exclude(item.value, "model", f"{item.value[:120]!r} is loaded through "
                                                    f"{_OTHER_REGISTRIES[(owner, fname)]}, not the Hugging Face Hub",
                               item.site or Location(self.f.shown, node.lineno))
+
+    def _pickle_loader(self, owner: str) -> bool:
+        """``torch.load`` / ``joblib.load`` (under any import name)."""
+        imported = self.f.imports.get(owner)
+        return (imported[0] if imported is not None else owner) in _PICKLE_LOADERS
+
+    def _pickle_load(self, node: ast.Call, owner: str) -> None:
+        """A pickle-based file loaded from a path the code computes: the model scanner reads the files present in
+        the project, never the one this call will open, so the place is a gap of its own (listed, never silent).
+        ``weights_only=True`` restricts the unpickler (no code runs), so that call is no gap."""
+        weights_only = next((k.value for k in node.keywords if k.arg == "weights_only"), None)
+        if isinstance(weights_only, ast.Constant) and weights_only.value is True:
+            return
+        target = node.args[0] if node.args else next((k.value for k in node.keywords
+                                                       if k.arg in ("f", "filename")), None)
+        if target is None or self.a.state_at(self.f, node) is None:
+            return
+        where = Location(self.f.shown, node.lineno)
+        if self._mocked(where):
+            return
+        expr = ast.unparse(target)[:120]
+        if isinstance(target, ast.Constant) and isinstance(target.value, str) and self._is_local(target.value):
+            return  # a file of the project: the model scanner reads it
+        self.result.skipped.append(Skipped(
+            reason=f"model file {RUNTIME_REFERENCE} ({owner}.load({expr})): a pickle-based file opened when this "
+                   "code runs is not scanned (the scanner reads the model files present in the project; "
+                   "weights_only=True would keep code from running on load)",
+            file=where.file, line=where.line, requirement=expr, kind=ItemKind.MODEL_REFERENCE,
+            gap=GapKind.RUNTIME_REFERENCE))
 
     def _project_method(self, fname: str, owner: str) -> bool:
         """Is ``owner.fname`` a method of a class the project defines (a wrapper whose own loads are read)?"""

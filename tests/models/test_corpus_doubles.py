@@ -161,3 +161,22 @@ def test_a_flag_handed_to_the_own_class_through_cls_is_reported_once(tmp_path: P
     '''})
     lines = sorted(site.location.line for site in scan.sites if site.location is not None)
     assert lines == [6]
+
+
+def test_a_pickle_load_of_a_run_time_path_is_a_listed_gap(tmp_path: Path) -> None:
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "present.pt").write_bytes(b"\x80\x04N.")
+    scan = _project(tmp_path, {"train.py": '''
+        import argparse
+        import joblib
+        import torch
+
+        args = argparse.ArgumentParser().parse_args()
+        state = torch.load(args.ckpt, map_location="cpu")
+        safe = torch.load(args.ckpt, weights_only=True)
+        clf = joblib.load(f"{args.out}/clf.joblib")
+        local = torch.load("weights/present.pt")
+    '''})
+    gaps = sorted((s.line, s.requirement) for s in scan.skipped if "model file" in (s.reason or ""))
+    assert gaps == [(6, "args.ckpt"), (8, "f'{args.out}/clf.joblib'")]
+    assert all(s.gap is not None for s in scan.skipped if "model file" in (s.reason or ""))
