@@ -54,6 +54,7 @@ from bench.realrepos_xcheck import Drop, compare, scan_tree  # noqa: E402
 DATA = ROOT / "bench" / "realrepos"
 MANIFEST = DATA / "manifest.tsv"
 LABELS = DATA / "labels.tsv"
+BASELINE = DATA / "baseline.json"  # the figures of the first run (before the fixes), for the before/after table
 LABEL_COLUMNS = ["repo", "kind", "id", "subject", "location", "verdict", "class", "lane", "why", "sample"]
 VERDICTS = ("TP", "FP")
 RUN_TIMEOUT = 900.0
@@ -411,6 +412,7 @@ def summarize(entries: list[Entry], runs: list[Run], labels: dict[Key, Label], m
     unjudged: list[Judged] = []
     rest: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     census: dict[str, Counter[str]] = defaultdict(Counter)
+    fp_list: list[Judged] = []
     moved = 0
     seen_per_repo: dict[str, set[Key]] = defaultdict(set)
     counted: set[Key] = set()
@@ -424,11 +426,15 @@ def summarize(entries: list[Entry], runs: list[Run], labels: dict[Key, Label], m
             counted.add(j.key)
             seen_per_repo[run.repo].add(j.key)
             kind = j.key[1]
-            by_kind[kind][j.verdict] += 1
-            repo_kind[(run.repo, kind)][j.verdict] += 1
+            # a label written for another line is a hint for the labeller, not a judgement of this finding (the
+            # corpus is pinned, so only mlaudit's attribution moved): counted as unjudged
+            verdict = "unjudged" if j.how == "moved" else j.verdict
+            by_kind[kind][verdict] += 1
+            repo_kind[(run.repo, kind)][verdict] += 1
             moved += j.how == "moved"
-            if j.verdict == "FP" and j.label is not None:
+            if verdict == "FP" and j.label is not None:
                 fp_classes[(kind, j.label.klass or "?", j.label.lane or "?")] += 1
+                fp_list.append(j)
             if j.label is None or j.label.sample or j.how == "moved":
                 # not in the census (no label, or a label written for another line: the attribution changed):
                 # the population a random sample stands for
@@ -437,7 +443,7 @@ def summarize(entries: list[Entry], runs: list[Run], labels: dict[Key, Label], m
                     rest[(kind, run.repo)][j.verdict] += 1
             else:
                 census[kind][j.verdict] += 1
-            if j.verdict == "unjudged":
+            if verdict == "unjudged":
                 unjudged.append(j)
     total = Counter[str]()
     for c in by_kind.values():
@@ -464,7 +470,8 @@ def summarize(entries: list[Entry], runs: list[Run], labels: dict[Key, Label], m
     for run in runs:
         rep = run.report or {}
         findings = rep.get("findings") or []
-        verdicts = Counter(j.verdict for j in judge(run.repo, findings, labels)) if run.report else Counter()
+        verdicts = Counter("unjudged" if j.how == "moved" else j.verdict
+                           for j in judge(run.repo, findings, labels)) if run.report else Counter()
         silent = sum(1 for d in run.drops if not d.klass.startswith("run refused"))
         refused = len(run.drops) - silent
         drops_cell = f"{silent}" + (f" (+{refused} unaudited: refused)" if refused else "")
@@ -498,9 +505,11 @@ def summarize(entries: list[Entry], runs: list[Run], labels: dict[Key, Label], m
                   "estimate adds to the census each stratum's size times its sample precision (the kind's sample "
                   "precision where a stratum drew none); its range puts the 95% Wilson bounds of the kind's sample "
                   "on the same part.")
+    md += before_after(by_kind, estimates, runs, drop_total(runs))
     if moved:
         md.append(f"\n{moved} finding(s) matched a label for the same finding at another line of the same file "
-                  "(`moved`); check them with `--label --moved`.")
+                  "(`moved`): counted as unjudged (the corpus is pinned, so only mlaudit's attribution moved) and "
+                  "part of the population the random sample stands for; list them with `--label --moved`.")
     md.append("\n## Per repository and kind (TP/FP/unjudged, precision)\n")
     kinds = sorted(by_kind)
     md.append("| repo | " + " | ".join(kinds) + " |")
@@ -522,6 +531,13 @@ def summarize(entries: list[Entry], runs: list[Run], labels: dict[Key, Label], m
     md.append("|---|---|---|---|")
     for (kind, klass, lane), n in fp_classes.most_common():
         md.append(f"| {kind} | {klass} | {lane} | {n} |")
+    if fp_list:
+        md.append("\n## Every false positive (repo, kind, subject, cited place: class -- why)\n")
+        for j in sorted(fp_list, key=lambda j: (j.label.klass if j.label else "", j.key)):
+            why = j.label.why if j.label else ""
+            sampled = " (sample)" if j.label and j.label.sample else ""
+            md.append(f"- {j.key[0]} {j.key[1]} `{j.key[3]}` `{j.key[4]}`: {j.label.klass if j.label else '?'}"
+                      f"{sampled} -- {why}")
     md.append("\n## Silent drops by class (independent cross-check; folder targets)\n")
     drop_classes: Counter[tuple[str, str]] = Counter()
     for run in runs:
@@ -553,6 +569,43 @@ def summarize(entries: list[Entry], runs: list[Run], labels: dict[Key, Label], m
                "silent_drops": silent_total, "refused_unaudited": refused_total, "unjudged": len(unjudged),
                "drop_classes": dict(classes)}
     return "\n".join(md) + "\n", summary
+
+
+def drop_total(runs: list[Run]) -> int:
+    return sum(1 for run in runs for d in run.drops if not d.klass.startswith("run refused"))
+
+
+def before_after(by_kind: dict[str, Counter[str]], estimates: dict[str, str], runs: list[Run],
+                 silent: int) -> list[str]:
+    """The first run's figures (``baseline.json``: same corpus, same commits, every finding judged by hand) next to
+    this run's."""
+    if not BASELINE.is_file():
+        return []
+    base = json.loads(BASELINE.read_text(encoding="utf-8"))
+    md = [f"\n## Before and after\n\nBefore = {base['label']}; after = this run.\n",
+          "| kind | before: findings | before: precision [95% Wilson] | after: findings | after: precision of judged "
+          "[95% Wilson] | after: estimate over all findings |", "|---|---|---|---|---|---|"]
+    kinds = sorted(set(base["findings"]) | set(by_kind),
+                   key=lambda k: -sum(base["findings"].get(k, {}).values()) - sum(by_kind.get(k, Counter()).values()))
+    for kind in kinds:
+        b = base["findings"].get(kind, {})
+        a = by_kind.get(kind, Counter())
+        md.append(f"| {kind} | {sum(b.values())} | {precision_cell(b.get('TP', 0), b.get('FP', 0))} | "
+                  f"{sum(a.values())} | {precision_cell(a['TP'], a['FP'])} | {estimates.get(kind, '-')} |")
+    b_tp = sum(c.get("TP", 0) for c in base["findings"].values())
+    b_fp = sum(c.get("FP", 0) for c in base["findings"].values())
+    a_tp = sum(c["TP"] for c in by_kind.values())
+    a_fp = sum(c["FP"] for c in by_kind.values())
+    md.append(f"| **all** | {b_tp + b_fp} | {precision_cell(b_tp, b_fp)} | {sum(sum(c.values()) for c in by_kind.values())}"
+              f" | {precision_cell(a_tp, a_fp)} | |")
+    refused = [r for r in runs if r.report is None]
+    lines = [r.terminal_lines for r in runs if r.terminal_lines is not None]
+    md.append("\n| measure | before | after |\n|---|---|---|")
+    md.append(f"| silent drops (cross-check) | {base['silent_drops']} | {silent} |")
+    md.append(f"| refused runs (exit 2, no report) | {base['refused_runs']} (leaving {base['refused_unaudited']} "
+              f"sites/files unaudited) | {len(refused)} |")
+    md.append(f"| max terminal lines of one run | {base['max_terminal_lines']} | {max(lines) if lines else '-'} |")
+    return md
 
 
 def estimate(kind: str, census: Counter[str], rest: dict[tuple[str, str], Counter[str]]) -> tuple[str, str]:
