@@ -86,11 +86,16 @@ class ModelsCheck:
             pinned = f'revision="{ref.resolved_revision}"' if ref.resolved_revision else "revision=<commit sha>"
             shown = f"revision {ref.revision!r}" if ref.revision else "no revision (default branch)"
             for place in [ref.location, *ref.more_locations]:
+                calls = ref.loaded_at.get(place, []) if place is not None else []
+                by = f" by the call{'s' if len(calls) > 1 else ''} at {_places(calls)}" if calls else ""
+                evidence: dict[str, object] = {"revision": ref.revision, "resolved": ref.resolved_revision}
+                if calls:  # the value is written here, loaded there: revision= goes on the loading call
+                    evidence["loaded_at"] = [c.to_json() for c in calls]
                 out.append(self._finding(ref, FindingKind.UNPINNED_REVISION, Rule.MODEL_UNPINNED, Severity.LOW,
-                                         f"{what} is loaded with {shown}: a branch or tag can change what is "
-                                         "downloaded", evidence={"revision": ref.revision,
-                                                                 "resolved": ref.resolved_revision},
-                                         fix=f"pin {pinned}", location=place))
+                                         f"{what} is loaded{by} with {shown}: a branch or tag can change what is "
+                                         "downloaded", evidence=evidence,
+                                         fix=f"pin {pinned}" + (f" at {_places(calls)}" if calls else ""),
+                                         location=place))
         out.extend(self._remote_code(ref, state, what, named))
         if ref.kind == "model" and ref.files:
             only = pickle_only([f.path for f in ref.files])
@@ -231,4 +236,16 @@ def _place(site: RemoteCodeSite, ref: ModelRef | None) -> Location:
 
 CHECK = ModelsCheck()
 
+
+def _places(calls: list[Location]) -> str:
+    """``a.py:47, 57 and 2 more`` (lines of one file collapsed)."""
+    shown: list[str] = []
+    last = None
+    for c in calls[:3]:
+        shown.append(str(c.line) if last == c.file and c.line else str(c))
+        last = c.file
+    return ", ".join(shown) + (f" and {len(calls) - 3} more" if len(calls) > 3 else "")
+
+
 __all__ = ["CHECK", "ModelsCheck"]
+

@@ -286,10 +286,12 @@ class _Reader:
         for repo_id, ref_kind, ref_rev, site in found:
             choices: list[str | None] = [ref_rev] if ref_rev else [*revisions] or [None]
             applies = flag and (trust is None or trust.callers is None or site is None or site in trust.callers)
+            here = Location(self.f.shown, node.lineno)
             for rev in choices:
                 self.result.refs.append(ModelRef(
-                    repo_id=repo_id, kind=ref_kind, revision=rev, location=site or Location(self.f.shown, node.lineno),
-                    origin="code", trust_remote_code=bool(applies) if flag is not None else None))
+                    repo_id=repo_id, kind=ref_kind, revision=rev, location=site or here,
+                    origin="code", trust_remote_code=bool(applies) if flag is not None else None,
+                    loaded_at={site: [here]} if site is not None and site != here else {}))
         out = [(r, where) for r, _, _, where in found]
         if rule.prefix_only or _is_object(target, value) or value.open is None:
             return out

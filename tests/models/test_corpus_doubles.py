@@ -9,7 +9,10 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+from auditor.checks.hubmodels import CHECK
+from auditor.kinds import FindingKind
 from auditor.models.refs import ModelScan, scan_project
+from tests.models.conftest import make_ctx
 
 
 def _project(root: Path, files: dict[str, str]) -> ModelScan:
@@ -180,3 +183,33 @@ def test_a_pickle_load_of_a_run_time_path_is_a_listed_gap(tmp_path: Path) -> Non
     gaps = sorted((s.line, s.requirement) for s in scan.skipped if "model file" in (s.reason or ""))
     assert gaps == [(6, "args.ckpt"), (8, "f'{args.out}/clf.joblib'")]
     assert all(s.gap is not None for s in scan.skipped if "model file" in (s.reason or ""))
+
+
+def test_an_unpinned_finding_names_the_calls_that_load_a_value_written_elsewhere(tmp_path: Path) -> None:
+    scan = _project(tmp_path, {"train.py": '''
+        import argparse
+        from transformers import AutoModel, AutoTokenizer
+
+
+        def load(base_model):
+            tok = AutoTokenizer.from_pretrained(base_model)
+            return AutoModel.from_pretrained(base_model), tok
+
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--base", default="lab-four/default-model")
+        load(parser.parse_args().base)
+        AutoModel.from_pretrained("lab-four/literal-model")
+    '''})
+    ctx = make_ctx(offline=True)
+    ctx.report.models = scan.refs
+    found = {f.model[0] if f.model else "": f for f in CHECK.run(ctx) if f.kind is FindingKind.UNPINNED_REVISION}
+    flowed = found["lab-four/default-model"]
+    assert flowed.location is not None and flowed.location.line == 12
+    assert flowed.evidence is not None
+    assert flowed.evidence.to_json()["loaded_at"] == [{"file": str(tmp_path / "train.py"), "line": 6},
+                                                      {"file": str(tmp_path / "train.py"), "line": 7}]
+    assert "by the calls at" in flowed.message and flowed.fix is not None and ":6, 7" in flowed.fix
+    literal = found["lab-four/literal-model"]
+    assert literal.evidence is not None and "loaded_at" not in literal.evidence.to_json()
+    assert "by the call" not in literal.message
