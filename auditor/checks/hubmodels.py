@@ -228,9 +228,14 @@ def _place(site: RemoteCodeSite, ref: ModelRef | None) -> Location:
     """Where a site's model is named: its line in the site's config file, or the merged call of the site that
     loads it; else the site's own line."""
     lines = {site.location.line, *site.lines}
-    for place in [ref.location, *ref.more_locations] if ref is not None else []:
-        if place is not None and place.file == site.location.file and (site.function is None or place.line in lines):
+    places = [p for p in ([ref.location, *ref.more_locations] if ref is not None else [])
+              if p is not None and p.file == site.location.file]
+    # the site's own lines first: two loads of one model on two lines are two places, never one cited twice
+    for place in places:
+        if place.line in lines:
             return place
+    for place in places if site.function is None else []:
+        return place
     return Location(site.location.file, site.location.line)
 
 

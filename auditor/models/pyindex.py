@@ -177,9 +177,17 @@ class PyFile:
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 funcs.append(node)
         patched = [n for n in funcs if _patches(n)]
-        # a fixture that patches is in force in every test that requests it by parameter name
-        fixtures = {n.name for n in patched if any(_is_fixture(d) for d in n.decorator_list)}
-        patched += [n for n in funcs if n not in patched and fixtures & _params(n)]
+        # a fixture that patches is in force in every test that requests it by parameter name, and a helper of
+        # this file that installs a double does so for the function that calls it
+        changed = True
+        while changed:
+            fixtures = {n.name for n in patched if any(_is_fixture(d) for d in n.decorator_list)}
+            helpers = {n.name for n in patched} - fixtures
+            more = [n for n in funcs if n not in patched and (fixtures & _params(n) or any(
+                isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id in helpers
+                for c in ast.walk(n)))]
+            patched += more
+            changed = bool(more)
         out += [(n.lineno, n.end_lineno or n.lineno) for n in patched]
         # a module-level helper whose every call in this file runs under a double runs under it too
         top = [n for n in (tree.body if tree is not None else [])
@@ -343,6 +351,11 @@ def _patches(node: FunctionNode) -> bool:
         return True
     doubles = params & {"monkeypatch", "mocker"}
     for c in ast.walk(node):
+        # a patcher made outside a ``with`` line (``p = patch(...)``, ``patch(...).start()``): the whole function
+        if isinstance(c, ast.Call) and _is_patch(c) and not any(
+                isinstance(w, (ast.With, ast.AsyncWith)) and any(i.context_expr is c for i in w.items)
+                for w in ast.walk(node)):
+            return True
         if doubles and isinstance(c, ast.Call) and (
                 isinstance(c.func, ast.Attribute) and dotted(c.func.value) in ("monkeypatch", "mocker", "mocker.patch")
                 # a helper given the monkeypatch fixture patches on the test's behalf

@@ -213,3 +213,54 @@ def test_an_unpinned_finding_names_the_calls_that_load_a_value_written_elsewhere
     literal = found["lab-four/literal-model"]
     assert literal.evidence is not None and "loaded_at" not in literal.evidence.to_json()
     assert "by the call" not in literal.message
+
+
+def test_a_patcher_bound_to_a_name_and_a_helper_that_installs_doubles(tmp_path: Path) -> None:
+    scan = _project(tmp_path, {**_LIB, "tests/test_more.py": '''
+        import sys
+        import types
+        from unittest.mock import patch
+        from pkg.fetch import fetch
+
+
+        def test_bound_patcher():
+            patcher = patch("huggingface_hub.snapshot_download", side_effect=OSError("404"))
+            with patcher as called:
+                assert fetch("lab-five/bound-model") is None
+            assert called.call_count == 1
+
+
+        def test_started_patcher():
+            patch("pkg.fetch.snapshot_download", return_value="/x").start()
+            fetch("lab-five/started-model")
+
+
+        def _install_stub():
+            sys.modules["huggingface_hub"] = types.ModuleType("huggingface_hub")
+
+
+        def test_through_installer():
+            _install_stub()
+            fetch("lab-five/stubbed-model")
+
+
+        def test_real():
+            fetch("lab-five/real-model")
+    '''})
+    assert _ids(scan) == {"lab-five/real-model"}
+
+
+def test_two_remote_code_loads_of_one_model_at_module_level_are_two_places(tmp_path: Path) -> None:
+    scan = _project(tmp_path, {"run.py": '''
+        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+        name = "lab-six/remote-t5"
+        tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=True)
+        model = AutoModelForSeq2SeqLM.from_pretrained(name, trust_remote_code=True)
+    '''})
+    ctx = make_ctx(offline=True)
+    ctx.report.models = scan.refs
+    ctx.report.remote_code_sites = scan.sites
+    cited = sorted(f.location.line for f in CHECK.run(ctx)
+                   if f.kind is FindingKind.TRUST_REMOTE_CODE and f.location is not None)
+    assert len(cited) == len(set(cited)) == 2
