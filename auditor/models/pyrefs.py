@@ -533,9 +533,11 @@ class _Reader:
         if target is None or self.a.state_at(self.f, node) is None:
             return
         where = Location(self.f.shown, node.lineno)
-        if self._mocked(where):
-            return
         expr = ast.unparse(target)[:120]
+        if self._mocked(where):
+            self._exclude(expr, "model file", f"{expr!r} is loaded in a test that patches the Hub, the loader or its "
+                                              "environment (patch/monkeypatch): a file the test makes", where)
+            return
         if isinstance(target, ast.Constant) and isinstance(target.value, str) and self._is_local(target.value):
             return  # a file of the project: the model scanner reads it
         self.result.skipped.append(Skipped(

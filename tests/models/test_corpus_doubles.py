@@ -264,3 +264,18 @@ def test_two_remote_code_loads_of_one_model_at_module_level_are_two_places(tmp_p
     cited = sorted(f.location.line for f in CHECK.run(ctx)
                    if f.kind is FindingKind.TRUST_REMOTE_CODE and f.location is not None)
     assert len(cited) == len(set(cited)) == 2
+
+
+def test_a_pickle_load_in_a_patched_test_is_listed_as_excluded(tmp_path: Path) -> None:
+    scan = _project(tmp_path, {"tests/test_train.py": '''
+        import torch
+
+
+        def test_saves(tmp_path, monkeypatch):
+            monkeypatch.setattr("pkg.train.fit", lambda *a: None)
+            state = torch.load(tmp_path / "final" / "model.pth")
+            assert state
+    '''})
+    excluded = [e for e in scan.excluded if e.line == 6]
+    assert excluded and "patches" in (excluded[0].reason or "")
+    assert not [s for s in scan.skipped if s.line == 6]
