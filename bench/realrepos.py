@@ -54,6 +54,7 @@ from bench.realrepos_xcheck import Drop, compare, scan_tree  # noqa: E402
 DATA = ROOT / "bench" / "realrepos"
 MANIFEST = DATA / "manifest.tsv"
 LABELS = DATA / "labels.tsv"
+NOTES = DATA / "notes.md"
 BASELINE = DATA / "baseline.json"  # the figures of the first run (before the fixes), for the before/after table
 LABEL_COLUMNS = ["repo", "kind", "id", "subject", "location", "verdict", "class", "lane", "why", "sample"]
 VERDICTS = ("TP", "FP")
@@ -568,6 +569,8 @@ def summarize(entries: list[Entry], runs: list[Run], labels: dict[Key, Label], m
     summary = {"findings": {k: dict(v) for k, v in by_kind.items()}, "total": dict(total),
                "silent_drops": silent_total, "refused_unaudited": refused_total, "unjudged": len(unjudged),
                "drop_classes": dict(classes)}
+    if NOTES.is_file():  # hand-written: how the run was judged, what is fixed and what is open (not measured here)
+        md.append("\n" + NOTES.read_text(encoding="utf-8").strip())
     return "\n".join(md) + "\n", summary
 
 

@@ -201,6 +201,8 @@ class _Reader:
         rule = _RULES.get(fname)
         if rule is not None and rule.prefix_only and owner and owner.split(".")[0] not in _PREFIX_OWNERS:
             rule = None  # some other library's create_model()
+        elif rule is not None and rule.prefix_only and not owner and self._own_function(fname):
+            rule = None  # the project's own get_tokenizer()/create_model(): followed into it like any function
         if rule is _PIPELINE and (owner not in ("", "transformers") or not owner and not self._from_transformers(fname)):
             rule = None  # some other ``pipeline``: a local function or variable, another library's
         if rule is _FROM_PRETRAINED and owner.rsplit(".", 1)[-1].startswith(("PeftModel", "PeftMixedModel")):
@@ -551,6 +553,13 @@ class _Reader:
         """Is ``owner.fname`` a method of a class the project defines (a wrapper whose own loads are read)?"""
         cls = owner.rsplit(".", 1)[-1]
         return any(found is not None and found.name == cls for _, _, found in self.a.project.functions(fname))
+
+    def _own_function(self, fname: str) -> bool:
+        """A bare name the project defines and this file does not import from timm/open_clip."""
+        imported = self.f.imports.get(fname)
+        if imported is not None:
+            return imported[0].split(".")[0] not in _PREFIX_OWNERS
+        return bool(self.a.project.functions(fname))
 
     def _own_class(self, node: ast.Call) -> bool:
         """``cls(...)`` in a classmethod, ``self.__class__(...)`` in a method: the project's own class is built,

@@ -279,3 +279,23 @@ def test_a_pickle_load_in_a_patched_test_is_listed_as_excluded(tmp_path: Path) -
     excluded = [e for e in scan.excluded if e.line == 6]
     assert excluded and "patches" in (excluded[0].reason or "")
     assert not [s for s in scan.skipped if s.line == 6]
+
+
+def test_the_projects_own_get_tokenizer_is_no_registry_download(tmp_path: Path) -> None:
+    scan = _project(tmp_path, {"run_model.py": '''
+        import argparse
+        from transformers import AutoTokenizer
+
+
+        def get_tokenizer(model_name, config):
+            return AutoTokenizer.from_pretrained(model_name, padding_side="left")
+
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--model", default="lab-seven/opt-small")
+        args = parser.parse_args()
+        tokenizer = get_tokenizer(args.model, config=None)
+    '''})
+    assert _ids(scan) == {"lab-seven/opt-small"}
+    assert not [e for e in scan.excluded if "registry" in (e.reason or "")]
+    assert not [s for s in scan.skipped if "registry" in (s.reason or "")]
