@@ -287,6 +287,9 @@ class ModelRef:
     # Further places that reference the same repo, kind and revision: the Hub is asked once, but every place is
     # reported (an unpinned load in b.py is not hidden by the same load in a.py).
     more_locations: list[Location] = field(default_factory=list)
+    # Where a place's value is loaded, when that is another line (a caller's argument, an option's default, a
+    # constant): place -> the loading calls. ``revision=`` is added there, so findings name them.
+    loaded_at: dict[Location, list[Location]] = field(default_factory=dict)
 
     @property
     def node_id(self) -> str:

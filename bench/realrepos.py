@@ -32,6 +32,7 @@ import json
 import math
 import os
 import platform
+import random
 import shutil
 import subprocess
 import sys
@@ -53,7 +54,9 @@ from bench.realrepos_xcheck import Drop, compare, scan_tree  # noqa: E402
 DATA = ROOT / "bench" / "realrepos"
 MANIFEST = DATA / "manifest.tsv"
 LABELS = DATA / "labels.tsv"
-LABEL_COLUMNS = ["repo", "kind", "id", "subject", "location", "verdict", "class", "lane", "why"]
+NOTES = DATA / "notes.md"
+BASELINE = DATA / "baseline.json"  # the figures of the first run (before the fixes), for the before/after table
+LABEL_COLUMNS = ["repo", "kind", "id", "subject", "location", "verdict", "class", "lane", "why", "sample"]
 VERDICTS = ("TP", "FP")
 RUN_TIMEOUT = 900.0
 
@@ -254,6 +257,7 @@ class Label:
     klass: str
     lane: str
     why: str
+    sample: str = ""  # "seed=N": judged as a member of a stratified random sample (``--sample``), not a census
 
 
 def load_labels(path: Path = LABELS) -> dict[Key, Label]:
@@ -265,7 +269,8 @@ def load_labels(path: Path = LABELS) -> dict[Key, Label]:
         if verdict not in VERDICTS:
             raise SystemExit(f"{path}:{n}: verdict must be TP or FP, not {verdict!r}")
         key = (row["repo"], row["kind"], row["id"], row["subject"], row["location"])
-        labels[key] = Label(verdict, row.get("class") or "", row.get("lane") or "", row.get("why") or "")
+        labels[key] = Label(verdict, row.get("class") or "", row.get("lane") or "", row.get("why") or "",
+                            (row.get("sample") or "").strip())
     return labels
 
 
@@ -342,30 +347,59 @@ def source_line(root: Path, loc: str, context: int = 0) -> list[str]:
                                                                       + 1)]
 
 
+def draw_sample(pool: list[Judged], size: int, seed: int) -> list[Judged]:
+    """A stratified random sample of ``pool``: strata are (kind, repo); each gets a share of ``size``
+    proportional to its count (at least one), drawn with ``random.Random(seed)`` from the keys in sorted order,
+    so the same pool and seed always give the same sample. Used where thousands of near-identical findings make a
+    census impractical; labels of sampled findings carry ``sample=seed=N`` and are reported apart."""
+    strata: dict[tuple[str, str], list[Judged]] = defaultdict(list)
+    for j in sorted(pool, key=lambda j: j.key):
+        strata[(j.key[1], j.key[0])].append(j)
+    total = len(pool)
+    rng = random.Random(seed)
+    out: list[Judged] = []
+    for name in sorted(strata):
+        members = strata[name]
+        share = min(len(members), max(1, round(size * len(members) / total))) if total else 0
+        out += rng.sample(members, share)
+    return out
+
+
 def label_helper(runs: list[Run], labels: dict[Key, Label], roots: dict[str, Path], tsv: bool, context: int,
-                 moved: bool = False, kinds: frozenset[str] = frozenset()) -> int:
+                 moved: bool = False, kinds: frozenset[str] = frozenset(), sample: int = 0, seed: int = 0) -> int:
     """Print each unjudged finding (or, with ``moved``, each matched only by a label at another line) with the
-    cited source line; ``tsv``: as label rows to fill in."""
-    shown = 0
+    cited source line; ``tsv``: as label rows to fill in; ``sample``: only a stratified random sample of that
+    many (``draw_sample``), its rows marked with the seed."""
+    picked: list[Judged] = []
     done: set[Key] = set()
     for run in runs:
         if run.report is None:
             continue
         for j in judge(run.repo, run.report.get("findings") or [], labels):
-            wanted = (j.how == "moved" if moved else j.verdict == "unjudged") and (not kinds or j.key[1] in kinds)
-            if not wanted or j.key in done:
+            if sample:  # the population outside the census: no label, or one written for another line
+                wanted = j.verdict == "unjudged" or j.how == "moved"
+            else:
+                wanted = j.how == "moved" if moved else j.verdict == "unjudged"
+            if not wanted or j.key in done or kinds and j.key[1] not in kinds:
                 continue
             done.add(j.key)
-            shown += 1
-            if tsv:
-                print("\t".join([*j.key, "?", "", "", ""]))
-                continue
-            extra = f"  (label: {j.label.verdict} {j.label.why})" if j.label else ""
-            print(f"--- {' | '.join(j.key)}  [{j.finding.get('severity')}]{extra}")
-            print(f"    {str(j.finding.get('message') or '')[:300]}")
-            for ln in source_line(roots[run.repo], j.key[4], context):
-                print(f"    {ln}")
-    print(f"{shown} {'moved' if moved else 'unjudged'} finding(s)", file=sys.stderr)
+            picked.append(j)
+    mark = ""
+    if sample:
+        print(f"{len(picked)} unjudged or moved finding(s); stratified sample of {sample}, "
+              f"seed {seed}", file=sys.stderr)
+        picked = draw_sample(picked, sample, seed)
+        mark = f"seed={seed}"
+    for j in picked:
+        if tsv:
+            print("\t".join([*j.key, "?", "", "", "", mark]))
+            continue
+        extra = f"  (label: {j.label.verdict} {j.label.why})" if j.label else ""
+        print(f"--- {' | '.join(j.key)}  [{j.finding.get('severity')}]{extra}")
+        print(f"    {str(j.finding.get('message') or '')[:300]}")
+        for ln in source_line(roots[j.key[0]], j.key[4], context):
+            print(f"    {ln}")
+    print(f"{len(picked)} {'moved' if moved else 'unjudged'} finding(s)", file=sys.stderr)
     return 0
 
 
@@ -377,6 +411,9 @@ def summarize(entries: list[Entry], runs: list[Run], labels: dict[Key, Label], m
     repo_kind: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     fp_classes: Counter[tuple[str, str, str]] = Counter()
     unjudged: list[Judged] = []
+    rest: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    census: dict[str, Counter[str]] = defaultdict(Counter)
+    fp_list: list[Judged] = []
     moved = 0
     seen_per_repo: dict[str, set[Key]] = defaultdict(set)
     counted: set[Key] = set()
@@ -390,12 +427,24 @@ def summarize(entries: list[Entry], runs: list[Run], labels: dict[Key, Label], m
             counted.add(j.key)
             seen_per_repo[run.repo].add(j.key)
             kind = j.key[1]
-            by_kind[kind][j.verdict] += 1
-            repo_kind[(run.repo, kind)][j.verdict] += 1
+            # a label written for another line is a hint for the labeller, not a judgement of this finding (the
+            # corpus is pinned, so only mlaudit's attribution moved): counted as unjudged
+            verdict = "unjudged" if j.how == "moved" else j.verdict
+            by_kind[kind][verdict] += 1
+            repo_kind[(run.repo, kind)][verdict] += 1
             moved += j.how == "moved"
-            if j.verdict == "FP" and j.label is not None:
+            if verdict == "FP" and j.label is not None:
                 fp_classes[(kind, j.label.klass or "?", j.label.lane or "?")] += 1
-            if j.verdict == "unjudged":
+                fp_list.append(j)
+            if j.label is None or j.label.sample or j.how == "moved":
+                # not in the census (no label, or a label written for another line: the attribution changed):
+                # the population a random sample stands for
+                rest[(kind, run.repo)]["n"] += 1
+                if j.label is not None and j.label.sample and j.how == "exact":
+                    rest[(kind, run.repo)][j.verdict] += 1
+            else:
+                census[kind][j.verdict] += 1
+            if verdict == "unjudged":
                 unjudged.append(j)
     total = Counter[str]()
     for c in by_kind.values():
@@ -422,7 +471,8 @@ def summarize(entries: list[Entry], runs: list[Run], labels: dict[Key, Label], m
     for run in runs:
         rep = run.report or {}
         findings = rep.get("findings") or []
-        verdicts = Counter(j.verdict for j in judge(run.repo, findings, labels)) if run.report else Counter()
+        verdicts = Counter("unjudged" if j.how == "moved" else j.verdict
+                           for j in judge(run.repo, findings, labels)) if run.report else Counter()
         silent = sum(1 for d in run.drops if not d.klass.startswith("run refused"))
         refused = len(run.drops) - silent
         drops_cell = f"{silent}" + (f" (+{refused} unaudited: refused)" if refused else "")
@@ -438,17 +488,29 @@ def summarize(entries: list[Entry], runs: list[Run], labels: dict[Key, Label], m
         md.append("\nRefused runs (no report): " + "; ".join(
             f"{r.repo} `{r.target}` exit {r.exit}: {(r.stderr.splitlines() or ['?'])[-1][:160]}" for r in refusals))
     md.append("\n## Precision by finding kind (all repos; distinct findings, duplicates count as FP)\n")
-    md.append("| kind | findings | TP | FP | unjudged | precision [95% Wilson] |")
-    md.append("|---|---|---|---|---|---|")
+    md.append("| kind | findings | TP | FP | unjudged | precision of judged [95% Wilson] | random sample TP/FP "
+              "(of findings outside the census) | estimate over all findings |")
+    md.append("|---|---|---|---|---|---|---|---|")
+    estimates: dict[str, str] = {}
     for kind in sorted(by_kind, key=lambda k: -sum(by_kind[k].values())):
         c = by_kind[kind]
+        sample_cell, estimates[kind] = estimate(kind, census[kind], rest)
         md.append(f"| {kind} | {sum(c.values())} | {c['TP']} | {c['FP']} | {c['unjudged']} | "
-                  f"{precision_cell(c['TP'], c['FP'])} |")
+                  f"{precision_cell(c['TP'], c['FP'])} | {sample_cell} | {estimates[kind]} |")
     md.append(f"| **all** | {sum(total.values())} | {total['TP']} | {total['FP']} | {total['unjudged']} | "
-              f"{precision_cell(total['TP'], total['FP'])} |")
+              f"{precision_cell(total['TP'], total['FP'])} | | |")
+    if any(c["TP"] + c["FP"] for c in rest.values()):
+        md.append("\nWhere a census was impractical (thousands of near-identical findings), the findings no label "
+                  "covered were judged on a stratified random sample (strata kind x repo, share proportional to size, "
+                  "at least one each; `--label --sample N --seed S`, seed in the label's `sample` column). The "
+                  "estimate adds to the census each stratum's size times its sample precision (the kind's sample "
+                  "precision where a stratum drew none); its range puts the 95% Wilson bounds of the kind's sample "
+                  "on the same part.")
+    md += before_after(by_kind, estimates, runs, drop_total(runs))
     if moved:
         md.append(f"\n{moved} finding(s) matched a label for the same finding at another line of the same file "
-                  "(`moved`); check them with `--label --moved`.")
+                  "(`moved`): counted as unjudged (the corpus is pinned, so only mlaudit's attribution moved) and "
+                  "part of the population the random sample stands for; list them with `--label --moved`.")
     md.append("\n## Per repository and kind (TP/FP/unjudged, precision)\n")
     kinds = sorted(by_kind)
     md.append("| repo | " + " | ".join(kinds) + " |")
@@ -470,6 +532,13 @@ def summarize(entries: list[Entry], runs: list[Run], labels: dict[Key, Label], m
     md.append("|---|---|---|---|")
     for (kind, klass, lane), n in fp_classes.most_common():
         md.append(f"| {kind} | {klass} | {lane} | {n} |")
+    if fp_list:
+        md.append("\n## Every false positive (repo, kind, subject, cited place: class -- why)\n")
+        for j in sorted(fp_list, key=lambda j: (j.label.klass if j.label else "", j.key)):
+            why = j.label.why if j.label else ""
+            sampled = " (sample)" if j.label and j.label.sample else ""
+            md.append(f"- {j.key[0]} {j.key[1]} `{j.key[3]}` `{j.key[4]}`: {j.label.klass if j.label else '?'}"
+                      f"{sampled} -- {why}")
     md.append("\n## Silent drops by class (independent cross-check; folder targets)\n")
     drop_classes: Counter[tuple[str, str]] = Counter()
     for run in runs:
@@ -500,7 +569,66 @@ def summarize(entries: list[Entry], runs: list[Run], labels: dict[Key, Label], m
     summary = {"findings": {k: dict(v) for k, v in by_kind.items()}, "total": dict(total),
                "silent_drops": silent_total, "refused_unaudited": refused_total, "unjudged": len(unjudged),
                "drop_classes": dict(classes)}
+    if NOTES.is_file():  # hand-written: how the run was judged, what is fixed and what is open (not measured here)
+        md.append("\n" + NOTES.read_text(encoding="utf-8").strip())
     return "\n".join(md) + "\n", summary
+
+
+def drop_total(runs: list[Run]) -> int:
+    return sum(1 for run in runs for d in run.drops if not d.klass.startswith("run refused"))
+
+
+def before_after(by_kind: dict[str, Counter[str]], estimates: dict[str, str], runs: list[Run],
+                 silent: int) -> list[str]:
+    """The first run's figures (``baseline.json``: same corpus, same commits, every finding judged by hand) next to
+    this run's."""
+    if not BASELINE.is_file():
+        return []
+    base = json.loads(BASELINE.read_text(encoding="utf-8"))
+    md = [f"\n## Before and after\n\nBefore = {base['label']}; after = this run.\n",
+          "| kind | before: findings | before: precision [95% Wilson] | after: findings | after: precision of judged "
+          "[95% Wilson] | after: estimate over all findings |", "|---|---|---|---|---|---|"]
+    kinds = sorted(set(base["findings"]) | set(by_kind),
+                   key=lambda k: -sum(base["findings"].get(k, {}).values()) - sum(by_kind.get(k, Counter()).values()))
+    for kind in kinds:
+        b = base["findings"].get(kind, {})
+        a = by_kind.get(kind, Counter())
+        md.append(f"| {kind} | {sum(b.values())} | {precision_cell(b.get('TP', 0), b.get('FP', 0))} | "
+                  f"{sum(a.values())} | {precision_cell(a['TP'], a['FP'])} | {estimates.get(kind, '-')} |")
+    b_tp = sum(c.get("TP", 0) for c in base["findings"].values())
+    b_fp = sum(c.get("FP", 0) for c in base["findings"].values())
+    a_tp = sum(c["TP"] for c in by_kind.values())
+    a_fp = sum(c["FP"] for c in by_kind.values())
+    md.append(f"| **all** | {b_tp + b_fp} | {precision_cell(b_tp, b_fp)} | {sum(sum(c.values()) for c in by_kind.values())}"
+              f" | {precision_cell(a_tp, a_fp)} | |")
+    refused = [r for r in runs if r.report is None]
+    lines = [r.terminal_lines for r in runs if r.terminal_lines is not None]
+    md.append("\n| measure | before | after |\n|---|---|---|")
+    md.append(f"| silent drops (cross-check) | {base['silent_drops']} | {silent} |")
+    md.append(f"| refused runs (exit 2, no report) | {base['refused_runs']} (leaving {base['refused_unaudited']} "
+              f"sites/files unaudited) | {len(refused)} |")
+    md.append(f"| max terminal lines of one run | {base['max_terminal_lines']} | {max(lines) if lines else '-'} |")
+    return md
+
+
+def estimate(kind: str, census: Counter[str], rest: dict[tuple[str, str], Counter[str]]) -> tuple[str, str]:
+    """The sample cell and the estimated precision over all findings of ``kind``: the census (findings with a
+    label written for them) as counted, plus each stratum of the rest times its sample precision (the kind's
+    sample precision where the stratum drew none). The range puts the kind's 95% Wilson bounds on the rest."""
+    strata = {repo: c for (k, repo), c in rest.items() if k == kind}
+    s_tp = sum(c["TP"] for c in strata.values())
+    s_fp = sum(c["FP"] for c in strata.values())
+    if not s_tp + s_fp:
+        return "-", "-"
+    n_rest = sum(c["n"] for c in strata.values())
+    n_all = n_rest + census["TP"] + census["FP"]
+    kind_p = s_tp / (s_tp + s_fp)
+    point = census["TP"] + sum(c["n"] * (c["TP"] / (c["TP"] + c["FP"]) if c["TP"] + c["FP"] else kind_p)
+                               for c in strata.values())
+    lo, hi = wilson(s_tp, s_tp + s_fp)
+    return (f"{s_tp}/{s_fp} of {n_rest} ({precision_cell(s_tp, s_fp)})",
+            f"{point / n_all:.0%} [{(census['TP'] + n_rest * lo) / n_all:.0%}–"
+            f"{(census['TP'] + n_rest * hi) / n_all:.0%}]")
 
 
 def bench_rows(summary: dict[str, Any], runs: list[Run]) -> list[dict[str, Any]]:
@@ -560,6 +688,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tsv", action="store_true", help="with --label: print label rows to fill in")
     ap.add_argument("--kind", default="", help="with --label: only these finding kinds (comma-separated)")
     ap.add_argument("--moved", action="store_true", help="with --label: list findings matched at another line")
+    ap.add_argument("--sample", type=int, default=0,
+                    help="with --label: a stratified random sample of this many (strata: kind x repo)")
+    ap.add_argument("--seed", type=int, default=23, help="with --sample: random seed (default 23)")
     ap.add_argument("--context", type=int, default=1, help="with --label: source lines around the cited one")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "realrepos.md"), help="Markdown summary")
     ap.add_argument("--json", dest="json_out", help="bench/run.py result file")
@@ -633,7 +764,8 @@ def main(argv: list[str] | None = None) -> int:
         runs = [r for r in pool.map(one, jobs) if r is not None]
     if args.label:
         kinds = frozenset(k.strip() for k in args.kind.split(",") if k.strip())
-        return label_helper(runs, labels, roots, args.tsv, args.context, args.moved, kinds)
+        return label_helper(runs, labels, roots, args.tsv, args.context, args.moved, kinds, args.sample,
+                            args.seed)
     wall = time.monotonic() - started
     mlaudit_rev = _mlaudit_rev()
     when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

@@ -86,11 +86,16 @@ class ModelsCheck:
             pinned = f'revision="{ref.resolved_revision}"' if ref.resolved_revision else "revision=<commit sha>"
             shown = f"revision {ref.revision!r}" if ref.revision else "no revision (default branch)"
             for place in [ref.location, *ref.more_locations]:
+                calls = ref.loaded_at.get(place, []) if place is not None else []
+                by = f" by the call{'s' if len(calls) > 1 else ''} at {_places(calls)}" if calls else ""
+                evidence: dict[str, object] = {"revision": ref.revision, "resolved": ref.resolved_revision}
+                if calls:  # the value is written here, loaded there: revision= goes on the loading call
+                    evidence["loaded_at"] = [c.to_json() for c in calls]
                 out.append(self._finding(ref, FindingKind.UNPINNED_REVISION, Rule.MODEL_UNPINNED, Severity.LOW,
-                                         f"{what} is loaded with {shown}: a branch or tag can change what is "
-                                         "downloaded", evidence={"revision": ref.revision,
-                                                                 "resolved": ref.resolved_revision},
-                                         fix=f"pin {pinned}", location=place))
+                                         f"{what} is loaded{by} with {shown}: a branch or tag can change what is "
+                                         "downloaded", evidence=evidence,
+                                         fix=f"pin {pinned}" + (f" at {_places(calls)}" if calls else ""),
+                                         location=place))
         out.extend(self._remote_code(ref, state, what, named))
         if ref.kind == "model" and ref.files:
             only = pickle_only([f.path for f in ref.files])
@@ -223,12 +228,29 @@ def _place(site: RemoteCodeSite, ref: ModelRef | None) -> Location:
     """Where a site's model is named: its line in the site's config file, or the merged call of the site that
     loads it; else the site's own line."""
     lines = {site.location.line, *site.lines}
-    for place in [ref.location, *ref.more_locations] if ref is not None else []:
-        if place is not None and place.file == site.location.file and (site.function is None or place.line in lines):
+    places = [p for p in ([ref.location, *ref.more_locations] if ref is not None else [])
+              if p is not None and p.file == site.location.file]
+    # the site's own lines first: two loads of one model on two lines are two places, never one cited twice
+    for place in places:
+        if place.line in lines:
             return place
+    for place in places if site.function is None else []:
+        return place
     return Location(site.location.file, site.location.line)
 
 
 CHECK = ModelsCheck()
 
+
+def _places(calls: list[Location]) -> str:
+    """``a.py:47, 57 and 2 more`` (lines of one file collapsed)."""
+    shown: list[str] = []
+    last = None
+    for c in calls[:3]:
+        shown.append(str(c.line) if last == c.file and c.line else str(c))
+        last = c.file
+    return ", ".join(shown) + (f" and {len(calls) - 3} more" if len(calls) > 3 else "")
+
+
 __all__ = ["CHECK", "ModelsCheck"]
+

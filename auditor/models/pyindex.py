@@ -162,29 +162,49 @@ class PyFile:
 
     def mocked_lines(self) -> list[tuple[int, int]]:
         """Line ranges of test code that replaces the Hub or a loader with a double: ``with patch(...)`` bodies,
-        functions decorated with ``@patch`` and functions that ``monkeypatch.setattr``/``mocker.patch``. A model
-        named there is a fixture of the double, not a download."""
+        functions decorated with ``@patch``, functions that ``monkeypatch.setattr``/``mocker.patch`` or install a
+        double by assignment (``sys.modules[...] = ...``, ``mod.Loader = FakeLoader``), tests that request a pytest
+        fixture of this file that does so, and helpers of this file called only from such code. A model named
+        there is a fixture of the double, not a download."""
         if self._mocked is not None:
             return self._mocked
         out: list[tuple[int, int]] = []
         tree = self.tree()
+        funcs: list[FunctionNode] = []
         for node in ast.walk(tree) if tree is not None else ():
             if isinstance(node, (ast.With, ast.AsyncWith)) and any(_is_patch(i.context_expr) for i in node.items):
                 out.append((node.lineno, node.end_lineno or node.lineno))
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                params = {a.arg for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]}
-                doubles = params & {"monkeypatch", "mocker"}
-                patched = any(_is_patch(d) for d in node.decorator_list) or any(
-                    p.startswith(("fake_", "mock_", "mocked_", "stub_", "patched_")) for p in params) or (
-                    bool(doubles) and any(
-                        isinstance(c, ast.Call) and (
-                            isinstance(c.func, ast.Attribute) and dotted(c.func.value) in ("monkeypatch", "mocker",
-                                                                                         "mocker.patch")
-                            # a helper given the monkeypatch fixture patches on the test's behalf
-                            or any(isinstance(a, ast.Name) and a.id in doubles for a in c.args))
-                        for c in ast.walk(node)))
-                if patched:
-                    out.append((node.lineno, node.end_lineno or node.lineno))
+                funcs.append(node)
+        patched = [n for n in funcs if _patches(n)]
+        # a fixture that patches is in force in every test that requests it by parameter name, and a helper of
+        # this file that installs a double does so for the function that calls it
+        changed = True
+        while changed:
+            fixtures = {n.name for n in patched if any(_is_fixture(d) for d in n.decorator_list)}
+            helpers = {n.name for n in patched} - fixtures
+            more = [n for n in funcs if n not in patched and (fixtures & _params(n) or any(
+                isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id in helpers
+                for c in ast.walk(n)))]
+            patched += more
+            changed = bool(more)
+        out += [(n.lineno, n.end_lineno or n.lineno) for n in patched]
+        # a module-level helper whose every call in this file runs under a double runs under it too
+        top = [n for n in (tree.body if tree is not None else [])
+               if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n not in patched]
+        calls: dict[str, list[int]] = {}
+        for node in ast.walk(tree) if tree is not None and top else ():
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                calls.setdefault(node.func.id, []).append(node.lineno)
+        changed = True
+        while changed:
+            changed = False
+            for n in list(top):
+                lines = calls.get(n.name, [])
+                if lines and all(any(a <= ln <= b for a, b in out) for ln in lines):
+                    out.append((n.lineno, n.end_lineno or n.lineno))
+                    top.remove(n)
+                    changed = True
         self._mocked = out
         return out
 
@@ -296,6 +316,59 @@ class AttrFacts:
             for kw in node.keywords:
                 if kw.arg is not None and "remote_code" in kw.arg:
                     self.flag_keywords.setdefault(kw.arg, []).append(node)
+
+
+_DOUBLE_NAME = re.compile(r"^_*(?:fake|mock|stub|dummy)", re.IGNORECASE)
+_DOUBLE_FACTORIES = frozenset({"Mock", "MagicMock", "AsyncMock", "NonCallableMock", "create_autospec"})
+
+
+def _params(node: FunctionNode) -> set[str]:
+    return {a.arg for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]}
+
+
+def _is_fixture(decorator: ast.expr) -> bool:
+    """``@pytest.fixture`` / ``@fixture`` / ``@pytest.fixture(...)``."""
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    return (dotted(target) or "").split(".")[-1] == "fixture"
+
+
+def _is_double(value: ast.expr) -> bool:
+    """A value that is a test double by its name or its maker: ``FakeLoader``, ``_fake_download``,
+    ``MagicMock(...)``."""
+    if isinstance(value, ast.Call):
+        return (dotted(value.func) or "").split(".")[-1] in _DOUBLE_FACTORIES or _is_double(value.func)
+    if isinstance(value, ast.Lambda):
+        return False
+    name = (dotted(value) or "").split(".")[-1]
+    return bool(name) and bool(_DOUBLE_NAME.match(name))
+
+
+def _patches(node: FunctionNode) -> bool:
+    """Does this function put a double in place of real code (see ``PyFile.mocked_lines``)?"""
+    params = _params(node)
+    if any(_is_patch(d) for d in node.decorator_list) or any(
+            p.startswith(("fake_", "mock_", "mocked_", "stub_", "patched_")) for p in params):
+        return True
+    doubles = params & {"monkeypatch", "mocker"}
+    for c in ast.walk(node):
+        # a patcher made outside a ``with`` line (``p = patch(...)``, ``patch(...).start()``): the whole function
+        if isinstance(c, ast.Call) and _is_patch(c) and not any(
+                isinstance(w, (ast.With, ast.AsyncWith)) and any(i.context_expr is c for i in w.items)
+                for w in ast.walk(node)):
+            return True
+        if doubles and isinstance(c, ast.Call) and (
+                isinstance(c.func, ast.Attribute) and dotted(c.func.value) in ("monkeypatch", "mocker", "mocker.patch")
+                # a helper given the monkeypatch fixture patches on the test's behalf
+                or any(isinstance(a, ast.Name) and a.id in doubles for a in c.args)):
+            return True
+        if isinstance(c, ast.Assign):
+            for t in c.targets:
+                # ``sys.modules["diffusers"] = ...`` or ``diffusers.Pipeline = FakePipeline``
+                if isinstance(t, ast.Subscript) and dotted(t.value) == "sys.modules" or (
+                        isinstance(t, ast.Attribute) and dotted(t.value) not in ("self", "cls", None)
+                        and _is_double(c.value)):
+                    return True
+    return False
 
 
 def _is_patch(node: ast.expr) -> bool:

@@ -46,7 +46,8 @@ from auditor.models.values import TOO_MANY, Known, Open, Val
 _LOADER_CALL_RE = re.compile(
     r"(?:from_pretrained|pipeline|hf_hub_download|snapshot_download|hf_hub_url|load_dataset(?:_builder)?"
     r"|get_dataset_\w+|SentenceTransformer|CrossEncoder|SparseEncoder|load_lora_weights|load_textual_inversion"
-    r"|load_ip_adapter|lora_state_dict|create_model\w*|get_tokenizer|load_model|hub\.load)\s*\(|hf://|hf[-_]hub:"
+    r"|load_ip_adapter|lora_state_dict|create_model\w*|get_tokenizer|load_model|hub\.load|(?:torch|joblib)\.load)"
+    r"\s*\(|hf://|hf[-_]hub:"
     r"|trust_remote_code")
 
 # Marks skipped items for references only known at run time (see ``auditor.pipeline``).
@@ -113,6 +114,8 @@ _OTHER_REGISTRIES = {("whisper", "load_model"): "whisper's own checkpoint regist
                                                 "ships and checked against the SHA-256 it ships)",
                      ("torch.hub", "load"): "torch.hub", ("hub", "load"): "torch.hub"}
 TORCH_HUB = "torch.hub"
+# Loaders of pickle-based files (code can run on load): a path chosen at run time is a gap (``_pickle_load``).
+_PICKLE_LOADERS = frozenset({"torch", "joblib"})
 
 # Calls that only build a mapping (``dict(trust_remote_code=True)``): the flag is judged where the mapping is spread
 # into a loader, not here.
@@ -192,9 +195,14 @@ class _Reader:
         if (owner, fname) in _OTHER_REGISTRIES:
             self._registry_load(node, fname, owner)
             return
+        if fname == "load" and owner and self._pickle_loader(owner):
+            self._pickle_load(node, owner)
+            return
         rule = _RULES.get(fname)
         if rule is not None and rule.prefix_only and owner and owner.split(".")[0] not in _PREFIX_OWNERS:
             rule = None  # some other library's create_model()
+        elif rule is not None and rule.prefix_only and not owner and self._own_function(fname):
+            rule = None  # the project's own get_tokenizer()/create_model(): followed into it like any function
         if rule is _PIPELINE and (owner not in ("", "transformers") or not owner and not self._from_transformers(fname)):
             rule = None  # some other ``pipeline``: a local function or variable, another library's
         if rule is _FROM_PRETRAINED and owner.rsplit(".", 1)[-1].startswith(("PeftModel", "PeftMixedModel")):
@@ -208,7 +216,7 @@ class _Reader:
         if state is None:
             return  # no path reaches this call (after a return, or under a condition that is never true)
         if rule is None:
-            if self.a.project.functions(fname) or self.a.project.classes(fname):
+            if self.a.project.functions(fname) or self.a.project.classes(fname) or self._own_class(node):
                 return  # a function or class of the project: the flag is followed into it / the object it builds
             trust = self._trust(trust_expr, spreads, state)
             if trust is None or not trust.possible:
@@ -280,10 +288,12 @@ class _Reader:
         for repo_id, ref_kind, ref_rev, site in found:
             choices: list[str | None] = [ref_rev] if ref_rev else [*revisions] or [None]
             applies = flag and (trust is None or trust.callers is None or site is None or site in trust.callers)
+            here = Location(self.f.shown, node.lineno)
             for rev in choices:
                 self.result.refs.append(ModelRef(
-                    repo_id=repo_id, kind=ref_kind, revision=rev, location=site or Location(self.f.shown, node.lineno),
-                    origin="code", trust_remote_code=bool(applies) if flag is not None else None))
+                    repo_id=repo_id, kind=ref_kind, revision=rev, location=site or here,
+                    origin="code", trust_remote_code=bool(applies) if flag is not None else None,
+                    loaded_at={site: [here]} if site is not None and site != here else {}))
         out = [(r, where) for r, _, _, where in found]
         if rule.prefix_only or _is_object(target, value) or value.open is None:
             return out
@@ -508,10 +518,62 @@ class _Reader:
                                                    f"{_OTHER_REGISTRIES[(owner, fname)]}, not the Hugging Face Hub",
                               item.site or Location(self.f.shown, node.lineno))
 
+    def _pickle_loader(self, owner: str) -> bool:
+        """``torch.load`` / ``joblib.load`` (under any import name)."""
+        imported = self.f.imports.get(owner)
+        return (imported[0] if imported is not None else owner) in _PICKLE_LOADERS
+
+    def _pickle_load(self, node: ast.Call, owner: str) -> None:
+        """A pickle-based file loaded from a path the code computes: the model scanner reads the files present in
+        the project, never the one this call will open, so the place is a gap of its own (listed, never silent).
+        ``weights_only=True`` restricts the unpickler (no code runs), so that call is no gap."""
+        weights_only = next((k.value for k in node.keywords if k.arg == "weights_only"), None)
+        if isinstance(weights_only, ast.Constant) and weights_only.value is True:
+            return
+        target = node.args[0] if node.args else next((k.value for k in node.keywords
+                                                       if k.arg in ("f", "filename")), None)
+        if target is None or self.a.state_at(self.f, node) is None:
+            return
+        where = Location(self.f.shown, node.lineno)
+        expr = ast.unparse(target)[:120]
+        if self._mocked(where):
+            self._exclude(expr, "model file", f"{expr!r} is loaded in a test that patches the Hub, the loader or its "
+                                              "environment (patch/monkeypatch): a file the test makes", where)
+            return
+        if isinstance(target, ast.Constant) and isinstance(target.value, str) and self._is_local(target.value):
+            return  # a file of the project: the model scanner reads it
+        self.result.skipped.append(Skipped(
+            reason=f"model file {RUNTIME_REFERENCE} ({owner}.load({expr})): a pickle-based file opened when this "
+                   "code runs is not scanned (the scanner reads the model files present in the project; "
+                   "weights_only=True would keep code from running on load)",
+            file=where.file, line=where.line, requirement=expr, kind=ItemKind.MODEL_REFERENCE,
+            gap=GapKind.RUNTIME_REFERENCE))
+
     def _project_method(self, fname: str, owner: str) -> bool:
         """Is ``owner.fname`` a method of a class the project defines (a wrapper whose own loads are read)?"""
         cls = owner.rsplit(".", 1)[-1]
         return any(found is not None and found.name == cls for _, _, found in self.a.project.functions(fname))
+
+    def _own_function(self, fname: str) -> bool:
+        """A bare name the project defines and this file does not import from timm/open_clip."""
+        imported = self.f.imports.get(fname)
+        if imported is not None:
+            return imported[0].split(".")[0] not in _PREFIX_OWNERS
+        return bool(self.a.project.functions(fname))
+
+    def _own_class(self, node: ast.Call) -> bool:
+        """``cls(...)`` in a classmethod, ``self.__class__(...)`` in a method: the project's own class is built,
+        and its ``__init__`` is where any loading happens (reported there, not twice)."""
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            return func.attr == "__class__" and dotted(func.value) == "self"
+        if not isinstance(func, ast.Name) or func.id != "cls":
+            return False
+        method = self.f.enclosing_function(node)
+        if method is None:
+            return False
+        first = method.args.posonlyargs[:1] or method.args.args[:1]
+        return bool(first) and first[0].arg == "cls" and self.f.owner(method) is not None
 
     def _is_local(self, value: str) -> bool:
         for base in self.bases:

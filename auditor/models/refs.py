@@ -239,6 +239,9 @@ def merge_refs(refs: list[ModelRef]) -> list[ModelRef]:
         if first is None:
             merged[key] = ref
             continue
+        for at, calls in ref.loaded_at.items():
+            known = first.loaded_at.setdefault(at, [])
+            known.extend(c for c in calls if c not in known)
         place = ref.location
         if ref.trust_remote_code and not first.trust_remote_code:
             first.trust_remote_code = True

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from bench.realrepos import Label, checkout, finding_key, judge, load_labels, wilson
+from bench.realrepos import Judged, Label, checkout, draw_sample, estimate, finding_key, judge, load_labels, wilson
 from bench.realrepos_xcheck import compare, notebook_source, scan_tree, sites_in_source
 
 
@@ -207,3 +208,29 @@ def test_checkout_writes_the_commit_and_reuses_it(tmp_path: Path) -> None:
     (dest / "pkg" / "a.py").write_text("touched\n")
     checkout(work / ".git", first, dest)  # same commit: reused as it is
     assert (dest / "pkg" / "a.py").read_text() == "touched\n"
+
+
+def _pool(n: int, repo: str, kind: str = "unpinned-revision") -> list[Judged]:
+    return [Judged((repo, kind, "MLA", f"org/m{i}", f"a.py:{i}"), {}, "unjudged", None, "none") for i in range(n)]
+
+
+def test_stratified_sample_is_proportional_reproducible_and_covers_every_stratum() -> None:
+    pool = _pool(90, "big") + _pool(10, "small") + _pool(1, "tiny", "trust-remote-code")
+    first = draw_sample(pool, 20, seed=7)
+    again = draw_sample(list(reversed(pool)), 20, seed=7)
+    assert [j.key for j in first] == [j.key for j in again]
+    per = Counter(j.key[0] for j in first)
+    assert per == {"big": 18, "small": 2, "tiny": 1}
+    assert len({j.key for j in first}) == len(first)
+    assert [j.key for j in draw_sample(pool, 20, seed=8)] != [j.key for j in first]
+
+
+def test_estimate_weights_each_stratum_by_its_size() -> None:
+    census = Counter({"TP": 50, "FP": 0})
+    rest = {("unpinned-revision", "a"): Counter({"n": 100, "TP": 9, "FP": 1}),
+            ("unpinned-revision", "b"): Counter({"n": 50})}  # drew nothing: the kind's sample precision stands in
+    cell, est = estimate("unpinned-revision", census, rest)
+    assert cell.startswith("9/1 of 150")
+    # 50 + 100 * 0.9 + 50 * 0.9 = 185 of 200
+    assert est.startswith("92% [")
+    assert estimate("vulnerability", census, rest) == ("-", "-")
