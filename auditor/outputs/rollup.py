@@ -27,7 +27,7 @@ from auditor.domain import (
     canonical_name,
 )
 from auditor.kinds import FindingKind, WarningTag
-from auditor.ledger import Item, ItemKind
+from auditor.ledger import GapKind, Item, ItemKind
 
 # The resolver's marker for an sdist-only release reported beside a binary-only fallback
 # (``auditor.resolve.fallback.SOURCE``; tests check that the two agree). Not a version any profile holds.
@@ -277,10 +277,16 @@ def reason_class(item: Item) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+RUNTIME_REASON = "reference computed at run time (an option, an argument, a caller's value): what it loads is not audited"
+
+
 def gap_groups(items: tuple[Item, ...] | list[Item]) -> list[GapGroup]:
     groups: dict[tuple[ItemKind, str], GapGroup] = {}
     for item in items:
-        key = (item.kind, reason_class(item))
+        # run-time references say why in words of their own place (an option, a caller, a loop); they are one
+        # reason to a reader, so they are one group (the terminal names their files)
+        reason = RUNTIME_REASON if item.gap is GapKind.RUNTIME_REFERENCE else reason_class(item)
+        key = (item.kind, reason)
         group = groups.get(key)
         if group is None:
             group = groups[key] = GapGroup(kind=item.kind, reason=key[1])

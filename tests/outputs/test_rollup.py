@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from auditor.cli import main
-from auditor.domain import Finding, Location, Package, Remediation, Report, Severity
+from auditor.domain import Finding, Location, Package, Remediation, Report, Severity, Skipped
 from auditor.evidence import AdvisoryEvidence, SeverityBasis
 from auditor.kinds import FindingKind
-from auditor.ledger import ItemKind
+from auditor.ledger import GapKind, ItemKind
 from auditor.outputs import markdown, rollup, terminal
 from auditor.outputs.json_out import render as render_json
 from auditor.resolve.fallback import SOURCE as FALLBACK_SOURCE
@@ -214,3 +214,23 @@ def test_one_model_loaded_the_same_way_in_several_files_is_one_row_with_its_plac
     verbose = terminal.render(report, verbose=True)
     assert sum(f"src/m{n}.py" in verbose for n in range(4)) == 4
     assert len(json.loads(render_json(report))["findings"]) == 5
+
+
+def test_run_time_references_are_one_reason_whatever_their_wording() -> None:
+    """Each run-time gap says why in words of its own place (an option, a caller, a loop); a reader sees one reason
+    with its files, not one line per wording. Other gaps keep their own reasons."""
+    def runtime(file: str, why: str, what: str = "model") -> Skipped:
+        return Skipped(reason=f"{what} reference computed at run time ({why}); the {what} it loads is not audited",
+                       file=file, line=4, requirement="args.model", kind=ItemKind.MODEL_REFERENCE,
+                       gap=GapKind.RUNTIME_REFERENCE)
+    items = [runtime("a.py", "a field the operator may set"), runtime("b.py", "script_args.dataset_name", "dataset"),
+             runtime("c.py", "AutoModel.from_pretrained(cfg.get(\"name\", default_name("),
+             Skipped(reason="offline: model acme/m@main is not in the local Hugging Face cache", file="d.py",
+                     line=1, requirement="acme/m", kind=ItemKind.MODEL_REFERENCE)]
+    groups = rollup.gap_groups(items)
+    assert sorted(len(g.items) for g in groups) == [1, 3]
+    report = empty_report()
+    report.ledger.extend(items)
+    text = terminal.render(report)
+    assert "Not checked: 4 item(s), 2 reason(s)" in text
+    assert "3 model/dataset references chosen at run time" in text and "a.py (1)" in text
