@@ -121,3 +121,43 @@ def test_a_loader_no_followed_path_reaches_is_listed(tmp_path: Path) -> None:
     for line in (9, 11):
         reasons = _at(scan, f, line)
         assert len(reasons) == 1 and "reached by no path" in reasons[0], (line, reasons)
+
+
+def test_a_notebook_names_its_loading_call_in_its_own_lines(tmp_path: Path) -> None:
+    import json
+
+    cells = [
+        "from transformers import AutoModel\nmodel_name = 'facebook/opt-125m'",
+        "def load(name):\n    return AutoModel.from_pretrained(name)",
+        "load(model_name)",
+    ]
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                     "source": c.splitlines(keepends=True)} for c in cells],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "demo.ipynb"
+    path.write_text(json.dumps(nb, indent=1))
+    scan = scan_project(tmp_path)
+    raw = path.read_text().splitlines()
+    loader = next(i for i, text in enumerate(raw, 1) if "from_pretrained(name)" in text)
+    caller = next(i for i, text in enumerate(raw, 1) if "load(model_name)" in text)
+    (ref,) = [r for r in scan.refs if r.repo_id == "facebook/opt-125m"]
+    assert {at.line: [c.line for c in calls] for at, calls in ref.loaded_at.items()} == {ref.location.line: [loader]}
+    assert ref.location.line in (caller, next(i for i, t in enumerate(raw, 1) if "model_name = " in t))
+
+
+def test_a_notebook_gap_cites_the_notebooks_own_lines(tmp_path: Path) -> None:
+    import json
+
+    cells = ["import sys\nfrom transformers import AutoModel", "def load(name):\n    return AutoModel.from_pretrained(name)",
+             "x = 1", "load(sys.argv[1])"]
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                     "source": c.splitlines(keepends=True)} for c in cells],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "demo.ipynb"
+    path.write_text(json.dumps(nb, indent=1))
+    scan = scan_project(tmp_path)
+    raw = path.read_text().splitlines()
+    caller = next(i for i, text in enumerate(raw, 1) if "load(sys.argv[1])" in text)
+    loader = next(i for i, text in enumerate(raw, 1) if "from_pretrained(name)" in text)
+    (gap,) = [x for x in scan.skipped if x.line == loader]
+    assert f"demo.ipynb:{caller}" in gap.reason, gap.reason
