@@ -218,8 +218,8 @@ class _Reader:
             return
         state = self.a.state_at(self.f, node)
         if state is None:  # no path reaches this call (after a return, or under a condition that is never true)
-            if rule is not None:
-                self._unreached(node, fname)
+            if rule is not None and not rule.prefix_only:  # timm/open_clip: only their weights are a gap
+                self._unreached(node, fname, rule.kind, self._argument(node, rule.position, rule.keywords))
             return
         if rule is None:
             if self.a.project.functions(fname) or self.a.project.classes(fname) or self._own_class(node):
@@ -251,6 +251,10 @@ class _Reader:
             repo_type = self._keyword(node, "repo_type", state)
             types = repo_type.values if repo_type is not None else []
             if types and all(t == "space" for t in types):
+                target = self._argument(node, rule.position, rule.keywords)
+                what = ast.unparse(target)[:120] if target is not None else f"{fname}()"
+                self._exclude(what, "model", f"{what} is a Space (repo_type='space'): an app's files, not a model "
+                                             "or dataset", Location(self.f.shown, node.lineno))
                 return
             if "dataset" in types:
                 kind = "dataset"
@@ -323,15 +327,24 @@ class _Reader:
             self._runtime_skip(kind, expr, here, value.why if value.why != expr else "")
         return out
 
-    def _unreached(self, node: ast.Call, fname: str) -> None:
+    def _unreached(self, node: ast.Call, fname: str, kind: str, target: ast.expr | None) -> None:
         """A loading call no path reaches with the values the project itself passes (a guard on a caller's value,
-        code after a return): listed at its line, as the reader of that line would otherwise find nothing. A
-        caller outside the project (a plugin registry, a command line) may still reach it."""
+        a branch for a command-line option the project never sets itself): a caller the analysis does not see (a
+        command line, a plugin registry) may still reach it, so what it loads is a gap at its line, never silence."""
         here = Location(self.f.shown, node.lineno)
-        self._exclude(f"{fname}() at line {node.lineno}", "model",
-                      f"{fname}() here is reached by no path the analysis follows (after a return, or under a "
-                      "condition the project's own values never meet); a caller outside the project is not "
-                      "followed", here)
+        expr = ast.unparse(target)[:120] if target is not None else f"{fname}()"
+        why = ("no path the analysis follows reaches this call (a guard on the values the project itself passes, "
+               "or code after a return); a caller it does not see (a command line, a plugin registry) may")
+        if kind != "model file":
+            self._runtime_skip(kind, expr, here, why)
+        elif self._mocked(here):
+            self._exclude(expr, kind, f"{expr!r} is loaded in a test that patches the Hub, the loader or its "
+                                      "environment (patch/monkeypatch): a file the test makes", here)
+        else:
+            self.result.skipped.append(Skipped(
+                reason=f"model file {RUNTIME_REFERENCE} ({fname}({expr}); {why}): a pickle-based file opened when "
+                       "this code runs is not scanned", file=here.file, line=here.line, requirement=expr,
+                kind=ItemKind.MODEL_REFERENCE, gap=GapKind.RUNTIME_REFERENCE))
 
     def _mark(self) -> tuple[int, int, int, int]:
         return len(self.result.refs), len(self.result.skipped), len(self.result.excluded), len(self.result.sites)
@@ -603,7 +616,7 @@ class _Reader:
         if target is None:
             return
         if self.a.state_at(self.f, node) is None:
-            self._unreached(node, f"{owner}.load")
+            self._unreached(node, f"{owner}.load", "model file", target)
             return
         where = Location(self.f.shown, node.lineno)
         expr = ast.unparse(target)[:120]

@@ -120,7 +120,8 @@ def test_a_loader_no_followed_path_reaches_is_listed(tmp_path: Path) -> None:
     f = str(tmp_path / "lm.py")
     for line in (9, 11):
         reasons = _at(scan, f, line)
-        assert len(reasons) == 1 and "reached by no path" in reasons[0], (line, reasons)
+        assert len(reasons) == 1 and "no path the analysis follows reaches" in reasons[0], (line, reasons)
+    assert all(x.gap is not None for x in scan.skipped if x.line in (9, 11))
 
 
 def test_a_notebook_names_its_loading_call_in_its_own_lines(tmp_path: Path) -> None:
@@ -161,3 +162,13 @@ def test_a_notebook_gap_cites_the_notebooks_own_lines(tmp_path: Path) -> None:
     loader = next(i for i, text in enumerate(raw, 1) if "from_pretrained(name)" in text)
     (gap,) = [x for x in scan.skipped if x.line == loader]
     assert f"demo.ipynb:{caller}" in gap.reason, gap.reason
+
+
+def test_a_space_download_is_listed_as_a_space(tmp_path: Path) -> None:
+    scan = _project(tmp_path, {"a.py": '''
+        from huggingface_hub import hf_hub_download
+
+        p = hf_hub_download("acme/space", "app.py", repo_type="space")
+    '''})
+    (reason,) = _at(scan, str(tmp_path / "a.py"), 3)
+    assert "is a Space" in reason and not scan.refs
