@@ -37,7 +37,14 @@ from auditor.domain import Excluded, Location, ModelRef, RemoteCodeSite, Skipped
 from auditor.ledger import GapKind, ItemKind
 from auditor.models.pyflow import DOWNLOADED, DOWNLOADERS, OBJECT, Analyzer, State
 from auditor.models.pyindex import PyFile, PyProject, call_name, dotted
-from auditor.models.repoid import PACKAGED_BUILDERS, fixture_context, parse_hf_uri, read_reference
+from auditor.models.repoid import (
+    PACKAGED_BUILDERS,
+    fixture_context,
+    hub_endpoints,
+    parse_hf_uri,
+    parse_hub_file_url,
+    read_reference,
+)
 from auditor.models.values import TOO_MANY, Known, Open, Val
 
 # Cheap pre-filter: a file with no call of a recognised loader (name followed by "("), no trust_remote_code and
@@ -506,6 +513,8 @@ class _Reader:
         """(repo id, kind, revision, why it is not a Hub repo). ``written``: the call site that passed the value
         (a test passing ``"org/m"`` into the library's loader: the test's context decides what it is)."""
         uri = parse_hf_uri(value)
+        if uri is None and rule is _SINGLE_FILE and value.startswith(("http://", "https://")):
+            uri = parse_hub_file_url(value, hub_endpoints())
         if uri is not None:  # an hf:// URI names its repo outright; only a placeholder spelled in it is not one
             reading = read_reference(uri.repo_id, uri.kind, fixture=self._fixture_of(written))
             return (uri.repo_id, uri.kind, uri.revision, None) if reading.repo_id else (

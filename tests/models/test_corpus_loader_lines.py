@@ -172,3 +172,22 @@ def test_a_space_download_is_listed_as_a_space(tmp_path: Path) -> None:
     '''})
     (reason,) = _at(scan, str(tmp_path / "a.py"), 3)
     assert "is a Space" in reason and not scan.refs
+
+
+def test_from_single_file_of_a_hub_file_url_is_that_repo(tmp_path: Path, monkeypatch: object) -> None:
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    scan = _project(tmp_path, {"a.py": '''
+        from diffusers import StableDiffusionPipeline
+
+        URL = "http://127.0.0.1:9/acme/sd-demo/blob/main/weights.safetensors"
+        PINNED = "http://127.0.0.1:9/acme/sd-demo/resolve/0123456789abcdef0123456789abcdef01234567/w.safetensors"
+        a = StableDiffusionPipeline.from_single_file(URL)
+        b = StableDiffusionPipeline.from_single_file(PINNED)
+        c = StableDiffusionPipeline.from_single_file("http://127.0.0.1:8/acme/sd-demo/blob/main/w.safetensors")
+    '''})
+    got = {(r.repo_id, r.revision, r.location.line) for r in scan.refs}
+    assert got == {("acme/sd-demo", "main", 5), ("acme/sd-demo", "0123456789abcdef0123456789abcdef01234567", 6)}
+    assert any(x.line == 7 and "URL" in x.reason for x in scan.excluded)  # another host: not the Hub
