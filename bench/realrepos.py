@@ -559,7 +559,8 @@ def summarize(entries: list[Entry], runs: list[Run], labels: dict[Key, Label], m
         if not klass.startswith("run refused"):
             groups[klass.split(":", 1)[0]] += n
     split = ", ".join(f"{g} {n}" for g, n in groups.most_common())
-    md.append(f"\nSilent drops: **{silent_total}** ({split}; hub = Hugging Face loaders, registry = open_clip/timm "
+    split = f"{split}; " if split else ""
+    md.append(f"\nSilent drops: **{silent_total}** ({split}hub = Hugging Face loaders, registry = open_clip/timm "
               "pretrained tags, torch.hub, whisper, pickle = torch.load/joblib.load of run-time paths, file = "
               f"requirement-like files); left unaudited by refused runs: {refused_total}. Each dropped site and file "
               "is listed in `<scratch>/results/drops.tsv`.")

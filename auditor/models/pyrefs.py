@@ -37,14 +37,21 @@ from auditor.domain import Excluded, Location, ModelRef, RemoteCodeSite, Skipped
 from auditor.ledger import GapKind, ItemKind
 from auditor.models.pyflow import DOWNLOADED, DOWNLOADERS, OBJECT, Analyzer, State
 from auditor.models.pyindex import PyFile, PyProject, call_name, dotted
-from auditor.models.repoid import PACKAGED_BUILDERS, fixture_context, parse_hf_uri, read_reference
+from auditor.models.repoid import (
+    PACKAGED_BUILDERS,
+    fixture_context,
+    hub_endpoints,
+    parse_hf_uri,
+    parse_hub_file_url,
+    read_reference,
+)
 from auditor.models.values import TOO_MANY, Known, Open, Val
 
 # Cheap pre-filter: a file with no call of a recognised loader (name followed by "("), no trust_remote_code and
 # no hf:// / hf-hub: string cannot contain a reference, so it is not parsed for its own references (it may still
 # be read for the values other files use). Imports alone ("from transformers import pipeline") do not count.
 _LOADER_CALL_RE = re.compile(
-    r"(?:from_pretrained|pipeline|hf_hub_download|snapshot_download|hf_hub_url|load_dataset(?:_builder)?"
+    r"(?:from_pretrained|from_single_file|pipeline|hf_hub_download|snapshot_download|hf_hub_url|load_dataset(?:_builder)?"
     r"|get_dataset_\w+|SentenceTransformer|CrossEncoder|SparseEncoder|load_lora_weights|load_textual_inversion"
     r"|load_ip_adapter|lora_state_dict|create_model\w*|get_tokenizer|load_model|hub\.load|(?:torch|joblib)\.load)"
     r"\s*\(|hf://|hf[-_]hub:"
@@ -76,6 +83,8 @@ _DATASET = _Rule(0, ("path",), kind="dataset")
 _ST = _Rule(0, ("model_name_or_path", "model_name"), single_name_org="sentence-transformers")
 _CROSS = _Rule(0, ("model_name_or_path", "model_name"))
 _ADAPTER = _Rule(0, ("pretrained_model_name_or_path", "pretrained_model_name_or_path_or_dict"))
+# diffusers' single-file checkpoints: a local path, a Hub file URL or ``org/repo/file`` (reported like any Hub name)
+_SINGLE_FILE = _Rule(0, ("pretrained_model_link_or_path", "pretrained_model_link_or_path_or_dict"))
 _PREFIXED = _Rule(0, ("model_name",), prefix_only=True, extra_keywords=("pretrained",))
 _PIPELINE = _Rule(1, ("model",), extra_keywords=("tokenizer", "feature_extractor", "image_processor", "processor"))
 _OTHER = _Rule(0, ("pretrained_model_name_or_path", "model_name_or_path", "model_path", "model", "model_id",
@@ -94,6 +103,7 @@ _RULES: dict[str, _Rule] = {
     "SentenceTransformer": _ST,
     "SparseEncoder": _ST,
     "CrossEncoder": _CROSS,
+    "from_single_file": _SINGLE_FILE,
     "load_lora_weights": _ADAPTER,
     "load_textual_inversion": _ADAPTER,
     "load_ip_adapter": _ADAPTER,
@@ -199,7 +209,8 @@ class _Reader:
             self._pickle_load(node, owner)
             return
         rule = _RULES.get(fname)
-        if rule is not None and rule.prefix_only and owner and owner.split(".")[0] not in _PREFIX_OWNERS:
+        if rule is not None and rule.prefix_only and owner and owner.split(".")[0] not in _PREFIX_OWNERS \
+                and self.f.imports.get(owner.split(".")[0], ("",))[0].split(".")[0] not in _PREFIX_OWNERS:
             rule = None  # some other library's create_model()
         elif rule is not None and rule.prefix_only and not owner and self._own_function(fname):
             rule = None  # the project's own get_tokenizer()/create_model(): followed into it like any function
@@ -213,8 +224,10 @@ class _Reader:
             self._generic_strings(node)
             return
         state = self.a.state_at(self.f, node)
-        if state is None:
-            return  # no path reaches this call (after a return, or under a condition that is never true)
+        if state is None:  # no path reaches this call (after a return, or under a condition that is never true)
+            if rule is not None and not rule.prefix_only:  # timm/open_clip: only their weights are a gap
+                self._unreached(node, fname, rule.kind, self._argument(node, rule.position, rule.keywords))
+            return
         if rule is None:
             if self.a.project.functions(fname) or self.a.project.classes(fname) or self._own_class(node):
                 return  # a function or class of the project: the flag is followed into it / the object it builds
@@ -234,7 +247,9 @@ class _Reader:
         # ``FastModel.from_pretrained(...)`` of the project's own class: its values are references here, but the
         # flag is followed into it, where the loading happens (one remote-code place, not two)
         wrapper = bool(owner) and self._project_method(fname, owner)
+        mark = self._mark()
         self._loader(node, fname, rule, trust_expr, spreads, state, wrapper)
+        self._account(node, fname, mark, self._argument(node, rule.position, rule.keywords), state)
 
     def _loader(self, node: ast.Call, fname: str, rule: _Rule, trust_expr: ast.expr | None,
                 spreads: list[ast.expr], state: State, wrapper: bool = False) -> None:
@@ -243,6 +258,10 @@ class _Reader:
             repo_type = self._keyword(node, "repo_type", state)
             types = repo_type.values if repo_type is not None else []
             if types and all(t == "space" for t in types):
+                target = self._argument(node, rule.position, rule.keywords)
+                what = ast.unparse(target)[:120] if target is not None else f"{fname}()"
+                self._exclude(what, "model", f"{what} is a Space (repo_type='space'): an app's files, not a model "
+                                             "or dataset", Location(self.f.shown, node.lineno))
                 return
             if "dataset" in types:
                 kind = "dataset"
@@ -314,6 +333,71 @@ class _Reader:
             # value only run time gives -- or more values than the analysis follows (the rest are not audited)
             self._runtime_skip(kind, expr, here, value.why if value.why != expr else "")
         return out
+
+    def _unreached(self, node: ast.Call, fname: str, kind: str, target: ast.expr | None) -> None:
+        """A loading call no path reaches with the values the project itself passes (a guard on a caller's value,
+        a branch for a command-line option the project never sets itself): a caller the analysis does not see (a
+        command line, a plugin registry) may still reach it, so what it loads is a gap at its line, never silence."""
+        here = Location(self.f.shown, node.lineno)
+        expr = ast.unparse(target)[:120] if target is not None else f"{fname}()"
+        why = ("no path the analysis follows reaches this call (a guard on the values the project itself passes, "
+               "or code after a return); a caller it does not see (a command line, a plugin registry) may")
+        if kind != "model file":
+            self._runtime_skip(kind, expr, here, why)
+        elif self._mocked(here):
+            self._exclude(expr, kind, f"{expr!r} is loaded in a test that patches the Hub, the loader or its "
+                                      "environment (patch/monkeypatch): a file the test makes", here)
+        else:
+            self.result.skipped.append(Skipped(
+                reason=f"model file {RUNTIME_REFERENCE} ({fname}({expr}); {why}): a pickle-based file opened when "
+                       "this code runs is not scanned", file=here.file, line=here.line, requirement=expr,
+                kind=ItemKind.MODEL_REFERENCE, gap=GapKind.RUNTIME_REFERENCE))
+
+    def _mark(self) -> tuple[int, int, int, int]:
+        return len(self.result.refs), len(self.result.skipped), len(self.result.excluded), len(self.result.sites)
+
+    def _account(self, node: ast.Call, fname: str, mark: tuple[int, int, int, int], target: ast.expr | None,
+                 state: State | None) -> None:
+        """Every loading call ends named at its own line (CONVENTIONS "Completeness"): audited (a reference at
+        this line, or one written elsewhere whose finding names this call), a gap, or an exclusion with why. What
+        the call loads may be accounted for where the value is written (a caller's placeholder path, a model
+        downloaded earlier); then this line says so, once, whatever the number of values."""
+        here = Location(self.f.shown, node.lineno)
+        refs, skipped, excluded = (self.result.refs[mark[0]:], self.result.skipped[mark[1]:],
+                                   self.result.excluded[mark[2]:])
+        if any(r.location == here or any(here in calls for calls in r.loaded_at.values()) for r in refs) \
+                or any(x.file == here.file and x.line == here.line for x in [*skipped, *excluded]) \
+                or any(x.location == here for x in self.result.sites[mark[3]:]):
+            return
+        expr = ast.unparse(target)[:120] if target is not None else ""
+        elsewhere = list(dict.fromkeys(f"{x.file}:{x.line}" for x in [*skipped, *excluded]))
+        if skipped:
+            self._runtime_skip("model", expr or f"{fname}()", here,
+                               f"chosen where the value is written, listed at {', '.join(elsewhere[:3])}")
+            return
+        if excluded:
+            why = f"the values {expr} takes here are not Hub references; each is listed where it is written " \
+                  f"({', '.join(elsewhere[:3])}{' and more' if len(elsewhere) > 3 else ''})"
+        elif target is None and any(isinstance(a, ast.Starred) for a in node.args):
+            self._runtime_skip("model", f"{fname}(*{ast.unparse(node.args[0])[:60]})", here,
+                               "the model is an element of *args, set at run time")
+            return
+        elif target is None:
+            why = f"{fname}() is called without a model argument: nothing named here is downloaded"
+        else:
+            value = self.a.eval(self.f, target, state) if state is not None else None
+            if value is not None and value.why == DOWNLOADED:
+                why = f"{expr} is a snapshot or file downloaded earlier in this code (audited where it is downloaded)"
+            elif value is not None and (value.why == OBJECT or _is_object(target, value)):
+                why = f"{expr} is an object or a literal of another type, not a repo name"
+            elif value is not None and value.open is not None:
+                self._runtime_skip("model", expr, here, value.why if value.why != expr else "")
+                return
+            else:
+                why = f"no Hub name reaches {expr} here"
+        self.result.excluded.append(Excluded(
+            reason=f"{why}: not a dependency to look up on the Hub", file=here.file, line=here.line,
+            requirement=expr or f"{fname}()", kind=ItemKind.MODEL_REFERENCE, subject=expr or f"{fname}()"))
 
     def _runtime_skip(self, kind: str, expr: str, where: Location, why: str) -> None:
         detail = f"; {why}" if why and why != expr else ""
@@ -429,6 +513,8 @@ class _Reader:
         """(repo id, kind, revision, why it is not a Hub repo). ``written``: the call site that passed the value
         (a test passing ``"org/m"`` into the library's loader: the test's context decides what it is)."""
         uri = parse_hf_uri(value)
+        if uri is None and rule is _SINGLE_FILE and value.startswith(("http://", "https://")):
+            uri = parse_hub_file_url(value, hub_endpoints())
         if uri is not None:  # an hf:// URI names its repo outright; only a placeholder spelled in it is not one
             reading = read_reference(uri.repo_id, uri.kind, fixture=self._fixture_of(written))
             return (uri.repo_id, uri.kind, uri.revision, None) if reading.repo_id else (
@@ -512,11 +598,15 @@ class _Reader:
                 guards=[str(g) for g in state.guards if not g.opt_in][-MAX_GUARDS:],
                 function=_qualname(self.f, node), revision=pinned[0] if len(pinned) == len(repos) == 1 else None))
             return
+        here = Location(self.f.shown, node.lineno)
+        registry = _OTHER_REGISTRIES[(owner, fname)]
         for item in value.known:
             if isinstance(item.value, str):
-                self._exclude(item.value, "model", f"{item.value[:120]!r} is loaded through "
-                                                   f"{_OTHER_REGISTRIES[(owner, fname)]}, not the Hugging Face Hub",
-                              item.site or Location(self.f.shown, node.lineno))
+                self._exclude(item.value, "model", f"{item.value[:120]!r} is loaded through {registry}, not the "
+                                                   "Hugging Face Hub", item.site or here)
+        if (here.file, here.line) not in {(k[0], k[1]) for k in self._listed}:  # the call itself, once
+            expr = ast.unparse(node.args[0])[:120]
+            self._exclude(expr, "model", f"{expr} is loaded through {registry}, not the Hugging Face Hub", here)
 
     def _pickle_loader(self, owner: str) -> bool:
         """``torch.load`` / ``joblib.load`` (under any import name)."""
@@ -532,7 +622,10 @@ class _Reader:
             return
         target = node.args[0] if node.args else next((k.value for k in node.keywords
                                                        if k.arg in ("f", "filename")), None)
-        if target is None or self.a.state_at(self.f, node) is None:
+        if target is None:
+            return
+        if self.a.state_at(self.f, node) is None:
+            self._unreached(node, f"{owner}.load", "model file", target)
             return
         where = Location(self.f.shown, node.lineno)
         expr = ast.unparse(target)[:120]

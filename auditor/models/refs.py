@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import gc
 import json
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -320,14 +321,27 @@ def _notebook(path: Path, shown: str, project_dir: Path, scan: ModelScan) -> Fil
             return line_map[0] if line_map else None
         return line_map[min(max(line - 1, 0), len(line_map) - 1)]
 
+    def moved(at: Location) -> Location:
+        return Location(shown, where(at.line)) if at.file == shown else at
+
     for ref in result.refs:
         ref.location = Location(shown, where(ref.location.line if ref.location else None))
+        # the loading calls a finding names are lines of this notebook too (a model id set in one cell, loaded in
+        # another): cited in the .ipynb's own lines, like every other place
+        ref.loaded_at = {moved(at): [moved(c) for c in calls] for at, calls in ref.loaded_at.items()}
         out.refs.append(ref)
+    cited = re.compile(re.escape(shown) + r":(\d+)")
+
+    def cite(reason: str | None) -> str | None:  # "chosen by the callers at demo.ipynb:12": the .ipynb's line, as everywhere
+        return cited.sub(lambda m: f"{shown}:{where(int(m.group(1)))}", reason) if reason else reason
+
     for skip in result.skipped:
         skip.line = where(skip.line)
+        skip.reason = cite(skip.reason)
         out.skipped.append(skip)
     for item in result.excluded:
         item.line = where(item.line)
+        item.reason = cite(item.reason)
         scan.excluded.append(item)
     for site in result.sites:
         site.location = Location(shown, where(site.location.line))

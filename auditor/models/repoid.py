@@ -7,10 +7,12 @@ only the former are supply-chain dependencies. Library prefixes (timm/open_clip 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import unquote
 
 from auditor.resources import data_file
 
@@ -86,6 +88,30 @@ def parse_hf_uri(text: str) -> HubUri | None:
         name, revision = name.split("@", 1)
     repo_id = f"{org}/{name}"
     return HubUri(repo_id, kind, revision or None) if looks_like_repo_id(repo_id) else None
+
+
+def hub_endpoints() -> tuple[str, ...]:
+    """The Hub's address(es): ``HF_ENDPOINT`` as the audited code would read it now, and huggingface_hub's own."""
+    from huggingface_hub import constants  # imported only when a URL is read
+
+    found = (os.environ.get("HF_ENDPOINT") or "", constants.ENDPOINT)
+    return tuple(dict.fromkeys(e.rstrip("/") for e in found if e))
+
+
+def parse_hub_file_url(text: str, endpoints: tuple[str, ...]) -> HubUri | None:
+    """``<endpoint>/org/name/blob/<rev>/<file>`` (``resolve``; ``/datasets/...``): a file of a Hub repo, the way
+    diffusers' ``from_single_file`` takes a checkpoint -> that repo at that revision. Another host is not the Hub."""
+    rest = next((text[len(e) + 1:] for e in endpoints if text.startswith(e + "/")), None)
+    if rest is None:
+        return None
+    kind = "model"
+    if rest.startswith("datasets/"):
+        kind, rest = "dataset", rest[len("datasets/"):]
+    parts = rest.split("/")
+    if len(parts) < 5 or parts[2] not in ("blob", "resolve") or not parts[3]:
+        return None
+    repo_id = f"{parts[0]}/{parts[1]}"
+    return HubUri(repo_id, kind, unquote(parts[3])) if looks_like_repo_id(repo_id) else None
 
 
 def split_manifest_entry(text: str) -> tuple[str, str, str | None]:
