@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import json
+import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from auditor.domain import Report
+from auditor.models.refs import ModelScan, scan_project
 from auditor.net import HttpClient, NetConfig
 from auditor.options import AuditContext, AuditOptions
 from tests.models.fakehub import FakeHub, FakeRepo
@@ -47,3 +51,21 @@ def make_ctx(**options: object) -> AuditContext:
     opts = AuditOptions(**options)  # type: ignore[arg-type]
     opts.net = NetConfig(timeout=5, retries=1, backoff=0.0, max_backoff=0.0)
     return AuditContext(options=opts, report=Report(), http=HttpClient(opts.net, sleep=lambda _s: None))
+
+
+def write_project(root: Path, files: dict[str, str]) -> ModelScan:
+    """Write ``files`` (dedented) under ``root`` and scan the tree for model references."""
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return scan_project(root)
+
+
+def write_notebook(path: Path, cells: list[str]) -> list[str]:
+    """A notebook of code ``cells`` at ``path``; returns its raw lines (what a reader's editor shows)."""
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                     "source": c.splitlines(keepends=True)} for c in cells],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path.write_text(json.dumps(nb, indent=1))
+    return path.read_text().splitlines()

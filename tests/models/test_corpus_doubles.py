@@ -6,21 +6,14 @@ nothing is imported or run.
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 from auditor.checks.hubmodels import CHECK
 from auditor.kinds import FindingKind
-from auditor.models.refs import ModelScan, scan_project
-from tests.models.conftest import make_ctx
+from auditor.models.refs import ModelScan
+from tests.models.conftest import make_ctx, write_project
 
-
-def _project(root: Path, files: dict[str, str]) -> ModelScan:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"))
-    return scan_project(root)
+_project = write_project
 
 
 def _ids(scan: ModelScan) -> set[str]:

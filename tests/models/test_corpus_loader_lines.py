@@ -6,18 +6,12 @@ imported or run.
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 from auditor.models.refs import ModelScan, scan_project
+from tests.models.conftest import write_notebook, write_project
 
-
-def _project(root: Path, files: dict[str, str]) -> ModelScan:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"))
-    return scan_project(root)
+_project = write_project
 
 
 def _at(scan: ModelScan, file: str, line: int) -> list[str]:
@@ -125,20 +119,14 @@ def test_a_loader_no_followed_path_reaches_is_listed(tmp_path: Path) -> None:
 
 
 def test_a_notebook_names_its_loading_call_in_its_own_lines(tmp_path: Path) -> None:
-    import json
 
     cells = [
         "from transformers import AutoModel\nmodel_name = 'facebook/opt-125m'",
         "def load(name):\n    return AutoModel.from_pretrained(name)",
         "load(model_name)",
     ]
-    nb = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-                     "source": c.splitlines(keepends=True)} for c in cells],
-          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    path = tmp_path / "demo.ipynb"
-    path.write_text(json.dumps(nb, indent=1))
+    raw = write_notebook(tmp_path / "demo.ipynb", cells)
     scan = scan_project(tmp_path)
-    raw = path.read_text().splitlines()
     loader = next(i for i, text in enumerate(raw, 1) if "from_pretrained(name)" in text)
     caller = next(i for i, text in enumerate(raw, 1) if "load(model_name)" in text)
     (ref,) = [r for r in scan.refs if r.repo_id == "facebook/opt-125m"]
@@ -147,17 +135,11 @@ def test_a_notebook_names_its_loading_call_in_its_own_lines(tmp_path: Path) -> N
 
 
 def test_a_notebook_gap_cites_the_notebooks_own_lines(tmp_path: Path) -> None:
-    import json
 
     cells = ["import sys\nfrom transformers import AutoModel", "def load(name):\n    return AutoModel.from_pretrained(name)",
              "x = 1", "load(sys.argv[1])"]
-    nb = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-                     "source": c.splitlines(keepends=True)} for c in cells],
-          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    path = tmp_path / "demo.ipynb"
-    path.write_text(json.dumps(nb, indent=1))
+    raw = write_notebook(tmp_path / "demo.ipynb", cells)
     scan = scan_project(tmp_path)
-    raw = path.read_text().splitlines()
     caller = next(i for i, text in enumerate(raw, 1) if "load(sys.argv[1])" in text)
     loader = next(i for i, text in enumerate(raw, 1) if "from_pretrained(name)" in text)
     (gap,) = [x for x in scan.skipped if x.line == loader]

@@ -10,7 +10,6 @@ notebooks, editor configs, and a remote-code switch an operator can turn on. Not
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -21,18 +20,12 @@ from auditor.domain import Finding, Location, Severity
 from auditor.kinds import FindingKind, Rule
 from auditor.ledger import ItemKind
 from auditor.models.pyrefs import RUNTIME_REFERENCE
-from auditor.models.refs import ModelScan, scan_project
-from tests.models.conftest import make_ctx
+from auditor.models.refs import ModelScan
+from tests.models.conftest import make_ctx, write_project
 from tests.models.fakehub import FakeHub
 from tests.support.httpserver import LoopbackServer, closed_port_url
 
-
-def _project(root: Path, files: dict[str, str]) -> ModelScan:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"))
-    return scan_project(root)
+_project = write_project
 
 
 def _rel(root: Path, file: str | None) -> str:
