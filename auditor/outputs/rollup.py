@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from packaging.version import InvalidVersion, Version
 
@@ -90,9 +91,10 @@ class KindGroup:
     def worst(self) -> Severity:
         return worst_severity(self.findings)
 
-    @property
+    @cached_property
     def entries(self) -> list[Entry]:
-        """The findings as summary rows, in the findings' order; same subject, rule, severity and newness collapse."""
+        """The findings as summary rows, in the findings' order; same subject, rule, severity and newness collapse.
+        Computed once: the terminal's line planner asks for it at every step it grows the screen."""
         rows: dict[tuple[str, str, Severity, bool], Entry] = {}
         for finding in self.findings:
             key = (finding.subject, finding.id, finding.severity, bool(finding.new))

@@ -232,18 +232,24 @@ def test_versions_list_matches_pep440_equal_spellings(a: str, b: str, equal: boo
     assert (hit is not None and hit.matched_by == ("versions",)) is equal
 
 
-def test_versions_lists_read_back_from_the_index_match_as_written(tmp_path: Path) -> None:
-    """The index stores each ``versions`` list as listing keys (matched by substring); spellings that are PEP 440
-    equal, local labels, invalid strings and strings with spaces still match exactly as the list itself does."""
-    listed = ["1.0.0", "2.0.0rc1", "3.0+cpu", "v4.1", "01.2", "weird-1", "1!0.5", "5.0.post1", "6"]
-    record = {"id": "PYSEC-X", "affected": [{"package": {"name": "Demo", "ecosystem": "PyPI"}, "versions": listed},
-                                            {"package": {"name": "Demo", "ecosystem": "PyPI"}, "versions": ["has space"]}]}
+def _read_back(tmp_path: Path, record: dict[str, Any]) -> OsvRecord:
+    """``record`` as the advisory index hands it back to a check: built into an index, then looked up."""
     build_index(tmp_path / "x.sqlite", [record], {"kind": "updated", "source": "test"})
     db = AdvisoryDB.open(tmp_path / "x.sqlite")
     try:
         (indexed,) = db.lookup("demo", malicious=False)
     finally:
         db.conn.close()
+    return indexed
+
+
+def test_versions_lists_read_back_from_the_index_match_as_written(tmp_path: Path) -> None:
+    """The index stores each ``versions`` list as listing keys (matched by substring); spellings that are PEP 440
+    equal, local labels, invalid strings and strings with spaces still match exactly as the list itself does."""
+    listed = ["1.0.0", "2.0.0rc1", "3.0+cpu", "v4.1", "01.2", "weird-1", "1!0.5", "5.0.post1", "6"]
+    record = {"id": "PYSEC-X", "affected": [{"package": {"name": "Demo", "ecosystem": "PyPI"}, "versions": listed},
+                                            {"package": {"name": "Demo", "ecosystem": "PyPI"}, "versions": ["has space"]}]}
+    indexed = _read_back(tmp_path, record)
     # the list with a space in a key cannot be framed: that entry is matched on its list, the other on stored keys
     assert indexed.indexed and [e.framed is not None for e in compiled_entries(indexed, "demo")] == [True, False]
     listed.append("has space")
@@ -275,12 +281,7 @@ def test_cvss_scores_stored_in_the_index_are_the_calculators(tmp_path: Path) -> 
                                             {"type": "CVSS_V3", "score": v31, SCORE_FIELD: 0.1}],
               "affected": [{"package": {"name": "demo", "ecosystem": "PyPI"}, "versions": ["1.0"],
                             "severity": [{"type": "CVSS_V4", "score": v4}]}]}
-    build_index(tmp_path / "x.sqlite", [record], {"kind": "updated", "source": "test"})
-    db = AdvisoryDB.open(tmp_path / "x.sqlite")
-    try:
-        (indexed,) = db.lookup("demo", malicious=False)
-    finally:
-        db.conn.close()
+    indexed = _read_back(tmp_path, record)
     stored = [b.get(SCORE_FIELD, "absent") for b in indexed["severity"]]  # type: ignore[union-attr]
     assert stored == [9.8, None, "absent", 9.8]  # the input's own "stored" score is replaced by the calculator's
     assert record_severity(indexed, "demo") == record_severity(record, "demo")
