@@ -170,12 +170,17 @@ class TyposquatCheck:
             facts = page_facts(ctx, pkg)
             if json_base is None:
                 return merge(facts, NameContext(missing=(
-                    "project links, summary: need --online (the index JSON API)",))) or facts
+                    "project links, summary: no index URL to ask its JSON API",))) or facts
+            if result.score < JSON_FLOOR:
+                return merge(facts, NameContext(missing=(
+                    f"project links, summary: not looked up (name score below {JSON_FLOOR})",))) or facts
             lookup = collect(ctx.http, json_base, pkg.name, result.candidate)
             if lookup.context is None:
-                if lookup.note:
+                if lookup.note and ctx.options.online:  # asked for: a gap in the audit
                     ctx.incomplete(ItemKind.CHECK, f"typosquat metadata for {pkg.name}", lookup.note)
-                return facts
+                return merge(facts, NameContext(missing=(
+                    f"project links, summary: {(lookup.note or 'not checked').removeprefix('index metadata ')}",
+                ))) or facts
             return merge(facts, lookup.context) or facts
 
         if not todo:
@@ -185,7 +190,9 @@ class TyposquatCheck:
 
     @staticmethod
     def _metadata_base(ctx: AuditContext) -> str | None:
-        if not ctx.options.online or ctx.options.offline:
+        """The index JSON API beside the audit's first index (every audit that reaches the index asks it, for
+        names at ``JSON_FLOOR`` or more; an index without the API answers 404 and the facts stay missing)."""
+        if ctx.options.offline:
             return None
         first = ctx.index_urls[0] if ctx.index_urls else ctx.options.index_url
         return json_api_base(first) if first else None
@@ -209,6 +216,9 @@ class TyposquatCheck:
 
 
 MAX_LOOKUPS = 8  # index look-ups under way at once (one per candidate name)
+# JSON API look-ups (links, summary; the candidate's and its target's document) only from this name score up:
+# below it no squat of the evaluation set reaches the flag even with every squat fact (bench/results/typosquat.md)
+JSON_FLOOR = CONTEXT_FLOOR
 PAGE_SOURCE = "index project page"
 
 
@@ -270,7 +280,8 @@ def page_facts(ctx: AuditContext, pkg: Package) -> NameContext:
                 times.append(dt.datetime.fromisoformat(f.upload_time.replace("Z", "+00:00")))
             except ValueError:
                 continue
-    return context_from_uploads(times, len(page.versions()), source=PAGE_SOURCE)
+    wheels = any(f.filename.endswith(".whl") for f in page.files if f.project == page.name)
+    return context_from_uploads(times, len(page.versions()), source=PAGE_SOURCE, has_wheels=wheels)
 
 
 CHECK = TyposquatCheck()
