@@ -2,10 +2,10 @@
 
 Runs offline on the shipped popularity lists and the fitted score. Facts about a candidate's own record move its
 score (``NameContext``, see auditor/typosquat/context.py): the dependency graph (a popular project requires it:
-genuine), the index's project page in every audit that reaches the index (first upload, releases), with
-``--online`` the index's JSON API (links, summary; a 404 while the target is known means the index does not have
-the name), and what a caller already knows (the resolver: "not on the index"). Facts that could not be had are
-listed in the finding's ``missing_facts``. Severity: high when the score is >= HIGH_THRESHOLD (0.8), medium
+genuine), and in every audit that reaches the index its project page (first upload, releases, upload days) and
+its JSON API (links, summary; a 404 while the target is known means the index does not have the name), and what
+a caller already knows (the resolver: "not on the index"). Facts that could not be had are listed in the
+finding's ``missing_facts``. Severity: high when the score is >= HIGH_THRESHOLD (0.8), medium
 otherwise (documented in data/README.md).
 """
 
@@ -111,7 +111,7 @@ class TyposquatCheck:
         Every name that is not itself popular and reads as a look-alike at ``CONTEXT_FLOOR`` or more is judged
         with its record: the dependency graph (offline too: a popular project requires it), the index's project
         page (first upload, release count; the page the hash and provenance checks use, fetched once per run)
-        unless ``--offline``, and with ``--online`` the index JSON API (links, summary).
+        unless ``--offline``, and the index JSON API (links, summary) for names at ``JSON_FLOOR`` or more.
         """
         policy = ctx.options.policy or Policy()
         known = {canonical_name(k): v for k, v in (contexts or {}).items()}
@@ -216,8 +216,8 @@ class TyposquatCheck:
 
 
 MAX_LOOKUPS = 8  # index look-ups under way at once (one per candidate name)
-# JSON API look-ups (links, summary; the candidate's and its target's document) only from this name score up:
-# below it no squat of the evaluation set reaches the flag even with every squat fact (bench/results/typosquat.md)
+# JSON API look-ups (links, summary; the candidate's and its target's document) only from this name score up
+# (the context floor: below it nothing moves the score; bench/typosquat.py counts the look-ups per lockfile)
 JSON_FLOOR = CONTEXT_FLOOR
 PAGE_SOURCE = "index project page"
 
