@@ -17,19 +17,17 @@ model and comes from elsewhere, so none of it was fitted on:
   one edit from a top-3,000 name or extend a top-300 name with words, and are neither popular nor in the malicious
   records (which end in 2025-06). "Genuine" means only that: unreported squats surely hide among them.
 
-What each name's record holds at audit time (``NameContext``), and the assumptions:
+What each name's record holds at audit time (``NameContext``, derived by the audit's own
+``auditor.typosquat.metadata.context_from_json`` from a JSON document), and the assumptions:
 
-- positives: the audit runs while the squat is live (the issue's profile: days old): first upload drawn uniformly
-  0-30 days before the audit (seeded; OSV gives the ingestion date, not the upload date), release count = the
-  versions the OSV record lists (none listed: unknown), required by no popular package (it is installed because
-  someone typed it), project links and summary unknown (the records do not keep them);
-- lockfile names: the first upload is at the latest the upload of the locked version (uv.lock ``upload-time``; the
-  earliest of its files); required by the popular packages that the lock says depend on it; release count unknown,
-  taken as 1 (the worst case: a single release adds to the score, many releases would lower it);
-- young names: first upload taken as the middle of the newest release's month (the youngest it can plausibly be),
-  release count 1, required by nothing; links and summary unknown.
-
-Facts that nobody has for both sides (links, summary, downloads) are left unknown on both, so they move nothing.
+- genuine names (lockfile and young): their real index document (``bench/_typosquat_index.py``, ``--index-json``),
+  read as an audit on a fixed day would (young names: the list's day; lockfile names: the lock commit's day; later
+  uploads do not count); lockfile names keep the popular packages the lock says require them. Names the index no
+  longer has (404) are not genuine and are left out (listed by the caller);
+- positives: the versions their reports name, each uploaded when the report's origin entry saw it (the
+  package-analysis feeds watch new uploads), audited 0-30 days after the first upload (seeded: a live squat),
+  required by no popular package; links and summary, which reports do not carry, under two stated worst cases for
+  the detector: ``copied`` from the imitated project's real document, or ``absent``.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 GuardDog's typosquatting heuristic and a plain Damerau-Levenshtein <= 1 rule, all measured in this run.
 
     python bench/typosquat.py [--shared ../shared] [--no-anchor] [--quick] [--json OUT]
+        [--mirrors DIR] [--pypi-list TSV] [--index-json URL] [--audit-time-only]
 
 What it does, in one run:
 - **time split**: fits the score on the dev positives published before 2024-06-01 (plus the constructed attacks of
@@ -343,13 +344,14 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
           f"{len(ctxsets.read_manifest())} lockfiles: " + ", ".join(
               f"{f}: {sum(1 for n in lock_only if base[n.name].candidate and base[n.name].score >= f and not n.context.required_by)}"
               for f in (0.005, 0.01, 0.02, 0.05, 0.1, 0.2)))
-    rng = random.Random(ctxsets.SEED)
     name_only = ctxsets.Scored("mlaudit name-only", {}, {})
     for p in positives:
         name_only.pos[p.name] = base[p.name].score
     for n in negatives:
         name_only.neg[n.name] = base[n.name].score
-    pos_ctx = {(age, meta): {p.name: ctxsets.positive_context(p, rng, age, meta, base[p.name].candidate, docs)
+    # one seeded audit day per squat, the same under every assumption (only the assumed facts differ)
+    pos_ctx = {(age, meta): {p.name: ctxsets.positive_context(p, random.Random(f"{ctxsets.SEED}:{p.name}"), age, meta,
+                                                             base[p.name].candidate, docs)
                              for p in positives}
                for age in ("live", "unknown") for meta in ("copied", "absent")}
     print_fact_shares(positives, negatives, pos_ctx)
