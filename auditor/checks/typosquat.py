@@ -178,6 +178,8 @@ class TyposquatCheck:
             if lookup.context is None:
                 if lookup.note and ctx.options.online:  # asked for: a gap in the audit
                     ctx.incomplete(ItemKind.CHECK, f"typosquat metadata for {pkg.name}", lookup.note)
+                elif lookup.error is not None:  # an enrichment by default: said in the warnings, not a gap
+                    failed.append(f"{pkg.name} ({lookup.error})")
                 return merge(facts, NameContext(missing=(
                     f"project links, summary: {(lookup.note or 'not checked').removeprefix('index metadata ')}",
                 ))) or facts
@@ -185,8 +187,15 @@ class TyposquatCheck:
 
         if not todo:
             return []
+        failed: list[str] = []
         with ThreadPoolExecutor(max_workers=min(MAX_LOOKUPS, len(todo))) as pool:
-            return list(pool.map(one, todo))
+            out = list(pool.map(one, todo))
+        if failed:
+            ctx.report.warnings.append(
+                f"typosquat: the index JSON API could not be read for {len(failed)} name(s) near popular ones, judged "
+                f"without their project links and summary: {', '.join(sorted(failed)[:3])}"
+                + (" and more" if len(failed) > 3 else ""))
+        return out
 
     @staticmethod
     def _metadata_base(ctx: AuditContext) -> str | None:

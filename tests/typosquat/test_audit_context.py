@@ -195,6 +195,18 @@ def test_own_repository_and_releases_over_weeks_weigh_for_a_young_project() -> N
     assert genuine.report.incomplete_reasons == () and bare.report.incomplete_reasons == ()
 
 
+def test_a_failing_json_api_is_a_warning_not_a_gap_by_default() -> None:
+    with LoopbackServer() as srv:
+        serve_pages(srv, {"pyinstalers": page("pyinstalers", {"6.0.0": 2})})
+        srv.route("GET", r"/pypi/(?P<name>[^/]+)/json", lambda req: Response(500, b"down"))
+        ctx = audit(["pyinstalers"], index=f"{srv.url}/simple/")
+        f = flagged(ctx)["pyinstalers"]  # the page's facts still raise it
+    assert ctx.report.incomplete_reasons == ()
+    assert any("JSON API could not be read for 1 name(s)" in w and "pyinstalers" in w for w in ctx.report.warnings)
+    assert any(g.startswith("project links, summary: not checked") for g in f.evidence["missing_facts"])
+    assert f.evidence["context"]["release_count"] == 1
+
+
 # -- the pure pieces ------------------------------------------------------------------------------------------------
 def test_page_facts_without_upload_times_say_so() -> None:
     c = context_from_uploads([], 3, source="page")
