@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from auditor.resolve.hostwatch import DOWNLOAD_SERVICE, INDEX_SERVICE, HostWatch
 from auditor.resolve.output import Pin, parse_annotated, parse_pylock
 from auditor.resolve.placeholder import write_placeholder
 from auditor.resolve.sdist import sdist_metadata
-from auditor.resolve.target import Indexes, target_python, uv_environment, uv_platform
+from auditor.resolve.target import Indexes, target_python, uv_environment, uv_interpreter, uv_platform
 from auditor.sources.direct import BUILD_HINT
 
 MAX_ROUNDS = 12
@@ -98,8 +97,7 @@ class UvResolver:
             main.write_text("".join(ln.text + "\n" for ln in lines))
         cmd = [self.uv, "pip", "compile", "--no-config", "--quiet", "--no-header", "--format", fmt,
                "--python-version", target_python(self.options)]
-        if self.options.python_version is None and self.options.platform is None:
-            cmd += ["--python", sys.executable]
+        cmd += uv_interpreter(self.options)
         if self.options.platform:
             cmd += ["--python-platform", uv_platform(self.options.platform)]
         if not self.options.allow_build:
