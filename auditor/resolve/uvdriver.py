@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from auditor.net import host_of
 from auditor.options import AuditContext, AuditOptions
 from auditor.resolve import messages as msg
 from auditor.resolve.base import REJECTED_PIN, Resolution
-from auditor.resolve.hostwatch import DOWNLOAD_SERVICE, INDEX_SERVICE, HostWatch
+from auditor.resolve.hostwatch import DOWNLOAD_SERVICE, INDEX_SERVICE, HostWatch, Running
 from auditor.resolve.output import Pin, parse_annotated, parse_pylock
 from auditor.resolve.placeholder import write_placeholder
 from auditor.resolve.sdist import sdist_metadata
@@ -64,6 +65,18 @@ class _Run:
 
 
 @dataclass
+class _PendingArtifacts:
+    """The artifact run of a resolution, started and not yet awaited, and the packages waiting for its answer."""
+
+    lines: list[str]  # the pins, as uv's input
+    use_cache: bool  # it reads uv's cache offline (else it asks the index)
+    deadline: float  # time.monotonic() after which it is stopped
+    running: Running | None
+    packages: list[tuple[Pin, Package]] = field(default_factory=list)
+    warn_at: int = 0  # where its warning goes among the resolution's (where the sequential run put it)
+
+
+@dataclass
 class UvResolver:
     src_requirements: list[Requirement]
     constraints: list[Requirement]
@@ -85,10 +98,31 @@ class UvResolver:
         self.lines = [_Line(r, requirement_line(r)) for r in self.src_requirements]
         self._dir = Path(tempfile.mkdtemp(prefix="mlaudit-resolve-"))
         self._watch = HostWatch(self.ctx)
+        self._pending: _PendingArtifacts | None = None
 
     # -- running uv --------------------------------------------------------------------------------------------
     def _compile(self, lines: list[_Line], *, fmt: str = "requirements.txt", pins: list[str] | None = None,
                  cached_only: bool = False) -> _Run:
+        cmd, watched = self._command(lines, fmt=fmt, pins=pins, cached_only=cached_only)
+        try:
+            proc, down = self._watch.run(cmd, uv_environment(self.options), self._timeout(),
+                                         self._watch.watch(watched))
+        except subprocess.TimeoutExpired as exc:
+            raise self._timed_out(exc) from exc
+        if proc is None:
+            return _Run(-1, "", "", down)
+        return _Run(proc.returncode, proc.stdout, proc.stderr)
+
+    def _timeout(self) -> float:
+        return max(5.0, self.options.net.deadline)
+
+    def _timed_out(self, exc: subprocess.TimeoutExpired) -> NetworkError:
+        return NetworkError(f"resolver timed out after {exc.timeout:.0f}s", service="package index",
+                            host=self._index_host())
+
+    def _command(self, lines: list[_Line], *, fmt: str, pins: list[str] | None,
+                 cached_only: bool) -> tuple[list[str], dict[str, str]]:
+        """One ``uv pip compile`` command line (its input files written) and the URLs to watch while it runs."""
         main = self._dir / "requirements.in"
         files: list[Path] = [main]
         if pins is not None:
@@ -136,15 +170,7 @@ class UvResolver:
             watched = {url: INDEX_SERVICE for url in self.indexes.all_urls() if url.startswith(("http:", "https:"))}
             watched |= {ln.req.url: DOWNLOAD_SERVICE for ln in lines
                         if ln.req.url and ln.req.url.startswith(("http:", "https:"))}
-        try:
-            proc, down = self._watch.run(cmd, uv_environment(self.options), max(5.0, self.options.net.deadline),
-                                         self._watch.watch(watched))
-        except subprocess.TimeoutExpired as exc:
-            raise NetworkError(f"resolver timed out after {exc.timeout:.0f}s", service="package index",
-                               host=self._index_host()) from exc
-        if proc is None:
-            return _Run(-1, "", "", down)
-        return _Run(proc.returncode, proc.stdout, proc.stderr)
+        return cmd, watched
 
     def _hosts_down(self, down: dict[str, tuple[str, str]]) -> None:
         """Hosts found down during a run: an index ends the resolution (``HostDownError``, one failure for the run);
@@ -169,12 +195,40 @@ class UvResolver:
 
     # -- the degradation loop ----------------------------------------------------------------------------------
     def resolve(self) -> Resolution:
+        """The resolution with every pin's files and digests (``begin`` and ``join`` with nothing in between)."""
+        return self.join(self.begin())
+
+    def begin(self) -> Resolution:
+        """Resolve (uv's resolving run and its rounds of taking culprits out), and *start* the artifact run of the
+        pins without waiting for it: the caller does what needs no files or digests while it runs, then calls
+        ``join`` (or ``abandon``). Why: on a warm cache that run is uv's start-up plus reading the pages it just
+        cached, time the caller can spend on its own work (the sdist-only look-ups) instead of waiting."""
         try:
             return self._resolve()
-        finally:
-            import shutil
+        except BaseException:
+            self.abandon()
+            raise
 
-            shutil.rmtree(self._dir, ignore_errors=True)
+    def join(self, resolution: Resolution) -> Resolution:
+        """``resolution`` (from ``begin``) with each pin's files and digests, once the artifact run has ended --
+        bounded by the resolver's timeout; it fails exactly as it would have inside ``begin`` (a raised index
+        failure, or a warning and no files). The temporary folder is removed either way."""
+        try:
+            pending, self._pending = self._pending, None
+            if pending is not None:
+                self._fill_artifacts(pending, resolution)
+            return resolution
+        finally:
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Stop the artifact run if it is still going and remove the temporary folder (safe to call twice)."""
+        pending, self._pending = self._pending, None
+        if pending is not None and pending.running is not None:
+            pending.running.stop()
+        import shutil
+
+        shutil.rmtree(self._dir, ignore_errors=True)
 
     def _active(self) -> list[_Line]:
         return [ln for ln in self.lines if ln.active]
@@ -470,16 +524,22 @@ class UvResolver:
     def _finish(self, pins: list[Pin]) -> Resolution:
         """The resolution: a package and its edges per pin, then the packages uv could not place (unclaimed names,
         unresolved pins) with the edges their messages name."""
-        artifacts = self._artifacts(pins) if pins else {}
+        self._pending = self._start_artifacts(pins) if pins else None
+        artifacts: dict[str, list[Artifact]] = {}  # filled in by ``join``
         main_file = f"-r {self._dir / 'requirements.in'}"
         by_name = self._active_by_name()
         packages: list[Package] = []
         edges: list[Edge] = []
         for pin in pins:
             reqs = by_name.get(pin.name, [])
-            packages.append(self._pinned_package(pin, reqs, artifacts, direct=main_file in pin.via))
+            pkg = self._pinned_package(pin, reqs, artifacts, direct=main_file in pin.via)
+            packages.append(pkg)
+            if self._pending is not None and pin.name not in self.placeholders:
+                self._pending.packages.append((pin, pkg))
             edges.extend(self._pin_edges(pin, reqs, main_file))
         self._add_unplaced(packages, edges)
+        if self._pending is not None:
+            self._pending.warn_at = len(self.warnings)
         return Resolution(packages=packages, edges=_dedupe(edges), skipped=list(self.skipped), resolver="uv",
                           warnings=list(self.warnings))
 
@@ -573,23 +633,44 @@ class UvResolver:
                     and note not in item.reason:
                 item.reason = f"{item.reason}; {note}"
 
-    def _artifacts(self, pins: list[Pin]) -> dict[str, list[Artifact]]:
+    def _start_artifacts(self, pins: list[Pin]) -> _PendingArtifacts | None:
+        """Start the ``--no-deps`` pylock run over the exact pins (None: no pin needs it)."""
         lines = [f"{p.name} @ {p.url}" if p.url else f"{p.name}=={p.version}" for p in pins
                  if p.name not in self.placeholders]
         if not lines:
-            return {}
+            return None
         # The resolving run has just cached these pins' index pages: read them offline (0.25 s instead of ~1 s
         # for large.txt), and only go back to the network if the cache is disabled or incomplete.
         use_cache = "UV_NO_CACHE" not in os.environ
-        run = self._compile([], fmt="pylock.toml", pins=lines, cached_only=use_cache)
-        if run.returncode != 0 and use_cache and not self.options.offline:
-            run = self._compile([], fmt="pylock.toml", pins=lines)
+        cmd, _ = self._command([], fmt="pylock.toml", pins=lines, cached_only=use_cache)
+        return _PendingArtifacts(lines=lines, use_cache=use_cache, deadline=time.monotonic() + self._timeout(),
+                                 running=Running(cmd, uv_environment(self.options)))
+
+    def _fill_artifacts(self, pending: _PendingArtifacts, resolution: Resolution) -> None:
+        """Wait for the artifact run and give each resolved pin its files and sha256 digests (the pin's URL when
+        the index listed none); a run that failed without an index failure leaves a warning, no files."""
+        artifacts = self._artifacts(pending)
+        for pin, pkg in pending.packages:
+            arts = artifacts.get(pin.name, []) or ([_url_artifact(pin.url)] if pin.url else [])
+            pkg.artifacts = arts
+            pkg.hashes = [f"sha256:{a.hashes['sha256']}" for a in arts if "sha256" in a.hashes]
+        resolution.warnings[pending.warn_at:pending.warn_at] = self.warnings[pending.warn_at:]
+
+    def _artifacts(self, pending: _PendingArtifacts) -> dict[str, list[Artifact]]:
+        assert pending.running is not None
+        try:
+            proc, _ = pending.running.wait(pending.deadline)
+        except subprocess.TimeoutExpired as exc:
+            raise self._timed_out(exc) from exc
+        assert proc is not None  # no host is watched: only the deadline stops it
+        run = _Run(proc.returncode, proc.stdout, proc.stderr)
+        if run.returncode != 0 and pending.use_cache and not self.options.offline:
+            run = self._compile([], fmt="pylock.toml", pins=pending.lines)
         if run.returncode != 0:
             self._raise_if_index_failed(run)
             self.warnings.append(f"artifact list unavailable (uv pylock run failed: {msg.clean(run.stderr, 200)})")
             return {}
         return parse_pylock(run.stdout)
-
 
 def cached_project_names(uv_cache: Path) -> set[str] | None:
     """PEP 503 names with an index page in uv's cache (its ``simple-v<N>`` buckets hold ``<name>.rkyv`` per index);
