@@ -56,22 +56,15 @@ def resolve(src: SourceResult, options: AuditOptions, ctx: AuditContext) -> Reso
     uv = uv_binary() if options.resolver in ("auto", "uv") else None
     if uv is None and options.resolver == "uv":
         raise ResolutionError("the uv resolver was requested but the uv binary is not available")
-    from auditor.resolve.fallback import find_fallbacks
-
     if uv is not None:
-        driver = UvResolver(requirements, constraints, options, ctx, indexes, uv)
-        result = driver.begin()  # uv's artifact run for the pins is under way: the look-ups below overlap it
-        try:
-            find_fallbacks(result, requirements, ctx)
-        except BaseException:
-            driver.abandon()
-            raise
-        driver.join(result)
+        result = UvResolver(requirements, constraints, options, ctx, indexes, uv).resolve()
     else:
         from auditor.resolve.pipfallback import pip_resolve
 
         result = pip_resolve(requirements, constraints, options, indexes)
-        find_fallbacks(result, requirements, ctx)
+    from auditor.resolve.fallback import find_fallbacks
+
+    find_fallbacks(result, requirements, ctx)
     result.skipped = [*skipped, *result.skipped]
     result.packages = [*src.packages, *kept_pins, *result.packages]
     result.edges = [*src.edges, *result.edges]

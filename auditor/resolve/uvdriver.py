@@ -98,7 +98,6 @@ class UvResolver:
         self.lines = [_Line(r, requirement_line(r)) for r in self.src_requirements]
         self._dir = Path(tempfile.mkdtemp(prefix="mlaudit-resolve-"))
         self._watch = HostWatch(self.ctx)
-        self._pending: _PendingArtifacts | None = None
 
     # -- running uv --------------------------------------------------------------------------------------------
     def _compile(self, lines: list[_Line], *, fmt: str = "requirements.txt", pins: list[str] | None = None,
@@ -195,40 +194,12 @@ class UvResolver:
 
     # -- the degradation loop ----------------------------------------------------------------------------------
     def resolve(self) -> Resolution:
-        """The resolution with every pin's files and digests (``begin`` and ``join`` with nothing in between)."""
-        return self.join(self.begin())
-
-    def begin(self) -> Resolution:
-        """Resolve (uv's resolving run and its rounds of taking culprits out), and *start* the artifact run of the
-        pins without waiting for it: the caller does what needs no files or digests while it runs, then calls
-        ``join`` (or ``abandon``). Why: on a warm cache that run is uv's start-up plus reading the pages it just
-        cached, time the caller can spend on its own work (the sdist-only look-ups) instead of waiting."""
         try:
             return self._resolve()
-        except BaseException:
-            self.abandon()
-            raise
-
-    def join(self, resolution: Resolution) -> Resolution:
-        """``resolution`` (from ``begin``) with each pin's files and digests, once the artifact run has ended --
-        bounded by the resolver's timeout; it fails exactly as it would have inside ``begin`` (a raised index
-        failure, or a warning and no files). The temporary folder is removed either way."""
-        try:
-            pending, self._pending = self._pending, None
-            if pending is not None:
-                self._fill_artifacts(pending, resolution)
-            return resolution
         finally:
-            self.abandon()
+            import shutil
 
-    def abandon(self) -> None:
-        """Stop the artifact run if it is still going and remove the temporary folder (safe to call twice)."""
-        pending, self._pending = self._pending, None
-        if pending is not None and pending.running is not None:
-            pending.running.stop()
-        import shutil
-
-        shutil.rmtree(self._dir, ignore_errors=True)
+            shutil.rmtree(self._dir, ignore_errors=True)
 
     def _active(self) -> list[_Line]:
         return [ln for ln in self.lines if ln.active]
@@ -523,9 +494,21 @@ class UvResolver:
     # -- building the answer -----------------------------------------------------------------------------------
     def _finish(self, pins: list[Pin]) -> Resolution:
         """The resolution: a package and its edges per pin, then the packages uv could not place (unclaimed names,
-        unresolved pins) with the edges their messages name."""
-        self._pending = self._start_artifacts(pins) if pins else None
-        artifacts: dict[str, list[Artifact]] = {}  # filled in by ``join``
+        unresolved pins) with the edges their messages name. uv's artifact run for the pins is started first and
+        awaited last, so that building the packages overlaps it; it fails as it did when awaited first (a raised
+        index failure, or a warning and no files), and it is stopped if anything in between raises."""
+        pending = self._start_artifacts(pins) if pins else None
+        try:
+            resolution = self._assemble(pins, pending)
+            if pending is not None:
+                self._fill_artifacts(pending, resolution)
+            return resolution
+        finally:
+            if pending is not None and pending.running is not None:
+                pending.running.stop()
+
+    def _assemble(self, pins: list[Pin], pending: _PendingArtifacts | None) -> Resolution:
+        artifacts: dict[str, list[Artifact]] = {}  # filled in by ``_fill_artifacts``
         main_file = f"-r {self._dir / 'requirements.in'}"
         by_name = self._active_by_name()
         packages: list[Package] = []
@@ -534,12 +517,12 @@ class UvResolver:
             reqs = by_name.get(pin.name, [])
             pkg = self._pinned_package(pin, reqs, artifacts, direct=main_file in pin.via)
             packages.append(pkg)
-            if self._pending is not None and pin.name not in self.placeholders:
-                self._pending.packages.append((pin, pkg))
+            if pending is not None and pin.name not in self.placeholders:
+                pending.packages.append((pin, pkg))
             edges.extend(self._pin_edges(pin, reqs, main_file))
         self._add_unplaced(packages, edges)
-        if self._pending is not None:
-            self._pending.warn_at = len(self.warnings)
+        if pending is not None:
+            pending.warn_at = len(self.warnings)
         return Resolution(packages=packages, edges=_dedupe(edges), skipped=list(self.skipped), resolver="uv",
                           warnings=list(self.warnings))
 
