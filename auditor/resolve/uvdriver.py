@@ -1,7 +1,9 @@
 """Resolution with uv's resolver, degrading per requirement instead of failing the whole file.
 
 One ``uv pip compile`` run gives pins and ``# via`` edges; a second, ``--no-deps`` run over the exact pins in
-``pylock.toml`` format gives each pin's files and hashes. When uv answers "no solution", the requirement(s) it
+``pylock.toml`` format gives each pin's files and hashes (started as soon as the pins are known, read from the cache
+the first run just filled, awaited once the packages are built). Both runs are told the interpreter
+(``target.uv_interpreter``): uv does not look for one each time. When uv answers "no solution", the requirement(s) it
 blames are taken out (or, for a transitive culprit, overridden away) and the run repeats, a bounded number of
 rounds; if uv names nothing we recognise, the requirement list is bisected. Culprits become ``Skipped`` entries,
 pinned ones stay in the report as unresolved packages so that name/version checks still see them, and sdist-only
