@@ -73,9 +73,8 @@ class _PendingArtifacts:
     lines: list[str]  # the pins, as uv's input
     use_cache: bool  # it reads uv's cache offline (else it asks the index)
     deadline: float  # time.monotonic() after which it is stopped
-    running: Running | None
-    packages: list[tuple[Pin, Package]] = field(default_factory=list)
-    warn_at: int = 0  # where its warning goes among the resolution's (where the sequential run put it)
+    running: Running
+    packages: list[tuple[Pin, Package]] = field(default_factory=list)  # the resolved pins' packages
 
 
 @dataclass
@@ -506,7 +505,7 @@ class UvResolver:
                 self._fill_artifacts(pending, resolution)
             return resolution
         finally:
-            if pending is not None and pending.running is not None:
+            if pending is not None:
                 pending.running.stop()
 
     def _assemble(self, pins: list[Pin], pending: _PendingArtifacts | None) -> Resolution:
@@ -523,8 +522,6 @@ class UvResolver:
                 pending.packages.append((pin, pkg))
             edges.extend(self._pin_edges(pin, reqs, main_file))
         self._add_unplaced(packages, edges)
-        if pending is not None:
-            pending.warn_at = len(self.warnings)
         return Resolution(packages=packages, edges=_dedupe(edges), skipped=list(self.skipped), resolver="uv",
                           warnings=list(self.warnings))
 
@@ -639,10 +636,9 @@ class UvResolver:
             arts = artifacts.get(pin.name, []) or ([_url_artifact(pin.url)] if pin.url else [])
             pkg.artifacts = arts
             pkg.hashes = [f"sha256:{a.hashes['sha256']}" for a in arts if "sha256" in a.hashes]
-        resolution.warnings[pending.warn_at:pending.warn_at] = self.warnings[pending.warn_at:]
+        resolution.warnings = list(self.warnings)  # with the artifact run's, if it failed
 
     def _artifacts(self, pending: _PendingArtifacts) -> dict[str, list[Artifact]]:
-        assert pending.running is not None
         try:
             proc, _ = pending.running.wait(pending.deadline)
         except subprocess.TimeoutExpired as exc:
