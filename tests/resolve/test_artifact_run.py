@@ -55,7 +55,7 @@ def _content(index: LocalIndex) -> None:
     index.add_wheel("beta", "2.0")
     index.add_wheel("beta", "2.1")
     index.add_wheel("gamma", "1.0")
-    index.add_sdist("gamma", "2.0")  # newer, sdist only: the fallback look-up (an index request) has work to do
+    index.add_sdist("gamma", "2.0")  # newer, sdist only: the sdist-only look-up (an index request) has work
 
 
 def test_every_pin_gets_its_index_files_and_digests(audit_context: Context) -> None:
@@ -63,15 +63,15 @@ def test_every_pin_gets_its_index_files_and_digests(audit_context: Context) -> N
     _content(index)
     with index.serve() as url:
         src, options, ctx = audit_context(url, ["alpha", "gamma>=1"])
-        overlapped = resolve(src, options, ctx)
+        res = resolve(src, options, ctx)
     served = {f.filename: f.sha256 for f in index.files}
-    resolved = {p.name: p for p in overlapped.packages if p.source == "resolver"}
+    resolved = {p.name: p for p in res.packages if p.source == "resolver"}
     assert {n: p.version for n, p in resolved.items()} == {"alpha": "1.0", "beta": "2.1", "gamma": "1.0"}
-    for p in resolved.values():  # each pin has its index file and digest, put there by the join
+    for p in resolved.values():  # each pin has its index file and digest, put there once the artifact run ended
         assert [a.filename for a in p.artifacts] == [f"{p.name}-{p.version}-py3-none-any.whl"]
         assert p.hashes == [f"sha256:{served[p.artifacts[0].filename]}"]
-    fallback = [p for p in overlapped.packages if p.name == "gamma" and p.version == "2.0"]
-    assert fallback and not fallback[0].resolved  # the look-up that ran beside the artifact run found it
+    fallback = [p for p in res.packages if p.name == "gamma" and p.version == "2.0"]
+    assert fallback and not fallback[0].resolved  # the sdist-only look-up, after the artifact run, still finds it
 
 
 @pytest.mark.parametrize("status", [500, 404])
