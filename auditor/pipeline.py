@@ -99,7 +99,6 @@ def _audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches:
     started = time.perf_counter()
     resolving = not options.offline and any(not profile.source.resolved for profile in project.profiles)
     if resolving:  # the model-reference scan and the checks' loading overlap the resolver's wait on the index
-        _load_resolver()
         with _in_background(lambda: _scan_models(options, project.code_root), options) as scanned:
             progress("resolving dependencies")
             outcomes = [_resolve_only(profile, options, ctx, several=len(project.profiles) > 1)
@@ -233,13 +232,6 @@ def _warm_up(options: AuditOptions) -> None:
             step()
         except Exception:  # noqa: BLE001 -- done again by the check that needs it, which reports any failure
             continue
-
-
-def _load_resolver() -> None:
-    """Import the resolver before the background thread starts: its imports then do not share the interpreter
-    with the thread's (one runs at a time), and uv, which everything after waits for, starts that much sooner."""
-    import auditor.resolve.fallback
-    import auditor.resolve.uvdriver  # noqa: F401 -- what ``resolve`` imports before it starts uv
 
 
 def _resolve_only(profile: Profile, options: AuditOptions, ctx: AuditContext, *,
