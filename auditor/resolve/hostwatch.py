@@ -13,6 +13,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 
 from auditor.errors import NetworkError
 from auditor.net import HostState, host_of
@@ -59,28 +60,46 @@ class HostWatch:
             hosts: set[str]) -> tuple[subprocess.CompletedProcess[str] | None, dict[str, tuple[str, str]]]:
         """Run ``cmd`` until it ends, or until one of ``hosts`` is found down (then it is stopped: None and the down
         hosts). ``subprocess.TimeoutExpired`` after ``timeout`` seconds, as ``subprocess.run`` raises it."""
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        result: dict[str, str] = {}
+        return Running(cmd, env).wait(time.monotonic() + timeout, lambda: self.down(hosts) if hosts else {})
 
-        def drain() -> None:  # read both pipes to their end (a full pipe would stall uv)
-            out, err = proc.communicate()
-            result["out"], result["err"] = out, err
 
-        reader = threading.Thread(target=drain, name="mlaudit-uv-output", daemon=True)
-        reader.start()
-        deadline = time.monotonic() + timeout
-        while reader.is_alive():
-            down = self.down(hosts) if hosts else {}
-            if down:
-                proc.kill()
-                reader.join()
-                return None, down
+class Running:
+    """A started child process whose output is read to its end in a thread (a full pipe would stall uv), so that
+    the caller can do other work until it needs the answer (``wait``) or give up on it (``stop``)."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
+        self.cmd = cmd
+        self._began = time.monotonic()
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        self._result: dict[str, str] = {}
+        self._reader = threading.Thread(target=self._drain, name="mlaudit-uv-output", daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        out, err = self._proc.communicate()
+        self._result["out"], self._result["err"] = out, err
+
+    def wait(self, deadline: float, down: Callable[[], dict[str, tuple[str, str]]] = dict,
+             ) -> tuple[subprocess.CompletedProcess[str] | None, dict[str, tuple[str, str]]]:
+        """Its answer, or (None, the down hosts) as soon as ``down`` names one (it is stopped then);
+        ``subprocess.TimeoutExpired`` (it is stopped) when the ``time.monotonic()`` ``deadline`` passes."""
+        while self._reader.is_alive():
+            hosts_down = down()
+            if hosts_down:
+                self.stop()
+                return None, hosts_down
             if time.monotonic() > deadline:
-                proc.kill()
-                reader.join()
-                raise subprocess.TimeoutExpired(cmd, timeout)
-            reader.join(POLL_SECONDS)
-        return subprocess.CompletedProcess(cmd, proc.returncode, result.get("out", ""), result.get("err", "")), {}
+                self.stop()
+                raise subprocess.TimeoutExpired(self.cmd, max(0.0, deadline - self._began))
+            self._reader.join(POLL_SECONDS)
+        return subprocess.CompletedProcess(self.cmd, self._proc.returncode, self._result.get("out", ""),
+                                           self._result.get("err", "")), {}
+
+    def stop(self) -> None:
+        """Kill it (if still running) and reap it; its pipes are closed by the reader."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._reader.join()
 
 
-__all__ = ["DOWNLOAD_SERVICE", "INDEX_SERVICE", "HostWatch"]
+__all__ = ["DOWNLOAD_SERVICE", "INDEX_SERVICE", "HostWatch", "Running"]

@@ -1,7 +1,9 @@
 """Resolution with uv's resolver, degrading per requirement instead of failing the whole file.
 
 One ``uv pip compile`` run gives pins and ``# via`` edges; a second, ``--no-deps`` run over the exact pins in
-``pylock.toml`` format gives each pin's files and hashes. When uv answers "no solution", the requirement(s) it
+``pylock.toml`` format gives each pin's files and hashes (started as soon as the pins are known, read from the cache
+the first run just filled, awaited once the packages are built). Both runs are told the interpreter
+(``target.uv_interpreter``): uv does not look for one each time. When uv answers "no solution", the requirement(s) it
 blames are taken out (or, for a transitive culprit, overridden away) and the run repeats, a bounded number of
 rounds; if uv names nothing we recognise, the requirement list is bisected. Culprits become ``Skipped`` entries,
 pinned ones stay in the report as unresolved packages so that name/version checks still see them, and sdist-only
@@ -13,8 +15,8 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,11 +30,11 @@ from auditor.net import host_of
 from auditor.options import AuditContext, AuditOptions
 from auditor.resolve import messages as msg
 from auditor.resolve.base import REJECTED_PIN, Resolution
-from auditor.resolve.hostwatch import DOWNLOAD_SERVICE, INDEX_SERVICE, HostWatch
+from auditor.resolve.hostwatch import DOWNLOAD_SERVICE, INDEX_SERVICE, HostWatch, Running
 from auditor.resolve.output import Pin, parse_annotated, parse_pylock
 from auditor.resolve.placeholder import write_placeholder
 from auditor.resolve.sdist import sdist_metadata
-from auditor.resolve.target import Indexes, target_python, uv_environment, uv_platform
+from auditor.resolve.target import Indexes, target_python, uv_environment, uv_interpreter, uv_platform
 from auditor.sources.direct import BUILD_HINT
 
 MAX_ROUNDS = 12
@@ -65,6 +67,17 @@ class _Run:
 
 
 @dataclass
+class _PendingArtifacts:
+    """The artifact run of a resolution, started and not yet awaited, and the packages waiting for its answer."""
+
+    lines: list[str]  # the pins, as uv's input
+    use_cache: bool  # it reads uv's cache offline (else it asks the index)
+    deadline: float  # time.monotonic() after which it is stopped
+    running: Running
+    packages: list[tuple[Pin, Package]] = field(default_factory=list)  # the resolved pins' packages
+
+
+@dataclass
 class UvResolver:
     src_requirements: list[Requirement]
     constraints: list[Requirement]
@@ -90,6 +103,26 @@ class UvResolver:
     # -- running uv --------------------------------------------------------------------------------------------
     def _compile(self, lines: list[_Line], *, fmt: str = "requirements.txt", pins: list[str] | None = None,
                  cached_only: bool = False) -> _Run:
+        cmd, watched = self._command(lines, fmt=fmt, pins=pins, cached_only=cached_only)
+        try:
+            proc, down = self._watch.run(cmd, uv_environment(self.options), self._timeout(),
+                                         self._watch.watch(watched))
+        except subprocess.TimeoutExpired as exc:
+            raise self._timed_out(exc) from exc
+        if proc is None:
+            return _Run(-1, "", "", down)
+        return _Run(proc.returncode, proc.stdout, proc.stderr)
+
+    def _timeout(self) -> float:
+        return max(5.0, self.options.net.deadline)
+
+    def _timed_out(self, exc: subprocess.TimeoutExpired) -> NetworkError:
+        return NetworkError(f"resolver timed out after {exc.timeout:.0f}s", service="package index",
+                            host=self._index_host())
+
+    def _command(self, lines: list[_Line], *, fmt: str, pins: list[str] | None,
+                 cached_only: bool) -> tuple[list[str], dict[str, str]]:
+        """One ``uv pip compile`` command line (its input files written) and the URLs to watch while it runs."""
         main = self._dir / "requirements.in"
         files: list[Path] = [main]
         if pins is not None:
@@ -98,8 +131,7 @@ class UvResolver:
             main.write_text("".join(ln.text + "\n" for ln in lines))
         cmd = [self.uv, "pip", "compile", "--no-config", "--quiet", "--no-header", "--format", fmt,
                "--python-version", target_python(self.options)]
-        if self.options.python_version is None and self.options.platform is None:
-            cmd += ["--python", sys.executable]
+        cmd += uv_interpreter(self.options)
         if self.options.platform:
             cmd += ["--python-platform", uv_platform(self.options.platform)]
         if not self.options.allow_build:
@@ -138,15 +170,7 @@ class UvResolver:
             watched = {url: INDEX_SERVICE for url in self.indexes.all_urls() if url.startswith(("http:", "https:"))}
             watched |= {ln.req.url: DOWNLOAD_SERVICE for ln in lines
                         if ln.req.url and ln.req.url.startswith(("http:", "https:"))}
-        try:
-            proc, down = self._watch.run(cmd, uv_environment(self.options), max(5.0, self.options.net.deadline),
-                                         self._watch.watch(watched))
-        except subprocess.TimeoutExpired as exc:
-            raise NetworkError(f"resolver timed out after {exc.timeout:.0f}s", service="package index",
-                               host=self._index_host()) from exc
-        if proc is None:
-            return _Run(-1, "", "", down)
-        return _Run(proc.returncode, proc.stdout, proc.stderr)
+        return cmd, watched
 
     def _hosts_down(self, down: dict[str, tuple[str, str]]) -> None:
         """Hosts found down during a run: an index ends the resolution (``HostDownError``, one failure for the run);
@@ -471,15 +495,31 @@ class UvResolver:
     # -- building the answer -----------------------------------------------------------------------------------
     def _finish(self, pins: list[Pin]) -> Resolution:
         """The resolution: a package and its edges per pin, then the packages uv could not place (unclaimed names,
-        unresolved pins) with the edges their messages name."""
-        artifacts = self._artifacts(pins) if pins else {}
+        unresolved pins) with the edges their messages name. uv's artifact run for the pins is started first and
+        awaited last, so that building the packages overlaps it; it fails as it did when awaited first (a raised
+        index failure, or a warning and no files), and it is stopped if anything in between raises."""
+        pending = self._start_artifacts(pins) if pins else None
+        try:
+            resolution = self._assemble(pins, pending)
+            if pending is not None:
+                self._fill_artifacts(pending, resolution)
+            return resolution
+        finally:
+            if pending is not None:
+                pending.running.stop()
+
+    def _assemble(self, pins: list[Pin], pending: _PendingArtifacts | None) -> Resolution:
+        artifacts: dict[str, list[Artifact]] = {}  # filled in by ``_fill_artifacts``
         main_file = f"-r {self._dir / 'requirements.in'}"
         by_name = self._active_by_name()
         packages: list[Package] = []
         edges: list[Edge] = []
         for pin in pins:
             reqs = by_name.get(pin.name, [])
-            packages.append(self._pinned_package(pin, reqs, artifacts, direct=main_file in pin.via))
+            pkg = self._pinned_package(pin, reqs, artifacts, direct=main_file in pin.via)
+            packages.append(pkg)
+            if pending is not None and pin.name not in self.placeholders:
+                pending.packages.append((pin, pkg))
             edges.extend(self._pin_edges(pin, reqs, main_file))
         self._add_unplaced(packages, edges)
         return Resolution(packages=packages, edges=_dedupe(edges), skipped=list(self.skipped), resolver="uv",
@@ -575,23 +615,43 @@ class UvResolver:
                     and note not in item.reason:
                 item.reason = f"{item.reason}; {note}"
 
-    def _artifacts(self, pins: list[Pin]) -> dict[str, list[Artifact]]:
+    def _start_artifacts(self, pins: list[Pin]) -> _PendingArtifacts | None:
+        """Start the ``--no-deps`` pylock run over the exact pins (None: no pin needs it)."""
         lines = [f"{p.name} @ {p.url}" if p.url else f"{p.name}=={p.version}" for p in pins
                  if p.name not in self.placeholders]
         if not lines:
-            return {}
+            return None
         # The resolving run has just cached these pins' index pages: read them offline (0.25 s instead of ~1 s
         # for large.txt), and only go back to the network if the cache is disabled or incomplete.
         use_cache = "UV_NO_CACHE" not in os.environ
-        run = self._compile([], fmt="pylock.toml", pins=lines, cached_only=use_cache)
-        if run.returncode != 0 and use_cache and not self.options.offline:
-            run = self._compile([], fmt="pylock.toml", pins=lines)
+        cmd, _ = self._command([], fmt="pylock.toml", pins=lines, cached_only=use_cache)
+        return _PendingArtifacts(lines=lines, use_cache=use_cache, deadline=time.monotonic() + self._timeout(),
+                                 running=Running(cmd, uv_environment(self.options)))
+
+    def _fill_artifacts(self, pending: _PendingArtifacts, resolution: Resolution) -> None:
+        """Wait for the artifact run and give each resolved pin its files and sha256 digests (the pin's URL when
+        the index listed none); a run that failed without an index failure leaves a warning, no files."""
+        artifacts = self._artifacts(pending)
+        for pin, pkg in pending.packages:
+            arts = artifacts.get(pin.name, []) or ([_url_artifact(pin.url)] if pin.url else [])
+            pkg.artifacts = arts
+            pkg.hashes = [f"sha256:{a.hashes['sha256']}" for a in arts if "sha256" in a.hashes]
+        resolution.warnings = list(self.warnings)  # with the artifact run's, if it failed
+
+    def _artifacts(self, pending: _PendingArtifacts) -> dict[str, list[Artifact]]:
+        try:
+            proc, _ = pending.running.wait(pending.deadline)
+        except subprocess.TimeoutExpired as exc:
+            raise self._timed_out(exc) from exc
+        assert proc is not None  # no host is watched: only the deadline stops it
+        run = _Run(proc.returncode, proc.stdout, proc.stderr)
+        if run.returncode != 0 and pending.use_cache and not self.options.offline:
+            run = self._compile([], fmt="pylock.toml", pins=pending.lines)
         if run.returncode != 0:
             self._raise_if_index_failed(run)
             self.warnings.append(f"artifact list unavailable (uv pylock run failed: {msg.clean(run.stderr, 200)})")
             return {}
         return parse_pylock(run.stdout)
-
 
 def cached_project_names(uv_cache: Path) -> set[str] | None:
     """PEP 503 names with an index page in uv's cache (its ``simple-v<N>`` buckets hold ``<name>.rkyv`` per index);

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import zipfile
 
 import pytest
@@ -14,7 +15,7 @@ from auditor.options import AuditOptions
 from auditor.resolve import messages as msg
 from auditor.resolve.output import parse_annotated, parse_pylock
 from auditor.resolve.sdist import read_static_requires
-from auditor.resolve.target import indexes_for, uv_platform
+from auditor.resolve.target import indexes_for, uv_interpreter, uv_platform
 from auditor.sources.base import SourceResult
 from tests.support.index import LocalIndex, build_sdist
 
@@ -143,3 +144,14 @@ def test_local_index_speaks_pep503_691_658() -> None:
 def test_unresolved_package_shape() -> None:
     pkg = Package("x", "1.0", resolved=False)
     assert pkg.to_json()["resolved"] is False
+
+
+@pytest.mark.parametrize(("target", "allow_build", "own"), [
+    ({}, False, True), ({}, True, True),  # no target: mlaudit's interpreter is the target
+    ({"python_version": "3.9"}, False, True), ({"platform": "win_amd64"}, False, True),  # binary-only: markers/tags
+    ({"python_version": "3.9"}, True, False), ({"platform": "win_amd64"}, True, False),  # a build: uv finds one
+])
+def test_uv_is_told_the_interpreter_unless_it_must_find_one(target: dict[str, str], allow_build: bool,
+                                                            own: bool) -> None:
+    args = uv_interpreter(AuditOptions(allow_build=allow_build, **target))  # type: ignore[arg-type]
+    assert args == (["--python", sys.executable] if own else [])
