@@ -251,8 +251,8 @@ class ReadingGenerator:
         # Plugin families and integrations name themselves with a separator (``pytest-virtualenv``,
         # ``fsspec-databricks``): the conventions below read only words the name separates. A family head or
         # another listed project's full name glued on without one (``asyncpydantic``, ``boto3pyyaml``) follows no
-        # such convention and stays an added word: genuine projects rarely glue two projects' full names (lane
-        # typo4 found no genuine lockfile or young name, and 8 of 10,956 dev negatives, that read this way).
+        # such convention and stays an added word: genuine projects rarely glue two projects' full names (no
+        # genuine lockfile or young name and 8 of 10,956 dev negatives read this way: bench/results/typosquat.md).
         # ``glued_names=False`` restores the older reading (for benches).
         separated = [t for t in added if not (self.glued_names and t in glued_words)]
         if prefix and prefix[0] in separated and self._plugin_head(prefix[0]):
