@@ -81,7 +81,8 @@ def _letters(key: str) -> int:
 class ReadingGenerator:
     """Produces every reading of a name against one ``CandidateIndex`` (PyPI or Hugging Face orgs)."""
 
-    def __init__(self, index: CandidateIndex, *, separators_matter: bool, extra_affixes: frozenset[str] = frozenset()):
+    def __init__(self, index: CandidateIndex, *, separators_matter: bool, extra_affixes: frozenset[str] = frozenset(),
+                 glued_names: bool = True):
         self.index = index
         self.popular = index.popular
         self.separators_matter = separators_matter  # HF orgs: '-', '_', '.' make different names
@@ -89,6 +90,7 @@ class ReadingGenerator:
         vocab = index.vocab
         candidates = {*vocab.glued, *vocab.separated, *RELEASE_WORDS}
         self.glueable = frozenset({*PY_MARKERS, *extra_affixes, *(t for t in candidates if vocab.glued_count(t) >= 2)})
+        self.glued_names = glued_names
 
     # -- shared ---------------------------------------------------------------------------------------------------
     def base_features(self, target: int, n_near: int) -> dict[str, float]:
@@ -221,7 +223,10 @@ class ReadingGenerator:
                         continue
                     prefix = [*pre_glued, *core_toks[:lo]]
                     suffix = [*core_toks[hi:], *post_glued]
-                    r = self._combo(target, prefix, suffix, glued, n_near, core)
+                    # only a word glued onto the target's own name itself (``asyncpydantic``), not onto a word
+                    # beside it (``keyring-cloudpyyaml``: ``pyyaml`` is glued to ``cloud``)
+                    touching = [*(pre_glued if lo == 0 else []), *(post_glued if hi == n else [])]
+                    r = self._combo(target, prefix, suffix, glued, n_near, core, glued_words=frozenset(touching))
                     if r is not None and (target not in out or _combo_rank(r) < _combo_rank(out[target])):
                         out[target] = r
         return list(out.values())
@@ -239,23 +244,32 @@ class ReadingGenerator:
         return None
 
     def _combo(self, target: int, prefix: list[str], suffix: list[str], glued: bool, n_near: int,
-               core: str) -> Reading | None:
+               core: str, *, glued_words: frozenset[str] = frozenset()) -> Reading | None:
         added = [*prefix, *suffix]
         if not added or len(added) > 3:
             return None
-        if prefix and self._plugin_head(prefix[0]):
+        # Plugin families and integrations name themselves with a separator (``pytest-virtualenv``,
+        # ``fsspec-databricks``): the conventions below read only words the name separates. A family head or
+        # another listed project's full name glued on without one (``asyncpydantic``, ``boto3pyyaml``) follows no
+        # such convention and stays an added word: genuine projects rarely glue two projects' full names (no
+        # genuine lockfile or young name and 8 of 10,956 dev negatives read this way: bench/results/typosquat.md).
+        # ``glued_names=False`` restores the older reading (for benches).
+        separated = [t for t in added if not (self.glued_names and t in glued_words)]
+        if prefix and prefix[0] in separated and self._plugin_head(prefix[0]):
             return None  # ``pytest-virtualenv``, ``types-requests``, ``flask-redis``: a plugin of that family
         classes = [self._classify(t) for t in added]
         if sum(c is AffixClass.WORD for c in classes) > 1:
             return None  # two words of its own: a different project that mentions the target
-        if any(c is AffixClass.POPULAR and t in self.popular.rank_of for t, c in zip(added, classes, strict=True)):
+        if any(c is AffixClass.POPULAR and t in self.popular.rank_of and t in separated
+               for t, c in zip(added, classes, strict=True)):
             # ``fsspec-databricks``, ``pydantic-settings-pulumi``: another listed project's own name beside this
             # one names that project; the name bridges the two (an integration), it is not a generic word added
             # to either. Squats add words with no project of their own (``-utils``, ``-lite``, ``-helper``);
             # generic heads without a listed name (``async``, ``json``, ``types``) stay affixes.
             return None
         if suffix and not prefix and self._plugin_head(core) and any(
-                c in (AffixClass.WORD, AffixClass.POPULAR) for c in classes):
+                c in (AffixClass.WORD, AffixClass.POPULAR) and t in separated
+                for t, c in zip(added, classes, strict=True)):
             return None  # ``pytest-virtualenv``, ``flask-kombu``: the family's plugin for that word, not an affix
         f = self.base_features(target, n_near)
         f["k_combo"] = 1.0

@@ -7,7 +7,16 @@ import pytest
 
 from auditor.typosquat import FLAG_THRESHOLD, Detector, PopularList, TyposquatResult, pypi_detector
 from auditor.typosquat.confusables import keyboard_adjacent, skeleton, skeleton_variants
-from auditor.typosquat.features import COMBO, EDIT1, EDIT2, HOMOGLYPH, OTHER, SEPARATOR, TRANSPOSITION
+from auditor.typosquat.features import (
+    COMBO,
+    EDIT1,
+    EDIT2,
+    HOMOGLYPH,
+    OTHER,
+    SEPARATOR,
+    TRANSPOSITION,
+    ReadingGenerator,
+)
 from auditor.typosquat.index import CandidateIndex
 from auditor.typosquat.popular import default_pypi
 
@@ -215,6 +224,44 @@ def test_generic_words_beside_a_popular_name_stay_combos(det: Detector, name: st
 @pytest.mark.parametrize(("name", "target"), [("pyrequestslite", "requests"), ("pythonhttpx2", "httpx")])
 def test_glued_affixes_on_both_ends_after_a_py_join(det: Detector, name: str, target: str) -> None:
     read_as(det, name, target, COMBO)
+
+
+def _combo_added(det: Detector, name: str, target: str) -> list[str]:
+    """The reasons of ``name``'s combo reading of ``target`` (empty when there is none)."""
+    tid = det.popular.rank_of[target] - 1
+    return [why for r in det.readings(name) if r.technique == COMBO and r.target == tid for why in r.reasons]
+
+
+@pytest.mark.parametrize(("name", "target", "glued"), [("asyncpydantic", "pydantic", "async"),
+                                                       ("jsonrequests", "requests", "json"),
+                                                       ("boto3pyyaml", "pyyaml", "boto3"),
+                                                       ("pytestrequests", "requests", "pytest")])
+def test_names_glued_on_without_a_separator_are_added_words(det: Detector, name: str, target: str,
+                                                            glued: str) -> None:
+    # issue 28 (lane typo4): a plugin family's head or another listed project's full name glued straight onto a
+    # listed name follows neither naming convention (``pytest-x``, ``fsspec-databricks``), so it reads as a word
+    # added to the target; before, the plugin/integration vetoes left such names with no reading at all
+    reasons = _combo_added(det, name, target)
+    assert reasons and all("glued on" in why and repr(glued) in why for why in reasons), reasons
+    assert det.check(name).score >= 0.02  # above the context floor: an audit's index facts can decide it
+    old = Detector(det.popular, index=det.index, model=det.model)
+    old.generator = ReadingGenerator(det.index, separators_matter=False, glued_names=False)
+    assert _combo_added(old, name, target) == []  # the older reading (the switch keeps it measurable)
+
+
+@pytest.mark.parametrize(("name", "target"), [("async-pydantic", "pydantic"), ("json-requests", "requests"),
+                                              ("boto3-pyyaml", "pyyaml"), ("pytest-requests", "requests")])
+def test_the_same_names_separated_keep_their_conventions(det: Detector, name: str, target: str) -> None:
+    # the separated forms are a plugin of the family or an integration of two projects: no combo reading of the
+    # target, whatever the glued forms above read as
+    assert _combo_added(det, name, target) == []
+    assert det.check(name).score < 0.05
+
+
+def test_a_listed_name_glued_to_a_word_beside_the_target_is_not_an_added_word(det: Detector) -> None:
+    # ``keyring-cloudpyyaml``: ``pyyaml`` is glued to ``cloud``, not to ``keyring``; the pair ``keyring`` /
+    # ``cloudpyyaml`` is separated, so the integration convention still reads it (no reading adds ``pyyaml``)
+    assert not any("'pyyaml'" in why for why in _combo_added(det, "keyring-cloudpyyaml", "keyring"))
 
 
 # -- plugin families are judged on the whole name ----------------------------------------------------------------
