@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -133,7 +134,8 @@ def installed_mlaudit_cmd() -> list[str]:
     same base interpreter as the anchors' venvs; pip writes the byte code as it does for the anchors. Building
     takes a lock, so two bench runs sharing the cache do not install into one venv at once (memoised: one check
     per bench process)."""
-    root = bench_cache() / "venvs" / f"mlaudit-{source_fingerprint()}"
+    fingerprint = source_fingerprint()
+    root = bench_cache() / "venvs" / f"mlaudit-{fingerprint}"
     script = root / "bin" / "mlaudit"
     marker = root / ".installed"
     lock_path = root.with_name(root.name + ".lock")
@@ -147,7 +149,10 @@ def installed_mlaudit_cmd() -> list[str]:
             if proc.returncode != 0 or not script.is_file():
                 tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
                 raise RuntimeError(f"installing mlaudit from the checkout into {root.name} failed: {tail[:300]}")
-            marker.write_text(source_fingerprint())
+            if source_fingerprint() != fingerprint:  # edited while pip copied it: the venv holds a mix
+                shutil.rmtree(root, ignore_errors=True)
+                raise RuntimeError("the checkout changed while it was being installed for the bench; run again")
+            marker.write_text(fingerprint)
     return [str(script)]
 
 
