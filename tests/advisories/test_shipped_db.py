@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -315,3 +316,38 @@ def test_listing_keys_stored_in_the_index_match_as_computed_ones(store: Advisory
                     assert record_affects(record, name, spelled) == record_affects(plain, name, spelled), spelled
                     checked += 1
     assert checked > 1000
+
+
+def test_shipped_digests_are_remembered_by_stat_and_redone_when_a_file_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded index's fingerprint hashes the shipped files once per stat: a later process reads the digests
+    from the cache folder (the same fingerprint, no hashing); a file replaced (new stat) is hashed again."""
+    from auditor.advisories import db
+
+    monkeypatch.setenv("MLAUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    shipped_copy = tmp_path / "meta.json"
+    shipped_copy.write_text('{"commit": "a"}')
+    sources = (*db.embedded_sources()[:2], shipped_copy)
+    monkeypatch.setattr(db, "embedded_sources", lambda: sources)
+    hashed: list[Path] = []
+    real = db.sha256_file
+
+    def counting(path: Path) -> str:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(db, "sha256_file", counting)
+    monkeypatch.setattr(db, "_FP_CACHE", {})
+    first = db.embedded_fingerprint()
+    assert len(hashed) == 3
+    monkeypatch.setattr(db, "_FP_CACHE", {})  # a new process: only the cache folder remembers
+    assert db.embedded_fingerprint() == first and len(hashed) == 3
+    before = shipped_copy.stat()
+    shipped_copy.write_text('{"commit": "b"}')  # same size, new content and stat (a tick apart at least)
+    os.utime(shipped_copy, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+    monkeypatch.setattr(db, "_FP_CACHE", {})
+    changed = db.embedded_fingerprint()
+    assert hashed[3:] == [shipped_copy] and changed != first
+    monkeypatch.setattr(db, "_FP_CACHE", {})
+    monkeypatch.setattr(db, "sha256_file", real)
+    assert db.embedded_fingerprint() == changed
