@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from auditor.domain import Package, canonical_name
@@ -108,6 +107,10 @@ _LEGACY_FILE = re.compile(r"^(?P<name>[A-Za-z0-9._]+?)-(?P<version>\d[^-]*?)(?:-
 
 def file_version(filename: str) -> tuple[str | None, str, str | None]:
     """``(version, kind, PEP 503 project name)`` parsed from a distribution filename."""
+    # imported here: ``packaging.utils`` brings ``packaging.tags`` (platform, logging, subprocess), which a run that
+    # reads no index page does not need
+    from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+
     try:
         if filename.endswith(".whl"):
             name, version, _, _ = parse_wheel_filename(filename)
