@@ -16,7 +16,6 @@ Every build writes a temporary file and renames it into place: a reader never se
 from __future__ import annotations
 
 import atexit
-import gzip
 import hashlib
 import json
 import os
@@ -228,6 +227,8 @@ def build_index(target: Path, records: Iterable[Mapping[str, Any]], meta: Mappin
 
 
 def iter_jsonl_gz(path: Path) -> Iterator[dict[str, Any]]:
+    import gzip  # building an index only
+
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         for line in fh:
             if line.strip():

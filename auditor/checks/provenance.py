@@ -11,7 +11,6 @@ marked incomplete, since the gate asked for something that was not checked).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 
 from auditor.domain import Finding, Package, Severity
 from auditor.evidence import Details
@@ -58,6 +57,8 @@ def audit_all(ctx: AuditContext, packages: list[Package], pages: dict[str, Proje
                ) -> list[PackageProvenance]:
     if not packages:
         return []
+    from concurrent.futures import ThreadPoolExecutor  # a thread pool for network work only
+
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(packages))) as pool:
         return list(pool.map(lambda p: audit_package(ctx, p, pages.get(p.name)), packages))
 
