@@ -11,7 +11,6 @@ and pages are cached per run in ``ctx.caches`` so that the checks share one requ
 from __future__ import annotations
 
 import re
-import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,6 +157,8 @@ def default_index_url() -> str:
     """uv's own default index, asked from uv offline (never written down in our code)."""
     uv = uv_binary()
     if uv is not None:
+        import subprocess  # only to ask uv its default index
+
         proc = subprocess.run([uv, "pip", "compile", "--no-config", "--offline", "--quiet", "--no-header",
                                "--emit-index-url", "-"], input="", capture_output=True, text=True, timeout=60,
                               check=False)

@@ -10,8 +10,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name as canonical_name
-
 from auditor.cache import cache_dir
 
 
@@ -20,6 +18,8 @@ def results_dir() -> Path:
 
 
 def result_path(name: str, version: str) -> Path:
+    from packaging.utils import canonicalize_name as canonical_name  # (and packaging.tags): only with results
+
     return results_dir() / canonical_name(name) / f"{version}.json"
 
 

@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
-from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
-
 from auditor.domain import ROOT_NODE, Edge, Location, Package, Requirement, Skipped, canonical_name, package_node
 from auditor.errors import InputError
 from auditor.ledger import Item, ItemKind, Outcome
@@ -467,6 +465,8 @@ def _wheel_pin(url: str, loc: Location) -> str:
     filename = PurePosixPath(unquote(_split_url(url, loc).path)).name
     if not filename.endswith(".whl"):
         return ""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename  # (and packaging.tags): file names only
+
     try:
         return f"=={parse_wheel_filename(filename)[1]}"
     except InvalidWheelFilename as exc:
@@ -513,6 +513,8 @@ def _direct_reference(body: str, loc: Location, *, editable: bool, raw: str) -> 
             name = em.group(1)
             if em.group(2) and not extras:
                 extras = tuple(sorted(e.strip() for e in em.group(2).split(",") if e.strip()))
+    from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+
     if filename.endswith(".whl"):
         try:
             wname, wversion, _, _ = parse_wheel_filename(filename)
