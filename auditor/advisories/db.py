@@ -394,16 +394,24 @@ class AdvisoryDB:
                 chunk = missing[start:start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = self.conn.execute(
-                    f"SELECT n.name, r.body FROM names n JOIN records r ON r.id = n.id "
-                    f"WHERE n.name IN ({marks}) AND r.malicious = ? ORDER BY r.id",
+                    f"SELECT n.name, r.id, r.body FROM names n JOIN records r ON r.id = n.id "
+                    f"WHERE n.name IN ({marks}) AND r.malicious = ?",
                     (*chunk, int(malicious)),
                 ).fetchall()
+                # ordered by id here rather than by SQL's ORDER BY, which copied every body (1.5 MB for 201
+                # packages) through a temporary B-tree; the same order (SQLite compares TEXT as UTF-8 bytes, which
+                # order as Python orders code points)
+                rows.sort(key=_by_id)
                 found: dict[str, list[OsvRecord]] = {n: [] for n in chunk}
-                for name, body in rows:
+                for name, _rid, body in rows:
                     found[name].append(OsvRecord(json.loads(body), indexed=True))
                 for name, records in found.items():
                     self.memo[(name, malicious)] = records
             return {n: list(self.memo[(n, malicious)]) for n in wanted}
+
+
+def _by_id(row: tuple[str, str, str]) -> str:
+    return row[1]
 
 
 _OPEN: dict[tuple[str, int, int], AdvisoryDB] = {}

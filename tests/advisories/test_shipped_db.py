@@ -351,3 +351,16 @@ def test_shipped_digests_are_remembered_by_stat_and_redone_when_a_file_changes(
     monkeypatch.setattr(db, "_FP_CACHE", {})
     monkeypatch.setattr(db, "sha256_file", real)
     assert db.embedded_fingerprint() == changed
+
+
+def test_lookups_keep_the_records_in_sql_id_order(store: AdvisoryStore) -> None:
+    """Records are ordered by id in Python (no ORDER BY copying every body through a temporary B-tree): the same
+    order SQLite's ``ORDER BY r.id`` gives, for names with many records and ids of every prefix."""
+    names = ["django", "tensorflow", "pillow", "jinja2", "urllib3", "requests"]
+    got = store.vulnerabilities_many(names)
+    conn = store.vulns_db.conn
+    for name in names:
+        expected = [row[0] for row in conn.execute(
+            "SELECT r.id FROM names n JOIN records r ON r.id = n.id WHERE n.name = ? AND r.malicious = 0 "
+            "ORDER BY r.id", (name,))]
+        assert [r.id for r in got[name]] == expected and len(expected) > 3, name
