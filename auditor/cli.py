@@ -141,13 +141,14 @@ def _exit(code: int) -> None:
     Why: tearing down a finished audit frees every object it built one by one (advisory records, the typosquat
     index, the report): ~20 ms, 8 % of an offline re-audit of a 201-package lock, for memory the kernel reclaims
     at once (mypy ends the same way). Only at the process edge, and only when it is safe: with another thread
-    still alive, or a stream that cannot be flushed (a closed pipe), the ordinary ``sys.exit`` path runs instead,
-    with its own waiting and error reporting."""
+    still alive, a stream that cannot be flushed (a closed pipe), or a profiler or tracer attached (``python -m
+    cProfile``, coverage: they write their results after the script returns), the ordinary ``sys.exit`` path runs
+    instead, with its own waiting and error reporting."""
     import atexit
     import os
     import threading
 
-    if threading.active_count() > 1:
+    if threading.active_count() > 1 or sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(code)
     atexit._run_exitfuncs()
     try:

@@ -122,7 +122,7 @@ console_main()
 def test_the_console_script_ends_like_a_normal_exit(tmp_path: Path) -> None:
     """The console script skips the interpreter's teardown (``cli._exit``) but not what a user sees of an exit:
     the exit code, everything written to stdout and stderr (through a pipe), the ``atexit`` functions; with another
-    thread alive it waits for it, as ``sys.exit`` does."""
+    thread alive it waits for it, as ``sys.exit`` does, and under a profiler the profile is still written."""
     version = subprocess.run([sys.executable, "-c", EXIT_CHILD, "-", "--version"], capture_output=True, text=True,
                              timeout=60, check=False)
     assert version.returncode == 0 and version.stdout.startswith("mlaudit ") and version.stdout.endswith(
@@ -139,3 +139,7 @@ def test_the_console_script_ends_like_a_normal_exit(tmp_path: Path) -> None:
     waited = subprocess.run([sys.executable, "-c", EXIT_CHILD, "thread", "--version"], capture_output=True,
                             text=True, timeout=60, check=False)
     assert waited.returncode == 0 and "thread finished" in waited.stdout and "atexit ran" in waited.stdout
+    stats = tmp_path / "run.prof"  # a profiler writes its results after the script returns: the normal exit runs
+    profiled = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "auditor", "--version"],
+                              capture_output=True, text=True, timeout=60, check=False)
+    assert profiled.returncode == 0 and stats.is_file() and stats.stat().st_size > 0, profiled.stderr
