@@ -17,19 +17,17 @@ model and comes from elsewhere, so none of it was fitted on:
   one edit from a top-3,000 name or extend a top-300 name with words, and are neither popular nor in the malicious
   records (which end in 2025-06). "Genuine" means only that: unreported squats surely hide among them.
 
-What each name's record holds at audit time (``NameContext``), and the assumptions:
+What each name's record holds at audit time (``NameContext``, derived by the audit's own
+``auditor.typosquat.metadata.context_from_json`` from a JSON document), and the assumptions:
 
-- positives: the audit runs while the squat is live (the issue's profile: days old): first upload drawn uniformly
-  0-30 days before the audit (seeded; OSV gives the ingestion date, not the upload date), release count = the
-  versions the OSV record lists (none listed: unknown), required by no popular package (it is installed because
-  someone typed it), project links and summary unknown (the records do not keep them);
-- lockfile names: the first upload is at the latest the upload of the locked version (uv.lock ``upload-time``; the
-  earliest of its files); required by the popular packages that the lock says depend on it; release count unknown,
-  taken as 1 (the worst case: a single release adds to the score, many releases would lower it);
-- young names: first upload taken as the middle of the newest release's month (the youngest it can plausibly be),
-  release count 1, required by nothing; links and summary unknown.
-
-Facts that nobody has for both sides (links, summary, downloads) are left unknown on both, so they move nothing.
+- genuine names (lockfile and young): their real index document (``bench/_typosquat_index.py``, ``--index-json``),
+  read as an audit on a fixed day would (young names: the list's day; lockfile names: the lock commit's day; later
+  uploads do not count); lockfile names keep the popular packages the lock says require them. Names the index no
+  longer has (404) are not genuine and are left out (listed by the caller);
+- positives: the versions their reports name, each uploaded when the report's origin entry saw it (the
+  package-analysis feeds watch new uploads), audited 0-30 days after the first upload (seeded: a live squat),
+  required by no popular package; links and summary, which reports do not carry, under two stated worst cases for
+  the detector: ``copied`` from the imitated project's real document, or ``absent``.
 """
 
 from __future__ import annotations
@@ -44,7 +42,7 @@ import re
 import subprocess
 import sys
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -100,6 +98,9 @@ class Positive:
     published: str
     versions: int | None
     osv_id: str
+    # version -> the time a report source saw it (``database_specific.malicious-packages-origins``: the package
+    # analysis feeds watch new uploads, so their time is within hours of the upload); may be empty
+    version_times: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -258,9 +259,26 @@ def heldout_positives(shared: Path, popular: PopularList, vocab: AffixVocabulary
             drops["closer to a decoy word"] += 1
             continue
         versions = r["affected"][0].get("versions")  # type: ignore[index]
-        out.append(Positive(name, target, technique, str(r["published"])[:10],
-                            len(versions) if isinstance(versions, list) and versions else None, str(r["id"])))
+        times = origin_times(r)
+        listed = set(versions) if isinstance(versions, list) else set()
+        count = len(listed | set(times)) or None
+        out.append(Positive(name, target, technique, str(r["published"])[:10], count, str(r["id"]), times))
     return out, dict(drops)
+
+
+def origin_times(record: dict[str, object]) -> dict[str, str]:
+    """Version -> earliest time a report source saw it (from the record's origins; {} when none say)."""
+    out: dict[str, str] = {}
+    spec = record.get("database_specific")
+    origins = spec.get("malicious-packages-origins") if isinstance(spec, dict) else None
+    for o in origins if isinstance(origins, list) else []:
+        if not isinstance(o, dict):
+            continue
+        stamp = o.get("modified_time") or o.get("import_time")
+        for v in o.get("versions") or []:
+            if isinstance(stamp, str) and (v not in out or stamp < out[v]):
+                out[str(v)] = stamp
+    return out
 
 
 def _decoy_closer(name: str, decoy: str, target: str) -> bool:
@@ -269,17 +287,53 @@ def _decoy_closer(name: str, decoy: str, target: str) -> bool:
     return decoy != target and OSA.distance(name, decoy) < OSA.distance(name, target)
 
 
-def positive_context(p: Positive, rng: random.Random, age: str) -> tuple[NameContext, dt.datetime]:
-    """The record a live squat shows at audit time, under the stated assumptions (``age``: ``live`` 0-30 days,
-    ``unknown`` no upload date, ``older`` 90-180 days)."""
-    now = dt.datetime.fromisoformat(p.published).replace(tzinfo=dt.timezone.utc)
-    first: dt.datetime | None = None
-    if age == "live":
-        first = now - dt.timedelta(days=rng.uniform(0, 30))
-    elif age == "older":
-        first = now - dt.timedelta(days=rng.uniform(90, 180))
-    return NameContext(on_index=True, first_upload=first, release_count=p.versions, required_by=(),
-                       source="bench: assumed live-squat record"), now
+def positive_doc(p: Positive, metadata: str, target_doc: dict[str, object] | None) -> dict[str, object]:
+    """The squat's index document as far as the report and the stated worst cases give it.
+
+    Releases: every version the report names, each uploaded when a report source saw it (versions without a time:
+    the record's publish time). ``metadata``: ``copied`` (summary, home page and project links are the imitated
+    project's, taken from its real document) or ``absent`` (no summary, no links). Files are sdists (wheels are not
+    scored)."""
+    times = dict(p.version_times)
+    if not times:
+        times = {f"v{i}": p.published + "T00:00:00Z" for i in range(p.versions or 1)}
+    releases = {v: [{"upload_time_iso_8601": t, "packagetype": "sdist", "yanked": False}] for v, t in times.items()}
+    info: dict[str, object] = {"name": p.name, "summary": "", "home_page": "", "project_urls": None}
+    if metadata == "copied" and isinstance(target_doc, dict):
+        theirs = target_doc.get("info") if isinstance(target_doc.get("info"), dict) else {}
+        assert isinstance(theirs, dict)
+        info.update(summary=theirs.get("summary") or "", home_page=theirs.get("home_page") or "",
+                    project_urls=theirs.get("project_urls"))
+    return {"info": info, "releases": releases}
+
+
+def positive_context(p: Positive, rng: random.Random, age: str, metadata: str, candidate: str | None,
+                     docs: dict[str, dict[str, object] | None]) -> tuple[NameContext, dt.datetime]:
+    """The record a live squat shows at audit time (``age``: ``live``: audited 0-30 days after its first upload,
+    seeded; ``unknown``: no upload times at all), with ``metadata`` copied or absent (see ``positive_doc``)."""
+    from auditor.typosquat.metadata import context_from_json
+
+    doc = positive_doc(p, metadata, docs.get(p.target))
+    stamps = [_parse_time(f["upload_time_iso_8601"]) for fs in doc["releases"].values()  # type: ignore[attr-defined]
+              for f in fs]
+    first = min(t for t in stamps if t is not None)
+    now = first + dt.timedelta(days=rng.uniform(0, 30))
+    cand = canon(candidate) if candidate else None
+    ctx = context_from_json(doc, docs.get(cand) if cand else None, name=p.name, target=cand, until=now)
+    if age == "unknown":
+        ctx = replace(ctx, first_upload=None, release_days=None, release_span_days=None)
+    return replace(ctx, required_by=(), source="bench: report + assumed metadata"), now
+
+
+def negative_context(n: Negative, candidate: str | None, docs: dict[str, dict[str, object] | None]) -> NameContext:
+    """A genuine name's record from its real index document, as an audit on ``n.now`` would have read it."""
+    from auditor.typosquat.metadata import context_from_json
+
+    doc = docs.get(n.name)
+    assert doc is not None
+    cand = canon(candidate) if candidate else None
+    ctx = context_from_json(doc, docs.get(cand) if cand else None, name=n.name, target=cand, until=n.now)
+    return replace(ctx, required_by=n.context.required_by, source="bench: index JSON API")
 
 
 # -- genuine names from real lockfiles -------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 GuardDog's typosquatting heuristic and a plain Damerau-Levenshtein <= 1 rule, all measured in this run.
 
     python bench/typosquat.py [--shared ../shared] [--no-anchor] [--quick] [--json OUT]
+        [--mirrors DIR] [--pypi-list TSV] [--index-json URL] [--audit-time-only]
 
 What it does, in one run:
 - **time split**: fits the score on the dev positives published before 2024-06-01 (plus the constructed attacks of
@@ -27,13 +28,14 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from auditor.typosquat.context import CONTEXT_FLOOR, apply_context  # noqa: E402
+from auditor.typosquat.context import CONTEXT_FLOOR, NameContext, apply_context  # noqa: E402
 from auditor.typosquat.detector import Detector  # noqa: E402
 from auditor.typosquat.index import CandidateIndex  # noqa: E402
 from auditor.typosquat.popular import PopularList, load_hf_orgs, load_pypi  # noqa: E402
@@ -42,6 +44,7 @@ from auditor.typosquat.scoring import ScoreModel  # noqa: E402
 from bench import _common as common  # noqa: E402
 from bench import _typosquat_context as ctxsets  # noqa: E402
 from bench import _typosquat_fit as fitting  # noqa: E402
+from bench import _typosquat_index as ixfetch  # noqa: E402
 
 ANCHOR_SCRIPT = r'''
 import json, sys, time
@@ -308,28 +311,65 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
     print(f"genuine: {groups.get('lockfile', 0)} distinct names from {len(ctxsets.read_manifest())} uv.lock files "
           f"({lock_popular} of them popular), {groups.get('young', 0)} young names near popular ones "
           f"(newest release within {ctxsets.YOUNG_DAYS} days of the list; {young_counts})")
-    rng = random.Random(ctxsets.SEED)
-    name_only = ctxsets.Scored("mlaudit name-only", {}, {})
     base: dict[str, TyposquatResult] = {}
     det.prefetch([p.name for p in positives] + [n.name for n in negatives])
+    for name in [p.name for p in positives] + [n.name for n in negatives]:
+        base[name] = det.check(name)
+    docs: dict[str, dict[str, object] | None] = {}
+    if args.index_json:
+        wanted = {n.name for n in negatives} | {p.target for p in positives}
+        wanted |= {ctxsets.canon(r.candidate) for r in base.values() if r.candidate}
+        answers = ixfetch.fetch_all(args.index_json, wanted)
+        docs = {k: a.doc for k, a in answers.items()}
+        dates = sorted(a.fetched for a in answers.values() if a.fetched)
+        gone = sorted(n.name for n in negatives if answers[n.name].gone)
+        failed = sorted(n.name for n in negatives if answers[n.name].error)
+        print(f"index metadata: {len(answers)} names looked up in the index JSON API (answers fetched "
+              f"{dates[0] if dates else '-'} .. {dates[-1] if dates else '-'}; cached in the bench cache)")
+        for group in ("lockfile", "young"):
+            g = [n.name for n in negatives if n.group == group]
+            print(f"  {group}: {len(g)} names, {sum(x in gone for x in g)} gone from the index (404: not genuine, "
+                  f"excluded), {sum(x in failed for x in g)} not fetched (excluded)")
+        print("  gone: " + ", ".join(gone))
+        if failed:
+            print("  not fetched: " + ", ".join(failed))
+        negatives = [n for n in negatives if docs.get(n.name) is not None]
+        for n in negatives:
+            n.context = ctxsets.negative_context(n, base[n.name].candidate, docs)
+    else:
+        notes.append("no --index-json: genuine names keep the list/lock-derived records (old assumptions)")
+    lock_only = [n for n in negatives if n.group == "lockfile"]
+    print("JSON look-ups an audit would make per floor (lockfile names not popular, not required by a popular "
+          "package, name score >= floor), over the "
+          f"{len(ctxsets.read_manifest())} lockfiles: " + ", ".join(
+              f"{f}: {sum(1 for n in lock_only if base[n.name].candidate and base[n.name].score >= f and not n.context.required_by)}"
+              for f in (0.005, 0.01, 0.02, 0.05, 0.1, 0.2)))
+    name_only = ctxsets.Scored("mlaudit name-only", {}, {})
     for p in positives:
-        base[p.name] = det.check(p.name)
         name_only.pos[p.name] = base[p.name].score
     for n in negatives:
-        base[n.name] = det.check(n.name)
         name_only.neg[n.name] = base[n.name].score
-    pos_ctx = {age: {p.name: ctxsets.positive_context(p, rng, age) for p in positives}
-               for age in ("live", "unknown", "older")}
+    # one seeded audit day per squat, the same under every assumption (only the assumed facts differ)
+    pos_ctx = {(age, meta): {p.name: ctxsets.positive_context(p, random.Random(f"{ctxsets.SEED}:{p.name}"), age, meta,
+                                                             base[p.name].candidate, docs)
+                             for p in positives}
+               for age in ("live", "unknown") for meta in ("copied", "absent")}
+    print_fact_shares(positives, negatives, pos_ctx)
     configs: list[ctxsets.Scored] = [name_only]
+    ctx_results: dict[str, TyposquatResult] = {}
     for floor in (0.005, 0.01, 0.02, 0.05, 0.1, 0.2):
-        for age in ("live",) if floor != CONTEXT_FLOOR else ("live", "unknown", "older"):
-            sc = ctxsets.Scored(f"mlaudit + context, floor {floor}, squat age {age}", {}, {})
-            for p in positives:
-                c, now = pos_ctx[age][p.name]
-                sc.pos[p.name] = apply_context(base[p.name], c, now=now, floor=floor).score
-            for n in negatives:
-                sc.neg[n.name] = apply_context(base[n.name], n.context, now=n.now, floor=floor).score
-            configs.append(sc)
+        for age in ("live",) if floor != CONTEXT_FLOOR else ("live", "unknown"):
+            for meta in ("copied", "absent"):
+                sc = ctxsets.Scored(f"mlaudit + context, floor {floor}, squat age {age}, metadata {meta}", {}, {})
+                for p in positives:
+                    c, now = pos_ctx[(age, meta)][p.name]
+                    sc.pos[p.name] = apply_context(base[p.name], c, now=now, floor=floor).score
+                for n in negatives:
+                    r = apply_context(base[n.name], n.context, now=n.now, floor=floor)
+                    sc.neg[n.name] = r.score
+                    if floor == CONTEXT_FLOOR:
+                        ctx_results[n.name] = r
+                configs.append(sc)
     names = [p.name for p in positives] + [n.name for n in negatives]
     if args.no_anchor:
         gd, gd_note = None, "GuardDog not run: --no-anchor"
@@ -370,6 +410,9 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
             continue
         line(f"{sc.label} (0.5, shipped)", sc, 0.5, positives)
         points[sc.label].append(("0.5", 0.5))
+        if "squat age live" in sc.label and f"floor {CONTEXT_FLOOR}," not in sc.label:
+            t = ctxsets.threshold_for(sc, negatives, one_pct)
+            line(f"{sc.label} (<= 1% FPR: {t:.3f}, read off)", sc, t, positives)
         if sc is name_only or "unknown" in sc.label or "older" in sc.label or f"floor {CONTEXT_FLOOR}," in sc.label:
             t = ctxsets.threshold_for(sc, negatives, one_pct)
             line(f"{sc.label} (<= 1% FPR: {t:.3f}, read off)", sc, t, positives)
@@ -382,8 +425,10 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
                 t = ctxsets.threshold_for(sc, negatives, gd_fp)
                 line(f"{sc.label} (GuardDog's FPR: {t:.3f}, read off)", sc, t, positives)
                 points[sc.label].append(("GD FPR", t))
+    floor_selection(tools, positives, negatives)
     print("\nsplits: recall [Wilson 95%] at the shipped 0.5 and at the <= 1% FPR threshold read off all genuine "
           "names above (the same threshold for every split)")
+    shipped_label = f"floor {CONTEXT_FLOOR}, squat age live"
     splits = {"time: published before 2025-01": [p for p in positives if p.published < "2025-01-01"],
               "time: published 2025-01 or later": [p for p in positives if p.published >= "2025-01-01"],
               "target: a dev-positive target": [p for p in positives if p.target in seen_targets],
@@ -392,12 +437,11 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
     for label, rows in splits.items():
         for op in ("0.5", "1%"):
             cells = " ".join(
-                f"{sc.label.replace('mlaudit ', '').replace(f'+ context, floor {CONTEXT_FLOOR}, squat age live', '+ context')}="
+                f"{sc.label.replace('mlaudit ', '').replace(f'+ context, {shipped_label}, metadata ', 'ctx ')}="
                 f"{cell(*ctxsets.recall_at(sc, rows, 0.5 if op == '0.5' or sc.label == 'GuardDog' else one_pct_at[sc.label]))}"
-                for sc in tools if sc is name_only or sc.label == "GuardDog"
-                or f"floor {CONTEXT_FLOOR}, squat age live" in sc.label)
+                for sc in tools if sc is name_only or sc.label == "GuardDog" or shipped_label in sc.label)
             print(f"  {label:38} n={len(rows):4} @{op:3}  {cells}")
-    shipped = next(sc for sc in tools if f"floor {CONTEXT_FLOOR}, squat age live" in sc.label)
+    shipped = next(sc for sc in tools if shipped_label in sc.label)
     lowest = {label: min(t for _, t in pts) for label, pts in points.items()}
     print("\nevery genuine name flagged at any operating point above (name-only / with context, floor "
           f"{CONTEXT_FLOOR}, squat age live: @0.5 shipped, @1% read off on all genuine names, @GD FPR) or by "
@@ -409,11 +453,71 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
             marks.append("GuardDog")
         if marks:
             r = base[n.name]
+            why = "; ".join(x.removeprefix("context: ").split(" [")[0] for x in ctx_results[n.name].reasons
+                            if x.startswith("context: "))
             print(f"  {n.group:8} {n.name:30} {' '.join(marks):44} name {r.score:.3f} -> {r.candidate}; context "
-                  f"{shipped.neg[n.name]:.3f}; required by {list(n.context.required_by or ())[:2]}; {n.source}")
-    print("\npositives missed at 0.5 with context (floor "
-          f"{CONTEXT_FLOOR}, live): " + ", ".join(f"{p.name}->{p.target}"
-                                                    for p in positives if shipped.pos[p.name] < 0.5)[:3000])
+                  f"{shipped.neg[n.name]:.3f} ({why or 'no context signal'}); {n.source}")
+    for sc in tools:
+        if shipped_label in sc.label:
+            t = one_pct_at[sc.label]
+            print(f"\npositives missed at the <= 1% FPR threshold ({t:.3f}), {sc.label}: " + ", ".join(
+                f"{p.name}->{p.target} ({sc.pos[p.name]:.3f})" for p in positives if sc.pos[p.name] < t)[:4000])
+
+
+def print_fact_shares(positives: list[ctxsets.Positive], negatives: list[ctxsets.Negative],
+                      pos_ctx: dict[tuple[str, str], dict[str, tuple[NameContext, object]]]) -> None:
+    """How often each fact holds per group: what separates the sides (and what does not)."""
+    from auditor.typosquat.context import SPREAD_DAYS, SPREAD_SPAN
+
+    facts: list[tuple[str, Callable[[NameContext], bool]]] = [
+        ("single release / one upload day", lambda c: c.release_count == 1 or c.release_days == 1),
+        (f"releases >= {SPREAD_DAYS} days over >= {SPREAD_SPAN}",
+         lambda c: (c.release_days or 0) >= SPREAD_DAYS and (c.release_span_days or 0) >= SPREAD_SPAN),
+        ("no project links", lambda c: c.has_project_urls is False),
+        ("own repository link", lambda c: bool(c.own_repository)),
+        ("links to the target's repository", lambda c: bool(c.links_to_target)),
+        ("no summary", lambda c: c.has_summary is False),
+        ("summary = target's", lambda c: bool(c.summary_matches_target)),
+        ("wheels", lambda c: bool(c.has_wheels)),
+        ("required by a popular package", lambda c: bool(c.required_by)),
+    ]
+    groups: list[tuple[str, list[NameContext]]] = [
+        (f"positives ({meta})", [pos_ctx[("live", meta)][p.name][0] for p in positives]) for meta in ("copied", "absent")]
+    for g in ("lockfile", "young"):
+        groups.append((f"{g} genuine", [n.context for n in negatives if n.group == g]))
+    print("\nfacts per group (share of names; positives: report facts + the stated metadata assumption)")
+    print(f"  {'fact':38}" + "".join(f"{label:>22}" for label, _ in groups))
+    for label, test in facts:
+        print(f"  {label:38}" + "".join(f"{sum(map(test, ctxs)) / max(1, len(ctxs)):>22.1%}" for _, ctxs in groups))
+
+
+def floor_selection(tools: list[ctxsets.Scored], positives: list[ctxsets.Positive],
+                    negatives: list[ctxsets.Negative]) -> None:
+    """Where the context floor belongs, chosen on one part and measured on the other: positives split by time
+    (published before 2025-01 / later), genuine names by a fixed hash of the name (``stable_half``). On the fit
+    part, the floor with the best recall at <= 1% FPR (ties: the higher floor, fewer look-ups) is chosen per
+    metadata assumption; the other part reports that floor's recall at its own <= 1% FPR threshold. Both
+    directions are printed."""
+    early = [p for p in positives if p.published < "2025-01-01"]
+    late = [p for p in positives if p.published >= "2025-01-01"]
+    halves = {h: [n for n in negatives if ctxsets.stable_half(n.name) == h] for h in (0, 1)}
+    print("\nfloor chosen on one part, measured on the other (recall at <= 1% FPR, threshold read off each part's own "
+          "genuine names):")
+    for meta in ("copied", "absent"):
+        live = [sc for sc in tools if "squat age live" in sc.label and f"metadata {meta}" in sc.label]
+        for (fit_pos, fit_neg), (eval_pos, eval_neg), label in (
+                ((early, halves[0]), (late, halves[1]), "fit: before 2025 + half 0; measured: 2025 on + half 1"),
+                ((late, halves[1]), (early, halves[0]), "fit: 2025 on + half 1; measured: before 2025 + half 0")):
+            def recall(sc: ctxsets.Scored, pos: list[ctxsets.Positive], neg: list[ctxsets.Negative]) -> tuple[int, int]:
+                t = ctxsets.threshold_for(sc, neg, int(0.01 * len(neg)))
+                return ctxsets.recall_at(sc, pos, t)
+
+            scored = [(recall(sc, fit_pos, fit_neg)[0], float(sc.label.split("floor ")[1].split(",")[0]), sc)
+                      for sc in live]
+            best_k, floor, best = max(scored, key=lambda x: (x[0], x[1]))
+            k, n = recall(best, eval_pos, eval_neg)
+            print(f"  metadata {meta:6} {label}: floor {floor} (fit recall {best_k}/{len(fit_pos)}) -> measured "
+                  f"{cell(k, n)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -426,6 +530,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="bare git copies of the repositories in bench/typosquat_lockfiles.tsv (owner+name/repo)")
     ap.add_argument("--pypi-list", default=os.environ.get("MLAUDIT_BENCH_PYPI_LIST"),
                     help="TSV list of PyPI projects (name, newest version, month, rank, summary) for young names")
+    ap.add_argument("--index-json", metavar="URL", default=os.environ.get("MLAUDIT_BENCH_INDEX_JSON"),
+                    help="base URL of an index's per-project JSON API (URL/<name>/json): real metadata of the genuine "
+                         "names and the imitated projects (cached in MLAUDIT_BENCH_CACHE)")
     ap.add_argument("--audit-time-only", action="store_true", help="only the audit-time evaluation")
     args = ap.parse_args(argv)
     shared = Path(args.shared)

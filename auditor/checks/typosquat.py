@@ -2,10 +2,10 @@
 
 Runs offline on the shipped popularity lists and the fitted score. Facts about a candidate's own record move its
 score (``NameContext``, see auditor/typosquat/context.py): the dependency graph (a popular project requires it:
-genuine), the index's project page in every audit that reaches the index (first upload, releases), with
-``--online`` the index's JSON API (links, summary; a 404 while the target is known means the index does not have
-the name), and what a caller already knows (the resolver: "not on the index"). Facts that could not be had are
-listed in the finding's ``missing_facts``. Severity: high when the score is >= HIGH_THRESHOLD (0.8), medium
+genuine), and in every audit that reaches the index its project page (first upload, releases, upload days) and
+its JSON API (links, summary; a 404 while the target is known means the index does not have the name), and what
+a caller already knows (the resolver: "not on the index"). Facts that could not be had are listed in the
+finding's ``missing_facts``. Severity: high when the score is >= HIGH_THRESHOLD (0.8), medium
 otherwise (documented in data/README.md).
 """
 
@@ -110,7 +110,7 @@ class TyposquatCheck:
         Every name that is not itself popular and reads as a look-alike at ``CONTEXT_FLOOR`` or more is judged
         with its record: the dependency graph (offline too: a popular project requires it), the index's project
         page (first upload, release count; the page the hash and provenance checks use, fetched once per run)
-        unless ``--offline``, and with ``--online`` the index JSON API (links, summary).
+        unless ``--offline``, and the index JSON API (links, summary) for names at ``JSON_FLOOR`` or more.
         """
         policy = ctx.options.policy or Policy()
         known = {canonical_name(k): v for k, v in (contexts or {}).items()}
@@ -169,24 +169,40 @@ class TyposquatCheck:
             facts = page_facts(ctx, pkg)
             if json_base is None:
                 return merge(facts, NameContext(missing=(
-                    "project links, summary: need --online (the index JSON API)",))) or facts
+                    "project links, summary: no index URL to ask its JSON API",))) or facts
+            if result.score < JSON_FLOOR:
+                return merge(facts, NameContext(missing=(
+                    f"project links, summary: not looked up (name score below {JSON_FLOOR})",))) or facts
             lookup = collect(ctx.http, json_base, pkg.name, result.candidate)
             if lookup.context is None:
-                if lookup.note:
+                if lookup.note and ctx.options.online:  # asked for: a gap in the audit
                     ctx.incomplete(ItemKind.CHECK, f"typosquat metadata for {pkg.name}", lookup.note)
-                return facts
+                elif lookup.error is not None:  # an enrichment by default: said in the warnings, not a gap
+                    failed.append(f"{pkg.name} ({lookup.error})")
+                return merge(facts, NameContext(missing=(
+                    f"project links, summary: {(lookup.note or 'not checked').removeprefix('index metadata ')}",
+                ))) or facts
             return merge(facts, lookup.context) or facts
 
         if not todo:
             return []
         from concurrent.futures import ThreadPoolExecutor  # a thread pool for network work only
 
+        failed: list[str] = []
         with ThreadPoolExecutor(max_workers=min(MAX_LOOKUPS, len(todo))) as pool:
-            return list(pool.map(one, todo))
+            out = list(pool.map(one, todo))
+        if failed:
+            ctx.report.warnings.append(
+                f"typosquat: the index JSON API could not be read for {len(failed)} name(s) near popular ones, judged "
+                f"without their project links and summary: {', '.join(sorted(failed)[:3])}"
+                + (" and more" if len(failed) > 3 else ""))
+        return out
 
     @staticmethod
     def _metadata_base(ctx: AuditContext) -> str | None:
-        if not ctx.options.online or ctx.options.offline:
+        """The index JSON API beside the audit's first index (every audit that reaches the index asks it, for
+        names at ``JSON_FLOOR`` or more; an index without the API answers 404 and the facts stay missing)."""
+        if ctx.options.offline:
             return None
         first = ctx.index_urls[0] if ctx.index_urls else ctx.options.index_url
         return json_api_base(first) if first else None
@@ -210,6 +226,9 @@ class TyposquatCheck:
 
 
 MAX_LOOKUPS = 8  # index look-ups under way at once (one per candidate name)
+# JSON API look-ups (links, summary; the candidate's and its target's document) only from this name score up
+# (the context floor: below it nothing moves the score; bench/typosquat.py counts the look-ups per lockfile)
+JSON_FLOOR = CONTEXT_FLOOR
 PAGE_SOURCE = "index project page"
 
 
@@ -271,7 +290,8 @@ def page_facts(ctx: AuditContext, pkg: Package) -> NameContext:
                 times.append(dt.datetime.fromisoformat(f.upload_time.replace("Z", "+00:00")))
             except ValueError:
                 continue
-    return context_from_uploads(times, len(page.versions()), source=PAGE_SOURCE)
+    wheels = any(f.filename.endswith(".whl") for f in page.files if f.project == page.name)
+    return context_from_uploads(times, len(page.versions()), source=PAGE_SOURCE, has_wheels=wheels)
 
 
 CHECK = TyposquatCheck()

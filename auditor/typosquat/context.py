@@ -5,9 +5,11 @@ candidate's own record is often at hand, and it separates the two kinds of look-
 
 - not on the index at all: a removed project (most removed look-alikes were malware) or a name anyone can claim
   tomorrow, so the next ``pip install`` fetches whatever they upload;
-- first uploaded days ago, a single release, no project links, far fewer downloads than the target, a summary
-  copied from the target: the profile of a squat;
-- years of history with many releases: the profile of a genuine project that happens to sit near a popular one.
+- first uploaded days ago, a single release (or all its releases on one day), no project links or links to the
+  imitated project's repository, no summary or the target's summary, far fewer downloads than the target: the
+  profile of a squat;
+- releases spread over weeks, a repository of its own name among its links, years of history with many releases:
+  the profile of a genuine project that happens to sit near a popular one.
 
 - required by a popular project in the audited dependency graph: that project's maintainers chose the name (the
   graph knows this offline too); a squat is installed because someone typed it, not because ``huggingface-hub``
@@ -16,7 +18,7 @@ candidate's own record is often at hand, and it separates the two kinds of look-
 Each fact adds a fixed amount to the score's log-odds (documented in data/README.md). These weights are set by
 hand, not fitted: the labelled sets hold names only, no records; ``bench/typosquat.py`` measures them on live
 squats' records against genuine names' records. Context weighs only readings at least ``CONTEXT_FLOOR`` likely by
-name (the floor is measured there too); it never turns an unrelated name into a look-alike. Facts that could not
+name (the floor is chosen there on one part of the sets and measured on the other); it never turns an unrelated name into a look-alike. Facts that could not
 be had are listed (``missing``) so a name judged on its spelling alone says so.
 
 ``apply_context`` is a pure function of a detector result and a ``NameContext``, so any stage that knows something
@@ -31,7 +33,7 @@ from dataclasses import dataclass, fields, replace
 from auditor.typosquat.result import FLAG_THRESHOLD, TyposquatResult
 from auditor.typosquat.scoring import logit, sigmoid
 
-CONTEXT_FLOOR = 0.05
+CONTEXT_FLOOR = 0.02
 # A name the index does not have is a finding of its own (``unclaimed-name``); it reads as a look-alike of a
 # popular name only from this name score up (below it, "+4 not on the index" would make faint resemblances of
 # internal names "critical look-alikes").
@@ -44,7 +46,15 @@ NEW_180_DAYS = 1.0
 SINGLE_RELEASE = 1.0
 NO_PROJECT_URLS = 0.7
 FAR_FEWER_DOWNLOADS = 0.7  # fewer than 1/1000 of the target's
-SUMMARY_COPIED = 1.5
+SUMMARY_COPIED = 1.5  # its summary is the target's (word for word, or all but a word)
+LINKS_COPIED = 2.0  # its project links point at the imitated project's repository
+NO_SUMMARY = 0.5
+# genuine evidence a squat does not carry without effort (set from what each fact means, never fitted on the
+# evaluation sets; see bench/results/typosquat.md)
+OWN_REPOSITORY = -1.5  # a project link to a repository named like the package (not the target's)
+RELEASES_OVER_TIME = -1.5  # releases on >= 3 distinct days spanning >= 14 days
+SPREAD_DAYS = 3
+SPREAD_SPAN = 14
 LONG_LIVED = -3.5  # first upload >= 2 years ago and >= 10 releases
 ESTABLISHED = -1.5  # first upload >= 1 year ago and >= 5 releases
 REQUIRED_BY_POPULAR = -6.0  # a popular project in the audited graph depends on it
@@ -59,7 +69,15 @@ class NameContext:
     release_count: int | None = None
     has_project_urls: bool | None = None  # a homepage or any project URL
     downloads: int | None = None  # the candidate's downloads over the popularity list's window (30 days)
-    summary_matches_target: bool | None = None  # its summary is the target's, word for word
+    summary_matches_target: bool | None = None  # its summary is the target's (word for word or all but a word)
+    has_summary: bool | None = None
+    release_days: int | None = None  # distinct days with an upload
+    release_span_days: int | None = None  # days from the first upload to the last
+    has_wheels: bool | None = None  # evidence only (not scored: nothing says whether a squat ships wheels)
+    own_repository: bool | None = None  # a project link to a repository named like the package itself
+    # copied links: a project link to the imitated project's repository and none to a repository of its own
+    links_to_target: bool | None = None
+    all_yanked: bool | None = None  # every file of every release yanked (evidence only)
     # popular projects in the audited graph that require it; () = the graph was read and none does
     required_by: tuple[str, ...] | None = None
     source: str = ""  # where the facts came from, for the reasons ("index JSON API", "resolver")
@@ -96,6 +114,8 @@ def signals(context: NameContext, *, target_downloads: int | None = None,
             out.append((NEW_180_DAYS, f"context: first uploaded {age} days ago"))
     if context.release_count == 1:
         out.append((SINGLE_RELEASE, "context: a single release"))
+    elif context.release_days == 1 and (context.release_count or 0) > 1:
+        out.append((SINGLE_RELEASE, f"context: {context.release_count} releases, all uploaded on one day"))
     if context.has_project_urls is False:
         out.append((NO_PROJECT_URLS, "context: no homepage or project links"))
     if context.downloads is not None and target_downloads and context.downloads * 1000 < target_downloads:
@@ -103,6 +123,15 @@ def signals(context: NameContext, *, target_downloads: int | None = None,
                                          f"{target_downloads}"))
     if context.summary_matches_target:
         out.append((SUMMARY_COPIED, "context: summary copied from the target"))
+    elif context.has_summary is False:
+        out.append((NO_SUMMARY, "context: no summary"))
+    if context.links_to_target:
+        out.append((LINKS_COPIED, "context: project links point at the imitated project's repository"))
+    elif context.own_repository:
+        out.append((OWN_REPOSITORY, "context: links a repository of its own name"))
+    if (context.release_days or 0) >= SPREAD_DAYS and (context.release_span_days or 0) >= SPREAD_SPAN:
+        out.append((RELEASES_OVER_TIME, f"context: releases on {context.release_days} days over "
+                                        f"{context.release_span_days} days"))
     releases = context.release_count or 0
     if age is not None and age >= 730 and releases >= 10:
         out.append((LONG_LIVED, f"context: a long-lived project ({age // 365} years, {releases} releases)"))
@@ -133,7 +162,7 @@ def apply_context(result: TyposquatResult, context: NameContext | None, *,
 
 
 def context_from_uploads(upload_times: list[dt.datetime], release_count: int | None, *, source: str,
-                         missing: tuple[str, ...] = ()) -> NameContext:
+                         missing: tuple[str, ...] = (), has_wheels: bool | None = None) -> NameContext:
     """The facts an index's project page gives (PEP 700 upload times, the versions it lists).
 
     No upload time at all (a PEP 503 HTML page, an index without PEP 700) leaves ``first_upload`` unknown and
@@ -141,8 +170,11 @@ def context_from_uploads(upload_times: list[dt.datetime], release_count: int | N
     """
     stamps = [t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc) for t in upload_times]
     gaps = missing if stamps else (*missing, "first upload: the index page gives no upload times")
+    days = {t.astimezone(dt.timezone.utc).date() for t in stamps}
     return NameContext(on_index=True, first_upload=min(stamps) if stamps else None,
-                       release_count=release_count or None, source=source, missing=gaps)
+                       release_count=release_count or None, release_days=len(days) if days else None,
+                       release_span_days=(max(stamps) - min(stamps)).days if stamps else None,
+                       has_wheels=has_wheels if stamps else None, source=source, missing=gaps)
 
 
 def merge(base: NameContext | None, extra: NameContext | None) -> NameContext | None:
@@ -158,7 +190,7 @@ def merge(base: NameContext | None, extra: NameContext | None) -> NameContext | 
 
 
 _FACT_WORDS = {"first upload": "first_upload", "release count": "release_count", "project links": "has_project_urls",
-               "summary": "summary_matches_target"}
+               "summary": "has_summary"}
 
 
 def _answered(gap: str, known: set[str]) -> bool:
@@ -181,7 +213,9 @@ def evidence(context: NameContext | None, *, now: dt.datetime | None = None) -> 
             tzinfo=dt.timezone.utc)
         facts["first_upload"] = first.isoformat()
         facts["age_days"] = max(0, (now - first).days)
-    for name in ("release_count", "has_project_urls", "downloads", "summary_matches_target"):
+    for name in ("release_count", "release_days", "release_span_days", "has_wheels", "has_project_urls",
+                 "own_repository", "links_to_target", "has_summary", "summary_matches_target", "all_yanked",
+                 "downloads"):
         value = getattr(context, name)
         if value is not None:
             facts[name] = value

@@ -71,21 +71,29 @@ def fetch_project(http: HttpClient, base: str, name: str, *, now: float | None =
     return doc
 
 
-def _upload_times(doc: dict[str, Any]) -> list[dt.datetime]:
-    out: list[dt.datetime] = []
+def _files(doc: dict[str, Any], until: dt.datetime | None) -> dict[str, list[tuple[dt.datetime, dict[str, Any]]]]:
+    """Version -> (upload time, file) for every file uploaded by ``until`` (``None``: all)."""
+    out: dict[str, list[tuple[dt.datetime, dict[str, Any]]]] = {}
     releases = doc.get("releases")
     if not isinstance(releases, dict):
         return out
-    for files in releases.values():
+    for version, files in releases.items():
         for f in files if isinstance(files, list) else []:
             stamp = (f.get("upload_time_iso_8601") or f.get("upload_time")) if isinstance(f, dict) else None
-            if isinstance(stamp, str):
-                try:
-                    parsed = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-                except ValueError:
-                    continue
-                out.append(parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc))
+            if not isinstance(stamp, str):
+                continue
+            try:
+                parsed = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+            if until is None or parsed <= until:
+                out.setdefault(str(version), []).append((parsed, f))
     return out
+
+
+def _upload_times(doc: dict[str, Any]) -> list[dt.datetime]:
+    return [t for files in _files(doc, None).values() for t, _f in files]
 
 
 def _info(doc: dict[str, Any]) -> dict[str, Any]:
@@ -98,20 +106,90 @@ def _summary(doc: dict[str, Any]) -> str:
     return re.sub(r"\W+", " ", text).strip().lower() if isinstance(text, str) else ""
 
 
-def context_from_json(doc: dict[str, Any], target_doc: dict[str, Any] | None = None) -> NameContext:
-    """The candidate's facts from its JSON document (and the target's, for the summary comparison)."""
-    times = _upload_times(doc)
-    releases = doc.get("releases")
+def summaries_match(mine: str, theirs: str) -> bool:
+    """The same summary, word for word or all but one word (a copied summary with the name swapped in)."""
+    if not mine or len(theirs) < 10:
+        return False
+    if mine == theirs:
+        return True
+    a, b = mine.split(), theirs.split()
+    if len(b) < 4 or abs(len(a) - len(b)) > 1:
+        return False
+    common = len(set(a) & set(b))
+    return common >= max(len(set(a)), len(set(b))) - 1
+
+
+_REPO_PATH = re.compile(r"^/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?(?:[#?/].*)?$")
+_NAME_NOISE = re.compile(r"^(python-?|py-?)|(-?python|-?py)$")
+
+
+def _links(doc: dict[str, Any]) -> list[str]:
     info = _info(doc)
     urls = info.get("project_urls")
-    has_urls = bool(info.get("home_page")) or (isinstance(urls, dict) and any(urls.values()))
+    out = [str(info["home_page"])] if isinstance(info.get("home_page"), str) and info.get("home_page") else []
+    if isinstance(urls, dict):
+        out += [str(u) for u in urls.values() if isinstance(u, str) and u]
+    return out
+
+
+def repositories(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    """(host, owner/repo) of every project link shaped like a code repository (``https://host/owner/repo``)."""
+    out: set[tuple[str, str]] = set()
+    for link in _links(doc):
+        parts = urlsplit(link.strip())
+        match = _REPO_PATH.match(parts.path or "")
+        if parts.scheme in ("http", "https") and parts.netloc and match:
+            out.add((parts.netloc.lower().removeprefix("www."), f"{match[1]}/{match[2]}".lower()))
+    return out
+
+
+def _bare(name: str) -> str:
+    flat = re.sub(r"[-_.]+", "-", name.lower())
+    return _NAME_NOISE.sub("", flat).replace("-", "") or flat.replace("-", "")
+
+
+def context_from_json(doc: dict[str, Any], target_doc: dict[str, Any] | None = None, *, name: str | None = None,
+                      target: str | None = None, until: dt.datetime | None = None) -> NameContext:
+    """The candidate's facts from its JSON document (and the target's, for the summary and link comparisons).
+
+    ``name``/``target``: the candidate's and the imitated project's names (a repository named like the target
+    and not like the candidate reads as the target's: copied links, even without the target's document).
+    ``until``: only uploads up to that time count (the bench replays an audit on an earlier day).
+    """
+    files = _files(doc, until)
+    times = [t for fs in files.values() for t, _f in fs]
+    info = _info(doc)
+    has_urls = bool(_links(doc))
     mine, theirs = _summary(doc), _summary(target_doc or {})
+    repos = repositories(doc)
+    target_repos = repositories(target_doc or {})
+    # a repository named like the package that is not the target's (a separator or "py" variant of the target's
+    # name would otherwise read the target's own repository as the candidate's)
+    own = bool(name) and any(_bare(r.split("/")[1]) == _bare(name or "") for h, r in repos - target_repos)
+    if target_doc is not None:  # the target's own repositories, exactly (a fork named like it is not the target's)
+        to_target = bool(repos & target_repos)
+    else:  # only the target's name: a repository named like the target and not like the candidate
+        to_target = bool(target) and any(_bare(r.split("/")[1]) == _bare(target or "") != _bare(name or "")
+                                         for _h, r in repos)
+    # a derivative (a port, a fork, a plugin) links its upstream beside its own repository; copied metadata
+    # links the target's repository and no repository of its own
+    copied = to_target and not own
+    days = {t.astimezone(dt.timezone.utc).date() for t in times}
+    all_files = [f for fs in files.values() for _t, f in fs]
     return NameContext(
         on_index=True,
         first_upload=min(times) if times else None,
-        release_count=len(releases) if isinstance(releases, dict) else None,
+        release_count=len(files) if times else (len(doc["releases"]) if isinstance(doc.get("releases"), dict)
+                                                 and until is None else None),
+        release_days=len(days) if days else None,
+        release_span_days=(max(times) - min(times)).days if times else None,
+        has_wheels=any(f.get("packagetype") == "bdist_wheel" for f in all_files) if all_files else None,
+        all_yanked=all(bool(f.get("yanked")) for f in all_files) if all_files else None,
         has_project_urls=has_urls if info else None,
-        summary_matches_target=(mine == theirs) if mine and len(theirs) >= 10 else None,
+        own_repository=own if info else None,
+        links_to_target=copied if info and (target_doc is not None or target) else None,
+        has_summary=bool(mine) if info else None,
+        summary_matches_target=summaries_match(mine, theirs) if mine and target_doc is not None else None,
         source=SOURCE,
     )
 
@@ -128,4 +206,4 @@ def collect(http: HttpClient, base: str, name: str, target: str | None) -> Conte
             return ContextLookup(name, NameContext(on_index=False, source=SOURCE))
         return ContextLookup(name, None, note="index metadata not checked: the JSON API knows neither the name nor "
                                               "its look-alike target")
-    return ContextLookup(name, context_from_json(doc, target_doc))
+    return ContextLookup(name, context_from_json(doc, target_doc, name=name, target=target))

@@ -115,7 +115,9 @@ def test_a_fresh_single_release_is_raised_and_the_page_is_shared() -> None:
         f = found["pyinstalers"]
         assert f.severity == Severity.HIGH
         assert f.evidence["context"]["release_count"] == 1 and f.evidence["context"]["age_days"] <= 3
-        assert any("project links, summary: need --online" in g for g in f.evidence["missing_facts"])
+        # the loopback index has no JSON API: the facts it would give are missing, and the audit is not a gap
+        assert any(g.startswith("project links, summary:") and "JSON API" in g for g in f.evidence["missing_facts"])
+        assert ctx.report.incomplete_reasons == ()
         # the hash and provenance checks read the same page from the run's cache: no second request
         assert project_page(ctx, "pyinstalers", f"{srv.url}/simple/") is not None
         assert len(srv.requests_to("/simple/pyinstalers/")) == 1
@@ -134,7 +136,75 @@ def test_only_candidates_are_looked_up() -> None:
         serve_pages(srv, {})
         ctx = audit(["requests", "zqxjv-internal-thing", "numpy"], index=f"{srv.url}/simple/")
         assert flagged(ctx) == {}
-        assert srv.requests_to("/simple/") == []
+        assert srv.requests_to("/simple/") == [] and srv.requests_to("/pypi/") == []
+
+
+# -- the index JSON API (links, summary) in the default audit ----------------------------------------------------
+def json_doc(name: str, summary: str, urls: dict[str, str], releases: dict[str, int]) -> dict[str, Any]:
+    files = {v: [{"upload_time_iso_8601": (NOW - dt.timedelta(days=age)).isoformat(), "packagetype": "sdist",
+                  "yanked": False}] for v, age in releases.items()}
+    return {"info": {"name": name, "summary": summary, "home_page": None, "project_urls": urls}, "releases": files}
+
+
+def serve_json(srv: LoopbackServer, docs: dict[str, dict[str, Any]]) -> None:
+    def handler(req: Request) -> Response:
+        assert req.match is not None
+        doc = docs.get(req.match.group("name"))
+        return Response(404, b"no") if doc is None else Response.json(doc)
+
+    srv.route("GET", r"/pypi/(?P<name>[^/]+)/json", handler)
+
+
+TARGET_URLS = {"Source": "https://code.example/pyinstaller/pyinstaller", "Homepage": "https://pyinstaller.example"}
+TARGET_SUMMARY = "PyInstaller bundles a Python application and all its dependencies into a single package."
+
+
+def test_copied_links_and_summary_are_read_in_a_default_audit() -> None:
+    with LoopbackServer() as srv:
+        serve_pages(srv, {"pyinstalers": page("pyinstalers", {"6.0.0": 2})})
+        serve_json(srv, {"pyinstalers": json_doc("pyinstalers", TARGET_SUMMARY, TARGET_URLS, {"6.0.0": 2}),
+                         "pyinstaller": json_doc("pyinstaller", TARGET_SUMMARY, TARGET_URLS, {"6.0.0": 900})})
+        ctx = audit(["pyinstalers"], index=f"{srv.url}/simple/")  # no --online: the default audit
+        f = flagged(ctx)["pyinstalers"]
+        assert len(srv.requests_to("/pypi/pyinstalers/json")) == 1 and srv.requests_to("/pypi/pyinstaller/json")
+    facts = f.evidence["context"]
+    assert facts["links_to_target"] is True and facts["summary_matches_target"] is True
+    assert facts["own_repository"] is False
+    assert any("imitated project's repository" in r for r in f.evidence["reasons"])
+    assert not any(g.startswith("project links") for g in f.evidence["missing_facts"])
+
+
+def test_own_repository_and_releases_over_weeks_weigh_for_a_young_project() -> None:
+    # a young project one letter from matplotlib (0.84 by name), three releases over 40 days, its own repository
+    own = {"Source": "https://code.example/someone/matplotlid"}
+    releases = {"0.1.0": 60, "0.2.0": 40, "0.3.0": 20}
+    with LoopbackServer() as srv:  # an index without the JSON API: the page's facts alone
+        serve_pages(srv, {"matplotlid": page("matplotlid", releases)})
+        bare = audit(["matplotlid"], index=f"{srv.url}/simple/")
+        found = flagged(bare)
+    with LoopbackServer() as srv:
+        serve_pages(srv, {"matplotlid": page("matplotlid", releases)})
+        serve_json(srv, {"matplotlid": json_doc("matplotlid", "Viewer of my own", own, releases),
+                         "matplotlib": json_doc("matplotlib", "Python plotting package", {
+                             "Source": "https://code.example/matplotlib/matplotlib"}, {"3.0": 3000})})
+        genuine = audit(["matplotlid"], index=f"{srv.url}/simple/")
+        assert flagged(genuine) == {}
+    facts = found["matplotlid"].evidence["context"]
+    assert facts["release_days"] == 3 and facts["release_span_days"] == 40
+    assert any("releases on 3 days" in r for r in found["matplotlid"].evidence["reasons"])
+    assert genuine.report.incomplete_reasons == () and bare.report.incomplete_reasons == ()
+
+
+def test_a_failing_json_api_is_a_warning_not_a_gap_by_default() -> None:
+    with LoopbackServer() as srv:
+        serve_pages(srv, {"pyinstalers": page("pyinstalers", {"6.0.0": 2})})
+        srv.route("GET", r"/pypi/(?P<name>[^/]+)/json", lambda req: Response(500, b"down"))
+        ctx = audit(["pyinstalers"], index=f"{srv.url}/simple/")
+        f = flagged(ctx)["pyinstalers"]  # the page's facts still raise it
+    assert ctx.report.incomplete_reasons == ()
+    assert any("JSON API could not be read for 1 name(s)" in w and "pyinstalers" in w for w in ctx.report.warnings)
+    assert any(g.startswith("project links, summary: not checked") for g in f.evidence["missing_facts"])
+    assert f.evidence["context"]["release_count"] == 1
 
 
 # -- the pure pieces ------------------------------------------------------------------------------------------------
