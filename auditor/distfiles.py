@@ -8,15 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from packaging.tags import sys_tags
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-
 T = TypeVar("T")
 
 
 def best_wheel(wheels: Sequence[T], filename: Callable[[T], str]) -> T:
     """The wheel whose best tag ranks highest for this interpreter (pip's order); the first one when no file name
     parses or none matches. ``wheels`` must not be empty."""
+    from packaging.tags import sys_tags  # (and platform, logging, subprocess): only when there are wheels to rank
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
     rank = {str(tag): i for i, tag in enumerate(sys_tags())}
     best: tuple[int, T] | None = None
     for wheel in wheels:

@@ -11,14 +11,12 @@ and pages are cached per run in ``ctx.caches`` so that the checks share one requ
 from __future__ import annotations
 
 import re
-import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from auditor.domain import Package, canonical_name
@@ -108,6 +106,10 @@ _LEGACY_FILE = re.compile(r"^(?P<name>[A-Za-z0-9._]+?)-(?P<version>\d[^-]*?)(?:-
 
 def file_version(filename: str) -> tuple[str | None, str, str | None]:
     """``(version, kind, PEP 503 project name)`` parsed from a distribution filename."""
+    # imported here: ``packaging.utils`` brings ``packaging.tags`` (platform, logging, subprocess), which a run that
+    # reads no index page does not need
+    from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+
     try:
         if filename.endswith(".whl"):
             name, version, _, _ = parse_wheel_filename(filename)
@@ -155,6 +157,8 @@ def default_index_url() -> str:
     """uv's own default index, asked from uv offline (never written down in our code)."""
     uv = uv_binary()
     if uv is not None:
+        import subprocess  # only to ask uv its default index
+
         proc = subprocess.run([uv, "pip", "compile", "--no-config", "--offline", "--quiet", "--no-header",
                                "--emit-index-url", "-"], input="", capture_output=True, text=True, timeout=60,
                               check=False)

@@ -44,11 +44,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from auditor.resolve.pipfallback import pip_platforms  # noqa: E402
 from bench._common import (  # noqa: E402
+    INSTALLED_NOTE,
     PINS,
     SHARED,
     AnchorUnavailable,
     Measured,
     anchor_venv,
+    installed_mlaudit_cmd,
     interleaved,
     medians,
     mlaudit_cmd,
@@ -130,12 +132,12 @@ def cmd_uv_python(inp: Path, cache: Path, scratch: Path) -> tuple[list[str], dic
 
 
 def cmd_graph(inp: Path, cache: Path, scratch: Path) -> tuple[list[str], dict[str, str]]:
-    return ([*mlaudit_cmd(), "graph", str(inp), "-f", "json", "-q", *TARGET],
+    return ([*installed_mlaudit_cmd(), "graph", str(inp), "-f", "json", "-q", *TARGET],
             base_env() | {"MLAUDIT_CACHE_DIR": str(cache)})
 
 
 def cmd_audit(inp: Path, cache: Path, scratch: Path) -> tuple[list[str], dict[str, str]]:
-    return ([*mlaudit_cmd(), str(inp), "--format", "json", "-q", *TARGET, "--fail-on", "critical"],
+    return ([*installed_mlaudit_cmd(), str(inp), "--format", "json", "-q", *TARGET, "--fail-on", "critical"],
             base_env() | {"MLAUDIT_CACHE_DIR": str(cache)})
 
 
@@ -242,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     slow: dict[str, Command] = {} if args.skip_pip else {"pip --dry-run": cmd_pip}
     notes = ["no index is named on any command line: every tool uses its own default index",
              f"cold: {args.repeat} run(s) per tool, each with a fresh cache; warm: {args.warm_repeat} interleaved "
-             "rounds on the caches the last cold runs filled"]
+             "rounds on the caches the last cold runs filled", f"mlaudit graph / audit rows: {INSTALLED_NOTE}"]
     if not args.skip_pip_audit:
         try:
             slow["pip-audit -r"] = make_pip_audit()

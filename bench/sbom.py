@@ -139,14 +139,15 @@ def main(argv: list[str] | None = None) -> int:
     edges = dependency_edges(doc)
     process_runs = max(3, args.runs // 4)
     own_file = workdir / "mlaudit-sbom.cdx.json"
+    mlaudit = common.installed_mlaudit_cmd()  # its own venv, like the anchor's (built untimed)
     commands: dict[str, Callable[[], common.Measured]] = {
-        "mlaudit sbom": lambda: common.run_measured([*common.mlaudit_cmd(), "sbom", str(resolved), "--offline", "-q",
+        "mlaudit sbom": lambda: common.run_measured([*mlaudit, "sbom", str(resolved), "--offline", "-q",
                                                      "-o", str(own_file)], env=env)}
     result: dict[str, object] = {"name": "sbom", "quick": args.quick,
                                  "anchors": {"cyclonedx-bom": common.PINS["cyclonedx-bom"]}, "notes": [
                                      "cyclonedx-py reads pins only (a flat list, no edges); the ratio compares "
                                      "`mlaudit sbom` (which also runs every offline check) with it only when both "
-                                     "wrote the same (name, version) components"]}
+                                     "wrote the same (name, version) components", common.INSTALLED_NOTE]}
     notes: list[str] = result["notes"]  # type: ignore[assignment]
     if not args.no_anchor:
         try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
@@ -71,6 +70,8 @@ class OsvApiClient:
         """Several ``querybatch`` calls at once (a large graph is several batches); any failure raises."""
         if len(batches) <= 1:
             return [self._batch(b) for b in batches]
+        from concurrent.futures import ThreadPoolExecutor  # a thread pool for network work only
+
         with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(batches)))) as pool:
             return list(pool.map(self._batch, batches))
 
@@ -121,6 +122,8 @@ class OsvApiClient:
         unique = list(dict.fromkeys(ids))
         if not unique:
             return {}
+        from concurrent.futures import ThreadPoolExecutor  # a thread pool for network work only
+
         with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(unique)))) as pool:
             records = list(pool.map(self.vuln, unique))
         return dict(zip(unique, records, strict=True))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from packaging.version import InvalidVersion, Version
@@ -171,6 +170,8 @@ class ConfusionCheck:
                 return job, lookup(ctx, job[1], job[0]), None
             except NetworkError as exc:
                 return job, None, str(exc)
+
+        from concurrent.futures import ThreadPoolExecutor  # a thread pool for network work only
 
         with ThreadPoolExecutor(max_workers=min(WORKERS, max(1, len(jobs)))) as pool:
             for job, listing, err in pool.map(one, jobs):

@@ -11,7 +11,7 @@ marked incomplete, since the gate asked for something that was not checked).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from auditor.domain import Finding, Package, Severity
 from auditor.evidence import Details
@@ -20,8 +20,13 @@ from auditor.ledger import ItemKind
 from auditor.options import AuditContext
 from auditor.pkgindex import MAX_WORKERS, ProjectPage, fetch_pages
 from auditor.provenance import prop
-from auditor.provenance.audit import ATTESTED, INVALID, MISSING, NOT_FOUND, PARTIAL, PackageProvenance, audit_package
 from auditor.provenance.summary import summarise
+
+if TYPE_CHECKING:
+    from auditor.provenance.audit import PackageProvenance
+
+# ``auditor.provenance.audit`` (attestation fetching and verification) is imported by the online path only: an
+# offline audit marks every package not-checked and needs none of it
 
 NOT_ONLINE = "provenance not checked: it needs --online (PEP 740 attestations are fetched from the index)"
 
@@ -58,11 +63,17 @@ def audit_all(ctx: AuditContext, packages: list[Package], pages: dict[str, Proje
                ) -> list[PackageProvenance]:
     if not packages:
         return []
+    from concurrent.futures import ThreadPoolExecutor  # a thread pool for network work only
+
+    from auditor.provenance.audit import audit_package
+
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(packages))) as pool:
         return list(pool.map(lambda p: audit_package(ctx, p, pages.get(p.name)), packages))
 
 
 def _record(package: Package, result: PackageProvenance) -> None:
+    from auditor.provenance.audit import ATTESTED, PARTIAL
+
     props = package.properties
     props[prop("provenance")] = result.status
     if result.publishers:
@@ -92,6 +103,8 @@ def _record(package: Package, result: PackageProvenance) -> None:
 
 
 def _findings(package: Package, result: PackageProvenance) -> list[Finding]:
+    from auditor.provenance.audit import ATTESTED, INVALID, MISSING, PARTIAL
+
     ident = (package.name, package.version)
     label = f"{package.name}=={package.version}"
     out: list[Finding] = []
@@ -136,6 +149,6 @@ def _findings(package: Package, result: PackageProvenance) -> list[Finding]:
     return out
 
 
-__all__ = ["CHECK", "ProvenanceCheck", "NOT_FOUND"]
+__all__ = ["CHECK", "ProvenanceCheck"]
 
 CHECK = ProvenanceCheck()

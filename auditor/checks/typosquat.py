@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 
 from auditor.domain import DataSource, Finding, ModelRef, Package, Report, Severity, canonical_name
 from auditor.errors import NetworkError
@@ -187,6 +186,8 @@ class TyposquatCheck:
 
         if not todo:
             return []
+        from concurrent.futures import ThreadPoolExecutor  # a thread pool for network work only
+
         failed: list[str] = []
         with ThreadPoolExecutor(max_workers=min(MAX_LOOKUPS, len(todo))) as pool:
             out = list(pool.map(one, todo))

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from auditor.domain import Excluded, Location, ModelRef, RemoteCodeSite, Skipped
 from auditor.ledger import ItemKind
+from auditor.models.configfiles import is_config_file
 from auditor.models.repoid import Reading, fixture_context, read_reference
 from auditor.safeload import compose_yaml, loads_json, loads_toml
 
@@ -39,7 +40,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 ORIGIN = "training-config"
-CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 # Keys that always name a model (or tokenizer) to load (a local path under one of them is a local model).
 STRONG_KEYS = frozenset({
     "model_name_or_path", "base_model", "base_model_name_or_path", "pretrained_model_name_or_path",
@@ -66,22 +66,6 @@ TRUST_KEYS = ("trust_remote_code", "trust-remote-code")
 _PLACEHOLDER_RE = re.compile(r"^(?:todo|changeme|tbd|none|null|nil|n/?a)$", re.I)
 # A file mentioning none of these cannot hold a reference: not parsed.
 _PREFILTER_RE = re.compile(r"model|tokenizer|dataset|trust.remote.code|processor|encoder|tower|adapter", re.I)
-# Files that are configs of tools, packages and data, never of models.
-SKIP_NAMES = frozenset({
-    "package.json", "package-lock.json", "tsconfig.json", "jsconfig.json", ".pre-commit-config.yaml",
-    "pyproject.toml", "mlaudit.toml", "poetry.lock", "cargo.toml", "mkdocs.yml", "mkdocs.yaml",
-    "environment.yml", "environment.yaml", "docker-compose.yml", "docker-compose.yaml", "codecov.yml",
-    ".readthedocs.yaml", ".readthedocs.yml", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-    "vocab.json", "generation_config.json", "preprocessor_config.json", "dataset_info.json", "citation.cff",
-    "config.json", "adapter_config.json", "pylock.toml", "uv.lock", ".markdownlint.yaml", "ruff.toml",
-    ".ruff.toml", "setup.cfg", "requirements.yaml",
-})
-# CI configuration, and recorded test output (snapshot and cassette directories hold API responses such as
-# ``"model": "org/name"`` of a served model: data, not configs).
-# Recorded run output too: a ``results/``, ``references/`` or ``logs/`` JSON holds the model a past run used
-# (``"base_model_name_or_path": ..., "revision": null``), read by no loader.
-SKIP_DIR_PARTS = frozenset({".github", ".gitlab", ".circleci", "node_modules", "__snapshots__", "cassettes",
-                            "__fixtures__", "results", "references", "logs", "wandb", "mlruns", "lightning_logs"})
 # Editor and tool configuration (JSON with comments), never a training config.
 EDITOR_DIR_PARTS = frozenset({".devcontainer", ".vscode", ".idea", ".zed", ".fleet", ".theia"})
 _EDITOR_NAME_RE = re.compile(r"^(?:[tj]sconfig(?:\.[\w-]+)*\.json|\.?(?:eslintrc|babelrc|prettierrc|stylelintrc|swcrc)"
@@ -101,13 +85,6 @@ class ConfigRefs:
 def editor_config(rel_parts: tuple[str, ...], name: str) -> bool:
     """An editor's or a JavaScript/TypeScript tool's configuration: JSONC, never a model's or a run's config."""
     return bool(EDITOR_DIR_PARTS & set(rel_parts)) or _EDITOR_NAME_RE.match(name) is not None
-
-
-def is_config_file(rel_parts: tuple[str, ...], name: str) -> bool:
-    lower = name.lower()
-    if not lower.endswith(CONFIG_SUFFIXES) or lower in SKIP_NAMES or lower.endswith((".schema.json", ".lock")):
-        return False
-    return not (SKIP_DIR_PARTS & set(rel_parts))
 
 
 def may_hold_models(text: str) -> bool:

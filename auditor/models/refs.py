@@ -24,17 +24,21 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from auditor.domain import Excluded, Location, ModelRef, RemoteCodeSite, Skipped
 from auditor.ledger import GapKind, ItemKind
-from auditor.models.configrefs import editor_config, is_config_file, may_hold_models, read_config
-from auditor.models.filerefs import FileRefs, read_config_json, read_manifest, read_model_card
-from auditor.models.pyflow import Analyzer
-from auditor.models.pyindex import PyFile, PyProject, module_name
-from auditor.models.pyrefs import extract_file, extract_python, may_reference
+from auditor.models.configfiles import is_config_file
 from auditor.projectwalk import PathFilter, TreeWalk, gap_items
 from auditor.safeload import LoadError, Refusal, loads_json, read_bytes
+
+if TYPE_CHECKING:
+    from auditor.models.filerefs import FileRefs
+    from auditor.models.pyflow import Analyzer
+    from auditor.models.pyindex import PyFile
+
+# Each reader (Python with its value analysis, configs, cards and manifests) is imported when the walk meets a
+# file for it: a folder holding only a lockfile, the common CI re-audit, loads none of them (~15 ms of start-up).
 
 MAX_PY_BYTES = 2_000_000
 MAX_JSON_BYTES = 1_000_000
@@ -81,25 +85,37 @@ def scan_project(project_dir: Path, exclude: Iterable[str] = (), path_filter: Pa
         if name.endswith(".py"):
             text = _read(path, shown, MAX_PY_BYTES, scan.skipped)
             if text is not None:
+                from auditor.models.pyindex import PyFile, module_name
+
                 python.append((PyFile(path=path, shown=shown, module=module_name(rel), base=path.parent), rel))
                 python[-1][0].text = text
         elif name.endswith(".ipynb"):
             found = _notebook(path, shown, project_dir, scan)
         elif name in CONFIG_NAMES:
             text = _read(path, shown, MAX_JSON_BYTES, scan.skipped)
-            found = read_config_json(text, shown, name) if text is not None else None
+            if text is not None:
+                from auditor.models.filerefs import read_config_json
+
+                found = read_config_json(text, shown, name)
         elif name.lower() == "readme.md":
             text = _read(path, shown, MAX_CARD_BYTES, scan.skipped)
-            found = read_model_card(text, shown) if text is not None else None
+            if text is not None:
+                from auditor.models.filerefs import read_model_card
+
+                found = read_model_card(text, shown)
         elif name == "mlaudit.toml" or (name == "pyproject.toml" and rel.parent == Path(".")):
             text = _read(path, shown, MAX_JSON_BYTES, scan.skipped)
-            found = read_manifest(text, shown, name == "pyproject.toml") if text is not None else None
+            if text is not None:
+                from auditor.models.filerefs import read_manifest
+
+                found = read_manifest(text, shown, name == "pyproject.toml")
         elif is_config_file(rel.parent.parts, name):
             _config(path, shown, project_dir, scan, refs)
         if found is not None:
             refs.extend(found.refs)
             scan.skipped.extend(found.skipped)
-    refs.extend(_python(python, project_dir, scan))
+    if python:
+        refs.extend(_python(python, project_dir, scan))
     scan.refs = merge_refs(refs)
     for item in gap_items(walk.gaps, ItemKind.INPUT_FILE, WALK_CONSEQUENCE, ["model references", "model file scan"]):
         if isinstance(item, Excluded):
@@ -115,6 +131,9 @@ def scan_project(project_dir: Path, exclude: Iterable[str] = (), path_filter: Pa
 def _python(files: list[tuple[PyFile, Path]], project_dir: Path, scan: ModelScan) -> list[ModelRef]:
     """Every Python file is part of the project the values come from; files with a loader call or a
     ``trust_remote_code`` are read for references."""
+    from auditor.models.pyflow import Analyzer
+    from auditor.models.pyindex import PyProject
+
     project = PyProject([f for f, _ in files])
     for f, _ in files:
         text, f.text = f.text, None
@@ -142,6 +161,8 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 def _read_python(files: list[tuple[PyFile, Path]], project_dir: Path, scan: ModelScan, analyzer: Analyzer,
                  refs: list[ModelRef]) -> None:
+    from auditor.models.pyrefs import extract_file, may_reference
+
     for f, _ in files:
         source = f.source()
         if source is None or not may_reference(source):
@@ -191,6 +212,8 @@ def _config(path: Path, shown: str, project_dir: Path, scan: ModelScan, refs: li
                                                "it not read", file=shown, kind=ItemKind.INPUT_FILE))
         return  # a data file, not a config
     text = _read(path, shown, MAX_CONFIG_BYTES, scan.skipped)
+    from auditor.models.configrefs import editor_config, may_hold_models, read_config
+
     if text is None or not may_hold_models(text):
         return
 
@@ -263,6 +286,9 @@ def _notebook(path: Path, shown: str, project_dir: Path, scan: ModelScan) -> Fil
     string's line. IPython magics (``%``, ``!``) become comments. A cell that does not parse is skipped, said so,
     and left out of the program.
     """
+    from auditor.models.filerefs import FileRefs
+    from auditor.models.pyrefs import extract_python, may_reference
+
     out = FileRefs()
     text = _read(path, shown, MAX_NOTEBOOK_BYTES, scan.skipped)
     if text is None:

@@ -29,6 +29,7 @@ from packaging.utils import canonicalize_name as canonical_name
 
 from auditor.errors import InputError, MlauditError
 from auditor.provenance.compare import DIFFERS, Comparison, compare_wheels
+from auditor.provenance.results import result_path
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -77,7 +78,7 @@ def parse_generator(wheel_file: str) -> Generator:
 
 
 def wheel_generator(wheel: bytes) -> Generator:
-    import zipfile  # the archive modules are imported by what reads archives: every audit reads ``load_result``
+    import zipfile  # the archive modules are imported by what reads archives, not by every import of this module
 
     with zipfile.ZipFile(io.BytesIO(wheel)) as zf:
         for name in zf.namelist():
@@ -363,33 +364,12 @@ def reproduce(name: str, version: str, wheel: tuple[str, bytes], sdist: tuple[st
     return result
 
 
-def _result_path(name: str, version: str) -> Path:
-    from auditor.cache import cache_dir
-
-    return cache_dir() / "repro" / canonical_name(name) / f"{version}.json"
-
-
 def save_result(result: ReproResult) -> Path:
     """Remember a rebuild so later audits can show the package as ``reproducible`` (SLSA-style summary)."""
     from auditor.cache import atomic_write
 
-    path = _result_path(result.name, result.version)
+    path = result_path(result.name, result.version)
     atomic_write(path, json.dumps(result.to_json(), sort_keys=True).encode("utf-8"))
     return path
 
 
-def load_result(name: str, version: str, digests: set[str]) -> dict[str, Any] | None:
-    """A stored rebuild of ``name==version`` whose published wheel is one of ``digests`` (any, when the audit
-    knows no digest for the package); None when there is none or it no longer applies."""
-    path = _result_path(name, version)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    wheel = data.get("wheel") or {}
-    sha = wheel.get("sha256") if isinstance(wheel, dict) else None
-    if digests and sha not in digests:
-        return None
-    return data

@@ -13,6 +13,7 @@ from typing import Any
 
 from auditor.domain import Package, Report
 from auditor.provenance import prop
+from auditor.provenance.results import load_result, results_dir
 
 ATTESTED_BUILD = "attested-build"
 REPRODUCIBLE = "reproducible"
@@ -35,8 +36,8 @@ def level_of(package: Package) -> str:
 
 def attach_repro_results(report: Report) -> None:
     """Mark packages that ``mlaudit repro`` rebuilt earlier (results kept in the cache) with ``repro``."""
-    from auditor.provenance.repro import load_result
-
+    if not results_dir().is_dir():
+        return  # no rebuild was ever stored: no package has a result (one check instead of one read per package)
     for package in report.packages.values():
         digests = {h.split(":", 1)[1].lower() for h in package.hashes if h.lower().startswith("sha256:")}
         digests |= {a.hashes["sha256"].lower() for a in package.artifacts if "sha256" in a.hashes}

@@ -12,7 +12,6 @@ Every attestation of every bundle must verify against its bundle's Trusted Publi
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,6 +146,8 @@ def _first_error(exc: Any) -> str:
 def _quiet_sigstore() -> None:
     """sigstore logs a warning for every offline trust-root load; keep CLI output clean unless the user set a
     level for that logger themselves. (A process-wide setting, not a save/restore: checks verify in threads.)"""
+    import logging  # sigstore imports it anyway; an audit that verifies nothing does not
+
     logger = logging.getLogger("sigstore")
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.ERROR)

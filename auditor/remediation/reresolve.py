@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditor.options import AuditOptions
-from auditor.resolve import messages
 from auditor.resolve.output import parse_annotated
 from auditor.resolve.placeholder import write_placeholder
 from auditor.resolve.target import Indexes, target_python, uv_environment, uv_platform
@@ -130,6 +129,8 @@ def run_compile(cmd: Sequence[str], output: Path, options: AuditOptions, cwd: Pa
 
 def classify(stderr: str) -> Outcome:
     """uv's failure as a conflict (no solution: the upgrade does not fit) or a failure (index, network, input)."""
+    from auditor.resolve import messages  # its ~20 patterns only when a re-resolution failed, not at every start
+
     text = messages.clean(stderr, REASON_LIMIT)
     if "No solution found" in stderr or "unsatisfiable" in stderr:
         return Outcome(conflict=text)

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from packaging.requirements import InvalidRequirement
-from packaging.requirements import Requirement as PkgRequirement
-
 from auditor.domain import Location, Requirement, Skipped, canonical_name
 from auditor.errors import InputError
 from auditor.ledger import ItemKind
@@ -113,6 +110,11 @@ def _requirement(text: object, path: str, line: int | None, group: str | None) -
     loc = Location(path, line)
     if not isinstance(text, str):
         raise InputError(f"dependency must be a string, not {type(text).__name__}", file=path, line=line)
+    # imported here: a lock's audit reads only the project's identity from its pyproject.toml, and packaging's
+    # PEP 508 parser (its tokenizer, markers and specifiers) was a tenth of a uv.lock re-audit's start-up
+    from packaging.requirements import InvalidRequirement
+    from packaging.requirements import Requirement as PkgRequirement
+
     try:
         parsed = PkgRequirement(text)
     except InvalidRequirement as exc:

@@ -25,10 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
-from packaging.requirements import InvalidRequirement
-from packaging.requirements import Requirement as PkgRequirement
-from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
-
 from auditor.domain import ROOT_NODE, Edge, Location, Package, Requirement, Skipped, canonical_name, package_node
 from auditor.errors import InputError
 from auditor.ledger import Item, ItemKind, Outcome
@@ -46,6 +42,11 @@ _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _VIA_START_RE = re.compile(r"^#\s*via(?:\s+(?P<rest>.*))?$")
 _VIA_ITEM_RE = re.compile(r"^#\s{2,}(?P<item>\S.*)$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+# A pin in the form locks and compiled requirements write (``numpy==1.26.4``, ``x==2.0.post1``): a PEP 508 name and
+# one ``==`` on a PEP 440 version in normal form. ``packaging`` reads it as that name, that specifier text, no
+# extras, marker or URL (tests/sources hold the two readings equal); everything else is read by ``packaging``.
+_SIMPLE_PIN = re.compile(r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)[ \t]*==[ \t]*"
+                         r"(?P<version>[0-9]+(?:\.[0-9]+)*(?:(?:a|b|rc)[0-9]+)?(?:\.post[0-9]+)?(?:\.dev[0-9]+)?)")
 _ROOT_VIA_RE = re.compile(r"\((?:pyproject\.toml|setup\.py|setup\.cfg)\)\s*$")
 
 URL_SCHEMES = {"http", "https", "file", "ftp"}
@@ -437,6 +438,13 @@ def _parse_requirement(text: str, loc: Location, *, editable: bool) -> Requireme
         if marker:
             req.marker = _checked_marker(marker, loc)
         return req
+    pin = _SIMPLE_PIN.fullmatch(text)
+    if pin is not None:  # ``name==1.2.3``: what packaging would read, without its tokenizer (or its import)
+        return Requirement(name=canonical_name(pin["name"]), raw=text, specifier="==" + pin["version"], extras=(),
+                           marker=None, location=loc, url=None)
+    from packaging.requirements import InvalidRequirement
+    from packaging.requirements import Requirement as PkgRequirement
+
     try:
         parsed = PkgRequirement(text)
     except InvalidRequirement as exc:
@@ -457,6 +465,8 @@ def _wheel_pin(url: str, loc: Location) -> str:
     filename = PurePosixPath(unquote(_split_url(url, loc).path)).name
     if not filename.endswith(".whl"):
         return ""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename  # (and packaging.tags): file names only
+
     try:
         return f"=={parse_wheel_filename(filename)[1]}"
     except InvalidWheelFilename as exc:
@@ -503,6 +513,8 @@ def _direct_reference(body: str, loc: Location, *, editable: bool, raw: str) -> 
             name = em.group(1)
             if em.group(2) and not extras:
                 extras = tuple(sorted(e.strip() for e in em.group(2).split(",") if e.strip()))
+    from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+
     if filename.endswith(".whl"):
         try:
             wname, wversion, _, _ = parse_wheel_filename(filename)

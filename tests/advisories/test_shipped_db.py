@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from auditor.advisories.db import AdvisoryStore, ensure_embedded_db, open_store
+from auditor.advisories.db import (
+    AdvisoryStore,
+    embedded_sources,
+    ensure_embedded_db,
+    iter_jsonl_gz,
+    open_store,
+    record_names,
+)
 from auditor.advisories.findings import malicious_findings, vulnerability_findings
 from auditor.advisories.match import affected_candidates, affected_entries, compiled_entries, record_affects
 from auditor.advisories.record import OsvRecord
@@ -206,6 +214,32 @@ def test_updated_db_from_another_version_says_so(tmp_path: Path, monkeypatch: py
     assert "built by another mlaudit version" in warning and "mlaudit db update" in warning
 
 
+def test_an_updated_db_of_the_previous_layout_is_still_read_the_same(tmp_path: Path) -> None:
+    """Schema 3 kept a ``versions`` list beside its stored keys; schema 4 keeps the keys only. An index of either
+    layout answers the same (the keys are what is matched), so an updated database from before is not refused."""
+    import json
+    import sqlite3
+
+    from auditor.advisories.db import SCHEMA, AdvisoryDB, build_index
+    from auditor.advisories.match import LISTED_FIELD, stored_listing_keys
+
+    record = {"id": "PYSEC-L", "affected": [{"package": {"name": "demo", "ecosystem": "PyPI"},
+                                             "versions": ["1.0", "1.1.0", "2.0rc1"]}]}
+    new, old = tmp_path / "new.sqlite", tmp_path / "old.sqlite"
+    for path in (new, old):
+        build_index(path, [record], {"kind": "updated", "source": "t"})
+    with sqlite3.connect(old) as conn:  # what schema 3 wrote: the list and its keys
+        entry = {**record["affected"][0], LISTED_FIELD: stored_listing_keys(record["affected"][0]["versions"])}
+        conn.execute("UPDATE records SET body = ? WHERE id = 'PYSEC-L'", (json.dumps({**record, "affected": [entry]}),))
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema'")
+    assert SCHEMA == "4"
+    answers = []
+    for path in (new, old):
+        (got,) = AdvisoryDB.open(path).lookup("demo", malicious=False)
+        answers.append([record_affects(got, "demo", v) for v in ("1.0", "1.0.0", "1.1", "1.2", "2.0rc1", "2.0")])
+    assert answers[0] == answers[1] == [True, True, True, False, True, False]
+
+
 def test_an_index_from_before_the_malicious_dates_were_kept_still_reports_them(tmp_path: Path) -> None:
     """An updated database written by an earlier mlaudit has no MAL- date range in its meta: audits use its older
     keys (no query); ``db status`` reads the range from its records once."""
@@ -230,10 +264,25 @@ def test_an_index_from_before_the_malicious_dates_were_kept_still_reports_them(t
         2, 2, "2024-01-02", "2024-02-03")
 
 
-def test_affected_candidates_agrees_with_record_affects_on_shipped_records(store: AdvisoryStore) -> None:
+_NAMES = ("tensorflow", "django", "pillow", "jinja2", "torch", "transformers", "mlflow")
+
+
+@pytest.fixture(scope="module")
+def shipped() -> dict[str, dict[str, object]]:
+    """The shipped records as written (the index keeps a ``versions`` list as its listing keys only), by id."""
+    wanted = set(_NAMES)
+    return {str(r["id"]): r for r in iter_jsonl_gz(embedded_sources()[0]) if record_names(r) & wanted}
+
+
+def _listed(raw: dict[str, object], name: str) -> set[str]:
+    return {v for e in affected_entries(raw, name) for v in e.get("versions") or [] if isinstance(v, str)}
+
+
+def test_affected_candidates_agrees_with_record_affects_on_shipped_records(
+        store: AdvisoryStore, shipped: dict[str, dict[str, object]]) -> None:
     """Every record of packages with many advisories, against every version its data names (fixed events and listed
     versions) plus spellings around them: the batch answer equals the pair-by-pair one."""
-    for name in ("tensorflow", "django", "pillow", "jinja2", "torch", "transformers"):
+    for name in _NAMES[:6]:
         records = store.vulnerabilities(name)
         assert records, name
         candidates: set[str] = set()
@@ -241,23 +290,25 @@ def test_affected_candidates_agrees_with_record_affects_on_shipped_records(store
             for entry in compiled_entries(record, name):
                 for rng in entry.ranges:
                     candidates.update(rng.fixed)
-            for entry in affected_entries(record, name):
-                candidates.update(v for v in entry.get("versions") or [] if isinstance(v, str))
+            candidates |= _listed(shipped[record.id], name)
         ordered = sorted(candidates | {c + ".post1" for c in candidates} | {c + "+cpu" for c in candidates})
         for record in records:
             expected = {c for c in ordered if record_affects(record, name, c)}
             assert affected_candidates(record, name, ordered) == expected, (name, record.get("id"))
 
 
-def test_listing_keys_stored_in_the_index_match_as_computed_ones(store: AdvisoryStore) -> None:
-    """Records read from the index carry their ``versions`` as stored listing keys; matching with them gives the
-    same answers as computing the keys from the list (the same JSON without the index's trust)."""
+def test_listing_keys_stored_in_the_index_match_as_computed_ones(store: AdvisoryStore,
+                                                                  shipped: dict[str, dict[str, object]]) -> None:
+    """Records read from the index carry their ``versions`` as stored listing keys only (the list itself is not
+    stored); matching with them gives the same answers as the shipped record as written, whose keys are computed
+    from its list (``OsvRecord`` without the index's trust)."""
     checked = 0
     for name in ("tensorflow", "django", "pillow", "jinja2", "torch", "mlflow"):
         for record in store.vulnerabilities(name):
             assert isinstance(record, OsvRecord) and record.indexed
-            plain = OsvRecord(record.data)
-            listed = {v for e in affected_entries(record, name) for v in e.get("versions") or []}
+            plain = OsvRecord(shipped[record.id])
+            listed = _listed(shipped[record.id], name)
+            assert not any("versions" in e for e in affected_entries(record, name)), record.id  # keys only
             if listed:
                 assert any(e.framed is not None for e in compiled_entries(record, name)), record.id
             for version in sorted(listed)[:40]:
@@ -265,3 +316,51 @@ def test_listing_keys_stored_in_the_index_match_as_computed_ones(store: Advisory
                     assert record_affects(record, name, spelled) == record_affects(plain, name, spelled), spelled
                     checked += 1
     assert checked > 1000
+
+
+def test_shipped_digests_are_remembered_by_stat_and_redone_when_a_file_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded index's fingerprint hashes the shipped files once per stat: a later process reads the digests
+    from the cache folder (the same fingerprint, no hashing); a file replaced (new stat) is hashed again."""
+    from auditor.advisories import db
+
+    monkeypatch.setenv("MLAUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    shipped_copy = tmp_path / "meta.json"
+    shipped_copy.write_text('{"commit": "a"}')
+    sources = (*db.embedded_sources()[:2], shipped_copy)
+    monkeypatch.setattr(db, "embedded_sources", lambda: sources)
+    hashed: list[Path] = []
+    real = db.sha256_file
+
+    def counting(path: Path) -> str:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(db, "sha256_file", counting)
+    monkeypatch.setattr(db, "_FP_CACHE", {})
+    first = db.embedded_fingerprint()
+    assert len(hashed) == 3
+    monkeypatch.setattr(db, "_FP_CACHE", {})  # a new process: only the cache folder remembers
+    assert db.embedded_fingerprint() == first and len(hashed) == 3
+    before = shipped_copy.stat()
+    shipped_copy.write_text('{"commit": "b"}')  # same size, new content and stat (a tick apart at least)
+    os.utime(shipped_copy, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+    monkeypatch.setattr(db, "_FP_CACHE", {})
+    changed = db.embedded_fingerprint()
+    assert hashed[3:] == [shipped_copy] and changed != first
+    monkeypatch.setattr(db, "_FP_CACHE", {})
+    monkeypatch.setattr(db, "sha256_file", real)
+    assert db.embedded_fingerprint() == changed
+
+
+def test_lookups_keep_the_records_in_sql_id_order(store: AdvisoryStore) -> None:
+    """Records are ordered by id in Python (no ORDER BY copying every body through a temporary B-tree): the same
+    order SQLite's ``ORDER BY r.id`` gives, for names with many records and ids of every prefix."""
+    names = ["django", "tensorflow", "pillow", "jinja2", "urllib3", "requests"]
+    got = store.vulnerabilities_many(names)
+    conn = store.vulns_db.conn
+    for name in names:
+        expected = [row[0] for row in conn.execute(
+            "SELECT r.id FROM names n JOIN records r ON r.id = n.id WHERE n.name = ? AND r.malicious = 0 "
+            "ORDER BY r.id", (name,))]
+        assert [r.id for r in got[name]] == expected and len(expected) > 3, name

@@ -3,8 +3,10 @@ the graph built once per run after the checks."""
 
 from __future__ import annotations
 
+import random
+
 from auditor.domain import ROOT_NODE, Edge, Finding, ModelRef, Package, Report, Severity, model_node, package_node
-from auditor.graph import attach_paths, build_graph, dependencies, label_path, node_paths
+from auditor.graph import RootPaths, attach_paths, build_graph, dependencies, label_path, node_paths
 
 
 def _report() -> Report:
@@ -45,3 +47,32 @@ def test_attach_paths_without_a_graph_builds_its_own() -> None:
     attach_paths(other, build_graph(other))
     assert r.findings[0].paths == other.findings[0].paths
     assert r.findings[0].paths[0][0] == "proj 1.0" and r.findings[0].paths[0][-1] == "p5 1"
+
+
+def test_paths_from_one_bfs_are_node_paths_for_every_node() -> None:
+    """``RootPaths`` (one BFS for all findings, what ``attach_paths`` uses) answers exactly what ``node_paths`` (one
+    BFS per node, stopped at the node) answers: on the fixture's graph and on random graphs with cycles, diamonds,
+    unreachable parts and self-loops, for every node, every limit, asked twice (the memo hands out fresh lists)."""
+    rng = random.Random(25)
+    graphs = [dependencies(_report()), build_graph(_report())]
+    for _ in range(60):
+        r = Report(root_name="proj")
+        size = rng.randint(1, 40)
+        for i in range(size):
+            r.add_package(Package(f"p{i}", "1", direct=rng.random() < 0.15))
+        for _edge in range(rng.randint(0, size * 3)):
+            parent, child = rng.randrange(size), rng.randrange(size)
+            r.edges.append(Edge(package_node(f"p{parent}"), package_node(f"p{child}"), f"p{child}"))
+        graphs.append(dependencies(r))
+    compared = 0
+    for graph in graphs:
+        fast = RootPaths(graph)
+        for node in [*graph.nodes, package_node("absent")]:
+            for limit in (1, 3, 50):
+                expected = node_paths(graph, node, limit)
+                got = fast.paths(node, limit)
+                assert got == expected, (node, limit)
+                got.append(["mutated"])
+                assert fast.paths(node, limit) == expected
+                compared += 1
+    assert compared > 3000

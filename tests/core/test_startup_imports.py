@@ -33,6 +33,8 @@ NOT_NEEDED = {
     "email": "core metadata of sdists and wheels (nothing is downloaded offline)",
     "tarfile": "sdist archives (none is opened offline)",
     "zipfile": "wheel archives (none is opened offline)",
+    "concurrent": "thread pools (network work only)",
+    "logging": "sigstore's logger (quieted only when a signature is verified)",
 }
 
 # mlaudit's own modules an audit of a lock never runs: the resolver's driver (a lock is not re-resolved) and the
@@ -41,6 +43,13 @@ NOT_NEEDED_OWN = {
     "auditor.resolve.uvdriver": "the uv driver (a lock is audited as pinned)",
     "auditor.resolve.sdist": "the sdist metadata reader",
     "auditor.resolve.fallback": "the sdist-only fallback resolver",
+    "auditor.resolve.messages": "uv's error messages (nothing is re-resolved)",
+    "auditor.provenance.repro": "the rebuilder (only its stored results are read, and none exist)",
+    "auditor.models.pyflow": "the Python value analysis (the project holds no Python)",
+    "auditor.models.configrefs": "the training-config reader (the project holds no config)",
+    "auditor.models.filerefs": "the model card / manifest reader (the project holds none)",
+    "packaging.requirements": "packaging's PEP 508 parser (every line is a plain name==version pin)",
+    "packaging.markers": "marker evaluation (no line has a marker)",
 }
 
 CHILD = """
@@ -97,3 +106,40 @@ def test_a_re_audit_does_not_load_the_fuzzy_matcher(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "report.json").read_text())
     assert "check:typosquat" in report["timings"]  # the typosquat check ran, on names it had answered before
     assert "rapidfuzz" not in loaded[1], "the second audit of the same lock loaded rapidfuzz"
+
+
+EXIT_CHILD = """
+import atexit, sys, threading, time
+atexit.register(lambda: print("atexit ran", flush=True))
+if sys.argv[1] == "thread":
+    threading.Thread(target=lambda: (time.sleep(0.3), print("thread finished", flush=True))).start()
+sys.argv = ["mlaudit", *sys.argv[2:]]
+from auditor.cli import console_main
+console_main()
+"""
+
+
+def test_the_console_script_ends_like_a_normal_exit(tmp_path: Path) -> None:
+    """The console script skips the interpreter's teardown (``cli._exit``) but not what a user sees of an exit:
+    the exit code, everything written to stdout and stderr (through a pipe), the ``atexit`` functions; with another
+    thread alive it waits for it, as ``sys.exit`` does, and under a profiler the profile is still written."""
+    version = subprocess.run([sys.executable, "-c", EXIT_CHILD, "-", "--version"], capture_output=True, text=True,
+                             timeout=60, check=False)
+    assert version.returncode == 0 and version.stdout.startswith("mlaudit ") and version.stdout.endswith(
+        "atexit ran\n"), version
+    usage = subprocess.run([sys.executable, "-c", EXIT_CHILD, "-", "--no-such-flag"], capture_output=True,
+                           text=True, timeout=60, check=False)
+    assert usage.returncode == 2 and "--no-such-flag" in usage.stderr and usage.stdout == "atexit ran\n"
+    lock = _lock(tmp_path)
+    audit = subprocess.run([sys.executable, "-c", EXIT_CHILD, "-", str(lock), "--offline", "-f", "json", "-q"],
+                           capture_output=True, text=True, timeout=300, check=False)
+    report, _, tail = audit.stdout.rpartition("}\n")
+    assert audit.returncode == 1 and tail == "atexit ran\n", audit.stderr  # findings at the default --fail-on
+    assert len(json.loads(report + "}")["packages"]) == 10  # the whole report came through the pipe
+    waited = subprocess.run([sys.executable, "-c", EXIT_CHILD, "thread", "--version"], capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert waited.returncode == 0 and "thread finished" in waited.stdout and "atexit ran" in waited.stdout
+    stats = tmp_path / "run.prof"  # a profiler writes its results after the script returns: the normal exit runs
+    profiled = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "auditor", "--version"],
+                              capture_output=True, text=True, timeout=60, check=False)
+    assert profiled.returncode == 0 and stats.is_file() and stats.stat().st_size > 0, profiled.stderr

@@ -199,3 +199,35 @@ def test_write_all_writes_nothing_when_a_file_changed_meanwhile(tmp_path: Path) 
     changes[1] = FileChange(second, "b==1.0\n", "b==1.1\n")
     write_all(changes)
     assert first.read_text() == "a==1.1\n" and second.read_text() == "b==1.1\n"
+
+
+def test_targets_on_shipped_records_clear_what_each_record_asked_alone_says() -> None:
+    """``choose_target`` unites, per finding, the candidates its records affect (one question per record); read
+    candidate by candidate and record by record (``record_affects``), the chosen release clears exactly the findings
+    it reports, brings no advisory the version does not have, and every finding it leaves is one no single
+    release clears alongside -- on the shipped records of packages with many advisories, at old versions."""
+    from auditor.advisories.db import open_store
+    from auditor.advisories.findings import vulnerability_findings
+    from auditor.advisories.match import record_affects
+    from auditor.remediation.targets import fixed_events, live_vulnerability_records, problems_of, record_ids
+
+    store = open_store()
+    planned = 0
+    for name, versions in {"django": ["1.11", "2.2", "3.2.1"], "pillow": ["6.0.0", "8.1.0"], "jinja2": ["2.10"],
+                           "tensorflow": ["2.4.0", "2.9.0"], "torch": ["1.13.0", "2.0.0"]}.items():
+        records = live_vulnerability_records(store.vulnerabilities(name))
+        for version in versions:
+            findings = vulnerability_findings(name, version, records)
+            problems = problems_of((f.id, f.aliases) for f in findings)
+            target = choose_target(name, version, problems, records, fixed_events(name, records))
+            if target.to is None:
+                continue
+            groups = {p.id: [r for r in records if record_ids(r) & p.ids] for p in problems}
+            cleared = [pid for pid, rs in groups.items() if rs and not any(record_affects(r, name, target.to)
+                                                                           for r in rs)]
+            assert target.clears == cleared, (name, version)
+            mine = {id(r) for rs in groups.values() for r in rs}
+            assert not any(record_affects(r, name, target.to) for r in records if id(r) not in mine)
+            assert sorted(target.remains) == sorted(p.id for p in problems if p.id not in cleared)
+            planned += 1
+    assert planned >= 8

@@ -188,3 +188,22 @@ def test_egg_requires_that_cannot_be_read_is_a_gap(tmp_path: Path) -> None:
     assert [p.name for p in result.packages] == ["legacy"]
     [gap] = result.skipped
     assert gap.file == str(info / "requires.txt") and "not a regular file" in (gap.reason or "")
+
+
+def test_running_marker_environment_is_packagings_own() -> None:
+    """The audit computes this interpreter's marker environment itself (``packaging.markers`` is imported only when a
+    marker is evaluated): it is exactly ``packaging``'s ``default_environment()``, key for key, and the target
+    environment built on it is what it was when built on packaging's."""
+    import platform
+
+    from packaging.markers import default_environment
+
+    from auditor.sources.markers import running_environment, target_environment
+
+    expected = {key: str(value) for key, value in default_environment().items()}
+    assert running_environment() == expected
+    assert target_environment() == expected
+    assert target_environment("3.9", "win_amd64") == {
+        **expected, "python_version": "3.9", "python_full_version": "3.9.0", "sys_platform": "win32",
+        "platform_system": "Windows", "os_name": "nt", "platform_machine": "AMD64"}
+    assert expected["platform_machine"] == platform.machine()

@@ -274,3 +274,33 @@ def test_index_credentials_never_reach_packages(write: Write, load: Load) -> Non
     result = load(write("Pipfile.lock", text))
     assert all(p.index_url == "http://***@127.0.0.1:8000/simple" for p in result.packages if p.index_url)
     assert result.index_url == "http://user:s3cret@127.0.0.1:8000/simple"  # kept for the checks that query it
+
+
+def test_header_lines_found_by_their_brackets_are_the_anchored_patterns_lines() -> None:
+    """``header_lines`` searches for the header's ``[[`` and checks its line, instead of a ``^``-anchored pattern
+    tried at every position: the same line numbers on every lock fixture and on generated texts with headers
+    indented, quoted, nested in brackets, after other text, in CRLF files."""
+    import random
+    import re
+
+    from auditor.sources.lockcommon import header_lines
+
+    def anchored(text: str, header: str) -> list[int]:
+        pattern = re.compile(r"^[ \t]*\[\[[ \t]*" + re.escape(header) + r"[ \t]*\]\]", re.M)
+        return [text.count("\n", 0, m.start()) + 1 for m in pattern.finditer(text)]
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in sorted(fixtures.rglob("*"))
+             if p.is_file() and p.suffix in (".lock", ".toml")]
+    rng = random.Random(25)
+    pieces = ["[[package]]", "[[ package ]]", "  [[package]]", "\t[[package]]\t", "x = 1", "[[packages]]",
+              "name = \"[[package]]\"", "[[[package]]", "[[ [[package]]", "\r\n", "\n", "\r[[package]]", " ", "]]",
+              "[package]", "[[package]] # comment", "foo [[package]]", "[[package.files]]", "\n\n"]
+    for _ in range(2000):
+        texts.append("".join(rng.choice(pieces) + rng.choice(["\n", "", "\r\n", " "]) for _ in range(rng.randint(0, 12))))
+    checked = 0
+    for text in texts:
+        for header in ("package", "packages", "package.files"):
+            assert header_lines(text, header) == anchored(text, header), (header, text[:200])
+            checked += 1
+    assert checked > 6000

@@ -252,3 +252,42 @@ def test_nul_byte_in_an_included_file_name_is_an_input_error(tmp_path: Path, tex
     with pytest.raises(InputError) as info:
         load_file(str(path), AuditOptions())
     assert info.value.file == str(path) and info.value.line == 1
+
+
+def test_simple_pins_read_without_packaging_are_read_as_packaging_reads_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``name==version`` lines (what locks and compiled files hold) skip packaging's parser; every requirement of
+    the eval inputs and a few thousand generated spellings -- pins the fast path takes and near-misses it must leave
+    to packaging -- parse to the same ``Requirement`` (or the same error) as with packaging alone."""
+    import random
+    import re
+
+    from auditor.domain import Location
+    from auditor.errors import InputError
+    from auditor.sources import requirements as reqmod
+    from tests.support.fixtures import EVAL_INPUTS
+
+    rng = random.Random(25)
+    texts = [line.split("#")[0].strip() for path in sorted(EVAL_INPUTS.glob("*.txt"))
+             for line in path.read_text(encoding="utf-8").splitlines() if line.split("#")[0].strip()]
+    names = ["numpy", "Django", "zope.interface", "ruamel.yaml.clib", "a", "A_b-c.d", "x1", "-bad", "bad.", "b@d"]
+    versions = ["1", "1.26.4", "2.0.0rc1", "2.9.0.post0", "1.0.dev3", "1.0a1.post2.dev4", "01.02", "1.0.0-rc1",
+                "1.0+cpu", "1.*", "v1.0", "1.0rc", "1..0", "", "1.0 ; python_version<'3'", "1.0,<2", "1.0.RC1"]
+    spaces, operators = ["", " ", "\t", "  "], ["==", "===", ">=", "=="]
+    for _ in range(3000):
+        parts = [rng.choice(names), rng.choice(spaces), rng.choice(operators), rng.choice(spaces[:2]),
+                 rng.choice(versions)]
+        texts.append("".join(parts).strip())
+    texts += ["numpy[extra]==1.0", "numpy==1.0\x0b", "numpy ==1.0", "numpy== 1.0"]
+
+    def read(text: str) -> object:
+        try:
+            return reqmod.parse_requirement(text, Location("r.txt", 1))
+        except InputError as exc:
+            return ("error", str(exc))
+
+    fast = [read(t) for t in texts]
+    taken = sum(1 for t in texts if reqmod._SIMPLE_PIN.fullmatch(t))
+    monkeypatch.setattr(reqmod, "_SIMPLE_PIN", re.compile(r"(?!)"))  # packaging reads every line
+    assert fast == [read(t) for t in texts]
+    assert taken > 500 and len(texts) - taken > 1000  # both readings were exercised
