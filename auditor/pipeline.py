@@ -99,6 +99,9 @@ def _audit(options: AuditOptions, progress: ProgressFn = no_progress, *, caches:
     started = time.perf_counter()
     resolving = not options.offline and any(not profile.source.resolved for profile in project.profiles)
     if resolving:  # the model-reference scan and the checks' loading overlap the resolver's wait on the index
+        from auditor.resolve import load_resolver
+
+        load_resolver()  # before the thread: the two would share the interpreter lock and delay uv's start
         with _in_background(lambda: _scan_models(options, project.code_root), options) as scanned:
             progress("resolving dependencies")
             outcomes = [_resolve_only(profile, options, ctx, several=len(project.profiles) > 1)

@@ -12,10 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import sys
-import tarfile
-import zipfile
 from dataclasses import dataclass, field
-from email.parser import HeaderParser
 from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -51,6 +48,8 @@ def read_static_requires(data: bytes, filename: str) -> tuple[bool, list[str], s
     members = read_members(data, filename)
     pkg_info = members.get("PKG-INFO")
     if pkg_info is not None:
+        from email.parser import HeaderParser  # here: only an sdist-only pin reads one (issue 25, start-up)
+
         headers = HeaderParser().parsestr(pkg_info.decode("utf-8", "replace"))
         try:
             meta_version = Version(headers.get("Metadata-Version", "0"))
@@ -74,6 +73,9 @@ def read_static_requires(data: bytes, filename: str) -> tuple[bool, list[str], s
 
 def read_members(data: bytes, filename: str) -> dict[str, bytes]:
     """The top-level ``PKG-INFO`` and ``pyproject.toml`` (``top/NAME``), each at most MAX_MEMBER_BYTES."""
+    import tarfile  # here, like zipfile: only an sdist-only pin is read (issue 25, the resolver's start-up)
+    import zipfile
+
     wanted = {"PKG-INFO", "pyproject.toml"}
     out: dict[str, bytes] = {}
     if filename.endswith(".zip"):
@@ -147,6 +149,9 @@ def sdist_metadata(ctx: AuditContext, index_urls: list[str], name: str, version:
     art.size = len(data)
     art.verified = bool(expected)
     _, sd_version = parse_sdist_filename(art.filename)
+    import tarfile
+    import zipfile
+
     try:
         static, requires, where = read_static_requires(data, art.filename)
     except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:

@@ -143,3 +143,15 @@ def test_the_console_script_ends_like_a_normal_exit(tmp_path: Path) -> None:
     profiled = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "auditor", "--version"],
                               capture_output=True, text=True, timeout=60, check=False)
     assert profiled.returncode == 0 and stats.is_file() and stats.stat().st_size > 0, profiled.stderr
+
+
+def test_the_uv_driver_loads_no_archive_or_mail_parser() -> None:
+    """The pipeline imports the uv driver before its warm-up thread starts, so that uv starts at once (issue 25):
+    what the driver imports delays every resolving run. Archive readers and the mail-header parser serve only an
+    sdist-only pin's metadata, and are imported when one is read."""
+    child = ("import json, sys; before = set(sys.modules); import auditor.resolve; auditor.resolve.load_resolver(); "
+             "print(json.dumps(sorted(set(sys.modules) - before)))")
+    proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120, check=True)
+    added = {name.split(".")[0] for name in json.loads(proc.stdout)}
+    assert "auditor.resolve.uvdriver" in json.loads(proc.stdout)  # the driver really was loaded
+    assert not added & {"email", "tarfile", "zipfile"}, added & {"email", "tarfile", "zipfile"}
