@@ -130,6 +130,12 @@ def node_paths(graph: GraphView, node: str, limit: int = MAX_PATHS) -> list[list
             if child not in dist:
                 dist[child] = dist[current] + 1
                 queue.append(child)
+    return _walk_back(graph, dist, node, limit)
+
+
+def _walk_back(graph: GraphView, dist: dict[str, int], node: str, limit: int) -> list[list[str]]:
+    """Up to ``limit`` shortest paths from the root to ``node``, walking back along predecessors one level closer
+    to the root each step (``dist``: BFS distances from the root, final for every node closer than ``node``)."""
     if node not in dist:
         return [[node]]
     paths: list[list[str]] = []
@@ -178,27 +184,11 @@ class RootPaths:
         return [list(p) for p in self._memo[key]]
 
     def _paths(self, node: str, limit: int) -> list[list[str]]:
-        graph, dist = self.graph, self.dist
-        if node not in graph:
+        if node not in self.graph:
             return []
         if node == ROOT_NODE:
             return [[ROOT_NODE]]
-        if node not in dist:
-            return [[node]]
-        paths: list[list[str]] = []
-
-        def walk(current: str, suffix: list[str]) -> None:
-            if len(paths) >= limit:
-                return
-            if current == ROOT_NODE:
-                paths.append([ROOT_NODE, *suffix])
-                return
-            for parent in sorted(graph.predecessors(current)):
-                if dist.get(parent) == dist[current] - 1:
-                    walk(parent, [current, *suffix])
-
-        walk(node, [])
-        return paths
+        return _walk_back(self.graph, self.dist, node, limit)
 
 
 def label_path(graph: GraphView, path: list[str]) -> list[str]:
