@@ -41,11 +41,12 @@ _ENV_VAR_RE = re.compile(r"\$\{([A-Z0-9_]+)\}")
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _VIA_START_RE = re.compile(r"^#\s*via(?:\s+(?P<rest>.*))?$")
 _VIA_ITEM_RE = re.compile(r"^#\s{2,}(?P<item>\S.*)$")
-_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"  # a PEP 508 project name
+_NAME_RE = re.compile("^" + _NAME)
 # A pin in the form locks and compiled requirements write (``numpy==1.26.4``, ``x==2.0.post1``): a PEP 508 name and
 # one ``==`` on a PEP 440 version in normal form. ``packaging`` reads it as that name, that specifier text, no
 # extras, marker or URL (tests/sources hold the two readings equal); everything else is read by ``packaging``.
-_SIMPLE_PIN = re.compile(r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)[ \t]*==[ \t]*"
+_SIMPLE_PIN = re.compile(rf"(?P<name>{_NAME})[ \t]*==[ \t]*"
                          r"(?P<version>[0-9]+(?:\.[0-9]+)*(?:(?:a|b|rc)[0-9]+)?(?:\.post[0-9]+)?(?:\.dev[0-9]+)?)")
 _ROOT_VIA_RE = re.compile(r"\((?:pyproject\.toml|setup\.py|setup\.cfg)\)\s*$")
 

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from auditor.cache import atomic_write, cache_dir
+from auditor.domain import canonical_name
 from auditor.errors import NetworkError
 from auditor.net import HttpClient
 from auditor.typosquat.context import NameContext
@@ -144,7 +145,7 @@ def repositories(doc: dict[str, Any]) -> set[tuple[str, str]]:
 
 
 def _bare(name: str) -> str:
-    flat = re.sub(r"[-_.]+", "-", name.lower())
+    flat = canonical_name(name)
     return _NAME_NOISE.sub("", flat).replace("-", "") or flat.replace("-", "")
 
 
