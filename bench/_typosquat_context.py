@@ -11,6 +11,11 @@ model and comes from elsewhere, so none of it was fitted on:
   list is not public), so a few chance resemblances stay in.
 - **genuine names from real lockfiles**: every package of the uv.lock files pinned in
   ``bench/typosquat_lockfiles.tsv`` (read from bare git copies given with ``--mirrors``; never committed).
+- **genuine names from real requirement files**: every project a requirement file of
+  ``bench/typosquat_requirements.tsv`` names (Home Assistant's ``requirements_all.txt``: the long tail of small
+  integration libraries the issue's genuine set held), read from a bare git copy in ``--mirrors`` or, for a
+  repository too large to mirror, from a copy of the file at that commit in ``--requirements-dir``
+  (``owner+name/<path>``; never committed). A flat file says nothing of who requires what: no name is vouched for.
 - **young genuine names near popular ones** (the hard negatives): projects of the PyPI package list (``--pypi-list``:
   name, newest version, month of the newest release, summary) whose newest release is from the 90 days before the
   list was taken and carries an early version (0.1-0.3.x, 1.0: most likely the project's first weeks), that sit
@@ -59,6 +64,7 @@ from auditor.typosquat.popular import PopularList  # noqa: E402
 
 CUTOFF = "2024-06-01"
 MANIFEST = ROOT / "bench" / "typosquat_lockfiles.tsv"
+REQUIREMENTS_MANIFEST = ROOT / "bench" / "typosquat_requirements.tsv"
 SEED = 20261206
 LIST_DATE = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)  # the PyPI package list's day
 YOUNG_DAYS = 90
@@ -106,7 +112,7 @@ class Positive:
 @dataclass
 class Negative:
     name: str
-    group: str  # lockfile / young
+    group: str  # lockfile / requirements / young
     source: str  # the project whose lock holds it, or the list month
     context: NameContext
     now: dt.datetime
@@ -225,13 +231,14 @@ def read_malicious(shared: Path) -> list[dict[str, object]]:
 
 
 def heldout_positives(shared: Path, popular: PopularList, vocab: AffixVocabulary,
-                      dev_names: set[str]) -> tuple[list[Positive], dict[str, int]]:
-    """Post-cutoff malicious look-alikes that are not dev rows, labelled by ``Labeller``; and the drop counts."""
+                      dev_names: set[str], since: str = CUTOFF) -> tuple[list[Positive], dict[str, int]]:
+    """Malicious look-alikes published from ``since`` that are not dev rows, labelled by ``Labeller``; and the
+    drop counts."""
     records = read_malicious(shared)
     by_name: dict[str, dict[str, object]] = {}
     for r in records:
         name = canon(str(r["affected"][0]["package"]["name"]))  # type: ignore[index]
-        if str(r["published"]) >= CUTOFF and name not in by_name:
+        if str(r["published"]) >= since and name not in by_name:
             by_name[name] = r
     labeller = Labeller(popular, vocab)
     names = sorted(by_name)
@@ -287,11 +294,13 @@ def _decoy_closer(name: str, decoy: str, target: str) -> bool:
     return decoy != target and OSA.distance(name, decoy) < OSA.distance(name, target)
 
 
-def positive_doc(p: Positive, metadata: str, target_doc: dict[str, object] | None) -> dict[str, object]:
-    """The squat's index document as far as the report and the stated worst cases give it.
+def positive_doc(p: Positive, metadata: str, target_doc: dict[str, object] | None,
+                 own: dict[str, object] | None = None) -> dict[str, object]:
+    """The squat's index document as far as the report, and its published metadata or a stated assumption, give it.
 
     Releases: every version the report names, each uploaded when a report source saw it (versions without a time:
-    the record's publish time). ``metadata``: ``copied`` (summary, home page and project links are the imitated
+    the record's publish time). ``metadata``: ``real`` (``own``: the summary, home page and project URLs the squat's
+    own published file carried, from the corpus of ``bench/_typosquat_squatmeta.py``), ``copied`` (the imitated
     project's, taken from its real document) or ``absent`` (no summary, no links). Files are sdists (wheels are not
     scored)."""
     times = dict(p.version_times)
@@ -299,7 +308,10 @@ def positive_doc(p: Positive, metadata: str, target_doc: dict[str, object] | Non
         times = {f"v{i}": p.published + "T00:00:00Z" for i in range(p.versions or 1)}
     releases = {v: [{"upload_time_iso_8601": t, "packagetype": "sdist", "yanked": False}] for v, t in times.items()}
     info: dict[str, object] = {"name": p.name, "summary": "", "home_page": "", "project_urls": None}
-    if metadata == "copied" and isinstance(target_doc, dict):
+    if metadata == "real":
+        assert own is not None, "real metadata needs the squat's own file"
+        info.update(own)
+    elif metadata == "copied" and isinstance(target_doc, dict):
         theirs = target_doc.get("info") if isinstance(target_doc.get("info"), dict) else {}
         assert isinstance(theirs, dict)
         info.update(summary=theirs.get("summary") or "", home_page=theirs.get("home_page") or "",
@@ -308,12 +320,13 @@ def positive_doc(p: Positive, metadata: str, target_doc: dict[str, object] | Non
 
 
 def positive_context(p: Positive, rng: random.Random, age: str, metadata: str, candidate: str | None,
-                     docs: dict[str, dict[str, object] | None]) -> tuple[NameContext, dt.datetime]:
+                     docs: dict[str, dict[str, object] | None],
+                     own: dict[str, object] | None = None) -> tuple[NameContext, dt.datetime]:
     """The record a live squat shows at audit time (``age``: ``live``: audited 0-30 days after its first upload,
     seeded; ``unknown``: no upload times at all), with ``metadata`` copied or absent (see ``positive_doc``)."""
     from auditor.typosquat.metadata import context_from_json
 
-    doc = positive_doc(p, metadata, docs.get(p.target))
+    doc = positive_doc(p, metadata, docs.get(p.target), own)
     stamps = [_parse_time(f["upload_time_iso_8601"]) for fs in doc["releases"].values()  # type: ignore[attr-defined]
               for f in fs]
     first = min(t for t in stamps if t is not None)
@@ -322,7 +335,26 @@ def positive_context(p: Positive, rng: random.Random, age: str, metadata: str, c
     ctx = context_from_json(doc, docs.get(cand) if cand else None, name=p.name, target=cand, until=now)
     if age == "unknown":
         ctx = replace(ctx, first_upload=None, release_days=None, release_span_days=None)
-    return replace(ctx, required_by=(), source="bench: report + assumed metadata"), now
+    return replace(ctx, required_by=(), source=f"bench: report + {metadata} metadata"), now
+
+
+def own_metadata(p: Positive, files: list[object]) -> dict[str, object] | None:
+    """The metadata a squat's own published file carried (``SquatFile`` rows of its name that have a metadata
+    member): the file of its earliest-uploaded version per the report (else the lowest version string), since an
+    audit meets a live squat at its first releases. None when the corpus holds no such file."""
+    rows = [f for f in files if getattr(f, "metadata", False)]
+    if not rows:
+        return None
+    times = p.version_times
+
+    def order(f: object) -> tuple[int, str, str]:
+        version = str(getattr(f, "version", ""))
+        return (0, times[version], version) if version in times else (1, "", version)
+
+    first = min(rows, key=order)
+    urls = getattr(first, "project_urls", {}) or {}
+    return {"summary": getattr(first, "summary", ""), "home_page": getattr(first, "home_page", ""),
+            "project_urls": dict(urls) or None}
 
 
 def negative_context(n: Negative, candidate: str | None, docs: dict[str, dict[str, object] | None]) -> NameContext:
@@ -381,6 +413,82 @@ def lockfile_negatives(mirrors: Path, popular: PopularList) -> tuple[list[Negati
                               source=f"bench: {row['repo']} uv.lock")
             seen[name] = Negative(name, "lockfile", row["repo"], ctx, commit_day)
     return list(seen.values()), notes
+
+
+def requirements_negatives(mirrors: Path | None, copies: Path | None,
+                           seen_names: set[str]) -> tuple[list[Negative], list[str]]:
+    """One ``Negative`` per distinct project named by the manifest's requirement files and not already a genuine
+    name of another set (``seen_names``); notes for files or lines that could not be read.
+
+    Each name keeps the version its line pins (``note``) so that ``set_requirements_day`` can date the audit when
+    the commit's own date is not at hand (a copied file): an audit of a pin set runs no earlier than the newest
+    upload among its pinned versions. Lines that are options (``-r``, ``-c``, ``--only-binary``) or direct URL
+    references (not index names) are skipped and counted."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    notes: list[str] = []
+    out: dict[str, Negative] = {}
+    for row in read_manifest(REQUIREMENTS_MANIFEST):
+        folder = row["repo"].replace("/", "+")
+        text: str | None = None
+        git_dir = mirrors / folder if mirrors else None
+        if git_dir is not None and (git_dir / "repo").is_dir():
+            git_dir = git_dir / "repo"
+        day: dt.datetime | None = None
+        if git_dir is not None and git_dir.is_dir():
+            got = subprocess.run(["git", "--git-dir", str(git_dir), "show", f"{row['commit']}:{row['path']}"],
+                                 capture_output=True, text=True, check=False, timeout=120)
+            if got.returncode == 0:
+                text, day = got.stdout, _commit_day(git_dir, row["commit"])
+        if text is None and copies is not None and (copies / folder / row["path"]).is_file():
+            text = (copies / folder / row["path"]).read_text(encoding="utf-8")
+        if text is None:
+            notes.append(f"{row['repo']}:{row['path']} not read (no mirror and no copy)")
+            continue
+        skipped: Counter[str] = Counter()
+        for raw in text.splitlines():
+            line = re.sub(r"(^|\s)#.*$", "", raw).strip()
+            if not line:
+                continue
+            if line.startswith("-") or "://" in line:
+                skipped["option or URL line"] += 1
+                continue
+            try:
+                req = Requirement(line)
+            except InvalidRequirement:
+                skipped["unparsable line"] += 1
+                continue
+            name = canon(req.name)
+            if name in seen_names or name in out:
+                skipped["already a genuine name"] += 1
+                continue
+            pins = [s.version for s in req.specifier if s.operator == "=="]
+            ctx = NameContext(on_index=True, required_by=(), source=f"bench: {row['repo']} {row['path']}")
+            out[name] = Negative(name, "requirements", row["repo"], ctx, day or LIST_DATE,
+                                 note=(pins[0] if pins else "") + ("" if day is None else "|dated"))
+        notes.append(f"{row['repo']}:{row['path']}: {len(out)} names; skipped {dict(skipped)}")
+    return list(out.values()), notes
+
+
+def set_requirements_day(negatives: list[Negative], docs: dict[str, dict[str, object] | None]) -> dict[str, str]:
+    """Date the audit of each requirement file read from a copy (no commit date): the newest upload among its
+    pinned versions, each dated by its first file (the pin set cannot be older). Returns source -> the day used, for the report."""
+    newest: dict[str, dt.datetime] = {}
+    undated = [n for n in negatives if n.group == "requirements" and not n.note.endswith("|dated")]
+    for n in undated:
+        doc = docs.get(n.name) or {}
+        files = (doc.get("releases") or {}).get(n.note) if isinstance(doc, dict) else None  # type: ignore[union-attr]
+        stamps = [t for t in (_parse_time(f.get("upload_time_iso_8601")) for f in files or [] if isinstance(f, dict))
+                  if t is not None]
+        if not stamps:
+            continue
+        released = min(stamps)  # the release's day (files added to an old release later do not date the pin set)
+        if n.source not in newest or released > newest[n.source]:
+            newest[n.source] = released
+    for n in undated:
+        if n.source in newest:
+            n.now = newest[n.source]
+    return {k: v.date().isoformat() for k, v in newest.items()}
 
 
 def vouched(children: dict[str, set[str]], popular: PopularList) -> dict[str, set[str]]:

@@ -2,7 +2,7 @@
 GuardDog's typosquatting heuristic and a plain Damerau-Levenshtein <= 1 rule, all measured in this run.
 
     python bench/typosquat.py [--shared ../shared] [--no-anchor] [--quick] [--json OUT]
-        [--mirrors DIR] [--pypi-list TSV] [--index-json URL] [--audit-time-only]
+        [--mirrors DIR] [--pypi-list TSV] [--index-json URL] [--requirements-dir DIR] [--audit-time-only]
 
 What it does, in one run:
 - **time split**: fits the score on the dev positives published before 2024-06-01 (plus the constructed attacks of
@@ -45,6 +45,7 @@ from bench import _common as common  # noqa: E402
 from bench import _typosquat_context as ctxsets  # noqa: E402
 from bench import _typosquat_fit as fitting  # noqa: E402
 from bench import _typosquat_index as ixfetch  # noqa: E402
+from bench import _typosquat_squatmeta as squatmeta  # noqa: E402
 
 ANCHOR_SCRIPT = r'''
 import json, sys, time
@@ -71,6 +72,7 @@ json.dump({"results": out, "seconds": elapsed}, sys.stdout)
 QUICK_POS = 150
 QUICK_NEG = 1500
 QUICK_SEED = 20261201
+GROUPS = ("lockfile", "requirements", "young")  # the genuine-name sets of the audit-time evaluation, in table order
 
 
 @dataclass
@@ -293,6 +295,11 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
         notes.extend(lock_notes)
     else:
         notes.append("lockfile genuine names: not measured (no --mirrors)")
+    req_negs, req_notes = ctxsets.requirements_negatives(Path(args.mirrors) if args.mirrors else None,
+                                                         Path(args.requirements_dir) if args.requirements_dir else None,
+                                                         {n.name for n in negatives})
+    negatives += req_negs
+    notes.extend(req_notes)
     young_counts: dict[str, int] = {}
     if args.pypi_list and Path(args.pypi_list).is_file():
         young, young_counts = ctxsets.young_negatives(Path(args.pypi_list), popular, malicious, dev)
@@ -308,8 +315,11 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
           f"({dict(sorted(by_tech.items()))}); dropped: {drops}")
     groups = Counter(n.group for n in negatives)
     lock_popular = sum(1 for n in negatives if n.group == "lockfile" and n.name in popular.rank_of)
+    req_popular = sum(1 for n in negatives if n.group == "requirements" and n.name in popular.rank_of)
     print(f"genuine: {groups.get('lockfile', 0)} distinct names from {len(ctxsets.read_manifest())} uv.lock files "
-          f"({lock_popular} of them popular), {groups.get('young', 0)} young names near popular ones "
+          f"({lock_popular} of them popular), {groups.get('requirements', 0)} more from "
+          f"{len(ctxsets.read_manifest(ctxsets.REQUIREMENTS_MANIFEST))} requirement file(s) ({req_popular} of them "
+          f"popular; {'; '.join(req_notes)}), {groups.get('young', 0)} young names near popular ones "
           f"(newest release within {ctxsets.YOUNG_DAYS} days of the list; {young_counts})")
     base: dict[str, TyposquatResult] = {}
     det.prefetch([p.name for p in positives] + [n.name for n in negatives])
@@ -326,14 +336,18 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
         failed = sorted(n.name for n in negatives if answers[n.name].error)
         print(f"index metadata: {len(answers)} names looked up in the index JSON API (answers fetched "
               f"{dates[0] if dates else '-'} .. {dates[-1] if dates else '-'}; cached in the bench cache)")
-        for group in ("lockfile", "young"):
+        for group in GROUPS:
             g = [n.name for n in negatives if n.group == group]
-            print(f"  {group}: {len(g)} names, {sum(x in gone for x in g)} gone from the index (404: not genuine, "
-                  f"excluded), {sum(x in failed for x in g)} not fetched (excluded)")
+            print(f"  {group}: {len(g)} names, {sum(x in gone for x in g)} gone from the index (404: excluded; no "
+                  f"record to judge), {sum(x in failed for x in g)} not fetched (excluded)")
         print("  gone: " + ", ".join(gone))
         if failed:
             print("  not fetched: " + ", ".join(failed))
         negatives = [n for n in negatives if docs.get(n.name) is not None]
+        days = ctxsets.set_requirements_day(negatives, docs)
+        if days:
+            print("  requirement files read from a copy, audited on the day of their newest pinned upload: "
+                  + ", ".join(f"{k} {v}" for k, v in days.items()))
         for n in negatives:
             n.context = ctxsets.negative_context(n, base[n.name].candidate, docs)
     else:
@@ -354,12 +368,32 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
                                                              base[p.name].candidate, docs)
                              for p in positives}
                for age in ("live", "unknown") for meta in ("copied", "absent")}
+    # the squats' own published metadata where the corpus holds their file; the stated assumption for the rest
+    squat_files, squat_note = (squatmeta.load(Path(args.mirrors), common.bench_cache() / "squatmeta")
+                               if args.mirrors else ([], "squat metadata corpus not measured: no --mirrors"))
+    own_files: dict[str, list[squatmeta.SquatFile]] = defaultdict(list)
+    for f in squat_files:
+        own_files[ctxsets.canon(f.name)].append(f)
+    own = {p.name: ctxsets.own_metadata(p, list(own_files.get(p.name, []))) for p in positives}
+    print(f"squats' own metadata: {squat_note}; {sum(v is not None for v in own.values())} of the {len(positives)} "
+          "positives have a published file with metadata (\"real, else ...\" rows use it, and the stated "
+          "assumption for the others)")
+    if squat_files:
+        for fallback in ("copied", "absent"):
+            pos_ctx[("live", f"real, else {fallback}")] = {
+                p.name: ctxsets.positive_context(p, random.Random(f"{ctxsets.SEED}:{p.name}"), "live",
+                                                 "real" if own[p.name] else fallback, base[p.name].candidate, docs,
+                                                 own[p.name])
+                for p in positives}
     print_fact_shares(positives, negatives, pos_ctx)
     configs: list[ctxsets.Scored] = [name_only]
     ctx_results: dict[str, TyposquatResult] = {}
     for floor in (0.005, 0.01, 0.02, 0.05, 0.1, 0.2):
         for age in ("live",) if floor != CONTEXT_FLOOR else ("live", "unknown"):
-            for meta in ("copied", "absent"):
+            metas = ["copied", "absent"]
+            if floor == CONTEXT_FLOOR and age == "live":
+                metas += [m for a, m in pos_ctx if a == "live" and m.startswith("real")]
+            for meta in metas:
                 sc = ctxsets.Scored(f"mlaudit + context, floor {floor}, squat age {age}, metadata {meta}", {}, {})
                 for p in positives:
                     c, now = pos_ctx[(age, meta)][p.name]
@@ -381,8 +415,7 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
         tools.append(ctxsets.Scored("GuardDog", {p.name: float(gd.flagged[p.name]) for p in positives},
                                     {n.name: float(gd.flagged[n.name]) for n in negatives}))
     classes = sorted({ctxsets.TECHNIQUE_CLASS[p.technique] for p in positives})
-    young_negs = [n for n in negatives if n.group == "young"]
-    lock_negs = [n for n in negatives if n.group == "lockfile"]
+    by_group = {g: [n for n in negatives if n.group == g] for g in GROUPS if any(n.group == g for n in negatives)}
 
     def line(label: str, sc: ctxsets.Scored, t: float, pos: list[ctxsets.Positive]) -> None:
         k, n = ctxsets.recall_at(sc, pos, t)
@@ -390,7 +423,7 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
         for c in classes:
             rows = [p for p in pos if ctxsets.TECHNIQUE_CLASS[p.technique] == c]
             cells.append(f"{cell(*ctxsets.recall_at(sc, rows, t)):>19}")
-        for negs in (negatives, lock_negs, young_negs):
+        for negs in (negatives, *by_group.values()):
             cells.append(f"{cell(*ctxsets.fp_at(sc, negs, t)):>19}")
         print(" ".join(cells))
         rows_out.append(common.row(f"audit-time: {label}", sc.label.split(",")[0], None,
@@ -398,7 +431,7 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
                                              f"{len(negatives)} genuine"))
 
     header = [f"{'configuration (threshold)':58}", f"{'recall, all':>19}", *(f"{c[:19]:>19}" for c in classes),
-              f"{'FPR, all genuine':>19}", f"{'FPR, lockfiles':>19}", f"{'FPR, young':>19}"]
+              f"{'FPR, all genuine':>19}", *(f"{'FPR, ' + g:>19}" for g in by_group)]
     print(" ".join(header))
     one_pct = int(0.01 * len(negatives))
     gd_fp = ctxsets.fp_at(tools[-1], negatives, 0.5)[0] if gd is not None else None
@@ -417,7 +450,8 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
             t = ctxsets.threshold_for(sc, negatives, one_pct)
             line(f"{sc.label} (<= 1% FPR: {t:.3f}, read off)", sc, t, positives)
             points[sc.label].append(("1%", t))
-            for group, negs in (("lockfile", lock_negs), ("young", young_negs)):
+            issue_set = [n for n in negatives if n.group in ("lockfile", "requirements")]
+            for group, negs in (*by_group.items(), ("lockfile + requirements (the issue's genuine set)", issue_set)):
                 if negs:
                     t = ctxsets.threshold_for(sc, negs, int(0.01 * len(negs)))
                     line(f"{sc.label} (<= 1% FPR on {group} names: {t:.3f}, read off)", sc, t, positives)
@@ -462,6 +496,91 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
             t = one_pct_at[sc.label]
             print(f"\npositives missed at the <= 1% FPR threshold ({t:.3f}), {sc.label}: " + ", ".join(
                 f"{p.name}->{p.target} ({sc.pos[p.name]:.3f})" for p in positives if sc.pos[p.name] < t)[:4000])
+    if args.mirrors:
+        own_metadata_section(args, popular, index, det, dev, positives, negatives, base, docs, name_only, shipped,
+                             one_pct_at, gd_fp, notes)
+
+
+def own_metadata_section(args: argparse.Namespace, popular: PopularList, index: CandidateIndex, det: Detector,
+                         dev: set[str], positives: list[ctxsets.Positive], negatives: list[ctxsets.Negative],
+                         base: dict[str, TyposquatResult], docs: dict[str, dict[str, object] | None],
+                         name_only: ctxsets.Scored, shipped: ctxsets.Scored, one_pct_at: dict[str, float],
+                         gd_fp: int | None, notes: list[str]) -> None:
+    """The squats' own published metadata instead of an assumption (``bench/_typosquat_squatmeta.py``).
+
+    Two positive sets, each limited to squats whose published file the corpus holds: the audit-time positives
+    above, and every reported look-alike that is not a dev row whatever its date (labelled by the same rules; the
+    name model was never fitted on them). Each is scored as an audit meets it live (the report's upload times, audit
+    day seeded as above) with its real summary, home page and project URLs, and beside it under the two stated
+    assumptions. Thresholds are the ones read off all genuine names above (the genuine side does not change)."""
+    files, note = squatmeta.load(Path(args.mirrors), common.bench_cache() / "squatmeta")
+    print(f"\n## Squats with their own published metadata ({note})")
+    notes.append(note)
+    if not files:
+        return
+    by_name: dict[str, list[squatmeta.SquatFile]] = defaultdict(list)
+    for f in files:
+        by_name[ctxsets.canon(f.name)].append(f)
+    wider, _drops = ctxsets.heldout_positives(Path(args.shared), popular, index.vocab, dev, since="")
+    sets = {"audit-time positives with a published file": [p for p in positives if by_name.get(p.name)],
+            "every reported look-alike, not a dev row, with a published file": [p for p in wider
+                                                                                 if by_name.get(p.name)]}
+    extra = [p for p in sets["every reported look-alike, not a dev row, with a published file"] if p.name not in base]
+    det.prefetch([p.name for p in extra])
+    for p in extra:
+        base[p.name] = det.check(p.name)
+    wanted = {p.target for p in extra} | {ctxsets.canon(base[p.name].candidate) for p in extra
+                                          if base[p.name].candidate}
+    if args.index_json and wanted - set(docs):
+        docs.update({k: a.doc for k, a in ixfetch.fetch_all(args.index_json, wanted - set(docs)).items()})
+    t_ctx = one_pct_at[shipped.label]
+    t_name = one_pct_at[name_only.label]
+    for label, pos in sets.items():
+        own = {p.name: ctxsets.own_metadata(p, list(by_name[p.name])) for p in pos}
+        pos = [p for p in pos if own[p.name] is not None]
+        if not pos:
+            print(f"{label}: none")
+            continue
+        scored: dict[str, dict[str, float]] = defaultdict(dict)
+        ctxs: dict[str, NameContext] = {}
+        for p in pos:
+            scored["name-only"][p.name] = base[p.name].score
+            for meta in ("real", "copied", "absent"):
+                c, now = ctxsets.positive_context(p, random.Random(f"{ctxsets.SEED}:{p.name}"), "live", meta,
+                                                  base[p.name].candidate, docs, own[p.name])
+                scored[f"context, {meta} metadata"][p.name] = apply_context(base[p.name], c, now=now).score
+                if meta == "real":
+                    ctxs[p.name] = c
+        early = sum(1 for p in pos if p.published < ctxsets.CUTOFF)
+        print(f"\n{label}: {len(pos)} ({early} published before {ctxsets.CUTOFF}; "
+              f"{dict(sorted(Counter(p.technique for p in pos).items()))})")
+        shares = [("a single release / all on one day", lambda c: c.release_count == 1 or c.release_days == 1),
+                  ("no project links", lambda c: c.has_project_urls is False),
+                  ("no summary", lambda c: c.has_summary is False),
+                  ("summary = the target's", lambda c: bool(c.summary_matches_target)),
+                  ("links to the target's repository", lambda c: bool(c.links_to_target)),
+                  ("a repository of its own name", lambda c: bool(c.own_repository))]
+        print("  facts with their real metadata: " + "; ".join(
+            f"{name} {sum(map(test, ctxs.values())) / len(ctxs):.1%}" for name, test in shares))
+        for key, t, op in (("name-only", t_name, "<= 1% FPR"), ("name-only", 0.5, "0.5"),
+                           ("context, real metadata", t_ctx, "<= 1% FPR"), ("context, real metadata", 0.5, "0.5"),
+                           ("context, copied metadata", t_ctx, "<= 1% FPR"),
+                           ("context, absent metadata", t_ctx, "<= 1% FPR")):
+            k = sum(1 for p in pos if scored[key][p.name] >= t)
+            classes = defaultdict(list)
+            for p in pos:
+                classes[ctxsets.TECHNIQUE_CLASS[p.technique]].append(p)
+            per = "  ".join(f"{c} {cell(sum(1 for p in rows if scored[key][p.name] >= t), len(rows))}"
+                            for c, rows in sorted(classes.items()))
+            print(f"  {key:26} @{op:9} ({t:.3f}) {cell(k, len(pos)):>19}   {per}")
+        for part, rows in (("before 2025", [p for p in pos if p.published < "2025-01-01"]),
+                           ("2025 on", [p for p in pos if p.published >= "2025-01-01"])):
+            if rows:
+                k = sum(1 for p in rows if scored["context, real metadata"][p.name] >= t_ctx)
+                print(f"  context, real metadata, <= 1% FPR, published {part}: {cell(k, len(rows))}")
+        missed = [p for p in pos if scored["context, real metadata"][p.name] < t_ctx]
+        print("  missed with real metadata at <= 1% FPR: " + ", ".join(
+            f"{p.name}->{p.target} ({scored['context, real metadata'][p.name]:.3f})" for p in missed)[:3000])
 
 
 def print_fact_shares(positives: list[ctxsets.Positive], negatives: list[ctxsets.Negative],
@@ -483,8 +602,12 @@ def print_fact_shares(positives: list[ctxsets.Positive], negatives: list[ctxsets
     ]
     groups: list[tuple[str, list[NameContext]]] = [
         (f"positives ({meta})", [pos_ctx[("live", meta)][p.name][0] for p in positives]) for meta in ("copied", "absent")]
-    for g in ("lockfile", "young"):
-        groups.append((f"{g} genuine", [n.context for n in negatives if n.group == g]))
+    if ("live", "real, else copied") in pos_ctx:
+        real = [c for c, _now in pos_ctx[("live", "real, else copied")].values() if "real metadata" in c.source]
+        groups.append((f"positives (own file, {len(real)})", real))
+    for g in GROUPS:
+        if any(n.group == g for n in negatives):
+            groups.append((f"{g} genuine", [n.context for n in negatives if n.group == g]))
     print("\nfacts per group (share of names; positives: report facts + the stated metadata assumption)")
     print(f"  {'fact':38}" + "".join(f"{label:>22}" for label, _ in groups))
     for label, test in facts:
@@ -533,6 +656,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--index-json", metavar="URL", default=os.environ.get("MLAUDIT_BENCH_INDEX_JSON"),
                     help="base URL of an index's per-project JSON API (URL/<name>/json): real metadata of the genuine "
                          "names and the imitated projects (cached in MLAUDIT_BENCH_CACHE)")
+    ap.add_argument("--requirements-dir", metavar="DIR", default=os.environ.get("MLAUDIT_BENCH_REQUIREMENTS_DIR"),
+                    help="copies of the requirement files of bench/typosquat_requirements.tsv whose repositories are "
+                         "too large to mirror (DIR/owner+name/<path>, the file at the manifest's commit)")
     ap.add_argument("--audit-time-only", action="store_true", help="only the audit-time evaluation")
     args = ap.parse_args(argv)
     shared = Path(args.shared)

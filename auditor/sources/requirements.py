@@ -25,7 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
-from auditor.domain import ROOT_NODE, Edge, Location, Package, Requirement, Skipped, canonical_name, package_node
+from auditor.domain import (
+    ROOT_NODE,
+    Edge,
+    Excluded,
+    Location,
+    Package,
+    Requirement,
+    Skipped,
+    canonical_name,
+    package_node,
+)
 from auditor.errors import InputError
 from auditor.ledger import Item, ItemKind, Outcome
 from auditor.net import redact_url
@@ -270,7 +280,13 @@ class _Parser:
         """One logical line (``${VAR}`` expanded); ``written`` is the line as written, whose requirement text is
         what reports show: an environment value is used for the request, never repeated."""
         args, opts = _split_args_options(line)
-        options = _parse_options(opts, loc)
+        options, ignored = _parse_options(opts, loc)
+        for token in ignored:
+            self.out.skipped.append(Excluded(
+                reason=f"pip ignores {token!r} here: an argument after an option on the same line is dropped by "
+                       "pip's requirements-file parser, so this line does not install it (write the requirement "
+                       "before the options, or on a line of its own)",
+                file=loc.file, line=loc.line, requirement=token, kind=ItemKind.REQUIREMENT))
         for name, value in options:
             if name in _PER_REQUIREMENT:
                 if not args:
@@ -367,20 +383,30 @@ def _split_args_options(line: str) -> tuple[str, str]:
     return line.strip(), ""
 
 
-def _parse_options(text: str, loc: Location) -> list[tuple[str, str]]:
+def _parse_options(text: str, loc: Location) -> tuple[list[tuple[str, str]], list[str]]:
+    """The options of a line's option part, and the bare arguments among them.
+
+    pip parses the option part with optparse and drops its leftover arguments (``--only-binary=:all: nuimo==0.1.0``
+    installs nothing): they are returned so the caller lists them as not installed, instead of failing a file pip
+    accepts or auditing a package pip would not install."""
     if not text:
-        return []
+        return [], []
     try:
         tokens = shlex.split(text, posix=True)
     except ValueError as exc:
         raise InputError(f"cannot parse options: {exc}", file=loc.file, line=loc.line) from None
     out: list[tuple[str, str]] = []
+    ignored: list[str] = []
     i = 0
     while i < len(tokens):
         token = tokens[i]
         i += 1
-        if not token.startswith("-") or token in ("-", "--"):
-            raise InputError(f"unexpected argument {token!r} after options", file=loc.file, line=loc.line)
+        if token == "--":  # optparse: the end of the options; what follows are arguments, dropped as well
+            ignored.extend(tokens[i:])
+            break
+        if not token.startswith("-") or token == "-":
+            ignored.append(token)
+            continue
         name, value = token, None
         if token.startswith("--") and "=" in token:
             name, value = token.split("=", 1)
@@ -397,7 +423,7 @@ def _parse_options(text: str, loc: Location) -> list[tuple[str, str]]:
         elif value is not None:
             raise InputError(f"option {name} takes no value", file=loc.file, line=loc.line)
         out.append((_ALIASES.get(name, name), value or ""))
-    return out
+    return out, ignored
 
 
 def _hashes(options: list[tuple[str, str]], loc: Location) -> list[str]:

@@ -15,9 +15,11 @@ candidate's own record is often at hand, and it separates the two kinds of look-
   graph knows this offline too); a squat is installed because someone typed it, not because ``huggingface-hub``
   depends on it.
 
-Each fact adds a fixed amount to the score's log-odds (documented in data/README.md). These weights are set by
-hand, not fitted: the labelled sets hold names only, no records; ``bench/typosquat.py`` measures them on live
-squats' records against genuine names' records. Context weighs only readings at least ``CONTEXT_FLOOR`` likely by
+Each fact adds a fixed amount to the score's log-odds (documented in data/README.md). The facts a squat shows in
+its record (no links, no summary, the target's links) are weighed by their log-likelihood ratio measured on dev data
+(``bench/_typosquat_metafit.py``: squats' own published metadata against genuine names' index records); the rest,
+and the genuine evidence an attacker can add in a minute (a repository of its own name), are set by hand.
+``bench/typosquat.py`` measures the whole on held-out squats and genuine names. Context weighs only readings at least ``CONTEXT_FLOOR`` likely by
 name (the floor is chosen there on one part of the sets and measured on the other); it never turns an unrelated name into a look-alike. Facts that could not
 be had are listed (``missing``) so a name judged on its spelling alone says so.
 
@@ -44,11 +46,16 @@ NOT_ON_INDEX = 4.0
 NEW_30_DAYS = 2.0
 NEW_180_DAYS = 1.0
 SINGLE_RELEASE = 1.0
-NO_PROJECT_URLS = 0.7
+# The facts a squat shows in its record are weighed by what squats' own published files showed (measured on dev
+# data by ``bench/_typosquat_metafit.py``: dev-positive squats from a public corpus of malicious files against
+# unranked dev-negative names with their index records; each campaign counted once, the log-likelihood ratio
+# rounded down). Before, they were set by hand (0.7 / 0.5 / 2.0): no squat's record was at hand.
+NO_PROJECT_URLS = 1.8  # no homepage or project link: 81% of squat campaigns, 13% of genuine unranked names
 FAR_FEWER_DOWNLOADS = 0.7  # fewer than 1/1000 of the target's
-SUMMARY_COPIED = 1.5  # its summary is the target's (word for word, or all but a word)
-LINKS_COPIED = 2.0  # its project links point at the imitated project's repository
-NO_SUMMARY = 0.5
+SUMMARY_COPIED = 1.5  # its summary is the target's (word for word, or all but a word); by hand: the dev negatives
+# were selected for a summary of their own, so their rate of this fact is not measurable there
+LINKS_COPIED = 2.7  # its project links point at the imitated project's repository (9% of campaigns, 0.6% genuine)
+NO_SUMMARY = 2.0  # 48% of squat campaigns, 6% of random unranked names (the near-popular ones were selected for one)
 # genuine evidence a squat does not carry without effort (set from what each fact means, never fitted on the
 # evaluation sets; see bench/results/typosquat.md)
 OWN_REPOSITORY = -1.5  # a project link to a repository named like the package (not the target's)

@@ -310,3 +310,18 @@ def test_resolver_messages_name_the_real_culprit(lines: list[str], blamed: set[t
     stderr = _uv_error(index_url, lines, tmp_path)
     culprits = messages.find_culprits(stderr)
     assert {(c.name, c.kind, c.version) for c in culprits} == blamed, stderr
+
+
+def test_an_argument_pip_drops_after_an_option_is_listed_not_installed(tmp_path: Path, index_url: str) -> None:
+    """A line pip accepts (``--only-binary=:all: requests==2.19.0``: pip drops the argument) is audited like pip
+    installs it: the rest of the file is audited and complete, the dropped requirement is listed with its line."""
+    req = tmp_path / "requirements.txt"
+    req.write_text("six==1.16.0\n--only-binary=:all: requests==2.19.0\n")
+    run = audit(str(req), "--index-url", index_url, "--fail-on", "critical")
+    assert run.code == 0, run.err
+    report = run.report
+    assert packages(report) == {("six", "1.16.0")}
+    assert report["complete"] is True, report["incomplete_reasons"]
+    [dropped] = [e for e in report["excluded"] if e["kind"] == "requirement"]
+    assert dropped["line"] == 2 and dropped["requirement"] == "requests==2.19.0"
+    assert "pip ignores" in dropped["reason"]

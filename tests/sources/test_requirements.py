@@ -9,6 +9,7 @@ import pytest
 
 from auditor.domain import Location
 from auditor.errors import InputError
+from auditor.ledger import Outcome
 from auditor.sources.requirements import expand_env, logical_lines, parse_requirement, read_requirements
 from tests.sources.conftest import Load
 
@@ -214,6 +215,22 @@ def test_invalid_lines_name_file_and_line(write: Write, load: Load, text: str, l
         load(path)
     assert info.value.file == str(path) and info.value.line == line
     assert needle in info.value.message
+
+
+def test_arguments_after_options_are_read_as_pip_reads_them(write: Write, load: Load) -> None:
+    """pip parses a line's option part with optparse and drops its leftover arguments: Home Assistant's
+    ``requirements_all.txt`` carried ``--only-binary=all nuimo==0.1.0`` for years and pip never installed nuimo.
+    The file is read (not refused), the option still applies, and each dropped argument is listed with its line
+    as not installed: never audited as if installed, never silently gone."""
+    path = write("requirements.txt", "six==1.16.0\n--only-binary=:all: nuimo==0.1.0\n-r other.txt extra -- more\n")
+    write("other.txt", "idna==3.7\n")
+    result = load(path)
+    assert sorted(r.name for r in result.requirements) == ["idna", "six"]
+    dropped = {(i.requirement, i.line, i.outcome) for i in result.skipped}
+    assert dropped == {("nuimo==0.1.0", 2, Outcome.EXCLUDED), ("extra", 3, Outcome.EXCLUDED),
+                       ("more", 3, Outcome.EXCLUDED)}
+    assert all("pip ignores" in i.reason and i.file == str(path) for i in result.skipped)
+    assert "--only-binary=:all:" in result.pip_options
 
 
 def test_editable_constraint_is_rejected(write: Write) -> None:
