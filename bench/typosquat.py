@@ -497,15 +497,14 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
             print(f"\npositives missed at the <= 1% FPR threshold ({t:.3f}), {sc.label}: " + ", ".join(
                 f"{p.name}->{p.target} ({sc.pos[p.name]:.3f})" for p in positives if sc.pos[p.name] < t)[:4000])
     if args.mirrors:
-        own_metadata_section(args, popular, index, det, dev, positives, negatives, base, docs, name_only, shipped,
-                             one_pct_at, gd_fp, notes)
+        own_metadata_section(args, popular, index, det, dev, positives, base, docs, name_only, shipped, one_pct_at,
+                             notes)
 
 
 def own_metadata_section(args: argparse.Namespace, popular: PopularList, index: CandidateIndex, det: Detector,
-                         dev: set[str], positives: list[ctxsets.Positive], negatives: list[ctxsets.Negative],
-                         base: dict[str, TyposquatResult], docs: dict[str, dict[str, object] | None],
-                         name_only: ctxsets.Scored, shipped: ctxsets.Scored, one_pct_at: dict[str, float],
-                         gd_fp: int | None, notes: list[str]) -> None:
+                         dev: set[str], positives: list[ctxsets.Positive], base: dict[str, TyposquatResult],
+                         docs: dict[str, dict[str, object] | None], name_only: ctxsets.Scored,
+                         shipped: ctxsets.Scored, one_pct_at: dict[str, float], notes: list[str]) -> None:
     """The squats' own published metadata instead of an assumption (``bench/_typosquat_squatmeta.py``).
 
     Two positive sets, each limited to squats whose published file the corpus holds: the audit-time positives
