@@ -25,7 +25,7 @@ from auditor import __version__
 from auditor.domain import Finding, RenderOptions, Report, Severity
 from auditor.ledger import Item
 from auditor.outputs import rollup
-from auditor.outputs.rollup import KindGroup, PackageRow, Rollup
+from auditor.outputs.rollup import Entry, KindGroup, PackageRow, Rollup
 from auditor.outputs.severity import gate_note, severity_source
 
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -259,13 +259,22 @@ def _package_row(row: PackageRow, baseline: bool) -> str:
             f"{remains_txt} |")
 
 
-def _finding_row(finding: Finding) -> str:
+PLACES_SHOWN = 5  # places listed in a row that stands for several (the JSON, SARIF and HTML list every one)
+
+
+def _finding_row(finding: Finding, entry: Entry | None = None) -> str:
+    """One table row; ``entry``: the finding stands for the same finding at several places (its row lists them)."""
     details = esc(finding.message, 240)
     if finding.summary and finding.summary.strip() not in finding.message:
         details += "<br>" + esc(finding.summary, 200)
     if finding.paths and len(finding.paths[0]) > 2:
         details += "<br>via " + esc(" → ".join(finding.paths[0]), 200)
-    if finding.location is not None:
+    if entry is not None and entry.places > 1:
+        shown = ", ".join(code(loc) for loc in entry.locations[:PLACES_SHOWN])
+        more = entry.places - min(len(entry.locations), PLACES_SHOWN)
+        details += f"<br>{entry.places} places" + (f": {shown}" if shown else "") + (f" +{more} more" if more and
+                                                                                    shown else "")
+    elif finding.location is not None:
         details += "<br>at " + code(str(finding.location))
     source = severity_source(finding)
     if source:
@@ -278,11 +287,16 @@ def _finding_row(finding: Finding) -> str:
 
 
 def _group(group: KindGroup, view: Rollup) -> Section:
+    """One row per distinct finding (the terminal's "N places" rows): the same model loaded the same way from
+    forty files is one row listing its places, not forty rows that read as duplicates and crowd the comment."""
     new = f", {group.new} new" if view.new_counts is not None else ""
+    entries = group.entries
+    distinct = f" in {len(entries)} distinct" if len(entries) < len(group.findings) else ""
     return Section(["", f"<details><summary>{ICON[group.worst]} {esc(group.kind.value)}: "
-                    f"{len(group.findings)}{new} (worst {group.worst.value})</summary>", "",
+                    f"{len(group.findings)}{distinct}{new} (worst {group.worst.value})</summary>", "",
                     "| severity | id | subject | details | fix |", "| --- | --- | --- | --- | --- |"],
-                   [_finding_row(f) for f in group.findings], ["", "</details>"], "findings")
+                   [_finding_row(e.finding, e) for e in entries], ["", "</details>"], "findings",
+                   weights=[e.places for e in entries])
 
 
 def _advisories(view: Rollup) -> Section:

@@ -80,6 +80,7 @@ class Entry:
 
     finding: Finding  # the first of them (new first, worst first)
     places: int = 1
+    locations: list[str] = field(default_factory=list)  # each place's ``file:line``, in the findings' order
 
 
 @dataclass
@@ -98,10 +99,12 @@ class KindGroup:
         rows: dict[tuple[str, str, Severity, bool], Entry] = {}
         for finding in self.findings:
             key = (finding.subject, finding.id, finding.severity, bool(finding.new))
+            where = [str(finding.location)] if finding.location is not None else []
             if key in rows:
                 rows[key].places += 1
+                rows[key].locations += where
             else:
-                rows[key] = Entry(finding)
+                rows[key] = Entry(finding, locations=where)
         return list(rows.values())
 
     @property

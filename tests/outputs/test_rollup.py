@@ -213,6 +213,18 @@ def test_one_model_loaded_the_same_way_in_several_files_is_one_row_with_its_plac
     assert "trust-remote-code 5 (2 distinct)" in text
     verbose = terminal.render(report, verbose=True)
     assert sum(f"src/m{n}.py" in verbose for n in range(4)) == 4
+    # the Markdown comment: the same rows as the terminal, each listing its places; the JSON keeps one per place
+    md = markdown.render(report)
+    md_rows = [line for line in md.splitlines() if "MLA-MODEL-REMOTE-CODE" in line]
+    assert len(md_rows) == 2
+    assert "4 places: `src/m0.py:3`, `src/m1.py:3`, `src/m2.py:3`, `src/m3.py:3`" in md_rows[0]
+    assert "at `src/x.py:3`" in md_rows[1] and "places" not in md_rows[1]
+    assert "trust-remote-code: 5 in 2 distinct (worst high)" in md
+    assert len(json.loads(render_json(report))["findings"]) == 5
+    many = empty_report()
+    many.findings = [remote(f"src/m{n}.py", "acme/one") for n in range(9)]
+    [row] = [line for line in markdown.render(many).splitlines() if "MLA-MODEL-REMOTE-CODE" in line]
+    assert "9 places: " in row and "`src/m4.py:3` +4 more" in row and "src/m5.py" not in row
     assert len(json.loads(render_json(report))["findings"]) == 5
 
 
