@@ -282,11 +282,12 @@ class _Parser:
         args, opts = _split_args_options(line)
         options, ignored = _parse_options(opts, loc)
         for token in ignored:
+            shown = redact_url(token)  # a dropped URL may carry credentials, like any other line
             self.out.skipped.append(Excluded(
-                reason=f"pip ignores {token!r} here: an argument after an option on the same line is dropped by "
+                reason=f"pip ignores {shown!r} here: an argument after an option on the same line is dropped by "
                        "pip's requirements-file parser, so this line does not install it (write the requirement "
                        "before the options, or on a line of its own)",
-                file=loc.file, line=loc.line, requirement=token, kind=ItemKind.REQUIREMENT))
+                file=loc.file, line=loc.line, requirement=shown, kind=ItemKind.REQUIREMENT))
         for name, value in options:
             if name in _PER_REQUIREMENT:
                 if not args:

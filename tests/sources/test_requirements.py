@@ -231,6 +231,9 @@ def test_arguments_after_options_are_read_as_pip_reads_them(write: Write, load: 
                        ("more", 3, Outcome.EXCLUDED)}
     assert all("pip ignores" in i.reason and i.file == str(path) for i in result.skipped)
     assert "--only-binary=:all:" in result.pip_options
+    secret = write("s.txt", "--pre https://user:t0ken@127.0.0.1:9/x-1.0-py3-none-any.whl\n")
+    [item] = load(secret).skipped
+    assert "t0ken" not in item.reason and "t0ken" not in str(item.requirement) and "***@127.0.0.1" in item.reason
 
 
 def test_editable_constraint_is_rejected(write: Write) -> None:
