@@ -65,6 +65,13 @@ def bench_cache() -> Path:
     return path
 
 
+def mirror_git_dir(mirrors: Path, repo: str) -> Path:
+    """The bare git copy of ``repo`` (``owner/name``) under ``mirrors``: the ``owner+name`` folder's ``repo``
+    subfolder (how the fetch tool writes it) when there is one, else the folder itself."""
+    folder = mirrors / repo.replace("/", "+")
+    return folder / "repo" if (folder / "repo").is_dir() else folder
+
+
 class AnchorUnavailable(RuntimeError):
     """The anchor could not be installed; the caller reports that instead of substituting anything."""
 

@@ -61,6 +61,8 @@ sys.path.insert(0, str(ROOT))
 from auditor.typosquat.affixes import PY_MARKERS, RELEASE_WORDS, AffixVocabulary, is_version_token  # noqa: E402
 from auditor.typosquat.context import NameContext  # noqa: E402
 from auditor.typosquat.popular import PopularList  # noqa: E402
+from bench import _common as common  # noqa: E402
+from bench._typosquat_squatmeta import SquatFile  # noqa: E402
 
 CUTOFF = "2024-06-01"
 MANIFEST = ROOT / "bench" / "typosquat_lockfiles.tsv"
@@ -338,23 +340,19 @@ def positive_context(p: Positive, rng: random.Random, age: str, metadata: str, c
     return replace(ctx, required_by=(), source=f"bench: report + {metadata} metadata"), now
 
 
-def own_metadata(p: Positive, files: list[object]) -> dict[str, object] | None:
-    """The metadata a squat's own published file carried (``SquatFile`` rows of its name that have a metadata
-    member): the file of its earliest-uploaded version per the report (else the lowest version string), since an
-    audit meets a live squat at its first releases. None when the corpus holds no such file."""
-    rows = [f for f in files if getattr(f, "metadata", False)]
+def own_metadata(p: Positive, files: list[SquatFile]) -> dict[str, object] | None:
+    """The metadata a squat's own published file carried (its name's corpus files that have a metadata member):
+    the file of its earliest-uploaded version per the report (else the lowest version string), since an audit
+    meets a live squat at its first releases. None when the corpus holds no such file."""
+    rows = [f for f in files if f.metadata]
     if not rows:
         return None
     times = p.version_times
 
-    def order(f: object) -> tuple[int, str, str]:
-        version = str(getattr(f, "version", ""))
-        return (0, times[version], version) if version in times else (1, "", version)
+    def order(f: SquatFile) -> tuple[int, str, str]:
+        return (0, times[f.version], f.version) if f.version in times else (1, "", f.version)
 
-    first = min(rows, key=order)
-    urls = getattr(first, "project_urls", {}) or {}
-    return {"summary": getattr(first, "summary", ""), "home_page": getattr(first, "home_page", ""),
-            "project_urls": dict(urls) or None}
+    return min(rows, key=order).info()
 
 
 def negative_context(n: Negative, candidate: str | None, docs: dict[str, dict[str, object] | None]) -> NameContext:
@@ -380,13 +378,9 @@ def lockfile_negatives(mirrors: Path, popular: PopularList) -> tuple[list[Negati
     notes: list[str] = []
     seen: dict[str, Negative] = {}
     for row in read_manifest():
-        git_dir = mirrors / row["repo"].replace("/", "+") / "repo"
-        if not git_dir.is_dir():
-            git_dir = mirrors / row["repo"].replace("/", "+")
+        git_dir = common.mirror_git_dir(mirrors, row["repo"])
         try:
-            text = subprocess.run(["git", "--git-dir", str(git_dir), "show", f"{row['commit']}:{row['path']}"],
-                                  capture_output=True, text=True, check=True, timeout=120).stdout
-            lock = tomllib.loads(text)
+            lock = tomllib.loads(_git_show(git_dir, row["commit"], row["path"]))
         except (OSError, subprocess.SubprocessError, tomllib.TOMLDecodeError) as exc:
             notes.append(f"{row['repo']}:{row['path']} not read ({type(exc).__name__})")
             continue
@@ -431,15 +425,14 @@ def requirements_negatives(mirrors: Path | None, copies: Path | None,
     for row in read_manifest(REQUIREMENTS_MANIFEST):
         folder = row["repo"].replace("/", "+")
         text: str | None = None
-        git_dir = mirrors / folder if mirrors else None
-        if git_dir is not None and (git_dir / "repo").is_dir():
-            git_dir = git_dir / "repo"
         day: dt.datetime | None = None
+        git_dir = common.mirror_git_dir(mirrors, row["repo"]) if mirrors else None
         if git_dir is not None and git_dir.is_dir():
-            got = subprocess.run(["git", "--git-dir", str(git_dir), "show", f"{row['commit']}:{row['path']}"],
-                                 capture_output=True, text=True, check=False, timeout=120)
-            if got.returncode == 0:
-                text, day = got.stdout, _commit_day(git_dir, row["commit"])
+            try:
+                text = _git_show(git_dir, row["commit"], row["path"])
+                day = _commit_day(git_dir, row["commit"])
+            except (OSError, subprocess.SubprocessError):
+                text = None
         if text is None and copies is not None and (copies / folder / row["path"]).is_file():
             text = (copies / folder / row["path"]).read_text(encoding="utf-8")
         if text is None:
@@ -506,6 +499,12 @@ def vouched(children: dict[str, set[str]], popular: PopularList) -> dict[str, se
             if node not in popular.rank_of:
                 queue.extend(children.get(node, ()))
     return out
+
+
+def _git_show(git_dir: Path, commit: str, path: str) -> str:
+    """``path`` as of ``commit`` in a bare git copy (``subprocess.CalledProcessError`` when it has no such file)."""
+    return subprocess.run(["git", "--git-dir", str(git_dir), "show", f"{commit}:{path}"], capture_output=True,
+                          text=True, check=True, timeout=120).stdout
 
 
 def _commit_day(git_dir: Path, commit: str) -> dt.datetime:

@@ -71,8 +71,7 @@ def genuine_sample(neg: list[dict[str, str]]) -> list[dict[str, str]]:
 
 
 def _doc(f: squatmeta.SquatFile) -> dict[str, object]:
-    return {"info": {"name": f.name, "summary": f.summary, "home_page": f.home_page,
-                     "project_urls": dict(f.project_urls) or None},
+    return {"info": {"name": f.name, **f.info()},
             "releases": {f.version: [{"upload_time_iso_8601": None, "packagetype": f.kind, "yanked": False}]}}
 
 

@@ -51,6 +51,10 @@ class SquatFile:
     author_email: str = ""
     has_description: bool = False
 
+    def info(self) -> dict[str, object]:
+        """The fields of an index JSON document's ``info`` that an audit reads, as this file published them."""
+        return {"summary": self.summary, "home_page": self.home_page, "project_urls": dict(self.project_urls) or None}
+
 
 def read_manifest(path: Path = MANIFEST) -> dict[str, str]:
     with path.open(encoding="utf-8", newline="") as fh:
@@ -147,10 +151,10 @@ def read_corpus(git_dir: Path, commit: str) -> Iterator[SquatFile]:
 
 def load(mirrors: Path, cache: Path) -> tuple[list[SquatFile], str]:
     """The corpus's files (cached as JSON lines under ``cache`` by commit), and a note for the report."""
+    from bench._common import mirror_git_dir
+
     row = read_manifest()
-    git_dir = mirrors / row["repo"].replace("/", "+")
-    if (git_dir / "repo").is_dir():
-        git_dir = git_dir / "repo"
+    git_dir = mirror_git_dir(mirrors, row["repo"])
     cached = cache / f"squatmeta-{row['commit'][:12]}.jsonl"
     if cached.is_file():
         files = [SquatFile(**json.loads(line)) for line in cached.read_text(encoding="utf-8").splitlines()]

@@ -374,7 +374,7 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
     own_files: dict[str, list[squatmeta.SquatFile]] = defaultdict(list)
     for f in squat_files:
         own_files[ctxsets.canon(f.name)].append(f)
-    own = {p.name: ctxsets.own_metadata(p, list(own_files.get(p.name, []))) for p in positives}
+    own = {p.name: ctxsets.own_metadata(p, own_files.get(p.name, [])) for p in positives}
     print(f"squats' own metadata: {squat_note}; {sum(v is not None for v in own.values())} of the {len(positives)} "
           "positives have a published file with metadata (\"real, else ...\" rows use it, and the stated "
           "assumption for the others)")
@@ -497,29 +497,27 @@ def audit_time_section(args: argparse.Namespace, popular: PopularList, index: Ca
             print(f"\npositives missed at the <= 1% FPR threshold ({t:.3f}), {sc.label}: " + ", ".join(
                 f"{p.name}->{p.target} ({sc.pos[p.name]:.3f})" for p in positives if sc.pos[p.name] < t)[:4000])
     if args.mirrors:
+        notes.append(squat_note)
         own_metadata_section(args, popular, index, det, dev, positives, base, docs, name_only, shipped, one_pct_at,
-                             notes)
+                             own_files, squat_note)
 
 
 def own_metadata_section(args: argparse.Namespace, popular: PopularList, index: CandidateIndex, det: Detector,
                          dev: set[str], positives: list[ctxsets.Positive], base: dict[str, TyposquatResult],
                          docs: dict[str, dict[str, object] | None], name_only: ctxsets.Scored,
-                         shipped: ctxsets.Scored, one_pct_at: dict[str, float], notes: list[str]) -> None:
+                         shipped: ctxsets.Scored, one_pct_at: dict[str, float],
+                         by_name: dict[str, list[squatmeta.SquatFile]], note: str) -> None:
     """The squats' own published metadata instead of an assumption (``bench/_typosquat_squatmeta.py``).
 
     Two positive sets, each limited to squats whose published file the corpus holds: the audit-time positives
     above, and every reported look-alike that is not a dev row whatever its date (labelled by the same rules; the
     name model was never fitted on them). Each is scored as an audit meets it live (the report's upload times, audit
     day seeded as above) with its real summary, home page and project URLs, and beside it under the two stated
-    assumptions. Thresholds are the ones read off all genuine names above (the genuine side does not change)."""
-    files, note = squatmeta.load(Path(args.mirrors), common.bench_cache() / "squatmeta")
+    assumptions. Thresholds are the ones read off all genuine names above (the genuine side does not change).
+    ``by_name``: the corpus's files by project name, as the caller read them (``note`` says what was read)."""
     print(f"\n## Squats with their own published metadata ({note})")
-    notes.append(note)
-    if not files:
+    if not by_name:
         return
-    by_name: dict[str, list[squatmeta.SquatFile]] = defaultdict(list)
-    for f in files:
-        by_name[ctxsets.canon(f.name)].append(f)
     wider, _drops = ctxsets.heldout_positives(Path(args.shared), popular, index.vocab, dev, since="")
     sets = {"audit-time positives with a published file": [p for p in positives if by_name.get(p.name)],
             "every reported look-alike, not a dev row, with a published file": [p for p in wider
@@ -535,7 +533,7 @@ def own_metadata_section(args: argparse.Namespace, popular: PopularList, index: 
     t_ctx = one_pct_at[shipped.label]
     t_name = one_pct_at[name_only.label]
     for label, pos in sets.items():
-        own = {p.name: ctxsets.own_metadata(p, list(by_name[p.name])) for p in pos}
+        own = {p.name: ctxsets.own_metadata(p, by_name[p.name]) for p in pos}
         pos = [p for p in pos if own[p.name] is not None]
         if not pos:
             print(f"{label}: none")

@@ -270,10 +270,11 @@ def _finding_row(finding: Finding, entry: Entry | None = None) -> str:
     if finding.paths and len(finding.paths[0]) > 2:
         details += "<br>via " + esc(" → ".join(finding.paths[0]), 200)
     if entry is not None and entry.places > 1:
-        shown = ", ".join(code(loc) for loc in entry.locations[:PLACES_SHOWN])
-        more = entry.places - min(len(entry.locations), PLACES_SHOWN)
-        details += f"<br>{entry.places} places" + (f": {shown}" if shown else "") + (f" +{more} more" if more and
-                                                                                    shown else "")
+        details += f"<br>{entry.places} places"
+        if entry.locations:  # the places beyond those shown (and any without a location) are counted, not listed
+            shown = entry.locations[:PLACES_SHOWN]
+            more = entry.places - len(shown)
+            details += ": " + ", ".join(code(loc) for loc in shown) + (f" +{more} more" if more else "")
     elif finding.location is not None:
         details += "<br>at " + code(str(finding.location))
     source = severity_source(finding)

@@ -653,6 +653,7 @@ class UvResolver:
             return {}
         return parse_pylock(run.stdout)
 
+
 def cached_project_names(uv_cache: Path) -> set[str] | None:
     """PEP 503 names with an index page in uv's cache (its ``simple-v<N>`` buckets hold ``<name>.rkyv`` per index);
     an empty set for a cache that holds no page at all, None for a cache laid out in a way not recognised here."""

@@ -19,9 +19,10 @@ Each fact adds a fixed amount to the score's log-odds (documented in data/README
 its record (no links, no summary, the target's links) are weighed by their log-likelihood ratio measured on dev data
 (``bench/_typosquat_metafit.py``: squats' own published metadata against genuine names' index records); the rest,
 and the genuine evidence an attacker can add in a minute (a repository of its own name), are set by hand.
-``bench/typosquat.py`` measures the whole on held-out squats and genuine names. Context weighs only readings at least ``CONTEXT_FLOOR`` likely by
-name (the floor is chosen there on one part of the sets and measured on the other); it never turns an unrelated name into a look-alike. Facts that could not
-be had are listed (``missing``) so a name judged on its spelling alone says so.
+``bench/typosquat.py`` measures the whole on held-out squats and genuine names. Context weighs only readings at
+least ``CONTEXT_FLOOR`` likely by name (the floor is chosen there on one part of the sets and measured on the
+other); it never turns an unrelated name into a look-alike. Facts that could not be had are listed (``missing``) so
+a name judged on its spelling alone says so.
 
 ``apply_context`` is a pure function of a detector result and a ``NameContext``, so any stage that knows something
 (the resolver: "the index does not have this name"; the metadata fetcher: upload dates) can pass it in.
@@ -177,11 +178,21 @@ def context_from_uploads(upload_times: list[dt.datetime], release_count: int | N
     """
     stamps = [t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc) for t in upload_times]
     gaps = missing if stamps else (*missing, "first upload: the index page gives no upload times")
-    days = {t.astimezone(dt.timezone.utc).date() for t in stamps}
+    release_days, release_span_days = upload_spread(stamps)
     return NameContext(on_index=True, first_upload=min(stamps) if stamps else None,
-                       release_count=release_count or None, release_days=len(days) if days else None,
-                       release_span_days=(max(stamps) - min(stamps)).days if stamps else None,
-                       has_wheels=has_wheels if stamps else None, source=source, missing=gaps)
+                       release_count=release_count or None, release_days=release_days,
+                       release_span_days=release_span_days, has_wheels=has_wheels if stamps else None,
+                       source=source, missing=gaps)
+
+
+def upload_spread(stamps: list[dt.datetime]) -> tuple[int | None, int | None]:
+    """(distinct UTC days with an upload, days from the first upload to the last) of timezone-aware upload times;
+    (None, None) without any. One definition for the index page and the JSON API, since "all releases on one day"
+    and "releases spread over weeks" are scored from it."""
+    if not stamps:
+        return None, None
+    days = {t.astimezone(dt.timezone.utc).date() for t in stamps}
+    return len(days), (max(stamps) - min(stamps)).days
 
 
 def merge(base: NameContext | None, extra: NameContext | None) -> NameContext | None:

@@ -20,7 +20,7 @@ from auditor.cache import atomic_write, cache_dir
 from auditor.domain import canonical_name
 from auditor.errors import NetworkError
 from auditor.net import HttpClient
-from auditor.typosquat.context import NameContext
+from auditor.typosquat.context import NameContext, upload_spread
 
 SERVICE = "package index JSON API"
 CACHE_TTL = 24 * 3600.0
@@ -91,10 +91,6 @@ def _files(doc: dict[str, Any], until: dt.datetime | None) -> dict[str, list[tup
             if until is None or parsed <= until:
                 out.setdefault(str(version), []).append((parsed, f))
     return out
-
-
-def _upload_times(doc: dict[str, Any]) -> list[dt.datetime]:
-    return [t for files in _files(doc, None).values() for t, _f in files]
 
 
 def _info(doc: dict[str, Any]) -> dict[str, Any]:
@@ -175,15 +171,15 @@ def context_from_json(doc: dict[str, Any], target_doc: dict[str, Any] | None = N
     # a derivative (a port, a fork, a plugin) links its upstream beside its own repository; copied metadata
     # links the target's repository and no repository of its own
     copied = to_target and not own
-    days = {t.astimezone(dt.timezone.utc).date() for t in times}
+    release_days, release_span_days = upload_spread(times)
     all_files = [f for fs in files.values() for _t, f in fs]
     return NameContext(
         on_index=True,
         first_upload=min(times) if times else None,
         release_count=len(files) if times else (len(doc["releases"]) if isinstance(doc.get("releases"), dict)
                                                  and until is None else None),
-        release_days=len(days) if days else None,
-        release_span_days=(max(times) - min(times)).days if times else None,
+        release_days=release_days,
+        release_span_days=release_span_days,
         has_wheels=any(f.get("packagetype") == "bdist_wheel" for f in all_files) if all_files else None,
         all_yanked=all(bool(f.get("yanked")) for f in all_files) if all_files else None,
         has_project_urls=has_urls if info else None,
